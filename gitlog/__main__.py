@@ -1,0 +1,3 @@
+from gitlog.cli import main
+
+main()

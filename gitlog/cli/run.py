@@ -1,0 +1,41 @@
+"""``gitlog run``."""
+
+from __future__ import annotations
+
+import click
+
+from . import pass_repo
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.option("-e", "--experiment", help="Experiment name (branch exp/NAME).")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="A hyperparameter to record (repeatable); dots nest: opt.lr=0.1.")
+@click.option("-m", "--message", help="Subject of the run commit.")
+@pass_repo
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def run(experiment: str | None, params: tuple[str, ...], message: str | None, repo: str,
+        command: tuple[str, ...]) -> None:
+    """Run COMMAND as a logged run and commit it to exp/NAME.
+
+    gitlog.start() inside COMMAND attaches to this run. Output passes through and is kept
+    as events; exit code, duration, peak memory and CPU time are recorded. gitlog exits
+    with COMMAND's exit code.
+
+    Example: gitlog run -e baseline -p lr=0.1 -- python train.py
+    """
+    from gitlog.layout import deep_merge
+    from gitlog.procrun import parse_param, run_command
+    from gitlog.run import _nested
+
+    merged: dict = {}
+    for text in params:
+        key, value = parse_param(text)
+        deep_merge(merged, _nested(key, value))
+    result = run_command(list(command), repo=repo, experiment=experiment, params=merged,
+                         message=message)
+    where = result.run.commit[:10] if result.run.commit else (
+        str(result.run.path) if result.run.path else "journal (see gitlog recover)")
+    click.echo(f"gitlog: run {result.run.id} of {result.run.experiment}: {result.status} "
+               f"-> {where}", err=True)
+    raise click.exceptions.Exit(result.exit_code)

@@ -1,0 +1,182 @@
+"""``.gitlog.yaml``: loading with defaults, validation, and round-trip writing.
+
+Reading uses ruamel.yaml's safe loader; writing (``gitlog init``) goes through its
+round-trip mode so the user's comments survive.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .names import check_experiment, ref_component_problem
+
+CONFIG_FILE = ".gitlog.yaml"
+LEVELS = ("debug", "info", "warning", "error", "critical")
+
+DEFAULTS: dict[str, Any] = {
+    "experiment_prefix": "exp/",
+    "main_branch": "main",
+    "experiment": None,
+    "log_dir": ".gitlog",
+    "flush_interval": 2.0,
+    "log_level": "info",
+    "metrics": {"key": ["loss", "accuracy"], "better": {}, "aliases": {}},
+    "capture": {"max_lines": 10000},
+}
+
+
+@dataclass
+class Config:
+    """The effective configuration: the file's values over the defaults."""
+
+    data: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULTS))
+    path: Path | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    @property
+    def prefix(self) -> str:
+        return str(self.data["experiment_prefix"])
+
+    @property
+    def log_dir(self) -> str:
+        return str(self.data["log_dir"])
+
+    def branch(self, experiment: str) -> str:
+        return f"refs/heads/{self.prefix}{experiment}"
+
+    def better(self, metric: str) -> str:
+        """'lower' or 'higher': which direction improves ``metric``."""
+        configured = self.data["metrics"].get("better") or {}
+        if metric in configured:
+            return str(configured[metric])
+        leaf = metric.rsplit("/", 1)[-1].lower()
+        return "lower" if any(w in leaf for w in ("loss", "error", "err", "mse", "mae")) \
+            else "higher"
+
+
+def load(root: str | Path) -> Config:
+    """Load ``<root>/.gitlog.yaml`` over the defaults; a missing file means defaults."""
+    path = Path(root) / CONFIG_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config()
+    except OSError as exc:
+        raise ConfigError(str(path), exc.strerror or str(exc)) from None
+    return parse(text, str(path))
+
+
+def parse(text: str, path: str = CONFIG_FILE) -> Config:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        raw = YAML(typ="safe", pure=True).load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "YAML syntax error"
+        line = mark.line + 1 if mark else None
+        col = mark.column + 1 if mark else None
+        raise ConfigError(path, problem, line, col) from None
+    except YAMLError as exc:
+        raise ConfigError(path, str(exc).splitlines()[0]) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(path, f"the top level must be a mapping, not {type(raw).__name__}")
+    data = _merge(copy.deepcopy(DEFAULTS), raw)
+    _validate(data, path)
+    return Config(data, Path(path))
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def _validate(data: dict[str, Any], path: str) -> None:
+    def fail(problem: str) -> None:
+        raise ConfigError(path, problem)
+
+    prefix = data["experiment_prefix"]
+    if not isinstance(prefix, str) or not prefix.endswith("/") or \
+            ref_component_problem(prefix.rstrip("/")):
+        fail(f"experiment_prefix must be a branch folder ending in '/', got {prefix!r}")
+    if not isinstance(data["main_branch"], str) or ref_component_problem(data["main_branch"]):
+        fail(f"main_branch must be a branch name, got {data['main_branch']!r}")
+    if data["experiment"] is not None:
+        try:
+            check_experiment(data["experiment"])
+        except Exception as exc:  # re-raised as a config error with the file named
+            fail(f"experiment: {exc}")
+    log_dir = data["log_dir"]
+    if not isinstance(log_dir, str) or not log_dir or log_dir.startswith("/") or \
+            any(p in ("", ".", "..", ".git") for p in log_dir.split("/")):
+        fail(f"log_dir must be a relative folder inside the repository, got {log_dir!r}")
+    interval = data["flush_interval"]
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or \
+            not math.isfinite(interval) or interval <= 0:
+        fail(f"flush_interval must be a positive number of seconds, got {interval!r}")
+    if data["log_level"] not in LEVELS:
+        fail(f"log_level must be one of {', '.join(LEVELS)}, got {data['log_level']!r}")
+    metrics = data["metrics"]
+    if not isinstance(metrics, dict):
+        fail("metrics must be a mapping")
+    if not isinstance(metrics.get("key"), list):
+        fail("metrics.key must be a list of metric names")
+    for name, way in (metrics.get("better") or {}).items():
+        if way not in ("lower", "higher"):
+            fail(f"metrics.better.{name} must be 'lower' or 'higher', got {way!r}")
+    for name, names in (metrics.get("aliases") or {}).items():
+        if not isinstance(names, list):
+            fail(f"metrics.aliases.{name} must be a list of names")
+    max_lines = data["capture"].get("max_lines") if isinstance(data["capture"], dict) else None
+    if isinstance(max_lines, bool) or not isinstance(max_lines, int) or max_lines < 0:
+        fail(f"capture.max_lines must be a whole number >= 0, got {max_lines!r}")
+
+
+def write_default(root: str | Path) -> bool:
+    """Write the commented template to ``<root>/.gitlog.yaml``; False if one exists."""
+    from .resources import template
+
+    path = Path(root) / CONFIG_FILE
+    if path.exists():
+        load(root)  # an existing file must still be valid
+        return False
+    path.write_text(template("gitlog.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    return True
+
+
+def update(root: str | Path, key_path: list[str], value: Any) -> None:
+    """Set one key in ``.gitlog.yaml``, keeping comments and order (round-trip)."""
+    from ruamel.yaml import YAML
+
+    path = Path(root) / CONFIG_FILE
+    yaml = YAML()
+    doc = yaml.load(path.read_text(encoding="utf-8")) if path.exists() else None
+    if doc is None:
+        from ruamel.yaml.comments import CommentedMap
+        doc = CommentedMap()
+    node = doc
+    for key in key_path[:-1]:
+        if key not in node or not isinstance(node[key], dict):
+            node[key] = {}
+        node = node[key]
+    node[key_path[-1]] = value
+    with path.open("w", encoding="utf-8") as fh:
+        yaml.dump(doc, fh)
+    load(root)

@@ -1,0 +1,354 @@
+"""Summaries of models and data for a run's ``model.yaml`` and ``data.yaml``.
+
+Everything returned is plain YAML-safe data (dict, list, str, int, float, bool, None).
+The training process imports this module, so nothing heavy is imported at load time:
+scikit-learn, torch and numpy are used only when the object passed comes from them, and
+dvc_data only when a path is hashed. Apart from a missing path, nothing here raises: an
+object that cannot be described is reported by its type name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+import sys
+from collections.abc import Iterable
+from itertools import takewhile
+from typing import Any
+
+from gitlog.errors import GitlogError
+
+_MAX_NAMES = 100
+_MAX_DEPTH = 20
+# DvcIgnoreFilter's defaults: these never become part of a directory that `dvc add` hashes.
+_DVC_IGNORED_DIRS = frozenset({".git", ".hg", ".dvc"})
+_DVC_IGNORED_FILES = frozenset({".git"})
+_TORCH_SIZE_ATTRS = ("in_features", "out_features", "in_channels", "out_channels",
+                     "num_embeddings", "embedding_dim")
+_TORCH_ACTIVATION_MODULE = "torch.nn.modules.activation"
+
+
+def describe_model(model: Any) -> dict[str, Any]:
+    """Summarise a model as plain data for ``model.yaml``.
+
+    A dict is copied with its values made plain. A scikit-learn estimator gives ``type``,
+    ``framework``, ``params`` and ``fitted``; once fitted also ``inputs``, ``classes``,
+    ``parameters`` with ``parameters_kind`` (``"weights"`` or tree ``"nodes"``), and for
+    an MLP ``layers`` and ``activations``; a Pipeline adds ``steps``. A torch module gives
+    ``type``, ``framework``, ``layers``, ``activations``, ``parameters`` and
+    ``trainable_parameters``. Anything else gives ``{"type": "<module>.<qualname>"}``.
+
+        >>> describe_model({"arch": "resnet18", "depth": 18})
+        {'arch': 'resnet18', 'depth': 18}
+    """
+    try:
+        if isinstance(model, dict):
+            return dict(plain(model))
+        if _module_of(model).startswith("sklearn") and hasattr(model, "get_params"):
+            return _describe_sklearn(model)
+        torch = sys.modules.get("torch")
+        nn = getattr(torch, "nn", None)
+        if nn is not None and isinstance(model, nn.Module):
+            return _describe_torch(model)
+    except Exception:  # a summary must never break the run it describes
+        pass
+    return {"type": _type_name(model)}
+
+
+def describe_data(obj: Any = None) -> dict[str, Any]:
+    """Summarise a data set, or a file or directory of data, as plain data for ``data.yaml``.
+
+    A path (str or ``os.PathLike``) gives ``path``, ``md5`` and ``size`` exactly as
+    ``dvc add`` records them in the ``.dvc`` file; a directory also gives ``nfiles`` and
+    its ``md5`` ends in ``.dir``. Hashing streams the files and needs no DVC repo or
+    cache. A pandas DataFrame gives ``samples``, ``features``, ``columns``, ``dtypes``;
+    an array (numpy or alike) ``samples``, ``features``, ``shape``, ``dtype``; a
+    scikit-learn Bunch ``samples``, ``features``, ``feature_names``, ``classes``;
+    another dict a plain copy; None ``{}``.
+
+    Raises GitlogError when a path does not exist.
+
+        >>> describe_data("data/train.csv")  # doctest: +SKIP
+        {'path': 'data/train.csv', 'md5': '3f0f...', 'size': 48213}
+    """
+    if obj is None:
+        return {}
+    if isinstance(obj, (str, os.PathLike)):
+        return _describe_path(obj)
+    try:
+        module = _module_of(obj)
+        if module.startswith("pandas") and hasattr(obj, "columns") and hasattr(obj, "dtypes"):
+            return _describe_frame(obj)
+        if isinstance(obj, dict):
+            if "data" in obj and "target" in obj:
+                return _describe_bunch(obj)
+            return dict(plain(obj))
+        if isinstance(getattr(obj, "shape", None), tuple) and hasattr(obj, "dtype"):
+            return _describe_array(obj)
+    except Exception:  # a summary must never break the run it describes
+        pass
+    return {"type": _type_name(obj)}
+
+
+def plain(value: Any, _depth: int = 0) -> Any:
+    """Return ``value`` as YAML-safe data: numpy values become Python ones, tuples and
+    sets lists, paths strings, estimators and other objects their class name."""
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if _depth > _MAX_DEPTH:
+        return _short_name(value)
+    if isinstance(value, enum.Enum):
+        return value.name
+    if _module_of(value) == "numpy" and hasattr(value, "tolist"):
+        return plain(value.tolist(), _depth + 1)  # numpy scalars and arrays
+    for kind in (bool, int, float, str):  # subclasses: safe YAML dumpers reject them
+        if isinstance(value, kind):
+            return kind(value)
+    if isinstance(value, dict):
+        return {_plain_key(k, _depth): plain(v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [plain(v, _depth + 1) for v in value]
+        return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
+    if isinstance(value, os.PathLike):
+        return os.fsdecode(os.fspath(value))
+    return _short_name(value)
+
+
+def _plain_key(key: Any, depth: int) -> Any:
+    key = plain(key, depth + 1)
+    return str(key) if isinstance(key, list) else key  # a tuple key: lists cannot be keys
+
+
+def _short_name(value: Any) -> str:
+    """The name shown for an object that is not data: a class or function by its own
+    name, an instance (a nested estimator, say) by its class name."""
+    if isinstance(value, type) or callable(value) and hasattr(value, "__qualname__"):
+        return str(getattr(value, "__qualname__", type(value).__qualname__))
+    return type(value).__qualname__
+
+
+def _module_of(obj: Any) -> str:
+    return str(getattr(type(obj), "__module__", "") or "")
+
+
+def _type_name(obj: Any) -> str:
+    return f"{_module_of(obj)}.{type(obj).__qualname__}"
+
+
+def _public_type_name(obj: Any) -> str:
+    """``sklearn.linear_model._logistic.X`` -> ``sklearn.linear_model.X`` (documented)."""
+    parts = takewhile(lambda part: not part.startswith("_"), _module_of(obj).split("."))
+    return ".".join([*parts, type(obj).__qualname__])
+
+
+def _safe_getattr(obj: Any, name: str) -> Any:
+    # scikit-learn properties raise NotFittedError, ValueError, ... not just AttributeError
+    try:
+        return getattr(obj, name, None)
+    except Exception:
+        return None
+
+
+# -- scikit-learn ----------------------------------------------------------------------
+
+
+def _describe_sklearn(model: Any) -> dict[str, Any]:
+    try:
+        params = plain(model.get_params(deep=False))
+    except Exception:
+        params = {}
+    out: dict[str, Any] = {"type": _public_type_name(model), "framework": "scikit-learn",
+                           "params": params, "fitted": _sklearn_fitted(model)}
+    if out["fitted"]:
+        out.update(_sklearn_learned(model))
+    steps = getattr(model, "steps", None)
+    if _module_of(model) == "sklearn.pipeline" and isinstance(steps, list):
+        out["steps"] = [{"name": str(name), **(  # a step may be None or "passthrough"
+            describe_model(step) if step is not None and not isinstance(step, str)
+            else {"type": "passthrough"})} for name, step in steps]
+    return out
+
+
+def _sklearn_fitted(model: Any) -> bool:
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(model)
+    except Exception:  # NotFittedError, or TypeError for an object sklearn cannot judge
+        return False
+    return True
+
+
+def _sklearn_learned(model: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    inputs = _safe_getattr(model, "n_features_in_")
+    if inputs is not None:
+        out["inputs"] = int(inputs)
+    classes = _safe_getattr(model, "classes_")
+    if isinstance(classes, list) and classes and hasattr(classes[0], "__len__"):
+        out["classes"] = [len(c) for c in classes]  # one set of classes per output
+    elif classes is not None:
+        out["classes"] = len(classes)
+
+    coefs = _safe_getattr(model, "coefs_")
+    coef = _safe_getattr(model, "coef_")
+    if isinstance(coefs, list) and coefs:  # MLP: one weight matrix per layer
+        intercepts = _safe_getattr(model, "intercepts_") or []
+        out["parameters"] = sum(_prod(w.shape) for w in [*coefs, *intercepts])
+        out["parameters_kind"] = "weights"
+        out["layers"] = [int(coefs[0].shape[0]), *(int(w.shape[1]) for w in coefs)]
+        out["activations"] = [str(model.activation), str(model.out_activation_)]
+    elif coef is not None:  # linear model
+        count = _prod(coef.shape)  # not .size: that is nnz for a sparse coef_
+        intercept = _safe_getattr(model, "intercept_")
+        # with fit_intercept=False, intercept_ is a constant 0, not something learned
+        if intercept is not None and getattr(model, "fit_intercept", True):
+            count += _prod(getattr(intercept, "shape", ()))
+        out["parameters"] = count
+        out["parameters_kind"] = "weights"
+    else:
+        nodes = _tree_nodes(model)
+        if nodes:
+            out["parameters"] = nodes
+            out["parameters_kind"] = "nodes"
+    return out
+
+
+def _prod(dims: Iterable[Any]) -> int:
+    count = 1
+    for dim in dims:
+        count *= int(dim)
+    return count
+
+
+def _tree_nodes(model: Any) -> int | None:
+    """Total node count of a tree, or of an ensemble of trees (forests, boosting)."""
+    tree = _safe_getattr(model, "tree_")
+    if tree is not None:
+        return int(tree.node_count)
+    estimators = _safe_getattr(model, "estimators_")
+    if estimators is None:
+        return None
+    total = 0
+    # .flat: gradient boosting keeps its trees in a 2-D numpy array
+    for estimator in getattr(estimators, "flat", estimators):
+        tree = _safe_getattr(estimator, "tree_")
+        if tree is None:
+            return None
+        total += int(tree.node_count)
+    return total
+
+
+# -- torch -----------------------------------------------------------------------------
+
+
+def _describe_torch(model: Any) -> dict[str, Any]:
+    layers = []
+    activations = set()
+    for name, module in model.named_modules():
+        if next(iter(module.children()), None) is not None:
+            continue  # only leaves: containers would count their children twice
+        cls = type(module)
+        layer: dict[str, Any] = {"name": name or cls.__name__, "type": cls.__name__,
+                                 "parameters": _numel(module.parameters())}
+        for attr in _TORCH_SIZE_ATTRS:
+            value = getattr(module, attr, None)
+            if type(value) is int:
+                layer[attr] = value
+        layers.append(layer)
+        if cls.__name__ != "MultiheadAttention" and any(
+                c.__module__ == _TORCH_ACTIVATION_MODULE for c in cls.__mro__):
+            activations.add(cls.__name__)
+    params = list(model.parameters())
+    return {"type": type(model).__name__, "framework": "pytorch", "layers": layers,
+            "activations": sorted(activations), "parameters": _numel(params),
+            "trainable_parameters": _numel(p for p in params if p.requires_grad)}
+
+
+def _numel(params: Iterable[Any]) -> int:
+    total = 0
+    for param in params:
+        with contextlib.suppress(Exception):  # lazy modules: no size until first forward
+            total += int(param.numel())
+    return total
+
+
+# -- data ------------------------------------------------------------------------------
+
+
+def _describe_path(path: str | os.PathLike[Any]) -> dict[str, Any]:
+    shown = os.fsdecode(os.fspath(path))
+    if not os.path.exists(shown):
+        raise GitlogError(f"data path not found: {shown}",
+                          hint="check the path (relative paths start at the current "
+                               f"directory, {os.getcwd()})")
+    out: dict[str, Any] = {"path": shown}
+    try:
+        out.update(_dvc_hash(os.path.abspath(shown)))
+    except Exception as exc:  # unreadable file, ...: record why instead of failing
+        out["error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def _dvc_hash(path: str) -> dict[str, Any]:
+    """The md5, size (and for a directory nfiles) that ``dvc add`` records (DVC 3).
+
+    Uses dvc_data's own hashing (1 MiB chunks, no state database, no cache).
+    """
+    from dvc_data.hashfile.hash import hash_file
+    from dvc_objects.fs.local import localfs
+
+    if not os.path.isdir(path):
+        meta, hash_info = hash_file(path, localfs, "md5", info=localfs.info(path))
+        return {"md5": hash_info.value, "size": meta.size}
+
+    from dvc_data.hashfile.tree import Tree
+
+    tree = Tree()
+    size = 0
+    for root, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if d not in _DVC_IGNORED_DIRS]
+        rel = os.path.relpath(root, path)
+        prefix = () if rel == os.curdir else tuple(rel.split(os.sep))
+        for name in files:
+            if name in _DVC_IGNORED_FILES:
+                continue
+            file_path = os.path.join(root, name)
+            meta, hash_info = hash_file(file_path, localfs, "md5", info=localfs.info(file_path))
+            tree.add((*prefix, name), meta, hash_info)
+            size += meta.size or 0
+    tree.digest()  # DVC's own .dir hash: md5 of the sorted JSON listing, plus ".dir"
+    with contextlib.suppress(Exception):  # digest() leaves the listing in the global memfs
+        tree.fs.rm_file(tree.path)
+    return {"md5": tree.hash_info.value, "size": size, "nfiles": len(tree)}
+
+
+def _describe_frame(frame: Any) -> dict[str, Any]:
+    rows, columns = frame.shape
+    dtypes: dict[str, int] = {}
+    for dtype in frame.dtypes:
+        dtypes[str(dtype)] = dtypes.get(str(dtype), 0) + 1
+    return {"samples": int(rows), "features": int(columns),
+            "columns": plain(list(frame.columns[:_MAX_NAMES])), "dtypes": dtypes}
+
+
+def _describe_array(array: Any) -> dict[str, Any]:
+    shape = [int(d) for d in getattr(array, "shape", ())]
+    out: dict[str, Any] = {"samples": shape[0], "features": _prod(shape[1:])} if shape else {}
+    if hasattr(array, "dtype"):
+        out.update(shape=shape, dtype=str(array.dtype))
+    return out
+
+
+def _describe_bunch(bunch: dict[str, Any]) -> dict[str, Any]:
+    out = _describe_array(bunch["data"])
+    out.pop("shape", None)
+    out.pop("dtype", None)
+    names = bunch.get("feature_names")
+    if names is not None and len(names):
+        out["feature_names"] = plain(list(names)[:_MAX_NAMES])
+    target_names = bunch.get("target_names")
+    if target_names is not None:
+        out["classes"] = len(target_names)
+    return out

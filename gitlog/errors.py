@@ -1,0 +1,91 @@
+"""The exception hierarchy: every expected failure is a GitlogError.
+
+Each subclass builds its own message and keeps the facts as attributes; the CLI prints
+``Error: <message>`` and, where a fix is known, ``hint: <hint>``.
+"""
+
+from __future__ import annotations
+
+
+class GitlogError(Exception):
+    """Base of every error gitlog raises on purpose."""
+
+    hint: str | None = None
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotARepoError(GitlogError):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"not a git repository: {path}",
+            hint=f"run 'git init' in {path} first, or pass the repository's path",
+        )
+
+
+class GitCommandError(GitlogError):
+    def __init__(self, args: list[str], returncode: int, stderr: str) -> None:
+        self.args_ = args
+        self.returncode = returncode
+        self.stderr = stderr
+        last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {returncode}"
+        super().__init__(f"git {' '.join(args[:2])} failed: {last}")
+
+
+class ConfigError(GitlogError):
+    def __init__(self, path: str, problem: str, line: int | None = None,
+                 column: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        self.column = column
+        where = f"{path}:{line}:{column}" if line is not None else path
+        super().__init__(f"invalid config {where}: {problem}",
+                         hint=f"fix {path} (or delete it and run 'gitlog init')")
+
+
+class NameError_(GitlogError):
+    """A metric, param or experiment name that cannot be stored."""
+
+    def __init__(self, kind: str, name: str, problem: str, hint: str | None = None) -> None:
+        self.kind = kind
+        self.name = name
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        super().__init__(f"invalid {kind} name {shown!r}: {problem}", hint=hint)
+
+
+class MetricValueError(GitlogError):
+    def __init__(self, metric: str, value: object) -> None:
+        self.metric = metric
+        self.value = value
+        shown = repr(value)
+        if len(shown) > 40:
+            shown = shown[:37] + "..."
+        super().__init__(
+            f"metric {metric!r} got a non-numeric value {shown} ({type(value).__name__})",
+            hint="log an int or float (use float(x) or tensor.item())",
+        )
+
+
+class RunStateError(GitlogError):
+    pass
+
+
+class RevisionError(GitlogError):
+    def __init__(self, rev: str, problem: str = "no run found", hint: str | None = None) -> None:
+        self.rev = rev
+        super().__init__(f"{problem}: {rev}", hint=hint or "list runs with 'gitlog ls'")
+
+
+class CommandNotFoundError(GitlogError):
+    def __init__(self, command: str) -> None:
+        self.command = command
+        super().__init__(f"command not found: {command}",
+                         hint="check the spelling, or give the full path to the program")

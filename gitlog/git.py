@@ -1,0 +1,192 @@
+"""The only place that talks to git: plain ``git`` processes for the light paths.
+
+Objects are written in-process (see ``gitobjects``); refs move only through
+``git update-ref`` with the expected old value (compare-and-swap); reading goes through
+one long-lived ``git cat-file --batch`` (``CatFile``). Nothing here touches the user's
+working tree, index or HEAD: snapshots of uncommitted work use a temporary index file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import GitCommandError, GitlogError, NotARepoError
+
+FALLBACK_IDENT = "gitlog <gitlog@localhost>"
+_NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}
+
+
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(_NO_PROMPT)
+    env.pop("GIT_INDEX_FILE", None)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_git(args: list[str], cwd: str | Path, *, input: bytes | None = None,
+            env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run one git command, capturing output as bytes."""
+    proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True,
+                          env=_env(env))
+    if check and proc.returncode != 0:
+        raise GitCommandError(args, proc.returncode, proc.stderr.decode(errors="replace"))
+    return proc
+
+
+@dataclass
+class Head:
+    branch: str | None   # full ref name, e.g. refs/heads/main; None when detached
+    commit: str | None   # None on an unborn branch
+    tree: str | None
+    subject: str | None = None
+
+
+class Repo:
+    """A working-tree repository, located from any folder inside it."""
+
+    def __init__(self, path: str | Path = ".") -> None:
+        path = Path(path).resolve()
+        if not path.is_dir():
+            raise GitlogError(f"no such folder: {path}", hint="pass an existing folder")
+        proc = run_git(["rev-parse", "--show-toplevel", "--absolute-git-dir",
+                        "--git-common-dir", "--git-path", "index", "--git-path", "objects",
+                        "--show-object-format"], path, check=False)
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace")
+            if "not a git repository" in err:
+                raise NotARepoError(str(path))
+            raise GitCommandError(["rev-parse"], proc.returncode, err)
+        lines = proc.stdout.decode().splitlines()
+        self.root = Path(lines[0])
+        self.git_dir = Path(lines[1])
+        self.common_dir = (path / lines[2]).resolve()
+        self.index_file = (path / lines[3]).resolve()
+        self.objects_dir = (path / lines[4]).resolve()
+        self.object_format = lines[5] if len(lines) > 5 else "sha1"
+        self.gitlog_dir = self.common_dir / "gitlog"
+
+    # -- plain commands -------------------------------------------------------
+    def git(self, *args: str, input: bytes | None = None, env: dict[str, str] | None = None,
+            check: bool = True) -> str:
+        return run_git(list(args), self.root, input=input, env=env,
+                       check=check).stdout.decode("utf-8", errors="replace")
+
+    def rev_parse(self, rev: str) -> str | None:
+        proc = run_git(["rev-parse", "-q", "--verify", "--end-of-options", rev + "^{commit}"],
+                       self.root, check=False)
+        return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+    def head(self) -> Head:
+        text = (self.git_dir / "HEAD").read_text().strip()
+        branch = text[5:].strip() if text.startswith("ref: ") else None
+        proc = run_git(["log", "-1", "--format=%H%n%T%n%s", "HEAD", "--"], self.root,
+                       check=False)
+        out = proc.stdout.decode("utf-8", "replace").split("\n")
+        if proc.returncode != 0 or len(out) < 3:
+            return Head(branch, None, None, None)
+        return Head(branch, out[0], out[1], out[2])
+
+    def ident(self) -> tuple[str, bool]:
+        """'Name <email>' of the committer, and whether it is gitlog's fallback."""
+        proc = run_git(["var", "GIT_COMMITTER_IDENT"], self.root, check=False)
+        if proc.returncode == 0:
+            ident = proc.stdout.decode(errors="replace").strip()
+            name_email = ident.rsplit(">", 1)[0] + ">"
+            return name_email, False
+        return FALLBACK_IDENT, True
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        proc = run_git(["merge-base", "--is-ancestor", ancestor, descendant], self.root,
+                       check=False)
+        return proc.returncode == 0
+
+    def ls_tree(self, tree: str) -> list[tuple[str, str, str, str]]:
+        """Entries (mode, type, sha, name) of one tree, not recursive."""
+        out = run_git(["ls-tree", "-z", tree], self.root).stdout.decode("utf-8", "surrogateescape")
+        entries = []
+        for item in out.split("\0"):
+            if item:
+                meta, name = item.split("\t", 1)
+                mode, kind, sha = meta.split()
+                entries.append((mode, kind, sha, name))
+        return entries
+
+    def update_ref(self, ref: str, new: str, old: str | None, message: str) -> bool:
+        """Move ``ref`` to ``new`` only if it still points at ``old`` (None: must not exist)."""
+        zero = "0" * (64 if self.object_format == "sha256" else 40)
+        proc = run_git(["update-ref", "-m", message, ref, new, old or zero], self.root,
+                       check=False)
+        return proc.returncode == 0
+
+    def ref_tip(self, ref: str) -> str | None:
+        proc = run_git(["rev-parse", "-q", "--verify", ref], self.root, check=False)
+        return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+    def snapshot_worktree(self) -> str:
+        """Tree of HEAD plus uncommitted changes to tracked files, via a temporary index.
+
+        The way ``git stash create`` does it: the real index is copied, ``git add -u`` runs
+        against the copy, and ``git write-tree`` writes the result. The user's index,
+        working tree and HEAD stay exactly as they were.
+        """
+        self.gitlog_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix="index-", dir=self.gitlog_dir)
+        os.close(fd)
+        try:
+            if self.index_file.exists():
+                shutil.copyfile(self.index_file, tmp)
+            else:
+                os.unlink(tmp)
+            env = {"GIT_INDEX_FILE": tmp}
+            run_git(["add", "-u", "--", "."], self.root, env=env)
+            return run_git(["write-tree"], self.root, env=env).stdout.decode().strip()
+        finally:
+            for leftover in (tmp, tmp + ".lock"):
+                if os.path.exists(leftover):
+                    os.unlink(leftover)
+
+    def cat_file(self) -> CatFile:
+        return CatFile(self.root)
+
+
+class CatFile:
+    """One long-lived ``git cat-file --batch``: read many objects for one process."""
+
+    def __init__(self, cwd: str | Path) -> None:
+        self._proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=cwd,
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL, env=_env())
+
+    def read(self, spec: str) -> tuple[str, bytes] | None:
+        """(type, content) of ``spec`` (a sha or ``rev:path``), or None if missing."""
+        assert self._proc.stdin and self._proc.stdout
+        if "\n" in spec:
+            return None
+        self._proc.stdin.write(spec.encode() + b"\n")
+        self._proc.stdin.flush()
+        header = self._proc.stdout.readline().decode().split()
+        if len(header) != 3:
+            return None
+        _, kind, size = header
+        data = self._proc.stdout.read(int(size))
+        self._proc.stdout.read(1)
+        return kind, data
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            assert self._proc.stdin
+            self._proc.stdin.close()
+            self._proc.wait()
+
+    def __enter__(self) -> CatFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,176 @@
+"""The live journal of a run: ``.git/gitlog/runs/<run-id>/``.
+
+Everything in it is append-only or written once atomically, so a process killed at any
+moment leaves a journal that ``gitlog recover`` can commit, and two processes (``gitlog
+run`` and the training script it started) can write into one journal at once: each
+append is a single ``write()`` of whole lines on a file opened with ``O_APPEND``.
+
+    meta.json         written once at start: id, experiment, code snapshot, command, ...
+    lock              flock()ed by the owning process while the run is live
+    status.jsonl      status records (child's and owner's)
+    params.jsonl      param updates, merged in order
+    data.jsonl        data descriptors      model.jsonl   model descriptors
+    info.jsonl        run-level facts (resource use, exit code)
+    events.jsonl      the run's events, final format
+    metrics/NAME.tsv  step series, final format (header ``timestamp step NAME``)
+    committed         the commit (or path) the run went to; the journal is then removed
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+JSON_FILES = ("status", "params", "data", "model", "info", "plots")
+
+
+def runs_dir(gitlog_dir: Path) -> Path:
+    return gitlog_dir / "runs"
+
+
+def dumps(obj: Any) -> str:
+    """One JSON line; NaN and infinities stay as Python's json writes them (DVC reads it)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+class Journal:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._tsv: dict[str, int] = {}
+        self._lock_fd: int | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    # -- creation and ownership ----------------------------------------------
+    def create(self, meta: dict[str, Any]) -> None:
+        (self.path / "metrics").mkdir(parents=True, exist_ok=False)
+        self.write_atomic("meta.json", json.dumps(meta, indent=1, default=str).encode())
+
+    def lock(self) -> bool:
+        """Take the owner's lock; False if a live process holds it."""
+        fd = os.open(self.path / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def is_live(self) -> bool:
+        """True while some process holds the lock (the run's owner is alive)."""
+        if self._lock_fd is not None:
+            return True
+        if self.lock():
+            self.unlock()
+            return False
+        return True
+
+    def write_atomic(self, name: str, data: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.path)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path / name)
+
+    # -- appends --------------------------------------------------------------
+    def append(self, name: str, text: str) -> None:
+        if not text:
+            return
+        fd = os.open(self.path / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, text.encode("utf-8"))
+        finally:
+            os.close(fd)
+
+    def append_json(self, name: str, obj: Any) -> None:
+        assert name in JSON_FILES
+        self.append(f"{name}.jsonl", dumps(obj) + "\n")
+
+    def append_metric_rows(self, name: str, text: str) -> None:
+        fd = self._tsv.get(name)
+        if fd is None:
+            fd = self._open_tsv(name)
+        os.write(fd, text.encode())
+
+    def _open_tsv(self, name: str) -> int:
+        path = self.path / "metrics" / f"{name}.tsv"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Created with its header in one step, so a second writer never sees a
+            # file without one.
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+            os.write(fd, f"timestamp\tstep\t{name.rsplit('/', 1)[-1]}\n".encode())
+            os.close(fd)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(tmp)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        self._tsv[name] = fd
+        return fd
+
+    def close(self) -> None:
+        for fd in self._tsv.values():
+            os.close(fd)
+        self._tsv.clear()
+
+    # -- reading --------------------------------------------------------------
+    def meta(self) -> dict[str, Any]:
+        return json.loads((self.path / "meta.json").read_text(encoding="utf-8"))
+
+    def records(self, name: str) -> list[Any]:
+        """Every record of ``<name>.jsonl``; a torn last line (a kill mid-write) is dropped."""
+        path = self.path / f"{name}.jsonl"
+        if not path.exists():
+            return []
+        out = []
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+    def metric_files(self) -> Iterator[tuple[str, Path]]:
+        base = self.path / "metrics"
+        for path in sorted(base.rglob("*.tsv")):
+            yield path.relative_to(base).as_posix()[:-4], path
+
+    def events_path(self) -> Path:
+        return self.path / "events.jsonl"
+
+    def mark_committed(self, where: str) -> None:
+        self.write_atomic("committed", where.encode())
+
+    def committed(self) -> str | None:
+        path = self.path / "committed"
+        return path.read_text().strip() if path.exists() else None
+
+    def remove(self) -> None:
+        self.close()
+        self.unlock()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def all_journals(gitlog_dir: Path) -> list[Journal]:
+    base = runs_dir(gitlog_dir)
+    if not base.is_dir():
+        return []
+    return [Journal(p) for p in sorted(base.iterdir())
+            if p.is_dir() and (p / "meta.json").exists()]

@@ -1,0 +1,215 @@
+"""The log directory format: what a run commit holds under ``<log_dir>/``.
+
+    run.yaml      id, experiment, status, times, command, exit code, code commit, dirty, ...
+    params.yaml   hyperparameters (nested mapping)
+    metrics.json  latest value of every metric, nested by '/', plus "step"
+    metrics/NAME.tsv  step series (``timestamp  step  NAME``), as DVCLive writes them
+    data.yaml     data descriptors          model.yaml   model descriptors
+    events.jsonl  one event a line: ts, level, message, fields, step
+
+``build_files`` turns a journal into these files; ``read_run`` reads them back from any
+commit through one ``git cat-file --batch``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .journal import Journal
+
+STATUS_RANK = {"running": -1, "completed": 0, "failed": 1, "killed": 2}
+RUN_FILE, PARAMS_FILE, METRICS_FILE = "run.yaml", "params.yaml", "metrics.json"
+DATA_FILE, MODEL_FILE, EVENTS_FILE = "data.yaml", "model.yaml", "events.jsonl"
+
+
+def yaml_dump(obj: Any) -> bytes:
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.allow_unicode = True
+    buf = io.StringIO()
+    yaml.dump(obj, buf)
+    return buf.getvalue().encode("utf-8")
+
+
+def yaml_load(data: bytes | str) -> Any:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe", pure=True).load(data)
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            deep_merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def parse_number(text: str) -> float | int:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def whole_lines(data: bytes) -> bytes:
+    """Drop a torn last line (a process killed in the middle of a write)."""
+    if data and not data.endswith(b"\n"):
+        cut = data.rfind(b"\n")
+        return data[: cut + 1] if cut >= 0 else b""
+    return data
+
+
+def nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """{'train/loss': 1} -> {'train': {'loss': 1}}; a clash keeps the flat key."""
+    out: dict[str, Any] = {}
+    for name in sorted(flat):
+        node = out
+        parts = name.split("/")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                node = out
+                parts = [name]
+                break
+            node = child
+        if isinstance(node.get(parts[-1]), dict):
+            out[name] = flat[name]
+        else:
+            node[parts[-1]] = flat[name]
+    return out
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, name + "/"))
+        else:
+            out[name] = value
+    return out
+
+
+def final_status(journal: Journal) -> str:
+    """The worst status any writer recorded; no record at all means the run was killed."""
+    records = journal.records("status")
+    if not records:
+        return "killed"
+    return max((r.get("status", "killed") for r in records),
+               key=lambda s: STATUS_RANK.get(s, 2))
+
+
+def build_files(journal: Journal, status: str | None = None) -> tuple[dict[str, bytes], dict]:
+    """The log directory's files (relative path -> bytes) and the run record."""
+    meta = journal.meta()
+    files: dict[str, bytes] = {}
+    latest: dict[str, Any] = {}
+    max_step = None
+    for name, path in journal.metric_files():
+        data = whole_lines(path.read_bytes())
+        files[f"metrics/{name}.tsv"] = data
+        lines = data.rstrip(b"\n").rsplit(b"\n", 1)
+        if len(lines) == 2 or not lines[0].startswith(b"timestamp"):
+            _, step, value = lines[-1].decode().split("\t")
+            latest[name] = parse_number(value)
+            step_n = int(step)
+            max_step = step_n if max_step is None else max(max_step, step_n)
+    summary = nest(latest)
+    if max_step is not None:
+        summary["step"] = max_step
+    files["metrics.json"] = (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode()
+
+    params: dict[str, Any] = {}
+    for update in journal.records("params"):
+        deep_merge(params, update)
+    files["params.yaml"] = yaml_dump(params)
+    for kind, fname in (("data", DATA_FILE), ("model", MODEL_FILE)):
+        descriptors: dict[str, Any] = {}
+        for rec in journal.records(kind):
+            descriptors[rec["name"]] = rec["descriptor"]
+        if descriptors:
+            files[fname] = yaml_dump(descriptors)
+    for rec in journal.records("plots"):
+        files[f"plots/{rec['name']}.json"] = json.dumps(rec["data"], indent=1).encode()
+    events = journal.events_path()
+    files["events.jsonl"] = whole_lines(events.read_bytes()) if events.exists() else b""
+
+    info: dict[str, Any] = {}
+    for rec in journal.records("info"):
+        deep_merge(info, rec)
+    finished = [r for r in journal.records("status") if r.get("end")]
+    record = {
+        "id": meta["id"],
+        "experiment": meta["experiment"],
+        "status": status or final_status(journal),
+        "start": meta["start"],
+        "end": max((r["end"] for r in finished), default=None) or info.get("end"),
+        "command": meta.get("command"),
+        "exit_code": info.get("exit_code"),
+        "code_commit": meta.get("code_commit"),
+        "code_branch": meta.get("code_branch"),
+        "code_tree": meta.get("code_tree"),
+        "dirty": meta.get("dirty"),
+        "host": meta.get("host"),
+        "user": meta.get("user"),
+        "python": meta.get("python"),
+        "packages": info.get("packages") or meta.get("packages") or {},
+    }
+    for key in ("duration_s", "cpu_time_s", "peak_memory_mb", "message"):
+        if key in info or key in meta:
+            record[key] = info.get(key, meta.get(key))
+    events_count = files["events.jsonl"].count(b"\n")
+    record["events"] = events_count
+    files["run.yaml"] = yaml_dump(record)
+    return files, record
+
+
+@dataclass
+class RunRecord:
+    """One run read back from a commit."""
+
+    commit: str
+    run: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def flat_metrics(self) -> dict[str, Any]:
+        return flatten(self.metrics)
+
+
+def read_run(catfile: Any, commit: str, log_dir: str, *, events: bool = True) -> RunRecord | None:
+    """The run stored in ``commit``, or None when the commit holds no run."""
+    got = catfile.read(f"{commit}:{log_dir}/{RUN_FILE}")
+    if got is None or got[0] != "blob":
+        return None
+    record = RunRecord(commit=commit, run=yaml_load(got[1]) or {})
+
+    def blob(name: str) -> bytes | None:
+        item = catfile.read(f"{commit}:{log_dir}/{name}")
+        return item[1] if item and item[0] == "blob" else None
+
+    if (raw := blob(METRICS_FILE)) is not None:
+        record.metrics = json.loads(raw)
+    for name, attr in ((PARAMS_FILE, "params"), (DATA_FILE, "data"), (MODEL_FILE, "model")):
+        if (raw := blob(name)) is not None:
+            setattr(record, attr, yaml_load(raw) or {})
+    if events and (raw := blob(EVENTS_FILE)):
+        record.events = [json.loads(line) for line in raw.decode().splitlines() if line]
+    return record
+
+
+def is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value)

@@ -1,0 +1,75 @@
+"""Validation of the names users choose: metrics, experiments.
+
+A metric name becomes a file path under the log directory (``train/loss`` is
+``metrics/train/loss.tsv``), so nothing in it may escape that directory. An experiment
+name becomes a branch component, so it follows git's ref-name rules
+(``git check-ref-format``), checked here in-process before any training starts.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import NameError_
+
+MAX_METRIC_LEN = 200
+_METRIC_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-+=@%]*$")
+RESERVED_METRICS = frozenset({"step"})
+
+_REF_BAD_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def check_metric(name: object) -> str:
+    """Return ``name`` if it is a storable metric name, else raise NameError_."""
+    if not isinstance(name, str):
+        raise NameError_("metric", repr(name), f"names are strings, got {type(name).__name__}")
+    if not name:
+        raise NameError_("metric", name, "empty name")
+    if len(name) > MAX_METRIC_LEN:
+        raise NameError_("metric", name, f"{len(name)} characters; at most {MAX_METRIC_LEN}")
+    if "\n" in name or "\r" in name:
+        raise NameError_("metric", name, "contains a newline")
+    if name.startswith("/"):
+        raise NameError_("metric", name, "starts with '/'", hint="drop the leading '/'")
+    if name in RESERVED_METRICS:
+        raise NameError_("metric", name, "reserved: the summary keeps the step under 'step'",
+                         hint="use another name, e.g. 'epoch'")
+    for part in name.split("/"):
+        if part in ("", ".", ".."):
+            raise NameError_("metric", name, "empty, '.' or '..' path component",
+                             hint="use names like 'train/loss'")
+        if not _METRIC_PART.match(part) or part.endswith((".tsv", ".json")):
+            raise NameError_("metric", name,
+                             "use letters, digits and _ . - + = @ %, with '/' between groups")
+    return name
+
+
+def check_experiment(name: object) -> str:
+    """Return ``name`` if ``<prefix><name>`` is a valid branch, else raise NameError_."""
+    if not isinstance(name, str) or not name:
+        raise NameError_("experiment", str(name), "empty name")
+    problem = ref_component_problem(name)
+    if problem:
+        raise NameError_("experiment", name, problem,
+                         hint="use letters, digits, '-', '_' and '/' (e.g. 'lr-sweep')")
+    return name
+
+
+def ref_component_problem(name: str) -> str | None:
+    """Why ``name`` cannot follow ``refs/heads/exp/``, or None when it can."""
+    if _REF_BAD_CHARS.search(name):
+        return "git branch names cannot hold spaces, control characters or ~ ^ : ? * [ \\"
+    if ".." in name or "@{" in name:
+        return "git branch names cannot hold '..' or '@{'"
+    if name.startswith("/") or name.endswith("/") or "//" in name:
+        return "leading, trailing or double '/'"
+    if name.endswith("."):
+        return "git branch names cannot end with '.'"
+    for part in name.split("/"):
+        if part.startswith("."):
+            return "a part starting with '.'"
+        if part.endswith(".lock"):
+            return "a part ending in '.lock'"
+    if len(name.encode()) > 200:
+        return "too long (200 bytes at most)"
+    return None

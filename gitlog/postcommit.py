@@ -1,0 +1,29 @@
+"""Work done after a run commit lands, whichever way it was made.
+
+The post-commit hook and gitlog's own plumbing commits both call ``after_commit``, so the
+query cache and alert rules see every run. Each step is imported lazily and may fail
+without failing the commit: it warns instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from typing import Any
+
+# "module:function" steps, each called as fn(repo, config, commit).
+STEPS: list[str] = []
+
+
+def after_commit(repo: Any, config: Any, commit: str) -> list[str]:
+    """Run every post-commit step; return the warnings they raised (also emitted)."""
+    problems = []
+    for spec in STEPS:
+        module, _, func = spec.partition(":")
+        try:
+            getattr(importlib.import_module(module), func)(repo, config, commit)
+        except Exception as exc:
+            text = f"gitlog: post-commit step {spec} failed: {exc}"
+            problems.append(text)
+            warnings.warn(text, stacklevel=2)
+    return problems

@@ -1,0 +1,145 @@
+"""``gitlog run``: run a command as a logged run.
+
+The child's ``gitlog.start()`` attaches to this run through environment variables; its
+stdout and stderr pass through and are kept as events; exit code, duration, peak memory
+and CPU time are recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from . import env
+from .errors import CommandNotFoundError, GitlogError
+from .run import Run
+from .session import open_run
+
+MAX_LINE = 4000
+
+
+@dataclass
+class CommandResult:
+    run: Run
+    exit_code: int
+    status: str
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """``key=value`` with the value read as YAML (numbers, booleans, lists stay typed)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise GitlogError(f"bad param {text!r}: expected key=value",
+                          hint="write it like -p lr=0.1")
+    from .layout import yaml_load
+
+    try:
+        value = yaml_load(raw) if raw.strip() else ""
+    except Exception:
+        value = raw
+    if isinstance(value, (dict, list)) or value is None:
+        value = value if raw.strip() not in ("", "~", "null") else raw
+    return key, value
+
+
+def _pump(stream: BinaryIO, out: BinaryIO, run: Run, name: str, budget: list[int]) -> None:
+    pending = b""
+    while True:
+        chunk = os.read(stream.fileno(), 65536)
+        if not chunk:
+            break
+        try:
+            out.write(chunk)
+            out.flush()
+        except (OSError, ValueError):
+            pass
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            _record(run, name, line, budget)
+    if pending:
+        _record(run, name, pending, budget)
+
+
+def _record(run: Run, stream: str, raw: bytes, budget: list[int]) -> None:
+    if budget[0] <= 0:
+        return
+    budget[0] -= 1
+    text = raw.decode("utf-8", "replace").rstrip("\r").rsplit("\r", 1)[-1]
+    if len(text) > MAX_LINE:
+        text = text[:MAX_LINE] + " [truncated]"
+    run.log("info", text, stream=stream)
+    if budget[0] == 0:
+        run.log("warning", "output capture limit reached; later lines were not kept",
+                limit=run.config["capture"]["max_lines"])
+
+
+def run_command(argv: list[str], *, repo: str | Path = ".", experiment: str | None = None,
+                params: dict[str, Any] | None = None, message: str | None = None,
+                stdout: BinaryIO | None = None, stderr: BinaryIO | None = None,
+                cwd: str | Path | None = None) -> CommandResult:
+    if not argv:
+        raise GitlogError("no command to run", hint="gitlog run -e NAME -- python train.py")
+    if shutil.which(argv[0]) is None:
+        raise CommandNotFoundError(argv[0])
+    run = open_run(repo, experiment, message=message, command=shlex.join(argv))
+    if params:
+        run.log_params(params)
+    child_env = dict(os.environ)
+    child_env.update({env.RUN_ID: run.id, env.RUN_JOURNAL: str(run.journal.path),
+                      "PYTHONUNBUFFERED": "1"})
+    out = stdout or sys.stdout.buffer
+    err = stderr or sys.stderr.buffer
+    budget = [int(run.config["capture"]["max_lines"])]
+    started = time.monotonic()
+    in_main = threading.current_thread() is threading.main_thread()
+    old_int = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+    try:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=child_env, cwd=cwd)
+    except OSError as exc:
+        if old_int is not None:
+            signal.signal(signal.SIGINT, old_int)
+        run.error(f"could not start {argv[0]}: {exc}")
+        run.finish("failed")
+        raise GitlogError(f"could not start {argv[0]}: {exc.strerror or exc}") from None
+    pumps = [threading.Thread(target=_pump, args=(s, o, run, n, budget), daemon=True)
+             for s, o, n in ((proc.stdout, out, "stdout"), (proc.stderr, err, "stderr"))]
+    for t in pumps:
+        t.start()
+    try:
+        _, wait_status, usage = os.wait4(proc.pid, 0)
+    finally:
+        if old_int is not None:
+            signal.signal(signal.SIGINT, old_int)
+    code = os.waitstatus_to_exitcode(wait_status)
+    proc.returncode = code
+    for t in pumps:
+        t.join()
+    duration = time.monotonic() - started
+    run.journal.append_json("info", {
+        "exit_code": code,
+        "duration_s": round(duration, 3),
+        "cpu_time_s": round(usage.ru_utime + usage.ru_stime, 3),
+        "peak_memory_mb": round(usage.ru_maxrss / 1024, 1),
+    })
+    if code == 0:
+        status = "completed"
+    elif code < 0 or code == 130:
+        status = "killed"
+        run.error(f"command killed by signal {-code}" if code < 0 else "command interrupted")
+    else:
+        status = "failed"
+        run.error(f"command exited with code {code}")
+    run.finish(status)
+    exit_code = code if code >= 0 else 128 - code
+    return CommandResult(run, exit_code, run.status)

@@ -1,0 +1,164 @@
+"""Reading runs back: the experiment list (``gitlog ls``) and one run (``gitlog show``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import Config, load
+from .errors import RevisionError
+from .git import Repo
+from .layout import RunRecord, flatten, read_run
+
+
+@dataclass
+class ExperimentRow:
+    experiment: str
+    branch: str
+    runs: int
+    last_run: str | None
+    status: str | None
+    commit: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunView:
+    """A run plus the commit facts around it."""
+
+    record: RunRecord
+    commit: str
+    subject: str
+    date: str
+    branches: list[str]
+
+    @property
+    def experiment(self) -> str:
+        return str(self.record.run.get("experiment", ""))
+
+
+def _branches(repo: Repo, config: Config) -> list[tuple[str, str, str]]:
+    """(branch, tip, committer date) of every experiment branch."""
+    out = repo.git("for-each-ref", "--format=%(refname)%00%(objectname)%00"
+                   "%(committerdate:iso-strict)", f"refs/heads/{config.prefix}")
+    rows = []
+    for line in out.splitlines():
+        ref, sha, date = line.split("\0")
+        rows.append((ref[len("refs/heads/"):], sha, date))
+    return rows
+
+
+def list_experiments(repo: str | Path | Repo = ".", config: Config | None = None) -> \
+        list[ExperimentRow]:
+    """One row per experiment branch: run count, last run, its status and key metrics."""
+    repo = repo if isinstance(repo, Repo) else Repo(repo)
+    config = config or load(repo.root)
+    keys = list(config["metrics"]["key"])
+    rows = []
+    with repo.cat_file() as cat:
+        for branch, tip, date in _branches(repo, config):
+            record = read_run(cat, tip, config.log_dir, events=False)
+            count = int(repo.git("rev-list", "--count", tip, "--",
+                                 f"{config.log_dir}/run.yaml").strip() or 0)
+            flat = record.flat_metrics if record else {}
+            rows.append(ExperimentRow(
+                experiment=branch[len(config.prefix):], branch=branch, runs=count,
+                last_run=(record.run.get("end") or record.run.get("start")) if record else date,
+                status=record.run.get("status") if record else None, commit=tip,
+                metrics={k: flat.get(k) for k in keys}))
+    rows.sort(key=lambda r: r.experiment)
+    return rows
+
+
+def resolve_run(repo: Repo, config: Config, rev: str | None) -> str:
+    """The commit holding the run ``rev`` names: a revision, an experiment or a run id."""
+    if rev is None:
+        return latest_run(repo, config)
+    for candidate in (rev, config.branch(rev)):
+        sha = repo.rev_parse(candidate)
+        if sha:
+            return sha
+    found = repo.git("log", "--all", "--format=%H", "-1", "-E",
+                     f"--grep=^Gitlog-Run: {_escape(rev)}", check=False).strip()
+    if found:
+        return found
+    raise RevisionError(rev, "no commit, experiment or run id matches",
+                        hint="list experiments with 'gitlog ls'")
+
+
+def _escape(text: str) -> str:
+    return "".join("\\" + c if c in r".^$*+?()[]{}|\\" else c for c in text)
+
+
+def latest_run(repo: Repo, config: Config) -> str:
+    """HEAD when it holds a run, else the newest run tip among experiment branches."""
+    head = repo.rev_parse("HEAD")
+    if head and repo.git("cat-file", "-t", f"{head}:{config.log_dir}/run.yaml",
+                         check=False).strip() == "blob":
+        return head
+    branches = sorted(_branches(repo, config), key=lambda b: b[2])
+    if not branches:
+        raise RevisionError("HEAD", "no runs yet",
+                            hint="log one: gitlog run -e NAME -- python train.py")
+    return branches[-1][1]
+
+
+def show(rev: str | None = None, repo: str | Path | Repo = ".",
+         config: Config | None = None) -> RunView:
+    """The run at ``rev`` (default: HEAD's run, else the newest run)."""
+    repo = repo if isinstance(repo, Repo) else Repo(repo)
+    config = config or load(repo.root)
+    commit = resolve_run(repo, config, rev)
+    with repo.cat_file() as cat:
+        record = read_run(cat, commit, config.log_dir)
+    if record is None:
+        raise RevisionError(rev or commit[:12], "this commit holds no run",
+                            hint="pick a run commit from 'git log exp/NAME' or 'gitlog ls'")
+    subject, date = repo.git("log", "-1", "--format=%s%x00%cI", commit).strip().split("\0")
+    branches = [b for b in repo.git("branch", "--format=%(refname:short)", "--points-at",
+                                    commit).split() if b]
+    return RunView(record, commit, subject, date, branches)
+
+
+def run_summary(view: RunView) -> dict[str, Any]:
+    """The flat facts of a run, as ``gitlog show`` prints them."""
+    run = view.record.run
+    events = view.record.events
+    levels: dict[str, int] = {}
+    for event in events:
+        levels[event.get("level", "info")] = levels.get(event.get("level", "info"), 0) + 1
+    return {
+        "run": run.get("id"),
+        "experiment": run.get("experiment"),
+        "status": run.get("status"),
+        "commit": view.commit,
+        "subject": view.subject,
+        "start": run.get("start"),
+        "end": run.get("end"),
+        "duration_s": run.get("duration_s"),
+        "command": run.get("command"),
+        "exit_code": run.get("exit_code"),
+        "code_commit": run.get("code_commit"),
+        "code_branch": run.get("code_branch"),
+        "dirty": run.get("dirty"),
+        "cpu_time_s": run.get("cpu_time_s"),
+        "peak_memory_mb": run.get("peak_memory_mb"),
+        "host": run.get("host"),
+        "warnings": levels.get("warning", 0),
+        "errors": levels.get("error", 0) + levels.get("critical", 0),
+        "events": len(events),
+    }
+
+
+def run_sections(view: RunView) -> dict[str, dict[str, Any]]:
+    """Everything ``gitlog show`` prints, section by section, flattened."""
+    rec = view.record
+    metrics = flatten(rec.metrics)
+    return {
+        "run": run_summary(view),
+        "params": flatten(rec.params),
+        "metrics": metrics,
+        "data": flatten(rec.data),
+        "model": flatten(rec.model),
+    }

@@ -1,0 +1,68 @@
+"""``gitlog recover``: commit the journals of runs whose process died."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Config, load
+from .git import Repo
+from .journal import Journal, all_journals
+
+
+@dataclass
+class Recovered:
+    run: str
+    experiment: str
+    action: str            # committed | written | running | cleaned | failed
+    status: str | None = None
+    commit: str | None = None
+    detail: str | None = None
+
+
+def _already_on_branch(repo: Repo, branch: str, run_id: str) -> str | None:
+    if not repo.ref_tip(branch):
+        return None
+    found = repo.git("log", "--format=%H", "-1", "-F", f"--grep=Gitlog-Run: {run_id}",
+                     branch, check=False).strip()
+    return found or None
+
+
+def recover(repo: str | Path | Repo = ".", config: Config | None = None, *,
+            dry_run: bool = False) -> list[Recovered]:
+    """Commit every dead run's journal (status ``killed`` unless it recorded one)."""
+    from .layout import final_status
+    from .store import store_journal
+
+    repo = repo if isinstance(repo, Repo) else Repo(repo)
+    config = config or load(repo.root)
+    results = []
+    for journal in all_journals(repo.gitlog_dir):
+        meta = journal.meta()
+        run_id, exp = meta["id"], meta["experiment"]
+        if not journal.lock():
+            results.append(Recovered(run_id, exp, "running"))
+            continue
+        try:
+            done = journal.committed() or _already_on_branch(repo, meta["branch"], run_id)
+            if done:
+                if not dry_run:
+                    journal.remove()
+                results.append(Recovered(run_id, exp, "cleaned", commit=done))
+                continue
+            status = final_status(journal)
+            if dry_run:
+                results.append(Recovered(run_id, exp, "would commit", status))
+                continue
+            status, commit, path = store_journal(repo, config, journal)
+            results.append(Recovered(run_id, exp, "committed" if commit else "written",
+                                     status, commit or (str(path) if path else None)))
+        except Exception as exc:
+            results.append(Recovered(run_id, exp, "failed", detail=str(exc)))
+        finally:
+            journal.unlock()
+    return results
+
+
+def pending(repo: Repo) -> list[Journal]:
+    return all_journals(repo.gitlog_dir)

@@ -1,0 +1,378 @@
+"""A run: what the training script logs to, from ``start()`` to ``finish()``.
+
+The hot path (``log_metric``) validates a name once, checks the value's type and appends
+a tuple to a deque; everything else happens in the recorder's background thread or at
+finish. Bad calls raise ``GitlogError`` subclasses and leave the run intact.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import sys
+import threading
+import time
+import traceback
+import warnings
+from pathlib import Path
+from time import time as _time
+from typing import Any, Mapping
+
+from .config import Config
+from .errors import GitlogError, MetricValueError, NameError_, RunStateError
+from .git import Repo
+from .journal import Journal
+from .layout import build_files, deep_merge
+from .names import check_metric
+from .recorder import LEVELS, GitlogWarning, Recorder
+
+_ACTIVE: list[Run] = []
+_ACTIVE_LOCK = threading.Lock()
+_ML_PACKAGES = {"numpy": "numpy", "pandas": "pandas", "sklearn": "scikit-learn",
+                "torch": "torch", "tensorflow": "tensorflow", "jax": "jax",
+                "xgboost": "xgboost", "lightgbm": "lightgbm", "transformers": "transformers",
+                "scipy": "scipy"}
+
+
+def active_run() -> Run:
+    """The innermost live run of this process; RunStateError when there is none."""
+    with _ACTIVE_LOCK:
+        if not _ACTIVE:
+            raise RunStateError("no active run", hint="call gitlog.start() first")
+        return _ACTIVE[-1]
+
+
+def plain(value: Any) -> Any:
+    """A YAML/JSON-safe copy of a param value."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+        return [plain(v) for v in items]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "size", 1) == 1:
+        try:
+            return plain(item())
+        except Exception:
+            pass
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):
+        return plain(tolist())
+    return str(value)
+
+
+def _nested(name: str, value: Any) -> dict[str, Any]:
+    if not isinstance(name, str) or not name or "\n" in name:
+        raise NameError_("param", str(name), "param names are non-empty one-line strings")
+    node: dict[str, Any] = {}
+    out = node
+    parts = name.split(".")
+    for part in parts[:-1]:
+        node[part] = {}
+        node = node[part]
+    node[parts[-1]] = plain(value)
+    return out
+
+
+class Run:
+    """One training run. Use it as a context manager, or call ``finish()``."""
+
+    def __init__(self, repo: Repo, config: Config, journal: Journal, meta: dict[str, Any], *,
+                 owner: bool = True, level: str = "info",
+                 flush_interval: float | None = None) -> None:
+        self.repo = repo
+        self.config = config
+        self.journal = journal
+        self.meta = meta
+        self.owner = owner
+        self.commit: str | None = None
+        self.path: Path | None = None
+        self.status = "running"
+        self._threshold = LEVELS[level]
+        self._names: set[str] = set()
+        self._recorder = Recorder(journal, flush_interval or config["flush_interval"])
+        self._append = self._recorder.append
+        self._finished = False
+        self._prev_excepthook: Any = None
+        self._recorder.start()
+        self._install_excepthook()
+        with _ACTIVE_LOCK:
+            _ACTIVE.append(self)
+
+    # -- identity -------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return str(self.meta["id"])
+
+    @property
+    def experiment(self) -> str:
+        return str(self.meta["experiment"])
+
+    @property
+    def mode(self) -> str:
+        return str(self.meta["mode"])
+
+    def __repr__(self) -> str:
+        return f"<gitlog.Run {self.id} experiment={self.experiment!r} status={self.status}>"
+
+    # -- metrics (hot path) -----------------------------------------------------
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None:
+        """Record one point of metric ``name``; ``step`` defaults to its previous step + 1."""
+        if name not in self._names:
+            self._register(name)
+        if type(value) is not float and type(value) is not int:
+            value = self._coerce(name, value)
+        if step is not None and type(step) is not int:
+            step = self._coerce_step(step)
+        self._append((_time(), name, step, value))
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Record several metrics at one step."""
+        for name, value in metrics.items():
+            self.log_metric(name, value, step)
+
+    def _register(self, name: str) -> None:
+        if self._finished:
+            raise RunStateError(f"run {self.id} is finished; start a new run to log more")
+        check_metric(name)
+        for other in self._names:
+            if name.startswith(other + "/") or other.startswith(name + "/"):
+                raise NameError_("metric", name, f"clashes with metric {other!r}: one name "
+                                 "cannot be both a value and a group",
+                                 hint=f"rename one, e.g. '{name}/value'")
+        self._names.add(name)
+
+    def _coerce(self, name: str, value: Any) -> float | int:
+        if isinstance(value, bool):
+            return int(value)
+        if isinstance(value, (str, bytes, complex)) or value is None:
+            raise MetricValueError(name, value)
+        item = getattr(value, "item", None)
+        if callable(item):
+            try:
+                value = item()
+            except (ValueError, RuntimeError, TypeError):
+                raise MetricValueError(name, value) from None
+            if type(value) is float or type(value) is int:
+                return value
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        if isinstance(value, numbers.Real):
+            return float(value)
+        raise MetricValueError(name, value)
+
+    @staticmethod
+    def _coerce_step(step: Any) -> int:
+        if isinstance(step, numbers.Integral) and not isinstance(step, bool) and step >= 0:
+            return int(step)
+        raise GitlogError(f"step must be a whole number >= 0, got {step!r}",
+                          hint="pass step=epoch (an int), or leave it out")
+
+    # -- params, data, model ------------------------------------------------------
+    def log_param(self, name: str, value: Any) -> None:
+        """Set one hyperparameter; dots nest (``optimizer.lr``)."""
+        self._check_open()
+        self.journal.append_json("params", _nested(name, value))
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Set many hyperparameters at once; nested dicts stay nested."""
+        self._check_open()
+        if not isinstance(params, Mapping):
+            raise GitlogError(f"params must be a mapping, got {type(params).__name__}",
+                              hint="pass a dict such as {'lr': 0.1}")
+        merged: dict[str, Any] = {}
+        for key, value in params.items():
+            deep_merge(merged, _nested(str(key), value))
+        self.journal.append_json("params", merged)
+
+    def log_data(self, data: Any = None, *, name: str | None = None, source: str | None = None,
+                 samples: int | None = None, features: Any = None,
+                 processing: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+        """Describe a data set: a path (hashed as DVC hashes it), a frame/array, or fields."""
+        self._check_open()
+        from .describe import describe_data
+
+        descriptor = describe_data(data)
+        for key, value in (("source", source), ("samples", samples), ("features", features),
+                           ("processing", processing)):
+            if value is not None:
+                descriptor[key] = plain(value)
+        descriptor.update({k: plain(v) for k, v in extra.items()})
+        if name is None:
+            name = Path(os.fspath(data)).name if isinstance(data, (str, os.PathLike)) else "data"
+        self.journal.append_json("data", {"name": name, "descriptor": descriptor})
+        return descriptor
+
+    def log_model(self, model: Any = None, *, name: str = "model", type: str | None = None,
+                  layers: Any = None, activations: Any = None, parameters: int | None = None,
+                  **extra: Any) -> dict[str, Any]:
+        """Describe a model: a dict, a scikit-learn or PyTorch object, or fields."""
+        self._check_open()
+        from .describe import describe_model
+
+        descriptor = describe_model(model) if model is not None else {}
+        for key, value in (("type", type), ("layers", layers), ("activations", activations),
+                           ("parameters", parameters)):
+            if value is not None:
+                descriptor[key] = plain(value)
+        descriptor.update({k: plain(v) for k, v in extra.items()})
+        self.journal.append_json("model", {"name": name, "descriptor": descriptor})
+        return descriptor
+
+    # -- events -------------------------------------------------------------------
+    def log(self, level: str, message: str, **fields: Any) -> None:
+        """Record an event at ``level``; ``step=`` among the fields sets its step."""
+        number = LEVELS.get(level)
+        if number is None:
+            raise GitlogError(f"unknown level {level!r}",
+                              hint=f"use one of {', '.join(LEVELS)}")
+        if number < self._threshold:
+            return
+        step = fields.pop("step", None)
+        self._append((_time(), level, str(message), fields, step))
+
+    def debug(self, message: str, **fields: Any) -> None:
+        self.log("debug", message, **fields)
+
+    def info(self, message: str, **fields: Any) -> None:
+        self.log("info", message, **fields)
+
+    def warning(self, message: str, **fields: Any) -> None:
+        self.log("warning", message, **fields)
+
+    def error(self, message: str, **fields: Any) -> None:
+        self.log("error", message, **fields)
+
+    def critical(self, message: str, **fields: Any) -> None:
+        self.log("critical", message, **fields)
+
+    def add_listener(self, listener: Any) -> None:
+        """Call ``listener(points, events)`` with every flushed batch (alerts use this)."""
+        self._recorder.listeners.append(listener)
+
+    def flush(self) -> None:
+        """Write everything buffered to the journal now."""
+        self._recorder.flush()
+
+    # -- the end ----------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._finished:
+            raise RunStateError(f"run {self.id} is finished; start a new run to log more")
+
+    def finish(self, status: str = "completed") -> str | None:
+        """End the run and store it; return the commit id (or the log folder's path).
+
+        A failure to store warns and keeps the journal for ``gitlog recover``: it never
+        raises into the training script.
+        """
+        if status not in ("completed", "failed", "killed"):
+            raise GitlogError(f"unknown status {status!r}",
+                              hint="use 'completed', 'failed' or 'killed'")
+        if self._finished:
+            return self.commit or (str(self.path) if self.path else None)
+        self._finished = True
+        self._uninstall_excepthook()
+        with _ACTIVE_LOCK:
+            if self in _ACTIVE:
+                _ACTIVE.remove(self)
+        try:
+            self._recorder.stop()
+            self.journal.append_json("status", {"status": status, "end": _iso_now(),
+                                                "by": "owner" if self.owner else "child"})
+            if self.owner:
+                self.journal.append_json("info", {"packages": _packages()})
+        except Exception as exc:
+            self._warn(f"could not write the journal of run {self.id}: {exc}")
+        self.status = status
+        if not self.owner:
+            self.journal.close()
+            return None
+        try:
+            from .store import store_journal
+
+            self.status, self.commit, self.path = store_journal(self.repo, self.config,
+                                                                self.journal)
+        except Exception as exc:
+            self.journal.close()
+            self.journal.unlock()
+            self._warn(f"could not commit run {self.id}: {exc}. Its data is kept in "
+                       f"{self.journal.path}; run 'gitlog recover' to commit it")
+            return None
+        return self.commit or (str(self.path) if self.path else None)
+
+    def _warn(self, text: str) -> None:
+        warnings.warn(f"gitlog: {text}", GitlogWarning, stacklevel=3)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        if exc is None:
+            self.finish("completed")
+        elif isinstance(exc, KeyboardInterrupt):
+            self._record_exception(exc, tb, "interrupted (KeyboardInterrupt)")
+            self.finish("killed")
+        elif isinstance(exc, SystemExit) and exc.code in (0, None):
+            self.finish("completed")
+        else:
+            self._record_exception(exc, tb)
+            self.finish("failed")
+        return False
+
+    def _record_exception(self, exc: BaseException, tb: Any, message: str | None = None) -> None:
+        text = "".join(traceback.format_exception(type(exc), exc, tb))
+        self._append((_time(), "error", message or f"{type(exc).__name__}: {exc}",
+                      {"exception": type(exc).__name__, "traceback": text}, None))
+
+    def _install_excepthook(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        self._prev_excepthook = sys.excepthook
+
+        def hook(exc_type: Any, exc: BaseException, tb: Any) -> None:
+            if not self._finished:
+                self._record_exception(exc, tb)
+                self.finish("killed" if isinstance(exc, KeyboardInterrupt) else "failed")
+            (self._prev_excepthook or sys.__excepthook__)(exc_type, exc, tb)
+
+        sys.excepthook = hook
+
+    def _uninstall_excepthook(self) -> None:
+        if self._prev_excepthook is not None and getattr(sys.excepthook, "__closure__", None):
+            sys.excepthook = self._prev_excepthook
+            self._prev_excepthook = None
+
+
+def _iso_now() -> str:
+    from .recorder import iso
+
+    return iso(time.time())
+
+
+def _packages() -> dict[str, str]:
+    found = {}
+    for module, dist in _ML_PACKAGES.items():
+        mod = sys.modules.get(module)
+        version = getattr(mod, "__version__", None) if mod else None
+        if isinstance(version, str):
+            found[dist] = version
+    return found
+
+
+def _finish_leftovers() -> None:
+    """At interpreter exit, finish runs the script forgot to finish."""
+    for run in list(_ACTIVE):
+        run.finish("completed")
+
+
+def build_preview(journal: Journal) -> dict[str, Any]:
+    """The run record a journal would commit now (used by ``gitlog recover --dry-run``)."""
+    return build_files(journal)[1]

@@ -1,0 +1,169 @@
+"""``start()``: open a run (or attach to the one a parent ``gitlog run`` opened)."""
+
+from __future__ import annotations
+
+import atexit
+import getpass
+import platform
+import secrets
+import shlex
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from . import env
+from .config import Config, load
+from .errors import GitlogError, NameError_
+from .git import Repo
+from .journal import Journal, runs_dir
+from .names import check_experiment, ref_component_problem
+from .recorder import LEVELS, iso
+from .run import Run, _finish_leftovers
+
+_ATEXIT = False
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def script_experiment() -> str:
+    """The default experiment name: the running script's name, made branch-safe."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    stem = Path(argv0).stem if argv0 and argv0 not in ("-c", "-m", "-") else ""
+    name = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem).strip("-")
+    return name or "default"
+
+
+def choose_experiment(explicit: str | None, head_branch: str | None,
+                      config: Config) -> tuple[str, bool]:
+    """(experiment, workspace?) from the argument, environment, HEAD, config, script."""
+    branch_prefix = "refs/heads/" + config.prefix
+    head_exp = head_branch[len(branch_prefix):] if head_branch and \
+        head_branch.startswith(branch_prefix) else None
+    name = explicit or env.get(env.EXPERIMENT) or head_exp or config["experiment"] \
+        or script_experiment()
+    check_experiment(name)
+    return name, head_exp is not None and name == head_exp
+
+
+def resolve_level(level: str | None, config: Config) -> str:
+    chosen = (level or env.get(env.LEVEL) or config["log_level"]).lower()
+    if chosen not in LEVELS:
+        raise GitlogError(f"unknown log level {chosen!r}",
+                          hint=f"use one of {', '.join(LEVELS)} (GITLOG_LEVEL or log_level)")
+    return chosen
+
+
+def start(experiment: str | None = None, params: Mapping[str, Any] | None = None, *,
+          repo: str | Path = ".", message: str | None = None,
+          flush_interval: float | None = None, level: str | None = None,
+          command: str | None = None) -> Run:
+    """Open a run of ``experiment`` in the repository containing ``repo``.
+
+    Everything is checked before training starts: the repository, the config and the
+    experiment name. Under ``gitlog run`` the call attaches to the parent's run.
+    """
+    if experiment is not None and not isinstance(experiment, str):
+        raise NameError_("experiment", repr(experiment), "experiment names are strings")
+    if flush_interval is not None and not (isinstance(flush_interval, (int, float))
+                                           and flush_interval > 0):
+        raise GitlogError(f"flush_interval must be > 0 seconds, got {flush_interval!r}")
+    attached = env.attached_run()
+    if attached:
+        run = _attach(attached, experiment, level, flush_interval)
+    else:
+        run = open_run(repo, experiment, message=message, flush_interval=flush_interval,
+                       level=level, command=command)
+    if params:
+        run.log_params(params)
+    global _ATEXIT
+    if not _ATEXIT:
+        atexit.register(_finish_leftovers)
+        _ATEXIT = True
+    return run
+
+
+def open_run(repo_path: str | Path, experiment: str | None, *, message: str | None = None,
+             flush_interval: float | None = None, level: str | None = None,
+             command: str | None = None) -> Run:
+    """Create the journal of a new run (which this process owns) and return the Run."""
+    repo = Repo(repo_path)
+    config = load(repo.root)
+    chosen_level = resolve_level(level, config)
+    head = repo.head()
+    name, workspace = choose_experiment(experiment, head.branch, config)
+    log_dir = config.log_dir
+    snapshot = repo.snapshot_worktree()
+    code_tree = snapshot
+    if log_dir.split("/")[0] in {e[3] for e in repo.ls_tree(snapshot)}:
+        from .store import tree_without
+        code_tree = tree_without(repo, snapshot, log_dir)
+    ident, fallback = repo.ident()
+    run_id = new_run_id()
+    meta = {
+        "id": run_id,
+        "experiment": name,
+        "branch": config.branch(name),
+        "mode": "workspace" if workspace else "branch",
+        "log_dir": log_dir,
+        "root": str(repo.root),
+        "start": iso(time.time()),
+        "command": command or shlex.join([Path(sys.executable).name, *sys.argv]),
+        "code_commit": head.commit,
+        "code_branch": head.branch[len("refs/heads/"):] if head.branch else None,
+        "code_subject": head.subject,
+        "code_tree": code_tree,
+        "snapshot_tree": snapshot,
+        "dirty": snapshot != head.tree if head.tree else bool(code_tree_nonempty(repo, snapshot)),
+        "ident": ident,
+        "ident_fallback": fallback,
+        "host": socket.gethostname(),
+        "user": _user(),
+        "python": platform.python_version(),
+        "pid": __import__("os").getpid(),
+        "message": message,
+    }
+    journal = Journal(runs_dir(repo.gitlog_dir) / run_id)
+    journal.create(meta)
+    journal.lock()
+    return Run(repo, config, journal, meta, owner=True, level=chosen_level,
+               flush_interval=flush_interval)
+
+
+def code_tree_nonempty(repo: Repo, tree: str) -> bool:
+    return bool(repo.ls_tree(tree))
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return None
+
+
+def _attach(attached: tuple[str, str], experiment: str | None, level: str | None,
+            flush_interval: float | None) -> Run:
+    run_id, journal_path = attached
+    journal = Journal(journal_path)
+    try:
+        meta = journal.meta()
+    except OSError:
+        raise GitlogError(f"the parent run {run_id} has no journal at {journal_path}",
+                          hint="unset GITLOG_RUN_ID and GITLOG_RUN_JOURNAL, or use gitlog run")
+    repo = Repo(meta.get("root") or _repo_of(journal_path))
+    config = load(repo.root)
+    run = Run(repo, config, journal, meta, owner=False, level=resolve_level(level, config),
+              flush_interval=flush_interval)
+    if experiment and experiment != meta["experiment"]:
+        if ref_component_problem(experiment) is None:
+            run.warning(f"start(experiment={experiment!r}) ignored: gitlog run put this run "
+                        f"in {meta['experiment']!r}")
+    return run
+
+
+def _repo_of(journal_path: str) -> str:
+    # <common git dir>/gitlog/runs/<id> -> the repository holding that git dir
+    return str(Path(journal_path).resolve().parents[3])

@@ -1,0 +1,98 @@
+"""Shared fixtures: real git repositories in temporary folders, a pinned environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def pinned_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fixed identity, no system/global git config, a temporary HOME."""
+    home = tmp_path_factory.mktemp("home")
+    gitconfig = home / ".gitconfig-empty"
+    gitconfig.write_text("")
+    for key in list(os.environ):
+        if key.startswith(("GITLOG_", "GIT_")):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Ada Trainer")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "ada@example.com")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Ada Trainer")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "ada@example.com")
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    monkeypatch.setenv("PYTHONWARNINGS", "ignore")
+
+
+def git(repo: Path, *args: str, check: bool = True, env: dict | None = None) -> str:
+    full_env = None
+    if env:
+        full_env = dict(os.environ)
+        full_env.update(env)
+    proc = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True,
+                          env=full_env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
+    return proc.stdout
+
+
+def make_repo(path: Path, files: dict[str, str] | None = None, commit: bool = True) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "-c", "init.defaultBranch=main", "init", "-q")
+    for name, text in (files if files is not None else {"train.py": "print('train')\n"}).items():
+        target = path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    if commit:
+        git(path, "add", "-A")
+        git(path, "commit", "-q", "-m", "initial code")
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A repository on main with one commit holding train.py."""
+    return make_repo(tmp_path / "project")
+
+
+def run_cli(*args: str, cwd: Path, env: dict | None = None, input: str | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the installed gitlog CLI (python -m gitlog) in a subprocess."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    return subprocess.run([sys.executable, "-m", "gitlog", *args], cwd=cwd, capture_output=True,
+                          text=True, env=full_env, input=input, timeout=timeout)
+
+
+def run_python(code: str, cwd: Path, env: dict | None = None,
+               timeout: float = 120) -> subprocess.CompletedProcess:
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True,
+                          env=full_env, timeout=timeout)
+
+
+def state_of(repo: Path) -> dict[str, bytes]:
+    """Bytes of everything a run must leave alone: work tree files, index, HEAD, refs."""
+    out: dict[str, bytes] = {}
+    for path in sorted(repo.rglob("*")):
+        rel = path.relative_to(repo).as_posix()
+        if path.is_file() and not rel.startswith(".git/") or rel in (".git/index", ".git/HEAD"):
+            out[rel] = path.read_bytes()
+    out["refs"] = git(repo, "for-each-ref", "--format=%(refname) %(objectname)",
+                      "refs/heads/main", "refs/stash").encode()
+    out["stash"] = git(repo, "stash", "list").encode()
+    # --no-optional-locks: status must not refresh (rewrite) the index it is checking.
+    out["status"] = git(repo, "--no-optional-locks", "status", "--porcelain=v2",
+                        "--branch").encode()
+    return out

@@ -1,0 +1,286 @@
+"""The Python API end to end: start, log, finish, and what lands in git."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import warnings
+from pathlib import Path
+
+import pytest
+
+import gitlog
+from gitlog.errors import GitlogError, MetricValueError, NameError_
+from tests.conftest import git, make_repo, state_of
+
+
+def show_file(repo: Path, rev: str, path: str) -> str:
+    return git(repo, "show", f"{rev}:{path}")
+
+
+def test_run_commits_code_params_metrics_to_experiment_branch(repo: Path) -> None:
+    (repo / "train.py").write_text("print('changed, not committed')\n")
+    with gitlog.start("baseline", params={"lr": 0.1, "optimizer": {"name": "sgd"}},
+                      repo=repo) as run:
+        for step in range(3):
+            run.log_metric("train/loss", 1.0 / (step + 1))
+        run.log_metrics({"accuracy": 0.9, "f1": 0.8}, step=2)
+        run.info("epoch done", epoch=2)
+    assert run.status == "completed"
+    tip = git(repo, "rev-parse", "exp/baseline").strip()
+    assert tip == run.commit
+    # The code as it ran, uncommitted change included.
+    assert show_file(repo, tip, "train.py") == "print('changed, not committed')\n"
+    metrics = json.loads(show_file(repo, tip, ".gitlog/metrics.json"))
+    assert metrics == {"train": {"loss": 1 / 3}, "accuracy": 0.9, "f1": 0.8, "step": 2}
+    tsv = show_file(repo, tip, ".gitlog/metrics/train/loss.tsv").splitlines()
+    assert tsv[0] == "timestamp\tstep\tloss"
+    assert [line.split("\t")[1:] for line in tsv[1:]] == [["0", "1.0"], ["1", "0.5"],
+                                                          ["2", "0.3333333333333333"]]
+    assert "optimizer:\n  name: sgd" in show_file(repo, tip, ".gitlog/params.yaml")
+    run_yaml = show_file(repo, tip, ".gitlog/run.yaml")
+    head = git(repo, "rev-parse", "main").strip()
+    assert f"code_commit: {head}" in run_yaml and "dirty: true" in run_yaml
+    assert "status: completed" in run_yaml
+    events = [json.loads(x) for x in show_file(repo, tip, ".gitlog/events.jsonl").splitlines()]
+    assert events[0]["message"] == "epoch done" and events[0]["fields"] == {"epoch": 2}
+    message = git(repo, "log", "-1", "--format=%B", tip)
+    assert f"Gitlog-Run: {run.id}" in message and "Gitlog-Status: completed" in message
+    assert f"Gitlog-Code: {head}" in message
+    # First run of an experiment: its parent is the code commit.
+    assert git(repo, "log", "-1", "--format=%P", tip).split() == [head]
+
+
+def test_user_state_is_byte_identical_after_a_run(repo: Path) -> None:
+    (repo / "train.py").write_text("print('work in progress')\n")
+    (repo / "staged.py").write_text("x = 1\n")
+    git(repo, "add", "staged.py")
+    (repo / "notes.txt").write_text("untracked\n")
+    (repo / "stashed.py").write_text("s = 1\n")
+    git(repo, "add", "stashed.py")
+    git(repo, "stash", "push", "-q", "--", "stashed.py")
+    before = state_of(repo)
+    with gitlog.start("exp1", repo=repo) as run:
+        run.log_metric("loss", 0.5)
+    assert state_of(repo) == before
+    tree = git(repo, "ls-tree", "-r", "--name-only", run.commit).split()
+    assert "staged.py" in tree and "notes.txt" not in tree
+
+
+def test_second_run_follows_first_and_links_new_code(repo: Path) -> None:
+    first = gitlog.start("exp", repo=repo)
+    first.log_metric("loss", 1.0)
+    first.finish()
+    (repo / "train.py").write_text("print('v2')\n")
+    git(repo, "commit", "-qam", "v2")
+    second = gitlog.start("exp", repo=repo)
+    second.log_metric("loss", 0.5)
+    second.finish()
+    parents = git(repo, "log", "-1", "--format=%P", second.commit).split()
+    assert parents == [first.commit, git(repo, "rev-parse", "main").strip()]
+    third = gitlog.start("exp", repo=repo)
+    third.finish()
+    # The code commit is already an ancestor: no second parent.
+    assert git(repo, "log", "-1", "--format=%P", third.commit).split() == [second.commit]
+
+
+def test_exception_marks_failed_records_traceback_and_reraises(repo: Path) -> None:
+    with pytest.raises(ZeroDivisionError):
+        with gitlog.start("crash", repo=repo) as run:
+            run.log_metric("loss", 0.7)
+            1 / 0
+    assert run.status == "failed"
+    run_yaml = show_file(repo, "exp/crash", ".gitlog/run.yaml")
+    assert "status: failed" in run_yaml
+    events = [json.loads(x) for x in
+              show_file(repo, "exp/crash", ".gitlog/events.jsonl").splitlines()]
+    error = [e for e in events if e["level"] == "error"][0]
+    assert "ZeroDivisionError" in error["message"]
+    assert "1 / 0" in error["fields"]["traceback"]
+    assert json.loads(show_file(repo, "exp/crash", ".gitlog/metrics.json"))["loss"] == 0.7
+    assert "[failed]" in git(repo, "log", "-1", "--format=%s", "exp/crash")
+
+
+def test_keyboard_interrupt_marks_killed(repo: Path) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        with gitlog.start("ctrlc", repo=repo) as run:
+            raise KeyboardInterrupt
+    assert run.status == "killed"
+    assert "status: killed" in show_file(repo, "exp/ctrlc", ".gitlog/run.yaml")
+
+
+def test_nan_and_inf_are_recorded_with_one_warning_per_metric(repo: Path) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with gitlog.start("diverged", repo=repo) as run:
+            for _ in range(5):
+                run.log_metric("loss", math.nan)
+            run.log_metric("grad", math.inf)
+            run.log_metric("grad", -math.inf)
+    texts = [str(w.message) for w in caught if issubclass(w.category, gitlog.GitlogWarning)]
+    assert len([t for t in texts if "'loss'" in t]) == 1
+    assert len([t for t in texts if "'grad'" in t]) == 1
+    metrics = json.loads(show_file(repo, "exp/diverged", ".gitlog/metrics.json"))
+    assert math.isnan(metrics["loss"]) and metrics["grad"] == -math.inf
+    tsv = show_file(repo, "exp/diverged", ".gitlog/metrics/grad.tsv").splitlines()
+    assert [r.split("\t")[2] for r in tsv[1:]] == ["inf", "-inf"]
+
+
+@pytest.mark.parametrize("name", ["a/../b", "/loss", "lo\nss", "x" * 300, "", "step", "a//b"])
+def test_bad_metric_names_raise_and_keep_the_run(repo: Path, name: str) -> None:
+    with gitlog.start("names", repo=repo) as run:
+        run.log_metric("good", 1.0)
+        with pytest.raises(NameError_):
+            run.log_metric(name, 1.0)
+        run.log_metric("good", 2.0)
+    assert json.loads(show_file(repo, "exp/names", ".gitlog/metrics.json"))["good"] == 2.0
+
+
+@pytest.mark.parametrize("value", ["0.5", None, b"1", [1.0], 1 + 2j])
+def test_non_numeric_metric_values_raise(repo: Path, value: object) -> None:
+    with gitlog.start("values", repo=repo) as run:
+        with pytest.raises(MetricValueError) as info:
+            run.log_metric("loss", value)  # type: ignore[arg-type]
+        assert isinstance(info.value, GitlogError) and info.value.metric == "loss"
+        run.log_metric("loss", True)
+    assert json.loads(show_file(repo, "exp/values", ".gitlog/metrics.json"))["loss"] == 1
+
+
+def test_numpy_scalars_are_accepted(repo: Path) -> None:
+    np = pytest.importorskip("numpy")
+    with gitlog.start("np", repo=repo) as run:
+        run.log_metric("loss", np.float32(0.25))
+        run.log_metric("count", np.int64(7), step=np.int64(3))
+        run.log_param("lr", np.float64(0.1))
+    assert json.loads(show_file(repo, "exp/np", ".gitlog/metrics.json")) == \
+        {"loss": 0.25, "count": 7, "step": 3}
+    assert "lr: 0.1" in show_file(repo, "exp/np", ".gitlog/params.yaml")
+
+
+def test_metric_name_that_is_also_a_group_is_refused(repo: Path) -> None:
+    with gitlog.start("clash", repo=repo) as run:
+        run.log_metric("train/loss", 1.0)
+        with pytest.raises(NameError_, match="clashes"):
+            run.log_metric("train", 1.0)
+
+
+@pytest.mark.parametrize("name", ["has space", "a..b", "x~y", "-", "end.", "a.lock", ".hidden"])
+def test_invalid_experiment_name_fails_before_training(repo: Path, name: str) -> None:
+    if name == "-":
+        # '-' alone is a valid branch component; it must be accepted.
+        gitlog.start(name, repo=repo).finish()
+        return
+    with pytest.raises(NameError_, match="invalid experiment name"):
+        gitlog.start(name, repo=repo)
+    runs = repo / ".git" / "gitlog" / "runs"
+    assert not runs.exists() or not list(runs.iterdir())
+
+
+def test_experiment_names_agree_with_git_check_ref_format(repo: Path) -> None:
+    from gitlog.names import ref_component_problem
+
+    names = ["ok", "a/b", "a b", "a..b", "a@{b", "a:b", "a?b", "a*b", "a[b", "a\\b", "a~b",
+             "a^b", "a.", "a/.b", "a.lock", "a//b", "/a", "a/", "@", "ünï", "q'uote", "$(x);y"]
+    for name in names:
+        valid_git = subprocess.run(["git", "check-ref-format",
+                                    f"refs/heads/exp/{name}"]).returncode == 0
+        assert (ref_component_problem(name) is None) == valid_git, name
+
+
+def test_repo_without_commits(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "empty", files={"train.py": "x"}, commit=False)
+    with gitlog.start("first", repo=repo) as run:
+        run.log_metric("loss", 1.0)
+    assert git(repo, "log", "-1", "--format=%P", run.commit).strip() == ""
+    assert git(repo, "rev-parse", "--verify", "-q", "HEAD", check=False) == ""
+    assert "Gitlog-Code: none" in git(repo, "log", "-1", "--format=%B", run.commit)
+
+
+def test_detached_head_subfolder_and_script_default_name(repo: Path) -> None:
+    (repo / "src").mkdir()
+    (repo / "src" / "model.py").write_text("m = 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "add src")
+    git(repo, "checkout", "-q", "--detach")
+    run = gitlog.start(repo=repo / "src")
+    run.finish()
+    assert run.experiment  # the script's name (pytest's), made branch-safe
+    assert git(repo, "rev-parse", f"exp/{run.experiment}").strip() == run.commit
+    assert "src/model.py" in git(repo, "ls-tree", "-r", "--name-only", run.commit)
+
+
+def test_linked_worktree(repo: Path, tmp_path: Path) -> None:
+    wt = tmp_path / "wt"
+    git(repo, "worktree", "add", "-q", "-b", "feature", str(wt))
+    (wt / "train.py").write_text("print('in worktree')\n")
+    before = state_of(wt)
+    with gitlog.start("wt", repo=wt) as run:
+        run.log_metric("loss", 0.1)
+    assert state_of(wt) == before
+    assert git(repo, "show", "exp/wt:train.py") == "print('in worktree')\n"
+    assert "code_branch: feature" in git(repo, "show", "exp/wt:.gitlog/run.yaml")
+
+
+def test_no_identity_configured_falls_back(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
+                "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("EMAIL", "")
+    with gitlog.start("noid", repo=repo) as run:
+        run.log_metric("loss", 1.0)
+    assert run.commit
+    author = git(repo, "log", "-1", "--format=%an <%ae>", run.commit).strip()
+    assert author == "gitlog <gitlog@localhost>" or "@" in author
+
+
+def test_workspace_mode_writes_log_dir_into_working_tree(repo: Path) -> None:
+    git(repo, "checkout", "-q", "-b", "exp/ws")
+    head_before = git(repo, "rev-parse", "HEAD")
+    with gitlog.start(repo=repo) as run:
+        run.log_metric("loss", 0.3)
+    assert run.mode == "workspace" and run.commit is None
+    assert json.loads((repo / ".gitlog" / "metrics.json").read_text())["loss"] == 0.3
+    assert git(repo, "rev-parse", "HEAD") == head_before
+    assert git(repo, "--no-optional-locks", "status", "--porcelain").strip().startswith("??")
+    # A second run replaces the folder's contents.
+    with gitlog.start(repo=repo) as run2:
+        run2.log_metric("acc", 0.9)
+    assert json.loads((repo / ".gitlog" / "metrics.json").read_text()) == {"acc": 0.9, "step": 0}
+
+
+def test_module_level_functions_act_on_active_run(repo: Path) -> None:
+    with pytest.raises(GitlogError, match="no active run"):
+        gitlog.log_metric("loss", 1.0)
+    run = gitlog.start("mod", repo=repo)
+    gitlog.log_metric("loss", 0.4)
+    gitlog.log_params({"batch": 32})
+    gitlog.warning("careful", step=5)
+    gitlog.finish()
+    assert json.loads(show_file(repo, run.commit, ".gitlog/metrics.json"))["loss"] == 0.4
+    event = json.loads(show_file(repo, run.commit, ".gitlog/events.jsonl").splitlines()[0])
+    assert event["level"] == "warning" and event["step"] == 5
+
+
+def test_logging_after_finish_raises(repo: Path) -> None:
+    run = gitlog.start("done", repo=repo)
+    run.log_metric("loss", 1.0)
+    run.finish()
+    with pytest.raises(GitlogError, match="finished"):
+        run.log_metric("other", 1.0)
+
+
+def test_level_threshold_from_environment(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITLOG_LEVEL", "warning")
+    with gitlog.start("lvl", repo=repo) as run:
+        run.debug("hidden")
+        run.info("hidden too")
+        run.error("shown")
+    lines = show_file(repo, run.commit, ".gitlog/events.jsonl").splitlines()
+    assert [json.loads(x)["message"] for x in lines] == ["shown"]
+
+
+def test_not_a_repo_gives_git_init_hint(tmp_path: Path) -> None:
+    with pytest.raises(GitlogError) as info:
+        gitlog.start("x", repo=tmp_path)
+    assert "not a git repository" in str(info.value) and "git init" in info.value.hint
