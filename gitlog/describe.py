@@ -13,6 +13,7 @@ import contextlib
 import enum
 import os
 import sys
+from collections import Counter
 from collections.abc import Iterable
 from itertools import takewhile
 from typing import Any
@@ -150,9 +151,6 @@ def _safe_getattr(obj: Any, name: str) -> Any:
         return None
 
 
-# -- scikit-learn ----------------------------------------------------------------------
-
-
 def _describe_sklearn(model: Any) -> dict[str, Any]:
     try:
         params = plain(model.get_params(deep=False))
@@ -240,9 +238,6 @@ def _tree_nodes(model: Any) -> int | None:
     return total
 
 
-# -- torch -----------------------------------------------------------------------------
-
-
 def _describe_torch(model: Any) -> dict[str, Any]:
     layers = []
     activations = set()
@@ -272,9 +267,6 @@ def _numel(params: Iterable[Any]) -> int:
         with contextlib.suppress(Exception):  # lazy modules: no size until first forward
             total += int(param.numel())
     return total
-
-
-# -- data ------------------------------------------------------------------------------
 
 
 def _describe_path(path: str | os.PathLike[Any]) -> dict[str, Any]:
@@ -326,9 +318,7 @@ def _dvc_hash(path: str) -> dict[str, Any]:
 
 def _describe_frame(frame: Any) -> dict[str, Any]:
     rows, columns = frame.shape
-    dtypes: dict[str, int] = {}
-    for dtype in frame.dtypes:
-        dtypes[str(dtype)] = dtypes.get(str(dtype), 0) + 1
+    dtypes = dict(Counter(str(dtype) for dtype in frame.dtypes))
     return {"samples": int(rows), "features": int(columns),
             "columns": plain(list(frame.columns[:_MAX_NAMES])), "dtypes": dtypes}
 

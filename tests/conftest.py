@@ -9,6 +9,11 @@ from pathlib import Path
 
 import pytest
 
+# One BLAS thread per process: the machine has 2 cores shared by pytest's workers, and
+# oversubscribed BLAS threads make a 0.1 s model fit take 30 s.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -1,0 +1,152 @@
+"""The CLI in subprocesses: init, run, ls, show, errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+from tests.conftest import git, run_cli
+
+CHILD = """
+import sys, gitlog
+with gitlog.start(params={"batch": 8}) as run:
+    for i in range(3):
+        run.log_metric("loss", 1.0 / (i + 1))
+    print("trained", flush=True)
+    print("a warning line", file=sys.stderr, flush=True)
+sys.exit(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+"""
+
+
+def test_init_is_idempotent_and_keeps_comments(repo: Path) -> None:
+    first = run_cli("init", cwd=repo)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == ""
+    config = (repo / ".gitlog.yaml").read_text()
+    assert config.startswith("# gitlog configuration")
+    assert (repo / ".dvc").is_dir()
+    dvc_yaml = (repo / "dvc.yaml").read_text()
+    assert ".gitlog/metrics.json" in dvc_yaml and ".gitlog/params.yaml" in dvc_yaml
+    (repo / ".gitlog.yaml").write_text(config + "# my own note\n")
+    second = run_cli("init", cwd=repo)
+    assert second.returncode == 0 and "already set up" in second.stderr
+    assert (repo / ".gitlog.yaml").read_text().endswith("# my own note\n")
+    assert (repo / "dvc.yaml").read_text() == dvc_yaml
+
+
+def test_init_keeps_existing_dvc_yaml_stages(repo: Path) -> None:
+    (repo / "dvc.yaml").write_text("# pipeline\nstages:\n  train:\n    cmd: python train.py\n")
+    assert run_cli("init", "--no-dvc", cwd=repo).returncode == 0
+    text = (repo / "dvc.yaml").read_text()
+    assert text.startswith("# pipeline\nstages:\n  train:\n    cmd: python train.py\n")
+    assert "- .gitlog/metrics.json" in text
+
+
+def test_run_attaches_child_captures_output_and_resources(repo: Path) -> None:
+    (repo / "child.py").write_text(CHILD)
+    proc = run_cli("run", "-e", "cli", "-p", "lr=0.1", "-p", "opt.name=adam", "--",
+                   sys.executable, "child.py", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "trained\n"
+    assert "a warning line" in proc.stderr
+    shown = json.loads(run_cli("show", "cli", "--format", "json", cwd=repo).stdout)
+    assert shown["params"] == {"batch": 8, "lr": 0.1, "opt": {"name": "adam"}}
+    assert shown["metrics"] == {"loss": 1 / 3, "step": 2}
+    run = shown["run"]
+    assert run["status"] == "completed" and run["exit_code"] == 0
+    assert run["duration_s"] > 0 and run["cpu_time_s"] > 0 and run["peak_memory_mb"] > 1
+    assert "child.py" in run["command"]
+    events = git(repo, "show", "exp/cli:.gitlog/events.jsonl").splitlines()
+    captured = [json.loads(e) for e in events]
+    assert {"message": "trained", "stream": "stdout"} == \
+        {"message": captured[0]["message"], "stream": captured[0]["fields"]["stream"]} or \
+        any(e["message"] == "trained" and e["fields"]["stream"] == "stdout" for e in captured)
+    assert any(e["message"] == "a warning line" and e["fields"]["stream"] == "stderr"
+               for e in captured)
+
+
+def test_run_failing_command_exits_with_its_code(repo: Path) -> None:
+    (repo / "child.py").write_text(CHILD)
+    proc = run_cli("run", "-e", "bad", "--", sys.executable, "child.py", "3", cwd=repo)
+    assert proc.returncode == 3
+    shown = json.loads(run_cli("show", "bad", "--format", "json", cwd=repo).stdout)
+    assert shown["run"]["status"] == "failed" and shown["run"]["exit_code"] == 3
+    assert shown["run"]["errors"] == 1
+
+
+def test_run_unknown_command_is_one_clear_error(repo: Path) -> None:
+    proc = run_cli("run", "-e", "x", "--", "no-such-program-xyz", cwd=repo)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[0] == "Error: command not found: no-such-program-xyz"
+    assert git(repo, "branch", "--list", "exp/*") == ""
+
+
+def test_ls_and_show_formats_agree(repo: Path) -> None:
+    (repo / "child.py").write_text(CHILD)
+    for exp in ("a", "b"):
+        assert run_cli("run", "-e", exp, "--", sys.executable, "child.py",
+                       cwd=repo).returncode == 0
+    table = run_cli("ls", cwd=repo).stdout
+    assert "exp/a" in table and "exp/b" in table
+    rows = json.loads(run_cli("ls", "--format", "json", cwd=repo).stdout)
+    assert [(r["experiment"], r["runs"], r["status"], r["loss"]) for r in rows] == \
+        [("a", 1, "completed", 1 / 3), ("b", 1, "completed", 1 / 3)]
+    csv_rows = list(csv.DictReader(io.StringIO(run_cli("ls", "--format", "csv",
+                                                       cwd=repo).stdout)))
+    assert [(r["experiment"], r["runs"], float(r["loss"])) for r in csv_rows] == \
+        [("a", "1", 1 / 3), ("b", "1", 1 / 3)]
+    show_csv = run_cli("show", "a", "--format", "csv", cwd=repo).stdout
+    assert "params,batch,8" in show_csv and "metrics,loss,0.3333333333333333" in show_csv
+
+
+def test_show_by_run_id_and_default(repo: Path) -> None:
+    (repo / "child.py").write_text(CHILD)
+    run_cli("run", "-e", "one", "--", sys.executable, "child.py", cwd=repo)
+    shown = json.loads(run_cli("show", "--format", "json", cwd=repo).stdout)
+    run_id = shown["run"]["run"]
+    by_id = json.loads(run_cli("show", run_id, "--format", "json", cwd=repo).stdout)
+    assert by_id["run"]["commit"] == shown["run"]["commit"]
+    missing = run_cli("show", "nope", cwd=repo)
+    assert missing.returncode == 1 and missing.stderr.startswith("Error: ")
+    assert "hint:" in missing.stderr
+
+
+def test_not_a_repository(tmp_path: Path) -> None:
+    proc = run_cli("ls", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[0].startswith("Error: not a git repository")
+    assert "git init" in proc.stderr
+
+
+def test_corrupt_config_names_line_and_column(repo: Path) -> None:
+    (repo / ".gitlog.yaml").write_text("log_dir: .gitlog\nmetrics:\n  key: [loss\n")
+    proc = run_cli("ls", cwd=repo)
+    assert proc.returncode == 1
+    first = proc.stderr.splitlines()[0]
+    assert first.startswith("Error: invalid config ") and ".gitlog.yaml:" in first
+    line, col = first.split(".gitlog.yaml:")[1].split(":")[:2]
+    assert line.isdigit() and col.isdigit()
+    (repo / ".gitlog.yaml").write_text("flush_interval: -1\n")
+    proc = run_cli("ls", cwd=repo)
+    assert proc.returncode == 1 and "flush_interval" in proc.stderr
+
+
+def test_help_lists_every_command_with_an_example() -> None:
+    from gitlog.cli import COMMANDS, cli
+
+    proc = run_cli("--help", cwd=Path.cwd())
+    for name in COMMANDS:
+        assert name in proc.stdout
+        command = cli.get_command(None, name)  # type: ignore[arg-type]
+        assert "Example:" in (command.help or ""), name
+
+
+def test_every_command_is_in_the_readme() -> None:
+    from gitlog.cli import COMMANDS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for name in COMMANDS:
+        assert f"gitlog {name}" in readme, name

@@ -1,0 +1,70 @@
+"""`.gitlog.yaml`: defaults, validation, errors with line and column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gitlog import config
+from gitlog.errors import ConfigError
+
+
+def test_defaults_without_a_file(tmp_path: Path) -> None:
+    cfg = config.load(tmp_path)
+    assert cfg.prefix == "exp/" and cfg.log_dir == ".gitlog"
+    assert cfg.branch("a") == "refs/heads/exp/a"
+    assert cfg.better("val_loss") == "lower" and cfg.better("accuracy") == "higher"
+
+
+def test_template_is_valid_and_equals_defaults() -> None:
+    from gitlog.resources import template
+
+    cfg = config.parse(template("gitlog.yaml").read_text())
+    assert cfg.data == config.DEFAULTS
+
+
+def test_values_override_defaults(tmp_path: Path) -> None:
+    (tmp_path / ".gitlog.yaml").write_text(
+        "experiment_prefix: runs/\nmetrics:\n  better: {score: lower}\n")
+    cfg = config.load(tmp_path)
+    assert cfg.branch("x") == "refs/heads/runs/x"
+    assert cfg.better("score") == "lower"
+    assert cfg["metrics"]["key"] == ["loss", "accuracy"]
+
+
+@pytest.mark.parametrize("text, where", [
+    ("a: [1, 2\n", (2, 1)),
+    ("log_dir: .gitlog\n  bad indent: 1\n", (2, 13)),
+    ("metrics:\n  key: {loss\n", (3, 1)),
+])
+def test_syntax_errors_name_line_and_column(tmp_path: Path, text: str, where: tuple) -> None:
+    (tmp_path / ".gitlog.yaml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        config.load(tmp_path)
+    assert (info.value.line, info.value.column) == where
+    assert f".gitlog.yaml:{where[0]}:{where[1]}" in str(info.value)
+
+
+@pytest.mark.parametrize("text, word", [
+    ("log_dir: ../outside\n", "log_dir"),
+    ("log_dir: /abs\n", "log_dir"),
+    ("experiment_prefix: exp\n", "experiment_prefix"),
+    ("flush_interval: 0\n", "flush_interval"),
+    ("log_level: loud\n", "log_level"),
+    ("metrics: {better: {loss: down}}\n", "metrics.better.loss"),
+    ("experiment: 'bad name'\n", "experiment"),
+    ("- a list\n", "mapping"),
+])
+def test_invalid_values_are_named(tmp_path: Path, text: str, word: str) -> None:
+    (tmp_path / ".gitlog.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=word.replace(".", r"\.")):
+        config.load(tmp_path)
+
+
+def test_update_keeps_comments(tmp_path: Path) -> None:
+    config.write_default(tmp_path)
+    config.update(tmp_path, ["metrics", "better", "score"], "lower")
+    text = (tmp_path / ".gitlog.yaml").read_text()
+    assert "# Which way is better" in text and "score: lower" in text
+    assert config.load(tmp_path).better("score") == "lower"

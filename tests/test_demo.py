@@ -1,0 +1,37 @@
+"""`gitlog demo` builds a real repository with real training runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, run_cli
+
+
+@pytest.mark.slow
+def test_demo_without_git_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("sklearn")
+    for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
+                "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(key)
+    target = tmp_path / "demo"
+    proc = run_cli("demo", str(target), cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "baseline" in proc.stdout and "high-lr" in proc.stdout
+    rows = json.loads(run_cli("ls", "--format", "json", cwd=target).stdout)
+    assert [r["experiment"] for r in rows] == ["baseline", "high-lr"]
+    assert sum(r["runs"] for r in rows) >= 3
+    # The code change between the two baseline runs moved the loss down.
+    first, second = git(target, "rev-list", "--reverse", "exp/baseline", "--",
+                        ".gitlog/run.yaml").split()
+    loss = [json.loads(git(target, "show", f"{c}:.gitlog/metrics.json"))["loss"]
+            for c in (first, second)]
+    assert loss[1] < loss[0] / 10
+    code_diff = git(target, "diff", "--stat", first, second, "--", "train.py")
+    assert "train.py" in code_diff
+    shown = json.loads(run_cli("show", "baseline", "--format", "json", cwd=target).stdout)
+    assert shown["model"]["model"]["type"] == "sklearn.linear_model.SGDClassifier"
+    assert shown["data"]["breast_cancer"]["samples"] == 569
+    assert git(target, "status", "--porcelain") == ""

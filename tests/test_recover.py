@@ -1,0 +1,75 @@
+"""A run killed with SIGKILL: `gitlog recover` commits what was flushed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import git, run_cli
+
+TRAIN = """
+import gitlog, sys, time
+run = gitlog.start("killme", flush_interval=0.1)
+run.log_param("lr", 0.5)
+for step in range(50):
+    run.log_metric("loss", 1.0 / (step + 1))
+run.info("halfway")
+run.flush()
+print("flushed", flush=True)
+time.sleep(60)
+"""
+
+
+def test_sigkill_then_recover_commits_flushed_data(repo: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", TRAIN], cwd=repo, stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "flushed"
+    # While the process lives, recover leaves its run alone.
+    live = run_cli("recover", "--format", "json", cwd=repo)
+    assert json.loads(live.stdout)[0]["action"] == "running"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.1)
+    done = run_cli("recover", "--format", "json", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)[0]
+    assert result["action"] == "committed" and result["status"] == "killed"
+    metrics = json.loads(git(repo, "show", "exp/killme:.gitlog/metrics.json"))
+    assert metrics == {"loss": 1 / 50, "step": 49}
+    assert "lr: 0.5" in git(repo, "show", "exp/killme:.gitlog/params.yaml")
+    assert "halfway" in git(repo, "show", "exp/killme:.gitlog/events.jsonl")
+    assert "Gitlog-Status: killed" in git(repo, "log", "-1", "--format=%B", "exp/killme")
+    fsck = subprocess.run(["git", "fsck", "--strict"], cwd=repo, capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stderr
+    # Nothing left to recover; a second call says so.
+    again = run_cli("recover", cwd=repo)
+    assert again.returncode == 0 and "nothing to recover" in again.stderr
+    assert not list((repo / ".git" / "gitlog" / "runs").iterdir())
+
+
+TORN = """
+import os, gitlog
+run = gitlog.start("torn")
+run.log_metric("loss", 0.5)
+run.flush()
+with open(run.journal.path / "metrics" / "loss.tsv", "a") as fh:
+    fh.write("1700000000000\t1\t0.2")  # a write cut short by a kill
+os._exit(0)  # vanish without finishing
+"""
+
+
+def test_torn_journal_lines_are_dropped(repo: Path) -> None:
+    from gitlog.recover import recover
+
+    assert subprocess.run([sys.executable, "-c", TORN], cwd=repo).returncode == 0
+    results = recover(repo)
+    assert [r.action for r in results] == ["committed"]
+    assert json.loads(git(repo, "show", "exp/torn:.gitlog/metrics.json"))["loss"] == 0.5
+    tsv = git(repo, "show", "exp/torn:.gitlog/metrics/loss.tsv")
+    assert tsv.endswith("\t0\t0.5\n")
