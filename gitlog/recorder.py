@@ -11,8 +11,9 @@ import math
 import threading
 import warnings
 from collections import defaultdict, deque
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 from .journal import Journal, dumps
 
@@ -85,9 +86,8 @@ class Recorder:
                 last[name] = step
                 if max_step is None or step > max_step:
                     max_step = step
-                if value != value or value in _NONFINITE:
-                    if name not in self.warned:
-                        nonfinite.append((name, step, value))
+                if (value != value or value in _NONFINITE) and name not in self.warned:
+                    nonfinite.append((name, step, value))
                 rows[name].append(f"{int(ts * 1000)}\t{step}\t{value!r}\n")
                 points.append((ts, name, step, value))
             else:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .config import Config, load
 from .git import Repo
-from .journal import Journal, all_journals
+from .journal import all_journals
 
 
 @dataclass
@@ -62,7 +62,3 @@ def recover(repo: str | Path | Repo = ".", config: Config | None = None, *,
         finally:
             journal.unlock()
     return results
-
-
-def pending(repo: Repo) -> list[Journal]:
-    return all_journals(repo.gitlog_dir)

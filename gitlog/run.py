@@ -14,15 +14,16 @@ import threading
 import time
 import traceback
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from time import time as _time
-from typing import Any, Mapping
+from typing import Any, Literal
 
 from .config import Config
 from .errors import GitlogError, MetricValueError, NameError_, RunStateError
 from .git import Repo
 from .journal import Journal
-from .layout import build_files, deep_merge
+from .layout import deep_merge
 from .names import check_metric
 from .recorder import LEVELS, GitlogWarning, Recorder
 
@@ -102,6 +103,7 @@ class Run:
         self._append = self._recorder.append
         self._finished = False
         self._prev_excepthook: Any = None
+        self._excepthook: Any = None
         self._recorder.start()
         self._install_excepthook()
         with _ACTIVE_LOCK:
@@ -171,7 +173,7 @@ class Run:
 
     @staticmethod
     def _coerce_step(step: Any) -> int:
-        if isinstance(step, numbers.Integral) and not isinstance(step, bool) and step >= 0:
+        if isinstance(step, numbers.Integral) and not isinstance(step, bool) and int(step) >= 0:
             return int(step)
         raise GitlogError(f"step must be a whole number >= 0, got {step!r}",
                           hint="pass step=epoch (an int), or leave it out")
@@ -314,7 +316,7 @@ class Run:
     def __enter__(self) -> Run:
         return self
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         if exc is None:
             self.finish("completed")
         elif isinstance(exc, KeyboardInterrupt):
@@ -343,12 +345,13 @@ class Run:
                 self.finish("killed" if isinstance(exc, KeyboardInterrupt) else "failed")
             (self._prev_excepthook or sys.__excepthook__)(exc_type, exc, tb)
 
-        sys.excepthook = hook
+        self._excepthook = sys.excepthook = hook
 
     def _uninstall_excepthook(self) -> None:
-        if self._prev_excepthook is not None and getattr(sys.excepthook, "__closure__", None):
+        # Only undo our own hook: the script may have installed another one since.
+        if self._excepthook is not None and sys.excepthook is self._excepthook:
             sys.excepthook = self._prev_excepthook
-            self._prev_excepthook = None
+        self._excepthook = self._prev_excepthook = None
 
 
 def _iso_now() -> str:
@@ -371,8 +374,3 @@ def _finish_leftovers() -> None:
     """At interpreter exit, finish runs the script forgot to finish."""
     for run in list(_ACTIVE):
         run.finish("completed")
-
-
-def build_preview(journal: Journal) -> dict[str, Any]:
-    """The run record a journal would commit now (used by ``gitlog recover --dry-run``)."""
-    return build_files(journal)[1]

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import atexit
 import getpass
+import os
 import platform
 import secrets
 import shlex
 import socket
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from . import env
 from .config import Config, load
@@ -117,13 +119,14 @@ def open_run(repo_path: str | Path, experiment: str | None, *, message: str | No
         "code_subject": head.subject,
         "code_tree": code_tree,
         "snapshot_tree": snapshot,
-        "dirty": snapshot != head.tree if head.tree else bool(code_tree_nonempty(repo, snapshot)),
+        # Without a HEAD commit, any tracked file at all is uncommitted work.
+        "dirty": snapshot != head.tree if head.tree else bool(repo.ls_tree(snapshot)),
         "ident": ident,
         "ident_fallback": fallback,
         "host": socket.gethostname(),
         "user": _user(),
         "python": platform.python_version(),
-        "pid": __import__("os").getpid(),
+        "pid": os.getpid(),
         "message": message,
     }
     journal = Journal(runs_dir(repo.gitlog_dir) / run_id)
@@ -131,10 +134,6 @@ def open_run(repo_path: str | Path, experiment: str | None, *, message: str | No
     journal.lock()
     return Run(repo, config, journal, meta, owner=True, level=chosen_level,
                flush_interval=flush_interval)
-
-
-def code_tree_nonempty(repo: Repo, tree: str) -> bool:
-    return bool(repo.ls_tree(tree))
 
 
 def _user() -> str | None:
@@ -152,15 +151,16 @@ def _attach(attached: tuple[str, str], experiment: str | None, level: str | None
         meta = journal.meta()
     except OSError:
         raise GitlogError(f"the parent run {run_id} has no journal at {journal_path}",
-                          hint="unset GITLOG_RUN_ID and GITLOG_RUN_JOURNAL, or use gitlog run")
+                          hint="unset GITLOG_RUN_ID and GITLOG_RUN_JOURNAL, or use gitlog run"
+                          ) from None
     repo = Repo(meta.get("root") or _repo_of(journal_path))
     config = load(repo.root)
     run = Run(repo, config, journal, meta, owner=False, level=resolve_level(level, config),
               flush_interval=flush_interval)
-    if experiment and experiment != meta["experiment"]:
-        if ref_component_problem(experiment) is None:
-            run.warning(f"start(experiment={experiment!r}) ignored: gitlog run put this run "
-                        f"in {meta['experiment']!r}")
+    if experiment and experiment != meta["experiment"] and \
+            ref_component_problem(experiment) is None:
+        run.warning(f"start(experiment={experiment!r}) ignored: gitlog run put this run "
+                    f"in {meta['experiment']!r}")
     return run
 
 

@@ -61,8 +61,8 @@ def test_run_attaches_child_captures_output_and_resources(repo: Path) -> None:
     assert "child.py" in run["command"]
     events = git(repo, "show", "exp/cli:.gitlog/events.jsonl").splitlines()
     captured = [json.loads(e) for e in events]
-    assert {"message": "trained", "stream": "stdout"} == \
-        {"message": captured[0]["message"], "stream": captured[0]["fields"]["stream"]} or \
+    assert {"message": captured[0]["message"], "stream": captured[0]["fields"]["stream"]} == \
+        {"message": "trained", "stream": "stdout"} or \
         any(e["message"] == "trained" and e["fields"]["stream"] == "stdout" for e in captured)
     assert any(e["message"] == "a warning line" and e["fields"]["stream"] == "stderr"
                for e in captured)
@@ -150,3 +150,17 @@ def test_every_command_is_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     for name in COMMANDS:
         assert f"gitlog {name}" in readme, name
+
+
+def test_run_killed_by_a_signal_is_recorded_killed(repo: Path) -> None:
+    (repo / "die.py").write_text(
+        "import os, signal, gitlog\n"
+        "run = gitlog.start()\n"
+        "run.log_metric('loss', 0.25)\n"
+        "run.flush()\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n")
+    proc = run_cli("run", "-e", "sig", "--", sys.executable, "die.py", cwd=repo)
+    assert proc.returncode == 128 + 15
+    shown = json.loads(run_cli("show", "sig", "--format", "json", cwd=repo).stdout)
+    assert shown["run"]["status"] == "killed"
+    assert shown["metrics"]["loss"] == 0.25
