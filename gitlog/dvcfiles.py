@@ -12,7 +12,17 @@ def entries(log_dir: str) -> dict[str, Any]:
     return {
         "metrics": [f"{log_dir}/metrics.json"],
         "params": [f"{log_dir}/params.yaml"],
-        "plots": [{f"{log_dir}/metrics": {"x": "step"}}],
+        "plots": [{f"{log_dir}/metrics": {"x": "step"}},
+                  # written by Run.log_eval (gitlog/evaluate.py), one file per eval prefix
+                  {f"{log_dir}/plots/roc": {"template": "simple", "x": "fpr", "y": "tpr",
+                                            "x_label": "False Positive Rate",
+                                            "y_label": "True Positive Rate"}},
+                  {f"{log_dir}/plots/precision_recall": {"template": "simple",
+                                                         "x": "recall", "y": "precision",
+                                                         "x_label": "Recall",
+                                                         "y_label": "Precision"}},
+                  {f"{log_dir}/plots/confusion": {"template": "confusion", "x": "actual",
+                                                  "y": "predicted"}}],
     }
 
 
