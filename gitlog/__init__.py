@@ -27,8 +27,8 @@ _LAZY = {
 }
 
 __all__ = sorted([*_LAZY, "log_metric", "log_metrics", "log_param", "log_params",
-                  "log_data", "log_model", "log_eval", "log_sample", "debug", "info", "warning", "error", "critical",
-                  "finish"])
+                  "log_data", "log_model", "log_eval", "log_sample", "debug", "info",
+                  "warning", "error", "critical", "finish"])
 
 
 def __getattr__(name: str) -> Any:

@@ -8,6 +8,7 @@ threshold (``log_level`` in ``.gitlog.yaml``, ``GITLOG_LEVEL``, ``start(level=..
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
@@ -15,7 +16,8 @@ import threading
 import time
 import warnings
 import weakref
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .errors import GitlogError
 from .recorder import LEVELS, GitlogWarning
@@ -101,14 +103,17 @@ class LoggingHandler(logging.Handler):
 
 # -- warnings.warn -------------------------------------------------------------------
 _WARN_LOCK = threading.Lock()
-_INSTALLED: list[Any] = []
 _IN_WARNING = threading.local()
 
 
 def capture_warnings(run: Any) -> None:
-    """Record ``warnings.warn`` calls into the innermost live run (installed once)."""
+    """Record ``warnings.warn`` calls into the innermost live run.
+
+    Installed once, and again if something (``warnings.catch_warnings``) put the
+    previous ``showwarning`` back since.
+    """
     with _WARN_LOCK:
-        if _INSTALLED:
+        if getattr(warnings.showwarning, "_gitlog", False):
             return
         previous = warnings.showwarning
 
@@ -123,8 +128,8 @@ def capture_warnings(run: Any) -> None:
                     _IN_WARNING.busy = False
             previous(message, category, filename, lineno, file, line)
 
+        showwarning._gitlog = True  # type: ignore[attr-defined]
         warnings.showwarning = showwarning
-        _INSTALLED.append(showwarning)
 
 
 def _record_warning(message: Any, category: type, filename: str, lineno: int) -> None:
@@ -132,11 +137,9 @@ def _record_warning(message: Any, category: type, filename: str, lineno: int) ->
 
     if not _ACTIVE:
         return
-    try:
+    with contextlib.suppress(Exception):
         _ACTIVE[-1].log("warning", f"{category.__name__}: {message}",
                         category=category.__name__, filename=filename, lineno=lineno)
-    except Exception:
-        pass
 
 
 # -- uncaught exceptions -------------------------------------------------------------

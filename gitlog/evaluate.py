@@ -81,7 +81,7 @@ def evaluate(y_true: Any, y_pred: Any = None, y_score: Any = None, *,
                        plots)
     if kind != "multilabel-indicator":
         plots["confusion"] = [{"actual": _label(a), "predicted": _label(p)}
-                              for a, p in zip(y_true.tolist(), pred.tolist())]
+                              for a, p in zip(y_true.tolist(), pred.tolist(), strict=False)]
     return {k: float(v) for k, v in out.items()}, plots
 
 
@@ -149,7 +149,7 @@ def _rows(names: tuple[str, ...], *columns: Any) -> list[dict[str, float]]:
     rows = []
     for i in keep:
         row = {}
-        for name, col in zip(names, columns):
+        for name, col in zip(names, columns, strict=False):
             value = float(col[i])
             row[name] = value if math.isfinite(value) else (1e308 if value > 0 else -1e308)
         rows.append(row)

@@ -16,6 +16,7 @@ When off, nothing is imported and no thread runs.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -61,10 +62,8 @@ class _Gpus:
 
     def close(self) -> None:
         if self.nvml is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.nvml.nvmlShutdown()
-            except Exception:
-                pass
 
 
 class SystemSampler:
@@ -119,10 +118,8 @@ class SystemSampler:
         values = {"system/cpu_percent": round(self._cpu_percent(), 1)} if cpu else {}
         values.update({"system/memory_mb": round(rss / 2**20, 1),
                        "system/memory_percent": float(ps.virtual_memory().percent)})
-        try:
+        with contextlib.suppress(OSError):
             values["system/disk_percent"] = float(ps.disk_usage(self.disk_path).percent)
-        except OSError:
-            pass
         values.update(self.gpus.sample())
         return values
 
@@ -138,10 +135,8 @@ class SystemSampler:
         except Exception:  # monitoring must never kill the training run
             return
         for name, value in values.items():
-            try:
+            with contextlib.suppress(Exception):
                 self.run.log_metric(name, value)
-            except Exception:
-                pass
 
     def stop(self, run: Any = None) -> None:
         if self._stop.is_set():

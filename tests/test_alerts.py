@@ -96,7 +96,7 @@ def test_nan_storm_sends_one_alert_with_the_payload(repo: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with gitlog.start("storm", repo=repo, flush_interval=0.05) as run:
-                for step in range(10_000):
+                for _step in range(10_000):
                     run.log_metric("loss", float("nan"))
                     run.log_metric("acc", 0.5)
         assert len(hook.requests) == 1

@@ -57,7 +57,7 @@ def test_logging_handler_and_warnings_are_recorded(repo: Path) -> None:
                 log.exception("batch failed")
             with warnings.catch_warnings():
                 warnings.simplefilter("always")
-                warnings.warn("lr is large", UserWarning)
+                warnings.warn("lr is large", UserWarning, stacklevel=2)
         log.warning("after the run: dropped, no error")
     finally:
         log.removeHandler(handler)

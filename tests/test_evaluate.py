@@ -137,3 +137,13 @@ def test_bad_input_and_missing_extra(repo: Path) -> None:
             "run.finish()\n")
     out = run_python(code, repo).stdout
     assert "needs scikit-learn" in out and "pip install 'gitlog[sklearn]'" in out
+
+
+def test_runs_without_eval_declare_no_eval_plots(repo: Path) -> None:
+    with gitlog.start("plain", repo=repo) as run:
+        run.log_metric("loss", 0.5)
+    git(repo, "checkout", "-q", run.commit)
+    assert "plots/roc" not in (repo / "dvc.yaml").read_text()
+    proc = subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "--json"], cwd=repo,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and not json.loads(proc.stdout).get("errors")

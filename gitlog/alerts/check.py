@@ -100,8 +100,8 @@ def after_commit(repo: Repo, config: Config, commit: str) -> None:
         found = previous_run(repo, config, rule.baseline, f"{commit}^")
         if found is None or found[0] == commit:
             continue
-        alert = compare(rule, current.get(rule.metric), found[1].get(rule.metric), found[0],
-                        found[2])
+        metric = str(rule.metric)
+        alert = compare(rule, current.get(metric), found[1].get(metric), found[0], found[2])
         if alert is None:
             continue
         payload = alert.payload(_facts(record, commit))
@@ -164,7 +164,7 @@ def check(repo: Repo, config: Config, commit: str) -> list[tuple[Alert, dict[str
     for rule in (r for r in rules if r.at_commit):
         prev = previous_run(repo, config, rule.baseline, f"{commit}^")
         if prev is not None and prev[0] != commit:
-            alert = compare(rule, current.get(rule.metric), prev[1].get(rule.metric),
+            alert = compare(rule, current.get(str(rule.metric)), prev[1].get(str(rule.metric)),
                             prev[0], prev[2])
             if alert is not None:
                 found.append(alert)

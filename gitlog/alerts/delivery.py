@@ -11,11 +11,13 @@ raised is delivered (or given up) before it exits.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .notifiers import NotifyError, scrub, secrets_of, send
 
@@ -84,10 +86,8 @@ class Dispatcher:
         try:
             result = deliver(name, spec, payload, root)
             if on_done is not None:
-                try:
+                with contextlib.suppress(Exception):
                     on_done(result)
-                except Exception:
-                    pass
         finally:
             with self._cond:
                 self._deadlines.pop(key, None)

@@ -117,7 +117,7 @@ def _post(url: str, payload: dict[str, Any], headers: dict[str, str], timeout: f
         reason = exc.reason
         text = getattr(reason, "strerror", None) or str(reason)
         raise NotifyError(f"cannot connect: {text}") from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise NotifyError(f"no answer within {timeout:g} s") from None
     except OSError as exc:
         raise NotifyError(f"connection failed: {exc.strerror or exc}") from None
@@ -167,7 +167,7 @@ def _email(spec: dict[str, Any], payload: dict[str, Any], timeout: float) -> Non
         raise NotifyError(f"SMTP error from {host}:{port}: {exc}") from None
     except ssl.SSLError as exc:
         raise NotifyError(f"TLS with {host}:{port} failed: {exc.reason or exc}") from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise NotifyError(f"{host}:{port} did not answer within {timeout:g} s") from None
     except OSError as exc:
         raise NotifyError(f"cannot reach {host}:{port}: {exc.strerror or exc}") from None
