@@ -313,3 +313,19 @@ def test_alerts_test_and_check_commands(repo: Path) -> None:
         notified = run_cli("alerts", "check", "quiet", "--notify", "--format", "json", cwd=repo)
         assert [r["sent"] for r in json.loads(notified.stdout)] == ["hook:ok", "log:ok"]
         assert hook.payloads[-1]["run"] == run.id and hook.payloads[-1]["commit"] == run.commit
+
+
+def test_gitlog_run_and_its_script_send_one_alert_between_them(repo: Path) -> None:
+    configure(repo, "    log: {type: file, path: alerts.jsonl}\n",
+              "    - {name: boom, event: boom, notify: [log]}\n")
+    (repo / "job.py").write_text("import gitlog\n"
+                                 "run = gitlog.start()\n"
+                                 "print('boom on stdout', flush=True)\n"
+                                 "run.error('boom in the script')\n"
+                                 "run.log_metric('loss', 1.0)\n"
+                                 "run.finish()\n")
+    proc = run_cli("run", "-e", "both", "--", sys.executable, "job.py", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    sent = (repo / "alerts.jsonl").read_text().splitlines()
+    assert len(sent) == 1 and json.loads(sent[0])["experiment"] == "both"
+    assert len(alert_events(repo, "exp/both")) == 1
