@@ -23,11 +23,12 @@ _LAZY = {
     "recover": ("gitlog.recover", "recover"),
     "list_experiments": ("gitlog.query", "list_experiments"),
     "show": ("gitlog.query", "show"),
+    "LoggingHandler": ("gitlog.debugging", "LoggingHandler"),
 }
 
 __all__ = sorted([*_LAZY, "log_metric", "log_metrics", "log_param", "log_params",
-                  "log_data", "log_model", "debug", "info", "warning", "error", "critical",
-                  "finish"])
+                  "log_data", "log_model", "log_eval", "log_sample", "debug", "info",
+                  "warning", "error", "critical", "finish"])
 
 
 def __getattr__(name: str) -> Any:
@@ -70,6 +71,16 @@ def log_data(*args: Any, **kwargs: Any) -> dict[str, Any]:
 
 def log_model(*args: Any, **kwargs: Any) -> dict[str, Any]:
     return _active().log_model(*args, **kwargs)  # type: ignore[no-any-return]
+
+
+def log_eval(*args: Any, **kwargs: Any) -> dict[str, float]:
+    """``log_eval`` on the active run."""
+    return _active().log_eval(*args, **kwargs)  # type: ignore[no-any-return]
+
+
+def log_sample(name: str, inputs: Any = None, outputs: Any = None, **kwargs: Any) -> None:
+    """``log_sample`` on the active run."""
+    _active().log_sample(name, inputs, outputs, **kwargs)
 
 
 def debug(message: str, **fields: Any) -> None:

@@ -27,6 +27,9 @@ DEFAULTS: dict[str, Any] = {
     "log_level": "info",
     "metrics": {"key": ["loss", "accuracy"], "better": {}, "aliases": {}},
     "capture": {"max_lines": 10000},
+    "samples": {"size": 20},
+    "system_metrics": {"interval": 5.0},
+    "alerts": {"notifiers": {}, "rules": []},
 }
 
 
@@ -147,6 +150,21 @@ def _validate(data: dict[str, Any], path: str) -> None:
     max_lines = data["capture"].get("max_lines") if isinstance(data["capture"], dict) else None
     if isinstance(max_lines, bool) or not isinstance(max_lines, int) or max_lines < 0:
         fail(f"capture.max_lines must be a whole number >= 0, got {max_lines!r}")
+    _validate_debugging(data, fail)
+
+
+def _validate_debugging(data: dict[str, Any], fail: Any) -> None:
+    from .alerts.spec import validate as validate_alerts
+
+    size = data["samples"].get("size") if isinstance(data["samples"], dict) else None
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= 10000:
+        fail(f"samples.size must be a whole number from 0 to 10000, got {size!r}")
+    interval = data["system_metrics"].get("interval") \
+        if isinstance(data["system_metrics"], dict) else None
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or \
+            not math.isfinite(interval) or interval <= 0:
+        fail(f"system_metrics.interval must be a positive number of seconds, got {interval!r}")
+    validate_alerts(data["alerts"], fail)
 
 
 def write_default(root: str | Path) -> bool:

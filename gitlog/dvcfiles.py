@@ -5,14 +5,29 @@ and ``plots show`` read a run's files. Plain text and ruamel.yaml; no dvc import
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from typing import Any
 
+# Plot folders Run.log_eval writes (gitlog/evaluate.py), one file per eval prefix, and
+# how DVC draws them. Declared only in runs that have them: DVC reports a missing one.
+EVAL_PLOTS: dict[str, dict[str, str]] = {
+    "roc": {"template": "simple", "x": "fpr", "y": "tpr", "x_label": "False Positive Rate",
+            "y_label": "True Positive Rate"},
+    "precision_recall": {"template": "simple", "x": "recall", "y": "precision",
+                         "x_label": "Recall", "y_label": "Precision"},
+    "confusion": {"template": "confusion", "x": "actual", "y": "predicted"},
+}
 
-def entries(log_dir: str) -> dict[str, Any]:
+
+def entries(log_dir: str, files: Iterable[str] = ()) -> dict[str, Any]:
+    """gitlog's dvc.yaml entries; ``files`` (the log dir's paths) adds the eval plots."""
+    present = {f.split("/")[1] for f in files if f.startswith("plots/") and f.count("/") >= 2}
     return {
         "metrics": [f"{log_dir}/metrics.json"],
         "params": [f"{log_dir}/params.yaml"],
-        "plots": [{f"{log_dir}/metrics": {"x": "step"}}],
+        "plots": [{f"{log_dir}/metrics": {"x": "step"}}] +
+                 [{f"{log_dir}/plots/{kind}": dict(props)}
+                  for kind, props in EVAL_PLOTS.items() if kind in present],
     }
 
 
@@ -25,7 +40,8 @@ def _has(items: Any, entry: Any) -> bool:
     return entry in items
 
 
-def merge_entries(existing: str | None, log_dir: str) -> bytes | None:
+def merge_entries(existing: str | None, log_dir: str,
+                  files: Iterable[str] = ()) -> bytes | None:
     """``existing`` dvc.yaml text with gitlog's entries added; None if nothing to add."""
     from ruamel.yaml import YAML
 
@@ -37,7 +53,7 @@ def merge_entries(existing: str | None, log_dir: str) -> bytes | None:
     if not isinstance(doc, dict):
         return None  # not ours to rewrite; DVC will report it
     changed = False
-    for key, wanted in entries(log_dir).items():
+    for key, wanted in entries(log_dir, files).items():
         items = doc.get(key)
         if items is None:
             items = doc[key] = []

@@ -12,6 +12,7 @@ RUN_ID = "GITLOG_RUN_ID"            # set by `gitlog run`: the child attaches to
 RUN_JOURNAL = "GITLOG_RUN_JOURNAL"  # set by `gitlog run`: the journal folder of that run
 EXPERIMENT = "GITLOG_EXPERIMENT"    # default experiment name
 LEVEL = "GITLOG_LEVEL"              # event level threshold (debug|info|warning|error|critical)
+SYSTEM_METRICS = "GITLOG_SYSTEM_METRICS"  # set by `gitlog run --system-metrics`: it samples
 
 
 def get(name: str) -> str | None:
@@ -25,3 +26,8 @@ def attached_run() -> tuple[str, str] | None:
     if run_id and journal:
         return run_id, journal
     return None
+
+
+def secret(name: str) -> str | None:
+    """The value of an environment variable a config ``*_env`` key names (alert secrets)."""
+    return get(name)

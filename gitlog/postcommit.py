@@ -12,7 +12,9 @@ import warnings
 from typing import Any
 
 # "module:function" steps, each called as fn(repo, config, commit).
-STEPS: list[str] = []
+STEPS: list[str] = [
+    "gitlog.alerts.check:after_commit",
+]
 
 
 def after_commit(repo: Any, config: Any, commit: str) -> list[str]:

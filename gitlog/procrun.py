@@ -86,17 +86,23 @@ def _record(run: Run, stream: str, raw: bytes, budget: list[int]) -> None:
 def run_command(argv: list[str], *, repo: str | Path = ".", experiment: str | None = None,
                 params: dict[str, Any] | None = None, message: str | None = None,
                 stdout: BinaryIO | None = None, stderr: BinaryIO | None = None,
-                cwd: str | Path | None = None) -> CommandResult:
+                cwd: str | Path | None = None, system_metrics: bool = False) -> CommandResult:
     if not argv:
         raise GitlogError("no command to run", hint="gitlog run -e NAME -- python train.py")
     if shutil.which(argv[0]) is None:
         raise CommandNotFoundError(argv[0])
+    if system_metrics:
+        from .sysmetrics import _psutil
+
+        _psutil()
     run = open_run(repo, experiment, message=message, command=shlex.join(argv))
     if params:
         run.log_params(params)
     child_env = dict(os.environ)
     child_env.update({env.RUN_ID: run.id, env.RUN_JOURNAL: str(run.journal.path),
                       "PYTHONUNBUFFERED": "1"})
+    if system_metrics:
+        child_env[env.SYSTEM_METRICS] = "1"
     out = stdout or sys.stdout.buffer
     err = stderr or sys.stderr.buffer
     budget = [int(run.config["capture"]["max_lines"])]
@@ -112,6 +118,10 @@ def run_command(argv: list[str], *, repo: str | Path = ".", experiment: str | No
         run.error(f"could not start {argv[0]}: {exc}")
         run.finish("failed")
         raise GitlogError(f"could not start {argv[0]}: {exc.strerror or exc}") from None
+    if system_metrics:
+        from .sysmetrics import start_sampling
+
+        start_sampling(run, pid=proc.pid)
     pumps = [threading.Thread(target=_pump, args=(s, o, run, n, budget), daemon=True)
              for s, o, n in ((proc.stdout, out, "stdout"), (proc.stderr, err, "stderr"))]
     for t in pumps:

@@ -102,12 +102,19 @@ class Run:
         self._recorder = Recorder(journal, flush_interval or config["flush_interval"])
         self._append = self._recorder.append
         self._finished = False
+        self._finishing = False
         self._prev_excepthook: Any = None
         self._excepthook: Any = None
+        self._hooks: dict[str, list[Any]] = {"closing": [], "stored": []}
         self._recorder.start()
         self._install_excepthook()
         with _ACTIVE_LOCK:
             _ACTIVE.append(self)
+        from .alerts import attach as attach_alerts
+        from .debugging import capture_warnings
+
+        capture_warnings(self)
+        attach_alerts(self)
 
     # -- identity -------------------------------------------------------------
     @property
@@ -256,6 +263,52 @@ class Run:
     def critical(self, message: str, **fields: Any) -> None:
         self.log("critical", message, **fields)
 
+    def record_event(self, level: str, message: str, fields: dict[str, Any] | None = None,
+                     step: int | None = None, ts: float | None = None) -> None:
+        """Record an event whatever the run's level threshold (alerts, samples use it)."""
+        self._append((ts or _time(), level, str(message), fields or {}, step))
+
+    # -- evaluation and samples (logic in evaluate.py / debugging.py) -------------------
+    def log_eval(self, y_true: Any, y_pred: Any = None, y_score: Any = None, *,
+                 labels: Any = None, prefix: str = "eval",
+                 step: int | None = None) -> dict[str, float]:
+        """Evaluate predictions on a held-out set with scikit-learn; log metrics and plots.
+
+        Records accuracy, precision/recall/F1 (macro, micro, weighted; for a binary problem
+        also the positive class's own), ROC-AUC and log-loss when ``y_score`` is given,
+        as ``<prefix>/<name>`` metrics, and ROC / precision-recall curves and the
+        confusion matrix as plot files DVC renders. Returns the metrics.
+        """
+        self._check_open()
+        from .evaluate import log_eval
+
+        return log_eval(self, y_true, y_pred, y_score, labels=labels, prefix=prefix, step=step)
+
+    def log_sample(self, name: str, inputs: Any = None, outputs: Any = None, *,
+                   step: int | None = None, **values: Any) -> None:
+        """Offer one sample (inputs / intermediate values / predictions) to a reservoir.
+
+        At most ``samples.size`` samples per name are kept (reservoir sampling, uniform
+        over every call); arrays and frames are summarised, not dumped. Kept samples are
+        written as events when the run finishes.
+        """
+        self._check_open()
+        from .debugging import offer_sample
+
+        offer_sample(self, name, inputs, outputs, step, values)
+
+    def add_finish_hook(self, fn: Any, stage: str = "closing") -> None:
+        """Call ``fn(run)`` at finish: "closing" before the last flush, "stored" after
+        the run is committed (alert delivery waits there)."""
+        self._hooks[stage].append(fn)
+
+    def _run_hooks(self, stage: str) -> None:
+        for fn in self._hooks[stage]:
+            try:
+                fn(self)
+            except Exception as exc:  # a failing extension must not lose the run
+                self._warn(f"finishing run {self.id}: {exc}")
+
     def add_listener(self, listener: Any) -> None:
         """Call ``listener(points, events)`` with every flushed batch (alerts use this)."""
         self._recorder.listeners.append(listener)
@@ -278,15 +331,18 @@ class Run:
         if status not in ("completed", "failed", "killed"):
             raise GitlogError(f"unknown status {status!r}",
                               hint="use 'completed', 'failed' or 'killed'")
-        if self._finished:
+        if self._finished or self._finishing:
             return self.commit or (str(self.path) if self.path else None)
-        self._finished = True
+        self._finishing = True
         self._uninstall_excepthook()
+        self._run_hooks("closing")  # the run is still open to them
+        self._finished = True
         with _ACTIVE_LOCK:
             if self in _ACTIVE:
                 _ACTIVE.remove(self)
         try:
             self._recorder.stop()
+            self._recorder.flush()  # events listeners recorded during the last flush
             self.journal.append_json("status", {"status": status, "end": _iso_now(),
                                                 "by": "owner" if self.owner else "child"})
             if self.owner:
@@ -296,6 +352,7 @@ class Run:
         self.status = status
         if not self.owner:
             self.journal.close()
+            self._run_hooks("stored")
             return None
         try:
             from .store import store_journal
@@ -307,7 +364,9 @@ class Run:
             self.journal.unlock()
             self._warn(f"could not commit run {self.id}: {exc}. Its data is kept in "
                        f"{self.journal.path}; run 'gitlog recover' to commit it")
+            self._run_hooks("stored")
             return None
+        self._run_hooks("stored")
         return self.commit or (str(self.path) if self.path else None)
 
     def _warn(self, text: str) -> None:
@@ -331,8 +390,15 @@ class Run:
 
     def _record_exception(self, exc: BaseException, tb: Any, message: str | None = None) -> None:
         text = "".join(traceback.format_exception(type(exc), exc, tb))
+        fields: dict[str, Any] = {"exception": type(exc).__name__, "traceback": text}
+        try:
+            from .debugging import failure_context
+
+            fields.update(failure_context(self))
+        except Exception:
+            pass
         self._append((_time(), "error", message or f"{type(exc).__name__}: {exc}",
-                      {"exception": type(exc).__name__, "traceback": text}, None))
+                      fields, fields.get("step")))
 
     def _install_excepthook(self) -> None:
         if threading.current_thread() is not threading.main_thread():

@@ -62,17 +62,23 @@ def resolve_level(level: str | None, config: Config) -> str:
 def start(experiment: str | None = None, params: Mapping[str, Any] | None = None, *,
           repo: str | Path = ".", message: str | None = None,
           flush_interval: float | None = None, level: str | None = None,
-          command: str | None = None) -> Run:
+          command: str | None = None, system_metrics: bool = False) -> Run:
     """Open a run of ``experiment`` in the repository containing ``repo``.
 
     Everything is checked before training starts: the repository, the config and the
     experiment name. Under ``gitlog run`` the call attaches to the parent's run.
+    ``system_metrics=True`` samples CPU, memory, disk and GPU into ``system/*`` series
+    (needs the ``[monitor]`` extra).
     """
     if experiment is not None and not isinstance(experiment, str):
         raise NameError_("experiment", repr(experiment), "experiment names are strings")
     if flush_interval is not None and not (isinstance(flush_interval, (int, float))
                                            and flush_interval > 0):
         raise GitlogError(f"flush_interval must be > 0 seconds, got {flush_interval!r}")
+    if system_metrics:
+        from .sysmetrics import _psutil
+
+        _psutil()  # a missing extra fails here, before training starts
     attached = env.attached_run()
     if attached:
         run = _attach(attached, experiment, level, flush_interval)
@@ -81,6 +87,10 @@ def start(experiment: str | None = None, params: Mapping[str, Any] | None = None
                        level=level, command=command)
     if params:
         run.log_params(params)
+    if system_metrics and not (attached and env.get(env.SYSTEM_METRICS)):
+        from .sysmetrics import start_sampling
+
+        start_sampling(run)
     global _ATEXIT
     if not _ATEXIT:
         atexit.register(_finish_leftovers)

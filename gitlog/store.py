@@ -77,7 +77,8 @@ def tree_without(repo: Repo, tree: str, log_dir: str) -> str:
     return replace_path(repo, writer, tree, log_dir.split("/"), None)
 
 
-def _dvc_yaml(repo: Repo, base_tree: str | None, log_dir: str) -> bytes | None:
+def _dvc_yaml(repo: Repo, base_tree: str | None, log_dir: str,
+              files: Any = ()) -> bytes | None:
     """dvc.yaml content with gitlog's entries, or None when base's already has them."""
     from .dvcfiles import merge_entries
 
@@ -85,7 +86,7 @@ def _dvc_yaml(repo: Repo, base_tree: str | None, log_dir: str) -> bytes | None:
     if base_tree:
         proc = repo.git("cat-file", "-p", f"{base_tree}:dvc.yaml", check=False)
         existing = proc if proc else None
-    return merge_entries(existing, log_dir)
+    return merge_entries(existing, log_dir, files)
 
 
 def commit_message(meta: dict[str, Any], record: dict[str, Any], summary: str) -> str:
@@ -118,7 +119,7 @@ def commit_run(repo: Repo, config: Config, meta: dict[str, Any], files: dict[str
     base = meta.get("snapshot_tree")
     log_dir = meta.get("log_dir") or config.log_dir
     extra = {}
-    dvc_yaml = _dvc_yaml(repo, base, log_dir)
+    dvc_yaml = _dvc_yaml(repo, base, log_dir, files)
     if dvc_yaml is not None:
         extra["dvc.yaml"] = (FILE_MODE, writer.blob(dvc_yaml))
     root = replace_path(repo, writer, base, log_dir.split("/"), (TREE_MODE, log_tree), extra)

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "show": ("gitlog.cli.show", "show", "Show one run: params, metrics, data, model."),
     "recover": ("gitlog.cli.recover", "recover", "Commit runs whose process died."),
     "demo": ("gitlog.cli.demo", "demo", "Build a demo ML repository with real runs."),
+    "alerts": ("gitlog.cli.alerts", "alerts", "Test alert notifiers; check a run's alerts."),
 }
 
 

@@ -12,10 +12,12 @@ from . import pass_repo
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
               help="A hyperparameter to record (repeatable); dots nest: opt.lr=0.1.")
 @click.option("-m", "--message", help="Subject of the run commit.")
+@click.option("--system-metrics", is_flag=True,
+              help="Sample CPU, memory, disk (and GPU) into system/* series.")
 @pass_repo
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-def run(experiment: str | None, params: tuple[str, ...], message: str | None, repo: str,
-        command: tuple[str, ...]) -> None:
+def run(experiment: str | None, params: tuple[str, ...], message: str | None,
+        system_metrics: bool, repo: str, command: tuple[str, ...]) -> None:
     """Run COMMAND as a logged run and commit it to exp/NAME.
 
     gitlog.start() inside COMMAND attaches to this run. Output passes through and is kept
@@ -33,7 +35,7 @@ def run(experiment: str | None, params: tuple[str, ...], message: str | None, re
         key, value = parse_param(text)
         deep_merge(merged, _nested(key, value))
     result = run_command(list(command), repo=repo, experiment=experiment, params=merged,
-                         message=message)
+                         message=message, system_metrics=system_metrics)
     where = result.run.commit[:10] if result.run.commit else (
         str(result.run.path) if result.run.path else "journal (see gitlog recover)")
     click.echo(f"gitlog: run {result.run.id} of {result.run.experiment}: {result.status} "

@@ -1,0 +1,128 @@
+"""Alerts during a run: a listener on the run's flushed batches (never the hot path),
+the drop/rise rules at finish, and the wait for deliveries before ``finish`` returns.
+
+Each rule fires at most once per run: the first process to create
+``<journal>/alerts/<rule>`` (O_EXCL) owns the alert, so ``gitlog run`` and the script
+it started never both send it. A fired alert is recorded as a warning event in the run.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+from ..recorder import GitlogWarning
+from .delivery import DISPATCHER, Delivery
+from .rules import Alert, Evaluator
+from .spec import Rule, parse_rules
+
+
+class LiveAlerts:
+    def __init__(self, run: Any, rules: list[Rule], notifiers: dict[str, Any]) -> None:
+        self.run = run
+        self.rules = rules
+        self.notifiers = notifiers
+        self.evaluator = Evaluator(rules)
+        self.deferred: list[Alert] = []
+
+    def facts(self) -> dict[str, Any]:
+        meta = self.run.meta
+        branch = str(meta.get("branch") or "")
+        return {"run": self.run.id, "experiment": self.run.experiment,
+                "commit": self.run.commit, "branch": branch.removeprefix("refs/heads/"),
+                "code_commit": meta.get("code_commit"), "host": meta.get("host")}
+
+    # -- live ---------------------------------------------------------------------------
+    def on_batch(self, points: list[Any], events: list[dict[str, Any]]) -> None:
+        for alert in self.evaluator.points(points) + self.evaluator.events(events):
+            self.fire(alert)
+
+    def claim(self, rule: str) -> bool:
+        folder = self.run.journal.path / "alerts"
+        try:
+            folder.mkdir(exist_ok=True)
+            os.close(os.open(folder / rule, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        except FileExistsError:
+            return False
+        except OSError:
+            return True  # the journal is gone or read-only: still tell someone
+        return True
+
+    def fire(self, alert: Alert, now: bool = True) -> None:
+        if not self.claim(alert.rule.name):
+            return
+        self.run.record_event("warning", f"alert {alert.rule.name}: {alert.message}",
+                              alert.fields(), alert.step)
+        if now:
+            self.send(alert)
+        else:
+            self.deferred.append(alert)
+
+    def send(self, alert: Alert) -> None:
+        payload = alert.payload(self.facts())
+        for name in alert.rule.notify:
+            spec = self.notifiers.get(name)
+            if spec is not None:
+                DISPATCHER.submit(name, spec, payload, self.run.repo.root,
+                                  self._reporter(alert.rule.name))
+
+    def _reporter(self, rule: str) -> Any:
+        def report(result: Delivery) -> None:
+            if result.ok:
+                return
+            text = (f"alert {rule} not delivered to {result.notifier} after "
+                    f"{result.attempts} attempt(s): {result.error}")
+            warnings.warn(f"gitlog: {text}", GitlogWarning, stacklevel=1)
+            if not self.run._finished:
+                self.run.record_event("warning", text, {"alert_failed": rule,
+                                                        "notifier": result.notifier})
+        return report
+
+    # -- finish -------------------------------------------------------------------------
+    def closing(self, run: Any) -> None:
+        """Drop/rise rules against the previous run, recorded before the run is stored;
+        sent once the commit is known."""
+        commit_rules = [r for r in self.rules if r.at_commit]
+        if not commit_rules or not run.owner:
+            return
+        from ..debugging import _last_value
+        from .check import previous_run
+
+        run.flush()
+        cache: dict[str | None, Any] = {}
+        for rule in commit_rules:
+            path = run.journal.path / "metrics" / f"{rule.metric}.tsv"
+            current = _last_value(path) if path.is_file() else None
+            if current is None:
+                continue
+            if rule.baseline not in cache:
+                cache[rule.baseline] = previous_run(run.repo, run.config, rule.baseline,
+                                                    str(run.meta.get("branch")))
+            found = cache[rule.baseline]
+            if found is None:
+                continue
+            sha, metrics, label = found
+            from .rules import compare
+
+            alert = compare(rule, current, metrics.get(rule.metric), sha, label)
+            if alert is not None:
+                self.fire(alert, now=False)
+
+    def stored(self, run: Any) -> None:
+        for alert in self.deferred:
+            self.send(alert)
+        self.deferred.clear()
+        DISPATCHER.drain()
+
+
+def attach(run: Any) -> None:
+    alerts = run.config.get("alerts") or {}
+    if not alerts.get("rules"):
+        return
+    rules = parse_rules(alerts)
+    live = LiveAlerts(run, rules, dict(alerts.get("notifiers") or {}))
+    if live.evaluator.watching:
+        run.add_listener(live.on_batch)
+    run.add_finish_hook(live.closing, "closing")
+    run.add_finish_hook(live.stored, "stored")

@@ -1,0 +1,191 @@
+"""Sending one alert through one notifier: email, slack, webhook, command, file.
+
+``send(spec, payload, root)`` makes one attempt and raises ``NotifyError`` on failure
+(``permanent`` when retrying cannot help, e.g. a missing environment variable). Secrets
+come from environment variables named in the config and are scrubbed from every error
+text (``scrub``), so they never reach events, warnings or the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from .. import env
+
+SECRET_KEYS = ("webhook_env", "url_env", "token_env", "username_env", "password_env")
+
+
+class NotifyError(Exception):
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def secrets_of(spec: dict[str, Any]) -> list[str]:
+    """The secret values this notifier would use (to scrub them from messages)."""
+    values = [env.secret(spec[k]) for k in SECRET_KEYS if k in spec]
+    return [v for v in values if v]
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    for value in sorted(secrets, key=len, reverse=True):
+        if len(value) >= 3:
+            text = text.replace(value, "***")
+    return text
+
+
+def _required_env(spec: dict[str, Any], key: str) -> str:
+    name = spec[key]
+    value = env.secret(name)
+    if not value:
+        raise NotifyError(f"environment variable {name} is not set ({key})", permanent=True)
+    return value
+
+
+def text_of(payload: dict[str, Any]) -> str:
+    """The human-readable lines of an alert (Slack text, email body)."""
+    lines = [str(payload.get("message", ""))]
+    for key in ("rule", "experiment", "run", "commit", "metric", "value", "step", "event",
+                "host"):
+        if payload.get(key) is not None:
+            lines.append(f"{key}: {payload[key]}")
+    return "\n".join(lines)
+
+
+def send(spec: dict[str, Any], payload: dict[str, Any], root: Path) -> None:
+    kind = spec["type"]
+    timeout = float(spec.get("timeout", 10))
+    if kind == "webhook":
+        url = spec.get("url") or _required_env(spec, "url_env")
+        headers = {}
+        if "token_env" in spec:
+            headers["Authorization"] = "Bearer " + _required_env(spec, "token_env")
+        _post(url, payload, headers, timeout)
+    elif kind == "slack":
+        url = _required_env(spec, "webhook_env")
+        _post(url, {"text": f"*gitlog alert {payload.get('rule')}*\n{text_of(payload)}"}, {},
+              timeout)
+    elif kind == "email":
+        _email(spec, payload, timeout)
+    elif kind == "command":
+        _command(spec, payload, root, timeout)
+    elif kind == "file":
+        path = root / spec["path"]
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as fh:
+                fh.write(json_payload(payload).decode() + "\n")
+        except OSError as exc:
+            raise NotifyError(f"cannot write {path}: {exc.strerror or exc}") from None
+    else:  # validated away; kept for a config edited under a running process
+        raise NotifyError(f"unknown notifier type {kind!r}", permanent=True)
+
+
+def _finite(payload: dict[str, Any]) -> bool:
+    value = payload.get("value")
+    return not isinstance(value, float) or value == value and abs(value) != float("inf")
+
+
+def json_payload(payload: dict[str, Any]) -> bytes:
+    """JSON with a NaN or infinite value as a string ("nan", "inf"): JSON has no such
+    numbers, and receivers' parsers reject them."""
+    safe = dict(payload)
+    value = safe.get("value")
+    if isinstance(value, float) and not _finite(safe):
+        safe["value"] = "nan" if value != value else ("inf" if value > 0 else "-inf")
+    return json.dumps(safe, default=str).encode()
+
+
+def _post(url: str, payload: dict[str, Any], headers: dict[str, str], timeout: float) -> None:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=json_payload(payload), method="POST",
+                                     headers={"Content-Type": "application/json",
+                                              "User-Agent": "gitlog-alerts", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+    except urllib.error.HTTPError as exc:
+        permanent = exc.code in (400, 401, 403, 404, 405, 410)
+        raise NotifyError(f"HTTP {exc.code} {exc.reason}", permanent=permanent) from None
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        text = getattr(reason, "strerror", None) or str(reason)
+        raise NotifyError(f"cannot connect: {text}") from None
+    except TimeoutError:
+        raise NotifyError(f"no answer within {timeout:g} s") from None
+    except OSError as exc:
+        raise NotifyError(f"connection failed: {exc.strerror or exc}") from None
+
+
+def _email(spec: dict[str, Any], payload: dict[str, Any], timeout: float) -> None:
+    import smtplib
+    import ssl
+    from email.message import EmailMessage
+
+    to = spec["to"] if isinstance(spec["to"], list) else [spec["to"]]
+    message = EmailMessage()
+    message["Subject"] = f"[gitlog] {payload.get('rule')}: {payload.get('message')}"[:250]
+    message["From"] = spec.get("from") or f"gitlog@{socket.gethostname()}"
+    message["To"] = ", ".join(to)
+    message.set_content(text_of(payload) + "\n\n" + json_payload(payload).decode() + "\n")
+    user = password = None
+    if "username_env" in spec:
+        user = _required_env(spec, "username_env")
+        password = _required_env(spec, "password_env")
+    starttls = spec.get("starttls", "auto")
+    host, port = spec["smtp_host"], int(spec.get("smtp_port", 587))
+    try:
+        with smtplib.SMTP(host, port, timeout=timeout) as smtp:
+            smtp.ehlo()
+            secure = False
+            if starttls is True or (starttls == "auto" and smtp.has_extn("starttls")):
+                if not smtp.has_extn("starttls"):
+                    raise NotifyError(f"{host}:{port} does not offer STARTTLS "
+                                      "(set starttls: auto or false)", permanent=True)
+                context = ssl.create_default_context(cafile=spec.get("ca_file"))
+                smtp.starttls(context=context)
+                smtp.ehlo()
+                secure = True
+            if user is not None:
+                if not secure:
+                    raise NotifyError(f"refusing to send the SMTP password to {host}:{port} "
+                                      "without TLS (the server offers no STARTTLS)",
+                                      permanent=True)
+                smtp.login(user, password or "")
+            smtp.send_message(message)
+    except NotifyError:
+        raise
+    except smtplib.SMTPAuthenticationError as exc:
+        raise NotifyError(f"SMTP login refused ({exc.smtp_code})", permanent=True) from None
+    except smtplib.SMTPException as exc:
+        raise NotifyError(f"SMTP error from {host}:{port}: {exc}") from None
+    except ssl.SSLError as exc:
+        raise NotifyError(f"TLS with {host}:{port} failed: {exc.reason or exc}") from None
+    except TimeoutError:
+        raise NotifyError(f"{host}:{port} did not answer within {timeout:g} s") from None
+    except OSError as exc:
+        raise NotifyError(f"cannot reach {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _command(spec: dict[str, Any], payload: dict[str, Any], root: Path,
+             timeout: float) -> None:
+    argv = [str(a) for a in spec["argv"]]
+    try:
+        proc = subprocess.run(argv, input=json_payload(payload), capture_output=True,
+                              timeout=timeout, cwd=root)
+    except FileNotFoundError:
+        raise NotifyError(f"command not found: {argv[0]}", permanent=True) from None
+    except subprocess.TimeoutExpired:
+        raise NotifyError(f"{argv[0]} did not finish within {timeout:g} s") from None
+    except OSError as exc:
+        raise NotifyError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
+    if proc.returncode != 0:
+        last = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        raise NotifyError(f"{argv[0]} exited with code {proc.returncode}"
+                          + (f": {last[0][:200]}" if last[0] else ""))

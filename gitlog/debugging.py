@@ -1,0 +1,324 @@
+"""Debugging logs: levels, the ``logging`` bridge, ``warnings.warn`` capture, the context
+of an uncaught exception, and sampled inputs/outputs (``Run.log_sample``).
+
+Levels are debug < info < warning < error < critical; a run drops events under its
+threshold (``log_level`` in ``.gitlog.yaml``, ``GITLOG_LEVEL``, ``start(level=...)``).
+``filter_events`` is the one level filter the query commands use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import random
+import threading
+import time
+import warnings
+import weakref
+from collections.abc import Iterable
+from typing import Any
+
+from .errors import GitlogError
+from .recorder import LEVELS, GitlogWarning
+
+MAX_LAST_VALUES = 50
+MAX_TEXT = 500
+MAX_ITEMS = 20
+HEAD = 5
+
+
+# -- levels --------------------------------------------------------------------------
+def level_number(level: str) -> int:
+    """The rank of ``level``; GitlogError naming the valid levels otherwise."""
+    number = LEVELS.get(str(level).lower())
+    if number is None:
+        raise GitlogError(f"unknown level {level!r}", hint=f"use one of {', '.join(LEVELS)}")
+    return number
+
+
+def level_of(record_level: int) -> str:
+    """gitlog's level for a ``logging`` level number (custom levels round down)."""
+    chosen = "debug"
+    for name, number in LEVELS.items():
+        if record_level >= number:
+            chosen = name
+    return chosen
+
+
+def filter_events(events: Iterable[dict[str, Any]], min_level: str | None = None,
+                  levels: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Events at ``min_level`` or above and/or exactly at one of ``levels``."""
+    floor = level_number(min_level) if min_level else None
+    exact = None
+    if levels:
+        exact = {str(x).lower() for x in levels if level_number(x)}
+    out = []
+    for event in events:
+        name = str(event.get("level", "info"))
+        if floor is not None and LEVELS.get(name, 0) < floor:
+            continue
+        if exact is not None and name not in exact:
+            continue
+        out.append(event)
+    return out
+
+
+# -- the logging module --------------------------------------------------------------
+class LoggingHandler(logging.Handler):
+    """Route ``logging`` records into the active run (or ``run``), as events.
+
+        logging.getLogger().addHandler(gitlog.LoggingHandler())
+
+    The logger name, and the traceback of ``logger.exception(...)``, go into the event's
+    fields; ``extra={"step": n}`` sets its step. Without an active run records are
+    dropped; the handler never raises into the program.
+    """
+
+    def __init__(self, level: int = logging.NOTSET, run: Any = None) -> None:
+        super().__init__(level)
+        self.run = run
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            run = self.run
+            if run is None:
+                from .run import _ACTIVE
+
+                if not _ACTIVE:
+                    return
+                run = _ACTIVE[-1]
+            fields: dict[str, Any] = {"logger": record.name}
+            if record.exc_info and record.exc_info[0] is not None:
+                fields["exception"] = record.exc_info[0].__name__
+                fields["traceback"] = logging.Formatter().formatException(record.exc_info)
+            step = getattr(record, "step", None)
+            if isinstance(step, int) and not isinstance(step, bool):
+                fields["step"] = step
+            message = record.getMessage() if self.formatter is None else self.format(record)
+            run.log(level_of(record.levelno), message, **fields)
+        except Exception:
+            self.handleError(record)
+
+
+# -- warnings.warn -------------------------------------------------------------------
+_WARN_LOCK = threading.Lock()
+_IN_WARNING = threading.local()
+
+
+def capture_warnings(run: Any) -> None:
+    """Record ``warnings.warn`` calls into the innermost live run.
+
+    Installed once, and again if something (``warnings.catch_warnings``) put the
+    previous ``showwarning`` back since.
+    """
+    with _WARN_LOCK:
+        if getattr(warnings.showwarning, "_gitlog", False):
+            return
+        previous = warnings.showwarning
+
+        def showwarning(message: Any, category: type, filename: str, lineno: int,
+                        file: Any = None, line: str | None = None) -> None:
+            if not issubclass(category, GitlogWarning) and \
+                    not getattr(_IN_WARNING, "busy", False):
+                _IN_WARNING.busy = True
+                try:
+                    _record_warning(message, category, filename, lineno)
+                finally:
+                    _IN_WARNING.busy = False
+            previous(message, category, filename, lineno, file, line)
+
+        showwarning._gitlog = True  # type: ignore[attr-defined]
+        warnings.showwarning = showwarning
+
+
+def _record_warning(message: Any, category: type, filename: str, lineno: int) -> None:
+    from .run import _ACTIVE
+
+    if not _ACTIVE:
+        return
+    with contextlib.suppress(Exception):
+        _ACTIVE[-1].log("warning", f"{category.__name__}: {message}",
+                        category=category.__name__, filename=filename, lineno=lineno)
+
+
+# -- uncaught exceptions -------------------------------------------------------------
+def failure_context(run: Any) -> dict[str, Any]:
+    """The step and the last logged value of each metric, for an exception's event."""
+    run.flush()
+    out: dict[str, Any] = {"step": run._recorder.max_step}
+    last: dict[str, Any] = {}
+    for name, path in run.journal.metric_files():
+        if len(last) >= MAX_LAST_VALUES:
+            break
+        value = _last_value(path)
+        if value is not None:
+            last[name] = value
+    if last:
+        out["last_values"] = last
+    return out
+
+
+def _last_value(path: Any) -> float | int | None:
+    from .layout import parse_number
+
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - 512))
+        tail = fh.read().decode("utf-8", "replace")
+    lines = tail.split("\n")[:-1]  # the last piece is empty or a torn write
+    for line in reversed(lines):
+        parts = line.split("\t")
+        if len(parts) == 3 and not line.startswith("timestamp"):
+            try:
+                return parse_number(parts[2])
+            except ValueError:
+                return None
+    return None
+
+
+# -- samples -------------------------------------------------------------------------
+class Reservoir:
+    """Algorithm R: a uniform sample of ``size`` items out of every offer so far."""
+
+    def __init__(self, size: int, rng: random.Random | None = None) -> None:
+        self.size = size
+        self.seen = 0
+        self.items: list[Any] = []
+        self._rng = rng or random.Random()
+
+    def slot(self) -> int | None:
+        """Count one offer; the slot it takes, or None when it is not kept."""
+        self.seen += 1
+        if len(self.items) < self.size:
+            self.items.append(None)
+            return len(self.items) - 1
+        j = self._rng.randrange(self.seen)
+        return j if j < self.size else None
+
+
+_RESERVOIRS: weakref.WeakKeyDictionary[Any, dict[str, Reservoir]] = \
+    weakref.WeakKeyDictionary()
+_SAMPLE_LOCK = threading.Lock()
+
+
+def offer_sample(run: Any, name: str, inputs: Any, outputs: Any, step: int | None,
+                 values: dict[str, Any]) -> None:
+    if not isinstance(name, str) or not name or "\n" in name:
+        raise GitlogError(f"sample names are non-empty one-line strings, got {name!r}")
+    if step is not None and (not isinstance(step, int) or isinstance(step, bool) or step < 0):
+        raise GitlogError(f"step must be a whole number >= 0, got {step!r}")
+    with _SAMPLE_LOCK:
+        pools = _RESERVOIRS.get(run)
+        if pools is None:
+            pools = _RESERVOIRS[run] = {}
+            run.add_finish_hook(write_samples)
+        pool = pools.get(name)
+        if pool is None:
+            pool = pools[name] = Reservoir(int(run.config["samples"]["size"]))
+        slot = pool.slot()
+        index = pool.seen
+    if slot is None:
+        return
+    record: dict[str, Any] = {"sample": name, "index": index}
+    if inputs is not None:
+        record["inputs"] = summarise(inputs)
+    if outputs is not None:
+        record["outputs"] = summarise(outputs)
+    for key, value in values.items():
+        record[str(key)] = summarise(value)
+    with _SAMPLE_LOCK:
+        pool.items[slot] = (time.time(), step, record)
+
+
+def write_samples(run: Any) -> None:
+    """At finish: each kept sample becomes one event (``sample NAME``), oldest first."""
+    with _SAMPLE_LOCK:
+        pools = _RESERVOIRS.pop(run, {})
+    for name, pool in pools.items():
+        kept = sorted((x for x in pool.items if x is not None), key=lambda x: x[2]["index"])
+        for ts, step, record in kept:
+            record["offered"] = pool.seen
+            run.record_event("info", f"sample {name}", record, step, ts=ts)
+
+
+def summarise(value: Any, depth: int = 0) -> Any:
+    """Plain, bounded data for ``value``: arrays and frames become shape and statistics."""
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, str):
+        return value if len(value) <= MAX_TEXT else value[:MAX_TEXT] + "... [truncated]"
+    if isinstance(value, (bytes, bytearray)):
+        return {"type": "bytes", "size": len(value)}
+    kind = type(value).__name__
+    module = type(value).__module__ or ""
+    try:
+        if module.startswith("pandas") and kind == "DataFrame":
+            return _frame(value)
+        if module.startswith("pandas") and kind == "Series":
+            out = _array(value.to_numpy())
+            out.update(type="Series", name=summarise(value.name, depth + 1))
+            return out
+        if module.startswith("torch") and hasattr(value, "detach"):
+            out = _array(value.detach().cpu().numpy())
+            out["type"] = "Tensor"
+            return out
+        if hasattr(value, "shape") and hasattr(value, "dtype") and hasattr(value, "ravel"):
+            return _array(value)
+    except Exception:
+        return {"type": kind}
+    if isinstance(value, dict):
+        items = list(value.items())
+        out_map = {str(k): summarise(v, depth + 1) for k, v in items[:MAX_ITEMS]}
+        if len(items) > MAX_ITEMS:
+            out_map["..."] = f"{len(items) - MAX_ITEMS} more keys"
+        return out_map
+    if isinstance(value, (list, tuple)):
+        if len(value) <= MAX_ITEMS and depth < 3:
+            return [summarise(v, depth + 1) for v in value]
+        return {"type": kind, "length": len(value),
+                "head": [summarise(v, depth + 1) for v in value[:HEAD]]}
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            return summarise(item(), depth + 1)
+        except Exception:
+            pass
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _array(array: Any) -> dict[str, Any]:
+    import numpy as np
+
+    array = np.asarray(array)
+    out: dict[str, Any] = {"type": "ndarray", "shape": [int(d) for d in array.shape],
+                           "dtype": str(array.dtype)}
+    flat = array.ravel()
+    if flat.size and np.issubdtype(array.dtype, np.number) and \
+            not np.issubdtype(array.dtype, np.complexfloating):
+        finite = flat[np.isfinite(flat)] if np.issubdtype(array.dtype, np.floating) else flat
+        out["nan"] = int(flat.size - finite.size) if finite is not flat else 0
+        if finite.size:
+            out.update(min=float(finite.min()), max=float(finite.max()),
+                       mean=float(finite.mean()), std=float(finite.std()))
+    if flat.size <= MAX_ITEMS:
+        out["values"] = [summarise(v.item() if hasattr(v, "item") else v, 3) for v in flat]
+    else:
+        out["head"] = [summarise(v.item() if hasattr(v, "item") else v, 3)
+                       for v in flat[:HEAD]]
+    return out
+
+
+def _frame(frame: Any) -> dict[str, Any]:
+    rows, cols = frame.shape
+    columns = [str(c) for c in list(frame.columns)[:MAX_ITEMS]]
+    head = frame.head(3)
+    return {"type": "DataFrame", "shape": [int(rows), int(cols)], "columns": columns,
+            "dtypes": {str(c): str(t) for c, t in list(frame.dtypes.items())[:MAX_ITEMS]},
+            "nulls": int(frame.isna().to_numpy().sum()),
+            "head": [{str(k): summarise(v, 3) for k, v in list(row.items())[:MAX_ITEMS]}
+                     for row in head.to_dict("records")]}

@@ -1,0 +1,173 @@
+"""Evaluation on a held-out set: ``Run.log_eval``.
+
+Metrics come from scikit-learn (the ``[sklearn]`` extra, imported here only). Scalars
+become metrics ``<prefix>/<name>`` (so they land in ``metrics.json`` under ``eval``);
+curves and the confusion matrix become plot files in the JSON shape DVC's plots read:
+
+    plots/roc/<prefix>.json               {"roc": [{"fpr", "tpr", "threshold"}, ...]}
+    plots/precision_recall/<prefix>.json  {"prc": [{"precision", "recall", "threshold"}]}
+    plots/confusion/<prefix>.json         [{"actual", "predicted"}, ...] one row per sample
+
+``dvc.yaml`` declares those folders (see ``dvcfiles``), so ``dvc plots show`` draws them.
+For multiclass and multilabel problems the curves are micro-averaged one-vs-rest.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .errors import GitlogError
+from .names import check_metric
+
+MAX_CURVE_POINTS = 1000
+
+
+def _sklearn() -> Any:
+    try:
+        import numpy as np
+        from sklearn import metrics
+    except ImportError:
+        raise GitlogError("log_eval needs scikit-learn, which is not installed",
+                          hint="pip install 'gitlog[sklearn]'") from None
+    return np, metrics
+
+
+def evaluate(y_true: Any, y_pred: Any = None, y_score: Any = None, *,
+             labels: Any = None) -> tuple[dict[str, float], dict[str, Any]]:
+    """(metrics, plots) for one evaluation; see ``Run.log_eval``."""
+    np, skm = _sklearn()
+    from sklearn.preprocessing import label_binarize
+    from sklearn.utils.multiclass import type_of_target
+
+    if y_pred is None and y_score is None:
+        raise GitlogError("log_eval needs y_pred or y_score (or both)",
+                          hint="pass the predicted labels, the scores/probabilities, or both")
+    y_true = np.asarray(y_true)
+    kind = type_of_target(y_true)
+    if kind not in ("binary", "multiclass", "multilabel-indicator"):
+        raise GitlogError(f"log_eval handles binary, multiclass and multilabel targets, "
+                          f"got {kind!r}", hint="pass class labels, not continuous values")
+    score = None if y_score is None else np.asarray(y_score, dtype=float)
+    if kind == "multilabel-indicator":
+        classes = np.arange(y_true.shape[1]) if labels is None else np.asarray(labels)
+    else:
+        classes = np.unique(y_true) if labels is None else np.asarray(labels)
+        if score is not None and score.ndim == 2 and labels is None and \
+                score.shape[1] > len(classes):
+            classes = np.arange(score.shape[1])
+    if score is not None and len(score) != len(y_true):
+        raise GitlogError(f"y_score has {len(score)} rows but y_true has {len(y_true)}",
+                          hint="pass one score (row) per sample")
+    pred = _predictions(np, kind, classes, score) if y_pred is None else np.asarray(y_pred)
+    if len(pred) != len(y_true):
+        raise GitlogError(f"y_pred has {len(pred)} items but y_true has {len(y_true)}",
+                          hint="pass one prediction per sample")
+    binary = kind == "binary" and len(classes) <= 2
+    out: dict[str, float] = {"accuracy": skm.accuracy_score(y_true, pred)}
+    label_arg = None if kind == "multilabel-indicator" else list(classes)
+    for avg in ("macro", "micro", "weighted"):
+        p, r, f, _ = skm.precision_recall_fscore_support(y_true, pred, average=avg,
+                                                         labels=label_arg, zero_division=0)
+        out.update({f"precision_{avg}": p, f"recall_{avg}": r, f"f1_{avg}": f})
+    if binary:
+        positive = classes[-1]
+        p, r, f, _ = skm.precision_recall_fscore_support(y_true, pred, average="binary",
+                                                         pos_label=positive, zero_division=0)
+        out.update({"precision": p, "recall": r, "f1": f})
+    plots: dict[str, Any] = {}
+    if score is not None:
+        _score_metrics(np, skm, label_binarize, kind, binary, classes, y_true, score, out,
+                       plots)
+    if kind != "multilabel-indicator":
+        plots["confusion"] = [{"actual": _label(a), "predicted": _label(p)}
+                              for a, p in zip(y_true.tolist(), pred.tolist(), strict=False)]
+    return {k: float(v) for k, v in out.items()}, plots
+
+
+def _predictions(np: Any, kind: str, classes: Any, score: Any) -> Any:
+    if kind == "multilabel-indicator":
+        return (score >= 0.5).astype(int)
+    if score.ndim == 1:
+        return np.where(score >= 0.5, classes[-1], classes[0])
+    return classes[np.argmax(score, axis=1)]
+
+
+def _positive_scores(np: Any, score: Any) -> Any:
+    return score[:, -1] if score.ndim == 2 else score
+
+
+def _score_metrics(np: Any, skm: Any, label_binarize: Any, kind: str, binary: bool,
+                   classes: Any, y_true: Any, score: Any, out: dict[str, float],
+                   plots: dict[str, Any]) -> None:
+    if binary:
+        positive = _positive_scores(np, score)
+        truth = (y_true == classes[-1]).astype(int)
+        if len(np.unique(truth)) == 2:
+            out["roc_auc"] = skm.roc_auc_score(truth, positive)
+        proba = np.clip(positive, 1e-15, 1 - 1e-15)
+        if np.all((positive >= 0) & (positive <= 1)):
+            out["log_loss"] = skm.log_loss(truth, proba, labels=[0, 1])
+        flat_truth, flat_score = truth, positive
+    else:
+        if score.ndim != 2:
+            raise GitlogError("y_score for a multiclass or multilabel problem must have "
+                              "one column per class", hint="pass predict_proba(X)")
+        truth = y_true if kind == "multilabel-indicator" else \
+            label_binarize(y_true, classes=list(classes))
+        if truth.shape[1] != score.shape[1]:
+            raise GitlogError(f"y_score has {score.shape[1]} columns for {truth.shape[1]} "
+                              "classes", hint="pass labels= in the order of the score columns")
+        present = [i for i in range(truth.shape[1]) if 0 < truth[:, i].sum() < len(truth)]
+        if present:
+            if kind == "multilabel-indicator":
+                out["roc_auc"] = skm.roc_auc_score(truth[:, present], score[:, present],
+                                                   average="macro")
+            elif len(present) == truth.shape[1]:
+                out["roc_auc"] = skm.roc_auc_score(y_true, score, multi_class="ovr",
+                                                   average="macro", labels=list(classes))
+        if kind != "multilabel-indicator" and np.all(score >= 0):
+            sums = score.sum(axis=1, keepdims=True)
+            out["log_loss"] = skm.log_loss(y_true, score / np.where(sums > 0, sums, 1),
+                                           labels=list(classes))
+        flat_truth, flat_score = truth.ravel(), score.ravel()
+    if len(np.unique(flat_truth)) == 2:
+        fpr, tpr, thr = skm.roc_curve(flat_truth, flat_score)
+        plots["roc"] = {"roc": _rows(("fpr", "tpr", "threshold"), fpr, tpr, thr)}
+        prec, rec, thr = skm.precision_recall_curve(flat_truth, flat_score)
+        plots["precision_recall"] = {"prc": _rows(("precision", "recall", "threshold"),
+                                                  prec[:-1], rec[:-1], thr)}
+
+
+def _rows(names: tuple[str, ...], *columns: Any) -> list[dict[str, float]]:
+    """Curve points as DVC rows, thinned evenly to at most MAX_CURVE_POINTS."""
+    n = len(columns[0])
+    step = max(1, math.ceil(n / MAX_CURVE_POINTS))
+    keep = list(range(0, n, step))
+    if keep and keep[-1] != n - 1:
+        keep.append(n - 1)
+    rows = []
+    for i in keep:
+        row = {}
+        for name, col in zip(names, columns, strict=False):
+            value = float(col[i])
+            row[name] = value if math.isfinite(value) else (1e308 if value > 0 else -1e308)
+        rows.append(row)
+    return rows
+
+
+def _label(value: Any) -> str:
+    return str(value)
+
+
+def log_eval(run: Any, y_true: Any, y_pred: Any = None, y_score: Any = None, *,
+             labels: Any = None, prefix: str = "eval",
+             step: int | None = None) -> dict[str, float]:
+    """Compute, log as ``<prefix>/<name>`` metrics and plot files; return the metrics."""
+    check_metric(prefix)
+    metrics, plots = evaluate(y_true, y_pred, y_score, labels=labels)
+    for name, value in metrics.items():
+        run.log_metric(f"{prefix}/{name}", value, step)
+    for kind, data in plots.items():
+        run.journal.append_json("plots", {"name": f"{kind}/{prefix}", "data": data})
+    return metrics

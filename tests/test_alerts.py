@@ -1,0 +1,331 @@
+"""Alerts end to end: rules from .gitlog.yaml, real HTTP and SMTP servers on 127.0.0.1,
+retries and give-up, once per run per rule, secrets kept out of everything stored."""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+import gitlog
+from gitlog.alerts.spec import parse_rules
+from gitlog.config import parse
+from gitlog.errors import ConfigError
+from tests.conftest import git, run_cli, run_python
+from tests.servers import http_receiver, smtp_server
+
+ISSUE_BLOCK = """\
+alerts:
+  notifiers:
+    team:   {type: slack, webhook_env: SLACK_WEBHOOK_URL}
+    hook:   {type: webhook, url: "http://127.0.0.1:8080/alerts"}
+    oncall: {type: email, to: [ml@example.com], smtp_host: localhost, smtp_port: 1025}
+  rules:
+    - {name: loss-nan,   metric: loss,    when: nan,                          notify: [hook]}
+    - {name: loss-spike, metric: loss,    when: spike, factor: 3, window: 20, notify: [team]}
+    - {name: acc-drop,   metric: val_acc, when: drop, by: 0.05,               notify: [oncall]}
+    - {name: oom,        event: "out of memory", level: error,               notify: [oncall, hook]}
+"""
+FAST = "retries: 2, backoff: 0.01, timeout: 5"
+
+
+def configure(repo: Path, notifiers: str, rules: str) -> None:
+    (repo / ".gitlog.yaml").write_text(f"alerts:\n  notifiers:\n{notifiers}  rules:\n{rules}")
+
+
+def events(repo: Path, rev: str) -> list[dict]:
+    return [json.loads(x) for x in git(repo, "show", f"{rev}:.gitlog/events.jsonl").splitlines()]
+
+
+def alert_events(repo: Path, rev: str) -> list[dict]:
+    return [e for e in events(repo, rev) if "alert" in e["fields"]]
+
+
+def test_the_issue_block_parses_and_validates() -> None:
+    config = parse(ISSUE_BLOCK)
+    rules = {r.name: r for r in parse_rules(config["alerts"])}
+    assert list(rules) == ["loss-nan", "loss-spike", "acc-drop", "oom"]
+    assert (rules["loss-spike"].factor, rules["loss-spike"].window) == (3, 20)
+    assert rules["acc-drop"].at_commit and rules["acc-drop"].by == 0.05
+    assert rules["oom"].pattern.search("CUDA Out Of Memory") and rules["oom"].level == "error"
+    assert config["alerts"]["notifiers"]["oncall"]["smtp_port"] == 1025
+    from gitlog.resources import template
+
+    parse(template("gitlog.yaml").read_text())  # the shipped template stays valid
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("  rules:\n    - {name: s, metric: loss, when: spike, factor: 0.5, notify: [h]}\n",
+     "alerts.rules[s].factor must be a number > 1"),
+    ("  rules:\n    - {name: d, metric: acc, when: drop, by: lots, notify: [h]}\n",
+     "alerts.rules[d].by must be a number >= 0"),
+    ("  rules:\n    - {name: n, metric: loss, when: nan, notify: [pager]}\n",
+     "alerts.rules[n].notify: no notifier named 'pager'"),
+    ("  rules:\n    - {name: e, event: '(', notify: [h]}\n",
+     "alerts.rules[e].event is not a valid regular expression"),
+    ("  rules:\n    - {name: t, metric: loss, when: threshold, notify: [h]}\n",
+     "alerts.rules[t]: a threshold rule needs above and/or below"),
+    ("  rules:\n    - {name: x, metric: loss, when: sometimes, notify: [h]}\n",
+     "alerts.rules[x].when must be one of nan, spike, threshold, drop, rise"),
+    ("  rules:\n    - {name: x, metric: loss, when: nan, notify: [h]}\n"
+     "    - {name: x, metric: acc, when: nan, notify: [h]}\n", "two rules are named 'x'"),
+])
+def test_config_errors_name_the_rule_and_key(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse("alerts:\n  notifiers:\n    h: {type: file, path: a.log}\n" + text)
+    assert expected in str(err.value)
+
+
+def test_secrets_written_in_the_config_are_refused(repo: Path) -> None:
+    (repo / ".gitlog.yaml").write_text(
+        "alerts:\n  notifiers:\n    team: {type: slack, "
+        "webhook_url: 'https://hooks.example/T1/SECRETXYZ'}\n  rules: []\n")
+    proc = run_cli("alerts", "test", cwd=repo)
+    assert proc.returncode == 1
+    assert "alerts.notifiers.team.webhook_url: secrets never go in .gitlog.yaml" in proc.stderr
+    assert "webhook_env" in proc.stderr and "SECRETXYZ" not in proc.stderr
+
+
+def test_nan_storm_sends_one_alert_with_the_payload(repo: Path) -> None:
+    with http_receiver() as hook:
+        configure(repo, f"    hook: {{type: webhook, url: '{hook.url()}', {FAST}}}\n",
+                  "    - {name: loss-nan, metric: loss, when: nan, notify: [hook]}\n")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with gitlog.start("storm", repo=repo, flush_interval=0.05) as run:
+                for _step in range(10_000):
+                    run.log_metric("loss", float("nan"))
+                    run.log_metric("acc", 0.5)
+        assert len(hook.requests) == 1
+    payload = hook.payloads[0]
+    assert payload["rule"] == "loss-nan" and payload["metric"] == "loss"
+    assert payload["value"] == "nan" and payload["step"] == 0
+    assert payload["run"] == run.id and payload["experiment"] == "storm"
+    assert "commit" in payload and payload["message"] == "loss is NaN at step 0"
+    [event] = alert_events(repo, run.commit)
+    assert event["message"] == "alert loss-nan: loss is NaN at step 0"
+    assert event["level"] == "warning" and event["fields"]["notify"] == ["hook"]
+    assert run.status == "completed"
+
+
+def test_retry_on_500_then_delivered(repo: Path) -> None:
+    with http_receiver([500, 500]) as hook:
+        configure(repo, f"    hook: {{type: webhook, url: '{hook.url()}', {FAST}}}\n",
+                  "    - {name: hi, metric: loss, when: threshold, above: 5, notify: [hook]}\n")
+        with gitlog.start("retry", repo=repo) as run:
+            for value in (1.0, 2.0, 9.0, 12.0):
+                run.log_metric("loss", value)
+        assert [r["status"] for r in hook.requests] == [500, 500, 200]
+    assert {p["message"] for p in hook.payloads} == {"loss is 9 at step 2, above 5"}
+    assert not [e for e in events(repo, run.commit) if "alert_failed" in e["fields"]]
+
+
+def test_give_up_after_retries_warns_and_never_breaks_the_run(repo: Path) -> None:
+    with http_receiver([500] * 10) as hook:
+        configure(repo, f"    hook: {{type: webhook, url: '{hook.url()}', {FAST}}}\n"
+                        "    gone: {type: webhook, url: 'http://127.0.0.1:9/x', retries: 1, "
+                        "backoff: 0.01, timeout: 2}\n",
+                  "    - {name: hi, metric: loss, when: threshold, above: 5, "
+                  "notify: [hook, gone]}\n")
+        with pytest.warns(gitlog.GitlogWarning) as caught:
+            with gitlog.start("fail", repo=repo, flush_interval=0.05) as run:
+                run.log_metric("loss", 9.0)
+                run.log_metric("loss", 10.0)
+        assert len(hook.requests) == 3  # one try plus two retries, then given up
+    texts = [str(w.message) for w in caught]
+    assert any("alert hi not delivered to hook after 3 attempt(s): HTTP 500" in t
+               for t in texts), texts
+    assert any("not delivered to gone after 2 attempt(s): cannot connect" in t for t in texts)
+    assert run.status == "completed" and run.commit
+
+
+def test_spike_to_slack_keeps_the_webhook_url_secret(repo: Path, monkeypatch) -> None:
+    secret = "/services/T0001/B0002/SECRETTOKEN123"
+    with http_receiver([500] * 4) as slack:
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url(secret))
+        configure(repo, "    team: {type: slack, webhook_env: SLACK_WEBHOOK_URL, "
+                        "retries: 1, backoff: 0.01}\n",
+                  "    - {name: loss-spike, metric: loss, when: spike, factor: 3, window: 20,"
+                  " notify: [team]}\n")
+        with pytest.warns(gitlog.GitlogWarning) as caught:
+            with gitlog.start("spiky", repo=repo, flush_interval=0.05) as run:
+                for step in range(30):
+                    run.log_metric("loss", 1.0 + 0.01 * (step % 3))
+                run.log_metric("loss", 50.0)
+                run.log_metric("loss", 60.0)
+        failed = run_cli("alerts", "test", "loss-spike", cwd=repo,
+                         env={"SLACK_WEBHOOK_URL": slack.url(secret)})
+    assert [r["path"] for r in slack.requests][:2] == [secret, secret]
+    text = slack.payloads[0]["text"]
+    assert "gitlog alert loss-spike" in text and "loss spiked to 50 at step 30" in text
+    [event] = alert_events(repo, run.commit)
+    assert event["step"] == 30
+    assert failed.returncode == 1 and "HTTP 500" in failed.stdout + failed.stderr
+    # The secret is nowhere: not in the repository, events, warnings or CLI errors.
+    everything = git(repo, "log", "--all", "-p", "--format=%B") + \
+        (repo / ".gitlog.yaml").read_text() + failed.stdout + failed.stderr + \
+        " ".join(str(w.message) for w in caught)
+    assert "SECRETTOKEN123" not in everything
+    assert "SECRETTOKEN123" not in "".join(
+        p.read_text(errors="replace") for p in (repo / ".git").rglob("*") if p.is_file()
+        and p.stat().st_size < 1_000_000)
+
+
+def test_email_with_starttls_and_login_for_an_out_of_memory_crash(repo: Path,
+                                                                   tmp_path: Path) -> None:
+    password = "s3cret-Pa55word"
+    with smtp_server(tmp_path, "alerts", password) as (inbox, port, cert):
+        configure(repo, f"    oncall: {{type: email, to: [ml@example.com], smtp_host: "
+                        f"127.0.0.1, smtp_port: {port}, starttls: true, username_env: "
+                        f"SMTP_USER, password_env: SMTP_PASSWORD, ca_file: '{cert}', "
+                        f"from: gitlog@example.com, {FAST}}}\n",
+                  "    - {name: oom, event: out of memory, level: error, notify: [oncall]}\n")
+        code = ("import gitlog\n"
+                "run = gitlog.start('big')\n"
+                "run.info('out of memory in the docs only: info is below the rule level')\n"
+                "run.log_metric('loss', 0.7, step=12)\n"
+                "raise RuntimeError('CUDA out of memory. Tried to allocate 2 GiB')\n")
+        proc = run_python(code, repo, env={"SMTP_USER": "alerts", "SMTP_PASSWORD": password})
+        assert proc.returncode == 1
+        assert len(inbox.messages) == 1, proc.stderr
+    mail = inbox.messages[0]
+    assert mail["Subject"] == ("[gitlog] oom: error event matched 'out of memory': "
+                               "RuntimeError: CUDA out of memory. Tried to allocate 2 GiB")
+    assert mail["To"] == "ml@example.com" and mail["From"] == "gitlog@example.com"
+    body = mail.get_content()
+    assert "experiment: big" in body and "step: 12" in body
+    assert inbox.logins == [("alerts", password)]
+    [event] = alert_events(repo, "exp/big")
+    assert event["fields"]["event"].startswith("RuntimeError: CUDA out of memory")
+    assert password not in git(repo, "log", "--all", "-p") + proc.stderr + proc.stdout
+
+
+def test_command_and_file_notifiers(repo: Path) -> None:
+    script = "import sys; open('from-command.json', 'w').write(sys.stdin.read())"
+    configure(repo, f"    cmd: {{type: command, argv: ['{sys.executable}', '-c', \"{script}\"]}}\n"
+                    "    log: {type: file, path: logs/alerts.jsonl}\n",
+              "    - {name: low-acc, metric: acc, when: threshold, below: 0.2, "
+              "notify: [cmd, log]}\n")
+    with gitlog.start("cmds", repo=repo) as run:
+        run.log_metric("acc", 0.5)
+        run.log_metric("acc", 0.1)
+    from_command = json.loads((repo / "from-command.json").read_text())
+    [from_file] = [json.loads(x) for x in (repo / "logs/alerts.jsonl").read_text().splitlines()]
+    assert from_command == from_file
+    assert from_file["message"] == "acc is 0.1 at step 1, below 0.2"
+    assert from_file["value"] == 0.1 and from_file["step"] == 1
+
+
+def test_drop_vs_previous_run_fires_once_with_the_commit(repo: Path) -> None:
+    with http_receiver() as hook:
+        configure(repo, f"    hook: {{type: webhook, url: '{hook.url()}', {FAST}}}\n",
+                  "    - {name: acc-drop, metric: val_acc, when: drop, by: 0.05, "
+                  "notify: [hook]}\n"
+                  "    - {name: loss-rise, metric: loss, when: rise, by: '10%', "
+                  "baseline: base, notify: [hook]}\n")
+        for experiment, acc, loss in (("base", 0.9, 1.0), ("exp", 0.90, 1.05),
+                                      ("exp", 0.84, 1.2)):
+            with gitlog.start(experiment, repo=repo) as run:
+                run.log_metric("val_acc", 0.5)
+                run.log_metric("val_acc", acc)
+                run.log_metric("loss", loss)
+        third = run.commit
+        assert sorted(p["rule"] for p in hook.payloads) == ["acc-drop", "loss-rise"]
+        drop = next(p for p in hook.payloads if p["rule"] == "acc-drop")
+        first_exp = git(repo, "rev-parse", f"{third}^").strip()
+        assert drop["commit"] == third and drop["previous_commit"] == first_exp
+        assert drop["message"] == (f"val_acc dropped by 0.06 (0.9 -> 0.84) vs the previous "
+                                   f"run ({first_exp[:10]})")
+        rise = next(p for p in hook.payloads if p["rule"] == "loss-rise")
+        assert rise["message"].startswith("loss rose by 20.0% (1 -> 1.2) vs the latest run "
+                                          "on base")
+        assert {e["fields"]["alert"] for e in alert_events(repo, third)} == \
+            {"acc-drop", "loss-rise"}
+        # The post-commit step sees the alerts in the commit: nothing is sent twice.
+        from gitlog.config import load
+        from gitlog.git import Repo
+        from gitlog.postcommit import after_commit
+
+        assert after_commit(Repo(repo), load(repo), third) == []
+        assert len(hook.requests) == 2
+        checked = run_cli("alerts", "check", third, "--format", "json", cwd=repo)
+        assert [r["rule"] for r in json.loads(checked.stdout)] == ["acc-drop", "loss-rise"]
+        assert len(hook.requests) == 2  # check alone sends nothing
+
+
+def test_post_commit_step_alerts_for_commits_made_outside_a_run(repo: Path) -> None:
+    with http_receiver() as hook:
+        configure(repo, f"    hook: {{type: webhook, url: '{hook.url()}', {FAST}}}\n",
+                  "    - {name: acc-drop, metric: val_acc, when: drop, by: 0.05, "
+                  "notify: [hook]}\n")
+        with gitlog.start("ws", repo=repo) as run:
+            run.log_metric("val_acc", 0.9)
+        # A commit that gitlog did not write (as the post-commit hook sees it).
+        git(repo, "checkout", "-q", "exp/ws")
+        metrics = repo / ".gitlog/metrics.json"
+        metrics.write_text(json.dumps({"val_acc": 0.7, "step": 0}))
+        run_yaml = repo / ".gitlog/run.yaml"
+        run_yaml.write_text(run_yaml.read_text().replace(run.id, "hand-made-run"))
+        git(repo, "commit", "-qam", "hand-made run")
+        commit = git(repo, "rev-parse", "HEAD").strip()
+        from gitlog.config import load
+        from gitlog.git import Repo
+        from gitlog.postcommit import after_commit
+
+        after_commit(Repo(repo), load(repo), commit)
+        after_commit(Repo(repo), load(repo), commit)
+        assert len(hook.requests) == 1
+        assert hook.payloads[0]["commit"] == commit and hook.payloads[0]["value"] == 0.7
+    ledger = (repo / ".git/gitlog/alerts.jsonl").read_text().splitlines()
+    assert len(ledger) == 1 and json.loads(ledger[0])["run"] == "hand-made-run"
+
+
+def test_alerts_test_and_check_commands(repo: Path) -> None:
+    with http_receiver() as hook:
+        configure(repo, f"    hook: {{type: webhook, url: '{hook.url()}', {FAST}}}\n"
+                        "    log: {type: file, path: alerts.jsonl}\n",
+                  "    - {name: loss-nan, metric: loss, when: nan, notify: [hook]}\n"
+                  "    - {name: boom, event: boom, notify: [log]}\n")
+        sent = run_cli("alerts", "test", "loss-nan", cwd=repo)
+        assert sent.returncode == 0, sent.stderr
+        assert hook.payloads[0]["test"] is True and hook.payloads[0]["rule"] == "loss-nan"
+        assert "hook" in sent.stdout and "sent" in sent.stdout
+        everyone = run_cli("alerts", "test", "--format", "json", cwd=repo)
+        assert {r["notifier"] for r in json.loads(everyone.stdout)} == {"hook", "log"}
+        unknown = run_cli("alerts", "test", "nope", cwd=repo)
+        assert unknown.returncode == 1 and "no alert rule named 'nope'" in unknown.stderr
+        (repo / ".gitlog.yaml").rename(repo / "alerts.yaml")  # log a run without rules
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with gitlog.start("quiet", repo=repo) as run:
+                run.log_metric("loss", 1.0)
+                run.log_metric("loss", float("nan"))
+                run.warning("boom went the loader")
+        (repo / "alerts.yaml").rename(repo / ".gitlog.yaml")
+        before = len(hook.requests)
+        checked = run_cli("alerts", "check", "quiet", cwd=repo)
+        assert checked.returncode == 0, checked.stderr
+        assert "loss-nan" in checked.stdout and "loss is NaN at step 1" in checked.stdout
+        assert "boom" in checked.stdout and len(hook.requests) == before
+        notified = run_cli("alerts", "check", "quiet", "--notify", "--format", "json", cwd=repo)
+        assert [r["sent"] for r in json.loads(notified.stdout)] == ["hook:ok", "log:ok"]
+        assert hook.payloads[-1]["run"] == run.id and hook.payloads[-1]["commit"] == run.commit
+
+
+def test_gitlog_run_and_its_script_send_one_alert_between_them(repo: Path) -> None:
+    configure(repo, "    log: {type: file, path: alerts.jsonl}\n",
+              "    - {name: boom, event: boom, notify: [log]}\n")
+    (repo / "job.py").write_text("import gitlog\n"
+                                 "run = gitlog.start()\n"
+                                 "print('boom on stdout', flush=True)\n"
+                                 "run.error('boom in the script')\n"
+                                 "run.log_metric('loss', 1.0)\n"
+                                 "run.finish()\n")
+    proc = run_cli("run", "-e", "both", "--", sys.executable, "job.py", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    sent = (repo / "alerts.jsonl").read_text().splitlines()
+    assert len(sent) == 1 and json.loads(sent[0])["experiment"] == "both"
+    assert len(alert_events(repo, "exp/both")) == 1

@@ -1,0 +1,193 @@
+"""Debugging logs: levels, the logging bridge, warnings, uncaught exceptions with their
+context, sampled inputs/outputs and system metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import pytest
+
+import gitlog
+from gitlog.debugging import Reservoir, filter_events, summarise
+from gitlog.errors import GitlogError
+from tests.conftest import git, run_cli, run_python
+
+
+def events(repo: Path, rev: str) -> list[dict]:
+    text = git(repo, "show", f"{rev}:.gitlog/events.jsonl")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_level_threshold_from_config_and_env(repo: Path, monkeypatch) -> None:
+    (repo / ".gitlog.yaml").write_text("log_level: warning\n")
+    with gitlog.start("dbg", repo=repo) as run:
+        run.debug("d")
+        run.info("i")
+        run.warning("w")
+        run.error("e", code=3)
+    assert [e["message"] for e in events(repo, run.commit)] == ["w", "e"]
+    monkeypatch.setenv("GITLOG_LEVEL", "debug")
+    with gitlog.start("dbg", repo=repo) as run:
+        run.debug("d")
+    assert [e["message"] for e in events(repo, run.commit)] == ["d"]
+    got = filter_events([{"level": "info"}, {"level": "error"}, {"level": "critical"}],
+                        min_level="error")
+    assert [e["level"] for e in got] == ["error", "critical"]
+    assert filter_events([{"level": "info"}, {"level": "error"}], levels=["info"]) == \
+        [{"level": "info"}]
+    with pytest.raises(GitlogError, match="unknown level 'loud'"):
+        filter_events([], min_level="loud")
+
+
+def test_logging_handler_and_warnings_are_recorded(repo: Path) -> None:
+    log = logging.getLogger("trainer")
+    log.setLevel(logging.DEBUG)
+    handler = gitlog.LoggingHandler()
+    log.addHandler(handler)
+    try:
+        with gitlog.start("dbg", repo=repo) as run:
+            log.info("epoch %d done", 3, extra={"step": 3})
+            log.debug("below the run's threshold")
+            try:
+                raise ValueError("bad batch")
+            except ValueError:
+                log.exception("batch failed")
+            with warnings.catch_warnings():
+                warnings.simplefilter("always")
+                warnings.warn("lr is large", UserWarning, stacklevel=2)
+        log.warning("after the run: dropped, no error")
+    finally:
+        log.removeHandler(handler)
+    got = events(repo, run.commit)
+    first = got[0]
+    assert first["message"] == "epoch 3 done" and first["step"] == 3
+    assert first["fields"] == {"logger": "trainer"}
+    assert got[1]["level"] == "error" and "ValueError: bad batch" in got[1]["fields"]["traceback"]
+    assert all("threshold" not in e["message"] for e in got)
+
+
+def test_warnings_warn_in_a_script_is_an_event(repo: Path) -> None:
+    code = ("import warnings, gitlog\n"
+            "with gitlog.start('w') as run:\n"
+            "    warnings.warn('data has 3 duplicate rows', RuntimeWarning)\n"
+            "print(run.commit)\n")
+    proc = run_python(code, repo, env={"PYTHONWARNINGS": "default"})
+    commit = proc.stdout.strip()
+    [event] = events(repo, commit)
+    assert event["level"] == "warning"
+    assert event["message"] == "RuntimeWarning: data has 3 duplicate rows"
+    assert event["fields"]["category"] == "RuntimeWarning"
+    assert "duplicate rows" in proc.stderr  # still shown to the user
+
+
+def test_uncaught_exception_keeps_traceback_step_and_last_values(repo: Path) -> None:
+    code = ("import gitlog\n"
+            "run = gitlog.start('crash')\n"
+            "for step in range(5):\n"
+            "    run.log_metrics({'loss': 1.0 / (step + 1), 'acc': step / 10}, step=step)\n"
+            "run.log_metric('lr', 0.01)\n"
+            "raise RuntimeError('CUDA out of memory')\n")
+    proc = run_python(code, repo)
+    assert proc.returncode == 1 and "CUDA out of memory" in proc.stderr
+    [event] = [e for e in events(repo, "exp/crash") if e["level"] == "error"]
+    assert event["message"] == "RuntimeError: CUDA out of memory"
+    assert event["step"] == 4 and event["fields"]["step"] == 4
+    assert event["fields"]["last_values"] == {"loss": 0.2, "acc": 0.4, "lr": 0.01}
+    assert 'line 6, in <module>' in event["fields"]["traceback"]
+    assert "status: failed" in git(repo, "show", "exp/crash:.gitlog/run.yaml")
+    # gitlog show counts it
+    shown = json.loads(run_cli("show", "crash", "--format", "json", cwd=repo).stdout)
+    assert shown["run"]["errors"] == 1
+
+
+def test_log_sample_keeps_a_bounded_summarised_sample(repo: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    (repo / ".gitlog.yaml").write_text("samples:\n  size: 5\n")
+    frame = pd.DataFrame({"age": [31, 45, None], "city": ["Oslo", "Rome", "Lima"]})
+    with gitlog.start("smp", repo=repo) as run:
+        for i in range(1000):
+            run.log_sample("batch", inputs=np.full((64, 3, 32, 32), float(i)),
+                           outputs={"pred": np.arange(4) + i, "label": i % 2}, step=i)
+        run.log_sample("rows", inputs=frame, outputs="ok")
+    got = [e for e in events(repo, run.commit) if e["message"].startswith("sample")]
+    batches = [e for e in got if e["fields"]["sample"] == "batch"]
+    assert len(batches) == 5
+    indexes = [e["fields"]["index"] for e in batches]
+    assert indexes == sorted(indexes) and max(indexes) > 5  # later calls can be kept
+    first = batches[0]["fields"]
+    assert first["offered"] == 1000
+    assert first["inputs"]["shape"] == [64, 3, 32, 32]
+    assert first["inputs"]["mean"] == first["inputs"]["min"] == batches[0]["step"]
+    assert "values" not in first["inputs"]  # summarised, not dumped
+    assert first["outputs"]["pred"]["values"] == [batches[0]["step"] + k for k in range(4)]
+    [rows] = [e for e in got if e["fields"]["sample"] == "rows"]
+    assert rows["fields"]["inputs"]["shape"] == [3, 2]
+    assert rows["fields"]["inputs"]["nulls"] == 1
+    assert rows["fields"]["inputs"]["head"][0] == {"age": 31.0, "city": "Oslo"}
+    assert len(git(repo, "show", f"{run.commit}:.gitlog/events.jsonl")) < 20000
+
+
+def test_reservoir_is_uniform_enough() -> None:
+    import random
+
+    counts = [0] * 10
+    for seed in range(2000):
+        pool = Reservoir(2, random.Random(seed))
+        kept = []
+        for i in range(10):
+            slot = pool.slot()
+            if slot is not None:
+                if slot < len(kept):
+                    kept[slot] = i
+                else:
+                    kept.append(i)
+        for i in kept:
+            counts[i] += 1
+    # each of the 10 items is kept with probability 2/10 -> ~400 of 2000
+    assert all(300 < c < 500 for c in counts), counts
+
+
+def test_summarise_bounds_plain_values() -> None:
+    assert summarise("x" * 1000).endswith("[truncated]")
+    assert summarise(list(range(100)))["length"] == 100
+    assert summarise(float("nan")) == "nan"
+    assert summarise({"a": (1, 2)}) == {"a": [1, 2]}
+
+
+def test_system_metrics_series(repo: Path) -> None:
+    (repo / ".gitlog.yaml").write_text("system_metrics:\n  interval: 0.05\n")
+    code = ("import time, gitlog\n"
+            "with gitlog.start('sys', system_metrics=True) as run:\n"
+            "    end = time.time() + 0.5\n"
+            "    while time.time() < end:\n"
+            "        sum(range(10000))\n")
+    proc = run_python(code, repo)
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(git(repo, "show", "exp/sys:.gitlog/metrics.json"))["system"]
+    assert metrics["memory_mb"] > 5
+    assert 0 < metrics["memory_percent"] < 100 and 0 < metrics["disk_percent"] <= 100
+    assert metrics["cpu_percent"] >= 0
+    rows = git(repo, "show", "exp/sys:.gitlog/metrics/system/memory_mb.tsv").splitlines()
+    assert rows[0] == "timestamp\tstep\tmemory_mb" and len(rows) >= 3
+
+
+def test_gitlog_run_system_metrics_and_missing_extra(repo: Path) -> None:
+    (repo / ".gitlog.yaml").write_text("system_metrics:\n  interval: 0.05\n")
+    (repo / "work.py").write_text("import time\nx = [0] * 5_000_000\ntime.sleep(0.5)\n")
+    proc = run_cli("run", "-e", "sysrun", "--system-metrics", "--", "python", "work.py",
+                   cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    rows = git(repo, "show", "exp/sysrun:.gitlog/metrics/system/memory_mb.tsv").splitlines()
+    peak = max(float(r.split("\t")[2]) for r in rows[1:])
+    assert peak > 30  # the child's 40 MB list, not gitlog's own process
+    code = ("import sys; sys.modules['psutil'] = None\n"
+            "import gitlog\n"
+            "try:\n    gitlog.start('x', system_metrics=True)\n"
+            "except gitlog.GitlogError as e:\n    print(e, '|', e.hint)\n")
+    out = run_python(code, repo).stdout
+    assert "need psutil" in out and "gitlog[monitor]" in out

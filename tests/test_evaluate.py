@@ -1,0 +1,149 @@
+"""Run.log_eval: metrics worked by hand, against scikit-learn on a real data set, and the
+plot files DVC renders from the run commit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import gitlog
+from gitlog.errors import GitlogError
+from tests.conftest import git, run_python
+
+
+def summary(repo: Path, rev: str) -> dict:
+    return json.loads(git(repo, "show", f"{rev}:.gitlog/metrics.json"))
+
+
+def test_binary_metrics_match_hand_worked_values(repo: Path) -> None:
+    # y_true 1 0 1 1 0 / y_pred 1 0 0 1 1: TP=2 FP=1 FN=1 TN=1.
+    # Class 1: P=R=F1=2/3. Class 0: TP=1 FP=1 FN=1 -> P=R=F1=1/2.
+    # Scores: positives 0.9 0.4 0.8, negatives 0.2 0.6 -> 5 of 6 pairs ordered: AUC 5/6.
+    with gitlog.start("ev", repo=repo) as run:
+        got = run.log_eval([1, 0, 1, 1, 0], [1, 0, 0, 1, 1],
+                           y_score=[0.9, 0.2, 0.4, 0.8, 0.6])
+    assert got["accuracy"] == pytest.approx(3 / 5)
+    assert got["precision"] == pytest.approx(2 / 3)
+    assert got["recall"] == pytest.approx(2 / 3)
+    assert got["f1"] == pytest.approx(2 / 3)
+    assert got["f1_macro"] == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert got["f1_micro"] == pytest.approx(3 / 5)
+    assert got["f1_weighted"] == pytest.approx((3 * 2 / 3 + 2 * 1 / 2) / 5)
+    assert got["roc_auc"] == pytest.approx(5 / 6)
+    import math
+    expected_ll = -(math.log(0.9) + math.log(0.8) + math.log(0.4) + math.log(0.8)
+                    + math.log(0.4)) / 5
+    assert got["log_loss"] == pytest.approx(expected_ll)
+    stored = summary(repo, run.commit)["eval"]
+    assert stored["f1"] == pytest.approx(2 / 3) and stored["roc_auc"] == pytest.approx(5 / 6)
+    roc = json.loads(git(repo, "show", f"{run.commit}:.gitlog/plots/roc/eval.json"))["roc"]
+    assert roc[0]["fpr"] == 0 and roc[-1] == {"fpr": 1.0, "tpr": 1.0,
+                                              "threshold": pytest.approx(0.2)}
+    cm = json.loads(git(repo, "show", f"{run.commit}:.gitlog/plots/confusion/eval.json"))
+    assert cm[2] == {"actual": "1", "predicted": "0"} and len(cm) == 5
+
+
+def test_multiclass_by_hand_and_predictions_from_scores(repo: Path) -> None:
+    y_true = ["cat", "dog", "bird", "cat", "dog", "bird"]
+    # Columns in sorted label order: bird, cat, dog. Argmax -> bird cat bird cat dog dog.
+    scores = [[0.1, 0.8, 0.1], [0.5, 0.1, 0.4], [0.7, 0.2, 0.1],
+              [0.2, 0.6, 0.2], [0.1, 0.1, 0.8], [0.3, 0.2, 0.5]]
+    with gitlog.start("ev", repo=repo) as run:
+        got = run.log_eval(y_true, y_score=scores, prefix="test")
+    # bird: TP1 FP1 FN1 -> 1/2; cat: 2/2 -> 1; dog: TP1 FP1 FN1 -> 1/2.
+    assert got["accuracy"] == pytest.approx(4 / 6)
+    assert got["f1_macro"] == pytest.approx((0.5 + 1 + 0.5) / 3)
+    assert got["precision_micro"] == pytest.approx(4 / 6)
+    assert "f1" not in got  # no positive class in a multiclass problem
+    assert 0.5 < got["roc_auc"] <= 1
+    assert "test" in summary(repo, run.commit)
+    cm = json.loads(git(repo, "show", f"{run.commit}:.gitlog/plots/confusion/test.json"))
+    assert {"actual": "dog", "predicted": "bird"} in cm
+
+
+def test_multilabel(repo: Path) -> None:
+    y_true = [[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1]]
+    y_score = [[0.9, 0.2, 0.7], [0.1, 0.8, 0.3], [0.6, 0.4, 0.2], [0.3, 0.1, 0.9]]
+    with gitlog.start("ev", repo=repo) as run:
+        got = run.log_eval(y_true, y_score=y_score)
+    # Predictions at 0.5: row 3 misses label 1 -> 3 of 4 rows exactly right.
+    assert got["accuracy"] == pytest.approx(3 / 4)
+    assert got["recall_micro"] == pytest.approx(5 / 6)
+    assert got["precision_micro"] == pytest.approx(1.0)
+    assert got["roc_auc"] == pytest.approx(1.0)
+
+
+def test_matches_scikit_learn_on_a_real_data_set(repo: Path) -> None:
+    from sklearn import metrics
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True)
+    train = [i for i in range(len(y)) if i % 3]
+    test = [i for i in range(len(y)) if not i % 3]
+    model = LogisticRegression(max_iter=500).fit(X[train], y[train])
+    proba, pred = model.predict_proba(X[test]), model.predict(X[test])
+    with gitlog.start("ev", repo=repo) as run:
+        got = run.log_eval(y[test], pred, proba)
+    assert got["f1_weighted"] == pytest.approx(metrics.f1_score(y[test], pred,
+                                                                average="weighted"))
+    assert got["roc_auc"] == pytest.approx(metrics.roc_auc_score(y[test], proba,
+                                                                 multi_class="ovr"))
+    assert got["log_loss"] == pytest.approx(metrics.log_loss(y[test], proba))
+    assert summary(repo, run.commit)["eval"]["accuracy"] == pytest.approx(
+        metrics.accuracy_score(y[test], pred))
+
+
+def test_dvc_plots_show_reads_the_curves_from_the_run_commit(repo: Path) -> None:
+    with gitlog.start("ev", repo=repo) as run:
+        run.log_metric("loss", 0.5)
+        run.log_eval([0, 1, 1, 0, 1, 0], [0, 1, 0, 0, 1, 1],
+                     [0.1, 0.9, 0.4, 0.3, 0.8, 0.6])
+    git(repo, "checkout", "-q", run.commit)
+    proc = subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "--json"], cwd=repo,
+                          capture_output=True, text=True, env={**os.environ})
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)["data"]
+    roc = data[".gitlog/plots/roc/eval.json"][0]["content"]
+    assert roc["encoding"]["x"]["field"] == "fpr" and roc["encoding"]["y"]["field"] == "tpr"
+    assert len(roc["data"]["values"]) >= 3
+    prc = data[".gitlog/plots/precision_recall/eval.json"][0]["content"]
+    assert prc["encoding"]["x"]["field"] == "recall"
+    cm = data[".gitlog/plots/confusion/eval.json"][0]["content"]
+    assert cm["spec"]["encoding"]["x"]["field"] == "actual"
+    assert len(cm["data"]["values"]) == 6
+
+
+def test_bad_input_and_missing_extra(repo: Path) -> None:
+    with gitlog.start("ev", repo=repo) as run:
+        with pytest.raises(GitlogError, match="y_pred or y_score"):
+            run.log_eval([0, 1])
+        with pytest.raises(GitlogError, match="continuous"):
+            run.log_eval([0.1, 0.7], [0, 1])
+        with pytest.raises(GitlogError, match="2 items but y_true has 3"):
+            run.log_eval([0, 1, 1], [0, 1])
+        run.log_metric("loss", 1.0)
+    assert run.status == "completed"
+    code = ("import sys; sys.modules['sklearn'] = None\n"
+            "import gitlog\n"
+            "run = gitlog.start('ev')\n"
+            "try:\n    run.log_eval([0, 1], [0, 1])\n"
+            "except gitlog.GitlogError as e:\n    print(e, '|', e.hint)\n"
+            "run.finish()\n")
+    out = run_python(code, repo).stdout
+    assert "needs scikit-learn" in out and "pip install 'gitlog[sklearn]'" in out
+
+
+def test_runs_without_eval_declare_no_eval_plots(repo: Path) -> None:
+    with gitlog.start("plain", repo=repo) as run:
+        run.log_metric("loss", 0.5)
+    git(repo, "checkout", "-q", run.commit)
+    assert "plots/roc" not in (repo / "dvc.yaml").read_text()
+    proc = subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "--json"], cwd=repo,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and not json.loads(proc.stdout).get("errors")
