@@ -76,8 +76,9 @@ def compare(old: dict[str, Any], new: dict[str, Any], rtol: float,
             continue
         a, b = old[name], new.get(name)
         if _number(a) and _number(b):
-            ok = (math.isnan(a) and math.isnan(b)) or \
-                math.isclose(b, a, rel_tol=rtol, abs_tol=atol)
+            x, y = float(a), float(b)  # type: ignore[arg-type]
+            ok = (math.isnan(x) and math.isnan(y)) or \
+                math.isclose(y, x, rel_tol=rtol, abs_tol=atol)
         else:
             ok = a == b
         checks.append(MetricCheck(name, a, b, ok))

@@ -14,11 +14,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .artifacts import open_dvc
 from .config import Config, load
 from .errors import GitlogError, RevisionError
 from .git import Repo
 from .layout import read_run
-from .artifacts import open_dvc
 from .pointers import Artifact
 from .query import resolve_run
 

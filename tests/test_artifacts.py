@@ -16,7 +16,7 @@ from gitlog.artifacts import DvcMissingError
 from gitlog.layout import yaml_load
 from gitlog.tracking import ArtifactPathError
 from tests.conftest import git, make_repo, run_cli, state_of
-from tests.dvcsetup import cache_files, make_dvc_project
+from tests.dvcsetup import cache_files
 
 
 def user_state(repo: Path) -> dict[str, bytes]:
