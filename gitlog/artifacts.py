@@ -40,13 +40,16 @@ class RemoteError(GitlogError):
 
 
 @contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Keep DVC's own log lines off gitlog's output: gitlog reports what happened."""
+def quiet(progress: bool = False) -> Iterator[None]:
+    """Keep DVC's own log lines off gitlog's output: gitlog reports what happened. With
+    ``progress``, DVC's progress bars still show (on a terminal only: DVC checks)."""
     saved = {}
-    for name in _LOGGERS:
+    for name in (*_LOGGERS, "dvc.progress"):
         logger = logging.getLogger(name)
         saved[name] = logger.level
         logger.setLevel(logging.CRITICAL)
+    if progress:
+        logging.getLogger("dvc.progress").setLevel(logging.INFO)
     try:
         yield
     finally:
@@ -209,7 +212,8 @@ class Dvc:
         with quiet():
             return set(odb.oids_exist(sorted(md5s)))
 
-    def push(self, md5s: list[str], remote: str | None = None) -> dict[str, str]:
+    def push(self, md5s: list[str], remote: str | None = None,
+             progress: bool = False) -> dict[str, str]:
         """Upload the objects to the DVC remote; {md5: why} for each one not there after.
 
         DVC uploads files content-addressed and a folder's listing only after all its
@@ -231,7 +235,7 @@ class Dvc:
             if md5.endswith(".dir"):
                 objs.update(hi for _, _, hi in self._tree(md5))
         try:
-            with quiet():
+            with quiet(progress):
                 if objs:
                     self.repo.cloud.push(objs, remote=remote, odb=odb)
                 present = self._on_remote(wanted, odb)
@@ -241,7 +245,8 @@ class Dvc:
                       else "upload failed")
                 for md5 in wanted - present}
 
-    def fetch(self, md5s: list[str], remote: str | None = None) -> dict[str, str]:
+    def fetch(self, md5s: list[str], remote: str | None = None,
+              progress: bool = False) -> dict[str, str]:
         """Bring the objects missing from the cache in from the DVC remote; {md5: why}
         for each one still missing after."""
         from dvc_data.hashfile.hash_info import HashInfo
@@ -263,7 +268,7 @@ class Dvc:
                     absent[md5] = "not on the remote"
                     continue
                 objs.update(hi for _, _, hi in tree)
-            with quiet():
+            with quiet(progress):
                 self.repo.cloud.pull(objs, remote=remote, odb=odb)
         except Exception as exc:
             raise self._translate(exc, remote) from None

@@ -69,7 +69,8 @@ def _number(value: Any) -> bool:
 
 def compare(old: dict[str, Any], new: dict[str, Any], rtol: float,
             atol: float = 0.0) -> list[MetricCheck]:
-    """Each metric of ``old`` (flat names, ``step`` left out) against ``new``."""
+    """Each metric of ``old`` (flat names, ``step`` left out) against ``new``: it passes
+    when ``|new - old| <= max(rtol * |old|, atol)`` (NaN matches NaN, inf matches inf)."""
     checks = []
     for name in sorted(old):
         if name == "step":
@@ -77,8 +78,8 @@ def compare(old: dict[str, Any], new: dict[str, Any], rtol: float,
         a, b = old[name], new.get(name)
         if _number(a) and _number(b):
             x, y = float(a), float(b)  # type: ignore[arg-type]
-            ok = (math.isnan(x) and math.isnan(y)) or \
-                math.isclose(y, x, rel_tol=rtol, abs_tol=atol)
+            ok = (math.isnan(x) and math.isnan(y)) or x == y or \
+                abs(y - x) <= max(rtol * abs(x), atol)
         else:
             ok = a == b
         checks.append(MetricCheck(name, a, b, ok))

@@ -66,7 +66,8 @@ def find(arts: list[Artifact], name: str, run_id: str) -> Artifact:
                       "artifacts (Run.log_artifact)")
 
 
-def ensure_cached(dvc: Any, art: Artifact, run_id: str, remote: str | None) -> None:
+def ensure_cached(dvc: Any, art: Artifact, run_id: str, remote: str | None,
+                  progress: bool = False) -> None:
     """Bring ``art`` into the local cache from the DVC remote unless it is there."""
     from .artifacts import RemoteError
 
@@ -75,7 +76,7 @@ def ensure_cached(dvc: Any, art: Artifact, run_id: str, remote: str | None) -> N
     where = f"artifact {art.name!r} of run {run_id} is not in the local DVC cache " \
         f"({dvc.cache_dir})"
     try:
-        absent = dvc.fetch([art.md5], remote)
+        absent = dvc.fetch([art.md5], remote, progress)
     except RemoteError as exc:
         raise GitlogError(f"{where}; {exc.message}", hint=exc.hint) from None
     if absent:
@@ -86,7 +87,8 @@ def ensure_cached(dvc: Any, art: Artifact, run_id: str, remote: str | None) -> N
 
 def get_artifact(rev: str, name: str, output: str | Path | None = None,
                  repo: str | Path | Repo = ".", config: Config | None = None, *,
-                 remote: str | None = None, force: bool = False) -> Path:
+                 remote: str | None = None, force: bool = False,
+                 progress: bool = False) -> Path:
     """Write artifact ``name`` of run ``rev`` to ``output`` (default: its file name in the
     current folder); return the path written. An existing path is kept unless ``force``."""
     repo = repo if isinstance(repo, Repo) else Repo(repo)
@@ -102,7 +104,7 @@ def get_artifact(rev: str, name: str, output: str | Path | None = None,
         raise GitlogError(f"{dest} already exists", hint="pass --force to replace it, or "
                           "-o another path")
     with open_dvc(repo) as dvc:
-        ensure_cached(dvc, art, run_id, remote)
+        ensure_cached(dvc, art, run_id, remote, progress)
         files = dvc.files(art.md5)
     materialize(files, dest)
     return dest

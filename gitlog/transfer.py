@@ -107,8 +107,8 @@ def _artifact_problem(arts: list[tuple[str, Artifact]], absent: dict[str, str]) 
     return f"artifact {art.name!r} of run {run_id}: {absent[art.md5]}{more}"
 
 
-def _dvc_sync(repo: Repo, md5s: set[str], dvc_remote: str | None,
-              push: bool) -> tuple[dict[str, str], Any]:
+def _dvc_sync(repo: Repo, md5s: set[str], dvc_remote: str | None, push: bool,
+              progress: bool) -> tuple[dict[str, str], Any]:
     """Push or fetch ``md5s``; ({md5: why} for the ones that did not make it, the
     RemoteError that stopped everything or None)."""
     from .artifacts import RemoteError, open_dvc
@@ -118,15 +118,16 @@ def _dvc_sync(repo: Repo, md5s: set[str], dvc_remote: str | None,
     try:
         with open_dvc(repo) as dvc:
             sync = dvc.push if push else dvc.fetch
-            return sync(sorted(md5s), dvc_remote), None
+            return sync(sorted(md5s), dvc_remote, progress), None
     except RemoteError as exc:
         return {md5: exc.message for md5 in md5s}, exc
 
 
 def push(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = (),
-         all_: bool = False, remote: str | None = None,
-         dvc_remote: str | None = None) -> TransferReport:
-    """Push experiment branches to the git remote, their artifacts to the DVC remote."""
+         all_: bool = False, remote: str | None = None, dvc_remote: str | None = None,
+         progress: bool = False) -> TransferReport:
+    """Push experiment branches to the git remote, their artifacts to the DVC remote.
+    ``progress`` shows DVC's progress bars (the CLI sets it on a terminal)."""
     remote = remote or config["remote"]["git"]
     dvc_remote = dvc_remote or config["remote"]["dvc"]
     check_remote(repo, remote)
@@ -137,7 +138,7 @@ def push(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
         for exp in chosen:
             pending[exp] = _new_runs(repo, cat, config, local[exp], [f"--remotes={remote}"])
     md5s = {a.md5 for _, arts in pending.values() for _, a in arts}
-    absent, stop = _dvc_sync(repo, md5s, dvc_remote, push=True)
+    absent, stop = _dvc_sync(repo, md5s, dvc_remote, True, progress)
     report = TransferReport(remote, hint=stop.hint if stop else None)
     ready = []
     for exp in chosen:
@@ -187,16 +188,14 @@ def _git_push(repo: Repo, config: Config, remote: str, ready: list[str],
 
 def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = (),
          all_: bool = False, remote: str | None = None, dvc_remote: str | None = None,
-         artifacts: bool = True) -> TransferReport:
+         artifacts: bool = True, progress: bool = False) -> TransferReport:
     """Fetch experiment branches from the git remote and their artifacts from DVC."""
     remote = remote or config["remote"]["git"]
     dvc_remote = dvc_remote or config["remote"]["dvc"]
     check_remote(repo, remote)
     tracking = f"refs/remotes/{remote}/{config.prefix}"
-    names = [] if all_ or not experiments else list(experiments)
-    specs = [f"+refs/heads/{config.prefix}{n}:{tracking}{n}" for n in names] or \
-        [f"+refs/heads/{config.prefix}*:{tracking}*"]
-    proc = run_git(["fetch", "--no-tags", remote, *specs], repo.root, check=False)
+    spec = f"+refs/heads/{config.prefix}*:{tracking}*"
+    proc = run_git(["fetch", "--no-tags", remote, spec], repo.root, check=False)
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise GitlogError(f"git fetch from {remote!r} failed: {err[-1] if err else ''}",
@@ -223,7 +222,7 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
                 todo[exp] = _new_runs(repo, cat, config, theirs, [mine] if mine else
                                       ["--branches"])
     md5s = {a.md5 for _, arts in todo.values() for _, a in arts} if artifacts else set()
-    absent, stop = _dvc_sync(repo, md5s, dvc_remote, push=False)
+    absent, stop = _dvc_sync(repo, md5s, dvc_remote, False, progress)
     if stop is not None:
         report.hint = f"{stop.hint}; or pass --no-artifacts to take the runs without " \
             "their artifacts (gitlog get fetches one later)"

@@ -66,3 +66,15 @@ def test_reproduce_of_a_failing_command_and_of_a_missing_run(tmp_path: Path) -> 
     proc = run_cli("reproduce", "nope", cwd=repo)
     assert proc.returncode == 1
     assert proc.stderr.startswith("Error: no commit, experiment or run id matches: nope")
+
+
+def test_metrics_compare_relative_to_the_old_value() -> None:
+    from gitlog.reproduce import compare
+
+    checks = compare({"loss": 1.0, "zero": 0.0, "diverged": float("nan"), "acc": 0.5,
+                      "gone": 3, "step": 9},
+                     {"loss": 1.0009, "zero": 1e-9, "diverged": float("nan"), "acc": 0.6},
+                     rtol=0.001)
+    assert {c.name: c.ok for c in checks} == {"loss": True, "zero": False, "diverged": True,
+                                              "acc": False, "gone": False}
+    assert compare({"zero": 0.0}, {"zero": 1e-9}, rtol=0.001, atol=1e-6)[0].ok

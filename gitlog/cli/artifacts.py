@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from . import pass_repo
@@ -60,5 +62,6 @@ def get(rev: str, name: str, output: str | None, force: bool, dvc_remote: str | 
     r = Repo(repo)
     config = load(r.root)
     path = get_artifact(rev, name, output, r, config, force=force,
-                        remote=dvc_remote or config["remote"]["dvc"])
+                        remote=dvc_remote or config["remote"]["dvc"],
+                        progress=sys.stderr.isatty())
     click.echo(str(path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -54,7 +55,8 @@ def push(experiments: tuple[str, ...], all_: bool, remote: str | None,
     from gitlog.transfer import push as do_push
 
     r = Repo(repo)
-    report = do_push(r, load(r.root), experiments, all_, remote, dvc_remote)
+    report = do_push(r, load(r.root), experiments, all_, remote, dvc_remote,
+                     progress=sys.stderr.isatty())
     _finish(report, fmt, "pushed")
 
 
@@ -81,5 +83,5 @@ def pull(experiments: tuple[str, ...], all_: bool, remote: str | None,
 
     r = Repo(repo)
     report = do_pull(r, load(r.root), experiments, all_, remote, dvc_remote,
-                     artifacts=not no_artifacts)
+                     artifacts=not no_artifacts, progress=sys.stderr.isatty())
     _finish(report, fmt, "pulled")
