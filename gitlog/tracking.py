@@ -74,6 +74,33 @@ def _tracked_by_git(repo: Any, rel: str) -> bool:
     return bool(repo.git("ls-files", "-z", "--", rel).strip("\0"))
 
 
+def _dvc_owner(repo: Any, rel: str) -> str | None:
+    """The DVC file (committed ``<path>.dvc``, or a stage in the top ``dvc.yaml``) that
+    already has ``rel`` as an output: a second pointer in the run commit would make DVC
+    refuse both."""
+    if _tracked_by_git(repo, rel + ".dvc"):
+        return rel + ".dvc"
+    from .layout import yaml_load
+
+    try:
+        doc = yaml_load((Path(repo.root) / "dvc.yaml").read_text(encoding="utf-8"))
+    except Exception:  # no dvc.yaml, or one DVC itself will report
+        return None
+    stages = doc.get("stages") if isinstance(doc, dict) else None
+    for name, stage in (stages or {}).items():
+        if not isinstance(stage, dict):
+            continue
+        wdir = str(stage.get("wdir") or ".")
+        for out in stage.get("outs") or []:
+            path = next(iter(out), None) if isinstance(out, dict) else out
+            if not isinstance(path, str):
+                continue
+            full = os.path.normpath(os.path.join(wdir, path)).replace(os.sep, "/")
+            if _inside(rel, full) or _inside(full, rel):
+                return f"dvc.yaml (stage {name})"
+    return None
+
+
 def _check_overlap(journal: Any, name: str, rel: str) -> None:
     """Two artifacts of one run may not share or nest paths (DVC refuses overlapping
     outputs); logging the same name again replaces it."""
@@ -109,6 +136,12 @@ def log_artifact(run: Any, path: str | os.PathLike[str], name: str | None = None
         raise ArtifactPathError(str(path), f"{rel} is tracked by git; an artifact's content "
                                 "goes to DVC instead", hint=f"git rm -r --cached {rel} (and "
                                 "commit), then log it again")
+    owner = _dvc_owner(repo, rel)
+    if owner:
+        raise ArtifactPathError(str(path), f"{rel} is an output of {owner} already, which "
+                                "the run commit holds with the code",
+                                hint="DVC versions it there; describe it with log_data / "
+                                     "log_model, or log another path")
     _check_overlap(run.journal, name, rel)
     with open_dvc(repo) as dvc:  # before hashing: a repository without DVC fails fast
         hashed = hash_path(real)

@@ -121,12 +121,24 @@ def test_bad_artifact_paths_give_one_clear_error_and_keep_the_run(project: Path,
     (project / "bundle").mkdir()
     (project / "bundle" / "ok.txt").write_text("ok")
     (project / "bundle" / "escape").symlink_to(outside)
+    (project / "raw.csv").write_text("1\n")
+    (project / "raw.csv.dvc").write_text("outs:\n- md5: b026324c6904b2a9cb4b88d6d61c81d1\n"
+                                         "  size: 2\n  hash: md5\n  path: raw.csv\n")
+    with (project / "dvc.yaml").open("a") as fh:
+        fh.write("stages:\n  train:\n    cmd: python train.py\n    outs:\n    - out/\n")
+    (project / "out").mkdir()
+    (project / "out" / "model.pkl").write_text("m")
+    git(project, "add", "raw.csv.dvc", "dvc.yaml")
+    git(project, "commit", "-q", "-m", "data and a pipeline tracked by DVC")
     cases = [(outside, "outside the repository"),
              (project / "link.bin", "goes through a symlink out of the repository"),
              (project / "bundle", "holds a symlink out of the repository: bundle/escape"),
              (project / "nope.bin", "no such file or folder"),
              (project / ".git" / "HEAD", "nor live in .git/"),
-             (project / "train.py", "train.py is tracked by git")]
+             (project / "train.py", "train.py is tracked by git"),
+             (project / "raw.csv", "raw.csv is an output of raw.csv.dvc already"),
+             (project / "out" / "model.pkl", r"out/model.pkl is an output of dvc.yaml \(stage "
+                                             r"train\) already")]
     with gitlog.start("bad", repo=project) as run:
         for path, message in cases:
             with pytest.raises(ArtifactPathError, match=message) as info:
