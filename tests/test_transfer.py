@@ -167,3 +167,20 @@ def test_missing_remotes_are_one_clear_error_each(team: dict[str, Path]) -> None
     assert proc.returncode == 1 and "no DVC remote named 'nowhere'" in proc.stderr
     assert run_cli("push", "no-such-exp", cwd=a).stderr.startswith(
         "Error: no experiment 'no-such-exp' to push")
+
+
+def test_pull_without_a_dvc_remote_keeps_the_branch_until_told(team: dict[str, Path]) -> None:
+    a, b = team["a"], team["b"]
+    log_model(a, "alpha", "model of A")
+    assert run_cli("push", "alpha", cwd=a).returncode == 0
+    dvc(b, "remote", "remove", "storage")
+    proc = run_cli("pull", "alpha", "--format", "json", cwd=b)
+    assert proc.returncode == 1
+    assert rows(proc.stdout)["alpha"]["action"] == "not updated"
+    assert "no DVC remote configured" in proc.stderr and "--no-artifacts" in proc.stderr
+    assert git(b, "branch", "--list", "exp/alpha") == ""
+    proc = run_cli("pull", "alpha", "--no-artifacts", "--format", "json", cwd=b)
+    assert proc.returncode == 0 and rows(proc.stdout)["alpha"]["action"] == "created"
+    proc = run_cli("pull", "nothing-here", cwd=b)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("Error: no experiment 'nothing-here' on remote 'origin'")
