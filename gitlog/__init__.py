@@ -27,8 +27,8 @@ _LAZY = {
 }
 
 __all__ = sorted([*_LAZY, "log_metric", "log_metrics", "log_param", "log_params",
-                  "log_data", "log_model", "log_eval", "log_sample", "debug", "info",
-                  "warning", "error", "critical", "finish"])
+                  "log_data", "log_model", "log_eval", "log_sample", "log_artifact",
+                  "debug", "info", "warning", "error", "critical", "finish"])
 
 
 def __getattr__(name: str) -> Any:
@@ -81,6 +81,11 @@ def log_eval(*args: Any, **kwargs: Any) -> dict[str, float]:
 def log_sample(name: str, inputs: Any = None, outputs: Any = None, **kwargs: Any) -> None:
     """``log_sample`` on the active run."""
     _active().log_sample(name, inputs, outputs, **kwargs)
+
+
+def log_artifact(path: Any, name: str | None = None, **kwargs: Any) -> dict[str, Any]:
+    """``log_artifact`` on the active run."""
+    return _active().log_artifact(path, name, **kwargs)  # type: ignore[no-any-return]
 
 
 def debug(message: str, **fields: Any) -> None:

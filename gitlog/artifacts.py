@@ -1,11 +1,60 @@
-"""Everything that goes through DVC. The only module that imports dvc (lazily)."""
+"""Everything that goes through DVC. The only module that imports dvc (lazily).
+
+Artifacts live in the repository's DVC cache (``.dvc/cache`` unless ``cache.dir`` says
+otherwise), stored once per content; remotes are DVC remotes. Callers name objects by
+their DVC 3 md5 (a folder's ends in ``.dir``) and get plain data back; DVC's exceptions
+become one-line ``GitlogError``s here.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from .errors import GitlogError
+
+_LOGGERS = ("dvc", "dvc_data", "dvc_objects", "scmrepo", "fsspec", "s3fs", "botocore")
+_CREDENTIAL_ERRORS = ("NoCredentialsError", "PartialCredentialsError",
+                      "CredentialRetrievalError", "InvalidAccessKeyId",
+                      "SignatureDoesNotMatch")
+
+
+class DvcMissingError(GitlogError):
+    def __init__(self, root: str) -> None:
+        self.root = root
+        super().__init__(f"DVC is not set up in {root}",
+                         hint="run 'gitlog init' (it runs 'dvc init'), then commit .dvc/")
+
+
+class RemoteError(GitlogError):
+    """A DVC remote that is missing, misconfigured or refuses us."""
+
+    def __init__(self, message: str, remote: str | None, hint: str | None = None) -> None:
+        self.remote = remote
+        super().__init__(message, hint=hint)
+
+
+@contextlib.contextmanager
+def quiet(progress: bool = False) -> Iterator[None]:
+    """Keep DVC's own log lines off gitlog's output: gitlog reports what happened. With
+    ``progress``, DVC's progress bars still show (on a terminal only: DVC checks)."""
+    saved = {}
+    for name in (*_LOGGERS, "dvc.progress"):
+        logger = logging.getLogger(name)
+        saved[name] = logger.level
+        logger.setLevel(logging.CRITICAL)
+    if progress:
+        logging.getLogger("dvc.progress").setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def dvc_init(root: str | Path) -> None:
@@ -15,14 +64,250 @@ def dvc_init(root: str | Path) -> None:
         from dvc.repo import Repo as DvcRepo
     except ImportError as exc:  # pragma: no cover - dvc is a core dependency
         raise GitlogError(f"DVC is not installed: {exc}", hint="pip install dvc") from None
-    import logging
-
-    # dvc init announces itself through the "dvc" logger on stdout; gitlog's stdout
-    # carries data only.
-    logger = logging.getLogger("dvc")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
+    with quiet():  # dvc init announces itself on stdout; gitlog's stdout carries data only
         DvcRepo.init(str(root))
-    finally:
-        logger.setLevel(level)
+
+
+def main_root(repo: Any) -> Path | None:
+    """The main checkout of a (``gitlog.git.Repo``) repository: itself, or the one a
+    linked worktree belongs to."""
+    common = Path(repo.common_dir)
+    return common.parent if common.name == ".git" else None
+
+
+def dvc_root(repo: Any) -> Path:
+    """The folder holding ``.dvc/``: the repository's root, else (a linked worktree) the
+    main checkout's."""
+    for candidate in (Path(repo.root), main_root(repo)):
+        if candidate is not None and (candidate / ".dvc").is_dir():
+            return candidate
+    raise DvcMissingError(str(repo.root))
+
+
+def open_dvc(repo: Any) -> Dvc:
+    """The DVC repository (and cache) that artifacts of ``repo`` go to."""
+    return Dvc(dvc_root(repo))
+
+
+class Dvc:
+    """One DVC repository opened for a batch of operations; use it as a context manager."""
+
+    def __init__(self, root: str | Path) -> None:
+        os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+        from dvc.repo import Repo as DvcRepo
+
+        self.root = Path(root)
+        with quiet():
+            try:
+                self.repo = DvcRepo(str(root))
+            except Exception as exc:
+                if type(exc).__name__ == "NotDvcRepoError":
+                    raise DvcMissingError(str(root)) from None
+                raise GitlogError(f"cannot open the DVC repository in {root}: {exc}",
+                                  hint="check .dvc/config ('dvc config --list')") from None
+        self.cache = self.repo.cache.local
+
+    def close(self) -> None:
+        self.repo.close()
+
+    def __enter__(self) -> Dvc:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def cache_dir(self) -> str:
+        """The cache folder (``dvc cache dir``)."""
+        return str(self.repo.cache.local_cache_dir)
+
+    # -- the local cache ---------------------------------------------------------
+    def store(self, hashed: Any) -> bool:
+        """Put a hashed file or folder (``describe.HashedPath``) into the cache.
+
+        Content already there is not copied again; returns True when something new was
+        stored. Files are copied to a temporary name and renamed, so the cache never holds
+        a partial object.
+        """
+        from dvc_objects.fs.local import localfs
+
+        with quiet():
+            todo = {oid: p for p, oid in hashed.files if not self.cache.exists(oid)}
+            added = self.cache.add(list(todo.values()), localfs, list(todo),
+                                   check_exists=False) if todo else 0
+            tree = hashed.tree
+            if tree is not None and not self.cache.exists(tree.oid):
+                self.cache.add(tree.path, tree.fs, tree.oid)
+                added += 1
+        return bool(added)
+
+    def _tree(self, md5: str, odb: Any = None) -> Any:
+        from dvc_data.hashfile.hash_info import HashInfo
+        from dvc_data.hashfile.tree import Tree
+
+        return Tree.load(odb or self.cache, HashInfo("md5", md5))
+
+    def has(self, md5: str) -> bool:
+        """True when the object (for a folder: its listing and every file) is cached."""
+        if not md5.endswith(".dir"):
+            return bool(self.cache.exists(md5))
+        try:
+            tree = self._tree(md5)
+        except Exception:  # missing or corrupt listing
+            return False
+        return all(self.cache.exists(hi.value) for _, _, hi in tree)
+
+    def files(self, md5: str) -> list[tuple[tuple[str, ...], str]]:
+        """(relative parts, cache path) of each file of a cached object; () for a file."""
+        if not md5.endswith(".dir"):
+            return [((), self.cache.oid_to_path(md5))]
+        return [(tuple(key), self.cache.oid_to_path(hi.value))
+                for key, _, hi in self._tree(md5)]
+
+    # -- remotes ----------------------------------------------------------------------
+    def remote_name(self, remote: str | None) -> str | None:
+        return remote or self.repo.config["core"].get("remote")
+
+    def _describe(self, remote: str | None) -> str:
+        name = self.remote_name(remote)
+        url = (self.repo.config["remote"].get(name) or {}).get("url") if name else None
+        return f"{name!r} ({url})" if url else repr(name)
+
+    def _remote_odb(self, remote: str | None, command: str) -> Any:
+        try:
+            with quiet():
+                return self.repo.cloud.get_remote_odb(remote, command)
+        except Exception as exc:
+            raise self._translate(exc, remote) from None
+
+    def _translate(self, exc: BaseException, remote: str | None) -> GitlogError:
+        name = self.remote_name(remote)
+        kind = type(exc).__name__
+        if kind == "NoRemoteError":
+            return RemoteError("no DVC remote configured for artifacts", None,
+                               hint="dvc remote add -d storage /path/or/s3://bucket/path "
+                                    "(or pass --dvc-remote NAME)")
+        if kind == "RemoteNotFoundError" or "doesn't exist" in str(exc):
+            return RemoteError(f"no DVC remote named {name!r}", name,
+                               hint="list remotes with 'dvc remote list'")
+        if kind in ("ConfigError", "RemoteConfigError"):
+            return RemoteError(f"DVC remote {name!r} is not usable: {exc}", name,
+                               hint="list remotes with 'dvc remote list'")
+        if _is_credentials_error(exc):
+            return RemoteError(f"no valid credentials for DVC remote {self._describe(remote)}",
+                               name, hint="set the remote's credentials (for S3: "
+                               "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or 'dvc remote "
+                               f"modify --local {name} access_key_id ...')")
+        if isinstance(exc, GitlogError):
+            return exc
+        return RemoteError(f"DVC remote {self._describe(remote)} failed: "
+                           f"{kind}: {_first_line(exc)}", name,
+                           hint="check the remote's URL and that it is reachable "
+                                "('dvc remote list'); then re-run")
+
+    def _on_remote(self, md5s: set[str], odb: Any) -> set[str]:
+        """Which of ``md5s`` the remote holds (a folder: its listing, uploaded last)."""
+        if not md5s:
+            return set()
+        with quiet():
+            return set(odb.oids_exist(sorted(md5s)))
+
+    def push(self, md5s: list[str], remote: str | None = None,
+             progress: bool = False) -> dict[str, str]:
+        """Upload the objects to the DVC remote; {md5: why} for each one not there after.
+
+        DVC uploads files content-addressed and a folder's listing only after all its
+        files, so whatever a later pull finds on the remote is complete.
+        """
+        from dvc_data.hashfile.hash_info import HashInfo
+
+        wanted = set(md5s)
+        if not wanted:
+            return {}
+        odb = self._remote_odb(remote, "push")
+        objs: set[Any] = set()
+        local_missing: set[str] = set()
+        for md5 in wanted:
+            if not self.has(md5):
+                local_missing.add(md5)
+                continue
+            objs.add(HashInfo("md5", md5))
+            if md5.endswith(".dir"):
+                objs.update(hi for _, _, hi in self._tree(md5))
+        try:
+            with quiet(progress):
+                if objs:
+                    self.repo.cloud.push(objs, remote=remote, odb=odb)
+                present = self._on_remote(wanted, odb)
+        except Exception as exc:
+            raise self._translate(exc, remote) from None
+        return {md5: ("missing from the local DVC cache" if md5 in local_missing
+                      else "upload failed")
+                for md5 in wanted - present}
+
+    def fetch(self, md5s: list[str], remote: str | None = None,
+              progress: bool = False) -> dict[str, str]:
+        """Bring the objects missing from the cache in from the DVC remote; {md5: why}
+        for each one still missing after."""
+        from dvc_data.hashfile.hash_info import HashInfo
+
+        need = sorted({m for m in md5s if not self.has(m)})
+        if not need:
+            return {}
+        odb = self._remote_odb(remote, "pull")
+        objs: set[Any] = set()
+        absent: dict[str, str] = {}
+        try:
+            for md5 in need:
+                objs.add(HashInfo("md5", md5))
+                if not md5.endswith(".dir"):
+                    continue
+                try:
+                    tree = self._tree(md5, odb)
+                except FileNotFoundError:
+                    absent[md5] = "not on the remote"
+                    continue
+                objs.update(hi for _, _, hi in tree)
+            with quiet(progress):
+                self.repo.cloud.pull(objs, remote=remote, odb=odb)
+        except Exception as exc:
+            raise self._translate(exc, remote) from None
+        for md5 in need:
+            if md5 not in absent and not self.has(md5):
+                absent[md5] = "not on the remote" if not self._on_remote({md5}, odb) \
+                    else "download failed"
+        return absent
+
+
+def share_cache(worktree_root: Path, main: Path) -> None:
+    """Point a temporary worktree's DVC at the main checkout's cache and local config."""
+    dvc_dir = worktree_root / ".dvc"
+    if not dvc_dir.is_dir():
+        return
+    from dvc.config import Config
+
+    local = main / ".dvc" / "config.local"
+    if local.exists():
+        shutil.copyfile(local, dvc_dir / "config.local")
+    with Dvc(main) as dvc:
+        cache_dir = dvc.cache_dir
+    with quiet(), Config(str(dvc_dir)).edit("local") as conf:
+        conf["cache"]["dir"] = cache_dir
+
+
+def _is_credentials_error(exc: BaseException) -> bool:
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 10:
+        text = str(current)
+        if type(current).__name__ in _CREDENTIAL_ERRORS or \
+                "Unable to locate credentials" in text or "InvalidAccessKeyId" in text:
+            return True
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return False
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -30,6 +30,8 @@ DEFAULTS: dict[str, Any] = {
     "samples": {"size": 20},
     "system_metrics": {"interval": 5.0},
     "alerts": {"notifiers": {}, "rules": []},
+    "remote": {"git": "origin", "dvc": None},
+    "reproduce": {"rtol": 0.001},
 }
 
 
@@ -151,6 +153,7 @@ def _validate(data: dict[str, Any], path: str) -> None:
     if isinstance(max_lines, bool) or not isinstance(max_lines, int) or max_lines < 0:
         fail(f"capture.max_lines must be a whole number >= 0, got {max_lines!r}")
     _validate_debugging(data, fail)
+    _validate_sharing(data, fail)
 
 
 def _validate_debugging(data: dict[str, Any], fail: Any) -> None:
@@ -165,6 +168,21 @@ def _validate_debugging(data: dict[str, Any], fail: Any) -> None:
             not math.isfinite(interval) or interval <= 0:
         fail(f"system_metrics.interval must be a positive number of seconds, got {interval!r}")
     validate_alerts(data["alerts"], fail)
+
+
+def _validate_sharing(data: dict[str, Any], fail: Any) -> None:
+    remote = data["remote"]
+    if not isinstance(remote, dict):
+        fail("remote must be a mapping with keys git and dvc")
+    if not isinstance(remote.get("git"), str) or not remote["git"]:
+        fail(f"remote.git must be the name of a git remote, got {remote.get('git')!r}")
+    if remote.get("dvc") is not None and (not isinstance(remote["dvc"], str) or
+                                          not remote["dvc"]):
+        fail(f"remote.dvc must be a DVC remote name or null, got {remote['dvc']!r}")
+    rtol = data["reproduce"].get("rtol") if isinstance(data["reproduce"], dict) else None
+    if isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or \
+            not math.isfinite(rtol) or rtol < 0:
+        fail(f"reproduce.rtol must be a number >= 0, got {rtol!r}")
 
 
 def write_default(root: str | Path) -> bool:

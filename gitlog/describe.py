@@ -284,36 +284,66 @@ def _describe_path(path: str | os.PathLike[Any]) -> dict[str, Any]:
 
 
 def _dvc_hash(path: str) -> dict[str, Any]:
-    """The md5, size (and for a directory nfiles) that ``dvc add`` records (DVC 3).
+    """The md5, size (and for a directory nfiles) that ``dvc add`` records (DVC 3)."""
+    hashed = hash_path(path)
+    hashed.release()
+    return hashed.summary
 
-    Uses dvc_data's own hashing (1 MiB chunks, no state database, no cache).
+
+class HashedPath:
+    """A file or directory hashed as ``dvc add`` hashes it (DVC 3 md5).
+
+    ``summary`` is what the ``.dvc`` file records (md5, size, and for a directory
+    nfiles); ``files`` lists (path, md5) of every file; ``tree`` is dvc_data's Tree of a
+    directory (its ``.dir`` listing lives in dvc_data's in-memory filesystem until
+    ``release()``), None for a file.
+    """
+
+    def __init__(self, summary: dict[str, Any], files: list[tuple[str, str]],
+                 tree: Any = None) -> None:
+        self.summary = summary
+        self.files = files
+        self.tree = tree
+
+    def release(self) -> None:
+        if self.tree is not None:
+            with contextlib.suppress(Exception):  # digest() leaves it in the global memfs
+                self.tree.fs.rm_file(self.tree.path)
+
+
+def hash_path(path: str) -> HashedPath:
+    """Hash ``path`` with dvc_data's own code (1 MiB chunks, no state database, no cache).
+
+    Files are streamed, never read whole.
     """
     from dvc_data.hashfile.hash import hash_file
     from dvc_objects.fs.local import localfs
 
     if not os.path.isdir(path):
         meta, hash_info = hash_file(path, localfs, "md5", info=localfs.info(path))
-        return {"md5": hash_info.value, "size": meta.size}
+        return HashedPath({"md5": hash_info.value, "size": meta.size},
+                          [(path, str(hash_info.value))])
 
     from dvc_data.hashfile.tree import Tree
 
     tree = Tree()
     size = 0
-    for root, dirs, files in os.walk(path):
+    files = []
+    for root, dirs, names in os.walk(path):
         dirs[:] = [d for d in dirs if d not in _DVC_IGNORED_DIRS]
         rel = os.path.relpath(root, path)
         prefix = () if rel == os.curdir else tuple(rel.split(os.sep))
-        for name in files:
+        for name in names:
             if name in _DVC_IGNORED_FILES:
                 continue
             file_path = os.path.join(root, name)
             meta, hash_info = hash_file(file_path, localfs, "md5", info=localfs.info(file_path))
             tree.add((*prefix, name), meta, hash_info)
+            files.append((file_path, str(hash_info.value)))
             size += meta.size or 0
     tree.digest()  # DVC's own .dir hash: md5 of the sorted JSON listing, plus ".dir"
-    with contextlib.suppress(Exception):  # digest() leaves the listing in the global memfs
-        tree.fs.rm_file(tree.path)
-    return {"md5": tree.hash_info.value, "size": size, "nfiles": len(tree)}
+    return HashedPath({"md5": tree.hash_info.value, "size": size, "nfiles": len(tree)},
+                      files, tree)
 
 
 def _describe_frame(frame: Any) -> dict[str, Any]:

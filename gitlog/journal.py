@@ -10,6 +10,7 @@ append is a single ``write()`` of whole lines on a file opened with ``O_APPEND``
     status.jsonl      status records (child's and owner's)
     params.jsonl      param updates, merged in order
     data.jsonl        data descriptors      model.jsonl   model descriptors
+    artifacts.jsonl   artifacts tracked with DVC (name, type, path, md5, size)
     info.jsonl        run-level facts (resource use, exit code)
     events.jsonl      the run's events, final format
     metrics/NAME.tsv  step series, final format (header ``timestamp step NAME``)
@@ -27,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-JSON_FILES = ("status", "params", "data", "model", "info", "plots")
+JSON_FILES = ("status", "params", "data", "model", "info", "plots", "artifacts")
 
 
 def runs_dir(gitlog_dir: Path) -> Path:

@@ -6,6 +6,7 @@
     metrics/NAME.tsv  step series (``timestamp  step  NAME``), as DVCLive writes them
     data.yaml     data descriptors          model.yaml   model descriptors
     events.jsonl  one event a line: ts, level, message, fields, step
+    artifacts/NAME.dvc  DVC pointer files of the run's artifacts (content in the DVC cache)
 
 ``build_files`` turns a journal into these files; ``read_run`` reads them back from any
 commit through one ``git cat-file --batch``.
@@ -139,6 +140,11 @@ def build_files(journal: Journal, status: str | None = None) -> tuple[dict[str, 
             files[fname] = yaml_dump(descriptors)
     for rec in journal.records("plots"):
         files[f"plots/{rec['name']}.json"] = json.dumps(rec["data"], indent=1).encode()
+    from .pointers import artifact_files
+
+    artifacts, pointers = artifact_files(journal.records("artifacts"),
+                                         meta.get("log_dir") or ".gitlog")
+    files.update(pointers)
     events = journal.events_path()
     files["events.jsonl"] = whole_lines(events.read_bytes()) if events.exists() else b""
 
@@ -166,6 +172,8 @@ def build_files(journal: Journal, status: str | None = None) -> tuple[dict[str, 
     for key in ("duration_s", "cpu_time_s", "peak_memory_mb", "message"):
         if key in info or key in meta:
             record[key] = info.get(key, meta.get(key))
+    if artifacts:
+        record["artifacts"] = artifacts
     events_count = files["events.jsonl"].count(b"\n")
     record["events"] = events_count
     files["run.yaml"] = yaml_dump(record)
@@ -187,6 +195,13 @@ class RunRecord:
     @property
     def flat_metrics(self) -> dict[str, Any]:
         return flatten(self.metrics)
+
+    @property
+    def artifacts(self) -> list[Any]:
+        """The run's artifacts (``pointers.Artifact``), sorted by name."""
+        from .pointers import from_run
+
+        return from_run(self.run)
 
 
 def read_run(catfile: Any, commit: str, log_dir: str, *, events: bool = True) -> RunRecord | None:

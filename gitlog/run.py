@@ -205,29 +205,46 @@ class Run:
     def log_data(self, data: Any = None, *, name: str | None = None, source: str | None = None,
                  samples: int | None = None, features: Any = None,
                  processing: list[str] | None = None, **extra: Any) -> dict[str, Any]:
-        """Describe a data set: a path (hashed as DVC hashes it), a frame/array, or fields."""
+        """Describe a data set: a path (hashed as DVC hashes it), a frame/array, or fields.
+
+        A file inside the repository is also tracked with DVC (``log_artifact``, type
+        "data")."""
         self._check_open()
         from .describe import describe_data
 
-        descriptor = describe_data(data)
+        if name is None:
+            name = Path(os.fspath(data)).name if isinstance(data, (str, os.PathLike)) else "data"
+        descriptor = None
+        if isinstance(data, (str, os.PathLike)):
+            from .tracking import track_file
+
+            descriptor = track_file(self, data, name, "data")
+        descriptor = descriptor or describe_data(data)
         for key, value in (("source", source), ("samples", samples), ("features", features),
                            ("processing", processing)):
             if value is not None:
                 descriptor[key] = plain(value)
         descriptor.update({k: plain(v) for k, v in extra.items()})
-        if name is None:
-            name = Path(os.fspath(data)).name if isinstance(data, (str, os.PathLike)) else "data"
         self.journal.append_json("data", {"name": name, "descriptor": descriptor})
         return descriptor
 
     def log_model(self, model: Any = None, *, name: str = "model", type: str | None = None,
                   layers: Any = None, activations: Any = None, parameters: int | None = None,
                   **extra: Any) -> dict[str, Any]:
-        """Describe a model: a dict, a scikit-learn or PyTorch object, or fields."""
+        """Describe a model: a dict, a scikit-learn or PyTorch object, or fields.
+
+        A path to a file inside the repository is tracked with DVC (``log_artifact``,
+        type "model")."""
         self._check_open()
         from .describe import describe_model
 
-        descriptor = describe_model(model) if model is not None else {}
+        descriptor = None
+        if isinstance(model, (str, os.PathLike)):
+            from .tracking import track_file
+
+            descriptor = track_file(self, model, name, "model")
+        if descriptor is None:
+            descriptor = describe_model(model) if model is not None else {}
         for key, value in (("type", type), ("layers", layers), ("activations", activations),
                            ("parameters", parameters)):
             if value is not None:
@@ -235,6 +252,17 @@ class Run:
         descriptor.update({k: plain(v) for k, v in extra.items()})
         self.journal.append_json("model", {"name": name, "descriptor": descriptor})
         return descriptor
+
+    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None, *,
+                     type: str = "model", meta: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Track a file or folder with DVC: content into the DVC cache, its pointer into
+        the run commit (``<log_dir>/artifacts/NAME.dvc``), name, type, size and hash into
+        ``run.yaml``. ``name`` defaults to the file name; logging a name again replaces it.
+        """
+        self._check_open()
+        from .tracking import log_artifact
+
+        return log_artifact(self, path, name=name, type=type, meta=meta)
 
     # -- events -------------------------------------------------------------------
     def log(self, level: str, message: str, **fields: Any) -> None:

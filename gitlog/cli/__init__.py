@@ -21,6 +21,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "recover": ("gitlog.cli.recover", "recover", "Commit runs whose process died."),
     "demo": ("gitlog.cli.demo", "demo", "Build a demo ML repository with real runs."),
     "alerts": ("gitlog.cli.alerts", "alerts", "Test alert notifiers; check a run's alerts."),
+    "artifacts": ("gitlog.cli.artifacts", "artifacts", "List a run's artifacts (DVC)."),
+    "get": ("gitlog.cli.artifacts", "get", "Write an artifact of any run to a path."),
+    "push": ("gitlog.cli.transfer", "push", "Push experiments (git) and artifacts (DVC)."),
+    "pull": ("gitlog.cli.transfer", "pull", "Pull experiments (git) and artifacts (DVC)."),
+    "reproduce": ("gitlog.cli.reproduce", "reproduce", "Re-run a run and compare metrics."),
 }
 
 

@@ -1,0 +1,164 @@
+"""``gitlog reproduce``: run a logged run again and compare its metrics.
+
+The run commit is checked out in a temporary ``git worktree add --detach`` (the user's
+checkout, index and HEAD are never touched): that gives the code exactly as it ran and
+the run's log folder with its params. The run's data artifacts are restored from the DVC
+cache (or remote) at their paths, the worktree's DVC shares the main cache, and the
+recorded command (or the one given) runs as a new run of the same experiment. Each
+metric of the old run is then compared with the new one within a relative tolerance.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shlex
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .config import Config, load
+from .errors import GitlogError, RevisionError
+from .git import Repo
+from .layout import RunRecord, read_run
+from .query import resolve_run
+
+_PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
+
+
+@dataclass
+class MetricCheck:
+    name: str
+    old: Any
+    new: Any
+    ok: bool
+
+    @property
+    def rel_diff(self) -> float | None:
+        if not (_number(self.old) and _number(self.new)):
+            return None
+        if self.old == self.new:
+            return 0.0
+        return abs(self.new - self.old) / abs(self.old) if self.old else math.inf
+
+
+@dataclass
+class Reproduction:
+    old_commit: str
+    old_run: str
+    command: list[str]
+    rtol: float
+    new_commit: str | None = None
+    new_run: str | None = None
+    status: str | None = None
+    exit_code: int | None = None
+    checks: list[MetricCheck] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "completed" and all(c.ok for c in self.checks)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def compare(old: dict[str, Any], new: dict[str, Any], rtol: float,
+            atol: float = 0.0) -> list[MetricCheck]:
+    """Each metric of ``old`` (flat names, ``step`` left out) against ``new``: it passes
+    when ``|new - old| <= max(rtol * |old|, atol)`` (NaN matches NaN, inf matches inf)."""
+    checks = []
+    for name in sorted(old):
+        if name == "step":
+            continue
+        a, b = old[name], new.get(name)
+        if _number(a) and _number(b):
+            x, y = float(a), float(b)  # type: ignore[arg-type]
+            ok = (math.isnan(x) and math.isnan(y)) or x == y or \
+                abs(y - x) <= max(rtol * abs(x), atol)
+        else:
+            ok = a == b
+        checks.append(MetricCheck(name, a, b, ok))
+    return checks
+
+
+def command_of(record: RunRecord, command: list[str] | None) -> list[str]:
+    argv = list(command) if command else shlex.split(str(record.run.get("command") or ""))
+    if not argv:
+        raise GitlogError(f"run {record.run.get('id')} recorded no command",
+                          hint="give one: gitlog reproduce REV -- python train.py")
+    if _PYTHON.match(os.path.basename(argv[0])):
+        argv[0] = sys.executable  # the recorded interpreter's name; run this environment's
+    return argv
+
+
+def _restore_data(repo: Repo, record: RunRecord, worktree: Path, remote: str | None) -> None:
+    from .artifacts import open_dvc
+    from .retrieve import ensure_cached, materialize
+
+    data = [a for a in record.artifacts if a.type == "data"]
+    if not data:
+        return
+    run_id = str(record.run.get("id"))
+    with open_dvc(repo) as dvc:
+        for art in data:
+            target = worktree / art.path
+            if os.path.lexists(target):
+                continue  # committed with the code: that copy is the one that ran
+            ensure_cached(dvc, art, run_id, remote)
+            materialize(dvc.files(art.md5), target)
+
+
+def reproduce(rev: str, repo: str | Path | Repo = ".", config: Config | None = None, *,
+              command: list[str] | None = None, rtol: float | None = None,
+              atol: float = 0.0, dvc_remote: str | None = None,
+              output: BinaryIO | None = None) -> Reproduction:
+    """Re-run the run ``rev`` names in a temporary worktree as a new run of its experiment
+    and compare metrics. The command's output goes to ``output`` (default: stderr)."""
+    from .artifacts import main_root, share_cache
+    from .procrun import run_command
+
+    repo = repo if isinstance(repo, Repo) else Repo(repo)
+    config = config or load(repo.root)
+    commit = resolve_run(repo, config, rev)
+    with repo.cat_file() as cat:
+        record = read_run(cat, commit, config.log_dir, events=False)
+    if record is None:
+        raise RevisionError(rev, "this commit holds no run",
+                            hint="pick a run from 'gitlog ls' or 'git log exp/NAME'")
+    tol = float(config["reproduce"]["rtol"] if rtol is None else rtol)
+    if not math.isfinite(tol) or tol < 0:
+        raise GitlogError(f"--rtol must be a number >= 0, got {rtol!r}")
+    result = Reproduction(commit, str(record.run.get("id")), command_of(record, command), tol)
+    base = Path(tempfile.mkdtemp(prefix="gitlog-reproduce-"))
+    worktree = base / "worktree"
+    repo.git("worktree", "add", "--detach", "--quiet", str(worktree), commit)
+    try:
+        _restore_data(repo, record, worktree, dvc_remote)
+        main = main_root(repo)
+        if main is not None and (main / ".dvc").is_dir():
+            share_cache(worktree, main)
+        out = output or sys.stderr.buffer
+        done = run_command(result.command, repo=worktree,
+                           experiment=str(record.run.get("experiment")),
+                           params=record.params or None,
+                           message=f"{record.run.get('experiment')}: reproduce run "
+                                   f"{result.old_run}", stdout=out, stderr=out, cwd=worktree)
+        result.new_run, result.status, result.exit_code = done.run.id, done.status, \
+            done.exit_code
+        result.new_commit = done.run.commit
+    finally:
+        repo.git("worktree", "remove", "--force", str(worktree), check=False)
+        shutil.rmtree(base, ignore_errors=True)
+        repo.git("worktree", "prune", check=False)
+    new_metrics: dict[str, Any] = {}
+    if result.new_commit:
+        with repo.cat_file() as cat:
+            new = read_run(cat, result.new_commit, config.log_dir, events=False)
+        new_metrics = new.flat_metrics if new else {}
+    result.checks = compare(record.flat_metrics, new_metrics, tol, atol)
+    return result

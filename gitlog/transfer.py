@@ -1,0 +1,248 @@
+"""``gitlog push`` / ``gitlog pull``: experiment branches over git, artifacts over DVC.
+
+Push uploads the artifacts of the runs the git remote lacks first, and moves an
+experiment's branch on the git remote only once every artifact of it is on the DVC
+remote (DVC uploads content-addressed files, a folder's listing last). A pull therefore
+never sees a run whose artifacts are not there, and a push that stopped half-way is
+completed by running it again. Pull fetches the branches into ``refs/remotes/``, brings
+the new runs' artifacts into the DVC cache, and only then moves the local branches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import Config
+from .errors import GitlogError
+from .git import Repo, run_git
+from .layout import read_run
+from .pointers import Artifact
+
+PUSH_OK = ("pushed", "up to date")
+PULL_OK = ("created", "fast-forwarded", "up to date", "ahead")
+
+
+@dataclass
+class BranchResult:
+    experiment: str
+    action: str            # pushed | up to date | rejected | not pushed | created | ...
+    runs: int = 0          # runs sent (push) or received (pull)
+    artifacts: int = 0     # artifacts of those runs
+    detail: str = ""
+
+
+@dataclass
+class TransferReport:
+    remote: str
+    results: list[BranchResult] = field(default_factory=list)
+    ok_actions: tuple[str, ...] = PUSH_OK
+    hint: str | None = None
+
+    @property
+    def failed(self) -> list[BranchResult]:
+        return [r for r in self.results if r.action not in self.ok_actions]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def check_remote(repo: Repo, remote: str) -> None:
+    if remote not in repo.git("remote").split():
+        raise GitlogError(f"no git remote named {remote!r}",
+                          hint=f"git remote add {remote} URL (or pass --remote NAME)")
+
+
+def _experiments(repo: Repo, pattern: str) -> dict[str, str]:
+    """{experiment: tip} of the refs under ``pattern``."""
+    out = repo.git("for-each-ref", "--format=%(refname)%00%(objectname)", pattern)
+    found = {}
+    for line in out.splitlines():
+        ref, sha = line.split("\0")
+        found[ref[len(pattern):]] = sha
+    return found
+
+
+def _choose(available: dict[str, str], experiments: tuple[str, ...] | list[str], all_: bool,
+            repo: Repo, config: Config, where: str) -> list[str]:
+    if all_:
+        return sorted(available)
+    if not experiments:
+        head = repo.head().branch or ""
+        prefix = "refs/heads/" + config.prefix
+        if head.startswith(prefix):
+            return [head[len(prefix):]]
+        raise GitlogError("no experiment given", hint="name them (gitlog push baseline) or "
+                          "pass --all")
+    missing = [e for e in experiments if e not in available]
+    if missing:
+        raise GitlogError(f"no experiment {missing[0]!r} {where}",
+                          hint="list experiments with 'gitlog ls'")
+    return list(dict.fromkeys(experiments))
+
+
+def _new_runs(repo: Repo, cat: Any, config: Config, tip: str,
+              exclude: list[str]) -> tuple[int, list[tuple[str, Artifact]]]:
+    """(runs, [(run id, artifact)]) of the commits reachable from ``tip`` and not from
+    ``exclude`` (revisions or ``--remotes=...``/``--branches`` options)."""
+    commits = repo.git("rev-list", tip, "--not", *exclude, "--").split()
+    runs = 0
+    arts: list[tuple[str, Artifact]] = []
+    for commit in commits:
+        record = read_run(cat, commit, config.log_dir, events=False)
+        if record is None:
+            continue
+        runs += 1
+        arts.extend((str(record.run.get("id")), a) for a in record.artifacts)
+    return runs, arts
+
+
+def _artifact_problem(arts: list[tuple[str, Artifact]], absent: dict[str, str]) -> str:
+    bad = [(run_id, a) for run_id, a in arts if a.md5 in absent]
+    if not bad:
+        return ""
+    run_id, art = bad[0]
+    more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+    return f"artifact {art.name!r} of run {run_id}: {absent[art.md5]}{more}"
+
+
+def _dvc_sync(repo: Repo, md5s: set[str], dvc_remote: str | None, push: bool,
+              progress: bool) -> tuple[dict[str, str], Any]:
+    """Push or fetch ``md5s``; ({md5: why} for the ones that did not make it, the
+    RemoteError that stopped everything or None)."""
+    from .artifacts import RemoteError, open_dvc
+
+    if not md5s:
+        return {}, None
+    try:
+        with open_dvc(repo) as dvc:
+            sync = dvc.push if push else dvc.fetch
+            return sync(sorted(md5s), dvc_remote, progress), None
+    except RemoteError as exc:
+        return {md5: exc.message for md5 in md5s}, exc
+
+
+def push(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = (),
+         all_: bool = False, remote: str | None = None, dvc_remote: str | None = None,
+         progress: bool = False) -> TransferReport:
+    """Push experiment branches to the git remote, their artifacts to the DVC remote.
+    ``progress`` shows DVC's progress bars (the CLI sets it on a terminal)."""
+    remote = remote or config["remote"]["git"]
+    dvc_remote = dvc_remote or config["remote"]["dvc"]
+    check_remote(repo, remote)
+    local = _experiments(repo, f"refs/heads/{config.prefix}")
+    chosen = _choose(local, experiments, all_, repo, config, "to push")
+    pending: dict[str, tuple[int, list[tuple[str, Artifact]]]] = {}
+    with repo.cat_file() as cat:
+        for exp in chosen:
+            pending[exp] = _new_runs(repo, cat, config, local[exp], [f"--remotes={remote}"])
+    md5s = {a.md5 for _, arts in pending.values() for _, a in arts}
+    absent, stop = _dvc_sync(repo, md5s, dvc_remote, True, progress)
+    report = TransferReport(remote, hint=stop.hint if stop else None)
+    ready = []
+    for exp in chosen:
+        runs, arts = pending[exp]
+        problem = _artifact_problem(arts, absent)
+        if problem:
+            report.results.append(BranchResult(exp, "not pushed", runs, len(arts), problem))
+        else:
+            ready.append(exp)
+    report.results.extend(_git_push(repo, config, remote, ready, pending))
+    report.results.sort(key=lambda r: r.experiment)
+    if report.failed and report.hint is None:
+        report.hint = "fix what is named above, then run the same gitlog push again"
+    return report
+
+
+def _git_push(repo: Repo, config: Config, remote: str, ready: list[str],
+              pending: dict[str, tuple[int, list[tuple[str, Artifact]]]]) -> list[BranchResult]:
+    if not ready:
+        return []
+    refs = {f"refs/heads/{config.prefix}{exp}": exp for exp in ready}
+    proc = run_git(["push", "--porcelain", remote, *(f"{r}:{r}" for r in refs)], repo.root,
+                   check=False)
+    status: dict[str, tuple[str, str]] = {}
+    for line in proc.stdout.decode("utf-8", "replace").splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 3 and ":" in parts[1]:
+            status[parts[1].split(":", 1)[0]] = (parts[0], parts[2])
+    err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    why = err[-1] if err else f"git push exited with {proc.returncode}"
+    out = []
+    for ref, exp in refs.items():
+        runs, arts = pending[exp]
+        flag, summary = status.get(ref, ("", why))
+        if flag == "=":
+            out.append(BranchResult(exp, "up to date"))
+        elif flag in (" ", "*", "+"):
+            out.append(BranchResult(exp, "pushed", runs, len(arts)))
+        elif flag == "!":
+            if "fetch first" in summary or "non-fast-forward" in summary:
+                summary += f": the remote has runs this clone lacks; gitlog pull {exp}"
+            out.append(BranchResult(exp, "rejected", runs, len(arts), summary))
+        else:
+            out.append(BranchResult(exp, "not pushed", runs, len(arts), summary))
+    return out
+
+
+def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = (),
+         all_: bool = False, remote: str | None = None, dvc_remote: str | None = None,
+         artifacts: bool = True, progress: bool = False) -> TransferReport:
+    """Fetch experiment branches from the git remote and their artifacts from DVC."""
+    remote = remote or config["remote"]["git"]
+    dvc_remote = dvc_remote or config["remote"]["dvc"]
+    check_remote(repo, remote)
+    tracking = f"refs/remotes/{remote}/{config.prefix}"
+    spec = f"+refs/heads/{config.prefix}*:{tracking}*"
+    proc = run_git(["fetch", "--no-tags", remote, spec], repo.root, check=False)
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitlogError(f"git fetch from {remote!r} failed: {err[-1] if err else ''}",
+                          hint="check the remote with 'git remote -v' and that it is reachable")
+    available = _experiments(repo, tracking)
+    chosen = _choose(available, experiments, all_, repo, config, f"on remote {remote!r}")
+    head = repo.head().branch
+    report = TransferReport(remote, ok_actions=PULL_OK)
+    todo: dict[str, tuple[int, list[tuple[str, Artifact]]]] = {}
+    with repo.cat_file() as cat:
+        for exp in chosen:
+            ref = config.branch(exp)
+            mine, theirs = repo.ref_tip(ref), available[exp]
+            if mine == theirs:
+                report.results.append(BranchResult(exp, "up to date"))
+            elif mine and repo.is_ancestor(theirs, mine):
+                report.results.append(BranchResult(exp, "ahead", detail="this clone has "
+                                                   f"runs to push: gitlog push {exp}"))
+            elif mine and not repo.is_ancestor(mine, theirs):
+                report.results.append(BranchResult(
+                    exp, "diverged", detail=f"both sides logged runs; {remote}/"
+                    f"{config.prefix}{exp} is fetched, merge it with git to keep both"))
+            else:
+                todo[exp] = _new_runs(repo, cat, config, theirs, [mine] if mine else
+                                      ["--branches"])
+    md5s = {a.md5 for _, arts in todo.values() for _, a in arts} if artifacts else set()
+    absent, stop = _dvc_sync(repo, md5s, dvc_remote, False, progress)
+    if stop is not None:
+        report.hint = f"{stop.hint}; or pass --no-artifacts to take the runs without " \
+            "their artifacts (gitlog get fetches one later)"
+    for exp, (runs, arts) in todo.items():
+        ref = config.branch(exp)
+        mine, theirs = repo.ref_tip(ref), available[exp]
+        problem = _artifact_problem(arts, absent) if artifacts else ""
+        if problem:
+            report.results.append(BranchResult(exp, "not updated", runs, len(arts), problem))
+        elif ref == head:
+            report.results.append(BranchResult(
+                exp, "not updated", runs, len(arts), f"checked out here; artifacts are "
+                f"fetched, update it with: git merge --ff-only {remote}/{config.prefix}{exp}"))
+        elif repo.update_ref(ref, theirs, mine, f"gitlog pull {remote}"):
+            report.results.append(BranchResult(exp, "fast-forwarded" if mine else "created",
+                                               runs, len(arts) if artifacts else 0))
+        else:
+            report.results.append(BranchResult(exp, "not updated", runs, len(arts),
+                                               "the branch moved meanwhile; pull again"))
+    report.results.sort(key=lambda r: r.experiment)
+    if report.failed and report.hint is None:
+        report.hint = "fix what is named above, then run the same gitlog pull again"
+    return report

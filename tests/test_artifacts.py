@@ -1,0 +1,250 @@
+"""Run.log_artifact, gitlog artifacts and gitlog get: real git, real DVC cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import gitlog
+from gitlog.artifacts import DvcMissingError
+from gitlog.layout import yaml_load
+from gitlog.tracking import ArtifactPathError
+from tests.conftest import git, make_repo, run_cli, state_of
+from tests.dvcsetup import cache_files
+
+
+def user_state(repo: Path) -> dict[str, bytes]:
+    """state_of without .dvc/ (the DVC cache is where artifacts are meant to go)."""
+    return {k: v for k, v in state_of(repo).items() if not k.startswith(".dvc/")}
+
+
+def show(repo: Path, rev: str, path: str) -> str:
+    return git(repo, "show", f"{rev}:{path}")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    repo = make_repo(tmp_path / "project", {"train.py": "print('train')\n"})
+    from gitlog.project import init_project
+
+    init_project(repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "gitlog init")
+    return repo
+
+
+def test_artifacts_go_to_dvc_cache_and_pointers_only_into_the_run_commit(project: Path) -> None:
+    model = project / "models" / "model.pkl"
+    model.parent.mkdir()
+    model.write_bytes(b"weights" * 1000)
+    (project / "features" / "sub").mkdir(parents=True)
+    (project / "features" / "a.txt").write_text("a\n")
+    (project / "features" / "sub" / "b.txt").write_text("b\n")
+    before = user_state(project)
+    with gitlog.start("base", repo=project) as run:
+        record = run.log_artifact(model, meta={"framework": "sklearn"})
+        run.log_artifact(project / "features", type="data")
+        run.log_metric("loss", 0.5)
+    assert user_state(project) == before  # no .dvc file, no .gitignore line, nothing
+    md5 = hashlib.md5(model.read_bytes()).hexdigest()
+    assert record == {"name": "model.pkl", "type": "model", "path": "models/model.pkl",
+                      "md5": md5, "size": 7000, "meta": {"framework": "sklearn"}}
+    pointer = yaml_load(show(project, run.commit, ".gitlog/artifacts/model.pkl.dvc"))
+    assert pointer == {"outs": [{"md5": md5, "size": 7000, "hash": "md5",
+                                 "path": "../../models/model.pkl", "type": "model",
+                                 "meta": {"framework": "sklearn"}}]}
+    arts = yaml_load(show(project, run.commit, ".gitlog/run.yaml"))["artifacts"]
+    assert arts["model.pkl"]["md5"] == md5
+    assert arts["features"]["md5"].endswith(".dir") and arts["features"]["nfiles"] == 2
+    assert arts["features"]["type"] == "data" and arts["features"]["size"] == 4
+    cached = project / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    assert cached.read_bytes() == model.read_bytes()
+
+
+def test_dvc_itself_restores_an_artifact_from_the_run_commit(project: Path, tmp_path: Path) -> None:
+    model = project / "model.bin"
+    model.write_bytes(os.urandom(4096))
+    with gitlog.start("base", repo=project) as run:
+        run.log_artifact(model, name="weights")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "-b", "exp/base", str(project), str(clone))
+    (clone / ".dvc" / "config.local").write_text(
+        f"[cache]\n    dir = {project / '.dvc' / 'cache'}\n")
+    proc = subprocess.run([sys.executable, "-m", "dvc", "checkout"], cwd=clone,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (clone / "model.bin").read_bytes() == model.read_bytes()
+
+
+def test_same_content_is_stored_once(project: Path) -> None:
+    payload = os.urandom(200_000)
+    for name in ("a.bin", "b.bin"):
+        (project / name).write_bytes(payload)
+    with gitlog.start("dedup", repo=project) as run:
+        run.log_artifact(project / "a.bin")
+    count = len(cache_files(project))
+    with gitlog.start("dedup", repo=project) as run:
+        run.log_artifact(project / "b.bin")
+        run.log_artifact(project / "a.bin")
+    assert len(cache_files(project)) == count
+    arts = yaml_load(show(project, run.commit, ".gitlog/run.yaml"))["artifacts"]
+    assert arts["a.bin"]["md5"] == arts["b.bin"]["md5"]
+
+
+def test_logging_a_name_again_replaces_it_and_overlaps_are_refused(project: Path) -> None:
+    ckpt = project / "ckpt.pt"
+    with gitlog.start("ckpt", repo=project) as run:
+        for epoch in range(3):
+            ckpt.write_text(f"epoch {epoch}")
+            run.log_artifact(ckpt, name="checkpoint")
+        (project / "out").mkdir()
+        (project / "out" / "x.bin").write_text("x")
+        run.log_artifact(project / "out")
+        with pytest.raises(gitlog.GitlogError, match="overlaps artifact 'out'"):
+            run.log_artifact(project / "out" / "x.bin")
+    arts = yaml_load(show(project, run.commit, ".gitlog/run.yaml"))["artifacts"]
+    assert sorted(arts) == ["checkpoint", "out"]
+    assert arts["checkpoint"]["md5"] == hashlib.md5(b"epoch 2").hexdigest()
+
+
+def test_bad_artifact_paths_give_one_clear_error_and_keep_the_run(project: Path,
+                                                                   tmp_path: Path) -> None:
+    outside = tmp_path / "outside.bin"
+    outside.write_text("secret")
+    (project / "link.bin").symlink_to(outside)
+    (project / "bundle").mkdir()
+    (project / "bundle" / "ok.txt").write_text("ok")
+    (project / "bundle" / "escape").symlink_to(outside)
+    (project / "raw.csv").write_text("1\n")
+    (project / "raw.csv.dvc").write_text("outs:\n- md5: b026324c6904b2a9cb4b88d6d61c81d1\n"
+                                         "  size: 2\n  hash: md5\n  path: raw.csv\n")
+    with (project / "dvc.yaml").open("a") as fh:
+        fh.write("stages:\n  train:\n    cmd: python train.py\n    outs:\n    - out/\n")
+    (project / "out").mkdir()
+    (project / "out" / "model.pkl").write_text("m")
+    git(project, "add", "raw.csv.dvc", "dvc.yaml")
+    git(project, "commit", "-q", "-m", "data and a pipeline tracked by DVC")
+    cases = [(outside, "outside the repository"),
+             (project / "link.bin", "goes through a symlink out of the repository"),
+             (project / "bundle", "holds a symlink out of the repository: bundle/escape"),
+             (project / "nope.bin", "no such file or folder"),
+             (project / ".git" / "HEAD", "nor live in .git/"),
+             (project / "train.py", "train.py is tracked by git"),
+             (project / "raw.csv", "raw.csv is an output of raw.csv.dvc already"),
+             (project / "out" / "model.pkl", r"out/model.pkl is an output of dvc.yaml \(stage "
+                                             r"train\) already")]
+    with gitlog.start("bad", repo=project) as run:
+        for path, message in cases:
+            with pytest.raises(ArtifactPathError, match=message) as info:
+                run.log_artifact(path)
+            assert info.value.hint and "\n" not in str(info.value)
+        run.log_metric("loss", 1.0)  # the run is intact
+    assert run.status == "completed"
+    assert "artifacts" not in yaml_load(show(project, run.commit, ".gitlog/run.yaml"))
+    assert outside.read_text() == "secret"
+
+
+def test_repository_without_dvc_says_how_to_set_it_up(repo: Path) -> None:
+    (repo / "m.bin").write_text("m")
+    with gitlog.start("nodvc", repo=repo) as run:
+        with pytest.raises(DvcMissingError, match="DVC is not set up") as info:
+            run.log_artifact(repo / "m.bin")
+        assert "gitlog init" in (info.value.hint or "")
+        # log_model / log_data of a file still describe it without DVC.
+        assert run.log_model(repo / "m.bin")["path"] == str(repo / "m.bin")
+
+
+def test_log_model_and_log_data_given_files_track_them(project: Path, tmp_path: Path) -> None:
+    (project / "model.pkl").write_text("model")
+    (project / "train.csv").write_text("1,2\n")
+    elsewhere = tmp_path / "big.csv"
+    elsewhere.write_text("3,4\n")
+    with gitlog.start("wrap", repo=project) as run:
+        model = run.log_model(project / "model.pkl")
+        data = run.log_data(project / "train.csv", source="unit test")
+        other = run.log_data(elsewhere)
+    assert model["artifact"] == "model" and model["md5"] == hashlib.md5(b"model").hexdigest()
+    assert data["artifact"] == "train.csv" and data["source"] == "unit test"
+    assert "artifact" not in other and other["md5"] == hashlib.md5(b"3,4\n").hexdigest()
+    arts = yaml_load(show(project, run.commit, ".gitlog/run.yaml"))["artifacts"]
+    assert {n: a["type"] for n, a in arts.items()} == {"model": "model", "train.csv": "data"}
+    assert yaml_load(show(project, run.commit, ".gitlog/model.yaml"))["model"]["artifact"] == \
+        "model"
+
+
+def test_workspace_workflow_writes_pointer_and_gitignore_into_the_working_tree(
+        project: Path) -> None:
+    git(project, "checkout", "-q", "-b", "exp/ws")
+    (project / "models").mkdir()
+    (project / "models" / "model.pkl").write_text("model")
+    with gitlog.start(repo=project) as run:
+        run.log_artifact(project / "models" / "model.pkl")
+    assert run.mode == "workspace"
+    pointer = yaml_load((project / ".gitlog" / "artifacts" / "model.pkl.dvc").read_text())
+    assert pointer["outs"][0]["path"] == "../../models/model.pkl"
+    assert (project / "models" / ".gitignore").read_text() == "/model.pkl\n"
+    status = git(project, "status", "--porcelain", "--untracked-files=all")
+    assert "models/model.pkl" not in status and "models/.gitignore" in status
+
+
+def test_cli_lists_and_gets_artifacts_of_any_run(project: Path, tmp_path: Path) -> None:
+    (project / "models").mkdir()
+    model = project / "models" / "model.pkl"
+    model.write_text("first model")
+    (project / "data").mkdir()
+    (project / "data" / "x.csv").write_text("1\n")
+    with gitlog.start("cli", repo=project) as first:
+        first.log_artifact(model)
+        first.log_artifact(project / "data", type="data")
+    model.write_text("second model")
+    with gitlog.start("cli", repo=project) as second:
+        second.log_artifact(model)
+
+    proc = run_cli("artifacts", first.commit, "--format", "json", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert [(r["name"], r["type"], r["path"], r["cached"]) for r in rows] == [
+        ("data", "data", "data", True), ("model.pkl", "model", "models/model.pkl", True)]
+
+    out = tmp_path / "got"
+    proc = run_cli("get", first.commit, "model.pkl", "-o", str(out / "m.pkl"), cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(out / "m.pkl")
+    assert (out / "m.pkl").read_text() == "first model"
+    assert model.read_text() == "second model"  # the user's file is untouched
+    proc = run_cli("get", "cli", "model.pkl", "-o", str(out / "m.pkl"), cwd=project)
+    assert proc.returncode == 1 and "already exists" in proc.stderr and "--force" in proc.stderr
+    assert (out / "m.pkl").read_text() == "first model"
+    proc = run_cli("get", "cli", "model.pkl", "-o", str(out / "m.pkl"), "--force", cwd=project)
+    assert proc.returncode == 0 and (out / "m.pkl").read_text() == "second model"
+    proc = run_cli("get", first.id, "data", "-o", str(out / "data"), cwd=project)
+    assert proc.returncode == 0 and (out / "data" / "x.csv").read_text() == "1\n"
+    proc = run_cli("get", "cli", "nothing", cwd=project)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [f"Error: run {second.id} has no artifact 'nothing'",
+                                        "hint: its artifacts: model.pkl"]
+
+
+def test_get_with_deleted_cache_and_no_remote_is_one_clear_error(project: Path,
+                                                                 tmp_path: Path) -> None:
+    (project / "m.bin").write_text("m")
+    with gitlog.start("gone", repo=project) as run:
+        run.log_artifact(project / "m.bin")
+    import shutil
+
+    shutil.rmtree(project / ".dvc" / "cache")
+    proc = run_cli("get", "gone", "m.bin", "-o", str(tmp_path / "m.bin"), cwd=project)
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"Error: artifact 'm.bin' of run {run.id} "
+                                                   "is not in the local DVC cache")
+    assert "no DVC remote configured" in lines[0] and "dvc remote add" in lines[1]
+    assert not (tmp_path / "m.bin").exists()
+    proc = run_cli("artifacts", "gone", cwd=project)
+    assert proc.returncode == 0 and " no" in proc.stdout.splitlines()[-1]

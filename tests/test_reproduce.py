@@ -1,0 +1,80 @@
+"""gitlog reproduce: a run re-run in a temporary worktree, metrics compared."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from tests.conftest import git, run_cli, state_of
+from tests.dvcsetup import make_dvc_project, write_data
+
+
+def user_state(repo: Path) -> dict[str, bytes]:
+    return {k: v for k, v in state_of(repo).items() if not k.startswith(".dvc/")}
+
+
+def test_reproduce_restores_code_and_data_and_compares_metrics(tmp_path: Path) -> None:
+    repo = make_dvc_project(tmp_path / "project")
+    write_data(repo, "1 2 3 4")
+    proc = run_cli("run", "-e", "base", "--", sys.executable, "train.py", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    old = git(repo, "rev-parse", "exp/base").strip()
+    # The user moves on: other data, other code, uncommitted work. None of it may leak in.
+    write_data(repo, "100 200")
+    (repo / "train.py").write_text((repo / "train.py").read_text().replace("1.0 /", "2.0 /"))
+    (repo / "notes.txt").write_text("wip\n")
+    before = user_state(repo)
+
+    proc = run_cli("reproduce", "base", "--format", "json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    checks = {c["metric"]: c for c in json.loads(proc.stdout)}
+    assert checks["total"] == {"metric": "total", "old": 10, "new": 10, "rel_diff": 0.0,
+                               "result": "pass"}
+    assert checks["loss"]["result"] == "pass"
+    assert "gitlog: reproduced run" in proc.stderr
+    assert user_state(repo) == before
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
+    new = git(repo, "rev-parse", "exp/base").strip()
+    assert git(repo, "rev-parse", f"{new}^").strip() == old
+    assert "reproduce run" in git(repo, "log", "-1", "--format=%s", new)
+    assert "seed: 1" in git(repo, "show", f"{new}:.gitlog/params.yaml")
+
+    # Another command that does not reproduce the metrics: FAIL per metric, exit 1.
+    code = ("import gitlog\nwith gitlog.start() as run:\n"
+            "    run.log_metric('total', 11)\n    run.log_metric('loss', 0.1)\n")
+    proc = run_cli("reproduce", old, "--rtol", "0.05", "--", sys.executable, "-c", code,
+                   cwd=repo)
+    assert proc.returncode == 1
+    table = proc.stdout.splitlines()
+    assert table[0].split() == ["metric", "old", "new", "rel_diff", "result"]
+    assert table[2].split() == ["loss", "0.1", "0.1", "0", "pass"]
+    assert table[3].split() == ["total", "10", "11", "0.1", "FAIL"]
+    assert proc.stderr.splitlines()[-2].startswith("Error: did not reproduce: run ")
+    assert "1/2 metrics within rtol=0.05" in proc.stderr
+    assert user_state(repo) == before
+
+
+def test_reproduce_of_a_failing_command_and_of_a_missing_run(tmp_path: Path) -> None:
+    repo = make_dvc_project(tmp_path / "project")
+    write_data(repo)
+    assert run_cli("run", "-e", "base", "--", sys.executable, "train.py", cwd=repo).returncode == 0
+    proc = run_cli("reproduce", "base", "--", sys.executable, "-c", "raise SystemExit(3)",
+                   cwd=repo)
+    assert proc.returncode == 1
+    assert "Error: did not reproduce: the command ended failed (exit code 3)" in proc.stderr
+    proc = run_cli("reproduce", "nope", cwd=repo)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("Error: no commit, experiment or run id matches: nope")
+
+
+def test_metrics_compare_relative_to_the_old_value() -> None:
+    from gitlog.reproduce import compare
+
+    checks = compare({"loss": 1.0, "zero": 0.0, "diverged": float("nan"), "acc": 0.5,
+                      "gone": 3, "step": 9},
+                     {"loss": 1.0009, "zero": 1e-9, "diverged": float("nan"), "acc": 0.6},
+                     rtol=0.001)
+    assert {c.name: c.ok for c in checks} == {"loss": True, "zero": False, "diverged": True,
+                                              "acc": False, "gone": False}
+    assert compare({"zero": 0.0}, {"zero": 1e-9}, rtol=0.001, atol=1e-6)[0].ok

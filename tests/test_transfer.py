@@ -1,0 +1,186 @@
+"""gitlog push / pull between two clones ("two machines"): a bare git repository as the
+git remote, a folder as the DVC remote, real git and real DVC throughout."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+import gitlog
+from tests.conftest import git, run_cli
+from tests.dvcsetup import dvc, make_dvc_project
+
+
+@pytest.fixture
+def team(tmp_path: Path) -> dict[str, Path]:
+    """origin.git (bare), a DVC remote folder, and two clones: a and b."""
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "-c", "init.defaultBranch=main", "init", "-q", "--bare", str(origin))
+    store = tmp_path / "dvc-store"
+    store.mkdir()
+    a = make_dvc_project(tmp_path / "a", remote=store)
+    git(a, "remote", "add", "origin", str(origin))
+    git(a, "push", "-q", "origin", "main")
+    b = tmp_path / "b"
+    git(tmp_path, "clone", "-q", str(origin), str(b))
+    return {"origin": origin, "store": store, "a": a, "b": b}
+
+
+def log_model(repo: Path, experiment: str, text: str, name: str = "model.pkl") -> gitlog.Run:
+    path = repo / "models" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+    with gitlog.start(experiment, repo=repo) as run:
+        run.log_artifact(path)
+        run.log_metric("loss", len(text) / 100)
+    return run
+
+
+def rows(stdout: str) -> dict[str, dict]:
+    return {r["experiment"]: r for r in json.loads(stdout)}
+
+
+def remote_branches(origin: Path) -> set[str]:
+    return set(git(origin, "for-each-ref", "--format=%(refname:short)", "refs/heads/exp/")
+               .split())
+
+
+def test_two_clones_exchange_runs_and_models(team: dict[str, Path], tmp_path: Path) -> None:
+    a, b = team["a"], team["b"]
+    run_a = log_model(a, "alpha", "model trained on machine A")
+    run_b = log_model(b, "beta", "model trained on machine B")
+    for repo, exp in ((a, "alpha"), (b, "beta")):
+        proc = run_cli("push", exp, "--format", "json", cwd=repo)
+        assert proc.returncode == 0, proc.stderr
+        assert rows(proc.stdout)[exp] == {"experiment": exp, "action": "pushed", "runs": 1,
+                                          "artifacts": 1, "detail": ""}
+    assert remote_branches(team["origin"]) == {"exp/alpha", "exp/beta"}
+
+    proc = run_cli("pull", "--all", "--format", "json", cwd=b)
+    assert proc.returncode == 0, proc.stderr
+    assert {k: v["action"] for k, v in rows(proc.stdout).items()} == {
+        "alpha": "created", "beta": "up to date"}
+    assert git(b, "rev-parse", "exp/alpha").strip() == run_a.commit
+    proc = run_cli("get", "alpha", "model.pkl", "-o", str(tmp_path / "from-a.pkl"), cwd=b)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "from-a.pkl").read_text() == "model trained on machine A"
+
+    # A fetches B's run without its artifacts; get then reads them from the DVC remote.
+    proc = run_cli("pull", "beta", "--no-artifacts", cwd=a)
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("artifacts", "beta", "--format", "json", cwd=a)
+    assert json.loads(proc.stdout)[0]["cached"] is False
+    proc = run_cli("get", run_b.id, "model.pkl", "-o", str(tmp_path / "from-b.pkl"), cwd=a)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "from-b.pkl").read_text() == "model trained on machine B"
+
+    # Both log to one experiment: the second push is refused and says what to do.
+    log_model(a, "shared", "A's")
+    log_model(b, "shared", "B's")
+    assert run_cli("push", "shared", cwd=a).returncode == 0
+    proc = run_cli("push", "shared", "--format", "json", cwd=b)
+    assert proc.returncode == 1
+    result = rows(proc.stdout)["shared"]
+    assert result["action"] == "rejected" and "gitlog pull shared" in result["detail"]
+    assert proc.stderr.startswith("Error: 1 of 1 experiments not pushed (shared)")
+    proc = run_cli("pull", "shared", "--format", "json", cwd=b)
+    assert proc.returncode == 1 and rows(proc.stdout)["shared"]["action"] == "diverged"
+
+
+def test_partial_push_names_what_failed_and_a_rerun_completes_it(team: dict[str, Path]) -> None:
+    a, origin = team["a"], team["origin"]
+    log_model(a, "good", "fine model")
+    run = log_model(a, "lost", "model whose cache file goes missing", name="other.pkl")
+    record = json.loads(run_cli("artifacts", "lost", "--format", "json", cwd=a).stdout)[0]
+    md5 = record["md5"]
+    cached = a / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    saved = cached.read_bytes()
+    os.chmod(cached, 0o644)
+    cached.unlink()
+
+    proc = run_cli("push", "--all", "--format", "json", cwd=a)
+    assert proc.returncode == 1
+    result = rows(proc.stdout)
+    assert result["good"]["action"] == "pushed"
+    assert result["lost"]["action"] == "not pushed"
+    assert result["lost"]["detail"] == (f"artifact 'other.pkl' of run {run.id}: missing from "
+                                        "the local DVC cache")
+    assert proc.stderr.splitlines()[0].startswith("Error: 1 of 2 experiments not pushed (lost)")
+    assert remote_branches(origin) == {"exp/good"}  # nothing a pull would trust
+
+    cached.write_bytes(saved)
+    proc = run_cli("push", "--all", "--format", "json", cwd=a)
+    assert proc.returncode == 0, proc.stderr
+    assert {k: v["action"] for k, v in rows(proc.stdout).items()} == {"good": "up to date",
+                                                                      "lost": "pushed"}
+    assert remote_branches(origin) == {"exp/good", "exp/lost"}
+
+
+def test_folder_artifact_half_uploaded_is_never_published(team: dict[str, Path]) -> None:
+    a, b, store = team["a"], team["b"], team["store"]
+    data = a / "data"
+    data.mkdir()
+    for i in range(3):
+        (data / f"part{i}.csv").write_text(f"{i}\n" * 10)
+    with gitlog.start("folder", repo=a) as run:
+        listing = run.log_artifact(data, type="data")
+    import hashlib
+
+    part1 = hashlib.md5(b"1\n" * 10).hexdigest()
+    cached = a / ".dvc" / "cache" / "files" / "md5" / part1[:2] / part1[2:]
+    os.chmod(cached, 0o644)
+    cached.unlink()  # one file of the folder cannot be uploaded
+
+    proc = run_cli("push", "folder", cwd=a)
+    assert proc.returncode == 1 and "missing from the local DVC cache" in proc.stderr
+    uploaded = {p.parent.name + p.name for p in store.rglob("*") if p.is_file()}
+    assert listing["md5"] not in uploaded  # the folder's listing is uploaded last: not here
+    assert remote_branches(team["origin"]) == set()
+    proc = run_cli("pull", "--all", cwd=b)
+    assert proc.returncode == 0 and "folder" not in proc.stdout
+
+
+def test_missing_remotes_are_one_clear_error_each(team: dict[str, Path]) -> None:
+    a = team["a"]
+    log_model(a, "withart", "m")
+    with gitlog.start("plain", repo=a) as run:
+        run.log_metric("loss", 1.0)
+    proc = run_cli("push", "--all", "--remote", "upstream", cwd=a)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == ["Error: no git remote named 'upstream'",
+                                        "hint: git remote add upstream URL (or pass --remote "
+                                        "NAME)"]
+    dvc(a, "remote", "remove", "storage")
+    proc = run_cli("push", "--all", "--format", "json", cwd=a)
+    assert proc.returncode == 1
+    result = rows(proc.stdout)
+    assert result["plain"]["action"] == "pushed"  # no artifacts: needs no DVC remote
+    assert result["withart"]["action"] == "not pushed"
+    err = proc.stderr.splitlines()
+    assert len(err) == 2 and "no DVC remote configured for artifacts" in err[0]
+    assert err[1].startswith("hint: dvc remote add -d storage")
+    assert remote_branches(team["origin"]) == {"exp/plain"}
+    proc = run_cli("push", "withart", "--dvc-remote", "nowhere", cwd=a)
+    assert proc.returncode == 1 and "no DVC remote named 'nowhere'" in proc.stderr
+    assert run_cli("push", "no-such-exp", cwd=a).stderr.startswith(
+        "Error: no experiment 'no-such-exp' to push")
+
+
+def test_pull_without_a_dvc_remote_keeps_the_branch_until_told(team: dict[str, Path]) -> None:
+    a, b = team["a"], team["b"]
+    log_model(a, "alpha", "model of A")
+    assert run_cli("push", "alpha", cwd=a).returncode == 0
+    dvc(b, "remote", "remove", "storage")
+    proc = run_cli("pull", "alpha", "--format", "json", cwd=b)
+    assert proc.returncode == 1
+    assert rows(proc.stdout)["alpha"]["action"] == "not updated"
+    assert "no DVC remote configured" in proc.stderr and "--no-artifacts" in proc.stderr
+    assert git(b, "branch", "--list", "exp/alpha") == ""
+    proc = run_cli("pull", "alpha", "--no-artifacts", "--format", "json", cwd=b)
+    assert proc.returncode == 0 and rows(proc.stdout)["alpha"]["action"] == "created"
+    proc = run_cli("pull", "nothing-here", cwd=b)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("Error: no experiment 'nothing-here' on remote 'origin'")
