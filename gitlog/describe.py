@@ -10,7 +10,6 @@ object that cannot be described is reported by its type name.
 from __future__ import annotations
 
 import contextlib
-import enum
 import os
 import sys
 from collections import Counter
@@ -19,9 +18,9 @@ from itertools import takewhile
 from typing import Any
 
 from gitlog.errors import GitlogError
+from gitlog.values import module_of, plain
 
 _MAX_NAMES = 100
-_MAX_DEPTH = 20
 # DvcIgnoreFilter's defaults: these never become part of a directory that `dvc add` hashes.
 _DVC_IGNORED_DIRS = frozenset({".git", ".hg", ".dvc"})
 _DVC_IGNORED_FILES = frozenset({".git"})
@@ -46,7 +45,7 @@ def describe_model(model: Any) -> dict[str, Any]:
     try:
         if isinstance(model, dict):
             return dict(plain(model))
-        if _module_of(model).startswith("sklearn") and hasattr(model, "get_params"):
+        if module_of(model).startswith("sklearn") and hasattr(model, "get_params"):
             return _describe_sklearn(model)
         torch = sys.modules.get("torch")
         nn = getattr(torch, "nn", None)
@@ -78,7 +77,7 @@ def describe_data(obj: Any = None) -> dict[str, Any]:
     if isinstance(obj, (str, os.PathLike)):
         return _describe_path(obj)
     try:
-        module = _module_of(obj)
+        module = module_of(obj)
         if module.startswith("pandas") and hasattr(obj, "columns") and hasattr(obj, "dtypes"):
             return _describe_frame(obj)
         if isinstance(obj, dict):
@@ -92,54 +91,13 @@ def describe_data(obj: Any = None) -> dict[str, Any]:
     return {"type": _type_name(obj)}
 
 
-def plain(value: Any, _depth: int = 0) -> Any:
-    """Return ``value`` as YAML-safe data: numpy values become Python ones, tuples and
-    sets lists, paths strings, estimators and other objects their class name."""
-    if value is None or type(value) in (bool, int, float, str):
-        return value
-    if _depth > _MAX_DEPTH:
-        return _short_name(value)
-    if isinstance(value, enum.Enum):
-        return value.name
-    if _module_of(value) == "numpy" and hasattr(value, "tolist"):
-        return plain(value.tolist(), _depth + 1)  # numpy scalars and arrays
-    for kind in (bool, int, float, str):  # subclasses: safe YAML dumpers reject them
-        if isinstance(value, kind):
-            return kind(value)
-    if isinstance(value, dict):
-        return {_plain_key(k, _depth): plain(v, _depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = [plain(v, _depth + 1) for v in value]
-        return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
-    if isinstance(value, os.PathLike):
-        return os.fsdecode(os.fspath(value))
-    return _short_name(value)
-
-
-def _plain_key(key: Any, depth: int) -> Any:
-    key = plain(key, depth + 1)
-    return str(key) if isinstance(key, list) else key  # a tuple key: lists cannot be keys
-
-
-def _short_name(value: Any) -> str:
-    """The name shown for an object that is not data: a class or function by its own
-    name, an instance (a nested estimator, say) by its class name."""
-    if isinstance(value, type) or callable(value) and hasattr(value, "__qualname__"):
-        return str(getattr(value, "__qualname__", type(value).__qualname__))
-    return type(value).__qualname__
-
-
-def _module_of(obj: Any) -> str:
-    return str(getattr(type(obj), "__module__", "") or "")
-
-
 def _type_name(obj: Any) -> str:
-    return f"{_module_of(obj)}.{type(obj).__qualname__}"
+    return f"{module_of(obj)}.{type(obj).__qualname__}"
 
 
 def _public_type_name(obj: Any) -> str:
     """``sklearn.linear_model._logistic.X`` -> ``sklearn.linear_model.X`` (documented)."""
-    parts = takewhile(lambda part: not part.startswith("_"), _module_of(obj).split("."))
+    parts = takewhile(lambda part: not part.startswith("_"), module_of(obj).split("."))
     return ".".join([*parts, type(obj).__qualname__])
 
 
@@ -161,7 +119,7 @@ def _describe_sklearn(model: Any) -> dict[str, Any]:
     if out["fitted"]:
         out.update(_sklearn_learned(model))
     steps = getattr(model, "steps", None)
-    if _module_of(model) == "sklearn.pipeline" and isinstance(steps, list):
+    if module_of(model) == "sklearn.pipeline" and isinstance(steps, list):
         out["steps"] = [{"name": str(name), **(  # a step may be None or "passthrough"
             describe_model(step) if step is not None and not isinstance(step, str)
             else {"type": "passthrough"})} for name, step in steps]

@@ -26,6 +26,7 @@ from .journal import Journal
 from .layout import deep_merge
 from .names import check_metric
 from .recorder import LEVELS, GitlogWarning, Recorder
+from .values import param_update, plain
 
 _ACTIVE: list[Run] = []
 _ACTIVE_LOCK = threading.Lock()
@@ -41,46 +42,6 @@ def active_run() -> Run:
         if not _ACTIVE:
             raise RunStateError("no active run", hint="call gitlog.start() first")
         return _ACTIVE[-1]
-
-
-def plain(value: Any) -> Any:
-    """A YAML/JSON-safe copy of a param value."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
-        return [plain(v) for v in items]
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    item = getattr(value, "item", None)
-    if callable(item) and getattr(value, "size", 1) == 1:
-        try:
-            return plain(item())
-        except Exception:
-            pass
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    tolist = getattr(value, "tolist", None)
-    if callable(tolist):
-        return plain(tolist())
-    return str(value)
-
-
-def _nested(name: str, value: Any) -> dict[str, Any]:
-    if not isinstance(name, str) or not name or "\n" in name:
-        raise NameError_("param", str(name), "param names are non-empty one-line strings")
-    node: dict[str, Any] = {}
-    out = node
-    parts = name.split(".")
-    for part in parts[:-1]:
-        node[part] = {}
-        node = node[part]
-    node[parts[-1]] = plain(value)
-    return out
 
 
 class Run:
@@ -189,7 +150,7 @@ class Run:
     def log_param(self, name: str, value: Any) -> None:
         """Set one hyperparameter; dots nest (``optimizer.lr``)."""
         self._check_open()
-        self.journal.append_json("params", _nested(name, value))
+        self.journal.append_json("params", param_update(name, value))
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Set many hyperparameters at once; nested dicts stay nested."""
@@ -199,7 +160,7 @@ class Run:
                               hint="pass a dict such as {'lr': 0.1}")
         merged: dict[str, Any] = {}
         for key, value in params.items():
-            deep_merge(merged, _nested(str(key), value))
+            deep_merge(merged, param_update(str(key), value))
         self.journal.append_json("params", merged)
 
     def log_data(self, data: Any = None, *, name: str | None = None, source: str | None = None,

@@ -120,7 +120,8 @@ def log_artifact(run: Any, path: str | os.PathLike[str], name: str | None = None
                  type: str = "model", meta: dict[str, Any] | None = None) -> dict[str, Any]:
     """Track ``path`` with DVC for ``run``; return the record (name, type, path, md5, size)."""
     from .artifacts import open_dvc
-    from .describe import hash_path, plain
+    from .describe import hash_path
+    from .values import plain
 
     repo = run.repo
     log_dir = str(run.meta.get("log_dir") or run.config.log_dir)

@@ -28,12 +28,12 @@ def run(experiment: str | None, params: tuple[str, ...], message: str | None,
     """
     from gitlog.layout import deep_merge
     from gitlog.procrun import parse_param, run_command
-    from gitlog.run import _nested
+    from gitlog.values import param_update
 
     merged: dict = {}
     for text in params:
         key, value = parse_param(text)
-        deep_merge(merged, _nested(key, value))
+        deep_merge(merged, param_update(key, value))
     result = run_command(list(command), repo=repo, experiment=experiment, params=merged,
                          message=message, system_metrics=system_metrics)
     where = result.run.commit[:10] if result.run.commit else (

@@ -1,0 +1,77 @@
+"""Turning what users log (params, descriptor fields) into YAML/JSON-safe data."""
+
+from __future__ import annotations
+
+import enum
+import numbers
+import os
+from typing import Any
+
+from .errors import NameError_
+
+MAX_DEPTH = 20
+
+
+def module_of(obj: Any) -> str:
+    return str(getattr(type(obj), "__module__", "") or "")
+
+
+def short_name(value: Any) -> str:
+    """The name shown for an object that is not data: a class or function by its own
+    name, an instance (a nested estimator, say) by its class name."""
+    if isinstance(value, type) or callable(value) and hasattr(value, "__qualname__"):
+        return str(getattr(value, "__qualname__", type(value).__qualname__))
+    return type(value).__qualname__
+
+
+def plain(value: Any, _depth: int = 0) -> Any:
+    """``value`` as YAML-safe data: numpy and torch scalars become Python numbers, tuples
+    and sets lists, paths strings, other objects their class name."""
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if _depth > MAX_DEPTH:
+        return short_name(value)
+    if isinstance(value, enum.Enum):
+        return value.name
+    if module_of(value) == "numpy" and hasattr(value, "tolist"):
+        return plain(value.tolist(), _depth + 1)  # numpy scalars and arrays
+    for kind in (bool, int, float, str):  # subclasses: safe YAML dumpers reject them
+        if isinstance(value, kind):
+            return kind(value)
+    if isinstance(value, dict):
+        return {_plain_key(k, _depth): plain(v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [plain(v, _depth + 1) for v in value]
+        return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
+    if isinstance(value, os.PathLike):
+        return os.fsdecode(os.fspath(value))
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):  # Decimal, Fraction
+        return float(value)
+    item = getattr(value, "item", None)  # a one-element tensor
+    if callable(item) and getattr(value, "numel", lambda: 0)() == 1:
+        try:
+            return plain(item(), _depth + 1)
+        except Exception:
+            pass
+    return short_name(value)
+
+
+def _plain_key(key: Any, depth: int) -> Any:
+    key = plain(key, depth + 1)
+    return str(key) if isinstance(key, list) else key  # a tuple key: lists cannot be keys
+
+
+def param_update(name: str, value: Any) -> dict[str, Any]:
+    """``("optimizer.lr", 0.1)`` -> ``{"optimizer": {"lr": 0.1}}``: dots nest."""
+    if not isinstance(name, str) or not name or "\n" in name:
+        raise NameError_("param", str(name), "param names are non-empty one-line strings")
+    update: dict[str, Any] = {}
+    node = update
+    parts = name.split(".")
+    for part in parts[:-1]:
+        node[part] = {}
+        node = node[part]
+    node[parts[-1]] = plain(value)
+    return update
