@@ -24,6 +24,12 @@ _LAZY = {
     "list_experiments": ("gitlog.query", "list_experiments"),
     "show": ("gitlog.query", "show"),
     "LoggingHandler": ("gitlog.debugging", "LoggingHandler"),
+    "history": ("gitlog.history", "history"),
+    "compare": ("gitlog.compare", "compare"),
+    "best": ("gitlog.best", "best"),
+    "blame": ("gitlog.blame", "blame"),
+    "logs": ("gitlog.events", "logs"),
+    "bisect": ("gitlog.bisect", "bisect"),
 }
 
 __all__ = sorted([*_LAZY, "log_metric", "log_metrics", "log_param", "log_params",

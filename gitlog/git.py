@@ -12,8 +12,10 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import GitCommandError, GitlogError, NotARepoError
 
@@ -38,6 +40,16 @@ def run_git(args: list[str], cwd: str | Path, *, input: bytes | None = None,
     if check and proc.returncode != 0:
         raise GitCommandError(args, proc.returncode, proc.stderr.decode(errors="replace"))
     return proc
+
+
+def stream_git(args: list[str], cwd: str | Path, on_line: Any) -> int:
+    """Run git with stdout and stderr merged, passing each line to ``on_line``; the exit code."""
+    proc = subprocess.Popen(["git", *args], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env=_env(), text=True, errors="replace")
+    assert proc.stdout
+    for line in proc.stdout:
+        on_line(line.rstrip("\n"))
+    return proc.wait()
 
 
 @dataclass
@@ -154,6 +166,99 @@ class Repo:
 
     def cat_file(self) -> CatFile:
         return CatFile(self.root)
+
+    def popen(self, *args: str) -> subprocess.Popen:
+        """A streaming ``git`` process (stdout piped, stderr captured) for large outputs."""
+        return subprocess.Popen(["git", *args], cwd=self.root, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=_env())
+
+    def read_objects(self, specs: list[str]) -> Batch:
+        """Start reading many objects through one ``git cat-file --batch --buffer``.
+
+        ``.result()`` gives, in order, ``(type, content, sha)`` or None per spec (a sha or
+        ``rev:path``); the process runs while the caller does other work.
+        """
+        feed = b"".join(s.encode("utf-8", "surrogateescape") + b"\n" for s in specs
+                        if "\n" not in s)
+        return Batch(self.root, ["cat-file", "--batch", "--buffer"], feed,
+                     lambda out: _parse_batch(out, len(specs)))
+
+    def diff_names(self, pairs: list[tuple[str, str]], pathspec: list[str]) -> Batch:
+        """Start one ``git diff-tree --stdin``: the paths changed from each ``(old, new)``."""
+        feed = b"".join(f"{new} {old}\n".encode() for old, new in pairs)
+        return Batch(self.root, ["diff-tree", "--stdin", "-r", "--name-only", "-z", "--always",
+                                 "--", *pathspec], feed,
+                     lambda out: _parse_diff_names(out, pairs))
+
+
+class Batch:
+    """A git process fed from a thread while its output is collected; ``result()`` parses."""
+
+    def __init__(self, cwd: str | Path, args: list[str], feed: bytes, parse: Any) -> None:
+        self._parse = parse
+        self._proc = subprocess.Popen(["git", *args], cwd=cwd, stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+        self._out: list[bytes] = []
+        self._writer = threading.Thread(target=self._write, args=(feed,), daemon=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._writer.start()
+        self._reader.start()
+
+    def _write(self, feed: bytes) -> None:
+        assert self._proc.stdin
+        try:
+            self._proc.stdin.write(feed)
+            self._proc.stdin.close()
+        except OSError:
+            pass
+
+    def _read(self) -> None:
+        assert self._proc.stdout
+        self._out.append(self._proc.stdout.read())
+
+    def result(self) -> Any:
+        self._writer.join()
+        self._reader.join()
+        assert self._proc.stderr
+        err = self._proc.stderr.read()
+        code = self._proc.wait()
+        if code != 0:
+            raise GitCommandError(list(self._proc.args[1:3]), code,  # type: ignore[index]
+                                  err.decode(errors="replace"))
+        return self._parse(self._out[0] if self._out else b"")
+
+
+def _parse_batch(out: bytes, count: int) -> list[tuple[str, bytes, str] | None]:
+    results: list[tuple[str, bytes, str] | None] = []
+    pos, end = 0, len(out)
+    while pos < end and len(results) < count:
+        nl = out.index(b"\n", pos)
+        header = out[pos:nl].split()
+        pos = nl + 1
+        if len(header) != 3:  # "<spec> missing" / "ambiguous"
+            results.append(None)
+            continue
+        size = int(header[2])
+        results.append((header[1].decode(), out[pos:pos + size], header[0].decode()))
+        pos += size + 1
+    results.extend([None] * (count - len(results)))
+    return results
+
+
+def _parse_diff_names(out: bytes, pairs: list[tuple[str, str]]) -> list[list[str]]:
+    """``--always -z`` output: each pair starts with its new commit's id, then its paths."""
+    results: list[list[str]] = []
+    heads = [new.encode() for _, new in pairs]
+    for item in out.split(b"\0"):
+        item = item.strip(b"\n")
+        if not item:
+            continue
+        if len(results) < len(heads) and item == heads[len(results)]:
+            results.append([])
+        elif results:
+            results[-1].append(item.decode("utf-8", "surrogateescape"))
+    results.extend([] for _ in range(len(pairs) - len(results)))
+    return results
 
 
 class CatFile:
