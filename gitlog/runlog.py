@@ -2,7 +2,7 @@
 on its line of history. Shared by ``history``, ``best``, ``blame``, ``bisect`` and ``index``.
 
 Revisions may be commits, ranges (``main..exp/x``) or experiment names. Runs are
-deduplicated by identity (run id, else metrics blob), so a merge that brings a run into
+deduplicated by identity (run id and metrics blob), so a merge that brings a run into
 ``main`` or a rebased copy of a branch shows each run once. The walk and each commit's
 facts come from the index when it has them.
 """

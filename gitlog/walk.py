@@ -55,9 +55,9 @@ class Facts:
         """What makes two commits the same run (a merge or a rebase carries it along)."""
         if not self.has_run:
             return None
-        if self.run_id:
-            return "run:" + self.run_id
-        return "blob:" + (self.metrics_blob or self.commit)
+        if not self.run_id and not self.metrics_blob:
+            return self.commit
+        return f"{self.run_id or ''}:{self.metrics_blob or ''}"
 
     def metrics(self) -> dict[str, float]:
         """Flat numeric metrics: {'train/loss': 0.3}; non-finite values dropped."""
