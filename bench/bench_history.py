@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 BRANCHES = 100
 METRICS_PATH = ".gitlog/metrics.json"
@@ -101,5 +102,136 @@ def generate(path: str | Path, runs: int, branches: int = BRANCHES) -> Path:
     return path
 
 
+def _run(cmd: list[str] | str, cwd: Path, env: dict[str, str] | None = None) -> \
+        tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of one command, output discarded."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, shell=isinstance(cmd, str), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"benchmark command failed: {cmd}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def _median(cmd: list[str] | str, cwd: Path, repeat: int, before: Any = None,
+            env: dict[str, str] | None = None) -> tuple[float, float]:
+    walls, peaks = [], []
+    for _ in range(repeat):
+        if before:
+            before()
+        wall, peak = _run(cmd, cwd, env)
+        walls.append(wall)
+        peaks.append(peak)
+    return statistics.median(walls), max(peaks)
+
+
+NAIVE = """
+import json, git
+repo = git.Repo(".")
+values = []
+for commit in repo.iter_commits("--all"):
+    try:
+        blob = commit.tree / ".gitlog/metrics.json"
+    except KeyError:
+        continue
+    values.append(json.loads(blob.data_stream.read()).get("loss"))
+"""
+
+
+def measure(size: int, path: Path, repeat: int, dvc: bool) -> list[dict[str, Any]]:
+    gitlog = [sys.executable, "-m", "gitlog", "history", "--metric", "loss", "--all"]
+    index = path / ".git" / "gitlog"
+
+    def drop_index() -> None:
+        shutil.rmtree(index, ignore_errors=True)
+
+    floor_cmd = (f"git log --all --format=%H:{METRICS_PATH} -- {METRICS_PATH} "
+                 "| git cat-file --batch > /dev/null")
+    rows = []
+    floor, floor_mem = _median(floor_cmd, path, repeat)
+    rows.append({"what": "floor: git log + one git cat-file --batch", "s": floor,
+                 "mb": floor_mem})
+    cold, cold_mem = _median(gitlog, path, repeat, before=drop_index)
+    rows.append({"what": "gitlog history, cold (no index)", "s": cold, "mb": cold_mem})
+    warm, warm_mem = _median(gitlog, path, repeat)
+    rows.append({"what": "gitlog history, warm (index)", "s": warm, "mb": warm_mem})
+    naive, naive_mem = _median([sys.executable, "-c", NAIVE], path, max(1, repeat // 3))
+    rows.append({"what": "naive GitPython iter_commits loop", "s": naive, "mb": naive_mem})
+    if dvc:
+        env = dict(os.environ, DVC_NO_ANALYTICS="1")
+        dvc_bin = Path(sys.executable).with_name("dvc")
+        took, mem = _median([str(dvc_bin), "metrics", "show", "--all-commits", "--json"],
+                            path, 1, env=env)
+        rows.append({"what": "dvc metrics show --all-commits --json", "s": took, "mb": mem})
+    for row in rows:
+        row["size"] = size
+        row["ratio"] = row["s"] / floor
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-dvc", action="store_true")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="gitlog-bench-history-") as tmp:
+        for size in sizes:
+            path = generate(Path(tmp) / f"runs-{size}", size)
+            results += measure(size, path, args.repeat, dvc=size <= 1000 and not args.no_dvc)
+    print(report(results))
+    return 0
+
+
+def report(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "### gitlog history across run commits",
+        "",
+        "`gitlog history --metric loss --all` on generated repositories of 1,000 and 10,000 "
+        "run commits on 100 experiment branches (wall time, median; peak RSS of the "
+        "process), against the raw-git floor (`git log --all --format=%H -- "
+        ".gitlog/metrics.json` + one `git cat-file --batch`), a naive GitPython loop and "
+        "`dvc metrics show --all-commits --json`.",
+        "",
+        "| runs | command | median wall | × floor | peak RSS |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(f"| {r['size']:,} | {r['what']} | {r['s'] * 1000:,.0f} ms | "
+                     f"{r['ratio']:.1f}× | {r['mb']:.0f} MB |")
+    verdicts = []
+
+    def find(size: int, prefix: str) -> dict[str, Any] | None:
+        return next((r for r in results if r["size"] == size and r["what"].startswith(prefix)),
+                    None)
+
+    for size in sorted({r["size"] for r in results}):
+        cold = find(size, "gitlog history, cold")
+        if cold:
+            ok = cold["ratio"] <= 2
+            verdicts.append(f"cold ≤ 2× floor at {size:,}: {'met' if ok else 'not met'} "
+                            f"({cold['ratio']:.1f}×)")
+    big = max(r["size"] for r in results)
+    warm = find(big, "gitlog history, warm")
+    if warm:
+        verdicts.append(f"warm < 0.3 s at {big:,}: {'met' if warm['s'] < 0.3 else 'not met'} "
+                        f"({warm['s']:.2f} s)")
+    dvc = find(1000, "dvc")
+    cold_1k = find(1000, "gitlog history, cold")
+    if dvc and cold_1k:
+        speedup = dvc["s"] / cold_1k["s"]
+        verdicts.append(f"≥ 100× faster than dvc metrics show at 1,000 (cold): "
+                        f"{'met' if speedup >= 100 else 'not met'} ({speedup:.0f}×)")
+    mems = [f"{r['mb']:.0f} MB at {r['size']:,}" for r in results
+            if r["what"].startswith("gitlog history, cold")]
+    verdicts.append("peak memory (cold): " + ", ".join(mems))
+    lines += ["", "Targets: " + "; ".join(verdicts) + "."]
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
-    sys.exit(0)
+    sys.exit(main())
