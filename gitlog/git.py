@@ -178,31 +178,62 @@ class Repo:
         ``.result()`` gives, in order, ``(type, content, sha)`` or None per spec (a sha or
         ``rev:path``); the process runs while the caller does other work.
         """
-        feed = b"".join(s.encode("utf-8", "surrogateescape") + b"\n" for s in specs
-                        if "\n" not in s)
-        return Batch(self.root, ["cat-file", "--batch", "--buffer"], feed,
-                     lambda out: _parse_batch(out, len(specs)))
+        feed = b"".join((s.encode("utf-8", "surrogateescape") if "\n" not in s else b"-")
+                        + b"\n" for s in specs)
+        return Batch(self.root, ["cat-file", "--batch", "--buffer"],
+                     lambda out: _parse_batch(out, len(specs)), feed)
+
+    def object_stream(self) -> Batch:
+        """Like ``read_objects``, with specs given one by one through ``add(spec)``."""
+        batch = Batch(self.root, ["cat-file", "--batch", "--buffer"],
+                      lambda out: _parse_batch(out, batch.count))
+        return batch
 
     def diff_names(self, pairs: list[tuple[str, str]], pathspec: list[str]) -> Batch:
         """Start one ``git diff-tree --stdin``: the paths changed from each ``(old, new)``."""
         feed = b"".join(f"{new} {old}\n".encode() for old, new in pairs)
         return Batch(self.root, ["diff-tree", "--stdin", "-r", "--name-only", "-z", "--always",
-                                 "--", *pathspec], feed,
-                     lambda out: _parse_diff_names(out, pairs))
+                                 "--", *pathspec], lambda out: _parse_diff_names(out, pairs), feed)
 
 
 class Batch:
-    """A git process fed from a thread while its output is collected; ``result()`` parses."""
+    """A git process fed from a thread (or line by line with ``add``) while its output is
+    collected by another; ``result()`` closes its input, waits and parses."""
 
-    def __init__(self, cwd: str | Path, args: list[str], feed: bytes, parse: Any) -> None:
+    def __init__(self, cwd: str | Path, args: list[str], parse: Any,
+                 feed: bytes | None = None) -> None:
         self._parse = parse
         self._proc = subprocess.Popen(["git", *args], cwd=cwd, stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
         self._out: list[bytes] = []
-        self._writer = threading.Thread(target=self._write, args=(feed,), daemon=True)
+        self._pending: list[bytes] = []
+        self._size = 0
+        self.count = 0
+        self._writer: threading.Thread | None = None
+        if feed is not None:
+            self._writer = threading.Thread(target=self._write, args=(feed,), daemon=True)
+            self._writer.start()
         self._reader = threading.Thread(target=self._read, daemon=True)
-        self._writer.start()
         self._reader.start()
+
+    def add(self, line: str) -> None:
+        """Queue one input line (streaming use); written in chunks."""
+        raw = line.encode("utf-8", "surrogateescape") if "\n" not in line else b"-"
+        self._pending.append(raw + b"\n")
+        self._size += len(raw) + 1
+        self.count += 1
+        if self._size > 1 << 15:
+            self._flush()
+
+    def _flush(self) -> None:
+        assert self._proc.stdin
+        if self._pending:
+            try:
+                self._proc.stdin.write(b"".join(self._pending))
+            except OSError:
+                pass
+            self._pending.clear()
+            self._size = 0
 
     def _write(self, feed: bytes) -> None:
         assert self._proc.stdin
@@ -217,7 +248,15 @@ class Batch:
         self._out.append(self._proc.stdout.read())
 
     def result(self) -> Any:
-        self._writer.join()
+        if self._writer is None:
+            self._flush()
+            assert self._proc.stdin
+            try:
+                self._proc.stdin.close()
+            except OSError:
+                pass
+        else:
+            self._writer.join()
         self._reader.join()
         assert self._proc.stderr
         err = self._proc.stderr.read()

@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 from .walk import Facts
 
-SCHEMA = "6"
+SCHEMA = "7"
 FILE = "index.sqlite"
 KEEP_WALKS = 32
 SEP = "\x1f"

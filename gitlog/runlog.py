@@ -10,35 +10,41 @@ facts come from the index when it has them.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .config import Config
 from .errors import GitlogError, RevisionError
 from .git import Repo
 from .index import Index
-from .walk import Facts, Node, Record, describe, log_paths, walk
+from .walk import Describer, Facts, Node, log_paths, walk
 
 WALK_VERSION = "1"
 Progress = Callable[[str, int, "int | None"], None]
 
 
-@dataclass(slots=True)
 class RunEntry:
-    facts: Facts
-    previous: str | None  # commit of the previous run on the same line of history
-    experiment: str
+    """A run and the previous run on its line of history (plain class: made per run)."""
+
+    __slots__ = ("facts", "previous", "experiment")
+
+    def __init__(self, facts: Facts, previous: str | None, experiment: str) -> None:
+        self.facts = facts
+        self.previous = previous
+        self.experiment = experiment
 
 
-@dataclass
 class RunLog:
-    runs: list[RunEntry]
-    notes: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    fell_back: bool = False
-    key: str = ""             # the walk's key in the index
-    _known: dict[tuple[str, str], list[str]] = field(default_factory=dict)
-    _pending: tuple[list[tuple[str, str]], Any] | None = None
+    """The runs of a walk, oldest first, with what to tell the user about it."""
+
+    def __init__(self, runs: list[RunEntry], warnings: list[str] | None = None,
+                 key: str = "") -> None:
+        self.runs = runs
+        self.notes: list[str] = []
+        self.warnings = warnings or []
+        self.fell_back = False
+        self.key = key  # the walk's key in the index
+        self._known: dict[tuple[str, str], list[str]] = {}
+        self._pending: tuple[list[tuple[str, str]], Any] | None = None
 
     def by_commit(self) -> dict[str, RunEntry]:
         return {r.facts.commit: r for r in self.runs}
@@ -161,23 +167,27 @@ def _walk_and_describe(repo: Repo, config: Config, tokens: list[str], first_pare
         tuple[list[Node], list[Facts]]:
     metrics_path = log_paths(config.log_dir)[1]
     nodes: list[Node] = []
-    todo: list[Record] = []
+    describer: Describer | None = None
     for record in walk(repo, config.log_dir, tokens, first_parent=first_parent):
         nodes.append(record.node)
         cached = facts.get(record.node.commit)
         blob = record.files.get(metrics_path)
         # A cached row whose metrics blob disagrees with the commit is not trusted.
         if cached is None or (blob and cached.metrics_blob and blob != cached.metrics_blob):
-            todo.append(record)
+            if describer is None:
+                describer = Describer(repo, config.log_dir)
+            describer.add(record)
         if progress and len(nodes) % 1000 == 0:
             progress("walking", len(nodes), None)
-    if progress and todo:
-        progress("reading", 0, len(todo))
-    fresh = describe(repo, config.log_dir, todo) if todo else []
+    if describer is None:
+        return nodes, []
+    if progress:
+        progress("reading", 0, len(describer.records))
+    fresh = describer.finish()
     for item in fresh:
         facts[item.commit] = item
-    if progress and todo:
-        progress("reading", len(todo), len(todo))
+    if progress:
+        progress("reading", len(fresh), len(fresh))
     return nodes, fresh
 
 

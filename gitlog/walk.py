@@ -11,7 +11,6 @@ YAML on the hot path.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from .git import Repo
@@ -22,33 +21,52 @@ RUN_KEYS = ("id", "experiment", "status", "code_commit", "code_tree")
 _INF = float("inf")
 
 
-@dataclass(slots=True)
+# Plain slotted classes, not dataclasses: these are made 10,000 times a query and the
+# module is on every query's import path (a dataclass costs ~1 ms to define).
 class Node:
     """One walked commit: its parents within the walk and the ref it was reached from."""
 
-    commit: str
-    parents: tuple[str, ...]
-    source: str
+    __slots__ = ("commit", "parents", "source")
+
+    def __init__(self, commit: str, parents: tuple[str, ...], source: str) -> None:
+        self.commit = commit
+        self.parents = parents
+        self.source = source
+
+    def __repr__(self) -> str:
+        return f"Node({self.commit[:10]}, parents={[p[:10] for p in self.parents]})"
 
 
-@dataclass(slots=True)
 class Facts:
     """What one commit holds, immutable per commit id (the index caches it)."""
 
-    commit: str
-    time: int
-    date: str
-    author: str
-    subject: str
-    has_run: bool
-    run_id: str | None = None
-    experiment: str | None = None
-    status: str | None = None
-    code_commit: str | None = None
-    metrics_blob: str | None = None
-    metrics_json: str | None = None  # metrics.json as committed (parsed on demand)
-    error: str | None = None
-    flat: dict[str, float] | None = field(default=None, repr=False, compare=False)
+    __slots__ = ("commit", "time", "date", "author", "subject", "has_run", "run_id",
+                 "experiment", "status", "code_commit", "metrics_blob", "metrics_json",
+                 "error", "flat")
+
+    def __init__(self, commit: str, time: int, date: str, author: str, subject: str,
+                 has_run: bool, run_id: str | None = None, experiment: str | None = None,
+                 status: str | None = None, code_commit: str | None = None,
+                 metrics_blob: str | None = None, metrics_json: str | None = None,
+                 error: str | None = None) -> None:
+        self.commit = commit
+        self.time = time
+        self.date = date
+        self.author = author
+        self.subject = subject
+        self.has_run = has_run
+        self.run_id = run_id
+        self.experiment = experiment
+        self.status = status
+        self.code_commit = code_commit
+        self.metrics_blob = metrics_blob
+        self.metrics_json = metrics_json  # flat compact JSON: {"train/loss":0.3}
+        self.error = error
+        self.flat: dict[str, float] | None = None
+
+    def __repr__(self) -> str:
+        return (f"Facts({self.commit[:10]}, run={self.run_id!r}, "
+                f"experiment={self.experiment!r}, error={self.error!r})")
 
     @property
     def identity(self) -> str | None:
@@ -62,21 +80,49 @@ class Facts:
     def metrics(self) -> dict[str, float]:
         """Flat numeric metrics: {'train/loss': 0.3}; non-finite values dropped."""
         if self.flat is None:
-            self.flat = _metrics(self.metrics_json)[0] or {} if self.metrics_json else {}
+            self.flat = json.loads(self.metrics_json) if self.metrics_json else {}
         return self.flat
 
+    def metric(self, names: list[str]) -> float | None:
+        """The value of the first of ``names`` this run has, without parsing the rest.
 
-@dataclass(slots=True)
+        ``metrics_json`` is gitlog's own compact flat JSON of numbers, so a key shows as
+        ``"name":`` right after ``{`` or ``,`` and its value runs to the next ``,``/``}``.
+        """
+        if self.flat is not None:
+            return next((self.flat[n] for n in names if n in self.flat), None)
+        text = self.metrics_json
+        if not text:
+            return None
+        for name in names:
+            key = json.dumps(name) + ":"
+            at = text.find(key)
+            while at > 0 and text[at - 1] not in "{,":
+                at = text.find(key, at + 1)
+            if at > 0:
+                start = at + len(key)
+                end = text.find(",", start)
+                if end < 0:
+                    end = text.find("}", start)
+                raw = text[start:end]
+                return float(raw) if any(c in raw for c in ".eE") else int(raw)
+        return None
+
+
 class Record:
     """The walk's raw facts about a commit, before its blobs are read."""
 
-    node: Node
-    time: int
-    date: str
-    author: str
-    subject: str
-    trailers: dict[str, str]
-    files: dict[str, str]  # path -> new blob id ("" when deleted)
+    __slots__ = ("node", "time", "date", "author", "subject", "trailers", "files")
+
+    def __init__(self, node: Node, time: int, date: str, author: str, subject: str,
+                 trailers: dict[str, str], files: dict[str, str]) -> None:
+        self.node = node
+        self.time = time
+        self.date = date
+        self.author = author
+        self.subject = subject
+        self.trailers = trailers
+        self.files = files  # path -> new blob id ("" when deleted)
 
 
 def log_paths(log_dir: str) -> list[str]:
@@ -122,26 +168,31 @@ def _parse(raw: bytes) -> Record:
     parts = raw.decode("utf-8", "surrogateescape").split("\0")
     commit, parents, ct, ci, author, source, subject, trailers = parts[:8]
     files: dict[str, str] = {}
-    rest = parts[8:]
-    for i in range(len(rest) - 1):
-        item = rest[i]
-        if item[:2] == "\n:" or item[:1] == ":":
+    i, end = 8, len(parts) - 1
+    while i < end:
+        item = parts[i]
+        if item[:1] == ":" or item[:2] == "\n:":
             meta = item.split()
-            files[rest[i + 1]] = "" if meta[-1] == "D" else meta[3]
+            files[parts[i + 1]] = "" if meta[4] == "D" else meta[3]
+            i += 2
+        else:
+            i += 1
     tags: dict[str, str] = {}
     if trailers:
         for line in trailers.split("\x1f"):
-            key, sep, value = line.partition(":")
-            if sep and key.startswith("Gitlog-"):
+            if line[:7] == "Gitlog-":
+                key, _, value = line.partition(": ")
                 tags[key] = value.strip()
-    return Record(Node(commit, tuple(parents.split()), source), int(ct or 0), ci,
-                  _text(author), _text(subject), tags, files)
+    if not author.isascii():
+        author = _text(author)
+    if not subject.isascii():
+        subject = _text(subject)
+    return Record(Node(commit, tuple(parents.split()), source), int(ct or 0), ci, author,
+                  subject, tags, files)
 
 
 def _text(value: str) -> str:
     """Undo surrogateescape for display: invalid UTF-8 shows as U+FFFD."""
-    if value.isascii():
-        return value
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
@@ -189,49 +240,63 @@ def _metrics(data: bytes | str) -> tuple[dict[str, float] | None, str | None]:
     return flat, None
 
 
-def describe(repo: Repo, log_dir: str, records: list[Record]) -> list[Facts]:
-    """Facts for walked commits: reads their metrics (and run.yaml where needed) in one go."""
-    run_path, metrics_path = log_paths(log_dir)
-    specs: list[str] = []
-    wants: list[tuple[int, int]] = []  # per record: index of metrics spec, of run.yaml spec
-    for rec in records:
-        m_blob = rec.files.get(metrics_path)
-        m = -1
+class Describer:
+    """Facts for walked commits: their blobs stream into one ``git cat-file --batch`` as
+    records arrive (while ``git log`` is still walking), and are parsed at ``finish()``."""
+
+    def __init__(self, repo: Repo, log_dir: str) -> None:
+        self.run_path, self.metrics_path = log_paths(log_dir)
+        self.batch = repo.object_stream()
+        self.records: list[tuple[Record, int, int]] = []
+
+    def add(self, rec: Record) -> None:
+        add = self.batch.add
+        m_blob = rec.files.get(self.metrics_path)
+        m = r = -1
         if m_blob != "":
-            specs.append(m_blob or f"{rec.node.commit}:{metrics_path}")
-            m = len(specs) - 1
-        r = -1
-        if "Gitlog-Run" not in rec.trailers and rec.files.get(run_path) != "":
-            specs.append(rec.files.get(run_path) or f"{rec.node.commit}:{run_path}")
-            r = len(specs) - 1
-        wants.append((m, r))
-    objects = repo.read_objects(specs).result() if specs else []
-    out = []
-    for rec, (m, r) in zip(records, wants):
-        tags = rec.trailers
-        facts = Facts(rec.node.commit, rec.time, rec.date, rec.author, rec.subject,
-                      has_run=False, run_id=tags.get("Gitlog-Run"),
-                      experiment=tags.get("Gitlog-Experiment"),
-                      status=tags.get("Gitlog-Status"), code_commit=tags.get("Gitlog-Code"))
-        run_blob = objects[r] if r >= 0 else None
-        if run_blob is not None and run_blob[0] == "blob":
-            info = parse_run_yaml(run_blob[1])
-            facts.run_id = facts.run_id or info.get("id")
-            facts.experiment = facts.experiment or info.get("experiment")
-            facts.status = facts.status or info.get("status")
-            facts.code_commit = facts.code_commit or info.get("code_commit")
-            facts.has_run = True
-        elif rec.files.get(run_path) or (r < 0 and "Gitlog-Run" in tags
-                                          and rec.files.get(run_path) != ""):
-            facts.has_run = True
-        metrics = objects[m] if m >= 0 else None
-        if metrics is not None and metrics[0] == "blob":
-            facts.has_run = True
-            facts.metrics_blob = metrics[2]
-            facts.flat, facts.error = _metrics(metrics[1])
-            if facts.flat is not None:
-                facts.metrics_json = metrics[1].decode("utf-8", "replace")
-        if facts.code_commit == "none":
-            facts.code_commit = None
-        out.append(facts)
-    return out
+            m = self.batch.count
+            add(m_blob or f"{rec.node.commit}:{self.metrics_path}")
+        run_blob = rec.files.get(self.run_path)
+        if "Gitlog-Run" not in rec.trailers and run_blob != "":
+            r = self.batch.count
+            add(run_blob or f"{rec.node.commit}:{self.run_path}")
+        self.records.append((rec, m, r))
+
+    def finish(self) -> list[Facts]:
+        objects = self.batch.result()
+        return [_facts(rec, objects[m] if m >= 0 else None, objects[r] if r >= 0 else None,
+                       self.run_path) for rec, m, r in self.records]
+
+
+def _facts(rec: Record, metrics: tuple[str, bytes, str] | None,
+           run_blob: tuple[str, bytes, str] | None, run_path: str) -> Facts:
+    tags = rec.trailers
+    facts = Facts(rec.node.commit, rec.time, rec.date, rec.author, rec.subject, False,
+                  tags.get("Gitlog-Run"), tags.get("Gitlog-Experiment"),
+                  tags.get("Gitlog-Status"), tags.get("Gitlog-Code"))
+    if run_blob is not None and run_blob[0] == "blob":
+        info = parse_run_yaml(run_blob[1])
+        facts.run_id = facts.run_id or info.get("id")
+        facts.experiment = facts.experiment or info.get("experiment")
+        facts.status = facts.status or info.get("status")
+        facts.code_commit = facts.code_commit or info.get("code_commit")
+        facts.has_run = True
+    elif rec.files.get(run_path) or ("Gitlog-Run" in tags and rec.files.get(run_path) != ""):
+        facts.has_run = True
+    if metrics is not None and metrics[0] == "blob":
+        facts.has_run = True
+        facts.metrics_blob = metrics[2]
+        facts.flat, facts.error = _metrics(metrics[1])
+        if facts.flat is not None:
+            facts.metrics_json = json.dumps(facts.flat, separators=(",", ":"))
+    if facts.code_commit == "none":
+        facts.code_commit = None
+    return facts
+
+
+def describe(repo: Repo, log_dir: str, records: list[Record]) -> list[Facts]:
+    """Facts for walked commits, their blobs read through one ``git cat-file --batch``."""
+    describer = Describer(repo, log_dir)
+    for rec in records:
+        describer.add(rec)
+    return describer.finish()

@@ -173,3 +173,14 @@ def test_logs_filters_by_level_and_text(tmp_path: Path) -> None:
     assert "1 line(s) of events.jsonl" in proc.stderr
     api = gitlog.logs("l", level="error", repo=repo)
     assert [e.message for e in api.events] == ["diverged"]
+
+
+def test_api_functions_stay_callable_after_every_module_is_imported() -> None:
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(gitlog.__path__):
+        if info.name != "__main__":
+            importlib.import_module(f"gitlog.{info.name}")
+    for name in ("history", "compare", "best", "blame", "logs", "bisect", "show"):
+        assert callable(getattr(gitlog, name)), name

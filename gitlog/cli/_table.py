@@ -46,6 +46,12 @@ def _column(values: list[Any], kind: str | None) -> list[str]:
         return ["" if v is None else number(v, signed=True) for v in values]
     if kind == "pct":
         return ["" if v is None else number(v, signed=True, suffix="%") for v in values]
+    kinds = {v.__class__ for v in values}
+    if kinds <= {str, type(None)}:
+        return ["" if v is None else v.replace("\n", " ") if "\n" in v else v for v in values]
+    if kinds <= {float, type(None)}:
+        return ["" if v is None else f"{v:.6g}" if v == v and abs(v) != _INF else str(v)
+                for v in values]
     out = []
     for v in values:
         if v is None:
@@ -59,6 +65,9 @@ def _column(values: list[Any], kind: str | None) -> list[str]:
         else:
             out.append(number(v))
     return out
+
+
+_INF = float("inf")
 
 
 def _numeric(values: list[Any]) -> bool:
@@ -86,27 +95,20 @@ def _pad(cells: list[str], header: str, right: bool) -> tuple[list[str], str, in
     return [pad(c) for c in cells], pad(header), size
 
 
-def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str,
-                kinds: dict[str, str] | None = None, clip: int | None = None) -> str:
-    """Rows as text: ``kinds`` marks columns 'delta' (signed) or 'pct' (signed, %);
-    ``clip`` shortens longer table cells with '…' (JSON/CSV/Markdown keep them whole)."""
-    if fmt == "json":
-        return render(rows, fmt, columns)
-    if fmt == "csv":  # lists read as in the table: "a.py, b.py"
-        return render([{c: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v
-                        for c, v in r.items()} for r in rows], fmt, columns)
-    kinds = kinds or {}
+def format_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: str,
+                   clip: int | None = None) -> str:
+    """A table or Markdown from (header, values, kind) columns; kind 'delta' or 'pct'
+    signs numbers, ``clip`` shortens longer table cells with '…'."""
     markdown = fmt == "markdown"
     padded, heads, rules = [], [], []
-    for c in columns:
-        values = [r.get(c) for r in rows]
-        cells = _column(values, kinds.get(c))
+    for name, values, kind in columns:
+        cells = _column(values, kind)
         if clip and fmt == "table":
             cells = [x if len(x) <= clip else x[:clip - 1] + "…" for x in cells]
         if markdown:
             cells = [x.replace("|", "\\|") for x in cells]
         right = _numeric(values)
-        cells, head, size = _pad(cells, c, right)
+        cells, head, size = _pad(cells, name, right)
         padded.append(cells)
         heads.append(head)
         rules.append(("-" * (size + 1) + ":" if right else "-" * (size + 2)) if markdown
@@ -118,6 +120,20 @@ def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str
         lines = ["  ".join(heads).rstrip(), "  ".join(rules)]
         lines += ["  ".join(cells).rstrip() for cells in zip(*padded)]
     return "\n".join(lines)
+
+
+def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str,
+                kinds: dict[str, str] | None = None, clip: int | None = None) -> str:
+    """Rows as text: ``kinds`` marks columns 'delta' (signed) or 'pct' (signed, %);
+    ``clip`` shortens longer table cells with '…' (JSON/CSV/Markdown keep them whole)."""
+    if fmt == "json":
+        return render(rows, fmt, columns)
+    if fmt == "csv":  # lists read as in the table: "a.py, b.py"
+        return render([{c: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v
+                        for c, v in r.items()} for r in rows], fmt, columns)
+    kinds = kinds or {}
+    return format_columns([(c, [r.get(c) for r in rows], kinds.get(c)) for c in columns], fmt,
+                          clip)
 
 
 def sparkline(values: Iterable[float | None], limit: int = 60) -> str:

@@ -37,7 +37,7 @@ def best(revs: tuple[str, ...], metric: str, direction: str | None, where: str |
 
     Example: gitlog best --metric accuracy --where 'params.lr < 0.1' -n 3
     """
-    from gitlog.best import query_best
+    from gitlog.ranking import query_best
 
     result = query_best(metric, maximize=None if direction is None else direction == "max",
                         where=where, n=count, revs=revs, repo=repo)
@@ -74,7 +74,7 @@ def blame(revs: tuple[str, ...], metric: str, all_: bool, count: int, patch: boo
 
     Example: gitlog blame --metric loss --all -p
     """
-    from gitlog.blame import blame as run_blame
+    from gitlog.attribution import blame as run_blame
 
     rows = run_blame(metric, revs, all=all_, n=count, patch=patch, repo=repo)
     if not rows:

@@ -31,7 +31,7 @@ def bisect(metric: str, threshold: float, good: str, bad: str, experiment: str, 
 
     Example: gitlog bisect --metric loss --threshold 0.3 --good v1 --bad main -- python train.py
     """
-    from gitlog.bisect import bisect as run_bisect
+    from gitlog.bisection import bisect as run_bisect
 
     result = run_bisect(metric, threshold, good, bad, command, experiment=experiment,
                         repo=repo, output=lambda line: click.echo(line, err=True))

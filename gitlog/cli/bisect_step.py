@@ -11,7 +11,7 @@ from dataclasses import asdict
 
 
 def main(argv: list[str] | None = None) -> None:
-    from gitlog.bisect import evaluate
+    from gitlog.bisection import evaluate
     from gitlog.errors import GitlogError
 
     args = sys.argv[1:] if argv is None else argv

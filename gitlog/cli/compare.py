@@ -50,7 +50,7 @@ def compare(revs: tuple[str, ...], only_changed: bool, fmt: str, repo: str) -> N
 
     Example: gitlog compare baseline high-lr
     """
-    from gitlog.compare import compare as run_compare
+    from gitlog.comparison import compare as run_compare
 
     result = run_compare(revs, repo=repo)
     rows, columns, kinds = _rows(result)

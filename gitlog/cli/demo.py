@@ -29,7 +29,7 @@ def demo(directory: str | None) -> None:
     from gitlog import query
     from gitlog.cli._output import render
     from gitlog.cli.history import render_history
-    from gitlog.history import query_history
+    from gitlog.timeline import query_history
 
     click.echo(f"Demo repository: {result.path}\n")
     rows = query.list_experiments(result.path)

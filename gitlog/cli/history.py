@@ -8,7 +8,7 @@ import click
 
 from . import pass_repo
 from ._output import format_option
-from ._table import Progress, emit, format_rows, note, sparkline, warn
+from ._table import Progress, emit, format_columns, format_rows, note, sparkline, warn
 
 
 def metric_option(func: Any) -> Any:
@@ -95,7 +95,7 @@ def history(revs: tuple[str, ...], metrics: tuple[str, ...], all_: bool, step: s
     """
     from gitlog.config import load
     from gitlog.git import Repo
-    from gitlog.history import query_history
+    from gitlog.timeline import query_history
 
     r = Repo(repo)
     config = load(r.root)
@@ -122,7 +122,20 @@ def history(revs: tuple[str, ...], metrics: tuple[str, ...], all_: bool, step: s
 def render_history(result: Any, fmt: str) -> str:
     """The rows of a HistoryResult in ``fmt``; a table is headed by one sparkline a metric."""
     columns, kinds = history_columns(result.metrics)
-    text = format_rows(history_dicts(result.rows, result.metrics), columns, fmt, kinds)
+    if fmt in ("json", "csv"):
+        return format_rows(history_dicts(result.rows, result.metrics), columns, fmt, kinds)
+    rows = result.rows
+    values: dict[str, list[Any]] = {
+        "commit": [r.commit[:10] for r in rows], "date": [r.date for r in rows],
+        "experiment": [r.experiment for r in rows], "subject": [r.subject for r in rows],
+        "code_changes": [r.code_changes for r in rows]}
+    for m in result.metrics:
+        cells = [r.metrics[m] for r in rows]
+        values[m] = [c.value for c in cells]
+        values[f"{m}_delta"] = [c.delta for c in cells]
+        values[f"{m}_pct"] = [c.pct for c in cells]
+        values[f"{m}_verdict"] = [c.verdict for c in cells]
+    text = format_columns([(c, values[c], kinds.get(c)) for c in columns], fmt)
     if fmt == "table":
-        return "\n".join([*spark_lines(result.rows, result.metrics, result.better), "", text])
+        return "\n".join([*spark_lines(rows, result.metrics, result.better), "", text])
     return text

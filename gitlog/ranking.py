@@ -11,7 +11,7 @@ from .details import details
 from .errors import GitlogError
 from .filters import parse
 from .git import Repo
-from .history import metric_names
+from .timeline import metric_names
 from .index import Index
 from .runlog import collect, no_runs_error
 

@@ -23,7 +23,7 @@ from .config import Config, load
 from .details import details
 from .errors import GitlogError, RevisionError
 from .git import Repo, run_git, stream_git
-from .history import metric_names
+from .timeline import metric_names
 from .index import Index
 from .runlog import collect
 

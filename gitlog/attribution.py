@@ -15,7 +15,7 @@ from typing import Sequence
 from .config import load
 from .errors import GitlogError
 from .git import Repo
-from .history import build_rows
+from .timeline import build_rows
 from .index import Index
 from .runlog import code_pathspec, collect, no_runs_error
 

@@ -111,12 +111,7 @@ def _values(repo: Repo, config: Config, index: Index, log: RunLog, metrics: list
         which = parse_step(step)
         commits = [r.facts.commit for r in log.runs]
         return {m: step_values(repo, config, index, commits, names[m], which) for m in metrics}
-    out: dict[str, list[float | None]] = {m: [] for m in metrics}
-    for run in log.runs:
-        flat = run.facts.metrics()
-        for m in metrics:
-            out[m].append(next((flat[n] for n in names[m] if n in flat), None))
-    return out
+    return {m: [run.facts.metric(names[m]) for run in log.runs] for m in metrics}
 
 
 def _known_metrics(log: RunLog) -> list[str]:
