@@ -15,6 +15,7 @@ cache never fails a query, it is just not filled).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any, Iterable
 
 from .walk import Facts
 
-SCHEMA = "7"
+SCHEMA = "8"
 FILE = "index.sqlite"
 KEEP_WALKS = 32
 SEP = "\x1f"
@@ -30,7 +31,8 @@ _TABLES = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS commits(commit_id TEXT, data TEXT);
 CREATE TABLE IF NOT EXISTS changes(pair TEXT, files BLOB);
-CREATE TABLE IF NOT EXISTS walks(key TEXT PRIMARY KEY, used REAL, runs TEXT, warnings TEXT);
+CREATE TABLE IF NOT EXISTS walks(key TEXT PRIMARY KEY, used REAL, runs TEXT, warnings TEXT,
+                                 changes TEXT);
 CREATE TABLE IF NOT EXISTS steps(commit_id TEXT, metric TEXT, which TEXT, value,
                                  PRIMARY KEY(commit_id, metric, which));
 CREATE TABLE IF NOT EXISTS details(commit_id TEXT PRIMARY KEY, params TEXT, code_tree TEXT);
@@ -68,11 +70,11 @@ class Index:
         self.log_dir = log_dir
         self.rebuilt = False
         self.db: sqlite3.Connection | None = None
-        if rebuild:
-            self._remove()
         try:
+            if rebuild:
+                self._remove()
             self._open()
-        except sqlite3.Error:
+        except (sqlite3.Error, OSError):
             self._reset()
 
     def _connect(self) -> sqlite3.Connection:
@@ -105,7 +107,10 @@ class Index:
 
     def _remove(self) -> None:
         for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(str(self.path) + suffix).unlink(missing_ok=True)
+            try:
+                Path(str(self.path) + suffix).unlink(missing_ok=True)
+            except OSError:
+                pass
 
     def _reset(self) -> None:
         """A corrupt or foreign file: drop it and start empty (queries refill it)."""
@@ -197,11 +202,26 @@ class Index:
         text = "".join(f"{c}{SEP}{p or ''}{SEP}{e.replace(SEP, ' ')}\n" for c, p, e in runs)
         return self._write([
             ("INSERT INTO commits VALUES (?, ?)", [(f.commit, pack(f)) for f in facts]),
-            ("INSERT OR REPLACE INTO walks VALUES (?, ?, ?, ?)",
+            ("INSERT OR REPLACE INTO walks VALUES (?, ?, ?, ?, NULL)",
              [(key, time.time(), text, "\n".join(warnings))]),
             ("DELETE FROM walks WHERE key NOT IN (SELECT key FROM walks ORDER BY used DESC "
              "LIMIT ?)", [(KEEP_WALKS,)]),
         ])
+
+    def walk_changes(self, key: str) -> list[list[str] | None] | None:
+        """Per run of walk ``key``, the code files changed since its previous run."""
+        rows = self._read("SELECT changes FROM walks WHERE key = ?", (key,))
+        if not rows or rows[0][0] is None:
+            return None
+        try:
+            column = json.loads(rows[0][0])
+        except ValueError:
+            return None
+        return column if isinstance(column, list) else None
+
+    def put_walk_changes(self, key: str, column: list[list[str] | None]) -> bool:
+        return self._write([("UPDATE walks SET changes = ? WHERE key = ?",
+                             [(json.dumps(column, separators=(",", ":")), key)])])
 
     # -- code changes between two run commits ----------------------------------
     def changes(self) -> dict[tuple[str, str], list[str]]:

@@ -44,6 +44,7 @@ class RunLog:
         self.fell_back = False
         self.key = key  # the walk's key in the index
         self._known: dict[tuple[str, str], list[str]] = {}
+        self._column: list[list[str] | None] | None = None  # code changes, from the index
         self._pending: tuple[list[tuple[str, str]], Any] | None = None
 
     def by_commit(self) -> dict[str, RunEntry]:
@@ -147,7 +148,10 @@ def _collect(repo: Repo, config: Config, index: Index, tokens: list[str], first_
     cached = index.runlog(key)
     if cached is not None and all(c in facts for c, _, _ in cached[0]):
         runs = [RunEntry(facts[c], previous, experiment) for c, previous, experiment in cached[0]]
-        return RunLog(runs, warnings=cached[1], key=key)
+        log = RunLog(runs, warnings=cached[1], key=key)
+        if changes:
+            log._column = index.walk_changes(key)
+        return log
     nodes, fresh = _walk_and_describe(repo, config, tokens, first_parent, facts, progress)
     log = _link(nodes, facts, config)
     log.key = key
@@ -264,6 +268,8 @@ def code_pathspec(config: Config) -> list[str]:
 def code_changes(repo: Repo, config: Config, index: Index, log: RunLog) -> \
         list[list[str] | None]:
     """Per run, the code files changed since its previous run (None for a line's first)."""
+    if log._column is not None and len(log._column) == len(log.runs):
+        return log._column
     if log._pending is not None:
         missing, batch = log._pending
         log._pending = None
@@ -277,7 +283,10 @@ def code_changes(repo: Repo, config: Config, index: Index, log: RunLog) -> \
         found = dict(zip(missing, repo.diff_names(missing, code_pathspec(config)).result()))
         index.put_changes(found)
         known.update(found)
-    return [known.get(p) if p is not None else None for p in pairs]
+    log._column = [known.get(p) if p is not None else None for p in pairs]
+    if log.key:
+        index.put_walk_changes(log.key, log._column)
+    return log._column
 
 
 def no_runs_error(log: RunLog, revs: Any, all_: bool) -> GitlogError:

@@ -8,6 +8,7 @@ rows (dataclasses) and never prints.
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,7 +112,11 @@ def _values(repo: Repo, config: Config, index: Index, log: RunLog, metrics: list
         which = parse_step(step)
         commits = [r.facts.commit for r in log.runs]
         return {m: step_values(repo, config, index, commits, names[m], which) for m in metrics}
-    return {m: [run.facts.metric(names[m]) for run in log.runs] for m in metrics}
+    out = {}
+    for m in metrics:
+        keys = [json.dumps(n) + ":" for n in names[m]]
+        out[m] = [run.facts.metric(names[m], keys) for run in log.runs]
+    return out
 
 
 def _known_metrics(log: RunLog) -> list[str]:

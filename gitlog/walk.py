@@ -83,7 +83,7 @@ class Facts:
             self.flat = json.loads(self.metrics_json) if self.metrics_json else {}
         return self.flat
 
-    def metric(self, names: list[str]) -> float | None:
+    def metric(self, names: list[str], keys: list[str] | None = None) -> float | None:
         """The value of the first of ``names`` this run has, without parsing the rest.
 
         ``metrics_json`` is gitlog's own compact flat JSON of numbers, so a key shows as
@@ -94,8 +94,7 @@ class Facts:
         text = self.metrics_json
         if not text:
             return None
-        for name in names:
-            key = json.dumps(name) + ":"
+        for key in keys or [json.dumps(n) + ":" for n in names]:
             at = text.find(key)
             while at > 0 and text[at - 1] not in "{,":
                 at = text.find(key, at + 1)
@@ -193,7 +192,7 @@ def _parse(raw: bytes) -> Record:
 
 def _text(value: str) -> str:
     """Undo surrogateescape for display: invalid UTF-8 shows as U+FFFD."""
-    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace").encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def parse_run_yaml(data: bytes) -> dict[str, Any]:
