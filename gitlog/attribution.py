@@ -8,16 +8,16 @@ change was uncommitted work).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from .config import load
 from .errors import GitlogError
 from .git import Repo
-from .timeline import build_rows
 from .index import Index
 from .runlog import code_pathspec, collect, no_runs_error
+from .timeline import build_rows
 
 
 @dataclass

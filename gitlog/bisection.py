@@ -15,17 +15,18 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .config import Config, load
 from .details import details
 from .errors import GitlogError, RevisionError
 from .git import Repo, run_git, stream_git
-from .timeline import metric_names
 from .index import Index
 from .runlog import collect
+from .timeline import metric_names
 
 GOOD, BAD, SKIP = 0, 1, 125
 

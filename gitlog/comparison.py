@@ -6,9 +6,10 @@ descriptor changes, and the code diff stat from the first run to each other one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .config import load
 from .errors import GitlogError, RevisionError
@@ -83,7 +84,7 @@ def compare(revs: Sequence[str], *, repo: str | Path | Repo = ".") -> Comparison
     commits = [resolve_run(repo, config, rev) for rev in revs]
     records = []
     with repo.cat_file() as cat:
-        for rev, commit in zip(revs, commits):
+        for rev, commit in zip(revs, commits, strict=False):
             record = read_run(cat, commit, config.log_dir, events=False)
             if record is None:
                 raise RevisionError(rev, "this commit holds no run",
@@ -91,7 +92,7 @@ def compare(revs: Sequence[str], *, repo: str | Path | Repo = ".") -> Comparison
                                          "('gitlog ls', 'gitlog history')")
             records.append(record)
     heads = []
-    for commit, record in zip(commits, records):
+    for commit, record in zip(commits, records, strict=False):
         subject = repo.git("log", "-1", "--format=%s", commit).strip()
         experiment = str(record.run.get("experiment") or "")
         heads.append(RunHead(commit, experiment, record.run.get("id"), subject,

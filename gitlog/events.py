@@ -66,7 +66,8 @@ def logs(rev: str | None = None, *, level: str | None = None, grep: str | None =
         name = str(item.get("level", "info")).lower()
         if LEVELS.get(name, 20) < floor:
             continue
-        fields = item.get("fields") if isinstance(item.get("fields"), dict) else {}
+        raw = item.get("fields")
+        fields: dict[str, Any] = raw if isinstance(raw, dict) else {}
         message = str(item.get("message", ""))
         if needle and needle not in message.lower() and \
                 needle not in json.dumps(fields, default=str).lower():

@@ -19,8 +19,9 @@ else a param. A comparison with a missing value is false (``!=`` too), so
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .errors import GitlogError
 

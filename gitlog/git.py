@@ -8,6 +8,7 @@ working tree, index or HEAD: snapshots of uncommitted work use a temporary index
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -185,9 +186,8 @@ class Repo:
 
     def object_stream(self) -> Batch:
         """Like ``read_objects``, with specs given one by one through ``add(spec)``."""
-        batch = Batch(self.root, ["cat-file", "--batch", "--buffer"],
-                      lambda out: _parse_batch(out, batch.count))
-        return batch
+        return Batch(self.root, ["cat-file", "--batch", "--buffer"],
+                     lambda out: _parse_batch(out, None))
 
     def diff_names(self, pairs: list[tuple[str, str]], pathspec: list[str]) -> Batch:
         """Start one ``git diff-tree --stdin``: the paths changed from each ``(old, new)``."""
@@ -203,6 +203,7 @@ class Batch:
     def __init__(self, cwd: str | Path, args: list[str], parse: Any,
                  feed: bytes | None = None) -> None:
         self._parse = parse
+        self._args = args
         self._proc = subprocess.Popen(["git", *args], cwd=cwd, stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
         self._out: list[bytes] = []
@@ -228,10 +229,8 @@ class Batch:
     def _flush(self) -> None:
         assert self._proc.stdin
         if self._pending:
-            try:
+            with contextlib.suppress(OSError):
                 self._proc.stdin.write(b"".join(self._pending))
-            except OSError:
-                pass
             self._pending.clear()
             self._size = 0
 
@@ -251,10 +250,8 @@ class Batch:
         if self._writer is None:
             self._flush()
             assert self._proc.stdin
-            try:
+            with contextlib.suppress(OSError):
                 self._proc.stdin.close()
-            except OSError:
-                pass
         else:
             self._writer.join()
         self._reader.join()
@@ -262,25 +259,27 @@ class Batch:
         err = self._proc.stderr.read()
         code = self._proc.wait()
         if code != 0:
-            raise GitCommandError(list(self._proc.args[1:3]), code,  # type: ignore[index]
-                                  err.decode(errors="replace"))
+            raise GitCommandError(self._args[:2], code, err.decode(errors="replace"))
         return self._parse(self._out[0] if self._out else b"")
 
 
-def _parse_batch(out: bytes, count: int) -> list[tuple[str, bytes, str] | None]:
+def _parse_batch(out: bytes, count: int | None) -> list[tuple[str, bytes, str] | None]:
+    """``--batch`` output: one answer a request (``count``; None: every answer there is)."""
     results: list[tuple[str, bytes, str] | None] = []
     pos, end = 0, len(out)
-    while pos < end and len(results) < count:
+    while pos < end and (count is None or len(results) < count):
         nl = out.index(b"\n", pos)
-        header = out[pos:nl].split()
+        line = out[pos:nl]
+        header = line.split()
         pos = nl + 1
-        if len(header) != 3:  # "<spec> missing" / "ambiguous"
+        if len(header) != 3 or line.endswith((b" missing", b" ambiguous")):
             results.append(None)
             continue
         size = int(header[2])
         results.append((header[1].decode(), out[pos:pos + size], header[0].decode()))
         pos += size + 1
-    results.extend([None] * (count - len(results)))
+    if count is not None:
+        results.extend([None] * (count - len(results)))
     return results
 
 

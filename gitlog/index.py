@@ -15,11 +15,13 @@ cache never fails a query, it is just not filled).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .walk import Facts
 
@@ -107,10 +109,8 @@ class Index:
 
     def _remove(self) -> None:
         for suffix in ("", "-wal", "-shm", "-journal"):
-            try:
+            with contextlib.suppress(OSError):
                 Path(str(self.path) + suffix).unlink(missing_ok=True)
-            except OSError:
-                pass
 
     def _reset(self) -> None:
         """A corrupt or foreign file: drop it and start empty (queries refill it)."""
@@ -156,10 +156,8 @@ class Index:
             self.db.execute("COMMIT")
             return True
         except sqlite3.OperationalError:  # locked by another writer, read-only: skip
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 self.db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
         except sqlite3.DatabaseError:
             self._reset()
         return False

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .config import load
 from .details import details
 from .errors import GitlogError
 from .filters import parse
 from .git import Repo
-from .timeline import metric_names
 from .index import Index
 from .runlog import collect, no_runs_error
+from .timeline import metric_names
 
 
 @dataclass

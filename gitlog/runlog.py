@@ -10,7 +10,8 @@ facts come from the index when it has them.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .config import Config
 from .errors import GitlogError, RevisionError
@@ -273,14 +274,15 @@ def code_changes(repo: Repo, config: Config, index: Index, log: RunLog) -> \
     if log._pending is not None:
         missing, batch = log._pending
         log._pending = None
-        found = dict(zip(missing, batch.result()))
+        found = dict(zip(missing, batch.result(), strict=True))
         index.put_changes(found)
         log._known.update(found)
     known = log._known or index.changes()
     pairs = [(r.previous, r.facts.commit) if r.previous else None for r in log.runs]
     missing = sorted({p for p in pairs if p is not None and p not in known})
     if missing:
-        found = dict(zip(missing, repo.diff_names(missing, code_pathspec(config)).result()))
+        changed = repo.diff_names(missing, code_pathspec(config)).result()
+        found = dict(zip(missing, changed, strict=True))
         index.put_changes(found)
         known.update(found)
     log._column = [known.get(p) if p is not None else None for p in pairs]

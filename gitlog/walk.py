@@ -11,7 +11,8 @@ YAML on the hot path.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .git import Repo
 
@@ -192,7 +193,7 @@ def _parse(raw: bytes) -> Record:
 
 def _text(value: str) -> str:
     """Undo surrogateescape for display: invalid UTF-8 shows as U+FFFD."""
-    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace").encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def parse_run_yaml(data: bytes) -> dict[str, Any]:

@@ -92,7 +92,7 @@ def test_formats_hold_the_same_content_and_stdout_is_clean(twoexp: tuple[Path, d
     assert table[0].startswith("loss  ") and "1 -> 0.6 over 5 runs (lower is better)" in table[0]
     for shown in (table[4:], md[2:]):
         assert len(shown) == len(rows)
-        for line, r in zip(shown, rows):
+        for line, r in zip(shown, rows, strict=False):
             cells = line.strip("| ").split()
             assert cells[0] == r["commit"] and r["date"] in line and r["subject"] in line
     assert "+33.33%" in table[7] and "worse" in table[7] and "model.py, train.py" in table[6]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import click
 
@@ -115,10 +116,10 @@ def format_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: st
                      else "-" * size)
     if markdown:
         lines = ["| " + " | ".join(heads) + " |", "|" + "|".join(rules) + "|"]
-        lines += ["| " + " | ".join(cells) + " |" for cells in zip(*padded)]
+        lines += ["| " + " | ".join(cells) + " |" for cells in zip(*padded, strict=False)]
     else:
         lines = ["  ".join(heads).rstrip(), "  ".join(rules)]
-        lines += ["  ".join(cells).rstrip() for cells in zip(*padded)]
+        lines += ["  ".join(cells).rstrip() for cells in zip(*padded, strict=False)]
     return "\n".join(lines)
 
 

@@ -91,7 +91,7 @@ def blame(revs: tuple[str, ...], metric: str, all_: bool, count: int, patch: boo
                                             "files", "insertions", "deletions", "run",
                                             "previous_run"]
     if patch and fmt in ("json", "csv"):
-        for item, r in zip(table, rows):
+        for item, r in zip(table, rows, strict=False):
             item["diff"] = r.diff
         columns.append("diff")
     emit(format_rows(table, columns, fmt, {"delta": "delta", "pct": "pct"}))

@@ -15,7 +15,8 @@ def main(argv: list[str] | None = None) -> None:
     from gitlog.errors import GitlogError
 
     args = sys.argv[1:] if argv is None else argv
-    state = json.loads(open(args[0], encoding="utf-8").read())
+    with open(args[0], encoding="utf-8") as fh:
+        state = json.load(fh)
     try:
         code, step = evaluate(state, ".")
     except GitlogError as exc:

@@ -20,10 +20,10 @@ def _rows(comparison: Any) -> tuple[list[dict[str, Any]], list[str], dict[str, s
     for row in comparison.rows:
         item: dict[str, Any] = {"section": row.section, "key": row.key,
                                 "changed": "*" if row.changed else ""}
-        item.update(zip(labels, row.values))
+        item.update(zip(labels, row.values, strict=False))
         if row.section == "metrics":
             for label, delta, pct, verdict in zip(labels[1:], row.deltas, row.pcts,
-                                                  row.verdicts):
+                                                  row.verdicts, strict=False):
                 suffix = "" if two else f" {label.split()[0]}"
                 item[f"delta{suffix}"] = delta
                 item[f"pct{suffix}"] = pct
