@@ -24,6 +24,14 @@ _LAZY = {
     "list_experiments": ("gitlog.query", "list_experiments"),
     "show": ("gitlog.query", "show"),
     "LoggingHandler": ("gitlog.debugging", "LoggingHandler"),
+    # The modules are not named like the functions: importing gitlog.history would
+    # rebind gitlog.history to the module.
+    "history": ("gitlog.timeline", "history"),
+    "compare": ("gitlog.comparison", "compare"),
+    "best": ("gitlog.ranking", "best"),
+    "blame": ("gitlog.attribution", "blame"),
+    "logs": ("gitlog.events", "logs"),
+    "bisect": ("gitlog.bisection", "bisect"),
 }
 
 __all__ = sorted([*_LAZY, "log_metric", "log_metrics", "log_param", "log_params",

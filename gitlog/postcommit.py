@@ -14,6 +14,7 @@ from typing import Any
 # "module:function" steps, each called as fn(repo, config, commit).
 STEPS: list[str] = [
     "gitlog.alerts.check:after_commit",
+    "gitlog.indexing:on_commit",
 ]
 
 

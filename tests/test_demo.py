@@ -20,6 +20,10 @@ def test_demo_without_git_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     proc = run_cli("demo", str(target), cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "baseline" in proc.stdout and "high-lr" in proc.stdout
+    # It ends by showing how the loss moved: gitlog history --metric loss --all.
+    tail = proc.stdout[proc.stdout.index("$ gitlog history --metric loss --all"):].splitlines()
+    assert tail[1].startswith("loss  ") and "over 4 runs (lower is better)" in tail[1]
+    assert len(tail) == 1 + 1 + 1 + 2 + 4 and "train.py" in tail[-3]
     rows = json.loads(run_cli("ls", "--format", "json", cwd=target).stdout)
     assert [r["experiment"] for r in rows] == ["baseline", "high-lr"]
     assert sum(r["runs"] for r in rows) >= 3

@@ -26,6 +26,14 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "push": ("gitlog.cli.transfer", "push", "Push experiments (git) and artifacts (DVC)."),
     "pull": ("gitlog.cli.transfer", "pull", "Pull experiments (git) and artifacts (DVC)."),
     "reproduce": ("gitlog.cli.reproduce", "reproduce", "Re-run a run and compare metrics."),
+    "history": ("gitlog.cli.history", "history", "How metrics moved across code versions."),
+    "compare": ("gitlog.cli.compare", "compare", "Compare runs: params, metrics, data, code."),
+    "diff": ("gitlog.cli.compare", "compare", "Alias of compare."),
+    "best": ("gitlog.cli.best", "best", "The best runs across experiments by a metric."),
+    "blame": ("gitlog.cli.best", "blame", "The code changes that moved a metric most."),
+    "logs": ("gitlog.cli.logs", "logs", "A run's events, filtered by level and text."),
+    "bisect": ("gitlog.cli.bisect", "bisect", "Find the code change where a metric went bad."),
+    "index": ("gitlog.cli.index", "index", "Fill or rebuild the query cache."),
 }
 
 

@@ -28,6 +28,8 @@ def demo(directory: str | None) -> None:
     result = build_demo(directory, progress=lambda m: click.echo(f"gitlog demo: {m}", err=True))
     from gitlog import query
     from gitlog.cli._output import render
+    from gitlog.cli.history import render_history
+    from gitlog.timeline import query_history
 
     click.echo(f"Demo repository: {result.path}\n")
     rows = query.list_experiments(result.path)
@@ -42,3 +44,5 @@ def demo(directory: str | None) -> None:
                    f"metrics: loss={flat.get('loss'):.4f} val_loss={flat.get('val_loss'):.4f} "
                    f"accuracy={flat.get('accuracy'):.3f} f1={flat.get('f1'):.3f}")
     click.echo(f"\nNext: cd {result.path} && gitlog ls && gitlog show baseline")
+    click.echo("\n$ gitlog history --metric loss --all")
+    click.echo(render_history(query_history(["loss"], all=True, repo=result.path), "table"))

@@ -1,0 +1,238 @@
+"""Benchmark: `gitlog history --metric loss --all` on generated repositories.
+
+Repositories of 1,000 and 10,000 run commits on 100 experiment branches are generated with
+one `git fast-import` (cached under the temp dir for the length of the run), then timed:
+gitlog cold (no index) and warm (index filled), a naive GitPython loop, the raw-git floor
+(`git log` + one `git cat-file --batch`), and at 1,000 commits `dvc metrics show
+--all-commits --json`. Prints one markdown section.
+
+    python bench/bench_history.py [--sizes 1000,10000] [--repeat 5] [--no-dvc]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BRANCHES = 100
+METRICS_PATH = ".gitlog/metrics.json"
+BASE_TIME = 1_700_000_000
+CODE = "import numpy as np\n\n\ndef train(lr):\n    return {version}\n"
+RUN_YAML = """code_commit: {code}
+code_tree: null
+command: python train.py --lr {lr}
+dirty: {dirty}
+end: '2023-11-14T22:{mm:02d}:00Z'
+experiment: {exp}
+id: run-{exp}-{k:05d}
+start: '2023-11-14T22:{mm:02d}:00Z'
+status: completed
+"""
+DVC_YAML = "metrics:\n- .gitlog/metrics.json\nparams:\n- .gitlog/params.yaml\n"
+
+
+def _data(text: str | bytes) -> bytes:
+    raw = text.encode() if isinstance(text, str) else text
+    return b"data %d\n" % len(raw) + raw + b"\n"
+
+
+def generate(path: str | Path, runs: int, branches: int = BRANCHES) -> Path:
+    """A repository with ``runs`` run commits spread over ``branches`` exp/ branches."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "init", "-q", "--initial-branch=main", str(path)], check=True)
+    ident = b"Bench <bench@example.com>"
+    out = bytearray()
+    out += b"commit refs/heads/main\nmark :1\n"
+    out += b"committer %s %d +0000\n" % (ident, BASE_TIME)
+    out += _data("Initial code")
+    for name, text in (("train.py", CODE.format(version=0)), ("dvc.yaml", DVC_YAML),
+                       (".dvc/config", ""), (".dvc/.gitignore", "/config.local\n/tmp\n/cache\n"),
+                       (".dvcignore", "")):
+        out += b"M 100644 inline %s\n" % name.encode() + _data(text)
+    out += b"\n"
+    per_branch = [runs // branches + (1 if b < runs % branches else 0) for b in range(branches)]
+    mark = 2
+    last: dict[int, int] = {}
+    for k in range(max(per_branch)):
+        for b in range(branches):
+            if k >= per_branch[b]:
+                continue
+            exp = f"b{b:03d}"
+            loss = round(1.0 / (k + 2) + (b % 7) * 0.01 + (k % 5) * 0.003, 6)
+            acc = round(1 - loss / 2, 6)
+            when = BASE_TIME + 60 * (1 + k * branches + b)
+            lr = 0.01 * (1 + b % 5)
+            dirty = k % 10 == 9
+            msg = (f"{exp}: run {k}\n\nloss={loss} accuracy={acc}\n\n"
+                   f"Gitlog-Run: run-{exp}-{k:05d}\nGitlog-Experiment: {exp}\n"
+                   "Gitlog-Code: none\nGitlog-Status: completed\n")
+            out += b"commit refs/heads/exp/%s\nmark :%d\n" % (exp.encode(), mark)
+            out += b"committer %s %d +0000\n" % (ident, when)
+            out += _data(msg)
+            out += b"from :%d\n" % last.get(b, 1)
+            files = {
+                ".gitlog/run.yaml": RUN_YAML.format(code="none", lr=lr, dirty=str(dirty).lower(),
+                                                    mm=k % 60, exp=exp, k=k),
+                ".gitlog/metrics.json": json.dumps({"accuracy": acc, "loss": loss, "step": 9},
+                                                   indent=2, sort_keys=True) + "\n",
+                ".gitlog/params.yaml": f"epochs: 10\nlr: {lr}\n",
+                ".gitlog/metrics/loss.tsv": "timestamp\tstep\tloss\n" + "".join(
+                    f"{when}.0\t{s}\t{loss + (9 - s) * 0.01}\n" for s in range(10)),
+            }
+            if k % 10 == 9:
+                files["train.py"] = CODE.format(version=k)
+            for name, text in files.items():
+                out += b"M 100644 inline %s\n" % name.encode() + _data(text)
+            out += b"\n"
+            last[b] = mark
+            mark += 1
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=path, input=bytes(out), check=True)
+    subprocess.run(["git", "checkout", "-q", "main"], cwd=path, check=True)
+    subprocess.run(["git", "gc", "-q"], cwd=path, check=True)
+    return path
+
+
+def _run(cmd: list[str] | str, cwd: Path, env: dict[str, str] | None = None) -> \
+        tuple[float, float, float]:
+    """(wall seconds, peak RSS in MB, CPU seconds incl. children) of one command."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, shell=isinstance(cmd, str), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"benchmark command failed: {cmd}")
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+
+
+def _median(cmd: list[str] | str, cwd: Path, repeat: int, before: Any = None,
+            env: dict[str, str] | None = None) -> dict[str, float]:
+    walls, peaks, cpus = [], [], []
+    for _ in range(repeat):
+        if before:
+            before()
+        wall, peak, cpu = _run(cmd, cwd, env)
+        walls.append(wall)
+        peaks.append(peak)
+        cpus.append(cpu)
+    return {"s": statistics.median(walls), "mb": max(peaks), "cpu": statistics.median(cpus)}
+
+
+NAIVE = """
+import json, git
+repo = git.Repo(".")
+values = []
+for commit in repo.iter_commits("--all"):
+    try:
+        blob = commit.tree / ".gitlog/metrics.json"
+    except KeyError:
+        continue
+    values.append(json.loads(blob.data_stream.read()).get("loss"))
+"""
+
+
+def measure(size: int, path: Path, repeat: int, dvc: bool) -> list[dict[str, Any]]:
+    gitlog = [sys.executable, "-m", "gitlog", "history", "--metric", "loss", "--all"]
+    index = path / ".git" / "gitlog"
+
+    def drop_index() -> None:
+        shutil.rmtree(index, ignore_errors=True)
+
+    floor_cmd = (f"git log --all --format=%H:{METRICS_PATH} -- {METRICS_PATH} "
+                 "| git cat-file --batch > /dev/null")
+    rows = [
+        {"what": "floor: git log + one git cat-file --batch", **_median(floor_cmd, path, repeat)},
+        {"what": "gitlog history, cold (no index)",
+         **_median(gitlog, path, repeat, before=drop_index)},
+        {"what": "gitlog history, warm (index)", **_median(gitlog, path, repeat)},
+        {"what": "naive GitPython iter_commits loop",
+         **_median([sys.executable, "-c", NAIVE], path, max(1, repeat // 3))},
+    ]
+    if dvc:
+        env = dict(os.environ, DVC_NO_ANALYTICS="1")
+        dvc_bin = Path(sys.executable).with_name("dvc")
+        rows.append({"what": "dvc metrics show --all-commits --json",
+                     **_median([str(dvc_bin), "metrics", "show", "--all-commits", "--json"],
+                               path, 1, env=env)})
+    floor = rows[0]["s"]
+    for row in rows:
+        row["size"] = size
+        row["ratio"] = row["s"] / floor
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-dvc", action="store_true")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="gitlog-bench-history-") as tmp:
+        for size in sizes:
+            path = generate(Path(tmp) / f"runs-{size}", size)
+            results += measure(size, path, args.repeat, dvc=size <= 1000 and not args.no_dvc)
+    print(report(results))
+    return 0
+
+
+def report(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "### gitlog history across run commits",
+        "",
+        "`gitlog history --metric loss --all` on generated repositories of 1,000 and 10,000 "
+        "run commits on 100 experiment branches (wall time, median; peak RSS of the "
+        "process), against the raw-git floor (`git log --all --format=%H -- "
+        ".gitlog/metrics.json` + one `git cat-file --batch`), a naive GitPython loop and "
+        "`dvc metrics show --all-commits --json`.",
+        "",
+        "| runs | command | median wall | × floor | median CPU (user+sys) | peak RSS |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(f"| {r['size']:,} | {r['what']} | {r['s'] * 1000:,.0f} ms | "
+                     f"{r['ratio']:.1f}× | {r['cpu'] * 1000:,.0f} ms | {r['mb']:.0f} MB |")
+    verdicts = []
+
+    def find(size: int, prefix: str) -> dict[str, Any] | None:
+        return next((r for r in results if r["size"] == size and r["what"].startswith(prefix)),
+                    None)
+
+    for size in sorted({r["size"] for r in results}):
+        cold = find(size, "gitlog history, cold")
+        if cold:
+            ok = cold["ratio"] <= 2
+            verdicts.append(f"cold ≤ 2× floor at {size:,}: {'met' if ok else 'not met'} "
+                            f"({cold['ratio']:.1f}×)")
+    big = max(r["size"] for r in results)
+    warm = find(big, "gitlog history, warm")
+    if warm:
+        verdicts.append(f"warm < 0.3 s at {big:,}: {'met' if warm['s'] < 0.3 else 'not met'} "
+                        f"({warm['s']:.2f} s)")
+    dvc = find(1000, "dvc")
+    for state in ("cold", "warm"):
+        mine = find(1000, f"gitlog history, {state}")
+        if dvc and mine:
+            speedup = dvc["s"] / mine["s"]
+            verdicts.append(f"≥ 100× faster than dvc metrics show at 1,000 ({state}): "
+                            f"{'met' if speedup >= 100 else 'not met'} ({speedup:.0f}×)")
+    mems = [f"{r['mb']:.0f} MB at {r['size']:,}" for r in results
+            if r["what"].startswith("gitlog history, cold")]
+    verdicts.append("peak memory (cold): " + ", ".join(mems))
+    lines += ["", "Targets: " + "; ".join(verdicts) + "."]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

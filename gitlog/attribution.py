@@ -1,0 +1,97 @@
+"""``gitlog blame``: the code changes that moved a metric most.
+
+Every pair of consecutive runs on a line of history whose code differs is a code change;
+it is credited with the metric's change between the two runs. The author and subject are
+the new run's code commit's when the code commit changed (else the run commit's: the
+change was uncommitted work).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import load
+from .errors import GitlogError
+from .git import Repo
+from .index import Index
+from .runlog import code_pathspec, collect, no_runs_error
+from .timeline import build_rows
+
+
+@dataclass
+class BlameRow:
+    commit: str            # the run after the change
+    previous: str          # the run before it
+    code_commit: str       # the commit that holds the change
+    author: str
+    date: str
+    experiment: str
+    subject: str
+    value: float
+    delta: float
+    pct: float | None
+    verdict: str
+    files: list[str]
+    insertions: int
+    deletions: int
+    diff: str | None = None
+
+    @property
+    def short(self) -> str:
+        return self.code_commit[:10]
+
+
+def blame(metric: str, revs: Sequence[str] = (), *, all: bool = False, n: int = 10,
+          patch: bool = False, repo: str | Path | Repo = ".") -> list[BlameRow]:
+    """The ``n`` code changes with the largest effect on ``metric``, largest first."""
+    repo = repo if isinstance(repo, Repo) else Repo(repo)
+    config = load(repo.root)
+    if n < 1:
+        raise GitlogError(f"-n must be at least 1, got {n}", hint="ask for the top K: -n 5")
+    with Index(repo.gitlog_dir, config.log_dir) as index:
+        log = collect(repo, config, index, list(revs), all_=all, changes=True)
+        if not log.runs:
+            raise no_runs_error(log, revs, all)
+        rows = build_rows(repo, config, index, log, [metric])
+    facts = {r.facts.commit: r.facts for r in log.runs}
+    moved = [r for r in rows if r.code_changes and r.metrics[metric].delta is not None]
+    moved.sort(key=lambda r: (-abs(r.metrics[metric].delta or 0), -facts[r.commit].time))
+    moved = moved[:n]
+    code_of = {}
+    for row in moved:
+        mine = facts[row.commit].code_commit
+        before = facts[row.previous].code_commit if row.previous in facts else None
+        code_of[row.commit] = mine if mine and mine != before and repo.rev_parse(mine) \
+            else row.commit
+    info = _commit_info(repo, sorted(set(code_of.values())))
+    out = []
+    spec = code_pathspec(config)
+    for row in moved:
+        cell = row.metrics[metric]
+        code = code_of[row.commit]
+        author, date, subject = info.get(code, (row.author, row.date, row.subject))
+        added = deleted = 0
+        for line in repo.git("diff", "--numstat", row.previous or "", row.commit, "--",
+                             *spec).splitlines():
+            a, d, _ = line.split("\t", 2)
+            added += int(a) if a.isdigit() else 0
+            deleted += int(d) if d.isdigit() else 0
+        diff = repo.git("diff", row.previous or "", row.commit, "--", *spec) if patch else None
+        out.append(BlameRow(row.commit, row.previous or "", code, author, date, row.experiment,
+                            subject, cell.value or 0, cell.delta or 0, cell.pct,
+                            cell.verdict or "", row.code_changes or [], added, deleted, diff))
+    return out
+
+
+def _commit_info(repo: Repo, commits: list[str]) -> dict[str, tuple[str, str, str]]:
+    if not commits:
+        return {}
+    out = repo.git("log", "--no-walk=unsorted", "--format=%H%x00%an <%ae>%x00%cI%x00%s",
+                   *commits)
+    info = {}
+    for line in out.splitlines():
+        sha, author, date, subject = line.split("\0", 3)
+        info[sha] = (author, date, subject)
+    return info

@@ -1,0 +1,199 @@
+"""``gitlog bisect``: find the first code version whose metric crosses a threshold.
+
+``git bisect run`` is driven in a temporary worktree, so the user's checkout, index and
+HEAD stay as they are (bisect state is per worktree). At each step the code tree checked
+out is looked up among logged runs (run.yaml ``code_tree``): a run of that exact code is
+reused; otherwise COMMAND runs there as a new logged run (experiment ``bisect`` by
+default). A step is bad when the metric is on the worse side of the threshold (the side
+``metrics.better`` calls worse), and skipped when the run fails or lacks the metric.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import Config, load
+from .details import details
+from .errors import GitlogError, RevisionError
+from .git import Repo, run_git, stream_git
+from .index import Index
+from .runlog import collect
+from .timeline import metric_names
+
+GOOD, BAD, SKIP = 0, 1, 125
+
+
+@dataclass
+class BisectStep:
+    commit: str            # the code version tested
+    verdict: str           # good | bad | skip
+    value: float | None
+    run_commit: str | None
+    reused: bool
+    note: str = ""
+
+
+@dataclass
+class BisectResult:
+    first_bad: str | None
+    subject: str = ""
+    author: str = ""
+    value: float | None = None
+    steps: list[BisectStep] = field(default_factory=list)
+    candidates: list[str] = field(default_factory=list)  # when skips leave several
+
+
+def code_version(repo: Repo, config: Config, rev: str) -> str:
+    """The code commit ``rev`` names: a run commit stands for the code it ran."""
+    sha = repo.rev_parse(rev) or repo.rev_parse(config.branch(rev))
+    if sha is None:
+        raise RevisionError(rev, "unknown revision or experiment",
+                            hint="name a code commit, a run commit or an experiment")
+    code = repo.git("log", "-1", "--format=%(trailers:key=Gitlog-Code,valueonly)", sha).strip()
+    if code and code != "none" and repo.rev_parse(code):
+        return code
+    return sha
+
+
+def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence[str], *,
+           experiment: str = "bisect", repo: str | Path | Repo = ".",
+           output: Callable[[str], None] | None = None) -> BisectResult:
+    """Bisect between ``good`` and ``bad`` code versions on ``metric`` vs ``threshold``."""
+    repo = repo if isinstance(repo, Repo) else Repo(repo)
+    config = load(repo.root)
+    if not command:
+        raise GitlogError("no command to run at each step",
+                          hint="gitlog bisect --metric loss --threshold 0.3 --good A --bad B "
+                               "-- python train.py")
+    good_sha, bad_sha = code_version(repo, config, good), code_version(repo, config, bad)
+    say = output or (lambda _line: None)
+    base = Path(tempfile.mkdtemp(prefix="gitlog-bisect-"))
+    worktree = base / "work"
+    state = base / "state.json"
+    steps_log = base / "steps.jsonl"
+    state.write_text(json.dumps({
+        "metric": metric, "names": metric_names(config, metric), "threshold": threshold,
+        "bad_above": config.better(metric) == "lower", "experiment": experiment,
+        "command": list(command), "log": str(steps_log), "repo": str(repo.root),
+    }))
+    lines: list[str] = []
+    try:
+        repo.git("worktree", "add", "--detach", str(worktree), bad_sha)
+        start = run_git(["bisect", "start", bad_sha, good_sha], worktree, check=False)
+        if start.returncode != 0:
+            problem = start.stderr.decode(errors="replace").strip().splitlines() or ["?"]
+            raise GitlogError(f"git bisect could not start: {problem[-1]}",
+                              hint="check that --good is an ancestor of --bad")
+
+        def keep(line: str) -> None:
+            lines.append(line)
+            say(line)
+
+        code = stream_git(["bisect", "run", sys.executable, "-m", "gitlog.cli.bisect_step",
+                           str(state)], worktree, keep)
+    finally:
+        if worktree.exists():
+            run_git(["bisect", "reset"], worktree, check=False)
+        repo.git("worktree", "remove", "--force", str(worktree), check=False)
+        repo.git("worktree", "prune", check=False)
+        steps = _read_steps(steps_log)
+        shutil.rmtree(base, ignore_errors=True)
+    text = "\n".join(lines)
+    found = re.search(r"^([0-9a-f]{40,64}) is the first bad commit", text, re.M)
+    if found is None:
+        if "only 'skip'ped commits left" in text:
+            shas = re.findall(r"^([0-9a-f]{40,64})$", text, re.M)
+            return BisectResult(None, steps=steps, candidates=shas)
+        tail = "\n".join(lines[-5:]) or f"exit {code}"
+        raise GitlogError(f"git bisect run did not finish:\n{tail}",
+                          hint="check that --good is good and --bad is bad for this "
+                               "threshold")
+    first = found.group(1)
+    subject, author = repo.git("log", "-1", "--format=%s%x00%an <%ae>", first).strip() \
+        .split("\0", 1)
+    value = next((s.value for s in steps if s.commit == first), None)
+    return BisectResult(first, subject, author, value, steps)
+
+
+def _read_steps(path: Path) -> list[BisectStep]:
+    if not path.exists():
+        return []
+    return [BisectStep(**json.loads(line)) for line in path.read_text().splitlines() if line]
+
+
+def evaluate(state: dict[str, Any], worktree: str | Path = ".") -> tuple[int, BisectStep]:
+    """One bisect step in ``worktree``: reuse or make a run, then judge it."""
+    tree_repo = Repo(worktree)
+    config = load(tree_repo.root)
+    head = tree_repo.rev_parse("HEAD") or ""
+    code_tree = _code_tree(tree_repo, config, head)
+    step = _reuse(tree_repo, config, state, code_tree, head)
+    if step is None:
+        step = _fresh_run(tree_repo, config, state, head)
+    if step.value is None:
+        step.verdict = "skip"
+        return SKIP, step
+    bad = step.value > state["threshold"] if state["bad_above"] else \
+        step.value < state["threshold"]
+    step.verdict = "bad" if bad else "good"
+    return (BAD if bad else GOOD), step
+
+
+def _code_tree(repo: Repo, config: Config, commit: str) -> str:
+    tree = repo.git("rev-parse", f"{commit}^{{tree}}").strip()
+    if any(name == config.log_dir.split("/")[0] for *_, name in repo.ls_tree(tree)):
+        from .store import tree_without
+
+        return tree_without(repo, tree, config.log_dir)
+    return tree
+
+
+def _metric(flat: dict[str, float], names: list[str]) -> float | None:
+    return next((flat[n] for n in names if n in flat), None)
+
+
+def _reuse(repo: Repo, config: Config, state: dict[str, Any], code_tree: str,
+           head: str) -> BisectStep | None:
+    with Index(repo.gitlog_dir, config.log_dir) as index:
+        log = collect(repo, config, index, all_=True)
+        if not log.runs:
+            return None
+        trees = details(repo, config, index, [r.facts.commit for r in log.runs])
+    for entry in reversed(log.runs):
+        if trees[entry.facts.commit][1] != code_tree:
+            continue
+        value = _metric(entry.facts.metrics(), state["names"])
+        if value is not None and entry.facts.status in (None, "completed"):
+            return BisectStep(head, "", value, entry.facts.commit, True,
+                              f"reused run {entry.facts.commit[:10]}")
+    return None
+
+
+def _fresh_run(repo: Repo, config: Config, state: dict[str, Any], head: str) -> BisectStep:
+    from .procrun import run_command
+
+    result = run_command(list(state["command"]), repo=repo.root,
+                         experiment=state["experiment"], cwd=repo.root,
+                         message=f"{state['experiment']}: bisect step at {head[:10]}",
+                         stdout=sys.stderr.buffer, stderr=sys.stderr.buffer)
+    commit = result.run.commit
+    value = None
+    if commit and result.status == "completed":
+        with repo.cat_file() as cat:
+            got = cat.read(f"{commit}:{config.log_dir}/metrics.json")
+        if got and got[0] == "blob":
+            from .walk import _metrics
+
+            value = _metric(_metrics(got[1])[0] or {}, state["names"])
+    note = f"new run {commit[:10]}" if commit else "run not committed"
+    if result.status != "completed":
+        note += f" ({result.status})"
+    return BisectStep(head, "", value, commit, False, note)

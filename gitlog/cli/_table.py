@@ -1,0 +1,208 @@
+"""Rendering for the query commands (history, best, blame, compare, logs).
+
+JSON and CSV go through ``_output.render``; tables and Markdown are aligned here, without
+tabulate, whose import alone costs more than a warm ``gitlog history`` (~0.1 s): the
+query commands must start fast. Numbers are right-aligned; deltas carry their sign.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import click
+
+from ._output import echo, render
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def width(text: str) -> int:
+    if text.isascii():
+        return len(text)
+    return sum(0 if unicodedata.combining(c) else
+               2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def number(value: Any, signed: bool = False, suffix: str = "") -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        text = f"{value:+.6g}" if signed else f"{value:.6g}"
+    elif isinstance(value, int):
+        text = f"{value:+d}" if signed else str(value)
+    else:
+        return str(value)
+    return text + suffix
+
+
+def _column(values: list[Any], kind: str | None) -> list[str]:
+    if kind == "delta":
+        return ["" if v is None else number(v, signed=True) for v in values]
+    if kind == "pct":
+        return ["" if v is None else number(v, signed=True, suffix="%") for v in values]
+    kinds = {v.__class__ for v in values}
+    if kinds <= {str, type(None)}:
+        return ["" if v is None else v.replace("\n", " ") if "\n" in v else v for v in values]
+    if kinds <= {float, type(None)}:
+        return ["" if v is None else f"{v:.6g}" if v == v and abs(v) != _INF else str(v)
+                for v in values]
+    out = []
+    for v in values:
+        if v is None:
+            out.append("")
+        elif v.__class__ is str:
+            out.append(v.replace("\n", " ") if "\n" in v else v)
+        elif isinstance(v, (list, tuple)):
+            out.append(", ".join(str(x) for x in v))
+        elif isinstance(v, dict):
+            out.append(", ".join(f"{k}={number(x)}" for k, x in v.items()))
+        else:
+            out.append(number(v))
+    return out
+
+
+_INF = float("inf")
+
+
+def _numeric(values: list[Any]) -> bool:
+    seen = False
+    for v in values:
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return False
+        seen = True
+    return seen
+
+
+def _pad(cells: list[str], header: str, right: bool) -> tuple[list[str], str, int]:
+    if header.isascii() and "".join(cells).isascii():
+        size = max([len(header)] + [len(c) for c in cells])
+        just = str.rjust if right else str.ljust
+        return [just(c, size) for c in cells], just(header, size), size
+    size = max([width(header)] + [width(c) for c in cells])
+
+    def pad(text: str) -> str:
+        gap = " " * (size - width(text))
+        return gap + text if right else text + gap
+
+    return [pad(c) for c in cells], pad(header), size
+
+
+def format_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: str,
+                   clip: int | None = None) -> str:
+    """A table or Markdown from (header, values, kind) columns; kind 'delta' or 'pct'
+    signs numbers, ``clip`` shortens longer table cells with '…'."""
+    markdown = fmt == "markdown"
+    padded, heads, rules = [], [], []
+    for name, values, kind in columns:
+        cells = _column(values, kind)
+        if clip and fmt == "table":
+            cells = [x if len(x) <= clip else x[:clip - 1] + "…" for x in cells]
+        if markdown:
+            cells = [x.replace("|", "\\|") for x in cells]
+        right = _numeric(values)
+        cells, head, size = _pad(cells, name, right)
+        padded.append(cells)
+        heads.append(head)
+        rules.append(("-" * (size + 1) + ":" if right else "-" * (size + 2)) if markdown
+                     else "-" * size)
+    if markdown:
+        lines = ["| " + " | ".join(heads) + " |", "|" + "|".join(rules) + "|"]
+        lines += ["| " + " | ".join(cells) + " |" for cells in zip(*padded, strict=False)]
+    else:
+        lines = ["  ".join(heads).rstrip(), "  ".join(rules)]
+        lines += ["  ".join(cells).rstrip() for cells in zip(*padded, strict=False)]
+    return "\n".join(lines)
+
+
+def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str,
+                kinds: dict[str, str] | None = None, clip: int | None = None) -> str:
+    """Rows as text: ``kinds`` marks columns 'delta' (signed) or 'pct' (signed, %);
+    ``clip`` shortens longer table cells with '…' (JSON/CSV/Markdown keep them whole)."""
+    if fmt == "json":
+        return render(rows, fmt, columns)
+    if fmt == "csv":  # lists read as in the table: "a.py, b.py"
+        return render([{c: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v
+                        for c, v in r.items()} for r in rows], fmt, columns)
+    kinds = kinds or {}
+    return format_columns([(c, [r.get(c) for r in rows], kinds.get(c)) for c in columns], fmt,
+                          clip)
+
+
+def sparkline(values: Iterable[float | None], limit: int = 60) -> str:
+    """▁▂▃▅▇ of the values (a blank where a run lacks one), averaged down to ``limit``."""
+    items = list(values)
+    if len(items) > limit:
+        buckets: list[float | None] = []
+        for b in range(limit):
+            chunk = [v for v in items[b * len(items) // limit:(b + 1) * len(items) // limit]
+                     if v is not None and math.isfinite(v)]
+            buckets.append(sum(chunk) / len(chunk) if chunk else None)
+        items = buckets
+    finite = [v for v in items if v is not None and math.isfinite(v)]
+    if not finite:
+        return ""
+    low, high = min(finite), max(finite)
+    span = high - low
+    out = []
+    for v in items:
+        if v is None or not math.isfinite(v):
+            out.append(" ")
+        else:
+            out.append(SPARKS[int((v - low) / span * (len(SPARKS) - 1)) if span else 3])
+    return "".join(out)
+
+
+def emit(text: str) -> None:
+    echo(text)
+
+
+def note(text: str) -> None:
+    click.echo(f"gitlog: {text}", err=True)
+
+
+def warn(text: str) -> None:
+    click.echo(f"warning: {text}", err=True)
+
+
+class Progress:
+    """A progress line on stderr, shown only on a terminal and only after one second."""
+
+    def __init__(self, label: str = "indexing runs") -> None:
+        import sys
+        import time
+
+        self.label = label
+        self.start = time.monotonic()
+        self.tty = sys.stderr.isatty()
+        self.shown = False
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        import sys
+        import time
+
+        if not self.tty or time.monotonic() - self.start < 1.0:
+            return
+        if total:
+            filled = int(20 * done / total)
+            text = f"{stage} [{'#' * filled}{'.' * (20 - filled)}] {done}/{total}"
+        else:
+            text = f"{stage} {done} commits"
+        sys.stderr.write(f"\r\x1b[Kgitlog: {self.label}: {text}")
+        sys.stderr.flush()
+        self.shown = True
+
+    def done(self) -> None:
+        import sys
+
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()

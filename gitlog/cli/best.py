@@ -1,0 +1,101 @@
+"""``gitlog best`` and ``gitlog blame``."""
+
+from __future__ import annotations
+
+import click
+
+from . import pass_repo
+from ._output import format_option
+from ._table import emit, format_rows, note, warn
+
+
+@click.command()
+@click.argument("revs", nargs=-1)
+@click.option("-m", "--metric", required=True, metavar="NAME", help="Metric to rank by.")
+@click.option("--max", "direction", flag_value="max", help="Higher is better.")
+@click.option("--min", "direction", flag_value="min", help="Lower is better.")
+@click.option("--where", metavar="EXPR",
+              help="Keep runs matching EXPR: comparisons on params.NAME, metrics.NAME, "
+                   "experiment, status; and, or, not, parentheses.")
+@click.option("-n", "count", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many runs to show.")
+@format_option()
+@pass_repo
+def best(revs: tuple[str, ...], metric: str, direction: str | None, where: str | None,
+         count: int, fmt: str, repo: str) -> None:
+    """The best runs across all experiments by one metric.
+
+    Direction: --max/--min, else metrics.better in .gitlog.yaml (loss-like names: lower).
+    REVS limit the search (default: every experiment branch and main).
+
+    \b
+    The --where language (no code is evaluated):
+      params.lr < 0.1 and (metrics.accuracy >= 0.9 or experiment == 'baseline')
+      not status == 'failed'
+    Operators: < <= > >= == != ; strings in quotes; a comparison with a missing
+    value is false.
+
+    Example: gitlog best --metric accuracy --where 'params.lr < 0.1' -n 3
+    """
+    from gitlog.ranking import query_best
+
+    result = query_best(metric, maximize=None if direction is None else direction == "max",
+                        where=where, n=count, revs=revs, repo=repo)
+    for text in result.warnings:
+        warn(text)
+    rows = [{"rank": r.rank, "commit": r.short, "date": r.date, "experiment": r.experiment,
+             metric: r.value, **r.fields, "status": r.status, "subject": r.subject}
+            for r in result.rows]
+    if not rows:
+        note("no run matches")
+        if fmt not in ("json", "csv"):
+            return
+    columns = ["rank", "commit", "date", "experiment", metric, *result.fields, "status",
+               "subject"]
+    emit(format_rows(rows, columns, fmt))
+
+
+@click.command()
+@click.argument("revs", nargs=-1)
+@click.option("-m", "--metric", required=True, metavar="NAME", help="Metric to explain.")
+@click.option("--all", "all_", is_flag=True, help="Every experiment branch and main.")
+@click.option("-n", "count", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many changes to show.")
+@click.option("-p", "--patch", is_flag=True, help="Show each change's diff too.")
+@format_option()
+@pass_repo
+def blame(revs: tuple[str, ...], metric: str, all_: bool, count: int, patch: bool, fmt: str,
+          repo: str) -> None:
+    """The code changes that moved a metric most.
+
+    Each change is a pair of consecutive runs on one line of history whose code differs;
+    it gets the metric's change between them. Shows the commit holding the change, its
+    author, the delta and the diff stat (-p: the diff).
+
+    Example: gitlog blame --metric loss --all -p
+    """
+    from gitlog.attribution import blame as run_blame
+
+    rows = run_blame(metric, revs, all=all_, n=count, patch=patch, repo=repo)
+    if not rows:
+        note("no code change between two runs that both have this metric")
+        if fmt not in ("json", "csv"):
+            return
+    table = [{"commit": r.short, "author": r.author, "date": r.date,
+              "experiment": r.experiment, "subject": r.subject, f"{metric}": r.value,
+              "delta": r.delta, "pct": r.pct, "verdict": r.verdict, "files": r.files,
+              "insertions": r.insertions, "deletions": r.deletions, "run": r.commit[:10],
+              "previous_run": r.previous[:10]} for r in rows]
+    columns = list(table[0]) if table else ["commit", "author", "date", "experiment",
+                                            "subject", metric, "delta", "pct", "verdict",
+                                            "files", "insertions", "deletions", "run",
+                                            "previous_run"]
+    if patch and fmt in ("json", "csv"):
+        for item, r in zip(table, rows, strict=False):
+            item["diff"] = r.diff
+        columns.append("diff")
+    emit(format_rows(table, columns, fmt, {"delta": "delta", "pct": "pct"}))
+    if patch and fmt not in ("json", "csv"):
+        for r in rows:
+            emit(f"\n=== {r.short} {r.subject} ({r.previous[:10]} -> {r.commit[:10]})\n"
+                 f"{r.diff or ''}".rstrip())

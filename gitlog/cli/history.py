@@ -1,0 +1,141 @@
+"""``gitlog history``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from . import pass_repo
+from ._output import format_option
+from ._table import Progress, emit, format_columns, format_rows, note, sparkline, warn
+
+
+def metric_option(func: Any) -> Any:
+    return click.option("-m", "--metric", "metrics", multiple=True, metavar="NAME",
+                        help="Metric to follow (repeatable, or comma-separated); default: "
+                             "metrics.key from .gitlog.yaml.")(func)
+
+
+def split_metrics(metrics: tuple[str, ...], config: Any) -> list[str]:
+    names = [n.strip() for m in metrics for n in m.split(",") if n.strip()]
+    return names or list(config["metrics"]["key"])
+
+
+def history_columns(metrics: list[str]) -> tuple[list[str], dict[str, str]]:
+    columns = ["commit", "date", "experiment", "subject"]
+    kinds: dict[str, str] = {}
+    for m in metrics:
+        columns += [m, f"{m}_delta", f"{m}_pct", f"{m}_verdict"]
+        kinds[f"{m}_delta"] = "delta"
+        kinds[f"{m}_pct"] = "pct"
+    columns.append("code_changes")
+    return columns, kinds
+
+
+def history_dicts(rows: list[Any], metrics: list[str]) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        item: dict[str, Any] = {"commit": row.short, "date": row.date,
+                                "experiment": row.experiment, "subject": row.subject}
+        for m in metrics:
+            cell = row.metrics[m]
+            item[m] = cell.value
+            item[f"{m}_delta"] = cell.delta
+            item[f"{m}_pct"] = cell.pct
+            item[f"{m}_verdict"] = cell.verdict
+        item["code_changes"] = row.code_changes
+        out.append(item)
+    return out
+
+
+def spark_lines(rows: list[Any], metrics: list[str], better: dict[str, str]) -> list[str]:
+    lines = []
+    for m in metrics:
+        values = [r.metrics[m].value for r in rows]
+        finite = [v for v in values if v is not None]
+        if not finite:
+            continue
+        lines.append(f"{m}  {sparkline(values)}  {finite[0]:.6g} -> {finite[-1]:.6g} "
+                     f"over {len(finite)} runs ({better[m]} is better)")
+    return lines
+
+
+@click.command()
+@click.argument("revs", nargs=-1)
+@metric_option
+@click.option("--all", "all_", is_flag=True,
+              help="Every experiment branch and the main branch.")
+@click.option("--step", metavar="last|min|max|STEP",
+              help="Take this point of each run's step series instead of the summary value.")
+@click.option("--since", metavar="DATE", help="Only runs committed after DATE.")
+@click.option("--until", metavar="DATE", help="Only runs committed before DATE.")
+@click.option("-n", "--max-count", "count", type=click.IntRange(min=0), metavar="N",
+              help="Only the newest N runs.")
+@click.option("--first-parent", is_flag=True, help="Follow only first parents.")
+@click.option("--regressions", is_flag=False, flag_value="", default=None,
+              metavar="[THRESHOLD]",
+              help="Only runs that made a metric worse (by at least THRESHOLD: 0.05 or 5%).")
+@format_option()
+@pass_repo
+def history(revs: tuple[str, ...], metrics: tuple[str, ...], all_: bool, step: str | None,
+            since: str | None, until: str | None, count: int | None, first_parent: bool,
+            regressions: str | None, fmt: str, repo: str) -> None:
+    """How metrics moved across code versions: one row per run, oldest first.
+
+    Each row shows the run's commit, date, experiment and subject, the metric's value,
+    its change from the previous run on the same line of history (absolute and %),
+    whether that is better or worse (metrics.better in .gitlog.yaml; loss-like names:
+    lower), and the code files changed since that run.
+
+    REVS are commits, branches, ranges (main..exp/x) or experiment names; default: the
+    current branch, or every experiment when it holds no runs.
+
+    Example: gitlog history --metric loss --all
+    """
+    from gitlog.config import load
+    from gitlog.git import Repo
+    from gitlog.timeline import query_history
+
+    r = Repo(repo)
+    config = load(r.root)
+    names = split_metrics(metrics, config)
+    progress = Progress()
+    try:
+        result = query_history(names, revs, all=all_, repo=r, config=config, step=step,
+                               since=since, until=until, n=count, first_parent=first_parent,
+                               regressions=regressions or None,
+                               regressions_only=regressions is not None, progress=progress)
+    finally:
+        progress.done()
+    for text in result.notes:
+        note(text)
+    for text in result.warnings:
+        warn(text)
+    if not result.rows:
+        note("no runs match")
+        if fmt not in ("json", "csv"):
+            return
+    emit(render_history(result, fmt))
+
+
+def render_history(result: Any, fmt: str) -> str:
+    """The rows of a HistoryResult in ``fmt``; a table is headed by one sparkline a metric."""
+    columns, kinds = history_columns(result.metrics)
+    if fmt in ("json", "csv"):
+        return format_rows(history_dicts(result.rows, result.metrics), columns, fmt, kinds)
+    rows = result.rows
+    values: dict[str, list[Any]] = {
+        "commit": [r.commit[:10] for r in rows], "date": [r.date for r in rows],
+        "experiment": [r.experiment for r in rows], "subject": [r.subject for r in rows],
+        "code_changes": [r.code_changes for r in rows]}
+    for m in result.metrics:
+        cells = [r.metrics[m] for r in rows]
+        values[m] = [c.value for c in cells]
+        values[f"{m}_delta"] = [c.delta for c in cells]
+        values[f"{m}_pct"] = [c.pct for c in cells]
+        values[f"{m}_verdict"] = [c.verdict for c in cells]
+    text = format_columns([(c, values[c], kinds.get(c)) for c in columns], fmt)
+    if fmt == "table":
+        return "\n".join([*spark_lines(rows, result.metrics, result.better), "", text])
+    return text

@@ -1,0 +1,126 @@
+"""``gitlog compare`` (``diff``): runs side by side.
+
+Params (changed ones marked), metrics with deltas against the first run, data and model
+descriptor changes, and the code diff stat from the first run to each other one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import load
+from .errors import GitlogError, RevisionError
+from .git import Repo
+from .layout import flatten, read_run
+from .query import resolve_run
+from .runlog import code_pathspec
+
+
+@dataclass
+class RunHead:
+    commit: str
+    experiment: str
+    run: str | None
+    subject: str
+    label: str  # short commit (experiment)
+
+
+@dataclass
+class CompareRow:
+    """One key across the runs: ``values[i]`` belongs to ``runs[i]``."""
+
+    section: str  # params | metrics | data | model
+    key: str
+    values: list[Any]
+    changed: bool
+    deltas: list[float | None] = field(default_factory=list)   # metrics: vs the first run
+    pcts: list[float | None] = field(default_factory=list)
+    verdicts: list[str | None] = field(default_factory=list)
+
+
+@dataclass
+class CodeRow:
+    """One file changed from the first run's code to ``runs[target]``'s."""
+
+    target: int
+    path: str
+    insertions: int | None
+    deletions: int | None
+
+
+@dataclass
+class Comparison:
+    runs: list[RunHead]
+    rows: list[CompareRow]
+    code: list[CodeRow]
+
+    def section(self, name: str) -> list[CompareRow]:
+        return [r for r in self.rows if r.section == name]
+
+
+def _delta(value: Any, base: Any) -> tuple[float | None, float | None]:
+    numbers = (int, float)
+    if isinstance(value, bool) or isinstance(base, bool) or \
+            not isinstance(value, numbers) or not isinstance(base, numbers):
+        return None, None
+    delta = float(f"{value - base:.12g}")
+    return delta, (round(delta / abs(base) * 100, 2) if base else None)
+
+
+def compare(revs: Sequence[str], *, repo: str | Path | Repo = ".") -> Comparison:
+    """Compare two or more runs (commits, experiment names or run ids).
+
+        c = gitlog.compare(["baseline", "high-lr"])
+        [r for r in c.section("params") if r.changed]
+    """
+    repo = repo if isinstance(repo, Repo) else Repo(repo)
+    config = load(repo.root)
+    if len(revs) < 2:
+        raise GitlogError("compare needs at least two runs",
+                          hint="name them: gitlog compare baseline high-lr")
+    commits = [resolve_run(repo, config, rev) for rev in revs]
+    records = []
+    with repo.cat_file() as cat:
+        for rev, commit in zip(revs, commits, strict=False):
+            record = read_run(cat, commit, config.log_dir, events=False)
+            if record is None:
+                raise RevisionError(rev, "this commit holds no run",
+                                    hint="name run commits, experiments or run ids "
+                                         "('gitlog ls', 'gitlog history')")
+            records.append(record)
+    heads = []
+    for commit, record in zip(commits, records, strict=False):
+        subject = repo.git("log", "-1", "--format=%s", commit).strip()
+        experiment = str(record.run.get("experiment") or "")
+        heads.append(RunHead(commit, experiment, record.run.get("id"), subject,
+                             f"{commit[:10]} ({experiment})" if experiment else commit[:10]))
+    rows: list[CompareRow] = []
+    for section in ("params", "metrics", "data", "model"):
+        tables = [flatten(getattr(r, section) or {}) for r in records]
+        keys = sorted({k for t in tables for k in t})
+        for key in keys:
+            values = [t.get(key) for t in tables]
+            changed = any(v != values[0] for v in values[1:])
+            row = CompareRow(section, key, values, changed)
+            if section == "metrics":
+                better = config.better(key)
+                for v in values[1:]:
+                    delta, pct = _delta(v, values[0])
+                    row.deltas.append(delta)
+                    row.pcts.append(pct)
+                    row.verdicts.append(None if delta is None else "same" if delta == 0 else
+                                        "better" if (delta < 0) == (better == "lower")
+                                        else "worse")
+            rows.append(row)
+    code = []
+    spec = code_pathspec(config)
+    for i, commit in enumerate(commits[1:], 1):
+        for line in repo.git("diff", "--numstat", commits[0], commit, "--",
+                             *spec).splitlines():
+            added, deleted, path = line.split("\t", 2)
+            code.append(CodeRow(i, path, int(added) if added.isdigit() else None,
+                                int(deleted) if deleted.isdigit() else None))
+    return Comparison(heads, rows, code)

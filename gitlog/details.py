@@ -1,0 +1,53 @@
+"""Params and code-tree ids of many runs, read on demand and cached by commit.
+
+``best --where 'params.lr < 0.1'`` needs every candidate's params.yaml, and ``bisect``
+needs every run's code tree (run.yaml ``code_tree``). Both files are read through one
+``git cat-file --batch``; YAML goes through PyYAML's C loader when it is installed (it is
+~20x faster than the pure-Python loader) and ruamel.yaml otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .config import Config
+from .git import Repo
+from .index import Index
+from .layout import flatten
+from .walk import parse_run_yaml
+
+
+def load_yaml(data: bytes) -> Any:
+    try:
+        import yaml
+
+        return yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except ImportError:
+        from .layout import yaml_load
+
+        return yaml_load(data)
+    except Exception:
+        return None
+
+
+def details(repo: Repo, config: Config, index: Index,
+            commits: list[str]) -> dict[str, tuple[dict[str, Any], str | None]]:
+    """commit -> (flat params, code tree id) for each of ``commits``."""
+    cached = index.details()
+    missing = [c for c in dict.fromkeys(commits) if c not in cached]
+    if missing:
+        specs = [f"{c}:{config.log_dir}/{name}" for c in missing
+                 for name in ("params.yaml", "run.yaml")]
+        objects = repo.read_objects(specs).result()
+        fresh: dict[str, tuple[str | None, str | None]] = {}
+        for i, commit in enumerate(missing):
+            params_obj, run_obj = objects[2 * i], objects[2 * i + 1]
+            params = load_yaml(params_obj[1]) if params_obj and params_obj[0] == "blob" else {}
+            tree = parse_run_yaml(run_obj[1]).get("code_tree") \
+                if run_obj and run_obj[0] == "blob" else None
+            flat = flatten(params) if isinstance(params, dict) else {}
+            fresh[commit] = (json.dumps(flat, default=str), tree)
+        index.put_details(fresh)
+        cached.update(fresh)
+    return {c: (json.loads(cached[c][0] or "{}"), cached[c][1]) for c in commits}

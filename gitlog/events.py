@@ -1,0 +1,76 @@
+"""``gitlog logs``: a run's events (events.jsonl), filtered by level and text."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import load
+from .errors import GitlogError, RevisionError
+from .git import Repo
+from .query import resolve_run
+from .recorder import LEVELS
+
+
+@dataclass
+class Event:
+    ts: str | None
+    level: str
+    step: int | None
+    message: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunEvents:
+    commit: str
+    events: list[Event]
+    skipped: int = 0  # lines that were not valid JSON
+
+
+def logs(rev: str | None = None, *, level: str | None = None, grep: str | None = None,
+         repo: str | Path | Repo = ".") -> RunEvents:
+    """Events of the run at ``rev`` (default: HEAD's run, else the newest), at ``level`` or
+    above, whose message or fields contain ``grep`` (case-insensitive)."""
+    repo = repo if isinstance(repo, Repo) else Repo(repo)
+    config = load(repo.root)
+    floor = 0
+    if level is not None:
+        if level.lower() not in LEVELS:
+            raise GitlogError(f"unknown level {level!r}",
+                              hint=f"use one of {', '.join(LEVELS)}")
+        floor = LEVELS[level.lower()]
+    commit = resolve_run(repo, config, rev)
+    with repo.cat_file() as cat:
+        run = cat.read(f"{commit}:{config.log_dir}/run.yaml")
+        if run is None:
+            raise RevisionError(rev or commit[:12], "this commit holds no run",
+                                hint="pick a run from 'gitlog history' or 'gitlog ls'")
+        got = cat.read(f"{commit}:{config.log_dir}/events.jsonl")
+    needle = grep.lower() if grep else None
+    events, skipped = [], 0
+    for line in (got[1] if got and got[0] == "blob" else b"").decode("utf-8", "replace") \
+            .splitlines():
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError:
+            skipped += 1
+            continue
+        if not isinstance(item, dict):
+            skipped += 1
+            continue
+        name = str(item.get("level", "info")).lower()
+        if LEVELS.get(name, 20) < floor:
+            continue
+        raw = item.get("fields")
+        fields: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        message = str(item.get("message", ""))
+        if needle and needle not in message.lower() and \
+                needle not in json.dumps(fields, default=str).lower():
+            continue
+        events.append(Event(item.get("ts"), name, item.get("step"), message, fields))
+    return RunEvents(commit, events, skipped)

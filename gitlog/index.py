@@ -1,0 +1,254 @@
+"""The query cache: ``.git/gitlog/index.sqlite``, keyed by commit id.
+
+A run's contents never change once committed, so what a commit holds (``walk.Facts``), the
+code files changed between two run commits, a step-series value, params: all are cached
+by commit id and stay valid. Walk results are cached too, keyed by everything that decides
+them (the resolved revisions, the options, the shallow boundary), so an unchanged
+repository answers without walking.
+
+Rows are packed text in tables without secondary indexes: inserting 10,000 facts costs
+~10 ms, where one column per field and a primary key cost ~60 ms; every query loads the
+whole table anyway. A cache from another schema or log directory, or one that sqlite
+cannot read, is thrown away and rebuilt; writes are best-effort (a locked or read-only
+cache never fails a query, it is just not filled).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .walk import Facts
+
+SCHEMA = "8"
+FILE = "index.sqlite"
+KEEP_WALKS = 32
+SEP = "\x1f"
+_TABLES = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS commits(commit_id TEXT, data TEXT);
+CREATE TABLE IF NOT EXISTS changes(pair TEXT, files BLOB);
+CREATE TABLE IF NOT EXISTS walks(key TEXT PRIMARY KEY, used REAL, runs TEXT, warnings TEXT,
+                                 changes TEXT);
+CREATE TABLE IF NOT EXISTS steps(commit_id TEXT, metric TEXT, which TEXT, value,
+                                 PRIMARY KEY(commit_id, metric, which));
+CREATE TABLE IF NOT EXISTS details(commit_id TEXT PRIMARY KEY, params TEXT, code_tree TEXT);
+"""
+
+
+def pack(f: Facts) -> str:
+    text = (f"{f.time}{SEP}{f.date}{SEP}{f.author}{SEP}{f.subject}{SEP}{'1' if f.has_run else '0'}"
+            f"{SEP}{f.run_id or ''}{SEP}{f.experiment or ''}{SEP}{f.status or ''}{SEP}"
+            f"{f.code_commit or ''}{SEP}{f.metrics_blob or ''}{SEP}{f.error or ''}{SEP}"
+            f"{f.metrics_json or ''}")
+    if text.count(SEP) != 11:  # a field held the separator: drop it from the text fields
+        def clean(value: str | None) -> str:
+            return (value or "").replace(SEP, " ")
+        text = SEP.join((str(f.time), f.date, clean(f.author), clean(f.subject),
+                         "1" if f.has_run else "0", clean(f.run_id), clean(f.experiment),
+                         clean(f.status), clean(f.code_commit), clean(f.metrics_blob),
+                         clean(f.error), clean(f.metrics_json)))
+    return text
+
+
+def unpack(commit: str, data: str) -> Facts:
+    t, date, author, subject, has_run, run_id, exp, status, code, blob, error, metrics = \
+        data.split(SEP)
+    return Facts(commit, int(t), date, author, subject, has_run == "1", run_id or None,
+                 exp or None, status or None, code or None, blob or None, metrics or None,
+                 error or None)
+
+
+class Index:
+    """One open cache; every method degrades to 'not cached' rather than failing."""
+
+    def __init__(self, gitlog_dir: Path, log_dir: str, *, rebuild: bool = False) -> None:
+        self.path = Path(gitlog_dir) / FILE
+        self.log_dir = log_dir
+        self.rebuilt = False
+        self.db: sqlite3.Connection | None = None
+        try:
+            if rebuild:
+                self._remove()
+            self._open()
+        except (sqlite3.Error, OSError):
+            self._reset()
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=5, isolation_level=None)
+        # A cache: losing the last writes on a power cut is fine; corruption is detected.
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=OFF")
+        return db
+
+    def _open(self) -> None:
+        db = self._connect()
+        try:
+            db.executescript(_TABLES)
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+            wanted = {"schema": SCHEMA, "log_dir": self.log_dir}
+            if meta and meta != wanted:
+                db.close()
+                self._remove()
+                self.rebuilt = True
+                db = self._connect()
+                db.executescript(_TABLES)
+                meta = {}
+            if not meta:
+                db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", wanted.items())
+        except sqlite3.Error:
+            db.close()
+            raise
+        self.db = db
+
+    def _remove(self) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(OSError):
+                Path(str(self.path) + suffix).unlink(missing_ok=True)
+
+    def _reset(self) -> None:
+        """A corrupt or foreign file: drop it and start empty (queries refill it)."""
+        self.close()
+        self._remove()
+        self.rebuilt = True
+        try:
+            self._open()
+        except (sqlite3.Error, OSError):
+            self.db = None
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- helpers ---------------------------------------------------------------
+    def _read(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]:
+        if self.db is None:
+            return []
+        try:
+            return self.db.execute(sql, tuple(args)).fetchall()
+        except sqlite3.OperationalError:
+            return []
+        except sqlite3.DatabaseError:
+            self._reset()
+            return []
+
+    def _write(self, statements: list[tuple[str, list[tuple]]]) -> bool:
+        """Run ``(sql, rows)`` pairs in one transaction; False if the cache refused them."""
+        if self.db is None:
+            return False
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            for sql, rows in statements:
+                self.db.executemany(sql, rows)
+            self.db.execute("COMMIT")
+            return True
+        except sqlite3.OperationalError:  # locked by another writer, read-only: skip
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+        except sqlite3.DatabaseError:
+            self._reset()
+        return False
+
+    # -- facts -----------------------------------------------------------------
+    def facts(self) -> dict[str, Facts]:
+        """Every cached commit's facts."""
+        out = {}
+        for commit, data in self._read("SELECT commit_id, data FROM commits"):
+            try:
+                out[commit] = unpack(commit, data)
+            except (ValueError, TypeError):
+                continue  # a damaged row is simply not cached
+        return out
+
+    def put_facts(self, facts: Iterable[Facts]) -> bool:
+        return self._write([("INSERT INTO commits VALUES (?, ?)",
+                             [(f.commit, pack(f)) for f in facts])])
+
+    def count(self) -> int:
+        return sum(1 for f in self.facts().values() if f.has_run)
+
+    # -- walks: the linked runs of one set of revisions ------------------------
+    def runlog(self, key: str) -> tuple[list[tuple[str, str | None, str]], list[str]] | None:
+        """[(commit, previous, experiment)] oldest first, and warnings; None if not cached."""
+        rows = self._read("SELECT runs, warnings FROM walks WHERE key = ?", (key,))
+        if not rows:
+            return None
+        runs = []
+        for line in rows[0][0].split("\n"):
+            if line:
+                commit, previous, experiment = line.split(SEP)
+                runs.append((commit, previous or None, experiment))
+        self._write([("UPDATE walks SET used = ? WHERE key = ?", [(time.time(), key)])])
+        return runs, rows[0][1].split("\n") if rows[0][1] else []
+
+    def put_walk(self, key: str, runs: list[tuple[str, str | None, str]], warnings: list[str],
+                 facts: Iterable[Facts] = ()) -> bool:
+        """Store new facts and a walk's linked runs together; True if stored."""
+        text = "".join(f"{c}{SEP}{p or ''}{SEP}{e.replace(SEP, ' ')}\n" for c, p, e in runs)
+        return self._write([
+            ("INSERT INTO commits VALUES (?, ?)", [(f.commit, pack(f)) for f in facts]),
+            ("INSERT OR REPLACE INTO walks VALUES (?, ?, ?, ?, NULL)",
+             [(key, time.time(), text, "\n".join(warnings))]),
+            ("DELETE FROM walks WHERE key NOT IN (SELECT key FROM walks ORDER BY used DESC "
+             "LIMIT ?)", [(KEEP_WALKS,)]),
+        ])
+
+    def walk_changes(self, key: str) -> list[list[str] | None] | None:
+        """Per run of walk ``key``, the code files changed since its previous run."""
+        rows = self._read("SELECT changes FROM walks WHERE key = ?", (key,))
+        if not rows or rows[0][0] is None:
+            return None
+        try:
+            column = json.loads(rows[0][0])
+        except ValueError:
+            return None
+        return column if isinstance(column, list) else None
+
+    def put_walk_changes(self, key: str, column: list[list[str] | None]) -> bool:
+        return self._write([("UPDATE walks SET changes = ? WHERE key = ?",
+                             [(json.dumps(column, separators=(",", ":")), key)])])
+
+    # -- code changes between two run commits ----------------------------------
+    def changes(self) -> dict[tuple[str, str], list[str]]:
+        out = {}
+        for pair, files in self._read("SELECT pair, files FROM changes"):
+            old, _, new = pair.partition(" ")
+            out[(old, new)] = files.decode("utf-8", "surrogateescape").split("\0") \
+                if files else []
+        return out
+
+    def put_changes(self, items: dict[tuple[str, str], list[str]]) -> bool:
+        return self._write([("INSERT INTO changes VALUES (?, ?)",
+                             [(f"{a} {b}", "\0".join(files).encode("utf-8", "surrogateescape"))
+                              for (a, b), files in items.items()])])
+
+    # -- step-series values ----------------------------------------------------
+    def steps(self, which: str) -> dict[tuple[str, str], float | None]:
+        return {(c, m): v for c, m, v in self._read(
+            "SELECT commit_id, metric, value FROM steps WHERE which = ?", (which,))}
+
+    def put_steps(self, which: str, values: dict[tuple[str, str], float | None]) -> bool:
+        return self._write([("INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?)",
+                             [(c, m, which, v) for (c, m), v in values.items()])])
+
+    # -- params and code trees (read on demand: best --where, bisect) ----------
+    def details(self) -> dict[str, tuple[str | None, str | None]]:
+        return {c: (p, t) for c, p, t in self._read(
+            "SELECT commit_id, params, code_tree FROM details")}
+
+    def put_details(self, items: dict[str, tuple[str | None, str | None]]) -> bool:
+        return self._write([("INSERT OR REPLACE INTO details VALUES (?, ?, ?)",
+                             [(c, p, t) for c, (p, t) in items.items()])])

@@ -1,0 +1,100 @@
+"""``gitlog best``: the best runs across every experiment, optionally filtered."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import load
+from .details import details
+from .errors import GitlogError
+from .filters import parse
+from .git import Repo
+from .index import Index
+from .runlog import collect, no_runs_error
+from .timeline import metric_names
+
+
+@dataclass
+class BestRow:
+    rank: int
+    commit: str
+    date: str
+    experiment: str
+    run: str | None
+    status: str | None
+    subject: str
+    value: float
+    fields: dict[str, Any] = field(default_factory=dict)  # what --where looked at
+
+    @property
+    def short(self) -> str:
+        return self.commit[:10]
+
+
+@dataclass
+class BestResult:
+    rows: list[BestRow]
+    metric: str
+    direction: str  # min | max
+    fields: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def query_best(metric: str, *, maximize: bool | None = None, where: str | None = None,
+               n: int = 10, revs: Sequence[str] = (), repo: str | Path | Repo = ".") -> \
+        BestResult:
+    repo = repo if isinstance(repo, Repo) else Repo(repo)
+    config = load(repo.root)
+    if n < 1:
+        raise GitlogError(f"-n must be at least 1, got {n}", hint="ask for the top K: -n 5")
+    condition = parse(where) if where else None
+    if maximize is None:
+        maximize = config.better(metric) == "higher"
+    names = metric_names(config, metric)
+    with Index(repo.gitlog_dir, config.log_dir) as index:
+        log = collect(repo, config, index, list(revs), all_=not revs)
+        if not log.runs:
+            raise no_runs_error(log, revs, not revs)
+        candidates = []
+        for entry in log.runs:
+            flat = entry.facts.metrics()
+            value = next((flat[n_] for n_ in names if n_ in flat), None)
+            if value is not None:
+                candidates.append((entry, value, flat))
+        if not candidates:
+            raise GitlogError(f"no run has the metric {metric}",
+                              hint="see the metrics of a run with 'gitlog show'")
+        extra = details(repo, config, index, [e.facts.commit for e, _, _ in candidates]) \
+            if condition is not None and condition.needs_params else {}
+    shown_already = {metric, "experiment", "status", "commit", "subject", "run"}
+    fields = {f.label: f for f in (condition.fields if condition else [])
+              if f.label not in shown_already}
+    kept = []
+    for entry, value, flat in candidates:
+        f = entry.facts
+        run = {"metrics": flat, "params": extra.get(f.commit, ({}, None))[0],
+               "experiment": entry.experiment, "status": f.status, "run": f.run_id,
+               "commit": f.commit, "subject": f.subject, "author": f.author}
+        if condition is not None and not condition.match(run):
+            continue
+        kept.append((entry, value, run))
+    kept.sort(key=lambda item: (-item[1] if maximize else item[1], -item[0].facts.time))
+    rows = []
+    for rank, (entry, value, run) in enumerate(kept[:n], 1):
+        f = entry.facts
+        shown = {label: item.get(run) for label, item in fields.items()}
+        rows.append(BestRow(rank, f.commit, f.date, entry.experiment, f.run_id, f.status,
+                            f.subject, value, shown))
+    return BestResult(rows, metric, "max" if maximize else "min", list(fields), log.warnings)
+
+
+def best(metric: str, *, maximize: bool | None = None, where: str | None = None, n: int = 10,
+         revs: Sequence[str] = (), repo: str | Path = ".") -> list[BestRow]:
+    """The ``n`` best runs by ``metric`` across every experiment (see ``gitlog best``).
+
+        gitlog.best("accuracy", where="params.lr < 0.1", n=3)
+    """
+    return query_best(metric, maximize=maximize, where=where, n=n, revs=revs, repo=repo).rows

@@ -1,0 +1,263 @@
+"""``gitlog history``: how metrics moved across code versions, one row per run.
+
+Each row: the run commit, its date, experiment and subject, each metric's value, its
+change from the previous run on the same line of history (absolute, %, better or worse)
+and the code files changed since that run. ``history()`` is the Python API; it returns
+rows (dataclasses) and never prints.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Config, load
+from .errors import GitlogError
+from .git import Repo
+from .index import Index
+from .runlog import Progress, RunEntry, RunLog, code_changes, collect, no_runs_error
+from .steps import parse_step, step_values
+
+
+@dataclass(slots=True)
+class MetricChange:
+    """One metric in one run, against the previous run on its line that has it."""
+
+    value: float | None = None
+    delta: float | None = None
+    pct: float | None = None
+    verdict: str | None = None  # better | worse | same
+
+
+@dataclass(slots=True)
+class HistoryRow:
+    commit: str
+    date: str
+    experiment: str
+    subject: str
+    run: str | None
+    status: str | None
+    author: str
+    previous: str | None
+    code_changes: list[str] | None
+    metrics: dict[str, MetricChange] = field(default_factory=dict)
+
+    @property
+    def short(self) -> str:
+        return self.commit[:10]
+
+    def value(self, metric: str | None = None) -> float | None:
+        """The value of ``metric`` (default: the first metric asked for)."""
+        name = metric if metric is not None else next(iter(self.metrics))
+        return self.metrics[name].value if name in self.metrics else None
+
+
+@dataclass
+class HistoryResult:
+    rows: list[HistoryRow]
+    metrics: list[str]
+    better: dict[str, str]
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def metric_names(config: Config, metric: str) -> list[str]:
+    """``metric`` and the other names of its series (config ``metrics.aliases``)."""
+    aliases = config["metrics"].get("aliases") or {}
+    for canonical, others in aliases.items():
+        group = [str(canonical), *(str(o) for o in others)]
+        if metric in group:
+            return [metric, *(g for g in group if g != metric)]
+    return [metric]
+
+
+def parse_threshold(text: str | float | None) -> tuple[float, bool] | None:
+    """``--regressions`` threshold: '0.05' (absolute) or '5%' (relative); None: any."""
+    if text is None:
+        return None
+    raw = str(text).strip()
+    pct = raw.endswith("%")
+    try:
+        value = float(raw[:-1] if pct else raw)
+    except ValueError:
+        raise GitlogError(f"bad regression threshold {raw!r}",
+                          hint="give a number (0.05) or a percentage (5%)") from None
+    return abs(value), pct
+
+
+def _round(value: float, digits: int = 12) -> float:
+    return float(f"{value:.{digits}g}")
+
+
+def _timestamp(repo: Repo, option: str, text: str | None) -> int | None:
+    if not text:
+        return None
+    out = repo.git("rev-parse", f"--{option}={text}").strip()
+    try:
+        return int(out.split("=", 1)[1])
+    except (IndexError, ValueError):
+        raise GitlogError(f"bad --{option} date {text!r}",
+                          hint="use a date git understands: 2024-05-01, '2 weeks ago'") \
+            from None
+
+
+def _values(repo: Repo, config: Config, index: Index, log: RunLog, metrics: list[str],
+            step: str | None) -> dict[str, list[float | None]]:
+    """Per metric, the value in each run (aliases resolved, ``step`` applied)."""
+    names = {m: metric_names(config, m) for m in metrics}
+    if step is not None:
+        which = parse_step(step)
+        commits = [r.facts.commit for r in log.runs]
+        return {m: step_values(repo, config, index, commits, names[m], which) for m in metrics}
+    out = {}
+    for m in metrics:
+        keys = [json.dumps(n) + ":" for n in names[m]]
+        out[m] = [run.facts.metric(names[m], keys) for run in log.runs]
+    return out
+
+
+def _known_metrics(log: RunLog) -> list[str]:
+    seen: dict[str, None] = {}
+    for run in log.runs:
+        for name in run.facts.metrics():
+            seen.setdefault(name, None)
+    return sorted(seen)
+
+
+def build_rows(repo: Repo, config: Config, index: Index, log: RunLog, metrics: list[str],
+               step: str | None = None) -> list[HistoryRow]:
+    values = _values(repo, config, index, log, metrics, step)
+    if log.runs and all(v is None for m in metrics for v in values[m]):
+        known = _known_metrics(log)
+        shown = ", ".join(known[:15]) + (" ..." if len(known) > 15 else "")
+        name = metrics[0] if len(metrics) == 1 else ", ".join(metrics)
+        raise GitlogError(f"no run has the metric {name}" + (" at that step" if step else ""),
+                          hint=f"metrics in these runs: {shown}" if known else
+                          "these runs logged no metrics")
+    changes = code_changes(repo, config, index, log)
+    lower = [config.better(m) == "lower" for m in metrics]
+    columns = [values[m] for m in metrics]
+    last: dict[str, tuple[float | None, ...]] = {}  # commit -> latest values on its line
+    nothing = (None,) * len(metrics)
+    rows = []
+    for i, run in enumerate(log.runs):
+        f = run.facts
+        prev = run.previous
+        before = last.get(prev, nothing) if prev else nothing
+        mine = []
+        cells = {}
+        for j, m in enumerate(metrics):
+            value = columns[j][i]
+            old = before[j]
+            if value is None:
+                cells[m] = MetricChange()
+                mine.append(old)
+                continue
+            mine.append(value)
+            if old is None:
+                cells[m] = MetricChange(value)
+                continue
+            delta = _round(value - old)
+            verdict = "same" if delta == 0 else \
+                ("better" if (delta < 0) == lower[j] else "worse")
+            cells[m] = MetricChange(value, delta, round(delta / abs(old) * 100, 2) if old
+                                    else None, verdict)
+        last[f.commit] = tuple(mine)
+        rows.append(HistoryRow(
+            f.commit, f.date, run.experiment, f.subject, f.run_id, f.status, f.author, prev,
+            changes[i], cells))
+    return rows
+
+
+def _is_regression(row: HistoryRow, metrics: list[str],
+                   threshold: tuple[float, bool] | None) -> bool:
+    for m in metrics:
+        cell = row.metrics[m]
+        if cell.verdict != "worse" or cell.delta is None:
+            continue
+        if threshold is None:
+            return True
+        size = abs(cell.pct) if threshold[1] and cell.pct is not None else \
+            (abs(cell.delta) if not threshold[1] else None)
+        if size is not None and size >= threshold[0]:
+            return True
+    return False
+
+
+def query_history(metrics: Sequence[str], revs: Sequence[str] = (), *, all: bool = False,
+                  repo: str | Path | Repo = ".", config: Config | None = None,
+                  step: str | None = None, since: str | None = None,
+                  until: str | None = None, n: int | None = None,
+                  first_parent: bool = False, regressions: str | float | None = None,
+                  regressions_only: bool = False,
+                  progress: Progress | None = None) -> HistoryResult:
+    """Rows plus the notes and warnings the CLI prints on stderr."""
+    repo = repo if isinstance(repo, Repo) else Repo(repo)
+    config = config or load(repo.root)
+    metrics = [m for m in dict.fromkeys(metrics) if m]
+    if not metrics:
+        raise GitlogError("no metric given", hint="name one: --metric loss")
+    threshold = parse_threshold(regressions)
+    if step is not None:
+        parse_step(step)
+    after, before = _timestamp(repo, "since", since), _timestamp(repo, "until", until)
+    with Index(repo.gitlog_dir, config.log_dir) as index:
+        log = collect(repo, config, index, list(revs), all_=all, first_parent=first_parent,
+                      changes=True, progress=progress)
+        if not log.runs:
+            raise no_runs_error(log, revs, all)
+        rows = build_rows(repo, config, index, log, metrics, step)
+    times = {r.facts.commit: r.facts.time for r in log.runs}
+    if after is not None:
+        rows = [r for r in rows if times[r.commit] >= after]
+    if before is not None:
+        rows = [r for r in rows if times[r.commit] <= before]
+    if regressions_only or threshold is not None:
+        rows = [r for r in rows if _is_regression(r, metrics, threshold)]
+    if n is not None:
+        rows = rows[-n:] if n > 0 else []
+    return HistoryResult(rows, metrics, {m: config.better(m) for m in metrics},
+                         log.notes, log.warnings)
+
+
+def history(metric: str | Sequence[str] | None = None, revs: Sequence[str] | str = (), *,
+            all: bool = False, repo: str | Path = ".", step: str | int | None = None,
+            since: str | None = None, until: str | None = None, n: int | None = None,
+            first_parent: bool = False,
+            regressions: bool | str | float | None = None) -> list[HistoryRow]:
+    """How ``metric`` moved across runs, oldest first (see ``gitlog history``).
+
+    ``metric``: a name or several (default: ``metrics.key`` from the config); ``revs``:
+    commits, ranges or experiment names (default HEAD's line, else every experiment);
+    ``regressions``: True, or a threshold (0.05 or '5%'), keeps only runs that made a
+    metric worse. Notes and malformed-metrics warnings are issued as ``GitlogWarning``.
+
+        rows = gitlog.history("loss", all=True)
+        rows[-1].metrics["loss"].delta
+    """
+    from .recorder import GitlogWarning
+
+    r = Repo(repo)
+    config = load(r.root)
+    if metric is None:
+        names = list(config["metrics"]["key"])
+    else:
+        names = [metric] if isinstance(metric, str) else list(metric)
+    result = query_history(
+        names, [revs] if isinstance(revs, str) else list(revs), all=all, repo=r,
+        config=config, step=None if step is None else str(step), since=since, until=until,
+        n=n, first_parent=first_parent,
+        regressions=None if regressions in (None, False, True) else regressions,
+        regressions_only=regressions is not None and regressions is not False)
+    for text in result.notes + result.warnings:
+        warnings.warn(text, GitlogWarning, stacklevel=2)
+    return result.rows
+
+
+def entry_row(entry: RunEntry) -> dict[str, object]:
+    f = entry.facts
+    return {"commit": f.commit, "date": f.date, "experiment": entry.experiment,
+            "subject": f.subject, "run": f.run_id, "status": f.status}

@@ -1,0 +1,56 @@
+"""``gitlog bisect``: a real ``git bisect run`` over code versions, in a temporary worktree."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, make_repo, run_cli, state_of
+
+SCRIPT = """import gitlog
+QUALITY = {q}  # {note}
+with gitlog.start() as run:
+    run.log_metric("loss", 0.1 * QUALITY)
+"""
+
+
+@pytest.mark.slow
+def test_bisect_finds_the_first_bad_version_and_reuses_logged_runs(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "p", {"train.py": SCRIPT.format(q=1, note="v1")})
+    versions = [git(repo, "rev-parse", "HEAD").strip()]
+    for q, note in ((1, "v2"), (5, "v3 breaks it"), (5, "v4"), (5, "v5")):
+        (repo / "train.py").write_text(SCRIPT.format(q=q, note=note))
+        git(repo, "commit", "-qam", note)
+        versions.append(git(repo, "rev-parse", "HEAD").strip())
+    # v2 already has a run: bisect must reuse it instead of training again
+    git(repo, "checkout", "-q", versions[1])
+    done = run_cli("run", "-e", "earlier", "--", sys.executable, "train.py", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    git(repo, "checkout", "-q", "main")
+    (repo / "notes.txt").write_text("untracked work\n")
+    before = state_of(repo)
+
+    proc = run_cli("bisect", "--metric", "loss", "--threshold", "0.3", "--good", versions[0],
+                   "--bad", "main", "--format", "json", "--", sys.executable, "train.py",
+                   cwd=repo, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["first_bad"] == versions[2] and out["subject"] == "v3 breaks it"
+    assert out["value"] == 0.5
+    steps = {s["commit"]: s for s in out["steps"]}
+    assert steps[versions[2][:10]]["verdict"] == "bad"
+    assert steps[versions[2][:10]]["source"].startswith("new run ")
+    assert steps[versions[1][:10]]["verdict"] == "good"
+    assert steps[versions[1][:10]]["source"].startswith("reused run ")
+    assert state_of(repo) == before  # the user's checkout, index and HEAD are as they were
+    assert len(git(repo, "worktree", "list").splitlines()) == 1
+    assert git(repo, "rev-list", "--count", "exp/bisect").strip() != "0"
+
+
+def test_bisect_refuses_unknown_revisions(repo: Path) -> None:
+    proc = run_cli("bisect", "-m", "loss", "--threshold", "1", "--good", "nope", "--bad",
+                   "HEAD", "--", "true", cwd=repo)
+    assert proc.returncode == 1 and "unknown revision or experiment: nope" in proc.stderr

@@ -1,0 +1,321 @@
+"""``gitlog history`` on repositories built with known values: exact rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import gitlog
+from tests.conftest import git, run_cli
+from tests.runrepo import Builder, iso
+
+
+def two_experiments(path: Path) -> dict[str, str]:
+    """main: c1; exp/a: a1 a2(code) a3(no loss) a4(code); exp/b: b1 b2."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "v1\n"}, message="initial code")
+    a1 = b.run("a", {"loss": 1.0, "accuracy": 0.5}, parents=[c1], params={"lr": 0.1},
+               run_id="a1", subject="a: first")
+    b1 = b.run("b", {"loss": 0.9, "accuracy": 0.55}, parents=[c1], params={"lr": 0.01},
+               run_id="b1", subject="b: first")
+    a2 = b.run("a", {"loss": 0.8, "accuracy": 0.6}, parents=[a1], run_id="a2",
+               code={"train.py": "v2\n", "model.py": "m\n"}, subject="a: new model")
+    b2 = b.run("b", {"loss": 1.2, "accuracy": 0.5}, parents=[b1], run_id="b2",
+               params={"lr": 0.02}, subject="b: higher lr")
+    a3 = b.run("a", {"accuracy": 0.7}, parents=[a2], run_id="a3", subject="a: no loss")
+    a4 = b.run("a", {"loss": 0.6, "accuracy": 0.75}, parents=[a3], run_id="a4",
+               code={"train.py": "v3\n"}, subject="a: tuned")
+    shas = b.write(path)
+    return {name: shas[mark] for name, mark in
+            (("c1", c1), ("a1", a1), ("b1", b1), ("a2", a2), ("b2", b2), ("a3", a3),
+             ("a4", a4))}
+
+
+def row(commit: str, n: int, experiment: str, subject: str, loss: float | None,
+        delta: float | None = None, pct: float | None = None, verdict: str | None = None,
+        changes: list[str] | None = None) -> dict:
+    return {"commit": commit[:10], "date": iso(n), "experiment": experiment,
+            "subject": subject, "loss": loss, "loss_delta": delta, "loss_pct": pct,
+            "loss_verdict": verdict, "code_changes": changes}
+
+
+def history_json(repo: Path, *args: str) -> list[dict]:
+    proc = run_cli("history", *args, "--format", "json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture
+def twoexp(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    path = tmp_path / "proj"
+    return path, two_experiments(path)
+
+
+def test_history_all_gives_exact_rows_oldest_first(twoexp: tuple[Path, dict]) -> None:
+    repo, c = twoexp
+    assert history_json(repo, "--metric", "loss", "--all") == [
+        row(c["a1"], 2, "a", "a: first", 1.0),
+        row(c["b1"], 3, "b", "b: first", 0.9),
+        row(c["a2"], 4, "a", "a: new model", 0.8, -0.2, -20.0, "better",
+            ["model.py", "train.py"]),
+        row(c["b2"], 5, "b", "b: higher lr", 1.2, 0.3, 33.33, "worse", []),
+        row(c["a3"], 6, "a", "a: no loss", None, None, None, None, []),
+        row(c["a4"], 7, "a", "a: tuned", 0.6, -0.2, -25.0, "better", ["train.py"]),
+    ]
+
+
+def test_formats_hold_the_same_content_and_stdout_is_clean(twoexp: tuple[Path, dict]) -> None:
+    repo, _ = twoexp
+    rows = history_json(repo, "-m", "loss", "--all")
+    proc = run_cli("history", "-m", "loss", "--all", "--format", "csv", cwd=repo)
+    assert proc.returncode == 0 and proc.stderr == ""
+    parsed = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert list(parsed[0]) == list(rows[0])
+
+    def text(value: object) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, list):
+            return ", ".join(value)
+        return repr(value) if isinstance(value, float) else str(value)
+
+    assert parsed == [{k: text(v) for k, v in r.items()} for r in rows]
+    table = run_cli("history", "-m", "loss", "--all", cwd=repo).stdout.splitlines()
+    md = run_cli("history", "-m", "loss", "--all", "--format", "markdown",
+                 cwd=repo).stdout.splitlines()
+    assert table[0].startswith("loss  ") and "1 -> 0.6 over 5 runs (lower is better)" in table[0]
+    for shown in (table[4:], md[2:]):
+        assert len(shown) == len(rows)
+        for line, r in zip(shown, rows, strict=False):
+            cells = line.strip("| ").split()
+            assert cells[0] == r["commit"] and r["date"] in line and r["subject"] in line
+    assert "+33.33%" in table[7] and "worse" in table[7] and "model.py, train.py" in table[6]
+
+
+def test_current_branch_and_ranges_and_experiment_names(twoexp: tuple[Path, dict]) -> None:
+    repo, c = twoexp
+    git(repo, "checkout", "-q", "exp/b")
+    assert [r["commit"] for r in history_json(repo, "-m", "loss")] == \
+        [c["b1"][:10], c["b2"][:10]]
+    assert [r["commit"] for r in history_json(repo, "-m", "loss", "a")] == \
+        [c[k][:10] for k in ("a1", "a2", "a3", "a4")]
+    ranged = history_json(repo, "-m", "loss", "exp/a~2..exp/a")
+    assert [r["commit"] for r in ranged] == [c["a3"][:10], c["a4"][:10]]
+    # like git log, a range limits what is compared: a2 (the last loss) is outside it
+    assert ranged[1]["loss_delta"] is None
+
+
+def test_main_without_runs_shows_every_experiment_and_says_so(
+        twoexp: tuple[Path, dict]) -> None:
+    repo, _ = twoexp
+    proc = run_cli("history", "-m", "loss", "--format", "json", cwd=repo)
+    assert proc.returncode == 0
+    assert len(json.loads(proc.stdout)) == 6
+    assert "main holds no runs; showing every experiment's runs" in proc.stderr
+
+
+def test_several_metrics_limits_and_regressions(twoexp: tuple[Path, dict]) -> None:
+    repo, c = twoexp
+    rows = history_json(repo, "-m", "loss,accuracy", "--all", "-n", "2")
+    assert [r["commit"] for r in rows] == [c["a3"][:10], c["a4"][:10]]
+    assert rows[0]["accuracy"] == 0.7 and rows[0]["accuracy_delta"] == 0.1
+    assert rows[0]["accuracy_verdict"] == "better" and rows[0]["accuracy_pct"] == 16.67
+    worse = history_json(repo, "-m", "loss", "--all", "--regressions")
+    assert [r["commit"] for r in worse] == [c["b2"][:10]]
+    assert history_json(repo, "-m", "loss", "--all", "--regressions=50%") == []
+    assert len(history_json(repo, "-m", "loss", "--all", "--regressions=0.25")) == 1
+    since = history_json(repo, "-m", "loss", "--all", "--since", iso(5).replace("T", " "))
+    assert [r["commit"] for r in since] == [c["b2"][:10], c["a3"][:10], c["a4"][:10]]
+    until = history_json(repo, "-m", "loss", "--all", "--until", iso(3).replace("T", " "))
+    assert [r["commit"] for r in until] == [c["a1"][:10], c["b1"][:10]]
+
+
+def test_steps_of_the_series(tmp_path: Path) -> None:
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("s", {"loss": 0.5}, parents=[c1], series={"loss": [(0, 0.9), (1, 0.4), (2, 0.5)]})
+    r2 = b.run("s", {"loss": 0.3}, parents=[r1], series={"loss": [(0, 0.8), (1, 0.2), (2, 0.3)]})
+    repo = tmp_path / "p"
+    b.write(repo)
+    values = {step: [r["loss"] for r in history_json(repo, "-m", "loss", "exp/s", "--step", step)]
+              for step in ("last", "min", "max", "1")}
+    assert values == {"last": [0.5, 0.3], "min": [0.4, 0.2], "max": [0.9, 0.8],
+                      "1": [0.4, 0.2]}
+    missing = run_cli("history", "-m", "loss", "exp/s", "--step", "7", cwd=repo)
+    assert missing.returncode == 1 and "no run has the metric loss at that step" in \
+        missing.stderr
+    bad = run_cli("history", "-m", "loss", "exp/s", "--step", "first", cwd=repo)
+    assert bad.returncode == 1 and "bad --step 'first'" in bad.stderr
+    assert "hint: use last, min, max or a step number" in bad.stderr
+    assert r2
+
+
+def test_merges_show_each_run_once(twoexp: tuple[Path, dict]) -> None:
+    repo, c = twoexp
+    git(repo, "merge", "-q", "--no-ff", "-m", "take a", "exp/a")
+    git(repo, "merge", "-q", "--no-ff", "-X", "theirs", "-m", "take b", "exp/b")
+    rows = history_json(repo, "-m", "loss")  # main now holds runs of both lines
+    assert [r["commit"] for r in rows] == [c[k][:10] for k in ("a1", "b1", "a2", "b2", "a3",
+                                                                "a4")]
+    assert rows[3]["loss_delta"] == 0.3  # b2 against b1: its own line
+    # along main's own line, each merge is where a run landed on main
+    first_parent = history_json(repo, "-m", "loss", "--first-parent")
+    assert [(r["subject"], r["experiment"], r["loss"], r["loss_delta"], r["code_changes"])
+            for r in first_parent] == [("take a", "a", 0.6, None, None),
+                                       ("take b", "b", 1.2, 0.6, [])]
+
+
+def test_rebased_and_force_pushed_branch(twoexp: tuple[Path, dict], tmp_path: Path) -> None:
+    repo, c = twoexp
+    before = history_json(repo, "-m", "loss", "a")
+    git(repo, "checkout", "-q", "main")
+    (repo / "README").write_text("new base\n")
+    git(repo, "add", "README")
+    git(repo, "commit", "-qm", "base moves")
+    git(repo, "rebase", "-q", "main", "exp/a")
+    after = history_json(repo, "-m", "loss", "a")
+    new = git(repo, "rev-list", "--reverse", "main..exp/a").split()
+    assert [r["commit"] for r in after] == [s[:10] for s in new]
+    strip = [{k: v for k, v in r.items() if k not in ("commit", "date")} for r in after]
+    assert strip == [{k: v for k, v in r.items() if k not in ("commit", "date")}
+                     for r in before]
+    # force-push the old branch back: the cache follows the ref, not what it saw before
+    git(repo, "update-ref", "refs/heads/exp/a", c["a4"])
+    assert history_json(repo, "-m", "loss", "a") == before
+
+
+def test_shallow_clone_says_what_is_missing(twoexp: tuple[Path, dict], tmp_path: Path) -> None:
+    repo, c = twoexp
+    clone = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "2", "--branch", "exp/a",
+                    f"file://{repo}", str(clone)], check=True)
+    proc = run_cli("history", "-m", "loss", "--format", "json", cwd=clone)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert [r["commit"] for r in rows] == [c["a3"][:10], c["a4"][:10]]
+    assert rows[1]["loss_delta"] is None  # a3 lacks loss; a2 is beyond the boundary
+    assert "shallow clone" in proc.stderr and "git fetch --unshallow" in proc.stderr
+
+
+def test_malformed_metrics_warned_with_commit_and_skipped(tmp_path: Path) -> None:
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("m", {"loss": 1.0}, parents=[c1], run_id="r1")
+    r2 = b.run("m", '{"loss": 0.5,', parents=[r1], run_id="r2")
+    r3 = b.run("m", {"loss": 0.25}, parents=[r2], run_id="r3")
+    r4 = b.run("m", "[1, 2]", parents=[r3], run_id="r4")
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    for _ in range(2):  # cold, then from the cache: same rows, same warnings
+        proc = run_cli("history", "-m", "loss", "exp/m", "--format", "json", cwd=repo)
+        assert proc.returncode == 0
+        rows = json.loads(proc.stdout)
+        assert [(r["commit"], r["loss"], r["loss_delta"]) for r in rows] == \
+            [(shas[r1][:10], 1.0, None), (shas[r3][:10], 0.25, -0.75)]
+        assert f"warning: commit {shas[r2][:10]}: .gitlog/metrics.json is not valid JSON" \
+            in proc.stderr
+        assert f"commit {shas[r4][:10]}: .gitlog/metrics.json holds a JSON list" in proc.stderr
+
+
+def test_aliases_and_better_from_config(tmp_path: Path) -> None:
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n", ".gitlog.yaml":
+                           "metrics:\n  aliases: {loss: [train/loss, train_loss]}\n"
+                           "  better: {score: lower}\n"})
+    r1 = b.run("r", {"train_loss": 1.0, "score": 3}, parents=[c1])
+    r2 = b.run("r", {"train": {"loss": 0.5}, "score": 4}, parents=[r1])
+    r3 = b.run("r", {"loss": 0.4, "score": 2}, parents=[r2])
+    repo = tmp_path / "p"
+    b.write(repo)
+    rows = history_json(repo, "-m", "loss", "-m", "score", "exp/r")
+    assert [(r["loss"], r["loss_delta"], r["score"], r["score_verdict"]) for r in rows] == [
+        (1.0, None, 3, None), (0.5, -0.5, 4, "worse"), (0.4, -0.1, 2, "better")]
+    assert [r["train_loss"] for r in history_json(repo, "-m", "train_loss", "exp/r")] == \
+        [1.0, 0.5, 0.4]
+    assert r3
+
+
+def test_workspace_runs_without_trailers(tmp_path: Path) -> None:
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    w1 = b.run("ws", {"loss": 0.7}, parents=[c1], trailers=False, subject="try dropout")
+    w2 = b.run("ws", {"loss": 0.6}, parents=[w1], trailers=False, subject="more dropout",
+               code={"train.py": "y\n"})
+    n1 = b.run("ws", {"loss": 0.65}, parents=[w2], trailers=False, run_yaml=False,
+               subject="metrics only")
+    code_only = b.commit("exp/ws", {"train.py": "z\n"}, parents=[n1], message="code only")
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    git(repo, "checkout", "-q", "exp/ws")
+    rows = history_json(repo, "-m", "loss")
+    assert [(r["commit"], r["experiment"], r["loss"], r["code_changes"]) for r in rows] == [
+        (shas[w1][:10], "ws", 0.7, None), (shas[w2][:10], "ws", 0.6, ["train.py"]),
+        (shas[n1][:10], "ws", 0.65, [])]
+    assert code_only
+
+
+def test_errors_name_the_problem_and_the_fix(twoexp: tuple[Path, dict]) -> None:
+    repo, _ = twoexp
+    proc = run_cli("history", "-m", "lsos", "--all", cwd=repo)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert "Error: no run has the metric lsos" in proc.stderr
+    assert "hint: metrics in these runs: accuracy, loss" in proc.stderr
+    proc = run_cli("history", "-m", "loss", "nosuch", cwd=repo)
+    assert proc.returncode == 1 and "unknown revision or experiment: nosuch" in proc.stderr
+    proc = run_cli("history", "-m", "loss", "--all", "--regressions=lots", cwd=repo)
+    assert proc.returncode == 1 and "bad regression threshold 'lots'" in proc.stderr
+    empty = tmp = repo.parent / "empty"
+    subprocess.run(["git", "init", "-q", str(tmp)], check=True)
+    proc = run_cli("history", "-m", "loss", cwd=empty)
+    assert proc.returncode == 1 and "no runs found" in proc.stderr
+    assert "hint: log one: gitlog run -e NAME -- python train.py" in proc.stderr
+
+
+def test_cache_is_filled_reused_and_survives_corruption(twoexp: tuple[Path, dict]) -> None:
+    repo, _ = twoexp
+    cold = history_json(repo, "-m", "loss", "--all")
+    db = repo / ".git" / "gitlog" / "index.sqlite"
+    assert db.exists()
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT COUNT(DISTINCT commit_id) FROM commits").fetchone()[0] == 6
+    con.close()
+    assert history_json(repo, "-m", "loss", "--all") == cold
+    db.write_bytes(b"this is not a database" * 100)
+    for suffix in ("-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    assert history_json(repo, "-m", "loss", "--all") == cold
+    proc = run_cli("index", "--rebuild", cwd=repo)
+    assert proc.returncode == 0 and proc.stdout == ""
+    assert "rebuilt" in proc.stderr and "6 runs reachable" in proc.stderr
+    assert history_json(repo, "-m", "loss", "--all") == cold
+
+
+def test_python_api_returns_dataclasses(twoexp: tuple[Path, dict]) -> None:
+    repo, c = twoexp
+    rows = gitlog.history("loss", "b", repo=repo)
+    assert [(r.commit, r.experiment, r.value(), r.metrics["loss"].verdict) for r in rows] == [
+        (c["b1"], "b", 0.9, None), (c["b2"], "b", 1.2, "worse")]
+    assert rows[1].previous == c["b1"] and rows[1].code_changes == []
+    with pytest.warns(gitlog.GitlogWarning, match="main holds no runs"):
+        assert len(gitlog.history(["loss", "accuracy"], repo=repo)) == 6
+
+
+def test_runs_logged_by_gitlog_show_with_code_changes(repo: Path) -> None:
+    for loss in (0.9, 0.7):
+        with gitlog.start("real", repo=repo) as run:
+            run.log_metric("loss", loss)
+        (repo / "train.py").write_text(f"print({loss})\n")
+        git(repo, "commit", "-qam", f"code after {loss}")
+    rows = gitlog.history("loss", "real", repo=repo)
+    assert [(r.value(), r.code_changes, r.metrics["loss"].delta) for r in rows] == [
+        (0.9, None, None), (0.7, ["train.py"], -0.2)]
+    db = repo / ".git" / "gitlog" / "index.sqlite"
+    con = sqlite3.connect(db)  # the post-commit step cached both runs as they landed
+    cached = {r for (r,) in con.execute("SELECT commit_id FROM commits")}
+    assert {r.commit for r in rows} <= cached

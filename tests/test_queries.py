@@ -1,0 +1,186 @@
+"""compare / diff, best (with --where), blame and logs on repositories with known values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import gitlog
+from gitlog.filters import FilterError, parse
+from tests.conftest import git, run_cli
+from tests.runrepo import Builder, iso
+from tests.test_history import two_experiments
+
+
+@pytest.fixture
+def twoexp(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    path = tmp_path / "proj"
+    return path, two_experiments(path)
+
+
+def cli_json(repo: Path, *args: str) -> object:
+    proc = run_cli(*args, "--format", "json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_compare_params_metrics_and_code(twoexp: tuple[Path, dict]) -> None:
+    repo, c = twoexp
+    out = cli_json(repo, "compare", c["a1"], "a")  # a commit and an experiment name
+    a1, a4 = f"{c['a1'][:10]} (a)", f"{c['a4'][:10]} (a)"
+    assert [r["label"] for r in out["runs"]] == [a1, a4]
+    rows = {(r["section"], r["key"]): r for r in out["rows"]}
+    assert rows[("params", "lr")] == {"section": "params", "key": "lr", "changed": "*", a1: 0.1,
+                                      a4: None, "delta": None, "pct": None, "verdict": None}
+    assert rows[("metrics", "loss")] | {} == {
+        "section": "metrics", "key": "loss", "changed": "*", a1: 1.0, a4: 0.6, "delta": -0.4,
+        "pct": -40.0, "verdict": "better"}
+    assert rows[("metrics", "accuracy")]["verdict"] == "better"
+    assert out["code"] == [
+        {"from": a1, "to": a4, "file": "model.py", "insertions": 1, "deletions": 0},
+        {"from": a1, "to": a4, "file": "train.py", "insertions": 1, "deletions": 1}]
+    table = run_cli("diff", c["a1"], "a", cwd=repo)
+    assert table.returncode == 0
+    assert "== params ==" in table.stdout and "== code ==" in table.stdout
+    assert "-40%" in table.stdout and "train.py" in table.stdout
+    only = cli_json(repo, "compare", "b", "a", "--changed")
+    assert all(r["changed"] == "*" for r in only["rows"])
+
+
+def test_compare_needs_two_runs(twoexp: tuple[Path, dict]) -> None:
+    repo, c = twoexp
+    proc = run_cli("compare", "a", cwd=repo)
+    assert proc.returncode == 1 and "compare needs at least two runs" in proc.stderr
+    proc = run_cli("compare", "a", c["c1"], cwd=repo)
+    assert proc.returncode == 1 and "this commit holds no run" in proc.stderr
+    api = gitlog.compare(["a", "b"], repo=repo)
+    assert [r.key for r in api.section("params") if r.changed] == ["lr"]
+
+
+def test_best_ranks_filters_and_directions(twoexp: tuple[Path, dict]) -> None:
+    repo, c = twoexp
+    rows = cli_json(repo, "best", "-m", "loss")
+    assert [(r["rank"], r["commit"], r["loss"]) for r in rows] == [
+        (1, c["a4"][:10], 0.6), (2, c["a2"][:10], 0.8), (3, c["b1"][:10], 0.9),
+        (4, c["a1"][:10], 1.0), (5, c["b2"][:10], 1.2)]
+    assert rows[0]["date"] == iso(7) and rows[0]["experiment"] == "a"
+    top = cli_json(repo, "best", "-m", "loss", "--max", "-n", "1")
+    assert [r["commit"] for r in top] == [c["b2"][:10]]
+    filtered = cli_json(repo, "best", "-m", "accuracy", "--where",
+                        "params.lr < 0.05 and not (experiment == 'a' or metrics.loss > 1)")
+    assert [(r["commit"], r["accuracy"], r["params.lr"], r["metrics.loss"]) for r in filtered] \
+        == [(c["b1"][:10], 0.55, 0.01, 0.9)]
+    assert cli_json(repo, "best", "-m", "loss", "--where", "params.momentum > 0") == []
+    api = gitlog.best("accuracy", where="lr >= 0.02", repo=repo)
+    assert [(r.commit, r.value, r.fields) for r in api] == [  # ties: newest first
+        (c["b2"], 0.5, {"lr": 0.02}), (c["a1"], 0.5, {"lr": 0.1})]
+
+
+def test_best_where_errors_point_at_the_column(twoexp: tuple[Path, dict]) -> None:
+    repo, _ = twoexp
+    proc = run_cli("best", "-m", "loss", "--where", "params.lr <", cwd=repo)
+    assert proc.returncode == 1
+    assert "Error: bad --where at column 12: expected a field or a value, got the end" \
+        in proc.stderr
+    assert "hint: write comparisons joined by and/or/not" in proc.stderr
+    proc = run_cli("best", "-m", "loss", "--where", "__import__('os').system('x')", cwd=repo)
+    assert proc.returncode == 1 and "bad --where at column 17: unexpected '.'" in proc.stderr
+
+
+@pytest.mark.parametrize("text, run, expected", [
+    ("a < 2", {"metrics": {"a": 1}}, True),
+    ("a < 2", {"metrics": {}}, False),
+    ("a != 2", {"metrics": {}}, False),
+    ("params.opt.name == 'sgd'", {"params": {"opt/name": "sgd"}}, True),
+    ("params.opt/name = \"adam\"", {"params": {"opt/name": "sgd"}}, False),
+    ("metrics.eval/f1 >= 0.5 or status == 'failed'", {"metrics": {"eval/f1": 0.4},
+                                                      "status": "failed"}, True),
+    ("not (x > 1 and y > 1)", {"metrics": {"x": 2, "y": 2}}, False),
+    ("x > 1 and y > 1 or z == 1", {"metrics": {"x": 0, "z": 1}}, True),
+    ("flag == true", {"params": {"flag": True}}, True),
+    ("flag == 1", {"params": {"flag": True}}, False),
+    ("name > 3", {"params": {"name": "abc"}}, False),
+    ("lr <= 1e-3", {"params": {"lr": 0.001}}, True),
+])
+def test_filter_language(text: str, run: dict, expected: bool) -> None:
+    assert parse(text).match(run) is expected
+
+
+@pytest.mark.parametrize("text, column, problem", [
+    ("", 1, "the expression is empty"),
+    ("a <", 4, "expected a field or a value, got the end"),
+    ("a b", 3, "expected a comparison"),
+    ("(a < 1", 7, "expected ')'"),
+    ("a < 1 b < 2", 7, "unexpected 'b'"),
+    ("params. < 1", 1, "params needs a name: params.NAME"),
+    ("a ; b", 3, "unexpected ';'"),
+])
+def test_filter_errors(text: str, column: int, problem: str) -> None:
+    with pytest.raises(FilterError) as info:
+        parse(text)
+    assert f"column {column}:" in str(info.value) and problem in str(info.value)
+
+
+def test_blame_names_the_code_change_and_its_author(repo: Path) -> None:
+    def train(loss: float) -> None:
+        with gitlog.start("exp", repo=repo) as run:
+            run.log_metric("loss", loss)
+
+    train(0.5)
+    (repo / "train.py").write_text("print('slower')\n")
+    git(repo, "commit", "-qam", "Use a smaller batch", "--author", "Bob <bob@example.com>")
+    bob = git(repo, "rev-parse", "HEAD").strip()
+    train(0.9)
+    train(0.8)  # same code: not a code change
+    (repo / "model.py").write_text("layers = 3\n")
+    git(repo, "add", "model.py")
+    git(repo, "commit", "-qm", "Add a layer", "--author", "Cy <cy@example.com>")
+    train(0.7)
+    rows = gitlog.blame("loss", ["exp"], repo=repo)
+    assert [(r.code_commit, r.author, r.subject, r.delta, r.verdict, r.files) for r in rows] == [
+        (bob, "Bob <bob@example.com>", "Use a smaller batch", 0.4, "worse", ["train.py"]),
+        (git(repo, "rev-parse", "HEAD").strip(), "Cy <cy@example.com>", "Add a layer", -0.1,
+         "better", ["model.py"])]
+    assert (rows[0].insertions, rows[0].deletions) == (1, 1)
+    out = cli_json(repo, "blame", "-m", "loss", "exp", "-n", "1", "-p")
+    assert len(out) == 1 and out[0]["commit"] == bob[:10] and out[0]["delta"] == 0.4
+    assert "+print('slower')" in out[0]["diff"]
+
+
+def test_logs_filters_by_level_and_text(tmp_path: Path) -> None:
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    events = "".join(json.dumps(e) + "\n" for e in [
+        {"ts": "t1", "level": "info", "message": "epoch 1", "fields": {}, "step": 1},
+        {"ts": "t2", "level": "warning", "message": "loss is NaN", "fields": {"lr": 1},
+         "step": 2},
+        {"ts": "t3", "level": "error", "message": "diverged", "fields": {"why": "nan grad"},
+         "step": 3},
+    ]) + "not json\n"
+    r1 = b.run("l", {"loss": 1}, parents=[c1], code={".gitlog/events.jsonl": events})
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    rows = cli_json(repo, "logs", "l", "--level", "warning", "--grep", "nan")
+    assert rows == [
+        {"time": "t2", "level": "warning", "step": 2, "message": "loss is NaN",
+         "fields": {"lr": 1}},
+        {"time": "t3", "level": "error", "step": 3, "message": "diverged",
+         "fields": {"why": "nan grad"}}]
+    proc = run_cli("logs", shas[r1][:8], cwd=repo)
+    assert proc.returncode == 0 and "epoch 1" in proc.stdout
+    assert "1 line(s) of events.jsonl" in proc.stderr
+    api = gitlog.logs("l", level="error", repo=repo)
+    assert [e.message for e in api.events] == ["diverged"]
+
+
+def test_api_functions_stay_callable_after_every_module_is_imported() -> None:
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(gitlog.__path__):
+        if info.name != "__main__":
+            importlib.import_module(f"gitlog.{info.name}")
+    for name in ("history", "compare", "best", "blame", "logs", "bisect", "show"):
+        assert callable(getattr(gitlog, name)), name
