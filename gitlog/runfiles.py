@@ -1,0 +1,101 @@
+"""A run's files as the git hooks read them: cheaply, from blobs.
+
+``run.yaml`` is YAML, but the few facts a hook needs (id, experiment, code tree) are
+top-level scalars that gitlog writes plainly; they are read here without a YAML parser,
+which costs ~40 ms to import. Anything unusual (quoting, folded lines) goes to ruamel.
+"""
+
+from __future__ import annotations
+
+import math
+
+_PLAIN_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+_PLAIN_REST = _PLAIN_FIRST | frozenset("0123456789.-/@+")
+_HEX = frozenset("0123456789abcdef")
+_NOT_STRINGS = frozenset(("true", "false", "null", "yes", "no", "on", "off", "y", "n"))
+
+
+def _plain_string(value: str, key: str) -> str | None:
+    """``value`` if YAML reads it as this very string, else None (unsure)."""
+    if len(value) >= 2 and value[0] == value[-1] == "'" and "'" not in value[1:-1]:
+        return value[1:-1]
+    if key == "code_tree" and value and set(value) <= _HEX:
+        return value
+    if value and value[0] in _PLAIN_FIRST and set(value) <= _PLAIN_REST \
+            and value.lower() not in _NOT_STRINGS:
+        return value
+    return None
+
+
+def run_facts(data: bytes, keys: tuple[str, ...] = ("id", "experiment", "code_tree")) -> dict:
+    """{key: str or None} for top-level scalars of a ``run.yaml``.
+
+    Raises ValueError when the file is not a YAML mapping.
+    """
+    facts: dict = {}
+    lines = data.decode("utf-8", "replace").split("\n")
+    for i, line in enumerate(lines):
+        key, sep, value = line.partition(": ")
+        if not sep:
+            key, sep = line[:-1], line.endswith(":")
+            value = ""
+        if key not in keys or not sep:
+            continue
+        folded = i + 1 < len(lines) and lines[i + 1][:1] in (" ", "\t")
+        if value == "null" and not folded:
+            facts[key] = None
+            continue
+        plain = None if folded else _plain_string(value.rstrip(), key)
+        if plain is None:
+            return _parse_facts(data, keys)
+        facts[key] = plain
+    for key in keys:
+        facts.setdefault(key, None)
+    return facts
+
+
+def _parse_facts(data: bytes, keys: tuple[str, ...]) -> dict:
+    from .layout import yaml_load
+
+    try:
+        doc = yaml_load(data)
+    except Exception as exc:
+        raise ValueError(f"not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(doc, dict):
+        raise ValueError("not a mapping")
+    return {k: None if doc.get(k) is None else str(doc[k]) for k in keys}
+
+
+def leaves(tree: object, prefix: str = ""):  # type: ignore[no-untyped-def]
+    """(name, value) of every leaf of a nested mapping; names joined with '/'."""
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from leaves(value, f"{prefix}{key}/")
+    elif prefix:
+        yield prefix[:-1], tree
+
+
+def is_finite_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value)
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def summary_line(metrics: dict, previous: dict | None, keys: list, limit: int = 5) -> str:
+    """``loss=0.231 (-0.012) accuracy=0.941``: key metrics, with the change from the
+    previous run where it had the metric too."""
+    flat = {k: v for k, v in leaves(metrics) if k != "step" and not isinstance(v, bool)
+            and isinstance(v, (int, float))}
+    before = dict(leaves(previous)) if isinstance(previous, dict) else {}
+    chosen = [k for k in keys if k in flat] or sorted(flat)[:limit]
+    parts = []
+    for key in chosen[:limit]:
+        text = f"{key}={_fmt(flat[key])}"
+        old = before.get(key)
+        if is_finite_number(old) and is_finite_number(flat[key]):
+            text += f" ({flat[key] - old:+.3g})"
+        parts.append(text)
+    return " ".join(parts)
