@@ -134,13 +134,15 @@ def post_commit(ctx: HookContext) -> str | None:
     head, run, parent_run = (out.splitlines() + ["", "", ""])[:3]
     if head.endswith("missing") or run.endswith("missing") or run == parent_run:
         return None
-    import warnings
+    from .postcommit import STEPS, after_commit
 
-    from .postcommit import after_commit
+    if not STEPS:
+        return None
+    import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        problems = after_commit(ctx.repo, ctx.config(), head)
+        problems = after_commit(ctx.repo.full(), ctx.config(), head)
     for problem in problems:
         print(problem, file=sys.stderr)
     return None

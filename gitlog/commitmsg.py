@@ -9,15 +9,18 @@ empty message (git aborts those), and not at all with ``hooks.trailers: false``.
 
 from __future__ import annotations
 
-import json
-import re
-
 from .hookctx import HookContext
 from .runfiles import run_facts, summary_line
 
 SKIP_PREFIXES = ("fixup!", "squash!", "amend!")
 SCISSORS = "------------------------ >8 ------------------------"
-_TRAILER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*: ")
+_TOKEN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+
+
+def is_trailer(line: str) -> bool:
+    """``Key: value`` with a git trailer key (letters, digits, '-')."""
+    key, sep, _ = line.partition(": ")
+    return bool(sep) and bool(key) and key[0] != "-" and set(key) <= _TOKEN
 
 
 def add_run_summary(ctx: HookContext, message_file: str) -> str | None:
@@ -39,7 +42,7 @@ def add_run_summary(ctx: HookContext, message_file: str) -> str | None:
         return None  # pre-commit reports a broken run.yaml
     if not facts["id"] or f"Gitlog-Run: {facts['id']}" in text:
         return None
-    comment = _comment_char(ctx)
+    comment = _comment_char(ctx, text)
     body, tail = split_message(text, comment)
     subject = next((line for line in body.split("\n") if line.strip()), "")
     if not subject or subject.startswith(SKIP_PREFIXES):
@@ -58,6 +61,8 @@ def add_run_summary(ctx: HookContext, message_file: str) -> str | None:
 
 
 def _json(data: bytes | None) -> dict | None:
+    import json
+
     try:
         doc = json.loads(data) if data is not None else None
     except ValueError:
@@ -65,7 +70,11 @@ def _json(data: bytes | None) -> dict | None:
     return doc if isinstance(doc, dict) else None
 
 
-def _comment_char(ctx: HookContext) -> str:
+def _comment_char(ctx: HookContext, text: str) -> str:
+    """git's comment character; asked of git only when a line could be a comment
+    (messages given with -m usually have none)."""
+    if all(line[:1].isalnum() or line[:1] in ("", " ", "\t") for line in text.split("\n")):
+        return "#"
     char = ctx.repo.git("config", "--get", "core.commentChar", check=False).strip()
     return char if len(char) == 1 else "#"
 
@@ -95,7 +104,7 @@ def compose(body: str, summary: str, trailers: list[str]) -> str:
         start -= 1
     block = lines[start:]
     paragraph = [summary, ""] if summary else []
-    if start > 0 and block and all(_TRAILER.match(line) for line in block):
+    if start > 0 and block and all(is_trailer(line) for line in block):
         head = lines[:start]
         while head and not head[-1].strip():
             head.pop()

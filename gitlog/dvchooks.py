@@ -7,6 +7,8 @@ DVC only when a pushed or checked-out commit changes one, in a repository that u
 
 from __future__ import annotations
 
+import os
+
 from .hookctx import HookContext
 
 POINTERS = ("*.dvc", "dvc.lock", "*/dvc.lock")
@@ -14,7 +16,7 @@ _NULL = frozenset("0")
 
 
 def uses_dvc(ctx: HookContext) -> bool:
-    return (ctx.repo.root / ".dvc").is_dir()
+    return os.path.isdir(os.path.join(ctx.repo.root, ".dvc"))
 
 
 def pre_push(ctx: HookContext, remote: str, updates: str) -> str | None:
@@ -61,7 +63,8 @@ def after_checkout(ctx: HookContext, old: str | None, new: str) -> str | None:
     ``old``'s (every pointer file when ``old`` is unknown); return a note, if any."""
     if not uses_dvc(ctx) or not ctx.hooks["dvc_checkout"]:
         return None
-    if old and not set(old) <= _NULL and ctx.repo.rev_parse(old):
+    if old and not set(old) <= _NULL and \
+            ctx.repo.git("rev-parse", "-q", "--verify", old + "^{commit}", check=False):
         changed = ctx.repo.git("diff", "--name-only", "-z", "--no-renames", "--diff-filter=d",
                                old, new, "--", *POINTERS).split("\0")
     else:
@@ -72,7 +75,7 @@ def after_checkout(ctx: HookContext, old: str | None, new: str) -> str | None:
     from .artifacts import checkout
 
     targets = None if any(p.endswith("dvc.lock") for p in changed) else \
-        [str(ctx.repo.root / p) for p in changed]
+        [os.path.join(ctx.repo.root, p) for p in changed]
     result = checkout(ctx.repo.root, targets)
     done = [f"{len(result[k])} {k}" for k in ("added", "modified", "deleted") if result[k]]
     note = f"dvc checkout: {', '.join(done)}" if done else None

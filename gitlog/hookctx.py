@@ -1,6 +1,7 @@
 """What every hook policy gets: the repository, the configuration, the index git uses.
 
-Kept light (no dataclasses, no typing, no YAML): it is imported on every commit.
+Kept light (no pathlib, subprocess, dataclasses, typing or YAML): it is imported by
+every hook of every commit.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import os
 
 from .errors import GitlogError
-from .git import Repo
+from .gitproc import LiteRepo
 
 VALIDATING = ("pre-commit", "commit-msg", "pre-push")
 RECORDING = ("post-commit", "post-checkout", "post-merge")
@@ -48,7 +49,8 @@ class HookContext:
 
     __slots__ = ("hook", "repo", "data", "index_file", "_config")
 
-    def __init__(self, hook: str, repo: Repo, data: dict, index_file: str | None = None) -> None:
+    def __init__(self, hook: str, repo: LiteRepo, data: dict,
+                 index_file: str | None = None) -> None:
         self.hook = hook
         self.repo = repo
         self.data = data
@@ -59,7 +61,7 @@ class HookContext:
     def open(cls, hook: str, path: str = ".", index_file: str | None = None) -> HookContext:
         from .configcache import load_data
 
-        repo = Repo(path)
+        repo = LiteRepo(path)
         return cls(hook, repo, load_data(repo.root, repo.gitlog_dir), index_file)
 
     @property
@@ -75,7 +77,9 @@ class HookContext:
         if self._config is None:
             from .config import CONFIG_FILE, Config
 
-            self._config = Config(self.data, self.repo.root / CONFIG_FILE)
+            from pathlib import Path
+
+            self._config = Config(self.data, Path(self.repo.root, CONFIG_FILE))
         return self._config
 
     def index_env(self) -> dict[str, str] | None:
@@ -88,8 +92,8 @@ class HookContext:
     def head_branch(self) -> str | None:
         """Full ref HEAD points at (``refs/heads/...``), None when detached."""
         try:
-            with open(self.repo.git_dir / "HEAD", encoding="utf-8", errors="surrogateescape") \
-                    as fh:
+            with open(os.path.join(self.repo.git_dir, "HEAD"), encoding="utf-8",
+                      errors="surrogateescape") as fh:
                 text = fh.read().strip()
         except OSError:
             return None
@@ -104,7 +108,7 @@ class HookContext:
 
     def in_progress(self, name: str) -> bool:
         """Whether ``MERGE_HEAD``, ``rebase-merge`` ... exists in the git directory."""
-        return os.path.exists(self.repo.git_dir / name)
+        return os.path.exists(os.path.join(self.repo.git_dir, name))
 
     def under_log_dir(self, path: str) -> bool:
         return path == self.log_dir or path.startswith(self.log_dir + "/")

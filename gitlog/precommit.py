@@ -12,8 +12,7 @@ Plain git calls and file reads only: YAML is parsed only where a file changed.
 
 from __future__ import annotations
 
-import fnmatch
-import json
+import os
 
 from .errors import GitCommandError
 from .hookctx import HookContext, HookRefused, Problem
@@ -50,6 +49,8 @@ def empty_tree(ctx: HookContext) -> str:
 
 
 def is_code(path: str, hooks: dict) -> bool:
+    import fnmatch
+
     return any(fnmatch.fnmatchcase(path, p) for p in hooks["code_paths"]) and \
         not any(fnmatch.fnmatchcase(path, p) for p in hooks["ignore_paths"])
 
@@ -60,12 +61,14 @@ def check(ctx: HookContext) -> None:
     changes = staged_changes(ctx)
     problems = large_files(ctx, changes, float(hooks["max_file_mb"]))
     log_changes = [c for c in changes if ctx.under_log_dir(c.path)]
-    code = [c.path for c in changes if not ctx.under_log_dir(c.path) and is_code(c.path, hooks)]
-    branch = ctx.head_branch()
-    experiment = ctx.experiment_of(branch)
+    experiment = ctx.experiment_of(ctx.head_branch())
     run_path = f"{ctx.log_dir}/run.yaml"
-    need_run = bool(experiment and hooks["code_paths"] and not ctx.in_progress("MERGE_HEAD")
-                    and (code or any(c.path == run_path for c in log_changes)))
+    code: list[str] = []
+    need_run = False
+    if experiment and hooks["code_paths"] and not ctx.in_progress("MERGE_HEAD"):
+        code = [c.path for c in changes
+                if not ctx.under_log_dir(c.path) and is_code(c.path, hooks)]
+        need_run = bool(code) or any(c.path == run_path for c in log_changes)
     if need_run or log_changes:
         names = ("run.yaml", "metrics.json", "params.yaml")
         blobs = ctx.repo.read_blobs([f":{ctx.log_dir}/{n}" for n in names],
@@ -163,7 +166,7 @@ def _compare_trees(ctx: HookContext, tree: str) -> list[tuple[str, str]]:
     from .store import tree_without
 
     staged = ctx.git("write-tree").strip()
-    code = tree_without(ctx.repo, staged, ctx.log_dir)
+    code = tree_without(ctx.repo.full(), staged, ctx.log_dir)
     return [] if code == tree else [("M", "(the run's code tree is no longer in the "
                                          "repository to list the files)")]
 
@@ -186,8 +189,7 @@ def rerun_hint(ctx: HookContext, run_yaml: bytes | None) -> str:
 
 
 def no_run_problem(ctx: HookContext, experiment: str, code: list[str]) -> Problem:
-    unstaged = ctx.repo.root / ctx.log_dir / "run.yaml"
-    if unstaged.is_file():
+    if os.path.isfile(os.path.join(ctx.repo.root, ctx.log_dir, "run.yaml")):
         return Problem(f"code changed on experiment {experiment} ({_few(code, 3)}) but the "
                        f"run in {ctx.log_dir}/ is not staged",
                        hint=f"git add {ctx.log_dir} and commit again")
@@ -203,6 +205,8 @@ def valid_files(ctx: HookContext, metrics: bytes | None, params: bytes | None,
     problems = []
     flat_metrics: dict = {}
     if metrics is not None:
+        import json
+
         try:
             doc = json.loads(metrics)
             if not isinstance(doc, dict):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 
-_PLAIN_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
-_PLAIN_REST = _PLAIN_FIRST | frozenset("0123456789.-/@+")
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+_PLAIN_FIRST = _LETTERS | frozenset("0123456789")
+_PLAIN_REST = _PLAIN_FIRST | frozenset(".-/@+")
 _HEX = frozenset("0123456789abcdef")
 _NOT_STRINGS = frozenset(("true", "false", "null", "yes", "no", "on", "off", "y", "n"))
 
@@ -22,9 +23,26 @@ def _plain_string(value: str, key: str) -> str | None:
     if key == "code_tree" and value and set(value) <= _HEX:
         return value
     if value and value[0] in _PLAIN_FIRST and set(value) <= _PLAIN_REST \
-            and value.lower() not in _NOT_STRINGS:
+            and value.lower() not in _NOT_STRINGS and not _maybe_number_or_date(value):
         return value
     return None
+
+
+def _maybe_number_or_date(value: str) -> bool:
+    """Whether YAML might read ``value`` as an int, float or timestamp (run ids such as
+    ``20240105-101500-a1b2c3`` are none of these)."""
+    if value[0] in _LETTERS and value.lower() not in ("inf", "nan", "infinity"):
+        return False
+    try:
+        float(value.replace("_", ""))
+        return True
+    except ValueError:
+        pass
+    if value.lstrip("+-")[:2].lower() in ("0x", "0o", "0b"):
+        return True
+    parts = value.split("-")
+    return len(parts) >= 3 and len(parts[0]) == 4 and parts[0].isdigit() and \
+        parts[1].isdigit() and len(parts[1]) <= 2 and parts[2][:1].isdigit()
 
 
 def run_facts(data: bytes, keys: tuple[str, ...] = ("id", "experiment", "code_tree")) -> dict:
@@ -49,8 +67,8 @@ def run_facts(data: bytes, keys: tuple[str, ...] = ("id", "experiment", "code_tr
         if plain is None:
             return _parse_facts(data, keys)
         facts[key] = plain
-    for key in keys:
-        facts.setdefault(key, None)
+    if len(facts) < len(keys):  # a key gitlog always writes is missing: look closer
+        return _parse_facts(data, keys)
     return facts
 
 
