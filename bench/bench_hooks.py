@@ -113,6 +113,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=25)
     args = parser.parse_args()
     os.environ.update(ENV)
+    # Bytecode caches as a pip install leaves them: without them every hook would
+    # compile gitlog's modules again.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    import compileall
+
+    import gitlog
+
+    compileall.compile_dir(os.path.dirname(gitlog.__file__), quiet=1)
     root = Path(tempfile.mkdtemp(prefix="gitlog-bench-hooks-"))
     try:
         home = root / "home"

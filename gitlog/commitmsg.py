@@ -10,7 +10,7 @@ empty message (git aborts those), and not at all with ``hooks.trailers: false``.
 from __future__ import annotations
 
 from .hookctx import HookContext
-from .runfiles import run_facts, summary_line
+from .runfiles import loads_json, run_facts, summary_line
 
 SKIP_PREFIXES = ("fixup!", "squash!", "amend!")
 SCISSORS = "------------------------ >8 ------------------------"
@@ -61,10 +61,8 @@ def add_run_summary(ctx: HookContext, message_file: str) -> str | None:
 
 
 def _json(data: bytes | None) -> dict | None:
-    import json
-
     try:
-        doc = json.loads(data) if data is not None else None
+        doc = loads_json(data) if data is not None else None
     except ValueError:
         return None
     return doc if isinstance(doc, dict) else None

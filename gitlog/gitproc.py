@@ -144,28 +144,34 @@ class LiteRepo:
             raise GitCommandError(list(args), code, err.decode("utf-8", "replace"))
         return out.decode("utf-8", "surrogateescape")
 
-    def read_blobs(self, specs: list[str], env: dict[str, str] | None = None) -> \
-            dict[str, bytes | None]:
-        """{spec: content} of a few small blobs (``rev:path``; ``:path`` reads the index)
-        through one ``git cat-file --batch``; None for a missing one or a non-blob."""
+    def read_objects(self, specs: list[str], env: dict[str, str] | None = None) -> \
+            dict[str, tuple[str | None, bytes | None]]:
+        """{spec: (blob id, content)} of a few small blobs (``rev:path``; ``:path`` reads
+        the index) through one ``git cat-file --batch``; (None, None) for a missing one
+        or one that is not a blob."""
         specs = [s for s in specs if "\n" not in s]
         code, out, err = run(["cat-file", "--batch"], self.root, env=env,
                              input="".join(s + "\n" for s in specs).encode())
         if code != 0:
             raise GitCommandError(["cat-file", "--batch"], code, err.decode(errors="replace"))
-        found: dict[str, bytes | None] = {}
+        found: dict[str, tuple[str | None, bytes | None]] = {}
         pos = 0
         for spec in specs:
             end = out.index(b"\n", pos)
             header = out[pos:end].split()
             pos = end + 1
+            found[spec] = (None, None)
             if len(header) == 3 and header[1] in (b"blob", b"tree", b"commit", b"tag"):
                 size = int(header[2])
-                found[spec] = out[pos:pos + size] if header[1] == b"blob" else None
+                if header[1] == b"blob":
+                    found[spec] = (header[0].decode(), out[pos:pos + size])
                 pos += size + 1
-            else:
-                found[spec] = None
         return found
+
+    def read_blobs(self, specs: list[str], env: dict[str, str] | None = None) -> \
+            dict[str, bytes | None]:
+        """{spec: content or None}, as ``read_objects`` reads them."""
+        return {spec: data for spec, (_, data) in self.read_objects(specs, env).items()}
 
     def object_sizes(self, shas: list[str]) -> dict[str, int]:
         """{sha: size in bytes} of existing objects, in one ``git cat-file --batch-check``."""

@@ -19,6 +19,7 @@ from .hookctx import HOOK_NAMES
 
 SHIM_MARK = b"gitlog-hook-shim:"
 PLACEHOLDER = "@GITLOG_PYTHON@"
+HOME_PLACEHOLDER = "@GITLOG_HOME@"
 
 
 class HookState:
@@ -75,12 +76,23 @@ def resolve_names(names: list[str] | tuple[str, ...] | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def shim_text(python: str) -> bytes:
+def gitlog_home() -> str:
+    """The folder this gitlog package is imported from (site-packages, or the source
+    tree of an editable install)."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _sh_quoted(text: str) -> str:
+    return text.replace("'", "'\\''")  # inside a single-quoted sh string
+
+
+def shim_text(python: str, home: str | None = None) -> bytes:
     from .resources import hooks_dir
 
     template = (hooks_dir() / "gitlog-shim").read_text(encoding="utf-8")
-    quoted = python.replace("'", "'\\''")  # inside a single-quoted sh string
-    return template.replace(PLACEHOLDER, quoted).encode("utf-8", "surrogateescape")
+    text = template.replace(PLACEHOLDER, _sh_quoted(python))
+    text = text.replace(HOME_PLACEHOLDER, _sh_quoted(home or gitlog_home()))
+    return text.encode("utf-8", "surrogateescape")
 
 
 def is_gitlog_shim(path: Path) -> bool:

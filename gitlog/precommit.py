@@ -16,7 +16,7 @@ import os
 
 from .errors import GitCommandError
 from .hookctx import HookContext, HookRefused, Problem
-from .runfiles import is_finite_number, leaves, run_facts
+from .runfiles import glob_match, is_finite_number, leaves, loads_json, run_facts
 
 BLOB_MODES = ("100644", "100755")
 
@@ -49,10 +49,8 @@ def empty_tree(ctx: HookContext) -> str:
 
 
 def is_code(path: str, hooks: dict) -> bool:
-    import fnmatch
-
-    return any(fnmatch.fnmatchcase(path, p) for p in hooks["code_paths"]) and \
-        not any(fnmatch.fnmatchcase(path, p) for p in hooks["ignore_paths"])
+    return any(glob_match(path, p) for p in hooks["code_paths"]) and \
+        not any(glob_match(path, p) for p in hooks["ignore_paths"])
 
 
 def check(ctx: HookContext) -> None:
@@ -71,14 +69,15 @@ def check(ctx: HookContext) -> None:
         need_run = bool(code) or any(c.path == run_path for c in log_changes)
     if need_run or log_changes:
         names = ("run.yaml", "metrics.json", "params.yaml")
-        blobs = ctx.repo.read_blobs([f":{ctx.log_dir}/{n}" for n in names],
-                                    env=ctx.index_env())
-        run_yaml, metrics, params = (blobs[f":{ctx.log_dir}/{n}"] for n in names)
+        found = ctx.repo.read_objects([f":{ctx.log_dir}/{n}" for n in names],
+                                      env=ctx.index_env())
+        run_yaml, metrics, params = (found[f":{ctx.log_dir}/{n}"][1] for n in names)
+        params_blob = found[f":{ctx.log_dir}/params.yaml"][0]
         if need_run:
             problems += run_matches(ctx, experiment or "", run_yaml, code)
         if run_yaml is not None:
             changed = {c.path[len(ctx.log_dir) + 1:] for c in log_changes}
-            problems += valid_files(ctx, metrics, params,
+            problems += valid_files(ctx, metrics, params, params_blob,
                                     check_params="params.yaml" in changed)
     if problems:
         raise HookRefused("pre-commit", problems)
@@ -199,16 +198,14 @@ def no_run_problem(ctx: HookContext, experiment: str, code: list[str]) -> Proble
 
 
 def valid_files(ctx: HookContext, metrics: bytes | None, params: bytes | None,
-                check_params: bool) -> list[Problem]:
+                params_blob: str | None, check_params: bool) -> list[Problem]:
     hooks = ctx.hooks
     where = ctx.log_dir
     problems = []
     flat_metrics: dict = {}
     if metrics is not None:
-        import json
-
         try:
-            doc = json.loads(metrics)
+            doc = loads_json(metrics)
             if not isinstance(doc, dict):
                 raise ValueError("the top level is not an object")
         except ValueError as exc:
@@ -229,30 +226,37 @@ def valid_files(ctx: HookContext, metrics: bytes | None, params: bytes | None,
             f"the staged run lacks required metrics: {', '.join(missing)}",
             hint="log them (run.log_metric) or change hooks.required_metrics in .gitlog.yaml"))
     if check_params or hooks["required_params"]:
-        problems += valid_params(ctx, params)
+        problems += valid_params(ctx, params, params_blob)
     return problems
 
 
-def valid_params(ctx: HookContext, params: bytes | None) -> list[Problem]:
+def valid_params(ctx: HookContext, params: bytes | None, blob: str | None) -> list[Problem]:
     where = f"{ctx.log_dir}/params.yaml"
-    flat: dict = {}
+    facts: dict = {"names": [], "bad": []}
     problems = []
     if params is not None:
-        from .layout import yaml_load
+        from .checkcache import lookup, params_facts, remember
 
-        try:
-            doc = yaml_load(params)
-            if doc is not None and not isinstance(doc, dict):
-                raise ValueError("the top level is not a mapping")
-        except Exception as exc:
-            return [Problem(f"{where} does not parse: {str(exc).splitlines()[0]}",
-                            hint="log a new run; gitlog rewrites it")]
-        flat = dict(leaves(doc or {}))
-        bad = [k for k, v in flat.items() if isinstance(v, float) and not is_finite_number(v)]
-        if bad:
+        known = lookup(ctx.repo.gitlog_dir, blob) if blob else None
+        if known is None:
+            from .layout import yaml_load
+
+            try:
+                doc = yaml_load(params)
+                if doc is not None and not isinstance(doc, dict):
+                    raise ValueError("the top level is not a mapping")
+            except Exception as exc:
+                return [Problem(f"{where} does not parse: {str(exc).splitlines()[0]}",
+                                hint="log a new run; gitlog rewrites it")]
+            known = params_facts(doc or {})
+            if blob:
+                remember(ctx.repo.gitlog_dir, {blob: known})
+        facts = known
+        if facts["bad"]:
             problems.append(Problem(f"{where} holds values that are not finite numbers: "
-                                    + _few(bad), hint="log the run with finite params"))
-    missing = [p for p in ctx.hooks["required_params"] if p.replace(".", "/") not in flat]
+                                    + _few(facts["bad"]), hint="log the run with finite params"))
+    names = set(facts["names"])
+    missing = [p for p in ctx.hooks["required_params"] if p.replace(".", "/") not in names]
     if missing:
         problems.append(Problem(
             f"the staged run lacks required params: {', '.join(missing)}",

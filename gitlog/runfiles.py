@@ -117,3 +117,90 @@ def summary_line(metrics: dict, previous: dict | None, keys: list, limit: int = 
             text += f" ({flat[key] - old:+.3g})"
         parts.append(text)
     return " ".join(parts)
+
+
+_CONSTANTS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+class _ScanContext:
+    # What json.JSONDecoder hands the C scanner.
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = _CONSTANTS.__getitem__
+
+
+def loads_json(data: bytes) -> object:
+    """``json.loads`` for the hooks, without importing ``json``.
+
+    ``json`` imports ``re`` and with it ``enum``, ~8 ms that two hooks of every commit
+    would pay; the C scanner ``json.loads`` itself uses needs neither. Raises ValueError
+    on bad JSON, like ``json.loads``.
+    """
+    try:
+        from _json import make_scanner
+    except ImportError:  # another Python: the plain way
+        import json
+
+        return json.loads(data)
+    text = data.decode("utf-8")
+    whitespace = " \t\n\r"
+    start = len(text) - len(text.lstrip(whitespace))
+    try:
+        value, end = make_scanner(_ScanContext)(text, start)
+    except StopIteration as exc:
+        raise ValueError(f"not JSON: nothing to read at character {exc.value}") from None
+    if text[end:].strip(whitespace):
+        raise ValueError(f"not JSON: extra data at character {end}")
+    return value
+
+
+def glob_match(name: str, pattern: str) -> bool:
+    """``fnmatch.fnmatchcase`` (``*`` also matches ``/``) without importing ``re``."""
+    n = p = 0
+    star, mark = -1, 0
+    while n < len(name):
+        if p < len(pattern) and pattern[p] == "*":
+            star, mark, p = p, n, p + 1
+            continue
+        if p < len(pattern):
+            matched, after = _match_one(pattern, p, name[n])
+            if matched:
+                n, p = n + 1, after
+                continue
+        if star < 0:
+            return False
+        mark += 1
+        n, p = mark, star + 1
+    while p < len(pattern) and pattern[p] == "*":
+        p += 1
+    return p == len(pattern)
+
+
+def _match_one(pattern: str, p: int, char: str) -> tuple[bool, int]:
+    """Whether ``char`` matches the pattern item at ``p``, and where the next item is."""
+    item = pattern[p]
+    if item == "?":
+        return True, p + 1
+    if item == "[":
+        i = p + 1
+        negate = i < len(pattern) and pattern[i] == "!"
+        i += negate
+        first = i
+        if i < len(pattern) and pattern[i] == "]":
+            i += 1
+        close = pattern.find("]", i)
+        if close >= 0:
+            body = pattern[first:close]
+            found, k = False, 0
+            while k < len(body):
+                if k + 2 < len(body) and body[k + 1] == "-":
+                    found = found or body[k] <= char <= body[k + 2]
+                    k += 3
+                else:
+                    found = found or body[k] == char
+                    k += 1
+            return found != negate, close + 1
+    return item == char, p + 1

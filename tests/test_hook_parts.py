@@ -12,7 +12,7 @@ from gitlog.commitmsg import compose, split_message
 from gitlog.configcache import CACHE_FILE, load_data
 from gitlog.gitproc import LiteRepo, run
 from gitlog.layout import yaml_dump, yaml_load
-from gitlog.runfiles import run_facts, summary_line
+from gitlog.runfiles import glob_match, loads_json, run_facts, summary_line
 from tests.conftest import git, run_cli
 
 VALUES = ["20261126-120502-abc123", "2024-01-05", "1e5", "12", "0x1f", "lr-sweep", "1.5",
@@ -133,3 +133,34 @@ def test_pre_commit_framework_entries_run(repo: Path) -> None:
                           "PRE_COMMIT_FROM_REF": "0" * 40,
                           "PRE_COMMIT_REMOTE_NAME": "origin"})
     assert pushed.returncode == 0, pushed.stderr
+
+
+def test_glob_match_is_fnmatchcase() -> None:
+    import fnmatch
+    import random
+
+    rnd = random.Random(4)
+    patterns = ["*", "*.py", "docs/*", "LICENSE*", "src/*/x?.py", "[abc]*", "[!a]*", "[]a]*",
+                "*[", "a[b", "[a-c]z", "*.[ch]", "a*b*c", "", "x[!-]y", "[-a]q"]
+    names = ["a.py", "src/m/x1.py", "docs/a.md", "LICENSE.txt", "]x", "*[", "a[b", "bz",
+             "f.h", "aXbYc", "", "x-y", "-q", "é.py"]
+    pairs = [(n, p) for p in patterns for n in names]
+    for _ in range(5000):
+        pairs.append(("".join(rnd.choice("ab[]!-/.") for _ in range(rnd.randint(0, 6))),
+                      "".join(rnd.choice("ab*?[]!-/.") for _ in range(rnd.randint(0, 6)))))
+    assert [n for n, p in pairs if glob_match(n, p) != fnmatch.fnmatchcase(n, p)] == []
+
+
+@pytest.mark.parametrize("text", [
+    b'{"a": 1, "b": {"c": 2.5e-3, "d": [1, null, true]}, "e": NaN, "f": -Infinity}',
+    b' {"\\u00e9": "x"}\n', "{\"é\": 1}".encode(), b"[1]", b"{", b"", b'{"a": 1}x', b"{,}"])
+def test_loads_json_is_json_loads(text: bytes) -> None:
+    import json
+
+    try:
+        expected = repr(json.loads(text))
+    except ValueError:
+        with pytest.raises(ValueError):
+            loads_json(text)
+    else:
+        assert repr(loads_json(text)) == expected

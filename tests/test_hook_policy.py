@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
+import gitlog
+from gitlog.hooks import install
 from gitlog.recorder import GitlogWarning
 from tests.conftest import git
 from tests.hookhelp import commit, hooked_repo, log_run, message_of
@@ -103,6 +106,22 @@ def test_invalid_and_missing_values_are_refused(tmp_path: Path) -> None:
     assert "lacks required metrics: f1" in refused.stderr
     assert "lacks required params: batch" in refused.stderr
     assert "required_params in .gitlog.yaml" in refused.stderr
+    (repo / ".gitlog" / "params.yaml").write_text("lr: [unclosed\n")
+    git(repo, "add", "-A")
+    broken = commit(repo)
+    assert broken.returncode == 1
+    assert ".gitlog/params.yaml does not parse" in broken.stderr
+
+
+def test_non_finite_params_are_refused(exp_repo: Path) -> None:
+    (exp_repo / "train.py").write_text("print('v2')\n")
+    with gitlog.start(repo=exp_repo, params={"opt": {"lr": float("inf")}, "seed": 1}) as run:
+        run.log_metric("loss", 0.5)
+    git(exp_repo, "add", "-A")
+    refused = commit(exp_repo)
+    assert refused.returncode == 1
+    assert ".gitlog/params.yaml holds values that are not finite numbers: opt/lr" \
+        in refused.stderr
 
 
 def test_large_staged_file_is_refused_with_the_dvc_command(tmp_path: Path) -> None:
@@ -195,6 +214,12 @@ def test_post_commit_calls_the_post_commit_steps(exp_repo: Path, tmp_path: Path)
         "import gitlog.postcommit as p\n"
         "p.STEPS += ['probe_step:record', 'probe_step:broken']\n")
     env = {"PYTHONPATH": str(probe)}
+    # The shims start Python with -S (no site, so no sitecustomize): a Python that
+    # ignores -S lets the probe register its steps at start-up.
+    python = probe / "python-with-site"
+    python.write_text(f"#!/bin/sh\n[ \"$1\" = -S ] && shift\nexec '{sys.executable}' \"$@\"\n")
+    python.chmod(0o755)
+    install(exp_repo, python=str(python))
     (exp_repo / "README.md").write_text("no run here\n")
     git(exp_repo, "add", "README.md")
     assert commit(exp_repo, env=env).returncode == 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 
 from gitlog.errors import GitlogError
 from gitlog.hooks import install, status, uninstall
-from tests.conftest import git, make_repo, run_cli
+from tests.conftest import ROOT, git, make_repo, run_cli
 from tests.hookhelp import commit, log_run
 
 HOOKS = ["pre-commit", "commit-msg", "pre-push", "post-commit", "post-checkout", "post-merge"]
@@ -155,17 +157,25 @@ def test_gone_interpreter_gives_a_clear_message(repo: Path, tmp_path: Path) -> N
 
 
 def test_interpreter_without_gitlog_gives_a_clear_message(repo: Path, tmp_path: Path) -> None:
-    # A Python that exists but cannot import gitlog (uninstalled, or not a venv anymore).
-    bare = tmp_path / "bare" / "python"
-    bare.parent.mkdir()
-    bare.symlink_to(os.path.realpath(sys.executable))
-    install(repo, python=str(bare))
+    # gitlog installed in its own folder for a plain Python, then uninstalled.
+    site = tmp_path / "site"
+    skip = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "gitlog", site / "gitlog", ignore=skip)
+    shutil.copytree(ROOT / "hooks", site / "hooks", ignore=skip)
+    plain_python = os.path.realpath(sys.executable)
+    setup = subprocess.run([plain_python, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                            "from gitlog.hooks import install; install(sys.argv[2])",
+                            str(site), str(repo)], capture_output=True, text=True)
+    assert setup.returncode == 0, setup.stderr
     (repo / "train.py").write_text("print('v2')\n")
-    refused = commit(repo, "-a", env={"PYTHONPATH": ""})
+    assert commit(repo, "-a").returncode == 0  # the hooks need nothing but gitlog
+    shutil.rmtree(site)
+    (repo / "train.py").write_text("print('v3')\n")
+    refused = commit(repo, "-a")
     assert refused.returncode == 1
     assert "gitlog pre-commit: cannot run:" in refused.stderr
     assert "cannot import gitlog" in refused.stderr and "Traceback" not in refused.stderr
-    done = commit(repo, "-a", "--no-verify", env={"PYTHONPATH": ""})
+    done = commit(repo, "-a", "--no-verify")
     assert done.returncode == 0 and "gitlog post-commit: cannot run" in done.stderr
 
 
