@@ -34,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "reproduce": {"rtol": 0.001},
     "hooks": {
         "code_paths": ["*"],
-        "ignore_paths": ["*.md", "*.rst", "docs/*", "LICENSE*", ".gitignore"],
+        "ignore_paths": ["*.md", "*.rst", "docs/*", "LICENSE*", "*.gitignore"],
         "required_params": [],
         "required_metrics": [],
         "max_file_mb": 10,

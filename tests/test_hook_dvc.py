@@ -59,9 +59,10 @@ def test_pre_push_sends_the_pushed_commits_artifacts(dvc_repo: Path, tmp_path: P
 
     refused = push(dvc_repo, "origin", "main")
     assert refused.returncode == 1
-    assert "reference DVC artifacts (model.bin.dvc) but DVC has no default remote" \
-        in refused.stderr
-    assert "hint: dvc remote add -d storage PATH_OR_URL" in refused.stderr
+    assert "the pushed commits reference DVC artifacts (model.bin.dvc): no DVC remote " \
+        "configured" in refused.stderr
+    assert "hint: dvc remote add -d storage" in refused.stderr
+    assert "git push --no-verify" in refused.stderr
     assert git(remote, "branch", "--list", "main").strip() == ""
 
     storage = tmp_path / "dvc storage"
@@ -70,7 +71,7 @@ def test_pre_push_sends_the_pushed_commits_artifacts(dvc_repo: Path, tmp_path: P
     assert commit(dvc_repo, message="remote").returncode == 0
     done = push(dvc_repo, "origin", "main")
     assert done.returncode == 0, done.stderr
-    assert "gitlog pre-push: pushed 1 DVC file for 1 commit" in done.stderr
+    assert "gitlog pre-push: DVC remote has the 1 artifact these commits use" in done.stderr
     stored = [p.read_bytes() for p in storage.rglob("*") if p.is_file()]
     assert stored == [b"weights v1"]
     assert git(remote, "rev-parse", "main") == git(dvc_repo, "rev-parse", "main")
@@ -131,3 +132,42 @@ def test_missing_cache_warns_and_never_blocks_checkout(dvc_repo: Path) -> None:
     assert "gitlog post-checkout: DVC-tracked files missing from the cache: data.csv" \
         in switched.stderr
     assert "hint: fetch them: dvc pull" in switched.stderr
+
+
+def test_git_push_of_a_run_branch_sends_its_logged_artifact(dvc_repo: Path,
+                                                             tmp_path: Path) -> None:
+    import gitlog
+
+    remote = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    storage = tmp_path / "storage"
+    set_dvc_remote(dvc_repo, str(storage))
+    git(dvc_repo, "add", ".dvc/config")
+    assert commit(dvc_repo, message="dvc remote").returncode == 0
+    (dvc_repo / "model.pkl").write_bytes(b"trained weights")
+    with gitlog.start("shipit", repo=dvc_repo) as run:  # branch mode: HEAD stays on main
+        run.log_metric("loss", 0.1)
+        run.log_artifact(dvc_repo / "model.pkl")
+    assert "artifacts/model.pkl.dvc" in git(dvc_repo, "ls-tree", "-r", "--name-only",
+                                            "exp/shipit")
+    done = push(dvc_repo, str(remote), "exp/shipit")
+    assert done.returncode == 0, done.stderr
+    assert "DVC remote has the 1 artifact these commits use" in done.stderr
+    assert [p.read_bytes() for p in storage.rglob("*") if p.is_file()] == [b"trained weights"]
+
+
+def test_workspace_run_with_an_artifact_commits_through_the_hooks(dvc_repo: Path) -> None:
+    import gitlog
+
+    git(dvc_repo, "checkout", "-q", "-b", "exp/ws")
+    (dvc_repo / "train.py").write_text("print('v2')\n")
+    (dvc_repo / "models").mkdir()
+    (dvc_repo / "models" / "model.pkl").write_bytes(b"weights")
+    with gitlog.start(repo=dvc_repo) as run:
+        run.log_metric("loss", 0.2)
+        run.log_artifact(dvc_repo / "models" / "model.pkl")
+    git(dvc_repo, "add", "-A")
+    done = commit(dvc_repo, message="with model")
+    assert done.returncode == 0, done.stderr
+    tree = git(dvc_repo, "ls-tree", "-r", "--name-only", "HEAD").split()
+    assert ".gitlog/artifacts/model.pkl.dvc" in tree and "models/model.pkl" not in tree
