@@ -51,7 +51,7 @@ def remember(gitlog_dir: str | os.PathLike[str], facts: dict[str, dict]) -> None
             marshal.dump(entries, fh)
         os.replace(tmp, path)
     except (OSError, ValueError):
-        try:
+        try:  # noqa: SIM105 - contextlib would cost every hook an import
             os.unlink(tmp)
         except OSError:
             pass

@@ -50,7 +50,7 @@ def load_data(root: str | os.PathLike[str], gitlog_dir: str | os.PathLike[str]) 
         pass
     from .config import load
 
-    data = load(root).data
+    data = load(os.fspath(root)).data
     _write(cache, {"stamp": stamp, "text": text, "data": data})
     return data
 
@@ -67,7 +67,7 @@ def _write(path: str, value: dict) -> None:
             fh.write(payload)
         os.replace(tmp, path)
     except OSError:
-        try:
+        try:  # noqa: SIM105 - contextlib would cost every hook an import
             os.unlink(tmp)
         except OSError:
             pass

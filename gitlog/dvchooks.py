@@ -75,7 +75,7 @@ def pointer_blobs(ctx: HookContext, revs: list[str]) -> dict[str, str]:
                        "--no-renames", "--", *POINTERS, input="\n".join(revs).encode() + b"\n")
     parts = out.split("\0")
     blobs: dict[str, str] = {}
-    for meta, path in zip(parts[0::2], parts[1::2]):
+    for meta, path in zip(parts[0::2], parts[1::2], strict=False):
         fields = meta.lstrip(":").split()
         if len(fields) == 5 and fields[4] != "D" and not set(fields[3]) <= _NULL:
             blobs.setdefault(fields[3], path)

@@ -7,7 +7,9 @@ the tip so the branch can be restored. Promotion lives in ``promote.py``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .config import Config, load
 from .errors import GitCommandError, GitlogError, RevisionError
@@ -15,18 +17,24 @@ from .git import Repo
 from .names import check_experiment
 
 
+@dataclass
 class Experiment:
     """One experiment branch, as ``gitlog exp list`` shows it."""
 
-    __slots__ = ("name", "branch", "commit", "current", "promoted", "runs", "last_run",
-                 "status", "metrics")
-
-    def __init__(self, **fields: object) -> None:
-        for key in self.__slots__:
-            setattr(self, key, fields.get(key))
+    name: str
+    branch: str
+    commit: str
+    current: bool = False
+    promoted: bool | None = None
+    runs: int = 0
+    last_run: str | None = None
+    status: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
 
     def row(self) -> dict[str, object]:
-        return {key: getattr(self, key) for key in self.__slots__ if key != "metrics"}
+        return {"name": self.name, "branch": self.branch, "commit": self.commit,
+                "current": self.current, "promoted": self.promoted, "runs": self.runs,
+                "last_run": self.last_run, "status": self.status}
 
 
 def _open(path: str | Path | Repo) -> tuple[Repo, Config]:
@@ -103,7 +111,8 @@ def list_experiments(path: str | Path | Repo = ".") -> list[Experiment]:
         ref = f"refs/heads/{row.branch}"
         out.append(Experiment(name=row.experiment, branch=row.branch, commit=row.commit,
                               current=ref == head, promoted=ref in merged, runs=row.runs,
-                              last_run=row.last_run, status=row.status, metrics=row.metrics))
+                              last_run=row.last_run, status=row.status,
+                              metrics=dict(row.metrics)))
     return out
 
 

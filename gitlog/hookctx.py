@@ -75,9 +75,9 @@ class HookContext:
     def config(self):  # type: ignore[no-untyped-def]
         """The full ``Config`` object (imports config.py; for the slower paths)."""
         if self._config is None:
-            from .config import CONFIG_FILE, Config
-
             from pathlib import Path
+
+            from .config import CONFIG_FILE, Config
 
             self._config = Config(self.data, Path(self.repo.root, CONFIG_FILE))
         return self._config

@@ -37,7 +37,7 @@ def staged_changes(ctx: HookContext) -> list[Change]:
         out = ctx.git(*args, empty_tree(ctx))
     parts = out.split("\0")
     changes = []
-    for meta, path in zip(parts[0::2], parts[1::2]):
+    for meta, path in zip(parts[0::2], parts[1::2], strict=False):
         fields = meta.lstrip(":").split()
         if len(fields) == 5:
             changes.append(Change(fields[4], fields[1], fields[3], path))
@@ -156,7 +156,7 @@ def code_differences(ctx: HookContext, tree: str) -> list[tuple[str, str]]:
     except GitCommandError:
         return _compare_trees(ctx, tree)
     parts = out.split("\0")
-    return [(s, p) for s, p in zip(parts[0::2], parts[1::2])
+    return [(s, p) for s, p in zip(parts[0::2], parts[1::2], strict=False)
             if p and not ctx.under_log_dir(p) and is_code(p, ctx.hooks)]
 
 
@@ -178,10 +178,10 @@ def _few(paths: list[str], limit: int = 8) -> str:
 def rerun_hint(ctx: HookContext, run_yaml: bytes | None) -> str:
     command = None
     if run_yaml is not None:
-        try:
+        import contextlib
+
+        with contextlib.suppress(ValueError):
             command = run_facts(run_yaml, ("command",)).get("command")
-        except ValueError:
-            pass
     command = command or "python train.py"
     return (f"log a run of the staged code: gitlog run -- {command}; then "
             f"git add {ctx.log_dir} and commit again")

@@ -11,6 +11,7 @@ nothing and says which files to merge by hand.
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import GitCommandError, GitlogError
@@ -20,12 +21,15 @@ from .layout import read_run
 from .runfiles import summary_line
 
 
+@dataclass
 class Promotion:
-    __slots__ = ("experiment", "branch", "target", "commit", "run", "summary", "worktree")
-
-    def __init__(self, **fields: object) -> None:
-        for key in self.__slots__:
-            setattr(self, key, fields.get(key))
+    experiment: str
+    branch: str
+    target: str
+    commit: str
+    run: str | None
+    summary: str
+    worktree: bool   # HEAD was on the target: the working tree moved with it
 
 
 def promote(path: str | Path | Repo, name: str, into: str | None = None,

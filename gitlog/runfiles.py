@@ -54,9 +54,8 @@ def run_facts(data: bytes, keys: tuple[str, ...] = ("id", "experiment", "code_tr
     lines = data.decode("utf-8", "replace").split("\n")
     for i, line in enumerate(lines):
         key, sep, value = line.partition(": ")
-        if not sep:
-            key, sep = line[:-1], line.endswith(":")
-            value = ""
+        if not sep and line.endswith(":"):  # "key:" opens a nested block
+            key, sep, value = line[:-1], ":", ""
         if key not in keys or not sep:
             continue
         folded = i + 1 < len(lines) and lines[i + 1][:1] in (" ", "\t")
@@ -113,7 +112,8 @@ def summary_line(metrics: dict, previous: dict | None, keys: list, limit: int = 
     for key in chosen[:limit]:
         text = f"{key}={_fmt(flat[key])}"
         old = before.get(key)
-        if is_finite_number(old) and is_finite_number(flat[key]):
+        if isinstance(old, (int, float)) and is_finite_number(old) and \
+                is_finite_number(flat[key]):
             text += f" ({flat[key] - old:+.3g})"
         parts.append(text)
     return " ".join(parts)
@@ -149,7 +149,7 @@ def loads_json(data: bytes) -> object:
     whitespace = " \t\n\r"
     start = len(text) - len(text.lstrip(whitespace))
     try:
-        value, end = make_scanner(_ScanContext)(text, start)
+        value, end = make_scanner(_ScanContext)(text, start)  # type: ignore[arg-type]
     except StopIteration as exc:
         raise ValueError(f"not JSON: nothing to read at character {exc.value}") from None
     if text[end:].strip(whitespace):

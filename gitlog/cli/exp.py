@@ -53,8 +53,8 @@ def list_(repo: str, fmt: str) -> None:
     if not found and fmt == "table":
         click.echo("no experiments yet: gitlog exp new NAME", err=True)
         return
-    rows = [{**e.row(), **(e.metrics or {})} for e in found]  # type: ignore[dict-item]
-    keys = list(found[0].metrics or {}) if found else []
+    rows = [{**e.row(), **e.metrics} for e in found]
+    keys = list(found[0].metrics) if found else []
     echo(render(rows, fmt, ["name", "branch", "current", "promoted", "runs", "last_run",
                             "status", *keys]))
 
