@@ -134,9 +134,9 @@ def post_commit(ctx: HookContext) -> str | None:
     head, run, parent_run = (out.splitlines() + ["", "", ""])[:3]
     if head.endswith("missing") or run.endswith("missing") or run == parent_run:
         return None
-    from .postcommit import STEPS, after_commit
+    from .postcommit import after_commit, wanted
 
-    if not STEPS:
+    if not wanted(ctx.data):
         return None
     import warnings
 

@@ -290,3 +290,26 @@ def test_metrics_json_written_by_run_is_what_the_summary_reads(exp_repo: Path) -
     assert metrics["train"]["loss"] == 0.125
     # "loss" is not logged: the summary falls back to the configured key that exists.
     assert "\naccuracy=0.5\n" in message_of(exp_repo)
+
+
+def test_post_commit_hook_checks_alert_rules_on_the_new_run(exp_repo: Path) -> None:
+    (exp_repo / "train.py").write_text("print('v2')\n")
+    log_run(exp_repo, loss=0.25)
+    git(exp_repo, "add", "-A")
+    assert commit(exp_repo, message="good").returncode == 0
+    (exp_repo / "train.py").write_text("print('v3')\n")
+    log_run(exp_repo, loss=0.75)
+    git(exp_repo, "add", "-A")
+    # The rule arrives after the run finished: only the post-commit hook can fire it.
+    (exp_repo / ".gitlog.yaml").write_text(
+        "alerts:\n"
+        "  notifiers:\n"
+        "    out: {type: file, path: alerts-out.jsonl}\n"
+        "  rules:\n"
+        "    - {name: loss-rise, metric: loss, when: rise, by: 0.1, notify: [out]}\n")
+    done = commit(exp_repo, message="worse")
+    assert done.returncode == 0, done.stderr
+    sent = [json.loads(line) for line in
+            (exp_repo / "alerts-out.jsonl").read_text().splitlines()]
+    assert [(a["rule"], a["commit"]) for a in sent] == \
+        [("loss-rise", git(exp_repo, "rev-parse", "HEAD").strip())]
