@@ -83,7 +83,7 @@ def promote(path: str | Path | Repo, name: str, into: str | None = None,
         except GitCommandError as exc:
             files = [line.strip() for line in exc.stderr.splitlines()
                      if line.startswith("\t")]
-            why = f"uncommitted changes to {', '.join(files)} are in the way" if files \
+            why = f"local changes to {', '.join(files)} are in the way" if files \
                 else _last_line(exc.stderr)
             raise GitlogError(f"promotion stopped: {why}; {target} did not move and your "
                               "files are untouched",

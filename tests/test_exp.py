@@ -135,7 +135,7 @@ def test_promote_stops_when_local_changes_are_in_the_way(winner: Path) -> None:
     git(winner, "checkout", "-q", "main")
     (winner / "train.py").write_text("print('my local experiment')\n")
     before = state_of(winner)
-    with pytest.raises(GitlogError, match="uncommitted changes to train.py are in the way"):
+    with pytest.raises(GitlogError, match="local changes to train.py are in the way"):
         promote(winner, "win")
     assert state_of(winner) == before
 

@@ -95,7 +95,9 @@ def run(name: str, args: tuple[str, ...]) -> None:
     Example: gitlog hooks run pre-commit
     """
     from gitlog._hook import run_hook
+    from gitlog.hooks import resolve_names
 
+    resolve_names([name])  # an unknown name is an error here, not a silent no-op
     stdin = None
     argv = list(args)
     if name == "pre-push":
