@@ -7,7 +7,8 @@ log folder left out, shows no code path changed. Everywhere, a run's staged file
 parse and hold finite numbers (plus ``required_params`` / ``required_metrics``), and no
 staged file may be over ``hooks.max_file_mb``.
 
-Plain git calls and file reads only: YAML is parsed only where a file changed.
+Plain git calls and file reads: YAML is parsed only for a ``params.yaml`` that neither
+gitlog nor this hook has seen before (``checkcache``).
 """
 
 from __future__ import annotations
