@@ -126,26 +126,85 @@ def _index_file() -> str | None:
     return os.path.abspath(index) if index else None
 
 
+POST_COMMIT_LOCK = "post-commit.lock"
+POST_COMMIT_LOG = "post-commit.log"
+
+
 def post_commit(ctx: HookContext) -> str | None:
-    """The work after a commit that records a new run (query cache, alerts)."""
+    """The work after a commit that records a new run (query cache, alert rules).
+
+    It runs in a detached process, as ``git gc --auto`` does: ``git commit`` returns at
+    once. One such process at a time holds ``.git/gitlog/post-commit.lock``; what its
+    steps report goes to ``post-commit.log`` and is shown by the next post-commit hook.
+    """
+    report_earlier(ctx)
     path = f"{ctx.log_dir}/run.yaml"
     out = ctx.repo.git("cat-file", "--batch-check=%(objectname)", check=False,
                        input=f"HEAD\nHEAD:{path}\nHEAD^:{path}\n".encode())
     head, run, parent_run = (out.splitlines() + ["", "", ""])[:3]
     if head.endswith("missing") or run.endswith("missing") or run == parent_run:
         return None
-    from .postcommit import after_commit, wanted
+    from .postcommit import wanted
 
     if not wanted(ctx.data):
         return None
+    if not hasattr(os, "fork"):
+        run_steps(ctx, head)
+        return None
+    import fcntl
+
+    os.makedirs(ctx.repo.gitlog_dir, exist_ok=True)
+    lock = os.open(os.path.join(ctx.repo.gitlog_dir, POST_COMMIT_LOCK),
+                   os.O_RDWR | os.O_CREAT, 0o644)
+    try:  # taken here when free, so whoever waits on it after git returns waits for us
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        locked = True
+    except OSError:
+        locked = False
+    sys.stderr.flush()
+    if os.fork():
+        return None  # git goes on; the child keeps the lock until it is done
+    os.setsid()
+    quiet = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(quiet, fd)  # let go of git's pipes: nobody waits for this process
+    if not locked:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # after the one still running
+    run_steps(ctx, head)
+    sys.exit(0)
+
+
+def run_steps(ctx: HookContext, commit: str) -> None:
     import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        problems = after_commit(ctx.repo.full(), ctx.config(), head)
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    return None
+    from .postcommit import after_commit
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            problems = after_commit(ctx.repo.full(), ctx.config(), commit)
+    except Exception as exc:  # the config or the repository could not be read
+        problems = [f"gitlog: post-commit steps failed: {exc}"]
+    if problems:
+        with open(os.path.join(ctx.repo.gitlog_dir, POST_COMMIT_LOG), "a",
+                  encoding="utf-8") as fh:
+            fh.writelines(f"{commit[:12]}\t{line.removeprefix('gitlog: ')}\n"
+                          for line in problems)
+
+
+def report_earlier(ctx: HookContext) -> None:
+    """Show (once) what the post-commit steps of earlier commits reported."""
+    path = os.path.join(ctx.repo.gitlog_dir, POST_COMMIT_LOG)
+    try:
+        taken = f"{path}.{os.getpid()}"
+        os.replace(path, taken)
+    except OSError:
+        return
+    with open(taken, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            commit, _, message = line.rstrip("\n").partition("\t")
+            say("post-commit", f"after commit {commit}: {message}")
+    os.unlink(taken)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,17 @@ def commit(repo: Path, *args: str, env: dict[str, str] | None = None,
     return subprocess.run(argv, cwd=repo, capture_output=True, text=True, env=full)
 
 
+def wait_post_commit(repo: Path) -> None:
+    """Wait until the detached post-commit steps of the last commit are done."""
+    import fcntl
+
+    lock = repo / ".git" / "gitlog" / "post-commit.lock"
+    if not lock.exists():
+        return
+    with lock.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+
+
 def message_of(repo: Path, rev: str = "HEAD") -> str:
     """The commit message exactly as stored."""
     raw = git(repo, "cat-file", "commit", rev)
