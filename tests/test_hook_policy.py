@@ -320,3 +320,16 @@ def test_post_commit_hook_checks_alert_rules_on_the_new_run(exp_repo: Path) -> N
             (exp_repo / "alerts-out.jsonl").read_text().splitlines()]
     assert [(a["rule"], a["commit"]) for a in sent] == \
         [("loss-rise", git(exp_repo, "rev-parse", "HEAD").strip())]
+
+
+def test_hooks_work_in_a_linked_worktree(exp_repo: Path, tmp_path: Path) -> None:
+    tree = tmp_path / "second tree"
+    git(exp_repo, "worktree", "add", "-q", "-b", "exp/side", str(tree), "main")
+    (tree / "train.py").write_text("print('side')\n")
+    refused = commit(tree, "-a")
+    assert refused.returncode == 1 and "without a logged run" in refused.stderr
+    run = log_run(tree, loss=0.125)
+    git(tree, "add", "-A")
+    done = commit(tree, message="side run")
+    assert done.returncode == 0, done.stderr
+    assert f"Gitlog-Run: {run.id}\nGitlog-Experiment: side" in message_of(tree)
