@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 TARGET_MS = 80.0
 ENV = {
@@ -80,37 +81,41 @@ def commit_ways(repo: Path, message: str) -> list[tuple[str, list[str]]]:
     ]
 
 
-def bench_main(repo: Path, rounds: int) -> dict[str, list[float]]:
+def bench(repo: Path, rounds: int, message: str, prepare: Any) -> dict[str, list[float]]:
+    """Commit ``rounds`` times each way, interleaved; ``prepare(n)`` stages commit n."""
     times: dict[str, list[float]] = {"none": [], "no_verify": [], "hooks": []}
     counter = 0
     for _ in range(rounds):
-        for way, args in commit_ways(repo, "small change"):
+        for way, args in commit_ways(repo, message):
             counter += 1
-            with (repo / "train.py").open("a") as fh:
-                fh.write(f"x_{counter} = {counter}\n")
-            git(repo, "add", "train.py")
+            prepare(counter)
             times[way].append(timed_commit(repo, *args))
     return times
+
+
+def bench_main(repo: Path, rounds: int) -> dict[str, list[float]]:
+    def small_change(n: int) -> None:
+        with (repo / "train.py").open("a") as fh:
+            fh.write(f"x_{n} = {n}\n")
+        git(repo, "add", "train.py")
+
+    return bench(repo, rounds, "small change", small_change)
 
 
 def bench_experiment(repo: Path, rounds: int) -> dict[str, list[float]]:
     import gitlog
 
+    def change_and_run(n: int) -> None:
+        with (repo / "train.py").open("a") as fh:
+            fh.write(f"lr_{n} = {n}\n")
+        with gitlog.start(repo=repo, params={"lr": 0.1, "round": n}) as run:
+            for step in range(20):
+                run.log_metric("loss", 1.0 / (step + n))
+            run.log_metric("accuracy", 0.9)
+        git(repo, "add", "-A")
+
     git(repo, "checkout", "-q", "-b", "exp/bench")
-    times: dict[str, list[float]] = {"none": [], "no_verify": [], "hooks": []}
-    counter = 0
-    for _ in range(rounds):
-        for way, args in commit_ways(repo, "try a change"):
-            counter += 1
-            with (repo / "train.py").open("a") as fh:
-                fh.write(f"lr_{counter} = {counter}\n")
-            with gitlog.start(repo=repo, params={"lr": 0.1, "round": counter}) as run:
-                for step in range(20):
-                    run.log_metric("loss", 1.0 / (step + counter))
-                run.log_metric("accuracy", 0.9)
-            git(repo, "add", "-A")
-            times[way].append(timed_commit(repo, *args))
-    return times
+    return bench(repo, rounds, "try a change", change_and_run)
 
 
 def row(name: str, times: dict[str, list[float]]) -> tuple[str, float]:
