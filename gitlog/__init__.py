@@ -10,7 +10,9 @@ Attributes load lazily so ``import gitlog`` (and the CLI) stay fast.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the git hooks import this package: typing would cost them ~5 ms
+    from typing import Any
 
 __version__ = "0.1.0"
 

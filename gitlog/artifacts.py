@@ -311,3 +311,25 @@ def _is_credentials_error(exc: BaseException) -> bool:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def checkout(root: str | Path, targets: list[str] | None) -> dict[str, list[str]]:
+    """``dvc checkout`` of ``targets`` (pointer files; None: everything), for the
+    post-checkout and post-merge hooks.
+
+    Returns {"added"|"modified"|"deleted"|"failed": [paths]}; files missing from the
+    cache are listed as failed, not raised.
+    """
+    from dvc.exceptions import CheckoutError, DvcException
+
+    with Dvc(root) as dvc, quiet():
+        try:
+            result = dvc.repo.checkout(targets=targets)
+        except CheckoutError as exc:
+            result = dict(exc.result or {})
+            result["failed"] = list(exc.target_infos)
+        except DvcException as exc:
+            raise GitlogError(f"dvc checkout failed: {_first_line(exc)}",
+                              hint="run: dvc checkout") from None
+    return {k: [str(p) for p in result.get(k) or []]
+            for k in ("added", "modified", "deleted", "failed")}

@@ -32,6 +32,16 @@ DEFAULTS: dict[str, Any] = {
     "alerts": {"notifiers": {}, "rules": []},
     "remote": {"git": "origin", "dvc": None},
     "reproduce": {"rtol": 0.001},
+    "hooks": {
+        "code_paths": ["*"],
+        "ignore_paths": ["*.md", "*.rst", "docs/*", "LICENSE*", "*.gitignore"],
+        "required_params": [],
+        "required_metrics": [],
+        "max_file_mb": 10,
+        "trailers": True,
+        "dvc_push": True,
+        "dvc_checkout": True,
+    },
 }
 
 
@@ -154,6 +164,7 @@ def _validate(data: dict[str, Any], path: str) -> None:
         fail(f"capture.max_lines must be a whole number >= 0, got {max_lines!r}")
     _validate_debugging(data, fail)
     _validate_sharing(data, fail)
+    _validate_hooks(data["hooks"], fail)
 
 
 def _validate_debugging(data: dict[str, Any], fail: Any) -> None:
@@ -183,6 +194,22 @@ def _validate_sharing(data: dict[str, Any], fail: Any) -> None:
     if isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or \
             not math.isfinite(rtol) or rtol < 0:
         fail(f"reproduce.rtol must be a number >= 0, got {rtol!r}")
+
+
+def _validate_hooks(hooks: Any, fail: Any) -> None:
+    if not isinstance(hooks, dict):
+        fail("hooks must be a mapping")
+    for key in ("code_paths", "ignore_paths", "required_params", "required_metrics"):
+        value = hooks.get(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            fail(f"hooks.{key} must be a list of names or patterns, got {value!r}")
+    size = hooks.get("max_file_mb")
+    if isinstance(size, bool) or not isinstance(size, (int, float)) or \
+            not math.isfinite(size) or size < 0:
+        fail(f"hooks.max_file_mb must be a number of megabytes >= 0 (0: no limit), got {size!r}")
+    for key in ("trailers", "dvc_push", "dvc_checkout"):
+        if not isinstance(hooks.get(key), bool):
+            fail(f"hooks.{key} must be true or false, got {hooks.get(key)!r}")
 
 
 def write_default(root: str | Path) -> bool:

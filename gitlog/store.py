@@ -196,6 +196,9 @@ def store_journal(repo: Repo, config: Config, journal: Any) -> tuple[str, str | 
     commit = path = None
     if meta.get("mode") == "workspace":
         path = write_workspace(repo.root, meta.get("log_dir") or config.log_dir, files)
+        from .checkcache import remember_run_files  # spares the pre-commit hook a YAML parse
+
+        remember_run_files(repo.gitlog_dir, repo.object_format, files)
         journal.mark_committed(str(path))
     else:
         commit = commit_run(repo, config, meta, files, commit_message(meta, record, summary))

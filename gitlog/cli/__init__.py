@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "logs": ("gitlog.cli.logs", "logs", "A run's events, filtered by level and text."),
     "bisect": ("gitlog.cli.bisect", "bisect", "Find the code change where a metric went bad."),
     "index": ("gitlog.cli.index", "index", "Fill or rebuild the query cache."),
+    "hooks": ("gitlog.cli.hooks", "hooks", "Install, remove or inspect gitlog's git hooks."),
+    "exp": ("gitlog.cli.exp", "exp", "Create, list, delete and promote experiment branches."),
 }
 
 

@@ -10,14 +10,16 @@ from . import pass_repo
 @click.command()
 @pass_repo
 @click.option("--no-dvc", is_flag=True, help="Do not run 'dvc init'.")
-def init(repo: str, no_dvc: bool) -> None:
+@click.option("--hooks", "with_hooks", is_flag=True,
+              help="Also install gitlog's git hooks (see 'gitlog hooks install').")
+def init(repo: str, no_dvc: bool, with_hooks: bool) -> None:
     """Set up gitlog in this repository; running it again changes nothing.
 
     Writes a commented .gitlog.yaml, runs 'dvc init' when the repository has no DVC,
     and adds the dvc.yaml entries that let 'dvc metrics show', 'dvc params diff' and
     'dvc plots show' read gitlog's runs.
 
-    Example: gitlog init
+    Example: gitlog init --hooks
     """
     from gitlog.project import init_project
 
@@ -29,5 +31,12 @@ def init(repo: str, no_dvc: bool) -> None:
         done.append("ran dvc init")
     if result.dvc_yaml_updated:
         done.append("added gitlog's entries to dvc.yaml")
+    if with_hooks:
+        from gitlog.hooks import install
+
+        report = install(repo)
+        changed = [h.hook for h in report.hooks if h.state != "up to date"]
+        if changed:
+            done.append(f"installed hooks ({', '.join(changed)}) in {report.folder}")
     click.echo(f"gitlog: {', '.join(done)} in {result.root}" if done
                else f"gitlog: already set up in {result.root}", err=True)

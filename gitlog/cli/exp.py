@@ -1,0 +1,108 @@
+"""``gitlog exp new / list / rm / promote``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import pass_repo
+from ._output import echo, format_option, render
+
+
+@click.group()
+def exp() -> None:
+    """Experiment branches: one branch exp/NAME per experiment, one commit per run.
+
+    Example: gitlog exp new lr-sweep --checkout
+    """
+
+
+@exp.command()
+@click.argument("name")
+@click.option("--from", "start", metavar="REV",
+              help="Start from this commit, branch or experiment (default: HEAD).")
+@click.option("--checkout", is_flag=True, help="Check the new branch out.")
+@pass_repo
+def new(name: str, start: str | None, checkout: bool, repo: str) -> None:
+    """Create experiment NAME: the branch exp/NAME.
+
+    With --checkout, runs logged here write their logs into the working tree, to be
+    committed with the code (the hooks check that they match).
+
+    Example: gitlog exp new lr-sweep --from main --checkout
+    """
+    from gitlog.experiments import new as create
+
+    made = create(repo, name, start, checkout=checkout)
+    click.echo(f"gitlog: created {made.branch} at {str(made.commit)[:10]}"
+               + (" and checked it out" if checkout else ""), err=True)
+
+
+@exp.command(name="list")
+@pass_repo
+@format_option("table", "json", "csv")
+def list_(repo: str, fmt: str) -> None:
+    """List experiments: branch, current, promoted, runs, last run, status, key metrics.
+
+    Example: gitlog exp list --format csv
+    """
+    from gitlog.experiments import list_experiments
+
+    found = list_experiments(repo)
+    if not found and fmt == "table":
+        click.echo("no experiments yet: gitlog exp new NAME", err=True)
+        return
+    rows = [{**e.row(), **e.metrics} for e in found]
+    keys = list(found[0].metrics) if found else []
+    echo(render(rows, fmt, ["name", "branch", "current", "promoted", "runs", "last_run",
+                            "status", *keys]))
+
+
+@exp.command()
+@click.argument("name")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_repo
+def rm(name: str, yes: bool, repo: str) -> None:
+    """Delete experiment NAME's branch (its runs stay reachable only from the reflog).
+
+    Asks first on a terminal; elsewhere --yes is required.
+
+    Example: gitlog exp rm old-idea --yes
+    """
+    from gitlog.errors import GitlogError
+    from gitlog.experiments import describe, remove
+
+    found = describe(repo, name)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise GitlogError(f"not deleting {found.branch} without confirmation",
+                              hint=f"pass --yes: gitlog exp rm {found.name} --yes")
+        click.confirm(f"Delete {found.branch} ({found.runs} run(s), tip "
+                      f"{str(found.commit)[:10]})?", abort=True, err=True)
+    gone = remove(repo, name)
+    click.echo(f"gitlog: deleted {gone.branch} (was {gone.commit}); restore with: "
+               f"git branch {gone.branch} {gone.commit}", err=True)
+
+
+@exp.command()
+@click.argument("name")
+@click.option("--into", metavar="BRANCH", help="Branch to merge into (default: main_branch "
+              "from .gitlog.yaml, usually main).")
+@click.option("-m", "--message", help="Subject of the merge commit.")
+@pass_repo
+def promote(name: str, into: str | None, message: str | None, repo: str) -> None:
+    """Merge experiment NAME's code and logs into the main branch.
+
+    The merge commit's message carries the run's metric summary (with the change from
+    the target branch's run) and Gitlog-Run / Gitlog-Experiment trailers. Uncommitted
+    work is never lost: a conflict, or local changes in the way, changes nothing.
+
+    Example: gitlog exp promote lr-sweep --into main
+    """
+    from gitlog.promote import promote as do_promote
+
+    done = do_promote(repo, name, into, message)
+    click.echo(f"gitlog: promoted {done.branch} into {done.target} as "
+               f"{str(done.commit)[:10]}" + (f": {done.summary}" if done.summary else ""),
+               err=True)

@@ -1,0 +1,146 @@
+"""Experiment branches: ``gitlog exp new / list / rm``.
+
+Experiment NAME is the plain branch ``<experiment_prefix>NAME``. Creating one moves no
+HEAD unless asked (``checkout``); deleting one refuses the branch HEAD is on and reports
+the tip so the branch can be restored. Promotion lives in ``promote.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import Config, load
+from .errors import GitCommandError, GitlogError, RevisionError
+from .git import Repo
+from .names import check_experiment
+
+
+@dataclass
+class Experiment:
+    """One experiment branch, as ``gitlog exp list`` shows it."""
+
+    name: str
+    branch: str
+    commit: str
+    current: bool = False
+    promoted: bool | None = None
+    runs: int = 0
+    last_run: str | None = None
+    status: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def row(self) -> dict[str, object]:
+        return {"name": self.name, "branch": self.branch, "commit": self.commit,
+                "current": self.current, "promoted": self.promoted, "runs": self.runs,
+                "last_run": self.last_run, "status": self.status}
+
+
+def _open(path: str | Path | Repo) -> tuple[Repo, Config]:
+    repo = path if isinstance(path, Repo) else Repo(path)
+    return repo, load(repo.root)
+
+
+def experiment_name(config: Config, name: str) -> str:
+    """``name`` checked as an experiment name; a leading ``exp/`` prefix is dropped."""
+    if isinstance(name, str) and name.startswith(config.prefix) and name != config.prefix:
+        name = name[len(config.prefix):]
+    return check_experiment(name)
+
+
+def resolve_commit(repo: Repo, config: Config, rev: str) -> str:
+    """A commit from a revision or an experiment name."""
+    for candidate in (rev, config.branch(rev) if not rev.startswith("refs/") else rev):
+        sha = repo.rev_parse(candidate)
+        if sha:
+            return sha
+    raise RevisionError(rev, "no commit or experiment matches",
+                        hint="name a branch, a commit, or an experiment from 'gitlog exp list'")
+
+
+def new(path: str | Path | Repo, name: str, start: str | None = None, *,
+        checkout: bool = False) -> Experiment:
+    """Create the branch of experiment ``name`` at ``start`` (default HEAD)."""
+    repo, config = _open(path)
+    name = experiment_name(config, name)
+    ref = config.branch(name)
+    branch = ref[len("refs/heads/"):]
+    if repo.ref_tip(ref):
+        raise GitlogError(f"experiment {name} already exists (branch {branch})",
+                          hint=f"switch to it with 'git checkout {branch}', or pick "
+                               "another name")
+    if start is None and not repo.rev_parse("HEAD"):
+        raise GitlogError("HEAD has no commit to start the experiment from",
+                          hint="commit your code first, or pass --from REV")
+    sha = resolve_commit(repo, config, start or "HEAD")
+    if not repo.update_ref(ref, sha, None, f"gitlog exp new: {name} from {start or 'HEAD'}"):
+        raise GitlogError(f"could not create {branch}: it appeared meanwhile",
+                          hint="list experiments with 'gitlog exp list'")
+    if checkout:
+        try:
+            repo.git("checkout", "-q", branch)
+        except GitCommandError as exc:
+            raise GitlogError(f"created {branch}, but git could not check it out: "
+                              f"{_last_line(exc.stderr)}",
+                              hint=f"commit or stash your changes, then: git checkout "
+                                   f"{branch}") from None
+    return Experiment(name=name, branch=branch, commit=sha, current=checkout, runs=0)
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(("hint:", "Aborting"))]
+    return (useful or lines or ["(no message)"])[0].removeprefix("error: ")
+
+
+def list_experiments(path: str | Path | Repo = ".") -> list[Experiment]:
+    """Every experiment branch: tip, whether HEAD is on it, whether it is already in the
+    main branch, and its latest run's facts."""
+    from .query import list_experiments as rows
+
+    repo, config = _open(path)
+    head = repo.head().branch
+    main = config["main_branch"]
+    merged = set()
+    if repo.ref_tip(f"refs/heads/{main}"):
+        merged = set(repo.git("for-each-ref", "--format=%(refname)", "--merged",
+                              f"refs/heads/{main}", f"refs/heads/{config.prefix}").split("\n"))
+    out = []
+    for row in rows(repo, config):
+        ref = f"refs/heads/{row.branch}"
+        out.append(Experiment(name=row.experiment, branch=row.branch, commit=row.commit,
+                              current=ref == head, promoted=ref in merged, runs=row.runs,
+                              last_run=row.last_run, status=row.status,
+                              metrics=dict(row.metrics)))
+    return out
+
+
+def describe(path: str | Path | Repo, name: str) -> Experiment:
+    """One experiment's branch facts (what ``rm`` deletes)."""
+    repo, config = _open(path)
+    name = experiment_name(config, name)
+    ref = config.branch(name)
+    tip = repo.ref_tip(ref)
+    if not tip:
+        raise GitlogError(f"no experiment named {name} (no branch {ref[len('refs/heads/'):]})",
+                          hint="list experiments with 'gitlog exp list'")
+    runs = int(repo.git("rev-list", "--count", tip, "--", f"{config.log_dir}/run.yaml")
+               .strip() or 0)
+    return Experiment(name=name, branch=ref[len("refs/heads/"):], commit=tip,
+                      current=repo.head().branch == ref, runs=runs)
+
+
+def remove(path: str | Path | Repo, name: str) -> Experiment:
+    """Delete the experiment's branch (not the branch HEAD is on); return what it was."""
+    repo, _ = _open(path)
+    exp = describe(repo, name)
+    if exp.current:
+        raise GitlogError(f"experiment {exp.name} is checked out here ({exp.branch})",
+                          hint="switch away first, e.g. git checkout main")
+    try:  # git branch -D refuses a branch checked out in another worktree
+        repo.git("branch", "-D", "--", str(exp.branch))
+    except GitCommandError as exc:
+        raise GitlogError(f"could not delete {exp.branch}: {_last_line(exc.stderr)}",
+                          hint="list experiments with 'gitlog exp list'") from None
+    return exp

@@ -1,0 +1,213 @@
+"""``gitlog hooks install / uninstall / status``: putting the shims in place.
+
+The shim (``hooks/gitlog-shim``) is copied once per hook into the folder git runs hooks
+from: ``.git/hooks``, or ``core.hooksPath`` when set (refused when that points outside the
+repository, a folder other repositories share, unless forced). The interpreter running
+gitlog now is written into each copy. A hook already there that is not gitlog's is kept
+as ``NAME.legacy`` and run first; it is never overwritten, and uninstall puts it back.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from .errors import GitlogError
+from .git import Repo
+from .hookctx import HOOK_NAMES
+
+SHIM_MARK = b"gitlog-hook-shim:"
+PLACEHOLDER = "@GITLOG_PYTHON@"
+HOME_PLACEHOLDER = "@GITLOG_HOME@"
+
+
+class HookState:
+    """One hook's state after install/uninstall, or as status reports it."""
+
+    __slots__ = ("hook", "state", "chained", "python")
+
+    def __init__(self, hook: str, state: str, chained: bool = False,
+                 python: str | None = None) -> None:
+        self.hook = hook
+        self.state = state
+        self.chained = chained
+        self.python = python
+
+    def row(self) -> dict[str, object]:
+        return {"hook": self.hook, "state": self.state, "chained": self.chained,
+                "python": self.python}
+
+
+class HooksReport:
+    __slots__ = ("folder", "hooks_path", "hooks")
+
+    def __init__(self, folder: Path, hooks_path: str | None, hooks: list[HookState]) -> None:
+        self.folder = folder
+        self.hooks_path = hooks_path
+        self.hooks = hooks
+
+
+def hooks_folder(repo: Repo, *, force: bool = False) -> tuple[Path, str | None]:
+    """(the folder git runs hooks from, core.hooksPath or None)."""
+    configured = repo.git("config", "--get", "core.hooksPath", check=False).strip() or None
+    folder = (repo.root / repo.git("rev-parse", "--git-path", "hooks").strip()).resolve()
+    if configured and not force and not _inside(folder, (repo.root.resolve(),
+                                                          repo.common_dir.resolve())):
+        raise GitlogError(
+            f"core.hooksPath points outside this repository ({configured}): hooks there "
+            "run for every repository that shares that folder",
+            hint="install there anyway with 'gitlog hooks install --force', or use this "
+                 "repository's own hooks: git config --unset core.hooksPath")
+    return folder, configured
+
+
+def _inside(path: Path, roots: tuple[Path, ...]) -> bool:
+    return any(path == root or root in path.parents for root in roots)
+
+
+def resolve_names(names: list[str] | tuple[str, ...] | None) -> list[str]:
+    if not names:
+        return list(HOOK_NAMES)
+    unknown = [n for n in names if n not in HOOK_NAMES]
+    if unknown:
+        raise GitlogError(f"unknown hook {unknown[0]!r}",
+                          hint=f"choose among {', '.join(HOOK_NAMES)}")
+    return list(dict.fromkeys(names))
+
+
+def gitlog_home() -> str:
+    """The folder this gitlog package is imported from (site-packages, or the source
+    tree of an editable install)."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _sh_quoted(text: str) -> str:
+    return text.replace("'", "'\\''")  # inside a single-quoted sh string
+
+
+def shim_text(python: str, home: str | None = None) -> bytes:
+    from .resources import hooks_dir
+
+    template = (hooks_dir() / "gitlog-shim").read_text(encoding="utf-8")
+    text = template.replace(PLACEHOLDER, _sh_quoted(python))
+    text = text.replace(HOME_PLACEHOLDER, _sh_quoted(home or gitlog_home()))
+    return text.encode("utf-8", "surrogateescape")
+
+
+def is_gitlog_shim(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return SHIM_MARK in fh.read(2048)
+    except OSError:
+        return False
+
+
+def shim_python(path: Path) -> str | None:
+    try:
+        text = path.read_bytes().decode("utf-8", "surrogateescape")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("GITLOG_PYTHON='") and line.endswith("'"):
+            return line[len("GITLOG_PYTHON='"):-1].replace("'\\''", "'")
+    return None
+
+
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def _write_executable(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.gitlog-tmp")
+    tmp.write_bytes(data)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, path)
+
+
+def install(path: str | Path = ".", names: list[str] | None = None, *, force: bool = False,
+            python: str | None = None) -> HooksReport:
+    """Put gitlog's shims in place; chain (never overwrite) hooks that are not gitlog's."""
+    repo = Repo(path)
+    folder, configured = hooks_folder(repo, force=force)
+    chosen = resolve_names(names)
+    python = python or sys.executable
+    if not python:
+        raise GitlogError("cannot tell which Python runs gitlog (sys.executable is empty)",
+                          hint="run gitlog hooks install with a regular Python")
+    content = shim_text(python)
+    folder.mkdir(parents=True, exist_ok=True)
+    blocked = [n for n in chosen if _exists(folder / n) and not is_gitlog_shim(folder / n)
+               and _exists(folder / f"{n}.legacy")]
+    if blocked:
+        name = blocked[0]
+        raise GitlogError(
+            f"cannot chain the existing {name} hook: {folder / name} and "
+            f"{folder / (name + '.legacy')} both exist and neither is gitlog's",
+            hint=f"merge or remove one of them, then run gitlog hooks install again "
+                 f"(or leave {name} out: --hook ...)")
+    states = []
+    for name in chosen:
+        target = folder / name
+        legacy = folder / f"{name}.legacy"
+        if _exists(target) and is_gitlog_shim(target):
+            state = "up to date" if target.read_bytes() == content and not force else "updated"
+            if state == "updated":
+                _write_executable(target, content)
+        elif _exists(target):
+            os.rename(target, legacy)
+            _write_executable(target, content)
+            state = "installed"
+        else:
+            _write_executable(target, content)
+            state = "installed"
+        states.append(HookState(name, state, _exists(legacy), python))
+    return HooksReport(folder, configured, states)
+
+
+def uninstall(path: str | Path = ".", names: list[str] | None = None) -> HooksReport:
+    """Remove gitlog's shims; put back the hooks they chained. Others stay untouched."""
+    repo = Repo(path)
+    folder, configured = hooks_folder(repo, force=True)
+    states = []
+    for name in resolve_names(names):
+        target = folder / name
+        legacy = folder / f"{name}.legacy"
+        if _exists(target) and is_gitlog_shim(target):
+            target.unlink()
+            if _exists(legacy):
+                os.rename(legacy, target)
+                states.append(HookState(name, "removed, chained hook restored"))
+            else:
+                states.append(HookState(name, "removed"))
+        elif _exists(target):
+            states.append(HookState(name, "not gitlog's: left alone"))
+        else:
+            states.append(HookState(name, "not installed"))
+    return HooksReport(folder, configured, states)
+
+
+def status(path: str | Path = ".") -> HooksReport:
+    """Each hook's state: gitlog's (and which Python, whether it still exists), another
+    tool's, or none."""
+    repo = Repo(path)
+    folder, configured = hooks_folder(repo, force=True)
+    states = []
+    for name in HOOK_NAMES:
+        target = folder / name
+        legacy = folder / f"{name}.legacy"
+        chained = _exists(legacy)
+        if _exists(target) and is_gitlog_shim(target):
+            python = shim_python(target)
+            if not python or not os.access(python, os.X_OK):
+                state = "broken: its Python is gone"
+            elif python != sys.executable:
+                state = "installed (another Python)"
+            else:
+                state = "installed"
+            states.append(HookState(name, state, chained, python))
+        elif _exists(target):
+            states.append(HookState(name, "other tool's hook", False, None))
+        else:
+            states.append(HookState(name, "not installed", chained, None))
+    return HooksReport(folder, configured, states)

@@ -1,0 +1,164 @@
+"""``gitlog exp new / list / rm / promote``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gitlog.errors import GitlogError
+from gitlog.experiments import new
+from gitlog.promote import promote
+from tests.conftest import git, run_cli, state_of
+from tests.hookhelp import commit, hooked_repo, log_run, message_of
+
+
+def test_new_creates_the_branch_without_moving_head(repo: Path) -> None:
+    before = state_of(repo)
+    done = run_cli("exp", "new", "lr-sweep", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert "created exp/lr-sweep at" in done.stderr
+    assert git(repo, "rev-parse", "exp/lr-sweep") == git(repo, "rev-parse", "main")
+    assert state_of(repo) == before
+    again = run_cli("exp", "new", "exp/lr-sweep", cwd=repo)
+    assert again.returncode == 1
+    assert "Error: experiment lr-sweep already exists (branch exp/lr-sweep)" in again.stderr
+    assert "hint: switch to it with 'git checkout exp/lr-sweep'" in again.stderr
+    bad = run_cli("exp", "new", "two words", cwd=repo)
+    assert bad.returncode == 1 and "invalid experiment name 'two words'" in bad.stderr
+
+
+def test_new_from_a_revision_and_checkout(repo: Path) -> None:
+    first = git(repo, "rev-parse", "HEAD").strip()
+    (repo / "train.py").write_text("print('v2')\n")
+    git(repo, "commit", "-qam", "v2")
+    done = run_cli("exp", "new", "old-code", "--from", first, "--checkout", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert git(repo, "symbolic-ref", "HEAD").strip() == "refs/heads/exp/old-code"
+    assert git(repo, "rev-parse", "HEAD").strip() == first
+    # --from also takes an experiment name.
+    new(repo, "fork", "old-code")
+    assert git(repo, "rev-parse", "exp/fork").strip() == first
+    missing = run_cli("exp", "new", "x", "--from", "no-such-thing", cwd=repo)
+    assert missing.returncode == 1
+    assert "no commit or experiment matches: no-such-thing" in missing.stderr
+
+
+def test_checkout_refused_by_git_keeps_the_work(repo: Path) -> None:
+    new(repo, "other")
+    git(repo, "checkout", "-q", "exp/other")
+    (repo / "train.py").write_text("print('on other')\n")
+    git(repo, "commit", "-qam", "other")
+    git(repo, "checkout", "-q", "main")
+    (repo / "train.py").write_text("print('uncommitted')\n")
+    with pytest.raises(GitlogError, match="git could not check it out") as info:
+        new(repo, "from-other", "other", checkout=True)
+    assert "commit or stash" in (info.value.hint or "")
+    assert (repo / "train.py").read_text() == "print('uncommitted')\n"
+
+
+def test_list_shows_current_and_promoted(tmp_path: Path) -> None:
+    repo = hooked_repo(tmp_path / "p", experiment="a")
+    (repo / "train.py").write_text("print('a')\n")
+    log_run(repo, loss=0.5, accuracy=0.75)
+    git(repo, "add", "-A")
+    assert commit(repo).returncode == 0
+    new(repo, "b", "main")
+    rows = json.loads(run_cli("exp", "list", "--format", "json", cwd=repo).stdout)
+    assert [(r["name"], r["current"], r["promoted"], r["runs"]) for r in rows] == \
+        [("a", True, False, 1), ("b", False, True, 0)]
+    assert rows[0]["loss"] == 0.5 and rows[0]["accuracy"] == 0.75
+
+
+def test_rm_asks_for_yes_and_tells_how_to_restore(repo: Path) -> None:
+    new(repo, "old")
+    tip = git(repo, "rev-parse", "exp/old").strip()
+    refused = run_cli("exp", "rm", "old", cwd=repo, input="")
+    assert refused.returncode == 1
+    assert "hint: pass --yes: gitlog exp rm old --yes" in refused.stderr
+    assert git(repo, "rev-parse", "exp/old").strip() == tip
+    done = run_cli("exp", "rm", "old", "--yes", cwd=repo)
+    assert done.returncode == 0
+    assert f"restore with: git branch exp/old {tip}" in done.stderr
+    assert git(repo, "branch", "--list", "exp/old").strip() == ""
+    git(repo, "checkout", "-q", "-b", "exp/here")
+    current = run_cli("exp", "rm", "here", "--yes", cwd=repo)
+    assert current.returncode == 1 and "is checked out here" in current.stderr
+
+
+@pytest.fixture
+def winner(tmp_path: Path) -> Path:
+    """exp/win with two committed runs; HEAD on exp/win."""
+    repo = hooked_repo(tmp_path / "p", experiment="win")
+    for version, loss in (("v2", 0.5), ("v3", 0.25)):
+        (repo / "train.py").write_text(f"print('{version}')\n")
+        log_run(repo, loss=loss, accuracy=1 - loss)
+        git(repo, "add", "-A")
+        assert commit(repo, message=version).returncode == 0
+    return repo
+
+
+def test_promote_merges_code_and_logs_with_a_summary(winner: Path) -> None:
+    before = state_of(winner)
+    main_before = git(winner, "rev-parse", "main").strip()
+    tip = git(winner, "rev-parse", "exp/win").strip()
+    done = run_cli("exp", "promote", "win", "--into", "main", cwd=winner)
+    assert done.returncode == 0, done.stderr
+    assert "promoted exp/win into main as" in done.stderr
+    assert git(winner, "log", "-1", "--format=%P", "main").split() == [main_before, tip]
+    message = message_of(winner, "main")
+    assert message.startswith("Promote experiment win into main\n\nloss=0.25 accuracy=0.75\n")
+    assert "Gitlog-Experiment: win\n" in message and f"Gitlog-Promoted: exp/win {tip}" in message
+    assert git(winner, "show", "main:train.py") == "print('v3')\n"
+    assert json.loads(git(winner, "show", "main:.gitlog/metrics.json"))["loss"] == 0.25
+    after = state_of(winner)
+    assert after.pop("refs") != before.pop("refs")  # main moved ...
+    assert after == before  # ... and nothing else: HEAD is on exp/win
+    again = run_cli("exp", "promote", "win", cwd=winner)
+    assert again.returncode == 1 and "exp/win is already in main" in again.stderr
+
+
+def test_promote_into_checked_out_branch_keeps_uncommitted_work(winner: Path) -> None:
+    git(winner, "checkout", "-q", "main")
+    (winner / "notes.txt").write_text("untracked notes\n")
+    (winner / "README.md").write_text("# local edit\n")
+    merged = promote(winner, "win")
+    assert git(winner, "rev-parse", "HEAD").strip() == merged.commit
+    assert (winner / "notes.txt").read_text() == "untracked notes\n"
+    assert (winner / "README.md").read_text() == "# local edit\n"
+    assert (winner / "train.py").read_text() == "print('v3')\n"
+    assert (winner / ".gitlog" / "run.yaml").exists()
+
+
+def test_promote_stops_when_local_changes_are_in_the_way(winner: Path) -> None:
+    git(winner, "checkout", "-q", "main")
+    (winner / "train.py").write_text("print('my local experiment')\n")
+    before = state_of(winner)
+    with pytest.raises(GitlogError, match="local changes to train.py are in the way"):
+        promote(winner, "win")
+    assert state_of(winner) == before
+
+
+def test_promote_conflict_changes_nothing(winner: Path) -> None:
+    git(winner, "checkout", "-q", "main")
+    (winner / "train.py").write_text("print('main went elsewhere')\n")
+    assert commit(winner, "-a").returncode == 0
+    git(winner, "checkout", "-q", "exp/win")
+    before = state_of(winner)
+    main_before = git(winner, "rev-parse", "main")
+    with pytest.raises(GitlogError, match="exp/win and main conflict in: train.py") as info:
+        promote(winner, "win")
+    assert "git merge exp/win" in (info.value.hint or "")
+    assert git(winner, "rev-parse", "main") == main_before
+    assert state_of(winner) == before
+
+
+def test_promote_needs_a_run(repo: Path) -> None:
+    new(repo, "empty")
+    git(repo, "checkout", "-q", "exp/empty")
+    (repo / "x.txt").write_text("x\n")
+    git(repo, "add", "x.txt")
+    git(repo, "commit", "-qm", "no run")
+    with pytest.raises(GitlogError, match="exp/empty has no run at its tip"):
+        promote(repo, "empty")

@@ -1,0 +1,191 @@
+"""``gitlog hooks install / uninstall / status`` and ``gitlog init --hooks``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gitlog.errors import GitlogError
+from gitlog.hooks import install, status, uninstall
+from tests.conftest import ROOT, git, make_repo, run_cli
+from tests.hookhelp import commit, log_run
+
+HOOKS = ["pre-commit", "commit-msg", "pre-push", "post-commit", "post-checkout", "post-merge"]
+
+
+def foreign_hook(path: Path, marker: Path, code: int = 0) -> bytes:
+    text = f"#!/bin/sh\necho \"$0 $*\" >> '{marker}'\nexit {code}\n".encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text)
+    path.chmod(0o755)
+    return text
+
+
+def test_install_writes_executable_shims_with_this_python(repo: Path) -> None:
+    done = run_cli("hooks", "install", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    folder = repo / ".git" / "hooks"
+    for name in HOOKS:
+        shim = folder / name
+        assert os.access(shim, os.X_OK)
+        assert f"GITLOG_PYTHON='{sys.executable}'" in shim.read_text()
+    report = json.loads(run_cli("hooks", "status", "--format", "json", cwd=repo).stdout)
+    assert [r["hook"] for r in report] == HOOKS
+    assert {r["state"] for r in report} == {"installed"}
+    again = run_cli("hooks", "install", cwd=repo)
+    assert again.stdout.count("up to date") == 6
+
+
+def test_foreign_hook_is_chained_run_first_and_restored(repo: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "ran.txt"
+    original = foreign_hook(repo / ".git" / "hooks" / "pre-commit", marker)
+    report = install(repo)
+    assert {h.hook: h.chained for h in report.hooks}["pre-commit"] is True
+    legacy = repo / ".git" / "hooks" / "pre-commit.legacy"
+    assert legacy.read_bytes() == original
+    (repo / "train.py").write_text("print('v2')\n")
+    assert commit(repo, "-a").returncode == 0
+    assert "pre-commit" in marker.read_text()
+    uninstall(repo)
+    assert (repo / ".git" / "hooks" / "pre-commit").read_bytes() == original
+    assert not legacy.exists()
+    assert not (repo / ".git" / "hooks" / "commit-msg").exists()
+
+
+def test_failing_chained_hook_blocks_the_commit(repo: Path, tmp_path: Path) -> None:
+    foreign_hook(repo / ".git" / "hooks" / "pre-commit", tmp_path / "m", code=1)
+    install(repo)
+    (repo / "train.py").write_text("print('v2')\n")
+    assert commit(repo, "-a").returncode == 1
+
+
+def test_chained_pre_push_hook_gets_gits_ref_lines(repo: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "refs.txt"
+    hook = repo / ".git" / "hooks" / "pre-push"
+    hook.write_text(f"#!/bin/sh\ncat >> '{marker}'\n")
+    hook.chmod(0o755)
+    install(repo)
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "push", "-q", str(remote), "main")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    assert marker.read_text().startswith(f"refs/heads/main {head} refs/heads/main ")
+
+
+def test_a_hook_and_its_legacy_both_present_is_refused(repo: Path, tmp_path: Path) -> None:
+    folder = repo / ".git" / "hooks"
+    foreign_hook(folder / "commit-msg", tmp_path / "a")
+    foreign_hook(folder / "commit-msg.legacy", tmp_path / "b")
+    with pytest.raises(GitlogError, match="commit-msg.legacy both exist") as info:
+        install(repo)
+    assert "--hook" in (info.value.hint or "")
+    assert not (folder / "pre-commit").exists()  # nothing half-installed
+
+
+def test_hooks_path_inside_the_repo_is_used(repo: Path) -> None:
+    git(repo, "config", "core.hooksPath", ".githooks")
+    report = install(repo)
+    assert report.folder == (repo / ".githooks").resolve()
+    assert (repo / ".githooks" / "pre-commit").exists()
+    assert not (repo / ".git" / "hooks" / "pre-commit").exists()
+
+
+def test_hooks_path_outside_the_repo_needs_force(repo: Path, tmp_path: Path) -> None:
+    shared = tmp_path / "shared hooks"
+    git(repo, "config", "core.hooksPath", str(shared))
+    refused = run_cli("hooks", "install", cwd=repo)
+    assert refused.returncode == 1
+    assert "core.hooksPath points outside this repository" in refused.stderr
+    assert "hint: install there anyway with 'gitlog hooks install --force'" in refused.stderr
+    assert not shared.exists()
+    assert run_cli("hooks", "install", "--force", cwd=repo).returncode == 0
+    assert (shared / "pre-commit").exists()
+
+
+def test_uninstall_leaves_other_tools_hooks_alone(repo: Path, tmp_path: Path) -> None:
+    install(repo, ["pre-commit"])
+    other = foreign_hook(repo / ".git" / "hooks" / "commit-msg", tmp_path / "m")
+    states = {h.hook: h.state for h in uninstall(repo).hooks}
+    assert states["pre-commit"] == "removed"
+    assert states["commit-msg"] == "not gitlog's: left alone"
+    assert (repo / ".git" / "hooks" / "commit-msg").read_bytes() == other
+
+
+def test_unknown_hook_name_is_a_clear_error(repo: Path) -> None:
+    done = run_cli("hooks", "install", "--hook", "pre-comit", cwd=repo)
+    assert done.returncode == 1
+    assert "Error: unknown hook 'pre-comit'" in done.stderr
+    assert "hint: choose among pre-commit, commit-msg" in done.stderr
+
+
+def test_init_hooks_sets_everything_up(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "p")
+    done = run_cli("init", "--hooks", "--no-dvc", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert "installed hooks (pre-commit, commit-msg" in done.stderr
+    assert (repo / ".gitlog.yaml").exists()
+    assert all(h.state == "installed" for h in status(repo).hooks)
+
+
+def test_gone_interpreter_gives_a_clear_message(repo: Path, tmp_path: Path) -> None:
+    venv_python = tmp_path / "old venv" / "bin" / "python"
+    venv_python.parent.mkdir(parents=True)
+    venv_python.write_text(f"#!/bin/sh\nexec '{sys.executable}' \"$@\"\n")
+    venv_python.chmod(0o755)
+    install(repo, python=str(venv_python))
+    (repo / "train.py").write_text("print('v2')\n")
+    git(repo, "add", "-A")
+    assert commit(repo).returncode == 0  # works while that Python exists
+    venv_python.unlink()
+    states = {h.hook: h.state for h in status(repo).hooks}
+    assert states["pre-commit"] == "broken: its Python is gone"
+    (repo / "train.py").write_text("print('v3')\n")
+    refused = commit(repo, "-a")
+    assert refused.returncode == 1
+    assert "the Python that gitlog was installed with is gone" in refused.stderr
+    assert "gitlog hooks install" in refused.stderr and "Traceback" not in refused.stderr
+    # Recording hooks never block git: post-commit only warns.
+    done = commit(repo, "-a", "--no-verify")
+    assert done.returncode == 0
+    assert "gitlog post-commit: cannot run" in done.stderr
+
+
+def test_interpreter_without_gitlog_gives_a_clear_message(repo: Path, tmp_path: Path) -> None:
+    # gitlog installed in its own folder for a plain Python, then uninstalled.
+    site = tmp_path / "site"
+    skip = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "gitlog", site / "gitlog", ignore=skip)
+    shutil.copytree(ROOT / "hooks", site / "hooks", ignore=skip)
+    plain_python = os.path.realpath(sys.executable)
+    setup = subprocess.run([plain_python, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                            "from gitlog.hooks import install; install(sys.argv[2])",
+                            str(site), str(repo)], capture_output=True, text=True)
+    assert setup.returncode == 0, setup.stderr
+    (repo / "train.py").write_text("print('v2')\n")
+    assert commit(repo, "-a").returncode == 0  # the hooks need nothing but gitlog
+    shutil.rmtree(site)
+    (repo / "train.py").write_text("print('v3')\n")
+    refused = commit(repo, "-a")
+    assert refused.returncode == 1
+    assert "gitlog pre-commit: cannot run:" in refused.stderr
+    assert "cannot import gitlog" in refused.stderr and "Traceback" not in refused.stderr
+    done = commit(repo, "-a", "--no-verify")
+    assert done.returncode == 0 and "gitlog post-commit: cannot run" in done.stderr
+
+
+def test_installed_hooks_run_without_the_venv_on_path(repo: Path) -> None:
+    install(repo)
+    git(repo, "checkout", "-q", "-b", "exp/plain")
+    (repo / "train.py").write_text("print('v2')\n")
+    log_run(repo)
+    git(repo, "add", "-A")
+    bare_path = {"PATH": "/usr/bin:/bin", "VIRTUAL_ENV": ""}
+    done = commit(repo, env=bare_path)
+    assert done.returncode == 0, done.stderr
+    assert "Gitlog-Run:" in git(repo, "log", "-1", "--format=%B")
