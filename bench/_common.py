@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 
 def pin_environment(home: Path) -> None:
@@ -33,7 +33,8 @@ def pin_environment(home: Path) -> None:
 
 
 def git(repo: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+    proc = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True,
+                          check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
     return proc.stdout

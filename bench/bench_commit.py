@@ -18,8 +18,7 @@ from pathlib import Path
 from time import perf_counter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (fmt_ratio, fmt_time, git, make_repo, median,  # noqa: E402
-                     pin_environment, table, verdict)
+from _common import fmt_ratio, fmt_time, git, make_repo, median, pin_environment, table, verdict
 
 QUICK = "--quick" in sys.argv
 FILES = 1_000
@@ -81,7 +80,7 @@ def main() -> None:
         cold, warm, cold_total, plain_times, sizes = [], [], [], [], []
         for _ in range(REPEATS):
             proc = subprocess.run([sys.executable, __file__, "--worker", str(repo), str(STEPS)],
-                                  capture_output=True, text=True)
+                                  capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 raise RuntimeError(f"worker failed:\n{proc.stderr}")
             runs = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -100,27 +99,29 @@ def main() -> None:
 def report(tracked: int, cold: float, warm: float, cold_total: float, plain: float,
            size: float, plain_n: int) -> str:
     rows = [
-        ["**gitlog** `run.finish()`, first run in a fresh process, after the points were "
-         "logged and flushed", REPEATS, fmt_time(cold), fmt_ratio(cold / plain)],
-        ["gitlog `run.finish()`, later run in the same process (imports done), after "
-         "the flush", REPEATS * (RUNS_PER_PROCESS - 1), fmt_time(warm),
+        [("**gitlog** `run.finish()`, first run in a fresh process, after the points were "
+          "logged and flushed"), REPEATS, fmt_time(cold), fmt_ratio(cold / plain)],
+        [("gitlog `run.finish()`, later run in the same process (imports done), after "
+          "the flush"), REPEATS * (RUNS_PER_PROCESS - 1), fmt_time(warm),
          fmt_ratio(warm / plain)],
-        ["gitlog final `run.flush()` + `run.finish()`, first run, all "
-         f"{2 * STEPS:,} points still unflushed", REPEATS, fmt_time(cold_total),
+        [(f"gitlog final `run.flush()` + `run.finish()`, first run, all {2 * STEPS:,} "
+          "points still unflushed"), REPEATS, fmt_time(cold_total),
          fmt_ratio(cold_total / plain)],
         ["`git add .gitlog dvc.yaml && git commit` of the same files", plain_n,
          fmt_time(plain), "1.00x"],
     ]
+    intro = (f"A repository of {tracked:,} tracked files; a run of 2 metrics x {STEPS:,} "
+             f"steps ({size / 1e6:.1f} MB of log files). gitlog commits it to `exp/NAME` "
+             "with in-process objects and a compare-and-swap ref update (the code snapshot "
+             "was taken at `start()`, outside the timing); plain git adds the same files, "
+             "written into a clone's working tree, and commits them (two processes). In a "
+             "real run the recorder has flushed all but the last 2 s of points before "
+             "`finish()`; the third row is the worst case, where nothing was flushed. "
+             "Medians.")
     return "\n".join([
         f"### Committing a run of {2 * STEPS:,} points",
         "",
-        f"A repository of {tracked:,} tracked files; a run of 2 metrics x {STEPS:,} steps "
-        f"({size / 1e6:.1f} MB of log files). gitlog commits it to `exp/NAME` with "
-        "in-process objects and a compare-and-swap ref update (the code snapshot was "
-        "taken at `start()`, outside the timing); plain git adds the same files, written "
-        "into a clone's working tree, and commits them (two processes). In a real run "
-        "the recorder has flushed all but the last 2 s of points before `finish()`; the "
-        "third row is the worst case where nothing was flushed. Medians.",
+        intro,
         "",
         table(["what is timed", "samples", "median", "vs plain git"], rows),
         "",

@@ -17,7 +17,7 @@ from pathlib import Path
 from time import perf_counter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import fmt_ratio, fmt_time, median, pin_environment, table, verdict  # noqa: E402
+from _common import fmt_ratio, fmt_time, median, pin_environment, table, verdict
 
 RUNS = 5 if "--quick" in sys.argv else 21
 
@@ -66,12 +66,13 @@ def main() -> None:
          fmt_ratio(med["bare"] / click)],
     ]
     ratio = med["gitlog"] / click
+    intro = (f"Wall time of each command in a fresh process, median of {RUNS} interleaved "
+             "runs. `gitlog --help` imports click and gitlog's command table only; each "
+             "command's module loads when that command runs.")
     print("\n".join([
         "### `gitlog --help` start-up",
         "",
-        f"Wall time of each command in a fresh process, median of {RUNS} interleaved runs. "
-        "`gitlog --help` imports click and gitlog's command table only; each command's "
-        "module loads when that command runs.",
+        intro,
         "",
         table(["command", "median", "vs import click"], rows),
         "",

@@ -54,7 +54,8 @@ def run_one(path: Path, timeout: float) -> tuple[bool, str, float]:
     started = time.monotonic()
     try:
         proc = subprocess.run([sys.executable, str(path)], cwd=path.parent.parent,
-                              capture_output=True, text=True, env=env, timeout=timeout)
+                              capture_output=True, text=True, env=env, timeout=timeout,
+                              check=False)
     except subprocess.TimeoutExpired as exc:
         stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) \
             else (exc.stderr or "")
@@ -84,7 +85,8 @@ def machine() -> list[tuple[str, str]]:
     cores = f"{os.cpu_count()}" + (f" ({usable} usable)" if usable and usable != os.cpu_count()
                                    else "")
     os_name = _os_release() or platform.system()
-    git = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
+    git = subprocess.run(["git", "--version"], capture_output=True, text=True,
+                         check=False).stdout.strip()
     versions = ", ".join(f"{name} {_version(name)}" for name in PACKAGES)
     return [
         ("date", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
@@ -95,6 +97,8 @@ def machine() -> list[tuple[str, str]]:
         ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
         ("git", git.removeprefix("git version ") or "not found"),
         ("packages", versions),
+        ("load average", " / ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1, 5, 15 min)"
+         if hasattr(os, "getloadavg") else "unknown"),
     ]
 
 
@@ -126,10 +130,11 @@ def _version(name: str) -> str:
 
 
 def header(run_names: list[str], kept: list[str]) -> str:
-    lines = [TITLE, "Written by `make bench` (`python bench/run_all.py`); each section is "
-             "one `bench/bench_*.py`, printed by the script itself. Figures are medians; "
-             "they depend on the machine below and on what else it was running.", "",
-             "| | |", "|---|---|"]
+    intro = ("Written by `make bench` (`python bench/run_all.py`); each section is one "
+             "`bench/bench_*.py`, printed by the script itself. Figures are medians; they "
+             "depend on the machine below and on what else it was running (the load "
+             "average when this update started is in the table).")
+    lines = [TITLE, intro, "", "| | |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in machine()]
     lines.append("")
     if kept:

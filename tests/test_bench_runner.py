@@ -17,7 +17,7 @@ def bench(folder: Path, name: str, code: str) -> None:
 
 def run_all(folder: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(RUN_ALL), "--dir", str(folder), *args],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_results_hold_machine_sections_and_failures(tmp_path: Path) -> None:
