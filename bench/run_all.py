@@ -129,13 +129,13 @@ def _version(name: str) -> str:
         return "not installed"
 
 
-def header(run_names: list[str], kept: list[str]) -> str:
+def header(run_names: list[str], kept: list[str], facts: list[tuple[str, str]]) -> str:
     intro = ("Written by `make bench` (`python bench/run_all.py`); each section is one "
              "`bench/bench_*.py`, printed by the script itself. Figures are medians; they "
              "depend on the machine below and on what else it was running (the load "
              "average when this update started is in the table).")
     lines = [TITLE, intro, "", "| | |", "|---|---|"]
-    lines += [f"| {key} | {value} |" for key, value in machine()]
+    lines += [f"| {key} | {value} |" for key, value in facts]
     lines.append("")
     if kept:
         lines.append(f"This update ran {', '.join(run_names)}; the sections of "
@@ -151,9 +151,10 @@ def read_sections(results: Path) -> dict[str, str]:
     return {m["name"]: m["body"] for m in SECTION.finditer(results.read_text())}
 
 
-def write_results(results: Path, sections: dict[str, str], run_names: list[str]) -> None:
+def write_results(results: Path, sections: dict[str, str], run_names: list[str],
+                  facts: list[tuple[str, str]]) -> None:
     kept = [name for name in sorted(sections) if name not in run_names]
-    parts = [header(run_names, kept)]
+    parts = [header(run_names, kept, facts)]
     for name in sorted(sections):
         parts.append(f"<!-- bench: {name} -->\n{sections[name].strip()}\n\n<!-- /bench -->\n")
     tmp = results.with_suffix(".md.tmp")
@@ -176,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     # Drop sections of benchmarks that no longer exist.
     existing = {p.name for p in sorted(args.dir.glob("bench_*.py"))}
     sections = {k: v for k, v in sections.items() if k in existing}
+    facts = machine()  # before the benchmarks: the load average they started under
     failures = []
     for path in benches:
         print(f"running {path.name} ...", file=sys.stderr, flush=True)
@@ -185,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'ok' if ok else 'FAILED'} in {seconds:.0f} s", file=sys.stderr, flush=True)
         if not ok:
             failures.append(path.name)
-    write_results(results, sections, [p.name for p in benches])
+    write_results(results, sections, [p.name for p in benches], facts)
     print(f"wrote {results}", file=sys.stderr)
     if failures:
         print(f"failed: {', '.join(failures)}", file=sys.stderr)
