@@ -30,6 +30,23 @@ def pin_environment(home: Path) -> None:
     })
     for key in [k for k in os.environ if k.startswith("GITLOG_")]:
         del os.environ[key]
+    compile_gitlog()
+
+
+def compile_gitlog() -> None:
+    """Write gitlog's bytecode caches, as installing a wheel does.
+
+    Under PYTHONDONTWRITEBYTECODE an editable checkout would compile every gitlog module
+    in every new process, and the start-up and commit figures would time the compiler
+    (the peers' packages in site-packages were compiled when pip installed them).
+    """
+    import compileall
+    import importlib.util
+
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    spec = importlib.util.find_spec("gitlog")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        compileall.compile_dir(folder, quiet=1)
 
 
 def git(repo: Path, *args: str) -> str:

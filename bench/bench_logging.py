@@ -184,10 +184,10 @@ def main() -> None:
         os.chdir(cwd)
 
     m_floor, m_hot, m_flush = median(floor), median(hot), median(flush)
-    m_total = median(h + f for h, f in zip(hot, flush))
+    m_total = median(h + f for h, f in zip(hot, flush, strict=True))
     # Each repeat timed the floor and gitlog back to back: the ratio within a repeat
     # cancels most of the machine's changing load.
-    hot_ratio = median(h / f for h, f in zip(hot, floor))
+    hot_ratio = median(h / f for h, f in zip(hot, floor, strict=True))
     m_early, m_late, m_whole = median(early), median(late), median(whole)
     m_dv = {at: median(r[at] for r in dv) for at in DVCLIVE_AT}
     m_ml = median(ml)
