@@ -121,14 +121,18 @@ class Repo:
         return proc.returncode == 0
 
     def ls_tree(self, tree: str) -> list[tuple[str, str, str, str]]:
-        """Entries (mode, type, sha, name) of one tree, not recursive."""
+        """Entries (mode, type, sha, name) of one tree, not recursive.
+
+        Modes are given as git stores them in tree objects (``40000``, not ls-tree's
+        zero-padded ``040000``), so trees rebuilt from them stay canonical and sorted.
+        """
         out = run_git(["ls-tree", "-z", tree], self.root).stdout.decode("utf-8", "surrogateescape")
         entries = []
         for item in out.split("\0"):
             if item:
                 meta, name = item.split("\t", 1)
                 mode, kind, sha = meta.split()
-                entries.append((mode, kind, sha, name))
+                entries.append((mode.lstrip("0"), kind, sha, name))
         return entries
 
     def update_ref(self, ref: str, new: str, old: str | None, message: str) -> bool:
@@ -309,23 +313,42 @@ class CatFile:
 
     def read(self, spec: str) -> tuple[str, bytes] | None:
         """(type, content) of ``spec`` (a sha or ``rev:path``), or None if missing."""
-        assert self._proc.stdin and self._proc.stdout
+        found = self.lookup(spec)
+        return (found[1], found[2]) if found else None
+
+    def lookup(self, spec: str) -> tuple[str, str, bytes] | None:
+        """(object id, type, content) of ``spec`` (a sha, ref or ``rev:path``), or None."""
         if "\n" in spec:
             return None
+        self.send(spec)
+        return self.receive()
+
+    def send(self, spec: str) -> None:
+        """Ask for ``spec`` now and read the answer later with ``receive()``, in order:
+        git looks objects up while the caller does other work."""
+        assert self._proc.stdin
+        if "\n" in spec:
+            raise ValueError(f"object name with a newline: {spec!r}")
         self._proc.stdin.write(spec.encode() + b"\n")
         self._proc.stdin.flush()
+
+    def receive(self) -> tuple[str, str, bytes] | None:
+        """The answer to the oldest ``send()`` not yet received; None if missing."""
+        assert self._proc.stdout
         header = self._proc.stdout.readline().decode().split()
         if len(header) != 3:
             return None
-        _, kind, size = header
+        sha, kind, size = header
         data = self._proc.stdout.read(int(size))
         self._proc.stdout.read(1)
-        return kind, data
+        return sha, kind, data
 
     def close(self) -> None:
+        """End the process; answers not yet received are dropped."""
         if self._proc.poll() is None:
-            assert self._proc.stdin
+            assert self._proc.stdin and self._proc.stdout
             self._proc.stdin.close()
+            self._proc.stdout.close()  # git stops writing answers nobody will read
             self._proc.wait()
 
     def __enter__(self) -> CatFile:

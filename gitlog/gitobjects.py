@@ -18,6 +18,21 @@ TREE_MODE = "40000"
 FILE_MODE = "100644"
 
 
+def parse_tree(data: bytes, object_format: str = "sha1") -> list[tuple[str, str, str]]:
+    """Entries (mode, sha, name) of a raw tree object, modes as git stores them."""
+    size = 32 if object_format == "sha256" else 20
+    entries = []
+    pos = 0
+    while pos < len(data):
+        space = data.index(b" ", pos)
+        nul = data.index(b"\0", space)
+        mode = data[pos:space].decode()
+        name = data[space + 1:nul].decode("utf-8", "surrogateescape")
+        entries.append((mode, data[nul + 1:nul + 1 + size].hex(), name))
+        pos = nul + 1 + size
+    return entries
+
+
 class ObjectWriter:
     def __init__(self, objects_dir: Path, object_format: str = "sha1") -> None:
         self.objects_dir = Path(objects_dir)

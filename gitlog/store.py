@@ -15,34 +15,133 @@ import random
 import shutil
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from .config import Config
 from .errors import GitlogError
 from .git import Repo
-from .gitobjects import FILE_MODE, TREE_MODE, ObjectWriter
+from .gitobjects import FILE_MODE, TREE_MODE, ObjectWriter, parse_tree
 
 MAX_ATTEMPTS = 200
+# Blobs larger than this are hashed and compressed in worker threads (zlib and hashlib
+# release the GIL), so the metric series of a long run compress on all cores.
+PARALLEL_BLOB_BYTES = 256 * 1024
+# How many commits back the branch's first-parent line is searched for the code commit
+# as a parent before asking ``git merge-base`` (each step is one cat-file read).
+RECENT_RUNS = 64
 
 
-def write_dir_tree(writer: ObjectWriter, files: dict[str, bytes]) -> str:
-    """Write nested trees for {relative/path: content}; return the top tree's id."""
+class Prepared:
+    """Work started before a run's files are built, so that it overlaps that work.
+
+    One ``git cat-file --batch`` is asked at once for the base tree, its ``dvc.yaml`` and
+    the branch tip, and answers when the commit is assembled; worker threads hash and
+    compress the metric series, the bulk of a long run (zlib and hashlib release the GIL).
+    """
+
+    def __init__(self, repo: Repo, meta: dict[str, Any], pool: ThreadPoolExecutor,
+                 journal: Any = None) -> None:
+        self.repo, self.meta, self.pool = repo, meta, pool
+        self.writer = ObjectWriter(repo.objects_dir, repo.object_format)
+        self._cat = repo.cat_file()
+        base = meta.get("snapshot_tree")
+        if base:
+            self._cat.send(base)
+            self._cat.send(f"{base}:dvc.yaml")
+        self._cat.send(meta["branch"])
+        self.ready: dict[str, tuple[bytes, Future]] = {}
+        if journal is not None:
+            from .layout import whole_lines
+
+            for name, path in journal.metric_files():
+                data = whole_lines(path.read_bytes())
+                if len(data) >= PARALLEL_BLOB_BYTES:
+                    self.ready[f"metrics/{name}.tsv"] = (data, pool.submit(self.writer.blob,
+                                                                            data))
+
+    def close(self) -> None:
+        self._cat.close()
+
+    def reads(self) -> tuple[dict[str, tuple[str, str]], str | None, str | None,
+                             bool | None]:
+        """(base entries, base dvc.yaml text, branch tip, code is an ancestor of tip)."""
+        base, code = self.meta.get("snapshot_tree"), self.meta.get("code_commit")
+        entries: dict[str, tuple[str, str]] = {}
+        dvc_yaml = None
+        if base:
+            tree, blob = self._cat.receive(), self._cat.receive()
+            if tree is None or tree[1] != "tree":
+                raise GitlogError(f"the code snapshot {base} of run {self.meta['id']} is "
+                                  "missing", hint="run 'git fsck' to check the repository")
+            entries = {name: (mode, sha) for mode, sha, name in
+                       parse_tree(tree[2], self.repo.object_format)}
+            if blob is not None and blob[1] == "blob":
+                dvc_yaml = blob[2].decode("utf-8", "replace") or None
+        found = self._cat.receive()
+        tip = found[0] if found and found[1] == "commit" else None
+        ancestry = None
+        if code and tip and code != tip:
+            ancestry = _recent_parent(self._cat, code, tip)
+        self.close()
+        if code and tip and code != tip and ancestry is None:
+            ancestry = self.repo.is_ancestor(code, tip)
+        return entries, dvc_yaml, tip, ancestry
+
+
+def _recent_parent(cat: Any, code: str, tip: str) -> bool | None:
+    """True when ``code`` is a parent of one of the last runs on the branch (the usual
+    case, decided without a ``merge-base`` process); None when that cannot tell."""
+    commit = tip
+    for _ in range(RECENT_RUNS):
+        got = cat.read(commit)
+        if got is None or got[0] != "commit":
+            return None
+        header = got[1].split(b"\n\n", 1)[0].decode("ascii", "replace").split("\n")
+        parents = [line[7:] for line in header if line.startswith("parent ")]
+        if code in parents:
+            return True
+        if not parents:
+            return None
+        commit = parents[0]
+    return None
+
+
+def write_dir_tree(writer: ObjectWriter, files: dict[str, bytes],
+                   pool: ThreadPoolExecutor | None = None,
+                   ready: dict[str, tuple[bytes, Future]] | None = None) -> str:
+    """Write nested trees for {relative/path: content}; return the top tree's id.
+
+    ``ready``: blobs already being written, {path: (content, future of its id)}; used
+    where the content is still the same.
+    """
+    blobs: dict[str, Future] = {}
+    for rel, (data, future) in (ready or {}).items():
+        if files.get(rel) == data:
+            blobs[rel] = future
+    if pool is not None:
+        big = [rel for rel, data in files.items()
+               if rel not in blobs and len(data) >= PARALLEL_BLOB_BYTES]
+        if len(big) > 1:
+            blobs.update({rel: pool.submit(writer.blob, files[rel]) for rel in big})
     root: dict[str, Any] = {}
-    for rel, data in files.items():
+    for rel in files:
         node = root
         parts = rel.split("/")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        node[parts[-1]] = data
+        node[parts[-1]] = rel
 
     def write(node: dict[str, Any]) -> str:
         entries = {}
         for name, value in node.items():
             if isinstance(value, dict):
                 entries[name] = (TREE_MODE, write(value))
+            elif value in blobs:
+                entries[name] = (FILE_MODE, blobs[value].result())
             else:
-                entries[name] = (FILE_MODE, writer.blob(value))
+                entries[name] = (FILE_MODE, writer.blob(files[value]))
         return writer.tree(entries)
 
     return write(root)
@@ -50,10 +149,17 @@ def write_dir_tree(writer: ObjectWriter, files: dict[str, bytes]) -> str:
 
 def replace_path(repo: Repo, writer: ObjectWriter, base_tree: str | None, parts: list[str],
                  new: tuple[str, str] | None,
-                 extra_top: dict[str, tuple[str, str]] | None = None) -> str:
-    """A copy of ``base_tree`` with the entry at ``parts`` replaced (or removed if None)."""
-    entries = {name: (mode, sha) for mode, _, sha, name in repo.ls_tree(base_tree)} \
-        if base_tree else {}
+                 extra_top: dict[str, tuple[str, str]] | None = None,
+                 entries: dict[str, tuple[str, str]] | None = None) -> str:
+    """A copy of ``base_tree`` with the entry at ``parts`` replaced (or removed if None).
+
+    ``entries``: the base tree's entries when the caller has already read them.
+    """
+    if entries is None:
+        entries = {name: (mode, sha) for mode, _, sha, name in repo.ls_tree(base_tree)} \
+            if base_tree else {}
+    else:
+        entries = dict(entries)
     head = parts[0]
     if len(parts) == 1:
         if new is None:
@@ -77,15 +183,10 @@ def tree_without(repo: Repo, tree: str, log_dir: str) -> str:
     return replace_path(repo, writer, tree, log_dir.split("/"), None)
 
 
-def _dvc_yaml(repo: Repo, base_tree: str | None, log_dir: str,
-              files: Any = ()) -> bytes | None:
+def _dvc_yaml(existing: str | None, log_dir: str, files: Any = ()) -> bytes | None:
     """dvc.yaml content with gitlog's entries, or None when base's already has them."""
     from .dvcfiles import merge_entries
 
-    existing = None
-    if base_tree:
-        proc = repo.git("cat-file", "-p", f"{base_tree}:dvc.yaml", check=False)
-        existing = proc if proc else None
     return merge_entries(existing, log_dir, files)
 
 
@@ -112,23 +213,36 @@ def commit_message(meta: dict[str, Any], record: dict[str, Any], summary: str) -
 
 
 def commit_run(repo: Repo, config: Config, meta: dict[str, Any], files: dict[str, bytes],
-               message: str) -> str:
-    """Commit the run onto its experiment branch; return the new commit id."""
-    writer = ObjectWriter(repo.objects_dir, repo.object_format)
-    log_tree = write_dir_tree(writer, files)
-    base = meta.get("snapshot_tree")
-    log_dir = meta.get("log_dir") or config.log_dir
-    extra = {}
-    dvc_yaml = _dvc_yaml(repo, base, log_dir, files)
-    if dvc_yaml is not None:
-        extra["dvc.yaml"] = (FILE_MODE, writer.blob(dvc_yaml))
-    root = replace_path(repo, writer, base, log_dir.split("/"), (TREE_MODE, log_tree), extra)
+               message: str, prepared: Prepared | None = None) -> str:
+    """Commit the run onto its experiment branch; return the new commit id.
+
+    ``prepared``: git reads and blob writes already under way (``store_journal`` starts
+    them before it builds the files); started here otherwise.
+    """
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="gitlog-commit") as own:
+        prepared = prepared or Prepared(repo, meta, own)
+        try:
+            log_tree = write_dir_tree(prepared.writer, files, prepared.pool, prepared.ready)
+            reads = prepared.reads()
+        finally:
+            prepared.close()
+        writer = prepared.writer
+        base_entries, existing_dvc_yaml, first_tip, first_ancestry = reads
+        log_dir = meta.get("log_dir") or config.log_dir
+        extra = {}
+        dvc_yaml = _dvc_yaml(existing_dvc_yaml, log_dir, files)
+        if dvc_yaml is not None:
+            extra["dvc.yaml"] = (FILE_MODE, writer.blob(dvc_yaml))
+        root = replace_path(repo, writer, meta.get("snapshot_tree"), log_dir.split("/"),
+                            (TREE_MODE, log_tree), extra, entries=base_entries)
     ref = meta["branch"]
     code = meta.get("code_commit")
     ident = meta.get("ident") or "gitlog <gitlog@localhost>"
     ancestry: dict[str, bool] = {}
+    if first_tip is not None and first_ancestry is not None:
+        ancestry[first_tip] = first_ancestry
     for attempt in range(MAX_ATTEMPTS):
-        tip = repo.ref_tip(ref)
+        tip = first_tip if attempt == 0 else repo.ref_tip(ref)
         parents = [tip] if tip else []
         if code and code != tip:
             if tip is None:
@@ -191,17 +305,26 @@ def store_journal(repo: Repo, config: Config, journal: Any) -> tuple[str, str | 
     from .postcommit import after_commit
 
     meta = journal.meta()
-    files, record = build_files(journal)
-    summary = summary_line(json.loads(files["metrics.json"]), config["metrics"]["key"])
-    commit = path = None
     if meta.get("mode") == "workspace":
+        files, record = build_files(journal)
         path = write_workspace(repo.root, meta.get("log_dir") or config.log_dir, files)
         from .checkcache import remember_run_files  # spares the pre-commit hook a YAML parse
 
         remember_run_files(repo.gitlog_dir, repo.object_format, files)
         journal.mark_committed(str(path))
+        commit = None
     else:
-        commit = commit_run(repo, config, meta, files, commit_message(meta, record, summary))
+        path = None
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="gitlog-commit") as pool:
+            prepared = Prepared(repo, meta, pool, journal)  # git and zlib work meanwhile
+            try:
+                files, record = build_files(journal)
+                summary = summary_line(json.loads(files["metrics.json"]),
+                                       config["metrics"]["key"])
+                commit = commit_run(repo, config, meta, files,
+                                    commit_message(meta, record, summary), prepared)
+            finally:
+                prepared.close()
         journal.mark_committed(commit)
     journal.remove()
     if commit:

@@ -1,0 +1,55 @@
+"""Run commits as git sees them: canonical trees, the user's dvc.yaml, the parent links."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import gitlog
+from gitlog import store
+from tests.conftest import git, make_repo
+
+
+def parents(repo: Path, rev: str) -> list[str]:
+    return git(repo, "log", "-1", "--format=%P", rev).split()
+
+
+def test_run_commit_passes_strict_fsck_next_to_sorting_traps(tmp_path: Path) -> None:
+    # "src" (a folder) sorts after "src.py" in a git tree; trees rebuilt with
+    # ls-tree's zero-padded modes got both the mode and the order wrong.
+    repo = make_repo(tmp_path / "project", {
+        "src/model.py": "m = 1\n", "src.py": "s = 1\n", "train.py": "print('t')\n",
+        "dvc.yaml": "stages:\n  prepare:\n    cmd: python prepare.py\n",
+    })
+    with gitlog.start("baseline", repo=repo) as run:
+        run.log_metric("loss", 0.5)
+    proc = subprocess.run(["git", "fsck", "--strict", "--no-dangling"], cwd=repo,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    listing = git(repo, "ls-tree", run.commit)
+    assert "040000 tree" in listing and "\tsrc\n" in listing and "\tsrc.py\n" in listing
+    dvc_yaml = git(repo, "show", f"{run.commit}:dvc.yaml")
+    assert "cmd: python prepare.py" in dvc_yaml and ".gitlog/metrics.json" in dvc_yaml
+
+
+def test_parents_stay_right_when_the_recent_runs_do_not_decide(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Look one run back only, so git merge-base has to decide the ancestry.
+    monkeypatch.setattr(store, "RECENT_RUNS", 1)
+    code1 = git(repo, "rev-parse", "HEAD").strip()
+    runs = []
+    for _ in range(3):
+        with gitlog.start("exp", repo=repo) as run:
+            run.log_metric("loss", 1.0)
+        runs.append(run.commit)
+    assert parents(repo, runs[0]) == [code1]
+    assert parents(repo, runs[1]) == [runs[0]]
+    assert parents(repo, runs[2]) == [runs[1]]
+    (repo / "train.py").write_text("print('v2')\n")
+    git(repo, "commit", "-qam", "v2")
+    code2 = git(repo, "rev-parse", "HEAD").strip()
+    with gitlog.start("exp", repo=repo) as run:
+        run.log_metric("loss", 0.5)
+    assert parents(repo, run.commit) == [runs[2], code2]
