@@ -70,9 +70,8 @@ def build_demo(path: str | Path | None = None, *, progress: object = None) -> De
     script = template("demo/train.py").read_text(encoding="utf-8")
     (target / "train.py").write_text(script, encoding="utf-8")
     (target / ".gitignore").write_text("__pycache__/\n", encoding="utf-8")
-    _commit(target, "Train a logistic regression on the breast-cancer data")
     init_project(target)
-    _commit(target, "Set up gitlog")
+    _commit(target, "Train a logistic regression on the breast-cancer data")
 
     result = DemoResult(target)
     python = sys.executable
