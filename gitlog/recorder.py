@@ -7,10 +7,9 @@ steps, formats TSV rows and JSON lines, and appends them to the journal.
 
 from __future__ import annotations
 
-import math
 import threading
 import warnings
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -18,7 +17,6 @@ from typing import Any
 from .journal import Journal, dumps
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
-_NONFINITE = (math.inf, -math.inf)
 
 
 class GitlogWarning(UserWarning):
@@ -71,29 +69,41 @@ class Recorder:
             self._drain()
 
     def _drain(self) -> None:
-        queue, last = self.queue, self.last_step
-        rows: dict[str, list[str]] = defaultdict(list)
+        queue, last, warned = self.queue, self.last_step, self.warned
+        rows: dict[str, list[str]] = {}
+        keep_points = bool(self.listeners)
         points: list[tuple[float, str, int, float]] = []
         events: list[dict[str, Any]] = []
         nonfinite: list[tuple[str, int, float]] = []
-        max_step = self.max_step
+        max_step = self.max_step if self.max_step is not None else -1
+        popleft = queue.popleft
+        last_ts = 0.0
         for _ in range(len(queue)):
-            item = queue.popleft()
+            item = popleft()
             if len(item) == 4:
                 ts, name, step, value = item
                 if step is None:
                     step = last.get(name, -1) + 1
                 last[name] = step
-                if max_step is None or step > max_step:
+                if step > max_step:
                     max_step = step
-                if (value != value or value in _NONFINITE) and name not in self.warned:
+                # value - value is 0 for every finite number, NaN for NaN and infinities
+                if value - value != 0 and name not in warned:
                     nonfinite.append((name, step, value))
-                rows[name].append(f"{int(ts * 1000)}\t{step}\t{value!r}\n")
-                points.append((ts, name, step, value))
+                lines = rows.get(name)
+                if lines is None:
+                    lines = rows[name] = []
+                lines.append(f"{ts * 1000:.0f}\t{step}\t{value!r}\n")
+                if keep_points:
+                    points.append((ts, name, step, value))
+                last_ts = ts
             else:
                 ts, level, message, fields, step = item
                 events.append({"ts": iso(ts), "level": level, "message": message,
-                               "fields": fields, "step": max_step if step is None else step})
+                               "fields": fields,
+                               "step": (max_step if max_step >= 0 else None)
+                               if step is None else step})
+        max_step = max_step if max_step >= 0 else None
         self.max_step = max_step
         for name, step, value in nonfinite:
             if name in self.warned:
@@ -101,7 +111,7 @@ class Recorder:
             self.warned.add(name)
             text = f"metric {name!r} is {value!r} at step {step}; recorded as is"
             warnings.warn(f"gitlog: {text}", GitlogWarning, stacklevel=1)
-            events.append({"ts": iso(points[-1][0]), "level": "warning", "message": text,
+            events.append({"ts": iso(last_ts), "level": "warning", "message": text,
                            "fields": {"metric": name, "value": repr(value)}, "step": step})
         for name, lines in rows.items():
             self.journal.append_metric_rows(name, "".join(lines))
