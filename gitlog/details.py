@@ -15,7 +15,7 @@ from .config import Config
 from .git import Repo
 from .index import Index
 from .layout import flatten
-from .walk import parse_run_yaml
+from .facts import parse_run_yaml
 
 
 def load_yaml(data: bytes) -> Any:

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,10 +189,10 @@ class Repo:
         return Batch(self.root, ["cat-file", "--batch", "--buffer"],
                      lambda out: _parse_batch(out, len(specs)), feed)
 
-    def object_stream(self) -> Batch:
-        """Like ``read_objects``, with specs given one by one through ``add(spec)``."""
-        return Batch(self.root, ["cat-file", "--batch", "--buffer"],
-                     lambda out: _parse_batch(out, None))
+    def object_stream(self) -> ObjectReader:
+        """Like ``read_objects``, with specs given one by one through ``add(spec)`` and
+        answers taken as they arrive through ``poll()``."""
+        return ObjectReader(self.root)
 
     def diff_names(self, pairs: list[tuple[str, str]], pathspec: list[str]) -> Batch:
         """Start one ``git diff-tree --stdin``: the paths changed from each ``(old, new)``."""
@@ -301,6 +302,90 @@ def _parse_diff_names(out: bytes, pairs: list[tuple[str, str]]) -> list[list[str
             results[-1].append(item.decode("utf-8", "surrogateescape"))
     results.extend([] for _ in range(len(pairs) - len(results)))
     return results
+
+
+class ObjectReader:
+    """One ``git cat-file --batch --buffer`` fed spec by spec; a thread collects its output
+    and ``poll()`` parses whatever answers have arrived, so the caller can work on them
+    while git is still reading."""
+
+    def __init__(self, cwd: str | Path) -> None:
+        self._proc = subprocess.Popen(["git", "cat-file", "--batch", "--buffer"], cwd=cwd,
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, env=_env())
+        self._pending: list[bytes] = []
+        self._size = 0
+        self.count = 0  # specs added
+        self._chunks: deque[bytes] = deque()  # appended by the thread, taken by poll()
+        self._buf = b""
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def add(self, spec: str) -> None:
+        raw = spec.encode("utf-8", "surrogateescape") if "\n" not in spec else b"-"
+        self._pending.append(raw)
+        self._size += len(raw) + 1
+        self.count += 1
+        if self._size > 1 << 14:
+            self._flush()
+
+    def _flush(self) -> None:
+        assert self._proc.stdin
+        if self._pending:
+            with contextlib.suppress(OSError):
+                self._proc.stdin.write(b"\n".join(self._pending) + b"\n")
+                self._proc.stdin.flush()
+            self._pending.clear()
+            self._size = 0
+
+    def _read(self) -> None:
+        assert self._proc.stdout
+        read = self._proc.stdout.read1
+        append = self._chunks.append
+        while chunk := read(1 << 16):
+            append(chunk)
+
+    def poll(self) -> list[tuple[str, bytes, str] | None]:
+        """The answers that arrived since the last call, in order: (type, content, id) or
+        None for a missing object."""
+        if not self._chunks:
+            return []
+        take = self._chunks.popleft
+        chunks = [self._buf]
+        while self._chunks:
+            chunks.append(take())
+        buf = b"".join(chunks)
+        out: list[tuple[str, bytes, str] | None] = []
+        pos, end = 0, len(buf)
+        while True:
+            nl = buf.find(b"\n", pos)
+            if nl < 0:
+                break
+            header = buf[pos:nl].split(b" ")
+            if len(header) != 3 or header[2] in (b"missing", b"ambiguous"):
+                out.append(None)
+                pos = nl + 1
+                continue
+            stop = nl + 1 + int(header[2])
+            if stop >= end:
+                break
+            out.append((header[1].decode(), buf[nl + 1:stop], header[0].decode()))
+            pos = stop + 1
+        self._buf = buf[pos:]
+        return out
+
+    def close(self) -> list[tuple[str, bytes, str] | None]:
+        """Send what is left, wait for git, and return the answers not polled yet."""
+        self._flush()
+        assert self._proc.stdin and self._proc.stderr
+        with contextlib.suppress(OSError):
+            self._proc.stdin.close()
+        self._reader.join()
+        err = self._proc.stderr.read()
+        code = self._proc.wait()
+        if code != 0:
+            raise GitCommandError(["cat-file", "--batch"], code, err.decode(errors="replace"))
+        return self.poll()
 
 
 class CatFile:

@@ -11,7 +11,8 @@ from .config import Config, load
 from .git import Repo
 from .index import Index
 from .runlog import Progress, code_changes, collect
-from .walk import describe, walk
+from .facts import describe
+from .walk import walk
 
 
 @dataclass
