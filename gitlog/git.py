@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
-import tempfile
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -154,6 +152,9 @@ class Repo:
         against the copy, and ``git write-tree`` writes the result. The user's index,
         working tree and HEAD stay exactly as they were.
         """
+        import shutil
+        import tempfile
+
         self.gitlog_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix="index-", dir=self.gitlog_dir)
         os.close(fd)

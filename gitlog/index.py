@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS commits(commit_id TEXT, data TEXT);
 CREATE TABLE IF NOT EXISTS changes(pair TEXT, files BLOB);
 CREATE TABLE IF NOT EXISTS walks(key TEXT PRIMARY KEY, used REAL, runs TEXT, warnings TEXT,
                                  changes TEXT);
+CREATE TABLE IF NOT EXISTS columns(key TEXT PRIMARY KEY, walk TEXT, data TEXT);
 CREATE TABLE IF NOT EXISTS steps(commit_id TEXT, metric TEXT, which TEXT, value,
                                  PRIMARY KEY(commit_id, metric, which));
 CREATE TABLE IF NOT EXISTS details(commit_id TEXT PRIMARY KEY, params TEXT, code_tree TEXT);
@@ -199,10 +200,20 @@ class Index:
              [(key, time.time(), runs, warnings, changes)]),
             ("DELETE FROM walks WHERE key NOT IN (SELECT key FROM walks ORDER BY used DESC "
              "LIMIT ?)", [(KEEP_WALKS,)]),
+            ("DELETE FROM columns WHERE walk NOT IN (SELECT key FROM walks)", [()]),
         ])
 
     def put_walk_changes(self, key: str, changes: str) -> bool:
         return self._write([("UPDATE walks SET changes = ? WHERE key = ?", [(changes, key)])])
+
+    def column(self, walk: str, name: str) -> str | None:
+        """A column of values computed over walk ``walk`` (a metric's value in each run)."""
+        rows = self._read("SELECT data FROM columns WHERE key = ?", (f"{walk}\x1d{name}",))
+        return rows[0][0] if rows else None
+
+    def put_column(self, walk: str, name: str, data: str) -> bool:
+        return self._write([("INSERT OR REPLACE INTO columns VALUES (?, ?, ?)",
+                             [(f"{walk}\x1d{name}", walk, data)])])
 
     # -- code changes between two run commits ----------------------------------
     def changes(self) -> dict[tuple[str, str], list[str]]:

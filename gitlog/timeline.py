@@ -17,7 +17,8 @@ from .config import Config, load
 from .errors import GitlogError
 from .git import Repo
 from .index import Index
-from .runlog import Progress, RunEntry, RunLog, code_changes, collect, no_runs_error
+from .runlog import (Progress, RunEntry, RunLog, code_changes, collect, no_runs_error,
+                     paused_gc)
 from .steps import parse_step, step_values
 
 
@@ -138,16 +139,32 @@ def _timestamp(repo: Repo, option: str, text: str | None) -> int | None:
 
 def _values(repo: Repo, config: Config, index: Index, log: RunLog, metrics: list[str],
             step: str | None) -> dict[str, list[float | None]]:
-    """Per metric, the value in each run (aliases resolved, ``step`` applied)."""
-    names = {m: metric_names(config, m) for m in metrics}
-    if step is not None:
-        which = parse_step(step)
-        commits = [r.facts.commit for r in log.runs]
-        return {m: step_values(repo, config, index, commits, names[m], which) for m in metrics}
+    """Per metric, the value in each run (aliases resolved, ``step`` applied); kept in the
+    index with the walk, so an unchanged repository answers without reading a run."""
+    import json
+
+    which = parse_step(step) if step is not None else None
     out = {}
     for m in metrics:
-        wanted = names[m]
-        out[m] = [run.facts.metric(wanted) for run in log.runs]
+        names = metric_names(config, m)
+        key = json.dumps([names, which])
+        stored = index.column(log.key, key) if log.key else None
+        if stored is not None:
+            try:
+                column = json.loads(stored)
+                if isinstance(column, list) and len(column) == len(log.runs):
+                    out[m] = column
+                    continue
+            except ValueError:
+                pass
+        if which is not None:
+            column = step_values(repo, config, index, [r.facts.commit for r in log.runs],
+                                 names, which)
+        else:
+            column = [run.facts.metric(names) for run in log.runs]
+        if log.key:
+            index.put_column(log.key, key, json.dumps(column))
+        out[m] = column
     return out
 
 
@@ -238,7 +255,7 @@ def query_history(metrics: Sequence[str], revs: Sequence[str] = (), *, all: bool
     if step is not None:
         parse_step(step)
     after, before = _timestamp(repo, "since", since), _timestamp(repo, "until", until)
-    with Index(repo.gitlog_dir, config.log_dir) as index:
+    with Index(repo.gitlog_dir, config.log_dir) as index, paused_gc():
         log = collect(repo, config, index, list(revs), all_=all, first_parent=first_parent,
                       changes=True, progress=progress)
         if not log.runs:

@@ -43,16 +43,19 @@ def number(value: Any, signed: bool = False, suffix: str = "") -> str:
 
 
 def _column(values: list[Any], kind: str | None) -> list[str]:
-    if kind == "delta":
-        return ["" if v is None else number(v, signed=True) for v in values]
-    if kind == "pct":
-        return ["" if v is None else number(v, signed=True, suffix="%") for v in values]
-    kinds = {v.__class__ for v in values}
-    if kinds <= {str, type(None)}:
+    kinds = set(map(type, values))
+    if kind in ("delta", "pct"):
+        suffix = "%" if kind == "pct" else ""
+        if kinds <= {float, _NONE}:  # deltas are finite: no inf/nan to spell out
+            return ["" if v is None else f"{v:+.6g}{suffix}" if v - v == 0 else
+                    number(v, signed=True, suffix=suffix) for v in values]
+        return ["" if v is None else number(v, signed=True, suffix=suffix) for v in values]
+    if kinds <= {str, _NONE}:
         return ["" if v is None else v.replace("\n", " ") if "\n" in v else v for v in values]
-    if kinds <= {float, type(None)}:
-        return ["" if v is None else f"{v:.6g}" if v == v and abs(v) != _INF else str(v)
-                for v in values]
+    if kinds <= {float, _NONE}:
+        return ["" if v is None else f"{v:.6g}" if v - v == 0 else str(v) for v in values]
+    if kinds <= {list, _NONE}:
+        return ["" if v is None else ", ".join(map(str, v)) for v in values]
     out = []
     for v in values:
         if v is None:
@@ -68,10 +71,14 @@ def _column(values: list[Any], kind: str | None) -> list[str]:
     return out
 
 
-_INF = float("inf")
+_NONE = type(None)
 
 
 def _numeric(values: list[Any]) -> bool:
+    kinds = set(map(type, values))
+    kinds.discard(_NONE)
+    if kinds <= {int, float}:
+        return bool(kinds)
     seen = False
     for v in values:
         if v is None:
@@ -84,9 +91,10 @@ def _numeric(values: list[Any]) -> bool:
 
 def _pad(cells: list[str], header: str, right: bool) -> tuple[list[str], str, int]:
     if header.isascii() and "".join(cells).isascii():
-        size = max([len(header)] + [len(c) for c in cells])
-        just = str.rjust if right else str.ljust
-        return [just(c, size) for c in cells], just(header, size), size
+        size = max(len(header), max(map(len, cells), default=0))
+        if right:
+            return [c.rjust(size) for c in cells], header.rjust(size), size
+        return [c.ljust(size) for c in cells], header.ljust(size), size
     size = max([width(header)] + [width(c) for c in cells])
 
     def pad(text: str) -> str:

@@ -123,7 +123,10 @@ def history(revs: tuple[str, ...], metrics: tuple[str, ...], all_: bool, step: s
         note("no runs match")
         if fmt not in ("json", "csv"):
             return
-    emit(render_history(result, fmt))
+    from gitlog.runlog import paused_gc
+
+    with paused_gc():
+        emit(render_history(result, fmt))
 
 
 def render_history(result: Any, fmt: str) -> str:
