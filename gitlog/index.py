@@ -56,9 +56,14 @@ def pack(f: Facts) -> str:
     return text
 
 
-def unpack(commit: str, data: str) -> Facts:
+def unpack(commit: str, data: str, shared: dict[str, str] | None = None) -> Facts:
+    """Facts from a packed row; ``shared`` keeps one copy of values many rows repeat."""
     t, date, author, subject, has_run, run_id, exp, status, code, blob, error, text = \
         data.split(SEP)
+    if shared is not None:
+        author = shared.setdefault(author, author)
+        exp = shared.setdefault(exp, exp)
+        status = shared.setdefault(status, status)
     return Facts(commit, int(t), date, author, subject, has_run == "1", run_id or None,
                  exp or None, status or None, code or None, blob or None, error or None,
                  text or None)
@@ -165,13 +170,26 @@ class Index:
     # -- facts -----------------------------------------------------------------
     def facts(self) -> dict[str, Facts]:
         """Every cached commit's facts."""
-        out = {}
-        for commit, data in self._read("SELECT commit_id, data FROM commits"):
-            try:
-                out[commit] = unpack(commit, data)
-            except (ValueError, TypeError):
-                continue  # a damaged row is simply not cached
+        out: dict[str, Facts] = {}
+        shared: dict[str, str] = {}
+        if self.db is None:
+            return out
+        try:
+            for commit, data in self.db.execute("SELECT commit_id, data FROM commits"):
+                try:
+                    out[commit] = unpack(commit, data, shared)
+                except (ValueError, TypeError, AttributeError):
+                    continue  # a damaged row is simply not cached
+        except sqlite3.OperationalError:
+            return {}
+        except sqlite3.DatabaseError:
+            self._reset()
+            return {}
         return out
+
+    def put_facts_rows(self, rows: list[tuple[str, str]]) -> bool:
+        """Store ``(commit, pack(facts))`` rows."""
+        return self._write([("INSERT INTO commits VALUES (?, ?)", rows)])
 
     def put_facts(self, facts: Iterable[Facts]) -> bool:
         return self._write([("INSERT INTO commits VALUES (?, ?)",

@@ -202,7 +202,8 @@ def _collect(repo: Repo, config: Config, index: Index, tokens: list[str],
         log = _restore(stored, facts, key)
         if log is not None:
             return log
-    nodes, fresh = _walk_and_describe(repo, config, tokens, first_parent, facts, progress)
+    nodes, fresh = _walk_and_describe(repo, config, index, tokens, first_parent, facts,
+                                      progress)
     log = _link(nodes, facts, config)
     log.key = key
     missing = log.missing()
@@ -252,11 +253,12 @@ def _restore(stored: tuple[str, str, str | None], facts: dict[str, Facts],
     return log
 
 
-def _walk_and_describe(repo: Repo, config: Config, tokens: list[str], first_parent: bool,
-                       facts: dict[str, Facts], progress: Progress | None) -> \
-        tuple[list[Node], list[tuple[str, str]]]:
-    """The walk's nodes, newest first, and the index rows of the commits it described
-    (their facts are added to ``facts``): blobs are read and parsed while git walks."""
+def _walk_and_describe(repo: Repo, config: Config, index: Index, tokens: list[str],
+                       first_parent: bool, facts: dict[str, Facts],
+                       progress: Progress | None) -> tuple[list[Node], list[tuple[str, str]]]:
+    """The walk's nodes, newest first; the commits it described get their facts added to
+    ``facts`` and to the index (written as they come; the last rows are returned, to be
+    written with the walk). Blobs are read and parsed while git walks."""
     from .walk import walk
 
     nodes: list[Node] = []
@@ -268,6 +270,10 @@ def _walk_and_describe(repo: Repo, config: Config, tokens: list[str], first_pare
         for item in new:
             facts[item.commit] = item
             rows.append((item.commit, pack(item)))
+            item.text = None  # packed; the parsed tree stays
+        if len(rows) >= 2048:
+            index.put_facts_rows(rows)
+            rows.clear()
 
     for record in walk(repo, config.log_dir, tokens, first_parent=first_parent):
         nodes.append(record.node)

@@ -163,6 +163,8 @@ class Parser:
         self.code_entries = re.compile(
             r":[^\0]*\0(?:" + re.escape(self.prefix) + r"[^\0]*\0|([^\0]*)\0)")
         self.days: dict[int, str] = {}
+        self.shared: dict[str, str] = {}  # one copy of the strings many commits repeat
+        self.ids: dict[str, str] = {}  # parent ids whose commits are still to come
         self.zones: dict[str, tuple[int, str]] = {}
 
     def __call__(self, text: str) -> Record:
@@ -197,9 +199,17 @@ class Parser:
                 tz: str, subject: str, body: str, metrics: str | None, run: str | None,
                 code: list[str]) -> Record:
         parts = ids.split(" ")
-        commit = parts[0]
+        # one string per commit id: a parent's id is kept once, in its child's node
+        known = self.ids
+        commit = known.pop(parts[0], parts[0])
+        parents = tuple([known.setdefault(p, p) for p in parts[1:]])
+        if parents and base == parents[0]:
+            base = parents[0]
         if not author.isascii():
             author = _text(author)
+        shared = self.shared
+        author = shared.setdefault(author, author)
+        source = shared.setdefault(source, source)
         if not subject.isascii():
             subject = _text(subject)
         # the committer date as %cI shows it (strict ISO 8601, the committer's zone)
@@ -214,11 +224,17 @@ class Parser:
         tags = _trailers(body) if "    Gitlog-" in body else _NONE
         if tags:
             get = tags.get
+            experiment, status, code_commit = (get("Gitlog-Experiment"),
+                                               get("Gitlog-Status"), get("Gitlog-Code"))
+            if experiment:
+                experiment = shared.setdefault(experiment, experiment)
+            if status:
+                status = shared.setdefault(status, status)
             facts = Facts(commit, when, date, author, subject, False, get("Gitlog-Run"),
-                          get("Gitlog-Experiment"), get("Gitlog-Status"), get("Gitlog-Code"))
+                          experiment, status, code_commit)
         else:
             facts = Facts(commit, when, date, author, subject, False)
-        return Record(Node(commit, tuple(parts[1:]), source, base, code), facts, metrics, run)
+        return Record(Node(commit, parents, source, base, code), facts, metrics, run)
 
     def _odd(self, text: str) -> Record:
         """A record the pattern does not fit (a commit without author or committer line):

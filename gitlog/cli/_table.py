@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import click
@@ -89,16 +89,14 @@ def _numeric(values: list[Any]) -> bool:
     return seen
 
 
-def _pad(cells: list[str], header: str, right: bool) -> tuple[list[str], str, int]:
-    if header.isascii() and "".join(cells).isascii():
-        size = max(len(header), max(map(len, cells), default=0))
-        if right:
-            return [c.rjust(size) for c in cells], header.rjust(size), size
-        return [c.ljust(size) for c in cells], header.ljust(size), size
-    size = max([width(header)] + [width(c) for c in cells])
+def _pad(cells: list[str], header: str, right: bool,
+         size: int | None = None) -> tuple[list[str], str, int]:
+    """Cells and header padded to one display width (``size``: at least that wide)."""
+    if size is None:
+        size = max([width(header)] + [width(c) for c in cells])
 
     def pad(text: str) -> str:
-        gap = " " * (size - width(text))
+        gap = " " * (size - width(text))  # type: ignore[operator]
         return gap + text if right else text + gap
 
     return [pad(c) for c in cells], pad(header), size
@@ -108,8 +106,16 @@ def format_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: st
                    clip: int | None = None) -> str:
     """A table or Markdown from (header, values, kind) columns; kind 'delta' or 'pct'
     signs numbers, ``clip`` shortens longer table cells with '…'."""
+    return "\n".join(iter_columns(columns, fmt, clip))
+
+
+def iter_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: str,
+                 clip: int | None = None, chunk: int = 1000) -> Iterator[str]:
+    """``format_columns`` in pieces of ``chunk`` lines (joined by newlines, they are the
+    same text), so a long table is written as it is formatted."""
     markdown = fmt == "markdown"
-    padded, heads, rules = [], [], []
+    texts, heads, rules, sizes, rights = [], [], [], [], []
+    ascii_only = True
     for name, values, kind in columns:
         cells = _column(values, kind)
         if clip and fmt == "table":
@@ -117,18 +123,34 @@ def format_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: st
         if markdown:
             cells = [x.replace("|", "\\|") for x in cells]
         right = _numeric(values)
-        cells, head, size = _pad(cells, name, right)
-        padded.append(cells)
-        heads.append(head)
+        if ascii_only and not (name.isascii() and "".join(cells).isascii()):
+            ascii_only = False
+        size = max(len(name), max(map(len, cells), default=0)) if ascii_only else \
+            max([width(name)] + [width(c) for c in cells])
+        texts.append(cells)
+        sizes.append(size)
+        rights.append(right)
+        heads.append(_pad([], name, right, size)[1])
         rules.append(("-" * (size + 1) + ":" if right else "-" * (size + 2)) if markdown
                      else "-" * size)
     if markdown:
-        lines = ["| " + " | ".join(heads) + " |", "|" + "|".join(rules) + "|"]
-        lines += ["| " + " | ".join(cells) + " |" for cells in zip(*padded, strict=False)]
+        yield "| " + " | ".join(heads) + " |\n|" + "|".join(rules) + "|"
     else:
-        lines = ["  ".join(heads).rstrip(), "  ".join(rules)]
-        lines += ["  ".join(cells).rstrip() for cells in zip(*padded, strict=False)]
-    return "\n".join(lines)
+        yield "  ".join(heads).rstrip() + "\n" + "  ".join(rules)
+    count = len(texts[0]) if texts else 0
+    for start in range(0, count, chunk):
+        part = [cells[start:start + chunk] for cells in texts]
+        if ascii_only:
+            padded = [[c.rjust(size) for c in cells] if right else
+                      [c.ljust(size) for c in cells]
+                      for cells, size, right in zip(part, sizes, rights, strict=True)]
+        else:
+            padded = [_pad(cells, "", right, size)[0]
+                      for cells, size, right in zip(part, sizes, rights, strict=True)]
+        if markdown:
+            yield "\n".join("| " + " | ".join(row) + " |" for row in zip(*padded, strict=True))
+        else:
+            yield "\n".join("  ".join(row).rstrip() for row in zip(*padded, strict=True))
 
 
 def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import click
 
 from . import pass_repo
-from ._output import format_option
-from ._table import Progress, emit, format_columns, format_rows, note, sparkline, warn
+from ._output import echo_chunks, format_option, iter_csv, iter_json
+from ._table import Progress, iter_columns, note, sparkline, warn
 
 
 def metric_option(func: Any) -> Any:
@@ -126,18 +127,29 @@ def history(revs: tuple[str, ...], metrics: tuple[str, ...], all_: bool, step: s
     from gitlog.runlog import paused_gc
 
     with paused_gc():
-        emit(render_history(result, fmt))
+        echo_chunks(stream_history(result, fmt))
 
 
 def render_history(result: Any, fmt: str) -> str:
     """The rows of a HistoryResult in ``fmt``; a table is headed by one sparkline a metric."""
+    return "".join(stream_history(result, fmt))
+
+
+def stream_history(result: Any, fmt: str) -> Iterator[str]:
+    """``render_history`` in pieces, produced as they are written."""
     columns, kinds = history_columns(result.metrics)
     values = history_values(result)
     if fmt in ("json", "csv"):
-        rows = [dict(zip(columns, cells, strict=True))
-                for cells in zip(*(values[c] for c in columns), strict=True)]
-        return format_rows(rows, columns, fmt, kinds)
-    text = format_columns([(c, values[c], kinds.get(c)) for c in columns], fmt)
+        if fmt == "csv":  # lists read as in the table: "a.py, b.py"
+            values["code_changes"] = [None if v is None else ", ".join(map(str, v))
+                                      for v in values["code_changes"]]
+        rows = (dict(zip(columns, cells, strict=True))
+                for cells in zip(*(values[c] for c in columns), strict=True))
+        yield from (iter_json if fmt == "json" else iter_csv)(rows, columns)
+        return
     if fmt == "table":
-        return "\n".join([*spark_lines(values, result.metrics, result.better), "", text])
-    return text
+        yield "\n".join([*spark_lines(values, result.metrics, result.better), ""]) + "\n"
+    pieces = iter_columns([(c, values[c], kinds.get(c)) for c in columns], fmt)
+    yield next(pieces)
+    for text in pieces:
+        yield "\n" + text
