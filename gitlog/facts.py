@@ -140,8 +140,8 @@ def parse_metrics(data: bytes) -> tuple[dict[str, Any] | None, str | None, str |
     """(tree, text, error) of a metrics.json blob: the text is what the index keeps."""
     try:
         text = data.decode("utf-8")
-        tree, end = _SCAN(text, _SPACE(text, 0).end())
-        if tree.__class__ is dict and _SPACE(text, end).end() == len(text):
+        tree, end = _SCAN(text, 0 if text[:1] == "{" else _SPACE(text, 0).end())
+        if tree.__class__ is dict and (end == len(text) or _SPACE(text, end).end() == len(text)):
             return tree, text, None
     except (UnicodeDecodeError, StopIteration, ValueError):
         pass
@@ -206,6 +206,20 @@ class Describer:
         for i, (rec, m, r) in enumerate(records):  # noqa: B007
             if m >= have or r >= have:
                 break
+            if r < 0 and m >= 0:  # the usual run: metrics.json only (trailers tell the rest)
+                got = answers[m - base]
+                facts = rec.facts
+                if got is not None and got[0] == "blob":
+                    facts.has_run = True
+                    facts.metrics_blob = got[2]
+                    facts.tree, facts.text, facts.error = parse_metrics(got[1])
+                    if facts.code_commit == "none":
+                        facts.code_commit = None
+                    out.append(facts)
+                else:
+                    out.append(_facts(rec, got, None))
+                used = m + 1
+                continue
             out.append(_facts(rec, answers[m - base] if m >= 0 else None,
                               answers[r - base] if r >= 0 else None))
             used = max(used, m + 1, r + 1)

@@ -185,12 +185,14 @@ class Parser:
                          any(p.startswith("dvc.yaml/") for p in code)):
                 code = [p for p in code if p != "dvc.yaml" and p != self.log_dir and
                         not p.startswith("dvc.yaml/")]
+            # an entry ends '<new id> <status>' (no renames: a one-letter status), then
+            # NUL and its path
             i = text.find(self.metrics_entry, at)
             if i >= 0:
-                metrics = _new_blob(text[text.rfind(":", at, i):i])
+                metrics = "" if text[i - 1] == "D" else text[text.rfind(" ", at, i - 2) + 1:i - 2]
             i = text.find(self.run_entry, at)
             if i >= 0:
-                run = _new_blob(text[text.rfind(":", at, i):i])
+                run = "" if text[i - 1] == "D" else text[text.rfind(" ", at, i - 2) + 1:i - 2]
         return self._record(ids, source or "", base, author, int(ts), tz,
                             title.replace("\n    ", " ")[4:].rstrip("\n"), body, metrics, run,
                             code)
