@@ -22,7 +22,7 @@ def log_paths(log_dir: str) -> list[str]:
 
 RUN_KEYS = ("id", "experiment", "status", "code_commit", "code_tree")
 _DECODER = json.JSONDecoder()
-_SCAN = _DECODER.scan_once
+_SCAN = _DECODER.scan_once  # type: ignore[attr-defined]
 _SPACE = json.decoder.WHITESPACE.match  # type: ignore[attr-defined]
 
 
@@ -71,14 +71,8 @@ class Facts:
     def data(self) -> dict[str, Any]:
         """metrics.json as a (nested) mapping; {} when the commit has none."""
         if self.tree is None:
-            tree = None
-            if self.text:
-                try:
-                    tree = _SCAN(self.text, _SPACE(self.text, 0).end())[0]
-                except (StopIteration, ValueError):
-                    pass
-            self.tree = tree if tree.__class__ is dict else {}
-        return self.tree  # type: ignore[return-value]
+            self.tree = _tree(self.text) if self.text else {}
+        return self.tree
 
     def metrics(self) -> dict[str, float]:
         """Flat numeric metrics: {'train/loss': 0.3}; non-finite values dropped."""
@@ -99,11 +93,20 @@ class Facts:
                 if value is not None:
                     return value
                 continue
-            value = tree.get(name)
-            kind = value.__class__
-            if kind is int or (kind is float and value - value == 0):
-                return value  # type: ignore[no-any-return]
+            found: Any = tree.get(name)
+            kind = found.__class__
+            if kind is int or (kind is float and found - found == 0):
+                return found  # type: ignore[no-any-return]
         return None
+
+
+def _tree(text: str) -> dict[str, Any]:
+    """The mapping a stored (valid) metrics.json text holds."""
+    try:
+        tree = _SCAN(text, _SPACE(text, 0).end())[0]
+    except (StopIteration, ValueError):
+        return {}
+    return tree if tree.__class__ is dict else {}  # type: ignore[no-any-return]
 
 
 def parse_run_yaml(data: bytes) -> dict[str, Any]:

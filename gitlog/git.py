@@ -341,7 +341,7 @@ class ObjectReader:
 
     def _read(self) -> None:
         assert self._proc.stdout
-        read = self._proc.stdout.read1
+        read = self._proc.stdout.read1  # type: ignore[attr-defined]
         append = self._chunks.append
         while chunk := read(1 << 16):
             append(chunk)

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config, load
+from .facts import describe
 from .git import Repo
 from .index import Index
 from .runlog import Progress, code_changes, collect
-from .facts import describe
 from .walk import walk
 
 

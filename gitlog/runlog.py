@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .errors import GitlogError, RevisionError
-from .git import Repo
 from .facts import Describer, Facts, log_paths
+from .git import Repo
 from .index import Index, pack
 
 if TYPE_CHECKING:
@@ -65,16 +65,22 @@ class RunLog:
 
     def missing(self) -> list[tuple[str, str]]:
         """(previous, run) pairs whose code changes the walk did not give."""
-        column = self._column or []
-        return sorted({(r.previous, r.facts.commit) for r, c in zip(self.runs, column)
+        column = self._column
+        if column is None or len(column) != len(self.runs):
+            return []
+        return sorted({(r.previous, r.facts.commit) for r, c in zip(self.runs, column,
+                                                                     strict=True)
                        if c is _MISSING and r.previous})
 
     def fill(self) -> list[list[str] | None]:
         """The code-changes column, its missing cells taken from the known pairs."""
-        column = self._column or []
+        column = self._column
+        if column is None or len(column) != len(self.runs):
+            column = [_MISSING] * len(self.runs)
         known = self._known
         self._column = [known.get((r.previous, r.facts.commit), []) if c is _MISSING and
-                        r.previous else c for r, c in zip(self.runs, column)]
+                        r.previous else None if c is _MISSING else c
+                        for r, c in zip(self.runs, column, strict=True)]
         return self._column
 
 

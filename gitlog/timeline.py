@@ -17,8 +17,7 @@ from .config import Config, load
 from .errors import GitlogError
 from .git import Repo
 from .index import Index
-from .runlog import (Progress, RunEntry, RunLog, code_changes, collect, no_runs_error,
-                     paused_gc)
+from .runlog import Progress, RunEntry, RunLog, code_changes, collect, no_runs_error, paused_gc
 from .steps import parse_step, step_values
 
 
