@@ -141,10 +141,10 @@ def flat_numbers(tree: Any, prefix: str = "", out: dict[str, float] | None = Non
 
 def parse_metrics(data: bytes) -> tuple[dict[str, Any] | None, str | None, str | None]:
     """(tree, text, error) of a metrics.json blob: the text is what the index keeps."""
-    try:
-        text = data.decode("utf-8")
-        tree, end = _SCAN(text, 0 if text[:1] == "{" else _SPACE(text, 0).end())
-        if tree.__class__ is dict and (end == len(text) or _SPACE(text, end).end() == len(text)):
+    try:  # the usual file: an object from the first byte, then at most whitespace
+        text = data.decode()
+        tree, end = _SCAN(text, 0)
+        if tree.__class__ is dict and (end == len(text) or not text[end:].strip(" \t\n\r")):
             return tree, text, None
     except (UnicodeDecodeError, StopIteration, ValueError):
         pass
