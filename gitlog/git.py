@@ -12,7 +12,6 @@ import contextlib
 import os
 import subprocess
 import threading
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -306,56 +305,59 @@ def _parse_diff_names(out: bytes, pairs: list[tuple[str, str]]) -> list[list[str
 
 
 class ObjectReader:
-    """One ``git cat-file --batch --buffer`` fed spec by spec; a thread collects its output
-    and ``poll()`` parses whatever answers have arrived, so the caller can work on them
-    while git is still reading."""
+    """One ``git cat-file --batch --buffer`` fed spec by spec, both pipes non-blocking:
+    ``add`` and ``poll`` write what git can take and read what it has answered, so the
+    caller works on answers while git is still reading, with no thread and no deadlock."""
 
     def __init__(self, cwd: str | Path) -> None:
         self._proc = subprocess.Popen(["git", "cat-file", "--batch", "--buffer"], cwd=cwd,
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, env=_env())
-        self._pending: list[bytes] = []
-        self._size = 0
-        self.count = 0  # specs added
-        self._chunks: deque[bytes] = deque()  # appended by the thread, taken by poll()
+        assert self._proc.stdin and self._proc.stdout
+        self._in = self._proc.stdin.fileno()
+        self._out = self._proc.stdout.fileno()
+        os.set_blocking(self._in, False)
+        os.set_blocking(self._out, False)
+        self._pending = bytearray()  # requests git has not taken yet
+        self._chunks: list[bytes] = []  # answers read, not parsed yet
         self._buf = b""
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self._eof = False
+        self.count = 0  # specs added
 
     def add(self, spec: str) -> None:
-        raw = spec.encode("utf-8", "surrogateescape") if "\n" not in spec else b"-"
-        self._pending.append(raw)
-        self._size += len(raw) + 1
+        self._pending += spec.encode("utf-8", "surrogateescape") if "\n" not in spec else b"-"
+        self._pending += b"\n"
         self.count += 1
-        if self._size > 1 << 14:
-            self._flush()
+        if len(self._pending) > 1 << 11:  # small batches: git answers while the walk goes on
+            self._pump()
 
-    def _flush(self) -> None:
-        assert self._proc.stdin
+    def _pump(self) -> None:
+        """Write what the pipe takes, read what git wrote; never waits."""
         if self._pending:
-            with contextlib.suppress(OSError):
-                self._proc.stdin.write(b"\n".join(self._pending) + b"\n")
-                self._proc.stdin.flush()
-            self._pending.clear()
-            self._size = 0
-
-    def _read(self) -> None:
-        assert self._proc.stdout
-        read = self._proc.stdout.read1  # type: ignore[attr-defined]
-        append = self._chunks.append
-        while chunk := read(1 << 16):
-            append(chunk)
+            try:
+                del self._pending[:os.write(self._in, self._pending)]
+            except BlockingIOError:
+                pass
+            except OSError:  # git is gone: close() reports why
+                self._pending.clear()
+        while not self._eof:
+            try:
+                chunk = os.read(self._out, 1 << 16)
+            except BlockingIOError:
+                return
+            if chunk:
+                self._chunks.append(chunk)
+            else:
+                self._eof = True
 
     def poll(self) -> list[tuple[str, bytes, str] | None]:
         """The answers that arrived since the last call, in order: (type, content, id) or
         None for a missing object."""
+        self._pump()
         if not self._chunks:
             return []
-        take = self._chunks.popleft
-        chunks = [self._buf]
-        while self._chunks:
-            chunks.append(take())
-        buf = b"".join(chunks)
+        buf = b"".join([self._buf, *self._chunks])
+        self._chunks.clear()
         out: list[tuple[str, bytes, str] | None] = []
         pos, end = 0, len(buf)
         while True:
@@ -377,11 +379,17 @@ class ObjectReader:
 
     def close(self) -> list[tuple[str, bytes, str] | None]:
         """Send what is left, wait for git, and return the answers not polled yet."""
-        self._flush()
+        import select
+
         assert self._proc.stdin and self._proc.stderr
+        while not self._eof:
+            if not self._pending and not self._proc.stdin.closed:
+                with contextlib.suppress(OSError):
+                    self._proc.stdin.close()  # git answers the rest, then ends
+            select.select([self._out], [self._in] if self._pending else [], [])
+            self._pump()
         with contextlib.suppress(OSError):
             self._proc.stdin.close()
-        self._reader.join()
         err = self._proc.stderr.read()
         code = self._proc.wait()
         if code != 0:

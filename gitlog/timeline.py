@@ -136,35 +136,37 @@ def _timestamp(repo: Repo, option: str, text: str | None) -> int | None:
             from None
 
 
-def _values(repo: Repo, config: Config, index: Index, log: RunLog, metrics: list[str],
-            step: str | None) -> dict[str, list[float | None]]:
-    """Per metric, the value in each run (aliases resolved, ``step`` applied); kept in the
-    index with the walk, so an unchanged repository answers without reading a run."""
-    import json
+def _values(repo: Repo, config: Config, log: RunLog, index: Index, names: list[str],
+            which: str | None) -> list[float | None]:
+    """The value of the first of ``names`` in each run (``which``: a step of its series)."""
+    if which is not None:
+        return step_values(repo, config, index, [r.facts.commit for r in log.runs], names,
+                           which)
+    return [run.facts.metric(names) for run in log.runs]
 
-    which = parse_step(step) if step is not None else None
-    out = {}
-    for m in metrics:
-        names = metric_names(config, m)
-        key = json.dumps([names, which])
-        stored = index.column(log.key, key) if log.key else None
-        if stored is not None:
-            try:
-                column = json.loads(stored)
-                if isinstance(column, list) and len(column) == len(log.runs):
-                    out[m] = column
-                    continue
-            except ValueError:
-                pass
-        if which is not None:
-            column = step_values(repo, config, index, [r.facts.commit for r in log.runs],
-                                 names, which)
-        else:
-            column = [run.facts.metric(names) for run in log.runs]
-        if log.key:
-            index.put_column(log.key, key, json.dumps(column))
-        out[m] = column
-    return out
+
+def _changes(column: list[float | None], previous: list[int],
+             lower: bool) -> tuple[list, list, list]:
+    """Deltas, % and verdicts of each value against the latest one before it on its line."""
+    last: list[float | None] = []  # the latest value on each run's line, itself included
+    deltas: list[float | None] = []
+    pcts: list[float | None] = []
+    verdicts: list[str | None] = []
+    for i, value in enumerate(column):
+        p = previous[i]
+        old = last[p] if p >= 0 else None
+        if value is None or old is None:
+            last.append(old if value is None else value)
+            deltas.append(None)
+            pcts.append(None)
+            verdicts.append(None)
+            continue
+        last.append(value)
+        delta = float(f"{value - old:.12g}")
+        deltas.append(delta)
+        pcts.append(round(delta / abs(old) * 100, 2) if old else None)
+        verdicts.append("same" if delta == 0 else "better" if (delta < 0) == lower else "worse")
+    return deltas, pcts, verdicts
 
 
 def _known_metrics(log: RunLog) -> list[str]:
@@ -178,9 +180,35 @@ def _known_metrics(log: RunLog) -> list[str]:
 def build_table(repo: Repo, config: Config, index: Index, log: RunLog, metrics: list[str],
                 step: str | None = None) -> HistoryTable:
     """Each metric's value in each run and its change from the previous run on its line
-    that has it; the code files changed since the previous run."""
-    values = _values(repo, config, index, log, metrics, step)
-    if log.runs and all(v is None for m in metrics for v in values[m]):
+    that has it; the code files changed since the previous run. The columns are kept in
+    the index with the walk, so an unchanged repository answers without reading a run."""
+    import json
+
+    which = parse_step(step) if step is not None else None
+    previous: list[int] | None = None
+    cells: dict[str, tuple[list, list, list, list]] = {}
+    for m in metrics:
+        names = metric_names(config, m)
+        lower = config.better(m) == "lower"
+        key = json.dumps([names, which, lower])
+        stored = index.column(log.key, key) if log.key else None
+        if stored is not None:
+            try:
+                got = json.loads(stored)
+                if len(got) == 4 and all(len(c) == len(log.runs) for c in got):
+                    cells[m] = tuple(got)  # type: ignore[assignment]
+                    continue
+            except (ValueError, TypeError):
+                pass
+        column = _values(repo, config, log, index, names, which)
+        if previous is None:
+            where = {run.facts.commit: i for i, run in enumerate(log.runs)}
+            previous = [where.get(run.previous, -1) if run.previous else -1
+                        for run in log.runs]
+        cells[m] = (column, *_changes(column, previous, lower))
+        if log.key:
+            index.put_column(log.key, key, json.dumps(cells[m]))
+    if log.runs and all(v is None for m in metrics for v in cells[m][0]):
         known = _known_metrics(log)
         shown = ", ".join(known[:15]) + (" ..." if len(known) > 15 else "")
         name = metrics[0] if len(metrics) == 1 else ", ".join(metrics)
@@ -188,32 +216,6 @@ def build_table(repo: Repo, config: Config, index: Index, log: RunLog, metrics: 
                           hint=f"metrics in these runs: {shown}" if known else
                           "these runs logged no metrics")
     changes = code_changes(repo, config, index, log)
-    where = {run.facts.commit: i for i, run in enumerate(log.runs)}
-    previous = [where.get(run.previous, -1) if run.previous else -1 for run in log.runs]
-    cells = {}
-    for m in metrics:
-        column = values[m]
-        lower = config.better(m) == "lower"
-        last: list[float | None] = []  # the latest value on each run's line, itself included
-        deltas: list[float | None] = []
-        pcts: list[float | None] = []
-        verdicts: list[str | None] = []
-        for i, value in enumerate(column):
-            p = previous[i]
-            old = last[p] if p >= 0 else None
-            if value is None or old is None:
-                last.append(old if value is None else value)
-                deltas.append(None)
-                pcts.append(None)
-                verdicts.append(None)
-                continue
-            last.append(value)
-            delta = float(f"{value - old:.12g}")
-            deltas.append(delta)
-            pcts.append(round(delta / abs(old) * 100, 2) if old else None)
-            verdicts.append("same" if delta == 0 else
-                            "better" if (delta < 0) == lower else "worse")
-        cells[m] = (column, deltas, pcts, verdicts)
     return HistoryTable(log.runs, metrics, cells, changes)
 
 

@@ -89,7 +89,7 @@ def walk(repo: Repo, log_dir: str, revs: list[str], *, first_parent: bool = Fals
 def _records(stdout: object) -> Iterator[str]:
     """The text of each commit (from its id on): records are split at NUL + 'commit '."""
     decode = codecs.getincrementaldecoder("utf-8")("surrogateescape").decode
-    read = stdout.read  # type: ignore[attr-defined]
+    read = stdout.read1  # type: ignore[attr-defined]  # what git wrote so far, not 64 KB
     pending = ""
     started = False
     while True:
