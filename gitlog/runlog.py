@@ -269,7 +269,9 @@ def _walk_and_describe(repo: Repo, config: Config, index: Index, tokens: list[st
 
     nodes: list[Node] = []
     rows: list[tuple[str, str]] = []
-    describer: Describer | None = None
+    # nothing cached: every commit is read, so cat-file starts along with git log
+    describer = None if facts else Describer(repo, config.log_dir)
+    records = walk(repo, config.log_dir, tokens, first_parent=first_parent)
     get = facts.get
 
     def take(new: list[Facts]) -> None:
@@ -281,7 +283,7 @@ def _walk_and_describe(repo: Repo, config: Config, index: Index, tokens: list[st
             index.put_facts_rows(rows)
             rows.clear()
 
-    for record in walk(repo, config.log_dir, tokens, first_parent=first_parent):
+    for record in records:
         nodes.append(record.node)
         cached = get(record.node.commit)
         blob = record.metrics

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import subprocess
 import time as _time
 from collections.abc import Iterator
 
@@ -64,15 +65,18 @@ class Record:
 
 def walk(repo: Repo, log_dir: str, revs: list[str], *, first_parent: bool = False,
          no_walk: bool = False) -> Iterator[Record]:
-    """Stream the commits of ``revs`` that touch the run files, newest first."""
+    """Stream the commits of ``revs`` that touch the run files, newest first. git starts
+    at once; the records are parsed as they are taken."""
     args = list(LOG_OPTIONS)
     if first_parent:
         args.append("--first-parent")
     if no_walk:
         args.append("--no-walk=unsorted")
     args += ["--end-of-options", *revs, "--", *log_paths(log_dir)]
-    parse = Parser(log_dir)
-    proc = repo.popen(*args)
+    return _stream(repo.popen(*args), Parser(log_dir))
+
+
+def _stream(proc: subprocess.Popen, parse: Parser) -> Iterator[Record]:
     assert proc.stdout and proc.stderr
     try:
         for text in _records(proc.stdout):
