@@ -169,7 +169,8 @@ def _collect(repo: Repo, config: Config, index: Index, tokens: list[str],
 
 
 def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # ASCII: a path or ref that is not UTF-8 (kept as surrogates) round-trips as \udcXX
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _dump(log: RunLog) -> str:

@@ -213,6 +213,8 @@ class Parser:
             base = parents[0]
         if not author.isascii():
             author = _text(author)
+        if not source.isascii():
+            source = _text(source)
         shared = self.shared
         author = shared.setdefault(author, author)
         source = shared.setdefault(source, source)
@@ -227,7 +229,8 @@ class Parser:
         if date is None:
             date = self.days[day] = _time.strftime("%Y-%m-%dT", _time.gmtime(day * 86400))
         date = date + _CLOCK[sec // 60] + _SECONDS[sec % 60] + zone[1]
-        tags = _trailers(body) if "    Gitlog-" in body else _NONE
+        tags = _trailers(body if body.isascii() else _text(body)) \
+            if "    Gitlog-" in body else _NONE
         if tags:
             get = tags.get
             experiment, status, code_commit = (get("Gitlog-Experiment"),

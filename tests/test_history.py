@@ -416,3 +416,25 @@ def test_output_written_in_pieces_is_the_same_text() -> None:
             ("s", ["wide 漢字", "x", None] * 833 + [""], None)]
     for fmt in ("table", "markdown"):
         assert "\n".join(iter_columns(cols, fmt, chunk=300)) == format_columns(cols, fmt)
+
+
+def test_messages_that_are_not_utf8(tmp_path: Path) -> None:
+    """Bytes from other encodings (trailers included) show as U+FFFD; nothing fails, cold
+    or cached."""
+    repo = tmp_path / "p"
+    subprocess.run(["git", "-c", "init.defaultBranch=main", "init", "-q", str(repo)],
+                   check=True)
+    (repo / ".gitlog").mkdir()
+    (repo / ".gitlog" / "metrics.json").write_text('{"loss": 1}')
+    git(repo, "add", "-A")
+    tree = git(repo, "write-tree").strip()
+    body = (f"tree {tree}\nauthor Zo\xeb <z@e> 1700000000 +0000\n"
+            "committer Zo\xeb <z@e> 1700000000 +0000\n\nsubj \xe9t\xe9\n\n"
+            "Gitlog-Run: enc1\nGitlog-Experiment: \xe9\n").encode("latin-1")
+    sha = subprocess.run(["git", "hash-object", "-t", "commit", "-w", "--literally", "--stdin"],
+                         cwd=repo, input=body, capture_output=True, check=True).stdout.strip()
+    git(repo, "update-ref", "refs/heads/exp/enc", sha.decode())
+    for _ in range(2):
+        rows = history_json(repo, "-m", "loss", "--all")
+        assert [(r["experiment"], r["subject"], r["loss"]) for r in rows] == \
+            [("\ufffd", "subj \ufffdt\ufffd", 1)]
