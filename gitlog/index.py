@@ -1,10 +1,12 @@
 """The query cache: ``.git/gitlog/index.sqlite``, keyed by commit id.
 
-A run's contents never change once committed, so what a commit holds (``walk.Facts``), the
-code files changed between two run commits, a step-series value, params: all are cached
-by commit id and stay valid. Walk results are cached too, keyed by everything that decides
-them (the resolved revisions, the options, the shallow boundary), so an unchanged
-repository answers without walking.
+A run's contents never change once committed, so what a commit holds (``facts.Facts``, its
+metrics.json as committed), the code files changed between two run commits, a step-series
+value, params: all are cached by commit id and stay valid. Walk results are cached too,
+keyed by everything that decides them (the resolved revisions, the options, the shallow
+boundary): the linked runs, their code changes, and the columns computed over them (a
+metric's values and changes), so an unchanged repository answers without walking or
+reading a run.
 
 Rows are packed text in tables without secondary indexes: inserting 10,000 facts costs
 ~10 ms, where one column per field and a primary key cost ~60 ms; every query loads the
