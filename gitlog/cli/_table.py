@@ -138,15 +138,19 @@ def iter_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: str,
     else:
         yield "  ".join(heads).rstrip() + "\n" + "  ".join(rules)
     count = len(texts[0]) if texts else 0
+    if ascii_only:  # one %-format a row pads every cell
+        line = ("| " if markdown else "") + (" | " if markdown else "  ").join(
+            f"%{size}s" if right else f"%-{size}s" for size, right in zip(sizes, rights,
+                                                                         strict=True)) + \
+            (" |" if markdown else "")
+        for start in range(0, count, chunk):
+            rows = zip(*(cells[start:start + chunk] for cells in texts), strict=True)
+            yield "\n".join([line % row for row in rows] if markdown else
+                            [(line % row).rstrip() for row in rows])
+        return
     for start in range(0, count, chunk):
-        part = [cells[start:start + chunk] for cells in texts]
-        if ascii_only:
-            padded = [[c.rjust(size) for c in cells] if right else
-                      [c.ljust(size) for c in cells]
-                      for cells, size, right in zip(part, sizes, rights, strict=True)]
-        else:
-            padded = [_pad(cells, "", right, size)[0]
-                      for cells, size, right in zip(part, sizes, rights, strict=True)]
+        padded = [_pad(cells[start:start + chunk], "", right, size)[0]
+                  for cells, size, right in zip(texts, sizes, rights, strict=True)]
         if markdown:
             yield "\n".join("| " + " | ".join(row) + " |" for row in zip(*padded, strict=True))
         else:
