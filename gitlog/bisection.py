@@ -190,7 +190,7 @@ def _fresh_run(repo: Repo, config: Config, state: dict[str, Any], head: str) -> 
         with repo.cat_file() as cat:
             got = cat.read(f"{commit}:{config.log_dir}/metrics.json")
         if got and got[0] == "blob":
-            from .walk import _metrics
+            from .facts import _metrics
 
             value = _metric(_metrics(got[1])[0] or {}, state["names"])
     note = f"new run {commit[:10]}" if commit else "run not committed"

@@ -12,10 +12,10 @@ import json
 from typing import Any
 
 from .config import Config
+from .facts import parse_run_yaml
 from .git import Repo
 from .index import Index
 from .layout import flatten
-from .walk import parse_run_yaml
 
 
 def load_yaml(data: bytes) -> Any:

@@ -2,23 +2,23 @@
 
 Objects are written in-process (see ``gitobjects``); refs move only through
 ``git update-ref`` with the expected old value (compare-and-swap); reading goes through
-one long-lived ``git cat-file --batch`` (``CatFile``). Nothing here touches the user's
+one long-lived ``git cat-file --batch`` (``CatFile``; ``gitbatch`` holds the processes fed
+many requests at once). Nothing here touches the user's
 working tree, index or HEAD: snapshots of uncommitted work use a temporary index file.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 import subprocess
-import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import GitCommandError, GitlogError, NotARepoError
+
+if TYPE_CHECKING:
+    from .gitbatch import Batch, ObjectReader
 
 FALLBACK_IDENT = "gitlog <gitlog@localhost>"
 _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}
@@ -153,6 +153,9 @@ class Repo:
         against the copy, and ``git write-tree`` writes the result. The user's index,
         working tree and HEAD stay exactly as they were.
         """
+        import shutil
+        import tempfile
+
         self.gitlog_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix="index-", dir=self.gitlog_dir)
         os.close(fd)
@@ -183,124 +186,28 @@ class Repo:
         ``.result()`` gives, in order, ``(type, content, sha)`` or None per spec (a sha or
         ``rev:path``); the process runs while the caller does other work.
         """
+        from .gitbatch import Batch, parse_batch
+
         feed = b"".join((s.encode("utf-8", "surrogateescape") if "\n" not in s else b"-")
                         + b"\n" for s in specs)
         return Batch(self.root, ["cat-file", "--batch", "--buffer"],
-                     lambda out: _parse_batch(out, len(specs)), feed)
+                     lambda out: parse_batch(out, len(specs)), feed)
 
-    def object_stream(self) -> Batch:
-        """Like ``read_objects``, with specs given one by one through ``add(spec)``."""
-        return Batch(self.root, ["cat-file", "--batch", "--buffer"],
-                     lambda out: _parse_batch(out, None))
+    def object_stream(self) -> ObjectReader:
+        """Like ``read_objects``, with specs given one by one through ``add(spec)`` and
+        answers taken as they arrive through ``poll()``."""
+        from .gitbatch import ObjectReader
+
+        return ObjectReader(self.root)
 
     def diff_names(self, pairs: list[tuple[str, str]], pathspec: list[str]) -> Batch:
         """Start one ``git diff-tree --stdin``: the paths changed from each ``(old, new)``."""
+        from .gitbatch import Batch, parse_diff_names
+
         feed = b"".join(f"{new} {old}\n".encode() for old, new in pairs)
         return Batch(self.root, ["diff-tree", "--stdin", "-r", "--name-only", "-z", "--always",
-                                 "--", *pathspec], lambda out: _parse_diff_names(out, pairs), feed)
-
-
-class Batch:
-    """A git process fed from a thread (or line by line with ``add``) while its output is
-    collected by another; ``result()`` closes its input, waits and parses."""
-
-    def __init__(self, cwd: str | Path, args: list[str], parse: Any,
-                 feed: bytes | None = None) -> None:
-        self._parse = parse
-        self._args = args
-        self._proc = subprocess.Popen(["git", *args], cwd=cwd, stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
-        self._out: list[bytes] = []
-        self._pending: list[bytes] = []
-        self._size = 0
-        self.count = 0
-        self._writer: threading.Thread | None = None
-        if feed is not None:
-            self._writer = threading.Thread(target=self._write, args=(feed,), daemon=True)
-            self._writer.start()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def add(self, line: str) -> None:
-        """Queue one input line (streaming use); written in chunks."""
-        raw = line.encode("utf-8", "surrogateescape") if "\n" not in line else b"-"
-        self._pending.append(raw + b"\n")
-        self._size += len(raw) + 1
-        self.count += 1
-        if self._size > 1 << 15:
-            self._flush()
-
-    def _flush(self) -> None:
-        assert self._proc.stdin
-        if self._pending:
-            with contextlib.suppress(OSError):
-                self._proc.stdin.write(b"".join(self._pending))
-            self._pending.clear()
-            self._size = 0
-
-    def _write(self, feed: bytes) -> None:
-        assert self._proc.stdin
-        try:
-            self._proc.stdin.write(feed)
-            self._proc.stdin.close()
-        except OSError:
-            pass
-
-    def _read(self) -> None:
-        assert self._proc.stdout
-        self._out.append(self._proc.stdout.read())
-
-    def result(self) -> Any:
-        if self._writer is None:
-            self._flush()
-            assert self._proc.stdin
-            with contextlib.suppress(OSError):
-                self._proc.stdin.close()
-        else:
-            self._writer.join()
-        self._reader.join()
-        assert self._proc.stderr
-        err = self._proc.stderr.read()
-        code = self._proc.wait()
-        if code != 0:
-            raise GitCommandError(self._args[:2], code, err.decode(errors="replace"))
-        return self._parse(self._out[0] if self._out else b"")
-
-
-def _parse_batch(out: bytes, count: int | None) -> list[tuple[str, bytes, str] | None]:
-    """``--batch`` output: one answer a request (``count``; None: every answer there is)."""
-    results: list[tuple[str, bytes, str] | None] = []
-    pos, end = 0, len(out)
-    while pos < end and (count is None or len(results) < count):
-        nl = out.index(b"\n", pos)
-        line = out[pos:nl]
-        header = line.split()
-        pos = nl + 1
-        if len(header) != 3 or line.endswith((b" missing", b" ambiguous")):
-            results.append(None)
-            continue
-        size = int(header[2])
-        results.append((header[1].decode(), out[pos:pos + size], header[0].decode()))
-        pos += size + 1
-    if count is not None:
-        results.extend([None] * (count - len(results)))
-    return results
-
-
-def _parse_diff_names(out: bytes, pairs: list[tuple[str, str]]) -> list[list[str]]:
-    """``--always -z`` output: each pair starts with its new commit's id, then its paths."""
-    results: list[list[str]] = []
-    heads = [new.encode() for _, new in pairs]
-    for item in out.split(b"\0"):
-        item = item.strip(b"\n")
-        if not item:
-            continue
-        if len(results) < len(heads) and item == heads[len(results)]:
-            results.append([])
-        elif results:
-            results[-1].append(item.decode("utf-8", "surrogateescape"))
-    results.extend([] for _ in range(len(pairs) - len(results)))
-    return results
+                                 "--", *pathspec], lambda out: parse_diff_names(out, pairs),
+                     feed)
 
 
 class CatFile:

@@ -1,10 +1,12 @@
 """The query cache: ``.git/gitlog/index.sqlite``, keyed by commit id.
 
-A run's contents never change once committed, so what a commit holds (``walk.Facts``), the
-code files changed between two run commits, a step-series value, params: all are cached
-by commit id and stay valid. Walk results are cached too, keyed by everything that decides
-them (the resolved revisions, the options, the shallow boundary), so an unchanged
-repository answers without walking.
+A run's contents never change once committed, so what a commit holds (``facts.Facts``, its
+metrics.json as committed), the code files changed between two run commits, a step-series
+value, params: all are cached by commit id and stay valid. Walk results are cached too,
+keyed by everything that decides them (the resolved revisions, the options, the shallow
+boundary): the linked runs, their code changes, and the columns computed over them (a
+metric's values and changes), so an unchanged repository answers without walking or
+reading a run.
 
 Rows are packed text in tables without secondary indexes: inserting 10,000 facts costs
 ~10 ms, where one column per field and a primary key cost ~60 ms; every query loads the
@@ -16,18 +18,17 @@ cache never fails a query, it is just not filled).
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .walk import Facts
+from .facts import Facts
 
-SCHEMA = "8"
+SCHEMA = "9"
 FILE = "index.sqlite"
-KEEP_WALKS = 32
+KEEP_WALKS = 16
 SEP = "\x1f"
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS commits(commit_id TEXT, data TEXT);
 CREATE TABLE IF NOT EXISTS changes(pair TEXT, files BLOB);
 CREATE TABLE IF NOT EXISTS walks(key TEXT PRIMARY KEY, used REAL, runs TEXT, warnings TEXT,
                                  changes TEXT);
+CREATE TABLE IF NOT EXISTS columns(key TEXT PRIMARY KEY, walk TEXT, data TEXT);
 CREATE TABLE IF NOT EXISTS steps(commit_id TEXT, metric TEXT, which TEXT, value,
                                  PRIMARY KEY(commit_id, metric, which));
 CREATE TABLE IF NOT EXISTS details(commit_id TEXT PRIMARY KEY, params TEXT, code_tree TEXT);
@@ -45,23 +47,28 @@ def pack(f: Facts) -> str:
     text = (f"{f.time}{SEP}{f.date}{SEP}{f.author}{SEP}{f.subject}{SEP}{'1' if f.has_run else '0'}"
             f"{SEP}{f.run_id or ''}{SEP}{f.experiment or ''}{SEP}{f.status or ''}{SEP}"
             f"{f.code_commit or ''}{SEP}{f.metrics_blob or ''}{SEP}{f.error or ''}{SEP}"
-            f"{f.metrics_json or ''}")
+            f"{f.text or ''}")
     if text.count(SEP) != 11:  # a field held the separator: drop it from the text fields
         def clean(value: str | None) -> str:
             return (value or "").replace(SEP, " ")
         text = SEP.join((str(f.time), f.date, clean(f.author), clean(f.subject),
                          "1" if f.has_run else "0", clean(f.run_id), clean(f.experiment),
                          clean(f.status), clean(f.code_commit), clean(f.metrics_blob),
-                         clean(f.error), clean(f.metrics_json)))
+                         clean(f.error), clean(f.text)))
     return text
 
 
-def unpack(commit: str, data: str) -> Facts:
-    t, date, author, subject, has_run, run_id, exp, status, code, blob, error, metrics = \
+def unpack(commit: str, data: str, shared: dict[str, str] | None = None) -> Facts:
+    """Facts from a packed row; ``shared`` keeps one copy of values many rows repeat."""
+    t, date, author, subject, has_run, run_id, exp, status, code, blob, error, text = \
         data.split(SEP)
+    if shared is not None:
+        author = shared.setdefault(author, author)
+        exp = shared.setdefault(exp, exp)
+        status = shared.setdefault(status, status)
     return Facts(commit, int(t), date, author, subject, has_run == "1", run_id or None,
-                 exp or None, status or None, code or None, blob or None, metrics or None,
-                 error or None)
+                 exp or None, status or None, code or None, blob or None, error or None,
+                 text or None)
 
 
 class Index:
@@ -165,13 +172,26 @@ class Index:
     # -- facts -----------------------------------------------------------------
     def facts(self) -> dict[str, Facts]:
         """Every cached commit's facts."""
-        out = {}
-        for commit, data in self._read("SELECT commit_id, data FROM commits"):
-            try:
-                out[commit] = unpack(commit, data)
-            except (ValueError, TypeError):
-                continue  # a damaged row is simply not cached
+        out: dict[str, Facts] = {}
+        shared: dict[str, str] = {}
+        if self.db is None:
+            return out
+        try:
+            for commit, data in self.db.execute("SELECT commit_id, data FROM commits"):
+                try:
+                    out[commit] = unpack(commit, data, shared)
+                except (ValueError, TypeError, AttributeError):
+                    continue  # a damaged row is simply not cached
+        except sqlite3.OperationalError:
+            return {}
+        except sqlite3.DatabaseError:
+            self._reset()
+            return {}
         return out
+
+    def put_facts_rows(self, rows: list[tuple[str, str]]) -> bool:
+        """Store ``(commit, pack(facts))`` rows."""
+        return self._write([("INSERT INTO commits VALUES (?, ?)", rows)])
 
     def put_facts(self, facts: Iterable[Facts]) -> bool:
         return self._write([("INSERT INTO commits VALUES (?, ?)",
@@ -181,45 +201,39 @@ class Index:
         return sum(1 for f in self.facts().values() if f.has_run)
 
     # -- walks: the linked runs of one set of revisions ------------------------
-    def runlog(self, key: str) -> tuple[list[tuple[str, str | None, str]], list[str]] | None:
-        """[(commit, previous, experiment)] oldest first, and warnings; None if not cached."""
-        rows = self._read("SELECT runs, warnings FROM walks WHERE key = ?", (key,))
+    def walk(self, key: str) -> tuple[str, str, str | None] | None:
+        """(runs, warnings, code changes) of walk ``key`` as stored (JSON texts); None if
+        not cached."""
+        rows = self._read("SELECT runs, warnings, changes FROM walks WHERE key = ?", (key,))
         if not rows:
             return None
-        runs = []
-        for line in rows[0][0].split("\n"):
-            if line:
-                commit, previous, experiment = line.split(SEP)
-                runs.append((commit, previous or None, experiment))
         self._write([("UPDATE walks SET used = ? WHERE key = ?", [(time.time(), key)])])
-        return runs, rows[0][1].split("\n") if rows[0][1] else []
+        return rows[0]
 
-    def put_walk(self, key: str, runs: list[tuple[str, str | None, str]], warnings: list[str],
-                 facts: Iterable[Facts] = ()) -> bool:
-        """Store new facts and a walk's linked runs together; True if stored."""
-        text = "".join(f"{c}{SEP}{p or ''}{SEP}{e.replace(SEP, ' ')}\n" for c, p, e in runs)
+    def put_walk(self, key: str, runs: str, warnings: str, rows: list[tuple[str, str]],
+                 changes: str | None = None) -> bool:
+        """Store new facts (``(commit, pack(facts))`` rows) and a walk's linked runs
+        together; True if stored."""
         return self._write([
-            ("INSERT INTO commits VALUES (?, ?)", [(f.commit, pack(f)) for f in facts]),
-            ("INSERT OR REPLACE INTO walks VALUES (?, ?, ?, ?, NULL)",
-             [(key, time.time(), text, "\n".join(warnings))]),
+            ("INSERT INTO commits VALUES (?, ?)", rows),
+            ("INSERT OR REPLACE INTO walks VALUES (?, ?, ?, ?, ?)",
+             [(key, time.time(), runs, warnings, changes)]),
             ("DELETE FROM walks WHERE key NOT IN (SELECT key FROM walks ORDER BY used DESC "
              "LIMIT ?)", [(KEEP_WALKS,)]),
+            ("DELETE FROM columns WHERE walk NOT IN (SELECT key FROM walks)", [()]),
         ])
 
-    def walk_changes(self, key: str) -> list[list[str] | None] | None:
-        """Per run of walk ``key``, the code files changed since its previous run."""
-        rows = self._read("SELECT changes FROM walks WHERE key = ?", (key,))
-        if not rows or rows[0][0] is None:
-            return None
-        try:
-            column = json.loads(rows[0][0])
-        except ValueError:
-            return None
-        return column if isinstance(column, list) else None
+    def put_walk_changes(self, key: str, changes: str) -> bool:
+        return self._write([("UPDATE walks SET changes = ? WHERE key = ?", [(changes, key)])])
 
-    def put_walk_changes(self, key: str, column: list[list[str] | None]) -> bool:
-        return self._write([("UPDATE walks SET changes = ? WHERE key = ?",
-                             [(json.dumps(column, separators=(",", ":")), key)])])
+    def column(self, walk: str, name: str) -> str | None:
+        """A column of values computed over walk ``walk`` (a metric's value in each run)."""
+        rows = self._read("SELECT data FROM columns WHERE key = ?", (f"{walk}\x1d{name}",))
+        return rows[0][0] if rows else None
+
+    def put_column(self, walk: str, name: str, data: str) -> bool:
+        return self._write([("INSERT OR REPLACE INTO columns VALUES (?, ?, ?)",
+                             [(f"{walk}\x1d{name}", walk, data)])])
 
     # -- code changes between two run commits ----------------------------------
     def changes(self) -> dict[tuple[str, str], list[str]]:

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config, load
+from .facts import describe
 from .git import Repo
 from .index import Index
 from .runlog import Progress, code_changes, collect
-from .walk import describe, walk
+from .walk import walk
 
 
 @dataclass

@@ -8,7 +8,6 @@ rows (dataclasses) and never prints.
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from .config import Config, load
 from .errors import GitlogError
 from .git import Repo
 from .index import Index
-from .runlog import Progress, RunEntry, RunLog, code_changes, collect, no_runs_error
+from .runlog import Progress, RunEntry, RunLog, code_changes, collect, no_runs_error, paused_gc
 from .steps import parse_step, step_values
 
 
@@ -55,13 +54,50 @@ class HistoryRow:
         return self.metrics[name].value if name in self.metrics else None
 
 
-@dataclass
+class HistoryTable:
+    """A history as columns, one entry a run (oldest first): what ``HistoryRow``s are
+    made of, without making them (the CLI renders the columns directly)."""
+
+    def __init__(self, runs: list[RunEntry], metrics: list[str],
+                 cells: dict[str, tuple[list, list, list, list]],
+                 changes: list[list[str] | None]) -> None:
+        self.runs = runs
+        self.metrics = metrics
+        self.cells = cells  # metric -> (values, deltas, pcts, verdicts)
+        self.changes = changes
+
+    def rows(self, keep: Sequence[int] | None = None) -> list[HistoryRow]:
+        out = []
+        cells = [(m, *self.cells[m]) for m in self.metrics]
+        for i in range(len(self.runs)) if keep is None else keep:
+            run = self.runs[i]
+            f = run.facts
+            out.append(HistoryRow(
+                f.commit, f.date, run.experiment, f.subject, f.run_id, f.status, f.author,
+                run.previous, self.changes[i],
+                {m: MetricChange(v[i], d[i], p[i], w[i]) for m, v, d, p, w in cells}))
+        return out
+
+
 class HistoryResult:
-    rows: list[HistoryRow]
-    metrics: list[str]
-    better: dict[str, str]
-    notes: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    """The rows a query keeps (``keep``: their positions in ``table``), and the notes and
+    warnings the CLI prints on stderr."""
+
+    def __init__(self, table: HistoryTable, keep: list[int], better: dict[str, str],
+                 notes: list[str] | None = None, warnings: list[str] | None = None) -> None:
+        self.table = table
+        self.keep = keep
+        self.metrics = table.metrics
+        self.better = better
+        self.notes = notes or []
+        self.warnings = warnings or []
+        self._rows: list[HistoryRow] | None = None
+
+    @property
+    def rows(self) -> list[HistoryRow]:
+        if self._rows is None:
+            self._rows = self.table.rows(self.keep)
+        return self._rows
 
 
 def metric_names(config: Config, metric: str) -> list[str]:
@@ -88,10 +124,6 @@ def parse_threshold(text: str | float | None) -> tuple[float, bool] | None:
     return abs(value), pct
 
 
-def _round(value: float, digits: int = 12) -> float:
-    return float(f"{value:.{digits}g}")
-
-
 def _timestamp(repo: Repo, option: str, text: str | None) -> int | None:
     if not text:
         return None
@@ -104,19 +136,37 @@ def _timestamp(repo: Repo, option: str, text: str | None) -> int | None:
             from None
 
 
-def _values(repo: Repo, config: Config, index: Index, log: RunLog, metrics: list[str],
-            step: str | None) -> dict[str, list[float | None]]:
-    """Per metric, the value in each run (aliases resolved, ``step`` applied)."""
-    names = {m: metric_names(config, m) for m in metrics}
-    if step is not None:
-        which = parse_step(step)
-        commits = [r.facts.commit for r in log.runs]
-        return {m: step_values(repo, config, index, commits, names[m], which) for m in metrics}
-    out = {}
-    for m in metrics:
-        keys = [json.dumps(n) + ":" for n in names[m]]
-        out[m] = [run.facts.metric(names[m], keys) for run in log.runs]
-    return out
+def _values(repo: Repo, config: Config, log: RunLog, index: Index, names: list[str],
+            which: str | None) -> list[float | None]:
+    """The value of the first of ``names`` in each run (``which``: a step of its series)."""
+    if which is not None:
+        return step_values(repo, config, index, [r.facts.commit for r in log.runs], names,
+                           which)
+    return [run.facts.metric(names) for run in log.runs]
+
+
+def _changes(column: list[float | None], previous: list[int],
+             lower: bool) -> tuple[list, list, list]:
+    """Deltas, % and verdicts of each value against the latest one before it on its line."""
+    last: list[float | None] = []  # the latest value on each run's line, itself included
+    deltas: list[float | None] = []
+    pcts: list[float | None] = []
+    verdicts: list[str | None] = []
+    for i, value in enumerate(column):
+        p = previous[i]
+        old = last[p] if p >= 0 else None
+        if value is None or old is None:
+            last.append(old if value is None else value)
+            deltas.append(None)
+            pcts.append(None)
+            verdicts.append(None)
+            continue
+        last.append(value)
+        delta = float(f"{value - old:.12g}")
+        deltas.append(delta)
+        pcts.append(round(delta / abs(old) * 100, 2) if old else None)
+        verdicts.append("same" if delta == 0 else "better" if (delta < 0) == lower else "worse")
+    return deltas, pcts, verdicts
 
 
 def _known_metrics(log: RunLog) -> list[str]:
@@ -127,10 +177,38 @@ def _known_metrics(log: RunLog) -> list[str]:
     return sorted(seen)
 
 
-def build_rows(repo: Repo, config: Config, index: Index, log: RunLog, metrics: list[str],
-               step: str | None = None) -> list[HistoryRow]:
-    values = _values(repo, config, index, log, metrics, step)
-    if log.runs and all(v is None for m in metrics for v in values[m]):
+def build_table(repo: Repo, config: Config, index: Index, log: RunLog, metrics: list[str],
+                step: str | None = None) -> HistoryTable:
+    """Each metric's value in each run and its change from the previous run on its line
+    that has it; the code files changed since the previous run. The columns are kept in
+    the index with the walk, so an unchanged repository answers without reading a run."""
+    import json
+
+    which = parse_step(step) if step is not None else None
+    previous: list[int] | None = None
+    cells: dict[str, tuple[list, list, list, list]] = {}
+    for m in metrics:
+        names = metric_names(config, m)
+        lower = config.better(m) == "lower"
+        key = json.dumps([names, which, lower])
+        stored = index.column(log.key, key) if log.key else None
+        if stored is not None:
+            try:
+                got = json.loads(stored)
+                if len(got) == 4 and all(len(c) == len(log.runs) for c in got):
+                    cells[m] = tuple(got)  # type: ignore[assignment]
+                    continue
+            except (ValueError, TypeError):
+                pass
+        column = _values(repo, config, log, index, names, which)
+        if previous is None:
+            where = {run.facts.commit: i for i, run in enumerate(log.runs)}
+            previous = [where.get(run.previous, -1) if run.previous else -1
+                        for run in log.runs]
+        cells[m] = (column, *_changes(column, previous, lower))
+        if log.key:
+            index.put_column(log.key, key, json.dumps(cells[m]))
+    if log.runs and all(v is None for m in metrics for v in cells[m][0]):
         known = _known_metrics(log)
         shown = ", ".join(known[:15]) + (" ..." if len(known) > 15 else "")
         name = metrics[0] if len(metrics) == 1 else ", ".join(metrics)
@@ -138,50 +216,24 @@ def build_rows(repo: Repo, config: Config, index: Index, log: RunLog, metrics: l
                           hint=f"metrics in these runs: {shown}" if known else
                           "these runs logged no metrics")
     changes = code_changes(repo, config, index, log)
-    lower = [config.better(m) == "lower" for m in metrics]
-    columns = [values[m] for m in metrics]
-    last: dict[str, tuple[float | None, ...]] = {}  # commit -> latest values on its line
-    nothing = (None,) * len(metrics)
-    rows = []
-    for i, run in enumerate(log.runs):
-        f = run.facts
-        prev = run.previous
-        before = last.get(prev, nothing) if prev else nothing
-        mine = []
-        cells = {}
-        for j, m in enumerate(metrics):
-            value = columns[j][i]
-            old = before[j]
-            if value is None:
-                cells[m] = MetricChange()
-                mine.append(old)
-                continue
-            mine.append(value)
-            if old is None:
-                cells[m] = MetricChange(value)
-                continue
-            delta = _round(value - old)
-            verdict = "same" if delta == 0 else \
-                ("better" if (delta < 0) == lower[j] else "worse")
-            cells[m] = MetricChange(value, delta, round(delta / abs(old) * 100, 2) if old
-                                    else None, verdict)
-        last[f.commit] = tuple(mine)
-        rows.append(HistoryRow(
-            f.commit, f.date, run.experiment, f.subject, f.run_id, f.status, f.author, prev,
-            changes[i], cells))
-    return rows
+    return HistoryTable(log.runs, metrics, cells, changes)
 
 
-def _is_regression(row: HistoryRow, metrics: list[str],
-                   threshold: tuple[float, bool] | None) -> bool:
-    for m in metrics:
-        cell = row.metrics[m]
-        if cell.verdict != "worse" or cell.delta is None:
+def build_rows(repo: Repo, config: Config, index: Index, log: RunLog, metrics: list[str],
+               step: str | None = None) -> list[HistoryRow]:
+    return build_table(repo, config, index, log, metrics, step).rows()
+
+
+def _is_regression(table: HistoryTable, i: int, threshold: tuple[float, bool] | None) -> bool:
+    for m in table.metrics:
+        _, deltas, pcts, verdicts = table.cells[m]
+        delta, pct = deltas[i], pcts[i]
+        if verdicts[i] != "worse" or delta is None:
             continue
         if threshold is None:
             return True
-        size = abs(cell.pct) if threshold[1] and cell.pct is not None else \
-            (abs(cell.delta) if not threshold[1] else None)
+        size = abs(pct) if threshold[1] and pct is not None else \
+            (abs(delta) if not threshold[1] else None)
         if size is not None and size >= threshold[0]:
             return True
     return False
@@ -204,23 +256,23 @@ def query_history(metrics: Sequence[str], revs: Sequence[str] = (), *, all: bool
     if step is not None:
         parse_step(step)
     after, before = _timestamp(repo, "since", since), _timestamp(repo, "until", until)
-    with Index(repo.gitlog_dir, config.log_dir) as index:
+    with Index(repo.gitlog_dir, config.log_dir) as index, paused_gc():
         log = collect(repo, config, index, list(revs), all_=all, first_parent=first_parent,
                       changes=True, progress=progress)
         if not log.runs:
             raise no_runs_error(log, revs, all)
-        rows = build_rows(repo, config, index, log, metrics, step)
-    times = {r.facts.commit: r.facts.time for r in log.runs}
+        table = build_table(repo, config, index, log, metrics, step)
+    keep = list(range(len(log.runs)))
     if after is not None:
-        rows = [r for r in rows if times[r.commit] >= after]
+        keep = [i for i in keep if log.runs[i].facts.time >= after]
     if before is not None:
-        rows = [r for r in rows if times[r.commit] <= before]
+        keep = [i for i in keep if log.runs[i].facts.time <= before]
     if regressions_only or threshold is not None:
-        rows = [r for r in rows if _is_regression(r, metrics, threshold)]
+        keep = [i for i in keep if _is_regression(table, i, threshold)]
     if n is not None:
-        rows = rows[-n:] if n > 0 else []
-    return HistoryResult(rows, metrics, {m: config.better(m) for m in metrics},
-                         log.notes, log.warnings)
+        keep = keep[-n:] if n > 0 else []
+    return HistoryResult(table, keep, {m: config.better(m) for m in metrics}, log.notes,
+                         log.warnings)
 
 
 def history(metric: str | Sequence[str] | None = None, revs: Sequence[str] | str = (), *,

@@ -2,159 +2,85 @@
 
 A commit holds a run when it changes ``<log_dir>/run.yaml`` or ``<log_dir>/metrics.json``.
 The walk gives, per commit, its rewritten parents (the nearest walked ancestors: the
-previous run on each line of history), its date, author, subject and trailers, and the
-blob ids of the two files; the metrics blobs (and run.yaml, only when a commit carries no
-gitlog trailers) are then read through one ``git cat-file --batch``. Nothing here parses
-YAML on the hot path.
+previous run on each line of history), its true first parent, date, author, subject and
+``Gitlog-*`` trailers, the blob ids of the two run files, and (``--full-diff``) the code
+files changed since its true first parent: when that parent is also the previous run, as
+it is for every run gitlog commits, no ``git diff-tree`` is needed for the code-changes
+column.
+
+The output is ``--pretty=raw``, the one format that shows both the rewritten parents
+(``commit`` line) and the true ones (``parent`` lines); it is parsed with a handful of
+string operations a commit, while git is still walking.
 """
 
 from __future__ import annotations
 
-import json
+import codecs
+import re
+import subprocess
+import time as _time
 from collections.abc import Iterator
-from typing import Any
 
+from .facts import Facts, log_paths
 from .git import Repo
 
-FORMAT = ("%x1e%H%x00%P%x00%ct%x00%cI%x00%an <%ae>%x00%S%x00%s%x00"
-          "%(trailers:only,unfold,separator=%x1f)")
-RUN_KEYS = ("id", "experiment", "status", "code_commit", "code_tree")
-_INF = float("inf")
+LOG_OPTIONS = ("log", "--parents", "--full-history", "--source", "-z", "--raw", "--full-diff",
+               "--no-abbrev", "--no-abbrev-commit", "--no-renames",
+               "--diff-merges=first-parent", "--pretty=raw", "--no-color", "--no-decorate",
+               "--no-notes", "--no-show-signature")
+_CHUNK = 1 << 16
+_GENERATED = ("Signed-off-by: ", "(cherry picked from commit ")
 
 
-# Plain slotted classes, not dataclasses: these are made 10,000 times a query and the
-# module is on every query's import path (a dataclass costs ~1 ms to define).
 class Node:
-    """One walked commit: its parents within the walk and the ref it was reached from."""
+    """One walked commit: its parents within the walk, the ref it was reached from, its
+    true first parent (``base``) and the code files changed since ``base``."""
 
-    __slots__ = ("commit", "parents", "source")
+    __slots__ = ("commit", "parents", "source", "base", "code")
 
-    def __init__(self, commit: str, parents: tuple[str, ...], source: str) -> None:
+    def __init__(self, commit: str, parents: tuple[str, ...], source: str,
+                 base: str | None = None, code: list[str] | None = None) -> None:
         self.commit = commit
         self.parents = parents
         self.source = source
+        self.base = base
+        self.code = code
 
     def __repr__(self) -> str:
         return f"Node({self.commit[:10]}, parents={[p[:10] for p in self.parents]})"
 
 
-class Facts:
-    """What one commit holds, immutable per commit id (the index caches it)."""
-
-    __slots__ = ("commit", "time", "date", "author", "subject", "has_run", "run_id",
-                 "experiment", "status", "code_commit", "metrics_blob", "metrics_json",
-                 "error", "flat")
-
-    def __init__(self, commit: str, time: int, date: str, author: str, subject: str,
-                 has_run: bool, run_id: str | None = None, experiment: str | None = None,
-                 status: str | None = None, code_commit: str | None = None,
-                 metrics_blob: str | None = None, metrics_json: str | None = None,
-                 error: str | None = None) -> None:
-        self.commit = commit
-        self.time = time
-        self.date = date
-        self.author = author
-        self.subject = subject
-        self.has_run = has_run
-        self.run_id = run_id
-        self.experiment = experiment
-        self.status = status
-        self.code_commit = code_commit
-        self.metrics_blob = metrics_blob
-        self.metrics_json = metrics_json  # flat compact JSON: {"train/loss":0.3}
-        self.error = error
-        self.flat: dict[str, float] | None = None
-
-    def __repr__(self) -> str:
-        return (f"Facts({self.commit[:10]}, run={self.run_id!r}, "
-                f"experiment={self.experiment!r}, error={self.error!r})")
-
-    @property
-    def identity(self) -> str | None:
-        """What makes two commits the same run (a merge or a rebase carries it along)."""
-        if not self.has_run:
-            return None
-        if not self.run_id and not self.metrics_blob:
-            return self.commit
-        return f"{self.run_id or ''}:{self.metrics_blob or ''}"
-
-    def metrics(self) -> dict[str, float]:
-        """Flat numeric metrics: {'train/loss': 0.3}; non-finite values dropped."""
-        if self.flat is None:
-            self.flat = json.loads(self.metrics_json) if self.metrics_json else {}
-        return self.flat
-
-    def metric(self, names: list[str], keys: list[str] | None = None) -> float | None:
-        """The value of the first of ``names`` this run has, without parsing the rest.
-
-        ``metrics_json`` is gitlog's own compact flat JSON of numbers, so a key shows as
-        ``"name":`` right after ``{`` or ``,`` and its value runs to the next ``,``/``}``.
-        """
-        if self.flat is not None:
-            return next((self.flat[n] for n in names if n in self.flat), None)
-        text = self.metrics_json
-        if not text:
-            return None
-        for key in keys or [json.dumps(n) + ":" for n in names]:
-            at = text.find(key)
-            while at > 0 and text[at - 1] not in "{,":
-                at = text.find(key, at + 1)
-            if at > 0:
-                start = at + len(key)
-                end = text.find(",", start)
-                if end < 0:
-                    end = text.find("}", start)
-                raw = text[start:end]
-                return float(raw) if any(c in raw for c in ".eE") else int(raw)
-        return None
-
-
 class Record:
-    """The walk's raw facts about a commit, before its blobs are read."""
+    """One walked commit: its ``Node``, its ``Facts`` as far as the walk knows them, and
+    the new blob id of each run file ("" when deleted, None when unchanged)."""
 
-    __slots__ = ("node", "time", "date", "author", "subject", "trailers", "files")
+    __slots__ = ("node", "facts", "metrics", "run")
 
-    def __init__(self, node: Node, time: int, date: str, author: str, subject: str,
-                 trailers: dict[str, str], files: dict[str, str]) -> None:
+    def __init__(self, node: Node, facts: Facts, metrics: str | None, run: str | None) -> None:
         self.node = node
-        self.time = time
-        self.date = date
-        self.author = author
-        self.subject = subject
-        self.trailers = trailers
-        self.files = files  # path -> new blob id ("" when deleted)
-
-
-def log_paths(log_dir: str) -> list[str]:
-    return [f"{log_dir}/run.yaml", f"{log_dir}/metrics.json"]
+        self.facts = facts
+        self.metrics = metrics
+        self.run = run
 
 
 def walk(repo: Repo, log_dir: str, revs: list[str], *, first_parent: bool = False,
          no_walk: bool = False) -> Iterator[Record]:
-    """Stream the commits of ``revs`` that touch the run files, newest first."""
-    args = ["log", "--parents", "--full-history", "--source", "-z", "--raw", "--no-abbrev",
-            "--no-renames", "--diff-merges=first-parent", f"--format={FORMAT}"]
+    """Stream the commits of ``revs`` that touch the run files, newest first. git starts
+    at once; the records are parsed as they are taken."""
+    args = list(LOG_OPTIONS)
     if first_parent:
         args.append("--first-parent")
     if no_walk:
         args.append("--no-walk=unsorted")
     args += ["--end-of-options", *revs, "--", *log_paths(log_dir)]
-    proc = repo.popen(*args)
+    return _stream(repo.popen(*args), Parser(log_dir))
+
+
+def _stream(proc: subprocess.Popen, parse: Parser) -> Iterator[Record]:
     assert proc.stdout and proc.stderr
-    pending = b""
     try:
-        while True:
-            chunk = proc.stdout.read(1 << 16)
-            if not chunk:
-                break
-            pending += chunk
-            records = pending.split(b"\x1e")
-            pending = records.pop()
-            for raw in records:
-                if raw:
-                    yield _parse(raw)
-        if pending:
-            yield _parse(pending)
+        for text in _records(proc.stdout):
+            yield parse(text)
     finally:
         proc.stdout.close()
         err = proc.stderr.read()
@@ -164,139 +90,256 @@ def walk(repo: Repo, log_dir: str, revs: list[str], *, first_parent: bool = Fals
         raise GitCommandError(["log"], code, err.decode(errors="replace"))
 
 
-def _parse(raw: bytes) -> Record:
-    parts = raw.decode("utf-8", "surrogateescape").split("\0")
-    commit, parents, ct, ci, author, source, subject, trailers = parts[:8]
-    files: dict[str, str] = {}
-    i, end = 8, len(parts) - 1
-    while i < end:
-        item = parts[i]
-        if item[:1] == ":" or item[:2] == "\n:":
-            meta = item.split()
-            files[parts[i + 1]] = "" if meta[4] == "D" else meta[3]
-            i += 2
+def _records(stdout: object) -> Iterator[str]:
+    """The text of each commit (from its id on): records are split at NUL + 'commit '."""
+    decode = codecs.getincrementaldecoder("utf-8")("surrogateescape").decode
+    read = stdout.read1  # type: ignore[attr-defined]  # what git wrote so far, not 64 KB
+    pending = ""
+    started = False
+    while True:
+        chunk = read(_CHUNK)
+        text = pending + decode(chunk, not chunk)
+        if not started:
+            if len(text) < 7 and chunk:
+                pending = text
+                continue
+            text = text[7:] if text.startswith("commit ") else text
+            started = True
+        parts = text.split("\0commit ")
+        if len(parts) > 1:
+            parts = _rejoin(parts)
+        if not chunk:
+            yield from (p for p in parts if p)
+            return
+        pending = parts.pop()  # (its start is checked: the part before it is whole)
+        yield from parts
+
+
+_START = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?[ \t\n][^\n]*\ntree ")
+
+
+def _rejoin(parts: list[str]) -> list[str]:
+    """A path that starts with 'commit ' also follows a NUL: glue back to the part before
+    it any part that does not start like a record (an object id, then a 'tree' line),
+    including one too short to tell yet."""
+    out = [parts[0]]
+    start = _START.match
+    for part in parts[1:]:
+        if start(part):
+            out.append(part)
         else:
-            i += 1
+            out[-1] += "\0commit " + part
+    return out
+
+
+# One commit of --pretty=raw: the commit line (id, rewritten parents, tab, source), the
+# headers (true parents, author, committer with its date, others), a blank line, and the
+# message with every line indented by four spaces: the title is its lines up to the
+# first blank one (exactly four spaces). What follows is the rest of the message, then
+# (after a blank line) the --raw entries, ':meta NUL path NUL' each.
+_RECORD = re.compile(
+    r"([^\t\n]*)(?:\t([^\n]*))?\n"
+    r"tree [^\n]*\n"
+    r"(?:parent ([^\n]*)\n(?:parent [^\n]*\n)*)?"
+    r"author ([^\n]*>)[^\n>]*\n"
+    r"committer [^\n]*> (\d+) ([^\n]*)\n"
+    r"(?:[^\n]+\n)*"
+    r"\n"
+    r"((?:    [^\n]+(?:\n|\Z))*)")
+_ENTRIES = re.compile(r"(:[^\0]*)\0([^\0]*)\0")
+_ALL_TRAILERS = re.compile(r"(?:    [A-Za-z0-9-]+[ \t]*:[^\n]*(?:\n|\Z))+\Z")
+_GITLOG = re.compile(r"^    (Gitlog-[^\n:]*): [ \t]*([^\n]*(?<![ \t]))", re.M)
+_NONE: dict[str, str] = {}
+_CLOCK = [f"{m // 60:02d}:{m % 60:02d}:" for m in range(1440)]
+_SECONDS = [f"{s:02d}" for s in range(60)]
+
+
+class Parser:
+    """Turns one ``--pretty=raw`` record (from the commit id on) into a ``Record``."""
+
+    def __init__(self, log_dir: str) -> None:
+        self.run_path, self.metrics_path = log_paths(log_dir)
+        self.log_dir = log_dir.rstrip("/")
+        self.prefix = self.log_dir + "/"
+        self.metrics_entry = f"\0{self.metrics_path}\0"
+        self.run_entry = f"\0{self.run_path}\0"
+        # every entry's path, but those inside the log directory
+        self.code_entries = re.compile(
+            r":[^\0]*\0(?:" + re.escape(self.prefix) + r"[^\0]*\0|([^\0]*)\0)")
+        self.days: dict[int, str] = {}
+        self.shared: dict[str, str] = {}  # one copy of the strings many commits repeat
+        self.ids: dict[str, str] = {}  # parent ids whose commits are still to come
+        self.zones: dict[str, tuple[int, str]] = {}
+
+    def __call__(self, text: str) -> Record:
+        m = _RECORD.match(text)
+        if m is None:
+            return self._odd(text)
+        ids, source, base, author, ts, tz, title = m.groups()
+        end = m.end()
+        at = text.find("\n:", end - 1)
+        metrics = run = None
+        if at < 0:
+            body = text[end:]
+            code = []
+        else:
+            body = text[end:at]
+            code = [p for p in self.code_entries.findall(text, at + 1) if p]
+            if code and ("dvc.yaml" in code or self.log_dir in code or
+                         any(p.startswith("dvc.yaml/") for p in code)):
+                code = [p for p in code if p != "dvc.yaml" and p != self.log_dir and
+                        not p.startswith("dvc.yaml/")]
+            # an entry ends '<new id> <status>' (no renames: a one-letter status), then
+            # NUL and its path
+            i = text.find(self.metrics_entry, at)
+            if i >= 0:
+                metrics = "" if text[i - 1] == "D" else text[text.rfind(" ", at, i - 2) + 1:i - 2]
+            i = text.find(self.run_entry, at)
+            if i >= 0:
+                run = "" if text[i - 1] == "D" else text[text.rfind(" ", at, i - 2) + 1:i - 2]
+        return self._record(ids, source or "", base, author, int(ts), tz,
+                            title.replace("\n    ", " ")[4:].rstrip("\n"), body, metrics, run,
+                            code)
+
+    def _record(self, ids: str, source: str, base: str | None, author: str, when: int,
+                tz: str, subject: str, body: str, metrics: str | None, run: str | None,
+                code: list[str]) -> Record:
+        parts = ids.split(" ")
+        # one string per commit id: a parent's id is kept once, in its child's node
+        known = self.ids
+        commit = known.pop(parts[0], parts[0])
+        parents = tuple([known.setdefault(p, p) for p in parts[1:]])
+        if parents and base == parents[0]:
+            base = parents[0]
+        if not author.isascii():
+            author = _text(author)
+        if not source.isascii():
+            source = _text(source)
+        shared = self.shared
+        author = shared.setdefault(author, author)
+        source = shared.setdefault(source, source)
+        if not subject.isascii():
+            subject = _text(subject)
+        # the committer date as %cI shows it (strict ISO 8601, the committer's zone)
+        zone = self.zones.get(tz)
+        if zone is None:
+            zone = self.zones[tz] = _zone(tz)
+        day, sec = divmod(when + zone[0], 86400)
+        date = self.days.get(day)
+        if date is None:
+            date = self.days[day] = _time.strftime("%Y-%m-%dT", _time.gmtime(day * 86400))
+        date = date + _CLOCK[sec // 60] + _SECONDS[sec % 60] + zone[1]
+        tags = _trailers(body if body.isascii() else _text(body)) \
+            if "    Gitlog-" in body else _NONE
+        if tags:
+            get = tags.get
+            experiment, status, code_commit = (get("Gitlog-Experiment"),
+                                               get("Gitlog-Status"), get("Gitlog-Code"))
+            if experiment:
+                experiment = shared.setdefault(experiment, experiment)
+            if status:
+                status = shared.setdefault(status, status)
+            facts = Facts(commit, when, date, author, subject, False, get("Gitlog-Run"),
+                          experiment, status, code_commit)
+        else:
+            facts = Facts(commit, when, date, author, subject, False)
+        return Record(Node(commit, parents, source, base, code), facts, metrics, run)
+
+    def _odd(self, text: str) -> Record:
+        """A record the pattern does not fit (a commit without author or committer line):
+        the same fields, found line by line."""
+        head, _, rest = text.partition("\n\n")
+        lines = head.split("\n")
+        ids, _, source = lines[0].partition("\t")
+        base = next((line[7:] for line in lines if line.startswith("parent ")), None)
+        author = next((line[7:line.rfind(">") + 1] for line in lines
+                       if line.startswith("author ")), "")
+        stamp = next((line[line.rfind(">") + 2:] for line in lines
+                      if line.startswith("committer ")), "")
+        ts, _, tz = stamp.partition(" ")
+        end = rest.find("\n\n")
+        msg, raw = (rest, "") if end < 0 else (rest[:end], rest[end + 2:])
+        para = msg.find("\n    \n")
+        title = msg if para < 0 else msg[:para]
+        body = "" if para < 0 else msg[para + 1:]
+        metrics = run = None
+        code: list[str] = []
+        items = raw.split("\0")
+        for i in range(1, len(items), 2):
+            path = items[i]
+            if path == self.metrics_path:
+                metrics = _new_blob(items[i - 1])
+            elif path == self.run_path:
+                run = _new_blob(items[i - 1])
+            elif not path.startswith(self.prefix) and path not in ("dvc.yaml", self.log_dir) \
+                    and not path.startswith("dvc.yaml/"):
+                code.append(path)
+        return self._record(ids, source, base, author, int(ts) if ts.isdigit() else 0, tz,
+                            title.replace("\n    ", " ")[4:], body, metrics, run, code)
+
+
+def _new_blob(meta: str) -> str:
+    """The new blob id of a --raw entry (':old-mode new-mode old new status'); "" when
+    the file was deleted."""
+    old_new, new, status = meta.rsplit(" ", 2)
+    return "" if status == "D" else new
+
+
+def _zone(tz: str) -> tuple[int, str]:
+    """(offset in seconds, '+hh:mm') of a raw '+hhmm' zone."""
+    try:
+        sign = -1 if tz[0] == "-" else 1
+        return sign * (int(tz[1:3]) * 3600 + int(tz[3:5]) * 60), f"{tz[:3]}:{tz[3:5]}"
+    except (IndexError, ValueError):
+        return 0, "+00:00"
+
+
+def _trailers(body: str) -> dict[str, str]:
+    """``Gitlog-*`` trailers of a message's indented body (what follows its title), as
+    ``%(trailers:only,unfold)`` finds them: in its last paragraph, which must be all
+    trailers, or at least a quarter trailers with one that git itself writes."""
+    body = "\n" + body.rstrip("\n")
+    while body.endswith("\n    "):
+        body = body[:-5]
+    start = body.rfind("\n    \n")
+    if start < 0:
+        return {}
+    block = body[start + 6:]
+    found = _GITLOG.findall(block)
+    if found and len(found) == block.count("\n") + 1 or _ALL_TRAILERS.match(block):
+        return dict(found)  # the usual case: trailers only, none folded
+    lines: list[str] = []
+    trailers = others = 0
+    generated = False
+    for line in block.split("\n"):
+        line = line[4:]
+        if line[:1] in (" ", "\t"):
+            if lines:
+                lines[-1] += " " + line.strip()
+            continue
+        if line.startswith(_GENERATED):
+            generated = True
+            trailers += 1
+            lines.append(line)
+            continue
+        token, sep, _ = line.partition(":")
+        token = token.rstrip()
+        if sep and token and token.isascii() and token.replace("-", "").isalnum():
+            trailers += 1
+            lines.append(line)
+        else:
+            others += 1
+            lines.append("")
+    if not trailers or (others and not (generated and trailers * 3 >= others)):
+        return {}
     tags: dict[str, str] = {}
-    if trailers:
-        for line in trailers.split("\x1f"):
-            if line[:7] == "Gitlog-":
-                key, _, value = line.partition(": ")
-                tags[key] = value.strip()
-    if not author.isascii():
-        author = _text(author)
-    if not subject.isascii():
-        subject = _text(subject)
-    return Record(Node(commit, tuple(parents.split()), source), int(ct or 0), ci, author,
-                  subject, tags, files)
+    for line in lines:
+        if line[:7] == "Gitlog-":
+            key, _, value = line.partition(": ")
+            tags[key] = value.strip()
+    return tags
 
 
 def _text(value: str) -> str:
     """Undo surrogateescape for display: invalid UTF-8 shows as U+FFFD."""
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
-def parse_run_yaml(data: bytes) -> dict[str, Any]:
-    """The few top-level scalars of run.yaml gitlog needs, without a YAML parser."""
-    out: dict[str, Any] = {}
-    for line in data.split(b"\n"):
-        key, sep, value = line.partition(b":")
-        if not sep or line[:1] in b" \t-#":
-            continue
-        name = key.decode("utf-8", "replace")
-        if name not in RUN_KEYS:
-            continue
-        text = value.strip().decode("utf-8", "replace")
-        if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-            text = text[1:-1]
-        out[name] = None if text in ("", "null", "~") else text
-    return out
-
-
-def flat_numbers(tree: Any, prefix: str = "", out: dict[str, float] | None = None) -> \
-        dict[str, float]:
-    """metrics.json -> {'train/loss': 0.3, ...}: finite-or-not numbers only, bools dropped."""
-    out = {} if out is None else out
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat_numbers(value, name + "/", out)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            out[name] = value
-    return out
-
-
-def _metrics(data: bytes | str) -> tuple[dict[str, float] | None, str | None]:
-    """(flat metrics, error) from a metrics.json blob; non-finite values are dropped."""
-    try:
-        tree = json.loads(data)
-    except ValueError as exc:
-        return None, f"is not valid JSON ({exc})"
-    if not isinstance(tree, dict):
-        return None, f"holds a JSON {type(tree).__name__}, not an object"
-    flat = flat_numbers(tree)
-    for key in [k for k, v in flat.items() if v != v or v in (_INF, -_INF)]:
-        flat.pop(key)
-    return flat, None
-
-
-class Describer:
-    """Facts for walked commits: their blobs stream into one ``git cat-file --batch`` as
-    records arrive (while ``git log`` is still walking), and are parsed at ``finish()``."""
-
-    def __init__(self, repo: Repo, log_dir: str) -> None:
-        self.run_path, self.metrics_path = log_paths(log_dir)
-        self.batch = repo.object_stream()
-        self.records: list[tuple[Record, int, int]] = []
-
-    def add(self, rec: Record) -> None:
-        add = self.batch.add
-        m_blob = rec.files.get(self.metrics_path)
-        m = r = -1
-        if m_blob != "":
-            m = self.batch.count
-            add(m_blob or f"{rec.node.commit}:{self.metrics_path}")
-        run_blob = rec.files.get(self.run_path)
-        if "Gitlog-Run" not in rec.trailers and run_blob != "":
-            r = self.batch.count
-            add(run_blob or f"{rec.node.commit}:{self.run_path}")
-        self.records.append((rec, m, r))
-
-    def finish(self) -> list[Facts]:
-        objects = self.batch.result()
-        return [_facts(rec, objects[m] if m >= 0 else None, objects[r] if r >= 0 else None,
-                       self.run_path) for rec, m, r in self.records]
-
-
-def _facts(rec: Record, metrics: tuple[str, bytes, str] | None,
-           run_blob: tuple[str, bytes, str] | None, run_path: str) -> Facts:
-    tags = rec.trailers
-    facts = Facts(rec.node.commit, rec.time, rec.date, rec.author, rec.subject, False,
-                  tags.get("Gitlog-Run"), tags.get("Gitlog-Experiment"),
-                  tags.get("Gitlog-Status"), tags.get("Gitlog-Code"))
-    if run_blob is not None and run_blob[0] == "blob":
-        info = parse_run_yaml(run_blob[1])
-        facts.run_id = facts.run_id or info.get("id")
-        facts.experiment = facts.experiment or info.get("experiment")
-        facts.status = facts.status or info.get("status")
-        facts.code_commit = facts.code_commit or info.get("code_commit")
-        facts.has_run = True
-    elif rec.files.get(run_path) or ("Gitlog-Run" in tags and rec.files.get(run_path) != ""):
-        facts.has_run = True
-    if metrics is not None and metrics[0] == "blob":
-        facts.has_run = True
-        facts.metrics_blob = metrics[2]
-        facts.flat, facts.error = _metrics(metrics[1])
-        if facts.flat is not None:
-            facts.metrics_json = json.dumps(facts.flat, separators=(",", ":"))
-    if facts.code_commit == "none":
-        facts.code_commit = None
-    return facts
-
-
-def describe(repo: Repo, log_dir: str, records: list[Record]) -> list[Facts]:
-    """Facts for walked commits, their blobs read through one ``git cat-file --batch``."""
-    describer = Describer(repo, log_dir)
-    for rec in records:
-        describer.add(rec)
-    return describer.finish()

@@ -68,3 +68,27 @@ def test_update_keeps_comments(tmp_path: Path) -> None:
     text = (tmp_path / ".gitlog.yaml").read_text()
     assert "# Which way is better" in text and "score: lower" in text
     assert config.load(tmp_path).better("score") == "lower"
+
+
+def test_config_cache_follows_the_text(repo: Path) -> None:
+    """A command reads the cached parse only while .gitlog.yaml holds the same text."""
+    import os
+
+    from tests.conftest import run_python
+
+    path = repo / ".gitlog.yaml"
+    path.write_text("experiment_prefix: runs/\n")
+    assert config.load(repo).prefix == "runs/"
+    cache = repo / ".git" / "gitlog" / "config.json"
+    assert cache.exists()
+    probe = "import sys, gitlog.config as c; print(c.load('.').prefix, 'ruamel' in sys.modules)"
+    assert run_python(probe, cwd=repo).stdout.split() == ["runs/", "False"]
+    before = path.stat()  # same size, same times: the text alone decides
+    path.write_text("experiment_prefix: sets/\n")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert config.load(repo).prefix == "sets/"
+    cache.write_text("{not json")
+    assert config.load(repo).prefix == "sets/"
+    path.write_text("log_level: loud\n")
+    with pytest.raises(ConfigError, match="log_level"):
+        config.load(repo)

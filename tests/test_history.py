@@ -319,3 +319,122 @@ def test_runs_logged_by_gitlog_show_with_code_changes(repo: Path) -> None:
     con = sqlite3.connect(db)  # the post-commit step cached both runs as they landed
     cached = {r for (r,) in con.execute("SELECT commit_id FROM commits")}
     assert {r.commit for r in rows} <= cached
+
+
+def test_code_changes_across_code_commits_between_runs(tmp_path: Path) -> None:
+    """The previous run is not always the first parent: code committed in between counts."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n", "dvc.yaml": "stages: {}\n"})
+    r1 = b.run("w", {"loss": 0.5}, parents=[c1], run_id="r1")
+    k1 = b.commit("exp/w", {"lib/model.py": "m\n"}, parents=[r1], message="model")
+    k2 = b.commit("exp/w", {"train.py": "y\n", "dvc.yaml": "stages: {a: {}}\n"}, parents=[k1],
+                  message="train")
+    r2 = b.run("w", {"loss": 0.4}, parents=[k2], run_id="r2")
+    r3 = b.run("w", {"loss": 0.3}, parents=[r2], run_id="r3", code={"README": "r\n"})
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    for _ in range(2):  # cold, then from the cache
+        rows = history_json(repo, "-m", "loss", "w")
+        assert [(r["commit"], r["code_changes"]) for r in rows] == [
+            (shas[r1][:10], None), (shas[r2][:10], ["lib/model.py", "train.py"]),
+            (shas[r3][:10], ["README"])]
+
+
+def test_trailers_are_read_as_git_reads_them(tmp_path: Path) -> None:
+    """Hand-written messages: only the last paragraph holds trailers (never the title)."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    messages = {
+        "plain": "A run\n\nGitlog-Run: r-plain\nGitlog-Experiment: named\n",
+        "folded": "Folded\n\nbody\n\nGitlog-Run: r-folded\nGitlog-Experiment: long\n"
+                  "  name\nSigned-off-by: A <a@b>\n",
+        "mixed": "Mixed\n\nGitlog-Run: r-mixed\nGitlog-Experiment: signed\nnot a trailer\n"
+                 "Signed-off-by: A <a@b>\n",
+        "prose": "Prose\n\nGitlog-Experiment: ignored\nthis paragraph is prose, not\n"
+                 "trailers at all\n",
+        "middle": "Middle\n\nGitlog-Experiment: ignored\n\nlast words\n",
+        "title": "Gitlog-Experiment: ignored\n",
+        "subject": "Two line\nsubject\n\nGitlog-Run: r-subject\n",
+    }
+    marks = {}
+    parent = c1
+    for name, message in messages.items():
+        parent = marks[name] = b.commit(
+            "exp/t", {".gitlog/metrics.json": json.dumps({"loss": len(marks)}),
+                      ".gitlog/run.yaml": f"id: y-{name}\nexperiment: yaml-{name}\n"},
+            parents=[parent], message=message)
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    rows = {r.commit: r for r in gitlog.history("loss", "exp/t", repo=repo)}
+    got = {name: (rows[shas[m]].run, rows[shas[m]].experiment, rows[shas[m]].subject)
+           for name, m in marks.items()}
+    assert got == {
+        "plain": ("r-plain", "named", "A run"),
+        "folded": ("r-folded", "long name", "Folded"),
+        "mixed": ("r-mixed", "signed", "Mixed"),
+        "prose": ("y-prose", "yaml-prose", "Prose"),
+        "middle": ("y-middle", "yaml-middle", "Middle"),
+        "title": ("y-title", "yaml-title", "Gitlog-Experiment: ignored"),
+        "subject": ("r-subject", "t", "Two line subject"),
+    }
+    for name, m in marks.items():  # what git itself makes of each message
+        run = git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Run,valueonly,unfold)",
+                  shas[m]).strip()
+        assert (run or f"y-{name}") == got[name][0]
+
+
+def test_commit_dates_in_the_committers_zone(tmp_path: Path) -> None:
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("z", {"loss": 1.0}, parents=[c1])
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    for zone in ("+0530", "-1100", "+0000"):
+        git(repo, "checkout", "-q", "-B", f"exp/z{zone[1:3]}", shas[r1])
+        (repo / ".gitlog" / "metrics.json").write_text(json.dumps({"loss": zone}))
+        git(repo, "commit", "-qam", f"zone {zone}", env={
+            "GIT_COMMITTER_DATE": f"1700000000 {zone}", "GIT_AUTHOR_DATE": "1700000000"})
+    rows = history_json(repo, "-m", "loss", "--all")
+    dates = {git(repo, "log", "-1", "--format=%cI", r["commit"]).strip() for r in rows}
+    assert {r["date"] for r in rows} == dates and len(dates) == 4
+
+
+def test_output_written_in_pieces_is_the_same_text() -> None:
+    from gitlog.cli._output import iter_csv, iter_json, render
+    from gitlog.cli._table import format_columns, iter_columns
+
+    odd = [None, True, 3, -0.0, 1e-7, float("nan"), float("inf"), "é \"q\"\n\\", [],
+           ["a.py", "b c.py"], {"k": [1]}]
+    columns = ["n", "value", "other"]
+    rows = [{"n": i, "value": odd[i % len(odd)], "other": odd[(i * 7) % len(odd)]}
+            for i in range(2500)]
+    for part in (rows, rows[:2000], rows[:1], []):
+        assert "".join(iter_json(part, columns)) == render(part, "json", columns)
+        flat = [{k: v for k, v in r.items() if not isinstance(v, dict)} for r in part]
+        assert "".join(iter_csv(flat, columns, chunk=1000)) == render(flat, "csv", columns)
+    cols = [("n", [r["n"] for r in rows], None), ("d", [0.5, -1.0, None] * 833 + [2.0], "delta"),
+            ("s", ["wide 漢字", "x", None] * 833 + [""], None)]
+    for fmt in ("table", "markdown"):
+        assert "\n".join(iter_columns(cols, fmt, chunk=300)) == format_columns(cols, fmt)
+
+
+def test_messages_that_are_not_utf8(tmp_path: Path) -> None:
+    """Bytes from other encodings (trailers included) show as U+FFFD; nothing fails, cold
+    or cached."""
+    repo = tmp_path / "p"
+    subprocess.run(["git", "-c", "init.defaultBranch=main", "init", "-q", str(repo)],
+                   check=True)
+    (repo / ".gitlog").mkdir()
+    (repo / ".gitlog" / "metrics.json").write_text('{"loss": 1}')
+    git(repo, "add", "-A")
+    tree = git(repo, "write-tree").strip()
+    body = (f"tree {tree}\nauthor Zo\xeb <z@e> 1700000000 +0000\n"
+            "committer Zo\xeb <z@e> 1700000000 +0000\n\nsubj \xe9t\xe9\n\n"
+            "Gitlog-Run: enc1\nGitlog-Experiment: \xe9\n").encode("latin-1")
+    sha = subprocess.run(["git", "hash-object", "-t", "commit", "-w", "--literally", "--stdin"],
+                         cwd=repo, input=body, capture_output=True, check=True).stdout.strip()
+    git(repo, "update-ref", "refs/heads/exp/enc", sha.decode())
+    for _ in range(2):
+        rows = history_json(repo, "-m", "loss", "--all")
+        assert [(r["experiment"], r["subject"], r["loss"]) for r in rows] == \
+            [("\ufffd", "subj \ufffdt\ufffd", 1)]

@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import click
@@ -36,6 +36,54 @@ def _json_safe(value: Any) -> Any:
 
 def to_json(data: Any) -> str:
     return json.dumps(_json_safe(data), indent=2, ensure_ascii=False, default=str)
+
+
+_STRING = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_SCALARS = {type(None): lambda v: "null", bool: lambda v: "true" if v else "false",
+            int: int.__repr__, str: _STRING,
+            float: lambda v: float.__repr__(v) if v - v == 0 else _STRING(str(_json_safe(v)))}
+
+
+def iter_json(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> Iterator[str]:
+    """``render(rows, "json", columns)`` in pieces, one a row: the same text, built
+    without holding all of it (rows of scalars and lists of scalars take a fast path)."""
+    keys = [f"    {_STRING(c)}: " for c in columns]
+    opening = "[\n  "
+    for row in rows:
+        yield opening + _row_json([row.get(c) for c in columns], keys, columns)
+        opening = ",\n  "
+    yield "[]" if opening == "[\n  " else "\n]"
+
+
+def _row_json(values: list[Any], keys: list[str], columns: Sequence[str]) -> str:
+    parts = []
+    for key, value in zip(keys, values, strict=True):
+        dump = _SCALARS.get(value.__class__)
+        if dump is not None:
+            parts.append(key + dump(value))
+        elif value.__class__ is list and all(v.__class__ in _SCALARS for v in value):
+            items = ",\n".join("      " + _SCALARS[v.__class__](v) for v in value)
+            parts.append(key + ("[\n" + items + "\n    ]" if value else "[]"))
+        else:  # anything else: as json.dumps writes it, indented one level
+            return to_json(dict(zip(columns, values, strict=True))).replace("\n", "\n  ")
+    return "{\n" + ",\n".join(parts) + "\n  }"
+
+
+def iter_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str],
+             chunk: int = 2000) -> Iterator[str]:
+    """``render(rows, "csv", columns)`` in pieces of ``chunk`` rows."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    newline = ""  # each piece's last newline goes out with the next piece
+    for n, r in enumerate(rows, 1):
+        writer.writerow([_csv_cell(r.get(c)) for c in columns])
+        if n % chunk == 0:
+            yield newline + buf.getvalue()[:-1]
+            newline = "\n"
+            buf.seek(0)
+            buf.truncate()
+    yield (newline + buf.getvalue()).rstrip("\n")
 
 
 def cell(value: Any) -> str:
@@ -80,3 +128,14 @@ def _csv_cell(value: Any) -> Any:
 def echo(text: str) -> None:
     if text:
         click.echo(text)
+
+
+def echo_chunks(chunks: Iterable[str]) -> None:
+    """Like ``echo("".join(chunks))``, written as the pieces come."""
+    written = False
+    for text in chunks:
+        if text:
+            click.echo(text, nl=False)
+            written = True
+    if written:
+        click.echo("")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import click
@@ -43,16 +43,19 @@ def number(value: Any, signed: bool = False, suffix: str = "") -> str:
 
 
 def _column(values: list[Any], kind: str | None) -> list[str]:
-    if kind == "delta":
-        return ["" if v is None else number(v, signed=True) for v in values]
-    if kind == "pct":
-        return ["" if v is None else number(v, signed=True, suffix="%") for v in values]
-    kinds = {v.__class__ for v in values}
-    if kinds <= {str, type(None)}:
+    kinds = set(map(type, values))
+    if kind in ("delta", "pct"):
+        suffix = "%" if kind == "pct" else ""
+        if kinds <= {float, _NONE}:  # deltas are finite: no inf/nan to spell out
+            return ["" if v is None else f"{v:+.6g}{suffix}" if v - v == 0 else
+                    number(v, signed=True, suffix=suffix) for v in values]
+        return ["" if v is None else number(v, signed=True, suffix=suffix) for v in values]
+    if kinds <= {str, _NONE}:
         return ["" if v is None else v.replace("\n", " ") if "\n" in v else v for v in values]
-    if kinds <= {float, type(None)}:
-        return ["" if v is None else f"{v:.6g}" if v == v and abs(v) != _INF else str(v)
-                for v in values]
+    if kinds <= {float, _NONE}:
+        return ["" if v is None else f"{v:.6g}" if v - v == 0 else str(v) for v in values]
+    if kinds <= {list, _NONE}:
+        return ["" if v is None else ", ".join(map(str, v)) for v in values]
     out = []
     for v in values:
         if v is None:
@@ -68,10 +71,14 @@ def _column(values: list[Any], kind: str | None) -> list[str]:
     return out
 
 
-_INF = float("inf")
+_NONE = type(None)
 
 
 def _numeric(values: list[Any]) -> bool:
+    kinds = set(map(type, values))
+    kinds.discard(_NONE)
+    if kinds <= {int, float}:
+        return bool(kinds)
     seen = False
     for v in values:
         if v is None:
@@ -82,15 +89,14 @@ def _numeric(values: list[Any]) -> bool:
     return seen
 
 
-def _pad(cells: list[str], header: str, right: bool) -> tuple[list[str], str, int]:
-    if header.isascii() and "".join(cells).isascii():
-        size = max([len(header)] + [len(c) for c in cells])
-        just = str.rjust if right else str.ljust
-        return [just(c, size) for c in cells], just(header, size), size
-    size = max([width(header)] + [width(c) for c in cells])
+def _pad(cells: list[str], header: str, right: bool,
+         size: int | None = None) -> tuple[list[str], str, int]:
+    """Cells and header padded to one display width (``size``: at least that wide)."""
+    if size is None:
+        size = max([width(header)] + [width(c) for c in cells])
 
     def pad(text: str) -> str:
-        gap = " " * (size - width(text))
+        gap = " " * (size - width(text))  # type: ignore[operator]
         return gap + text if right else text + gap
 
     return [pad(c) for c in cells], pad(header), size
@@ -100,8 +106,16 @@ def format_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: st
                    clip: int | None = None) -> str:
     """A table or Markdown from (header, values, kind) columns; kind 'delta' or 'pct'
     signs numbers, ``clip`` shortens longer table cells with '…'."""
+    return "\n".join(iter_columns(columns, fmt, clip))
+
+
+def iter_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: str,
+                 clip: int | None = None, chunk: int = 1000) -> Iterator[str]:
+    """``format_columns`` in pieces of ``chunk`` lines (joined by newlines, they are the
+    same text), so a long table is written as it is formatted."""
     markdown = fmt == "markdown"
-    padded, heads, rules = [], [], []
+    texts, heads, rules, sizes, rights = [], [], [], [], []
+    ascii_only = True
     for name, values, kind in columns:
         cells = _column(values, kind)
         if clip and fmt == "table":
@@ -109,18 +123,38 @@ def format_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: st
         if markdown:
             cells = [x.replace("|", "\\|") for x in cells]
         right = _numeric(values)
-        cells, head, size = _pad(cells, name, right)
-        padded.append(cells)
-        heads.append(head)
+        if ascii_only and not (name.isascii() and "".join(cells).isascii()):
+            ascii_only = False
+        size = max(len(name), max(map(len, cells), default=0)) if ascii_only else \
+            max([width(name)] + [width(c) for c in cells])
+        texts.append(cells)
+        sizes.append(size)
+        rights.append(right)
+        heads.append(_pad([], name, right, size)[1])
         rules.append(("-" * (size + 1) + ":" if right else "-" * (size + 2)) if markdown
                      else "-" * size)
     if markdown:
-        lines = ["| " + " | ".join(heads) + " |", "|" + "|".join(rules) + "|"]
-        lines += ["| " + " | ".join(cells) + " |" for cells in zip(*padded, strict=False)]
+        yield "| " + " | ".join(heads) + " |\n|" + "|".join(rules) + "|"
     else:
-        lines = ["  ".join(heads).rstrip(), "  ".join(rules)]
-        lines += ["  ".join(cells).rstrip() for cells in zip(*padded, strict=False)]
-    return "\n".join(lines)
+        yield "  ".join(heads).rstrip() + "\n" + "  ".join(rules)
+    count = len(texts[0]) if texts else 0
+    if ascii_only:  # one %-format a row pads every cell
+        line = ("| " if markdown else "") + (" | " if markdown else "  ").join(
+            f"%{size}s" if right else f"%-{size}s" for size, right in zip(sizes, rights,
+                                                                         strict=True)) + \
+            (" |" if markdown else "")
+        for start in range(0, count, chunk):
+            rows = zip(*(cells[start:start + chunk] for cells in texts), strict=True)
+            yield "\n".join([line % row for row in rows] if markdown else
+                            [(line % row).rstrip() for row in rows])
+        return
+    for start in range(0, count, chunk):
+        padded = [_pad(cells[start:start + chunk], "", right, size)[0]
+                  for cells, size, right in zip(texts, sizes, rights, strict=True)]
+        if markdown:
+            yield "\n".join("| " + " | ".join(row) + " |" for row in zip(*padded, strict=True))
+        else:
+            yield "\n".join("  ".join(row).rstrip() for row in zip(*padded, strict=True))
 
 
 def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import click
 
 from . import pass_repo
-from ._output import format_option
-from ._table import Progress, emit, format_columns, format_rows, note, sparkline, warn
+from ._output import echo_chunks, format_option, iter_csv, iter_json
+from ._table import Progress, iter_columns, note, sparkline, warn
 
 
 def metric_option(func: Any) -> Any:
@@ -33,30 +34,37 @@ def history_columns(metrics: list[str]) -> tuple[list[str], dict[str, str]]:
     return columns, kinds
 
 
-def history_dicts(rows: list[Any], metrics: list[str]) -> list[dict[str, Any]]:
-    out = []
-    for row in rows:
-        item: dict[str, Any] = {"commit": row.short, "date": row.date,
-                                "experiment": row.experiment, "subject": row.subject}
-        for m in metrics:
-            cell = row.metrics[m]
-            item[m] = cell.value
-            item[f"{m}_delta"] = cell.delta
-            item[f"{m}_pct"] = cell.pct
-            item[f"{m}_verdict"] = cell.verdict
-        item["code_changes"] = row.code_changes
-        out.append(item)
-    return out
+def history_values(result: Any) -> dict[str, list[Any]]:
+    """The kept rows of a HistoryResult as columns, by output column name."""
+    table, keep = result.table, result.keep
+    whole = len(keep) == len(table.runs)
+    runs = table.runs if whole else [table.runs[i] for i in keep]
+
+    def pick(column: list[Any]) -> list[Any]:
+        return column if whole else [column[i] for i in keep]
+
+    facts = [r.facts for r in runs]
+    values: dict[str, list[Any]] = {
+        "commit": [f.commit[:10] for f in facts], "date": [f.date for f in facts],
+        "experiment": [r.experiment for r in runs], "subject": [f.subject for f in facts],
+        "code_changes": pick(table.changes)}
+    for m in table.metrics:
+        value, delta, pct, verdict = table.cells[m]
+        values[m] = pick(value)
+        values[f"{m}_delta"] = pick(delta)
+        values[f"{m}_pct"] = pick(pct)
+        values[f"{m}_verdict"] = pick(verdict)
+    return values
 
 
-def spark_lines(rows: list[Any], metrics: list[str], better: dict[str, str]) -> list[str]:
+def spark_lines(values: dict[str, list[Any]], metrics: list[str],
+                better: dict[str, str]) -> list[str]:
     lines = []
     for m in metrics:
-        values = [r.metrics[m].value for r in rows]
-        finite = [v for v in values if v is not None]
+        finite = [v for v in values[m] if v is not None]
         if not finite:
             continue
-        lines.append(f"{m}  {sparkline(values)}  {finite[0]:.6g} -> {finite[-1]:.6g} "
+        lines.append(f"{m}  {sparkline(values[m])}  {finite[0]:.6g} -> {finite[-1]:.6g} "
                      f"over {len(finite)} runs ({better[m]} is better)")
     return lines
 
@@ -116,26 +124,32 @@ def history(revs: tuple[str, ...], metrics: tuple[str, ...], all_: bool, step: s
         note("no runs match")
         if fmt not in ("json", "csv"):
             return
-    emit(render_history(result, fmt))
+    from gitlog.runlog import paused_gc
+
+    with paused_gc():
+        echo_chunks(stream_history(result, fmt))
 
 
 def render_history(result: Any, fmt: str) -> str:
     """The rows of a HistoryResult in ``fmt``; a table is headed by one sparkline a metric."""
+    return "".join(stream_history(result, fmt))
+
+
+def stream_history(result: Any, fmt: str) -> Iterator[str]:
+    """``render_history`` in pieces, produced as they are written."""
     columns, kinds = history_columns(result.metrics)
+    values = history_values(result)
     if fmt in ("json", "csv"):
-        return format_rows(history_dicts(result.rows, result.metrics), columns, fmt, kinds)
-    rows = result.rows
-    values: dict[str, list[Any]] = {
-        "commit": [r.commit[:10] for r in rows], "date": [r.date for r in rows],
-        "experiment": [r.experiment for r in rows], "subject": [r.subject for r in rows],
-        "code_changes": [r.code_changes for r in rows]}
-    for m in result.metrics:
-        cells = [r.metrics[m] for r in rows]
-        values[m] = [c.value for c in cells]
-        values[f"{m}_delta"] = [c.delta for c in cells]
-        values[f"{m}_pct"] = [c.pct for c in cells]
-        values[f"{m}_verdict"] = [c.verdict for c in cells]
-    text = format_columns([(c, values[c], kinds.get(c)) for c in columns], fmt)
+        if fmt == "csv":  # lists read as in the table: "a.py, b.py"
+            values["code_changes"] = [None if v is None else ", ".join(map(str, v))
+                                      for v in values["code_changes"]]
+        rows = (dict(zip(columns, cells, strict=True))
+                for cells in zip(*(values[c] for c in columns), strict=True))
+        yield from (iter_json if fmt == "json" else iter_csv)(rows, columns)
+        return
     if fmt == "table":
-        return "\n".join([*spark_lines(rows, result.metrics, result.better), "", text])
-    return text
+        yield "\n".join([*spark_lines(values, result.metrics, result.better), ""]) + "\n"
+    pieces = iter_columns([(c, values[c], kinds.get(c)) for c in columns], fmt)
+    yield next(pieces)
+    for text in pieces:
+        yield "\n" + text

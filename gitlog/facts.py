@@ -1,0 +1,264 @@
+"""What a walked commit holds (``Facts``): the walk's record plus its run files' blobs.
+
+Facts are immutable per commit id, so the index caches them. ``metrics.json`` is parsed
+once, with json's C scanner, into the tree it holds; the flat view
+(``{'train/loss': 0.3}``) is built only when something asks for every metric.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .git import Repo
+    from .walk import Record
+
+def log_paths(log_dir: str) -> list[str]:
+    """The two files whose change makes a commit a run: run.yaml and metrics.json."""
+    return [f"{log_dir}/run.yaml", f"{log_dir}/metrics.json"]
+
+
+RUN_KEYS = ("id", "experiment", "status", "code_commit", "code_tree")
+_DECODER = json.JSONDecoder()
+_SCAN = _DECODER.scan_once  # type: ignore[attr-defined]
+_SPACE = json.decoder.WHITESPACE.match  # type: ignore[attr-defined]
+
+
+# A plain slotted class, not a dataclass: one is made per walked commit.
+class Facts:
+    """What one commit holds, immutable per commit id (the index caches it)."""
+
+    __slots__ = ("commit", "time", "date", "author", "subject", "has_run", "run_id",
+                 "experiment", "status", "code_commit", "metrics_blob", "error", "text",
+                 "tree", "flat")
+
+    def __init__(self, commit: str, time: int, date: str, author: str, subject: str,
+                 has_run: bool, run_id: str | None = None, experiment: str | None = None,
+                 status: str | None = None, code_commit: str | None = None,
+                 metrics_blob: str | None = None, error: str | None = None,
+                 text: str | None = None, tree: dict[str, Any] | None = None) -> None:
+        self.commit = commit
+        self.time = time
+        self.date = date
+        self.author = author
+        self.subject = subject
+        self.has_run = has_run
+        self.run_id = run_id
+        self.experiment = experiment
+        self.status = status
+        self.code_commit = code_commit
+        self.metrics_blob = metrics_blob
+        self.error = error
+        self.text = text  # metrics.json as committed (None: no metrics, or malformed)
+        self.tree = tree  # ... and parsed
+        self.flat: dict[str, float] | None = None
+
+    def __repr__(self) -> str:
+        return (f"Facts({self.commit[:10]}, run={self.run_id!r}, "
+                f"experiment={self.experiment!r}, error={self.error!r})")
+
+    @property
+    def identity(self) -> str | None:
+        """What makes two commits the same run (a merge or a rebase carries it along)."""
+        if not self.has_run:
+            return None
+        if not self.run_id and not self.metrics_blob:
+            return self.commit
+        return f"{self.run_id or ''}:{self.metrics_blob or ''}"
+
+    def data(self) -> dict[str, Any]:
+        """metrics.json as a (nested) mapping; {} when the commit has none."""
+        if self.tree is None:
+            self.tree = _tree(self.text) if self.text else {}
+        return self.tree
+
+    def metrics(self) -> dict[str, float]:
+        """Flat numeric metrics: {'train/loss': 0.3}; non-finite values dropped."""
+        if self.flat is None:
+            flat = flat_numbers(self.data())
+            for key in [k for k, v in flat.items() if v - v != 0]:
+                flat.pop(key)
+            self.flat = flat
+        return self.flat
+
+    def metric(self, names: list[str]) -> float | None:
+        """The value of the first of ``names`` this run has (as ``metrics()`` would give
+        it), looked up without flattening when the name has no '/'."""
+        tree = self.tree if self.tree is not None else self.data()
+        for name in names:
+            if "/" in name:
+                value = self.metrics().get(name)
+                if value is not None:
+                    return value
+                continue
+            found: Any = tree.get(name)
+            kind = found.__class__
+            if kind is int or (kind is float and found - found == 0):
+                return found  # type: ignore[no-any-return]
+        return None
+
+
+def _tree(text: str) -> dict[str, Any]:
+    """The mapping a stored (valid) metrics.json text holds."""
+    try:
+        tree = _SCAN(text, _SPACE(text, 0).end())[0]
+    except (StopIteration, ValueError):
+        return {}
+    return tree if tree.__class__ is dict else {}  # type: ignore[no-any-return]
+
+
+def parse_run_yaml(data: bytes) -> dict[str, Any]:
+    """The few top-level scalars of run.yaml gitlog needs, without a YAML parser."""
+    out: dict[str, Any] = {}
+    for line in data.split(b"\n"):
+        key, sep, value = line.partition(b":")
+        if not sep or line[:1] in b" \t-#":
+            continue
+        name = key.decode("utf-8", "replace")
+        if name not in RUN_KEYS:
+            continue
+        text = value.strip().decode("utf-8", "replace")
+        if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+            text = text[1:-1]
+        out[name] = None if text in ("", "null", "~") else text
+    return out
+
+
+def flat_numbers(tree: Any, prefix: str = "", out: dict[str, float] | None = None) -> \
+        dict[str, float]:
+    """metrics.json -> {'train/loss': 0.3, ...}: finite-or-not numbers only, bools dropped."""
+    out = {} if out is None else out
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat_numbers(value, name + "/", out)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[name] = value
+    return out
+
+
+def parse_metrics(data: bytes) -> tuple[dict[str, Any] | None, str | None, str | None]:
+    """(tree, text, error) of a metrics.json blob: the text is what the index keeps."""
+    try:  # the usual file: an object from the first byte, then at most whitespace
+        text = data.decode()
+        tree, end = _SCAN(text, 0)
+        if tree.__class__ is dict and (end == len(text) or not text[end:].strip(" \t\n\r")):
+            return tree, text, None
+    except (UnicodeDecodeError, StopIteration, ValueError):
+        pass
+    try:  # the slow path words the error as json.loads does
+        tree = json.loads(data)
+    except ValueError as exc:
+        return None, None, f"is not valid JSON ({exc})"
+    if not isinstance(tree, dict):
+        return None, None, f"holds a JSON {type(tree).__name__}, not an object"
+    return tree, json.dumps(tree), None
+
+
+def _metrics(data: bytes | str) -> tuple[dict[str, float] | None, str | None]:
+    """(flat metrics, error) from a metrics.json blob; non-finite values are dropped."""
+    tree, _, error = parse_metrics(data.encode() if isinstance(data, str) else data)
+    if tree is None:
+        return None, error
+    facts = Facts("", 0, "", "", "", True, tree=tree)
+    return facts.metrics(), None
+
+
+class Describer:
+    """Facts for walked commits: their blobs stream into one ``git cat-file --batch`` as
+    records arrive (while ``git log`` is still walking); ``poll()`` gives the facts of the
+    records whose blobs have arrived, ``finish()`` the rest, in the order they were added."""
+
+    def __init__(self, repo: Repo, log_dir: str) -> None:
+        self.run_path, self.metrics_path = log_paths(log_dir)
+        self.reader = repo.object_stream()
+        self.records: list[tuple[Record, int, int]] = []
+        self.answers: list[tuple[str, bytes, str] | None] = []
+        self.base = 0  # answers before this one are consumed and dropped
+        self.settled = 0  # records whose facts were given out
+        self.added = 0
+
+    def add(self, rec: Record) -> None:
+        reader = self.reader
+        m = r = -1
+        if rec.metrics != "":
+            m = reader.count
+            reader.add(rec.metrics or f"{rec.facts.commit}:{self.metrics_path}")
+        if rec.run != "" and rec.facts.run_id is None:  # no Gitlog-Run trailer
+            r = reader.count
+            reader.add(rec.run or f"{rec.facts.commit}:{self.run_path}")
+        self.records.append((rec, m, r))
+        self.added += 1
+
+    def poll(self) -> list[Facts]:
+        self.answers += self.reader.poll()
+        return self._settle()
+
+    def finish(self) -> list[Facts]:
+        self.answers += self.reader.close()
+        return self._settle()
+
+    def _settle(self) -> list[Facts]:
+        out = []
+        answers, base = self.answers, self.base
+        have = base + len(answers)
+        used = base
+        i, records = 0, self.records
+        for i, (rec, m, r) in enumerate(records):  # noqa: B007
+            if m >= have or r >= have:
+                break
+            if r < 0 and m >= 0:  # the usual run: metrics.json only (trailers tell the rest)
+                got = answers[m - base]
+                facts = rec.facts
+                if got is not None and got[0] == "blob":
+                    facts.has_run = True
+                    facts.metrics_blob = got[2]
+                    facts.tree, facts.text, facts.error = parse_metrics(got[1])
+                    if facts.code_commit == "none":
+                        facts.code_commit = None
+                    out.append(facts)
+                else:
+                    out.append(_facts(rec, got, None))
+                used = m + 1
+                continue
+            out.append(_facts(rec, answers[m - base] if m >= 0 else None,
+                              answers[r - base] if r >= 0 else None))
+            used = max(used, m + 1, r + 1)
+        else:
+            i = len(records)
+        del records[:i]
+        del answers[:used - base]
+        self.base = used
+        self.settled += len(out)
+        return out
+
+
+def _facts(rec: Record, metrics: tuple[str, bytes, str] | None,
+           run_blob: tuple[str, bytes, str] | None) -> Facts:
+    facts = rec.facts
+    if run_blob is not None and run_blob[0] == "blob":
+        info = parse_run_yaml(run_blob[1])
+        facts.run_id = facts.run_id or info.get("id")
+        facts.experiment = facts.experiment or info.get("experiment")
+        facts.status = facts.status or info.get("status")
+        facts.code_commit = facts.code_commit or info.get("code_commit")
+        facts.has_run = True
+    elif rec.run or (facts.run_id is not None and rec.run != ""):
+        facts.has_run = True
+    if metrics is not None and metrics[0] == "blob":
+        facts.has_run = True
+        facts.metrics_blob = metrics[2]
+        facts.tree, facts.text, facts.error = parse_metrics(metrics[1])
+    if facts.code_commit == "none":
+        facts.code_commit = None
+    return facts
+
+
+def describe(repo: Repo, log_dir: str, records: Iterable[Record]) -> list[Facts]:
+    """Facts for walked commits, their blobs read through one ``git cat-file --batch``."""
+    describer = Describer(repo, log_dir)
+    for rec in records:
+        describer.add(rec)
+    return describer.finish()

@@ -1,0 +1,183 @@
+"""git processes fed many requests at once: ``Batch`` (all input up front, output parsed
+at the end) and ``ObjectReader`` (a ``git cat-file --batch`` fed and read as the caller
+goes). Part of the git layer: ``Repo.read_objects``, ``object_stream`` and
+``diff_names`` start them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+from .errors import GitCommandError
+from .git import _env
+
+
+class Batch:
+    """A git process fed ``feed`` from a thread while its output is collected by another;
+    ``result()`` waits and parses."""
+
+    def __init__(self, cwd: str | Path, args: list[str], parse: Any, feed: bytes) -> None:
+        self._parse = parse
+        self._args = args
+        self._proc = subprocess.Popen(["git", *args], cwd=cwd, stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+        self._out: list[bytes] = []
+        self._writer = threading.Thread(target=self._write, args=(feed,), daemon=True)
+        self._writer.start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _write(self, feed: bytes) -> None:
+        assert self._proc.stdin
+        try:
+            self._proc.stdin.write(feed)
+            self._proc.stdin.close()
+        except OSError:
+            pass
+
+    def _read(self) -> None:
+        assert self._proc.stdout
+        self._out.append(self._proc.stdout.read())
+
+    def result(self) -> Any:
+        self._writer.join()
+        self._reader.join()
+        assert self._proc.stderr
+        err = self._proc.stderr.read()
+        code = self._proc.wait()
+        if code != 0:
+            raise GitCommandError(self._args[:2], code, err.decode(errors="replace"))
+        return self._parse(self._out[0] if self._out else b"")
+
+
+def parse_batch(out: bytes, count: int) -> list[tuple[str, bytes, str] | None]:
+    """``--batch`` output: one answer for each of ``count`` requests."""
+    results: list[tuple[str, bytes, str] | None] = []
+    pos, end = 0, len(out)
+    while pos < end and len(results) < count:
+        nl = out.index(b"\n", pos)
+        line = out[pos:nl]
+        header = line.split()
+        pos = nl + 1
+        if len(header) != 3 or line.endswith((b" missing", b" ambiguous")):
+            results.append(None)
+            continue
+        size = int(header[2])
+        results.append((header[1].decode(), out[pos:pos + size], header[0].decode()))
+        pos += size + 1
+    results.extend([None] * (count - len(results)))
+    return results
+
+
+def parse_diff_names(out: bytes, pairs: list[tuple[str, str]]) -> list[list[str]]:
+    """``--always -z`` output: each pair starts with its new commit's id, then its paths."""
+    results: list[list[str]] = []
+    heads = [new.encode() for _, new in pairs]
+    for item in out.split(b"\0"):
+        item = item.strip(b"\n")
+        if not item:
+            continue
+        if len(results) < len(heads) and item == heads[len(results)]:
+            results.append([])
+        elif results:
+            results[-1].append(item.decode("utf-8", "surrogateescape"))
+    results.extend([] for _ in range(len(pairs) - len(results)))
+    return results
+
+
+class ObjectReader:
+    """One ``git cat-file --batch --buffer`` fed spec by spec, both pipes non-blocking:
+    ``add`` and ``poll`` write what git can take and read what it has answered, so the
+    caller works on answers while git is still reading, with no thread and no deadlock."""
+
+    def __init__(self, cwd: str | Path) -> None:
+        self._proc = subprocess.Popen(["git", "cat-file", "--batch", "--buffer"], cwd=cwd,
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, env=_env())
+        assert self._proc.stdin and self._proc.stdout
+        self._in = self._proc.stdin.fileno()
+        self._out = self._proc.stdout.fileno()
+        os.set_blocking(self._in, False)
+        os.set_blocking(self._out, False)
+        self._pending = bytearray()  # requests git has not taken yet
+        self._chunks: list[bytes] = []  # answers read, not parsed yet
+        self._buf = b""
+        self._eof = False
+        self.count = 0  # specs added
+
+    def add(self, spec: str) -> None:
+        self._pending += spec.encode("utf-8", "surrogateescape") if "\n" not in spec else b"-"
+        self._pending += b"\n"
+        self.count += 1
+        if len(self._pending) > 1 << 11:  # small batches: git answers while the walk goes on
+            self._pump()
+
+    def _pump(self) -> None:
+        """Write what the pipe takes, read what git wrote; never waits."""
+        if self._pending:
+            try:
+                del self._pending[:os.write(self._in, self._pending)]
+            except BlockingIOError:
+                pass
+            except OSError:  # git is gone: close() reports why
+                self._pending.clear()
+        while not self._eof:
+            try:
+                chunk = os.read(self._out, 1 << 16)
+            except BlockingIOError:
+                return
+            if chunk:
+                self._chunks.append(chunk)
+            else:
+                self._eof = True
+
+    def poll(self) -> list[tuple[str, bytes, str] | None]:
+        """The answers that arrived since the last call, in order: (type, content, id) or
+        None for a missing object."""
+        self._pump()
+        if not self._chunks:
+            return []
+        buf = b"".join([self._buf, *self._chunks])
+        self._chunks.clear()
+        out: list[tuple[str, bytes, str] | None] = []
+        pos, end = 0, len(buf)
+        while True:
+            nl = buf.find(b"\n", pos)
+            if nl < 0:
+                break
+            header = buf[pos:nl].split(b" ")
+            if len(header) != 3 or header[2] in (b"missing", b"ambiguous"):
+                out.append(None)
+                pos = nl + 1
+                continue
+            stop = nl + 1 + int(header[2])
+            if stop >= end:
+                break
+            out.append((header[1].decode(), buf[nl + 1:stop], header[0].decode()))
+            pos = stop + 1
+        self._buf = buf[pos:]
+        return out
+
+    def close(self) -> list[tuple[str, bytes, str] | None]:
+        """Send what is left, wait for git, and return the answers not polled yet."""
+        import select
+
+        assert self._proc.stdin and self._proc.stderr
+        while not self._eof:
+            if not self._pending and not self._proc.stdin.closed:
+                with contextlib.suppress(OSError):
+                    self._proc.stdin.close()  # git answers the rest, then ends
+            select.select([self._out], [self._in] if self._pending else [], [])
+            self._pump()
+        with contextlib.suppress(OSError):
+            self._proc.stdin.close()
+        err = self._proc.stderr.read()
+        code = self._proc.wait()
+        if code != 0:
+            raise GitCommandError(["cat-file", "--batch"], code, err.decode(errors="replace"))
+        return self.poll()
