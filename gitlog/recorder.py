@@ -103,8 +103,7 @@ class Recorder:
                                "fields": fields,
                                "step": (max_step if max_step >= 0 else None)
                                if step is None else step})
-        max_step = max_step if max_step >= 0 else None
-        self.max_step = max_step
+        self.max_step = max_step if max_step >= 0 else None
         for name, step, value in nonfinite:
             if name in self.warned:
                 continue
