@@ -16,8 +16,6 @@ from .errors import ConfigError
 from .names import check_experiment, ref_component_problem
 
 CONFIG_FILE = ".gitlog.yaml"
-CACHE_FILE = "config.json"
-CACHE_FORMAT = 1
 LEVELS = ("debug", "info", "warning", "error", "critical")
 
 DEFAULTS: dict[str, Any] = {
@@ -84,10 +82,10 @@ class Config:
 def load(root: str | Path) -> Config:
     """Load ``<root>/.gitlog.yaml`` over the defaults; a missing file means defaults.
 
-    The parsed and validated result is kept as JSON in ``.git/gitlog/config.json``
-    next to the exact text it came from, so a command whose config did not change
-    skips the YAML parser (and its ~20 ms import); any change to the text (or to
-    gitlog) parses it again.
+    The parsed and validated result is kept in the git dir (``configcache``) next to
+    the exact text it came from, so a command whose config did not change skips the
+    YAML parser (and its ~20 ms import); any change to the text (or to gitlog) parses
+    it again.
     """
     path = Path(root) / CONFIG_FILE
     try:
@@ -96,77 +94,30 @@ def load(root: str | Path) -> Config:
         return Config()
     except OSError as exc:
         raise ConfigError(str(path), exc.strerror or str(exc)) from None
-    cache = _cache_file(Path(root))
-    data = _cached(cache, text) if cache is not None else None
+    from . import configcache
+
+    gitlog_dir = _gitlog_dir(Path(root))
+    data = configcache.read(gitlog_dir, text) if gitlog_dir is not None else None
     if data is not None:
         return Config(data, path)
     config = parse(text, str(path))
-    if cache is not None:
-        _store(cache, text, config.data)
+    if gitlog_dir is not None:
+        configcache.write(gitlog_dir, text, config.data)
     return config
 
 
-def _cache_file(root: Path) -> Path | None:
-    """``<git dir>/gitlog/config.json`` of the repository at ``root`` (None outside one)."""
+def _gitlog_dir(root: Path) -> Path | None:
+    """``<git dir>/gitlog`` of the repository at ``root`` (None outside one)."""
     dot_git = root / ".git"
     if dot_git.is_dir():
-        return dot_git / "gitlog" / CACHE_FILE
+        return dot_git / "gitlog"
     try:  # a worktree or submodule: '.git' is a file naming the git dir
         line = dot_git.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
         return None
     if not line.startswith("gitdir: "):
         return None
-    return (root / line[len("gitdir: "):]).resolve() / "gitlog" / CACHE_FILE
-
-
-def _stamp() -> list[Any]:
-    """What else the cached result depends on: gitlog's version, the defaults and the
-    code that validates (so editing it in a checkout is noticed too)."""
-    from . import __version__
-
-    here = Path(__file__)
-    files = [here, here.parent / "alerts" / "spec.py"]
-    return [CACHE_FORMAT, __version__, repr(DEFAULTS),
-            *[[st.st_mtime_ns, st.st_size] for st in map(_stat, files) if st is not None]]
-
-
-def _stat(path: Path) -> Any:
-    try:
-        return path.stat()
-    except OSError:
-        return None
-
-
-def _cached(cache: Path, text: str) -> dict[str, Any] | None:
-    import json
-
-    try:
-        stored = json.loads(cache.read_text(encoding="utf-8"))
-        if stored["text"] == text and stored["stamp"] == _stamp() and \
-                isinstance(stored["data"], dict):
-            return stored["data"]  # type: ignore[no-any-return]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return None
-
-
-def _store(cache: Path, text: str, data: dict[str, Any]) -> None:
-    """Keep the result, if JSON holds it exactly; a cache that cannot be written is
-    simply not kept."""
-    import json
-    import os
-
-    try:
-        blob = json.dumps({"text": text, "stamp": _stamp(), "data": data})
-        if json.loads(blob)["data"] != data:
-            return  # YAML values JSON would change (dates, non-string keys): not cached
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
-        tmp.write_text(blob, encoding="utf-8")
-        os.replace(tmp, cache)
-    except (OSError, TypeError, ValueError):
-        pass
+    return (root / line[len("gitdir: "):]).resolve() / "gitlog"
 
 
 def parse(text: str, path: str = CONFIG_FILE) -> Config:

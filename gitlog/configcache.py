@@ -1,11 +1,12 @@
-"""``.gitlog.yaml`` for the git hooks, without paying for a YAML parser on every commit.
+"""``.gitlog.yaml`` for commands and git hooks, without paying for a YAML parser on every commit.
 
 Importing ruamel.yaml and parsing the file costs ~40 ms, half a hook's budget. The
 effective configuration (the file over the defaults, validated by ``config.load``) is
-kept in ``.git/gitlog/config-cache.marshal`` beside the exact text it came from; a hook
-reads the text (a few hundred bytes) and uses the cached values when it is unchanged.
-``marshal`` is built into the interpreter, so reading the cache imports nothing.
-A changed gitlog (its config.py) invalidates the cache too.
+kept in ``.git/gitlog/config-cache.marshal`` beside the exact text it came from; every
+command and hook reads the text (a few hundred bytes) and uses the cached values when it
+is unchanged. ``config.load`` keeps the cache through ``read``/``write``; ``marshal`` is
+built into the interpreter, so reading it imports nothing. A changed gitlog (its
+config.py) invalidates the cache too.
 """
 
 from __future__ import annotations
@@ -18,13 +19,51 @@ CACHE_FILE = "config-cache.marshal"
 FORMAT = 1
 
 
-def _stamp() -> str:
-    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.py")
+def _stamp() -> list:
+    """What the cached result depends on besides the text: the code that validates it
+    (config.py, alerts/spec.py), so a changed gitlog parses again."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    stamp: list = [FORMAT]
+    for source in ("config.py", os.path.join("alerts", "spec.py")):
+        try:
+            st = os.stat(os.path.join(here, source))
+        except OSError:
+            continue
+        stamp += [st.st_mtime_ns, st.st_size]
+    return stamp
+
+
+def read(gitlog_dir: str | os.PathLike[str], text: str | None) -> dict | None:
+    """The cached configuration parsed from exactly ``text``, or None."""
     try:
-        st = os.stat(source)
+        with open(os.path.join(gitlog_dir, CACHE_FILE), "rb") as fh:
+            cached = marshal.load(fh)
+        if cached["text"] == text and cached["stamp"] == _stamp() and \
+                isinstance(cached["data"], dict):
+            return cached["data"]  # type: ignore[no-any-return]
+    except (OSError, EOFError, ValueError, TypeError, KeyError):
+        pass
+    return None
+
+
+def write(gitlog_dir: str | os.PathLike[str], text: str | None, data: dict) -> None:
+    """Keep ``data`` as the parse of ``text``; a cache that cannot be written is not kept."""
+    try:
+        payload = marshal.dumps({"stamp": _stamp(), "text": text, "data": data})
+    except ValueError:  # a value marshal cannot hold (a YAML date): go without a cache
+        return
+    path = os.path.join(gitlog_dir, CACHE_FILE)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(gitlog_dir, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            fh.write(payload)
+        os.replace(tmp, path)
     except OSError:
-        return f"{FORMAT}"
-    return f"{FORMAT}:{st.st_mtime_ns}:{st.st_size}"
+        try:  # noqa: SIM105 - contextlib would cost every hook an import
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 def load_data(root: str | os.PathLike[str], gitlog_dir: str | os.PathLike[str]) -> dict:
@@ -39,35 +78,12 @@ def load_data(root: str | os.PathLike[str], gitlog_dir: str | os.PathLike[str]) 
         text = None
     except (OSError, UnicodeDecodeError):
         text = ""  # config.load reports the problem
-    cache = os.path.join(gitlog_dir, CACHE_FILE)
-    stamp = _stamp()
-    try:
-        with open(cache, "rb") as fh:
-            cached = marshal.load(fh)
-        if cached["stamp"] == stamp and cached["text"] == text:
-            return cached["data"]  # type: ignore[no-any-return]
-    except (OSError, EOFError, ValueError, TypeError, KeyError):
-        pass
+    cached = read(gitlog_dir, text)
+    if cached is not None:
+        return cached
     from .config import load
 
-    data = load(os.fspath(root)).data
-    _write(cache, {"stamp": stamp, "text": text, "data": data})
+    data = load(os.fspath(root)).data  # caches the parse of an existing file itself
+    if text is None:
+        write(gitlog_dir, None, data)
     return data
-
-
-def _write(path: str, value: dict) -> None:
-    try:
-        payload = marshal.dumps(value)
-    except ValueError:  # a value marshal cannot hold: go without a cache
-        return
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(tmp, "wb") as fh:
-            fh.write(payload)
-        os.replace(tmp, path)
-    except OSError:
-        try:  # noqa: SIM105 - contextlib would cost every hook an import
-            os.unlink(tmp)
-        except OSError:
-            pass

@@ -79,7 +79,9 @@ def test_config_cache_follows_the_text(repo: Path) -> None:
     path = repo / ".gitlog.yaml"
     path.write_text("experiment_prefix: runs/\n")
     assert config.load(repo).prefix == "runs/"
-    cache = repo / ".git" / "gitlog" / "config.json"
+    from gitlog.configcache import CACHE_FILE
+
+    cache = repo / ".git" / "gitlog" / CACHE_FILE
     assert cache.exists()
     probe = "import sys, gitlog.config as c; print(c.load('.').prefix, 'ruamel' in sys.modules)"
     assert run_python(probe, cwd=repo).stdout.split() == ["runs/", "False"]
@@ -87,7 +89,7 @@ def test_config_cache_follows_the_text(repo: Path) -> None:
     path.write_text("experiment_prefix: sets/\n")
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert config.load(repo).prefix == "sets/"
-    cache.write_text("{not json")
+    cache.write_bytes(b"garbage")
     assert config.load(repo).prefix == "sets/"
     path.write_text("log_level: loud\n")
     with pytest.raises(ConfigError, match="log_level"):
