@@ -2,8 +2,9 @@
 
 ``best --where 'params.lr < 0.1'`` needs every candidate's params.yaml, and ``bisect``
 needs every run's code tree (run.yaml ``code_tree``). Both files are read through one
-``git cat-file --batch``; YAML goes through PyYAML's C loader when it is installed (it is
-~20x faster than the pure-Python loader) and ruamel.yaml otherwise.
+``git cat-file --batch``; YAML goes through ruamel.yaml, the loader that wrote it (a
+YAML 1.1 loader such as PyYAML's would read the string ``yes`` as true), and the result
+is cached by commit.
 """
 
 from __future__ import annotations
@@ -19,13 +20,10 @@ from .layout import flatten
 
 
 def load_yaml(data: bytes) -> Any:
+    """params.yaml as gitlog wrote it (YAML 1.2: ``yes`` stays a string), None if broken."""
+    from .layout import yaml_load
+
     try:
-        import yaml
-
-        return yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except ImportError:
-        from .layout import yaml_load
-
         return yaml_load(data)
     except Exception:
         return None

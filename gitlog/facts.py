@@ -110,20 +110,13 @@ def _tree(text: str) -> dict[str, Any]:
 
 
 def parse_run_yaml(data: bytes) -> dict[str, Any]:
-    """The few top-level scalars of run.yaml gitlog needs, without a YAML parser."""
-    out: dict[str, Any] = {}
-    for line in data.split(b"\n"):
-        key, sep, value = line.partition(b":")
-        if not sep or line[:1] in b" \t-#":
-            continue
-        name = key.decode("utf-8", "replace")
-        if name not in RUN_KEYS:
-            continue
-        text = value.strip().decode("utf-8", "replace")
-        if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-            text = text[1:-1]
-        out[name] = None if text in ("", "null", "~") else text
-    return out
+    """The few top-level scalars of run.yaml gitlog needs ({} when it is not a mapping)."""
+    from .runfiles import run_facts
+
+    try:
+        return run_facts(data, RUN_KEYS)
+    except ValueError:
+        return {}
 
 
 def flat_numbers(tree: Any, prefix: str = "", out: dict[str, float] | None = None) -> \

@@ -184,3 +184,14 @@ def test_api_functions_stay_callable_after_every_module_is_imported() -> None:
             importlib.import_module(f"gitlog.{info.name}")
     for name in ("history", "compare", "best", "blame", "logs", "bisect", "show"):
         assert callable(getattr(gitlog, name)), name
+
+
+def test_best_where_reads_params_as_they_were_logged(repo: Path) -> None:
+    """A string param 'yes' stays a string (YAML 1.2), not the boolean a 1.1 loader makes."""
+    for answer, loss in (("yes", 0.2), ("no", 0.1)):
+        with gitlog.start(f"ans-{answer}", params={"answer": answer, "flag": True},
+                          repo=repo) as run:
+            run.log_metric("loss", loss)
+    rows = gitlog.best("loss", where="params.answer == 'yes' and params.flag == true",
+                       repo=repo)
+    assert [r.experiment for r in rows] == ["ans-yes"]
