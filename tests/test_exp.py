@@ -11,7 +11,7 @@ from gitlog.errors import GitlogError
 from gitlog.experiments import new
 from gitlog.promote import promote
 from tests.conftest import git, run_cli, state_of
-from tests.hookhelp import commit, hooked_repo, log_run, message_of
+from tests.hookhelp import commit, hooked_repo, log_run, message_of, wait_post_commit
 
 
 def test_new_creates_the_branch_without_moving_head(repo: Path) -> None:
@@ -95,7 +95,9 @@ def winner(tmp_path: Path) -> Path:
         (repo / "train.py").write_text(f"print('{version}')\n")
         log_run(repo, loss=loss, accuracy=1 - loss)
         git(repo, "add", "-A")
-        assert commit(repo, message=version).returncode == 0
+        done = commit(repo, message=version)
+        assert done.returncode == 0, done.stderr
+        wait_post_commit(repo)  # its detached steps must not overlap the next run
     return repo
 
 
