@@ -14,6 +14,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .names import check_experiment, ref_component_problem
+from .values import deep_merge
 
 CONFIG_FILE = ".gitlog.yaml"
 LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -138,18 +139,9 @@ def parse(text: str, path: str = CONFIG_FILE) -> Config:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(path, f"the top level must be a mapping, not {type(raw).__name__}")
-    data = _merge(copy.deepcopy(DEFAULTS), raw)
+    data = deep_merge(copy.deepcopy(DEFAULTS), raw)
     _validate(data, path)
     return Config(data, Path(path))
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
-    return base
 
 
 def _validate(data: dict[str, Any], path: str) -> None:

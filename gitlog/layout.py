@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from .journal import Journal
+from .values import deep_merge
 
 STATUS_RANK = {"running": -1, "completed": 0, "failed": 1, "killed": 2}
 RUN_FILE, PARAMS_FILE, METRICS_FILE = "run.yaml", "params.yaml", "metrics.json"
@@ -42,15 +42,6 @@ def yaml_load(data: bytes | str) -> Any:
     from ruamel.yaml import YAML
 
     return YAML(typ="safe", pure=True).load(data)
-
-
-def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            deep_merge(base[key], value)
-        else:
-            base[key] = value
-    return base
 
 
 def parse_number(text: str) -> float | int:
@@ -89,14 +80,10 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, name + "/"))
-        else:
-            out[name] = value
-    return out
+    """{'train': {'loss': 1}} -> {'train/loss': 1}."""
+    from .runfiles import leaves
+
+    return dict(leaves(tree, prefix))
 
 
 def final_status(journal: Journal) -> str:
@@ -223,8 +210,3 @@ def read_run(catfile: Any, commit: str, log_dir: str, *, events: bool = True) ->
     if events and (raw := blob(EVENTS_FILE)):
         record.events = [json.loads(line) for line in raw.decode().splitlines() if line]
     return record
-
-
-def is_finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
-        math.isfinite(value)

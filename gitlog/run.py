@@ -23,10 +23,9 @@ from .config import Config
 from .errors import GitlogError, MetricValueError, NameError_, RunStateError
 from .git import Repo
 from .journal import Journal
-from .layout import deep_merge
 from .names import check_metric
 from .recorder import LEVELS, GitlogWarning, Recorder
-from .values import param_update, plain
+from .values import deep_merge, param_update, plain
 
 _ACTIVE: list[Run] = []
 _ACTIVE_LOCK = threading.Lock()

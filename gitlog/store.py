@@ -280,19 +280,6 @@ def write_workspace(root: Path, log_dir: str, files: dict[str, bytes]) -> Path:
     return target
 
 
-def summary_line(metrics: dict[str, Any], keys: list[str], limit: int = 5) -> str:
-    """``loss=0.231 acc=0.941``: the key metrics of a summary, else the first few."""
-    from .layout import flatten
-
-    flat = {k: v for k, v in flatten(metrics).items() if k != "step"}
-    chosen = [k for k in keys if k in flat] or sorted(flat)[:limit]
-    return " ".join(f"{k}={_fmt(flat[k])}" for k in chosen[:limit])
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
 def store_journal(repo: Repo, config: Config, journal: Any) -> tuple[str, str | None,
                                                                        Path | None]:
     """Commit (or write to the workspace) a finished or dead run's journal, then remove it.
@@ -303,6 +290,7 @@ def store_journal(repo: Repo, config: Config, journal: Any) -> tuple[str, str | 
 
     from .layout import build_files
     from .postcommit import after_commit
+    from .runfiles import summary_line
 
     meta = journal.meta()
     if meta.get("mode") == "workspace":
@@ -319,7 +307,7 @@ def store_journal(repo: Repo, config: Config, journal: Any) -> tuple[str, str | 
             prepared = Prepared(repo, meta, pool, journal)  # git and zlib work meanwhile
             try:
                 files, record = build_files(journal)
-                summary = summary_line(json.loads(files["metrics.json"]),
+                summary = summary_line(json.loads(files["metrics.json"]), None,
                                        config["metrics"]["key"])
                 commit = commit_run(repo, config, meta, files,
                                     commit_message(meta, record, summary), prepared)

@@ -75,3 +75,13 @@ def param_update(name: str, value: Any) -> dict[str, Any]:
         node = node[part]
     node[parts[-1]] = plain(value)
     return update
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``update`` into ``base`` in place (nested dicts merge, the rest replaces)."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            deep_merge(base[key], value)
+        else:
+            base[key] = value
+    return base

@@ -26,9 +26,8 @@ def run(experiment: str | None, params: tuple[str, ...], message: str | None,
 
     Example: gitlog run -e baseline -p lr=0.1 -- python train.py
     """
-    from gitlog.layout import deep_merge
     from gitlog.procrun import parse_param, run_command
-    from gitlog.values import param_update
+    from gitlog.values import deep_merge, param_update
 
     merged: dict = {}
     for text in params:
