@@ -53,7 +53,7 @@ def blame(metric: str, revs: Sequence[str] = (), *, all: bool = False, n: int = 
     with Index(repo.gitlog_dir, config.log_dir) as index:
         log = collect(repo, config, index, list(revs), all_=all, changes=True)
         if not log.runs:
-            raise no_runs_error(log, revs, all)
+            raise no_runs_error(revs, all, log.fell_back)
         rows = build_rows(repo, config, index, log, [metric])
     facts = {r.facts.commit: r.facts for r in log.runs}
     moved = [r for r in rows if r.code_changes and r.metrics[metric].delta is not None]

@@ -8,12 +8,8 @@ once, with json's C scanner, into the tree it holds; the flat view
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .git import Repo
-    from .walk import Record
 
 def log_paths(log_dir: str) -> list[str]:
     """The two files whose change makes a commit a run: run.yaml and metrics.json."""
@@ -157,101 +153,3 @@ def _metrics(data: bytes | str) -> tuple[dict[str, float] | None, str | None]:
         return None, error
     facts = Facts("", 0, "", "", "", True, tree=tree)
     return facts.metrics(), None
-
-
-class Describer:
-    """Facts for walked commits: their blobs stream into one ``git cat-file --batch`` as
-    records arrive (while ``git log`` is still walking); ``poll()`` gives the facts of the
-    records whose blobs have arrived, ``finish()`` the rest, in the order they were added."""
-
-    def __init__(self, repo: Repo, log_dir: str) -> None:
-        self.run_path, self.metrics_path = log_paths(log_dir)
-        self.reader = repo.object_stream()
-        self.records: list[tuple[Record, int, int]] = []
-        self.answers: list[tuple[str, bytes, str] | None] = []
-        self.base = 0  # answers before this one are consumed and dropped
-        self.settled = 0  # records whose facts were given out
-        self.added = 0
-
-    def add(self, rec: Record) -> None:
-        reader = self.reader
-        m = r = -1
-        if rec.metrics != "":
-            m = reader.count
-            reader.add(rec.metrics or f"{rec.facts.commit}:{self.metrics_path}")
-        if rec.run != "" and rec.facts.run_id is None:  # no Gitlog-Run trailer
-            r = reader.count
-            reader.add(rec.run or f"{rec.facts.commit}:{self.run_path}")
-        self.records.append((rec, m, r))
-        self.added += 1
-
-    def poll(self) -> list[Facts]:
-        self.answers += self.reader.poll()
-        return self._settle()
-
-    def finish(self) -> list[Facts]:
-        self.answers += self.reader.close()
-        return self._settle()
-
-    def _settle(self) -> list[Facts]:
-        out = []
-        answers, base = self.answers, self.base
-        have = base + len(answers)
-        used = base
-        i, records = 0, self.records
-        for i, (rec, m, r) in enumerate(records):  # noqa: B007
-            if m >= have or r >= have:
-                break
-            if r < 0 and m >= 0:  # the usual run: metrics.json only (trailers tell the rest)
-                got = answers[m - base]
-                facts = rec.facts
-                if got is not None and got[0] == "blob":
-                    facts.has_run = True
-                    facts.metrics_blob = got[2]
-                    facts.tree, facts.text, facts.error = parse_metrics(got[1])
-                    if facts.code_commit == "none":
-                        facts.code_commit = None
-                    out.append(facts)
-                else:
-                    out.append(_facts(rec, got, None))
-                used = m + 1
-                continue
-            out.append(_facts(rec, answers[m - base] if m >= 0 else None,
-                              answers[r - base] if r >= 0 else None))
-            used = max(used, m + 1, r + 1)
-        else:
-            i = len(records)
-        del records[:i]
-        del answers[:used - base]
-        self.base = used
-        self.settled += len(out)
-        return out
-
-
-def _facts(rec: Record, metrics: tuple[str, bytes, str] | None,
-           run_blob: tuple[str, bytes, str] | None) -> Facts:
-    facts = rec.facts
-    if run_blob is not None and run_blob[0] == "blob":
-        info = parse_run_yaml(run_blob[1])
-        facts.run_id = facts.run_id or info.get("id")
-        facts.experiment = facts.experiment or info.get("experiment")
-        facts.status = facts.status or info.get("status")
-        facts.code_commit = facts.code_commit or info.get("code_commit")
-        facts.has_run = True
-    elif rec.run or (facts.run_id is not None and rec.run != ""):
-        facts.has_run = True
-    if metrics is not None and metrics[0] == "blob":
-        facts.has_run = True
-        facts.metrics_blob = metrics[2]
-        facts.tree, facts.text, facts.error = parse_metrics(metrics[1])
-    if facts.code_commit == "none":
-        facts.code_commit = None
-    return facts
-
-
-def describe(repo: Repo, log_dir: str, records: Iterable[Record]) -> list[Facts]:
-    """Facts for walked commits, their blobs read through one ``git cat-file --batch``."""
-    describer = Describer(repo, log_dir)
-    for rec in records:
-        describer.add(rec)
-    return describer.finish()

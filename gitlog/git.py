@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import GitCommandError, GitlogError, NotARepoError
 
 if TYPE_CHECKING:
-    from .gitbatch import Batch, ObjectReader
+    from .gitbatch import Batch, DiffStream
 
 FALLBACK_IDENT = "gitlog <gitlog@localhost>"
 _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}
@@ -193,13 +193,6 @@ class Repo:
         return Batch(self.root, ["cat-file", "--batch", "--buffer"],
                      lambda out: parse_batch(out, len(specs)), feed)
 
-    def object_stream(self) -> ObjectReader:
-        """Like ``read_objects``, with specs given one by one through ``add(spec)`` and
-        answers taken as they arrive through ``poll()``."""
-        from .gitbatch import ObjectReader
-
-        return ObjectReader(self.root)
-
     def diff_names(self, pairs: list[tuple[str, str]], pathspec: list[str]) -> Batch:
         """Start one ``git diff-tree --stdin``: the paths changed from each ``(old, new)``."""
         from .gitbatch import Batch, parse_diff_names
@@ -208,6 +201,13 @@ class Repo:
         return Batch(self.root, ["diff-tree", "--stdin", "-r", "--name-only", "-z", "--always",
                                  "--", *pathspec], lambda out: parse_diff_names(out, pairs),
                      feed)
+
+
+    def diff_stream(self, pathspec: list[str]) -> DiffStream:
+        """A ``git diff-tree --stdin`` fed pair by pair while the caller works."""
+        from .gitbatch import DiffStream
+
+        return DiffStream(self.root, pathspec)
 
 
 class CatFile:

@@ -1,7 +1,7 @@
 """git processes fed many requests at once: ``Batch`` (all input up front, output parsed
-at the end) and ``ObjectReader`` (a ``git cat-file --batch`` fed and read as the caller
-goes). Part of the git layer: ``Repo.read_objects``, ``object_stream`` and
-``diff_names`` start them.
+at the end) and ``Feed`` (fed line by line while the caller goes on: ``DiffStream``).
+Part of the git layer: ``Repo.read_objects``, ``diff_names`` and ``diff_stream`` start
+them.
 """
 
 from __future__ import annotations
@@ -90,15 +90,16 @@ def parse_diff_names(out: bytes, pairs: list[tuple[str, str]]) -> list[list[str]
     return results
 
 
-class ObjectReader:
-    """One ``git cat-file --batch --buffer`` fed spec by spec, both pipes non-blocking:
-    ``add`` and ``poll`` write what git can take and read what it has answered, so the
-    caller works on answers while git is still reading, with no thread and no deadlock."""
+class Feed:
+    """A git process fed line by line, both pipes non-blocking: ``add`` writes what git
+    can take and reads what it has answered, so the caller goes on working while git
+    does, with no thread and no deadlock."""
 
-    def __init__(self, cwd: str | Path) -> None:
-        self._proc = subprocess.Popen(["git", "cat-file", "--batch", "--buffer"], cwd=cwd,
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, env=_env())
+    def __init__(self, cwd: str | Path, args: list[str]) -> None:
+        self._args = args
+        self._proc = subprocess.Popen(["git", *args], cwd=cwd, stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      env=_env())
         assert self._proc.stdin and self._proc.stdout
         self._in = self._proc.stdin.fileno()
         self._out = self._proc.stdout.fileno()
@@ -106,15 +107,15 @@ class ObjectReader:
         os.set_blocking(self._out, False)
         self._pending = bytearray()  # requests git has not taken yet
         self._chunks: list[bytes] = []  # answers read, not parsed yet
-        self._buf = b""
         self._eof = False
-        self.count = 0  # specs added
+        self.count = 0  # lines added
 
-    def add(self, spec: str) -> None:
-        self._pending += spec.encode("utf-8", "surrogateescape") if "\n" not in spec else b"-"
+    def add(self, line: str) -> None:
+        self._pending += line.encode("utf-8", "surrogateescape") if "\n" not in line \
+            else b"-"
         self._pending += b"\n"
         self.count += 1
-        if len(self._pending) > 1 << 11:  # small batches: git answers while the walk goes on
+        if len(self._pending) > 1 << 11:  # small batches: git answers while the caller works
             self._pump()
 
     def _pump(self) -> None:
@@ -136,35 +137,8 @@ class ObjectReader:
             else:
                 self._eof = True
 
-    def poll(self) -> list[tuple[str, bytes, str] | None]:
-        """The answers that arrived since the last call, in order: (type, content, id) or
-        None for a missing object."""
-        self._pump()
-        if not self._chunks:
-            return []
-        buf = b"".join([self._buf, *self._chunks])
-        self._chunks.clear()
-        out: list[tuple[str, bytes, str] | None] = []
-        pos, end = 0, len(buf)
-        while True:
-            nl = buf.find(b"\n", pos)
-            if nl < 0:
-                break
-            header = buf[pos:nl].split(b" ")
-            if len(header) != 3 or header[2] in (b"missing", b"ambiguous"):
-                out.append(None)
-                pos = nl + 1
-                continue
-            stop = nl + 1 + int(header[2])
-            if stop >= end:
-                break
-            out.append((header[1].decode(), buf[nl + 1:stop], header[0].decode()))
-            pos = stop + 1
-        self._buf = buf[pos:]
-        return out
-
-    def close(self) -> list[tuple[str, bytes, str] | None]:
-        """Send what is left, wait for git, and return the answers not polled yet."""
+    def _finish(self) -> None:
+        """Send what is left and wait for git to end; its answers are in ``_chunks``."""
         import select
 
         assert self._proc.stdin and self._proc.stderr
@@ -179,5 +153,22 @@ class ObjectReader:
         err = self._proc.stderr.read()
         code = self._proc.wait()
         if code != 0:
-            raise GitCommandError(["cat-file", "--batch"], code, err.decode(errors="replace"))
-        return self.poll()
+            raise GitCommandError(self._args[:2], code, err.decode(errors="replace"))
+
+
+class DiffStream(Feed):
+    """One ``git diff-tree --stdin`` fed pair by pair: ``result()`` gives the paths
+    changed from each ``(old, new)``, in the order they were added."""
+
+    def __init__(self, cwd: str | Path, pathspec: list[str]) -> None:
+        super().__init__(cwd, ["diff-tree", "--stdin", "-r", "--name-only", "-z", "--always",
+                               "--", *pathspec])
+        self.pairs: list[tuple[str, str]] = []
+
+    def pair(self, old: str, new: str) -> None:
+        self.pairs.append((old, new))
+        self.add(f"{new} {old}")
+
+    def result(self) -> list[list[str]]:
+        self._finish()
+        return parse_diff_names(b"".join(self._chunks), self.pairs)

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config, load
-from .facts import describe
 from .git import Repo
 from .index import Index
 from .runlog import Progress, code_changes, collect
-from .walk import walk
+from .walk import complete, walk
 
 
 @dataclass
@@ -44,4 +43,5 @@ def on_commit(repo: Any, config: Config, commit: str) -> None:
     if not records:
         return
     with Index(repo.gitlog_dir, config.log_dir) as index:
-        index.put_facts(describe(repo, config.log_dir, records))
+        complete(repo, config.log_dir, records)
+        index.put_facts(r.facts for r in records)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .config import Config
-from .facts import Describer, Facts, log_paths
+from .facts import Facts, log_paths
 from .git import Repo
 from .index import Index, pack
 
@@ -79,46 +79,33 @@ class RunLog:
 def walk_and_describe(repo: Repo, config: Config, index: Index, tokens: list[str],
                        first_parent: bool, facts: dict[str, Facts],
                        progress: Progress | None) -> tuple[list[Node], list[tuple[str, str]]]:
-    """The walk's nodes, newest first; the commits it described get their facts added to
-    ``facts`` and to the index (written as they come; the last rows are returned, to be
-    written with the walk). Blobs are read and parsed while git walks."""
-    from .walk import walk
+    """The walk's nodes, newest first; every walked commit's facts are put in ``facts``,
+    and those the index lacks are written to it as they come (the last rows are
+    returned, to be written with the walk). Objects are read while git walks."""
+    from .walk import complete, walk
 
     nodes: list[Node] = []
     rows: list[tuple[str, str]] = []
-    # nothing cached: every commit is read, so cat-file starts along with git log
-    describer = None if facts else Describer(repo, config.log_dir)
-    records = walk(repo, config.log_dir, tokens, first_parent=first_parent)
-    get = facts.get
-
-    def take(new: list[Facts]) -> None:
-        for item in new:
-            facts[item.commit] = item
+    pending = []
+    cached = facts.copy() if facts else None
+    for record in walk(repo, config.log_dir, tokens, first_parent=first_parent):
+        nodes.append(record.node)
+        item = record.facts
+        facts[item.commit] = item
+        if record.pending:
+            pending.append(record)
+        elif cached is None or item.commit not in cached:
             rows.append((item.commit, pack(item)))
             item.text = None  # packed; the parsed tree stays
-        if len(rows) >= 2048:
-            index.put_facts_rows(rows)
-            rows.clear()
-
-    for record in records:
-        nodes.append(record.node)
-        cached = get(record.node.commit)
-        blob = record.metrics
-        # A cached row whose metrics blob disagrees with the commit is not trusted.
-        if cached is None or (blob and cached.metrics_blob and blob != cached.metrics_blob):
-            if describer is None:
-                describer = Describer(repo, config.log_dir)
-            describer.add(record)
-            if describer.added % 256 == 0:
-                take(describer.poll())
+            if len(rows) >= 4096:
+                index.put_facts_rows(rows)
+                rows.clear()
         if progress and len(nodes) % 1000 == 0:
             progress("walking", len(nodes), None)
-    if describer is not None:
-        if progress:
-            progress("reading", describer.settled, describer.added)
-        take(describer.finish())
-        if progress:
-            progress("reading", describer.added, describer.added)
+    if pending:
+        complete(repo, config.log_dir, pending)
+        rows += [(r.facts.commit, pack(r.facts)) for r in pending
+                 if cached is None or r.facts.commit not in cached]
     return nodes, rows
 
 
@@ -161,8 +148,9 @@ def source_experiment(source: str, config: Config) -> str:
 
 
 def link(nodes: list[Node], facts: dict[str, Facts], config: Config) -> RunLog:
-    """Runs oldest first, each with the previous run on its first-parent line; the code
-    changed since then is known from the walk when that run is the true first parent."""
+    """Runs oldest first, each with the previous run on its first-parent line; no code
+    changed since then when both ran the same code (their code identities match), else
+    the cell is MISSING, for ``runlog.code_changes`` to diff."""
     metrics_path = log_paths(config.log_dir)[1]
     carried: dict[str, str | None] = {}
     seen: dict[str, str] = {}
@@ -170,8 +158,10 @@ def link(nodes: list[Node], facts: dict[str, Facts], config: Config) -> RunLog:
     column: list[list[str] | None] = []
     warnings: list[str] = []
     sources: dict[str, str] = {}
+    codes: dict[str, int | None] = {}
     for node in oldest_first(nodes):
         commit = node.commit
+        codes[commit] = node.code
         item = facts[commit]
         first = carried.get(node.parents[0]) if node.parents else None
         if item.error:
@@ -193,7 +183,11 @@ def link(nodes: list[Node], facts: dict[str, Facts], config: Config) -> RunLog:
             if experiment is None:
                 experiment = sources[node.source] = source_experiment(node.source, config)
         runs.append(RunEntry(item, first, experiment))
-        column.append(None if first is None else node.code if first == node.base else MISSING)
+        if first is None:
+            column.append(None)
+        else:  # the same code as the previous run: nothing to diff
+            code = node.code
+            column.append([] if code is not None and code == codes.get(first) else MISSING)
     log = RunLog(runs, warnings=warnings)
     log._column = column
     return log

@@ -24,7 +24,7 @@ from .linking import MISSING, Progress, RunEntry, RunLog, link, source_experimen
 
 __all__ = ["Progress", "RunEntry", "RunLog", "collect", "code_changes", "code_pathspec",
            "experiment_refs", "map_revision", "no_runs_error", "paused_gc",
-           "source_experiment"]
+           "source_experiment", "targets", "walk_key", "walk_notes"]
 WALK_VERSION = "2"
 
 
@@ -88,8 +88,11 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _walk_key(repo: Repo, config: Config, tokens: list[str], resolved: str,
-              first_parent: bool) -> str:
+def walk_key(repo: Repo, config: Config, tokens: list[str], resolved: str | None,
+             first_parent: bool) -> str:
+    """Everything that decides a walk's result: its key in the index."""
+    if resolved is None:
+        resolved = repo.git("rev-parse", "--end-of-options", *tokens)
     shallow = repo.common_dir / "shallow"
     parts = [WALK_VERSION, config.log_dir, config.prefix, str(first_parent), "\0".join(tokens),
              resolved, shallow.read_text() if shallow.exists() else ""]
@@ -107,35 +110,43 @@ def collect(repo: Repo, config: Config, index: Index, revs: list[str] | tuple[st
 def _collect_runs(repo: Repo, config: Config, index: Index, revs: list[str] | tuple[str, ...],
                   all_: bool, first_parent: bool, changes: bool,
                   progress: Progress | None) -> RunLog:
-    notes: list[str] = []
-    fell_back = False
-    resolved = None
-    if all_:
-        refs = experiment_refs(repo, config)
-        tokens, resolved = [ref for ref, _ in refs], "\n".join(sha for _, sha in refs)
-    elif revs:
-        tokens = [map_revision(repo, config, r) for r in revs]
-    else:
-        tokens = ["HEAD"] if repo.rev_parse("HEAD") else []
+    tokens, resolved = targets(repo, config, revs, all_)
     log = _collect(repo, config, index, tokens, resolved, first_parent, changes, progress)
     if not revs and not all_ and not log.runs:
+        tokens, resolved = targets(repo, config, (), True)
+        if tokens:
+            log = _collect(repo, config, index, tokens, resolved, first_parent, changes,
+                           progress)
+            log.fell_back = bool(log.runs)
+    log.notes[:0] = walk_notes(repo, log.fell_back)
+    return log
+
+
+def targets(repo: Repo, config: Config, revs: list[str] | tuple[str, ...],
+            all_: bool) -> tuple[list[str], str | None]:
+    """What to walk (revisions as git takes them) and, when known already, what they
+    resolve to: ``all_``, every experiment and main; else ``revs``; else HEAD."""
+    if all_:
         refs = experiment_refs(repo, config)
-        if refs:
-            log = _collect(repo, config, index, [ref for ref, _ in refs],
-                           "\n".join(sha for _, sha in refs), first_parent, changes, progress)
-            if log.runs:
-                head = repo.head()
-                where = head.branch[len("refs/heads/"):] if head.branch else "HEAD"
-                notes.append(f"{where} holds no runs; showing every experiment's runs "
-                             "(as with --all)")
-                fell_back = True
+        return [ref for ref, _ in refs], "\n".join(sha for _, sha in refs)
+    if revs:
+        return [map_revision(repo, config, r) for r in revs], None
+    return (["HEAD"] if repo.rev_parse("HEAD") else []), None
+
+
+def walk_notes(repo: Repo, fell_back: bool) -> list[str]:
+    """What to tell the user about a walk: it fell back to every experiment (HEAD held
+    no runs), or the clone is shallow."""
+    notes = []
+    if fell_back:
+        head = repo.head()
+        where = head.branch[len("refs/heads/"):] if head.branch else "HEAD"
+        notes.append(f"{where} holds no runs; showing every experiment's runs (as with --all)")
     if (repo.common_dir / "shallow").exists():
         notes.append("this is a shallow clone: runs older than its history are missing and "
                      "the oldest runs shown may lack a previous run "
                      "(git fetch --unshallow brings the rest)")
-    log.notes[:0] = notes
-    log.fell_back = fell_back
-    return log
+    return notes
 
 
 def _collect(repo: Repo, config: Config, index: Index, tokens: list[str],
@@ -143,9 +154,7 @@ def _collect(repo: Repo, config: Config, index: Index, tokens: list[str],
              progress: Progress | None) -> RunLog:
     if not tokens:
         return RunLog([])
-    if resolved is None:
-        resolved = repo.git("rev-parse", "--end-of-options", *tokens)
-    key = _walk_key(repo, config, tokens, resolved, first_parent)
+    key = walk_key(repo, config, tokens, resolved, first_parent)
     facts = index.facts()
     stored = index.walk(key)
     if stored is not None:
@@ -236,7 +245,7 @@ def code_changes(repo: Repo, config: Config, index: Index, log: RunLog) -> \
     return column
 
 
-def no_runs_error(log: RunLog, revs: Any, all_: bool) -> GitlogError:
-    where = "any experiment" if all_ or log.fell_back or not revs else " ".join(revs)
+def no_runs_error(revs: Any, all_: bool, fell_back: bool = False) -> GitlogError:
+    where = "any experiment" if all_ or fell_back or not revs else " ".join(revs)
     return GitlogError(f"no runs found in {where}",
                        hint="log one: gitlog run -e NAME -- python train.py")

@@ -17,7 +17,17 @@ from .config import Config, load
 from .errors import GitlogError
 from .git import Repo
 from .index import Index
-from .runlog import Progress, RunEntry, RunLog, code_changes, collect, no_runs_error, paused_gc
+from .runlog import (
+    Progress,
+    RunEntry,
+    RunLog,
+    code_changes,
+    no_runs_error,
+    paused_gc,
+    targets,
+    walk_key,
+    walk_notes,
+)
 from .steps import parse_step, step_values
 
 
@@ -80,14 +90,13 @@ class HistoryTable:
 
 
 class HistoryResult:
-    """The rows a query keeps (``keep``: their positions in ``table``), and the notes and
+    """The rows a query keeps (oldest first, as ``historyrows`` lines), and the notes and
     warnings the CLI prints on stderr."""
 
-    def __init__(self, table: HistoryTable, keep: list[int], better: dict[str, str],
+    def __init__(self, kept: list[str], metrics: list[str], better: dict[str, str],
                  notes: list[str] | None = None, warnings: list[str] | None = None) -> None:
-        self.table = table
-        self.keep = keep
-        self.metrics = table.metrics
+        self.kept = kept
+        self.metrics = metrics
         self.better = better
         self.notes = notes or []
         self.warnings = warnings or []
@@ -96,7 +105,17 @@ class HistoryResult:
     @property
     def rows(self) -> list[HistoryRow]:
         if self._rows is None:
-            self._rows = self.table.rows(self.keep)
+            from .historyrows import Layout
+
+            layout = Layout(len(self.metrics))
+            self._rows = []
+            for line in self.kept:
+                commit, previous, date, experiment, subject, author, run, status, _, \
+                    changes, cells = layout.record(line)
+                self._rows.append(HistoryRow(
+                    commit, date, experiment, subject, run, status, author, previous, changes,
+                    {m: MetricChange(*cell) for m, cell in zip(self.metrics, cells,
+                                                               strict=True)}))
         return self._rows
 
 
@@ -209,12 +228,7 @@ def build_table(repo: Repo, config: Config, index: Index, log: RunLog, metrics: 
         if log.key:
             index.put_column(log.key, key, json.dumps(cells[m]))
     if log.runs and all(v is None for m in metrics for v in cells[m][0]):
-        known = _known_metrics(log)
-        shown = ", ".join(known[:15]) + (" ..." if len(known) > 15 else "")
-        name = metrics[0] if len(metrics) == 1 else ", ".join(metrics)
-        raise GitlogError(f"no run has the metric {name}" + (" at that step" if step else ""),
-                          hint=f"metrics in these runs: {shown}" if known else
-                          "these runs logged no metrics")
+        raise no_metric_error(_known_metrics(log), metrics, step)
     changes = code_changes(repo, config, index, log)
     return HistoryTable(log.runs, metrics, cells, changes)
 
@@ -224,11 +238,9 @@ def build_rows(repo: Repo, config: Config, index: Index, log: RunLog, metrics: l
     return build_table(repo, config, index, log, metrics, step).rows()
 
 
-def _is_regression(table: HistoryTable, i: int, threshold: tuple[float, bool] | None) -> bool:
-    for m in table.metrics:
-        _, deltas, pcts, verdicts = table.cells[m]
-        delta, pct = deltas[i], pcts[i]
-        if verdicts[i] != "worse" or delta is None:
+def _is_regression(cells: Sequence[tuple], threshold: tuple[float, bool] | None) -> bool:
+    for _, delta, pct, verdict in cells:
+        if verdict != "worse" or delta is None:
             continue
         if threshold is None:
             return True
@@ -247,32 +259,87 @@ def query_history(metrics: Sequence[str], revs: Sequence[str] = (), *, all: bool
                   regressions_only: bool = False,
                   progress: Progress | None = None) -> HistoryResult:
     """Rows plus the notes and warnings the CLI prints on stderr."""
+    from .historyrows import Layout, MetricSpec
+
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = config or load(repo.root)
     metrics = [m for m in dict.fromkeys(metrics) if m]
     if not metrics:
         raise GitlogError("no metric given", hint="name one: --metric loss")
     threshold = parse_threshold(regressions)
-    if step is not None:
-        parse_step(step)
+    which = parse_step(step) if step is not None else None
     after, before = _timestamp(repo, "since", since), _timestamp(repo, "until", until)
+    specs = [MetricSpec(m, tuple(metric_names(config, m)), config.better(m) == "lower", which)
+             for m in metrics]
     with Index(repo.gitlog_dir, config.log_dir) as index, paused_gc():
-        log = collect(repo, config, index, list(revs), all_=all, first_parent=first_parent,
-                      changes=True, progress=progress)
-        if not log.runs:
-            raise no_runs_error(log, revs, all)
-        table = build_table(repo, config, index, log, metrics, step)
-    keep = list(range(len(log.runs)))
-    if after is not None:
-        keep = [i for i in keep if log.runs[i].facts.time >= after]
-    if before is not None:
-        keep = [i for i in keep if log.runs[i].facts.time <= before]
+        rows, fell_back = _walk_rows(repo, config, index, list(revs), all, first_parent,
+                                     specs, progress)
+        if not rows.lines:
+            raise no_runs_error(revs, all, fell_back)
+        if not _has_values(rows.lines, len(specs)):
+            raise no_metric_error(_metrics_in(index, rows.lines), metrics, step)
+    layout = Layout(len(specs))
+    kept = rows.lines
+    if after is not None or before is not None:
+        kept = [line for line in kept if (after is None or layout.time(line) >= after) and
+                (before is None or layout.time(line) <= before)]
     if regressions_only or threshold is not None:
-        keep = [i for i in keep if _is_regression(table, i, threshold)]
+        kept = [line for line in kept if _is_regression(layout.cells(line), threshold)]
     if n is not None:
-        keep = keep[-n:] if n > 0 else []
-    return HistoryResult(table, keep, {m: config.better(m) for m in metrics}, log.notes,
-                         log.warnings)
+        kept = kept[-n:] if n > 0 else []
+    return HistoryResult(kept, metrics, {m: config.better(m) for m in metrics},
+                         walk_notes(repo, fell_back), rows.warnings)
+
+
+def _walk_rows(repo: Repo, config: Config, index: Index, revs: list[str], all_: bool,
+               first_parent: bool, specs: list, progress: Progress | None) -> tuple:
+    """The rows of ``revs`` (every experiment if none and HEAD holds no runs) and
+    whether it fell back to every experiment."""
+    from .historyrows import Rows, cached, walk_rows
+
+    def rows_of(tokens: list[str], resolved: str | None) -> Rows:
+        if not tokens:
+            return Rows([], [])
+        key = walk_key(repo, config, tokens, resolved, first_parent)
+        return cached(index, key, specs) or walk_rows(
+            repo, config, index, tokens, key, specs, first_parent=first_parent,
+            progress=progress)
+
+    rows = rows_of(*targets(repo, config, revs, all_))
+    if rows.lines or revs or all_:
+        return rows, False
+    everything = rows_of(*targets(repo, config, (), True))
+    return (everything, True) if everything.lines else (rows, False)
+
+
+def _has_values(lines: list[str], metrics: int) -> bool:
+    """Whether any line has a value for any metric."""
+    from .historyrows import Layout
+
+    layout = Layout(metrics)
+    return any(cell[0] is not None for line in lines for cell in layout.cells(line))
+
+
+def _metrics_in(index: Index, lines: list[str]) -> list[str]:
+    """Every metric the runs of ``lines`` logged (their facts are in the index)."""
+    from .historyrows import SEP
+
+    seen: dict[str, None] = {}
+    facts = index.facts()
+    for line in lines:
+        item = facts.get(line.split(SEP, 1)[0])
+        for name in item.metrics() if item else ():
+            seen.setdefault(name, None)
+    return sorted(seen)
+
+
+def no_metric_error(known: list[str], metrics: list[str], step: str | None) -> GitlogError:
+    """No run has any of ``metrics``: say which metrics the runs do have."""
+    shown = ", ".join(known[:15]) + (" ..." if len(known) > 15 else "")
+    name = metrics[0] if len(metrics) == 1 else ", ".join(metrics)
+    return GitlogError(f"no run has the metric {name}" + (" at that step" if step else ""),
+                       hint=f"metrics in these runs: {shown}" if known else
+                       "these runs logged no metrics")
 
 
 def history(metric: str | Sequence[str] | None = None, revs: Sequence[str] | str = (), *,

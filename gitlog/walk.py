@@ -1,49 +1,53 @@
-"""Walking run commits: one ``git log`` over the commits that touch the log directory.
+"""Walking run commits: ``git log`` piped straight into ``git cat-file --batch``.
 
 A commit holds a run when it changes ``<log_dir>/run.yaml`` or ``<log_dir>/metrics.json``.
-The walk gives, per commit, its rewritten parents (the nearest walked ancestors: the
-previous run on each line of history), its true first parent, date, author, subject and
-``Gitlog-*`` trailers, the blob ids of the two run files, and (``--full-diff``) the code
-files changed since its true first parent: when that parent is also the previous run, as
-it is for every run gitlog commits, no ``git diff-tree`` is needed for the code-changes
-column.
+``git log`` walks only those commits (path-limited, parents rewritten to the nearest walked
+ones: the previous run on each line of history) and writes, per commit, two requests for
+``git cat-file``: its root tree, carrying the commit's fields after it (``%(rest)``), and
+its ``metrics.json``. The two git processes are joined by an OS pipe, so git formats,
+parses trailers and reads objects in C on the other core while Python only splits what
+comes out; nothing waits on a per-commit round trip.
 
-The output is ``--pretty=raw``, the one format that shows both the rewritten parents
-(``commit`` line) and the true ones (``parent`` lines); it is parsed with a handful of
-string operations a commit, while git is still walking.
+The root tree gives the code's identity: the tree without the log directory and
+``dvc.yaml``. Two runs with the same identity ran the same code, and no diff is needed for
+the code-changes column; only runs whose code differs are diffed, later, in one
+``git diff-tree --stdin``.
+
+What the pipe cannot give is read afterwards, for the few commits that need it
+(``complete``): run.yaml when the message has no ``Gitlog-Run`` trailer, whether a commit
+without metrics.json still holds a run, and metrics.json when the log directory's name has
+whitespace (``%(rest)`` splits a request at its first blank).
 """
 
 from __future__ import annotations
 
-import codecs
-import re
 import subprocess
-import time as _time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
-from .facts import Facts, log_paths
-from .git import Repo
+from .facts import Facts, log_paths, parse_metrics, parse_run_yaml
+from .git import CatFile, Repo, _env
 
-LOG_OPTIONS = ("log", "--parents", "--full-history", "--source", "-z", "--raw", "--full-diff",
-               "--no-abbrev", "--no-abbrev-commit", "--no-renames",
-               "--diff-merges=first-parent", "--pretty=raw", "--no-color", "--no-decorate",
-               "--no-notes", "--no-show-signature")
+TRAILER_KEYS = ("Gitlog-Run", "Gitlog-Experiment", "Gitlog-Status", "Gitlog-Code")
+_CANON = {k.lower(): k for k in TRAILER_KEYS}
+_KEYS = frozenset(TRAILER_KEYS)
+_FIELDS = ("%H%x1f%P%x1f%S%x1f%ct%x1f%cI%x1f%an <%ae>%x1f"
+           "%(trailers:" + ",".join(f"key={k}" for k in TRAILER_KEYS) + ",unfold,separator=%x1e)"
+           "%x1f%s")
+_BATCH = "--batch=%(objectname) %(objecttype) %(objectsize) %(rest)"
 _CHUNK = 1 << 16
-_GENERATED = ("Signed-off-by: ", "(cherry picked from commit ")
 
 
 class Node:
-    """One walked commit: its parents within the walk, the ref it was reached from, its
-    true first parent (``base``) and the code files changed since ``base``."""
+    """One walked commit: its parents within the walk, the ref it was reached from and
+    its code's identity (None when unknown: a log directory below the top)."""
 
-    __slots__ = ("commit", "parents", "source", "base", "code")
+    __slots__ = ("commit", "parents", "source", "code")
 
     def __init__(self, commit: str, parents: tuple[str, ...], source: str,
-                 base: str | None = None, code: list[str] | None = None) -> None:
+                 code: int | None = None) -> None:
         self.commit = commit
         self.parents = parents
         self.source = source
-        self.base = base
         self.code = code
 
     def __repr__(self) -> str:
@@ -51,295 +55,288 @@ class Node:
 
 
 class Record:
-    """One walked commit: its ``Node``, its ``Facts`` as far as the walk knows them, and
-    the new blob id of each run file ("" when deleted, None when unchanged)."""
+    """One walked commit: its ``Node``, its ``Facts``, and whether ``complete`` must read
+    more of it (``pending``)."""
 
-    __slots__ = ("node", "facts", "metrics", "run")
+    __slots__ = ("node", "facts", "pending")
 
-    def __init__(self, node: Node, facts: Facts, metrics: str | None, run: str | None) -> None:
+    def __init__(self, node: Node, facts: Facts, pending: bool) -> None:
         self.node = node
         self.facts = facts
-        self.metrics = metrics
-        self.run = run
+        self.pending = pending
 
 
 def walk(repo: Repo, log_dir: str, revs: list[str], *, first_parent: bool = False,
-         no_walk: bool = False) -> Iterator[Record]:
-    """Stream the commits of ``revs`` that touch the run files, newest first. git starts
-    at once; the records are parsed as they are taken."""
-    args = list(LOG_OPTIONS)
+         no_walk: bool = False, oldest_first: bool = False) -> Iterator[Record]:
+    """Stream the commits of ``revs`` that touch the run files, newest first (or
+    ``oldest_first``: parents before children, else by date); both git processes start at
+    once. Records with ``pending`` set need ``complete``."""
+    parse = Parser(log_dir, oldest_first)
+    for answer in answers(repo, log_dir, revs, first_parent=first_parent, no_walk=no_walk,
+                          oldest_first=oldest_first):
+        yield parse(*answer)
+
+
+def inline_metrics(log_dir: str) -> bool:
+    """Whether metrics.json is asked for in the pipe: ``%(rest)`` splits a request at its
+    first blank, so a log directory whose name has one is read afterwards."""
+    return not any(c.isspace() for c in log_paths(log_dir)[1])
+
+
+def answers(repo: Repo, log_dir: str, revs: list[str], *, first_parent: bool = False,
+            no_walk: bool = False, oldest_first: bool = False) -> \
+        Iterator[tuple[bytes, bytes, bytes | None, bytes | None]]:
+    """Per walked commit: its fields (the ``_FIELDS`` line, raw), its root tree, and its
+    metrics.json's id and content (None when it has none, or it is not asked for)."""
+    run_path, metrics_path = log_paths(log_dir)
+    inline = inline_metrics(log_dir)
+    fmt = "%T " + _FIELDS + ("%n%T:" + metrics_path.replace("%", "%%") if inline else "")
+    args = ["git", "log", "--parents", "--full-history", "--source", "--no-color",
+            "--no-decorate", "--no-notes", "--no-show-signature", f"--format={fmt}"]
     if first_parent:
         args.append("--first-parent")
     if no_walk:
         args.append("--no-walk=unsorted")
-    args += ["--end-of-options", *revs, "--", *log_paths(log_dir)]
-    return _stream(repo.popen(*args), Parser(log_dir))
-
-
-def _stream(proc: subprocess.Popen, parse: Parser) -> Iterator[Record]:
-    assert proc.stdout and proc.stderr
+    if oldest_first:
+        args += ["--date-order", "--reverse"]
+    args += ["--end-of-options", *revs, "--", run_path, metrics_path]
+    env = _env()
+    # git log's stderr holds an error or a few warnings: a pipe, read once the walk ends
+    log = subprocess.Popen(args, cwd=repo.root, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=env)
+    assert log.stdout
     try:
-        for text in _records(proc.stdout):
-            yield parse(text)
+        cat = subprocess.Popen(["git", "cat-file", _BATCH, "--buffer"], cwd=repo.root,
+                               stdin=log.stdout, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, env=env)
     finally:
-        proc.stdout.close()
-        err = proc.stderr.read()
-        code = proc.wait()
+        log.stdout.close()  # cat-file holds it now
+    return _stream(log, cat, inline)
+
+
+def _stream(log: subprocess.Popen, cat: subprocess.Popen,
+            inline: bool) -> Iterator[tuple[bytes, bytes, bytes | None, bytes | None]]:
+    assert cat.stdout and log.stderr
+    try:
+        yield from _answers(cat.stdout, inline)
+    finally:
+        cat.stdout.close()
+        err = log.stderr.read()
+        code = log.wait()
+        cat_code = cat.wait()
+    from .errors import GitCommandError
     if code != 0:
-        from .errors import GitCommandError
         raise GitCommandError(["log"], code, err.decode(errors="replace"))
+    if cat_code != 0:
+        raise GitCommandError(["cat-file", "--batch"], cat_code, "")
 
 
-def _records(stdout: object) -> Iterator[str]:
-    """The text of each commit (from its id on): records are split at NUL + 'commit '."""
-    decode = codecs.getincrementaldecoder("utf-8")("surrogateescape").decode
-    read = stdout.read1  # type: ignore[attr-defined]  # what git wrote so far, not 64 KB
-    pending = ""
-    started = False
+def _answers(stdout: object, inline: bool) -> \
+        Iterator[tuple[bytes, bytes, bytes | None, bytes | None]]:
+    """cat-file's answers, two a commit (one when metrics are not inline), parsed as git
+    writes them: '<id> <type> <size>[ <rest>]' then the content, or '<name> missing'."""
+    read = stdout.read1  # type: ignore[attr-defined]  # what git wrote so far
+    data = b""
+    pos = 0
+    tree: tuple[bytes, bytes] | None = None
     while True:
         chunk = read(_CHUNK)
-        text = pending + decode(chunk, not chunk)
-        if not started:
-            if len(text) < 7 and chunk:
-                pending = text
-                continue
-            text = text[7:] if text.startswith("commit ") else text
-            started = True
-        parts = text.split("\0commit ")
-        if len(parts) > 1:
-            parts = _rejoin(parts)
         if not chunk:
-            yield from (p for p in parts if p)
-            return
-        pending = parts.pop()  # (its start is checked: the part before it is whole)
-        yield from parts
+            break
+        data = data[pos:] + chunk if pos < len(data) else chunk
+        pos = 0
+        end = len(data)
+        while True:
+            nl = data.find(b"\n", pos)
+            if nl < 0:
+                break
+            sp1 = data.find(b" ", pos, nl)
+            sp2 = data.find(b" ", sp1 + 1, nl)
+            if sp2 < 0:  # '<name> missing' (or 'ambiguous'): no content follows
+                if tree is None:
+                    from .errors import GitlogError
+                    raise GitlogError(f"cannot read {data[pos:nl].decode(errors='replace')}",
+                                      hint="the repository is missing objects: "
+                                           "git fsck shows which")
+                pos = nl + 1
+                yield tree[0], tree[1], None, None
+                tree = None
+                continue
+            sp3 = data.find(b" ", sp2 + 1, nl)
+            nxt = nl + 2 + int(data[sp2 + 1:nl if sp3 < 0 else sp3])
+            if nxt > end:
+                break
+            if tree is None:
+                tree = (data[sp3 + 1:nl], data[nl + 1:nxt - 1])
+                pos = nxt
+                if not inline:
+                    yield tree[0], tree[1], None, None
+                    tree = None
+                continue
+            kind = data[sp1 + 1:sp2]
+            blob = data[nl + 1:nxt - 1] if kind == b"blob" else None
+            oid = data[pos:sp1] if blob is not None else None
+            pos = nxt
+            yield tree[0], tree[1], oid, blob
+            tree = None
 
 
-_START = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?[ \t\n][^\n]*\ntree ")
+def fields(rest: bytes) -> tuple[str, str, str, str, str, str, dict[str, str], str]:
+    """(commit, parents, source, committer time, date, author, Gitlog trailers, subject)
+    of a commit's ``_FIELDS`` line; text that is not UTF-8 (a message without its
+    encoding header) shows as U+FFFD."""
+    commit, parents, source, ct, date, tail = rest.decode("utf-8", "replace").split("\x1f", 5)
+    parts = tail.split("\x1f")
+    if len(parts) == 3:
+        author, trailers, subject = parts
+    else:  # a field held the separator: glue it back
+        author, trailers, subject = parts[0], "\x1f".join(parts[1:-1]), parts[-1]
+    return (commit, parents, source, ct, date, author,
+            _trailers(trailers) if trailers else _NO_TRAILERS, subject)
 
 
-def _rejoin(parts: list[str]) -> list[str]:
-    """A path that starts with 'commit ' also follows a NUL: glue back to the part before
-    it any part that does not start like a record (an object id, then a 'tree' line),
-    including one too short to tell yet."""
-    out = [parts[0]]
-    start = _START.match
-    for part in parts[1:]:
-        if start(part):
-            out.append(part)
-        else:
-            out[-1] += "\0commit " + part
-    return out
+_NO_TRAILERS: dict[str, str] = {}
 
 
-# One commit of --pretty=raw: the commit line (id, rewritten parents, tab, source), the
-# headers (true parents, author, committer with its date, others), a blank line, and the
-# message with every line indented by four spaces: the title is its lines up to the
-# first blank one (exactly four spaces). What follows is the rest of the message, then
-# (after a blank line) the --raw entries, ':meta NUL path NUL' each.
-_RECORD = re.compile(
-    r"([^\t\n]*)(?:\t([^\n]*))?\n"
-    r"tree [^\n]*\n"
-    r"(?:parent ([^\n]*)\n(?:parent [^\n]*\n)*)?"
-    r"author ([^\n]*>)[^\n>]*\n"
-    r"committer [^\n]*> (\d+) ([^\n]*)\n"
-    r"(?:[^\n]+\n)*"
-    r"\n"
-    r"((?:    [^\n]+(?:\n|\Z))*)")
-_ENTRIES = re.compile(r"(:[^\0]*)\0([^\0]*)\0")
-_ALL_TRAILERS = re.compile(r"(?:    [A-Za-z0-9-]+[ \t]*:[^\n]*(?:\n|\Z))+\Z")
-_GITLOG = re.compile(r"^    (Gitlog-[^\n:]*): [ \t]*([^\n]*(?<![ \t]))", re.M)
-_NONE: dict[str, str] = {}
-_CLOCK = [f"{m // 60:02d}:{m % 60:02d}:" for m in range(1440)]
-_SECONDS = [f"{s:02d}" for s in range(60)]
+class CodeIdentity:
+    """The code's identity in a root tree: the tree without the log directory and
+    dvc.yaml (None when the log directory is not at the top: then it is unknown)."""
+
+    def __init__(self, log_dir: str) -> None:
+        top = log_dir.strip("/")
+        # the log directory's entry in the root tree, when it sits at the top
+        self.top = None if "/" in top else b"40000 " + top.encode("utf-8", "surrogateescape") \
+            + b"\0"
+
+    def __call__(self, tree: bytes) -> int | None:
+        top = self.top
+        if top is None:
+            return None
+        i = _entry(tree, top)
+        if i >= 0:
+            tree = tree[:i] + tree[i + len(top) + 20:]
+        i = tree.find(b" dvc.yaml\0")
+        if i >= 0:
+            start = i - 6 if tree[i - 6:i].isdigit() else i - 5
+            if start == 0 or (start > 20 and tree[start - 21] == 0):
+                tree = tree[:start] + tree[i + 30:]
+        return hash(tree)
 
 
 class Parser:
-    """Turns one ``--pretty=raw`` record (from the commit id on) into a ``Record``."""
+    """Turns a commit's answers into a ``Record``."""
 
-    def __init__(self, log_dir: str) -> None:
-        self.run_path, self.metrics_path = log_paths(log_dir)
-        self.log_dir = log_dir.rstrip("/")
-        self.prefix = self.log_dir + "/"
-        self.metrics_entry = f"\0{self.metrics_path}\0"
-        self.run_entry = f"\0{self.run_path}\0"
-        # every entry's path, but those inside the log directory
-        self.code_entries = re.compile(
-            r":[^\0]*\0(?:" + re.escape(self.prefix) + r"[^\0]*\0|([^\0]*)\0)")
-        self.days: dict[int, str] = {}
+    def __init__(self, log_dir: str, oldest_first: bool = False) -> None:
+        self.inline = inline_metrics(log_dir)
+        self.oldest_first = oldest_first
+        self.code = CodeIdentity(log_dir)
         self.shared: dict[str, str] = {}  # one copy of the strings many commits repeat
         self.ids: dict[str, str] = {}  # parent ids whose commits are still to come
-        self.zones: dict[str, tuple[int, str]] = {}
 
-    def __call__(self, text: str) -> Record:
-        m = _RECORD.match(text)
-        if m is None:
-            return self._odd(text)
-        ids, source, base, author, ts, tz, title = m.groups()
-        end = m.end()
-        at = text.find("\n:", end - 1)
-        metrics = run = None
-        if at < 0:
-            body = text[end:]
-            code = []
-        else:
-            body = text[end:at]
-            code = [p for p in self.code_entries.findall(text, at + 1) if p]
-            if code and ("dvc.yaml" in code or self.log_dir in code or
-                         any(p.startswith("dvc.yaml/") for p in code)):
-                code = [p for p in code if p != "dvc.yaml" and p != self.log_dir and
-                        not p.startswith("dvc.yaml/")]
-            # an entry ends '<new id> <status>' (no renames: a one-letter status), then
-            # NUL and its path
-            i = text.find(self.metrics_entry, at)
-            if i >= 0:
-                metrics = "" if text[i - 1] == "D" else text[text.rfind(" ", at, i - 2) + 1:i - 2]
-            i = text.find(self.run_entry, at)
-            if i >= 0:
-                run = "" if text[i - 1] == "D" else text[text.rfind(" ", at, i - 2) + 1:i - 2]
-        return self._record(ids, source or "", base, author, int(ts), tz,
-                            title.replace("\n    ", " ")[4:].rstrip("\n"), body, metrics, run,
-                            code)
-
-    def _record(self, ids: str, source: str, base: str | None, author: str, when: int,
-                tz: str, subject: str, body: str, metrics: str | None, run: str | None,
-                code: list[str]) -> Record:
-        parts = ids.split(" ")
-        # one string per commit id: a parent's id is kept once, in its child's node
-        known = self.ids
-        commit = known.pop(parts[0], parts[0])
-        parents = tuple([known.setdefault(p, p) for p in parts[1:]])
-        if parents and base == parents[0]:
-            base = parents[0]
-        if not author.isascii():
-            author = _text(author)
-        if not source.isascii():
-            source = _text(source)
+    def __call__(self, rest: bytes, tree: bytes, oid: bytes | None,
+                 blob: bytes | None) -> Record:
+        commit, parents, source, ct, date, author, tags, subject = fields(rest)
+        if not parents:
+            ids: tuple[str, ...] = ()
+        elif self.oldest_first:
+            ids = tuple(parents.split(" "))
+        else:  # one string per commit id: a parent's id is kept once, in its child's node
+            known = self.ids
+            commit = known.pop(commit, commit)
+            ids = tuple([known.setdefault(p, p) for p in parents.split(" ")])
         shared = self.shared
         author = shared.setdefault(author, author)
         source = shared.setdefault(source, source)
-        if not subject.isascii():
-            subject = _text(subject)
-        # the committer date as %cI shows it (strict ISO 8601, the committer's zone)
-        zone = self.zones.get(tz)
-        if zone is None:
-            zone = self.zones[tz] = _zone(tz)
-        day, sec = divmod(when + zone[0], 86400)
-        date = self.days.get(day)
-        if date is None:
-            date = self.days[day] = _time.strftime("%Y-%m-%dT", _time.gmtime(day * 86400))
-        date = date + _CLOCK[sec // 60] + _SECONDS[sec % 60] + zone[1]
-        tags = _trailers(body if body.isascii() else _text(body)) \
-            if "    Gitlog-" in body else _NONE
+        facts = Facts(commit, int(ct), date, author, subject, False)
         if tags:
-            get = tags.get
-            experiment, status, code_commit = (get("Gitlog-Experiment"),
-                                               get("Gitlog-Status"), get("Gitlog-Code"))
-            if experiment:
-                experiment = shared.setdefault(experiment, experiment)
-            if status:
-                status = shared.setdefault(status, status)
-            facts = Facts(commit, when, date, author, subject, False, get("Gitlog-Run"),
-                          experiment, status, code_commit)
-        else:
-            facts = Facts(commit, when, date, author, subject, False)
-        return Record(Node(commit, parents, source, base, code), facts, metrics, run)
-
-    def _odd(self, text: str) -> Record:
-        """A record the pattern does not fit (a commit without author or committer line):
-        the same fields, found line by line."""
-        head, _, rest = text.partition("\n\n")
-        lines = head.split("\n")
-        ids, _, source = lines[0].partition("\t")
-        base = next((line[7:] for line in lines if line.startswith("parent ")), None)
-        author = next((line[7:line.rfind(">") + 1] for line in lines
-                       if line.startswith("author ")), "")
-        stamp = next((line[line.rfind(">") + 2:] for line in lines
-                      if line.startswith("committer ")), "")
-        ts, _, tz = stamp.partition(" ")
-        end = rest.find("\n\n")
-        msg, raw = (rest, "") if end < 0 else (rest[:end], rest[end + 2:])
-        para = msg.find("\n    \n")
-        title = msg if para < 0 else msg[:para]
-        body = "" if para < 0 else msg[para + 1:]
-        metrics = run = None
-        code: list[str] = []
-        items = raw.split("\0")
-        for i in range(1, len(items), 2):
-            path = items[i]
-            if path == self.metrics_path:
-                metrics = _new_blob(items[i - 1])
-            elif path == self.run_path:
-                run = _new_blob(items[i - 1])
-            elif not path.startswith(self.prefix) and path not in ("dvc.yaml", self.log_dir) \
-                    and not path.startswith("dvc.yaml/"):
-                code.append(path)
-        return self._record(ids, source, base, author, int(ts) if ts.isdigit() else 0, tz,
-                            title.replace("\n    ", " ")[4:], body, metrics, run, code)
+            facts.run_id = tags.get("Gitlog-Run")
+            experiment, status = tags.get("Gitlog-Experiment"), tags.get("Gitlog-Status")
+            facts.experiment = shared.setdefault(experiment, experiment) if experiment \
+                else experiment
+            facts.status = shared.setdefault(status, status) if status else status
+            code_commit = tags.get("Gitlog-Code")
+            facts.code_commit = None if code_commit == "none" else code_commit
+        pending = facts.run_id is None or not self.inline
+        if blob is not None and oid is not None:
+            facts.has_run = True
+            facts.metrics_blob = oid.decode()
+            facts.tree, facts.text, facts.error = parse_metrics(blob)
+        elif self.inline:
+            pending = True  # no metrics.json: is there a run at all?
+        return Record(Node(commit, ids, source, self.code(tree)), facts, pending)
 
 
-def _new_blob(meta: str) -> str:
-    """The new blob id of a --raw entry (':old-mode new-mode old new status'); "" when
-    the file was deleted."""
-    old_new, new, status = meta.rsplit(" ", 2)
-    return "" if status == "D" else new
+def _entry(tree: bytes, entry: bytes) -> int:
+    """Where ``entry`` ('mode name NUL') starts an entry of a raw tree, else -1: at the
+    start, or right after the previous entry's NUL and 20-byte id."""
+    i = tree.find(entry)
+    while i > 0 and (i < 21 or tree[i - 21] != 0):
+        i = tree.find(entry, i + 1)
+    return i
 
 
-def _zone(tz: str) -> tuple[int, str]:
-    """(offset in seconds, '+hh:mm') of a raw '+hhmm' zone."""
-    try:
-        sign = -1 if tz[0] == "-" else 1
-        return sign * (int(tz[1:3]) * 3600 + int(tz[3:5]) * 60), f"{tz[:3]}:{tz[3:5]}"
-    except (IndexError, ValueError):
-        return 0, "+00:00"
-
-
-def _trailers(body: str) -> dict[str, str]:
-    """``Gitlog-*`` trailers of a message's indented body (what follows its title), as
-    ``%(trailers:only,unfold)`` finds them: in its last paragraph, which must be all
-    trailers, or at least a quarter trailers with one that git itself writes."""
-    body = "\n" + body.rstrip("\n")
-    while body.endswith("\n    "):
-        body = body[:-5]
-    start = body.rfind("\n    \n")
-    if start < 0:
-        return {}
-    block = body[start + 6:]
-    found = _GITLOG.findall(block)
-    if found and len(found) == block.count("\n") + 1 or _ALL_TRAILERS.match(block):
-        return dict(found)  # the usual case: trailers only, none folded
-    lines: list[str] = []
-    trailers = others = 0
-    generated = False
-    for line in block.split("\n"):
-        line = line[4:]
-        if line[:1] in (" ", "\t"):
-            if lines:
-                lines[-1] += " " + line.strip()
-            continue
-        if line.startswith(_GENERATED):
-            generated = True
-            trailers += 1
-            lines.append(line)
-            continue
-        token, sep, _ = line.partition(":")
-        token = token.rstrip()
-        if sep and token and token.isascii() and token.replace("-", "").isalnum():
-            trailers += 1
-            lines.append(line)
-        else:
-            others += 1
-            lines.append("")
-    if not trailers or (others and not (generated and trailers * 3 >= others)):
-        return {}
-    tags: dict[str, str] = {}
-    for line in lines:
-        if line[:7] == "Gitlog-":
-            key, _, value = line.partition(": ")
-            tags[key] = value.strip()
+def _trailers(text: str) -> dict[str, str]:
+    """``Gitlog-*`` trailers as git found them ('Key: value' each, values unfolded)."""
+    tags = dict(item.split(": ", 1) for item in text.split("\x1e") if ": " in item)
+    if not _KEYS.issuperset(tags):  # written in another case: 'gitlog-run'
+        tags = {_CANON.get(k.lower(), k): v for k, v in tags.items()}
     return tags
 
 
-def _text(value: str) -> str:
-    """Undo surrogateescape for display: invalid UTF-8 shows as U+FFFD."""
-    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+def complete(repo: Repo, log_dir: str, records: Iterable[Record]) -> None:
+    """Read what the pipe could not give for ``pending`` records: run.yaml (no
+    ``Gitlog-Run`` trailer, or no metrics.json: does the commit still hold a run?), and
+    metrics.json when it could not be requested inline. One batch for them all."""
+    todo = [r for r in records if r.pending]
+    if not todo:
+        return
+    answers = repo.read_objects([spec for r in todo for spec in _specs(log_dir, r)]).result()
+    for i, rec in enumerate(todo):
+        _fill(rec, answers[2 * i], answers[2 * i + 1])
+
+
+class Completer:
+    """``complete`` one record at a time, through one long-lived ``git cat-file``: for a
+    walk that links records as they come."""
+
+    def __init__(self, repo: Repo, log_dir: str) -> None:
+        self.repo = repo
+        self.log_dir = log_dir
+        self.reader: CatFile | None = None
+
+    def __call__(self, rec: Record) -> None:
+        if self.reader is None:
+            self.reader = self.repo.cat_file()
+        run_spec, metrics_spec = _specs(self.log_dir, rec)
+        run, metrics = self.reader.lookup(run_spec), self.reader.lookup(metrics_spec)
+        _fill(rec, None if run is None else (run[1], run[2], run[0]),
+              None if metrics is None else (metrics[1], metrics[2], metrics[0]))
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+
+
+def _specs(log_dir: str, rec: Record) -> tuple[str, str]:
+    run_path, metrics_path = log_paths(log_dir)
+    return f"{rec.facts.commit}:{run_path}", f"{rec.facts.commit}:{metrics_path}"
+
+
+def _fill(rec: Record, run_blob: tuple[str, bytes, str] | None,
+          metrics: tuple[str, bytes, str] | None) -> None:
+    """Complete ``rec``'s facts from its run.yaml and metrics.json answers
+    ((type, content, id) each, None when missing)."""
+    facts = rec.facts
+    rec.pending = False
+    if run_blob is not None and run_blob[0] == "blob":
+        info = parse_run_yaml(run_blob[1])
+        facts.run_id = facts.run_id or info.get("id")
+        facts.experiment = facts.experiment or info.get("experiment")
+        facts.status = facts.status or info.get("status")
+        code = info.get("code_commit")
+        facts.code_commit = facts.code_commit or (None if code == "none" else code)
+        facts.has_run = True
+    if facts.metrics_blob is None and metrics is not None and metrics[0] == "blob":
+        facts.has_run = True
+        facts.metrics_blob = metrics[2]
+        facts.tree, facts.text, facts.error = parse_metrics(metrics[1])

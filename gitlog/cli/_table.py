@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import click
@@ -155,6 +155,74 @@ def iter_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: str,
             yield "\n".join("| " + " | ".join(row) + " |" for row in zip(*padded, strict=True))
         else:
             yield "\n".join("  ".join(row).rstrip() for row in zip(*padded, strict=True))
+
+
+def iter_text_table(rows: Callable[[], Iterable[Sequence[str]]], columns: Sequence[str],
+                    numeric: Iterable[int], fmt: str, chunk: int = 1000) -> Iterator[str]:
+    """A table or Markdown of cells already written as text, in pieces of ``chunk`` lines
+    (as ``iter_columns`` gives them). ``rows()`` is called twice: once to measure the
+    columns, once to write them, so no cell is held in between. Columns in ``numeric``
+    are right-aligned when they hold any cell."""
+    markdown = fmt == "markdown"
+    count = len(columns)
+    sizes = [width(c) for c in columns]
+    filled = [False] * count
+    ascii_only = all(c.isascii() for c in columns)
+
+    def cells() -> Iterator[Sequence[str]]:
+        if not markdown:
+            return iter(rows())
+        return ([c.replace("|", "\\|") for c in r] for r in rows())
+
+    def measure(batch: list[Sequence[str]]) -> None:
+        nonlocal ascii_only
+        for i, column in enumerate(zip(*batch, strict=True)):
+            if "".join(column).isascii():
+                longest = max(map(len, column))
+            else:
+                ascii_only = False
+                longest = max(map(width, column))
+            if longest > sizes[i]:
+                sizes[i] = longest
+            if not filled[i] and any(column):
+                filled[i] = True
+
+    batch: list[Sequence[str]] = []
+    for row in cells():
+        batch.append(row)
+        if len(batch) == chunk:
+            measure(batch)
+            batch = []
+    if batch:
+        measure(batch)
+    right_side = set(numeric)
+    rights = [i in right_side and filled[i] for i in range(count)]
+    heads = [_pad([], name, right, size)[1]
+             for name, right, size in zip(columns, rights, sizes, strict=True)]
+    rules = [("-" * (size + 1) + ":" if right else "-" * (size + 2)) if markdown
+             else "-" * size for size, right in zip(sizes, rights, strict=True)]
+    if markdown:
+        yield "| " + " | ".join(heads) + " |\n|" + "|".join(rules) + "|"
+    else:
+        yield "  ".join(heads).rstrip() + "\n" + "  ".join(rules)
+    line = ("| " if markdown else "") + (" | " if markdown else "  ").join(
+        f"%{size}s" if right else f"%-{size}s" for size, right in zip(sizes, rights,
+                                                                     strict=True)) + \
+        (" |" if markdown else "")
+    out: list[str] = []
+    for row in cells():
+        if ascii_only:
+            text = line % tuple(row)
+        else:
+            padded = [_pad([x], "", right, size)[0][0]
+                      for x, right, size in zip(row, rights, sizes, strict=True)]
+            text = ("| " + " | ".join(padded) + " |") if markdown else "  ".join(padded)
+        out.append(text if markdown else text.rstrip())
+        if len(out) == chunk:
+            yield "\n".join(out)
+            out = []
+    if out:
+        yield "\n".join(out)
 
 
 def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str,

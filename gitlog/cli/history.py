@@ -9,7 +9,7 @@ import click
 
 from . import pass_repo
 from ._output import echo_chunks, format_option, iter_csv, iter_json
-from ._table import Progress, iter_columns, note, sparkline, warn
+from ._table import Progress, iter_text_table, note, sparkline, warn
 
 
 def metric_option(func: Any) -> Any:
@@ -34,38 +34,18 @@ def history_columns(metrics: list[str]) -> tuple[list[str], dict[str, str]]:
     return columns, kinds
 
 
-def history_values(result: Any) -> dict[str, list[Any]]:
-    """The kept rows of a HistoryResult as columns, by output column name."""
-    table, keep = result.table, result.keep
-    whole = len(keep) == len(table.runs)
-    runs = table.runs if whole else [table.runs[i] for i in keep]
+def spark_lines(result: Any) -> list[str]:
+    from gitlog.historyrows import Layout
 
-    def pick(column: list[Any]) -> list[Any]:
-        return column if whole else [column[i] for i in keep]
-
-    facts = [r.facts for r in runs]
-    values: dict[str, list[Any]] = {
-        "commit": [f.commit[:10] for f in facts], "date": [f.date for f in facts],
-        "experiment": [r.experiment for r in runs], "subject": [f.subject for f in facts],
-        "code_changes": pick(table.changes)}
-    for m in table.metrics:
-        value, delta, pct, verdict = table.cells[m]
-        values[m] = pick(value)
-        values[f"{m}_delta"] = pick(delta)
-        values[f"{m}_pct"] = pick(pct)
-        values[f"{m}_verdict"] = pick(verdict)
-    return values
-
-
-def spark_lines(values: dict[str, list[Any]], metrics: list[str],
-                better: dict[str, str]) -> list[str]:
+    layout = Layout(len(result.metrics))
     lines = []
-    for m in metrics:
-        finite = [v for v in values[m] if v is not None]
+    for i, m in enumerate(result.metrics):
+        values = [layout.cells(line)[i][0] for line in result.kept]
+        finite = [v for v in values if v is not None]
         if not finite:
             continue
-        lines.append(f"{m}  {sparkline(values[m])}  {finite[0]:.6g} -> {finite[-1]:.6g} "
-                     f"over {len(finite)} runs ({better[m]} is better)")
+        lines.append(f"{m}  {sparkline(values)}  {finite[0]:.6g} -> {finite[-1]:.6g} "
+                     f"over {len(finite)} runs ({result.better[m]} is better)")
     return lines
 
 
@@ -120,7 +100,7 @@ def history(revs: tuple[str, ...], metrics: tuple[str, ...], all_: bool, step: s
         note(text)
     for text in result.warnings:
         warn(text)
-    if not result.rows:
+    if not result.kept:
         note("no runs match")
         if fmt not in ("json", "csv"):
             return
@@ -137,19 +117,29 @@ def render_history(result: Any, fmt: str) -> str:
 
 def stream_history(result: Any, fmt: str) -> Iterator[str]:
     """``render_history`` in pieces, produced as they are written."""
-    columns, kinds = history_columns(result.metrics)
-    values = history_values(result)
+    from gitlog.historyrows import Layout
+
+    columns, _ = history_columns(result.metrics)
+    layout = Layout(len(result.metrics))
     if fmt in ("json", "csv"):
-        if fmt == "csv":  # lists read as in the table: "a.py, b.py"
-            values["code_changes"] = [None if v is None else ", ".join(map(str, v))
-                                      for v in values["code_changes"]]
-        rows = (dict(zip(columns, cells, strict=True))
-                for cells in zip(*(values[c] for c in columns), strict=True))
-        yield from (iter_json if fmt == "json" else iter_csv)(rows, columns)
+        def rows() -> Iterator[dict[str, Any]]:
+            for line in result.kept:
+                commit, _, date, experiment, subject, _, _, _, _, changes, cells = \
+                    layout.record(line)
+                values: list[Any] = [commit[:10], date, experiment, subject]
+                for cell in cells:
+                    values += cell
+                if fmt == "csv" and changes is not None:  # as in the table: "a.py, b.py"
+                    values.append(", ".join(changes))
+                else:
+                    values.append(changes)
+                yield dict(zip(columns, values, strict=True))
+        yield from (iter_json if fmt == "json" else iter_csv)(rows(), columns)
         return
     if fmt == "table":
-        yield "\n".join([*spark_lines(values, result.metrics, result.better), ""]) + "\n"
-    pieces = iter_columns([(c, values[c], kinds.get(c)) for c in columns], fmt)
+        yield "\n".join([*spark_lines(result), ""]) + "\n"
+    numeric = [4 + 4 * m + k for m in range(len(result.metrics)) for k in range(3)]
+    pieces = iter_text_table(lambda: map(layout.table, result.kept), columns, numeric, fmt)
     yield next(pieces)
     for text in pieces:
         yield "\n" + text

@@ -1,0 +1,339 @@
+"""The rows of ``gitlog history``, made while git walks: one text line a run, oldest first.
+
+Records come from ``walk`` oldest first (parents before children), so each run is linked
+to the previous run on its line, and its metrics compared with that run's, the moment it
+arrives: what is kept per commit is one entry of the map linking needs. A row is one line
+of ``\\x1f``-separated fields (``Layout``): the raw values (what JSON and the Python API
+give), then the table's cells, formatted once. The lines of a walk are stored in the
+index as they are, so an unchanged repository answers without walking, and a table is
+laid out from them with string operations only.
+
+Code changes are known at once when a run ran the same code as the previous run (their
+code identities match); the others are diffed by a ``git diff-tree --stdin`` fed while
+the walk goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from .config import Config
+from .facts import log_paths
+from .git import Repo
+from .index import SEP as SEP_FACTS
+from .index import Index, pack
+from .linking import Progress, source_experiment
+
+ROWS_VERSION = "2"
+SEP = "\x1f"
+_PATHS = "\x1e"  # between the paths of a raw code-changes field
+_FIRST = "\x15"  # raw code changes of a line's first run: nothing to compare with
+_DIFF = "\x16"  # code changes to be filled from the diff at the end
+_ESC = "\x02"  # a field that holds one of these characters is stored as JSON after it
+_CONTROL = ("\n", SEP, _PATHS, _FIRST, _DIFF, _ESC)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One ``--metric``: its name, every name of its series, which point, which way."""
+
+    name: str
+    names: tuple[str, ...]
+    lower: bool
+    which: str | None = None  # a step (parse_step), None for the summary value
+
+    def key(self) -> str:
+        return json.dumps([list(self.names), self.which, self.lower])
+
+
+class Layout:
+    """Where each field sits in a line of ``metrics`` metrics.
+
+    Raw: commit, previous, time, run, status, author, code changes, then value, delta
+    and % of each metric. Table cells (from ``display``): short commit, date,
+    experiment, subject, then value, delta, % and verdict of each metric, then the code
+    changes."""
+
+    def __init__(self, metrics: int) -> None:
+        self.metrics = metrics
+        self.display = 7 + 3 * metrics
+        self.fields = self.display + 5 + 4 * metrics
+
+    def time(self, line: str) -> int:
+        return int(line.split(SEP, 3)[2])
+
+    def cells(self, line: str) -> list[tuple]:
+        """(value, delta, pct, verdict) of each metric, numbers as numbers."""
+        f = line.split(SEP)
+        d = self.display + 4
+        return [(number(f[7 + 3 * m]), number(f[8 + 3 * m]), number(f[9 + 3 * m]),
+                 _text(f[d + 4 * m + 3]) or None) for m in range(self.metrics)]
+
+    def table(self, line: str) -> list[str]:
+        """The table's cells."""
+        cells = line.split(SEP)[self.display:]
+        if _ESC in line:
+            cells = [_text(c).replace("\n", " ") for c in cells]
+        return cells
+
+    def record(self, line: str) -> tuple[str, str | None, str, str, str, str, str | None,
+                                         str | None, str, list[str] | None, list[tuple]]:
+        """(commit, previous, date, experiment, subject, author, run, status, time,
+        code changes, per-metric cells): numbers as numbers, text as stored."""
+        f = line.split(SEP)
+        code = f[6]
+        if _ESC in line:
+            f = [_text(x) for x in f]
+        d = self.display
+        changes = None if code == _FIRST else [] if code == "" else \
+            [_text(p) for p in code.split(_PATHS)]
+        cells = [(number(f[7 + 3 * m]), number(f[8 + 3 * m]), number(f[9 + 3 * m]),
+                  f[d + 7 + 4 * m] or None) for m in range(self.metrics)]
+        return (f[0], f[1] or None, f[d + 1], f[d + 2], f[d + 3], f[5], f[3] or None,
+                f[4] or None, f[2], changes, cells)
+
+    def valid(self, line: str) -> bool:
+        return line.count(SEP) == self.fields - 1
+
+
+def number(text: str) -> int | float | None:
+    """A stored number: as ``repr`` wrote it (an int stays an int)."""
+    if not text:
+        return None
+    return float(text) if "." in text or "e" in text or "n" in text else int(text)
+
+
+def _text(field: str) -> str:
+    return json.loads(field[1:]) if field[:1] == _ESC else field
+
+
+def _esc(text: str) -> str:
+    return _ESC + json.dumps(text) if any(c in text for c in _CONTROL) else text
+
+
+def _shown(value: int | float) -> str:
+    return f"{value:.6g}" if value.__class__ is float else str(value)
+
+
+class Rows:
+    """The lines of one walk and the warnings it gave (malformed metrics)."""
+
+    def __init__(self, lines: list[str], warnings: list[str]) -> None:
+        self.lines = lines
+        self.warnings = warnings
+
+
+def cached(index: Index, key: str, specs: list[MetricSpec]) -> Rows | None:
+    """The rows of walk ``key`` as stored, or None (not stored, or not readable)."""
+    stored = index.column(key, _cache_key(specs))
+    if stored is None:
+        return None
+    head, _, body = stored.partition("\n")
+    try:
+        count, warnings = json.loads(head)
+    except (ValueError, TypeError):
+        return None
+    lines = body.split("\n") if body else []
+    layout = Layout(len(specs))
+    if len(lines) != count or not all(map(layout.valid, lines)):
+        return None  # damaged: walk again
+    return Rows(lines, warnings)
+
+
+def _cache_key(specs: list[MetricSpec]) -> str:
+    return "rows" + ROWS_VERSION + "\x1d" + "\x1d".join(s.key() for s in specs)
+
+
+def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: str,
+              specs: list[MetricSpec], *, first_parent: bool = False,
+              progress: Progress | None = None) -> Rows:
+    """Walk ``tokens`` and make the rows; they (and each new commit's facts) go to the
+    index. The common commit (trailers and metrics.json in hand) is handled here from the
+    raw answers; any other goes through ``walk.Parser`` and ``walk.Completer``."""
+    from .facts import Facts, parse_metrics
+    from .runlog import code_pathspec
+    from .walk import CodeIdentity, Completer, Parser, answers, fields
+
+    metrics_path = log_paths(config.log_dir)[1]
+    layout = Layout(len(specs))
+    lines: list[str] = []
+    warnings: list[str] = []
+    # commit -> the latest run on its line: (its commit, its code's identity, the latest
+    # value of each metric on the line, its position); a commit that is no run shares
+    # the entry of the run it follows
+    none: tuple[float | None, ...] = (None,) * len(specs)
+    nothing = (None, None, none, -1)
+    state: dict[str, tuple] = {}
+    seen: dict[str, tuple] = {}  # run identity -> its entry
+    sources: dict[str, str] = {}
+    diffs: list[tuple[int, str, str]] = []  # (line, previous, commit) to diff
+    runs: list[tuple[str, int, str]] = []  # (commit, previous's position, experiment)
+    column: list[list[str] | None] = []  # code changes a run, as the index keys them
+    facts_rows: list[tuple[str, str]] = []
+    stepped = any(s.which is not None for s in specs)
+    names = [list(s.names) for s in specs]
+    lowers = [s.lower for s in specs]
+    parser = Parser(config.log_dir, oldest_first=True)
+    identity = CodeIdentity(config.log_dir)
+    complete = Completer(repo, config.log_dir)
+    same: list[str] = []
+    differ = None  # the git diff-tree that diffs code while the walk goes on
+    probe = Facts("", 0, "", "", "", True)  # reads a metric from a parsed metrics.json
+    try:
+        for rest, tree, oid, blob in answers(repo, config.log_dir, tokens,
+                                             first_parent=first_parent, oldest_first=True):
+            commit, parents, source, ct, date, author, tags, subject = fields(rest)
+            run_id = tags.get("Gitlog-Run")
+            if run_id is None or blob is None or oid is None:  # read more, the slow way
+                rec = parser(rest, tree, oid, blob)
+                if rec.pending:
+                    complete(rec)
+                f = rec.facts
+                run_id, experiment, status, code_commit = (f.run_id, f.experiment, f.status,
+                                                           f.code_commit)
+                blob_id, parsed, error, text, has_run = (f.metrics_blob, f.tree, f.error,
+                                                         f.text, f.has_run)
+            else:
+                experiment, status = tags.get("Gitlog-Experiment"), tags.get("Gitlog-Status")
+                code_commit = tags.get("Gitlog-Code")
+                if code_commit == "none":
+                    code_commit = None
+                blob_id = oid.decode()
+                parsed, text, error = parse_metrics(blob)
+                has_run = True
+            row = SEP_FACTS.join((ct, date, author, subject, "1" if has_run else "0",
+                                  run_id or "", experiment or "", status or "",
+                                  code_commit or "", blob_id or "", error or "", text or ""))
+            if row.count(SEP_FACTS) != 11:  # a field held the separator: as pack cleans it
+                row = pack(Facts(commit, int(ct), date, author, subject, has_run, run_id,
+                                 experiment, status, code_commit, blob_id, error, text))
+            facts_rows.append((commit, row))
+            if len(facts_rows) >= 4096:
+                index.put_facts_rows(facts_rows)
+                facts_rows.clear()
+                if progress:
+                    progress("walking", len(lines), None)
+            first_parent_id = parents[:parents.find(" ")] if " " in parents else parents
+            before = state.get(first_parent_id, nothing) if parents else nothing
+            if error:
+                warnings.append(f"commit {commit[:10]}: {metrics_path} {error}; skipped")
+                state[commit] = before
+                continue
+            if not has_run:
+                state[commit] = before
+                continue
+            ident = f"{run_id or ''}:{blob_id or ''}" if run_id or blob_id else commit
+            entry = seen.get(ident)
+            if entry is not None:  # the same run again (a merge, a rebased copy)
+                state[commit] = entry
+                continue
+            if not experiment:
+                experiment = sources.get(source)
+                if experiment is None:
+                    experiment = sources[source] = source_experiment(source, config)
+            first, code = before[0], identity(tree)
+            if first is None:
+                changes = _FIRST
+                column.append(None)
+            elif code is not None and code == before[1]:
+                changes = ""
+                column.append(same)
+            else:
+                changes = _DIFF
+                diffs.append((len(lines), first, commit))
+                if differ is None:
+                    differ = repo.diff_stream(code_pathspec(config))
+                differ.pair(first, commit)
+                column.append(None)  # filled from the diff
+            old = before[2]
+            if stepped or parsed is None:
+                values = none
+            else:
+                probe.tree, probe.flat = parsed, None
+                values = tuple([probe.metric(n) for n in names])
+            raw, shown, latest = _metric_cells(values, old, lowers)
+            entry = (commit, code, latest, len(runs))
+            state[commit] = seen[ident] = entry
+            runs.append((commit, before[3], experiment))
+            line = SEP.join((commit, first or "", ct, run_id or "", status or "", author,
+                             changes, *raw, commit[:10], date, experiment, subject, *shown, ""))
+            if not layout.valid(line) or "\n" in line or _ESC in line:
+                line = SEP.join((commit, first or "", ct, _esc(run_id or ""),
+                                 _esc(status or ""), _esc(author), changes, *raw,
+                                 commit[:10], date, _esc(experiment), _esc(subject), *shown,
+                                 ""))
+            lines.append(line)
+    finally:
+        complete.close()
+    if stepped:
+        _apply_steps(repo, config, index, lines, specs, layout)
+    if differ is not None:
+        _fill_changes(index, lines, diffs, differ.result(), column)
+    index.put_walk(key, json.dumps(runs, separators=(",", ":")), "\n".join(warnings),
+                   facts_rows, json.dumps(column, separators=(",", ":")))
+    index.put_column(key, _cache_key(specs),
+                     json.dumps([len(lines), warnings]) + "\n" + "\n".join(lines))
+    return Rows(lines, warnings)
+
+
+def _metric_cells(values: tuple, old: tuple, lowers: list[bool]) -> tuple[list, list, tuple]:
+    """Each metric's raw (value, delta, %) and shown (value, delta, %, verdict) cells
+    against the latest value on the line before it, and the line's latest values."""
+    raw: list[str] = []
+    shown: list[str] = []
+    for value, before, lower in zip(values, old, lowers, strict=True):
+        if value is None:
+            raw += ("", "", "")
+            shown += ("", "", "", "")
+        elif before is None:
+            raw += (repr(value), "", "")
+            shown += (_shown(value), "", "", "")
+        else:
+            delta = float(f"{value - before:.12g}")
+            verdict = "same" if delta == 0 else "better" if (delta < 0) == lower else "worse"
+            if before:
+                pct = round(delta / abs(before) * 100, 2)
+                raw += (repr(value), repr(delta), repr(pct))
+                shown += (_shown(value), f"{delta:+.6g}", f"{pct:+.6g}%", verdict)
+            else:
+                raw += (repr(value), repr(delta), "")
+                shown += (_shown(value), f"{delta:+.6g}", "", verdict)
+    latest = tuple([b if v is None else v for v, b in zip(values, old, strict=True)])
+    return raw, shown, latest
+
+
+def _fill_changes(index: Index, lines: list[str], diffs: list[tuple[int, str, str]],
+                  found: list[list[str]], column: list[list[str] | None]) -> None:
+    """Put the code files changed between each pair (``found``, in ``diffs`` order) in
+    its line, and keep them in the index."""
+    index.put_changes({(a, b): files for (_, a, b), files in zip(diffs, found, strict=True)})
+    for (at, _, _), files in zip(diffs, found, strict=True):
+        column[at] = files
+        fields = lines[at].split(SEP)
+        fields[6] = _PATHS.join(_esc(p) for p in files)
+        fields[-1] = _esc(", ".join(files))
+        lines[at] = SEP.join(fields)
+
+
+def _apply_steps(repo: Repo, config: Config, index: Index, lines: list[str],
+                 specs: list[MetricSpec], layout: Layout) -> None:
+    """Fill the metric cells from the step series (``--step``)."""
+    from .steps import step_values
+
+    rows = [line.split(SEP) for line in lines]
+    commits = [r[0] for r in rows]
+    columns = [step_values(repo, config, index, commits, list(s.names), s.which)
+               if s.which is not None else [None] * len(rows) for s in specs]
+    lowers = [s.lower for s in specs]
+    none = (None,) * len(specs)
+    last: dict[str, tuple] = {}
+    count = len(specs)
+    d = layout.display
+    for i, fields in enumerate(rows):
+        values = tuple(c[i] for c in columns)
+        old = last.get(fields[1], none) if fields[1] else none
+        raw, shown, last[fields[0]] = _metric_cells(values, old, lowers)
+        fields[7:7 + 3 * count] = raw
+        fields[d + 4:d + 4 + 4 * count] = shown
+        lines[i] = SEP.join(fields)
