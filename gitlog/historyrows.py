@@ -16,6 +16,7 @@ the walk goes on.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .config import Config
@@ -147,13 +148,15 @@ def _cache_key(specs: list[MetricSpec]) -> str:
 
 def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: str,
               specs: list[MetricSpec], *, first_parent: bool = False,
-              progress: Progress | None = None) -> Rows:
-    """Walk ``tokens`` and make the rows; they (and each new commit's facts) go to the
-    index. The common commit (trailers and metrics.json in hand) is handled here from the
-    raw answers; any other goes through ``walk.Parser`` and ``walk.Completer``."""
+              progress: Progress | None = None, answers: Iterable | None = None) -> Rows:
+    """Walk ``tokens`` (``answers``: their walk, started already) and make the rows; they
+    (and each new commit's facts) go to the index. The common commit (trailers and
+    metrics.json in hand) is handled here from the raw answers; any other goes through
+    ``walk.Parser`` and ``walk.Completer``."""
     from .facts import Facts, parse_metrics
     from .runlog import code_pathspec
-    from .walk import CodeIdentity, Completer, Parser, answers, fields
+    from .walk import CodeIdentity, Completer, Parser, fields
+    from .walk import answers as start_walk
 
     metrics_path = log_paths(config.log_dir)[1]
     layout = Layout(len(specs))
@@ -181,8 +184,10 @@ def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: 
     differ = None  # the git diff-tree that diffs code while the walk goes on
     probe = Facts("", 0, "", "", "", True)  # reads a metric from a parsed metrics.json
     try:
-        for rest, tree, oid, blob in answers(repo, config.log_dir, tokens,
-                                             first_parent=first_parent, oldest_first=True):
+        if answers is None:
+            answers = start_walk(repo, config.log_dir, tokens, first_parent=first_parent,
+                                 oldest_first=True)
+        for rest, tree, oid, blob in answers:
             commit, parents, source, ct, date, author, tags, subject = fields(rest)
             run_id = tags.get("Gitlog-Run")
             if run_id is None or blob is None or oid is None:  # read more, the slow way

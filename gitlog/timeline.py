@@ -295,17 +295,28 @@ def _walk_rows(repo: Repo, config: Config, index: Index, revs: list[str], all_: 
                first_parent: bool, specs: list, progress: Progress | None) -> tuple:
     """The rows of ``revs`` (every experiment if none and HEAD holds no runs) and
     whether it fell back to every experiment."""
+    from . import prestart
     from .historyrows import Rows, cached, walk_rows
 
-    def rows_of(tokens: list[str], resolved: str | None) -> Rows:
+    def rows_of(tokens: list[str], resolved: str | None, started: object = None) -> Rows:
         if not tokens:
             return Rows([], [])
-        key = walk_key(repo, config, tokens, resolved, first_parent)
-        return cached(index, key, specs) or walk_rows(
-            repo, config, index, tokens, key, specs, first_parent=first_parent,
-            progress=progress)
+        key = started.key if started else walk_key(  # type: ignore[attr-defined]
+            repo, config, tokens, resolved, first_parent)
+        found = cached(index, key, specs)
+        if found is not None:
+            if started:
+                started.answers.close()  # type: ignore[attr-defined]
+            return found
+        return walk_rows(repo, config, index, tokens, key, specs, first_parent=first_parent,
+                         progress=progress,
+                         answers=started.answers if started else None)  # type: ignore[attr-defined]
 
-    rows = rows_of(*targets(repo, config, revs, all_))
+    started = prestart.take(str(repo.root), tuple(revs), all_, first_parent)
+    if started:
+        rows = rows_of(started.tokens, None, started)
+    else:
+        rows = rows_of(*targets(repo, config, revs, all_))
     if rows.lines or revs or all_:
         return rows, False
     everything = rows_of(*targets(repo, config, (), True))

@@ -21,8 +21,9 @@ whitespace (``%(rest)`` splits a request at its first blank).
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 
 from .facts import Facts, log_paths, parse_metrics, parse_run_yaml
 from .git import CatFile, Repo, _env
@@ -84,8 +85,7 @@ def inline_metrics(log_dir: str) -> bool:
 
 
 def answers(repo: Repo, log_dir: str, revs: list[str], *, first_parent: bool = False,
-            no_walk: bool = False, oldest_first: bool = False) -> \
-        Iterator[tuple[bytes, bytes, bytes | None, bytes | None]]:
+            no_walk: bool = False, oldest_first: bool = False) -> Answers:
     """Per walked commit: its fields (the ``_FIELDS`` line, raw), its root tree, and its
     metrics.json's id and content (None when it has none, or it is not asked for)."""
     run_path, metrics_path = log_paths(log_dir)
@@ -111,24 +111,57 @@ def answers(repo: Repo, log_dir: str, revs: list[str], *, first_parent: bool = F
                                stderr=subprocess.DEVNULL, env=env)
     finally:
         log.stdout.close()  # cat-file holds it now
-    return _stream(log, cat, inline)
+    assert cat.stdout
+    with contextlib.suppress(OSError, AttributeError):  # room for ~1 MB of answers, so
+        import fcntl  # git goes on while the caller is busy
+
+        fcntl.fcntl(cat.stdout.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
+    return Answers(log, cat, inline)
 
 
-def _stream(log: subprocess.Popen, cat: subprocess.Popen,
-            inline: bool) -> Iterator[tuple[bytes, bytes, bytes | None, bytes | None]]:
-    assert cat.stdout and log.stderr
-    try:
-        yield from _answers(cat.stdout, inline)
-    finally:
-        cat.stdout.close()
-        err = log.stderr.read()
-        code = log.wait()
-        cat_code = cat.wait()
-    from .errors import GitCommandError
-    if code != 0:
-        raise GitCommandError(["log"], code, err.decode(errors="replace"))
-    if cat_code != 0:
-        raise GitCommandError(["cat-file", "--batch"], cat_code, "")
+class Answers:
+    """The answers of a running ``git log | git cat-file`` pipe, in order; ``close`` stops
+    both processes, whether or not anything was read."""
+
+    def __init__(self, log: subprocess.Popen, cat: subprocess.Popen, inline: bool) -> None:
+        self.log = log
+        self.cat = cat
+        self.inline = inline
+        self._gen: Generator | None = None
+
+    def __iter__(self) -> Generator[tuple[bytes, bytes, bytes | None, bytes | None], None,
+                                    None]:
+        if self._gen is None:
+            self._gen = self._read()
+        return self._gen
+
+    def _read(self) -> Generator[tuple[bytes, bytes, bytes | None, bytes | None], None, None]:
+        log, cat = self.log, self.cat
+        assert cat.stdout and log.stderr
+        try:
+            yield from _answers(cat.stdout, self.inline)
+        finally:
+            cat.stdout.close()
+            err = log.stderr.read()
+            code = log.wait()
+            cat_code = cat.wait()
+        from .errors import GitCommandError
+        if code != 0:
+            raise GitCommandError(["log"], code, err.decode(errors="replace"))
+        if cat_code != 0:
+            raise GitCommandError(["cat-file", "--batch"], cat_code, "")
+
+    def close(self) -> None:
+        if self._gen is not None:
+            self._gen.close()
+            return
+        assert self.cat.stdout and self.log.stderr
+        for proc in (self.log, self.cat):
+            with contextlib.suppress(OSError):
+                proc.kill()
+            proc.wait()
+        self.cat.stdout.close()
+        self.log.stderr.close()
 
 
 def _answers(stdout: object, inline: bool) -> \

@@ -401,7 +401,7 @@ def test_commit_dates_in_the_committers_zone(tmp_path: Path) -> None:
 
 def test_output_written_in_pieces_is_the_same_text() -> None:
     from gitlog.cli._output import iter_csv, iter_json, render
-    from gitlog.cli._table import format_columns, iter_columns
+    from gitlog.cli._table import format_columns, iter_columns, iter_text_table
 
     odd = [None, True, 3, -0.0, 1e-7, float("nan"), float("inf"), "é \"q\"\n\\", [],
            ["a.py", "b c.py"], {"k": [1]}]
@@ -416,6 +416,14 @@ def test_output_written_in_pieces_is_the_same_text() -> None:
             ("s", ["wide 漢字", "x", None] * 833 + [""], None)]
     for fmt in ("table", "markdown"):
         assert "\n".join(iter_columns(cols, fmt, chunk=300)) == format_columns(cols, fmt)
+    # cells written once as text (history's rows) lay out the same way
+    texts = [(name, ["" if v is None else f"{v:+.6g}" if kind else str(v) for v in values],
+              kind) for name, values, kind in cols]
+    rows_of = list(zip(*(cells for _, cells, _ in texts), strict=True))
+    for fmt in ("table", "markdown"):
+        laid = "\n".join(iter_text_table(lambda: iter(rows_of), [c[0] for c in cols], [0, 1],
+                                          fmt, chunk=300))
+        assert laid == format_columns(cols, fmt)
 
 
 def test_messages_that_are_not_utf8(tmp_path: Path) -> None:
@@ -438,3 +446,4 @@ def test_messages_that_are_not_utf8(tmp_path: Path) -> None:
         rows = history_json(repo, "-m", "loss", "--all")
         assert [(r["experiment"], r["subject"], r["loss"]) for r in rows] == \
             [("\ufffd", "subj \ufffdt\ufffd", 1)]
+

@@ -10,7 +10,11 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import click
+from gitlog import prestart
+
+prestart.begin(sys.argv)  # a cold history's git walk starts while click loads
+
+import click  # noqa: E402
 
 # name -> (module, attribute, one-line help shown by `gitlog --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
