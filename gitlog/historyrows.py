@@ -130,12 +130,12 @@ def cached(index: Index, key: str, specs: list[MetricSpec]) -> Rows | None:
     stored = index.column(key, _cache_key(specs))
     if stored is None:
         return None
-    head, _, body = stored.partition("\n")
+    lines = stored.split("\n")
     try:
-        count, warnings = json.loads(head)
+        count, warnings = json.loads(lines[0])
     except (ValueError, TypeError):
         return None
-    lines = body.split("\n") if body else []
+    del lines[0]
     layout = Layout(len(specs))
     if len(lines) != count or not all(map(layout.valid, lines)):
         return None  # damaged: walk again
@@ -163,16 +163,14 @@ def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: 
     lines: list[str] = []
     warnings: list[str] = []
     # commit -> the latest run on its line: (its commit, its code's identity, the latest
-    # value of each metric on the line, its position); a commit that is no run shares
-    # the entry of the run it follows
+    # value of each metric on the line); a commit that is no run shares the entry of the
+    # run it follows
     none: tuple[float | None, ...] = (None,) * len(specs)
-    nothing = (None, None, none, -1)
+    nothing = (None, None, none)
     state: dict[str, tuple] = {}
     seen: dict[str, tuple] = {}  # run identity -> its entry
     sources: dict[str, str] = {}
     diffs: list[tuple[int, str, str]] = []  # (line, previous, commit) to diff
-    runs: list[tuple[str, int, str]] = []  # (commit, previous's position, experiment)
-    column: list[list[str] | None] = []  # code changes a run, as the index keys them
     facts_rows: list[tuple[str, str]] = []
     stepped = any(s.which is not None for s in specs)
     names = [list(s.names) for s in specs]
@@ -180,7 +178,6 @@ def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: 
     parser = Parser(config.log_dir, oldest_first=True)
     identity = CodeIdentity(config.log_dir)
     complete = Completer(repo, config.log_dir)
-    same: list[str] = []
     differ = None  # the git diff-tree that diffs code while the walk goes on
     probe = Facts("", 0, "", "", "", True)  # reads a metric from a parsed metrics.json
     try:
@@ -240,17 +237,14 @@ def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: 
             first, code = before[0], identity(tree)
             if first is None:
                 changes = _FIRST
-                column.append(None)
             elif code is not None and code == before[1]:
                 changes = ""
-                column.append(same)
             else:
                 changes = _DIFF
                 diffs.append((len(lines), first, commit))
                 if differ is None:
                     differ = repo.diff_stream(code_pathspec(config))
                 differ.pair(first, commit)
-                column.append(None)  # filled from the diff
             old = before[2]
             if stepped or parsed is None:
                 values = none
@@ -258,9 +252,7 @@ def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: 
                 probe.tree, probe.flat = parsed, None
                 values = tuple([probe.metric(n) for n in names])
             raw, shown, latest = _metric_cells(values, old, lowers)
-            entry = (commit, code, latest, len(runs))
-            state[commit] = seen[ident] = entry
-            runs.append((commit, before[3], experiment))
+            state[commit] = seen[ident] = (commit, code, latest)
             line = SEP.join((commit, first or "", ct, run_id or "", status or "", author,
                              changes, *raw, commit[:10], date, experiment, subject, *shown, ""))
             if not layout.valid(line) or "\n" in line or _ESC in line:
@@ -274,11 +266,12 @@ def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: 
     if stepped:
         _apply_steps(repo, config, index, lines, specs, layout)
     if differ is not None:
-        _fill_changes(index, lines, diffs, differ.result(), column)
-    index.put_walk(key, json.dumps(runs, separators=(",", ":")), "\n".join(warnings),
-                   facts_rows, json.dumps(column, separators=(",", ":")))
+        _fill_changes(index, lines, diffs, differ.result())
+    # the walk is registered (the index keeps the 16 last used, rows with them); its runs
+    # for the other queries ("" here) are filled when one of them walks it
+    index.put_walk(key, "", "\n".join(warnings), facts_rows)
     index.put_column(key, _cache_key(specs),
-                     json.dumps([len(lines), warnings]) + "\n" + "\n".join(lines))
+                     "\n".join([json.dumps([len(lines), warnings]), *lines]))
     return Rows(lines, warnings)
 
 
@@ -309,12 +302,11 @@ def _metric_cells(values: tuple, old: tuple, lowers: list[bool]) -> tuple[list, 
 
 
 def _fill_changes(index: Index, lines: list[str], diffs: list[tuple[int, str, str]],
-                  found: list[list[str]], column: list[list[str] | None]) -> None:
+                  found: list[list[str]]) -> None:
     """Put the code files changed between each pair (``found``, in ``diffs`` order) in
     its line, and keep them in the index."""
     index.put_changes({(a, b): files for (_, a, b), files in zip(diffs, found, strict=True)})
     for (at, _, _), files in zip(diffs, found, strict=True):
-        column[at] = files
         fields = lines[at].split(SEP)
         fields[6] = _PATHS.join(_esc(p) for p in files)
         fields[-1] = _esc(", ".join(files))
