@@ -64,6 +64,11 @@ class Layout:
     def time(self, line: str) -> int:
         return int(line.split(SEP, 3)[2])
 
+    def value(self, line: str, metric: int) -> int | float | None:
+        """The value of the ``metric``-th metric (by position)."""
+        at = 7 + 3 * metric
+        return number(line.split(SEP, at + 1)[at])
+
     def cells(self, line: str) -> list[tuple]:
         """(value, delta, pct, verdict) of each metric, numbers as numbers."""
         f = line.split(SEP)

@@ -40,7 +40,8 @@ def spark_lines(result: Any) -> list[str]:
     layout = Layout(len(result.metrics))
     lines = []
     for i, m in enumerate(result.metrics):
-        values = [layout.cells(line)[i][0] for line in result.kept]
+        value = layout.value
+        values = [value(line, i) for line in result.kept]
         finite = [v for v in values if v is not None]
         if not finite:
             continue
