@@ -130,25 +130,42 @@ class Rows:
         self.warnings = warnings
 
 
+def _cache_key(specs: list[MetricSpec]) -> str:
+    return "rows" + ROWS_VERSION + "\x1d" + "\x1d".join(s.key() for s in specs)
+
+
+CHUNK = 2000  # lines a stored piece: a walk's rows are written and read piece by piece
+
+
 def cached(index: Index, key: str, specs: list[MetricSpec]) -> Rows | None:
     """The rows of walk ``key`` as stored, or None (not stored, or not readable)."""
-    stored = index.column(key, _cache_key(specs))
-    if stored is None:
+    name = _cache_key(specs)
+    head = index.column(key, name)
+    if head is None:
         return None
-    lines = stored.split("\n")
     try:
-        count, warnings = json.loads(lines[0])
+        count, warnings = json.loads(head)
+        lines: list[str] = []
+        for piece in range(0, count, CHUNK):
+            text = index.column(key, f"{name}\x1d{piece}")
+            if text is None:
+                return None
+            lines += text.split("\n")
     except (ValueError, TypeError):
         return None
-    del lines[0]
     layout = Layout(len(specs))
     if len(lines) != count or not all(map(layout.valid, lines)):
         return None  # damaged: walk again
     return Rows(lines, warnings)
 
 
-def _cache_key(specs: list[MetricSpec]) -> str:
-    return "rows" + ROWS_VERSION + "\x1d" + "\x1d".join(s.key() for s in specs)
+def _store(index: Index, key: str, specs: list[MetricSpec], rows: Rows) -> None:
+    """Keep a walk's rows: a head (count, warnings), then the lines in pieces."""
+    name = _cache_key(specs)
+    lines = rows.lines
+    index.put_columns(key, [(name, json.dumps([len(lines), rows.warnings])), *(
+        (f"{name}\x1d{piece}", "\n".join(lines[piece:piece + CHUNK]))
+        for piece in range(0, len(lines), CHUNK))])
 
 
 def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: str,
@@ -216,7 +233,7 @@ def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: 
                 row = pack(Facts(commit, int(ct), date, author, subject, has_run, run_id,
                                  experiment, status, code_commit, blob_id, error, text))
             facts_rows.append((commit, row))
-            if len(facts_rows) >= 4096:
+            if len(facts_rows) >= 1024:
                 index.put_facts_rows(facts_rows)
                 facts_rows.clear()
                 if progress:
@@ -275,9 +292,9 @@ def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: 
     # the walk is registered (the index keeps the 16 last used, rows with them); its runs
     # for the other queries ("" here) are filled when one of them walks it
     index.put_walk(key, "", "\n".join(warnings), facts_rows)
-    index.put_column(key, _cache_key(specs),
-                     "\n".join([json.dumps([len(lines), warnings]), *lines]))
-    return Rows(lines, warnings)
+    rows = Rows(lines, warnings)
+    _store(index, key, specs, rows)
+    return rows
 
 
 def _metric_cells(values: tuple, old: tuple, lowers: list[bool]) -> tuple[list, list, tuple]:

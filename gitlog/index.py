@@ -152,7 +152,7 @@ class Index:
             self._reset()
             return []
 
-    def _write(self, statements: list[tuple[str, list[tuple]]]) -> bool:
+    def _write(self, statements: list[tuple[str, Iterable[tuple]]]) -> bool:
         """Run ``(sql, rows)`` pairs in one transaction; False if the cache refused them."""
         if self.db is None:
             return False
@@ -232,8 +232,12 @@ class Index:
         return rows[0][0] if rows else None
 
     def put_column(self, walk: str, name: str, data: str) -> bool:
+        return self.put_columns(walk, [(name, data)])
+
+    def put_columns(self, walk: str, items: Iterable[tuple[str, str]]) -> bool:
+        """Several columns of walk ``walk`` in one transaction, ``(name, data)`` each."""
         return self._write([("INSERT OR REPLACE INTO columns VALUES (?, ?, ?)",
-                             [(f"{walk}\x1d{name}", walk, data)])])
+                             ((f"{walk}\x1d{name}", walk, data) for name, data in items))])
 
     # -- code changes between two run commits ----------------------------------
     def changes(self) -> dict[tuple[str, str], list[str]]:

@@ -296,6 +296,32 @@ def test_cache_is_filled_reused_and_survives_corruption(twoexp: tuple[Path, dict
     assert history_json(repo, "-m", "loss", "--all") == cold
 
 
+def test_stored_rows_are_read_back_piece_by_piece_and_a_damaged_piece_is_not_trusted(
+        twoexp: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A walk's rows are stored in pieces; a warm query reads them all back, and a piece
+    that is missing or damaged makes it walk again rather than show wrong rows."""
+    from gitlog import historyrows
+
+    repo, _ = twoexp
+    monkeypatch.setattr(historyrows, "CHUNK", 4)  # six runs: two pieces
+    cold = [(r.commit, r.metrics["loss"].value) for r in gitlog.history("loss", all=True,
+                                                                         repo=repo)]
+    db = repo / ".git" / "gitlog" / "index.sqlite"
+    con = sqlite3.connect(db)
+    pieces = [(k, d) for k, d in con.execute("SELECT key, data FROM columns") if "rows" in k]
+    assert sorted(len(data.split("\n")) for _, data in pieces) == [1, 2, 4]  # head + 4 + 2
+    warm = [(r.commit, r.metrics["loss"].value) for r in gitlog.history("loss", all=True,
+                                                                         repo=repo)]
+    assert warm == cold
+    last = max(pieces, key=lambda p: p[0])[0]
+    con.execute("UPDATE columns SET data = 'garbage' WHERE key = ?", (last,))
+    con.commit()
+    con.close()
+    again = [(r.commit, r.metrics["loss"].value) for r in gitlog.history("loss", all=True,
+                                                                          repo=repo)]
+    assert again == cold
+
+
 def test_python_api_returns_dataclasses(twoexp: tuple[Path, dict]) -> None:
     repo, c = twoexp
     rows = gitlog.history("loss", "b", repo=repo)
