@@ -20,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -230,8 +229,9 @@ def report(results: list[dict[str, Any]], loads: list[float] | None = None) -> s
         "",
         "`gitlog history --metric loss --all` on generated repositories of 1,000 and 10,000 "
         "run commits on 100 experiment branches (wall time, median; peak RSS: the largest "
-        "of the command and the processes it ran), against the raw-git floor (`git log --all --format=%H -- "
-        ".gitlog/metrics.json` + one `git cat-file --batch`), a naive GitPython loop and "
+        "of the command and the processes it ran), against the raw-git floor (`git log "
+        "--all --format=%H -- .gitlog/metrics.json` + one `git cat-file --batch`), a naive "
+        "GitPython loop and "
         "`dvc metrics show --all-commits --json`. Floor, cold and warm take turns in each "
         "repeat; × floor is the median of the per-repeat ratios."
         + (" Load average (1 min) during the run: "
