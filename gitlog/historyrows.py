@@ -159,37 +159,136 @@ def cached(index: Index, key: str, specs: list[MetricSpec]) -> Rows | None:
     return Rows(lines, warnings)
 
 
-def _store(index: Index, key: str, specs: list[MetricSpec], rows: Rows) -> None:
-    """Keep a walk's rows: a head (count, warnings), then the lines in pieces."""
+def _store(index: Index, key: str, specs: list[MetricSpec], rows: Rows,
+           tip: tuple[str, str] | None = None) -> None:
+    """Keep a walk's rows: a head (count, warnings), then the lines in pieces; ``tip``:
+    (base, resolved) of the walk, so the next walk of the same revisions can add to it."""
     name = _cache_key(specs)
     lines = rows.lines
     index.put_columns(key, [(name, json.dumps([len(lines), rows.warnings])), *(
         (f"{name}\x1d{piece}", "\n".join(lines[piece:piece + CHUNK]))
-        for piece in range(0, len(lines), CHUNK))])
+        for piece in range(0, len(lines), CHUNK))],
+        [(tip_name(tip[0]), json.dumps([key, tip[1]]))] if tip else [])
+
+
+def tip_name(base: str) -> str:
+    """The index note naming the latest walk of a set of revisions."""
+    return "tip\x1d" + base
 
 
 def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: str,
               specs: list[MetricSpec], *, first_parent: bool = False,
-              progress: Progress | None = None, answers: Iterable | None = None) -> Rows:
+              progress: Progress | None = None, answers: Iterable | None = None,
+              tip: tuple[str, str] | None = None) -> Rows:
     """Walk ``tokens`` (``answers``: their walk, started already) and make the rows; they
-    (and each new commit's facts) go to the index. The common commit (trailers and
-    metrics.json in hand) is handled here from the raw answers; any other goes through
-    ``walk.Parser`` and ``walk.Completer``."""
-    from .facts import Facts, parse_metrics
-    from .runlog import code_pathspec
-    from .walk import CodeIdentity, Completer, Parser, fields
+    (and each new commit's facts) go to the index, with ``tip`` (see ``_store``)."""
     from .walk import answers as start_walk
+
+    if answers is None:
+        answers = start_walk(repo, config.log_dir, tokens, first_parent=first_parent,
+                             oldest_first=True)
+    rows, facts_rows = make_rows(repo, config, index, specs, answers, progress)
+    # the walk is registered (the index keeps the 16 last used, rows with them); its runs
+    # for the other queries ("" here) are filled when one of them walks it
+    index.put_walk(key, "", "\n".join(rows.warnings), facts_rows)
+    _store(index, key, specs, rows, tip)
+    return rows
+
+
+def extend_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: str,
+                specs: list[MetricSpec], tip: tuple[str, str], *,
+                first_parent: bool = False, progress: Progress | None = None) -> Rows | None:
+    """The rows of ``tokens`` made from those of their last walk plus the commits since,
+    when every revision only moved forward (new runs on top); None when that cannot be
+    sure to give what a whole walk would."""
+    from .walk import answers as start_walk
+
+    base, resolved = tip
+    noted = index.note(tip_name(base))
+    if noted is None or any(t.startswith("^") or ".." in t for t in tokens):
+        return None
+    try:
+        old_key, old_resolved = json.loads(noted)
+    except (ValueError, TypeError):
+        return None
+    old = cached(index, old_key, specs) if old_key != key else None
+    if old is None:
+        return None
+    old_tips, new_tips = _ids(old_resolved), _ids(resolved)
+    if not old_tips or repo.git("rev-list", "-n1", *old_tips,
+                                *(f"^{t}" for t in new_tips), "--").strip():
+        return None  # a revision moved elsewhere (a rebase, a reset): walk it all
+    answers = start_walk(repo, config.log_dir, [*tokens, *(f"^{t}" for t in old_tips)],
+                         first_parent=first_parent, oldest_first=True)
+    try:
+        rows, facts_rows = make_rows(repo, config, index, specs, answers, progress,
+                                     Resumed(old.lines, len(specs)))
+    except _Unsure:
+        return None
+    finally:
+        answers.close()
+    rows.warnings[:0] = old.warnings
+    index.put_walk(key, "", "\n".join(rows.warnings), facts_rows)
+    _store(index, key, specs, rows, tip)
+    return rows
+
+
+def _ids(resolved: str) -> list[str]:
+    """The object ids ``git rev-parse`` printed (not the options it echoes)."""
+    return sorted({t for t in resolved.split() if not t.startswith("-")})
+
+
+class _Unsure(Exception):
+    """Rows made on top of earlier ones might differ from a whole walk's."""
+
+
+class Resumed:
+    """Rows made before, to add the runs committed since to: each run's entry in the
+    linking map (its code's identity unknown: the next run on its line is diffed), the
+    run ids they hold and the latest commit time among them."""
+
+    def __init__(self, lines: list[str], metrics: int) -> None:
+        none: tuple = (None,) * metrics
+        nothing = (None, None, none)
+        self.state: dict[str, tuple] = {}
+        self.run_ids: set[str] = set()
+        self.since = 0
+        for line in lines:
+            f = line.split(SEP)
+            before = self.state.get(f[1], nothing) if f[1] else nothing
+            latest = tuple([b if v is None else v for v, b in zip(
+                (number(f[7 + 3 * m]) for m in range(metrics)), before[2], strict=True)])
+            self.state[f[0]] = (f[0], None, latest)
+            self.run_ids.add(f[3])
+            self.since = max(self.since, int(f[2]))
+        self.lines = list(lines)
+
+
+def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
+              answers: Iterable, progress: Progress | None = None,
+              resumed: Resumed | None = None) -> tuple[Rows, list[tuple[str, str]]]:
+    """The rows of walked commits (oldest first), each run linked to the latest run on its
+    line as it comes, and the facts rows not yet written to the index. ``resumed``: add to
+    rows made before (the walk gives the commits since); raises ``_Unsure`` on anything a
+    whole walk might see otherwise.
+
+    The common commit (trailers and metrics.json in hand) is read from the raw answers;
+    any other goes through ``walk.Parser`` and ``walk.Completer``."""
+    from .facts import Facts, parse_metrics
+    from .walk import CodeIdentity, Completer, Parser, fields
 
     metrics_path = log_paths(config.log_dir)[1]
     layout = Layout(len(specs))
-    lines: list[str] = []
+    lines: list[str] = resumed.lines if resumed else []
     warnings: list[str] = []
     # commit -> the latest run on its line: (its commit, its code's identity, the latest
     # value of each metric on the line); a commit that is no run shares the entry of the
     # run it follows
     none: tuple[float | None, ...] = (None,) * len(specs)
     nothing = (None, None, none)
-    state: dict[str, tuple] = {}
+    state: dict[str, tuple] = resumed.state if resumed else {}
+    earlier = resumed.run_ids if resumed else None
+    since = resumed.since if resumed else 0
     seen: dict[str, tuple] = {}  # run identity -> its entry
     sources: dict[str, str] = {}
     diffs: list[tuple[int, str, str]] = []  # (line, previous, commit) to diff
@@ -203,9 +302,6 @@ def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: 
     differ = None  # the git diff-tree that diffs code while the walk goes on
     probe = Facts("", 0, "", "", "", True)  # reads a metric from a parsed metrics.json
     try:
-        if answers is None:
-            answers = start_walk(repo, config.log_dir, tokens, first_parent=first_parent,
-                                 oldest_first=True)
         for rest, tree, oid, blob in answers:
             commit, parents, source, ct, date, author, tags, subject = fields(rest)
             run_id = tags.get("Gitlog-Run")
@@ -240,6 +336,9 @@ def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: 
                     progress("walking", len(lines), None)
             first_parent_id = parents[:parents.find(" ")] if " " in parents else parents
             before = state.get(first_parent_id, nothing) if parents else nothing
+            if earlier is not None and (parents and first_parent_id not in state or
+                                        int(ct) < since):
+                raise _Unsure  # history the earlier rows do not show, or clock skew
             if error:
                 warnings.append(f"commit {commit[:10]}: {metrics_path} {error}; skipped")
                 state[commit] = before
@@ -252,6 +351,8 @@ def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: 
             if entry is not None:  # the same run again (a merge, a rebased copy)
                 state[commit] = entry
                 continue
+            if earlier is not None and (not run_id or run_id in earlier):
+                raise _Unsure  # maybe a copy of an earlier run
             if not experiment:
                 experiment = sources.get(source)
                 if experiment is None:
@@ -265,6 +366,8 @@ def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: 
                 changes = _DIFF
                 diffs.append((len(lines), first, commit))
                 if differ is None:
+                    from .runlog import code_pathspec
+
                     differ = repo.diff_stream(code_pathspec(config))
                 differ.pair(first, commit)
             old = before[2]
@@ -289,12 +392,7 @@ def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: 
         _apply_steps(repo, config, index, lines, specs, layout)
     if differ is not None:
         _fill_changes(index, lines, diffs, differ.result())
-    # the walk is registered (the index keeps the 16 last used, rows with them); its runs
-    # for the other queries ("" here) are filled when one of them walks it
-    index.put_walk(key, "", "\n".join(warnings), facts_rows)
-    rows = Rows(lines, warnings)
-    _store(index, key, specs, rows)
-    return rows
+    return Rows(lines, warnings), facts_rows
 
 
 def _metric_cells(values: tuple, old: tuple, lowers: list[bool]) -> tuple[list, list, tuple]:

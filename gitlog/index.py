@@ -231,13 +231,22 @@ class Index:
         rows = self._read("SELECT data FROM columns WHERE key = ?", (f"{walk}\x1d{name}",))
         return rows[0][0] if rows else None
 
+    def note(self, name: str) -> str | None:
+        """A value kept with a walk under a name of its own (the walk it goes with may
+        change; it is dropped with that walk)."""
+        rows = self._read("SELECT data FROM columns WHERE key = ?", (name,))
+        return rows[0][0] if rows else None
+
     def put_column(self, walk: str, name: str, data: str) -> bool:
         return self.put_columns(walk, [(name, data)])
 
-    def put_columns(self, walk: str, items: Iterable[tuple[str, str]]) -> bool:
-        """Several columns of walk ``walk`` in one transaction, ``(name, data)`` each."""
+    def put_columns(self, walk: str, items: Iterable[tuple[str, str]],
+                    notes: Iterable[tuple[str, str]] = ()) -> bool:
+        """Several columns of walk ``walk`` in one transaction, ``(name, data)`` each, and
+        notes that go with it (see ``note``)."""
         return self._write([("INSERT OR REPLACE INTO columns VALUES (?, ?, ?)",
-                             ((f"{walk}\x1d{name}", walk, data) for name, data in items))])
+                             [*((f"{walk}\x1d{name}", walk, data) for name, data in items),
+                              *((name, walk, data) for name, data in notes)])])
 
     # -- code changes between two run commits ----------------------------------
     def changes(self) -> dict[tuple[str, str], list[str]]:

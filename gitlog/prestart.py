@@ -25,13 +25,13 @@ _FLAGS = {"--all", "--first-parent"}
 
 
 class Started:
-    """A walk started early: what it walks, its key in the index, and its answers."""
+    """A walk started early: what it walks, where that pointed, and its answers."""
 
     def __init__(self, root: str, revs: tuple[str, ...], all_: bool, first_parent: bool,
-                 tokens: list[str], key: str, answers: Answers) -> None:
+                 tokens: list[str], resolved: str, answers: Answers) -> None:
         self.request = (root, revs, all_, first_parent)
         self.tokens = tokens
-        self.key = key
+        self.resolved = resolved
         self.answers = answers
 
 
@@ -91,7 +91,8 @@ def _history_request(argv: list[str]) -> tuple[str, bool, bool] | None:
 def _start(path: str, all_: bool, first_parent: bool) -> None:
     from .config import load
     from .git import Repo
-    from .runlog import targets, walk_key
+    from .historyrows import tip_name
+    from .runlog import resolve, targets, walk_base
     from .walk import answers
 
     repo = Repo(path)
@@ -99,10 +100,11 @@ def _start(path: str, all_: bool, first_parent: bool) -> None:
     tokens, resolved = targets(repo, config, (), all_)
     if not tokens:
         return
-    key = walk_key(repo, config, tokens, resolved, first_parent)
-    if _walk_cached(repo.gitlog_dir, key):
-        return
-    started = Started(str(repo.root), (), all_, first_parent, tokens, key,
+    resolved = resolve(repo, tokens, resolved)
+    base = walk_base(repo, config, tokens, first_parent)
+    if _known(repo.gitlog_dir, base + "\x1e" + resolved, tip_name(base)):
+        return  # a warm query, or one that adds the runs since the last walk
+    started = Started(str(repo.root), (), all_, first_parent, tokens, resolved,
                       answers(repo, config.log_dir, tokens, first_parent=first_parent,
                               oldest_first=True))
     if not _started:
@@ -110,8 +112,9 @@ def _start(path: str, all_: bool, first_parent: bool) -> None:
     _started.append(started)
 
 
-def _walk_cached(gitlog_dir: object, key: str) -> bool:
-    """Whether the index already holds this walk (read-only: a warm query needs no git)."""
+def _known(gitlog_dir: object, key: str, tip: str) -> bool:
+    """Whether the index holds walk ``key``, or a walk of the same revisions to add to
+    (read-only: a query that needs no whole walk starts no git)."""
     import sqlite3
 
     from .index import FILE
@@ -122,7 +125,8 @@ def _walk_cached(gitlog_dir: object, key: str) -> bool:
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.1)
         try:
-            return bool(db.execute("SELECT 1 FROM walks WHERE key = ?", (key,)).fetchall())
+            return bool(db.execute("SELECT 1 FROM walks WHERE key = ?", (key,)).fetchall() or
+                        db.execute("SELECT 1 FROM columns WHERE key = ?", (tip,)).fetchall())
         finally:
             db.close()
     except sqlite3.Error:

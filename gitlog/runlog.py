@@ -24,8 +24,8 @@ from .linking import MISSING, Progress, RunEntry, RunLog, link, source_experimen
 
 __all__ = ["Progress", "RunEntry", "RunLog", "collect", "code_changes", "code_pathspec",
            "experiment_refs", "map_revision", "no_runs_error", "paused_gc",
-           "source_experiment", "targets", "walk_key", "walk_notes"]
-WALK_VERSION = "2"
+           "resolve", "source_experiment", "targets", "walk_base", "walk_key", "walk_notes"]
+WALK_VERSION = "3"
 
 
 def experiment_refs(repo: Repo, config: Config) -> list[tuple[str, str]]:
@@ -88,15 +88,26 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
+def walk_base(repo: Repo, config: Config, tokens: list[str], first_parent: bool) -> str:
+    """What decides a walk besides where its revisions point."""
+    shallow = repo.common_dir / "shallow"
+    parts = [WALK_VERSION, config.log_dir, config.prefix, str(first_parent), "\0".join(tokens),
+             shallow.read_text() if shallow.exists() else ""]
+    return "\x1e".join(parts)  # stored as is: no digest, so no two walks can collide
+
+
+def resolve(repo: Repo, tokens: list[str], resolved: str | None = None) -> str:
+    """Where ``tokens`` point (``git rev-parse``), unless known already."""
+    if resolved is None:
+        resolved = repo.git("rev-parse", "--end-of-options", *tokens)
+    return resolved
+
+
 def walk_key(repo: Repo, config: Config, tokens: list[str], resolved: str | None,
              first_parent: bool) -> str:
     """Everything that decides a walk's result: its key in the index."""
-    if resolved is None:
-        resolved = repo.git("rev-parse", "--end-of-options", *tokens)
-    shallow = repo.common_dir / "shallow"
-    parts = [WALK_VERSION, config.log_dir, config.prefix, str(first_parent), "\0".join(tokens),
-             resolved, shallow.read_text() if shallow.exists() else ""]
-    return "\x1e".join(parts)  # stored as is: no digest, so no two walks can collide
+    return walk_base(repo, config, tokens, first_parent) + "\x1e" + resolve(repo, tokens,
+                                                                          resolved)
 
 
 def collect(repo: Repo, config: Config, index: Index, revs: list[str] | tuple[str, ...] = (),

@@ -25,7 +25,6 @@ from .runlog import (
     no_runs_error,
     paused_gc,
     targets,
-    walk_key,
     walk_notes,
 )
 from .steps import parse_step, step_values
@@ -294,23 +293,30 @@ def query_history(metrics: Sequence[str], revs: Sequence[str] = (), *, all: bool
 def _walk_rows(repo: Repo, config: Config, index: Index, revs: list[str], all_: bool,
                first_parent: bool, specs: list, progress: Progress | None) -> tuple:
     """The rows of ``revs`` (every experiment if none and HEAD holds no runs) and
-    whether it fell back to every experiment."""
+    whether it fell back to every experiment: from the index, else from the last walk
+    of the same revisions plus the runs since, else from a whole walk."""
     from . import prestart
-    from .historyrows import Rows, cached, walk_rows
+    from .historyrows import Rows, cached, extend_rows, walk_rows
+    from .runlog import resolve, walk_base
 
-    def rows_of(tokens: list[str], resolved: str | None, started: object = None) -> Rows:
+    def rows_of(tokens: list[str], resolved: str | None,
+                started: prestart.Started | None = None) -> Rows:
         if not tokens:
             return Rows([], [])
-        key = started.key if started else walk_key(  # type: ignore[attr-defined]
-            repo, config, tokens, resolved, first_parent)
+        resolved = started.resolved if started else resolve(repo, tokens, resolved)
+        base = walk_base(repo, config, tokens, first_parent)
+        key = base + "\x1e" + resolved
         found = cached(index, key, specs)
+        if found is None and not started:
+            found = extend_rows(repo, config, index, tokens, key, specs, (base, resolved),
+                                first_parent=first_parent, progress=progress)
         if found is not None:
             if started:
-                started.answers.close()  # type: ignore[attr-defined]
+                started.answers.close()
             return found
         return walk_rows(repo, config, index, tokens, key, specs, first_parent=first_parent,
-                         progress=progress,
-                         answers=started.answers if started else None)  # type: ignore[attr-defined]
+                         progress=progress, answers=started.answers if started else None,
+                         tip=(base, resolved))
 
     started = prestart.take(str(repo.root), tuple(revs), all_, first_parent)
     if started:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 import gitlog
 from tests.conftest import git, run_cli
-from tests.runrepo import Builder, iso
+from tests.runrepo import BASE, Builder, iso
 
 
 def two_experiments(path: Path) -> dict[str, str]:
@@ -320,6 +321,86 @@ def test_stored_rows_are_read_back_piece_by_piece_and_a_damaged_piece_is_not_tru
     again = [(r.commit, r.metrics["loss"].value) for r in gitlog.history("loss", all=True,
                                                                           repo=repo)]
     assert again == cold
+
+
+def add_run(repo: Path, experiment: str, run_id: str, loss: float, n: int,
+            code: dict[str, str] | None = None) -> str:
+    """Commit one more run on exp/<experiment> with git itself, dated as the n-th commit."""
+    git(repo, "checkout", "-q", f"exp/{experiment}")
+    for name, text in (code or {}).items():
+        (repo / name).write_text(text)
+    (repo / ".gitlog" / "run.yaml").write_text(f"id: {run_id}\nexperiment: {experiment}\n"
+                                               "status: completed\n")
+    (repo / ".gitlog" / "metrics.json").write_text(json.dumps({"loss": loss}) + "\n")
+    git(repo, "add", "-A")
+    when = f"{BASE + 60 * n} +0000"
+    git(repo, "commit", "-q", "-m", f"{experiment}: {run_id}\n\nGitlog-Run: {run_id}\n"
+        f"Gitlog-Experiment: {experiment}\n", env={"GIT_AUTHOR_DATE": when,
+                                                   "GIT_COMMITTER_DATE": when})
+    git(repo, "checkout", "-q", "main")
+    return git(repo, "rev-parse", f"exp/{experiment}").strip()
+
+
+def test_runs_added_since_the_last_walk_extend_its_rows(twoexp: tuple[Path, dict]) -> None:
+    """After new runs on top of the branches, history adds them to the rows it stored
+    instead of walking everything again, and shows exactly what a whole walk shows; a
+    branch that moved elsewhere (a reset), or a run older than the stored ones (clock
+    skew), makes it walk everything."""
+    from gitlog.config import load
+    from gitlog.git import Repo
+    from gitlog.historyrows import MetricSpec, extend_rows, walk_rows
+    from gitlog.index import Index
+    from gitlog.runlog import resolve, targets, walk_base
+
+    repo, c = twoexp
+    history_json(repo, "-m", "loss", "--all")  # the walk to add to
+    a5 = add_run(repo, "a", "a5", 0.5, 10, code={"train.py": "v4\n"})
+    add_run(repo, "b", "b3", 1.1, 11)
+    add_run(repo, "a", "a6", 0.55, 12)
+    r = Repo(repo)
+    config = load(r.root)
+    tokens, resolved = targets(r, config, (), True)
+    resolved = resolve(r, tokens, resolved)
+    base = walk_base(r, config, tokens, False)
+    specs = [MetricSpec("loss", ("loss",), True)]
+
+    def extended() -> list[str] | None:
+        with Index(r.gitlog_dir, config.log_dir) as index:
+            rows = extend_rows(r, config, index, tokens, base + "\x1e" + resolved, specs,
+                               (base, resolved))
+        return None if rows is None else rows.lines
+
+    def whole() -> list[str]:
+        with Index(r.gitlog_dir, config.log_dir, rebuild=True) as index:
+            return walk_rows(r, config, index, tokens, "w", specs).lines
+
+    added = extended()
+    assert added is not None and added == whole()
+    rows = history_json(repo, "-m", "loss", "--all")
+    assert [(x["experiment"], x["loss"], x["loss_delta"], x["code_changes"])
+            for x in rows[-3:]] == [("a", 0.5, -0.1, ["train.py"]), ("b", 1.1, -0.1, []),
+                                    ("a", 0.55, 0.05, [])]
+    assert rows[-3]["commit"] == a5[:10]
+    def after_rebuild() -> list[dict]:
+        shutil.rmtree(repo / ".git" / "gitlog")
+        return history_json(repo, "-m", "loss", "--all")
+
+    # a branch reset elsewhere: not added to, walked again
+    history_json(repo, "-m", "loss", "--all")
+    git(repo, "update-ref", "refs/heads/exp/a", c["a4"])
+    tokens, resolved = targets(r, config, (), True)
+    resolved = resolve(r, tokens, resolved)
+    assert extended() is None
+    shown = history_json(repo, "-m", "loss", "--all")
+    assert shown[-1]["experiment"] == "b" and shown == after_rebuild()
+    # a new run dated before the stored ones: walked again
+    add_run(repo, "b", "b4", 1.0, 5)
+    tokens, resolved = targets(r, config, (), True)
+    resolved = resolve(r, tokens, resolved)
+    assert extended() is None
+    shown = history_json(repo, "-m", "loss", "--all")
+    assert [x["loss"] for x in shown if x["experiment"] == "b"] == [0.9, 1.2, 1.1, 1.0]
+    assert shown == after_rebuild()
 
 
 def test_python_api_returns_dataclasses(twoexp: tuple[Path, dict]) -> None:
