@@ -161,14 +161,36 @@ for commit in repo.iter_commits("--all"):
 """
 
 
+def one_more_run(path: Path) -> tuple[str, str, str]:
+    """(ref, old tip, new tip) of a run commit made on top of exp/b000, not checked out."""
+    ref = "refs/heads/exp/b000"
+    old = subprocess.run(["git", "rev-parse", ref], cwd=path, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    env = dict(os.environ, GIT_INDEX_FILE=str(path / ".git" / "bench-index"))
+    git = {"cwd": path, "env": env, "capture_output": True, "text": True, "check": True}
+    subprocess.run(["git", "read-tree", old], **git)  # type: ignore[arg-type]
+    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], input='{"loss": 0.01}\n',
+                          **git).stdout.strip()  # type: ignore[arg-type]
+    subprocess.run(["git", "update-index", "--cacheinfo", f"100644,{blob},{METRICS_PATH}"],
+                   **git)  # type: ignore[arg-type]
+    tree = subprocess.run(["git", "write-tree"], **git).stdout.strip()  # type: ignore[arg-type]
+    new = subprocess.run(["git", "commit-tree", tree, "-p", old, "-m",
+                          "b000: one more\n\nGitlog-Run: run-b000-more\n"
+                          "Gitlog-Experiment: b000\n"], **git).stdout.strip()  # type: ignore[arg-type]
+    os.unlink(env["GIT_INDEX_FILE"])
+    return ref, old, new
+
+
 def measure(size: int, path: Path, repeat: int, dvc: bool) -> list[dict[str, Any]]:
     """The commands side by side: each repeat runs floor, cold and warm in turn, so a
-    change in the machine's load reaches all three; ratios are taken per repeat."""
+    change in the machine's load reaches all three; ratios are taken per repeat. Then a
+    history after one more run on a branch, from the index the warm query left."""
     gitlog = [*gitlog_command(), "history", "--metric", "loss", "--all"]
     index = path / ".git" / "gitlog"
     floor_cmd = (f"git log --all --format=%H:{METRICS_PATH} -- {METRICS_PATH} "
                  "| git cat-file --batch > /dev/null")
-    samples: dict[str, list[tuple[float, float, float]]] = {"floor": [], "cold": [], "warm": []}
+    samples: dict[str, list[tuple[float, float, float]]] = {"floor": [], "cold": [], "warm": [],
+                                                           "added": []}
     ratios: dict[str, list[float]] = {"cold": [], "warm": []}
     _run(gitlog, path)  # one untimed run: the page cache holds the repository for all
     for _ in range(repeat):
@@ -180,6 +202,18 @@ def measure(size: int, path: Path, repeat: int, dvc: bool) -> list[dict[str, Any
             samples[name].append(sample)
         ratios["cold"].append(cold[0] / floor[0])
         ratios["warm"].append(warm[0] / floor[0])
+    # one run more on a branch, the index as the previous query left it
+    stored = path / ".git" / "gitlog-stored"
+    shutil.rmtree(stored, ignore_errors=True)
+    shutil.copytree(index, stored)
+    ref, old, new = one_more_run(path)
+    for _ in range(repeat):
+        shutil.rmtree(index)
+        shutil.copytree(stored, index)
+        subprocess.run(["git", "update-ref", ref, new], cwd=path, check=True)
+        samples["added"].append(_run(gitlog, path))
+        subprocess.run(["git", "update-ref", ref, old], cwd=path, check=True)
+    shutil.rmtree(stored)
     rows = [
         {"what": "floor: git log + one git cat-file --batch", **_summary(samples["floor"]),
          "ratio": 1.0},
@@ -187,6 +221,8 @@ def measure(size: int, path: Path, repeat: int, dvc: bool) -> list[dict[str, Any
          "ratio": statistics.median(ratios["cold"])},
         {"what": "gitlog history, warm (index)", **_summary(samples["warm"]),
          "ratio": statistics.median(ratios["warm"])},
+        {"what": "gitlog history, after one new run (index of the query before)",
+         **_summary(samples["added"])},
         {"what": "naive GitPython iter_commits loop",
          **_summary([_run([sys.executable, "-c", NAIVE], path)
                      for _ in range(max(1, repeat // 3))])},
