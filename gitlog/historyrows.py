@@ -178,15 +178,13 @@ def tip_name(base: str) -> str:
 
 def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: str,
               specs: list[MetricSpec], *, first_parent: bool = False,
-              progress: Progress | None = None, answers: Iterable | None = None,
-              tip: tuple[str, str] | None = None) -> Rows:
-    """Walk ``tokens`` (``answers``: their walk, started already) and make the rows; they
-    (and each new commit's facts) go to the index, with ``tip`` (see ``_store``)."""
+              progress: Progress | None = None, tip: tuple[str, str] | None = None) -> Rows:
+    """Walk ``tokens`` and make the rows; they (and each new commit's facts) go to the
+    index, with ``tip`` (see ``_store``)."""
     from .walk import answers as start_walk
 
-    if answers is None:
-        answers = start_walk(repo, config.log_dir, tokens, first_parent=first_parent,
-                             oldest_first=True)
+    answers = start_walk(repo, config.log_dir, tokens, first_parent=first_parent,
+                         oldest_first=True)
     rows, facts_rows = make_rows(repo, config, index, specs, answers, progress)
     # the walk is registered (the index keeps the 16 last used, rows with them); its runs
     # for the other queries ("" here) are filled when one of them walks it

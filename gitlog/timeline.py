@@ -295,34 +295,23 @@ def _walk_rows(repo: Repo, config: Config, index: Index, revs: list[str], all_: 
     """The rows of ``revs`` (every experiment if none and HEAD holds no runs) and
     whether it fell back to every experiment: from the index, else from the last walk
     of the same revisions plus the runs since, else from a whole walk."""
-    from . import prestart
     from .historyrows import Rows, cached, extend_rows, walk_rows
     from .runlog import resolve, walk_base
 
-    def rows_of(tokens: list[str], resolved: str | None,
-                started: prestart.Started | None = None) -> Rows:
+    def rows_of(tokens: list[str], resolved: str | None) -> Rows:
         if not tokens:
             return Rows([], [])
-        resolved = started.resolved if started else resolve(repo, tokens, resolved)
+        resolved = resolve(repo, tokens, resolved)
         base = walk_base(repo, config, tokens, first_parent)
         key = base + "\x1e" + resolved
-        found = cached(index, key, specs)
-        if found is None and not started:
-            found = extend_rows(repo, config, index, tokens, key, specs, (base, resolved),
-                                first_parent=first_parent, progress=progress)
-        if found is not None:
-            if started:
-                started.answers.close()
-            return found
-        return walk_rows(repo, config, index, tokens, key, specs, first_parent=first_parent,
-                         progress=progress, answers=started.answers if started else None,
-                         tip=(base, resolved))
+        found = cached(index, key, specs) or extend_rows(
+            repo, config, index, tokens, key, specs, (base, resolved),
+            first_parent=first_parent, progress=progress)
+        return found or walk_rows(repo, config, index, tokens, key, specs,
+                                  first_parent=first_parent, progress=progress,
+                                  tip=(base, resolved))
 
-    started = prestart.take(str(repo.root), tuple(revs), all_, first_parent)
-    if started:
-        rows = rows_of(started.tokens, None, started)
-    else:
-        rows = rows_of(*targets(repo, config, revs, all_))
+    rows = rows_of(*targets(repo, config, revs, all_))
     if rows.lines or revs or all_:
         return rows, False
     everything = rows_of(*targets(repo, config, (), True))

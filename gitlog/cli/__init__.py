@@ -10,11 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from gitlog import prestart
-
-prestart.begin(sys.argv)  # a cold history's git walk starts while click loads
-
-import click  # noqa: E402
+import click
 
 # name -> (module, attribute, one-line help shown by `gitlog --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
