@@ -5,8 +5,9 @@ metrics.json as committed), the code files changed between two run commits, a st
 value, params: all are cached by commit id and stay valid. Walk results are cached too,
 keyed by everything that decides them (the resolved revisions, the options, the shallow
 boundary): the linked runs, their code changes, and the columns computed over them (a
-metric's values and changes), so an unchanged repository answers without walking or
-reading a run.
+metric's values and changes; ``history``'s rows, in pieces, with a note naming the last
+walk of the same revisions so the next one can add to it), so an unchanged repository
+answers without walking or reading a run.
 
 Rows are packed text in tables without secondary indexes: inserting 10,000 facts costs
 ~10 ms, where one column per field and a primary key cost ~60 ms; every query loads the
@@ -26,7 +27,7 @@ from typing import Any
 
 from .facts import Facts
 
-SCHEMA = "9"
+SCHEMA = "10"
 FILE = "index.sqlite"
 KEEP_WALKS = 16
 SEP = "\x1f"
