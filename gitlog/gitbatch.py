@@ -137,6 +137,16 @@ class Feed:
             else:
                 self._eof = True
 
+    def abort(self) -> None:
+        """Stop git and drop what it had to say."""
+        with contextlib.suppress(OSError):
+            self._proc.kill()
+        self._proc.wait()
+        for pipe in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+
     def _finish(self) -> None:
         """Send what is left and wait for git to end; its answers are in ``_chunks``."""
         import select

@@ -88,9 +88,9 @@ class Layout:
         """(commit, previous, date, experiment, subject, author, run, status, time,
         code changes, per-metric cells): numbers as numbers, text as stored."""
         f = line.split(SEP)
-        code = f[6]
+        code = f[6]  # its paths are escaped one by one
         if _ESC in line:
-            f = [_text(x) for x in f]
+            f = [x if i == 6 else _text(x) for i, x in enumerate(f)]
         d = self.display
         changes = None if code == _FIRST else [] if code == "" else \
             [_text(p) for p in code.split(_PATHS)]
@@ -273,7 +273,7 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
     The common commit (trailers and metrics.json in hand) is read from the raw answers;
     any other goes through ``walk.Parser`` and ``walk.Completer``."""
     from .facts import Facts, parse_metrics
-    from .walk import CodeIdentity, Completer, Parser, fields
+    from .walk import CodeIdentity, Completer, Parser, fields, id_size
 
     metrics_path = log_paths(config.log_dir)[1]
     layout = Layout(len(specs))
@@ -294,8 +294,8 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
     stepped = any(s.which is not None for s in specs)
     names = [list(s.names) for s in specs]
     lowers = [s.lower for s in specs]
-    parser = Parser(config.log_dir, oldest_first=True)
-    identity = CodeIdentity(config.log_dir)
+    parser = Parser(config.log_dir, oldest_first=True, id_size=id_size(repo))
+    identity = CodeIdentity(config.log_dir, id_size(repo))
     complete = Completer(repo, config.log_dir)
     differ = None  # the git diff-tree that diffs code while the walk goes on
     probe = Facts("", 0, "", "", "", True)  # reads a metric from a parsed metrics.json
@@ -384,6 +384,10 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
                                  commit[:10], date, _esc(experiment), _esc(subject), *shown,
                                  ""))
             lines.append(line)
+    except BaseException:
+        if differ is not None:
+            differ.abort()
+        raise
     finally:
         complete.close()
     if stepped:

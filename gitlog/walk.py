@@ -10,7 +10,7 @@ comes out; nothing waits on a per-commit round trip.
 
 The root tree gives the code's identity: the tree without the log directory and
 ``dvc.yaml``. Two runs with the same identity ran the same code, and no diff is needed for
-the code-changes column; only runs whose code differs are diffed, later, in one
+the code-changes column; only runs whose code differs are diffed, by one
 ``git diff-tree --stdin``.
 
 What the pipe cannot give is read afterwards, for the few commits that need it
@@ -72,10 +72,15 @@ def walk(repo: Repo, log_dir: str, revs: list[str], *, first_parent: bool = Fals
     """Stream the commits of ``revs`` that touch the run files, newest first (or
     ``oldest_first``: parents before children, else by date); both git processes start at
     once. Records with ``pending`` set need ``complete``."""
-    parse = Parser(log_dir, oldest_first)
+    parse = Parser(log_dir, oldest_first, id_size(repo))
     for answer in answers(repo, log_dir, revs, first_parent=first_parent, no_walk=no_walk,
                           oldest_first=oldest_first):
         yield parse(*answer)
+
+
+def id_size(repo: Repo) -> int:
+    """The length of the repository's raw object ids."""
+    return 32 if repo.object_format == "sha256" else 20
 
 
 def inline_metrics(log_dir: str) -> bool:
@@ -233,36 +238,38 @@ _NO_TRAILERS: dict[str, str] = {}
 
 class CodeIdentity:
     """The code's identity in a root tree: the tree without the log directory and
-    dvc.yaml (None when the log directory is not at the top: then it is unknown)."""
+    dvc.yaml (None when the log directory is not at the top: then it is unknown).
+    ``size``: the length of a raw object id (20 for SHA-1, 32 for SHA-256)."""
 
-    def __init__(self, log_dir: str) -> None:
+    def __init__(self, log_dir: str, size: int = 20) -> None:
         top = log_dir.strip("/")
         # the log directory's entry in the root tree, when it sits at the top
         self.top = None if "/" in top else b"40000 " + top.encode("utf-8", "surrogateescape") \
             + b"\0"
+        self.size = size
 
     def __call__(self, tree: bytes) -> int | None:
-        top = self.top
+        top, size = self.top, self.size
         if top is None:
             return None
-        i = _entry(tree, top)
+        i = _entry(tree, top, size)
         if i >= 0:
-            tree = tree[:i] + tree[i + len(top) + 20:]
+            tree = tree[:i] + tree[i + len(top) + size:]
         i = tree.find(b" dvc.yaml\0")
         if i >= 0:
             start = i - 6 if tree[i - 6:i].isdigit() else i - 5
-            if start == 0 or (start > 20 and tree[start - 21] == 0):
-                tree = tree[:start] + tree[i + 30:]
+            if start == 0 or (start > size and tree[start - size - 1] == 0):
+                tree = tree[:start] + tree[i + 10 + size:]
         return hash(tree)
 
 
 class Parser:
     """Turns a commit's answers into a ``Record``."""
 
-    def __init__(self, log_dir: str, oldest_first: bool = False) -> None:
+    def __init__(self, log_dir: str, oldest_first: bool = False, id_size: int = 20) -> None:
         self.inline = inline_metrics(log_dir)
         self.oldest_first = oldest_first
-        self.code = CodeIdentity(log_dir)
+        self.code = CodeIdentity(log_dir, id_size)
         self.shared: dict[str, str] = {}  # one copy of the strings many commits repeat
         self.ids: dict[str, str] = {}  # parent ids whose commits are still to come
 
@@ -299,11 +306,11 @@ class Parser:
         return Record(Node(commit, ids, source, self.code(tree)), facts, pending)
 
 
-def _entry(tree: bytes, entry: bytes) -> int:
+def _entry(tree: bytes, entry: bytes, size: int) -> int:
     """Where ``entry`` ('mode name NUL') starts an entry of a raw tree, else -1: at the
-    start, or right after the previous entry's NUL and 20-byte id."""
+    start, or right after the previous entry's NUL and ``size``-byte id."""
     i = tree.find(entry)
-    while i > 0 and (i < 21 or tree[i - 21] != 0):
+    while i > 0 and (i <= size or tree[i - size - 1] != 0):
         i = tree.find(entry, i + 1)
     return i
 

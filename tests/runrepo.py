@@ -24,6 +24,15 @@ def iso(n: int) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
+def _quoted(path: str) -> str:
+    """A path as fast-import reads it: C-quoted when it holds a control character."""
+    if path.isprintable() and not path.startswith('"'):
+        return path
+    inner = "".join("\\" + c if c in '"\\' else c if c.isprintable() else
+                    "\\n" if c == "\n" else f"\\{ord(c):03o}" for c in path)
+    return f'"{inner}"'
+
+
 def _data(text: str | bytes) -> bytes:
     raw = text.encode() if isinstance(text, str) else text
     return b"data %d\n" % len(raw) + raw + b"\n"
@@ -55,9 +64,9 @@ class Builder:
                 out += f"merge :{other}\n".encode()
         for path, text in (files or {}).items():
             if text is None:
-                out += f"D {path}\n".encode()
+                out += f"D {_quoted(path)}\n".encode()
             else:
-                out += f"M 100644 inline {path}\n".encode() + _data(text)
+                out += f"M 100644 inline {_quoted(path)}\n".encode() + _data(text)
         out += b"\n"
         return mark
 

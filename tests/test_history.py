@@ -447,6 +447,32 @@ def test_code_changes_across_code_commits_between_runs(tmp_path: Path) -> None:
             (shas[r3][:10], ["README"])]
 
 
+@pytest.mark.parametrize("object_format", ["sha1", "sha256"])
+def test_code_changes_with_odd_paths_and_either_object_format(tmp_path: Path,
+                                                              object_format: str) -> None:
+    """A run with the same code as the previous one shows no changes, whatever the size
+    of object ids; paths holding a newline or a separator come back as they are, in
+    every format and from the cache."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n", "dvc.yaml": "stages: {}\n"})
+    r1 = b.run("w", {"loss": 0.5}, parents=[c1], run_id="r1")
+    r2 = b.run("w", {"loss": 0.4}, parents=[r1], run_id="r2",
+               code={"dvc.yaml": "stages: {a: {}}\n"})
+    odd = ["line\nbreak.py", "unit\x1fsep.py"]
+    r3 = b.run("w", {"loss": 0.3}, parents=[r2], run_id="r3", code=dict.fromkeys(odd, "v\n"))
+    repo = tmp_path / "p"
+    subprocess.run(["git", "init", "-q", f"--object-format={object_format}", str(repo)],
+                   check=True)
+    shas = b.write(repo)
+    for _ in range(2):  # cold, then from the cache
+        rows = history_json(repo, "-m", "loss", "w")
+        assert [(r["commit"], r["code_changes"]) for r in rows] == [
+            (shas[r1][:10], None), (shas[r2][:10], []), (shas[r3][:10], sorted(odd))]
+        table = run_cli("history", "-m", "loss", "w", cwd=repo).stdout
+        assert "line break.py" in table  # one table line a run
+    assert len(shas[r1]) == (64 if object_format == "sha256" else 40)
+
+
 def test_trailers_are_read_as_git_reads_them(tmp_path: Path) -> None:
     """Hand-written messages: only the last paragraph holds trailers (never the title)."""
     b = Builder()
