@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from .config import Config
 from .facts import log_paths
@@ -294,6 +295,9 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
     stepped = any(s.which is not None for s in specs)
     names = [list(s.names) for s in specs]
     lowers = [s.lower for s in specs]
+    plain = names[0][0] if len(names) == 1 and len(names[0]) == 1 and \
+        "/" not in names[0][0] else None
+    width = layout.fields - 1
     parser = Parser(config.log_dir, oldest_first=True, id_size=id_size(repo))
     identity = CodeIdentity(config.log_dir, id_size(repo))
     complete = Completer(repo, config.log_dir)
@@ -332,7 +336,7 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
                 facts_rows.clear()
                 if progress:
                     progress("walking", len(lines), None)
-            first_parent_id = parents[:parents.find(" ")] if " " in parents else parents
+            first_parent_id = parents.partition(" ")[0]
             before = state.get(first_parent_id, nothing) if parents else nothing
             if earlier is not None and (parents and first_parent_id not in state or
                                         int(ct) < since):
@@ -371,6 +375,11 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
             old = before[2]
             if stepped or parsed is None:
                 values = none
+            elif plain is not None:  # one metric, one name without '/': read it directly
+                value: Any = parsed.get(plain)
+                kind = value.__class__
+                values = (value,) if kind is int or (kind is float and value - value == 0) \
+                    else none
             else:
                 probe.tree, probe.flat = parsed, None
                 values = tuple([probe.metric(n) for n in names])
@@ -378,7 +387,7 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
             state[commit] = seen[ident] = (commit, code, latest)
             line = SEP.join((commit, first or "", ct, run_id or "", status or "", author,
                              changes, *raw, commit[:10], date, experiment, subject, *shown, ""))
-            if not layout.valid(line) or "\n" in line or _ESC in line:
+            if line.count(SEP) != width or "\n" in line or _ESC in line:
                 line = SEP.join((commit, first or "", ct, _esc(run_id or ""),
                                  _esc(status or ""), _esc(author), changes, *raw,
                                  commit[:10], date, _esc(experiment), _esc(subject), *shown,
@@ -397,9 +406,28 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
     return Rows(lines, warnings), facts_rows
 
 
-def _metric_cells(values: tuple, old: tuple, lowers: list[bool]) -> tuple[list, list, tuple]:
+_NO_RAW = ("", "", "")
+_NO_SHOWN = ("", "", "", "")
+
+
+def _metric_cells(values: tuple, old: tuple, lowers: list[bool]) -> tuple[tuple | list,
+                                                                       tuple | list, tuple]:
     """Each metric's raw (value, delta, %) and shown (value, delta, %, verdict) cells
     against the latest value on the line before it, and the line's latest values."""
+    if len(values) == 1:  # the usual query
+        value, before = values[0], old[0]
+        if value is None:
+            return _NO_RAW, _NO_SHOWN, old
+        if before is None:
+            return (repr(value), "", ""), (_shown(value), "", "", ""), values
+        delta = float(f"{value - before:.12g}")
+        verdict = "same" if delta == 0 else "better" if (delta < 0) == lowers[0] else "worse"
+        if not before:
+            return ((repr(value), repr(delta), ""),
+                    (_shown(value), f"{delta:+.6g}", "", verdict), values)
+        pct = round(delta / abs(before) * 100, 2)
+        return ((repr(value), repr(delta), repr(pct)),
+                (_shown(value), f"{delta:+.6g}", f"{pct:+.6g}%", verdict), values)
     raw: list[str] = []
     shown: list[str] = []
     for value, before, lower in zip(values, old, lowers, strict=True):
