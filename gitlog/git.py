@@ -152,6 +152,11 @@ class Repo:
         The way ``git stash create`` does it: the real index is copied, ``git add -u`` runs
         against the copy, and ``git write-tree`` writes the result. The user's index,
         working tree and HEAD stay exactly as they were.
+
+        The copy keeps the index's modification time: git compares file times to the
+        second, and trusts an unchanged-looking entry unless it is as new as the index
+        file ("racy git"); a copy dated now would hide a same-size edit made in the
+        second of the last index write, and the run would record the code before it.
         """
         import shutil
         import tempfile
@@ -161,7 +166,7 @@ class Repo:
         os.close(fd)
         try:
             if self.index_file.exists():
-                shutil.copyfile(self.index_file, tmp)
+                shutil.copy2(self.index_file, tmp)  # with its time: see above
             else:
                 os.unlink(tmp)
             env = {"GIT_INDEX_FILE": tmp}

@@ -53,3 +53,29 @@ def test_parents_stay_right_when_the_recent_runs_do_not_decide(
     with gitlog.start("exp", repo=repo) as run:
         run.log_metric("loss", 0.5)
     assert parents(repo, run.commit) == [runs[2], code2]
+
+
+def test_snapshot_sees_an_edit_within_the_same_second_as_the_last_index_write(
+        tmp_path: Path) -> None:
+    """git compares file times to the second: a file rewritten with the same size in the
+    second its index entry was written looks unchanged, unless the entry is "racy" (as
+    new as the index file), when git reads its content. The snapshot works on a copy of
+    the index, which must keep the index's time, or a run records the code before the
+    edit (and the pre-commit hook then refuses the commit)."""
+    import os
+    import time
+
+    from gitlog.git import Repo
+
+    repo = make_repo(tmp_path / "p", {"train.py": "print('v2')\n"})
+    git(repo, "config", "core.trustctime", "false")  # the change time cannot be set back
+    second = (int(time.time()) - 100) * 10**9
+    git(repo, "update-index", "--refresh")
+    os.utime(repo / "train.py", ns=(second, second))
+    git(repo, "update-index", "--really-refresh")  # the entry now holds that second
+    (repo / "train.py").write_text("print('v3')\n")  # same size, same second below
+    os.utime(repo / "train.py", ns=(second, second + 500_000_000))
+    os.utime(repo / ".git" / "index", ns=(second, second + 900_000_000))
+    tree = Repo(repo).snapshot_worktree()
+    assert git(repo, "cat-file", "-p", f"{tree}:train.py") == "print('v3')\n"
+    assert git(repo, "diff", "--name-only") == "train.py\n"  # as git itself sees it
