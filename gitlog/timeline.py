@@ -381,8 +381,3 @@ def history(metric: str | Sequence[str] | None = None, revs: Sequence[str] | str
         warnings.warn(text, GitlogWarning, stacklevel=2)
     return result.rows
 
-
-def entry_row(entry: RunEntry) -> dict[str, object]:
-    f = entry.facts
-    return {"commit": f.commit, "date": f.date, "experiment": entry.experiment,
-            "subject": f.subject, "run": f.run_id, "status": f.status}
