@@ -247,8 +247,10 @@ class CatFile:
     def receive(self) -> tuple[str, str, bytes] | None:
         """The answer to the oldest ``send()`` not yet received; None if missing."""
         assert self._proc.stdout
-        header = self._proc.stdout.readline().decode().split()
-        if len(header) != 3:
+        line = self._proc.stdout.readline().decode(errors="replace").rstrip("\n")
+        header = line.split()
+        # '<name> missing': a name may hold blanks ('HEAD:run logs/run.yaml')
+        if len(header) != 3 or line.endswith((" missing", " ambiguous")):
             return None
         sha, kind, size = header
         data = self._proc.stdout.read(int(size))

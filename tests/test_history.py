@@ -473,6 +473,31 @@ def test_code_changes_with_odd_paths_and_either_object_format(tmp_path: Path,
     assert len(shas[r1]) == (64 if object_format == "sha256" else 40)
 
 
+@pytest.mark.parametrize("log_dir", ["ml/logs", "run logs"])
+def test_a_log_folder_below_the_top_or_with_a_blank_in_its_name(tmp_path: Path,
+                                                                log_dir: str) -> None:
+    """Below the top, the code's identity is unknown (every pair is diffed); with a
+    blank, metrics.json is read after the walk: the rows are the same either way, with
+    and without trailers, a deleted metrics.json included."""
+    b = Builder(log_dir=log_dir)
+    c1 = b.commit("main", {"train.py": "x\n", ".gitlog.yaml": f"log_dir: {log_dir}\n"})
+    r1 = b.run("w", {"loss": 0.5}, parents=[c1], run_id="r1")
+    r2 = b.run("w", {"loss": 0.4}, parents=[r1], run_id="r2", trailers=False)
+    r3 = b.run("w", {"loss": 0.3}, parents=[r2], run_id="r3", code={"train.py": "y\n"})
+    gone = b.commit("exp/w", {f"{log_dir}/metrics.json": None}, parents=[r3],
+                    message="drop the metrics")
+    r4 = b.run("w", {"loss": 0.35}, parents=[gone], run_id="r4")
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    for _ in range(2):  # cold, then from the cache
+        rows = history_json(repo, "-m", "loss", "w")
+        assert [(r["commit"], r["loss"], r["loss_delta"], r["code_changes"]) for r in rows] \
+            == [(shas[r1][:10], 0.5, None, None), (shas[r2][:10], 0.4, -0.1, []),
+                (shas[r3][:10], 0.3, -0.1, ["train.py"]),
+                (shas[gone][:10], None, None, []),
+                (shas[r4][:10], 0.35, 0.05, [])]
+
+
 def test_trailers_are_read_as_git_reads_them(tmp_path: Path) -> None:
     """Hand-written messages: only the last paragraph holds trailers (never the title)."""
     b = Builder()
