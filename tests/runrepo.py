@@ -49,10 +49,11 @@ class Builder:
 
     def commit(self, branch: str, files: dict[str, str | None] | None = None, *,
                message: str = "code", parents: list[int] = (),  # type: ignore[assignment]
-               author: str = "Ada Trainer <ada@example.com>") -> int:
+               author: str = "Ada Trainer <ada@example.com>", at: int | None = None) -> int:
+        """A commit on ``branch``, dated as the n-th declared commit (``at``: as another)."""
         self.count += 1
         mark = self.count
-        when = BASE + 60 * mark
+        when = BASE + 60 * (mark if at is None else at)
         out = self.stream
         out += f"commit refs/heads/{branch}\nmark :{mark}\n".encode()
         out += f"author {author} {when} +0000\n".encode()
@@ -75,7 +76,7 @@ class Builder:
             run_id: str | None = None, status: str = "completed", trailers: bool = True,
             branch: str | None = None, subject: str | None = None,
             series: dict[str, list[tuple[int, float]]] | None = None,
-            run_yaml: bool = True) -> int:
+            run_yaml: bool = True, at: int | None = None) -> int:
         """A run commit on ``exp/<experiment>`` (or ``branch``)."""
         rid = run_id or f"run-{experiment}-{self.count + 1}"
         files: dict[str, str | None] = dict(code or {})
@@ -95,7 +96,7 @@ class Builder:
             message += (f"\n\nGitlog-Run: {rid}\nGitlog-Experiment: {experiment}\n"
                         f"Gitlog-Code: none\nGitlog-Status: {status}\n")
         return self.commit(branch or f"exp/{experiment}", files, message=message,
-                           parents=parents)
+                           parents=parents, at=at)
 
     def write(self, path: Path) -> dict[int, str]:
         """Import into the repository at ``path`` (created if needed); marks -> shas."""

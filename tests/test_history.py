@@ -498,6 +498,23 @@ def test_a_log_folder_below_the_top_or_with_a_blank_in_its_name(tmp_path: Path,
                 (shas[r4][:10], 0.35, 0.05, [])]
 
 
+def test_a_run_dated_before_its_parent_still_follows_it(tmp_path: Path) -> None:
+    """Clocks disagree: a run committed on a machine whose clock is behind still comes
+    after the run it was made on, and is compared with it."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("w", {"loss": 0.5}, parents=[c1], run_id="r1")
+    o1 = b.run("o", {"loss": 0.9}, parents=[c1], run_id="o1")
+    r2 = b.run("w", {"loss": 0.4}, parents=[r1], run_id="r2", at=1)  # before c1, even
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    rows = history_json(repo, "-m", "loss", "--all")
+    order = [r["commit"] for r in rows]
+    assert order.index(shas[r1][:10]) < order.index(shas[r2][:10])
+    assert {r["commit"]: r["loss_delta"] for r in rows}[shas[r2][:10]] == -0.1
+    assert shas[o1][:10] in order
+
+
 def test_trailers_are_read_as_git_reads_them(tmp_path: Path) -> None:
     """Hand-written messages: only the last paragraph holds trailers (never the title)."""
     b = Builder()
