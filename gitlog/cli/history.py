@@ -37,10 +37,9 @@ def history_columns(metrics: list[str]) -> tuple[list[str], dict[str, str]]:
 def spark_lines(result: Any) -> list[str]:
     from gitlog.historyrows import Layout
 
-    layout = Layout(len(result.metrics))
+    value = Layout(len(result.metrics)).value
     lines = []
     for i, m in enumerate(result.metrics):
-        value = layout.value
         values = [value(line, i) for line in result.kept]
         finite = [v for v in values if v is not None]
         if not finite:
