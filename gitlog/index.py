@@ -93,6 +93,7 @@ class Index:
         # A cache: losing the last writes on a power cut is fine; corruption is detected.
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=OFF")
+        db.execute("PRAGMA cache_size=-256")  # KiB: queries read the tables once, in order
         return db
 
     def _open(self) -> None:
