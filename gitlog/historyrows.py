@@ -16,11 +16,12 @@ the walk goes on.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from .config import Config
+from .errors import GitlogError
 from .facts import log_paths
 from .git import Repo
 from .index import SEP as SEP_FACTS
@@ -124,40 +125,95 @@ def _shown(value: int | float) -> str:
 
 
 class Rows:
-    """The lines of one walk and the warnings it gave (malformed metrics)."""
+    """The lines of one walk (a list, or ``StoredLines``) and the warnings it gave
+    (malformed metrics)."""
 
-    def __init__(self, lines: list[str], warnings: list[str]) -> None:
+    def __init__(self, lines: list[str] | StoredLines, warnings: list[str]) -> None:
         self.lines = lines
         self.warnings = warnings
+
+
+class StoredLines:
+    """A walk's lines as the index holds them, read again piece by piece each time they
+    are iterated: a warm query holds one piece at a time, however many runs there are."""
+
+    def __init__(self, index: Index, key: str, name: str, count: int) -> None:
+        self.where = (index.path.parent, index.log_dir)
+        self.key, self.name, self.count = key, name, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[str]:
+        with Index(*self.where) as index:
+            for piece in range(0, self.count, CHUNK):
+                text = index.column(self.key, f"{self.name}\x1d{piece}")
+                if text is None:  # gone since it was checked (another process rebuilt it)
+                    raise GitlogError("the query cache changed while it was read",
+                                      hint="run the command again")
+                yield from text.split("\n")
+
+
+class Kept:
+    """The lines a query keeps (``keep``: which; ``n``: only the last n), read from
+    ``lines`` again each time they are iterated."""
+
+    def __init__(self, lines: list[str] | StoredLines | Kept,
+                 keep: Callable[[str], bool] | None = None, n: int | None = None) -> None:
+        self.lines, self.keep = lines, keep
+        total = len(lines) if keep is None else sum(1 for line in lines if keep(line))
+        shown = total if n is None else max(0, min(n, total))
+        self.skip = total - shown
+        self.count = shown
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[str]:
+        keep, skip, left = self.keep, self.skip, self.count
+        for line in self.lines:
+            if left == 0:
+                return
+            if keep is not None and not keep(line):
+                continue
+            if skip:
+                skip -= 1
+                continue
+            left -= 1
+            yield line
 
 
 def _cache_key(specs: list[MetricSpec]) -> str:
     return "rows" + ROWS_VERSION + "\x1d" + "\x1d".join(s.key() for s in specs)
 
 
-CHUNK = 2000  # lines a stored piece: a walk's rows are written and read piece by piece
+CHUNK = 500  # lines a stored piece: a walk's rows are written and read piece by piece
 
 
 def cached(index: Index, key: str, specs: list[MetricSpec]) -> Rows | None:
-    """The rows of walk ``key`` as stored, or None (not stored, or not readable)."""
+    """The rows of walk ``key`` as stored (read back when iterated), or None (not stored,
+    or not readable: every piece is checked first)."""
     name = _cache_key(specs)
     head = index.column(key, name)
     if head is None:
         return None
+    valid = Layout(len(specs)).valid
     try:
         count, warnings = json.loads(head)
-        lines: list[str] = []
+        seen = 0
         for piece in range(0, count, CHUNK):
             text = index.column(key, f"{name}\x1d{piece}")
             if text is None:
                 return None
-            lines += text.split("\n")
+            lines = text.split("\n")
+            if not all(map(valid, lines)):
+                return None  # damaged: walk again
+            seen += len(lines)
     except (ValueError, TypeError):
         return None
-    layout = Layout(len(specs))
-    if len(lines) != count or not all(map(layout.valid, lines)):
-        return None  # damaged: walk again
-    return Rows(lines, warnings)
+    if seen != count:
+        return None
+    return Rows(StoredLines(index, key, name, count), warnings)
 
 
 def _store(index: Index, key: str, specs: list[MetricSpec], rows: Rows,
@@ -166,6 +222,7 @@ def _store(index: Index, key: str, specs: list[MetricSpec], rows: Rows,
     (base, resolved) of the walk, so the next walk of the same revisions can add to it."""
     name = _cache_key(specs)
     lines = rows.lines
+    assert isinstance(lines, list)  # rows just made
     index.put_columns(key, [(name, json.dumps([len(lines), rows.warnings])), *(
         (f"{name}\x1d{piece}", "\n".join(lines[piece:piece + CHUNK]))
         for piece in range(0, len(lines), CHUNK))],
@@ -221,7 +278,7 @@ def extend_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key
                          first_parent=first_parent, oldest_first=True)
     try:
         rows, facts_rows = make_rows(repo, config, index, specs, answers, progress,
-                                     Resumed(old.lines, len(specs)))
+                                     Resumed(list(old.lines), len(specs)))
     except _Unsure:
         return None
     finally:

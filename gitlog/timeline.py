@@ -9,7 +9,7 @@ rows (dataclasses) and never prints.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,7 +92,7 @@ class HistoryResult:
     """The rows a query keeps (oldest first, as ``historyrows`` lines), and the notes and
     warnings the CLI prints on stderr."""
 
-    def __init__(self, kept: list[str], metrics: list[str], better: dict[str, str],
+    def __init__(self, kept: Iterable[str], metrics: list[str], better: dict[str, str],
                  notes: list[str] | None = None, warnings: list[str] | None = None) -> None:
         self.kept = kept
         self.metrics = metrics
@@ -258,7 +258,7 @@ def query_history(metrics: Sequence[str], revs: Sequence[str] = (), *, all: bool
                   regressions_only: bool = False,
                   progress: Progress | None = None) -> HistoryResult:
     """Rows plus the notes and warnings the CLI prints on stderr."""
-    from .historyrows import Layout, MetricSpec
+    from .historyrows import Kept, Layout, MetricSpec
 
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = config or load(repo.root)
@@ -278,14 +278,17 @@ def query_history(metrics: Sequence[str], revs: Sequence[str] = (), *, all: bool
         if not _has_values(rows.lines, len(specs)):
             raise no_metric_error(_metrics_in(index, rows.lines), metrics, step)
     layout = Layout(len(specs))
-    kept = rows.lines
+    tests: list[Callable[[str], bool]] = []
     if after is not None or before is not None:
-        kept = [line for line in kept if (after is None or layout.time(line) >= after) and
-                (before is None or layout.time(line) <= before)]
+        tests.append(lambda line: (after is None or layout.time(line) >= after) and
+                     (before is None or layout.time(line) <= before))
     if regressions_only or threshold is not None:
-        kept = [line for line in kept if _is_regression(layout.cells(line), threshold)]
-    if n is not None:
-        kept = kept[-n:] if n > 0 else []
+        tests.append(lambda line: _is_regression(layout.cells(line), threshold))
+
+    def keep(line: str) -> bool:  # (``all`` is the option here)
+        return not any(not test(line) for test in tests)
+
+    kept = Kept(rows.lines, keep if tests else None, n)
     return HistoryResult(kept, metrics, {m: config.better(m) for m in metrics},
                          walk_notes(repo, fell_back), rows.warnings)
 
@@ -318,7 +321,7 @@ def _walk_rows(repo: Repo, config: Config, index: Index, revs: list[str], all_: 
     return (everything, True) if everything.lines else (rows, False)
 
 
-def _has_values(lines: list[str], metrics: int) -> bool:
+def _has_values(lines: Iterable[str], metrics: int) -> bool:
     """Whether any line has a value for any metric."""
     from .historyrows import Layout
 
@@ -326,7 +329,7 @@ def _has_values(lines: list[str], metrics: int) -> bool:
     return any(cell[0] is not None for line in lines for cell in layout.cells(line))
 
 
-def _metrics_in(index: Index, lines: list[str]) -> list[str]:
+def _metrics_in(index: Index, lines: Iterable[str]) -> list[str]:
     """Every metric the runs of ``lines`` logged (their facts are in the index)."""
     from .historyrows import SEP
 

@@ -403,6 +403,24 @@ def test_runs_added_since_the_last_walk_extend_its_rows(twoexp: tuple[Path, dict
     assert shown == after_rebuild()
 
 
+def test_warm_rows_are_read_from_the_index_as_they_are_shown(
+        twoexp: tuple[Path, dict]) -> None:
+    """A warm query reads its rows back from the index each time it goes over them, so
+    it holds none; if the index is rebuilt meanwhile, it says so instead of showing a
+    partial table."""
+    from gitlog.errors import GitlogError
+    from gitlog.timeline import query_history
+
+    repo, _ = twoexp
+    cold = query_history(["loss"], all=True, repo=repo)
+    warm = query_history(["loss"], all=True, repo=repo)
+    assert not isinstance(warm.kept, list) and len(warm.kept) == len(cold.kept) == 6
+    assert list(warm.kept) == list(cold.kept) == list(warm.kept)  # read again, the same
+    shutil.rmtree(repo / ".git" / "gitlog")
+    with pytest.raises(GitlogError, match="cache changed while it was read"):
+        list(warm.kept)
+
+
 def test_python_api_returns_dataclasses(twoexp: tuple[Path, dict]) -> None:
     repo, c = twoexp
     rows = gitlog.history("loss", "b", repo=repo)
