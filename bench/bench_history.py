@@ -306,10 +306,11 @@ def report(results: list[dict[str, Any]], loads: list[float] | None = None) -> s
     for state in ("cold", "warm"):
         mems = [(r["size"], r["mb"]) for r in results
                 if r["what"].startswith(f"gitlog history, {state}")]
-        text = ", ".join(f"{mb:.0f} MB at {size:,}" for size, mb in mems)
-        if len(mems) > 1:
+        text = ", ".join(f"{mb:.1f} MB at {size:,}" for size, mb in mems)
+        if len(mems) > 1:  # flat: under 1 MB more for every 10,000 runs more
             (n0, m0), (n1, m1) = mems[0], mems[-1]
-            text += f" (+{(m1 - m0) * 1024 / (n1 - n0):.1f} KB a run)"
+            per_run = (m1 - m0) * 1024 / (n1 - n0)
+            text += f" (+{per_run:.2f} KB a run): {'flat' if per_run < 0.1 else 'not flat'}"
         verdicts.append(f"peak memory ({state}): {text}")
     lines += ["", "Targets: " + "; ".join(verdicts) + "."]
     return "\n".join(lines)
