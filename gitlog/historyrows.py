@@ -140,18 +140,20 @@ class StoredLines:
     def __init__(self, index: Index, key: str, name: str, count: int) -> None:
         self.where = (index.path.parent, index.log_dir)
         self.key, self.name, self.count = key, name, count
+        self.index: Index | None = None  # opened on the first pass, kept for the next
 
     def __len__(self) -> int:
         return self.count
 
     def __iter__(self) -> Iterator[str]:
-        with Index(*self.where) as index:
-            for piece in range(0, self.count, CHUNK):
-                text = index.column(self.key, f"{self.name}\x1d{piece}")
-                if text is None:  # gone since it was checked (another process rebuilt it)
-                    raise GitlogError("the query cache changed while it was read",
-                                      hint="run the command again")
-                yield from text.split("\n")
+        if self.index is None:
+            self.index = Index(*self.where)
+        for piece in range(0, self.count, CHUNK):
+            text = self.index.column(self.key, f"{self.name}\x1d{piece}")
+            if text is None:  # gone since it was checked (another process rebuilt it)
+                raise GitlogError("the query cache changed while it was read",
+                                  hint="run the command again")
+            yield from text.split("\n")
 
 
 class Kept:
