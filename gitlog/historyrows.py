@@ -247,8 +247,8 @@ def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: 
                          oldest_first=True)
     rows, facts_rows = make_rows(repo, config, index, specs, answers, progress)
     # the walk is registered (the index keeps the 16 last used, rows with them); its runs
-    # for the other queries ("" here) are filled when one of them walks it
-    index.put_walk(key, "", "\n".join(rows.warnings), facts_rows)
+    # for the other queries are filled when one of them walks it
+    index.keep_walk(key, "\n".join(rows.warnings), facts_rows)
     _store(index, key, specs, rows, tip)
     return rows
 
@@ -286,7 +286,7 @@ def extend_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key
     finally:
         answers.close()
     rows.warnings[:0] = old.warnings
-    index.put_walk(key, "", "\n".join(rows.warnings), facts_rows)
+    index.keep_walk(key, "\n".join(rows.warnings), facts_rows)
     _store(index, key, specs, rows, tip)
     return rows
 
@@ -351,6 +351,7 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
     sources: dict[str, str] = {}
     diffs: list[tuple[int, str, str]] = []  # (line, previous, commit) to diff
     facts_rows: list[tuple[str, str]] = []
+    known = index.commit_ids()  # facts cached already (another query, the post-commit step)
     stepped = any(s.which is not None for s in specs)
     names = [list(s.names) for s in specs]
     lowers = [s.lower for s in specs]
@@ -383,18 +384,18 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
                 blob_id = oid.decode()
                 parsed, text, error = parse_metrics(blob)
                 has_run = True
-            row = SEP_FACTS.join((ct, date, author, subject, "1" if has_run else "0",
-                                  run_id or "", experiment or "", status or "",
-                                  code_commit or "", blob_id or "", error or "", text or ""))
-            if row.count(SEP_FACTS) != 11:  # a field held the separator: as pack cleans it
-                row = pack(Facts(commit, int(ct), date, author, subject, has_run, run_id,
-                                 experiment, status, code_commit, blob_id, error, text))
-            facts_rows.append((commit, row))
-            if len(facts_rows) >= 1024:
-                index.put_facts_rows(facts_rows)
-                facts_rows.clear()
-                if progress:
-                    progress("walking", len(lines), None)
+            if commit not in known:
+                row = SEP_FACTS.join((ct, date, author, subject, "1" if has_run else "0",
+                                      run_id or "", experiment or "", status or "",
+                                      code_commit or "", blob_id or "", error or "",
+                                      text or ""))
+                if row.count(SEP_FACTS) != 11:  # a field held the separator: pack cleans it
+                    row = pack(Facts(commit, int(ct), date, author, subject, has_run, run_id,
+                                     experiment, status, code_commit, blob_id, error, text))
+                facts_rows.append((commit, row))
+                if len(facts_rows) >= 1024:
+                    index.put_facts_rows(facts_rows)
+                    facts_rows.clear()
             first_parent_id = parents.partition(" ")[0]
             before = state.get(first_parent_id, nothing) if parents else nothing
             if earlier is not None and (parents and first_parent_id not in state or
@@ -452,6 +453,8 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
                                  commit[:10], date, _esc(experiment), _esc(subject), *shown,
                                  ""))
             lines.append(line)
+            if progress is not None and not len(lines) % 2048:
+                progress("walking", len(lines), None)
     except BaseException:
         if differ is not None:
             differ.abort()

@@ -225,6 +225,24 @@ class Index:
             ("DELETE FROM columns WHERE walk NOT IN (SELECT key FROM walks)", [()]),
         ])
 
+    def keep_walk(self, key: str, warnings: str, rows: list[tuple[str, str]]) -> bool:
+        """Store new facts and register walk ``key`` (used now) without its linked runs:
+        a walk whose result is kept elsewhere (history's rows), which keeps runs another
+        query stored for it."""
+        return self._write([
+            ("INSERT INTO commits VALUES (?, ?)", rows),
+            ("INSERT OR IGNORE INTO walks VALUES (?, ?, '', ?, NULL)",
+             [(key, time.time(), warnings)]),
+            ("UPDATE walks SET used = ? WHERE key = ?", [(time.time(), key)]),
+            ("DELETE FROM walks WHERE key NOT IN (SELECT key FROM walks ORDER BY used DESC "
+             "LIMIT ?)", [(KEEP_WALKS,)]),
+            ("DELETE FROM columns WHERE walk NOT IN (SELECT key FROM walks)", [()]),
+        ])
+
+    def commit_ids(self) -> set[str]:
+        """The commits whose facts are cached."""
+        return {row[0] for row in self._read("SELECT commit_id FROM commits")}
+
     def put_walk_changes(self, key: str, changes: str) -> bool:
         return self._write([("UPDATE walks SET changes = ? WHERE key = ?", [(changes, key)])])
 

@@ -424,6 +424,31 @@ def test_warm_rows_are_read_from_the_index_as_they_are_shown(
         list(warm.kept)
 
 
+def test_history_and_the_other_queries_share_the_cache(twoexp: tuple[Path, dict]) -> None:
+    """Facts already cached (by ``gitlog index``, another query, the post-commit step)
+    are not written again, and history does not drop the runs another query stored for
+    the same walk."""
+    repo, _ = twoexp
+    assert run_cli("index", cwd=repo).returncode == 0
+    db = repo / ".git" / "gitlog" / "index.sqlite"
+
+    def stored() -> tuple[int, int, list[str]]:
+        con = sqlite3.connect(db)
+        try:
+            rows, ids = con.execute(
+                "SELECT COUNT(*), COUNT(DISTINCT commit_id) FROM commits").fetchone()
+            return rows, ids, [r for (r,) in con.execute("SELECT runs FROM walks")]
+        finally:
+            con.close()
+
+    before = stored()
+    assert before[0] == before[1] and all(before[2])  # the index stored its walk's runs
+    history_json(repo, "-m", "loss", "--all")
+    after = stored()
+    assert after[0] == after[1] == before[1]  # no facts written twice
+    assert after[2] == before[2]  # the runs of the walk are still there for best/blame
+
+
 def test_python_api_returns_dataclasses(twoexp: tuple[Path, dict]) -> None:
     repo, c = twoexp
     rows = gitlog.history("loss", "b", repo=repo)
