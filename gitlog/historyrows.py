@@ -73,10 +73,12 @@ class Layout:
 
     def cells(self, line: str) -> list[tuple]:
         """(value, delta, pct, verdict) of each metric, numbers as numbers."""
-        f = line.split(SEP)
-        d = self.display + 4
+        return self._cells(line.split(SEP))
+
+    def _cells(self, f: list[str]) -> list[tuple]:
+        d = self.display + 7  # a verdict is a plain word: never escaped
         return [(number(f[7 + 3 * m]), number(f[8 + 3 * m]), number(f[9 + 3 * m]),
-                 _text(f[d + 4 * m + 3]) or None) for m in range(self.metrics)]
+                 f[d + 4 * m] or None) for m in range(self.metrics)]
 
     def table(self, line: str) -> list[str]:
         """The table's cells."""
@@ -96,10 +98,8 @@ class Layout:
         d = self.display
         changes = None if code == _FIRST else [] if code == "" else \
             [_text(p) for p in code.split(_PATHS)]
-        cells = [(number(f[7 + 3 * m]), number(f[8 + 3 * m]), number(f[9 + 3 * m]),
-                  f[d + 7 + 4 * m] or None) for m in range(self.metrics)]
         return (f[0], f[1] or None, f[d + 1], f[d + 2], f[d + 3], f[5], f[3] or None,
-                f[4] or None, f[2], changes, cells)
+                f[4] or None, f[2], changes, self._cells(f))
 
     def valid(self, line: str) -> bool:
         return line.count(SEP) == self.fields - 1
@@ -333,7 +333,7 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
     The common commit (trailers and metrics.json in hand) is read from the raw answers;
     any other goes through ``walk.Parser`` and ``walk.Completer``."""
     from .facts import Facts, parse_metrics
-    from .walk import CodeIdentity, Completer, Parser, fields, id_size
+    from .walk import CodeIdentity, Completer, Parser, fields, id_size, run_trailers
 
     metrics_path = log_paths(config.log_dir)[1]
     layout = Layout(len(specs))
@@ -366,7 +366,7 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
     try:
         for rest, tree, oid, blob in answers:
             commit, parents, source, ct, date, author, tags, subject = fields(rest)
-            run_id = tags.get("Gitlog-Run")
+            run_id, experiment, status, code_commit = run_trailers(tags)
             if run_id is None or blob is None or oid is None:  # read more, the slow way
                 rec = parser(rest, tree, oid, blob)
                 if rec.pending:
@@ -377,10 +377,6 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
                 blob_id, parsed, error, text, has_run = (f.metrics_blob, f.tree, f.error,
                                                          f.text, f.has_run)
             else:
-                experiment, status = tags.get("Gitlog-Experiment"), tags.get("Gitlog-Status")
-                code_commit = tags.get("Gitlog-Code")
-                if code_commit == "none":
-                    code_commit = None
                 blob_id = oid.decode()
                 parsed, text, error = parse_metrics(blob)
                 has_run = True
@@ -472,45 +468,43 @@ _NO_RAW = ("", "", "")
 _NO_SHOWN = ("", "", "", "")
 
 
+def change(value: float, before: float, lower: bool) -> tuple[float, float | None, str]:
+    """How ``value`` moved from ``before``: (delta, % or None when ``before`` is 0,
+    better | worse | same, by which way is better)."""
+    delta = float(f"{value - before:.12g}")
+    pct = round(delta / abs(before) * 100, 2) if before else None
+    return delta, pct, "same" if delta == 0 else "better" if (delta < 0) == lower else "worse"
+
+
+def _cells_of(value: float | None, before: float | None,
+              lower: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """One metric's raw (value, delta, %) and shown (value, delta, %, verdict) cells."""
+    if value is None:
+        return _NO_RAW, _NO_SHOWN
+    if before is None:
+        return (repr(value), "", ""), (_shown(value), "", "", "")
+    delta, pct, verdict = change(value, before, lower)
+    if pct is None:
+        return (repr(value), repr(delta), ""), (_shown(value), f"{delta:+.6g}", "", verdict)
+    return ((repr(value), repr(delta), repr(pct)),
+            (_shown(value), f"{delta:+.6g}", f"{pct:+.6g}%", verdict))
+
+
 def _metric_cells(values: tuple, old: tuple, lowers: list[bool]) -> tuple[tuple | list,
                                                                        tuple | list, tuple]:
-    """Each metric's raw (value, delta, %) and shown (value, delta, %, verdict) cells
-    against the latest value on the line before it, and the line's latest values."""
+    """Each metric's raw and shown cells against the latest value on the line before it,
+    and the line's latest values."""
     if len(values) == 1:  # the usual query
-        value, before = values[0], old[0]
-        if value is None:
-            return _NO_RAW, _NO_SHOWN, old
-        if before is None:
-            return (repr(value), "", ""), (_shown(value), "", "", ""), values
-        delta = float(f"{value - before:.12g}")
-        verdict = "same" if delta == 0 else "better" if (delta < 0) == lowers[0] else "worse"
-        if not before:
-            return ((repr(value), repr(delta), ""),
-                    (_shown(value), f"{delta:+.6g}", "", verdict), values)
-        pct = round(delta / abs(before) * 100, 2)
-        return ((repr(value), repr(delta), repr(pct)),
-                (_shown(value), f"{delta:+.6g}", f"{pct:+.6g}%", verdict), values)
-    raw: list[str] = []
-    shown: list[str] = []
+        raw, shown = _cells_of(values[0], old[0], lowers[0])
+        return raw, shown, old if values[0] is None else values
+    raws: list[str] = []
+    shows: list[str] = []
     for value, before, lower in zip(values, old, lowers, strict=True):
-        if value is None:
-            raw += ("", "", "")
-            shown += ("", "", "", "")
-        elif before is None:
-            raw += (repr(value), "", "")
-            shown += (_shown(value), "", "", "")
-        else:
-            delta = float(f"{value - before:.12g}")
-            verdict = "same" if delta == 0 else "better" if (delta < 0) == lower else "worse"
-            if before:
-                pct = round(delta / abs(before) * 100, 2)
-                raw += (repr(value), repr(delta), repr(pct))
-                shown += (_shown(value), f"{delta:+.6g}", f"{pct:+.6g}%", verdict)
-            else:
-                raw += (repr(value), repr(delta), "")
-                shown += (_shown(value), f"{delta:+.6g}", "", verdict)
+        raw, shown = _cells_of(value, before, lower)
+        raws += raw
+        shows += shown
     latest = tuple([b if v is None else v for v, b in zip(values, old, strict=True)])
-    return raw, shown, latest
+    return raws, shows, latest
 
 
 def _fill_changes(index: Index, lines: list[str], diffs: list[tuple[int, str, str]],

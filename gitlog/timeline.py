@@ -16,6 +16,7 @@ from pathlib import Path
 from .config import Config, load
 from .errors import GitlogError
 from .git import Repo
+from .historyrows import change
 from .index import Index
 from .runlog import (
     Progress,
@@ -180,10 +181,10 @@ def _changes(column: list[float | None], previous: list[int],
             verdicts.append(None)
             continue
         last.append(value)
-        delta = float(f"{value - old:.12g}")
+        delta, pct, verdict = change(value, old, lower)
         deltas.append(delta)
-        pcts.append(round(delta / abs(old) * 100, 2) if old else None)
-        verdicts.append("same" if delta == 0 else "better" if (delta < 0) == lower else "worse")
+        pcts.append(pct)
+        verdicts.append(verdict)
     return deltas, pcts, verdicts
 
 

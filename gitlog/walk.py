@@ -289,13 +289,10 @@ class Parser:
         source = shared.setdefault(source, source)
         facts = Facts(commit, int(ct), date, author, subject, False)
         if tags:
-            facts.run_id = tags.get("Gitlog-Run")
-            experiment, status = tags.get("Gitlog-Experiment"), tags.get("Gitlog-Status")
+            facts.run_id, experiment, status, facts.code_commit = run_trailers(tags)
             facts.experiment = shared.setdefault(experiment, experiment) if experiment \
                 else experiment
             facts.status = shared.setdefault(status, status) if status else status
-            code_commit = tags.get("Gitlog-Code")
-            facts.code_commit = None if code_commit == "none" else code_commit
         pending = facts.run_id is None or not self.inline
         if blob is not None and oid is not None:
             facts.has_run = True
@@ -304,6 +301,19 @@ class Parser:
         elif self.inline:
             pending = True  # no metrics.json: is there a run at all?
         return Record(Node(commit, ids, source, self.code(tree)), facts, pending)
+
+
+def run_trailers(tags: dict[str, str]) -> tuple[str | None, str | None, str | None,
+                                                str | None]:
+    """(run id, experiment, status, code commit) of a commit's ``Gitlog-*`` trailers."""
+    get = tags.get
+    return (get("Gitlog-Run"), get("Gitlog-Experiment"), get("Gitlog-Status"),
+            _code_commit(get("Gitlog-Code")))
+
+
+def _code_commit(value: str | None) -> str | None:
+    """The code commit a run records; 'none' (no commit yet) is None."""
+    return None if value == "none" else value
 
 
 def _entry(tree: bytes, entry: bytes, size: int) -> int:
@@ -373,8 +383,7 @@ def _fill(rec: Record, run_blob: tuple[str, bytes, str] | None,
         facts.run_id = facts.run_id or info.get("id")
         facts.experiment = facts.experiment or info.get("experiment")
         facts.status = facts.status or info.get("status")
-        code = info.get("code_commit")
-        facts.code_commit = facts.code_commit or (None if code == "none" else code)
+        facts.code_commit = facts.code_commit or _code_commit(info.get("code_commit"))
         facts.has_run = True
     if facts.metrics_blob is None and metrics is not None and metrics[0] == "blob":
         facts.has_run = True
