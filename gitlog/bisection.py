@@ -24,9 +24,9 @@ from .config import Config, load
 from .details import details
 from .errors import GitlogError, RevisionError
 from .git import Repo, run_git, stream_git
+from .historyquery import metric_names
 from .index import Index
 from .runlog import collect
-from .timeline import metric_names
 
 GOOD, BAD, SKIP = 0, 1, 125
 

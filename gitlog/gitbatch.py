@@ -11,10 +11,13 @@ import os
 import subprocess
 import threading
 from pathlib import Path
-from typing import Any
 
 from .errors import GitCommandError
 from .git import _env
+
+TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Batch:

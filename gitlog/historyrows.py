@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
 
 from .config import Config
 from .errors import GitlogError
@@ -27,6 +25,10 @@ from .git import Repo
 from .index import SEP as SEP_FACTS
 from .index import Index, pack
 from .linking import Progress, source_experiment
+
+TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
+if TYPE_CHECKING:
+    from typing import Any
 
 ROWS_VERSION = "2"
 SEP = "\x1f"
@@ -37,14 +39,15 @@ _ESC = "\x02"  # a field that holds one of these characters is stored as JSON af
 _CONTROL = ("\n", SEP, _PATHS, _FIRST, _DIFF, _ESC)
 
 
-@dataclass(frozen=True)
 class MetricSpec:
-    """One ``--metric``: its name, every name of its series, which point, which way."""
+    """One ``--metric``: its name, every name of its series, which way is better (lower
+    or not) and which point (a step, parse_step; None for the summary value)."""
 
-    name: str
-    names: tuple[str, ...]
-    lower: bool
-    which: str | None = None  # a step (parse_step), None for the summary value
+    __slots__ = ("name", "names", "lower", "which")
+
+    def __init__(self, name: str, names: tuple[str, ...], lower: bool,
+                 which: str | None = None) -> None:
+        self.name, self.names, self.lower, self.which = name, names, lower, which
 
     def key(self) -> str:
         return json.dumps([list(self.names), self.which, self.lower])

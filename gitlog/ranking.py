@@ -12,9 +12,9 @@ from .details import details
 from .errors import GitlogError
 from .filters import parse
 from .git import Repo
+from .historyquery import metric_names
 from .index import Index
 from .runlog import collect, no_runs_error
-from .timeline import metric_names
 
 
 @dataclass

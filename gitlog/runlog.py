@@ -13,7 +13,6 @@ import contextlib
 import gc
 import json
 from collections.abc import Iterator
-from typing import Any
 
 from .config import Config
 from .errors import GitlogError, RevisionError
@@ -21,6 +20,10 @@ from .facts import Facts
 from .git import Repo
 from .index import Index
 from .linking import MISSING, Progress, RunEntry, RunLog, link, source_experiment, walk_and_describe
+
+TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["Progress", "RunEntry", "RunLog", "collect", "code_changes", "code_pathspec",
            "experiment_refs", "map_revision", "no_runs_error", "paused_gc",

@@ -135,7 +135,8 @@ def test_corrupt_config_names_line_and_column(repo: Path) -> None:
 
 
 def test_help_lists_every_command_with_an_example() -> None:
-    from gitlog.cli import COMMANDS, cli
+    from gitlog.cli import COMMANDS
+    from gitlog.cli._group import cli
 
     proc = run_cli("--help", cwd=Path.cwd())
     for name in COMMANDS:

@@ -1,16 +1,17 @@
 """The ``gitlog`` command: a click group whose subcommands load on first use.
 
-Only click is imported at start-up; each command's module (and whatever heavy library it
-needs) is imported when that command runs. Errors print as ``Error: ...`` plus a
-``hint:`` line; exit codes: 0 ok, 1 expected failure, 2 usage, 3 bug, 130 interrupted.
+``main`` imports click (~30 ms) only when it needs it: ``gitlog history``, the query run
+most, has its arguments read by ``_fastpath`` when they are plain ones, and shows its rows
+with no click loaded; any other command line (help, a typo, another command) goes to the
+click group in ``_group``, with the same output. Each command's module (and whatever
+heavy library it needs) is imported when that command runs. Errors print as
+``Error: ...`` plus a ``hint:`` line; exit codes: 0 ok, 1 expected failure, 2 usage,
+3 bug, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Any
-
-import click
 
 # name -> (module, attribute, one-line help shown by `gitlog --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -39,69 +40,68 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name not in COMMANDS:
-            return None
-        import importlib
-
-        module, attr, _ = COMMANDS[name]
-        return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="gitlog", message="gitlog %(version)s")
-@click.option("--debug", is_flag=True, help="Show the full traceback of unexpected errors.")
-def cli(debug: bool) -> None:
-    """gitlog: keep ML logs (params, metrics, events, artifacts) in your git repository.
-
-    Each experiment is a branch exp/NAME; each run is a commit holding the code as it
-    ran plus its logs.
-
-    Example: gitlog run -e baseline -p lr=0.1 -- python train.py
-    """
-
-
 def main(argv: list[str] | None = None) -> None:
     from gitlog.errors import GitlogError
 
+    from ._output import echo_err
+
     args = sys.argv[1:] if argv is None else argv
     try:
-        rv = cli.main(args=args, prog_name="gitlog", standalone_mode=False)
+        code = _run(args)
     except GitlogError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        echo_err(f"Error: {exc}")
         if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
-        sys.exit(1)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
+            echo_err(f"hint: {exc.hint}")
+        code = 1
+    except KeyboardInterrupt:
+        echo_err("Interrupted.")
+        code = 130
     except BrokenPipeError:
-        sys.exit(1)
+        _drop_stdout()
+        code = 1
     except Exception as exc:
         if "--debug" in args:
             raise
-        click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (re-run with --debug "
-                   "for the traceback, and please report it)", err=True)
-        sys.exit(3)
-    sys.exit(rv if isinstance(rv, int) else 0)
+        echo_err(f"Error: unexpected {type(exc).__name__}: {exc} (re-run with --debug "
+                 "for the traceback, and please report it)")
+        code = 3
+    sys.exit(code)
 
 
-def pass_repo(func: Any) -> Any:
-    """Add ``-C/--repo PATH`` to a command."""
-    return click.option("-C", "--repo", "repo", default=".", show_default=True,
-                        type=click.Path(file_okay=False),
-                        help="Run as if gitlog was started in PATH.")(func)
+def _run(args: list[str]) -> int:
+    """Run one command line; its exit code."""
+    if args[:1] == ["history"]:
+        from ._fastpath import history_arguments
+
+        found = history_arguments(args[1:])
+        if found is not None:
+            from .historyview import show_history
+
+            show_history(**found)
+            return 0
+    import click
+
+    from ._group import cli
+
+    try:
+        rv = cli.main(args=args, prog_name="gitlog", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        raise KeyboardInterrupt from None
+    return rv if isinstance(rv, int) else 0
+
+
+def _drop_stdout() -> None:
+    """The reader of stdout went away (``gitlog history | head``): send what is still
+    buffered nowhere, so the exit does not fail flushing it."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -10,15 +10,19 @@ import csv
 import io
 import json
 import math
+import sys
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
 
-import click
+TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMATS = ("table", "json", "csv", "markdown")
 
 
 def format_option(*formats: str) -> Any:
+    import click
+
     choices = list(formats or FORMATS)
     return click.option("--format", "fmt", type=click.Choice(choices), default="table",
                         show_default=True, help="Output format.")
@@ -125,17 +129,29 @@ def _csv_cell(value: Any) -> Any:
     return cell(value)
 
 
+# stdout and stderr are looked up at each call (a test runner may swap them); this module
+# does not import click, so the CLI's fast path for ``history`` can use it.
 def echo(text: str) -> None:
+    """``text`` and a newline on stdout (nothing for an empty text)."""
     if text:
-        click.echo(text)
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
 
 
 def echo_chunks(chunks: Iterable[str]) -> None:
     """Like ``echo("".join(chunks))``, written as the pieces come."""
+    out = sys.stdout
     written = False
     for text in chunks:
         if text:
-            click.echo(text, nl=False)
+            out.write(text)
             written = True
     if written:
-        click.echo("")
+        out.write("\n")
+        out.flush()
+
+
+def echo_err(text: str) -> None:
+    """``text`` and a newline on stderr."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()

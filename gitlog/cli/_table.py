@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
 
-import click
+from ._output import echo, echo_err, render
 
-from ._output import echo, render
+TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
+if TYPE_CHECKING:
+    from typing import Any
 
 SPARKS = "▁▂▃▄▅▆▇█"
 
@@ -268,11 +269,11 @@ def emit(text: str) -> None:
 
 
 def note(text: str) -> None:
-    click.echo(f"gitlog: {text}", err=True)
+    echo_err(f"gitlog: {text}")
 
 
 def warn(text: str) -> None:
-    click.echo(f"warning: {text}", err=True)
+    echo_err(f"warning: {text}")
 
 
 class Progress:

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from . import pass_repo
+from ._group import pass_repo
 from ._output import echo, format_option, render
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from . import pass_repo
+from ._group import pass_repo
 from ._output import format_option, to_json
 from ._table import emit, format_rows
 

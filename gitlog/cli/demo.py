@@ -28,8 +28,8 @@ def demo(directory: str | None) -> None:
     result = build_demo(directory, progress=lambda m: click.echo(f"gitlog demo: {m}", err=True))
     from gitlog import query
     from gitlog.cli._output import render
-    from gitlog.cli.history import render_history
-    from gitlog.timeline import query_history
+    from gitlog.cli.historyview import render_history
+    from gitlog.historyquery import query_history
 
     click.echo(f"Demo repository: {result.path}\n")
     rows = query.list_experiments(result.path)

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from . import pass_repo
+from ._group import pass_repo
 from ._output import echo, format_option, render
 
 HOOK_HELP = "pre-commit, commit-msg, post-commit, pre-push, post-checkout or post-merge"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import pass_repo
+from ._group import pass_repo
 from ._output import format_option
 from ._table import emit, format_rows, note, warn
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import pass_repo
+from ._group import pass_repo
 from ._output import echo, format_option, render
 
 

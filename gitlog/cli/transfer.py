@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from . import pass_repo
+from ._group import pass_repo
 from ._output import echo, format_option, render
 
 _COLUMNS = ["experiment", "action", "runs", "artifacts", "detail"]

@@ -1,0 +1,49 @@
+"""The click side of ``gitlog``: the command group, whose subcommands load on first use
+(``COMMANDS``), and the options every command shares. ``gitlog.cli.main`` imports it for
+every command line but the fast path's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from . import COMMANDS
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        import importlib
+
+        module, attr, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gitlog", message="gitlog %(version)s")
+@click.option("--debug", is_flag=True, help="Show the full traceback of unexpected errors.")
+def cli(debug: bool) -> None:
+    """gitlog: keep ML logs (params, metrics, events, artifacts) in your git repository.
+
+    Each experiment is a branch exp/NAME; each run is a commit holding the code as it
+    ran plus its logs.
+
+    Example: gitlog run -e baseline -p lr=0.1 -- python train.py
+    """
+
+
+def pass_repo(func: Any) -> Any:
+    """Add ``-C/--repo PATH`` to a command."""
+    return click.option("-C", "--repo", "repo", default=".", show_default=True,
+                        type=click.Path(file_okay=False),
+                        help="Run as if gitlog was started in PATH.")(func)
