@@ -170,18 +170,53 @@ class Feed:
 
 
 class DiffStream(Feed):
-    """One ``git diff-tree --stdin`` fed pair by pair: ``result()`` gives the paths
-    changed from each ``(old, new)``, in the order they were added."""
+    """One ``git diff-tree --stdin`` fed pair by pair: ``take()`` gives the paths changed
+    from each ``(old, new)`` added since the last take, in the order they were added;
+    ``result()`` the rest, and ends git.
+
+    To know when git has answered every pair so far, ``take`` sends a line that is no
+    object id: diff-tree echoes such a line and flushes its output, so the echo marks the
+    end of the answers before it."""
 
     def __init__(self, cwd: str | Path, pathspec: list[str]) -> None:
         super().__init__(cwd, ["diff-tree", "--stdin", "-r", "--name-only", "-z", "--always",
                                "--", *pathspec])
         self.pairs: list[tuple[str, str]] = []
+        self._taken = 0  # pairs answered by ``take``
+        self._marks = 0
 
     def pair(self, old: str, new: str) -> None:
         self.pairs.append((old, new))
         self.add(f"{new} {old}")
 
+    def take(self) -> list[list[str]]:
+        """The paths of each pair added since the last take (waits for git)."""
+        import select
+
+        todo = self.pairs[self._taken:]
+        if not todo:
+            return []
+        self._marks += 1
+        marker = b"\x01gitlog-sync-%d\n" % self._marks  # never an object id
+        self._pending += marker
+        seen = b""
+        while True:
+            self._pump()
+            seen = b"".join(self._chunks)
+            at = seen.find(marker)
+            if at >= 0 and (at == 0 or seen[at - 1:at] == b"\0"):
+                break
+            if self._eof:
+                raise GitCommandError(self._args[:2], self._proc.wait(),
+                                      "git diff-tree ended early")
+            select.select([self._out], [self._in] if self._pending else [], [])
+        self._chunks = [seen[at + len(marker):]]
+        self._taken = len(self.pairs)
+        return parse_diff_names(seen[:at], todo)
+
     def result(self) -> list[list[str]]:
+        """The paths of each pair not taken yet; git ends."""
+        todo = self.pairs[self._taken:]
         self._finish()
-        return parse_diff_names(b"".join(self._chunks), self.pairs)
+        self._taken = len(self.pairs)
+        return parse_diff_names(b"".join(self._chunks), todo)

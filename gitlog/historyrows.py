@@ -129,11 +129,14 @@ def _shown(value: int | float) -> str:
 
 class Rows:
     """The lines of one walk (a list, or ``StoredLines``) and the warnings it gave
-    (malformed metrics)."""
+    (malformed metrics); ``stored``: lines before those, in the index already
+    (``Pieces``)."""
 
-    def __init__(self, lines: list[str] | StoredLines, warnings: list[str]) -> None:
+    def __init__(self, lines: list[str] | StoredLines, warnings: list[str],
+                 stored: int = 0) -> None:
         self.lines = lines
         self.warnings = warnings
+        self.stored = stored
 
 
 class StoredLines:
@@ -222,16 +225,49 @@ def cached(index: Index, key: str, specs: list[MetricSpec]) -> Rows | None:
 
 
 def _store(index: Index, key: str, specs: list[MetricSpec], rows: Rows,
-           tip: tuple[str, str] | None = None) -> None:
-    """Keep a walk's rows: a head (count, warnings), then the lines in pieces; ``tip``:
-    (base, resolved) of the walk, so the next walk of the same revisions can add to it."""
+           tip: tuple[str, str] | None = None, written: int = 0) -> bool:
+    """Keep a walk's rows: a head (count, warnings), then the lines in pieces (the first
+    ``written`` lines are stored already: ``Pieces``); ``tip``: (base, resolved) of the
+    walk, so the next walk of the same revisions can add to it. The head goes last, in
+    the same transaction as the last pieces: rows without it are never read."""
     name = _cache_key(specs)
     lines = rows.lines
     assert isinstance(lines, list)  # rows just made
-    index.put_columns(key, [(name, json.dumps([len(lines), rows.warnings])), *(
-        (f"{name}\x1d{piece}", "\n".join(lines[piece:piece + CHUNK]))
-        for piece in range(0, len(lines), CHUNK))],
+    return index.put_columns(key, [*(
+        (f"{name}\x1d{written + piece}", "\n".join(lines[piece:piece + CHUNK]))
+        for piece in range(0, len(lines), CHUNK)),
+        (name, json.dumps([written + len(lines), rows.warnings]))],
         [(tip_name(tip[0]), json.dumps([key, tip[1]]))] if tip else [])
+
+
+class Pieces:
+    """A walk's lines written to the index a piece (``CHUNK`` lines) at a time as they are
+    made, so a walk holds one piece, however many runs it meets. A piece is written whole
+    (its code changes filled in); the head that makes the rows readable (``_store``) is
+    written at the end."""
+
+    def __init__(self, index: Index, key: str, name: str) -> None:
+        self.index, self.key, self.name = index, key, name
+        self.written = 0  # lines stored
+
+    def write(self, lines: list[str]) -> bool:
+        """Store the next piece; False if the cache refused it."""
+        if not self.index.put_columns(self.key, [(f"{self.name}\x1d{self.written}",
+                                                  "\n".join(lines))]):
+            return False
+        self.written += len(lines)
+        return True
+
+    def read(self) -> list[str]:
+        """The lines stored so far."""
+        lines: list[str] = []
+        for piece in range(0, self.written, CHUNK):
+            text = self.index.column(self.key, f"{self.name}\x1d{piece}")
+            if text is None:
+                raise GitlogError("the query cache changed while it was written",
+                                  hint="run the command again")
+            lines += text.split("\n")
+        return lines
 
 
 def tip_name(base: str) -> str:
@@ -248,12 +284,25 @@ def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: 
 
     answers = start_walk(repo, config.log_dir, tokens, first_parent=first_parent,
                          oldest_first=True)
-    rows, facts_rows = make_rows(repo, config, index, specs, answers, progress)
+    stepped = any(s.which is not None for s in specs)  # the steps are read at the end
+    pieces = None if stepped else Pieces(index, key, _cache_key(specs))
+    if pieces is not None:  # registered first: another query's clean-up keeps its pieces
+        index.keep_walk(key, "", [])
+    rows, facts_rows = make_rows(repo, config, index, specs, answers, progress,
+                                 pieces=pieces)
     # the walk is registered (the index keeps the 16 last used, rows with them); its runs
     # for the other queries are filled when one of them walks it
     index.keep_walk(key, "\n".join(rows.warnings), facts_rows)
-    _store(index, key, specs, rows, tip)
-    return rows
+    tail = rows.lines
+    assert isinstance(tail, list)
+    stored = _store(index, key, specs, rows, tip, rows.stored)
+    if not rows.stored:
+        return rows
+    if not stored:  # the cache refused the last piece: hold them all
+        assert pieces is not None
+        return Rows([*pieces.read(), *tail], rows.warnings)
+    return Rows(StoredLines(index, key, _cache_key(specs), rows.stored + len(tail)),
+                rows.warnings)
 
 
 def extend_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: str,
@@ -327,11 +376,13 @@ class Resumed:
 
 def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
               answers: Iterable, progress: Progress | None = None,
-              resumed: Resumed | None = None) -> tuple[Rows, list[tuple[str, str]]]:
+              resumed: Resumed | None = None,
+              pieces: Pieces | None = None) -> tuple[Rows, list[tuple[str, str]]]:
     """The rows of walked commits (oldest first), each run linked to the latest run on its
     line as it comes, and the facts rows not yet written to the index. ``resumed``: add to
     rows made before (the walk gives the commits since); raises ``_Unsure`` on anything a
-    whole walk might see otherwise.
+    whole walk might see otherwise. ``pieces``: store each full piece of lines as it is
+    made (the rows returned hold the lines after them).
 
     The common commit (trailers and metrics.json in hand) is read from the raw answers;
     any other goes through ``walk.Parser`` and ``walk.Completer``."""
@@ -341,6 +392,7 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
     metrics_path = log_paths(config.log_dir)[1]
     layout = Layout(len(specs))
     lines: list[str] = resumed.lines if resumed else []
+    done = 0  # lines stored in ``pieces`` (and gone from ``lines``)
     warnings: list[str] = []
     # commit -> the latest run on its line: (its commit, its code's identity, the latest
     # value of each metric on the line); a commit that is no run shares the entry of the
@@ -425,7 +477,7 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
                 changes = ""
             else:
                 changes = _DIFF
-                diffs.append((len(lines), first, commit))
+                diffs.append((done + len(lines), first, commit))
                 if differ is None:
                     from .runlog import code_pathspec
 
@@ -452,8 +504,19 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
                                  commit[:10], date, _esc(experiment), _esc(subject), *shown,
                                  ""))
             lines.append(line)
-            if progress is not None and not len(lines) % 2048:
-                progress("walking", len(lines), None)
+            if len(lines) == CHUNK and pieces is not None:  # store the piece, drop it
+                if diffs:
+                    assert differ is not None
+                    _fill_changes(index, lines, diffs, differ.take(), done)
+                    diffs = []
+                if pieces.write(lines):
+                    lines = []
+                    done += CHUNK
+                else:  # the cache refused it (read-only, locked): hold every line
+                    lines[:0] = pieces.read()
+                    done, pieces = 0, None
+            if progress is not None and not (done + len(lines)) % 2048:
+                progress("walking", done + len(lines), None)
     except BaseException:
         if differ is not None:
             differ.abort()
@@ -461,10 +524,11 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
     finally:
         complete.close()
     if stepped:
+        assert not done, "the steps are read for all lines at once"
         _apply_steps(repo, config, index, lines, specs, layout)
     if differ is not None:
-        _fill_changes(index, lines, diffs, differ.result())
-    return Rows(lines, warnings), facts_rows
+        _fill_changes(index, lines, diffs, differ.result(), done)
+    return Rows(lines, warnings, done), facts_rows
 
 
 _NO_RAW = ("", "", "")
@@ -511,15 +575,19 @@ def _metric_cells(values: tuple, old: tuple, lowers: list[bool]) -> tuple[tuple 
 
 
 def _fill_changes(index: Index, lines: list[str], diffs: list[tuple[int, str, str]],
-                  found: list[list[str]]) -> None:
+                  found: list[list[str]], done: int = 0) -> None:
     """Put the code files changed between each pair (``found``, in ``diffs`` order) in
-    its line, and keep them in the index."""
+    its line (line ``at`` is ``lines[at - done]``), and keep them in the index."""
     index.put_changes({(a, b): files for (_, a, b), files in zip(diffs, found, strict=True)})
     for (at, _, _), files in zip(diffs, found, strict=True):
-        fields = lines[at].split(SEP)
-        fields[6] = _PATHS.join(_esc(p) for p in files)
-        fields[-1] = _esc(", ".join(files))
-        lines[at] = SEP.join(fields)
+        lines[at - done] = _with_changes(lines[at - done], files)
+
+
+def _with_changes(line: str, files: list[str]) -> str:
+    fields = line.split(SEP)
+    fields[6] = _PATHS.join(_esc(p) for p in files)
+    fields[-1] = _esc(", ".join(files))
+    return SEP.join(fields)
 
 
 def _apply_steps(repo: Repo, config: Config, index: Index, lines: list[str],

@@ -234,9 +234,9 @@ class Index:
         query stored for it."""
         return self._write([
             ("INSERT INTO commits VALUES (?, ?)", rows),
-            ("INSERT OR IGNORE INTO walks VALUES (?, ?, '', ?, NULL)",
+            ("INSERT INTO walks VALUES (?, ?, '', ?, NULL) ON CONFLICT(key) DO UPDATE "
+             "SET used = excluded.used, warnings = excluded.warnings",
              [(key, time.time(), warnings)]),
-            ("UPDATE walks SET used = ? WHERE key = ?", [(time.time(), key)]),
             ("DELETE FROM walks WHERE key NOT IN (SELECT key FROM walks ORDER BY used DESC "
              "LIMIT ?)", [(KEEP_WALKS,)]),
             ("DELETE FROM columns WHERE walk NOT IN (SELECT key FROM walks)", [()]),

@@ -323,6 +323,41 @@ def test_stored_rows_are_read_back_piece_by_piece_and_a_damaged_piece_is_not_tru
     assert again == cold
 
 
+def test_a_cold_walk_stores_each_piece_as_it_goes(twoexp: tuple[Path, dict],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold walk holds one piece of rows: each full piece, its code changes filled in,
+    goes to the index as it is made, and the rows shown are read back from there. If the
+    cache stops taking pieces midway, the walk holds the rows instead: the same rows."""
+    from gitlog import historyrows
+    from gitlog.historyquery import query_history
+
+    repo, _ = twoexp
+    index_dir = repo / ".git" / "gitlog"
+    whole = query_history(["loss"], all=True, repo=repo)
+    assert isinstance(whole.kept.lines, list)  # six runs: one piece, kept in hand
+    expected = list(whole.kept)
+    assert [historyrows.Layout(1).record(x)[9] for x in expected] == \
+        [None, None, ["model.py", "train.py"], [], [], ["train.py"]]
+
+    shutil.rmtree(index_dir)
+    monkeypatch.setattr(historyrows, "CHUNK", 2)  # code changes in the 2nd and 3rd piece
+    cold = query_history(["loss"], all=True, repo=repo)
+    assert isinstance(cold.kept.lines, historyrows.StoredLines)
+    assert list(cold.kept) == expected
+
+    shutil.rmtree(index_dir)
+    write = historyrows.Pieces.write
+
+    def refused_after_the_first(self: historyrows.Pieces, lines: list[str]) -> bool:
+        if self.written:  # sqlite refuses every write from now on
+            self.index.db.execute("PRAGMA query_only = ON")  # type: ignore[union-attr]
+        return write(self, lines)
+
+    monkeypatch.setattr(historyrows.Pieces, "write", refused_after_the_first)
+    held = query_history(["loss"], all=True, repo=repo)
+    assert isinstance(held.kept.lines, list) and list(held.kept) == expected
+
+
 def add_run(repo: Path, experiment: str, run_id: str, loss: float, n: int,
             code: dict[str, str] | None = None) -> str:
     """Commit one more run on exp/<experiment> with git itself, dated as the n-th commit."""
