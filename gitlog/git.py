@@ -9,6 +9,7 @@ working tree, index or HEAD: snapshots of uncommitted work use a temporary index
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from pathlib import Path
@@ -94,6 +95,20 @@ class Repo:
         self.objects_dir = (path / lines[4]).resolve()
         self.object_format = lines[5] if len(lines) > 5 else "sha1"
         self.gitlog_dir = self.common_dir / "gitlog"
+
+    def packed_objects(self) -> int:
+        """How many objects the repository's packs hold (from each pack index's fan-out
+        table: a few bytes read, no git process); loose objects are not counted."""
+        count = 0
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.objects_dir / "pack"):
+                if not entry.name.endswith(".idx"):
+                    continue
+                with contextlib.suppress(OSError), open(entry.path, "rb") as fh:
+                    head = fh.read(8 + 256 * 4)  # version 2: magic, version, fan-out
+                    if len(head) == 1032 and head[:4] == b"\xfftOc":
+                        count += int.from_bytes(head[-4:], "big")
+        return count
 
     # -- plain commands -------------------------------------------------------
     def git(self, *args: str, input: bytes | None = None, env: dict[str, str] | None = None,

@@ -181,8 +181,7 @@ class DiffStream(Feed):
     def __init__(self, cwd: str | Path, pathspec: list[str]) -> None:
         super().__init__(cwd, ["diff-tree", "--stdin", "-r", "--name-only", "-z", "--always",
                                "--", *pathspec])
-        self.pairs: list[tuple[str, str]] = []
-        self._taken = 0  # pairs answered by ``take``
+        self.pairs: list[tuple[str, str]] = []  # added since the last take
         self._marks = 0
 
     def pair(self, old: str, new: str) -> None:
@@ -193,7 +192,7 @@ class DiffStream(Feed):
         """The paths of each pair added since the last take (waits for git)."""
         import select
 
-        todo = self.pairs[self._taken:]
+        todo = self.pairs
         if not todo:
             return []
         self._marks += 1
@@ -211,12 +210,11 @@ class DiffStream(Feed):
                                       "git diff-tree ended early")
             select.select([self._out], [self._in] if self._pending else [], [])
         self._chunks = [seen[at + len(marker):]]
-        self._taken = len(self.pairs)
+        self.pairs = []
         return parse_diff_names(seen[:at], todo)
 
     def result(self) -> list[list[str]]:
         """The paths of each pair not taken yet; git ends."""
-        todo = self.pairs[self._taken:]
+        todo, self.pairs = self.pairs, []
         self._finish()
-        self._taken = len(self.pairs)
         return parse_diff_names(b"".join(self._chunks), todo)

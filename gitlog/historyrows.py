@@ -196,6 +196,9 @@ def _cache_key(specs: list[MetricSpec]) -> str:
 
 
 CHUNK = 500  # lines a stored piece: a walk's rows are written and read piece by piece
+# packed objects from which a walk counts children (``walk.Children``): a run commit
+# brings about 6 objects, so from some 3,000 runs; below, the linking map stays small
+COUNT_CHILDREN_FROM = 20_000
 
 
 def cached(index: Index, key: str, specs: list[MetricSpec]) -> Rows | None:
@@ -280,16 +283,25 @@ def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: 
               progress: Progress | None = None, tip: tuple[str, str] | None = None) -> Rows:
     """Walk ``tokens`` and make the rows; they (and each new commit's facts) go to the
     index, with ``tip`` (see ``_store``)."""
+    from .walk import Children
     from .walk import answers as start_walk
 
     answers = start_walk(repo, config.log_dir, tokens, first_parent=first_parent,
                          oldest_first=True)
     stepped = any(s.which is not None for s in specs)  # the steps are read at the end
     pieces = None if stepped else Pieces(index, key, _cache_key(specs))
+    # a big repository's walk counts each commit's children alongside, to drop linking
+    # entries as it goes (flat memory); a small one holds its few entries
+    children = None if stepped or repo.packed_objects() < COUNT_CHILDREN_FROM else \
+        Children(repo, config.log_dir, tokens, first_parent=first_parent)
     if pieces is not None:  # registered first: another query's clean-up keeps its pieces
         index.keep_walk(key, "", [])
-    rows, facts_rows = make_rows(repo, config, index, specs, answers, progress,
-                                 pieces=pieces)
+    try:
+        rows, facts_rows = make_rows(repo, config, index, specs, answers, progress,
+                                     pieces=pieces, children=children)
+    finally:
+        if children is not None:
+            children.close()
     # the walk is registered (the index keeps the 16 last used, rows with them); its runs
     # for the other queries are filled when one of them walks it
     index.keep_walk(key, "\n".join(rows.warnings), facts_rows)
@@ -359,7 +371,7 @@ class Resumed:
 
     def __init__(self, lines: list[str], metrics: int) -> None:
         none: tuple = (None,) * metrics
-        nothing = (None, None, none)
+        nothing = (None, None, none, None)
         self.state: dict[str, tuple] = {}
         self.run_ids: set[str] = set()
         self.since = 0
@@ -368,7 +380,7 @@ class Resumed:
             before = self.state.get(f[1], nothing) if f[1] else nothing
             latest = tuple([b if v is None else v for v, b in zip(
                 (number(f[7 + 3 * m]) for m in range(metrics)), before[2], strict=True)])
-            self.state[f[0]] = (f[0], None, latest)
+            self.state[f[0]] = (f[0], None, latest, None)
             self.run_ids.add(f[3])
             self.since = max(self.since, int(f[2]))
         self.lines = list(lines)
@@ -376,13 +388,16 @@ class Resumed:
 
 def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
               answers: Iterable, progress: Progress | None = None,
-              resumed: Resumed | None = None,
-              pieces: Pieces | None = None) -> tuple[Rows, list[tuple[str, str]]]:
+              resumed: Resumed | None = None, pieces: Pieces | None = None,
+              children: Iterable[str] | None = None) -> tuple[Rows, list[tuple[str, str]]]:
     """The rows of walked commits (oldest first), each run linked to the latest run on its
     line as it comes, and the facts rows not yet written to the index. ``resumed``: add to
     rows made before (the walk gives the commits since); raises ``_Unsure`` on anything a
     whole walk might see otherwise. ``pieces``: store each full piece of lines as it is
-    made (the rows returned hold the lines after them).
+    made (the rows returned hold the lines after them). ``children``: ``git rev-list
+    --children`` of the same walk (``walk.children``): a commit's entry in the linking map
+    is dropped once its last child is linked, so the walk holds the entries of the
+    commits whose children are still to come, not one a commit.
 
     The common commit (trailers and metrics.json in hand) is read from the raw answers;
     any other goes through ``walk.Parser`` and ``walk.Completer``."""
@@ -395,14 +410,19 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
     done = 0  # lines stored in ``pieces`` (and gone from ``lines``)
     warnings: list[str] = []
     # commit -> the latest run on its line: (its commit, its code's identity, the latest
-    # value of each metric on the line); a commit that is no run shares the entry of the
-    # run it follows
+    # value of each metric on the line, its identity); a commit that is no run shares the
+    # entry of the run it follows
     none: tuple[float | None, ...] = (None,) * len(specs)
-    nothing = (None, None, none)
+    nothing = (None, None, none, None)
     state: dict[str, tuple] = resumed.state if resumed else {}
     earlier = resumed.run_ids if resumed else None
     since = resumed.since if resumed else 0
-    seen: dict[str, tuple] = {}  # run identity -> its entry
+    # a run met again (a merge, a rebased copy) is shown once: the hash of each run's
+    # identity is kept (64 bits: a false match among a million runs is a 1e-7 chance)
+    shown: set[int] = set()
+    counts = iter(children) if children is not None else None
+    waiting: dict[str, int] = {}  # commit -> its children not linked yet
+    dead: list[str] = []  # entries to drop: their last child is linked
     sources: dict[str, str] = {}
     diffs: list[tuple[int, str, str]] = []  # (line, previous, commit) to diff
     facts_rows: list[tuple[str, str]] = []
@@ -421,6 +441,26 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
     try:
         for rest, tree, oid, blob in answers:
             commit, parents, source, ct, date, author, tags, subject = fields(rest)
+            if counts is not None:
+                for gone in dead:
+                    state.pop(gone, None)
+                dead.clear()
+                listed = next(counts, "")
+                if listed[:len(commit)] != commit:  # not the same walk: keep every entry
+                    counts = None
+                else:
+                    left = listed.count(" ")  # the children listed after the commit
+                    if left:
+                        waiting[commit] = left
+                    else:
+                        dead.append(commit)
+                    for parent in parents.split():
+                        left = waiting.get(parent, 0)
+                        if left == 1:
+                            del waiting[parent]
+                            dead.append(parent)
+                        elif left:
+                            waiting[parent] = left - 1
             run_id, experiment, status, code_commit = run_trailers(tags)
             if run_id is None or blob is None or oid is None:  # read more, the slow way
                 rec = parser(rest, tree, oid, blob)
@@ -460,16 +500,35 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
                 state[commit] = before
                 continue
             ident = f"{run_id or ''}:{blob_id or ''}" if run_id or blob_id else commit
-            entry = seen.get(ident)
-            if entry is not None:  # the same run again (a merge, a rebased copy)
-                state[commit] = entry
-                continue
+            copy = hash(ident) in shown
+            if copy:  # the same run again
+                entry = _merged(state, parents, ident)
+                if entry is not None:  # a merge: the entry of the run it brings in
+                    state[commit] = entry
+                    continue
+            else:
+                shown.add(hash(ident))
             if earlier is not None and (not run_id or run_id in earlier):
                 raise _Unsure  # maybe a copy of an earlier run
             if not experiment:
                 experiment = sources.get(source)
                 if experiment is None:
                     experiment = sources[source] = source_experiment(source, config)
+            old = before[2]
+            if stepped or parsed is None:
+                values = none
+            elif plain is not None:  # one metric, one name without '/': read it directly
+                value: Any = parsed.get(plain)
+                kind = value.__class__
+                values = (value,) if kind is int or (kind is float and value - value == 0) \
+                    else none
+            else:
+                probe.tree, probe.flat = parsed, None
+                values = tuple([probe.metric(n) for n in names])
+            raw, cells, latest = _metric_cells(values, old, lowers)
+            if copy:  # a rebased or picked copy: no row; the next run compares with it
+                state[commit] = (commit, None, latest, ident)
+                continue
             first, code = before[0], identity(tree)
             if first is None:
                 changes = _FIRST
@@ -483,25 +542,13 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
 
                     differ = repo.diff_stream(code_pathspec(config))
                 differ.pair(first, commit)
-            old = before[2]
-            if stepped or parsed is None:
-                values = none
-            elif plain is not None:  # one metric, one name without '/': read it directly
-                value: Any = parsed.get(plain)
-                kind = value.__class__
-                values = (value,) if kind is int or (kind is float and value - value == 0) \
-                    else none
-            else:
-                probe.tree, probe.flat = parsed, None
-                values = tuple([probe.metric(n) for n in names])
-            raw, shown, latest = _metric_cells(values, old, lowers)
-            state[commit] = seen[ident] = (commit, code, latest)
+            state[commit] = (commit, code, latest, ident)
             line = SEP.join((commit, first or "", ct, run_id or "", status or "", author,
-                             changes, *raw, commit[:10], date, experiment, subject, *shown, ""))
+                             changes, *raw, commit[:10], date, experiment, subject, *cells, ""))
             if line.count(SEP) != width or "\n" in line or _ESC in line:
                 line = SEP.join((commit, first or "", ct, _esc(run_id or ""),
                                  _esc(status or ""), _esc(author), changes, *raw,
-                                 commit[:10], date, _esc(experiment), _esc(subject), *shown,
+                                 commit[:10], date, _esc(experiment), _esc(subject), *cells,
                                  ""))
             lines.append(line)
             if len(lines) == CHUNK and pieces is not None:  # store the piece, drop it
@@ -529,6 +576,15 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
     if differ is not None:
         _fill_changes(index, lines, diffs, differ.result(), done)
     return Rows(lines, warnings, done), facts_rows
+
+
+def _merged(state: dict[str, tuple], parents: str, ident: str) -> tuple | None:
+    """The entry of the parent that holds the run ``ident`` (a merge brings it in)."""
+    for parent in parents.split():
+        entry = state.get(parent)
+        if entry is not None and entry[3] == ident:
+            return entry
+    return None
 
 
 _NO_RAW = ("", "", "")

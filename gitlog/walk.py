@@ -124,6 +124,36 @@ def answers(repo: Repo, log_dir: str, revs: list[str], *, first_parent: bool = F
     return Answers(log, cat, inline)
 
 
+class Children:
+    """``git rev-list --children`` of the walk ``answers(..., oldest_first=True)`` makes
+    (same revisions, paths and order), run alongside it: one line a commit, its id then
+    its children's among the walked commits. Iterating reads them as they come;
+    ``close`` stops git."""
+
+    def __init__(self, repo: Repo, log_dir: str, revs: list[str], *,
+                 first_parent: bool = False) -> None:
+        args = ["git", "rev-list", "--children", "--full-history", "--date-order",
+                "--reverse"]
+        if first_parent:
+            args.append("--first-parent")
+        self.proc = subprocess.Popen([*args, "--end-of-options", *revs, "--",
+                                      *log_paths(log_dir)], cwd=repo.root,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     env=_env(), text=True)
+
+    def __iter__(self) -> Iterator[str]:
+        assert self.proc.stdout
+        return iter(self.proc.stdout)
+
+    def close(self) -> None:
+        """Stop git (it may have more to say: the caller keeps every entry then)."""
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+
+
 class Answers:
     """The answers of a running ``git log | git cat-file`` pipe, in order; ``close`` stops
     both processes, whether or not anything was read."""

@@ -172,6 +172,54 @@ def test_merges_show_each_run_once(twoexp: tuple[Path, dict]) -> None:
                                        ("take b", "b", 1.2, 0.6, [])]
 
 
+def test_forks_from_old_runs_and_copies_of_runs_still_reached(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk drops a commit's linking entry once its last child is linked (counted by
+    ``git rev-list --children``): a branch forked from an old run still compares with
+    that run. A rebase whose old line is still reachable shows each run once; a new run
+    on the rebased line compares with the copy it follows. The rows are the same when
+    nothing is dropped."""
+    from gitlog import historyrows, walk
+    from gitlog.git import Repo
+
+    monkeypatch.setattr(historyrows, "COUNT_CHILDREN_FROM", 0)  # count them in any repo
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "v1\n"}, message="initial code")
+    a1 = b.run("a", {"loss": 1.0}, parents=[c1], run_id="a1")
+    a2 = b.run("a", {"loss": 0.8}, parents=[a1], run_id="a2", branch="exp/a-old")
+    a3 = b.run("a", {"loss": 0.7}, parents=[a2], run_id="a3", branch="exp/a-old")
+    f1 = b.run("f", {"loss": 0.9}, parents=[a1], run_id="f1")  # forked from a1, later
+    c2 = b.commit("main", {"README": "new base\n"}, message="base moves", parents=[c1])
+    r1 = b.run("a", {"loss": 1.0}, parents=[c2], run_id="a1")  # exp/a rebased on c2
+    r2 = b.run("a", {"loss": 0.8}, parents=[r1], run_id="a2")
+    r3 = b.run("a", {"loss": 0.7}, parents=[r2], run_id="a3")
+    b.run("a", {"loss": 0.6}, parents=[r3], run_id="a4", code={"train.py": "v2\n"})
+    sha = b.write(tmp_path / "proj")
+
+    def shown() -> list[tuple]:
+        return [(r.run, r.previous, r.value(), r.metrics["loss"].delta, r.code_changes)
+                for r in gitlog.history("loss", all=True, repo=tmp_path / "proj")]
+
+    rows = shown()
+    assert rows == [("a1", None, 1.0, None, None), ("a2", sha[a1], 0.8, -0.2, []),
+                    ("a3", sha[a2], 0.7, -0.1, []), ("f1", sha[a1], 0.9, -0.1, []),
+                    ("a4", sha[r3], 0.6, -0.1, ["train.py"])]
+    assert sha[r3] not in {sha[a1], sha[a2], sha[a3], sha[f1]}
+
+    class Unrelated:  # a count that does not match the walk: nothing is dropped
+        def __init__(self, *args: object, **kwargs: object) -> None: ...
+        def __iter__(self) -> object: return iter(["0" * 40 + "\n"])
+        def close(self) -> None: ...
+
+    shutil.rmtree(tmp_path / "proj" / ".git" / "gitlog")
+    monkeypatch.setattr(walk, "Children", Unrelated)
+    assert shown() == rows
+    # whether to count: by the objects in packs, read from the pack indexes
+    git(tmp_path / "proj", "gc", "-q")
+    counted = git(tmp_path / "proj", "count-objects", "-v")
+    assert f"in-pack: {Repo(tmp_path / 'proj').packed_objects()}\n" in counted
+
+
 def test_rebased_and_force_pushed_branch(twoexp: tuple[Path, dict], tmp_path: Path) -> None:
     repo, c = twoexp
     before = history_json(repo, "-m", "loss", "a")
