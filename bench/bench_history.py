@@ -137,6 +137,27 @@ def _run(cmd: list[str] | str, cwd: Path, env: dict[str, str] | None = None) -> 
     return float(wall), int(rss) / 1024, float(cpu)
 
 
+# gitlog's own peak memory, apart from the git processes it runs (whose peak is the
+# floor's kind: git log holds every commit of a --reverse walk): gitlog's main, run in a
+# process that writes its own peak RSS when it ends.
+_OWN_RSS = """import atexit, resource, sys
+def _write(path=sys.argv[1]):
+    with open(path, "w") as fh:
+        fh.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+atexit.register(_write)
+sys.argv = ["gitlog", *sys.argv[2:]]
+from gitlog.cli import main
+main()
+"""
+
+
+def own_rss(args: list[str], cwd: Path) -> float:
+    """Peak RSS in MB of gitlog's own process running ``gitlog ARGS``."""
+    with tempfile.NamedTemporaryFile("r", prefix="gitlog-bench-rss-") as out:
+        _run([sys.executable, "-c", _OWN_RSS, out.name, *args], cwd)  # from the launcher
+        return int(out.read()) / 1024
+
+
 def _summary(samples: list[tuple[float, float, float]]) -> dict[str, float]:
     walls, peaks, cpus = zip(*samples, strict=True)
     return {"s": statistics.median(walls), "mb": max(peaks), "cpu": statistics.median(cpus)}
@@ -185,7 +206,8 @@ def measure(size: int, path: Path, repeat: int, dvc: bool) -> list[dict[str, Any
     """The commands side by side: each repeat runs floor, cold and warm in turn, so a
     change in the machine's load reaches all three; ratios are taken per repeat. Then a
     history after one more run on a branch, from the index the warm query left."""
-    gitlog = [*gitlog_command(), "history", "--metric", "loss", "--all"]
+    args = ["history", "--metric", "loss", "--all"]
+    gitlog = [*gitlog_command(), *args]
     index = path / ".git" / "gitlog"
     floor_cmd = (f"git log --all --format=%H:{METRICS_PATH} -- {METRICS_PATH} "
                  "| git cat-file --batch > /dev/null")
@@ -202,6 +224,8 @@ def measure(size: int, path: Path, repeat: int, dvc: bool) -> list[dict[str, Any
             samples[name].append(sample)
         ratios["cold"].append(cold[0] / floor[0])
         ratios["warm"].append(warm[0] / floor[0])
+    shutil.rmtree(index, ignore_errors=True)
+    own = {"cold": own_rss(args, path), "warm": own_rss(args, path)}
     # one run more on a branch, the index as the previous query left it
     stored = path / ".git" / "gitlog-stored"
     shutil.rmtree(stored, ignore_errors=True)
@@ -213,16 +237,21 @@ def measure(size: int, path: Path, repeat: int, dvc: bool) -> list[dict[str, Any
         subprocess.run(["git", "update-ref", ref, new], cwd=path, check=True)
         samples["added"].append(_run(gitlog, path))
         subprocess.run(["git", "update-ref", ref, old], cwd=path, check=True)
+    shutil.rmtree(index)
+    shutil.copytree(stored, index)
+    subprocess.run(["git", "update-ref", ref, new], cwd=path, check=True)
+    own["added"] = own_rss(args, path)
+    subprocess.run(["git", "update-ref", ref, old], cwd=path, check=True)
     shutil.rmtree(stored)
     rows = [
         {"what": "floor: git log + one git cat-file --batch", **_summary(samples["floor"]),
          "ratio": 1.0},
         {"what": "gitlog history, cold (no index)", **_summary(samples["cold"]),
-         "ratio": statistics.median(ratios["cold"])},
+         "ratio": statistics.median(ratios["cold"]), "own": own["cold"]},
         {"what": "gitlog history, warm (index)", **_summary(samples["warm"]),
-         "ratio": statistics.median(ratios["warm"])},
+         "ratio": statistics.median(ratios["warm"]), "own": own["warm"]},
         {"what": "gitlog history, after one new run (index of the query before)",
-         **_summary(samples["added"])},
+         **_summary(samples["added"]), "own": own["added"]},
         {"what": "naive GitPython iter_commits loop",
          **_summary([_run([sys.executable, "-c", NAIVE], path)
                      for _ in range(max(1, repeat // 3))])},
@@ -265,7 +294,8 @@ def report(results: list[dict[str, Any]], loads: list[float] | None = None) -> s
         "",
         "`gitlog history --metric loss --all` on generated repositories of 1,000 and 10,000 "
         "run commits on 100 experiment branches (wall time, median; peak RSS: the largest "
-        "of the command and the processes it ran), against the raw-git floor (`git log "
+        "of the command and the processes it ran; gitlog's own: its process alone, without "
+        "the git processes it runs), against the raw-git floor (`git log "
         "--all --format=%H -- .gitlog/metrics.json` + one `git cat-file --batch`), a naive "
         "GitPython loop and "
         "`dvc metrics show --all-commits --json`. Floor, cold and warm take turns in each "
@@ -273,12 +303,15 @@ def report(results: list[dict[str, Any]], loads: list[float] | None = None) -> s
         + (" Load average (1 min) during the run: "
            + ", ".join(f"{v:.1f}" for v in loads) + "." if loads else ""),
         "",
-        "| runs | command | median wall | × floor | median CPU (user+sys) | peak RSS |",
-        "|---:|---|---:|---:|---:|---:|",
+        "| runs | command | median wall | × floor | median CPU (user+sys) | peak RSS | "
+        "gitlog's own |",
+        "|---:|---|---:|---:|---:|---:|---:|",
     ]
     for r in results:
+        own = f"{r['own']:.1f} MB" if "own" in r else "-"
         lines.append(f"| {r['size']:,} | {r['what']} | {r['s'] * 1000:,.0f} ms | "
-                     f"{r['ratio']:.1f}× | {r['cpu'] * 1000:,.0f} ms | {r['mb']:.0f} MB |")
+                     f"{r['ratio']:.1f}× | {r['cpu'] * 1000:,.0f} ms | {r['mb']:.0f} MB | "
+                     f"{own} |")
     verdicts = []
 
     def find(size: int, prefix: str) -> dict[str, Any] | None:
@@ -304,14 +337,19 @@ def report(results: list[dict[str, Any]], loads: list[float] | None = None) -> s
             verdicts.append(f"≥ 100× faster than dvc metrics show at 1,000 ({state}): "
                             f"{'met' if speedup >= 100 else 'not met'} ({speedup:.0f}×)")
     for state in ("cold", "warm"):
-        mems = [(r["size"], r["mb"]) for r in results
-                if r["what"].startswith(f"gitlog history, {state}")]
+        mems = [(r["size"], r["own"]) for r in results
+                if r["what"].startswith(f"gitlog history, {state}") and "own" in r]
         text = ", ".join(f"{mb:.1f} MB at {size:,}" for size, mb in mems)
         if len(mems) > 1:  # flat: under 1 MB more for every 10,000 runs more
             (n0, m0), (n1, m1) = mems[0], mems[-1]
             per_run = (m1 - m0) * 1024 / (n1 - n0)
-            text += f" (+{per_run:.2f} KB a run): {'flat' if per_run < 0.1 else 'not flat'}"
-        verdicts.append(f"peak memory ({state}): {text}")
+            text += f" ({per_run:+.2f} KB a run): {'flat' if per_run < 0.1 else 'not flat'}"
+        verdicts.append(f"gitlog's own peak memory ({state}): {text}")
+    floors = [(r["size"], r["mb"]) for r in results if r["what"].startswith("floor")]
+    if len(floors) > 1:
+        (n0, m0), (n1, m1) = floors[0], floors[-1]
+        verdicts.append(f"(the floor's git grows {(m1 - m0) * 1024 / (n1 - n0):.2f} KB a run: "
+                        f"{m0:.0f} to {m1:.0f} MB)")
     lines += ["", "Targets: " + "; ".join(verdicts) + "."]
     return "\n".join(lines)
 
