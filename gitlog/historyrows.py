@@ -395,7 +395,7 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
     rows made before (the walk gives the commits since); raises ``_Unsure`` on anything a
     whole walk might see otherwise. ``pieces``: store each full piece of lines as it is
     made (the rows returned hold the lines after them). ``children``: ``git rev-list
-    --children`` of the same walk (``walk.children``): a commit's entry in the linking map
+    --children`` of the same walk (``walk.Children``): a commit's entry in the linking map
     is dropped once its last child is linked, so the walk holds the entries of the
     commits whose children are still to come, not one a commit.
 
@@ -418,7 +418,7 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
     earlier = resumed.run_ids if resumed else None
     since = resumed.since if resumed else 0
     # a run met again (a merge, a rebased copy) is shown once: the hash of each run's
-    # identity is kept (64 bits: a false match among a million runs is a 1e-7 chance)
+    # identity is kept (64 bits: among a million runs, a false match is a 3e-8 chance)
     shown: set[int] = set()
     counts = iter(children) if children is not None else None
     waiting: dict[str, int] = {}  # commit -> its children not linked yet
