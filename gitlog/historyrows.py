@@ -133,10 +133,11 @@ class Rows:
     (``Pieces``)."""
 
     def __init__(self, lines: list[str] | StoredLines, warnings: list[str],
-                 stored: int = 0) -> None:
+                 stored: int = 0, frontier: dict[str, tuple] | None = None) -> None:
         self.lines = lines
         self.warnings = warnings
         self.stored = stored
+        self.frontier = frontier  # the linking entries of the walk's tips (``make_rows``)
 
 
 class StoredLines:
@@ -231,8 +232,9 @@ def _store(index: Index, key: str, specs: list[MetricSpec], rows: Rows,
            tip: tuple[str, str] | None = None, written: int = 0) -> bool:
     """Keep a walk's rows: a head (count, warnings), then the lines in pieces (the first
     ``written`` lines are stored already: ``Pieces``); ``tip``: (base, resolved) of the
-    walk, so the next walk of the same revisions can add to it. The head goes last, in
-    the same transaction as the last pieces: rows without it are never read."""
+    walk, so the next walk of the same revisions can add to it (with the linking entries
+    of the walk's tips, ``Rows.frontier``). The head goes last, in the same transaction as
+    the last pieces: rows without it are never read."""
     name = _cache_key(specs)
     lines = rows.lines
     assert isinstance(lines, list)  # rows just made
@@ -240,7 +242,17 @@ def _store(index: Index, key: str, specs: list[MetricSpec], rows: Rows,
         (f"{name}\x1d{written + piece}", "\n".join(lines[piece:piece + CHUNK]))
         for piece in range(0, len(lines), CHUNK)),
         (name, json.dumps([written + len(lines), rows.warnings]))],
-        [(tip_name(tip[0]), json.dumps([key, tip[1]]))] if tip else [])
+        [(tip_name(tip[0]), json.dumps([key, tip[1], _frontier_note(rows.frontier)]))]
+        if tip else [])
+
+
+def _frontier_note(frontier: dict[str, tuple] | None) -> dict[str, list] | None:
+    """The tips' linking entries as JSON (a code identity is a hash of this process:
+    not kept, so the next run on a tip's line is diffed)."""
+    if frontier is None:
+        return None
+    return {commit: [first, list(latest), ident]
+            for commit, (first, _, latest, ident) in frontier.items()}
 
 
 class Pieces:
@@ -322,7 +334,11 @@ def extend_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key
                 first_parent: bool = False, progress: Progress | None = None) -> Rows | None:
     """The rows of ``tokens`` made from those of their last walk plus the commits since,
     when every revision only moved forward (new runs on top); None when that cannot be
-    sure to give what a whole walk would."""
+    sure to give what a whole walk would.
+
+    The old rows are not held: their full pieces are copied in the index, the new runs
+    link to the entries the last walk kept for its tips, and one pass over the old rows
+    gives their run ids and latest time."""
     from .walk import answers as start_walk
 
     base, resolved = tip
@@ -330,9 +346,11 @@ def extend_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key
     if noted is None or any(t.startswith("^") or ".." in t for t in tokens):
         return None
     try:
-        old_key, old_resolved = json.loads(noted)
-    except (ValueError, TypeError):
-        return None
+        old_key, old_resolved, frontier = json.loads(noted)
+        state = {commit: (first, None, tuple(latest), ident)
+                 for commit, (first, latest, ident) in frontier.items()}
+    except (ValueError, TypeError, AttributeError):
+        return None  # not kept (an older note, or a walk that could not tell its tips)
     old = cached(index, old_key, specs) if old_key != key else None
     if old is None:
         return None
@@ -340,19 +358,41 @@ def extend_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key
     if not old_tips or repo.git("rev-list", "-n1", *old_tips,
                                 *(f"^{t}" for t in new_tips), "--").strip():
         return None  # a revision moved elsewhere (a rebase, a reset): walk it all
+    name = _cache_key(specs)
+    pieces: Pieces | None = None
+    if any(s.which is not None for s in specs):  # the steps are read for all lines at once
+        resumed = Resumed(state, old.lines, list(old.lines), 0)
+    else:
+        count = len(old.lines)
+        full = count - count % CHUNK
+        index.keep_walk(key, "", [])  # registered first: another query's clean-up keeps it
+        if not index.copy_columns(old_key, key,
+                                  [f"{name}\x1d{p}" for p in range(0, full, CHUNK)]):
+            return None
+        tail = index.column(old_key, f"{name}\x1d{full}") if full < count else ""
+        if tail is None:
+            return None
+        resumed = Resumed(state, old.lines, tail.split("\n") if tail else [], full)
+        pieces = Pieces(index, key, name)
+        pieces.written = full
     answers = start_walk(repo, config.log_dir, [*tokens, *(f"^{t}" for t in old_tips)],
                          first_parent=first_parent, oldest_first=True)
     try:
-        rows, facts_rows = make_rows(repo, config, index, specs, answers, progress,
-                                     Resumed(list(old.lines), len(specs)))
+        rows, facts_rows = make_rows(repo, config, index, specs, answers, progress, resumed,
+                                     pieces)
     except _Unsure:
         return None
     finally:
         answers.close()
     rows.warnings[:0] = old.warnings
     index.keep_walk(key, "\n".join(rows.warnings), facts_rows)
-    _store(index, key, specs, rows, tip)
-    return rows
+    tail_lines = rows.lines
+    assert isinstance(tail_lines, list)
+    if not _store(index, key, specs, rows, tip, rows.stored):
+        return None  # the cache refused the rows: walk them whole
+    if not rows.stored:
+        return rows
+    return Rows(StoredLines(index, key, name, rows.stored + len(tail_lines)), rows.warnings)
 
 
 def _ids(resolved: str) -> list[str]:
@@ -365,25 +405,22 @@ class _Unsure(Exception):
 
 
 class Resumed:
-    """Rows made before, to add the runs committed since to: each run's entry in the
-    linking map (its code's identity unknown: the next run on its line is diffed), the
-    run ids they hold and the latest commit time among them."""
+    """Rows made before, to add the runs committed since to: the linking entries of
+    their tips (``state``), a hash of each run id they hold and their latest commit time
+    (one pass over ``lines``), the lines of their last piece if it is not full (``tail``)
+    and how many lines come before it (``stored``, in the index already)."""
 
-    def __init__(self, lines: list[str], metrics: int) -> None:
-        none: tuple = (None,) * metrics
-        nothing = (None, None, none, None)
-        self.state: dict[str, tuple] = {}
-        self.run_ids: set[str] = set()
+    def __init__(self, state: dict[str, tuple], lines: Iterable[str], tail: list[str],
+                 stored: int) -> None:
+        self.state = state
+        self.run_ids: set[int] = set()
         self.since = 0
         for line in lines:
-            f = line.split(SEP)
-            before = self.state.get(f[1], nothing) if f[1] else nothing
-            latest = tuple([b if v is None else v for v, b in zip(
-                (number(f[7 + 3 * m]) for m in range(metrics)), before[2], strict=True)])
-            self.state[f[0]] = (f[0], None, latest, None)
-            self.run_ids.add(f[3])
+            f = line.split(SEP, 4)
+            self.run_ids.add(hash(_text(f[3])))
             self.since = max(self.since, int(f[2]))
-        self.lines = list(lines)
+        self.lines = tail
+        self.stored = stored
 
 
 def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
@@ -407,7 +444,7 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
     metrics_path = log_paths(config.log_dir)[1]
     layout = Layout(len(specs))
     lines: list[str] = resumed.lines if resumed else []
-    done = 0  # lines stored in ``pieces`` (and gone from ``lines``)
+    done = resumed.stored if resumed else 0  # lines stored in ``pieces`` (not in ``lines``)
     warnings: list[str] = []
     # commit -> the latest run on its line: (its commit, its code's identity, the latest
     # value of each metric on the line, its identity); a commit that is no run shares the
@@ -423,6 +460,9 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
     counts = iter(children) if children is not None else None
     waiting: dict[str, int] = {}  # commit -> its children not linked yet
     dead: list[str] = []  # entries to drop: their last child is linked
+    # without the counts, the parents met tell which entries are the tips' (the frontier
+    # the next walk adds to); None when the counts stopped matching: not known
+    linked: set[str] | None = set() if counts is None else None
     sources: dict[str, str] = {}
     diffs: list[tuple[int, str, str]] = []  # (line, previous, commit) to diff
     facts_rows: list[tuple[str, str]] = []
@@ -450,10 +490,8 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
                     counts = None
                 else:
                     left = listed.count(" ")  # the children listed after the commit
-                    if left:
+                    if left:  # (one without children is a tip: its entry stays)
                         waiting[commit] = left
-                    else:
-                        dead.append(commit)
                     for parent in parents.split():
                         left = waiting.get(parent, 0)
                         if left == 1:
@@ -461,6 +499,8 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
                             dead.append(parent)
                         elif left:
                             waiting[parent] = left - 1
+            elif linked is not None and parents:
+                linked.update(parents.split())
             run_id, experiment, status, code_commit = run_trailers(tags)
             if run_id is None or blob is None or oid is None:  # read more, the slow way
                 rec = parser(rest, tree, oid, blob)
@@ -508,7 +548,7 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
                     continue
             else:
                 shown.add(hash(ident))
-            if earlier is not None and (not run_id or run_id in earlier):
+            if earlier is not None and (not run_id or hash(run_id) in earlier):
                 raise _Unsure  # maybe a copy of an earlier run
             if not experiment:
                 experiment = sources.get(source)
@@ -575,7 +615,14 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
         _apply_steps(repo, config, index, lines, specs, layout)
     if differ is not None:
         _fill_changes(index, lines, diffs, differ.result(), done)
-    return Rows(lines, warnings, done), facts_rows
+    if counts is not None:
+        for gone in dead:
+            state.pop(gone, None)
+        frontier: dict[str, tuple] | None = state
+    else:
+        frontier = {c: e for c, e in state.items() if c not in linked} \
+            if linked is not None else None
+    return Rows(lines, warnings, done, frontier), facts_rows
 
 
 def _merged(state: dict[str, tuple], parents: str, ident: str) -> tuple | None:

@@ -260,6 +260,20 @@ class Index:
         rows = self._read("SELECT data FROM columns WHERE key = ?", (name,))
         return rows[0][0] if rows else None
 
+    def copy_columns(self, walk: str, to: str, names: list[str]) -> bool:
+        """Columns ``names`` of walk ``walk`` copied to walk ``to`` (in the index: no
+        value passes through Python); True if all were there and are copied."""
+        if not names:
+            return True
+        rows = self._read(f"SELECT count(*) FROM columns WHERE key IN "
+                          f"({', '.join('?' * len(names))})",
+                          [f"{walk}\x1d{n}" for n in names])
+        if not rows or rows[0][0] != len(names):
+            return False
+        return self._write([("INSERT OR REPLACE INTO columns SELECT ?, ?, data FROM columns "
+                             "WHERE key = ?", [(f"{to}\x1d{n}", to, f"{walk}\x1d{n}")
+                                               for n in names])])
+
     def put_column(self, walk: str, name: str, data: str) -> bool:
         return self.put_columns(walk, [(name, data)])
 

@@ -451,11 +451,11 @@ def test_runs_added_since_the_last_walk_extend_its_rows(twoexp: tuple[Path, dict
         with Index(r.gitlog_dir, config.log_dir) as index:
             rows = extend_rows(r, config, index, tokens, base + "\x1e" + resolved, specs,
                                (base, resolved))
-        return None if rows is None else rows.lines
+        return None if rows is None else list(rows.lines)
 
     def whole() -> list[str]:
         with Index(r.gitlog_dir, config.log_dir, rebuild=True) as index:
-            return walk_rows(r, config, index, tokens, "w", specs).lines
+            return list(walk_rows(r, config, index, tokens, "w", specs).lines)
 
     added = extended()
     assert added is not None and added == whole()
@@ -484,6 +484,73 @@ def test_runs_added_since_the_last_walk_extend_its_rows(twoexp: tuple[Path, dict
     shown = history_json(repo, "-m", "loss", "--all")
     assert [x["loss"] for x in shown if x["experiment"] == "b"] == [0.9, 1.2, 1.1, 1.0]
     assert shown == after_rebuild()
+
+
+@pytest.mark.parametrize("count_children", [True, False])
+def test_an_extension_copies_the_stored_pieces_and_links_to_the_tips(
+        twoexp: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch,
+        count_children: bool) -> None:
+    """Adding runs to stored rows holds none of them: their full pieces are copied in the
+    index, the last one is taken up again, and the new runs link to the entries the last
+    walk kept for its tips (known from the children counts, or from the parents met).
+    The rows are those of a whole walk."""
+    from gitlog import historyrows
+
+    repo, _ = twoexp
+    monkeypatch.setattr(historyrows, "CHUNK", 4)  # six runs: one full piece and two lines
+    monkeypatch.setattr(historyrows, "COUNT_CHILDREN_FROM", 0 if count_children else 10**9)
+    walks: list[str] = []
+    whole_walk = historyrows.walk_rows
+    monkeypatch.setattr(historyrows, "walk_rows",
+                        lambda *a, **k: walks.append("whole") or whole_walk(*a, **k))
+
+    def shown(**options: object) -> list[tuple]:
+        return [(r.commit, r.previous, r.value(), r.metrics["loss"].delta, r.code_changes)
+                for r in gitlog.history("loss", all=True, repo=repo, **options)]
+
+    before = shown()
+    assert walks == ["whole"]
+    add_run(repo, "a", "a5", 0.5, 10, code={"train.py": "v4\n"})
+    add_run(repo, "b", "b3", 1.1, 11)
+    added = shown()
+    assert walks == ["whole"]  # added to, not walked again
+    assert added[:6] == before
+    assert [(r[2], r[3], r[4]) for r in added[6:]] == [(0.5, -0.1, ["train.py"]),
+                                                       (1.1, -0.1, [])]
+    shutil.rmtree(repo / ".git" / "gitlog")
+    assert shown() == added
+    assert walks == ["whole", "whole"]
+
+
+def test_steps_of_runs_added_since_the_last_walk(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --step, the rows added to are read whole (the steps are linked at the end):
+    the same rows as a whole walk."""
+    from gitlog import historyrows
+
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("s", {"loss": 0.5}, parents=[c1], series={"loss": [(0, 0.9), (1, 0.4)]})
+    b.run("s", {"loss": 0.3}, parents=[r1], series={"loss": [(0, 0.8), (1, 0.2)]})
+    repo = tmp_path / "p"
+    b.write(repo)
+    walks: list[str] = []
+    whole_walk = historyrows.walk_rows
+    monkeypatch.setattr(historyrows, "walk_rows",
+                        lambda *a, **k: walks.append("whole") or whole_walk(*a, **k))
+
+    def shown() -> list[tuple]:
+        return [(r.value(), r.metrics["loss"].delta)
+                for r in gitlog.history("loss", "exp/s", repo=repo, step="min")]
+
+    assert shown() == [(0.4, None), (0.2, -0.2)]
+    add_run(repo, "s", "s3", 0.25, 10,
+            code={".gitlog/metrics/loss.tsv": "timestamp\tstep\tloss\n0.0\t0\t0.7\n"
+                                              "0.0\t1\t0.1\n"})
+    assert shown() == [(0.4, None), (0.2, -0.2), (0.1, -0.1)]
+    assert walks == ["whole"]
+    shutil.rmtree(repo / ".git" / "gitlog")
+    assert shown() == [(0.4, None), (0.2, -0.2), (0.1, -0.1)]
 
 
 def test_warm_rows_are_read_from_the_index_as_they_are_shown(
