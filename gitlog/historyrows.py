@@ -466,7 +466,8 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
     sources: dict[str, str] = {}
     diffs: list[tuple[int, str, str]] = []  # (line, previous, commit) to diff
     facts_rows: list[tuple[str, str]] = []
-    known = index.commit_ids()  # facts cached already (another query, the post-commit step)
+    # facts cached already (another query, the post-commit step): not written again
+    known = index.cached_commits()
     stepped = any(s.which is not None for s in specs)
     names = [list(s.names) for s in specs]
     lowers = [s.lower for s in specs]
@@ -515,7 +516,7 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
                 blob_id = oid.decode()
                 parsed, text, error = parse_metrics(blob)
                 has_run = True
-            if commit not in known:
+            if not known or commit not in known:
                 row = SEP_FACTS.join((ct, date, author, subject, "1" if has_run else "0",
                                       run_id or "", experiment or "", status or "",
                                       code_commit or "", blob_id or "", error or "",
