@@ -77,10 +77,15 @@ def _run(args: list[str]) -> int:
         if found is not None:
             import gc
 
-            gc.disable()  # one query, then exit: its imports make no garbage worth a scan
-            from .historyview import show_history
+            was = gc.isenabled()
+            gc.disable()  # one query: its imports make no garbage worth a scan
+            try:
+                from .historyview import show_history
 
-            show_history(**found)
+                show_history(**found)
+            finally:
+                if was:
+                    gc.enable()
             return 0
     import click
 
