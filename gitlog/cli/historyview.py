@@ -49,7 +49,6 @@ def show_history(revs: tuple[str, ...], metrics: tuple[str, ...], all_: bool,
         echo_chunks(stream_history(result, fmt))
 
 
-
 def split_metrics(metrics: tuple[str, ...], config: Any) -> list[str]:
     names = [n.strip() for m in metrics for n in m.split(",") if n.strip()]
     return names or list(config["metrics"]["key"])
