@@ -220,6 +220,27 @@ def test_forks_from_old_runs_and_copies_of_runs_still_reached(
     assert f"in-pack: {Repo(tmp_path / 'proj').packed_objects()}\n" in counted
 
 
+def test_counting_children_gives_the_same_rows_across_merges(
+        twoexp: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Merges into main, walked along all parents or first parents only: the rows are
+    the same whether linking entries are dropped as children are counted or kept."""
+    from gitlog import historyrows
+
+    repo, c = twoexp
+    git(repo, "merge", "-q", "--no-ff", "-m", "take a", "exp/a")
+    git(repo, "merge", "-q", "--no-ff", "-X", "theirs", "-m", "take b", "exp/b")
+
+    def shown(counting: bool, **options: object) -> list[tuple]:
+        monkeypatch.setattr(historyrows, "COUNT_CHILDREN_FROM", 0 if counting else 10**9)
+        shutil.rmtree(repo / ".git" / "gitlog", ignore_errors=True)
+        return [(r.commit, r.previous, r.value(), r.metrics["loss"].delta, r.code_changes)
+                for r in gitlog.history("loss", repo=repo, **options)]
+
+    for options in ({}, {"first_parent": True}, {"all": True}):
+        assert shown(True, **options) == shown(False, **options), options
+    assert [r[0] for r in shown(True)] == [c[k] for k in ("a1", "b1", "a2", "b2", "a3", "a4")]
+
+
 def test_rebased_and_force_pushed_branch(twoexp: tuple[Path, dict], tmp_path: Path) -> None:
     repo, c = twoexp
     before = history_json(repo, "-m", "loss", "a")
