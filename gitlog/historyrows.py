@@ -155,12 +155,25 @@ class StoredLines:
     def __iter__(self) -> Iterator[str]:
         if self.index is None:
             self.index = Index(*self.where)
-        for piece in range(0, self.count, CHUNK):
-            text = self.index.column(self.key, f"{self.name}\x1d{piece}")
-            if text is None:  # gone since it was checked (another process rebuilt it)
-                raise GitlogError("the query cache changed while it was read",
-                                  hint="run the command again")
-            yield from text.split("\n")
+        for lines in _read_pieces(self.index, self.key, self.name, self.count):
+            yield from lines
+
+
+def _piece(name: str, start: int) -> str:
+    """The column holding the stored lines of rows ``name`` from line ``start`` on."""
+    return f"{name}\x1d{start}"
+
+
+def _read_pieces(index: Index, key: str, name: str, count: int) -> Iterator[list[str]]:
+    """The first ``count`` stored lines of rows ``name`` of walk ``key``, a piece at a
+    time; a piece gone since it was written or checked (another process rebuilt the
+    index) is an error, never a shorter table."""
+    for start in range(0, count, CHUNK):
+        text = index.column(key, _piece(name, start))
+        if text is None:
+            raise GitlogError("the query cache changed while it was read",
+                              hint="run the command again")
+        yield text.split("\n")
 
 
 class Kept:
@@ -214,7 +227,7 @@ def cached(index: Index, key: str, specs: list[MetricSpec]) -> Rows | None:
         count, warnings = json.loads(head)
         seen = 0
         for piece in range(0, count, CHUNK):
-            text = index.column(key, f"{name}\x1d{piece}")
+            text = index.column(key, _piece(name, piece))
             if text is None:
                 return None
             lines = text.split("\n")
@@ -239,7 +252,7 @@ def _store(index: Index, key: str, specs: list[MetricSpec], rows: Rows,
     lines = rows.lines
     assert isinstance(lines, list)  # rows just made
     return index.put_columns(key, [*(
-        (f"{name}\x1d{written + piece}", "\n".join(lines[piece:piece + CHUNK]))
+        (_piece(name, written + piece), "\n".join(lines[piece:piece + CHUNK]))
         for piece in range(0, len(lines), CHUNK)),
         (name, json.dumps([written + len(lines), rows.warnings]))],
         [(tip_name(tip[0]), json.dumps([key, tip[1], _frontier_note(rows.frontier)]))]
@@ -267,7 +280,7 @@ class Pieces:
 
     def write(self, lines: list[str]) -> bool:
         """Store the next piece; False if the cache refused it."""
-        if not self.index.put_columns(self.key, [(f"{self.name}\x1d{self.written}",
+        if not self.index.put_columns(self.key, [(_piece(self.name, self.written),
                                                   "\n".join(lines))]):
             return False
         self.written += len(lines)
@@ -275,14 +288,8 @@ class Pieces:
 
     def read(self) -> list[str]:
         """The lines stored so far."""
-        lines: list[str] = []
-        for piece in range(0, self.written, CHUNK):
-            text = self.index.column(self.key, f"{self.name}\x1d{piece}")
-            if text is None:
-                raise GitlogError("the query cache changed while it was written",
-                                  hint="run the command again")
-            lines += text.split("\n")
-        return lines
+        return [line for lines in _read_pieces(self.index, self.key, self.name, self.written)
+                for line in lines]
 
 
 def tip_name(base: str) -> str:
@@ -367,9 +374,9 @@ def extend_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key
         full = count - count % CHUNK
         index.keep_walk(key, "", [])  # registered first: another query's clean-up keeps it
         if not index.copy_columns(old_key, key,
-                                  [f"{name}\x1d{p}" for p in range(0, full, CHUNK)]):
+                                  [_piece(name, p) for p in range(0, full, CHUNK)]):
             return None
-        tail = index.column(old_key, f"{name}\x1d{full}") if full < count else ""
+        tail = index.column(old_key, _piece(name, full)) if full < count else ""
         if tail is None:
             return None
         resumed = Resumed(state, old.lines, tail.split("\n") if tail else [], full)

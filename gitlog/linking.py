@@ -54,9 +54,6 @@ class RunLog:
         self._column: list[list[str] | None] | None = None  # code changes per run
         self._pending: tuple[list[tuple[str, str]], Any] | None = None
 
-    def by_commit(self) -> dict[str, RunEntry]:
-        return {r.facts.commit: r for r in self.runs}
-
     def missing(self) -> list[tuple[str, str]]:
         """(previous, run) pairs whose code changes the walk did not give."""
         column = self._column

@@ -10,9 +10,7 @@ import click
 
 from ._group import pass_repo
 from ._output import format_option
-from .historyview import render_history, show_history
-
-__all__ = ["history", "metric_option", "render_history"]
+from .historyview import show_history
 
 
 def metric_option(func: Any) -> Any:

@@ -54,15 +54,11 @@ def split_metrics(metrics: tuple[str, ...], config: Any) -> list[str]:
     return names or list(config["metrics"]["key"])
 
 
-def history_columns(metrics: list[str]) -> tuple[list[str], dict[str, str]]:
+def history_columns(metrics: list[str]) -> list[str]:
     columns = ["commit", "date", "experiment", "subject"]
-    kinds: dict[str, str] = {}
     for m in metrics:
         columns += [m, f"{m}_delta", f"{m}_pct", f"{m}_verdict"]
-        kinds[f"{m}_delta"] = "delta"
-        kinds[f"{m}_pct"] = "pct"
-    columns.append("code_changes")
-    return columns, kinds
+    return [*columns, "code_changes"]
 
 
 def spark_lines(result: Any) -> list[str]:
@@ -89,7 +85,7 @@ def stream_history(result: Any, fmt: str) -> Iterator[str]:
     """``render_history`` in pieces, produced as they are written."""
     from gitlog.historyrows import Layout
 
-    columns, _ = history_columns(result.metrics)
+    columns = history_columns(result.metrics)
     layout = Layout(len(result.metrics))
     if fmt in ("json", "csv"):
         def rows() -> Iterator[dict[str, Any]]:
