@@ -708,11 +708,17 @@ def _apply_steps(repo: Repo, config: Config, index: Index, lines: list[str],
 
     rows = [line.split(SEP) for line in lines]
     commits = [r[0] for r in rows]
-    columns = [step_values(repo, config, index, commits, list(s.names), s.which)
-               if s.which is not None else [None] * len(rows) for s in specs]
+    # a rebased or picked copy has no line, yet the run after it follows it: its values
+    # are read too (the same run's series as the line it copies)
+    have = set(commits)
+    copies = list(dict.fromkeys(r[1] for r in rows if r[1] and r[1] not in have))
+    wanted = commits + copies
+    columns = [step_values(repo, config, index, wanted, list(s.names), s.which)
+               if s.which is not None else [None] * len(wanted) for s in specs]
     lowers = [s.lower for s in specs]
     none = (None,) * len(specs)
-    last: dict[str, tuple] = {}
+    last: dict[str, tuple] = {c: tuple(column[len(rows) + i] for column in columns)
+                              for i, c in enumerate(copies)}
     count = len(specs)
     d = layout.display
     for i, fields in enumerate(rows):

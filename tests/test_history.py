@@ -574,6 +574,37 @@ def test_steps_of_runs_added_since_the_last_walk(tmp_path: Path,
     assert shown() == [(0.4, None), (0.2, -0.2), (0.1, -0.1)]
 
 
+def test_steps_after_a_rebased_copy_compare_with_the_copy(tmp_path: Path) -> None:
+    """A run that follows a rebased copy (its original still reachable, so the copy shows
+    no row) compares its step value with the copy's, in a whole walk and when added to
+    stored rows."""
+    def series(last: float) -> dict:
+        return {"loss": [(0, last + 1), (1, last)]}
+
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "v1\n"}, message="initial code")
+    a1 = b.run("a", {"loss": 1.0}, parents=[c1], run_id="a1", series=series(1.0))
+    b.run("a", {"loss": 0.8}, parents=[a1], run_id="a2", branch="exp/a-old",
+          series=series(0.8))
+    c2 = b.commit("main", {"README": "new base\n"}, message="base moves", parents=[c1])
+    r1 = b.run("a", {"loss": 1.0}, parents=[c2], run_id="a1", series=series(1.0))
+    r2 = b.run("a", {"loss": 0.8}, parents=[r1], run_id="a2", series=series(0.8))
+    b.run("a", {"loss": 0.6}, parents=[r2], run_id="a3", series=series(0.6))
+    repo = tmp_path / "p"
+    sha = b.write(repo)
+
+    def shown() -> list[tuple]:
+        return [(r.run, r.previous, r.value(), r.metrics["loss"].delta)
+                for r in gitlog.history("loss", all=True, repo=repo, step="min")]
+
+    assert shown() == [("a1", None, 1.0, None), ("a2", sha[a1], 0.8, -0.2),
+                       ("a3", sha[r2], 0.6, -0.2)]
+    add_run(repo, "a", "a4", 0.5, 20,
+            code={".gitlog/metrics/loss.tsv": "timestamp\tstep\tloss\n0.0\t0\t1.5\n"
+                                              "0.0\t1\t0.5\n"})
+    assert shown()[-1][2:] == (0.5, -0.1)
+
+
 def test_warm_rows_are_read_from_the_index_as_they_are_shown(
         twoexp: tuple[Path, dict]) -> None:
     """A warm query reads its rows back from the index each time it goes over them, so
