@@ -18,6 +18,7 @@ from .errors import GitCommandError, GitlogError, NotARepoError
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
     from .gitbatch import Batch, DiffStream
@@ -222,6 +223,14 @@ class Repo:
                         + b"\n" for s in specs)
         return Batch(self.root, ["cat-file", "--batch", "--buffer"],
                      lambda out: parse_batch(out, len(specs)), feed)
+
+    def iter_objects(self, specs: list[str]) -> Iterator[tuple[str, bytes, str] | None]:
+        """Like ``read_objects``, one answer at a time as git writes it: only one object
+        is held at once, however large they are (step series). Closing the iterator
+        early stops git."""
+        from .gitbatch import iter_batch
+
+        return iter_batch(self.root, specs)
 
     def diff_names(self, pairs: list[tuple[str, str]], pathspec: list[str]) -> Batch:
         """Start one ``git diff-tree --stdin``: the paths changed from each ``(old, new)``."""

@@ -17,6 +17,7 @@ from .git import _env
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
 
@@ -30,18 +31,10 @@ class Batch:
         self._proc = subprocess.Popen(["git", *args], cwd=cwd, stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
         self._out: list[bytes] = []
-        self._writer = threading.Thread(target=self._write, args=(feed,), daemon=True)
+        self._writer = threading.Thread(target=_feed, args=(self._proc, feed), daemon=True)
         self._writer.start()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-
-    def _write(self, feed: bytes) -> None:
-        assert self._proc.stdin
-        try:
-            self._proc.stdin.write(feed)
-            self._proc.stdin.close()
-        except OSError:
-            pass
 
     def _read(self) -> None:
         assert self._proc.stdout
@@ -75,6 +68,56 @@ def parse_batch(out: bytes, count: int) -> list[tuple[str, bytes, str] | None]:
         pos += size + 1
     results.extend([None] * (count - len(results)))
     return results
+
+
+def iter_batch(cwd: str | Path, specs: list[str]) -> Iterator[tuple[str, bytes, str] | None]:
+    """``(type, content, id)`` or None for each of ``specs``, read from one ``git cat-file
+    --batch --buffer`` as it answers (a thread feeds it the requests)."""
+    proc = subprocess.Popen(["git", "cat-file", "--batch", "--buffer"], cwd=cwd,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=_env())
+    feed = b"".join((s.encode("utf-8", "surrogateescape") if "\n" not in s else b"-") + b"\n"
+                    for s in specs)
+    writer = threading.Thread(target=_feed, args=(proc, feed), daemon=True)
+    writer.start()
+    assert proc.stdout and proc.stderr
+    out = proc.stdout
+    answered = 0
+    try:
+        while answered < len(specs):
+            line = out.readline()
+            if not line:
+                break  # git ended early: said below
+            answered += 1
+            header = line.split()
+            if len(header) != 3 or line.endswith((b" missing\n", b" ambiguous\n")):
+                yield None
+                continue
+            content = out.read(int(header[2]))
+            out.read(1)  # the newline after the content
+            yield header[1].decode(), content, header[0].decode()
+    finally:
+        if answered < len(specs):  # stopped early, by the caller or by git
+            with contextlib.suppress(OSError):
+                proc.kill()
+        out.close()
+        writer.join()
+        err = proc.stderr.read()
+        proc.stderr.close()
+        code = proc.wait()
+    if answered < len(specs):
+        raise GitCommandError(["cat-file", "--batch"], code,
+                              err.decode(errors="replace") or "git cat-file ended early")
+
+
+def _feed(proc: subprocess.Popen, feed: bytes) -> None:
+    """Write all of ``feed`` to git and close its input (git may have ended: fine)."""
+    assert proc.stdin
+    try:
+        proc.stdin.write(feed)
+        proc.stdin.close()
+    except OSError:
+        pass
 
 
 def parse_diff_names(out: bytes, pairs: list[tuple[str, str]]) -> list[list[str]]:

@@ -1,7 +1,7 @@
 """``--step last|min|max|STEP``: one point of each run's step series (``metrics/NAME.tsv``).
 
-The series are read through one ``git cat-file --batch`` and the chosen value is cached per
-(commit, metric, step) in the index.
+The series are read through one ``git cat-file --batch``, one at a time (a series can
+be megabytes), and the chosen value is cached per (commit, metric, step) in the index.
 """
 
 from __future__ import annotations
@@ -25,31 +25,71 @@ def parse_step(text: str) -> str:
 
 
 def pick(data: bytes, which: str) -> float | None:
-    """The value at ``which`` in a ``timestamp  step  value`` series."""
+    """The value at ``which`` in a ``timestamp  step  value`` series (its header line
+    first); lines that do not parse are skipped."""
+    from itertools import repeat
+
+    if which == "last":
+        return _last(data)
+    lines = data.decode("utf-8", "replace").split("\n")[1:]
+    if lines and lines[-1] == "":
+        lines.pop()
+    if lines and set(map(str.count, lines, repeat("\t"))) == {2}:  # as gitlog writes them
+        fields = "\t".join(lines).split("\t")
+        try:  # the whole series at C speed; anything odd goes line by line below
+            return _pick_columns(list(map(int, fields[1::3])), fields[2::3], which)
+        except ValueError:
+            pass
+    points = [p for p in map(_point, lines) if p is not None]
+    if not points:
+        return None
+    if which in ("min", "max"):
+        values = [v for _, v in points]
+        return min(values) if which == "min" else max(values)
+    target = int(which)
+    return next((v for step, v in reversed(points) if step == target), None)
+
+
+def _last(data: bytes) -> float | None:
+    """The value of the last line that parses, read from the end."""
+    head = data.find(b"\n")  # the header's end
+    end = len(data) - 1 if data.endswith(b"\n") else len(data)
+    while end > head >= 0:
+        start = data.rfind(b"\n", head, end) + 1
+        point = _point(data[start:end].decode("utf-8", "replace"))
+        if point is not None:
+            return point[1]
+        end = start - 1
+    return None
+
+
+def _point(line: str) -> tuple[int, float] | None:
+    """(step, value) of a series line, None if it does not parse."""
     from .layout import parse_number
 
-    values: list[float] = []
-    at: float | None = None
-    target = int(which) if which not in ("last", "min", "max") else None
-    for line in data.split(b"\n")[1:]:
-        parts = line.split(b"\t")
-        if len(parts) < 3:
-            continue
-        try:
-            step, value = int(parts[1]), parse_number(parts[-1].decode())
-        except ValueError:
-            continue
-        if target is None:
-            values.append(value)
-        elif step == target:
-            at = value
-    if target is not None:
-        return at
-    if not values:
+    parts = line.split("\t")
+    if len(parts) < 3:
         return None
-    if which == "last":
-        return values[-1]
-    return min(values) if which == "min" else max(values)
+    try:
+        return int(parts[1]), parse_number(parts[-1])
+    except ValueError:
+        return None
+
+
+def _pick_columns(steps: list[int], texts: list[str], which: str) -> float | None:
+    """``pick`` ("min", "max" or a step) from the step and value columns of a series
+    whose every line has three fields (ValueError when a value does not parse)."""
+    from .layout import parse_number
+
+    if which in ("min", "max"):
+        values = list(map(float, texts))
+        at = values.index(min(values) if which == "min" else max(values))
+    else:
+        target = int(which)
+        if target not in steps:
+            return None
+        at = len(steps) - 1 - steps[::-1].index(target)  # the last point at that step
+    return parse_number(texts[at])
 
 
 def step_values(repo: Repo, config: Config, index: Index, commits: list[str],
@@ -60,15 +100,15 @@ def step_values(repo: Repo, config: Config, index: Index, commits: list[str],
     missing = [c for c in dict.fromkeys(commits) if c not in cached]
     if missing:
         specs = [f"{c}:{config.log_dir}/metrics/{name}.tsv" for c in missing for name in names]
-        objects = repo.read_objects(specs).result()
+        objects = repo.iter_objects(specs)  # one series held at a time: they can be large
         fresh: dict[str, float | None] = {}
-        for i, commit in enumerate(missing):
-            value = None
-            for j in range(len(names)):
-                got = objects[i * len(names) + j]
-                if got is not None and got[0] == "blob":
-                    value = pick(got[1], which)
-                    break
+        for commit in missing:
+            value: float | None = None
+            found = False
+            for _ in names:  # the first name that has a series
+                got = next(objects)
+                if not found and got is not None and got[0] == "blob":
+                    value, found = pick(got[1], which), True
             fresh[commit] = value
         index.put_steps(which, {(c, key): v for c, v in fresh.items()})
         cached.update(fresh)

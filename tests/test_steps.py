@@ -1,0 +1,77 @@
+"""``--step``: picking a point of a run's step series, and reading the series one at a
+time (they can be megabytes each)."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+import gitlog
+from gitlog.git import Repo
+from gitlog.steps import pick
+from tests.conftest import git, make_repo
+from tests.runrepo import Builder
+
+SERIES = b"timestamp\tstep\tloss\n0.0\t0\t0.9\n0.0\t1\t0.4\n0.0\t2\t3\n0.0\t1\t0.6\n0.0\t3\t0.5\n"
+
+
+@pytest.mark.parametrize(("which", "value"), [
+    ("last", 0.5), ("min", 0.4), ("max", 3), ("1", 0.6), ("2", 3), ("7", None)])
+def test_pick_a_point_of_a_series(which: str, value: float | None) -> None:
+    """The last line, the smallest or largest value (an int stays an int), or the last
+    point logged at a step (a resumed run logs some steps twice)."""
+    got = pick(SERIES, which)
+    assert got == value and type(got) is type(value)
+
+
+@pytest.mark.parametrize(("which", "value"), [
+    ("last", 0.5), ("min", 0.4), ("max", 0.9), ("1", 0.4), ("2", None)])
+def test_pick_skips_lines_that_do_not_parse(which: str, value: float | None) -> None:
+    """A torn last line, a blank line, a step that is no number, a value that is none:
+    skipped, the rest still counts."""
+    series = (b"timestamp\tstep\tloss\n0.0\t0\t0.9\n\n0.0\tx\t0.1\n0.0\t1\t0.4\n"
+              b"0.0\t2\tbroken\n0.0\t3\t0.5\n0.0\t4")
+    assert pick(series, which) == value
+    assert pick(b"timestamp\tstep\tloss\n", which) is None
+    assert pick(b"", which) is None
+
+
+def test_objects_are_read_one_at_a_time_in_order(tmp_path: Path) -> None:
+    """Answers come in the order asked, None for a missing one; stopping early stops git."""
+    repo = make_repo(tmp_path / "r", {"a.txt": "alpha\n", "b.txt": "beta\n"})
+    objects = Repo(repo).iter_objects(["HEAD:a.txt", "HEAD:nope", "HEAD:b.txt"])
+    assert [(o[0], o[1]) if o else None for o in objects] == \
+        [("blob", b"alpha\n"), None, ("blob", b"beta\n")]
+    many = Repo(repo).iter_objects(["HEAD:a.txt"] * 10_000)
+    assert next(many)[1] == b"alpha\n"
+    many.close()  # git is stopped, not left writing 9,999 answers to nobody
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_large_series_are_not_held_at_once(tmp_path: Path) -> None:
+    """--step over runs whose series are each about 0.75 MB: right values, and the query
+    holds about one series at a time, not all of them."""
+    b = Builder()
+    parent = b.commit("main", {"train.py": "v1\n"})
+    runs = 8
+    for k in range(runs):
+        points = [(s, round(1.0 / (s + 1) + k, 6)) for s in range(40_000)]
+        parent = b.run("big", {"loss": float(k)}, parents=[parent], run_id=f"r{k}",
+                       series={"loss": points})
+    repo = tmp_path / "p"
+    b.write(repo)
+    size = len(git(repo, "show", "exp/big:.gitlog/metrics/loss.tsv"))
+    assert size > 700_000
+    tracemalloc.start()
+    try:
+        rows = gitlog.history("loss", "exp/big", repo=repo, step="last")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [r.value() for r in rows] == [round(1 / 40_000 + k, 6) for k in range(runs)]
+    # holding every series would be 8 of them; one at a time peaks near 3
+    assert peak < 5 * size, f"{peak / 1e6:.1f} MB held for {runs} series of {size / 1e6:.1f} MB"
+    assert [r.value() for r in gitlog.history("loss", "exp/big", repo=repo, step="min")] == \
+        [round(1 / 40_000 + k, 6) for k in range(runs)]
