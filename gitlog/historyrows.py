@@ -30,6 +30,8 @@ TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
     from typing import Any
 
+    from .steps import StepPoints
+
 ROWS_VERSION = "2"
 SEP = "\x1f"
 _PATHS = "\x1e"  # between the paths of a raw code-changes field
@@ -305,19 +307,20 @@ def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: 
     from .walk import Children
     from .walk import answers as start_walk
 
+    points = step_points(config, specs)
     answers = start_walk(repo, config.log_dir, tokens, first_parent=first_parent,
-                         oldest_first=True)
-    stepped = any(s.which is not None for s in specs)  # the steps are read at the end
-    pieces = None if stepped else Pieces(index, key, _cache_key(specs))
+                         oldest_first=True, series=points.paths if points else None)
+    late = _late_steps(specs, points)  # the steps are read at the end, for every line
+    pieces = None if late else Pieces(index, key, _cache_key(specs))
     # a big repository's walk counts each commit's children alongside, to drop linking
     # entries as it goes (flat memory); a small one holds its few entries
-    children = None if stepped or repo.packed_objects() < COUNT_CHILDREN_FROM else \
+    children = None if late or repo.packed_objects() < COUNT_CHILDREN_FROM else \
         Children(repo, config.log_dir, tokens, first_parent=first_parent)
     if pieces is not None:  # registered first: another query's clean-up keeps its pieces
         index.keep_walk(key, "", [])
     try:
         rows, facts_rows = make_rows(repo, config, index, specs, answers, progress,
-                                     pieces=pieces, children=children)
+                                     pieces=pieces, children=children, points=points)
     finally:
         if children is not None:
             children.close()
@@ -367,7 +370,8 @@ def extend_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key
         return None  # a revision moved elsewhere (a rebase, a reset): walk it all
     name = _cache_key(specs)
     pieces: Pieces | None = None
-    if any(s.which is not None for s in specs):  # the steps are read for all lines at once
+    points = step_points(config, specs)
+    if _late_steps(specs, points):  # the steps are read for all lines at once
         resumed = Resumed(state, old.lines, list(old.lines), 0)
     else:
         count = len(old.lines)
@@ -383,10 +387,11 @@ def extend_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key
         pieces = Pieces(index, key, name)
         pieces.written = full
     answers = start_walk(repo, config.log_dir, [*tokens, *(f"^{t}" for t in old_tips)],
-                         first_parent=first_parent, oldest_first=True)
+                         first_parent=first_parent, oldest_first=True,
+                         series=points.paths if points else None)
     try:
         rows, facts_rows = make_rows(repo, config, index, specs, answers, progress, resumed,
-                                     pieces)
+                                     pieces, points=points)
     except _Unsure:
         return None
     finally:
@@ -400,6 +405,27 @@ def extend_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key
     if not rows.stored:
         return rows
     return Rows(StoredLines(index, key, name, rows.stored + len(tail_lines)), rows.warnings)
+
+
+def step_points(config: Config, specs: list[MetricSpec]) -> StepPoints | None:
+    """What reads each run's points (``--step``) as the walk goes: None when no metric
+    asks for one, or when a series file cannot be asked for in the walk's pipe (a blank
+    in its path: those are read at the end instead)."""
+    from .steps import StepPoints
+    from .walk import inline_series
+
+    if not any(s.which is not None for s in specs):
+        return None
+    points = StepPoints([(s.names, s.which) for s in specs if s.which is not None])
+    if all(s.which is not None for s in specs) and \
+            inline_series(config.log_dir, points.paths):
+        return points
+    return None
+
+
+def _late_steps(specs: list[MetricSpec], points: StepPoints | None) -> bool:
+    """Whether the steps are read at the end, for all the lines at once."""
+    return points is None and any(s.which is not None for s in specs)
 
 
 def _ids(resolved: str) -> list[str]:
@@ -433,7 +459,8 @@ class Resumed:
 def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
               answers: Iterable, progress: Progress | None = None,
               resumed: Resumed | None = None, pieces: Pieces | None = None,
-              children: Iterable[str] | None = None) -> tuple[Rows, list[tuple[str, str]]]:
+              children: Iterable[str] | None = None,
+              points: StepPoints | None = None) -> tuple[Rows, list[tuple[str, str]]]:
     """The rows of walked commits (oldest first), each run linked to the latest run on its
     line as it comes, and the facts rows not yet written to the index. ``resumed``: add to
     rows made before (the walk gives the commits since); raises ``_Unsure`` on anything a
@@ -441,7 +468,9 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
     made (the rows returned hold the lines after them). ``children``: ``git rev-list
     --children`` of the same walk (``walk.Children``): a commit's entry in the linking map
     is dropped once its last child is linked, so the walk holds the entries of the
-    commits whose children are still to come, not one a commit.
+    commits whose children are still to come, not one a commit. ``points``: the metrics'
+    values are points of their series (``--step``), read from each answer's series
+    (``answers`` reads them); without it, such values are read at the end for every line.
 
     The common commit (trailers and metrics.json in hand) is read from the raw answers;
     any other goes through ``walk.Parser`` and ``walk.Completer``."""
@@ -475,7 +504,7 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
     facts_rows: list[tuple[str, str]] = []
     # facts cached already (another query, the post-commit step): not written again
     known = index.cached_commits()
-    stepped = any(s.which is not None for s in specs)
+    late = _late_steps(specs, points)
     names = [list(s.names) for s in specs]
     lowers = [s.lower for s in specs]
     plain = names[0][0] if len(names) == 1 and len(names[0]) == 1 and \
@@ -563,7 +592,9 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
                 if experiment is None:
                     experiment = sources[source] = source_experiment(source, config)
             old = before[2]
-            if stepped or parsed is None:
+            if points is not None:
+                values = points(answers.series)  # type: ignore[attr-defined]
+            elif late or parsed is None:
                 values = none
             elif plain is not None:  # one metric, one name without '/': read it directly
                 value: Any = parsed.get(plain)
@@ -618,7 +649,7 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
         raise
     finally:
         complete.close()
-    if stepped:
+    if late:
         assert not done, "the steps are read for all lines at once"
         _apply_steps(repo, config, index, lines, specs, layout)
     if differ is not None:

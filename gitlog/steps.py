@@ -92,6 +92,32 @@ def _pick_columns(steps: list[int], texts: list[str], which: str) -> float | Non
     return parse_number(texts[at])
 
 
+def series_path(name: str) -> str:
+    """Where a metric's step series is kept, within the log directory."""
+    return f"metrics/{name}.tsv"
+
+
+class StepPoints:
+    """The point ``which`` of each metric's series, for a walk that reads the series files
+    of each commit (``paths``, in the log directory) as it goes: ``points(series)`` gives
+    one value a metric from the contents read (None for a file the commit lacks). A
+    metric with several names takes the first name that has a series."""
+
+    def __init__(self, metrics: list[tuple[tuple[str, ...], str]]) -> None:
+        """``metrics``: (names, which) of each metric."""
+        self.paths = list(dict.fromkeys(series_path(n) for names, _ in metrics
+                                        for n in names))
+        self._picks = [([self.paths.index(series_path(n)) for n in names], which)
+                       for names, which in metrics]
+
+    def __call__(self, series: tuple[bytes | None, ...]) -> tuple[float | None, ...]:
+        values: list[float | None] = []
+        for at, which in self._picks:
+            blob = next((series[i] for i in at if series[i] is not None), None)
+            values.append(None if blob is None else pick(blob, which))
+        return tuple(values)
+
+
 def step_values(repo: Repo, config: Config, index: Index, commits: list[str],
                 names: list[str], which: str) -> list[float | None]:
     """Per commit, the value at ``which`` of the first of ``names`` that has a series."""
@@ -99,7 +125,7 @@ def step_values(repo: Repo, config: Config, index: Index, commits: list[str],
     cached = {c: v for (c, m), v in index.steps(which).items() if m == key}
     missing = [c for c in dict.fromkeys(commits) if c not in cached]
     if missing:
-        specs = [f"{c}:{config.log_dir}/metrics/{name}.tsv" for c in missing for name in names]
+        specs = [f"{c}:{config.log_dir}/{series_path(name)}" for c in missing for name in names]
         objects = repo.iter_objects(specs)  # one series held at a time: they can be large
         fresh: dict[str, float | None] = {}
         for commit in missing:

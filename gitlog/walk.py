@@ -28,6 +28,10 @@ from collections.abc import Generator, Iterable, Iterator
 from .facts import Facts, log_paths, parse_metrics, parse_run_yaml
 from .git import CatFile, Repo, _env
 
+TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
+if TYPE_CHECKING:
+    from typing import Any
+
 TRAILER_KEYS = ("Gitlog-Run", "Gitlog-Experiment", "Gitlog-Status", "Gitlog-Code")
 _CANON = {k.lower(): k for k in TRAILER_KEYS}
 _KEYS = frozenset(TRAILER_KEYS)
@@ -90,12 +94,19 @@ def inline_metrics(log_dir: str) -> bool:
 
 
 def answers(repo: Repo, log_dir: str, revs: list[str], *, first_parent: bool = False,
-            no_walk: bool = False, oldest_first: bool = False) -> Answers:
+            no_walk: bool = False, oldest_first: bool = False,
+            series: list[str] | None = None) -> Answers:
     """Per walked commit: its fields (the ``_FIELDS`` line, raw), its root tree, and its
-    metrics.json's id and content (None when it has none, or it is not asked for)."""
+    metrics.json's id and content (None when it has none, or it is not asked for).
+    ``series``: paths in the log directory (``metrics/loss.tsv``) read too, for each
+    commit, into ``Answers.series`` (each content or None) as its answer is given; only
+    when ``inline_series`` allows them."""
     run_path, metrics_path = log_paths(log_dir)
     inline = inline_metrics(log_dir)
     fmt = "%T " + _FIELDS + ("%n%T:" + metrics_path.replace("%", "%%") if inline else "")
+    if series:
+        assert inline_series(log_dir, series)
+        fmt += "".join("%n%T:" + f"{log_dir}/{p}".replace("%", "%%") for p in series)
     args = ["git", "log", "--parents", "--full-history", "--source", "--no-color",
             "--no-decorate", "--no-notes", "--no-show-signature", f"--format={fmt}"]
     if first_parent:
@@ -121,7 +132,12 @@ def answers(repo: Repo, log_dir: str, revs: list[str], *, first_parent: bool = F
         import fcntl  # git goes on while the caller is busy
 
         fcntl.fcntl(cat.stdout.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
-    return Answers(log, cat, inline)
+    return Answers(log, cat, inline, len(series or ()))
+
+
+def inline_series(log_dir: str, series: list[str]) -> bool:
+    """Whether series files can be asked for in the pipe (no blank in their paths)."""
+    return inline_metrics(log_dir) and not any(c.isspace() for p in series for c in p)
 
 
 class Children:
@@ -158,10 +174,13 @@ class Answers:
     """The answers of a running ``git log | git cat-file`` pipe, in order; ``close`` stops
     both processes, whether or not anything was read."""
 
-    def __init__(self, log: subprocess.Popen, cat: subprocess.Popen, inline: bool) -> None:
+    def __init__(self, log: subprocess.Popen, cat: subprocess.Popen, inline: bool,
+                 extra: int = 0) -> None:
         self.log = log
         self.cat = cat
         self.inline = inline
+        self.extra = extra  # series files read after each commit's metrics.json
+        self.series: tuple[bytes | None, ...] = ()  # those of the answer given last
         self._gen: Generator | None = None
 
     def __iter__(self) -> Generator[tuple[bytes, bytes, bytes | None, bytes | None], None,
@@ -174,7 +193,10 @@ class Answers:
         log, cat = self.log, self.cat
         assert cat.stdout and log.stderr
         try:
-            yield from _answers(cat.stdout, self.inline)
+            if self.extra:
+                yield from self._with_series(cat.stdout)
+            else:
+                yield from _answers(cat.stdout, self.inline)
         finally:
             cat.stdout.close()
             err = log.stderr.read()
@@ -185,6 +207,26 @@ class Answers:
             raise GitCommandError(["log"], code, err.decode(errors="replace"))
         if cat_code != 0:
             raise GitCommandError(["cat-file", "--batch"], cat_code, "")
+
+    def _with_series(self, out: Any) -> Iterator[tuple[bytes, bytes, bytes | None,
+                                                      bytes | None]]:
+        """The answers when each commit's series files follow: read object by object (a
+        series can be megabytes), each commit's series put in ``self.series``."""
+        extra = range(self.extra)
+        while True:
+            line = out.readline()
+            if not line:
+                return
+            if line.endswith(b" missing\n"):
+                from .errors import GitlogError
+                raise GitlogError(f"cannot read {line[:-9].decode(errors='replace')}",
+                                  hint="the repository is missing objects: "
+                                       "git fsck shows which")
+            _, _, size, rest = line[:-1].split(b" ", 3)
+            tree = _content(out, size)
+            oid, blob = _object(out)
+            self.series = tuple([_object(out)[1] for _ in extra])
+            yield rest, tree, oid, blob
 
     def close(self) -> None:
         if self._gen is not None:
@@ -247,6 +289,23 @@ def _answers(stdout: object, inline: bool) -> \
             pos = nxt
             yield tree[0], tree[1], oid, blob
             tree = None
+
+
+def _object(out: Any) -> tuple[bytes | None, bytes | None]:
+    """(id, content) of cat-file's next answer; (None, None) when it is missing or not a
+    blob."""
+    line = out.readline()
+    parts = line[:-1].split(b" ")
+    if len(parts) < 3:  # '<name> missing'
+        return None, None
+    content = _content(out, parts[2])
+    return (parts[0], content) if parts[1] == b"blob" else (None, None)
+
+
+def _content(out: Any, size: bytes) -> bytes:
+    content = out.read(int(size))
+    out.read(1)  # the newline after it
+    return content
 
 
 def fields(rest: bytes) -> tuple[str, str, str, str, str, str, dict[str, str], str]:

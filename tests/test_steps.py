@@ -3,6 +3,7 @@ time (they can be megabytes each)."""
 
 from __future__ import annotations
 
+import shutil
 import tracemalloc
 from pathlib import Path
 
@@ -75,3 +76,49 @@ def test_large_series_are_not_held_at_once(tmp_path: Path) -> None:
     assert peak < 5 * size, f"{peak / 1e6:.1f} MB held for {runs} series of {size / 1e6:.1f} MB"
     assert [r.value() for r in gitlog.history("loss", "exp/big", repo=repo, step="min")] == \
         [round(1 / 40_000 + k, 6) for k in range(runs)]
+
+
+def test_a_step_walk_reads_the_series_as_it_goes(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A --step walk reads each run's series in the walk itself and stores its rows a
+    piece at a time, as any walk: the same rows as reading every series at the end (what
+    a log folder with a blank in its path still does), across a fork and a rebased copy."""
+    from gitlog import historyrows
+    from gitlog.historyquery import query_history
+
+    def series(last: float) -> dict:
+        return {"loss": [(0, last + 1), (1, last), (2, last + 0.5)]}
+
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "v1\n"})
+    a1 = b.run("a", {"loss": 1.0}, parents=[c1], run_id="a1", series=series(1.0))
+    a2 = b.run("a", {"loss": 0.8}, parents=[a1], run_id="a2", branch="exp/a-old",
+               series=series(0.8))
+    b.run("f", {"loss": 0.9}, parents=[a1], run_id="f1", series=series(0.7))
+    b.run("m", {"loss": 0.9}, parents=[a2], run_id="m1",  # no series: a blank cell
+          code={".gitlog/metrics/loss.tsv": None})
+    c2 = b.commit("main", {"README": "base\n"}, parents=[c1])
+    r1 = b.run("a", {"loss": 1.0}, parents=[c2], run_id="a1", series=series(1.0))
+    r2 = b.run("a", {"loss": 0.8}, parents=[r1], run_id="a2", series=series(0.8))
+    b.run("a", {"loss": 0.6}, parents=[r2], run_id="a3", code={"train.py": "v2\n"},
+          series=series(0.6))
+    repo = tmp_path / "p"
+    b.write(repo)
+
+    def walked(step: str) -> historyrows.Rows:
+        shutil.rmtree(repo / ".git" / "gitlog", ignore_errors=True)
+        return query_history(["loss"], all=True, repo=repo, step=step).kept
+
+    monkeypatch.setattr(historyrows, "CHUNK", 2)
+    for step in ("min", "last", "2"):
+        piped = walked(step)
+        assert isinstance(piped.lines, historyrows.StoredLines), step
+        rows = list(piped)
+        with monkeypatch.context() as m:
+            m.setattr(historyrows, "step_points", lambda *a: None)
+            late = walked(step)
+        assert isinstance(late.lines, list) and rows == list(late), step
+    assert [(r.run, r.value(), r.metrics["loss"].delta)
+            for r in gitlog.history("loss", all=True, repo=repo, step="min")] == \
+        [("a1", 1.0, None), ("a2", 0.8, -0.2), ("f1", 0.7, -0.3), ("m1", None, None),
+         ("a3", 0.6, -0.2)]
