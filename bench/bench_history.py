@@ -243,6 +243,21 @@ def measure(size: int, path: Path, repeat: int, dvc: bool) -> list[dict[str, Any
     own["added"] = own_rss(args, path)
     subprocess.run(["git", "update-ref", ref, old], cwd=path, check=True)
     shutil.rmtree(stored)
+    # --step: each run's series read too (its own floor reads every series blob)
+    step_args = [*args, "--step", "last"]
+    series = ".gitlog/metrics/loss.tsv"
+    step_floor_cmd = (f"git log --all --format=%H:{series} -- {METRICS_PATH} "
+                      "| git cat-file --batch > /dev/null")
+    step_ratios: list[float] = []
+    for _ in range(repeat):
+        floor = _run(step_floor_cmd, path)
+        shutil.rmtree(index, ignore_errors=True)
+        cold = _run([*gitlog_command(), *step_args], path)
+        samples.setdefault("step floor", []).append(floor)
+        samples.setdefault("step cold", []).append(cold)
+        step_ratios.append(cold[0] / floor[0])
+    shutil.rmtree(index, ignore_errors=True)
+    own["step"] = own_rss(step_args, path)
     rows = [
         {"what": "floor: git log + one git cat-file --batch", **_summary(samples["floor"]),
          "ratio": 1.0},
@@ -252,6 +267,11 @@ def measure(size: int, path: Path, repeat: int, dvc: bool) -> list[dict[str, Any
          "ratio": statistics.median(ratios["warm"]), "own": own["warm"]},
         {"what": "gitlog history, after one new run (index of the query before)",
          **_summary(samples["added"]), "own": own["added"]},
+        {"what": "floor (steps): git log + one git cat-file --batch of each loss.tsv",
+         **_summary(samples["step floor"]), "ratio": 1.0},
+        {"what": "gitlog history --step last, cold (× its floor)",
+         **_summary(samples["step cold"]), "ratio": statistics.median(step_ratios),
+         "own": own["step"]},
         {"what": "naive GitPython iter_commits loop",
          **_summary([_run([sys.executable, "-c", NAIVE], path)
                      for _ in range(max(1, repeat // 3))])},
@@ -299,7 +319,9 @@ def report(results: list[dict[str, Any]], loads: list[float] | None = None) -> s
         "--all --format=%H -- .gitlog/metrics.json` + one `git cat-file --batch`), a naive "
         "GitPython loop and "
         "`dvc metrics show --all-commits --json`. Floor, cold and warm take turns in each "
-        "repeat; × floor is the median of the per-repeat ratios."
+        "repeat; × floor is the median of the per-repeat ratios. `--step last` reads each "
+        "run's `metrics/loss.tsv` too, against a floor that reads those instead of "
+        "metrics.json."
         + (" Load average (1 min) during the run: "
            + ", ".join(f"{v:.1f}" for v in loads) + "." if loads else ""),
         "",
@@ -336,16 +358,17 @@ def report(results: list[dict[str, Any]], loads: list[float] | None = None) -> s
             speedup = dvc["s"] / mine["s"]
             verdicts.append(f"≥ 100× faster than dvc metrics show at 1,000 ({state}): "
                             f"{'met' if speedup >= 100 else 'not met'} ({speedup:.0f}×)")
-    for state in ("cold", "warm"):
+    for state, prefix in (("cold", "gitlog history, cold"), ("warm", "gitlog history, warm"),
+                          ("--step last, cold", "gitlog history --step last, cold")):
         mems = [(r["size"], r["own"]) for r in results
-                if r["what"].startswith(f"gitlog history, {state}") and "own" in r]
+                if r["what"].startswith(prefix) and "own" in r]
         text = ", ".join(f"{mb:.1f} MB at {size:,}" for size, mb in mems)
         if len(mems) > 1:  # flat: under 1 MB more for every 10,000 runs more
             (n0, m0), (n1, m1) = mems[0], mems[-1]
             per_run = (m1 - m0) * 1024 / (n1 - n0)
             text += f" ({per_run:+.2f} KB a run): {'flat' if per_run < 0.1 else 'not flat'}"
         verdicts.append(f"gitlog's own peak memory ({state}): {text}")
-    floors = [(r["size"], r["mb"]) for r in results if r["what"].startswith("floor")]
+    floors = [(r["size"], r["mb"]) for r in results if r["what"].startswith("floor:")]
     if len(floors) > 1:
         (n0, m0), (n1, m1) = floors[0], floors[-1]
         verdicts.append(f"(the floor's git grows {(m1 - m0) * 1024 / (n1 - n0):.2f} KB a run: "

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .journal import Journal
-from .values import deep_merge
+from .values import deep_merge, parse_number
 
 STATUS_RANK = {"running": -1, "completed": 0, "failed": 1, "killed": 2}
 RUN_FILE, PARAMS_FILE, METRICS_FILE = "run.yaml", "params.yaml", "metrics.json"
@@ -42,13 +42,6 @@ def yaml_load(data: bytes | str) -> Any:
     from ruamel.yaml import YAML
 
     return YAML(typ="safe", pure=True).load(data)
-
-
-def parse_number(text: str) -> float | int:
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
 
 
 def whole_lines(data: bytes) -> bytes:

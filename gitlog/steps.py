@@ -10,6 +10,7 @@ from .config import Config
 from .errors import GitlogError
 from .git import Repo
 from .index import Index
+from .values import parse_number
 
 
 def parse_step(text: str) -> str:
@@ -65,8 +66,6 @@ def _last(data: bytes) -> float | None:
 
 def _point(line: str) -> tuple[int, float] | None:
     """(step, value) of a series line, None if it does not parse."""
-    from .layout import parse_number
-
     parts = line.split("\t")
     if len(parts) < 3:
         return None
@@ -79,8 +78,6 @@ def _point(line: str) -> tuple[int, float] | None:
 def _pick_columns(steps: list[int], texts: list[str], which: str) -> float | None:
     """``pick`` ("min", "max" or a step) from the step and value columns of a series
     whose every line has three fields (ValueError when a value does not parse)."""
-    from .layout import parse_number
-
     if which in ("min", "max"):
         values = list(map(float, texts))
         at = values.index(min(values) if which == "min" else max(values))

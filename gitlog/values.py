@@ -15,6 +15,14 @@ if TYPE_CHECKING:
 MAX_DEPTH = 20
 
 
+def parse_number(text: str) -> float | int:
+    """A number as a series file or a form holds it: an int stays an int."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
 def module_of(obj: Any) -> str:
     return str(getattr(type(obj), "__module__", "") or "")
 
