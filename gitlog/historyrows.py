@@ -257,7 +257,7 @@ def _store(index: Index, key: str, specs: list[MetricSpec], rows: Rows,
         (_piece(name, written + piece), "\n".join(lines[piece:piece + CHUNK]))
         for piece in range(0, len(lines), CHUNK)),
         (name, json.dumps([written + len(lines), rows.warnings]))],
-        [(tip_name(tip[0]), json.dumps([key, tip[1], _frontier_note(rows.frontier)]))]
+        [(tip_name(tip[0], specs), json.dumps([key, tip[1], _frontier_note(rows.frontier)]))]
         if tip else [])
 
 
@@ -294,9 +294,10 @@ class Pieces:
                 for line in lines]
 
 
-def tip_name(base: str) -> str:
-    """The index note naming the latest walk of a set of revisions."""
-    return "tip\x1d" + base
+def tip_name(base: str, specs: list[MetricSpec]) -> str:
+    """The index note naming the latest walk of a set of revisions for these metrics
+    (its tips' entries hold their values: another metric's walk cannot be added to)."""
+    return "tip\x1d" + base + "\x1d" + _cache_key(specs)
 
 
 def walk_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key: str,
@@ -352,7 +353,7 @@ def extend_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key
     from .walk import answers as start_walk
 
     base, resolved = tip
-    noted = index.note(tip_name(base))
+    noted = index.note(tip_name(base, specs))
     if noted is None or any(t.startswith("^") or ".." in t for t in tokens):
         return None
     try:

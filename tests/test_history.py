@@ -507,6 +507,21 @@ def test_runs_added_since_the_last_walk_extend_its_rows(twoexp: tuple[Path, dict
     assert shown == after_rebuild()
 
 
+def test_runs_added_after_queries_of_other_metrics(twoexp: tuple[Path, dict]) -> None:
+    """Each set of metrics adds to its own last walk: after queries of another metric
+    and of two metrics, a new run's rows are what a whole walk gives."""
+    repo, _ = twoexp
+    queries = [("-m", "loss"), ("-m", "accuracy"), ("-m", "accuracy,loss")]
+    for query in queries:
+        history_json(repo, *query, "--all")
+    add_run(repo, "a", "a5", 0.5, 20)
+    for query in queries:
+        added = history_json(repo, *query, "--all")
+        shutil.rmtree(repo / ".git" / "gitlog")
+        assert added == history_json(repo, *query, "--all"), query
+    assert added[-1]["loss_delta"] == -0.1 and added[-1]["accuracy"] is None
+
+
 @pytest.mark.parametrize("count_children", [True, False])
 def test_an_extension_copies_the_stored_pieces_and_links_to_the_tips(
         twoexp: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch,
