@@ -72,9 +72,11 @@ def parse_threshold(text: str | float | None) -> tuple[float, bool] | None:
     try:
         value = float(raw[:-1] if pct else raw)
     except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):  # negative, nan, inf
         raise GitlogError(f"bad regression threshold {raw!r}",
-                          hint="give a number (0.05) or a percentage (5%)") from None
-    return abs(value), pct
+                          hint="give a number of 0 or more (0.05) or a percentage (5%)")
+    return value, pct
 
 
 def _timestamp(repo: Repo, option: str, text: str | None) -> int | None:
@@ -118,6 +120,9 @@ def query_history(metrics: Sequence[str], revs: Sequence[str] = (), *, all: bool
     if not metrics:
         raise GitlogError("no metric given", hint="name one: --metric loss")
     threshold = parse_threshold(regressions)
+    if n is not None and n < 0:
+        raise GitlogError(f"bad count {n}: rows to show cannot be negative",
+                          hint="give 0 or more (-n 10: the newest 10 rows)")
     which = parse_step(step) if step is not None else None
     after, before = _timestamp(repo, "since", since), _timestamp(repo, "until", until)
     specs = [MetricSpec(m, tuple(metric_names(config, m)), config.better(m) == "lower", which)
@@ -127,8 +132,14 @@ def query_history(metrics: Sequence[str], revs: Sequence[str] = (), *, all: bool
                                      specs, progress)
         if not rows.lines:
             raise no_runs_error(revs, all, fell_back)
-        if not _has_values(rows.lines, len(specs)):
-            raise no_metric_error(_metrics_in(index, rows.lines), metrics, step)
+        missing = _without_values(rows.lines, len(specs))
+        if missing:
+            raise no_metric_error(_metrics_in(index, rows.lines),
+                                  [metrics[i] for i in missing], step)
+        notes = walk_notes(repo, fell_back)
+        if index.busy:
+            notes.append("the index is locked by another process: this answer was not "
+                         "cached, so the next query walks again")
     layout = Layout(len(specs))
     tests: list[Callable[[str], bool]] = []
     if after is not None or before is not None:
@@ -141,8 +152,8 @@ def query_history(metrics: Sequence[str], revs: Sequence[str] = (), *, all: bool
         return not any(not test(line) for test in tests)
 
     kept = Kept(rows.lines, keep if tests else None, n)
-    return HistoryResult(kept, metrics, {m: config.better(m) for m in metrics},
-                         walk_notes(repo, fell_back), rows.warnings)
+    return HistoryResult(kept, metrics, {m: config.better(m) for m in metrics}, notes,
+                         rows.warnings)
 
 
 def _walk_rows(repo: Repo, config: Config, index: Index, revs: list[str], all_: bool,
@@ -173,12 +184,18 @@ def _walk_rows(repo: Repo, config: Config, index: Index, revs: list[str], all_: 
     return (everything, True) if everything.lines else (rows, False)
 
 
-def _has_values(lines: Iterable[str], metrics: int) -> bool:
-    """Whether any line has a value for any metric."""
+def _without_values(lines: Iterable[str], metrics: int) -> list[int]:
+    """The metrics (by position) that no line has a value for: a name no run logged,
+    misspelled say (read until every metric has shown a value)."""
     from .historyrows import Layout
 
     layout = Layout(metrics)
-    return any(cell[0] is not None for line in lines for cell in layout.cells(line))
+    missing = set(range(metrics))
+    for line in lines:
+        missing.difference_update([m for m in missing if layout.value(line, m) is not None])
+        if not missing:
+            break
+    return sorted(missing)
 
 
 def _metrics_in(index: Index, lines: Iterable[str]) -> list[str]:
@@ -195,10 +212,10 @@ def _metrics_in(index: Index, lines: Iterable[str]) -> list[str]:
 
 
 def no_metric_error(known: list[str], metrics: list[str], step: str | None) -> GitlogError:
-    """No run has any of ``metrics``: say which metrics the runs do have."""
+    """No run has ``metrics``: say which metrics the runs do have."""
     shown = ", ".join(known[:15]) + (" ..." if len(known) > 15 else "")
-    name = metrics[0] if len(metrics) == 1 else ", ".join(metrics)
-    return GitlogError(f"no run has the metric {name}" + (" at that step" if step else ""),
+    name = f"metric {metrics[0]}" if len(metrics) == 1 else "metrics " + ", ".join(metrics)
+    return GitlogError(f"no run has the {name}" + (" at that step" if step else ""),
                        hint=f"metrics in these runs: {shown}" if known else
                        "these runs logged no metrics")
 

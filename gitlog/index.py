@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 SCHEMA = "10"
 FILE = "index.sqlite"
 KEEP_WALKS = 16
+LOCK_WAIT = 1.0  # seconds a write waits for another process's
 SEP = "\x1f"
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -106,6 +107,7 @@ class Index:
         self.path = Path(gitlog_dir) / FILE
         self.log_dir = log_dir
         self.rebuilt = False
+        self.busy = False  # another process held the write lock: nothing more is written
         self.db: sqlite3.Connection | None = None
         try:
             if rebuild:
@@ -116,7 +118,9 @@ class Index:
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=5, isolation_level=None)
+        # a write waits up to LOCK_WAIT for another process's (they take milliseconds);
+        # after one such wait in vain, the cache is left alone (``busy``)
+        db = sqlite3.connect(self.path, timeout=LOCK_WAIT, isolation_level=None)
         # A cache: losing the last writes on a power cut is fine; corruption is detected.
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=OFF")
@@ -183,7 +187,7 @@ class Index:
 
     def _write(self, statements: list[tuple[str, Iterable[tuple]]]) -> bool:
         """Run ``(sql, rows)`` pairs in one transaction; False if the cache refused them."""
-        if self.db is None:
+        if self.db is None or self.busy:
             return False
         try:
             self.db.execute("BEGIN IMMEDIATE")
@@ -191,7 +195,8 @@ class Index:
                 self.db.executemany(sql, rows)
             self.db.execute("COMMIT")
             return True
-        except sqlite3.OperationalError:  # locked by another writer, read-only: skip
+        except sqlite3.OperationalError as err:  # locked by another writer, read-only: skip
+            self.busy = "locked" in str(err) or "busy" in str(err)
             with contextlib.suppress(sqlite3.Error):
                 self.db.execute("ROLLBACK")
         except sqlite3.DatabaseError:

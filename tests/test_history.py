@@ -336,10 +336,16 @@ def test_errors_name_the_problem_and_the_fix(twoexp: tuple[Path, dict]) -> None:
     assert proc.returncode == 1 and proc.stdout == ""
     assert "Error: no run has the metric lsos" in proc.stderr
     assert "hint: metrics in these runs: accuracy, loss" in proc.stderr
+    proc = run_cli("history", "-m", "loss,lsos", "--all", cwd=repo)  # one of several
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert "Error: no run has the metric lsos" in proc.stderr
     proc = run_cli("history", "-m", "loss", "nosuch", cwd=repo)
     assert proc.returncode == 1 and "unknown revision or experiment: nosuch" in proc.stderr
-    proc = run_cli("history", "-m", "loss", "--all", "--regressions=lots", cwd=repo)
-    assert proc.returncode == 1 and "bad regression threshold 'lots'" in proc.stderr
+    for bad in ("lots", "-1", "nan", "inf"):
+        proc = run_cli("history", "-m", "loss", "--all", f"--regressions={bad}", cwd=repo)
+        assert proc.returncode == 1 and f"bad regression threshold '{bad}'" in proc.stderr
+    with pytest.raises(gitlog.GitlogError, match="bad count -1"):
+        gitlog.history("loss", all=True, repo=repo, n=-1)
     empty = tmp = repo.parent / "empty"
     subprocess.run(["git", "init", "-q", str(tmp)], check=True)
     proc = run_cli("history", "-m", "loss", cwd=empty)
@@ -366,6 +372,25 @@ def test_cache_is_filled_reused_and_survives_corruption(twoexp: tuple[Path, dict
     assert history_json(repo, "-m", "loss", "--all") == cold
 
 
+def test_a_locked_index_still_answers_and_says_so(twoexp: tuple[Path, dict]) -> None:
+    """While another process holds the index's write lock, history answers from a walk,
+    says on stderr that the answer was not cached, and gives up on the cache after one
+    wait instead of waiting at every write."""
+    repo, _ = twoexp
+    expected = history_json(repo, "-m", "loss", "--all")
+    shutil.rmtree(repo / ".git" / "gitlog")
+    history_json(repo, "-m", "accuracy", "--all")  # the index exists, without loss's rows
+    holder = sqlite3.connect(repo / ".git" / "gitlog" / "index.sqlite", isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        proc = run_cli("history", "-m", "loss", "--all", "--format", "json", cwd=repo)
+    finally:
+        holder.close()
+    assert proc.returncode == 0 and json.loads(proc.stdout) == expected
+    assert "the index is locked by another process: this answer was not cached" in \
+        proc.stderr
+
+
 def test_stored_rows_are_read_back_piece_by_piece_and_a_damaged_piece_is_not_trusted(
         twoexp: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch) -> None:
     """A walk's rows are stored in pieces; a warm query reads them all back, and a piece
@@ -378,7 +403,8 @@ def test_stored_rows_are_read_back_piece_by_piece_and_a_damaged_piece_is_not_tru
                                                                          repo=repo)]
     db = repo / ".git" / "gitlog" / "index.sqlite"
     con = sqlite3.connect(db)
-    pieces = [(k, d) for k, d in con.execute("SELECT key, data FROM columns") if "rows" in k]
+    pieces = [(k, d) for k, d in con.execute("SELECT key, data FROM columns")
+              if "rows" in k and not k.startswith("tip")]  # (not the note on the tips)
     assert sorted(len(data.split("\n")) for _, data in pieces) == [1, 2, 4]  # head + 4 + 2
     warm = [(r.commit, r.metrics["loss"].value) for r in gitlog.history("loss", all=True,
                                                                          repo=repo)]
