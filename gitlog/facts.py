@@ -82,19 +82,20 @@ class Facts:
             self.flat = flat
         return self.flat
 
-    def metric(self, names: list[str]) -> float | None:
+    def metric(self, names: list[str], *, finite: bool = True) -> float | None:
         """The value of the first of ``names`` this run has (as ``metrics()`` would give
-        it), looked up without flattening when the name has no '/'."""
+        it), looked up without flattening when the name has no '/'; ``finite=False``:
+        nan and infinities count as values too."""
         tree = self.tree if self.tree is not None else self.data()
         for name in names:
             if "/" in name:
-                value = self.metrics().get(name)
+                value = (self.metrics() if finite else flat_numbers(self.data())).get(name)
                 if value is not None:
                     return value
                 continue
             found: Any = tree.get(name)
             kind = found.__class__
-            if kind is int or (kind is float and found - found == 0):
+            if kind is int or (kind is float and (not finite or found - found == 0)):
                 return found  # type: ignore[no-any-return]
         return None
 

@@ -93,9 +93,9 @@ def _timestamp(repo: Repo, option: str, text: str | None) -> int | None:
 
 def _is_regression(cells: Sequence[tuple], threshold: tuple[float, bool] | None) -> bool:
     for _, delta, pct, verdict in cells:
-        if verdict != "worse" or delta is None:
+        if verdict != "worse":
             continue
-        if threshold is None:
+        if threshold is None or delta is None:  # (no delta: it diverged, nan or inf)
             return True
         size = abs(pct) if threshold[1] and pct is not None else \
             (abs(delta) if not threshold[1] else None)

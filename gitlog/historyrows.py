@@ -600,11 +600,10 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
             elif plain is not None:  # one metric, one name without '/': read it directly
                 value: Any = parsed.get(plain)
                 kind = value.__class__
-                values = (value,) if kind is int or (kind is float and value - value == 0) \
-                    else none
-            else:
+                values = (value,) if kind is int or kind is float else none
+            else:  # (a nan or inf is a value: a diverged run)
                 probe.tree, probe.flat = parsed, None
-                values = tuple([probe.metric(n) for n in names])
+                values = tuple([probe.metric(n, finite=False) for n in names])
             raw, cells, latest = _metric_cells(values, old, lowers)
             if copy:  # a rebased or picked copy: no row; the next run compares with it
                 state[commit] = (commit, None, latest, ident)
@@ -688,11 +687,15 @@ def change(value: float, before: float, lower: bool) -> tuple[float, float | Non
 
 def _cells_of(value: float | None, before: float | None,
               lower: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """One metric's raw (value, delta, %) and shown (value, delta, %, verdict) cells."""
+    """One metric's raw (value, delta, %) and shown (value, delta, %, verdict) cells. A
+    value that is nan or infinite (a diverged run) has no delta and is worse than any
+    value before it."""
     if value is None:
         return _NO_RAW, _NO_SHOWN
     if before is None:
         return (repr(value), "", ""), (_shown(value), "", "", "")
+    if value - value != 0:  # nan, inf
+        return (repr(value), "", ""), (_shown(value), "", "", "worse")
     delta, pct, verdict = change(value, before, lower)
     if pct is None:
         return (repr(value), repr(delta), ""), (_shown(value), f"{delta:+.6g}", "", verdict)
@@ -705,15 +708,18 @@ def _metric_cells(values: tuple, old: tuple, lowers: list[bool]) -> tuple[tuple 
     """Each metric's raw and shown cells against the latest value on the line before it,
     and the line's latest values."""
     if len(values) == 1:  # the usual query
-        raw, shown = _cells_of(values[0], old[0], lowers[0])
-        return raw, shown, old if values[0] is None else values
+        value = values[0]
+        raw, shown = _cells_of(value, old[0], lowers[0])
+        return raw, shown, old if value is None or value - value != 0 else values
     raws: list[str] = []
     shows: list[str] = []
     for value, before, lower in zip(values, old, lowers, strict=True):
         raw, shown = _cells_of(value, before, lower)
         raws += raw
         shows += shown
-    latest = tuple([b if v is None else v for v, b in zip(values, old, strict=True)])
+    # the next run compares with the latest finite value on the line
+    latest = tuple([b if v is None or v - v != 0 else v
+                    for v, b in zip(values, old, strict=True)])
     return raws, shows, latest
 
 

@@ -94,19 +94,22 @@ def _values(repo: Repo, config: Config, log: RunLog, index: Index, names: list[s
 
 def _changes(column: list[float | None], previous: list[int],
              lower: bool) -> tuple[list, list, list]:
-    """Deltas, % and verdicts of each value against the latest one before it on its line."""
-    last: list[float | None] = []  # the latest value on each run's line, itself included
+    """Deltas, % and verdicts of each value against the latest one before it on its line
+    (as history's: a nan or infinite value is worse, with no delta, and the next value
+    compares with the latest finite one)."""
+    last: list[float | None] = []  # the latest finite value on each run's line
     deltas: list[float | None] = []
     pcts: list[float | None] = []
     verdicts: list[str | None] = []
     for i, value in enumerate(column):
         p = previous[i]
         old = last[p] if p >= 0 else None
-        if value is None or old is None:
-            last.append(old if value is None else value)
+        if value is None or old is None or value - value != 0:
+            finite = value is not None and value - value == 0
+            last.append(value if finite else old)
             deltas.append(None)
             pcts.append(None)
-            verdicts.append(None)
+            verdicts.append("worse" if value is not None and old is not None else None)
             continue
         last.append(value)
         delta, pct, verdict = change(value, old, lower)

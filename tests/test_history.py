@@ -293,6 +293,32 @@ def test_malformed_metrics_warned_with_commit_and_skipped(tmp_path: Path) -> Non
         assert f"commit {shas[r4][:10]}: .gitlog/metrics.json holds a JSON list" in proc.stderr
 
 
+def test_a_diverged_run_shows_nan_and_counts_as_worse(tmp_path: Path) -> None:
+    """A run whose loss is nan or infinite shows that value, worse, with no delta; it is
+    a regression; the next run compares with the last finite value. Nested names and
+    steps alike."""
+    b = Builder()
+    parent = b.commit("main", {"train.py": "x\n"})
+    for k, loss in enumerate([1.0, float("nan"), 0.5, float("inf"), 0.4]):
+        parent = b.run("d", {"loss": loss, "eval": {"loss": loss}}, parents=[parent],
+                       run_id=f"d{k}", series={"loss": [(0, 9.0), (1, loss)]})
+    repo = tmp_path / "p"
+    b.write(repo)
+    expected = [(1.0, None, None), ("nan", None, "worse"), (0.5, -0.5, "better"),
+                ("inf", None, "worse"), (0.4, -0.1, "better")]
+    for name, step in (("loss", None), ("eval/loss", None), ("loss", "last")):
+        args = ["-m", name, "exp/d"] + (["--step", step] if step else [])
+        rows = history_json(repo, *args)
+        assert [(r[name], r[f"{name}_delta"], r[f"{name}_verdict"]) for r in rows] == \
+            expected, (name, step)
+        worse = history_json(repo, *args, "--regressions")
+        assert [r[name] for r in worse] == ["nan", "inf"]
+    table = run_cli("history", "-m", "loss", "exp/d", cwd=repo).stdout
+    shown = {line.split(" d: run ")[1].split()[0]: line.split(" d: run ")[1].split()[1:]
+             for line in table.splitlines() if " d: run " in line}
+    assert shown["d1"] == ["nan", "worse"] and shown["d2"] == ["0.5", "-0.5", "-50%", "better"]
+
+
 def test_aliases_and_better_from_config(tmp_path: Path) -> None:
     b = Builder()
     c1 = b.commit("main", {"train.py": "x\n", ".gitlog.yaml":
