@@ -56,13 +56,15 @@ def blame(metric: str, revs: Sequence[str] = (), *, all: bool = False, n: int = 
             raise no_runs_error(revs, all, log.fell_back)
         rows = build_rows(repo, config, index, log, [metric])
     facts = {r.facts.commit: r.facts for r in log.runs}
-    moved = [r for r in rows if r.code_changes and r.metrics[metric].delta is not None]
+    compared = _compared_with(rows, metric)
+    moved = [r for r in rows if r.commit in compared and r.metrics[metric].delta is not None]
     moved.sort(key=lambda r: (-abs(r.metrics[metric].delta or 0), -facts[r.commit].time))
     moved = moved[:n]
     code_of = {}
     for row in moved:
         mine = facts[row.commit].code_commit
-        before = facts[row.previous].code_commit if row.previous in facts else None
+        before_run = compared[row.commit]
+        before = facts[before_run].code_commit if before_run in facts else None
         code_of[row.commit] = mine if mine and mine != before and repo.rev_parse(mine) \
             else row.commit
     info = _commit_info(repo, sorted(set(code_of.values())))
@@ -71,18 +73,42 @@ def blame(metric: str, revs: Sequence[str] = (), *, all: bool = False, n: int = 
     for row in moved:
         cell = row.metrics[metric]
         code = code_of[row.commit]
+        before_run = compared[row.commit]
         author, date, subject = info.get(code, (row.author, row.date, row.subject))
         added = deleted = 0
-        for line in repo.git("diff", "--numstat", row.previous or "", row.commit, "--",
-                             *spec).splitlines():
-            a, d, _ = line.split("\t", 2)
+        files = []
+        for line in repo.git("diff", "-z", "--numstat", "--no-renames", before_run,
+                             row.commit, "--", *spec).split("\0"):
+            if "\t" not in line:
+                continue
+            a, d, path = line.split("\t", 2)
             added += int(a) if a.isdigit() else 0
             deleted += int(d) if d.isdigit() else 0
-        diff = repo.git("diff", row.previous or "", row.commit, "--", *spec) if patch else None
-        out.append(BlameRow(row.commit, row.previous or "", code, author, date, row.experiment,
+            files.append(path)
+        diff = repo.git("diff", before_run, row.commit, "--", *spec) if patch else None
+        out.append(BlameRow(row.commit, before_run, code, author, date, row.experiment,
                             subject, cell.value or 0, cell.delta or 0, cell.pct,
-                            cell.verdict or "", row.code_changes or [], added, deleted, diff))
+                            cell.verdict or "", files, added, deleted, diff))
     return out
+
+
+def _compared_with(rows: list, metric: str) -> dict[str, str]:
+    """run -> the run its change in ``metric`` is measured from (the latest run before it
+    on its line with a finite value), for the runs whose code changed since that run."""
+    by_commit = {r.commit: r for r in rows}
+    out = {}
+    for row in rows:
+        before, changed = row.previous, bool(row.code_changes)
+        while before in by_commit and not _finite(by_commit[before].metrics[metric].value):
+            changed = changed or bool(by_commit[before].code_changes)
+            before = by_commit[before].previous
+        if before and changed:
+            out[row.commit] = before
+    return out
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and value - value == 0
 
 
 def _commit_info(repo: Repo, commits: list[str]) -> dict[str, tuple[str, str, str]]:

@@ -621,7 +621,10 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
 
                     differ = repo.diff_stream(code_pathspec(config))
                 differ.pair(first, commit)
-            state[commit] = (commit, code, latest, ident)
+            if late or values.count(None) < len(values):
+                state[commit] = (commit, code, latest, ident)
+            else:  # a run without the metrics: the next run compares with the one before
+                state[commit] = (first, before[1], latest, ident)
             line = SEP.join((commit, first or "", ct, run_id or "", status or "", author,
                              changes, *raw, commit[:10], date, experiment, subject, *cells, ""))
             if line.count(SEP) != width or "\n" in line or _ESC in line:

@@ -149,6 +149,26 @@ def test_blame_names_the_code_change_and_its_author(repo: Path) -> None:
     assert "+print('slower')" in out[0]["diff"]
 
 
+def test_a_run_without_the_metric_between_two_that_have_it(tmp_path: Path) -> None:
+    """The change is measured from the last run that has the metric, and so are the code
+    changes history shows and blame credits: a run in between that lacks the metric
+    (another metric logged, a crash) does not hide what changed before it."""
+    b = Builder()
+    c1 = b.commit("main", {"a.py": "1\n", "b.py": "1\n"})
+    r1 = b.run("m", {"acc": 0.5}, parents=[c1], run_id="r1")
+    r2 = b.run("m", {"other": 1}, parents=[r1], run_id="r2", code={"a.py": "2\n"})
+    r3 = b.run("m", {"acc": 0.7}, parents=[r2], run_id="r3", code={"b.py": "2\n"})
+    repo = tmp_path / "p"
+    sha = b.write(repo)
+    rows = gitlog.history("acc", "exp/m", repo=repo)
+    assert [(r.run, r.previous, r.metrics["acc"].delta, r.code_changes) for r in rows] == [
+        ("r1", None, None, None), ("r2", sha[r1], None, ["a.py"]),
+        ("r3", sha[r1], 0.2, ["a.py", "b.py"])]
+    blamed = gitlog.blame("acc", ["exp/m"], repo=repo)
+    assert [(r.commit, r.previous, r.delta, r.files) for r in blamed] == [
+        (sha[r3], sha[r1], 0.2, ["a.py", "b.py"])]
+
+
 def test_logs_filters_by_level_and_text(tmp_path: Path) -> None:
     b = Builder()
     c1 = b.commit("main", {"train.py": "x\n"})
