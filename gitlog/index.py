@@ -30,7 +30,7 @@ TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
     from typing import Any
 
-SCHEMA = "10"
+SCHEMA = "11"  # 11: diverged values and runs without the metric read anew
 FILE = "index.sqlite"
 KEEP_WALKS = 16
 LOCK_WAIT = 1.0  # seconds a write waits for another process's
