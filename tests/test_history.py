@@ -319,6 +319,23 @@ def test_a_diverged_run_shows_nan_and_counts_as_worse(tmp_path: Path) -> None:
     assert shown["d1"] == ["nan", "worse"] and shown["d2"] == ["0.5", "-0.5", "-50%", "better"]
 
 
+def test_a_metric_named_as_a_column_is_refused_with_the_fix(tmp_path: Path) -> None:
+    """A metric called 'date' (or 'loss_delta' next to 'loss') would overwrite a column:
+    refused, with the alias that shows it under another name."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    b.run("c", {"date": 3, "loss": 1.0, "loss_delta": 7}, parents=[c1])
+    repo = tmp_path / "p"
+    b.write(repo)
+    for metrics, name in (("date,loss", "date"), ("loss,loss_delta", "loss_delta")):
+        proc = run_cli("history", "-m", metrics, "exp/c", "--format", "json", cwd=repo)
+        assert proc.returncode == 1 and proc.stdout == ""
+        assert f"Error: the metric {name} has the name of another column" in proc.stderr
+        assert f"({{my_{name}: [{name}]}}), then -m my_{name}" in proc.stderr
+    (repo / ".gitlog.yaml").write_text("metrics:\n  aliases: {run_date: [date]}\n")
+    assert [r["run_date"] for r in history_json(repo, "-m", "run_date,loss", "exp/c")] == [3]
+
+
 def test_aliases_and_better_from_config(tmp_path: Path) -> None:
     b = Builder()
     c1 = b.commit("main", {"train.py": "x\n", ".gitlog.yaml":

@@ -55,10 +55,21 @@ def split_metrics(metrics: tuple[str, ...], config: Any) -> list[str]:
 
 
 def history_columns(metrics: list[str]) -> list[str]:
+    """The output's columns; a metric whose name is another column's cannot be shown."""
     columns = ["commit", "date", "experiment", "subject"]
     for m in metrics:
         columns += [m, f"{m}_delta", f"{m}_pct", f"{m}_verdict"]
-    return [*columns, "code_changes"]
+    columns.append("code_changes")
+    if len(set(columns)) < len(columns):
+        from gitlog.errors import GitlogError
+
+        taken = {"commit", "date", "experiment", "subject", "code_changes",
+                 *(f"{m}_{s}" for m in metrics for s in ("delta", "pct", "verdict"))}
+        name = next((m for m in metrics if m in taken), metrics[0])
+        raise GitlogError(f"the metric {name} has the name of another column of the output",
+                          hint=f"show it under another name: metrics.aliases in .gitlog.yaml "
+                               f"({{my_{name}: [{name}]}}), then -m my_{name}")
+    return columns
 
 
 def spark_lines(result: Any) -> list[str]:
@@ -68,7 +79,7 @@ def spark_lines(result: Any) -> list[str]:
     lines = []
     for i, m in enumerate(result.metrics):
         values = [value(line, i) for line in result.kept]
-        finite = [v for v in values if v is not None]
+        finite = [v for v in values if v is not None and v - v == 0]
         if not finite:
             continue
         lines.append(f"{m}  {sparkline(values)}  {finite[0]:.6g} -> {finite[-1]:.6g} "
