@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .branches import find_commit
 from .config import Config, load
 from .details import details
 from .errors import GitlogError, RevisionError
@@ -53,7 +54,7 @@ class BisectResult:
 
 def code_version(repo: Repo, config: Config, rev: str) -> str:
     """The code commit ``rev`` names: a run commit stands for the code it ran."""
-    sha = repo.rev_parse(rev) or repo.rev_parse(config.branch(rev))
+    sha = find_commit(repo, config, rev)
     if sha is None:
         raise RevisionError(rev, "unknown revision or experiment",
                             hint="name a code commit, a run commit or an experiment")
