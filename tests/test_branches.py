@@ -49,6 +49,10 @@ def test_names_resolve_to_the_remote_tracking_branch_in_a_fresh_clone(
     assert labels == [f"{c['a4'][:10]} (a)", f"{c['b2'][:10]} (b)"]
     blame = run_cli("blame", "-m", "loss", "a", cwd=repo)
     assert blame.returncode == 0, blame.stderr
+    bisect = run_cli("bisect", "-m", "nosuch", "--threshold", "1", "--good", c["a1"],
+                     "--bad", "a", "--", "true", cwd=repo)  # a is found; the metric is not
+    assert bisect.stderr.splitlines()[0] == \
+        "Error: no run of --good or --bad has the metric nosuch"
     made = run_cli("exp", "new", "more", "--from", "b", cwd=repo)
     assert made.returncode == 0, made.stderr
     assert git(repo, "rev-parse", "exp/more").strip() == c["b2"]
