@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import sys
 import tempfile
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .branches import find_commit
 from .config import Config, load
 from .details import details
 from .errors import GitlogError, RevisionError
@@ -53,7 +55,7 @@ class BisectResult:
 
 def code_version(repo: Repo, config: Config, rev: str) -> str:
     """The code commit ``rev`` names: a run commit stands for the code it ran."""
-    sha = repo.rev_parse(rev) or repo.rev_parse(config.branch(rev))
+    sha = find_commit(repo, config, rev)
     if sha is None:
         raise RevisionError(rev, "unknown revision or experiment",
                             hint="name a code commit, a run commit or an experiment")
@@ -74,6 +76,8 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
                           hint="gitlog bisect --metric loss --threshold 0.3 --good A --bad B "
                                "-- python train.py")
     good_sha, bad_sha = code_version(repo, config, good), code_version(repo, config, bad)
+    _check_range(repo, good, bad, good_sha, bad_sha)
+    _check_metric(repo, config, metric, [good, bad], [good_sha, bad_sha])
     say = output or (lambda _line: None)
     base = Path(tempfile.mkdtemp(prefix="gitlog-bisect-"))
     worktree = base / "work"
@@ -88,8 +92,9 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
     try:
         repo.git("worktree", "add", "--detach", str(worktree), bad_sha)
         start = run_git(["bisect", "start", bad_sha, good_sha], worktree, check=False)
-        if start.returncode != 0:
-            problem = start.stderr.decode(errors="replace").strip().splitlines() or ["?"]
+        if start.returncode != 0:  # git says why on stderr or, for some, on stdout
+            problem = (start.stderr or start.stdout).decode(errors="replace").strip() \
+                .splitlines() or [f"exit {start.returncode}"]
             raise GitlogError(f"git bisect could not start: {problem[-1]}",
                               hint="check that --good is an ancestor of --bad")
 
@@ -121,6 +126,44 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
         .split("\0", 1)
     value = next((s.value for s in steps if s.commit == first), None)
     return BisectResult(first, subject, author, value, steps)
+
+
+def _check_range(repo: Repo, good: str, bad: str, good_sha: str, bad_sha: str) -> None:
+    """Refuse what git bisect cannot start from, saying why (git's own words are terse)."""
+    if good_sha == bad_sha:
+        raise GitlogError(f"--good {good} and --bad {bad} are the same code version "
+                          f"({good_sha[:10]}): nothing to bisect",
+                          hint=f"pass an older version that is good as --good (see 'git log "
+                               f"--oneline {shlex.quote(bad)}')")
+    if repo.is_ancestor(bad_sha, good_sha):
+        raise GitlogError(f"--bad {bad} is older than --good {good} (an ancestor of it): "
+                          "bisect looks for the first bad version after a good one",
+                          hint=f"swap them: --good {shlex.quote(bad)} --bad {shlex.quote(good)}")
+
+
+def _check_metric(repo: Repo, config: Config, metric: str, revs: list[str],
+                  code: list[str]) -> None:
+    """Refuse a metric that the logged runs of the good and bad versions lack, before any
+    step runs COMMAND and logs a run that cannot be judged. Versions with no run that
+    logged metrics leave nothing to check against."""
+    with Index(repo.gitlog_dir, config.log_dir) as index:
+        log = collect(repo, config, index, all_=True)
+        if not log.runs:
+            return
+        trees = details(repo, config, index, [r.facts.commit for r in log.runs])
+    named = {find_commit(repo, config, rev) for rev in revs}
+    wanted = {_code_tree(repo, config, sha) for sha in code}
+    seen: set[str] = set()
+    for entry in log.runs:
+        if entry.facts.commit in named or trees[entry.facts.commit][1] in wanted:
+            seen.update(entry.facts.metrics())
+    names = metric_names(config, metric)
+    if not seen or any(n in seen for n in names):
+        return
+    known = sorted(seen)
+    shown = ", ".join(known[:15]) + (" ..." if len(known) > 15 else "")
+    raise GitlogError(f"no run of --good or --bad has the metric {metric}",
+                      hint=f"metrics in these runs: {shown}")
 
 
 def _read_steps(path: Path) -> list[BisectStep]:

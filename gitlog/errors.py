@@ -84,6 +84,18 @@ class RevisionError(GitlogError):
         super().__init__(f"{problem}: {rev}", hint=hint or "list runs with 'gitlog ls'")
 
 
+class AmbiguousExperimentError(RevisionError):
+    """An experiment with no local branch that several remotes have."""
+
+    def __init__(self, name: str, branches: list[str], prefix: str = "exp/") -> None:
+        self.name = name
+        self.branches = branches  # REMOTE/<prefix>NAME, one per remote
+        super().__init__(name, "experiment is on several remotes and has no local branch "
+                         f"({', '.join(branches)})",
+                         hint=f"name one, e.g. {branches[0]}, or make it local: git branch "
+                              f"{prefix}{name} {branches[0]}")
+
+
 class CommandNotFoundError(GitlogError):
     def __init__(self, command: str) -> None:
         self.command = command

@@ -1,8 +1,9 @@
 """Experiment branches: ``gitlog exp new / list / rm``.
 
-Experiment NAME is the plain branch ``<experiment_prefix>NAME``. Creating one moves no
-HEAD unless asked (``checkout``); deleting one refuses the branch HEAD is on and reports
-the tip so the branch can be restored. Promotion lives in ``promote.py``.
+Experiment NAME is the plain branch ``<experiment_prefix>NAME`` (in a clone without it,
+one remote's copy: see ``branches.py``). Creating one moves no HEAD unless asked
+(``checkout``); deleting one refuses the branch HEAD is on and reports the tip so the
+branch can be restored. Promotion lives in ``promote.py``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .branches import find_commit
 from .config import Config, load
 from .errors import GitCommandError, GitlogError, RevisionError
 from .git import Repo
@@ -30,6 +32,7 @@ class Experiment:
     last_run: str | None = None
     status: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    remote: str | None = None  # branch is REMOTE/exp/NAME: no local branch yet
 
     def row(self) -> dict[str, object]:
         return {"name": self.name, "branch": self.branch, "commit": self.commit,
@@ -51,10 +54,9 @@ def experiment_name(config: Config, name: str) -> str:
 
 def resolve_commit(repo: Repo, config: Config, rev: str) -> str:
     """A commit from a revision or an experiment name."""
-    for candidate in (rev, config.branch(rev) if not rev.startswith("refs/") else rev):
-        sha = repo.rev_parse(candidate)
-        if sha:
-            return sha
+    sha = find_commit(repo, config, rev)
+    if sha:
+        return sha
     raise RevisionError(rev, "no commit or experiment matches",
                         hint="name a branch, a commit, or an experiment from 'gitlog exp list'")
 
@@ -95,24 +97,26 @@ def _last_line(text: str) -> str:
 
 
 def list_experiments(path: str | Path | Repo = ".") -> list[Experiment]:
-    """Every experiment branch: tip, whether HEAD is on it, whether it is already in the
-    main branch, and its latest run's facts."""
+    """Every experiment branch (and remote-tracking one with no local branch): tip,
+    whether HEAD is on it, whether it is already in the main branch, and its latest run's
+    facts."""
     from .query import list_experiments as rows
 
     repo, config = _open(path)
     head = repo.head().branch
     main = config["main_branch"]
+    found = rows(repo, config)
+    refs = [f"refs/{'remotes' if row.remote else 'heads'}/{row.branch}" for row in found]
     merged = set()
-    if repo.ref_tip(f"refs/heads/{main}"):
+    if found and repo.ref_tip(f"refs/heads/{main}"):
         merged = set(repo.git("for-each-ref", "--format=%(refname)", "--merged",
-                              f"refs/heads/{main}", f"refs/heads/{config.prefix}").split("\n"))
+                              f"refs/heads/{main}", *refs).split("\n"))
     out = []
-    for row in rows(repo, config):
-        ref = f"refs/heads/{row.branch}"
+    for row, ref in zip(found, refs, strict=True):
         out.append(Experiment(name=row.experiment, branch=row.branch, commit=row.commit,
                               current=ref == head, promoted=ref in merged, runs=row.runs,
                               last_run=row.last_run, status=row.status,
-                              metrics=dict(row.metrics)))
+                              metrics=dict(row.metrics), remote=row.remote))
     return out
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .branches import experiment_branches, experiment_of, find_commit
 from .config import Config, load
 from .errors import RevisionError
 from .git import Repo
@@ -21,6 +22,7 @@ class ExperimentRow:
     status: str | None
     commit: str
     metrics: dict[str, Any] = field(default_factory=dict)
+    remote: str | None = None  # a remote-tracking branch (REMOTE/exp/NAME), none local
 
 
 @dataclass
@@ -38,17 +40,6 @@ class RunView:
         return str(self.record.run.get("experiment", ""))
 
 
-def _branches(repo: Repo, config: Config) -> list[tuple[str, str, str]]:
-    """(branch, tip, committer date) of every experiment branch."""
-    out = repo.git("for-each-ref", "--format=%(refname)%00%(objectname)%00"
-                   "%(committerdate:iso-strict)", f"refs/heads/{config.prefix}")
-    rows = []
-    for line in out.splitlines():
-        ref, sha, date = line.split("\0")
-        rows.append((ref[len("refs/heads/"):], sha, date))
-    return rows
-
-
 def list_experiments(repo: str | Path | Repo = ".", config: Config | None = None) -> \
         list[ExperimentRow]:
     """One row per experiment branch: run count, last run, its status and key metrics."""
@@ -57,17 +48,17 @@ def list_experiments(repo: str | Path | Repo = ".", config: Config | None = None
     keys = list(config["metrics"]["key"])
     rows = []
     with repo.cat_file() as cat:
-        for branch, tip, date in _branches(repo, config):
+        for branch, tip, date, remote in experiment_branches(repo, config):
             record = read_run(cat, tip, config.log_dir, events=False)
             count = int(repo.git("rev-list", "--count", tip, "--",
                                  f"{config.log_dir}/run.yaml").strip() or 0)
             flat = record.flat_metrics if record else {}
             rows.append(ExperimentRow(
-                experiment=branch[len(config.prefix):], branch=branch, runs=count,
+                experiment=experiment_of(config, branch, remote), branch=branch, runs=count,
                 last_run=(record.run.get("end") or record.run.get("start")) if record else date,
                 status=record.run.get("status") if record else None, commit=tip,
-                metrics={k: flat.get(k) for k in keys}))
-    rows.sort(key=lambda r: r.experiment)
+                metrics={k: flat.get(k) for k in keys}, remote=remote))
+    rows.sort(key=lambda r: (r.experiment, r.branch))
     return rows
 
 
@@ -75,10 +66,9 @@ def resolve_run(repo: Repo, config: Config, rev: str | None) -> str:
     """The commit holding the run ``rev`` names: a revision, an experiment or a run id."""
     if rev is None:
         return latest_run(repo, config)
-    for candidate in (rev, config.branch(rev)):
-        sha = repo.rev_parse(candidate)
-        if sha:
-            return sha
+    sha = find_commit(repo, config, rev)
+    if sha:
+        return sha
     found = repo.git("log", "--all", "--format=%H", "-1", "-E",
                      f"--grep=^Gitlog-Run: {_escape(rev)}", check=False).strip()
     if found:
@@ -97,7 +87,7 @@ def latest_run(repo: Repo, config: Config) -> str:
     if head and repo.git("cat-file", "-t", f"{head}:{config.log_dir}/run.yaml",
                          check=False).strip() == "blob":
         return head
-    branches = sorted(_branches(repo, config), key=lambda b: b[2])
+    branches = sorted(experiment_branches(repo, config), key=lambda b: b[2])
     if not branches:
         raise RevisionError("HEAD", "no runs yet",
                             hint="log one: gitlog run -e NAME -- python train.py")

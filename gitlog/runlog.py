@@ -14,6 +14,7 @@ import gc
 import json
 from collections.abc import Iterator
 
+from .branches import experiment_ref
 from .config import Config
 from .errors import GitlogError, RevisionError
 from .facts import Facts
@@ -55,8 +56,9 @@ def _map_rev(repo: Repo, config: Config, rev: str) -> str:
         return rev
     if repo.rev_parse(rev):
         return rev
-    if repo.rev_parse(config.branch(rev)):
-        return config.branch(rev)
+    ref = experiment_ref(repo, config, rev)
+    if ref:
+        return ref
     raise RevisionError(rev, "unknown revision or experiment",
                         hint="name a commit, a branch, a range like main..exp/x, or an "
                              "experiment from 'gitlog ls'")

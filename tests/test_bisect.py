@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, make_repo, run_cli, state_of
+from tests.test_history import two_experiments
 
 SCRIPT = """import gitlog
 QUALITY = {q}  # {note}
@@ -54,3 +55,36 @@ def test_bisect_refuses_unknown_revisions(repo: Path) -> None:
     proc = run_cli("bisect", "-m", "loss", "--threshold", "1", "--good", "nope", "--bad",
                    "HEAD", "--", "true", cwd=repo)
     assert proc.returncode == 1 and "unknown revision or experiment: nope" in proc.stderr
+
+
+def test_bisect_refuses_a_metric_the_good_and_bad_runs_lack(tmp_path: Path) -> None:
+    repo = tmp_path / "proj"
+    c = two_experiments(repo)
+    before = git(repo, "for-each-ref").splitlines()
+    proc = run_cli("bisect", "-m", "los", "--threshold", "1", "--good", c["a1"], "--bad", "a",
+                   "--", sys.executable, "-c", "raise SystemExit(3)", cwd=repo)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == ["Error: no run of --good or --bad has the metric los",
+                                        "hint: metrics in these runs: accuracy, loss"]
+    assert git(repo, "for-each-ref").splitlines() == before  # nothing logged to exp/bisect
+    assert len(git(repo, "worktree", "list").splitlines()) == 1
+
+
+def test_bisect_refuses_a_range_git_cannot_bisect(tmp_path: Path) -> None:
+    repo = tmp_path / "proj"
+    c = two_experiments(repo)
+    same = run_cli("bisect", "-m", "loss", "--threshold", "1", "--good", "a", "--bad", c["a4"],
+                   "--", "true", cwd=repo)
+    assert same.returncode == 1
+    assert same.stderr.splitlines() == [
+        f"Error: --good a and --bad {c['a4']} are the same code version ({c['a4'][:10]}): "
+        "nothing to bisect",
+        f"hint: pass an older version that is good as --good (see 'git log --oneline "
+        f"{c['a4']}')"]
+    swapped = run_cli("bisect", "-m", "loss", "--threshold", "1", "--good", "a", "--bad",
+                      c["a1"], "--", "true", cwd=repo)
+    assert swapped.returncode == 1
+    assert swapped.stderr.splitlines() == [
+        f"Error: --bad {c['a1']} is older than --good a (an ancestor of it): bisect looks "
+        "for the first bad version after a good one",
+        f"hint: swap them: --good {c['a1']} --bad a"]

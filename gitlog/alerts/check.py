@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..branches import experiment_ref
 from ..config import Config
-from ..errors import GitlogError
+from ..errors import AmbiguousExperimentError, GitlogError
 from ..git import Repo
 from ..layout import flatten, parse_number, read_run
 from .delivery import DISPATCHER, Delivery, deliver
@@ -29,11 +30,13 @@ def previous_run(repo: Repo, config: Config, baseline: str | None,
     """(commit, flat metrics, label) of the newest run at ``start`` (a rev, e.g. the
     branch or ``COMMIT^``), or on the ``baseline`` branch/experiment when given."""
     if baseline:
-        rev = None
-        for candidate in (f"refs/heads/{baseline}", config.branch(baseline), baseline):
-            rev = repo.rev_parse(candidate)
-            if rev:
-                break
+        rev = repo.rev_parse(f"refs/heads/{baseline}")
+        if not rev:
+            try:
+                ref = experiment_ref(repo, config, baseline)
+            except AmbiguousExperimentError:  # no baseline to compare with, as when absent
+                ref = None
+            rev = repo.rev_parse(ref or baseline)
         if not rev:
             return None
         label = f"the latest run on {baseline}"
