@@ -629,8 +629,8 @@ def test_an_extension_copies_the_stored_pieces_and_links_to_the_tips(
 
 def test_steps_of_runs_added_since_the_last_walk(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """With --step, the rows added to are read whole (the steps are linked at the end):
-    the same rows as a whole walk."""
+    """With --step, new runs are added to the stored rows of the same step (not to those
+    of a query of another step): the same rows as a whole walk."""
     from gitlog import historyrows
 
     b = Builder()
@@ -644,16 +644,17 @@ def test_steps_of_runs_added_since_the_last_walk(tmp_path: Path,
     monkeypatch.setattr(historyrows, "walk_rows",
                         lambda *a, **k: walks.append("whole") or whole_walk(*a, **k))
 
-    def shown() -> list[tuple]:
+    def shown(step: str = "min") -> list[tuple]:
         return [(r.value(), r.metrics["loss"].delta)
-                for r in gitlog.history("loss", "exp/s", repo=repo, step="min")]
+                for r in gitlog.history("loss", "exp/s", repo=repo, step=step)]
 
     assert shown() == [(0.4, None), (0.2, -0.2)]
+    assert shown("max") == [(0.9, None), (0.8, -0.1)]  # the walk of these revisions last
     add_run(repo, "s", "s3", 0.25, 10,
             code={".gitlog/metrics/loss.tsv": "timestamp\tstep\tloss\n0.0\t0\t0.7\n"
                                               "0.0\t1\t0.1\n"})
     assert shown() == [(0.4, None), (0.2, -0.2), (0.1, -0.1)]
-    assert walks == ["whole"]
+    assert walks == ["whole", "whole"]
     shutil.rmtree(repo / ".git" / "gitlog")
     assert shown() == [(0.4, None), (0.2, -0.2), (0.1, -0.1)]
 

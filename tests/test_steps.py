@@ -123,27 +123,3 @@ def test_a_step_walk_reads_the_series_as_it_goes(tmp_path: Path,
         [("a1", 1.0, None), ("a2", 0.8, -0.2), ("f1", 0.7, -0.3), ("m1", None, None),
          ("a3", 0.6, -0.2)]
 
-
-def test_runs_added_after_a_query_of_another_step(tmp_path: Path) -> None:
-    """A new run's step is compared with the previous run's same step, not with the point
-    the last query of another step took."""
-    from tests.test_history import add_run
-
-    b = Builder()
-    c1 = b.commit("main", {"train.py": "x\n"})
-    r1 = b.run("s", {"loss": 1.0}, parents=[c1], series={"loss": [(0, 5.0), (1, 1.0)]})
-    b.run("s", {"loss": 2.0}, parents=[r1], series={"loss": [(0, 9.0), (1, 2.0)]})
-    repo = tmp_path / "p"
-    b.write(repo)
-
-    def deltas(step: str) -> list[float | None]:
-        return [r.metrics["loss"].delta
-                for r in gitlog.history("loss", "exp/s", repo=repo, step=step)]
-
-    assert deltas("min") == [None, 1.0]
-    assert deltas("max") == [None, 4.0]
-    add_run(repo, "s", "s3", 3.0, 10,
-            code={".gitlog/metrics/loss.tsv": "timestamp\tstep\tloss\n0.0\t0\t4\n"
-                                              "0.0\t1\t3\n"})
-    assert deltas("min") == [None, 1.0, 1.0]
-    assert deltas("max") == [None, 4.0, -5.0]
