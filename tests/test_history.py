@@ -378,7 +378,8 @@ def test_stored_rows_are_read_back_piece_by_piece_and_a_damaged_piece_is_not_tru
                                                                          repo=repo)]
     db = repo / ".git" / "gitlog" / "index.sqlite"
     con = sqlite3.connect(db)
-    pieces = [(k, d) for k, d in con.execute("SELECT key, data FROM columns") if "rows" in k]
+    pieces = [(k, d) for k, d in con.execute("SELECT key, data FROM columns")
+              if "rows" in k and not k.startswith("tip\x1d")]  # not the last-walk notes
     assert sorted(len(data.split("\n")) for _, data in pieces) == [1, 2, 4]  # head + 4 + 2
     warm = [(r.commit, r.metrics["loss"].value) for r in gitlog.history("loss", all=True,
                                                                          repo=repo)]
