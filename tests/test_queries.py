@@ -59,6 +59,28 @@ def test_compare_needs_two_runs(twoexp: tuple[Path, dict]) -> None:
     assert [r.key for r in api.section("params") if r.changed] == ["lr"]
 
 
+def test_show_and_compare_read_a_run_whose_metrics_json_is_malformed(tmp_path: Path) -> None:
+    """history and best skip such a run with a warning; show and compare show it, its
+    metrics missing, with the same warning naming the commit."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c1], params={"lr": 0.1})
+    r2 = b.run("a", "{\n", parents=[r1], params={"lr": 0.2})
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    warning = f"warning: commit {shas[r2][:10]}: .gitlog/metrics.json is not valid JSON ("
+    proc = run_cli("compare", shas[r1], "a", "--format", "json", cwd=repo)
+    assert proc.returncode == 0 and proc.stderr.startswith(warning), proc.stderr
+    rows = {(r["section"], r["key"]): r for r in json.loads(proc.stdout)["rows"]}
+    assert rows[("metrics", "loss")][f"{shas[r2][:10]} (a)"] is None
+    assert rows[("params", "lr")][f"{shas[r2][:10]} (a)"] == 0.2
+    proc = run_cli("show", "a", cwd=repo)
+    assert proc.returncode == 0 and proc.stderr.startswith(warning), proc.stderr
+    assert "== params ==" in proc.stdout and "== metrics ==" not in proc.stdout
+    assert gitlog.show("a", repo).record.metrics == {}
+    assert gitlog.compare([shas[r1], "a"], repo=repo).warnings[0].startswith(warning[9:])
+
+
 def test_best_ranks_filters_and_directions(twoexp: tuple[Path, dict]) -> None:
     repo, c = twoexp
     rows = cli_json(repo, "best", "-m", "loss")
