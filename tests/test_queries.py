@@ -94,7 +94,7 @@ def test_best_ranks_filters_and_directions(twoexp: tuple[Path, dict]) -> None:
                         "params.lr < 0.05 and not (experiment == 'a' or metrics.loss > 1)")
     assert [(r["commit"], r["accuracy"], r["params.lr"], r["metrics.loss"]) for r in filtered] \
         == [(c["b1"][:10], 0.55, 0.01, 0.9)]
-    assert cli_json(repo, "best", "-m", "loss", "--where", "params.momentum > 0") == []
+    assert cli_json(repo, "best", "-m", "loss", "--where", "params.lr > 5") == []
     api = gitlog.best("accuracy", where="lr >= 0.02", repo=repo)
     assert [(r.commit, r.value, r.fields) for r in api] == [  # ties: newest first
         (c["b2"], 0.5, {"lr": 0.02}), (c["a1"], 0.5, {"lr": 0.1})]
@@ -109,6 +109,43 @@ def test_best_where_errors_point_at_the_column(twoexp: tuple[Path, dict]) -> Non
     assert "hint: write comparisons joined by and/or/not" in proc.stderr
     proc = run_cli("best", "-m", "loss", "--where", "__import__('os').system('x')", cwd=repo)
     assert proc.returncode == 1 and "bad --where at column 17: unexpected '.'" in proc.stderr
+
+
+def test_best_where_takes_a_short_commit_id_as_the_tables_show_it(
+        twoexp: tuple[Path, dict]) -> None:
+    repo, c = twoexp
+    for short in (c["b1"][:10], c["b1"][:4], c["b1"].upper()):
+        rows = cli_json(repo, "best", "-m", "loss", "--where", f"commit == '{short}'")
+        assert [r["commit"] for r in rows] == [c["b1"][:10]], short
+    rows = cli_json(repo, "best", "-m", "loss", "--where", f"'{c['b1'][:7]}' != commit")
+    assert len(rows) == 4 and c["b1"][:10] not in [r["commit"] for r in rows]
+    proc = run_cli("best", "-m", "loss", "--where", "commit == 'abc'", cwd=repo)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith("Error: bad --where at column 11: commit takes a commit id, "
+                                  "whole or its first 4 or more hex digits, got 'abc'\nhint: ")
+
+
+@pytest.mark.parametrize("where, error, hint", [
+    ("lossy > 1", "the metric or param 'lossy'", "did you mean loss?"),
+    ("params.nosuch != 1", "the param 'params.nosuch'", "known: params.lr"),
+    ("params.lrr < 1 or loss < 1", "the param 'params.lrr'", "did you mean params.lr?"),
+    ("metrics.acuracy > 0", "the metric 'metrics.acuracy'", "did you mean metrics.accuracy?"),
+])
+def test_best_where_names_a_field_no_run_has(twoexp: tuple[Path, dict], where: str, error: str,
+                                             hint: str) -> None:
+    repo, _ = twoexp
+    proc = run_cli("best", "-m", "loss", "--where", where, cwd=repo)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == (f"Error: --where names {error}, which no run with the metric loss "
+                           f"has\nhint: {hint}\n")
+
+
+def test_best_refuses_max_and_min_together(twoexp: tuple[Path, dict]) -> None:
+    repo, _ = twoexp
+    proc = run_cli("best", "-m", "loss", "--max", "--min", cwd=repo)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == ("Error: --max and --min cannot be used together\nhint: give one: "
+                           "--max (higher is better) or --min (lower is better)\n")
 
 
 @pytest.mark.parametrize("text, run, expected", [
