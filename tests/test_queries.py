@@ -229,6 +229,13 @@ def test_logs_filters_by_level_and_text(tmp_path: Path) -> None:
          "fields": {"why": "nan grad"}}]
     proc = run_cli("logs", shas[r1][:8], cwd=repo)
     assert proc.returncode == 0 and "epoch 1" in proc.stdout
+    assert "why=nan grad" in proc.stdout  # the fields column, as --grep reads it
+    for shown in ("lr=1", "WHY=NaN", "why=nan grad"):  # what the table shows matches
+        rows = cli_json(repo, "logs", "l", "--grep", shown)
+        assert [r["message"] for r in rows] == \
+            (["loss is NaN"] if "lr" in shown else ["diverged"]), shown
+    assert [r["message"] for r in cli_json(repo, "logs", "l", "--grep", '"lr": 1')] == \
+        ["loss is NaN"]  # and, as before, their JSON
     assert "1 line(s) of events.jsonl" in proc.stderr
     api = gitlog.logs("l", level="error", repo=repo)
     assert [e.message for e in api.events] == ["diverged"]
