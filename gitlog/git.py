@@ -14,7 +14,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from .errors import GitCommandError, GitlogError, NotARepoError
+from .errors import GitCommandError, GitlogError, NotARepoError, NoWorkTreeError
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
@@ -85,6 +85,8 @@ class Repo:
                         "--show-object-format"], path, check=False)
         if proc.returncode != 0:
             err = proc.stderr.decode(errors="replace")
+            if "must be run in a work tree" in err:
+                raise NoWorkTreeError(str(path))
             if "not a git repository" in err:
                 raise NotARepoError(str(path))
             raise GitCommandError(["rev-parse"], proc.returncode, err)
