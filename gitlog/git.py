@@ -51,8 +51,9 @@ def stream_git(args: list[str], cwd: str | Path, on_line: Any) -> int:
     proc = subprocess.Popen(["git", *args], cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, env=_env(), text=True, errors="replace")
     assert proc.stdout
-    for line in proc.stdout:
-        on_line(line.rstrip("\n"))
+    with proc.stdout:
+        for line in proc.stdout:
+            on_line(line.rstrip("\n"))
     return proc.wait()
 
 
@@ -295,11 +296,11 @@ class CatFile:
 
     def close(self) -> None:
         """End the process; answers not yet received are dropped."""
-        if self._proc.poll() is None:
-            assert self._proc.stdin and self._proc.stdout
+        assert self._proc.stdin and self._proc.stdout
+        with contextlib.suppress(OSError):  # git may have ended: its pipes are closed anyway
             self._proc.stdin.close()
-            self._proc.stdout.close()  # git stops writing answers nobody will read
-            self._proc.wait()
+        self._proc.stdout.close()  # git stops writing answers nobody will read
+        self._proc.wait()
 
     def __enter__(self) -> CatFile:
         return self

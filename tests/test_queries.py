@@ -9,7 +9,7 @@ import pytest
 
 import gitlog
 from gitlog.filters import FilterError, parse
-from tests.conftest import git, run_cli
+from tests.conftest import git, run_cli, run_python
 from tests.runrepo import Builder, iso
 from tests.test_history import two_experiments
 
@@ -239,6 +239,27 @@ def test_logs_filters_by_level_and_text(tmp_path: Path) -> None:
     assert "1 line(s) of events.jsonl" in proc.stderr
     api = gitlog.logs("l", level="error", repo=repo)
     assert [e.message for e in api.events] == ["diverged"]
+
+
+def test_api_queries_close_every_pipe_of_the_git_processes(twoexp: tuple[Path, dict]) -> None:
+    """The Python API leaves no pipe of its git processes open (no ResourceWarning): cold
+    and warm walks, with code changes (git diff-tree), best's params, blame, compare."""
+    repo, _ = twoexp
+    code = """if True:
+        import gc, gitlog
+        for _ in range(2):  # cold, then from the index
+            rows = gitlog.history("loss", all=True, repo=".")
+        assert rows[-1].code_changes == ["train.py"], rows[-1]
+        gitlog.best("loss", where="params.lr > 0", repo=".")
+        gitlog.blame("loss", all=True, repo=".")
+        gitlog.compare(["a", "b"], repo=".")
+        gitlog.show("a", ".")
+        gc.collect()
+        print("done")
+    """
+    proc = run_python(code, repo, env={"PYTHONWARNINGS": "always::ResourceWarning"})
+    assert proc.returncode == 0 and proc.stdout == "done\n", proc.stderr
+    assert "ResourceWarning" not in proc.stderr, proc.stderr
 
 
 def test_api_functions_stay_callable_after_every_module_is_imported() -> None:
