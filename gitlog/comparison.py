@@ -56,6 +56,7 @@ class Comparison:
     runs: list[RunHead]
     rows: list[CompareRow]
     code: list[CodeRow]
+    warnings: list[str] = field(default_factory=list)  # run files that could not be read
 
     def section(self, name: str) -> list[CompareRow]:
         return [r for r in self.rows if r.section == name]
@@ -123,4 +124,4 @@ def compare(revs: Sequence[str], *, repo: str | Path | Repo = ".") -> Comparison
             added, deleted, path = line.split("\t", 2)
             code.append(CodeRow(i, path, int(added) if added.isdigit() else None,
                                 int(deleted) if deleted.isdigit() else None))
-    return Comparison(heads, rows, code)
+    return Comparison(heads, rows, code, [w for r in records for w in r.warnings])

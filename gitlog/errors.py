@@ -31,6 +31,17 @@ class NotARepoError(GitlogError):
         )
 
 
+class NoWorkTreeError(GitlogError):
+    """A bare repository (or a folder inside ``.git``): gitlog needs a checkout."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"gitlog needs a working tree: {path} is a bare repository or "
+                         "inside a .git folder",
+                         hint=f"clone it (git clone {path} DIR) or add a worktree "
+                              f"(git -C {path} worktree add DIR BRANCH), and run gitlog there")
+
+
 class GitCommandError(GitlogError):
     def __init__(self, args: list[str], returncode: int, stderr: str) -> None:
         self.args_ = args

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,26 @@ class RunEvents:
     skipped: int = 0  # lines that were not valid JSON
 
 
+def fields_text(fields: dict[str, Any]) -> str:
+    """An event's fields as ``gitlog logs`` shows them: ``lr=0.1, why=nan grad``."""
+    return ", ".join(f"{k}={_shown(v)}" for k, v in fields.items())
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and math.isfinite(value):
+        return f"{value:.6g}"
+    return str(value)
+
+
 def logs(rev: str | None = None, *, level: str | None = None, grep: str | None = None,
          repo: str | Path | Repo = ".") -> RunEvents:
     """Events of the run at ``rev`` (default: HEAD's run, else the newest), at ``level`` or
-    above, whose message or fields contain ``grep`` (case-insensitive)."""
+    above, whose message or fields contain ``grep`` (case-insensitive): the fields as the
+    table shows them (``fields_text``: ``lr=0.1``) or as JSON (``"lr": 0.1``)."""
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = load(repo.root)
     floor = 0
@@ -70,6 +87,7 @@ def logs(rev: str | None = None, *, level: str | None = None, grep: str | None =
         fields: dict[str, Any] = raw if isinstance(raw, dict) else {}
         message = str(item.get("message", ""))
         if needle and needle not in message.lower() and \
+                needle not in fields_text(fields).lower() and \
                 needle not in json.dumps(fields, default=str).lower():
             continue
         events.append(Event(item.get("ts"), name, item.get("step"), message, fields))

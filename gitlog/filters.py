@@ -11,7 +11,9 @@ Fields: ``params.NAME`` and ``metrics.NAME`` (nested names with ``.`` or ``/``:
 ``params.optimizer.lr``, ``metrics.eval/f1``), and the run's ``experiment``, ``status``,
 ``run``, ``commit``, ``subject``, ``author``. A bare name is a metric if one run has it,
 else a param. A comparison with a missing value is false (``!=`` too), so
-``params.lr < 0.1`` keeps only runs that logged ``lr``.
+``params.lr < 0.1`` keeps only runs that logged ``lr``; a field no run has at all is an
+error (``Filter.check``), most likely a misspelling. ``commit == 'ID'`` (and ``!=``) takes
+an id abbreviated to its first 4 or more hex digits, as git does.
 
     params.lr < 0.1 and (metrics.accuracy >= 0.9 or experiment == 'baseline')
 """
@@ -42,10 +44,11 @@ Getter = Callable[[dict[str, Any]], Any]
 
 
 class FilterError(GitlogError):
-    def __init__(self, expression: str, position: int, problem: str) -> None:
+    def __init__(self, expression: str, position: int, problem: str,
+                 hint: str = HINT) -> None:
         self.expression = expression
         self.position = position
-        super().__init__(f"bad --where at column {position + 1}: {problem}", hint=HINT)
+        super().__init__(f"bad --where at column {position + 1}: {problem}", hint=hint)
 
 
 @dataclass
@@ -75,6 +78,41 @@ class Filter:
     @property
     def needs_params(self) -> bool:
         return any(f.kind in ("params", "bare") for f in self.fields)
+
+    def check(self, runs: list[dict[str, Any]], among: str = "") -> None:
+        """Raise UnknownFieldError for the first params/metrics field no run has."""
+        for f in self.fields:
+            if f.kind != "run" and all(f.get(run) is None for run in runs):
+                raise UnknownFieldError(f, runs, among)
+
+
+class UnknownFieldError(GitlogError):
+    """A field of ``--where`` that no run has (a misspelling, most likely)."""
+
+    def __init__(self, field: Field, runs: list[dict[str, Any]], among: str = "") -> None:
+        import difflib
+
+        self.field = field
+        names = {section: sorted({k for run in runs for k in (run.get(section) or {})})
+                 for section in ("params", "metrics")}
+        if field.kind == "bare":
+            known = sorted(set(names["params"]) | set(names["metrics"]))
+        else:
+            known = [f"{field.kind}.{k}" for k in names[field.kind]]
+        other = {"params": "metrics", "metrics": "params"}.get(field.kind)
+        if other and _lookup(dict.fromkeys(names[other], 1), field.name) is not None:
+            close = [f"{other}.{field.name}"]  # the right name in the other section
+        else:
+            stem = field.kind + "." if field.kind != "bare" else ""
+            close = [stem + k for k in difflib.get_close_matches(
+                field.name, names.get(field.kind, known), n=3, cutoff=0.6)]
+        self.known = known
+        what = {"params": "param", "metrics": "metric"}.get(field.kind, "metric or param")
+        hint = (f"did you mean {' or '.join(close)}?" if close else
+                f"known: {', '.join(known[:8])}{', ...' if len(known) > 8 else ''}"
+                if known else "see a run's params and metrics with 'gitlog show'")
+        super().__init__(f"--where names the {what} {field.label!r}, which no run{among} has",
+                         hint=hint)
 
 
 def _tokens(text: str) -> list[tuple[str, str, int]]:
@@ -139,6 +177,35 @@ def _compare(op: str, left: Any, right: Any) -> bool:
         return False
 
 
+class _Literal:
+    """A quoted string operand; its column is kept for errors about it."""
+
+    def __init__(self, value: str, at: int) -> None:
+        self.value, self.at = value, at
+
+    def __call__(self, run: dict[str, Any]) -> str:
+        return self.value
+
+
+def _abbreviated(text: str, left: Getter, right: Getter, named: list[Field]) -> str | None:
+    """The commit id a ``commit == '...'`` comparison names (lower case), else None. Like
+    git, an id may be abbreviated to its first 4 or more hex digits (the tables show 10)."""
+    literal = left if isinstance(left, _Literal) else right
+    if not isinstance(literal, _Literal) or \
+            not any(f.kind == "run" and f.name == "commit" for f in named):
+        return None
+    if not re.fullmatch(r"[0-9a-fA-F]{4,64}", literal.value):
+        raise FilterError(text, literal.at, "commit takes a commit id, whole or its first 4 "
+                          f"or more hex digits, got {literal.value!r}",
+                          hint="copy it from the commit column: --where \"commit == "
+                               "'29cff67254'\"")
+    return literal.value.lower()
+
+
+def _prefix(commit: Any, prefix: str) -> bool:
+    return isinstance(commit, str) and commit.startswith(prefix)
+
+
 def parse(text: str) -> Filter:
     """Parse ``text``; FilterError names the column and what was expected there."""
     tokens = _tokens(text)
@@ -168,7 +235,7 @@ def parse(text: str) -> Filter:
             return lambda run: number
         if kind == "string":
             body = value[1:-1].replace("\\" + value[0], value[0]).replace("\\\\", "\\")
-            return lambda run: body
+            return _Literal(body, at)
         if kind == "bool":
             flag = value.lower() == "true"
             return lambda run: flag
@@ -187,6 +254,7 @@ def parse(text: str) -> Filter:
         raise FilterError(text, at, f"expected a field or a value, got {value!r}")
 
     def comparison() -> Callable[[dict[str, Any]], bool]:
+        start = len(fields)
         left = operand()
         tok = peek()
         if tok is None or tok[0] != "op":
@@ -195,6 +263,10 @@ def parse(text: str) -> Filter:
                               f"expected a comparison ({' '.join(OPERATORS)}), got {got}")
         op = take()[1]
         right = operand()
+        if op in ("==", "=", "!=") and (commit := _abbreviated(text, left, right,
+                                                                  fields[start:])):
+            same = op != "!="
+            return lambda run: _prefix(run.get("commit"), commit) is same
         return lambda run: _compare(op, left(run), right(run))
 
     def unary() -> Callable[[dict[str, Any]], bool]:

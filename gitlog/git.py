@@ -14,7 +14,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from .errors import GitCommandError, GitlogError, NotARepoError
+from .errors import GitCommandError, GitlogError, NotARepoError, NoWorkTreeError
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
@@ -51,8 +51,9 @@ def stream_git(args: list[str], cwd: str | Path, on_line: Any) -> int:
     proc = subprocess.Popen(["git", *args], cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, env=_env(), text=True, errors="replace")
     assert proc.stdout
-    for line in proc.stdout:
-        on_line(line.rstrip("\n"))
+    with proc.stdout:
+        for line in proc.stdout:
+            on_line(line.rstrip("\n"))
     return proc.wait()
 
 
@@ -85,6 +86,8 @@ class Repo:
                         "--show-object-format"], path, check=False)
         if proc.returncode != 0:
             err = proc.stderr.decode(errors="replace")
+            if "must be run in a work tree" in err:
+                raise NoWorkTreeError(str(path))
             if "not a git repository" in err:
                 raise NotARepoError(str(path))
             raise GitCommandError(["rev-parse"], proc.returncode, err)
@@ -293,11 +296,11 @@ class CatFile:
 
     def close(self) -> None:
         """End the process; answers not yet received are dropped."""
-        if self._proc.poll() is None:
-            assert self._proc.stdin and self._proc.stdout
+        assert self._proc.stdin and self._proc.stdout
+        with contextlib.suppress(OSError):  # git may have ended: its pipes are closed anyway
             self._proc.stdin.close()
-            self._proc.stdout.close()  # git stops writing answers nobody will read
-            self._proc.wait()
+        self._proc.stdout.close()  # git stops writing answers nobody will read
+        self._proc.wait()
 
     def __enter__(self) -> CatFile:
         return self

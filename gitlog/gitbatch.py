@@ -43,9 +43,11 @@ class Batch:
     def result(self) -> Any:
         self._writer.join()
         self._reader.join()
-        assert self._proc.stderr
+        assert self._proc.stdout and self._proc.stderr
         err = self._proc.stderr.read()
         code = self._proc.wait()
+        self._proc.stdout.close()
+        self._proc.stderr.close()
         if code != 0:
             raise GitCommandError(self._args[:2], code, err.decode(errors="replace"))
         return self._parse(self._out[0] if self._out else b"")
@@ -208,6 +210,9 @@ class Feed:
             self._proc.stdin.close()
         err = self._proc.stderr.read()
         code = self._proc.wait()
+        for pipe in (self._proc.stdout, self._proc.stderr):
+            if pipe is not None:
+                pipe.close()
         if code != 0:
             raise GitCommandError(self._args[:2], code, err.decode(errors="replace"))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import select
 
-from .errors import GitCommandError, GitlogError, NotARepoError
+from .errors import GitCommandError, GitlogError, NotARepoError, NoWorkTreeError
 
 _CHUNK = 512  # <= PIPE_BUF: a write after POLLOUT never blocks
 
@@ -95,6 +95,8 @@ class LiteRepo:
                               "--git-common-dir"], path)
         if code != 0:
             text = err.decode(errors="replace")
+            if "must be run in a work tree" in text:
+                raise NoWorkTreeError(str(path))
             if "not a git repository" in text:
                 raise NotARepoError(path)
             raise GitCommandError(["rev-parse"], code, text)

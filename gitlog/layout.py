@@ -171,6 +171,7 @@ class RunRecord:
     data: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # files that could not be read
 
     @property
     def flat_metrics(self) -> dict[str, Any]:
@@ -185,7 +186,8 @@ class RunRecord:
 
 
 def read_run(catfile: Any, commit: str, log_dir: str, *, events: bool = True) -> RunRecord | None:
-    """The run stored in ``commit``, or None when the commit holds no run."""
+    """The run stored in ``commit``, or None when the commit holds no run. A metrics.json
+    that does not parse reads as no metrics, with a line in ``warnings``."""
     got = catfile.read(f"{commit}:{log_dir}/{RUN_FILE}")
     if got is None or got[0] != "blob":
         return None
@@ -196,7 +198,13 @@ def read_run(catfile: Any, commit: str, log_dir: str, *, events: bool = True) ->
         return item[1] if item and item[0] == "blob" else None
 
     if (raw := blob(METRICS_FILE)) is not None:
-        record.metrics = json.loads(raw)
+        from .facts import parse_metrics
+
+        tree, _, error = parse_metrics(raw)
+        if tree is None:  # history and best skip such a run; here its metrics are missing
+            record.warnings.append(f"commit {commit[:10]}: {log_dir}/{METRICS_FILE} {error}; "
+                                   "its metrics are shown as missing")
+        record.metrics = tree or {}
     for name, attr in ((PARAMS_FILE, "params"), (DATA_FILE, "data"), (MODEL_FILE, "model")):
         if (raw := blob(name)) is not None:
             setattr(record, attr, yaml_load(raw) or {})

@@ -72,15 +72,16 @@ def query_best(metric: str, *, maximize: bool | None = None, where: str | None =
     shown_already = {metric, "experiment", "status", "commit", "subject", "run"}
     fields = {f.label: f for f in (condition.fields if condition else [])
               if f.label not in shown_already}
-    kept = []
-    for entry, value, flat in candidates:
+    runs = []
+    for entry, _, flat in candidates:
         f = entry.facts
-        run = {"metrics": flat, "params": extra.get(f.commit, ({}, None))[0],
-               "experiment": entry.experiment, "status": f.status, "run": f.run_id,
-               "commit": f.commit, "subject": f.subject, "author": f.author}
-        if condition is not None and not condition.match(run):
-            continue
-        kept.append((entry, value, run))
+        runs.append({"metrics": flat, "params": extra.get(f.commit, ({}, None))[0],
+                     "experiment": entry.experiment, "status": f.status, "run": f.run_id,
+                     "commit": f.commit, "subject": f.subject, "author": f.author})
+    if condition is not None:  # a field no run has is a misspelling, not "no match"
+        condition.check(runs, among=f" with the metric {metric}")
+    kept = [(entry, value, run) for (entry, value, _), run in zip(candidates, runs, strict=True)
+            if condition is None or condition.match(run)]
     kept.sort(key=lambda item: (-item[1] if maximize else item[1], -item[0].facts.time))
     rows = []
     for rank, (entry, value, run) in enumerate(kept[:n], 1):

@@ -200,6 +200,7 @@ class Answers:
         finally:
             cat.stdout.close()
             err = log.stderr.read()
+            log.stderr.close()
             code = log.wait()
             cat_code = cat.wait()
         from .errors import GitCommandError

@@ -121,6 +121,19 @@ def test_not_a_repository(tmp_path: Path) -> None:
     assert "git init" in proc.stderr
 
 
+def test_a_bare_repository_is_one_clear_error(repo: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(bare))
+    for where, args in ((bare, ["ls"]), (bare, ["history", "-m", "loss", "--all"]),
+                        (repo / ".git", ["show"])):
+        proc = run_cli(*args, cwd=where)
+        assert (proc.returncode, proc.stdout) == (1, ""), proc.stderr
+        error, hint = proc.stderr.splitlines()
+        assert error == f"Error: gitlog needs a working tree: {where} is a bare repository " \
+                        "or inside a .git folder"
+        assert hint.startswith("hint: clone it (git clone ") and "worktree add" in hint
+
+
 def test_corrupt_config_names_line_and_column(repo: Path) -> None:
     (repo / ".gitlog.yaml").write_text("log_dir: .gitlog\nmetrics:\n  key: [loss\n")
     proc = run_cli("ls", cwd=repo)

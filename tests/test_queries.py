@@ -9,7 +9,7 @@ import pytest
 
 import gitlog
 from gitlog.filters import FilterError, parse
-from tests.conftest import git, run_cli
+from tests.conftest import git, run_cli, run_python
 from tests.runrepo import Builder, iso
 from tests.test_history import two_experiments
 
@@ -59,6 +59,28 @@ def test_compare_needs_two_runs(twoexp: tuple[Path, dict]) -> None:
     assert [r.key for r in api.section("params") if r.changed] == ["lr"]
 
 
+def test_show_and_compare_read_a_run_whose_metrics_json_is_malformed(tmp_path: Path) -> None:
+    """history and best skip such a run with a warning; show and compare show it, its
+    metrics missing, with the same warning naming the commit."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c1], params={"lr": 0.1})
+    r2 = b.run("a", "{\n", parents=[r1], params={"lr": 0.2})
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    warning = f"warning: commit {shas[r2][:10]}: .gitlog/metrics.json is not valid JSON ("
+    proc = run_cli("compare", shas[r1], "a", "--format", "json", cwd=repo)
+    assert proc.returncode == 0 and proc.stderr.startswith(warning), proc.stderr
+    rows = {(r["section"], r["key"]): r for r in json.loads(proc.stdout)["rows"]}
+    assert rows[("metrics", "loss")][f"{shas[r2][:10]} (a)"] is None
+    assert rows[("params", "lr")][f"{shas[r2][:10]} (a)"] == 0.2
+    proc = run_cli("show", "a", cwd=repo)
+    assert proc.returncode == 0 and proc.stderr.startswith(warning), proc.stderr
+    assert "== params ==" in proc.stdout and "== metrics ==" not in proc.stdout
+    assert gitlog.show("a", repo).record.metrics == {}
+    assert gitlog.compare([shas[r1], "a"], repo=repo).warnings[0].startswith(warning[9:])
+
+
 def test_best_ranks_filters_and_directions(twoexp: tuple[Path, dict]) -> None:
     repo, c = twoexp
     rows = cli_json(repo, "best", "-m", "loss")
@@ -72,7 +94,7 @@ def test_best_ranks_filters_and_directions(twoexp: tuple[Path, dict]) -> None:
                         "params.lr < 0.05 and not (experiment == 'a' or metrics.loss > 1)")
     assert [(r["commit"], r["accuracy"], r["params.lr"], r["metrics.loss"]) for r in filtered] \
         == [(c["b1"][:10], 0.55, 0.01, 0.9)]
-    assert cli_json(repo, "best", "-m", "loss", "--where", "params.momentum > 0") == []
+    assert cli_json(repo, "best", "-m", "loss", "--where", "params.lr > 5") == []
     api = gitlog.best("accuracy", where="lr >= 0.02", repo=repo)
     assert [(r.commit, r.value, r.fields) for r in api] == [  # ties: newest first
         (c["b2"], 0.5, {"lr": 0.02}), (c["a1"], 0.5, {"lr": 0.1})]
@@ -87,6 +109,43 @@ def test_best_where_errors_point_at_the_column(twoexp: tuple[Path, dict]) -> Non
     assert "hint: write comparisons joined by and/or/not" in proc.stderr
     proc = run_cli("best", "-m", "loss", "--where", "__import__('os').system('x')", cwd=repo)
     assert proc.returncode == 1 and "bad --where at column 17: unexpected '.'" in proc.stderr
+
+
+def test_best_where_takes_a_short_commit_id_as_the_tables_show_it(
+        twoexp: tuple[Path, dict]) -> None:
+    repo, c = twoexp
+    for short in (c["b1"][:10], c["b1"][:4], c["b1"].upper()):
+        rows = cli_json(repo, "best", "-m", "loss", "--where", f"commit == '{short}'")
+        assert [r["commit"] for r in rows] == [c["b1"][:10]], short
+    rows = cli_json(repo, "best", "-m", "loss", "--where", f"'{c['b1'][:7]}' != commit")
+    assert len(rows) == 4 and c["b1"][:10] not in [r["commit"] for r in rows]
+    proc = run_cli("best", "-m", "loss", "--where", "commit == 'abc'", cwd=repo)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith("Error: bad --where at column 11: commit takes a commit id, "
+                                  "whole or its first 4 or more hex digits, got 'abc'\nhint: ")
+
+
+@pytest.mark.parametrize("where, error, hint", [
+    ("lossy > 1", "the metric or param 'lossy'", "did you mean loss?"),
+    ("params.nosuch != 1", "the param 'params.nosuch'", "known: params.lr"),
+    ("params.lrr < 1 or loss < 1", "the param 'params.lrr'", "did you mean params.lr?"),
+    ("metrics.acuracy > 0", "the metric 'metrics.acuracy'", "did you mean metrics.accuracy?"),
+])
+def test_best_where_names_a_field_no_run_has(twoexp: tuple[Path, dict], where: str, error: str,
+                                             hint: str) -> None:
+    repo, _ = twoexp
+    proc = run_cli("best", "-m", "loss", "--where", where, cwd=repo)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == (f"Error: --where names {error}, which no run with the metric loss "
+                           f"has\nhint: {hint}\n")
+
+
+def test_best_refuses_max_and_min_together(twoexp: tuple[Path, dict]) -> None:
+    repo, _ = twoexp
+    proc = run_cli("best", "-m", "loss", "--max", "--min", cwd=repo)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == ("Error: --max and --min cannot be used together\nhint: give one: "
+                           "--max (higher is better) or --min (lower is better)\n")
 
 
 @pytest.mark.parametrize("text, run, expected", [
@@ -190,9 +249,37 @@ def test_logs_filters_by_level_and_text(tmp_path: Path) -> None:
          "fields": {"why": "nan grad"}}]
     proc = run_cli("logs", shas[r1][:8], cwd=repo)
     assert proc.returncode == 0 and "epoch 1" in proc.stdout
+    assert "why=nan grad" in proc.stdout  # the fields column, as --grep reads it
+    for shown in ("lr=1", "WHY=NaN", "why=nan grad"):  # what the table shows matches
+        rows = cli_json(repo, "logs", "l", "--grep", shown)
+        assert [r["message"] for r in rows] == \
+            (["loss is NaN"] if "lr" in shown else ["diverged"]), shown
+    assert [r["message"] for r in cli_json(repo, "logs", "l", "--grep", '"lr": 1')] == \
+        ["loss is NaN"]  # and, as before, their JSON
     assert "1 line(s) of events.jsonl" in proc.stderr
     api = gitlog.logs("l", level="error", repo=repo)
     assert [e.message for e in api.events] == ["diverged"]
+
+
+def test_api_queries_close_every_pipe_of_the_git_processes(twoexp: tuple[Path, dict]) -> None:
+    """The Python API leaves no pipe of its git processes open (no ResourceWarning): cold
+    and warm walks, with code changes (git diff-tree), best's params, blame, compare."""
+    repo, _ = twoexp
+    code = """if True:
+        import gc, gitlog
+        for _ in range(2):  # cold, then from the index
+            rows = gitlog.history("loss", all=True, repo=".")
+        assert rows[-1].code_changes == ["train.py"], rows[-1]
+        gitlog.best("loss", where="params.lr > 0", repo=".")
+        gitlog.blame("loss", all=True, repo=".")
+        gitlog.compare(["a", "b"], repo=".")
+        gitlog.show("a", ".")
+        gc.collect()
+        print("done")
+    """
+    proc = run_python(code, repo, env={"PYTHONWARNINGS": "always::ResourceWarning"})
+    assert proc.returncode == 0 and proc.stdout == "done\n", proc.stderr
+    assert "ResourceWarning" not in proc.stderr, proc.stderr
 
 
 def test_api_functions_stay_callable_after_every_module_is_imported() -> None:

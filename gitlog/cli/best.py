@@ -12,8 +12,8 @@ from ._table import emit, format_rows, note, warn
 @click.command()
 @click.argument("revs", nargs=-1)
 @click.option("-m", "--metric", required=True, metavar="NAME", help="Metric to rank by.")
-@click.option("--max", "direction", flag_value="max", help="Higher is better.")
-@click.option("--min", "direction", flag_value="min", help="Lower is better.")
+@click.option("--max", "maximize", is_flag=True, help="Higher is better.")
+@click.option("--min", "minimize", is_flag=True, help="Lower is better.")
 @click.option("--where", metavar="EXPR",
               help="Keep runs matching EXPR: comparisons on params.NAME, metrics.NAME, "
                    "experiment, status; and, or, not, parentheses.")
@@ -21,8 +21,8 @@ from ._table import emit, format_rows, note, warn
               help="How many runs to show.")
 @format_option()
 @pass_repo
-def best(revs: tuple[str, ...], metric: str, direction: str | None, where: str | None,
-         count: int, fmt: str, repo: str) -> None:
+def best(revs: tuple[str, ...], metric: str, maximize: bool, minimize: bool,
+         where: str | None, count: int, fmt: str, repo: str) -> None:
     """The best runs across all experiments by one metric.
 
     Direction: --max/--min, else metrics.better in .gitlog.yaml (loss-like names: lower).
@@ -33,13 +33,17 @@ def best(revs: tuple[str, ...], metric: str, direction: str | None, where: str |
       params.lr < 0.1 and (metrics.accuracy >= 0.9 or experiment == 'baseline')
       not status == 'failed'
     Operators: < <= > >= == != ; strings in quotes; a comparison with a missing
-    value is false.
+    value is false; commit == '29cff67' takes a short id (4 hex digits or more).
 
     Example: gitlog best --metric accuracy --where 'params.lr < 0.1' -n 3
     """
+    from gitlog.errors import GitlogError
     from gitlog.ranking import query_best
 
-    result = query_best(metric, maximize=None if direction is None else direction == "max",
+    if maximize and minimize:
+        raise GitlogError("--max and --min cannot be used together",
+                          hint="give one: --max (higher is better) or --min (lower is better)")
+    result = query_best(metric, maximize=True if maximize else False if minimize else None,
                         where=where, n=count, revs=revs, repo=repo)
     for text in result.warnings:
         warn(text)

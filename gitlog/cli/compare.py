@@ -8,7 +8,7 @@ import click
 
 from ._group import pass_repo
 from ._output import format_option, to_json
-from ._table import emit, format_rows
+from ._table import emit, format_rows, warn
 
 
 def _rows(comparison: Any) -> tuple[list[dict[str, Any]], list[str], dict[str, str]]:
@@ -53,6 +53,8 @@ def compare(revs: tuple[str, ...], only_changed: bool, fmt: str, repo: str) -> N
     from gitlog.comparison import compare as run_compare
 
     result = run_compare(revs, repo=repo)
+    for text in result.warnings:
+        warn(text)
     rows, columns, kinds = _rows(result)
     if only_changed:
         rows = [r for r in rows if r["changed"]]

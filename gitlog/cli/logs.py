@@ -13,8 +13,8 @@ from ._table import emit, format_rows, note, warn
 @click.argument("rev", required=False)
 @click.option("--level", type=click.Choice(["debug", "info", "warning", "error", "critical"]),
               help="Only events at this level or above.")
-@click.option("--grep", metavar="TEXT", help="Only events whose message or fields contain "
-                                             "TEXT (case-insensitive).")
+@click.option("--grep", metavar="TEXT", help="Only events whose message or fields (as shown: "
+                                             "lr=0.1) contain TEXT (case-insensitive).")
 @format_option()
 @pass_repo
 def logs(rev: str | None, level: str | None, grep: str | None, fmt: str, repo: str) -> None:
@@ -25,14 +25,17 @@ def logs(rev: str | None, level: str | None, grep: str | None, fmt: str, repo: s
 
     Example: gitlog logs baseline --level warning --grep nan
     """
+    from gitlog.events import fields_text
     from gitlog.events import logs as run_logs
 
     result = run_logs(rev, level=level, grep=grep, repo=repo)
     if result.skipped:
         warn(f"{result.skipped} line(s) of events.jsonl in {result.commit[:10]} are not "
              "valid JSON; skipped")
+    shown = fmt in ("json", "csv")  # data formats keep the fields as a mapping
     rows = [{"time": e.ts, "level": e.level, "step": e.step, "message": e.message,
-             "fields": e.fields or None} for e in result.events]
+             "fields": (e.fields if shown else fields_text(e.fields)) or None}
+            for e in result.events]
     if not rows and fmt not in ("json", "csv"):
         note(f"no events in run {result.commit[:10]} match")
         return

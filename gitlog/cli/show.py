@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ._group import pass_repo
-from ._output import echo, format_option, render, to_json
+from ._output import echo, echo_err, format_option, render, to_json
 
 
 @click.command()
@@ -49,6 +49,8 @@ def show(rev: str | None, repo: str, fmt: str) -> None:
     from gitlog import query
 
     view = query.show(rev, repo)
+    for text in view.record.warnings:
+        echo_err(f"warning: {text}")
     sections = query.run_sections(view)
     if fmt == "json":
         rec = view.record
