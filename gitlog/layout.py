@@ -191,7 +191,23 @@ def read_run(catfile: Any, commit: str, log_dir: str, *, events: bool = True) ->
     got = catfile.read(f"{commit}:{log_dir}/{RUN_FILE}")
     if got is None or got[0] != "blob":
         return None
-    record = RunRecord(commit=commit, run=yaml_load(got[1]) or {})
+    record = RunRecord(commit=commit)
+
+    def mapping(raw: bytes, name: str) -> dict:
+        """A YAML file's mapping; one that does not parse reads as empty, with a warning."""
+        try:
+            data = yaml_load(raw)
+        except Exception as err:  # ruamel's errors have no common public base
+            problem = f"is not valid YAML ({str(err).splitlines()[0]})"
+        else:
+            if data is None or isinstance(data, dict):
+                return data or {}
+            problem = f"holds a {type(data).__name__}, not a mapping"
+        record.warnings.append(f"commit {commit[:10]}: {log_dir}/{name} {problem}; "
+                               "shown as empty")
+        return {}
+
+    record.run = mapping(got[1], RUN_FILE)
 
     def blob(name: str) -> bytes | None:
         item = catfile.read(f"{commit}:{log_dir}/{name}")
@@ -207,7 +223,19 @@ def read_run(catfile: Any, commit: str, log_dir: str, *, events: bool = True) ->
         record.metrics = tree or {}
     for name, attr in ((PARAMS_FILE, "params"), (DATA_FILE, "data"), (MODEL_FILE, "model")):
         if (raw := blob(name)) is not None:
-            setattr(record, attr, yaml_load(raw) or {})
+            setattr(record, attr, mapping(raw, name))
     if events and (raw := blob(EVENTS_FILE)):
-        record.events = [json.loads(line) for line in raw.decode().splitlines() if line]
+        record.events, bad = [], 0
+        for line in raw.decode(errors="replace").splitlines():
+            try:
+                event = json.loads(line) if line else None
+            except ValueError:
+                event = None
+            if isinstance(event, dict):
+                record.events.append(event)
+            elif line:
+                bad += 1
+        if bad:  # as `gitlog logs` does, the rest is shown
+            record.warnings.append(f"commit {commit[:10]}: {log_dir}/{EVENTS_FILE}: {bad} "
+                                   f"line{'s' if bad > 1 else ''} not JSON; skipped")
     return record

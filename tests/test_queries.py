@@ -81,6 +81,32 @@ def test_show_and_compare_read_a_run_whose_metrics_json_is_malformed(tmp_path: P
     assert gitlog.compare([shas[r1], "a"], repo=repo).warnings[0].startswith(warning[9:])
 
 
+def test_show_reads_a_run_whose_other_files_are_malformed(tmp_path: Path) -> None:
+    """params.yaml that is not YAML, a model.yaml that holds a list, an events line that
+    is not JSON: show still shows the run, those parts empty or skipped, and says which
+    file of which commit on stderr."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c1], params={"lr": 0.1})
+    events = json.dumps({"ts": "t", "level": "info", "message": "kept", "fields": {}})
+    b.commit("exp/a", {".gitlog/params.yaml": "lr: [\n", ".gitlog/model.yaml": "- a\n",
+                       ".gitlog/events.jsonl": f"{events}\nnot json\n"}, parents=[r1])
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    tip = git(repo, "rev-parse", "exp/a").strip()[:10]
+    proc = run_cli("show", "a", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert f"warning: commit {tip}: .gitlog/params.yaml is not valid YAML (" in proc.stderr
+    assert f"warning: commit {tip}: .gitlog/model.yaml holds a list, not a mapping" in \
+        proc.stderr
+    assert f"warning: commit {tip}: .gitlog/events.jsonl: 1 line not JSON; skipped" in \
+        proc.stderr
+    assert "== metrics ==\nloss" in proc.stdout and "\nevents          1\n" in proc.stdout
+    record = gitlog.show("a", repo).record
+    assert (record.params, record.model, len(record.events)) == ({}, {}, 1)
+    assert shas[r1]
+
+
 def test_best_ranks_filters_and_directions(twoexp: tuple[Path, dict]) -> None:
     repo, c = twoexp
     rows = cli_json(repo, "best", "-m", "loss")
