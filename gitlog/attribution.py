@@ -9,14 +9,14 @@ change was uncommitted work).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import load
 from .errors import GitlogError
 from .git import Repo
 from .index import Index
-from .runlog import code_pathspec, collect, no_runs_error
+from .runlog import code_pathspec, collect, no_runs_error, walk_notes
 from .timeline import build_rows
 
 
@@ -43,9 +43,30 @@ class BlameRow:
         return self.code_commit[:10]
 
 
+@dataclass
+class BlameResult:
+    rows: list[BlameRow]
+    warnings: list[str] = field(default_factory=list)  # runs skipped (malformed metrics)
+    notes: list[str] = field(default_factory=list)  # fell back to every experiment, shallow
+
+
 def blame(metric: str, revs: Sequence[str] = (), *, all: bool = False, n: int = 10,
           patch: bool = False, repo: str | Path | Repo = ".") -> list[BlameRow]:
-    """The ``n`` code changes with the largest effect on ``metric``, largest first."""
+    """The ``n`` code changes with the largest effect on ``metric``, largest first. Notes
+    and malformed-metrics warnings are issued as ``GitlogWarning``."""
+    import warnings
+
+    from .recorder import GitlogWarning
+
+    result = query_blame(metric, revs, all=all, n=n, patch=patch, repo=repo)
+    for text in result.notes + result.warnings:
+        warnings.warn(text, GitlogWarning, stacklevel=2)
+    return result.rows
+
+
+def query_blame(metric: str, revs: Sequence[str] = (), *, all: bool = False, n: int = 10,
+                patch: bool = False, repo: str | Path | Repo = ".") -> BlameResult:
+    """``blame``'s rows plus the notes and warnings the CLI prints on stderr."""
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = load(repo.root)
     if n < 1:
@@ -89,7 +110,7 @@ def blame(metric: str, revs: Sequence[str] = (), *, all: bool = False, n: int = 
         out.append(BlameRow(row.commit, before_run, code, author, date, row.experiment,
                             subject, cell.value or 0, cell.delta or 0, cell.pct,
                             cell.verdict or "", files, added, deleted, diff))
-    return out
+    return BlameResult(out, log.warnings, walk_notes(repo, log.fell_back))
 
 
 def _compared_with(rows: list, metric: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ from .filters import parse
 from .git import Repo
 from .historyquery import metric_names
 from .index import Index
-from .runlog import collect, no_runs_error
+from .runlog import collect, no_runs_error, walk_notes
 
 
 @dataclass
@@ -41,6 +41,7 @@ class BestResult:
     direction: str  # min | max
     fields: list[str]
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # a shallow clone: older runs missing
 
 
 def query_best(metric: str, *, maximize: bool | None = None, where: str | None = None,
@@ -89,7 +90,8 @@ def query_best(metric: str, *, maximize: bool | None = None, where: str | None =
         shown = {label: item.get(run) for label, item in fields.items()}
         rows.append(BestRow(rank, f.commit, f.date, entry.experiment, f.run_id, f.status,
                             f.subject, value, shown))
-    return BestResult(rows, metric, "max" if maximize else "min", list(fields), log.warnings)
+    return BestResult(rows, metric, "max" if maximize else "min", list(fields), log.warnings,
+                      walk_notes(repo, False))
 
 
 def best(metric: str, *, maximize: bool | None = None, where: str | None = None, n: int = 10,
@@ -97,5 +99,14 @@ def best(metric: str, *, maximize: bool | None = None, where: str | None = None,
     """The ``n`` best runs by ``metric`` across every experiment (see ``gitlog best``).
 
         gitlog.best("accuracy", where="params.lr < 0.1", n=3)
+
+    Notes and malformed-metrics warnings are issued as ``GitlogWarning``.
     """
-    return query_best(metric, maximize=maximize, where=where, n=n, revs=revs, repo=repo).rows
+    import warnings
+
+    from .recorder import GitlogWarning
+
+    result = query_best(metric, maximize=maximize, where=where, n=n, revs=revs, repo=repo)
+    for text in result.notes + result.warnings:
+        warnings.warn(text, GitlogWarning, stacklevel=2)
+    return result.rows

@@ -8,6 +8,7 @@ import json
 import shutil
 import sqlite3
 import subprocess
+import warnings
 from pathlib import Path
 
 import pytest
@@ -271,6 +272,9 @@ def test_shallow_clone_says_what_is_missing(twoexp: tuple[Path, dict], tmp_path:
     assert [r["commit"] for r in rows] == [c["a3"][:10], c["a4"][:10]]
     assert rows[1]["loss_delta"] is None  # a3 lacks loss; a2 is beyond the boundary
     assert "shallow clone" in proc.stderr and "git fetch --unshallow" in proc.stderr
+    for query in (["best", "-m", "loss"], ["blame", "-m", "loss"]):  # they say it too
+        proc = run_cli(*query, cwd=clone)
+        assert proc.returncode == 0 and "git fetch --unshallow" in proc.stderr, query
 
 
 def test_malformed_metrics_warned_with_commit_and_skipped(tmp_path: Path) -> None:
@@ -291,6 +295,17 @@ def test_malformed_metrics_warned_with_commit_and_skipped(tmp_path: Path) -> Non
         assert f"warning: commit {shas[r2][:10]}: .gitlog/metrics.json is not valid JSON" \
             in proc.stderr
         assert f"commit {shas[r4][:10]}: .gitlog/metrics.json holds a JSON list" in proc.stderr
+    for query in (["best", "-m", "loss"], ["blame", "-m", "loss", "exp/m"]):  # the same
+        proc = run_cli(*query, cwd=repo)
+        assert f"warning: commit {shas[r2][:10]}: .gitlog/metrics.json is not valid JSON" \
+            in proc.stderr, query
+    with warnings.catch_warnings(record=True) as caught:  # the API issues them
+        warnings.simplefilter("always")
+        gitlog.best("loss", repo=repo)
+        gitlog.blame("loss", ["exp/m"], repo=repo)
+    texts = [str(w.message) for w in caught if w.category is gitlog.GitlogWarning]
+    assert sum(t.startswith(f"commit {shas[r2][:10]}: .gitlog/metrics.json is not valid")
+               for t in texts) == 2
 
 
 def test_a_diverged_run_shows_nan_and_counts_as_worse(tmp_path: Path) -> None:

@@ -45,6 +45,8 @@ def best(revs: tuple[str, ...], metric: str, maximize: bool, minimize: bool,
                           hint="give one: --max (higher is better) or --min (lower is better)")
     result = query_best(metric, maximize=True if maximize else False if minimize else None,
                         where=where, n=count, revs=revs, repo=repo)
+    for text in result.notes:
+        note(text)
     for text in result.warnings:
         warn(text)
     rows = [{"rank": r.rank, "commit": r.short, "date": r.date, "experiment": r.experiment,
@@ -72,15 +74,20 @@ def blame(revs: tuple[str, ...], metric: str, all_: bool, count: int, patch: boo
           repo: str) -> None:
     """The code changes that moved a metric most.
 
-    Each change is a pair of consecutive runs on one line of history whose code differs;
-    it gets the metric's change between them. Shows the commit holding the change, its
-    author, the delta and the diff stat (-p: the diff).
+    Each change is a run whose code differs from the previous run on its line that has
+    the metric; it gets the metric's change between them. Shows the commit holding the
+    change, its author, the delta and the diff stat (-p: the diff).
 
     Example: gitlog blame --metric loss --all -p
     """
-    from gitlog.attribution import blame as run_blame
+    from gitlog.attribution import query_blame
 
-    rows = run_blame(metric, revs, all=all_, n=count, patch=patch, repo=repo)
+    result = query_blame(metric, revs, all=all_, n=count, patch=patch, repo=repo)
+    for text in result.notes:
+        note(text)
+    for text in result.warnings:
+        warn(text)
+    rows = result.rows
     if not rows:
         note("no code change between two runs that both have this metric")
         if fmt not in ("json", "csv"):
