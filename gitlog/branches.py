@@ -78,3 +78,17 @@ def experiment_branches(repo: Repo, config: Config) -> list[tuple[str, str, str,
 def experiment_of(config: Config, branch: str, remote: str | None) -> str:
     """The experiment name of a branch from ``experiment_branches``."""
     return branch[len(remote) + 1 if remote else 0:][len(config.prefix):]
+
+
+def no_local_branch_hint(repo: Repo, config: Config, name: str) -> str:
+    """What to say about experiment ``name`` when a command needs its local branch: how
+    to make it local if a remote has it, else where to list experiments."""
+    try:
+        ref = experiment_ref(repo, config, name)
+    except AmbiguousExperimentError as err:
+        ref = "refs/remotes/" + err.branches[0]
+    if ref and ref.startswith("refs/remotes/"):
+        branch = ref[len("refs/remotes/"):]
+        return (f"it is only on a remote ({branch}): make it local with 'gitlog pull "
+                f"{name}' or 'git branch {config.prefix}{name} {branch}'")
+    return "list experiments with 'gitlog ls'"

@@ -127,8 +127,10 @@ def describe(path: str | Path | Repo, name: str) -> Experiment:
     ref = config.branch(name)
     tip = repo.ref_tip(ref)
     if not tip:
+        from .branches import no_local_branch_hint
+
         raise GitlogError(f"no experiment named {name} (no branch {ref[len('refs/heads/'):]})",
-                          hint="list experiments with 'gitlog exp list'")
+                          hint=no_local_branch_hint(repo, config, name))
     runs = int(repo.git("rev-list", "--count", tip, "--", f"{config.log_dir}/run.yaml")
                .strip() or 0)
     return Experiment(name=name, branch=ref[len("refs/heads/"):], commit=tip,

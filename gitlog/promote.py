@@ -41,8 +41,10 @@ def promote(path: str | Path | Repo, name: str, into: str | None = None,
     branch = source_ref[len("refs/heads/"):]
     tip = repo.ref_tip(source_ref)
     if not tip:
+        from .branches import no_local_branch_hint
+
         raise GitlogError(f"no experiment named {name} (no branch {branch})",
-                          hint="list experiments with 'gitlog exp list'")
+                          hint=no_local_branch_hint(repo, config, name))
     target = into or str(config["main_branch"])
     target_ref = target if target.startswith("refs/heads/") else f"refs/heads/{target}"
     target = target_ref[len("refs/heads/"):]

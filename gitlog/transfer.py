@@ -77,8 +77,11 @@ def _choose(available: dict[str, str], experiments: tuple[str, ...] | list[str],
                           "pass --all")
     missing = [e for e in experiments if e not in available]
     if missing:
+        from .branches import no_local_branch_hint
+
         raise GitlogError(f"no experiment {missing[0]!r} {where}",
-                          hint="list experiments with 'gitlog ls'")
+                          hint=no_local_branch_hint(repo, config, missing[0])
+                          if where == "to push" else "list experiments with 'gitlog ls'")
     return list(dict.fromkeys(experiments))
 
 

@@ -53,6 +53,11 @@ def test_names_resolve_to_the_remote_tracking_branch_in_a_fresh_clone(
                      "--bad", "a", "--", "true", cwd=repo)  # a is found; the metric is not
     assert bisect.stderr.splitlines()[0] == \
         "Error: no run of --good or --bad has the metric nosuch"
+    for command in (["exp", "rm", "b", "--yes"], ["exp", "promote", "b"], ["push", "b"]):
+        refused = run_cli(*command, cwd=repo)  # they need a local branch: say how to get one
+        assert refused.returncode != 0 and "it is only on a remote (origin/exp/b): make " \
+            "it local with 'gitlog pull b' or 'git branch exp/b origin/exp/b'" in \
+            refused.stderr, command
     made = run_cli("exp", "new", "more", "--from", "b", cwd=repo)
     assert made.returncode == 0, made.stderr
     assert git(repo, "rev-parse", "exp/more").strip() == c["b2"]
