@@ -19,10 +19,13 @@ def parse_step(text: str) -> str:
     if which in ("last", "min", "max"):
         return which
     try:
-        return str(int(which))
+        step = int(which)
     except ValueError:
+        step = -1
+    if step < 0:  # runs log steps from 0 up
         raise GitlogError(f"bad --step {text!r}",
-                          hint="use last, min, max or a step number such as 100") from None
+                          hint="use last, min, max or a step number (0 or more) such as 100")
+    return str(step)
 
 
 def pick(data: bytes, which: str) -> float | None:

@@ -152,9 +152,10 @@ def test_steps_of_the_series(tmp_path: Path) -> None:
     missing = run_cli("history", "-m", "loss", "exp/s", "--step", "7", cwd=repo)
     assert missing.returncode == 1 and "no run has the metric loss at that step" in \
         missing.stderr
-    bad = run_cli("history", "-m", "loss", "exp/s", "--step", "first", cwd=repo)
-    assert bad.returncode == 1 and "bad --step 'first'" in bad.stderr
-    assert "hint: use last, min, max or a step number" in bad.stderr
+    for text in ("first", "-1"):
+        bad = run_cli("history", "-m", "loss", "exp/s", f"--step={text}", cwd=repo)
+        assert bad.returncode == 1 and f"bad --step '{text}'" in bad.stderr
+        assert "hint: use last, min, max or a step number (0 or more)" in bad.stderr
     assert r2
 
 
