@@ -58,7 +58,8 @@ def blame(metric: str, revs: Sequence[str] = (), *, all: bool = False, n: int = 
 
     from .recorder import GitlogWarning
 
-    result = query_blame(metric, revs, all=all, n=n, patch=patch, repo=repo)
+    result = query_blame(metric, [revs] if isinstance(revs, str) else revs, all=all, n=n,
+                         patch=patch, repo=repo)
     for text in result.notes + result.warnings:
         warnings.warn(text, GitlogWarning, stacklevel=2)
     return result.rows

@@ -79,6 +79,8 @@ def compare(revs: Sequence[str], *, repo: str | Path | Repo = ".") -> Comparison
     """
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = load(repo.root)
+    if isinstance(revs, str):  # one name is one run, not its characters
+        revs = [revs]
     if len(revs) < 2:
         raise GitlogError("compare needs at least two runs",
                           hint="name them: gitlog compare baseline high-lr")

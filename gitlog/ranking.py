@@ -106,7 +106,8 @@ def best(metric: str, *, maximize: bool | None = None, where: str | None = None,
 
     from .recorder import GitlogWarning
 
-    result = query_best(metric, maximize=maximize, where=where, n=n, revs=revs, repo=repo)
+    result = query_best(metric, maximize=maximize, where=where, n=n,
+                        revs=[revs] if isinstance(revs, str) else revs, repo=repo)
     for text in result.notes + result.warnings:
         warnings.warn(text, GitlogWarning, stacklevel=2)
     return result.rows

@@ -254,6 +254,17 @@ def test_a_run_without_the_metric_between_two_that_have_it(tmp_path: Path) -> No
         (sha[r3], sha[r1], 0.2, ["a.py", "b.py"])]
 
 
+def test_the_api_takes_one_revision_as_a_string(twoexp: tuple[Path, dict]) -> None:
+    """best, blame and compare read revs='exp/a' as one revision, as history does, not as
+    its characters."""
+    repo, c = twoexp
+    assert {r.experiment for r in gitlog.best("loss", revs="exp/b", repo=repo)} == {"b"}
+    assert [r.commit for r in gitlog.blame("loss", "exp/a", repo=repo)] == \
+        [r.commit for r in gitlog.blame("loss", ["exp/a"], repo=repo)] != []
+    with pytest.raises(gitlog.GitlogError, match="compare needs at least two runs"):
+        gitlog.compare("ab", repo=repo)
+
+
 def test_logs_filters_by_level_and_text(tmp_path: Path) -> None:
     b = Builder()
     c1 = b.commit("main", {"train.py": "x\n"})
