@@ -170,7 +170,10 @@ def _walk_rows(repo: Repo, config: Config, index: Index, revs: list[str], all_: 
         resolved = resolve(repo, tokens, resolved)
         base = walk_base(repo, config, tokens, first_parent)
         key = base + "\x1e" + resolved
-        found = cached(index, key, specs) or extend_rows(
+        found = cached(index, key, specs)
+        if found is not None:  # read while other queries may fill the cache: kept
+            index.touch_walk(key)
+        found = found or extend_rows(
             repo, config, index, tokens, key, specs, (base, resolved),
             first_parent=first_parent, progress=progress)
         return found or walk_rows(repo, config, index, tokens, key, specs,

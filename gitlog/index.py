@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 SCHEMA = "11"  # 11: diverged values and runs without the metric read anew
 FILE = "index.sqlite"
 KEEP_WALKS = 16
+KEEP_USED = 600.0  # seconds: a walk used this recently is kept (a query may be reading it)
+# the walks beyond the KEEP_WALKS used last go, unless used within KEEP_USED seconds
+_EVICT = ("DELETE FROM walks WHERE used < ? AND key NOT IN "
+          "(SELECT key FROM walks ORDER BY used DESC LIMIT ?)")
 LOCK_WAIT = 1.0  # seconds a write waits for another process's
 SEP = "\x1f"
 _TABLES = """
@@ -252,10 +256,13 @@ class Index:
             ("INSERT INTO commits VALUES (?, ?)", rows),
             ("INSERT OR REPLACE INTO walks VALUES (?, ?, ?, ?, ?)",
              [(key, time.time(), runs, warnings, changes)]),
-            ("DELETE FROM walks WHERE key NOT IN (SELECT key FROM walks ORDER BY used DESC "
-             "LIMIT ?)", [(KEEP_WALKS,)]),
+            (_EVICT, [(time.time() - KEEP_USED, KEEP_WALKS)]),
             ("DELETE FROM columns WHERE walk NOT IN (SELECT key FROM walks)", [()]),
         ])
+
+    def touch_walk(self, key: str) -> bool:
+        """Mark walk ``key`` used now: its stored results are being read."""
+        return self._write([("UPDATE walks SET used = ? WHERE key = ?", [(time.time(), key)])])
 
     def keep_walk(self, key: str, warnings: str, rows: list[tuple[str, str]]) -> bool:
         """Store new facts and register walk ``key`` (used now) without its linked runs:
@@ -266,8 +273,7 @@ class Index:
             ("INSERT INTO walks VALUES (?, ?, '', ?, NULL) ON CONFLICT(key) DO UPDATE "
              "SET used = excluded.used, warnings = excluded.warnings",
              [(key, time.time(), warnings)]),
-            ("DELETE FROM walks WHERE key NOT IN (SELECT key FROM walks ORDER BY used DESC "
-             "LIMIT ?)", [(KEEP_WALKS,)]),
+            (_EVICT, [(time.time() - KEEP_USED, KEEP_WALKS)]),
             ("DELETE FROM columns WHERE walk NOT IN (SELECT key FROM walks)", [()]),
         ])
 
