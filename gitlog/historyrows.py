@@ -354,7 +354,9 @@ def extend_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key
 
     base, resolved = tip
     noted = index.note(tip_name(base, specs))
-    if noted is None or any(t.startswith("^") or ".." in t for t in tokens):
+    if noted is None or first_parent or any(t.startswith("^") or ".." in t for t in tokens):
+        # (first parents: a tip that moved back may still be a second parent of the new
+        # tip, which a first-parent walk no longer reaches: walk it all)
         return None
     try:
         old_key, old_resolved, frontier = json.loads(noted)
@@ -594,16 +596,19 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
                     experiment = sources[source] = source_experiment(source, config)
             old = before[2]
             if points is not None:
-                values = points(answers.series)  # type: ignore[attr-defined]
+                values = tuple([_finite_or_inf(v) for v in
+                                points(answers.series)])  # type: ignore[attr-defined]
             elif late or parsed is None:
                 values = none
             elif plain is not None:  # one metric, one name without '/': read it directly
                 value: Any = parsed.get(plain)
                 kind = value.__class__
-                values = (value,) if kind is int or kind is float else none
+                values = (value,) if kind is float or kind is int and -_BIG < value < _BIG \
+                    else (_finite_or_inf(value),) if kind is int else none
             else:  # (a nan or inf is a value: a diverged run)
                 probe.tree, probe.flat = parsed, None
-                values = tuple([probe.metric(n, finite=False) for n in names])
+                values = tuple([_finite_or_inf(probe.metric(n, finite=False))
+                                for n in names])
             raw, cells, latest = _metric_cells(values, old, lowers)
             if copy:  # a rebased or picked copy: no row; the next run compares with it
                 state[commit] = (commit, None, latest, ident)
@@ -683,9 +688,24 @@ _NO_SHOWN = ("", "", "", "")
 def change(value: float, before: float, lower: bool) -> tuple[float, float | None, str]:
     """How ``value`` moved from ``before``: (delta, % or None when ``before`` is 0,
     better | worse | same, by which way is better)."""
-    delta = float(f"{value - before:.12g}")
-    pct = round(delta / abs(before) * 100, 2) if before else None
+    try:
+        delta = float(f"{value - before:.12g}")
+        pct = round(delta / abs(before) * 100, 2) if before else None
+    except OverflowError:  # ints beyond a float's range
+        delta, pct = (float("inf") if value > before else float("-inf")), None
+    if pct is not None and pct - pct != 0:  # 1e308 to -1e308: no finite %
+        pct = None
     return delta, pct, "same" if delta == 0 else "better" if (delta < 0) == lower else "worse"
+
+
+_BIG = 2 ** 1024  # an int this large is no float: it reads as infinite
+
+
+def _finite_or_inf(value: Any) -> Any:
+    """A metric's value as the rows keep it: an int too large for a float is infinite."""
+    if value.__class__ is int and not -_BIG < value < _BIG:
+        return float("inf") if value > 0 else float("-inf")
+    return value
 
 
 def _cells_of(value: float | None, before: float | None,
@@ -763,7 +783,7 @@ def _apply_steps(repo: Repo, config: Config, index: Index, lines: list[str],
     count = len(specs)
     d = layout.display
     for i, fields in enumerate(rows):
-        values = tuple(c[i] for c in columns)
+        values = tuple(_finite_or_inf(c[i]) for c in columns)
         old = last.get(fields[1], none) if fields[1] else none
         raw, shown, last[fields[0]] = _metric_cells(values, old, lowers)
         fields[7:7 + 3 * count] = raw

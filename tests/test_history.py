@@ -335,6 +335,27 @@ def test_a_diverged_run_shows_nan_and_counts_as_worse(tmp_path: Path) -> None:
     assert shown["d1"] == ["nan", "worse"] and shown["d2"] == ["0.5", "-0.5", "-50%", "better"]
 
 
+def test_values_at_the_edge_of_a_float(tmp_path: Path) -> None:
+    """1e308 then -1e308 (their difference overflows), an int too large for a float
+    (read as infinite): every format and query answers, with no finite % where there is
+    none."""
+    b = Builder()
+    parent = b.commit("main", {"train.py": "x\n"})
+    for k, text in enumerate(["1e308", "-1e308", "1" + "0" * 400, "5"]):
+        parent = b.run("w", f'{{"loss": {text}}}\n', parents=[parent], run_id=f"w{k}",
+                       code={"train.py": f"{k}\n"})
+    repo = tmp_path / "p"
+    b.write(repo)
+    rows = history_json(repo, "-m", "loss", "exp/w")
+    assert [(r["loss"], r["loss_delta"], r["loss_pct"], r["loss_verdict"]) for r in rows] == [
+        (1e308, None, None, None), (-1e308, "-inf", None, "better"),
+        ("inf", None, None, "worse"), (5, 1e308, 100.0, "worse")]
+    for query in (["history", "-m", "loss", "exp/w"], ["blame", "-m", "loss", "exp/w"],
+                  ["best", "-m", "loss"]):
+        proc = run_cli(*query, cwd=repo)
+        assert proc.returncode == 0, (query, proc.stderr)
+
+
 def test_a_metric_named_as_a_column_is_refused_with_the_fix(tmp_path: Path) -> None:
     """A metric called 'date' (or 'loss_delta' next to 'loss') would overwrite a column:
     refused, with the alias that shows it under another name."""
@@ -429,6 +450,49 @@ def test_cache_is_filled_reused_and_survives_corruption(twoexp: tuple[Path, dict
     assert proc.returncode == 0 and proc.stdout == ""
     assert "rebuilt" in proc.stderr and "6 runs reachable" in proc.stderr
     assert history_json(repo, "-m", "loss", "--all") == cold
+
+
+def test_first_parent_rows_after_a_branch_moved_back(tmp_path: Path) -> None:
+    """A first-parent walk is walked whole after its branches moved: main's merge of a
+    run no longer shows once main is reset before it, though the experiment's newest run
+    still reaches it as a second parent."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    a1 = b.run("a", {"loss": 5.0}, parents=[c1], run_id="a1")
+    b1 = b.run("b", {"loss": 1.0}, parents=[c1], run_id="b1", branch="side")
+    m1 = b.commit("main", {".gitlog/metrics.json": '{"loss": 1.0}\n'},  # takes b1's
+                  message="merge side", parents=[c1, b1])
+    a2 = b.run("a", {"loss": 2.0}, parents=[a1, m1], run_id="a2")
+    repo = tmp_path / "p"
+    sha = b.write(repo)
+    git(repo, "branch", "-D", "side")
+
+    def runs() -> list[str]:
+        return [r["commit"] for r in history_json(repo, "-m", "loss", "--all",
+                                                  "--first-parent")]
+
+    assert runs() == [sha[a1][:10], sha[m1][:10], sha[a2][:10]]
+    git(repo, "update-ref", "refs/heads/main", sha[c1])  # main moves back past the merge
+    assert runs() == [sha[a1][:10], sha[a2][:10]]
+
+
+def test_rows_being_read_are_kept_while_other_queries_fill_the_cache(
+        twoexp: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache keeps the walks used last; one used within the last minutes is kept
+    too, so a query still reading its stored rows gets them all, however many other
+    queries store theirs meanwhile."""
+    from gitlog import historyrows, index
+    from gitlog.historyquery import query_history
+
+    repo, c = twoexp
+    monkeypatch.setattr(index, "KEEP_WALKS", 2)
+    monkeypatch.setattr(historyrows, "CHUNK", 2)  # six runs: three pieces, read lazily
+    expected = list(query_history(["loss"], all=True, repo=repo).kept)
+    reading = query_history(["loss"], all=True, repo=repo).kept  # warm: read as iterated
+    assert isinstance(reading.lines, historyrows.StoredLines)
+    for rev in ("a1", "a2", "a3", "b1", "b2"):  # five other walks stored meanwhile
+        query_history(["loss"], [c[rev]], repo=repo)
+    assert list(reading) == expected
 
 
 def test_a_locked_index_still_answers_and_says_so(twoexp: tuple[Path, dict]) -> None:

@@ -254,13 +254,15 @@ def sparkline(values: Iterable[float | None], limit: int = 60) -> str:
     if not finite:
         return ""
     low, high = min(finite), max(finite)
-    span = high - low
+    scale = 0.5 if math.isinf(high - low) else 1.0  # -1e308 to 1e308: halve them first
+    span = high * scale - low * scale
     out = []
     for v in items:
         if v is None or not math.isfinite(v):
             out.append(" ")
         else:
-            out.append(SPARKS[int((v - low) / span * (len(SPARKS) - 1)) if span else 3])
+            out.append(SPARKS[int((v * scale - low * scale) / span * (len(SPARKS) - 1))
+                              if span else 3])
     return "".join(out)
 
 
