@@ -62,13 +62,21 @@ class Comparison:
         return [r for r in self.rows if r.section == name]
 
 
-def _delta(value: Any, base: Any) -> tuple[float | None, float | None]:
+def _change(value: Any, base: Any, lower: bool) -> tuple[float | None, float | None,
+                                                          str | None]:
+    """(delta, %, verdict) of ``value`` against ``base``, as history has them: a nan or
+    infinite value is worse with no delta; against such a base there is none."""
+    from .historyrows import change
+
     numbers = (int, float)
     if isinstance(value, bool) or isinstance(base, bool) or \
             not isinstance(value, numbers) or not isinstance(base, numbers):
-        return None, None
-    delta = float(f"{value - base:.12g}")
-    return delta, (round(delta / abs(base) * 100, 2) if base else None)
+        return None, None, None
+    if isinstance(value, float) and value - value != 0:
+        return None, None, "worse"
+    if isinstance(base, float) and base - base != 0:
+        return None, None, None
+    return change(value, base, lower)
 
 
 def compare(revs: Sequence[str], *, repo: str | Path | Repo = ".") -> Comparison:
@@ -111,12 +119,10 @@ def compare(revs: Sequence[str], *, repo: str | Path | Repo = ".") -> Comparison
             if section == "metrics":
                 better = config.better(key)
                 for v in values[1:]:
-                    delta, pct = _delta(v, values[0])
+                    delta, pct, verdict = _change(v, values[0], better == "lower")
                     row.deltas.append(delta)
                     row.pcts.append(pct)
-                    row.verdicts.append(None if delta is None else "same" if delta == 0 else
-                                        "better" if (delta < 0) == (better == "lower")
-                                        else "worse")
+                    row.verdicts.append(verdict)
             rows.append(row)
     code = []
     spec = code_pathspec(config)

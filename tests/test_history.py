@@ -333,6 +333,11 @@ def test_a_diverged_run_shows_nan_and_counts_as_worse(tmp_path: Path) -> None:
     shown = {line.split(" d: run ")[1].split()[0]: line.split(" d: run ")[1].split()[1:]
              for line in table.splitlines() if " d: run " in line}
     assert shown["d1"] == ["nan", "worse"] and shown["d2"] == ["0.5", "-0.5", "-50%", "better"]
+    # compare says the same: a nan is worse with no delta; against a nan there is none
+    for runs, expected_change in ((["d0", "d1", "d2"], [(None, "worse"), (-0.5, "better")]),
+                                  (["d1", "d2"], [(None, None)])):
+        row = gitlog.compare(runs, repo=repo).section("metrics")[0]
+        assert list(zip(row.deltas, row.verdicts, strict=True)) == expected_change
 
 
 def test_values_at_the_edge_of_a_float(tmp_path: Path) -> None:
