@@ -141,9 +141,13 @@ def _collect_runs(repo: Repo, config: Config, index: Index, revs: list[str] | tu
 def targets(repo: Repo, config: Config, revs: list[str] | tuple[str, ...],
             all_: bool) -> tuple[list[str], str | None]:
     """What to walk (revisions as git takes them) and, when known already, what they
-    resolve to: ``all_``, every experiment and main; else ``revs``; else HEAD."""
+    resolve to: ``all_``, every experiment and main (with ``revs`` too, as ``git log
+    --all ^X`` takes them); else ``revs``; else HEAD."""
     if all_:
         refs = experiment_refs(repo, config)
+        if revs:
+            return [*(ref for ref, _ in refs), *(map_revision(repo, config, r) for r in revs)], \
+                None
         return [ref for ref, _ in refs], "\n".join(sha for _, sha in refs)
     if revs:
         return [map_revision(repo, config, r) for r in revs], None

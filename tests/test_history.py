@@ -113,6 +113,13 @@ def test_current_branch_and_ranges_and_experiment_names(twoexp: tuple[Path, dict
     assert ranged[1]["loss_delta"] is None
 
 
+def test_all_with_revisions_takes_them_as_git_log_does(twoexp: tuple[Path, dict]) -> None:
+    """--all ^exp/a: every experiment but what exp/a holds."""
+    repo, c = twoexp
+    rows = history_json(repo, "-m", "loss", "--all", "^exp/a")
+    assert [r["commit"] for r in rows] == [c["b1"][:10], c["b2"][:10]]
+
+
 def test_main_without_runs_shows_every_experiment_and_says_so(
         twoexp: tuple[Path, dict]) -> None:
     repo, _ = twoexp
