@@ -570,8 +570,11 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
             first_parent_id = parents.partition(" ")[0]
             before = state.get(first_parent_id, nothing) if parents else nothing
             if earlier is not None and (parents and first_parent_id not in state or
-                                        int(ct) < since):
-                raise _Unsure  # history the earlier rows do not show, or clock skew
+                                        int(ct) <= since):
+                # history the earlier rows do not show, clock skew, or a commit in the
+                # same second as the latest stored one: git orders such ties its own
+                # way, which only a whole walk repeats
+                raise _Unsure
             if error:
                 warnings.append(f"commit {commit[:10]}: {metrics_path} {error}; skipped")
                 state[commit] = before

@@ -113,6 +113,22 @@ def test_current_branch_and_ranges_and_experiment_names(twoexp: tuple[Path, dict
     assert ranged[1]["loss_delta"] is None
 
 
+def test_runs_in_the_same_second_read_the_same_warm_and_cold(tmp_path: Path) -> None:
+    """git orders commits of the same second its own way: rows added to stored ones in
+    the same second as the latest stored run are walked whole, so warm and cold agree."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    b.run("a", {"loss": 1.0}, parents=[c1], run_id="a1", at=5)
+    b.run("b", {"loss": 2.0}, parents=[c1], run_id="b1", at=5)
+    repo = tmp_path / "p"
+    b.write(repo)
+    history_json(repo, "-m", "loss", "--all")
+    add_run(repo, "a", "a2", 3.0, 5)  # the same second as a1 and b1
+    warm = history_json(repo, "-m", "loss", "--all", "-n", "2")
+    shutil.rmtree(repo / ".git" / "gitlog")
+    assert warm == history_json(repo, "-m", "loss", "--all", "-n", "2")
+
+
 def test_all_with_revisions_takes_them_as_git_log_does(twoexp: tuple[Path, dict]) -> None:
     """--all ^exp/a: every experiment but what exp/a holds."""
     repo, c = twoexp
