@@ -252,6 +252,22 @@ class Repo:
         return DiffStream(self.root, pathspec)
 
 
+def read_answer(out: Any) -> tuple[bytes, bytes, bytes] | None:
+    """(id, type, content) of the next answer ``git cat-file --batch`` writes to ``out``
+    (a format that starts '%(objectname) %(objecttype) %(objectsize)'); None for a name
+    it cannot find. EOFError when git has ended."""
+    line = out.readline()
+    if not line:
+        raise EOFError("git cat-file ended")
+    # '<name> missing': a name may hold blanks ('HEAD:run logs/run.yaml')
+    parts = line.split(b" ", 3)
+    if len(parts) < 3 or line.endswith((b" missing\n", b" ambiguous\n")):
+        return None
+    content = out.read(int(parts[2]))  # (int() takes the newline of a 3-field header)
+    out.read(1)  # the newline after the content
+    return parts[0], parts[1], content
+
+
 class CatFile:
     """One long-lived ``git cat-file --batch``: read many objects for one process."""
 
@@ -284,15 +300,11 @@ class CatFile:
     def receive(self) -> tuple[str, str, bytes] | None:
         """The answer to the oldest ``send()`` not yet received; None if missing."""
         assert self._proc.stdout
-        line = self._proc.stdout.readline().decode(errors="replace").rstrip("\n")
-        header = line.split()
-        # '<name> missing': a name may hold blanks ('HEAD:run logs/run.yaml')
-        if len(header) != 3 or line.endswith((" missing", " ambiguous")):
+        try:
+            got = read_answer(self._proc.stdout)
+        except EOFError:  # git is gone: nothing more to read
             return None
-        sha, kind, size = header
-        data = self._proc.stdout.read(int(size))
-        self._proc.stdout.read(1)
-        return sha, kind, data
+        return None if got is None else (got[0].decode(), got[1].decode(), got[2])
 
     def close(self) -> None:
         """End the process; answers not yet received are dropped."""

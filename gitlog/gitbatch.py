@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 from .errors import GitCommandError
-from .git import _env
+from .git import _env, read_answer
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
@@ -87,17 +87,12 @@ def iter_batch(cwd: str | Path, specs: list[str]) -> Iterator[tuple[str, bytes, 
     answered = 0
     try:
         while answered < len(specs):
-            line = out.readline()
-            if not line:
+            try:
+                got = read_answer(out)
+            except EOFError:
                 break  # git ended early: said below
             answered += 1
-            header = line.split()
-            if len(header) != 3 or line.endswith((b" missing\n", b" ambiguous\n")):
-                yield None
-                continue
-            content = out.read(int(header[2]))
-            out.read(1)  # the newline after the content
-            yield header[1].decode(), content, header[0].decode()
+            yield None if got is None else (got[1].decode(), got[2], got[0].decode())
     finally:
         if answered < len(specs):  # stopped early, by the caller or by git
             with contextlib.suppress(OSError):

@@ -26,7 +26,7 @@ import subprocess
 from collections.abc import Generator, Iterable, Iterator
 
 from .facts import Facts, log_paths, parse_metrics, parse_run_yaml
-from .git import CatFile, Repo, _env
+from .git import CatFile, Repo, _env, read_answer
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
@@ -224,9 +224,10 @@ class Answers:
                                   hint="the repository is missing objects: "
                                        "git fsck shows which")
             _, _, size, rest = line[:-1].split(b" ", 3)
-            tree = _content(out, size)
-            oid, blob = _object(out)
-            self.series = tuple([_object(out)[1] for _ in extra])
+            tree = out.read(int(size))
+            out.read(1)  # the newline after it
+            oid, blob = _blob(out)
+            self.series = tuple([_blob(out)[1] for _ in extra])
             yield rest, tree, oid, blob
 
     def close(self) -> None:
@@ -292,21 +293,14 @@ def _answers(stdout: object, inline: bool) -> \
             tree = None
 
 
-def _object(out: Any) -> tuple[bytes | None, bytes | None]:
+def _blob(out: Any) -> tuple[bytes | None, bytes | None]:
     """(id, content) of cat-file's next answer; (None, None) when it is missing or not a
     blob."""
-    line = out.readline()
-    parts = line[:-1].split(b" ")
-    if len(parts) < 3:  # '<name> missing'
+    try:
+        got = read_answer(out)
+    except EOFError:  # git ended early: Answers reports its exit status
         return None, None
-    content = _content(out, parts[2])
-    return (parts[0], content) if parts[1] == b"blob" else (None, None)
-
-
-def _content(out: Any, size: bytes) -> bytes:
-    content = out.read(int(size))
-    out.read(1)  # the newline after it
-    return content
+    return (got[0], got[2]) if got is not None and got[1] == b"blob" else (None, None)
 
 
 def fields(rest: bytes) -> tuple[str, str, str, str, str, str, dict[str, str], str]:
