@@ -72,10 +72,6 @@ def _change(value: Any, base: Any, lower: bool) -> tuple[float | None, float | N
     if isinstance(value, bool) or isinstance(base, bool) or \
             not isinstance(value, numbers) or not isinstance(base, numbers):
         return None, None, None
-    if isinstance(value, float) and value - value != 0:
-        return None, None, "worse"
-    if isinstance(base, float) and base - base != 0:
-        return None, None, None
     return change(value, base, lower)
 
 

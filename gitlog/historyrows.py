@@ -688,9 +688,15 @@ _NO_RAW = ("", "", "")
 _NO_SHOWN = ("", "", "", "")
 
 
-def change(value: float, before: float, lower: bool) -> tuple[float, float | None, str]:
+def change(value: float, before: float,
+           lower: bool) -> tuple[float | None, float | None, str | None]:
     """How ``value`` moved from ``before``: (delta, % or None when ``before`` is 0,
-    better | worse | same, by which way is better)."""
+    better | worse | same, by which way is better). A value that is nan or infinite (a
+    diverged run) is worse, with no delta; from such a ``before`` there is no change."""
+    if value - value != 0:
+        return None, None, "worse"
+    if before - before != 0:
+        return None, None, None
     try:
         delta = float(f"{value - before:.12g}")
         pct = round(delta / abs(before) * 100, 2) if before else None
@@ -713,16 +719,15 @@ def _finite_or_inf(value: Any) -> Any:
 
 def _cells_of(value: float | None, before: float | None,
               lower: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """One metric's raw (value, delta, %) and shown (value, delta, %, verdict) cells. A
-    value that is nan or infinite (a diverged run) has no delta and is worse than any
-    value before it."""
+    """One metric's raw (value, delta, %) and shown (value, delta, %, verdict) cells."""
     if value is None:
         return _NO_RAW, _NO_SHOWN
     if before is None:
         return (repr(value), "", ""), (_shown(value), "", "", "")
-    if value - value != 0:  # nan, inf
-        return (repr(value), "", ""), (_shown(value), "", "", "worse")
     delta, pct, verdict = change(value, before, lower)
+    verdict = verdict or ""
+    if delta is None:  # a diverged value (``before`` is the line's latest finite one)
+        return (repr(value), "", ""), (_shown(value), "", "", verdict)
     if pct is None:
         return (repr(value), repr(delta), ""), (_shown(value), f"{delta:+.6g}", "", verdict)
     return ((repr(value), repr(delta), repr(pct)),

@@ -104,14 +104,12 @@ def _changes(column: list[float | None], previous: list[int],
     for i, value in enumerate(column):
         p = previous[i]
         old = last[p] if p >= 0 else None
-        if value is None or old is None or value - value != 0:
-            finite = value is not None and value - value == 0
-            last.append(value if finite else old)
+        last.append(old if value is None or value - value != 0 else value)
+        if value is None or old is None:
             deltas.append(None)
             pcts.append(None)
-            verdicts.append("worse" if value is not None and old is not None else None)
+            verdicts.append(None)
             continue
-        last.append(value)
         delta, pct, verdict = change(value, old, lower)
         deltas.append(delta)
         pcts.append(pct)
