@@ -118,11 +118,11 @@ def query_history(metrics: Sequence[str], revs: Sequence[str] = (), *, all: bool
     config = config or load(repo.root)
     metrics = [m for m in dict.fromkeys(metrics) if m]
     if not metrics:
-        raise GitlogError("no metric given", hint="name one: --metric loss")
+        raise no_metric_given()
     threshold = parse_threshold(regressions)
-    if n is not None and n < 0:
-        raise GitlogError(f"bad count {n}: rows to show cannot be negative",
-                          hint="give 0 or more (-n 10: the newest 10 rows)")
+    if n is not None and n < 1:
+        raise GitlogError(f"-n must be at least 1, got {n}",
+                          hint="ask for the newest N rows: -n 10")
     which = parse_step(step) if step is not None else None
     after, before = _timestamp(repo, "since", since), _timestamp(repo, "until", until)
     specs = [MetricSpec(m, tuple(metric_names(config, m)), config.better(m) == "lower", which)
@@ -214,8 +214,15 @@ def _metrics_in(index: Index, lines: Iterable[str]) -> list[str]:
     return sorted(seen)
 
 
+def no_metric_given() -> GitlogError:
+    """An empty metric name (``-m ''``)."""
+    return GitlogError("no metric given", hint="name one: --metric loss")
+
+
 def no_metric_error(known: list[str], metrics: list[str], step: str | None) -> GitlogError:
-    """No run has ``metrics``: say which metrics the runs do have."""
+    """No run has ``metrics``: say which metrics the runs do have (not ``step``, the
+    number of the last step, unless it is all they have)."""
+    known = [k for k in known if k != "step"] or known
     shown = ", ".join(known[:15]) + (" ..." if len(known) > 15 else "")
     name = f"metric {metrics[0]}" if len(metrics) == 1 else "metrics " + ", ".join(metrics)
     return GitlogError(f"no run has the {name}" + (" at that step" if step else ""),

@@ -12,7 +12,7 @@ from .details import details
 from .errors import GitlogError
 from .filters import parse
 from .git import Repo
-from .historyquery import metric_names
+from .historyquery import metric_names, no_metric_error, no_metric_given
 from .index import Index
 from .runlog import collect, no_runs_error, walk_notes
 
@@ -51,6 +51,8 @@ def query_best(metric: str, *, maximize: bool | None = None, where: str | None =
     config = load(repo.root)
     if n < 1:
         raise GitlogError(f"-n must be at least 1, got {n}", hint="ask for the top K: -n 5")
+    if not metric.strip():
+        raise no_metric_given()
     condition = parse(where) if where else None
     if maximize is None:
         maximize = config.better(metric) == "higher"
@@ -66,8 +68,8 @@ def query_best(metric: str, *, maximize: bool | None = None, where: str | None =
             if value is not None:
                 candidates.append((entry, value, flat))
         if not candidates:
-            raise GitlogError(f"no run has the metric {metric}",
-                              hint="see the metrics of a run with 'gitlog show'")
+            raise no_metric_error(sorted({m for e in log.runs for m in e.facts.metrics()}),
+                                  [metric], None)
         extra = details(repo, config, index, [e.facts.commit for e, _, _ in candidates]) \
             if condition is not None and condition.needs_params else {}
     shown_already = {metric, "experiment", "status", "commit", "subject", "run"}

@@ -419,6 +419,25 @@ def test_aliases_and_better_from_config(tmp_path: Path) -> None:
     assert r3
 
 
+def test_every_metric_query_names_a_missing_or_empty_metric_alike(tmp_path: Path) -> None:
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    b.run("r", {"loss": 0.5, "accuracy": 0.8, "step": 9}, parents=[c1])
+    repo = tmp_path / "p"
+    b.write(repo)
+    for command in ("history", "best", "blame"):  # (best looks at every experiment)
+        where = [] if command == "best" else ["--all"]
+        proc = run_cli(command, "-m", "lss", *where, cwd=repo)
+        assert proc.returncode == 1 and proc.stdout == ""
+        # step, the number of the last step, is no metric to suggest
+        assert proc.stderr.splitlines()[-2:] == [
+            "Error: no run has the metric lss", "hint: metrics in these runs: accuracy, loss"]
+        proc = run_cli(command, "-m", "", *where, cwd=repo)
+        assert proc.returncode == 1 and proc.stdout == ""
+        assert proc.stderr.splitlines()[-2:] == ["Error: no metric given",
+                                                 "hint: name one: --metric loss"]
+
+
 def test_workspace_runs_without_trailers(tmp_path: Path) -> None:
     b = Builder()
     c1 = b.commit("main", {"train.py": "x\n"})
@@ -452,8 +471,16 @@ def test_errors_name_the_problem_and_the_fix(twoexp: tuple[Path, dict]) -> None:
     for bad in ("lots", "-1", "nan", "inf"):
         proc = run_cli("history", "-m", "loss", "--all", f"--regressions={bad}", cwd=repo)
         assert proc.returncode == 1 and f"bad regression threshold '{bad}'" in proc.stderr
-    with pytest.raises(gitlog.GitlogError, match="bad count -1"):
-        gitlog.history("loss", all=True, repo=repo, n=-1)
+    for n in (-1, 0):
+        with pytest.raises(gitlog.GitlogError, match=f"-n must be at least 1, got {n}"):
+            gitlog.history("loss", all=True, repo=repo, n=n)
+    for count in ("0", "00"):  # as best says it: a usage error
+        proc = run_cli("history", "-m", "loss", "--all", "-n", count, cwd=repo)
+        assert proc.returncode == 2 and "0 is not in the range x>=1" in proc.stderr
+    for empty_metric in ("", " , "):
+        proc = run_cli("history", "-m", empty_metric, "--all", cwd=repo)
+        assert proc.returncode == 1 and proc.stdout == ""
+        assert "Error: no metric given" in proc.stderr
     empty = tmp = repo.parent / "empty"
     subprocess.run(["git", "init", "-q", str(tmp)], check=True)
     proc = run_cli("history", "-m", "loss", cwd=empty)

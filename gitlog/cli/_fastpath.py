@@ -78,8 +78,9 @@ def history_arguments(args: list[str]) -> dict[str, Any] | None:
             found[dest] = value
     count = found["count"]
     if count is not None:
-        if not (isinstance(count, str) and count.isascii() and count.isdigit()):
-            return None
+        if not (isinstance(count, str) and count.isascii() and count.isdigit()) or \
+                not count.strip("0"):
+            return None  # click says what is wrong with it
         found["count"] = int(count)
     repo = str(found["repo"])
     if found["fmt"] not in FORMATS or not repo or os.path.isfile(repo):

@@ -28,7 +28,7 @@ def metric_option(func: Any) -> Any:
               help="Take this point of each run's step series instead of the summary value.")
 @click.option("--since", metavar="DATE", help="Only runs committed after DATE.")
 @click.option("--until", metavar="DATE", help="Only runs committed before DATE.")
-@click.option("-n", "--max-count", "count", type=click.IntRange(min=0), metavar="N",
+@click.option("-n", "--max-count", "count", type=click.IntRange(min=1), metavar="N",
               help="Only the newest N runs.")
 @click.option("--first-parent", is_flag=True, help="Follow only first parents.")
 @click.option("--regressions", is_flag=False, flag_value="", default=None,

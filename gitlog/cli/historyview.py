@@ -50,7 +50,12 @@ def show_history(revs: tuple[str, ...], metrics: tuple[str, ...], all_: bool,
 
 
 def split_metrics(metrics: tuple[str, ...], config: Any) -> list[str]:
+    """The metrics named by -m (repeated or comma-separated); none: the config's."""
     names = [n.strip() for m in metrics for n in m.split(",") if n.strip()]
+    if metrics and not names:
+        from gitlog.historyquery import no_metric_given
+
+        raise no_metric_given()
     return names or list(config["metrics"]["key"])
 
 
