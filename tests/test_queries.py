@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -45,6 +47,12 @@ def test_compare_params_metrics_and_code(twoexp: tuple[Path, dict]) -> None:
     assert table.returncode == 0
     assert "== params ==" in table.stdout and "== code ==" in table.stdout
     assert "-40%" in table.stdout and "train.py" in table.stdout
+    table = run_cli("compare", c["a1"], "a", "--format", "csv", cwd=repo)
+    parsed = list(csv.DictReader(io.StringIO(table.stdout)))  # one table, code rows too
+    assert [(r["section"], r["key"]) for r in parsed][-2:] == [("code", "model.py"),
+                                                             ("code", "train.py")]
+    assert parsed[-1] == {"section": "code", "key": "train.py", "changed": "*", a1: "",
+                          a4: "+1 -1", "delta": "", "pct": "", "verdict": ""}
     only = cli_json(repo, "compare", "b", "a", "--changed")
     assert all(r["changed"] == "*" for r in only["rows"])
 

@@ -37,6 +37,18 @@ def _rows(comparison: Any) -> tuple[list[dict[str, Any]], list[str], dict[str, s
     return rows, ["section", "key", "changed", *labels, *extra], kinds
 
 
+def _code_rows(comparison: Any) -> list[dict[str, Any]]:
+    """The code diff stat as rows of section 'code': a file a row, '+added -deleted'
+    (or 'binary') under each run it changed in from the first."""
+    labels = [r.label for r in comparison.runs]
+    rows: dict[str, dict[str, Any]] = {}
+    for c in comparison.code:
+        row = rows.setdefault(c.path, {"section": "code", "key": c.path, "changed": "*"})
+        row[labels[c.target]] = "binary" if c.insertions is None else \
+            f"+{c.insertions} -{c.deletions}"
+    return list(rows.values())
+
+
 @click.command()
 @click.argument("revs", nargs=-1, required=True)
 @click.option("--changed", "only_changed", is_flag=True, help="Only keys that differ.")
@@ -67,10 +79,8 @@ def compare(revs: tuple[str, ...], only_changed: bool, fmt: str, repo: str) -> N
                       "rows": [{c: r.get(c) for c in columns} for r in rows],
                       "code": code}))
         return
-    if fmt == "csv":
-        emit(format_rows(rows, columns, "csv", kinds))
-        emit("")
-        emit(format_rows(code, code_columns, "csv"))
+    if fmt == "csv":  # one table: the code diff stat in rows of its own section
+        emit(format_rows(rows + _code_rows(result), columns, "csv", kinds))
         return
     for i, run in enumerate(result.runs):
         emit(f"{'base' if i == 0 else 'vs':4s} {run.label}  {run.subject}")
