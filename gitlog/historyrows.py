@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 
 from .config import Config
+from .display import visible
 from .errors import GitlogError
 from .facts import log_paths
 from .git import Repo
@@ -32,13 +33,12 @@ if TYPE_CHECKING:
 
     from .steps import StepPoints
 
-ROWS_VERSION = "2"
+ROWS_VERSION = "3"  # 3: every control character escaped
 SEP = "\x1f"
 _PATHS = "\x1e"  # between the paths of a raw code-changes field
 _FIRST = "\x15"  # raw code changes of a line's first run: nothing to compare with
 _DIFF = "\x16"  # code changes to be filled from the diff at the end
-_ESC = "\x02"  # a field that holds one of these characters is stored as JSON after it
-_CONTROL = ("\n", SEP, _PATHS, _FIRST, _DIFF, _ESC)
+_ESC = "\x02"  # a field with a control character (these among them) is JSON after it
 
 
 class MetricSpec:
@@ -88,8 +88,8 @@ class Layout:
     def table(self, line: str) -> list[str]:
         """The table's cells."""
         cells = line.split(SEP)[self.display:]
-        if _ESC in line:
-            cells = [_text(c).replace("\n", " ") for c in cells]
+        if _ESC in line:  # (a field with a control character: see _esc)
+            cells = [visible(_text(c)) for c in cells]
         return cells
 
     def record(self, line: str) -> tuple[str, str | None, str, str, str, str, str | None,
@@ -122,7 +122,9 @@ def _text(field: str) -> str:
 
 
 def _esc(text: str) -> str:
-    return _ESC + json.dumps(text) if any(c in text for c in _CONTROL) else text
+    """``text`` as a field of a stored line: as it is, or, when it holds a control
+    character (a separator, a line break, an escape sequence), as JSON after ``_ESC``."""
+    return text if text.isprintable() else _ESC + json.dumps(text)
 
 
 def _shown(value: int | float) -> str:
@@ -635,7 +637,8 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
                 state[commit] = (first, before[1], latest, ident)
             line = SEP.join((commit, first or "", ct, run_id or "", status or "", author,
                              changes, *raw, commit[:10], date, experiment, subject, *cells, ""))
-            if line.count(SEP) != width or "\n" in line or _ESC in line:
+            if line.count(SEP) != width or \
+                    not f"{run_id}{status}{author}{experiment}{subject}".isprintable():
                 line = SEP.join((commit, first or "", ct, _esc(run_id or ""),
                                  _esc(status or ""), _esc(author), changes, *raw,
                                  commit[:10], date, _esc(experiment), _esc(subject), *cells,

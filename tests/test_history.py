@@ -438,6 +438,22 @@ def test_every_metric_query_names_a_missing_or_empty_metric_alike(tmp_path: Path
                                                  "hint: name one: --metric loss"]
 
 
+def test_tables_show_control_characters_written_out(tmp_path: Path) -> None:
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    subject = "make \x1b[31mred\x1b[0m\rnow"  # would recolour the terminal, overwrite the row
+    b.run("r", {"loss": 0.5}, parents=[c1], subject=subject)
+    repo = tmp_path / "p"
+    b.write(repo)
+    shown = "make \\x1b[31mred\\x1b[0m now"
+    for args in (["history", "-m", "loss", "--all"], ["best", "-m", "loss"], ["show", "r"]):
+        for fmt in ("table", "markdown") if args[0] != "show" else ("table",):
+            proc = run_cli(*args, "--format", fmt, cwd=repo)
+            assert proc.returncode == 0 and shown in proc.stdout, proc.stdout
+            assert "\x1b" not in proc.stdout and "\r" not in proc.stdout
+    assert history_json(repo, "-m", "loss", "--all")[0]["subject"] == subject  # data as is
+
+
 def test_workspace_runs_without_trailers(tmp_path: Path) -> None:
     b = Builder()
     c1 = b.commit("main", {"train.py": "x\n"})

@@ -117,7 +117,9 @@ def render(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str] | No
         return buf.getvalue().rstrip("\n")
     from tabulate import tabulate
 
-    table = [[cell(r.get(c)) for c in columns] for r in rows]
+    from ..display import visible
+
+    table = [[visible(cell(r.get(c))) for c in columns] for r in rows]
     return tabulate(table, headers=list(columns),
                     tablefmt="github" if fmt == "markdown" else "simple",
                     disable_numparse=True)

@@ -11,6 +11,7 @@ import math
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
+from ..display import visible
 from ._output import echo, echo_err, render
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
@@ -52,19 +53,19 @@ def _column(values: list[Any], kind: str | None) -> list[str]:
                     number(v, signed=True, suffix=suffix) for v in values]
         return ["" if v is None else number(v, signed=True, suffix=suffix) for v in values]
     if kinds <= {str, _NONE}:
-        return ["" if v is None else v.replace("\n", " ") if "\n" in v else v for v in values]
+        return ["" if v is None else visible(v) for v in values]
     if kinds <= {float, _NONE}:
         return ["" if v is None else f"{v:.6g}" if v - v == 0 else str(v) for v in values]
     if kinds <= {list, _NONE}:
-        return ["" if v is None else ", ".join(map(str, v)) for v in values]
+        return ["" if v is None else visible(", ".join(map(str, v))) for v in values]
     out = []
     for v in values:
         if v is None:
             out.append("")
         elif v.__class__ is str:
-            out.append(v.replace("\n", " ") if "\n" in v else v)
+            out.append(visible(v))
         elif isinstance(v, (list, tuple)):
-            out.append(", ".join(str(x) for x in v))
+            out.append(visible(", ".join(str(x) for x in v)))
         elif isinstance(v, dict):
             out.append(", ".join(f"{k}={number(x)}" for k, x in v.items()))
         else:
