@@ -9,8 +9,8 @@ here, so what ``gitlog ls`` shows is what the others accept. Light on purpose: i
 
 from __future__ import annotations
 
-from .errors import AmbiguousExperimentError
-from .names import ref_component_problem
+from .errors import AmbiguousExperimentError, NameError_
+from .names import ref_component_problem, revision_problem
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
@@ -42,6 +42,20 @@ def experiment_ref(repo: Repo, config: Config, name: str) -> str | None:
             raise AmbiguousExperimentError(candidate, [f[len("refs/remotes/"):] for f in found],
                                            config.prefix)
     return None
+
+
+def check_new_experiment(repo: Repo, config: Config, name: str) -> None:
+    """Refuse ``name`` for an experiment about to get its branch when the name could not
+    reach it: git reads it as an option or its own ref, or as another revision (a
+    branch ``main``, a tag, a commit id), which commands try before experiment names."""
+    if repo.ref_tip(config.branch(name)):
+        return  # not new: it keeps its name
+    problem = revision_problem(name)
+    if problem is None and repo.rev_parse(name):
+        problem = "git reads it as another revision (a branch, tag or commit)"
+    if problem:
+        raise NameError_("experiment", name, problem,
+                         hint=f"pick another name, e.g. '{name.lstrip('-@') or 'my'}-exp'")
 
 
 def find_commit(repo: Repo, config: Config, rev: str) -> str | None:

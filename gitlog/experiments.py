@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .branches import find_commit
+from .branches import check_new_experiment, find_commit
 from .config import Config, load
 from .errors import GitCommandError, GitlogError, RevisionError
 from .git import Repo
@@ -72,6 +72,7 @@ def new(path: str | Path | Repo, name: str, start: str | None = None, *,
         raise GitlogError(f"experiment {name} already exists (branch {branch})",
                           hint=f"switch to it with 'git checkout {branch}', or pick "
                                "another name")
+    check_new_experiment(repo, config, name)
     if start is None and not repo.rev_parse("HEAD"):
         raise GitlogError("HEAD has no commit to start the experiment from",
                           hint="commit your code first, or pass --from REV")

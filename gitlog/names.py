@@ -17,6 +17,7 @@ _METRIC_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-+=@%]*$")
 RESERVED_METRICS = frozenset({"step"})
 
 _REF_BAD_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+_PSEUDO_REF = re.compile(r"[A-Z_]*HEAD")  # HEAD, FETCH_HEAD, ORIG_HEAD, MERGE_HEAD...
 
 
 def check_metric(name: object) -> str:
@@ -53,6 +54,16 @@ def check_experiment(name: object) -> str:
         raise NameError_("experiment", name, problem,
                          hint="use letters, digits, '-', '_' and '/' (e.g. 'lr-sweep')")
     return name
+
+
+def revision_problem(name: str) -> str | None:
+    """Why ``name``, typed where a revision goes, would never read as the experiment
+    (a new experiment is refused such a name; an old one keeps it)."""
+    if name.startswith("-"):
+        return "it would read as an option"
+    if name == "@" or _PSEUDO_REF.fullmatch(name):
+        return "git reads it as its own ref (HEAD, FETCH_HEAD, ...)"
+    return None
 
 
 def ref_component_problem(name: str) -> str | None:

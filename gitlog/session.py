@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import env
+from .branches import check_new_experiment
 from .config import Config, load
 from .errors import GitlogError, NameError_
 from .git import Repo
@@ -107,6 +108,8 @@ def open_run(repo_path: str | Path, experiment: str | None, *, message: str | No
     chosen_level = resolve_level(level, config)
     head = repo.head()
     name, workspace = choose_experiment(experiment, head.branch, config)
+    if not workspace:  # (a new experiment gets its branch when the run is committed)
+        check_new_experiment(repo, config, name)
     log_dir = config.log_dir
     snapshot = repo.snapshot_worktree()
     code_tree = snapshot

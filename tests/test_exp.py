@@ -10,7 +10,7 @@ import pytest
 from gitlog.errors import GitlogError
 from gitlog.experiments import new
 from gitlog.promote import promote
-from tests.conftest import git, run_cli, state_of
+from tests.conftest import git, run_cli, run_python, state_of
 from tests.hookhelp import commit, hooked_repo, log_run, message_of, wait_post_commit
 
 
@@ -27,6 +27,28 @@ def test_new_creates_the_branch_without_moving_head(repo: Path) -> None:
     assert "hint: switch to it with 'git checkout exp/lr-sweep'" in again.stderr
     bad = run_cli("exp", "new", "two words", cwd=repo)
     assert bad.returncode == 1 and "invalid experiment name 'two words'" in bad.stderr
+
+
+def test_a_new_experiment_needs_a_name_that_reaches_it(repo: Path) -> None:
+    git(repo, "tag", "v1")
+    before = state_of(repo)
+    cases = {"HEAD": "git reads it as its own ref", "@": "git reads it as its own ref",
+             "ORIG_HEAD": "git reads it as its own ref", "-x": "it would read as an option",
+             "main": "git reads it as another revision", "v1": "git reads it as another revision"}
+    for name, problem in cases.items():
+        done = run_cli("exp", "new", "--", name, cwd=repo)
+        assert done.returncode == 1 and done.stdout == ""
+        assert f"Error: invalid experiment name '{name}': {problem}" in done.stderr
+        assert "hint: pick another name, e.g. '" in done.stderr
+        started = run_python("import gitlog, sys\n"
+                             f"gitlog.start({name!r}, message='try')", cwd=repo)
+        assert started.returncode == 1 and f"invalid experiment name '{name}'" in started.stderr
+    assert state_of(repo) == before  # no branch made, nothing touched
+    # an experiment that has such a name already keeps it: it can still be removed
+    git(repo, "branch", "exp/HEAD")
+    done = run_cli("exp", "rm", "exp/HEAD", "--yes", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert not git(repo, "branch", "--list", "exp/HEAD").strip()
 
 
 def test_new_from_a_revision_and_checkout(repo: Path) -> None:
