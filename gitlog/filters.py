@@ -6,11 +6,15 @@
     not        := "not" not | "(" expr ")" | comparison
     comparison := operand OP operand          OP: < <= > >= == = !=
     operand    := field | number | 'string' | "string" | true | false
+    field      := params.NAME | metrics.NAME | params.`KEY` | metrics.`KEY` | `KEY` | NAME
 
 Fields: ``params.NAME`` and ``metrics.NAME`` (nested names with ``.`` or ``/``:
 ``params.optimizer.lr``, ``metrics.eval/f1``), and the run's ``experiment``, ``status``,
 ``run``, ``commit``, ``subject``, ``author``. A bare name is a metric if one run has it,
-else a param. A comparison with a missing value is false (``!=`` too), so
+else a param. A name in backticks is one key exactly as ``gitlog show`` prints it (nested
+keys joined with ``/``), whatever its characters: ``metrics.`f1@0.5```; inside, a
+backslash escapes a backtick or a backslash. A bare quoted name is a metric or param, never
+one of the run's fields. A comparison with a missing value is false (``!=`` too), so
 ``params.lr < 0.1`` keeps only runs that logged ``lr``; a field no run has at all is an
 error (``Filter.check``), most likely a misspelling. ``commit == 'ID'`` (and ``!=``) takes
 an id abbreviated to its first 4 or more hex digits, as git does.
@@ -28,17 +32,23 @@ from typing import Any
 from .errors import GitlogError
 
 RUN_FIELDS = ("experiment", "status", "run", "commit", "subject", "author")
+SECTIONS = ("params", "metrics")
+KEYWORDS = ("and", "or", "not", "true", "false")
 OPERATORS = ("<=", ">=", "==", "!=", "<", ">", "=")
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
   | (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.]))
   | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
+  | (?P<quoted>`(?:[^`\\]|\\.)*`)
   | (?P<op><=|>=|==|!=|<|>|=)
   | (?P<paren>[()])
   | (?P<name>[A-Za-z_][\w.\-/]*)
 """, re.VERBOSE)
 HINT = ("write comparisons joined by and/or/not, e.g. "
         "--where \"params.lr < 0.1 and metrics.accuracy >= 0.9\"")
+QUOTE_HINT = ("put a name with other characters in backticks, with \\` for a backtick "
+              "inside: --where 'metrics.`f1@0.5` > 0.8'")
+_PLAIN = re.compile(r"[A-Za-z_][\w.\-/]*")
 
 Getter = Callable[[dict[str, Any]], Any]
 
@@ -55,10 +65,13 @@ class FilterError(GitlogError):
 class Field:
     kind: str  # params | metrics | run | bare
     name: str
+    quoted: bool = False  # written in backticks: exactly this key, never split on '.'
 
     @property
     def label(self) -> str:
-        return f"{self.kind}.{self.name}" if self.kind in ("params", "metrics") else self.name
+        """The field as written (quoted names in backticks): the column ``best`` shows."""
+        name = _backticked(self.name) if self.quoted else self.name
+        return f"{self.kind}.{name}" if self.kind in SECTIONS else name
 
     def get(self, run: dict[str, Any]) -> Any:
         return _getter(self)(run)
@@ -98,14 +111,16 @@ class UnknownFieldError(GitlogError):
         if field.kind == "bare":
             known = sorted(set(names["params"]) | set(names["metrics"]))
         else:
-            known = [f"{field.kind}.{k}" for k in names[field.kind]]
+            known = names[field.kind]
         other = {"params": "metrics", "metrics": "params"}.get(field.kind)
-        if other and _lookup(dict.fromkeys(names[other], 1), field.name) is not None:
-            close = [f"{other}.{field.name}"]  # the right name in the other section
+        if other and _lookup(dict.fromkeys(names[other], 1), field.name,
+                             field.quoted) is not None:  # the right name, other section
+            close = [spell(other, field.name) if field.quoted else f"{other}.{field.name}"]
         else:
-            stem = field.kind + "." if field.kind != "bare" else ""
-            close = [stem + k for k in difflib.get_close_matches(
+            section = field.kind if field.kind != "bare" else ""
+            close = [spell(section, k) for k in difflib.get_close_matches(
                 field.name, names.get(field.kind, known), n=3, cutoff=0.6)]
+        known = [spell(field.kind if field.kind != "bare" else "", k) for k in known]
         self.known = known
         what = {"params": "param", "metrics": "metric"}.get(field.kind, "metric or param")
         hint = (f"did you mean {' or '.join(close)}?" if close else
@@ -115,40 +130,62 @@ class UnknownFieldError(GitlogError):
                          hint=hint)
 
 
+def _backticked(name: str) -> str:
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+def spell(section: str, key: str) -> str:
+    """How ``--where`` names ``key`` of ``section`` ('params', 'metrics', '' for a bare
+    name): as is where it reads back as that very key, else in backticks."""
+    if section:
+        plain = re.fullmatch(r"[\w.\-/]+", key) is not None
+        return f"{section}.{key if plain else _backticked(key)}"
+    plain = _PLAIN.fullmatch(key) is not None and key.lower() not in KEYWORDS and \
+        key not in RUN_FIELDS and key.partition(".")[0] not in SECTIONS
+    return key if plain else _backticked(key)
+
+
 def _tokens(text: str) -> list[tuple[str, str, int]]:
     out = []
     pos = 0
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m:
+            if text[pos] == "`":
+                raise FilterError(text, pos, "the quoted name opened here has no closing `",
+                                  hint=QUOTE_HINT)
+            if text[pos] in "'\"":
+                raise FilterError(text, pos, "the string opened here has no closing "
+                                  f"{text[pos]}")
             raise FilterError(text, pos, f"unexpected {text[pos]!r}")
         kind = m.lastgroup or ""
         if kind != "space":
             value = m.group()
-            if kind == "name" and value.lower() in ("and", "or", "not", "true", "false"):
+            if kind == "name" and value.lower() in KEYWORDS:
                 kind = value.lower() if value.lower() in ("and", "or", "not") else "bool"
             out.append((kind, value, pos))
         pos = m.end()
     return out
 
 
-def _lookup(tree: dict[str, Any], name: str) -> Any:
-    """``name`` in a flat {'a/b': v} mapping, written with '/' or '.'."""
-    if name in tree:
-        return tree[name]
+def _lookup(tree: dict[str, Any], name: str, exact: bool = False) -> Any:
+    """``name`` in a flat {'a/b': v} mapping, written with '/' or '.' (``exact``: as is)."""
+    if name in tree or exact:
+        return tree.get(name)
     slashed = name.replace(".", "/")
     return tree.get(slashed)
 
 
 def _getter(field: Field) -> Getter:
+    name, exact = field.name, field.quoted
     if field.kind == "run":
-        return lambda run: run.get(field.name)
-    if field.kind in ("params", "metrics"):
-        return lambda run: _lookup(run.get(field.kind) or {}, field.name)
+        return lambda run: run.get(name)
+    if field.kind in SECTIONS:
+        return lambda run: _lookup(run.get(field.kind) or {}, name, exact)
 
     def bare(run: dict[str, Any]) -> Any:
-        value = _lookup(run.get("metrics") or {}, field.name)
-        return value if value is not None else _lookup(run.get("params") or {}, field.name)
+        value = _lookup(run.get("metrics") or {}, name, exact)
+        return value if value is not None else _lookup(run.get("params") or {}, name, exact)
     return bare
 
 
@@ -225,6 +262,32 @@ def parse(text: str) -> Filter:
         pos += 1
         return tok
 
+    def unquote(value: str, at: int) -> str:
+        name = re.sub(r"\\([`\\])", r"\1", value[1:-1])
+        if not name:
+            raise FilterError(text, at, "a quoted name cannot be empty", hint=QUOTE_HINT)
+        return name
+
+    def field(kind: str, value: str, at: int) -> Field:
+        head, dot, rest = value.partition(".")
+        after = peek()
+        if after and after[0] == "quoted" and after[2] == at + len(value):
+            if head in SECTIONS and dot and not rest:
+                take()
+                return Field(head, unquote(after[1], after[2]), quoted=True)
+            raise FilterError(text, after[2], "a quoted name stands alone or right after "
+                              "params. or metrics.", hint=QUOTE_HINT)
+        if kind == "quoted":
+            return Field("bare", unquote(value, at), quoted=True)
+        if head in SECTIONS and dot and rest:
+            return Field(head, rest)
+        if value in RUN_FIELDS:
+            return Field("run", value)
+        if head in SECTIONS:
+            raise FilterError(text, at, f"{head} needs a name: {head}.NAME or {head}.`NAME`",
+                              hint=QUOTE_HINT)
+        return Field("bare", value)
+
     def operand() -> Getter:
         tok = peek()
         if tok is None:
@@ -239,16 +302,8 @@ def parse(text: str) -> Filter:
         if kind == "bool":
             flag = value.lower() == "true"
             return lambda run: flag
-        if kind == "name":
-            head, dot, rest = value.partition(".")
-            if head in ("params", "metrics") and dot and rest:
-                found = Field(head, rest)
-            elif value in RUN_FIELDS:
-                found = Field("run", value)
-            elif head in ("params", "metrics"):
-                raise FilterError(text, at, f"{head} needs a name: {head}.NAME")
-            else:
-                found = Field("bare", value)
+        if kind in ("name", "quoted"):
+            found = field(kind, value, at)
             fields.append(found)
             return _getter(found)
         raise FilterError(text, at, f"expected a field or a value, got {value!r}")

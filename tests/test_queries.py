@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import gitlog
-from gitlog.filters import FilterError, parse
+from gitlog.filters import FilterError, UnknownFieldError, parse
 from tests.conftest import git, run_cli, run_python
 from tests.runrepo import Builder, iso
 from tests.test_history import two_experiments
@@ -216,6 +216,110 @@ def test_filter_errors(text: str, column: int, problem: str) -> None:
     assert f"column {column}:" in str(info.value) and problem in str(info.value)
 
 
+@pytest.mark.parametrize("text, run, expected", [
+    ("metrics.`f1@0.5` > 0.8", {"metrics": {"f1@0.5": 0.9}}, True),
+    ("metrics.`f1@0.5` > 0.8", {"metrics": {"f1@0.5": 0.7}}, False),
+    ("`recall%` >= 0.5 and `precision=top` < 1",
+     {"metrics": {"recall%": 0.5, "precision=top": 0.9}}, True),
+    ("metrics.`train/loss` < 1", {"metrics": {"train/loss": 0.3}}, True),
+    # one key, as `gitlog show` prints it: never split on '.'
+    ("metrics.`train.loss` < 1", {"metrics": {"train/loss": 0.3}}, False),
+    ("metrics.`acc.top1` == 2", {"metrics": {"acc/top1": 1, "acc.top1": 2}}, True),
+    ("params.`drop out` == 0.5 and params.`eval/k+1` == 3",
+     {"params": {"drop out": 0.5, "eval/k+1": 3}}, True),
+    ("params.`a\\`b\\\\c` == 1", {"params": {"a`b\\c": 1}}, True),
+    ("`f1@0.5` > 0.8", {"metrics": {}, "params": {"f1@0.5": 0.9}}, True),
+    # alone, a quoted name is a metric or param, never one of the run's fields
+    ("`status` == 'x'", {"status": "failed", "params": {"status": "x"}}, True),
+    ("`status` == 'failed'", {"status": "failed", "params": {"status": "x"}}, False),
+])
+def test_filter_quoted_names(text: str, run: dict, expected: bool) -> None:
+    assert parse(text).match(run) is expected
+
+
+def test_filter_quoted_names_keep_their_quotes_in_labels() -> None:
+    found = parse("metrics.`f1@0.5` > 0 and `a\\`b` > 0 or params.`x y` > 0 and f1 > 0")
+    assert [(f.kind, f.name, f.label) for f in found.fields] == [
+        ("metrics", "f1@0.5", "metrics.`f1@0.5`"), ("bare", "a`b", "`a\\`b`"),
+        ("params", "x y", "params.`x y`"), ("bare", "f1", "f1")]
+
+
+@pytest.mark.parametrize("text, column, problem", [
+    ("metrics.`f1@0.5 > 0.8", 9, "the quoted name opened here has no closing `"),
+    ("metrics.`f1\\` > 0.8", 9, "the quoted name opened here has no closing `"),
+    ("x == 'abc", 6, "the string opened here has no closing '"),
+    ("`` > 1", 1, "a quoted name cannot be empty"),
+    ("metrics.f1`x` > 1", 11, "a quoted name stands alone or right after params. or "
+                              "metrics."),
+    ('metrics."f1@0.5" > 1', 1, "metrics needs a name: metrics.NAME or metrics.`NAME`"),
+])
+def test_filter_quoting_errors(text: str, column: int, problem: str) -> None:
+    with pytest.raises(FilterError) as info:
+        parse(text)
+    assert str(info.value) == f"bad --where at column {column}: {problem}"
+
+
+@pytest.mark.parametrize("text, message, hint", [
+    ("metrics.`f1@0.6` > 0", "the metric 'metrics.`f1@0.6`'", "did you mean metrics.`f1@0.5`?"),
+    ("metrics.f1_0.5 > 0", "the metric 'metrics.f1_0.5'", "did you mean metrics.`f1@0.5`?"),
+    ("params.`f1@0.5` > 0", "the param 'params.`f1@0.5`'", "did you mean metrics.`f1@0.5`?"),
+    ("metrics.`lr` > 0", "the metric 'metrics.`lr`'", "did you mean params.lr?"),
+    ("`recall` > 0", "the metric or param '`recall`'", "did you mean `recall%`?"),
+    ("params.nosuch > 0", "the param 'params.nosuch'", "known: params.`drop out`, params.lr"),
+])
+def test_filter_unknown_fields_are_suggested_as_they_must_be_written(
+        text: str, message: str, hint: str) -> None:
+    runs = [{"metrics": {"f1@0.5": 0.9, "recall%": 0.5}, "params": {"lr": 0.1, "drop out": 0}}]
+    with pytest.raises(UnknownFieldError) as info:
+        parse(text).check(runs)
+    assert (str(info.value), info.value.hint) == (f"--where names {message}, which no run has",
+                                                  hint)
+
+
+def f1_runs(path: Path) -> dict[str, str]:
+    """Runs that log metrics named f1@0.5 and eval/recall% and a param named 'drop out'."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "v1\n"}, message="initial code")
+    r1 = b.run("a", {"loss": 0.5, "f1@0.5": 0.7, "eval": {"recall%": 90}}, parents=[c1],
+               params={"drop out": 0.1}, run_id="r1", subject="a: first")
+    r2 = b.run("a", {"loss": 0.4, "f1@0.5": 0.85, "eval": {"recall%": 80}}, parents=[r1],
+               params={"drop out": 0.3}, run_id="r2", subject="a: second")
+    r3 = b.run("b", {"loss": 0.3, "f1@0.5": 0.9, "eval": {"recall%": 75}}, parents=[c1],
+               params={"drop out": 0.5}, run_id="r3", subject="b: first")
+    shas = b.write(path)
+    return {"r1": shas[r1], "r2": shas[r2], "r3": shas[r3]}
+
+
+def test_best_where_names_metrics_and_params_in_backticks(tmp_path: Path) -> None:
+    repo = tmp_path / "proj"
+    c = f1_runs(repo)
+    rows = cli_json(repo, "best", "-m", "loss", "--where",
+                    "metrics.`f1@0.5` > 0.8 and metrics.`eval/recall%` >= 80")
+    assert rows == [{"rank": 1, "commit": c["r2"][:10], "date": iso(3), "experiment": "a",
+                     "loss": 0.4, "metrics.`f1@0.5`": 0.85, "metrics.`eval/recall%`": 80,
+                     "status": "completed", "subject": "a: second"}]
+    rows = cli_json(repo, "best", "-m", "f1@0.5", "--max", "--where",
+                    "params.`drop out` < 0.2 or `eval/recall%` < 80")
+    assert [(r["commit"], r["f1@0.5"], r["params.`drop out`"], r["`eval/recall%`"])
+            for r in rows] == [(c["r3"][:10], 0.9, 0.5, 75), (c["r1"][:10], 0.7, 0.1, 90)]
+
+
+def test_best_where_quoting_errors_on_the_command_line(tmp_path: Path) -> None:
+    repo = tmp_path / "proj"
+    f1_runs(repo)
+    proc = run_cli("best", "-m", "loss", "--where", "metrics.`f1@0.6` > 0.8", cwd=repo)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == ("Error: --where names the metric 'metrics.`f1@0.6`', which no run "
+                           "with the metric loss has\nhint: did you mean metrics.`f1@0.5`?\n")
+    proc = run_cli("best", "-m", "loss", "--where", "loss < 1 and metrics.`f1@0.5 > 0.8",
+                   cwd=repo)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == ("Error: bad --where at column 22: the quoted name opened here has "
+                           "no closing `\nhint: put a name with other characters in "
+                           "backticks, with \\` for a backtick inside: --where "
+                           "'metrics.`f1@0.5` > 0.8'\n")
+
+
 def test_blame_names_the_code_change_and_its_author(repo: Path) -> None:
     def train(loss: float) -> None:
         with gitlog.start("exp", repo=repo) as run:
@@ -347,3 +451,16 @@ def test_best_where_reads_params_as_they_were_logged(repo: Path) -> None:
     rows = gitlog.best("loss", where="params.answer == 'yes' and params.flag == true",
                        repo=repo)
     assert [r.experiment for r in rows] == ["ans-yes"]
+
+
+def test_best_where_finds_quoted_names_as_a_run_logs_them(repo: Path) -> None:
+    for name, f1, recall in (("low", 0.6, 0.9), ("high", 0.9, 0.8), ("miss", 0.95, 0.4)):
+        with gitlog.start(name, params={"drop out": 0.1}, repo=repo) as run:
+            run.log_metric("loss", 1 - f1)
+            run.log_metric("f1@0.5", f1)
+            run.log_metric("eval/recall%", recall)
+    rows = gitlog.best("f1@0.5", maximize=True, repo=repo,
+                       where="metrics.`eval/recall%` > 0.5 and params.`drop out` == 0.1")
+    assert [(r.experiment, r.value, r.fields) for r in rows] == [
+        ("high", 0.9, {"metrics.`eval/recall%`": 0.8, "params.`drop out`": 0.1}),
+        ("low", 0.6, {"metrics.`eval/recall%`": 0.9, "params.`drop out`": 0.1})]
