@@ -37,6 +37,7 @@ def experiment_refs(repo: Repo, config: Config) -> list[tuple[str, str]]:
     out = repo.git("for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/",
                    "refs/remotes/")
     prefix, main = config.prefix, config["main_branch"]
+    remotes: list[str] | None = None  # read when a remote's name may hold a '/'
     refs = []
     for line in out.splitlines():
         sha, ref = line.split(" ", 1)
@@ -44,6 +45,13 @@ def experiment_refs(repo: Repo, config: Config) -> list[tuple[str, str]]:
             name = ref[len("refs/heads/"):]
         elif ref.startswith("refs/remotes/") and ref.count("/") >= 3:
             name = ref.split("/", 3)[3]
+            if not (name.startswith(prefix) or name == main) and \
+                    (f"/{prefix}" in name or name.endswith(f"/{main}")):
+                if remotes is None:  # 'team/a' in refs/remotes/team/a/exp/x
+                    remotes = repo.git("remote").split()
+                name = next((ref[len(f"refs/remotes/{r}/"):] for r in remotes
+                             if ref.startswith(f"refs/remotes/{r}/")
+                             and "/" in r), name)
         else:
             continue
         if name.startswith(prefix) or name == main:

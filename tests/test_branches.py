@@ -86,3 +86,18 @@ def test_a_name_on_several_remotes_is_one_clear_error(
         ["origin/exp/a", "upstream/exp/a", "origin/exp/b", "upstream/exp/b"]
     git(repo, "branch", "exp/b", c["b1"])
     assert cli_json(repo, "show", "b")["run"]["run"] == "b1"
+
+
+def test_all_reads_remotes_whose_names_hold_a_slash(
+        clone: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    repo, c = clone
+    origin = tmp_path / "origin.git"
+    git(repo, "remote", "rename", "origin", "team/ml")  # refs/remotes/team/ml/exp/a
+    git(repo, "remote", "add", "mirror", str(origin))  # and a branch named like one
+    git(tmp_path / "proj", "push", "-q", str(origin), "exp/b:refs/heads/team/exp/b")
+    git(repo, "fetch", "-q", "mirror", "refs/heads/team/exp/b:refs/remotes/mirror/team/exp/b")
+    rows = history_json(repo, "-m", "loss", "--all")
+    assert sorted(r["commit"] for r in rows) == sorted(
+        c[k][:10] for k in ("a1", "a2", "a3", "a4", "b1", "b2"))
+    assert [r["commit"] for r in history_json(repo, "-m", "loss", "team/ml/exp/a")] == \
+        [c[k][:10] for k in ("a1", "a2", "a3", "a4")]
