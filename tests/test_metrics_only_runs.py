@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import gitlog
+from gitlog.promote import promote
 from tests.conftest import git, run_cli
 from tests.runrepo import Builder, iso
 
@@ -150,3 +151,37 @@ def test_ls_counts_the_runs_history_walks(tmp_path: Path) -> None:
     assert len(json.loads(cli(repo, "history", "-m", "loss", "a", "--format", "json"))) == 3
     assert [r["runs"] for r in json.loads(cli(repo, "ls", "--format", "json"))] == [3]
     assert [r["runs"] for r in json.loads(cli(repo, "exp", "list", "--format", "json"))] == [3]
+
+
+def test_alerts_compare_with_the_previous_run_history_shows(tmp_path: Path) -> None:
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"val_acc": 0.9}, parents=[c1], run_id="r1")
+    m1 = b.commit("exp/a", {METRICS: '{"val_acc": 0.7}\n'}, parents=[r1], message="by hand")
+    r3 = b.run("a", {"val_acc": 0.68}, parents=[m1], run_id="r3")
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    (repo / ".gitlog.yaml").write_text(
+        "alerts:\n  notifiers:\n    log: {type: file, path: alerts.jsonl}\n  rules:\n"
+        "    - {name: acc-drop, metric: val_acc, when: drop, by: 0.05, notify: [log]}\n")
+    assert json.loads(cli(repo, "alerts", "check", shas[r3], "--format", "json")) == []
+    fired = json.loads(cli(repo, "alerts", "check", shas[m1], "--format", "json"))
+    assert [r["message"] for r in fired] == [
+        f"val_acc dropped by 0.2 (0.9 -> 0.7) vs the previous run ({shas[r1][:10]})"]
+
+
+def test_promote_and_reproduce_take_a_run_of_metrics_alone(
+        by_hand: tuple[Path, dict[str, str]]) -> None:
+    repo, c = by_hand
+    done = promote(repo, "m")
+    message = git(repo, "log", "-1", "--format=%B", done.commit)
+    assert message == ("Promote experiment m into main\n\nloss=0.5\n\n"
+                       f"Gitlog-Experiment: m\nGitlog-Promoted: exp/m {c['m1']}\n\n")
+    git(repo, "branch", "-f", "exp/m", "main")  # m1 is no experiment's tip now ...
+    git(repo, "branch", "-f", "exp/other", "main")  # ... and two branches hold it
+    proc = run_cli("reproduce", c["m1"], "--", "python", "train.py", cwd=repo)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        1, "", f"Error: run {c['m1'][:12]} names no experiment to reproduce it in\n"
+               "hint: reproduce the run at an experiment's tip (gitlog reproduce NAME), or "
+               "run it anew: gitlog run -e NAME -- python train.py\n")
+    assert git(repo, "branch", "--list", "exp/None") == ""
