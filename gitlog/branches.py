@@ -67,13 +67,17 @@ def find_commit(repo: Repo, config: Config, rev: str) -> str | None:
     return sha
 
 
-def experiment_branches(repo: Repo, config: Config) -> list[tuple[str, str, str, str | None]]:
+def experiment_branches(repo: Repo, config: Config, *, contains: str | None = None) -> \
+        list[tuple[str, str, str, str | None]]:
     """(branch, tip, committer date, remote) of every experiment branch, and of every
     remote-tracking one (branch ``REMOTE/exp/NAME``) whose experiment has no local branch,
-    as ``experiment_ref`` resolves names (remote: None for a local branch)."""
+    as ``experiment_ref`` resolves names (remote: None for a local branch); only those
+    whose history holds commit ``contains`` when given."""
     remotes = repo.git("remote").split()
     out = repo.git("for-each-ref", "--format=%(refname)%00%(objectname)%00"
-                   "%(committerdate:iso-strict)", f"refs/heads/{config.prefix}",
+                   "%(committerdate:iso-strict)",
+                   *([f"--contains={contains}"] if contains else []),
+                   f"refs/heads/{config.prefix}",
                    *(f"refs/remotes/{r}/{config.prefix}" for r in remotes))
     rows: list[tuple[str, str, str, str | None]] = []
     local = set()

@@ -15,7 +15,7 @@ from .config import load
 from .errors import GitlogError, RevisionError
 from .git import Repo
 from .layout import flatten, read_run
-from .query import resolve_run
+from .query import resolve_run, run_experiment
 from .runlog import code_pathspec
 
 
@@ -99,9 +99,9 @@ def compare(revs: Sequence[str], *, repo: str | Path | Repo = ".") -> Comparison
                                          "('gitlog ls', 'gitlog history')")
             records.append(record)
     heads = []
-    for commit, record in zip(commits, records, strict=False):
+    for rev, commit, record in zip(revs, commits, records, strict=False):
         subject = repo.git("log", "-1", "--format=%s", commit).strip()
-        experiment = str(record.run.get("experiment") or "")
+        experiment = run_experiment(repo, config, record, rev)
         heads.append(RunHead(commit, experiment, record.run.get("id"), subject,
                              f"{commit[:10]} ({experiment})" if experiment else commit[:10]))
     rows: list[CompareRow] = []

@@ -11,6 +11,7 @@ from typing import Any
 from .config import load
 from .errors import GitlogError, RevisionError
 from .git import Repo
+from .layout import holds_run
 from .query import resolve_run
 from .recorder import LEVELS
 
@@ -61,8 +62,7 @@ def logs(rev: str | None = None, *, level: str | None = None, grep: str | None =
         floor = LEVELS[level.lower()]
     commit = resolve_run(repo, config, rev)
     with repo.cat_file() as cat:
-        run = cat.read(f"{commit}:{config.log_dir}/run.yaml")
-        if run is None:
+        if not holds_run(cat, commit, config.log_dir):
             raise RevisionError(rev or commit[:12], "this commit holds no run",
                                 hint="pick a run from 'gitlog history' or 'gitlog ls'")
         got = cat.read(f"{commit}:{config.log_dir}/events.jsonl")

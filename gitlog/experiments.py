@@ -132,10 +132,10 @@ def describe(path: str | Path | Repo, name: str) -> Experiment:
 
         raise GitlogError(f"no experiment named {name} (no branch {ref[len('refs/heads/'):]})",
                           hint=no_local_branch_hint(repo, config, name))
-    runs = int(repo.git("rev-list", "--count", tip, "--", f"{config.log_dir}/run.yaml")
-               .strip() or 0)
+    from .query import run_count
+
     return Experiment(name=name, branch=ref[len("refs/heads/"):], commit=tip,
-                      current=repo.head().branch == ref, runs=runs)
+                      current=repo.head().branch == ref, runs=run_count(repo, config, tip))
 
 
 def remove(path: str | Path | Repo, name: str) -> Experiment:

@@ -46,6 +46,19 @@ def run_git(args: list[str], cwd: str | Path, *, input: bytes | None = None,
     return proc
 
 
+def message_trailers(message: bytes, cwd: str | Path) -> list[tuple[str, str]]:
+    """(key, value) of each trailer of a commit message, as git finds and unfolds them
+    (``git interpret-trailers --parse``)."""
+    out = run_git(["interpret-trailers", "--parse", "--no-divider"], cwd,
+                  input=message).stdout
+    pairs = []
+    for line in out.decode("utf-8", "replace").splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            pairs.append((key.strip(), value.strip()))
+    return pairs
+
+
 def stream_git(args: list[str], cwd: str | Path, on_line: Any) -> int:
     """Run git with stdout and stderr merged, passing each line to ``on_line``; the exit code."""
     proc = subprocess.Popen(["git", *args], cwd=cwd, stdout=subprocess.PIPE,
@@ -272,6 +285,7 @@ class CatFile:
     """One long-lived ``git cat-file --batch``: read many objects for one process."""
 
     def __init__(self, cwd: str | Path) -> None:
+        self.cwd = cwd
         self._proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=cwd,
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       stderr=subprocess.DEVNULL, env=_env())

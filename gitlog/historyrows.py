@@ -480,7 +480,8 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
     The common commit (trailers and metrics.json in hand) is read from the raw answers;
     any other goes through ``walk.Parser`` and ``walk.Completer``."""
     from .facts import Facts, parse_metrics
-    from .walk import CodeIdentity, Completer, Parser, fields, id_size, run_trailers
+    from .trailers import run_trailers
+    from .walk import CodeIdentity, Completer, Parser, fields, id_size
 
     metrics_path = log_paths(config.log_dir)[1]
     layout = Layout(len(specs))

@@ -9,7 +9,8 @@
     artifacts/NAME.dvc  DVC pointer files of the run's artifacts (content in the DVC cache)
 
 ``build_files`` turns a journal into these files; ``read_run`` reads them back from any
-commit through one ``git cat-file --batch``.
+commit through one ``git cat-file --batch``. A commit holds a run when its log directory
+holds run.yaml or metrics.json (``holds_run``): metrics committed by hand are a run too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .facts import log_paths
 from .journal import Journal
 from .values import deep_merge, parse_number
 
@@ -165,7 +167,7 @@ class RunRecord:
     """One run read back from a commit."""
 
     commit: str
-    run: dict[str, Any] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)  # run.yaml, else the trailers' facts
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
@@ -185,11 +187,28 @@ class RunRecord:
         return from_run(self.run)
 
 
+def _blob(catfile: Any, spec: str) -> bytes | None:
+    item = catfile.read(spec)
+    return item[1] if item and item[0] == "blob" else None
+
+
+def holds_run(catfile: Any, commit: str, log_dir: str) -> bool:
+    """Whether ``commit`` holds a run: its log directory holds run.yaml or metrics.json,
+    the files whose change makes a commit a run for history and best (``log_paths``).
+    Every command that takes a run asks this, or ``read_run``, which keeps the same rule."""
+    return any(_blob(catfile, f"{commit}:{path}") is not None for path in log_paths(log_dir))
+
+
 def read_run(catfile: Any, commit: str, log_dir: str, *, events: bool = True) -> RunRecord | None:
-    """The run stored in ``commit``, or None when the commit holds no run. A metrics.json
-    that does not parse reads as no metrics, with a line in ``warnings``."""
-    got = catfile.read(f"{commit}:{log_dir}/{RUN_FILE}")
-    if got is None or got[0] != "blob":
+    """The run stored in ``commit``, or None when the commit holds no run (``holds_run``).
+    Without run.yaml (metrics committed by hand), ``run`` holds what the commit's
+    ``Gitlog-*`` trailers say (id, experiment, status, code_commit), or nothing, as
+    history reads such a run. A metrics.json that does not parse reads as no metrics,
+    with a line in ``warnings``."""
+    run_path, metrics_path = log_paths(log_dir)
+    run_raw = _blob(catfile, f"{commit}:{run_path}")
+    metrics_raw = _blob(catfile, f"{commit}:{metrics_path}")
+    if run_raw is None and metrics_raw is None:
         return None
     record = RunRecord(commit=commit)
 
@@ -207,16 +226,22 @@ def read_run(catfile: Any, commit: str, log_dir: str, *, events: bool = True) ->
                                "shown as empty")
         return {}
 
-    record.run = mapping(got[1], RUN_FILE)
+    if run_raw is not None:
+        record.run = mapping(run_raw, RUN_FILE)
+    else:
+        from .trailers import run_fields
+
+        found = catfile.read(commit)
+        record.run = run_fields(found[1], catfile.cwd) if found and found[0] == "commit" \
+            else {}
 
     def blob(name: str) -> bytes | None:
-        item = catfile.read(f"{commit}:{log_dir}/{name}")
-        return item[1] if item and item[0] == "blob" else None
+        return _blob(catfile, f"{commit}:{log_dir}/{name}")
 
-    if (raw := blob(METRICS_FILE)) is not None:
+    if metrics_raw is not None:
         from .facts import parse_metrics
 
-        tree, _, error = parse_metrics(raw)
+        tree, _, error = parse_metrics(metrics_raw)
         if tree is None:  # history and best skip such a run; here its metrics are missing
             record.warnings.append(f"commit {commit[:10]}: {log_dir}/{METRICS_FILE} {error}; "
                                    "its metrics are shown as missing")

@@ -75,8 +75,10 @@ def promote(path: str | Path | Repo, name: str, into: str | None = None,
     lines = [message or f"Promote experiment {name} into {target}", ""]
     if summary:
         lines += [summary, ""]
-    lines += [f"Gitlog-Run: {run.get('id')}", f"Gitlog-Experiment: {name}",
-              f"Gitlog-Status: {run.get('status')}", f"Gitlog-Promoted: {branch} {tip}"]
+    lines += [f"Gitlog-Run: {run['id']}"] if run.get("id") else []  # none: metrics by hand
+    lines += [f"Gitlog-Experiment: {name}"]
+    lines += [f"Gitlog-Status: {run['status']}"] if run.get("status") else []
+    lines += [f"Gitlog-Promoted: {branch} {tip}"]
     commit = _commit_tree(repo, tree, [base, tip], "\n".join(lines) + "\n")
     here = repo.head().branch == target_ref
     if here:

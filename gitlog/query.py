@@ -1,4 +1,8 @@
-"""Reading runs back: the experiment list (``gitlog ls``) and one run (``gitlog show``)."""
+"""Reading runs back: the experiment list (``gitlog ls``) and one run (``gitlog show``).
+
+What is a run is ``layout.holds_run``'s rule (run.yaml or metrics.json in the log
+directory), as history walks runs; ``compare``, ``logs`` and the rest resolve runs here.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from typing import Any
 from .branches import experiment_branches, experiment_of, find_commit
 from .config import Config, load
 from .errors import RevisionError
+from .facts import log_paths
 from .git import Repo
-from .layout import RunRecord, flatten, read_run
+from .layout import RunRecord, flatten, holds_run, read_run
 
 
 @dataclass
@@ -27,17 +32,14 @@ class ExperimentRow:
 
 @dataclass
 class RunView:
-    """A run plus the commit facts around it."""
+    """A run plus the commit facts around it; ``experiment`` as ``run_experiment`` finds it."""
 
     record: RunRecord
     commit: str
     subject: str
     date: str
     branches: list[str]
-
-    @property
-    def experiment(self) -> str:
-        return str(self.record.run.get("experiment", ""))
+    experiment: str = ""
 
 
 def list_experiments(repo: str | Path | Repo = ".", config: Config | None = None) -> \
@@ -50,16 +52,45 @@ def list_experiments(repo: str | Path | Repo = ".", config: Config | None = None
     with repo.cat_file() as cat:
         for branch, tip, date, remote in experiment_branches(repo, config):
             record = read_run(cat, tip, config.log_dir, events=False)
-            count = int(repo.git("rev-list", "--count", tip, "--",
-                                 f"{config.log_dir}/run.yaml").strip() or 0)
             flat = record.flat_metrics if record else {}
             rows.append(ExperimentRow(
-                experiment=experiment_of(config, branch, remote), branch=branch, runs=count,
-                last_run=(record.run.get("end") or record.run.get("start")) if record else date,
+                experiment=experiment_of(config, branch, remote), branch=branch,
+                runs=run_count(repo, config, tip),
+                last_run=(record.run.get("end") or record.run.get("start") or date) if record
+                else date,
                 status=record.run.get("status") if record else None, commit=tip,
                 metrics={k: flat.get(k) for k in keys}, remote=remote))
     rows.sort(key=lambda r: (r.experiment, r.branch))
     return rows
+
+
+def run_count(repo: Repo, config: Config, tip: str) -> int:
+    """How many runs ``tip``'s history holds: the commits that change run.yaml or
+    metrics.json, the ones history walks."""
+    return int(repo.git("rev-list", "--count", tip, "--", *log_paths(config.log_dir))
+               .strip() or 0)
+
+
+def run_experiment(repo: Repo, config: Config, record: RunRecord, rev: str | None) -> str:
+    """The experiment of a run: run.yaml's (or its ``Gitlog-Experiment`` trailer's), else,
+    as history takes the branch it reached a run from, that of the experiment branch
+    holding it: the one ``rev`` names, else the only one whose tip it is, else the only
+    one whose history holds it; '' when none says."""
+    named = str(record.run.get("experiment") or "")
+    if named:
+        return named
+    found = experiment_branches(repo, config, contains=record.commit)
+    holding = sorted({experiment_of(config, b, remote) for b, _, _, remote in found})
+    at_tip = sorted({experiment_of(config, b, remote) for b, tip, _, remote in found
+                     if tip == record.commit})
+    if rev is not None:
+        for name in holding:
+            if rev in (name, config.prefix + name) or rev.endswith(f"/{config.prefix}{name}"):
+                return name
+    for names in (at_tip, holding):
+        if names:
+            return names[0] if len(names) == 1 else ""
+    return ""
 
 
 def resolve_run(repo: Repo, config: Config, rev: str | None) -> str:
@@ -84,9 +115,10 @@ def _escape(text: str) -> str:
 def latest_run(repo: Repo, config: Config) -> str:
     """HEAD when it holds a run, else the newest run tip among experiment branches."""
     head = repo.rev_parse("HEAD")
-    if head and repo.git("cat-file", "-t", f"{head}:{config.log_dir}/run.yaml",
-                         check=False).strip() == "blob":
-        return head
+    if head:
+        with repo.cat_file() as cat:
+            if holds_run(cat, head, config.log_dir):
+                return head
     branches = sorted(experiment_branches(repo, config), key=lambda b: b[2])
     if not branches:
         raise RevisionError("HEAD", "no runs yet",
@@ -108,7 +140,8 @@ def show(rev: str | None = None, repo: str | Path | Repo = ".",
     subject, date = repo.git("log", "-1", "--format=%s%x00%cI", commit).strip().split("\0")
     branches = [b for b in repo.git("branch", "--format=%(refname:short)", "--points-at",
                                     commit).split() if b]
-    return RunView(record, commit, subject, date, branches)
+    return RunView(record, commit, subject, date, branches,
+                   run_experiment(repo, config, record, rev))
 
 
 def run_summary(view: RunView) -> dict[str, Any]:
@@ -120,7 +153,7 @@ def run_summary(view: RunView) -> dict[str, Any]:
         levels[event.get("level", "info")] = levels.get(event.get("level", "info"), 0) + 1
     return {
         "run": run.get("id"),
-        "experiment": run.get("experiment"),
+        "experiment": view.experiment or None,
         "status": run.get("status"),
         "commit": view.commit,
         "subject": view.subject,

@@ -25,7 +25,7 @@ from .config import Config, load
 from .errors import GitlogError, RevisionError
 from .git import Repo
 from .layout import RunRecord, read_run
-from .query import resolve_run
+from .query import resolve_run, run_experiment
 
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 
@@ -89,7 +89,8 @@ def compare(old: dict[str, Any], new: dict[str, Any], rtol: float,
 def command_of(record: RunRecord, command: list[str] | None) -> list[str]:
     argv = list(command) if command else shlex.split(str(record.run.get("command") or ""))
     if not argv:
-        raise GitlogError(f"run {record.run.get('id')} recorded no command",
+        raise GitlogError(f"run {record.run.get('id') or record.commit[:12]} recorded no "
+                          "command",
                           hint="give one: gitlog reproduce REV -- python train.py")
     if _PYTHON.match(os.path.basename(argv[0])):
         argv[0] = sys.executable  # the recorded interpreter's name; run this environment's
@@ -133,7 +134,13 @@ def reproduce(rev: str, repo: str | Path | Repo = ".", config: Config | None = N
     tol = float(config["reproduce"]["rtol"] if rtol is None else rtol)
     if not math.isfinite(tol) or tol < 0:
         raise GitlogError(f"--rtol must be a number >= 0, got {rtol!r}")
-    result = Reproduction(commit, str(record.run.get("id")), command_of(record, command), tol)
+    result = Reproduction(commit, str(record.run.get("id") or commit[:12]),
+                          command_of(record, command), tol)
+    experiment = run_experiment(repo, config, record, rev)
+    if not experiment:  # metrics by hand that no one experiment branch holds
+        raise GitlogError(f"run {result.old_run} names no experiment to reproduce it in",
+                          hint="reproduce the run at an experiment's tip (gitlog reproduce "
+                               "NAME), or run it anew: gitlog run -e NAME -- python train.py")
     base = Path(tempfile.mkdtemp(prefix="gitlog-reproduce-"))
     worktree = base / "worktree"
     repo.git("worktree", "add", "--detach", "--quiet", str(worktree), commit)
@@ -144,9 +151,8 @@ def reproduce(rev: str, repo: str | Path | Repo = ".", config: Config | None = N
             share_cache(worktree, main)
         out = output or sys.stderr.buffer
         done = run_command(result.command, repo=worktree,
-                           experiment=str(record.run.get("experiment")),
-                           params=record.params or None,
-                           message=f"{record.run.get('experiment')}: reproduce run "
+                           experiment=experiment, params=record.params or None,
+                           message=f"{experiment}: reproduce run "
                                    f"{result.old_run}", stdout=out, stderr=out, cwd=worktree)
         result.new_run, result.status, result.exit_code = done.run.id, done.status, \
             done.exit_code

@@ -27,14 +27,12 @@ from collections.abc import Generator, Iterable, Iterator
 
 from .facts import Facts, log_paths, parse_metrics, parse_run_yaml
 from .git import CatFile, Repo, _env, read_answer
+from .trailers import TRAILER_KEYS, code_commit, formatted, run_trailers
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
     from typing import Any
 
-TRAILER_KEYS = ("Gitlog-Run", "Gitlog-Experiment", "Gitlog-Status", "Gitlog-Code")
-_CANON = {k.lower(): k for k in TRAILER_KEYS}
-_KEYS = frozenset(TRAILER_KEYS)
 _FIELDS = ("%H%x1f%P%x1f%S%x1f%ct%x1f%cI%x1f%an <%ae>%x1f"
            "%(trailers:" + ",".join(f"key={k}" for k in TRAILER_KEYS) + ",unfold,separator=%x1e)"
            "%x1f%s")
@@ -314,7 +312,7 @@ def fields(rest: bytes) -> tuple[str, str, str, str, str, str, dict[str, str], s
     else:  # a field held the separator: glue it back
         author, trailers, subject = parts[0], "\x1f".join(parts[1:-1]), parts[-1]
     return (commit, parents, source, ct, date, author,
-            _trailers(trailers) if trailers else _NO_TRAILERS, subject)
+            formatted(trailers) if trailers else _NO_TRAILERS, subject)
 
 
 _NO_TRAILERS: dict[str, str] = {}
@@ -387,19 +385,6 @@ class Parser:
         return Record(Node(commit, ids, source, self.code(tree)), facts, pending)
 
 
-def run_trailers(tags: dict[str, str]) -> tuple[str | None, str | None, str | None,
-                                                str | None]:
-    """(run id, experiment, status, code commit) of a commit's ``Gitlog-*`` trailers."""
-    get = tags.get
-    return (get("Gitlog-Run"), get("Gitlog-Experiment"), get("Gitlog-Status"),
-            _code_commit(get("Gitlog-Code")))
-
-
-def _code_commit(value: str | None) -> str | None:
-    """The code commit a run records; 'none' (no commit yet) is None."""
-    return None if value == "none" else value
-
-
 def _entry(tree: bytes, entry: bytes, size: int) -> int:
     """Where ``entry`` ('mode name NUL') starts an entry of a raw tree, else -1: at the
     start, or right after the previous entry's NUL and ``size``-byte id."""
@@ -407,14 +392,6 @@ def _entry(tree: bytes, entry: bytes, size: int) -> int:
     while i > 0 and (i <= size or tree[i - size - 1] != 0):
         i = tree.find(entry, i + 1)
     return i
-
-
-def _trailers(text: str) -> dict[str, str]:
-    """``Gitlog-*`` trailers as git found them ('Key: value' each, values unfolded)."""
-    tags = dict(item.split(": ", 1) for item in text.split("\x1e") if ": " in item)
-    if not _KEYS.issuperset(tags):  # written in another case: 'gitlog-run'
-        tags = {_CANON.get(k.lower(), k): v for k, v in tags.items()}
-    return tags
 
 
 def complete(repo: Repo, log_dir: str, records: Iterable[Record]) -> None:
@@ -467,7 +444,7 @@ def _fill(rec: Record, run_blob: tuple[str, bytes, str] | None,
         facts.run_id = facts.run_id or info.get("id")
         facts.experiment = facts.experiment or info.get("experiment")
         facts.status = facts.status or info.get("status")
-        facts.code_commit = facts.code_commit or _code_commit(info.get("code_commit"))
+        facts.code_commit = facts.code_commit or code_commit(info.get("code_commit"))
         facts.has_run = True
     if facts.metrics_blob is None and metrics is not None and metrics[0] == "blob":
         facts.has_run = True

@@ -16,6 +16,7 @@ from typing import Any
 from ..branches import experiment_ref
 from ..config import Config
 from ..errors import AmbiguousExperimentError, GitlogError
+from ..facts import log_paths
 from ..git import Repo
 from ..layout import flatten, parse_number, read_run
 from .delivery import DISPATCHER, Delivery, deliver
@@ -46,7 +47,7 @@ def previous_run(repo: Repo, config: Config, baseline: str | None,
             return None
         label = "the previous run"
     sha = repo.git("log", "-1", "--first-parent", "--format=%H", rev, "--",
-                   f"{config.log_dir}/run.yaml", check=False).strip()
+                   *log_paths(config.log_dir), check=False).strip()
     if not sha:
         return None
     with repo.cat_file() as cat:
@@ -90,7 +91,7 @@ def after_commit(repo: Repo, config: Config, commit: str) -> None:
         record = read_run(cat, commit, config.log_dir)
     if record is None:
         return
-    run_id = str(record.run.get("id"))
+    run_id = str(record.run.get("id") or commit)  # metrics committed by hand have no id
     fired = {str((e.get("fields") or {}).get("alert")) for e in record.events
              if isinstance(e.get("fields"), dict) and "alert" in e["fields"]}
     fired |= fired_in_ledger(repo, run_id)
