@@ -113,17 +113,17 @@ def _escape(text: str) -> str:
 
 
 def latest_run(repo: Repo, config: Config) -> str:
-    """HEAD when it holds a run, else the newest run tip among experiment branches."""
+    """HEAD when it holds a run, else the newest experiment tip that holds one."""
     head = repo.rev_parse("HEAD")
-    if head:
-        with repo.cat_file() as cat:
-            if holds_run(cat, head, config.log_dir):
-                return head
-    branches = sorted(experiment_branches(repo, config), key=lambda b: b[2])
-    if not branches:
-        raise RevisionError("HEAD", "no runs yet",
-                            hint="log one: gitlog run -e NAME -- python train.py")
-    return branches[-1][1]
+    branches = sorted(experiment_branches(repo, config), key=lambda b: b[2], reverse=True)
+    with repo.cat_file() as cat:
+        if head and holds_run(cat, head, config.log_dir):
+            return head
+        for _, tip, _, _ in branches:  # newest first; a branch made by 'exp new' holds none
+            if holds_run(cat, tip, config.log_dir):
+                return tip
+    raise RevisionError("HEAD", "no runs yet",
+                        hint="log one: gitlog run -e NAME -- python train.py")
 
 
 def show(rev: str | None = None, repo: str | Path | Repo = ".",

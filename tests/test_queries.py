@@ -464,3 +464,17 @@ def test_best_where_finds_quoted_names_as_a_run_logs_them(repo: Path) -> None:
     assert [(r.experiment, r.value, r.fields) for r in rows] == [
         ("high", 0.9, {"metrics.`eval/recall%`": 0.8, "params.`drop out`": 0.1}),
         ("low", 0.6, {"metrics.`eval/recall%`": 0.9, "params.`drop out`": 0.1})]
+
+
+def test_show_and_logs_skip_a_newer_experiment_that_holds_no_run(tmp_path: Path) -> None:
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    a1 = b.run("a", {"loss": 0.9}, parents=[c1], run_id="a1")
+    c2 = b.commit("main", {"train.py": "y\n"}, parents=[c1], message="newer code")
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    done = run_cli("exp", "new", "fresh", "--from", shas[c2], cwd=repo)  # no run yet
+    assert done.returncode == 0, done.stderr
+    assert cli_json(repo, "show")["run"]["commit"] == shas[a1]
+    proc = run_cli("logs", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
