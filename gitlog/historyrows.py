@@ -464,14 +464,14 @@ class Resumed:
 def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
               answers: Iterable, progress: Progress | None = None,
               resumed: Resumed | None = None, pieces: Pieces | None = None,
-              children: Iterable[str] | None = None,
+              children: Iterable[bytes] | None = None,
               points: StepPoints | None = None) -> tuple[Rows, list[tuple[str, str]]]:
     """The rows of walked commits (oldest first), each run linked to the latest run on its
     line as it comes, and the facts rows not yet written to the index. ``resumed``: add to
     rows made before (the walk gives the commits since); raises ``_Unsure`` on anything a
     whole walk might see otherwise. ``pieces``: store each full piece of lines as it is
-    made (the rows returned hold the lines after them). ``children``: ``git rev-list
-    --children`` of the same walk (``walk.Children``): a commit's entry in the linking map
+    made (the rows returned hold the lines after them). ``children``: each commit's
+    children in the same walk (``walk.Children``): a commit's entry in the linking map
     is dropped once its last child is linked, so the walk holds the entries of the
     commits whose children are still to come, not one a commit. ``points``: the metrics'
     values are points of their series (``--step``), read from each answer's series
@@ -528,12 +528,12 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
                 for gone in dead:
                     state.pop(gone, None)
                 dead.clear()
-                listed = next(counts, "")
-                if listed[:len(commit)] != commit:  # not the same walk: keep every entry
-                    counts = None
+                listed = next(counts, b"")
+                if listed[:8] != commit[:8].encode():  # not the same walk: keep every
+                    counts = None  # entry
                 else:
-                    left = listed.count(" ")  # the children listed after the commit
-                    if left:  # (one without children is a tip: its entry stays)
+                    left = listed[8]  # the commit's children in the walk
+                    if 0 < left < 255:  # (none: a tip, its entry stays; 255: or more)
                         waiting[commit] = left
                     for parent in parents.split():
                         left = waiting.get(parent, 0)

@@ -139,25 +139,41 @@ def inline_series(log_dir: str, series: list[str]) -> bool:
 
 
 class Children:
-    """``git rev-list --children`` of the walk ``answers(..., oldest_first=True)`` makes
-    (same revisions, paths and order), run alongside it: one line a commit, its id then
-    its children's among the walked commits. Iterating reads them as they come;
-    ``close`` stops git."""
+    """How many children each commit of the walk ``answers(..., oldest_first=True)`` makes
+    has among its commits, parents rewritten as that walk's ``git log --parents`` does
+    (``git rev-list --children`` counts a commit's children before rewriting: a commit
+    that is no run between two runs hid the runs after it). ``git rev-list --parents`` of
+    the same walk runs alongside, newest first, so a commit's count is known once it is
+    listed: every child came before it. Iterating gives (the first 4 bytes of the
+    commit's id, its count, 255 for 255 or more), oldest first; 5 bytes a commit are
+    held, and the commits waiting for their count (those named as a parent, not yet
+    listed). ``close`` stops git."""
 
     def __init__(self, repo: Repo, log_dir: str, revs: list[str], *,
                  first_parent: bool = False) -> None:
-        args = ["git", "rev-list", "--children", "--full-history", "--date-order",
-                "--reverse"]
+        args = ["git", "rev-list", "--parents", "--full-history", "--date-order"]
         if first_parent:
             args.append("--first-parent")
         self.proc = subprocess.Popen([*args, "--end-of-options", *revs, "--",
                                       *log_paths(log_dir)], cwd=repo.root,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     env=_env(), text=True)
+                                     env=_env())
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Iterator[bytes]:
         assert self.proc.stdout
-        return iter(self.proc.stdout)
+        counts = bytearray()
+        pending: dict[bytes, int] = {}  # commit -> its children listed so far
+        get = pending.get
+        pop = pending.pop
+        for line in self.proc.stdout:
+            commit, *parents = line.split()
+            counts += commit[:8]
+            counts.append(min(pop(commit, 0), 255))
+            for parent in parents:
+                pending[parent] = get(parent, 0) + 1
+        pending.clear()
+        for end in range(len(counts), 0, -9):
+            yield bytes(counts[end - 9:end])
 
     def close(self) -> None:
         """Stop git (it may have more to say: the caller keeps every entry then)."""

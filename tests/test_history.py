@@ -200,7 +200,7 @@ def test_merges_show_each_run_once(twoexp: tuple[Path, dict]) -> None:
 def test_forks_from_old_runs_and_copies_of_runs_still_reached(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The walk drops a commit's linking entry once its last child is linked (counted by
-    ``git rev-list --children``): a branch forked from an old run still compares with
+    ``walk.Children``): a branch forked from an old run still compares with
     that run. A rebase whose old line is still reachable shows each run once; a new run
     on the rebased line compares with the copy it follows. The rows are the same when
     nothing is dropped."""
@@ -233,7 +233,7 @@ def test_forks_from_old_runs_and_copies_of_runs_still_reached(
 
     class Unrelated:  # a count that does not match the walk: nothing is dropped
         def __init__(self, *args: object, **kwargs: object) -> None: ...
-        def __iter__(self) -> object: return iter(["0" * 40 + "\n"])
+        def __iter__(self) -> object: return iter([b"\0" * 9])
         def close(self) -> None: ...
 
     shutil.rmtree(tmp_path / "proj" / ".git" / "gitlog")
@@ -243,6 +243,30 @@ def test_forks_from_old_runs_and_copies_of_runs_still_reached(
     git(tmp_path / "proj", "gc", "-q")
     counted = git(tmp_path / "proj", "count-objects", "-v")
     assert f"in-pack: {Repo(tmp_path / 'proj').packed_objects()}\n" in counted
+
+
+def test_a_fork_after_a_commit_that_is_no_run(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two branches forked from a commit that is no run both compare with the run before
+    it, children counted or not (``git rev-list --children`` counted one child there, the
+    commit that is no run, so the entry was dropped after the first branch)."""
+    from gitlog import historyrows
+
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "v1\n"}, message="initial code")
+    a1 = b.run("a", {"loss": 1.0}, parents=[c1], run_id="a1")
+    n1 = b.commit("exp/a", {"other.py": "x\n"}, message="code, no run", parents=[a1])
+    b.run("a", {"loss": 0.8}, parents=[n1], run_id="a2")
+    b.run("b", {"loss": 0.7}, parents=[n1], run_id="b1")
+    sha = b.write(tmp_path / "proj")
+    for counting in (True, False):
+        monkeypatch.setattr(historyrows, "COUNT_CHILDREN_FROM", 0 if counting else 10**9)
+        shutil.rmtree(tmp_path / "proj" / ".git" / "gitlog", ignore_errors=True)
+        rows = [(r.run, r.previous, r.metrics["loss"].delta, r.code_changes)
+                for r in gitlog.history("loss", all=True, repo=tmp_path / "proj")]
+        assert sorted(rows, key=str) == [("a1", None, None, None),
+                                         ("a2", sha[a1], -0.2, ["other.py"]),
+                                         ("b1", sha[a1], -0.3, ["other.py"])], counting
 
 
 def test_counting_children_gives_the_same_rows_across_merges(
