@@ -17,7 +17,7 @@ _METRIC_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-+=@%]*$")
 RESERVED_METRICS = frozenset({"step"})
 
 _REF_BAD_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
-_PSEUDO_REF = re.compile(r"[A-Z_]*HEAD")  # HEAD, FETCH_HEAD, ORIG_HEAD, MERGE_HEAD...
+_PSEUDO_REF = re.compile(r"(?:[A-Z_]*_)?HEAD")  # HEAD, FETCH_HEAD, ORIG_HEAD, MERGE_HEAD...
 
 
 def check_metric(name: object) -> str:
