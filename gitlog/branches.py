@@ -53,9 +53,25 @@ def check_new_experiment(repo: Repo, config: Config, name: str) -> None:
     problem = revision_problem(name)
     if problem is None and repo.rev_parse(name):
         problem = "git reads it as another revision (a branch, tag or commit)"
+    example = f"{name.lstrip('-@') or 'my'}-exp"
+    clash = None if problem else ref_clash(repo, config.branch(name))
+    if clash:
+        problem = (f"branch {clash[len('refs/heads/'):]} exists, and git cannot keep a "
+                   "branch inside another")
+        example = name.replace("/", "-") if "/" in name else example
     if problem:
-        raise NameError_("experiment", name, problem,
-                         hint=f"pick another name, e.g. '{name.lstrip('-@') or 'my'}-exp'")
+        raise NameError_("experiment", name, problem, hint=f"pick another name, e.g. '{example}'")
+
+
+def ref_clash(repo: Repo, ref: str) -> str | None:
+    """The existing ref that keeps ``ref`` from being created, as a file cannot be a
+    folder: one ``ref`` would sit inside (``refs/heads/exp/a`` for ``exp/a/b``) or one
+    inside ``ref`` (``refs/heads/exp/a/b`` for ``exp/a``); None when there is none."""
+    parts = ref.split("/")
+    outer = ["/".join(parts[:i]) for i in range(3, len(parts))]
+    # a pattern lists the refs under it too: of the outer ones, keep exact matches
+    found = repo.git("for-each-ref", "--format=%(refname)", f"{ref}/", *outer).splitlines()
+    return next((r for r in found if r in outer or r.startswith(f"{ref}/")), None)
 
 
 def find_commit(repo: Repo, config: Config, rev: str) -> str | None:
