@@ -123,8 +123,11 @@ def compare(revs: Sequence[str], *, repo: str | Path | Repo = ".") -> Comparison
     code = []
     spec = code_pathspec(config)
     for i, commit in enumerate(commits[1:], 1):
-        for line in repo.git("diff", "--numstat", commits[0], commit, "--",
-                             *spec).splitlines():
+        # -z: paths as they are (not C-quoted), as history and blame list them
+        for line in repo.git("diff", "-z", "--numstat", "--no-renames", commits[0], commit,
+                             "--", *spec).split("\0"):
+            if "\t" not in line:
+                continue
             added, deleted, path = line.split("\t", 2)
             code.append(CodeRow(i, path, int(added) if added.isdigit() else None,
                                 int(deleted) if deleted.isdigit() else None))

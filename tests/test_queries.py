@@ -57,6 +57,33 @@ def test_compare_params_metrics_and_code(twoexp: tuple[Path, dict]) -> None:
     assert all(r["changed"] == "*" for r in only["rows"])
 
 
+def test_compare_lists_code_files_by_their_names_as_history_does(tmp_path: Path) -> None:
+    # git diff --numstat C-quotes a path outside plain ASCII ("na\303\257ve.py")
+    # and shows a rename as "{old => new}"; history and blame list the files themselves
+    b = Builder()
+    c0 = b.commit("main", {"naïve.py": "a\n", "old.py": "x\n"}, message="code")
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0])
+    r2 = b.run("a", {"loss": 0.5}, parents=[r1],
+               code={"naïve.py": "b\n", "old.py": None, "new.py": "x\n", "tab\tx.py": "t\n"})
+    sha = b.write(tmp_path)
+    out = cli_json(tmp_path, "compare", sha[r1], sha[r2])
+    first, second = f"{sha[r1][:10]} (a)", f"{sha[r2][:10]} (a)"
+    assert [(r["file"], r["insertions"], r["deletions"]) for r in out["code"]] == [
+        ("naïve.py", 1, 1), ("new.py", 1, 0), ("old.py", 0, 1), ("tab\tx.py", 1, 0)]
+    history = cli_json(tmp_path, "history", "-m", "loss", "a")
+    assert history[-1]["code_changes"] == [r["file"] for r in out["code"]]
+    table = run_cli("compare", sha[r1], sha[r2], cwd=tmp_path)
+    assert table.stdout.splitlines()[-4:] == [
+        f"{first}  {second}  naïve.py           1          1",
+        f"{first}  {second}  new.py             1          0",
+        f"{first}  {second}  old.py             0          1",
+        f"{first}  {second}  tab x.py           1          0"]
+    rows = list(csv.DictReader(io.StringIO(
+        run_cli("compare", sha[r1], sha[r2], "--format", "csv", cwd=tmp_path).stdout)))
+    assert [(r["key"], r[second]) for r in rows if r["section"] == "code"] == [
+        ("naïve.py", "+1 -1"), ("new.py", "+1 -0"), ("old.py", "+0 -1"), ("tab\tx.py", "+1 -0")]
+
+
 def test_compare_needs_two_runs(twoexp: tuple[Path, dict]) -> None:
     repo, c = twoexp
     proc = run_cli("compare", "a", cwd=repo)
