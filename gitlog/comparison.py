@@ -89,6 +89,12 @@ def compare(revs: Sequence[str], *, repo: str | Path | Repo = ".") -> Comparison
         raise GitlogError("compare needs at least two runs",
                           hint="name them: gitlog compare baseline high-lr")
     commits = [resolve_run(repo, config, rev) for rev in revs]
+    for i, commit in enumerate(commits):
+        if commit in commits[:i]:  # its columns would be one: JSON and CSV would lose one
+            first = revs[commits.index(commit)]
+            raise GitlogError(f"compare got run {commit[:10]} twice ({first} and {revs[i]})",
+                              hint="name each run once; 'gitlog history' lists an "
+                                   "experiment's runs")
     records = []
     with repo.cat_file() as cat:
         for rev, commit in zip(revs, commits, strict=False):

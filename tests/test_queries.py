@@ -94,6 +94,20 @@ def test_compare_needs_two_runs(twoexp: tuple[Path, dict]) -> None:
     assert [r.key for r in api.section("params") if r.changed] == ["lr"]
 
 
+def test_compare_refuses_one_run_named_twice(twoexp: tuple[Path, dict]) -> None:
+    # its two columns had one label: JSON rows kept one of them, CSV had two alike
+    repo, c = twoexp
+    for revs in (["a", c["a4"]], ["b", "a", "a"]):
+        proc = run_cli("compare", *revs, "--format", "json", cwd=repo)
+        first, again = revs[-2:] if revs[0] == "b" else revs
+        assert (proc.returncode, proc.stdout) == (1, "")
+        assert proc.stderr == (f"Error: compare got run {c['a4'][:10]} twice ({first} and "
+                               f"{again})\nhint: name each run once; 'gitlog history' lists "
+                               "an experiment's runs\n")
+    with pytest.raises(gitlog.GitlogError, match="twice"):
+        gitlog.compare(["a", c["a4"][:7]], repo=repo)
+
+
 def test_show_and_compare_read_a_run_whose_metrics_json_is_malformed(tmp_path: Path) -> None:
     """history and best skip such a run with a warning; show and compare show it, its
     metrics missing, with the same warning naming the commit."""
