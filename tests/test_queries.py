@@ -215,6 +215,36 @@ def test_best_where_names_a_field_no_run_has(twoexp: tuple[Path, dict], where: s
                            f"has\nhint: {hint}\n")
 
 
+def test_best_and_blame_keep_their_own_columns(tmp_path: Path) -> None:
+    """A metric called 'rank' (or 'delta' for blame) wrote its values over that column, and
+    a param 'date' named in --where over the run's date: refused as history refuses them,
+    or labelled in backticks."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0, "rank": 3, "delta": 1}, parents=[c0], params={"date": 5})
+    r2 = b.run("a", {"loss": 0.5, "rank": 1, "delta": 2}, parents=[r1], params={"date": 6},
+               code={"train.py": "y\n"})
+    sha = b.write(tmp_path)
+    for query, name in ((["best", "-m", "rank"], "rank"), (["best", "-m", "date"], "date"),
+                        (["blame", "-m", "delta", "--all"], "delta")):
+        proc = run_cli(*query, "--format", "csv", cwd=tmp_path)
+        assert (proc.returncode, proc.stdout) == (1, "")
+        assert proc.stderr == (f"Error: the metric {name} has the name of another column of "
+                               f"the output\nhint: show it under another name: metrics.aliases "
+                               f"in .gitlog.yaml ({{my_{name}: [{name}]}}), then -m my_{name}\n")
+    rows = cli_json(tmp_path, "best", "-m", "loss", "--where", "date > 1 and run != 'x'")
+    assert rows == [
+        {"rank": 1, "commit": sha[r2][:10], "date": iso(r2), "experiment": "a", "loss": 0.5,
+         "`date`": 6, "run": "run-a-3", "status": "completed", "subject": "a: run run-a-3"},
+        {"rank": 2, "commit": sha[r1][:10], "date": iso(r1), "experiment": "a", "loss": 1.0,
+         "`date`": 5, "run": "run-a-2", "status": "completed", "subject": "a: run run-a-2"}]
+    table = run_cli("best", "-m", "loss", "--where", "rank > 0", cwd=tmp_path).stdout
+    assert table.splitlines()[0].split() == ["rank", "commit", "date", "experiment", "loss",
+                                             "`rank`", "status", "subject"]
+    (tmp_path / ".gitlog.yaml").write_text("metrics:\n  aliases: {my_rank: [rank]}\n")
+    assert [r["my_rank"] for r in cli_json(tmp_path, "best", "-m", "my_rank")] == [3, 1]
+
+
 def test_best_refuses_max_and_min_together(twoexp: tuple[Path, dict]) -> None:
     repo, _ = twoexp
     proc = run_cli("best", "-m", "loss", "--max", "--min", cwd=repo)
