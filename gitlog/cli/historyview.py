@@ -26,7 +26,7 @@ def show_history(revs: tuple[str, ...], metrics: tuple[str, ...], all_: bool,
 
     r = Repo(repo)
     config = load(r.root)
-    names = split_metrics(metrics, config)
+    names = split_metrics(metrics)
     progress = Progress()
     try:
         result = query_history(names, revs, all=all_, repo=r, config=config, step=step,
@@ -49,14 +49,15 @@ def show_history(revs: tuple[str, ...], metrics: tuple[str, ...], all_: bool,
         echo_chunks(stream_history(result, fmt))
 
 
-def split_metrics(metrics: tuple[str, ...], config: Any) -> list[str]:
-    """The metrics named by -m (repeated or comma-separated); none: the config's."""
+def split_metrics(metrics: tuple[str, ...]) -> list[str] | None:
+    """The metrics named by -m (repeated or comma-separated); none: None, the config's
+    key metrics that the runs have."""
     names = [n.strip() for m in metrics for n in m.split(",") if n.strip()]
     if metrics and not names:
         from gitlog.historyquery import no_metric_given
 
         raise no_metric_given()
-    return names or list(config["metrics"]["key"])
+    return names or None
 
 
 def history_columns(metrics: list[str]) -> list[str]:
