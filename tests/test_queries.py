@@ -84,6 +84,31 @@ def test_compare_lists_code_files_by_their_names_as_history_does(tmp_path: Path)
         ("naïve.py", "+1 -1"), ("new.py", "+1 -0"), ("old.py", "+0 -1"), ("tab\tx.py", "+1 -0")]
 
 
+def test_a_run_id_names_one_run_or_is_an_error(tmp_path: Path) -> None:
+    # the id was looked up as the start of a trailer: 'show 2024' showed the newest run
+    # whose id starts with 2024, whichever it was
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0], run_id="20240101-100000-aaaaaa")
+    r2 = b.run("a", {"loss": 0.5}, parents=[r1], run_id="20240101-100000-aaaaaa0")
+    r3 = b.run("b", {"loss": 0.7}, parents=[c0], run_id="20240102-090000-bbbbbb")
+    sha = b.write(tmp_path)
+    for rev, run in (("20240101-100000-aaaaaa", r1), ("20240101-100000-aaaaaa0", r2),
+                     ("20240102", r3)):  # the whole id, else the start of just one
+        proc = run_cli("show", rev, "--format", "json", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["run"]["commit"] == sha[run]
+    for rev, ids in (("2024", "20240101-100000-aaaaaa, 20240101-100000-aaaaaa0, "
+                               "20240102-090000-bbbbbb"),
+                     ("20240101", "20240101-100000-aaaaaa, 20240101-100000-aaaaaa0")):
+        for command in (["show", rev], ["logs", rev], ["compare", rev, "b"]):
+            proc = run_cli(*command, cwd=tmp_path)
+            assert (proc.returncode, proc.stdout) == (1, ""), command
+            assert proc.stderr == (f"Error: the ids of {ids.count(',') + 1} runs start with "
+                                   f"it ({ids}): {rev}\n"
+                                   "hint: give more of the run id, or its commit\n")
+
+
 def test_compare_needs_two_runs(twoexp: tuple[Path, dict]) -> None:
     repo, c = twoexp
     proc = run_cli("compare", "a", cwd=repo)
