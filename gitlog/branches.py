@@ -9,7 +9,7 @@ here, so what ``gitlog ls`` shows is what the others accept. Light on purpose: i
 
 from __future__ import annotations
 
-from .errors import AmbiguousExperimentError, NameError_
+from .errors import AmbiguousExperimentError, GitlogError, NameError_
 from .names import ref_component_problem, revision_problem
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
@@ -50,6 +50,16 @@ def check_new_experiment(repo: Repo, config: Config, name: str) -> None:
     branch ``main``, a tag, a commit id), which commands try before experiment names."""
     if repo.ref_tip(config.branch(name)):
         return  # not new: it keeps its name
+    try:
+        remote = experiment_ref(repo, config, name)
+    except AmbiguousExperimentError as err:
+        remote = "refs/remotes/" + err.branches[0]
+    if remote:  # a new branch would start apart from its runs and hide them
+        branch = remote[len("refs/remotes/"):]
+        raise GitlogError(f"experiment {name} has its runs on a remote only ({branch}): "
+                          "a new branch would start apart from them",
+                          hint=f"make it local first: gitlog pull {name} (or git branch "
+                               f"{config.prefix}{name} {branch})")
     problem = revision_problem(name)
     if problem is None and repo.rev_parse(name):
         problem = "git reads it as another revision (a branch, tag or commit)"
