@@ -52,6 +52,15 @@ def choose_experiment(explicit: str | None, head_branch: str | None,
     return name, head_exp is not None and name == head_exp
 
 
+def _name_source(config: Config) -> str:
+    """Where ``choose_experiment`` took a name it was not given (HEAD's is no new one)."""
+    if env.get(env.EXPERIMENT):
+        return f"{env.EXPERIMENT}"
+    if config["experiment"]:
+        return "'experiment:' in .gitlog.yaml"
+    return f"the script's name ({Path(sys.argv[0]).name if sys.argv else ''})"
+
+
 def resolve_level(level: str | None, config: Config) -> str:
     chosen = (level or env.get(env.LEVEL) or config["log_level"]).lower()
     if chosen not in LEVELS:
@@ -109,7 +118,17 @@ def open_run(repo_path: str | Path, experiment: str | None, *, message: str | No
     head = repo.head()
     name, workspace = choose_experiment(experiment, head.branch, config)
     if not workspace:  # (a new experiment gets its branch when the run is committed)
-        check_new_experiment(repo, config, name)
+        try:
+            check_new_experiment(repo, config, name)
+        except NameError_ as err:
+            if experiment is not None:
+                raise
+            # a name nobody typed here (python main.py: 'main'): say where it came from
+            raise GitlogError(f"{err}; it is the default experiment name, from "
+                              f"{_name_source(config)}",
+                              hint="name the experiment: gitlog.start('NAME'), "
+                                   "GITLOG_EXPERIMENT=NAME or 'experiment: NAME' in "
+                                   ".gitlog.yaml") from None
     log_dir = config.log_dir
     snapshot = repo.snapshot_worktree()
     code_tree = snapshot
