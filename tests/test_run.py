@@ -13,7 +13,7 @@ import pytest
 
 import gitlog
 from gitlog.errors import GitlogError, MetricValueError, NameError_
-from tests.conftest import git, make_repo, state_of
+from tests.conftest import git, make_repo, run_cli, state_of
 
 
 def show_file(repo: Path, rev: str, path: str) -> str:
@@ -174,7 +174,7 @@ def test_a_default_experiment_name_that_cannot_be_one_says_where_it_came_from(
 
     (repo / "main.py").write_text("import gitlog\nwith gitlog.start() as run:\n"
                                   "    print('training')\n")
-    hint = ("hint: name the experiment: gitlog.start('NAME'), GITLOG_EXPERIMENT=NAME or "
+    hint = ("hint: name the experiment: gitlog.start(NAME), GITLOG_EXPERIMENT=NAME or "
             "'experiment: NAME' in .gitlog.yaml")
     for env, source in (({}, "the script's name (main.py)"),
                         ({"GITLOG_EXPERIMENT": "main"}, "GITLOG_EXPERIMENT")):
@@ -193,6 +193,32 @@ def test_a_default_experiment_name_that_cannot_be_one_says_where_it_came_from(
     with pytest.raises(NameError_) as named:  # a name given here is the caller's own
         gitlog.start("main", repo=repo)
     assert "default" not in str(named.value)
+
+
+def test_gitlog_run_without_e_names_the_experiment_after_the_command_s_script(
+        repo: Path) -> None:
+    # it took gitlog's own script name: experiment 'gitlog' (or '__main__' under
+    # python -m gitlog) for every command
+    import sys
+
+    (repo / "main.py").write_text("print('hi')\n")
+    (repo / "pkg").mkdir()
+    (repo / "pkg" / "fit.py").write_text("print('fit')\n")
+    for command, name in (([sys.executable, "train.py"], "train"),
+                          ([sys.executable, "-m", "pkg.fit"], "fit"), (["true"], "true")):
+        done = run_cli("run", "--", *command, cwd=repo)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.startswith("gitlog: run ") and f" of {name}: completed" in \
+            done.stderr
+    assert git(repo, "branch", "--list", "exp/*", "--format=%(refname:short)").split() == [
+        "exp/fit", "exp/train", "exp/true"]
+    refused = run_cli("run", "--", sys.executable, "main.py", cwd=repo)
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr == (
+        "Error: invalid experiment name 'main': git reads it as another revision (a branch, "
+        "tag or commit); it is the default experiment name, from the script's name "
+        "(main.py)\nhint: name the experiment: gitlog run -e NAME, GITLOG_EXPERIMENT=NAME or "
+        "'experiment: NAME' in .gitlog.yaml\n")
 
 
 @pytest.mark.parametrize("name", ["has space", "a..b", "x~y", "-", "end.", "a.lock", ".hidden"])
