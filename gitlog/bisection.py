@@ -11,6 +11,7 @@ default). A step is bad when the metric is on the worse side of the threshold (t
 from __future__ import annotations
 
 import json
+import math
 import re
 import shlex
 import shutil
@@ -26,7 +27,7 @@ from .config import Config, load
 from .details import details
 from .errors import GitlogError, RevisionError
 from .git import Repo, run_git, stream_git
-from .historyquery import metric_names
+from .historyquery import metric_names, no_metric_given
 from .index import Index
 from .runlog import collect
 
@@ -75,6 +76,12 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
         raise GitlogError("no command to run at each step",
                           hint="gitlog bisect --metric loss --threshold 0.3 --good A --bad B "
                                "-- python train.py")
+    if not metric.strip():
+        raise no_metric_given()
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or \
+            not math.isfinite(threshold):  # nan: every step good; inf: nothing bad
+        raise GitlogError(f"bad --threshold {threshold!r}: not a finite number",
+                          hint="give the value that splits good from bad: --threshold 0.3")
     good_sha, bad_sha = code_version(repo, config, good), code_version(repo, config, bad)
     _check_range(repo, good, bad, good_sha, bad_sha)
     _check_metric(repo, config, metric, [good, bad], [good_sha, bad_sha])

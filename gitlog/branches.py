@@ -9,7 +9,7 @@ here, so what ``gitlog ls`` shows is what the others accept. Light on purpose: i
 
 from __future__ import annotations
 
-from .errors import AmbiguousExperimentError, NameError_
+from .errors import AmbiguousExperimentError, GitlogError, NameError_
 from .names import ref_component_problem, revision_problem
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
@@ -50,12 +50,38 @@ def check_new_experiment(repo: Repo, config: Config, name: str) -> None:
     branch ``main``, a tag, a commit id), which commands try before experiment names."""
     if repo.ref_tip(config.branch(name)):
         return  # not new: it keeps its name
+    try:
+        remote = experiment_ref(repo, config, name)
+    except AmbiguousExperimentError as err:
+        remote = "refs/remotes/" + err.branches[0]
+    if remote:  # a new branch would start apart from its runs and hide them
+        branch = remote[len("refs/remotes/"):]
+        raise GitlogError(f"experiment {name} has its runs on a remote only ({branch}): "
+                          "a new branch would start apart from them",
+                          hint=f"make it local first: gitlog pull {name} (or git branch "
+                               f"{config.prefix}{name} {branch})")
     problem = revision_problem(name)
     if problem is None and repo.rev_parse(name):
         problem = "git reads it as another revision (a branch, tag or commit)"
+    example = f"{name.lstrip('-@') or 'my'}-exp"
+    clash = None if problem else ref_clash(repo, config.branch(name))
+    if clash:
+        problem = (f"branch {clash[len('refs/heads/'):]} exists, and git cannot keep a "
+                   "branch inside another")
+        example = name.replace("/", "-") if "/" in name else example
     if problem:
-        raise NameError_("experiment", name, problem,
-                         hint=f"pick another name, e.g. '{name.lstrip('-@') or 'my'}-exp'")
+        raise NameError_("experiment", name, problem, hint=f"pick another name, e.g. '{example}'")
+
+
+def ref_clash(repo: Repo, ref: str) -> str | None:
+    """The existing ref that keeps ``ref`` from being created, as a file cannot be a
+    folder: one ``ref`` would sit inside (``refs/heads/exp/a`` for ``exp/a/b``) or one
+    inside ``ref`` (``refs/heads/exp/a/b`` for ``exp/a``); None when there is none."""
+    parts = ref.split("/")
+    outer = ["/".join(parts[:i]) for i in range(3, len(parts))]
+    # a pattern lists the refs under it too: of the outer ones, keep exact matches
+    found = repo.git("for-each-ref", "--format=%(refname)", f"{ref}/", *outer).splitlines()
+    return next((r for r in found if r in outer or r.startswith(f"{ref}/")), None)
 
 
 def find_commit(repo: Repo, config: Config, rev: str) -> str | None:

@@ -89,6 +89,12 @@ def compare(revs: Sequence[str], *, repo: str | Path | Repo = ".") -> Comparison
         raise GitlogError("compare needs at least two runs",
                           hint="name them: gitlog compare baseline high-lr")
     commits = [resolve_run(repo, config, rev) for rev in revs]
+    for i, commit in enumerate(commits):
+        if commit in commits[:i]:  # its columns would be one: JSON and CSV would lose one
+            first = revs[commits.index(commit)]
+            raise GitlogError(f"compare got run {commit[:10]} twice ({first} and {revs[i]})",
+                              hint="name each run once; 'gitlog history' lists an "
+                                   "experiment's runs")
     records = []
     with repo.cat_file() as cat:
         for rev, commit in zip(revs, commits, strict=False):
@@ -123,8 +129,11 @@ def compare(revs: Sequence[str], *, repo: str | Path | Repo = ".") -> Comparison
     code = []
     spec = code_pathspec(config)
     for i, commit in enumerate(commits[1:], 1):
-        for line in repo.git("diff", "--numstat", commits[0], commit, "--",
-                             *spec).splitlines():
+        # -z: paths as they are (not C-quoted), as history and blame list them
+        for line in repo.git("diff", "-z", "--numstat", "--no-renames", commits[0], commit,
+                             "--", *spec).split("\0"):
+            if "\t" not in line:
+                continue
             added, deleted, path = line.split("\t", 2)
             code.append(CodeRow(i, path, int(added) if added.isdigit() else None,
                                 int(deleted) if deleted.isdigit() else None))

@@ -104,19 +104,23 @@ def _is_regression(cells: Sequence[tuple], threshold: tuple[float, bool] | None)
     return False
 
 
-def query_history(metrics: Sequence[str], revs: Sequence[str] = (), *, all: bool = False,
+def query_history(metrics: Sequence[str] | None, revs: Sequence[str] = (), *,
+                  all: bool = False,
                   repo: str | Path | Repo = ".", config: Config | None = None,
                   step: str | None = None, since: str | None = None,
                   until: str | None = None, n: int | None = None,
                   first_parent: bool = False, regressions: str | float | None = None,
                   regressions_only: bool = False,
                   progress: Progress | None = None) -> HistoryResult:
-    """Rows plus the notes and warnings the CLI prints on stderr."""
+    """Rows plus the notes and warnings the CLI prints on stderr. ``metrics`` None: those
+    of ``metrics.key`` that the runs have (an error only when they have none)."""
     from .historyrows import Kept, Layout, MetricSpec
 
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = config or load(repo.root)
-    metrics = [m for m in dict.fromkeys(metrics) if m]
+    defaulted = metrics is None
+    metrics = [m for m in dict.fromkeys(config["metrics"]["key"] if metrics is None
+                                        else metrics) if m]
     if not metrics:
         raise no_metric_given()
     threshold = parse_threshold(regressions)
@@ -133,13 +137,19 @@ def query_history(metrics: Sequence[str], revs: Sequence[str] = (), *, all: bool
         if not rows.lines:
             raise no_runs_error(revs, all, fell_back)
         missing = _without_values(rows.lines, len(specs))
-        if missing:
+        if missing and not (defaulted and len(missing) < len(specs)):
             raise no_metric_error(_metrics_in(index, rows.lines),
                                   [metrics[i] for i in missing], step)
         notes = walk_notes(repo, fell_back)
         if index.busy:
             notes.append("the index is locked by another process: this answer was not "
                          "cached, so the next query walks again")
+    if missing:  # key metrics nobody asked for by name: show those the runs have
+        return query_history([m for i, m in enumerate(metrics) if i not in missing], revs,
+                             all=all, repo=repo, config=config, step=step, since=since,
+                             until=until, n=n, first_parent=first_parent,
+                             regressions=regressions, regressions_only=regressions_only,
+                             progress=progress)
     layout = Layout(len(specs))
     tests: list[Callable[[str], bool]] = []
     if after is not None or before is not None:

@@ -83,6 +83,18 @@ def _record(run: Run, stream: str, raw: bytes, budget: list[int]) -> None:
                 limit=run.config["capture"]["max_lines"])
 
 
+def command_script(argv: list[str]) -> str:
+    """The script a command runs, whose name a new experiment takes when none is given
+    (not gitlog's own): ``python train.py`` -> train.py, ``python -m pkg.train`` ->
+    train, ``./train.sh`` -> train.sh."""
+    for i, arg in enumerate(argv):
+        if arg.endswith(".py"):
+            return arg
+        if arg == "-m" and i + 1 < len(argv) and Path(argv[0]).name.startswith("python"):
+            return argv[i + 1].rsplit(".", 1)[-1]
+    return argv[0]
+
+
 def run_command(argv: list[str], *, repo: str | Path = ".", experiment: str | None = None,
                 params: dict[str, Any] | None = None, message: str | None = None,
                 stdout: BinaryIO | None = None, stderr: BinaryIO | None = None,
@@ -95,7 +107,8 @@ def run_command(argv: list[str], *, repo: str | Path = ".", experiment: str | No
         from .sysmetrics import _psutil
 
         _psutil()
-    run = open_run(repo, experiment, message=message, command=shlex.join(argv))
+    run = open_run(repo, experiment, message=message, command=shlex.join(argv),
+                   script=command_script(argv))
     if params:
         run.log_params(params)
     child_env = dict(os.environ)

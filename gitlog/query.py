@@ -100,12 +100,31 @@ def resolve_run(repo: Repo, config: Config, rev: str | None) -> str:
     sha = find_commit(repo, config, rev)
     if sha:
         return sha
-    found = repo.git("log", "--all", "--format=%H", "-1", "-E",
-                     f"--grep=^Gitlog-Run: {_escape(rev)}", check=False).strip()
+    found = _run_ids(repo, rev)
+    if rev in found:
+        return found[rev]
+    if len(found) == 1:  # the start of one run's id, as git takes a short commit id
+        return next(iter(found.values()))
     if found:
-        return found
+        shown = ", ".join(sorted(found)[:5]) + (", ..." if len(found) > 5 else "")
+        raise RevisionError(rev, f"the ids of {len(found)} runs start with it ({shown})",
+                            hint="give more of the run id, or its commit")
     raise RevisionError(rev, "no commit, experiment or run id matches",
                         hint="list experiments with 'gitlog ls'")
+
+
+def _run_ids(repo: Repo, start: str) -> dict[str, str]:
+    """run id -> its newest commit, for the run ids that start with ``start``."""
+    out = repo.git("log", "--all", "--format=%H%x00%(trailers:key=Gitlog-Run,valueonly,"
+                   "separator=%x00)", "-E", f"--grep=^Gitlog-Run: {_escape(start)}",
+                   check=False)
+    found: dict[str, str] = {}
+    for line in out.splitlines():
+        sha, *ids = line.split("\0")
+        for run_id in ids:
+            if run_id.strip().startswith(start):
+                found.setdefault(run_id.strip(), sha)
+    return found
 
 
 def _escape(text: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +72,15 @@ def query_best(metric: str, *, maximize: bool | None = None, where: str | None =
                                   [metric], None)
         extra = details(repo, config, index, [e.facts.commit for e, _, _ in candidates]) \
             if condition is not None and condition.needs_params else {}
-    shown_already = {metric, "experiment", "status", "commit", "subject", "run"}
-    fields = {f.label: f for f in (condition.fields if condition else [])
-              if f.label not in shown_already}
+    shown_already = {metric, "experiment", "status", "commit", "subject"}
+    fields = {}
+    for item in condition.fields if condition else []:
+        # a bare 'date' or 'rank' is a metric or param: labelled as the run's own
+        # date and rank, its column would take theirs; in backticks it says what it is
+        label = replace(item, quoted=True).label if item.kind == "bare" and \
+            item.label in ("date", "rank") else item.label
+        if label not in shown_already:
+            fields[label] = item
     runs = []
     for entry, _, flat in candidates:
         f = entry.facts

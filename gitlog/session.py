@@ -32,24 +32,35 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
-def script_experiment() -> str:
-    """The default experiment name: the running script's name, made branch-safe."""
-    argv0 = sys.argv[0] if sys.argv else ""
+def script_experiment(script: str | None = None) -> str:
+    """The default experiment name: the running script's name (or ``script``, the one a
+    command runs), made branch-safe."""
+    argv0 = script if script is not None else sys.argv[0] if sys.argv else ""
     stem = Path(argv0).stem if argv0 and argv0 not in ("-c", "-m", "-") else ""
     name = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem).strip("-")
     return name or "default"
 
 
 def choose_experiment(explicit: str | None, head_branch: str | None,
-                      config: Config) -> tuple[str, bool]:
+                      config: Config, script: str | None = None) -> tuple[str, bool]:
     """(experiment, workspace?) from the argument, environment, HEAD, config, script."""
     branch_prefix = "refs/heads/" + config.prefix
     head_exp = head_branch[len(branch_prefix):] if head_branch and \
         head_branch.startswith(branch_prefix) else None
     name = explicit or env.get(env.EXPERIMENT) or head_exp or config["experiment"] \
-        or script_experiment()
+        or script_experiment(script)
     check_experiment(name)
     return name, head_exp is not None and name == head_exp
+
+
+def _name_source(config: Config, script: str | None) -> str:
+    """Where ``choose_experiment`` took a name it was not given (HEAD's is no new one)."""
+    if env.get(env.EXPERIMENT):
+        return f"{env.EXPERIMENT}"
+    if config["experiment"]:
+        return "'experiment:' in .gitlog.yaml"
+    script = script if script is not None else sys.argv[0] if sys.argv else ""
+    return f"the script's name ({Path(script).name})"
 
 
 def resolve_level(level: str | None, config: Config) -> str:
@@ -101,15 +112,28 @@ def start(experiment: str | None = None, params: Mapping[str, Any] | None = None
 
 def open_run(repo_path: str | Path, experiment: str | None, *, message: str | None = None,
              flush_interval: float | None = None, level: str | None = None,
-             command: str | None = None) -> Run:
-    """Create the journal of a new run (which this process owns) and return the Run."""
+             command: str | None = None, script: str | None = None) -> Run:
+    """Create the journal of a new run (which this process owns) and return the Run.
+    ``script``: what names a new experiment when none is given (default: this process's
+    script)."""
     repo = Repo(repo_path)
     config = load(repo.root)
     chosen_level = resolve_level(level, config)
     head = repo.head()
-    name, workspace = choose_experiment(experiment, head.branch, config)
+    name, workspace = choose_experiment(experiment, head.branch, config, script)
     if not workspace:  # (a new experiment gets its branch when the run is committed)
-        check_new_experiment(repo, config, name)
+        try:
+            check_new_experiment(repo, config, name)
+        except NameError_ as err:
+            if experiment is not None:
+                raise
+            # a name nobody typed here (python main.py: 'main'): say where it came from
+            raise GitlogError(f"{err}; it is the default experiment name, from "
+                              f"{_name_source(config, script)}",
+                              hint="name the experiment: "
+                                   f"{'gitlog run -e NAME' if script else 'gitlog.start(NAME)'}"
+                                   ", GITLOG_EXPERIMENT=NAME or 'experiment: NAME' in "
+                                   ".gitlog.yaml") from None
     log_dir = config.log_dir
     snapshot = repo.snapshot_worktree()
     code_tree = snapshot

@@ -19,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from .branches import ref_clash
 from .config import Config
 from .errors import GitlogError
 from .git import Repo
@@ -255,6 +256,14 @@ def commit_run(repo: Repo, config: Config, meta: dict[str, Any], files: dict[str
         commit = writer.commit(root, parents, ident, message)
         if repo.update_ref(ref, commit, tip, f"gitlog: run {meta['id']}"):
             return commit
+        clash = ref_clash(repo, ref) if tip is None else None
+        if clash:  # no other writer will ever make room: say so at once
+            raise GitlogError(f"could not create {ref[len('refs/heads/'):]}: branch "
+                              f"{clash[len('refs/heads/'):]} exists, and git cannot keep a "
+                              "branch inside another",
+                              hint=f"rename that branch (git branch -m "
+                                   f"{clash[len('refs/heads/'):]} NEW), then run "
+                                   "'gitlog recover'")
         time.sleep(min(0.5, 0.005 * (attempt + 1)) * random.uniform(0.5, 1.5))
     raise GitlogError(f"could not move {ref}: {MAX_ATTEMPTS} attempts lost to other writers",
                       hint="run 'gitlog recover' to commit the run once the others are done")

@@ -174,7 +174,7 @@ def history(metric: str | Sequence[str] | None = None, revs: Sequence[str] | str
             regressions: bool | str | float | None = None) -> list[HistoryRow]:
     """How ``metric`` moved across runs, oldest first (see ``gitlog history``).
 
-    ``metric``: a name or several (default: ``metrics.key`` from the config); ``revs``:
+    ``metric``: a name or several (default: those of ``metrics.key`` the runs have); ``revs``:
     commits, ranges or experiment names (default HEAD's line, else every experiment);
     ``regressions``: True, or a threshold (0.05 or '5%'), keeps only runs that made a
     metric worse. Notes and malformed-metrics warnings are issued as ``GitlogWarning``.
@@ -186,10 +186,7 @@ def history(metric: str | Sequence[str] | None = None, revs: Sequence[str] | str
 
     r = Repo(repo)
     config = load(r.root)
-    if metric is None:
-        names = list(config["metrics"]["key"])
-    else:
-        names = [metric] if isinstance(metric, str) else list(metric)
+    names = None if metric is None else [metric] if isinstance(metric, str) else list(metric)
     result = query_history(
         names, [revs] if isinstance(revs, str) else list(revs), all=all, repo=r,
         config=config, step=None if step is None else str(step), since=since, until=until,

@@ -70,6 +70,27 @@ def test_bisect_refuses_a_metric_the_good_and_bad_runs_lack(tmp_path: Path) -> N
     assert len(git(repo, "worktree", "list").splitlines()) == 1
 
 
+def test_bisect_refuses_an_empty_metric_and_a_threshold_that_is_no_number(
+        tmp_path: Path) -> None:
+    # -m '' read as a metric no run has; --threshold nan judged every step good and
+    # ended in git's "was both good and bad" after running the command
+    repo = tmp_path / "proj"
+    c = two_experiments(repo)
+    before = git(repo, "for-each-ref").splitlines()
+    cases = [(["-m", "", "--threshold", "1"],
+              ["Error: no metric given", "hint: name one: --metric loss"])]
+    cases += [(["-m", "loss", "--threshold", t],
+               [f"Error: bad --threshold {t}: not a finite number",
+                "hint: give the value that splits good from bad: --threshold 0.3"])
+              for t in ("nan", "inf", "-inf")]
+    for args, said in cases:
+        proc = run_cli("bisect", *args, "--good", c["a1"], "--bad", "a", "--",
+                       sys.executable, "-c", "raise SystemExit(3)", cwd=repo)
+        assert (proc.returncode, proc.stdout, proc.stderr.splitlines()) == (1, "", said)
+    assert git(repo, "for-each-ref").splitlines() == before  # nothing run or logged
+    assert len(git(repo, "worktree", "list").splitlines()) == 1
+
+
 def test_bisect_refuses_a_range_git_cannot_bisect(tmp_path: Path) -> None:
     repo = tmp_path / "proj"
     c = two_experiments(repo)

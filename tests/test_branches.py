@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, run_cli
+from tests.conftest import git, run_cli, run_python
 from tests.test_history import history_json, two_experiments
 
 
@@ -101,3 +101,28 @@ def test_all_reads_remotes_whose_names_hold_a_slash(
         c[k][:10] for k in ("a1", "a2", "a3", "a4", "b1", "b2"))
     assert [r["commit"] for r in history_json(repo, "-m", "loss", "team/ml/exp/a")] == \
         [c[k][:10] for k in ("a1", "a2", "a3", "a4")]
+
+
+def test_a_new_run_or_branch_of_an_experiment_only_on_a_remote_is_refused(
+        clone: tuple[Path, dict[str, str]]) -> None:
+    # exp new a made a local exp/a at HEAD, which then hid origin/exp/a's runs from ls
+    # and from the name a; a run of b started a branch apart from b's runs, which push
+    # could only refuse as diverged
+    repo, _ = clone
+    said = ("Error: experiment {0} has its runs on a remote only (origin/exp/{0}): a new "
+            "branch would start apart from them\nhint: make it local first: gitlog pull {0} "
+            "(or git branch exp/{0} origin/exp/{0})\n")
+    for command in (["exp", "new", "a"], ["run", "-e", "b", "--", "true"]):
+        refused = run_cli(*command, cwd=repo)
+        assert (refused.returncode, refused.stdout) == (1, "")
+        assert refused.stderr == said.format(command[2])
+    started = run_python("import gitlog\ngitlog.start('b')\nprint('training')", cwd=repo)
+    assert started.returncode == 1 and started.stdout == ""
+    assert "experiment b has its runs on a remote only (origin/exp/b)" in started.stderr
+    assert git(repo, "branch", "--list", "exp/*") == ""
+    assert [r["branch"] for r in cli_json(repo, "ls")] == ["origin/exp/a", "origin/exp/b"]
+    git(repo, "branch", "exp/b", "origin/exp/b")  # once local, its runs go on top
+    done = run_cli("run", "-e", "b", "--", "true", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert git(repo, "rev-parse", "exp/b~1").strip() == \
+        git(repo, "rev-parse", "origin/exp/b").strip()

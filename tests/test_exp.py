@@ -51,6 +51,53 @@ def test_a_new_experiment_needs_a_name_that_reaches_it(repo: Path) -> None:
     assert not git(repo, "branch", "--list", "exp/HEAD").strip()
 
 
+def test_a_new_experiment_cannot_sit_inside_another_branch(repo: Path) -> None:
+    # git keeps refs as paths: with exp/a there can be no exp/a/b, with exp/ref/x no
+    # exp/ref. Such a run used to train to the end, then spin 200 times on update-ref
+    # ("attempts lost to other writers") and leave its journal behind.
+    git(repo, "branch", "exp/a")
+    git(repo, "branch", "exp/ref/x")
+    before = state_of(repo)
+    for name, clash, example in [("a/b", "exp/a", "a-b"), ("a/b/c", "exp/a", "a-b-c"),
+                                 ("ref", "exp/ref/x", "ref-exp")]:
+        done = run_cli("exp", "new", name, cwd=repo)
+        assert (done.returncode, done.stdout) == (1, "")
+        assert done.stderr == (f"Error: invalid experiment name '{name}': branch {clash} "
+                               "exists, and git cannot keep a branch inside another\n"
+                               f"hint: pick another name, e.g. '{example}'\n")
+        started = run_python("import gitlog\n"
+                             f"gitlog.start({name!r}, message='try')\n"
+                             "print('training')", cwd=repo)
+        assert started.returncode == 1 and "training" not in started.stdout
+        assert f"invalid experiment name '{name}': branch {clash} exists" in started.stderr
+        assert not (repo / ".git" / "gitlog" / "runs").exists() or \
+            not list((repo / ".git" / "gitlog" / "runs").iterdir())
+    assert state_of(repo) == before
+    assert run_cli("exp", "new", "a-b", cwd=repo).returncode == 0  # a name beside them is fine
+
+
+def test_a_run_whose_branch_got_blocked_meanwhile_says_why_at_once(repo: Path) -> None:
+    import time
+
+    import gitlog
+
+    run = gitlog.start("c/d", repo=repo)
+    run.log_metric("loss", 0.5)
+    git(repo, "branch", "exp/c")  # made while the run trained
+    began = time.monotonic()
+    with pytest.warns(gitlog.GitlogWarning) as caught:
+        assert run.finish() is None
+    assert time.monotonic() - began < 5  # no 200 rounds of update-ref
+    text = str(caught[0].message)
+    assert "could not create exp/c/d: branch exp/c exists, and git cannot keep a branch " \
+        "inside another" in text and "gitlog recover" in text
+    git(repo, "branch", "-m", "exp/c", "exp/c-old")
+    done = run_cli("recover", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Experiment,valueonly)",
+               "exp/c/d").strip() == "c/d"
+
+
 def test_new_from_a_revision_and_checkout(repo: Path) -> None:
     first = git(repo, "rev-parse", "HEAD").strip()
     (repo / "train.py").write_text("print('v2')\n")

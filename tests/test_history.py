@@ -462,6 +462,33 @@ def test_every_metric_query_names_a_missing_or_empty_metric_alike(tmp_path: Path
                                                  "hint: name one: --metric loss"]
 
 
+def test_without_metric_history_shows_the_key_metrics_the_runs_have(tmp_path: Path) -> None:
+    # metrics.key defaults to [loss, accuracy]: runs that log only loss got
+    # "Error: no run has the metric accuracy" for a metric nobody asked for
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("r", {"loss": 0.5, "f1": 0.2}, parents=[c1])
+    r2 = b.run("r", {"loss": 0.4, "f1": 0.3}, parents=[r1])
+    repo = tmp_path / "p"
+    sha = b.write(repo)
+    proc = run_cli("history", "--all", "--format", "csv", cwd=repo)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert proc.stdout.splitlines() == [
+        "commit,date,experiment,subject,loss,loss_delta,loss_pct,loss_verdict,code_changes",
+        f"{sha[r1][:10]},{iso(r1)},r,r: run run-r-2,0.5,,,,",
+        f"{sha[r2][:10]},{iso(r2)},r,r: run run-r-3,0.4,-0.1,-20.0,better,"]
+    table = run_cli("history", "--all", cwd=repo)
+    assert table.returncode == 0 and table.stdout.startswith("loss  █▁  0.5 -> 0.4")
+    assert [list(r.metrics) for r in gitlog.history(all=True, repo=repo)] == [["loss"]] * 2
+    asked = run_cli("history", "-m", "loss,accuracy", "--all", cwd=repo)  # asked by name
+    assert asked.returncode == 1 and "Error: no run has the metric accuracy" in asked.stderr
+    (repo / ".gitlog.yaml").write_text("metrics:\n  key: [accuracy, auc]\n")
+    none = run_cli("history", "--all", cwd=repo)  # none of the key metrics: say so
+    assert (none.returncode, none.stdout) == (1, "")
+    assert none.stderr == ("Error: no run has the metrics accuracy, auc\n"
+                           "hint: metrics in these runs: f1, loss\n")
+
+
 def test_tables_show_control_characters_written_out(tmp_path: Path) -> None:
     b = Builder()
     c1 = b.commit("main", {"train.py": "x\n"})

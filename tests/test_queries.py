@@ -57,6 +57,58 @@ def test_compare_params_metrics_and_code(twoexp: tuple[Path, dict]) -> None:
     assert all(r["changed"] == "*" for r in only["rows"])
 
 
+def test_compare_lists_code_files_by_their_names_as_history_does(tmp_path: Path) -> None:
+    # git diff --numstat C-quotes a path outside plain ASCII ("na\303\257ve.py")
+    # and shows a rename as "{old => new}"; history and blame list the files themselves
+    b = Builder()
+    c0 = b.commit("main", {"naïve.py": "a\n", "old.py": "x\n"}, message="code")
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0])
+    r2 = b.run("a", {"loss": 0.5}, parents=[r1],
+               code={"naïve.py": "b\n", "old.py": None, "new.py": "x\n", "tab\tx.py": "t\n"})
+    sha = b.write(tmp_path)
+    out = cli_json(tmp_path, "compare", sha[r1], sha[r2])
+    first, second = f"{sha[r1][:10]} (a)", f"{sha[r2][:10]} (a)"
+    assert [(r["file"], r["insertions"], r["deletions"]) for r in out["code"]] == [
+        ("naïve.py", 1, 1), ("new.py", 1, 0), ("old.py", 0, 1), ("tab\tx.py", 1, 0)]
+    history = cli_json(tmp_path, "history", "-m", "loss", "a")
+    assert history[-1]["code_changes"] == [r["file"] for r in out["code"]]
+    table = run_cli("compare", sha[r1], sha[r2], cwd=tmp_path)
+    assert table.stdout.splitlines()[-4:] == [
+        f"{first}  {second}  naïve.py           1          1",
+        f"{first}  {second}  new.py             1          0",
+        f"{first}  {second}  old.py             0          1",
+        f"{first}  {second}  tab x.py           1          0"]
+    rows = list(csv.DictReader(io.StringIO(
+        run_cli("compare", sha[r1], sha[r2], "--format", "csv", cwd=tmp_path).stdout)))
+    assert [(r["key"], r[second]) for r in rows if r["section"] == "code"] == [
+        ("naïve.py", "+1 -1"), ("new.py", "+1 -0"), ("old.py", "+0 -1"), ("tab\tx.py", "+1 -0")]
+
+
+def test_a_run_id_names_one_run_or_is_an_error(tmp_path: Path) -> None:
+    # the id was looked up as the start of a trailer: 'show 2024' showed the newest run
+    # whose id starts with 2024, whichever it was
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0], run_id="20240101-100000-aaaaaa")
+    r2 = b.run("a", {"loss": 0.5}, parents=[r1], run_id="20240101-100000-aaaaaa0")
+    r3 = b.run("b", {"loss": 0.7}, parents=[c0], run_id="20240102-090000-bbbbbb")
+    sha = b.write(tmp_path)
+    for rev, run in (("20240101-100000-aaaaaa", r1), ("20240101-100000-aaaaaa0", r2),
+                     ("20240102", r3)):  # the whole id, else the start of just one
+        proc = run_cli("show", rev, "--format", "json", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["run"]["commit"] == sha[run]
+    for rev, ids in (("2024", "20240101-100000-aaaaaa, 20240101-100000-aaaaaa0, "
+                               "20240102-090000-bbbbbb"),
+                     ("20240101", "20240101-100000-aaaaaa, 20240101-100000-aaaaaa0")):
+        for command in (["show", rev], ["logs", rev], ["compare", rev, "b"]):
+            proc = run_cli(*command, cwd=tmp_path)
+            assert (proc.returncode, proc.stdout) == (1, ""), command
+            assert proc.stderr == (f"Error: the ids of {ids.count(',') + 1} runs start with "
+                                   f"it ({ids}): {rev}\n"
+                                   "hint: give more of the run id, or its commit\n")
+
+
 def test_compare_needs_two_runs(twoexp: tuple[Path, dict]) -> None:
     repo, c = twoexp
     proc = run_cli("compare", "a", cwd=repo)
@@ -65,6 +117,20 @@ def test_compare_needs_two_runs(twoexp: tuple[Path, dict]) -> None:
     assert proc.returncode == 1 and "this commit holds no run" in proc.stderr
     api = gitlog.compare(["a", "b"], repo=repo)
     assert [r.key for r in api.section("params") if r.changed] == ["lr"]
+
+
+def test_compare_refuses_one_run_named_twice(twoexp: tuple[Path, dict]) -> None:
+    # its two columns had one label: JSON rows kept one of them, CSV had two alike
+    repo, c = twoexp
+    for revs in (["a", c["a4"]], ["b", "a", "a"]):
+        proc = run_cli("compare", *revs, "--format", "json", cwd=repo)
+        first, again = revs[-2:] if revs[0] == "b" else revs
+        assert (proc.returncode, proc.stdout) == (1, "")
+        assert proc.stderr == (f"Error: compare got run {c['a4'][:10]} twice ({first} and "
+                               f"{again})\nhint: name each run once; 'gitlog history' lists "
+                               "an experiment's runs\n")
+    with pytest.raises(gitlog.GitlogError, match="twice"):
+        gitlog.compare(["a", c["a4"][:7]], repo=repo)
 
 
 def test_show_and_compare_read_a_run_whose_metrics_json_is_malformed(tmp_path: Path) -> None:
@@ -172,6 +238,36 @@ def test_best_where_names_a_field_no_run_has(twoexp: tuple[Path, dict], where: s
     assert (proc.returncode, proc.stdout) == (1, "")
     assert proc.stderr == (f"Error: --where names {error}, which no run with the metric loss "
                            f"has\nhint: {hint}\n")
+
+
+def test_best_and_blame_keep_their_own_columns(tmp_path: Path) -> None:
+    """A metric called 'rank' (or 'delta' for blame) wrote its values over that column, and
+    a param 'date' named in --where over the run's date: refused as history refuses them,
+    or labelled in backticks."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0, "rank": 3, "delta": 1}, parents=[c0], params={"date": 5})
+    r2 = b.run("a", {"loss": 0.5, "rank": 1, "delta": 2}, parents=[r1], params={"date": 6},
+               code={"train.py": "y\n"})
+    sha = b.write(tmp_path)
+    for query, name in ((["best", "-m", "rank"], "rank"), (["best", "-m", "date"], "date"),
+                        (["blame", "-m", "delta", "--all"], "delta")):
+        proc = run_cli(*query, "--format", "csv", cwd=tmp_path)
+        assert (proc.returncode, proc.stdout) == (1, "")
+        assert proc.stderr == (f"Error: the metric {name} has the name of another column of "
+                               f"the output\nhint: show it under another name: metrics.aliases "
+                               f"in .gitlog.yaml ({{my_{name}: [{name}]}}), then -m my_{name}\n")
+    rows = cli_json(tmp_path, "best", "-m", "loss", "--where", "date > 1 and run != 'x'")
+    assert rows == [
+        {"rank": 1, "commit": sha[r2][:10], "date": iso(r2), "experiment": "a", "loss": 0.5,
+         "`date`": 6, "run": "run-a-3", "status": "completed", "subject": "a: run run-a-3"},
+        {"rank": 2, "commit": sha[r1][:10], "date": iso(r1), "experiment": "a", "loss": 1.0,
+         "`date`": 5, "run": "run-a-2", "status": "completed", "subject": "a: run run-a-2"}]
+    table = run_cli("best", "-m", "loss", "--where", "rank > 0", cwd=tmp_path).stdout
+    assert table.splitlines()[0].split() == ["rank", "commit", "date", "experiment", "loss",
+                                             "`rank`", "status", "subject"]
+    (tmp_path / ".gitlog.yaml").write_text("metrics:\n  aliases: {my_rank: [rank]}\n")
+    assert [r["my_rank"] for r in cli_json(tmp_path, "best", "-m", "my_rank")] == [3, 1]
 
 
 def test_best_refuses_max_and_min_together(twoexp: tuple[Path, dict]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import warnings
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 import gitlog
 from gitlog.errors import GitlogError, MetricValueError, NameError_
-from tests.conftest import git, make_repo, state_of
+from tests.conftest import git, make_repo, run_cli, state_of
 
 
 def show_file(repo: Path, rev: str, path: str) -> str:
@@ -163,6 +164,61 @@ def test_metric_name_that_is_also_a_group_is_refused(repo: Path) -> None:
         run.log_metric("train/loss", 1.0)
         with pytest.raises(NameError_, match="clashes"):
             run.log_metric("train", 1.0)
+
+
+def test_a_default_experiment_name_that_cannot_be_one_says_where_it_came_from(
+        repo: Path) -> None:
+    # python main.py with gitlog.start(): the name 'main' was refused as a branch's name
+    # with no word on where it came from or how to give another
+    import sys
+
+    (repo / "main.py").write_text("import gitlog\nwith gitlog.start() as run:\n"
+                                  "    print('training')\n")
+    hint = ("hint: name the experiment: gitlog.start(NAME), GITLOG_EXPERIMENT=NAME or "
+            "'experiment: NAME' in .gitlog.yaml")
+    for env, source in (({}, "the script's name (main.py)"),
+                        ({"GITLOG_EXPERIMENT": "main"}, "GITLOG_EXPERIMENT")):
+        proc = subprocess.run([sys.executable, "main.py"], cwd=repo, capture_output=True,
+                              text=True, env={**os.environ, **env})
+        assert proc.returncode == 1 and proc.stdout == ""
+        assert proc.stderr.splitlines()[-1] == (
+            "gitlog.errors.GitlogError: invalid experiment name 'main': git reads it as "
+            "another revision (a branch, tag or commit); it is the default experiment name, "
+            f"from {source}")
+    (repo / ".gitlog.yaml").write_text("experiment: main\n")
+    with pytest.raises(GitlogError) as caught:
+        gitlog.start(repo=repo)
+    assert str(caught.value).endswith("from 'experiment:' in .gitlog.yaml")
+    assert f"hint: {caught.value.hint}" == hint
+    with pytest.raises(NameError_) as named:  # a name given here is the caller's own
+        gitlog.start("main", repo=repo)
+    assert "default" not in str(named.value)
+
+
+def test_gitlog_run_without_e_names_the_experiment_after_the_command_s_script(
+        repo: Path) -> None:
+    # it took gitlog's own script name: experiment 'gitlog' (or '__main__' under
+    # python -m gitlog) for every command
+    import sys
+
+    (repo / "main.py").write_text("print('hi')\n")
+    (repo / "pkg").mkdir()
+    (repo / "pkg" / "fit.py").write_text("print('fit')\n")
+    for command, name in (([sys.executable, "train.py"], "train"),
+                          ([sys.executable, "-m", "pkg.fit"], "fit"), (["true"], "true")):
+        done = run_cli("run", "--", *command, cwd=repo)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.startswith("gitlog: run ") and f" of {name}: completed" in \
+            done.stderr
+    assert git(repo, "branch", "--list", "exp/*", "--format=%(refname:short)").split() == [
+        "exp/fit", "exp/train", "exp/true"]
+    refused = run_cli("run", "--", sys.executable, "main.py", cwd=repo)
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr == (
+        "Error: invalid experiment name 'main': git reads it as another revision (a branch, "
+        "tag or commit); it is the default experiment name, from the script's name "
+        "(main.py)\nhint: name the experiment: gitlog run -e NAME, GITLOG_EXPERIMENT=NAME or "
+        "'experiment: NAME' in .gitlog.yaml\n")
 
 
 @pytest.mark.parametrize("name", ["has space", "a..b", "x~y", "-", "end.", "a.lock", ".hidden"])

@@ -241,6 +241,17 @@ def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str
                           clip)
 
 
+def refuse_column_clash(metric: str, others: Sequence[str]) -> None:
+    """Refuse a metric whose column would take the name of another column of the output
+    (a metric called 'date' or 'rank'): its values would overwrite that column."""
+    if metric in others:
+        from gitlog.errors import GitlogError
+
+        raise GitlogError(f"the metric {metric} has the name of another column of the output",
+                          hint=f"show it under another name: metrics.aliases in .gitlog.yaml "
+                               f"({{my_{metric}: [{metric}]}}), then -m my_{metric}")
+
+
 def sparkline(values: Iterable[float | None], limit: int = 60) -> str:
     """▁▂▃▅▇ of the values (a blank where a run lacks one), averaged down to ``limit``."""
     items = list(values)

@@ -6,7 +6,7 @@ import click
 
 from ._group import pass_repo
 from ._output import format_option
-from ._table import emit, format_rows, note, warn
+from ._table import emit, format_rows, note, refuse_column_clash, warn
 
 
 @click.command()
@@ -47,6 +47,7 @@ def best(revs: tuple[str, ...], metric: str, maximize: bool, minimize: bool,
     if maximize and minimize:
         raise GitlogError("--max and --min cannot be used together",
                           hint="give one: --max (higher is better) or --min (lower is better)")
+    refuse_column_clash(metric, ["rank", "commit", "date", "experiment", "status", "subject"])
     result = query_best(metric, maximize=True if maximize else False if minimize else None,
                         where=where, n=count, revs=revs, repo=repo)
     for text in result.notes:
@@ -86,6 +87,9 @@ def blame(revs: tuple[str, ...], metric: str, all_: bool, count: int, patch: boo
     """
     from gitlog.attribution import query_blame
 
+    refuse_column_clash(metric, ["commit", "author", "date", "experiment", "subject", "delta",
+                                 "pct", "verdict", "files", "insertions", "deletions", "run",
+                                 "previous_run", *(["diff"] if patch else [])])
     result = query_blame(metric, revs, all=all_, n=count, patch=patch, repo=repo)
     for text in result.notes:
         note(text)

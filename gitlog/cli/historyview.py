@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ._output import echo_chunks, iter_csv, iter_json
-from ._table import Progress, iter_text_table, note, sparkline, warn
+from ._table import Progress, iter_text_table, note, refuse_column_clash, sparkline, warn
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def show_history(revs: tuple[str, ...], metrics: tuple[str, ...], all_: bool,
 
     r = Repo(repo)
     config = load(r.root)
-    names = split_metrics(metrics, config)
+    names = split_metrics(metrics)
     progress = Progress()
     try:
         result = query_history(names, revs, all=all_, repo=r, config=config, step=step,
@@ -49,14 +49,15 @@ def show_history(revs: tuple[str, ...], metrics: tuple[str, ...], all_: bool,
         echo_chunks(stream_history(result, fmt))
 
 
-def split_metrics(metrics: tuple[str, ...], config: Any) -> list[str]:
-    """The metrics named by -m (repeated or comma-separated); none: the config's."""
+def split_metrics(metrics: tuple[str, ...]) -> list[str] | None:
+    """The metrics named by -m (repeated or comma-separated); none: None, the config's
+    key metrics that the runs have."""
     names = [n.strip() for m in metrics for n in m.split(",") if n.strip()]
     if metrics and not names:
         from gitlog.historyquery import no_metric_given
 
         raise no_metric_given()
-    return names or list(config["metrics"]["key"])
+    return names or None
 
 
 def history_columns(metrics: list[str]) -> list[str]:
@@ -66,14 +67,10 @@ def history_columns(metrics: list[str]) -> list[str]:
         columns += [m, f"{m}_delta", f"{m}_pct", f"{m}_verdict"]
     columns.append("code_changes")
     if len(set(columns)) < len(columns):
-        from gitlog.errors import GitlogError
-
-        taken = {"commit", "date", "experiment", "subject", "code_changes",
-                 *(f"{m}_{s}" for m in metrics for s in ("delta", "pct", "verdict"))}
-        name = next((m for m in metrics if m in taken), metrics[0])
-        raise GitlogError(f"the metric {name} has the name of another column of the output",
-                          hint=f"show it under another name: metrics.aliases in .gitlog.yaml "
-                               f"({{my_{name}: [{name}]}}), then -m my_{name}")
+        taken = ["commit", "date", "experiment", "subject", "code_changes",
+                 *(f"{m}_{s}" for m in metrics for s in ("delta", "pct", "verdict"))]
+        refuse_column_clash(next((m for m in metrics if m in taken), metrics[0]),
+                            [*taken, metrics[0]])
     return columns
 
 
