@@ -178,3 +178,28 @@ def test_run_killed_by_a_signal_is_recorded_killed(repo: Path) -> None:
     shown = json.loads(run_cli("show", "sig", "--format", "json", cwd=repo).stdout)
     assert shown["run"]["status"] == "killed"
     assert shown["metrics"]["loss"] == 0.25
+
+
+def test_c_before_the_command_as_in_git(repo: Path, tmp_path: Path) -> None:
+    (repo / "child.py").write_text(CHILD)
+    assert run_cli("run", "-e", "a", "--", sys.executable, "child.py", cwd=repo).returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for command in (["history", "-m", "loss", "a", "--format", "csv"], ["ls"],
+                    ["exp", "list", "--format", "json"], ["hooks", "status"]):
+        after = run_cli(*command, "-C", str(repo), cwd=elsewhere)
+        assert after.returncode == 0, after.stderr
+        for before in (["-C", str(repo)], [f"-C{repo}"], [f"--repo={repo}"]):
+            proc = run_cli(*before, *command, cwd=elsewhere)
+            assert (proc.returncode, proc.stdout) == (0, after.stdout), (before, command)
+
+
+def test_the_groups_of_subcommands_are_known_to_main() -> None:
+    import click
+
+    from gitlog.cli import COMMANDS, GROUPS
+    from gitlog.cli._group import cli
+
+    ctx = click.Context(cli)
+    assert {name for name in COMMANDS
+            if isinstance(cli.get_command(ctx, name), click.Group)} == GROUPS

@@ -68,8 +68,26 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code)
 
 
+# the commands that are groups of subcommands (gitlog exp new): -C goes after the second
+GROUPS = frozenset({"alerts", "exp", "hooks"})
+
+
+def repo_first(args: list[str]) -> list[str]:
+    """git's order, ``gitlog -C PATH CMD ...``, as the command takes it:
+    ``gitlog CMD -C PATH ...`` (``-C`` belongs to each command)."""
+    if args[:1] in (["-C"], ["--repo"]) and len(args) > 2:
+        option, rest = args[:2], args[2:]
+    elif args and args[0].startswith(("--repo=", "-C")) and args[0] not in ("-C", "--repo"):
+        option, rest = args[:1], args[1:]
+    else:
+        return args
+    at = 2 if rest[0] in GROUPS and len(rest) > 1 and not rest[1].startswith("-") else 1
+    return rest[:at] + option + rest[at:]
+
+
 def _run(args: list[str]) -> int:
     """Run one command line; its exit code."""
+    args = repo_first(args)
     if args[:1] == ["history"]:
         from ._fastpath import history_arguments
 
