@@ -71,7 +71,7 @@ def test_ls_show_compare_and_logs_take_metrics_alone_as_a_run(
         (c["a1"], "a", "a1", f"{c['a1'][:10]} (a)"), (m1, "m", None, f"{m1[:10]} (m)")]
     logs = run_cli("logs", "m", cwd=repo)
     assert (logs.returncode, logs.stdout, logs.stderr) == \
-        (0, "", f"gitlog: no events in run {m1[:10]} match\n")
+        (0, "", f"gitlog: no events in run {m1[:10]} (it logged none)\n")
     assert cli(repo, "logs", "m", "--format", "json") == "[]\n"
     none = run_cli("show", "main", cwd=repo)  # neither file: still no run
     assert (none.returncode, none.stderr) == (

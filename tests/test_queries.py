@@ -494,6 +494,9 @@ def test_logs_filters_by_level_and_text(tmp_path: Path) -> None:
          "fields": {"why": "nan grad"}}]
     proc = run_cli("logs", shas[r1][:8], cwd=repo)
     assert proc.returncode == 0 and "epoch 1" in proc.stdout
+    none = run_cli("logs", "l", "--grep", "no such text", cwd=repo)
+    assert (none.returncode, none.stdout) == (0, "")
+    assert none.stderr.endswith(f"gitlog: no events in run {shas[r1][:10]} match\n")
     assert "why=nan grad" in proc.stdout  # the fields column, as --grep reads it
     for shown in ("lr=1", "WHY=NaN", "why=nan grad"):  # what the table shows matches
         rows = cli_json(repo, "logs", "l", "--grep", shown)

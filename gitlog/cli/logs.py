@@ -37,6 +37,7 @@ def logs(rev: str | None, level: str | None, grep: str | None, fmt: str, repo: s
              "fields": (e.fields if shown else fields_text(e.fields)) or None}
             for e in result.events]
     if not rows and fmt not in ("json", "csv"):
-        note(f"no events in run {result.commit[:10]} match")
+        note(f"no events in run {result.commit[:10]}" +
+             (" match" if level or grep else " (it logged none)"))
         return
     emit(format_rows(rows, ["time", "level", "step", "message", "fields"], fmt))
