@@ -142,7 +142,9 @@ def _commit_info(repo: Repo, commits: list[str]) -> dict[str, tuple[str, str, st
     out = repo.git("log", "--no-walk=unsorted", "--format=%H%x00%an <%ae>%x00%cI%x00%s",
                    *commits)
     info = {}
-    for line in out.splitlines():
+    for line in out.split("\n"):  # (not splitlines: a subject may hold a \r or \x1e)
+        if not line:
+            continue
         sha, author, date, subject = line.split("\0", 3)
         info[sha] = (author, date, subject)
     return info

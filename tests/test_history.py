@@ -493,10 +493,16 @@ def test_tables_show_control_characters_written_out(tmp_path: Path) -> None:
     b = Builder()
     c1 = b.commit("main", {"train.py": "x\n"})
     subject = "make \x1b[31mred\x1b[0m\rnow"  # would recolour the terminal, overwrite the row
-    b.run("r", {"loss": 0.5}, parents=[c1], subject=subject)
+    r1 = b.run("r", {"loss": 0.5}, parents=[c1], subject=subject)
+    b.run("r", {"loss": 0.4}, parents=[r1], subject=subject,
+          code={"train.py": "print('\x1b[2J')\n\tx = 1\n"})  # clears the screen
     repo = tmp_path / "p"
     b.write(repo)
     shown = "make \\x1b[31mred\\x1b[0m now"
+    patch = run_cli("blame", "-m", "loss", "--all", "-p", cwd=repo)
+    assert patch.returncode == 0, patch.stderr
+    assert "+print('\\x1b[2J')\n+\tx = 1" in patch.stdout  # a diff keeps its tabs
+    assert "=== " in patch.stdout and "\x1b" not in patch.stdout and "\r" not in patch.stdout
     for args in (["history", "-m", "loss", "--all"], ["best", "-m", "loss"], ["show", "r"]):
         for fmt in ("table", "markdown") if args[0] != "show" else ("table",):
             proc = run_cli(*args, "--format", fmt, cwd=repo)

@@ -86,6 +86,7 @@ def blame(revs: tuple[str, ...], metric: str, all_: bool, count: int, patch: boo
     Example: gitlog blame --metric loss --all -p
     """
     from gitlog.attribution import query_blame
+    from gitlog.display import visible, visible_lines
 
     refuse_column_clash(metric, ["commit", "author", "date", "experiment", "subject", "delta",
                                  "pct", "verdict", "files", "insertions", "deletions", "run",
@@ -116,5 +117,5 @@ def blame(revs: tuple[str, ...], metric: str, all_: bool, count: int, patch: boo
     emit(format_rows(table, columns, fmt, {"delta": "delta", "pct": "pct"}))
     if patch and fmt not in ("json", "csv"):
         for r in rows:
-            emit(f"\n=== {r.short} {r.subject} ({r.previous[:10]} -> {r.commit[:10]})\n"
-                 f"{r.diff or ''}".rstrip())
+            emit(f"\n=== {r.short} {visible(r.subject)} ({r.previous[:10]} -> "
+                 f"{r.commit[:10]})\n{visible_lines(r.diff or '')}".rstrip())
