@@ -84,11 +84,21 @@ def ref_clash(repo: Repo, ref: str) -> str | None:
     return next((r for r in found if r in outer or r.startswith(f"{ref}/")), None)
 
 
+def experiment_rev(repo: Repo, config: Config, rev: str) -> str | None:
+    """``rev`` with the experiment name it starts with written as its ref, suffixes kept
+    as git reads them (``baseline~2`` -> ``refs/heads/exp/baseline~2``); None when it
+    names no experiment."""
+    cut = min([i for i in (rev.find("~"), rev.find("^")) if i > 0] or [len(rev)])
+    ref = experiment_ref(repo, config, rev[:cut])
+    return ref + rev[cut:] if ref else None
+
+
 def find_commit(repo: Repo, config: Config, rev: str) -> str | None:
-    """The commit ``rev`` names as git reads it, else as an experiment name; or None."""
+    """The commit ``rev`` names as git reads it, else as an experiment name (with git's
+    ``~N``/``^N`` after it); or None."""
     sha = repo.rev_parse(rev)
     if sha is None:
-        ref = experiment_ref(repo, config, rev)
+        ref = experiment_rev(repo, config, rev)
         sha = repo.rev_parse(ref) if ref else None
     return sha
 

@@ -14,7 +14,7 @@ import gc
 import json
 from collections.abc import Iterator
 
-from .branches import experiment_ref
+from .branches import experiment_rev
 from .config import Config
 from .errors import GitlogError, RevisionError
 from .facts import Facts
@@ -64,8 +64,8 @@ def _map_rev(repo: Repo, config: Config, rev: str) -> str:
         return rev
     if repo.rev_parse(rev):
         return rev
-    ref = experiment_ref(repo, config, rev)
-    if ref:
+    ref = experiment_rev(repo, config, rev)
+    if ref and (not any(c in rev for c in "~^") or repo.rev_parse(ref)):  # baseline~9
         return ref
     raise RevisionError(rev, "unknown revision or experiment",
                         hint="name a commit, a branch, a range like main..exp/x, or an "

@@ -577,3 +577,16 @@ def test_show_and_logs_skip_a_newer_experiment_that_holds_no_run(tmp_path: Path)
     assert cli_json(repo, "show")["run"]["commit"] == shas[a1]
     proc = run_cli("logs", cwd=repo)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_an_experiment_name_takes_git_suffixes(twoexp: tuple[Path, dict]) -> None:
+    repo, c = twoexp
+    assert cli_json(repo, "show", "a~1")["run"]["commit"] == c["a3"]
+    assert cli_json(repo, "show", "a^^")["run"]["commit"] == c["a2"]
+    rows = cli_json(repo, "history", "-m", "loss", "a~2")
+    assert [r["commit"] for r in rows] == [c["a1"][:10], c["a2"][:10]]
+    runs = cli_json(repo, "compare", "a~3", "a")["runs"]
+    assert [r["commit"] for r in runs] == [c["a1"], c["a4"]]
+    for command in (["show", "a~9"], ["history", "-m", "loss", "a~9"]):
+        proc = run_cli(*command, cwd=repo)
+        assert proc.returncode == 1 and proc.stdout == "" and "a~9" in proc.stderr
