@@ -590,3 +590,16 @@ def test_an_experiment_name_takes_git_suffixes(twoexp: tuple[Path, dict]) -> Non
     for command in (["show", "a~9"], ["history", "-m", "loss", "a~9"]):
         proc = run_cli(*command, cwd=repo)
         assert proc.returncode == 1 and proc.stdout == "" and "a~9" in proc.stderr
+
+
+def test_best_passes_over_diverged_runs(tmp_path: Path) -> None:
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("e", {"loss": 0.5, "acc": 0.7}, parents=[c1])
+    r2 = b.run("e", {"loss": float("nan"), "acc": 0.9}, parents=[r1])
+    b.run("e", {"loss": float("-inf"), "acc": 0.8}, parents=[r2])
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    assert [r["commit"] for r in cli_json(repo, "best", "-m", "loss")] == [shas[r1][:10]]
+    kept = cli_json(repo, "best", "-m", "acc", "--where", "metrics.loss > -1")
+    assert [r["commit"] for r in kept] == [shas[r1][:10]]  # nan and -inf read as missing
