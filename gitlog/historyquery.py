@@ -114,7 +114,7 @@ def query_history(metrics: Sequence[str] | None, revs: Sequence[str] = (), *,
                   progress: Progress | None = None) -> HistoryResult:
     """Rows plus the notes and warnings the CLI prints on stderr. ``metrics`` None: those
     of ``metrics.key`` that the runs have (an error only when they have none)."""
-    from .historyrows import Kept, Layout, MetricSpec
+    from .historyrows import Kept, Layout, MetricSpec, Narrowed
 
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = config or load(repo.root)
@@ -144,12 +144,11 @@ def query_history(metrics: Sequence[str] | None, revs: Sequence[str] = (), *,
         if index.busy:
             notes.append("the index is locked by another process: this answer was not "
                          "cached, so the next query walks again")
+    lines = rows.lines
     if missing:  # key metrics nobody asked for by name: show those the runs have
-        return query_history([m for i, m in enumerate(metrics) if i not in missing], revs,
-                             all=all, repo=repo, config=config, step=step, since=since,
-                             until=until, n=n, first_parent=first_parent,
-                             regressions=regressions, regressions_only=regressions_only,
-                             progress=progress)
+        shown = [i for i in range(len(specs)) if i not in missing]
+        lines = Narrowed(lines, len(specs), shown)
+        metrics, specs = [metrics[i] for i in shown], [specs[i] for i in shown]
     layout = Layout(len(specs))
     tests: list[Callable[[str], bool]] = []
     if after is not None or before is not None:
@@ -161,7 +160,7 @@ def query_history(metrics: Sequence[str] | None, revs: Sequence[str] = (), *,
     def keep(line: str) -> bool:  # (``all`` is the option here)
         return not any(not test(line) for test in tests)
 
-    kept = Kept(rows.lines, keep if tests else None, n)
+    kept = Kept(lines, keep if tests else None, n)
     return HistoryResult(kept, metrics, {m: config.better(m) for m in metrics}, notes,
                          rows.warnings)
 

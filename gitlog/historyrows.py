@@ -109,6 +109,31 @@ class Layout:
     def valid(self, line: str) -> bool:
         return line.count(SEP) == self.fields - 1
 
+    def narrow(self, line: str, keep: list[int]) -> str:
+        """``line`` as a line of the metrics ``keep`` (by position) alone: exact when the
+        others have no value in any row (then no delta or code change depends on them)."""
+        f = line.split(SEP)
+        d, m = self.display, self.metrics
+        return SEP.join([*f[:7], *(f[7 + 3 * i + k] for i in keep for k in range(3)),
+                         *f[d:d + 4], *(f[d + 4 + 4 * i + k] for i in keep for k in range(4)),
+                         *f[d + 4 + 4 * m:]])
+
+
+class Narrowed:
+    """Lines of several metrics read as lines of some of them (``Layout.narrow``), again
+    at each pass, as the lines themselves are."""
+
+    def __init__(self, lines: list[str] | StoredLines, metrics: int, keep: list[int]) -> None:
+        self.lines, self.keep = lines, keep
+        self.narrow = Layout(metrics).narrow
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def __iter__(self) -> Iterator[str]:
+        narrow, keep = self.narrow, self.keep
+        return (narrow(line, keep) for line in self.lines)
+
 
 def number(text: str) -> int | float | None:
     """A stored number: as ``repr`` wrote it (an int stays an int)."""
@@ -184,7 +209,7 @@ class Kept:
     """The lines a query keeps (``keep``: which; ``n``: only the last n), read from
     ``lines`` again each time they are iterated."""
 
-    def __init__(self, lines: list[str] | StoredLines | Kept,
+    def __init__(self, lines: list[str] | StoredLines | Kept | Narrowed,
                  keep: Callable[[str], bool] | None = None, n: int | None = None) -> None:
         self.lines, self.keep = lines, keep
         total = len(lines) if keep is None else sum(1 for line in lines if keep(line))
