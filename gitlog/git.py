@@ -52,7 +52,7 @@ def message_trailers(message: bytes, cwd: str | Path) -> list[tuple[str, str]]:
     out = run_git(["interpret-trailers", "--parse", "--no-divider"], cwd,
                   input=message).stdout
     pairs = []
-    for line in out.decode("utf-8", "replace").splitlines():
+    for line in out.decode("utf-8", "replace").split("\n"):  # (a value may hold a \r)
         key, sep, value = line.partition(":")
         if sep:
             pairs.append((key.strip(), value.strip()))

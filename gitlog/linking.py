@@ -54,6 +54,10 @@ class RunLog:
         self._column: list[list[str] | None] | None = None  # code changes per run
         self._pending: tuple[list[tuple[str, str]], Any] | None = None
 
+    def metric_names(self) -> list[str]:
+        """Every metric the runs logged, sorted (the hint when a metric is missing)."""
+        return sorted({name for run in self.runs for name in run.facts.metrics()})
+
     def missing(self) -> list[tuple[str, str]]:
         """(previous, run) pairs whose code changes the walk did not give."""
         column = self._column

@@ -68,8 +68,7 @@ def query_best(metric: str, *, maximize: bool | None = None, where: str | None =
             if value is not None:
                 candidates.append((entry, value, flat))
         if not candidates:
-            raise no_metric_error(sorted({m for e in log.runs for m in e.facts.metrics()}),
-                                  [metric], None)
+            raise no_metric_error(log.metric_names(), [metric], None)
         extra = details(repo, config, index, [e.facts.commit for e, _, _ in candidates]) \
             if condition is not None and condition.needs_params else {}
     shown_already = {metric, "experiment", "status", "commit", "subject"}

@@ -117,14 +117,6 @@ def _changes(column: list[float | None], previous: list[int],
     return deltas, pcts, verdicts
 
 
-def _known_metrics(log: RunLog) -> list[str]:
-    seen: dict[str, None] = {}
-    for run in log.runs:
-        for name in run.facts.metrics():
-            seen.setdefault(name, None)
-    return sorted(seen)
-
-
 def build_table(repo: Repo, config: Config, index: Index, log: RunLog, metrics: list[str],
                 step: str | None = None) -> HistoryTable:
     """Each metric's value in each run and its change from the previous run on its line
@@ -157,7 +149,7 @@ def build_table(repo: Repo, config: Config, index: Index, log: RunLog, metrics: 
         if log.key:
             index.put_column(log.key, key, json.dumps(cells[m]))
     if log.runs and all(v is None for m in metrics for v in cells[m][0]):
-        raise no_metric_error(_known_metrics(log), metrics, step)
+        raise no_metric_error(log.metric_names(), metrics, step)
     changes = code_changes(repo, config, index, log)
     return HistoryTable(log.runs, metrics, cells, changes)
 

@@ -144,9 +144,9 @@ class Children:
     (``git rev-list --children`` counts a commit's children before rewriting: a commit
     that is no run between two runs hid the runs after it). ``git rev-list --parents`` of
     the same walk runs alongside, newest first, so a commit's count is known once it is
-    listed: every child came before it. Iterating gives (the first 4 bytes of the
-    commit's id, its count, 255 for 255 or more), oldest first; 5 bytes a commit are
-    held, and the commits waiting for their count (those named as a parent, not yet
+    listed: every child came before it. Iterating gives 9 bytes a commit, oldest first:
+    the first 8 hex digits of its id, then its count (255 for 255 or more); those bytes
+    are held, and the commits waiting for their count (named as a parent, not yet
     listed). ``close`` stops git."""
 
     def __init__(self, repo: Repo, log_dir: str, revs: list[str], *,
