@@ -194,6 +194,24 @@ def test_c_before_the_command_as_in_git(repo: Path, tmp_path: Path) -> None:
             assert (proc.returncode, proc.stdout) == (0, after.stdout), (before, command)
 
 
+def test_c_before_gitlog_options_or_no_command(repo: Path, tmp_path: Path) -> None:
+    (repo / "child.py").write_text(CHILD)
+    assert run_cli("run", "-e", "a", "--", sys.executable, "child.py", cwd=repo).returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shown = run_cli("-C", str(repo), "--debug", "ls", "--format", "json", cwd=elsewhere)
+    assert shown.returncode == 0, shown.stderr
+    assert [e["experiment"] for e in json.loads(shown.stdout)] == ["a"]
+    for extra in ([], ["--help"]):  # as gitlog without -C: the usage
+        proc = run_cli("-C", str(repo), *extra, cwd=elsewhere)
+        alone = run_cli(*extra, cwd=elsewhere)
+        assert "Usage: gitlog [OPTIONS] COMMAND" in alone.stdout + alone.stderr
+        assert (proc.returncode, proc.stdout, proc.stderr) == \
+            (alone.returncode, alone.stdout, alone.stderr)
+    version = run_cli("-C", str(repo), "--version", cwd=elsewhere)
+    assert version.stdout.startswith("gitlog "), version.stderr
+
+
 def test_the_groups_of_subcommands_are_known_to_main() -> None:
     import click
 

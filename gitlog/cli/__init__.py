@@ -74,14 +74,21 @@ GROUPS = frozenset({"alerts", "exp", "hooks"})
 
 def repo_first(args: list[str]) -> list[str]:
     """git's order, ``gitlog -C PATH CMD ...``, as the command takes it:
-    ``gitlog CMD -C PATH ...`` (``-C`` belongs to each command)."""
-    if args[:1] in (["-C"], ["--repo"]) and len(args) > 2:
+    ``gitlog CMD -C PATH ...`` (``-C`` belongs to each command). gitlog's own options
+    may come between (``--debug``); with no command (``gitlog -C PATH --help``) there is
+    nothing for ``-C`` to act on, and it is dropped."""
+    if args[:1] in (["-C"], ["--repo"]) and len(args) > 1:
         option, rest = args[:2], args[2:]
     elif args and args[0].startswith(("--repo=", "-C")) and args[0] not in ("-C", "--repo"):
         option, rest = args[:1], args[1:]
     else:
         return args
-    at = 2 if rest[0] in GROUPS and len(rest) > 1 and not rest[1].startswith("-") else 1
+    command = next((i for i, arg in enumerate(rest) if not arg.startswith("-")), None)
+    if command is None:
+        return rest
+    at = command + 1
+    if rest[command] in GROUPS and len(rest) > at and not rest[at].startswith("-"):
+        at += 1
     return rest[:at] + option + rest[at:]
 
 
