@@ -11,7 +11,7 @@ from typing import Any
 from .config import load
 from .errors import GitlogError, RevisionError
 from .git import Repo
-from .layout import holds_run
+from .layout import holds_run, own_events
 from .query import resolve_run
 from .recorder import LEVELS
 
@@ -65,11 +65,10 @@ def logs(rev: str | None = None, *, level: str | None = None, grep: str | None =
         if not holds_run(cat, commit, config.log_dir):
             raise RevisionError(rev or commit[:12], "this commit holds no run",
                                 hint="pick a run from 'gitlog history' or 'gitlog ls'")
-        got = cat.read(f"{commit}:{config.log_dir}/events.jsonl")
+        got = own_events(cat, commit, config.log_dir)
     needle = grep.lower() if grep else None
     events, skipped = [], 0
-    for line in (got[1] if got and got[0] == "blob" else b"").decode("utf-8", "replace") \
-            .splitlines():
+    for line in (got or b"").decode("utf-8", "replace").splitlines():
         if not line.strip():
             continue
         try:

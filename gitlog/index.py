@@ -30,7 +30,7 @@ TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
     from typing import Any
 
-SCHEMA = "11"  # 11: diverged values and runs without the metric read anew
+SCHEMA = "12"  # 12: a run.yaml taken unchanged from the first parent is not the commit's
 FILE = "index.sqlite"
 KEEP_WALKS = 16
 KEEP_USED = 600.0  # seconds: a walk used this recently is kept (a query may be reading it)

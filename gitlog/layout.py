@@ -192,23 +192,48 @@ def _blob(catfile: Any, spec: str) -> bytes | None:
     return item[1] if item and item[0] == "blob" else None
 
 
+def run_yaml(catfile: Any, commit: str, run_path: str) -> tuple[bytes | None, bool]:
+    """``commit``'s run.yaml, and whether it is its own: not taken unchanged from its
+    first parent. One taken so (metrics committed by hand on top of a run) is the
+    earlier run's, and says nothing of this commit but its experiment."""
+    raw = _blob(catfile, f"{commit}:{run_path}")
+    return raw, raw is not None and _blob(catfile, f"{commit}^:{run_path}") != raw
+
+
 def holds_run(catfile: Any, commit: str, log_dir: str) -> bool:
-    """Whether ``commit`` holds a run: its log directory holds run.yaml or metrics.json,
-    the files whose change makes a commit a run for history and best (``log_paths``).
-    Every command that takes a run asks this, or ``read_run``, which keeps the same rule."""
-    return any(_blob(catfile, f"{commit}:{path}") is not None for path in log_paths(log_dir))
+    """Whether ``commit`` holds a run: its log directory holds metrics.json, or a
+    run.yaml of its own (``run_yaml``), as history and best find runs. Every command
+    that takes a run asks this, or ``read_run``, which keeps the same rule."""
+    run_path, metrics_path = log_paths(log_dir)
+    return _blob(catfile, f"{commit}:{metrics_path}") is not None or \
+        run_yaml(catfile, commit, run_path)[1]
+
+
+def own_events(catfile: Any, commit: str, log_dir: str, own_run: bool | None = None) -> \
+        bytes | None:
+    """``commit``'s events.jsonl, or None when it holds none of its own: none at all,
+    or the one it took unchanged from its first parent while its run.yaml is not its
+    own either (``own_run``, looked up when None)."""
+    path = f"{log_dir}/{EVENTS_FILE}"
+    raw = _blob(catfile, f"{commit}:{path}")
+    if raw is None:
+        return None
+    if own_run is None:
+        own_run = run_yaml(catfile, commit, log_paths(log_dir)[0])[1]
+    return raw if own_run or _blob(catfile, f"{commit}^:{path}") != raw else None
 
 
 def read_run(catfile: Any, commit: str, log_dir: str, *, events: bool = True) -> RunRecord | None:
     """The run stored in ``commit``, or None when the commit holds no run (``holds_run``).
-    Without run.yaml (metrics committed by hand), ``run`` holds what the commit's
-    ``Gitlog-*`` trailers say (id, experiment, status, code_commit), or nothing, as
-    history reads such a run. A metrics.json that does not parse reads as no metrics,
-    with a line in ``warnings``."""
+    Without run.yaml of its own (metrics committed by hand, ``run_yaml``), ``run``
+    holds what the commit's ``Gitlog-*`` trailers say (id, experiment, status,
+    code_commit), the experiment else the earlier run's, as history reads such a run;
+    its events are those it changed (``own_events``). A metrics.json that does not
+    parse reads as no metrics, with a line in ``warnings``."""
     run_path, metrics_path = log_paths(log_dir)
-    run_raw = _blob(catfile, f"{commit}:{run_path}")
+    run_raw, own = run_yaml(catfile, commit, run_path)
     metrics_raw = _blob(catfile, f"{commit}:{metrics_path}")
-    if run_raw is None and metrics_raw is None:
+    if not own and metrics_raw is None:
         return None
     record = RunRecord(commit=commit)
 
@@ -226,7 +251,8 @@ def read_run(catfile: Any, commit: str, log_dir: str, *, events: bool = True) ->
                                "shown as empty")
         return {}
 
-    if run_raw is not None:
+    if own:
+        assert run_raw is not None
         record.run = mapping(run_raw, RUN_FILE)
     else:
         from .trailers import run_fields
@@ -234,6 +260,11 @@ def read_run(catfile: Any, commit: str, log_dir: str, *, events: bool = True) ->
         found = catfile.read(commit)
         record.run = run_fields(found[1], catfile.cwd) if found and found[0] == "commit" \
             else {}
+        if run_raw is not None and "experiment" not in record.run:
+            from .facts import parse_run_yaml
+
+            if experiment := parse_run_yaml(run_raw).get("experiment"):
+                record.run["experiment"] = experiment
 
     def blob(name: str) -> bytes | None:
         return _blob(catfile, f"{commit}:{log_dir}/{name}")
@@ -249,7 +280,7 @@ def read_run(catfile: Any, commit: str, log_dir: str, *, events: bool = True) ->
     for name, attr in ((PARAMS_FILE, "params"), (DATA_FILE, "data"), (MODEL_FILE, "model")):
         if (raw := blob(name)) is not None:
             setattr(record, attr, mapping(raw, name))
-    if events and (raw := blob(EVENTS_FILE)):
+    if events and (raw := own_events(catfile, commit, log_dir, own)):
         record.events, bad = [], 0
         for line in raw.decode(errors="replace").splitlines():
             try:

@@ -419,7 +419,7 @@ def complete(repo: Repo, log_dir: str, records: Iterable[Record]) -> None:
         return
     answers = repo.read_objects([spec for r in todo for spec in _specs(log_dir, r)]).result()
     for i, rec in enumerate(todo):
-        _fill(rec, answers[2 * i], answers[2 * i + 1])
+        _fill(rec, *answers[3 * i:3 * i + 3])
 
 
 class Completer:
@@ -434,34 +434,43 @@ class Completer:
     def __call__(self, rec: Record) -> None:
         if self.reader is None:
             self.reader = self.repo.cat_file()
-        run_spec, metrics_spec = _specs(self.log_dir, rec)
-        run, metrics = self.reader.lookup(run_spec), self.reader.lookup(metrics_spec)
-        _fill(rec, None if run is None else (run[1], run[2], run[0]),
-              None if metrics is None else (metrics[1], metrics[2], metrics[0]))
+        got = []
+        for spec in _specs(self.log_dir, rec):
+            found = self.reader.lookup(spec)
+            got.append(None if found is None else (found[1], found[2], found[0]))
+        _fill(rec, *got)
 
     def close(self) -> None:
         if self.reader is not None:
             self.reader.close()
 
 
-def _specs(log_dir: str, rec: Record) -> tuple[str, str]:
+def _specs(log_dir: str, rec: Record) -> tuple[str, str, str]:
+    """What ``_fill`` reads of a commit: its run.yaml, its metrics.json and its first
+    parent's run.yaml."""
     run_path, metrics_path = log_paths(log_dir)
-    return f"{rec.facts.commit}:{run_path}", f"{rec.facts.commit}:{metrics_path}"
+    commit = rec.facts.commit
+    return f"{commit}:{run_path}", f"{commit}:{metrics_path}", f"{commit}^:{run_path}"
 
 
 def _fill(rec: Record, run_blob: tuple[str, bytes, str] | None,
-          metrics: tuple[str, bytes, str] | None) -> None:
+          metrics: tuple[str, bytes, str] | None,
+          parent_run: tuple[str, bytes, str] | None = None) -> None:
     """Complete ``rec``'s facts from its run.yaml and metrics.json answers
-    ((type, content, id) each, None when missing)."""
+    ((type, content, id) each, None when missing). A run.yaml the commit took unchanged
+    from its first parent (``parent_run``: metrics committed by hand on top of a run)
+    is that earlier run's, and gives this one only its experiment
+    (``layout.run_yaml``)."""
     facts = rec.facts
     rec.pending = False
     if run_blob is not None and run_blob[0] == "blob":
         info = parse_run_yaml(run_blob[1])
-        facts.run_id = facts.run_id or info.get("id")
         facts.experiment = facts.experiment or info.get("experiment")
-        facts.status = facts.status or info.get("status")
-        facts.code_commit = facts.code_commit or code_commit(info.get("code_commit"))
-        facts.has_run = True
+        if parent_run is None or parent_run[2] != run_blob[2]:
+            facts.run_id = facts.run_id or info.get("id")
+            facts.status = facts.status or info.get("status")
+            facts.code_commit = facts.code_commit or code_commit(info.get("code_commit"))
+            facts.has_run = True
     if facts.metrics_blob is None and metrics is not None and metrics[0] == "blob":
         facts.has_run = True
         facts.metrics_blob = metrics[2]

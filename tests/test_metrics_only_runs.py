@@ -185,3 +185,29 @@ def test_promote_and_reproduce_take_a_run_of_metrics_alone(
                "hint: reproduce the run at an experiment's tip (gitlog reproduce NAME), or "
                "run it anew: gitlog run -e NAME -- python train.py\n")
     assert git(repo, "branch", "--list", "exp/None") == ""
+
+
+def test_metrics_by_hand_on_top_of_a_run_are_not_that_run(tmp_path: Path) -> None:
+    """A commit of metrics.json alone on top of a gitlog run takes the run's run.yaml and
+    events.jsonl unchanged: those are the earlier run's, not this commit's."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"}, message="initial code")
+    a1 = b.run("a", {"loss": 0.9}, parents=[c1], run_id="a1", subject="a: first",
+               code={".gitlog/events.jsonl": '{"level": "info", "message": "epoch 1"}\n'})
+    h2 = b.commit("exp/a", {METRICS: '{"loss": 0.4}\n'}, parents=[a1],
+                  message="loss by hand")
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    hand = shas[h2]
+    shown = show_json(repo, "a")
+    assert (shown["run"]["commit"], shown["run"]["run"], shown["run"]["status"],
+            shown["metrics"]) == (hand, None, None, {"loss": 0.4})
+    assert show_json(repo, "a1")["run"]["commit"] == shas[a1]  # the id names its own run
+    assert [(r["commit"], r["status"]) for r in json.loads(
+        cli(repo, "best", "-m", "loss", "--format", "json"))] == \
+        [(hand[:10], None), (shas[a1][:10], "completed")]
+    logs = run_cli("logs", "a", cwd=repo)
+    assert (logs.returncode, logs.stdout, logs.stderr) == \
+        (0, "", f"gitlog: no events in run {hand[:10]} (it logged none)\n")
+    assert [e["message"] for e in json.loads(cli(repo, "logs", "a1", "--format", "json"))] \
+        == ["epoch 1"]
