@@ -291,14 +291,20 @@ def warn(text: str) -> None:
 
 
 class Progress:
-    """A progress line on stderr, shown only on a terminal and only after one second."""
+    """A progress line on stderr, shown only on a terminal and only after one second
+    (``GITLOG_PROGRESS_DELAY`` seconds, as git's ``GIT_PROGRESS_DELAY``)."""
 
     def __init__(self, label: str = "indexing runs") -> None:
+        import os
         import sys
         import time
 
         self.label = label
-        self.start = time.monotonic()
+        try:
+            delay = float(os.environ.get("GITLOG_PROGRESS_DELAY", "1"))
+        except ValueError:
+            delay = 1.0
+        self.after = time.monotonic() + (delay if delay >= 0 else 1.0)
         self.tty = sys.stderr.isatty()
         self.shown = False
 
@@ -306,7 +312,7 @@ class Progress:
         import sys
         import time
 
-        if not self.tty or time.monotonic() - self.start < 1.0:
+        if not self.tty or time.monotonic() < self.after:
             return
         if total:
             filled = int(20 * done / total)
