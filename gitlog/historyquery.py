@@ -80,15 +80,37 @@ def parse_threshold(text: str | float | None) -> tuple[float, bool] | None:
 
 
 def _timestamp(repo: Repo, option: str, text: str | None) -> int | None:
+    """``--since``/``--until`` as a Unix time, read as git reads dates, but for two
+    things git does that surprise: a day alone (2024-05-01) means that whole day (git
+    would take the current time of day on it), and text git cannot read at all is an
+    error (git would take it as now)."""
     if not text:
         return None
-    out = repo.git("rev-parse", f"--{option}={text}").strip()
-    try:
-        return int(out.split("=", 1)[1])
-    except (IndexError, ValueError):
+    raw = text.strip()
+    if raw == "now":  # git's expiry dates read 'now' as the end of time
+        import time
+
+        return int(time.time())
+    if _day_only(raw):
+        raw += " 00:00:00" if option == "since" else " 23:59:59"
+    out = repo.git("-c", f"gitlog.date={raw}", "config", "--type=expiry-date",
+                   "gitlog.date", check=False)
+    try:  # (git's words for no date or every date are no dates here)
+        value = -1 if raw in ("all", "never", "false") else int(out.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
         raise GitlogError(f"bad --{option} date {text!r}",
-                          hint="use a date git understands: 2024-05-01, '2 weeks ago'") \
-            from None
+                          hint="use a date git understands: 2024-05-01, '2024-05-01 "
+                               "14:00 +0200', '2 weeks ago'")
+    return value
+
+
+def _day_only(text: str) -> bool:
+    """A date without a time: 2024-05-01 (or 2024/05/01, 2024.05.01)."""
+    parts = text.replace("/", "-").replace(".", "-").split("-")
+    return len(parts) == 3 and len(parts[0]) == 4 and \
+        all(p.isascii() and p.isdigit() and len(p) <= 4 for p in parts)
 
 
 def _is_regression(cells: Sequence[tuple], threshold: tuple[float, bool] | None) -> bool:

@@ -161,6 +161,32 @@ def test_several_metrics_limits_and_regressions(twoexp: tuple[Path, dict]) -> No
     assert [r["commit"] for r in until] == [c["a1"][:10], c["b1"][:10]]
 
 
+def test_a_day_alone_means_that_whole_day_and_unreadable_dates_are_errors(
+        twoexp: tuple[Path, dict]) -> None:
+    """git reads --since 2024-01-01 at the current time of day (so the runs of that
+    morning vanished), and text it cannot read at all as now (so nothing matched)."""
+    repo, c = twoexp
+    utc = {"TZ": "UTC"}
+
+    def commits(*args: str) -> list[str]:
+        proc = run_cli("history", "-m", "loss", "--all", *args, "--format", "json",
+                       cwd=repo, env=utc)
+        assert proc.returncode == 0, proc.stderr
+        return [r["commit"] for r in json.loads(proc.stdout)]
+
+    every = [c[k][:10] for k in ("a1", "b1", "a2", "b2", "a3", "a4")]
+    assert commits("--since", "2024-01-01") == every
+    assert commits("--until", "2024-01-01") == every
+    assert commits("--since", "2024/01/01", "--until", "2024-01-01") == every
+    assert commits("--since", "2024-01-02") == [] and commits("--until", "2023-12-31") == []
+    assert commits("--since", "2024-01-01 01:05 +0100") == every[3:]
+    assert commits("--until", "now") == every
+    for text in ("garbage", "never"):
+        bad = run_cli("history", "-m", "loss", "--all", "--since", text, cwd=repo)
+        assert bad.returncode == 1 and bad.stdout == ""
+        assert bad.stderr.startswith(f"Error: bad --since date '{text}'\nhint: use a date")
+
+
 def test_steps_of_the_series(tmp_path: Path) -> None:
     b = Builder()
     c1 = b.commit("main", {"train.py": "x\n"})
