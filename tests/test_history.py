@@ -469,6 +469,28 @@ def test_aliases_and_better_from_config(tmp_path: Path) -> None:
     assert r3
 
 
+def test_the_names_of_one_series_share_which_way_is_better(tmp_path: Path) -> None:
+    """metrics.better set for one name of a series holds for its aliases: asking -m ppl
+    (an alias of perplexity, configured lower) judged it higher-is-better, so history's
+    verdicts and best's order flipped with the name asked."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n", ".gitlog.yaml":
+                           "metrics:\n  aliases: {perplexity: [ppl], loss: [objective]}\n"
+                           "  better: {perplexity: lower}\n"})
+    r1 = b.run("r", {"ppl": 30, "objective": 2.0}, parents=[c1])
+    r2 = b.run("r", {"ppl": 20, "objective": 1.0}, parents=[r1])
+    repo = tmp_path / "p"
+    sha = b.write(repo)
+    for name in ("perplexity", "ppl"):
+        rows = history_json(repo, "-m", name, "exp/r")
+        assert [(r[name], r[f"{name}_verdict"]) for r in rows] == [(30, None), (20, "better")]
+        proc = run_cli("best", "-m", name, "-n", "1", "--format", "json", cwd=repo)
+        assert [r["commit"] for r in json.loads(proc.stdout)] == [sha[r2][:10]]
+    # loss-like by its canonical name: the alias is lower-is-better too
+    assert [r["objective_verdict"] for r in history_json(repo, "-m", "objective", "exp/r")] \
+        == [None, "better"]
+
+
 def test_every_metric_query_names_a_missing_or_empty_metric_alike(tmp_path: Path) -> None:
     b = Builder()
     c1 = b.commit("main", {"train.py": "x\n"})
