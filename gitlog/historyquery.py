@@ -240,7 +240,7 @@ def _metrics_in(index: Index, lines: Iterable[str]) -> list[str]:
     facts = index.facts()
     for line in lines:
         item = facts.get(line.split(SEP, 1)[0])
-        for name in item.metrics() if item else ():
+        for name in item.metric_names() if item else ():
             seen.setdefault(name, None)
     return sorted(seen)
 

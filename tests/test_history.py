@@ -469,6 +469,28 @@ def test_aliases_and_better_from_config(tmp_path: Path) -> None:
     assert r3
 
 
+def test_a_metric_every_run_has_as_nan_is_named_as_logged(tmp_path: Path) -> None:
+    """The hint for a missing metric left out metrics whose every value was nan ("these
+    runs logged no metrics"), and best said a metric no run had finite was not logged."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    b.run("r", '{"loss": NaN, "eval": {"f1": Infinity}}', parents=[c1])
+    repo = tmp_path / "p"
+    b.write(repo)
+    for command in ("history", "best", "blame"):
+        where = [] if command == "best" else ["--all"]
+        proc = run_cli(command, "-m", "lss", *where, cwd=repo)
+        assert proc.returncode == 1 and proc.stdout == ""
+        assert proc.stderr.splitlines()[-2:] == [
+            "Error: no run has the metric lss", "hint: metrics in these runs: eval/f1, loss"]
+    proc = run_cli("best", "-m", "eval/f1", cwd=repo)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        "Error: no run has a finite eval/f1: every run that logged it diverged (nan or "
+        "infinite), and best ranks none of those",
+        "hint: see them with: gitlog history -m eval/f1 --all"]
+
+
 def test_the_names_of_one_series_share_which_way_is_better(tmp_path: Path) -> None:
     """metrics.better set for one name of a series holds for its aliases: asking -m ppl
     (an alias of perplexity, configured lower) judged it higher-is-better, so history's
