@@ -491,6 +491,23 @@ def test_a_metric_every_run_has_as_nan_is_named_as_logged(tmp_path: Path) -> Non
         "hint: see them with: gitlog history -m eval/f1 --all"]
 
 
+def test_the_sparkline_of_one_run_and_of_no_finite_value(tmp_path: Path) -> None:
+    """'over 1 runs' read wrong; a metric with no finite value has no sparkline, and the
+    table then started with a blank line."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    b.run("one", {"loss": 0.25}, parents=[c1], run_id="o1")
+    b.run("nan", '{"loss": NaN}', parents=[c1], run_id="n1")
+    repo = tmp_path / "p"
+    b.write(repo)
+    one = run_cli("history", "-m", "loss", "one", cwd=repo).stdout.splitlines()
+    assert one[:2] == ["loss  \u2584  0.25 -> 0.25 over 1 run (lower is better)", ""]
+    assert one[2].startswith("commit  ") and len(one) == 5
+    diverged = run_cli("history", "-m", "loss", "nan", cwd=repo).stdout.splitlines()
+    assert diverged[0].startswith("commit  ") and len(diverged) == 3
+    assert diverged[2].split()[-1] == "nan"
+
+
 def test_the_names_of_one_series_share_which_way_is_better(tmp_path: Path) -> None:
     """metrics.better set for one name of a series holds for its aliases: asking -m ppl
     (an alias of perplexity, configured lower) judged it higher-is-better, so history's
