@@ -507,6 +507,9 @@ def test_logs_filters_by_level_and_text(tmp_path: Path) -> None:
     assert "1 line(s) of events.jsonl" in proc.stderr
     api = gitlog.logs("l", level="error", repo=repo)
     assert [e.message for e in api.events] == ["diverged"]
+    # a level in capitals, as Python's logging names them, as the API takes it
+    assert [r["message"] for r in cli_json(repo, "logs", "l", "--level", "ERROR")] == \
+        ["diverged"]
 
 
 def test_api_queries_close_every_pipe_of_the_git_processes(twoexp: tuple[Path, dict]) -> None:

@@ -11,7 +11,8 @@ from ._table import emit, format_rows, note, warn
 
 @click.command()
 @click.argument("rev", required=False)
-@click.option("--level", type=click.Choice(["debug", "info", "warning", "error", "critical"]),
+@click.option("--level", type=click.Choice(["debug", "info", "warning", "error", "critical"],
+                                          case_sensitive=False),
               help="Only events at this level or above.")
 @click.option("--grep", metavar="TEXT", help="Only events whose message or fields (as shown: "
                                              "lr=0.1) contain TEXT (case-insensitive).")
