@@ -69,13 +69,17 @@ def parse_threshold(text: str | float | None) -> tuple[float, bool] | None:
         return None
     raw = str(text).strip()
     pct = raw.endswith("%")
+    hint = "give a number of 0 or more (0.05) or a percentage (5%)"
     try:
         value = float(raw[:-1] if pct else raw)
     except ValueError:
-        value = -1.0
+        from shlex import quote
+
+        value = -1.0  # a revision, most likely, read as the threshold of --regressions
+        hint += f"; to list the regressions of {raw}, name it first: gitlog history " \
+                f"{quote(raw)} --regressions"
     if not 0 <= value < float("inf"):  # negative, nan, inf
-        raise GitlogError(f"bad regression threshold {raw!r}",
-                          hint="give a number of 0 or more (0.05) or a percentage (5%)")
+        raise GitlogError(f"bad regression threshold {raw!r}", hint=hint)
     return value, pct
 
 

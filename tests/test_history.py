@@ -631,6 +631,12 @@ def test_errors_name_the_problem_and_the_fix(twoexp: tuple[Path, dict]) -> None:
     for bad in ("lots", "-1", "nan", "inf"):
         proc = run_cli("history", "-m", "loss", "--all", f"--regressions={bad}", cwd=repo)
         assert proc.returncode == 1 and f"bad regression threshold '{bad}'" in proc.stderr
+    # a revision after --regressions is read as its threshold: the hint says what to write
+    proc = run_cli("history", "-m", "loss", "--regressions", "exp/a", cwd=repo)
+    assert proc.returncode == 1 and proc.stderr.splitlines() == [
+        "Error: bad regression threshold 'exp/a'",
+        "hint: give a number of 0 or more (0.05) or a percentage (5%); to list the "
+        "regressions of exp/a, name it first: gitlog history exp/a --regressions"]
     for n in (-1, 0):
         with pytest.raises(gitlog.GitlogError, match=f"-n must be at least 1, got {n}"):
             gitlog.history("loss", all=True, repo=repo, n=n)
