@@ -260,6 +260,13 @@ def no_metric_error(known: list[str], metrics: list[str], step: str | None) -> G
     known = [k for k in known if k != "step"] or known
     shown = ", ".join(known[:15]) + (" ..." if len(known) > 15 else "")
     name = f"metric {metrics[0]}" if len(metrics) == 1 else "metrics " + ", ".join(metrics)
+    if step and all(m in known for m in metrics):  # logged, but not as that point
+        series = step in ("last", "min", "max")
+        return GitlogError(f"no run logged {' or '.join(metrics)} " +
+                           ("as a step series (metrics/NAME.tsv)" if series else
+                            f"at step {step}"),
+                           hint="leave out --step for the value in metrics.json" +
+                           ("" if series else ", or take --step last"))
     return GitlogError(f"no run has the {name}" + (" at that step" if step else ""),
                        hint=f"metrics in these runs: {shown}" if known else
                        "these runs logged no metrics")

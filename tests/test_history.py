@@ -192,15 +192,23 @@ def test_steps_of_the_series(tmp_path: Path) -> None:
     c1 = b.commit("main", {"train.py": "x\n"})
     r1 = b.run("s", {"loss": 0.5}, parents=[c1], series={"loss": [(0, 0.9), (1, 0.4), (2, 0.5)]})
     r2 = b.run("s", {"loss": 0.3}, parents=[r1], series={"loss": [(0, 0.8), (1, 0.2), (2, 0.3)]})
+    b.run("n", {"loss": 0.1}, parents=[c1])  # no series
     repo = tmp_path / "p"
     b.write(repo)
     values = {step: [r["loss"] for r in history_json(repo, "-m", "loss", "exp/s", "--step", step)]
               for step in ("last", "min", "max", "1")}
     assert values == {"last": [0.5, 0.3], "min": [0.4, 0.2], "max": [0.9, 0.8],
                       "1": [0.4, 0.2]}
+    # loss is logged, only not at that point: said so, not "no run has the metric loss"
+    # with loss among the metrics the hint lists
     missing = run_cli("history", "-m", "loss", "exp/s", "--step", "7", cwd=repo)
-    assert missing.returncode == 1 and "no run has the metric loss at that step" in \
-        missing.stderr
+    assert missing.returncode == 1 and missing.stderr.splitlines() == [
+        "Error: no run logged loss at step 7",
+        "hint: leave out --step for the value in metrics.json, or take --step last"]
+    bare = run_cli("history", "-m", "loss", "exp/n", "--step", "max", cwd=repo)
+    assert bare.returncode == 1 and bare.stderr.splitlines() == [
+        "Error: no run logged loss as a step series (metrics/NAME.tsv)",
+        "hint: leave out --step for the value in metrics.json"]
     for text in ("first", "-1"):
         bad = run_cli("history", "-m", "loss", "exp/s", f"--step={text}", cwd=repo)
         assert bad.returncode == 1 and f"bad --step '{text}'" in bad.stderr
