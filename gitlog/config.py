@@ -78,13 +78,27 @@ class Config:
         return f"refs/heads/{self.prefix}{experiment}"
 
     def better(self, metric: str) -> str:
-        """'lower' or 'higher': which direction improves ``metric``."""
+        """'lower' or 'higher': which direction improves ``metric``. The names of one
+        series (``metrics.aliases``) share it: the first of them configured (``metric``
+        first), else lower when any of them is loss-like."""
         configured = self.data["metrics"].get("better") or {}
         if metric in configured:
             return str(configured[metric])
-        leaf = metric.rsplit("/", 1)[-1].lower()
-        return "lower" if any(w in leaf for w in ("loss", "error", "err", "mse", "mae")) \
-            else "higher"
+        names = [metric]
+        for canonical, others in (self.data["metrics"].get("aliases") or {}).items():
+            group = [str(canonical), *(str(o) for o in others)]
+            if metric in group:
+                names += [g for g in group if g != metric]
+                break
+        for name in names[1:]:
+            if name in configured:
+                return str(configured[name])
+        return "lower" if any(_loss_like(name) for name in names) else "higher"
+
+
+def _loss_like(metric: str) -> bool:
+    leaf = metric.rsplit("/", 1)[-1].lower()
+    return any(w in leaf for w in ("loss", "error", "err", "mse", "mae"))
 
 
 def load(root: str | Path) -> Config:

@@ -82,6 +82,11 @@ class Facts:
             self.flat = flat
         return self.flat
 
+    def metric_names(self) -> list[str]:
+        """The names of every numeric metric, nan and infinite ones too (a diverged run
+        still logged its loss)."""
+        return list(flat_numbers(self.data()))
+
     def metric(self, names: list[str], *, finite: bool = True) -> float | None:
         """The value of the first of ``names`` this run has (as ``metrics()`` would give
         it), looked up without flattening when the name has no '/'; ``finite=False``:

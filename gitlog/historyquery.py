@@ -69,26 +69,52 @@ def parse_threshold(text: str | float | None) -> tuple[float, bool] | None:
         return None
     raw = str(text).strip()
     pct = raw.endswith("%")
+    hint = "give a number of 0 or more (0.05) or a percentage (5%)"
     try:
         value = float(raw[:-1] if pct else raw)
     except ValueError:
-        value = -1.0
+        from shlex import quote
+
+        value = -1.0  # a revision, most likely, read as the threshold of --regressions
+        hint += f"; to list the regressions of {raw}, name it first: gitlog history " \
+                f"{quote(raw)} --regressions"
     if not 0 <= value < float("inf"):  # negative, nan, inf
-        raise GitlogError(f"bad regression threshold {raw!r}",
-                          hint="give a number of 0 or more (0.05) or a percentage (5%)")
+        raise GitlogError(f"bad regression threshold {raw!r}", hint=hint)
     return value, pct
 
 
 def _timestamp(repo: Repo, option: str, text: str | None) -> int | None:
+    """``--since``/``--until`` as a Unix time, read as git reads dates, but for two
+    things git does that surprise: a day alone (2024-05-01) means that whole day (git
+    would take the current time of day on it), and text git cannot read at all is an
+    error (git would take it as now)."""
     if not text:
         return None
-    out = repo.git("rev-parse", f"--{option}={text}").strip()
-    try:
-        return int(out.split("=", 1)[1])
-    except (IndexError, ValueError):
+    raw = text.strip()
+    if raw == "now":  # git's expiry dates read 'now' as the end of time
+        import time
+
+        return int(time.time())
+    if _day_only(raw):
+        raw += " 00:00:00" if option == "since" else " 23:59:59"
+    out = repo.git("-c", f"gitlog.date={raw}", "config", "--type=expiry-date",
+                   "gitlog.date", check=False)
+    try:  # (git's words for no date or every date are no dates here)
+        value = -1 if raw in ("all", "never", "false") else int(out.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
         raise GitlogError(f"bad --{option} date {text!r}",
-                          hint="use a date git understands: 2024-05-01, '2 weeks ago'") \
-            from None
+                          hint="use a date git understands: 2024-05-01, '2024-05-01 "
+                               "14:00 +0200', '2 weeks ago'")
+    return value
+
+
+def _day_only(text: str) -> bool:
+    """A date without a time: 2024-05-01 (or 2024/05/01, 2024.05.01)."""
+    parts = text.replace("/", "-").replace(".", "-").split("-")
+    return len(parts) == 3 and len(parts[0]) == 4 and \
+        all(p.isascii() and p.isdigit() and len(p) <= 4 for p in parts)
 
 
 def _is_regression(cells: Sequence[tuple], threshold: tuple[float, bool] | None) -> bool:
@@ -218,7 +244,7 @@ def _metrics_in(index: Index, lines: Iterable[str]) -> list[str]:
     facts = index.facts()
     for line in lines:
         item = facts.get(line.split(SEP, 1)[0])
-        for name in item.metrics() if item else ():
+        for name in item.metric_names() if item else ():
             seen.setdefault(name, None)
     return sorted(seen)
 
@@ -234,6 +260,13 @@ def no_metric_error(known: list[str], metrics: list[str], step: str | None) -> G
     known = [k for k in known if k != "step"] or known
     shown = ", ".join(known[:15]) + (" ..." if len(known) > 15 else "")
     name = f"metric {metrics[0]}" if len(metrics) == 1 else "metrics " + ", ".join(metrics)
+    if step and all(m in known for m in metrics):  # logged, but not as that point
+        series = step in ("last", "min", "max")
+        return GitlogError(f"no run logged {' or '.join(metrics)} " +
+                           ("as a step series (metrics/NAME.tsv)" if series else
+                            f"at step {step}"),
+                           hint="leave out --step for the value in metrics.json" +
+                           ("" if series else ", or take --step last"))
     return GitlogError(f"no run has the {name}" + (" at that step" if step else ""),
                        hint=f"metrics in these runs: {shown}" if known else
                        "these runs logged no metrics")

@@ -56,7 +56,7 @@ class RunLog:
 
     def metric_names(self) -> list[str]:
         """Every metric the runs logged, sorted (the hint when a metric is missing)."""
-        return sorted({name for run in self.runs for name in run.facts.metrics()})
+        return sorted({name for run in self.runs for name in run.facts.metric_names()})
 
     def missing(self) -> list[tuple[str, str]]:
         """(previous, run) pairs whose code changes the walk did not give."""

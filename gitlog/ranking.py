@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 from .config import load
@@ -68,6 +69,10 @@ def query_best(metric: str, *, maximize: bool | None = None, where: str | None =
             if value is not None:
                 candidates.append((entry, value, flat))
         if not candidates:
+            if any(e.facts.metric(names, finite=False) is not None for e in log.runs):
+                raise GitlogError(f"no run has a finite {metric}: every run that logged it "
+                                  "diverged (nan or infinite), and best ranks none of those",
+                                  hint=f"see them with: gitlog history -m {quote(metric)} --all")
             raise no_metric_error(log.metric_names(), [metric], None)
         extra = details(repo, config, index, [e.facts.commit for e, _, _ in candidates]) \
             if condition is not None and condition.needs_params else {}

@@ -161,20 +161,54 @@ def test_several_metrics_limits_and_regressions(twoexp: tuple[Path, dict]) -> No
     assert [r["commit"] for r in until] == [c["a1"][:10], c["b1"][:10]]
 
 
+def test_a_day_alone_means_that_whole_day_and_unreadable_dates_are_errors(
+        twoexp: tuple[Path, dict]) -> None:
+    """git reads --since 2024-01-01 at the current time of day (so the runs of that
+    morning vanished), and text it cannot read at all as now (so nothing matched)."""
+    repo, c = twoexp
+    utc = {"TZ": "UTC"}
+
+    def commits(*args: str) -> list[str]:
+        proc = run_cli("history", "-m", "loss", "--all", *args, "--format", "json",
+                       cwd=repo, env=utc)
+        assert proc.returncode == 0, proc.stderr
+        return [r["commit"] for r in json.loads(proc.stdout)]
+
+    every = [c[k][:10] for k in ("a1", "b1", "a2", "b2", "a3", "a4")]
+    assert commits("--since", "2024-01-01") == every
+    assert commits("--until", "2024-01-01") == every
+    assert commits("--since", "2024/01/01", "--until", "2024-01-01") == every
+    assert commits("--since", "2024-01-02") == [] and commits("--until", "2023-12-31") == []
+    assert commits("--since", "2024-01-01 01:05 +0100") == every[3:]
+    assert commits("--until", "now") == every
+    for text in ("garbage", "never"):
+        bad = run_cli("history", "-m", "loss", "--all", "--since", text, cwd=repo)
+        assert bad.returncode == 1 and bad.stdout == ""
+        assert bad.stderr.startswith(f"Error: bad --since date '{text}'\nhint: use a date")
+
+
 def test_steps_of_the_series(tmp_path: Path) -> None:
     b = Builder()
     c1 = b.commit("main", {"train.py": "x\n"})
     r1 = b.run("s", {"loss": 0.5}, parents=[c1], series={"loss": [(0, 0.9), (1, 0.4), (2, 0.5)]})
     r2 = b.run("s", {"loss": 0.3}, parents=[r1], series={"loss": [(0, 0.8), (1, 0.2), (2, 0.3)]})
+    b.run("n", {"loss": 0.1}, parents=[c1])  # no series
     repo = tmp_path / "p"
     b.write(repo)
     values = {step: [r["loss"] for r in history_json(repo, "-m", "loss", "exp/s", "--step", step)]
               for step in ("last", "min", "max", "1")}
     assert values == {"last": [0.5, 0.3], "min": [0.4, 0.2], "max": [0.9, 0.8],
                       "1": [0.4, 0.2]}
+    # loss is logged, only not at that point: said so, not "no run has the metric loss"
+    # with loss among the metrics the hint lists
     missing = run_cli("history", "-m", "loss", "exp/s", "--step", "7", cwd=repo)
-    assert missing.returncode == 1 and "no run has the metric loss at that step" in \
-        missing.stderr
+    assert missing.returncode == 1 and missing.stderr.splitlines() == [
+        "Error: no run logged loss at step 7",
+        "hint: leave out --step for the value in metrics.json, or take --step last"]
+    bare = run_cli("history", "-m", "loss", "exp/n", "--step", "max", cwd=repo)
+    assert bare.returncode == 1 and bare.stderr.splitlines() == [
+        "Error: no run logged loss as a step series (metrics/NAME.tsv)",
+        "hint: leave out --step for the value in metrics.json"]
     for text in ("first", "-1"):
         bad = run_cli("history", "-m", "loss", "exp/s", f"--step={text}", cwd=repo)
         assert bad.returncode == 1 and f"bad --step '{text}'" in bad.stderr
@@ -443,6 +477,67 @@ def test_aliases_and_better_from_config(tmp_path: Path) -> None:
     assert r3
 
 
+def test_a_metric_every_run_has_as_nan_is_named_as_logged(tmp_path: Path) -> None:
+    """The hint for a missing metric left out metrics whose every value was nan ("these
+    runs logged no metrics"), and best said a metric no run had finite was not logged."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    b.run("r", '{"loss": NaN, "eval": {"f1": Infinity}}', parents=[c1])
+    repo = tmp_path / "p"
+    b.write(repo)
+    for command in ("history", "best", "blame"):
+        where = [] if command == "best" else ["--all"]
+        proc = run_cli(command, "-m", "lss", *where, cwd=repo)
+        assert proc.returncode == 1 and proc.stdout == ""
+        assert proc.stderr.splitlines()[-2:] == [
+            "Error: no run has the metric lss", "hint: metrics in these runs: eval/f1, loss"]
+    proc = run_cli("best", "-m", "eval/f1", cwd=repo)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        "Error: no run has a finite eval/f1: every run that logged it diverged (nan or "
+        "infinite), and best ranks none of those",
+        "hint: see them with: gitlog history -m eval/f1 --all"]
+
+
+def test_the_sparkline_of_one_run_and_of_no_finite_value(tmp_path: Path) -> None:
+    """'over 1 runs' read wrong; a metric with no finite value has no sparkline, and the
+    table then started with a blank line."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    b.run("one", {"loss": 0.25}, parents=[c1], run_id="o1")
+    b.run("nan", '{"loss": NaN}', parents=[c1], run_id="n1")
+    repo = tmp_path / "p"
+    b.write(repo)
+    one = run_cli("history", "-m", "loss", "one", cwd=repo).stdout.splitlines()
+    assert one[:2] == ["loss  \u2584  0.25 -> 0.25 over 1 run (lower is better)", ""]
+    assert one[2].startswith("commit  ") and len(one) == 5
+    diverged = run_cli("history", "-m", "loss", "nan", cwd=repo).stdout.splitlines()
+    assert diverged[0].startswith("commit  ") and len(diverged) == 3
+    assert diverged[2].split()[-1] == "nan"
+
+
+def test_the_names_of_one_series_share_which_way_is_better(tmp_path: Path) -> None:
+    """metrics.better set for one name of a series holds for its aliases: asking -m ppl
+    (an alias of perplexity, configured lower) judged it higher-is-better, so history's
+    verdicts and best's order flipped with the name asked."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n", ".gitlog.yaml":
+                           "metrics:\n  aliases: {perplexity: [ppl], loss: [objective]}\n"
+                           "  better: {perplexity: lower}\n"})
+    r1 = b.run("r", {"ppl": 30, "objective": 2.0}, parents=[c1])
+    r2 = b.run("r", {"ppl": 20, "objective": 1.0}, parents=[r1])
+    repo = tmp_path / "p"
+    sha = b.write(repo)
+    for name in ("perplexity", "ppl"):
+        rows = history_json(repo, "-m", name, "exp/r")
+        assert [(r[name], r[f"{name}_verdict"]) for r in rows] == [(30, None), (20, "better")]
+        proc = run_cli("best", "-m", name, "-n", "1", "--format", "json", cwd=repo)
+        assert [r["commit"] for r in json.loads(proc.stdout)] == [sha[r2][:10]]
+    # loss-like by its canonical name: the alias is lower-is-better too
+    assert [r["objective_verdict"] for r in history_json(repo, "-m", "objective", "exp/r")] \
+        == [None, "better"]
+
+
 def test_every_metric_query_names_a_missing_or_empty_metric_alike(tmp_path: Path) -> None:
     b = Builder()
     c1 = b.commit("main", {"train.py": "x\n"})
@@ -544,6 +639,12 @@ def test_errors_name_the_problem_and_the_fix(twoexp: tuple[Path, dict]) -> None:
     for bad in ("lots", "-1", "nan", "inf"):
         proc = run_cli("history", "-m", "loss", "--all", f"--regressions={bad}", cwd=repo)
         assert proc.returncode == 1 and f"bad regression threshold '{bad}'" in proc.stderr
+    # a revision after --regressions is read as its threshold: the hint says what to write
+    proc = run_cli("history", "-m", "loss", "--regressions", "exp/a", cwd=repo)
+    assert proc.returncode == 1 and proc.stderr.splitlines() == [
+        "Error: bad regression threshold 'exp/a'",
+        "hint: give a number of 0 or more (0.05) or a percentage (5%); to list the "
+        "regressions of exp/a, name it first: gitlog history exp/a --regressions"]
     for n in (-1, 0):
         with pytest.raises(gitlog.GitlogError, match=f"-n must be at least 1, got {n}"):
             gitlog.history("loss", all=True, repo=repo, n=n)

@@ -507,6 +507,56 @@ def test_logs_filters_by_level_and_text(tmp_path: Path) -> None:
     assert "1 line(s) of events.jsonl" in proc.stderr
     api = gitlog.logs("l", level="error", repo=repo)
     assert [e.message for e in api.events] == ["diverged"]
+    # a level in capitals, as Python's logging names them, as the API takes it
+    assert [r["message"] for r in cli_json(repo, "logs", "l", "--level", "ERROR")] == \
+        ["diverged"]
+
+
+def test_logs_writes_json_and_csv_row_by_row(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run of many events: JSON and CSV are written as the rows come, in no more memory
+    than the events themselves (JSON held them three times over: rows, a copy of them
+    made safe for JSON, then the whole text), and read the same as before."""
+    import os
+    import sys
+    import tracemalloc
+
+    from gitlog.cli.logs import logs as command
+
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    events = "".join(json.dumps({"ts": f"2024-01-01T00:00:{i % 60:02d}Z", "level": "info",
+                                 "message": f"step {i}", "fields": {"i": i, "lr": 0.1},
+                                 "step": i}) + "\n" for i in range(10_000))
+    b.run("big", {"loss": 1}, parents=[c1], code={".gitlog/events.jsonl": events})
+    repo = tmp_path / "p"
+    b.write(repo)
+    monkeypatch.chdir(repo)
+    tracemalloc.start()
+    try:
+        assert len(gitlog.logs("big").events) == 10_000
+        held = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    for fmt in ("json", "csv"):
+        with open(os.devnull, "w") as sink:
+            monkeypatch.setattr(sys, "stdout", sink)
+            tracemalloc.start()
+            try:
+                command.main(["big", "--format", fmt], standalone_mode=False)
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+        assert peak < 1.15 * held, f"{fmt}: {peak / 1e6:.1f} MB for {held / 1e6:.1f} MB"
+    monkeypatch.undo()
+    rows = cli_json(repo, "logs", "big")
+    assert len(rows) == 10_000 and rows[7] == {
+        "time": "2024-01-01T00:00:07Z", "level": "info", "step": 7, "message": "step 7",
+        "fields": {"i": 7, "lr": 0.1}}
+    proc = run_cli("logs", "big", "--format", "csv", cwd=repo)
+    assert proc.stdout.splitlines()[:2] == [
+        "time,level,step,message,fields",
+        '2024-01-01T00:00:00Z,info,0,step 0,"{""i"": 0, ""lr"": 0.1}"']
 
 
 def test_api_queries_close_every_pipe_of_the_git_processes(twoexp: tuple[Path, dict]) -> None:

@@ -68,6 +68,11 @@ def _row_json(values: list[Any], keys: list[str], columns: Sequence[str]) -> str
         elif value.__class__ is list and all(v.__class__ in _SCALARS for v in value):
             items = ",\n".join("      " + _SCALARS[v.__class__](v) for v in value)
             parts.append(key + ("[\n" + items + "\n    ]" if value else "[]"))
+        elif value.__class__ is dict and all(k.__class__ is str and v.__class__ in _SCALARS
+                                             for k, v in value.items()):
+            items = ",\n".join("      " + _STRING(k) + ": " + _SCALARS[v.__class__](v)
+                                for k, v in value.items())
+            parts.append(key + ("{\n" + items + "\n    }" if value else "{}"))
         else:  # anything else: as json.dumps writes it, indented one level
             return to_json(dict(zip(columns, values, strict=True))).replace("\n", "\n  ")
     return "{\n" + ",\n".join(parts) + "\n  }"

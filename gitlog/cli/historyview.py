@@ -85,7 +85,8 @@ def spark_lines(result: Any) -> list[str]:
         if not finite:
             continue
         lines.append(f"{m}  {sparkline(values)}  {finite[0]:.6g} -> {finite[-1]:.6g} "
-                     f"over {len(finite)} runs ({result.better[m]} is better)")
+                     f"over {len(finite)} run{'s' if len(finite) > 1 else ''} "
+                     f"({result.better[m]} is better)")
     return lines
 
 
@@ -115,8 +116,9 @@ def stream_history(result: Any, fmt: str) -> Iterator[str]:
                 yield dict(zip(columns, values, strict=True))
         yield from (iter_json if fmt == "json" else iter_csv)(rows(), columns)
         return
-    if fmt == "table":
-        yield "\n".join([*spark_lines(result), ""]) + "\n"
+    sparks = spark_lines(result) if fmt == "table" else []
+    if sparks:  # (none when no value is finite: no blank line either)
+        yield "\n".join([*sparks, ""]) + "\n"
     numeric = [4 + 4 * m + k for m in range(len(result.metrics)) for k in range(3)]
     pieces = iter_text_table(lambda: map(layout.table, result.kept), columns, numeric, fmt)
     yield next(pieces)

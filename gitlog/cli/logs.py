@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import click
 
 from ._group import pass_repo
-from ._output import format_option
+from ._output import echo_chunks, format_option, iter_csv, iter_json
 from ._table import emit, format_rows, note, warn
 
 
 @click.command()
 @click.argument("rev", required=False)
-@click.option("--level", type=click.Choice(["debug", "info", "warning", "error", "critical"]),
+@click.option("--level", type=click.Choice(["debug", "info", "warning", "error", "critical"],
+                                          case_sensitive=False),
               help="Only events at this level or above.")
 @click.option("--grep", metavar="TEXT", help="Only events whose message or fields (as shown: "
                                              "lr=0.1) contain TEXT (case-insensitive).")
@@ -32,12 +36,24 @@ def logs(rev: str | None, level: str | None, grep: str | None, fmt: str, repo: s
     if result.skipped:
         warn(f"{result.skipped} line(s) of events.jsonl in {result.commit[:10]} are not "
              "valid JSON; skipped")
-    shown = fmt in ("json", "csv")  # data formats keep the fields as a mapping
-    rows = [{"time": e.ts, "level": e.level, "step": e.step, "message": e.message,
-             "fields": (e.fields if shown else fields_text(e.fields)) or None}
-            for e in result.events]
-    if not rows and fmt not in ("json", "csv"):
+    columns = ["time", "level", "step", "message", "fields"]
+    if fmt in ("json", "csv"):  # the fields as a mapping; written row by row, so a run
+        # of a million events is not held a second and a third time as rows and text
+        def rows() -> Iterator[dict[str, Any]]:
+            for e in result.events:
+                row = {"time": e.ts, "level": e.level, "step": e.step, "message": e.message,
+                       "fields": e.fields or None}
+                if fmt == "csv":  # lists read as in the table: "a, b"
+                    row = {c: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v
+                           for c, v in row.items()}
+                yield row
+
+        echo_chunks((iter_json if fmt == "json" else iter_csv)(rows(), columns))
+        return
+    table = [{"time": e.ts, "level": e.level, "step": e.step, "message": e.message,
+              "fields": fields_text(e.fields) or None} for e in result.events]
+    if not table:
         note(f"no events in run {result.commit[:10]}" +
              (" match" if level or grep else " (it logged none)"))
         return
-    emit(format_rows(rows, ["time", "level", "step", "message", "fields"], fmt))
+    emit(format_rows(table, columns, fmt))
