@@ -325,6 +325,20 @@ def test_shallow_clone_says_what_is_missing(twoexp: tuple[Path, dict], tmp_path:
         assert proc.returncode == 0 and "git fetch --unshallow" in proc.stderr, query
 
 
+def test_a_graft_is_seen_by_a_warm_cache_too(twoexp: tuple[Path, dict]) -> None:
+    repo, c = twoexp
+    before = history_json(repo, "-m", "loss", "a")  # stored in the cache
+    git(repo, "replace", "--graft", c["a4"], c["a1"])  # a4 now follows a1: a2, a3 hidden
+    rows = [row(c["a1"], 2, "a", "a: first", 1.0),
+            row(c["a4"], 7, "a", "a: tuned", 0.6, -0.4, -40.0, "better",
+                ["model.py", "train.py"])]
+    assert history_json(repo, "-m", "loss", "a") == rows
+    git(repo, "pack-refs", "--all")  # a packed replace ref reads the same
+    assert history_json(repo, "-m", "loss", "a") == rows
+    git(repo, "replace", "-d", c["a4"])
+    assert history_json(repo, "-m", "loss", "a") == before
+
+
 def test_malformed_metrics_warned_with_commit_and_skipped(tmp_path: Path) -> None:
     b = Builder()
     c1 = b.commit("main", {"train.py": "x\n"})
