@@ -169,23 +169,49 @@ class Rows:
         self.frontier = frontier  # the linking entries of the walk's tips (``make_rows``)
 
 
+class CacheChanged(GitlogError):
+    """Stored rows went from the index while they were read (another process rebuilt it)."""
+
+    def __init__(self) -> None:
+        super().__init__("the query cache changed while it was read",
+                         hint="run the command again")
+
+
 class StoredLines:
     """A walk's lines as the index holds them, read again piece by piece each time they
-    are iterated: a warm query holds one piece at a time, however many runs there are."""
+    are iterated: a warm query holds one piece at a time, however many runs there are.
+    ``again``: the same lines made by walking again without the cache, for when a piece
+    went from the index meanwhile (another process rebuilt it); they are held from then on."""
 
     def __init__(self, index: Index, key: str, name: str, count: int) -> None:
         self.where = (index.path.parent, index.log_dir)
         self.key, self.name, self.count = key, name, count
         self.index: Index | None = None  # opened on the first pass, kept for the next
+        self.again: Callable[[], list[str] | StoredLines] | None = None
+        self.held: list[str] | None = None
 
     def __len__(self) -> int:
         return self.count
 
     def __iter__(self) -> Iterator[str]:
+        if self.held is not None:
+            yield from self.held
+            return
         if self.index is None:
             self.index = Index(*self.where)
-        for lines in _read_pieces(self.index, self.key, self.name, self.count):
-            yield from lines
+        for start in range(0, self.count, CHUNK):
+            text = self.index.column(self.key, _piece(self.name, start))
+            if text is None:  # gone since it was checked: the rest comes from a new walk
+                self.held = self._walked_again()
+                yield from self.held[start:]
+                return
+            yield from text.split("\n")
+
+    def _walked_again(self) -> list[str]:
+        lines = self.again() if self.again is not None else None
+        if not isinstance(lines, list) or len(lines) != self.count:
+            raise CacheChanged()
+        return lines
 
 
 def _piece(name: str, start: int) -> str:
@@ -200,8 +226,7 @@ def _read_pieces(index: Index, key: str, name: str, count: int) -> Iterator[list
     for start in range(0, count, CHUNK):
         text = index.column(key, _piece(name, start))
         if text is None:
-            raise GitlogError("the query cache changed while it was read",
-                              hint="run the command again")
+            raise CacheChanged()
         yield text.split("\n")
 
 

@@ -107,12 +107,16 @@ class CommitSet:
 class Index:
     """One open cache; every method degrades to 'not cached' rather than failing."""
 
-    def __init__(self, gitlog_dir: Path, log_dir: str, *, rebuild: bool = False) -> None:
+    def __init__(self, gitlog_dir: Path, log_dir: str, *, rebuild: bool = False,
+                 use: bool = True) -> None:
+        """``use=False``: open nothing; every read misses and every write is refused."""
         self.path = Path(gitlog_dir) / FILE
         self.log_dir = log_dir
         self.rebuilt = False
         self.busy = False  # another process held the write lock: nothing more is written
         self.db: sqlite3.Connection | None = None
+        if not use:
+            return
         try:
             if rebuild:
                 self._remove()
