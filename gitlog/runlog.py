@@ -67,9 +67,9 @@ def _map_rev(repo: Repo, config: Config, rev: str) -> str:
     ref = experiment_rev(repo, config, rev)
     if ref and (not any(c in rev for c in "~^") or repo.rev_parse(ref)):  # baseline~9
         return ref
-    raise RevisionError(rev, "unknown revision or experiment",
-                        hint="name a commit, a branch, a range like main..exp/x, or an "
-                             "experiment from 'gitlog ls'")
+    raise RevisionError(rev, "unknown revision or experiment", hint=repo.unknown_hint(
+        rev, "name a commit, a branch, a range like main..exp/x, or an experiment from "
+             "'gitlog ls'"))
 
 
 def map_revision(repo: Repo, config: Config, rev: str) -> str:

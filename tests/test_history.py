@@ -323,6 +323,17 @@ def test_shallow_clone_says_what_is_missing(twoexp: tuple[Path, dict], tmp_path:
     for query in (["best", "-m", "loss"], ["blame", "-m", "loss"]):  # they say it too
         proc = run_cli(*query, cwd=clone)
         assert proc.returncode == 0 and "git fetch --unshallow" in proc.stderr, query
+    # a revision beyond the boundary is said to be, not 'unknown'; a typo is not
+    for query in (["history", "-m", "loss", "exp/a~3"], ["compare", "exp/a~3", "exp/a"],
+                  ["show", c["a1"][:10]]):
+        proc = run_cli(*query, cwd=clone)
+        assert proc.returncode == 1 and proc.stdout == "", query
+        rev = query[-2] if query[0] == "compare" else query[-1]
+        assert proc.stderr.splitlines()[-1] == (
+            f"hint: this is a shallow clone: {rev} may be older than its history "
+            "(git fetch --unshallow brings the rest)"), query
+    proc = run_cli("history", "-m", "loss", "exp/nosuch", cwd=clone)
+    assert proc.returncode == 1 and "shallow" not in proc.stderr
 
 
 def test_a_graft_is_seen_by_a_warm_cache_too(twoexp: tuple[Path, dict]) -> None:
