@@ -179,12 +179,10 @@ def _walk_rows(repo: Repo, config: Config, index: Index, revs: list[str], all_: 
         resolved = resolve(repo, tokens, resolved)
         base = walk_base(repo, config, tokens, first_parent)
         key = base + "\x1e" + resolved
-        # the same commits, should a branch move meanwhile
-        pinned = [line for line in resolved.split("\n") if line and line[0] != "-"]
 
         def uncached() -> Rows:  # the walk again, the index left alone
             return walk_rows(repo, config, Index(index.path.parent, config.log_dir, use=False),
-                             pinned, key, specs, first_parent=first_parent)
+                             tokens, key, specs, first_parent=first_parent)
 
         try:
             found = cached(index, key, specs)

@@ -199,17 +199,22 @@ class StoredLines:
             return
         if self.index is None:
             self.index = Index(*self.where)
+        last = None  # the last piece read
         for start in range(0, self.count, CHUNK):
             text = self.index.column(self.key, _piece(self.name, start))
             if text is None:  # gone since it was checked: the rest comes from a new walk
-                self.held = self._walked_again()
+                self.held = self._walked_again(start, last)
                 yield from self.held[start:]
                 return
-            yield from text.split("\n")
+            last = text.split("\n")
+            yield from last
 
-    def _walked_again(self) -> list[str]:
+    def _walked_again(self, start: int, last: list[str] | None) -> list[str]:
+        """The lines walked again; they must go on from those read (a branch that moved
+        meanwhile would give others)."""
         lines = self.again() if self.again is not None else None
-        if not isinstance(lines, list) or len(lines) != self.count:
+        if not isinstance(lines, list) or len(lines) != self.count or \
+                (last is not None and lines[start - len(last):start] != last):
             raise CacheChanged()
         return lines
 
