@@ -22,7 +22,7 @@ from .config import Config
 from .display import visible
 from .errors import GitlogError
 from .facts import log_paths
-from .git import Repo
+from .git import Repo, run_git
 from .index import SEP as SEP_FACTS
 from .index import Index, pack
 from .linking import Progress, source_experiment
@@ -425,8 +425,7 @@ def extend_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key
     if old is None:
         return None
     old_tips, new_tips = _ids(old_resolved), _ids(resolved)
-    if not old_tips or repo.git("rev-list", "-n1", *old_tips,
-                                *(f"^{t}" for t in new_tips), "--").strip():
+    if not old_tips or not _only_forward(repo, old_tips, new_tips):
         return None  # a revision moved elsewhere (a rebase, a reset): walk it all
     name = _cache_key(specs)
     pieces: Pieces | None = None
@@ -465,6 +464,14 @@ def extend_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key
     if not rows.stored:
         return rows
     return Rows(StoredLines(index, key, name, rows.stored + len(tail_lines)), rows.warnings)
+
+
+def _only_forward(repo: Repo, old_tips: list[str], new_tips: list[str]) -> bool:
+    """Whether every old tip is in the history of the new ones; not when an old tip is
+    gone from the repository (a rebased or amended branch, then ``git gc``)."""
+    proc = run_git(["rev-list", "-n1", *old_tips, *(f"^{t}" for t in new_tips), "--"],
+                   repo.root, check=False)
+    return proc.returncode == 0 and not proc.stdout.strip()
 
 
 def step_points(config: Config, specs: list[MetricSpec]) -> StepPoints | None:

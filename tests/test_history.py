@@ -309,6 +309,27 @@ def test_rebased_and_force_pushed_branch(twoexp: tuple[Path, dict], tmp_path: Pa
     assert history_json(repo, "-m", "loss", "a") == before
 
 
+def test_an_amended_run_after_git_gc_with_the_cache_warm(twoexp: tuple[Path, dict]) -> None:
+    """The cache remembers the tips it walked; once an amend or a rebase left one
+    unreachable and git gc pruned it, the next query walks again (it failed: 'bad object')."""
+    repo, c = twoexp
+    assert len(history_json(repo, "-m", "loss", "a")) == 4
+    date = f"{BASE + 60 * 8} +0000"
+    when = {"GIT_COMMITTER_DATE": date, "GIT_AUTHOR_DATE": date}
+    amended = git(repo, "commit-tree", f"{c['a4']}^{{tree}}", "-p", c["a3"], "-m",
+                  "a: tuned, amended", env=when).strip()
+    git(repo, "update-ref", "refs/heads/exp/a", amended)
+    git(repo, "reflog", "expire", "--expire=now", "--all")
+    git(repo, "gc", "-q", "--prune=now")
+    assert git(repo, "cat-file", "-t", c["a4"], check=False) == ""  # pruned
+    assert history_json(repo, "-m", "loss", "a") == [
+        row(c["a1"], 2, "a", "a: first", 1.0),
+        row(c["a2"], 4, "a", "a: new model", 0.8, -0.2, -20.0, "better",
+            ["model.py", "train.py"]),
+        row(c["a3"], 6, "a", "a: no loss", None, None, None, None, []),
+        row(amended, 8, "a", "a: tuned, amended", 0.6, -0.2, -25.0, "better", ["train.py"])]
+
+
 def test_shallow_clone_says_what_is_missing(twoexp: tuple[Path, dict], tmp_path: Path) -> None:
     repo, c = twoexp
     clone = tmp_path / "shallow"
