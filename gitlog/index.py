@@ -114,6 +114,7 @@ class Index:
         self.log_dir = log_dir
         self.rebuilt = False
         self.busy = False  # another process held the write lock: nothing more is written
+        self.problem: str | None = None  # why the cache could not be opened or written
         self.db: sqlite3.Connection | None = None
         if not use:
             return
@@ -167,8 +168,9 @@ class Index:
         self.rebuilt = True
         try:
             self._open()
-        except (sqlite3.Error, OSError):
+        except (sqlite3.Error, OSError) as err:
             self.db = None
+            self.problem = str(err)
 
     def close(self) -> None:
         if self.db is not None:
@@ -205,6 +207,7 @@ class Index:
             return True
         except sqlite3.OperationalError as err:  # locked by another writer, read-only: skip
             self.busy = "locked" in str(err) or "busy" in str(err)
+            self.problem = str(err)
             with contextlib.suppress(sqlite3.Error):
                 self.db.execute("ROLLBACK")
         except sqlite3.DatabaseError:

@@ -979,6 +979,23 @@ def test_warm_rows_are_read_from_the_index_as_they_are_shown(
     assert list(warm.kept) == list(cold.kept)
 
 
+def test_index_says_when_it_cannot_write_the_cache(twoexp: tuple[Path, dict]) -> None:
+    """Queries go on without a cache they cannot open; ``gitlog index``, whose job is to
+    fill it, fails instead of saying it updated it."""
+    repo, _ = twoexp
+    cache = repo / ".git" / "gitlog" / "index.sqlite"
+    cache.mkdir(parents=True)  # not a file sqlite can open
+    proc = run_cli("index", cwd=repo)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        f"Error: could not write the query cache {cache}: unable to open database file",
+        f"hint: make {cache.parent} writable, or remove {cache}"]
+    assert len(history_json(repo, "-m", "loss", "--all")) == 6  # answered uncached
+    cache.rmdir()
+    proc = run_cli("index", cwd=repo)
+    assert proc.returncode == 0 and proc.stderr.startswith(f"updated {cache}: 6 runs")
+
+
 def test_history_and_the_other_queries_share_the_cache(twoexp: tuple[Path, dict]) -> None:
     """Facts already cached (by ``gitlog index``, another query, the post-commit step)
     are not written again, and history does not drop the runs another query stored for
