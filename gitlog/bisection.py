@@ -58,8 +58,8 @@ def code_version(repo: Repo, config: Config, rev: str) -> str:
     """The code commit ``rev`` names: a run commit stands for the code it ran."""
     sha = find_commit(repo, config, rev)
     if sha is None:
-        raise RevisionError(rev, "unknown revision or experiment",
-                            hint="name a code commit, a run commit or an experiment")
+        raise RevisionError(rev, "unknown revision or experiment", hint=repo.unknown_hint(
+            rev, "name a code commit, a run commit or an experiment"))
     code = repo.git("log", "-1", "--format=%(trailers:key=Gitlog-Code,valueonly)", sha).strip()
     if code and code != "none" and repo.rev_parse(code):
         return code

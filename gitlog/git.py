@@ -133,6 +133,17 @@ class Repo:
         return run_git(list(args), self.root, input=input, env=env,
                        check=check).stdout.decode("utf-8", errors="replace")
 
+    def unknown_hint(self, rev: str, hint: str) -> str:
+        """The hint for ``rev`` not found: in a shallow clone, a commit id or an ancestry
+        (``exp/x~3``) may be beyond its history, so that is said instead of ``hint``."""
+        import re
+
+        if (self.common_dir / "shallow").exists() and (
+                "~" in rev or "^" in rev or re.fullmatch(r"[0-9a-fA-F]{4,64}", rev)):
+            return (f"this is a shallow clone: {rev} may be older than its history "
+                    "(git fetch --unshallow brings the rest)")
+        return hint
+
     def rev_parse(self, rev: str) -> str | None:
         proc = run_git(["rev-parse", "-q", "--verify", "--end-of-options", rev + "^{commit}"],
                        self.root, check=False)

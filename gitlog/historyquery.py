@@ -196,7 +196,7 @@ def _walk_rows(repo: Repo, config: Config, index: Index, revs: list[str], all_: 
     """The rows of ``revs`` (every experiment if none and HEAD holds no runs) and
     whether it fell back to every experiment: from the index, else from the last walk
     of the same revisions plus the runs since, else from a whole walk."""
-    from .historyrows import Rows, cached, extend_rows, walk_rows
+    from .historyrows import CacheChanged, Rows, StoredLines, cached, extend_rows, walk_rows
     from .runlog import resolve, walk_base
 
     def rows_of(tokens: list[str], resolved: str | None) -> Rows:
@@ -205,15 +205,26 @@ def _walk_rows(repo: Repo, config: Config, index: Index, revs: list[str], all_: 
         resolved = resolve(repo, tokens, resolved)
         base = walk_base(repo, config, tokens, first_parent)
         key = base + "\x1e" + resolved
-        found = cached(index, key, specs)
-        if found is not None:  # read while other queries may fill the cache: kept
-            index.touch_walk(key)
-        found = found or extend_rows(
-            repo, config, index, tokens, key, specs, (base, resolved),
-            first_parent=first_parent, progress=progress)
-        return found or walk_rows(repo, config, index, tokens, key, specs,
-                                  first_parent=first_parent, progress=progress,
-                                  tip=(base, resolved))
+
+        def uncached() -> Rows:  # the walk again, the index left alone
+            return walk_rows(repo, config, Index(index.path.parent, config.log_dir, use=False),
+                             tokens, key, specs, first_parent=first_parent)
+
+        try:
+            found = cached(index, key, specs)
+            if found is not None:  # read while other queries may fill the cache: kept
+                index.touch_walk(key)
+            found = found or extend_rows(
+                repo, config, index, tokens, key, specs, (base, resolved),
+                first_parent=first_parent, progress=progress)
+            found = found or walk_rows(repo, config, index, tokens, key, specs,
+                                       first_parent=first_parent, progress=progress,
+                                       tip=(base, resolved))
+        except CacheChanged:  # another process rebuilt the index under this walk
+            found = uncached()
+        if isinstance(found.lines, StoredLines):
+            found.lines.again = lambda: uncached().lines
+        return found
 
     rows = rows_of(*targets(repo, config, revs, all_))
     if rows.lines or revs or all_:

@@ -22,7 +22,7 @@ from .config import Config
 from .display import visible
 from .errors import GitlogError
 from .facts import log_paths
-from .git import Repo
+from .git import Repo, run_git
 from .index import SEP as SEP_FACTS
 from .index import Index, pack
 from .linking import Progress, source_experiment
@@ -169,23 +169,54 @@ class Rows:
         self.frontier = frontier  # the linking entries of the walk's tips (``make_rows``)
 
 
+class CacheChanged(GitlogError):
+    """Stored rows went from the index while they were read (another process rebuilt it)."""
+
+    def __init__(self) -> None:
+        super().__init__("the query cache changed while it was read",
+                         hint="run the command again")
+
+
 class StoredLines:
     """A walk's lines as the index holds them, read again piece by piece each time they
-    are iterated: a warm query holds one piece at a time, however many runs there are."""
+    are iterated: a warm query holds one piece at a time, however many runs there are.
+    ``again``: the same lines made by walking again without the cache, for when a piece
+    went from the index meanwhile (another process rebuilt it); they are held from then on."""
 
     def __init__(self, index: Index, key: str, name: str, count: int) -> None:
         self.where = (index.path.parent, index.log_dir)
         self.key, self.name, self.count = key, name, count
         self.index: Index | None = None  # opened on the first pass, kept for the next
+        self.again: Callable[[], list[str] | StoredLines] | None = None
+        self.held: list[str] | None = None
 
     def __len__(self) -> int:
         return self.count
 
     def __iter__(self) -> Iterator[str]:
+        if self.held is not None:
+            yield from self.held
+            return
         if self.index is None:
             self.index = Index(*self.where)
-        for lines in _read_pieces(self.index, self.key, self.name, self.count):
-            yield from lines
+        last = None  # the last piece read
+        for start in range(0, self.count, CHUNK):
+            text = self.index.column(self.key, _piece(self.name, start))
+            if text is None:  # gone since it was checked: the rest comes from a new walk
+                self.held = self._walked_again(start, last)
+                yield from self.held[start:]
+                return
+            last = text.split("\n")
+            yield from last
+
+    def _walked_again(self, start: int, last: list[str] | None) -> list[str]:
+        """The lines walked again; they must go on from those read (a branch that moved
+        meanwhile would give others)."""
+        lines = self.again() if self.again is not None else None
+        if not isinstance(lines, list) or len(lines) != self.count or \
+                (last is not None and lines[start - len(last):start] != last):
+            raise CacheChanged()
+        return lines
 
 
 def _piece(name: str, start: int) -> str:
@@ -200,8 +231,7 @@ def _read_pieces(index: Index, key: str, name: str, count: int) -> Iterator[list
     for start in range(0, count, CHUNK):
         text = index.column(key, _piece(name, start))
         if text is None:
-            raise GitlogError("the query cache changed while it was read",
-                              hint="run the command again")
+            raise CacheChanged()
         yield text.split("\n")
 
 
@@ -395,8 +425,7 @@ def extend_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key
     if old is None:
         return None
     old_tips, new_tips = _ids(old_resolved), _ids(resolved)
-    if not old_tips or repo.git("rev-list", "-n1", *old_tips,
-                                *(f"^{t}" for t in new_tips), "--").strip():
+    if not old_tips or not _only_forward(repo, old_tips, new_tips):
         return None  # a revision moved elsewhere (a rebase, a reset): walk it all
     name = _cache_key(specs)
     pieces: Pieces | None = None
@@ -435,6 +464,14 @@ def extend_rows(repo: Repo, config: Config, index: Index, tokens: list[str], key
     if not rows.stored:
         return rows
     return Rows(StoredLines(index, key, name, rows.stored + len(tail_lines)), rows.warnings)
+
+
+def _only_forward(repo: Repo, old_tips: list[str], new_tips: list[str]) -> bool:
+    """Whether every old tip is in the history of the new ones; not when an old tip is
+    gone from the repository (a rebased or amended branch, then ``git gc``)."""
+    proc = run_git(["rev-list", "-n1", *old_tips, *(f"^{t}" for t in new_tips), "--"],
+                   repo.root, check=False)
+    return proc.returncode == 0 and not proc.stdout.strip()
 
 
 def step_points(config: Config, specs: list[MetricSpec]) -> StepPoints | None:

@@ -107,12 +107,17 @@ class CommitSet:
 class Index:
     """One open cache; every method degrades to 'not cached' rather than failing."""
 
-    def __init__(self, gitlog_dir: Path, log_dir: str, *, rebuild: bool = False) -> None:
+    def __init__(self, gitlog_dir: Path, log_dir: str, *, rebuild: bool = False,
+                 use: bool = True) -> None:
+        """``use=False``: open nothing; every read misses and every write is refused."""
         self.path = Path(gitlog_dir) / FILE
         self.log_dir = log_dir
         self.rebuilt = False
         self.busy = False  # another process held the write lock: nothing more is written
+        self.problem: str | None = None  # why the cache could not be opened or written
         self.db: sqlite3.Connection | None = None
+        if not use:
+            return
         try:
             if rebuild:
                 self._remove()
@@ -163,8 +168,9 @@ class Index:
         self.rebuilt = True
         try:
             self._open()
-        except (sqlite3.Error, OSError):
+        except (sqlite3.Error, OSError) as err:
             self.db = None
+            self.problem = str(err)
 
     def close(self) -> None:
         if self.db is not None:
@@ -201,6 +207,7 @@ class Index:
             return True
         except sqlite3.OperationalError as err:  # locked by another writer, read-only: skip
             self.busy = "locked" in str(err) or "busy" in str(err)
+            self.problem = str(err)
             with contextlib.suppress(sqlite3.Error):
                 self.db.execute("ROLLBACK")
         except sqlite3.DatabaseError:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config, load
+from .errors import GitlogError
 from .git import Repo
 from .index import Index
 from .runlog import Progress, code_changes, collect
@@ -33,6 +34,11 @@ def update(repo: str | Path | Repo = ".", *, rebuild: bool = False,
         before = index.count()
         log = collect(repo, config, index, all_=True, changes=True, progress=progress)
         code_changes(repo, config, index, log)
+        if index.db is None or index.problem:  # a query may go on uncached; this may not
+            raise GitlogError(
+                f"could not write the query cache {index.path}: {index.problem}",
+                hint="another gitlog process holds it: run gitlog index again" if index.busy
+                else f"make {index.path.parent} writable, or remove {index.path}")
         return IndexStats(index.path, len(log.runs), before, time.monotonic() - start,
                           rebuild or index.rebuilt)
 

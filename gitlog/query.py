@@ -110,7 +110,7 @@ def resolve_run(repo: Repo, config: Config, rev: str | None) -> str:
         raise RevisionError(rev, f"the ids of {len(found)} runs start with it ({shown})",
                             hint="give more of the run id, or its commit")
     raise RevisionError(rev, "no commit, experiment or run id matches",
-                        hint="list experiments with 'gitlog ls'")
+                        hint=repo.unknown_hint(rev, "list experiments with 'gitlog ls'"))
 
 
 def _run_ids(repo: Repo, start: str) -> dict[str, str]:

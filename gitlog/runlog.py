@@ -67,9 +67,9 @@ def _map_rev(repo: Repo, config: Config, rev: str) -> str:
     ref = experiment_rev(repo, config, rev)
     if ref and (not any(c in rev for c in "~^") or repo.rev_parse(ref)):  # baseline~9
         return ref
-    raise RevisionError(rev, "unknown revision or experiment",
-                        hint="name a commit, a branch, a range like main..exp/x, or an "
-                             "experiment from 'gitlog ls'")
+    raise RevisionError(rev, "unknown revision or experiment", hint=repo.unknown_hint(
+        rev, "name a commit, a branch, a range like main..exp/x, or an experiment from "
+             "'gitlog ls'"))
 
 
 def map_revision(repo: Repo, config: Config, rev: str) -> str:
@@ -106,7 +106,36 @@ def walk_base(repo: Repo, config: Config, tokens: list[str], first_parent: bool)
     shallow = repo.common_dir / "shallow"
     parts = [WALK_VERSION, config.log_dir, config.prefix, str(first_parent), "\0".join(tokens),
              shallow.read_text() if shallow.exists() else ""]
+    replaced = replacements(repo)
+    if replaced:  # (most repositories have none: their keys stay as they were)
+        parts.append(replaced)
     return "\x1e".join(parts)  # stored as is: no digest, so no two walks can collide
+
+
+def replacements(repo: Repo) -> str:
+    """The replace refs and grafts that make git see other parents or contents for some
+    commits (``git replace --graft``, ``.git/info/grafts``), as one string: a walk's
+    result depends on them as on its tips. Read from the files, no git process."""
+    import os
+
+    common = repo.common_dir
+    base = os.environ.get("GIT_REPLACE_REF_BASE", "refs/replace/").rstrip("/") + "/"
+    if os.environ.get("GIT_NO_REPLACE_OBJECTS"):
+        return ""
+    found: list[str] = []
+    loose = common / base
+    if loose.is_dir():
+        found += sorted(f"{path.relative_to(common)} {path.read_text().strip()}"
+                        for path in loose.rglob("*") if path.is_file())
+    packed = common / "packed-refs"
+    if packed.exists():
+        text = packed.read_text(errors="replace")
+        if " " + base in text:
+            found += [line for line in text.split("\n") if line[41:].startswith(base)]
+    grafts = common / "info" / "grafts"
+    if grafts.exists():
+        found.append(grafts.read_text(errors="replace"))
+    return "\0".join(found)
 
 
 def resolve(repo: Repo, tokens: list[str], resolved: str | None = None) -> str:

@@ -343,6 +343,27 @@ def test_rebased_and_force_pushed_branch(twoexp: tuple[Path, dict], tmp_path: Pa
     assert history_json(repo, "-m", "loss", "a") == before
 
 
+def test_an_amended_run_after_git_gc_with_the_cache_warm(twoexp: tuple[Path, dict]) -> None:
+    """The cache remembers the tips it walked; once an amend or a rebase left one
+    unreachable and git gc pruned it, the next query walks again (it failed: 'bad object')."""
+    repo, c = twoexp
+    assert len(history_json(repo, "-m", "loss", "a")) == 4
+    date = f"{BASE + 60 * 8} +0000"
+    when = {"GIT_COMMITTER_DATE": date, "GIT_AUTHOR_DATE": date}
+    amended = git(repo, "commit-tree", f"{c['a4']}^{{tree}}", "-p", c["a3"], "-m",
+                  "a: tuned, amended", env=when).strip()
+    git(repo, "update-ref", "refs/heads/exp/a", amended)
+    git(repo, "reflog", "expire", "--expire=now", "--all")
+    git(repo, "gc", "-q", "--prune=now")
+    assert git(repo, "cat-file", "-t", c["a4"], check=False) == ""  # pruned
+    assert history_json(repo, "-m", "loss", "a") == [
+        row(c["a1"], 2, "a", "a: first", 1.0),
+        row(c["a2"], 4, "a", "a: new model", 0.8, -0.2, -20.0, "better",
+            ["model.py", "train.py"]),
+        row(c["a3"], 6, "a", "a: no loss", None, None, None, None, []),
+        row(amended, 8, "a", "a: tuned, amended", 0.6, -0.2, -25.0, "better", ["train.py"])]
+
+
 def test_shallow_clone_says_what_is_missing(twoexp: tuple[Path, dict], tmp_path: Path) -> None:
     repo, c = twoexp
     clone = tmp_path / "shallow"
@@ -357,6 +378,47 @@ def test_shallow_clone_says_what_is_missing(twoexp: tuple[Path, dict], tmp_path:
     for query in (["best", "-m", "loss"], ["blame", "-m", "loss"]):  # they say it too
         proc = run_cli(*query, cwd=clone)
         assert proc.returncode == 0 and "git fetch --unshallow" in proc.stderr, query
+    # a revision beyond the boundary is said to be, not 'unknown'; a typo is not
+    for query in (["history", "-m", "loss", "exp/a~3"], ["compare", "exp/a~3", "exp/a"],
+                  ["show", c["a1"][:10]]):
+        proc = run_cli(*query, cwd=clone)
+        assert proc.returncode == 1 and proc.stdout == "", query
+        rev = query[-2] if query[0] == "compare" else query[-1]
+        assert proc.stderr.splitlines()[-1] == (
+            f"hint: this is a shallow clone: {rev} may be older than its history "
+            "(git fetch --unshallow brings the rest)"), query
+    proc = run_cli("history", "-m", "loss", "exp/nosuch", cwd=clone)
+    assert proc.returncode == 1 and "shallow" not in proc.stderr
+
+
+def test_a_graft_is_seen_by_a_warm_cache_too(twoexp: tuple[Path, dict]) -> None:
+    repo, c = twoexp
+    before = history_json(repo, "-m", "loss", "a")  # stored in the cache
+    git(repo, "replace", "--graft", c["a4"], c["a1"])  # a4 now follows a1: a2, a3 hidden
+    rows = [row(c["a1"], 2, "a", "a: first", 1.0),
+            row(c["a4"], 7, "a", "a: tuned", 0.6, -0.4, -40.0, "better",
+                ["model.py", "train.py"])]
+    assert history_json(repo, "-m", "loss", "a") == rows
+    git(repo, "pack-refs", "--all")  # a packed replace ref reads the same
+    assert history_json(repo, "-m", "loss", "a") == rows
+    git(repo, "replace", "-d", c["a4"])
+    assert history_json(repo, "-m", "loss", "a") == before
+
+
+def test_a_cache_rebuilt_while_history_reads_it_still_gives_the_rows(
+        twoexp: tuple[Path, dict]) -> None:
+    from gitlog.historyquery import query_history
+
+    repo, c = twoexp
+    for revs, runs in ((["a"], ["a1", "a2", "a3", "a4"]), (["exp/a..b"], ["b1", "b2"])):
+        cold = query_history(["loss"], revs, repo=repo)
+        expected = list(cold.kept)
+        assert [line.split("\x1f", 1)[0] for line in expected] == [c[r] for r in runs]
+        warm = query_history(["loss"], revs, repo=repo)  # read from the cache...
+        with sqlite3.connect(repo / ".git" / "gitlog" / "index.sqlite") as db:
+            db.execute("DELETE FROM columns")  # ...which another process rebuilds or evicts
+        assert list(warm.kept) == expected  # walked again, not "the query cache changed"
+        assert list(warm.kept) == expected
 
 
 def test_malformed_metrics_warned_with_commit_and_skipped(tmp_path: Path) -> None:
@@ -1002,9 +1064,8 @@ def test_steps_after_a_rebased_copy_compare_with_the_copy(tmp_path: Path) -> Non
 def test_warm_rows_are_read_from_the_index_as_they_are_shown(
         twoexp: tuple[Path, dict]) -> None:
     """A warm query reads its rows back from the index each time it goes over them, so
-    it holds none; if another process drops them meanwhile, it says so instead of
-    showing a partial table."""
-    from gitlog.errors import GitlogError
+    it holds none; if another process drops them meanwhile, it walks again for the rest,
+    never showing a partial table."""
     from gitlog.timeline import query_history
 
     repo, _ = twoexp
@@ -1016,8 +1077,24 @@ def test_warm_rows_are_read_from_the_index_as_they_are_shown(
     con.execute("DELETE FROM columns")  # what pruning old walks does
     con.commit()
     con.close()
-    with pytest.raises(GitlogError, match="cache changed while it was read"):
-        list(warm.kept)
+    assert list(warm.kept) == list(cold.kept)
+
+
+def test_index_says_when_it_cannot_write_the_cache(twoexp: tuple[Path, dict]) -> None:
+    """Queries go on without a cache they cannot open; ``gitlog index``, whose job is to
+    fill it, fails instead of saying it updated it."""
+    repo, _ = twoexp
+    cache = repo / ".git" / "gitlog" / "index.sqlite"
+    cache.mkdir(parents=True)  # not a file sqlite can open
+    proc = run_cli("index", cwd=repo)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        f"Error: could not write the query cache {cache}: unable to open database file",
+        f"hint: make {cache.parent} writable, or remove {cache}"]
+    assert len(history_json(repo, "-m", "loss", "--all")) == 6  # answered uncached
+    cache.rmdir()
+    proc = run_cli("index", cwd=repo)
+    assert proc.returncode == 0 and proc.stderr.startswith(f"updated {cache}: 6 runs")
 
 
 def test_history_and_the_other_queries_share_the_cache(twoexp: tuple[Path, dict]) -> None:
