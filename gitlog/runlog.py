@@ -131,7 +131,7 @@ def replacements(repo: Repo) -> str:
     if packed.exists():
         text = packed.read_text(errors="replace")
         if " " + base in text:
-            found += [line for line in text.split("\n") if line[41:].startswith(base)]
+            found += [line for line in text.split("\n") if line.partition(" ")[2].startswith(base)]
     grafts = common / "info" / "grafts"
     if grafts.exists():
         found.append(grafts.read_text(errors="replace"))
