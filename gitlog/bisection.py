@@ -84,7 +84,9 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
                           hint="give the value that splits good from bad: --threshold 0.3")
     good_sha, bad_sha = code_version(repo, config, good), code_version(repo, config, bad)
     _check_range(repo, good, bad, good_sha, bad_sha)
-    _check_metric(repo, config, metric, [good, bad], [good_sha, bad_sha])
+    bad_above = config.better(metric) == "lower"
+    _check_endpoints(repo, config, metric, threshold, bad_above, [good, bad],
+                     [good_sha, bad_sha])
     say = output or (lambda _line: None)
     base = Path(tempfile.mkdtemp(prefix="gitlog-bisect-"))
     worktree = base / "work"
@@ -92,7 +94,7 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
     steps_log = base / "steps.jsonl"
     state.write_text(json.dumps({
         "metric": metric, "names": metric_names(config, metric), "threshold": threshold,
-        "bad_above": config.better(metric) == "lower", "experiment": experiment,
+        "bad_above": bad_above, "experiment": experiment,
         "command": list(command), "log": str(steps_log), "repo": str(repo.root),
     }))
     lines: list[str] = []
@@ -148,29 +150,63 @@ def _check_range(repo: Repo, good: str, bad: str, good_sha: str, bad_sha: str) -
                           hint=f"swap them: --good {shlex.quote(bad)} --bad {shlex.quote(good)}")
 
 
-def _check_metric(repo: Repo, config: Config, metric: str, revs: list[str],
-                  code: list[str]) -> None:
-    """Refuse a metric that the logged runs of the good and bad versions lack, before any
-    step runs COMMAND and logs a run that cannot be judged. Versions with no run that
-    logged metrics leave nothing to check against."""
+def _check_endpoints(repo: Repo, config: Config, metric: str, threshold: float,
+                     bad_above: bool, revs: list[str], code: list[str]) -> None:
+    """Refuse, before any step runs COMMAND, a metric that the logged runs of the good and
+    bad versions lack, and a --good whose logged run is already bad or a --bad whose run
+    is good: git bisect never tests either end, so it would name a wrong version. Versions
+    with no run that logged metrics leave nothing to check against."""
     with Index(repo.gitlog_dir, config.log_dir) as index:
         log = collect(repo, config, index, all_=True)
         if not log.runs:
             return
         trees = details(repo, config, index, [r.facts.commit for r in log.runs])
-    named = {find_commit(repo, config, rev) for rev in revs}
-    wanted = {_code_tree(repo, config, sha) for sha in code}
-    seen: set[str] = set()
-    for entry in log.runs:
-        if entry.facts.commit in named or trees[entry.facts.commit][1] in wanted:
-            seen.update(entry.facts.metrics())
     names = metric_names(config, metric)
-    if not seen or any(n in seen for n in names):
-        return
-    known = sorted(seen)
-    shown = ", ".join(known[:15]) + (" ..." if len(known) > 15 else "")
-    raise GitlogError(f"no run of --good or --bad has the metric {metric}",
-                      hint=f"metrics in these runs: {shown}")
+    seen: set[str] = set()
+    ends: list[tuple[str, float] | None] = []
+    for rev, sha in zip(revs, code, strict=True):
+        named, tree = find_commit(repo, config, rev), _code_tree(repo, config, sha)
+        runs = [e for e in log.runs if trees[e.facts.commit][1] == tree]
+        runs += [e for e in log.runs if e.facts.commit == named and e not in runs]
+        for entry in runs:
+            seen.update(entry.facts.metrics())
+            seen.update(n for n in names if entry.facts.metric([n], finite=False) is not None)
+        ends.append(_logged(runs, names))
+    if seen and not any(n in seen for n in names):
+        known = sorted(seen)
+        shown = ", ".join(known[:15]) + (" ..." if len(known) > 15 else "")
+        raise GitlogError(f"no run of --good or --bad has the metric {metric}",
+                          hint=f"metrics in these runs: {shown}")
+    better = "lower" if bad_above else "higher"
+    hint = f"pass a --threshold that --good's {metric} meets and --bad's does not"
+    if ends[0] and ends[1] and math.isfinite(ends[0][1]) and math.isfinite(ends[1][1]) \
+            and _is_bad(ends[1][1], ends[0][1], bad_above):
+        hint += f" (one between {ends[0][1]:.6g} and {ends[1][1]:.6g})"
+    for option, rev, end, want_bad in (("--good", revs[0], ends[0], False),
+                                       ("--bad", revs[1], ends[1], True)):
+        if end is not None and _is_bad(end[1], threshold, bad_above) != want_bad:
+            state = "is already bad" if not want_bad else "is not bad"
+            raise GitlogError(f"{option} {rev} {state}: its run {end[0][:10]} logged "
+                              f"{metric}={end[1]:.6g} vs --threshold {threshold:g} "
+                              f"({better} is better)", hint=hint)
+
+
+def _logged(runs: list[Any], names: list[str]) -> tuple[str, float] | None:
+    """(commit, value) of the newest completed run among ``runs`` that has the metric
+    (nan and infinities included: a diverged run is bad), as a bisect step reuses it."""
+    for entry in reversed(runs):
+        value = entry.facts.metric(names, finite=False)
+        if value is not None and entry.facts.status in (None, "completed"):
+            return entry.facts.commit, float(value)
+    return None
+
+
+def _is_bad(value: float, threshold: float, bad_above: bool) -> bool:
+    """On the worse side of ``threshold``; a diverged run (nan or infinite) is bad, as
+    ``history`` calls it worse."""
+    if not math.isfinite(value):
+        return True
+    return value > threshold if bad_above else value < threshold
 
 
 def _read_steps(path: Path) -> list[BisectStep]:
@@ -191,8 +227,7 @@ def evaluate(state: dict[str, Any], worktree: str | Path = ".") -> tuple[int, Bi
     if step.value is None:
         step.verdict = "skip"
         return SKIP, step
-    bad = step.value > state["threshold"] if state["bad_above"] else \
-        step.value < state["threshold"]
+    bad = _is_bad(step.value, state["threshold"], state["bad_above"])
     step.verdict = "bad" if bad else "good"
     return (BAD if bad else GOOD), step
 
@@ -206,10 +241,6 @@ def _code_tree(repo: Repo, config: Config, commit: str) -> str:
     return tree
 
 
-def _metric(flat: dict[str, float], names: list[str]) -> float | None:
-    return next((flat[n] for n in names if n in flat), None)
-
-
 def _reuse(repo: Repo, config: Config, state: dict[str, Any], code_tree: str,
            head: str) -> BisectStep | None:
     with Index(repo.gitlog_dir, config.log_dir) as index:
@@ -217,14 +248,11 @@ def _reuse(repo: Repo, config: Config, state: dict[str, Any], code_tree: str,
         if not log.runs:
             return None
         trees = details(repo, config, index, [r.facts.commit for r in log.runs])
-    for entry in reversed(log.runs):
-        if trees[entry.facts.commit][1] != code_tree:
-            continue
-        value = _metric(entry.facts.metrics(), state["names"])
-        if value is not None and entry.facts.status in (None, "completed"):
-            return BisectStep(head, "", value, entry.facts.commit, True,
-                              f"reused run {entry.facts.commit[:10]}")
-    return None
+    found = _logged([e for e in log.runs if trees[e.facts.commit][1] == code_tree],
+                    state["names"])
+    if found is None:
+        return None
+    return BisectStep(head, "", found[1], found[0], True, f"reused run {found[0][:10]}")
 
 
 def _fresh_run(repo: Repo, config: Config, state: dict[str, Any], head: str) -> BisectStep:
@@ -240,9 +268,12 @@ def _fresh_run(repo: Repo, config: Config, state: dict[str, Any], head: str) -> 
         with repo.cat_file() as cat:
             got = cat.read(f"{commit}:{config.log_dir}/metrics.json")
         if got and got[0] == "blob":
-            from .facts import _metrics
+            from .facts import Facts, parse_metrics
 
-            value = _metric(_metrics(got[1])[0] or {}, state["names"])
+            tree = parse_metrics(got[1])[0]
+            found = Facts("", 0, "", "", "", True, tree=tree).metric(
+                state["names"], finite=False) if isinstance(tree, dict) else None
+            value = None if found is None else float(found)
     note = f"new run {commit[:10]}" if commit else "run not committed"
     if result.status != "completed":
         note += f" ({result.status})"
