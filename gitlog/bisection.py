@@ -72,6 +72,8 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
     """Bisect between ``good`` and ``bad`` code versions on ``metric`` vs ``threshold``."""
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = load(repo.root)
+    if isinstance(command, str):  # one string is a command line, not its characters
+        command = shlex.split(command)
     if not command:
         raise GitlogError("no command to run at each step",
                           hint="gitlog bisect --metric loss --threshold 0.3 --good A --bad B "
@@ -124,6 +126,11 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
     found = re.search(r"^([0-9a-f]{40,64}) is the first bad commit", text, re.M)
     if found is None:
         if "only 'skip'ped commits left" in text:
+            if steps and all(s.verdict == "skip" for s in steps):
+                raise GitlogError(
+                    f"every version tested was skipped ({len(steps)}): the command failed "
+                    f"or logged no {metric} at each", hint=f"see why with 'gitlog logs "
+                    f"{shlex.quote(experiment)}', or run {shlex.join(command)} by hand")
             shas = re.findall(r"^([0-9a-f]{40,64})$", text, re.M)
             return BisectResult(None, steps=steps, candidates=shas)
         tail = "\n".join(lines[-5:]) or f"exit {code}"

@@ -192,3 +192,39 @@ def test_bisect_judges_a_version_whose_run_diverges_bad(tmp_path: Path) -> None:
             (versions[2], "v3 diverges", "nan")
         assert {s["commit"]: s["verdict"] for s in out["steps"]}[versions[2][:10]] == "bad"
         assert all(s["source"].startswith(attempt) for s in out["steps"])
+
+
+def test_bisect_fails_when_every_step_is_skipped(tmp_path: Path) -> None:
+    # a command that fails at every version ended in "only skipped versions are left",
+    # every version listed, exit 0
+    repo = make_repo(tmp_path / "p", {"train.py": SCRIPT.format(q=1, note="v1")})
+    first = git(repo, "rev-parse", "HEAD").strip()
+    for note in ("v2", "v3"):
+        (repo / "train.py").write_text(SCRIPT.format(q=1, note=note))
+        git(repo, "commit", "-qam", note)
+    proc = run_cli("bisect", "-m", "loss", "--threshold", "0.3", "--good", first, "--bad",
+                   "main", "--", sys.executable, "-c", "raise SystemExit(1)", cwd=repo)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr.splitlines()[-2:] == [
+        "Error: every version tested was skipped (1): the command failed or logged no loss "
+        "at each",
+        f"hint: see why with 'gitlog logs bisect', or run {sys.executable} -c 'raise "
+        "SystemExit(1)' by hand"]
+    assert len(git(repo, "worktree", "list").splitlines()) == 1
+
+
+def test_bisect_api_takes_a_command_line_and_prints_nothing(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    # command="python train.py" ran the program "p" (the string's characters as argv)
+    import gitlog
+
+    repo = make_repo(tmp_path / "p", {"train.py": SCRIPT.format(q=1, note="v1")})
+    first = git(repo, "rev-parse", "HEAD").strip()
+    for q, note in ((5, "v2 breaks it"), (5, "v3")):
+        (repo / "train.py").write_text(SCRIPT.format(q=q, note=note))
+        git(repo, "commit", "-qam", note)
+    result = gitlog.bisect("loss", 0.3, good=first, bad="main", repo=repo,
+                           command=f"{sys.executable} train.py")
+    assert (result.subject, result.value, [s.verdict for s in result.steps]) == \
+        ("v2 breaks it", 0.5, ["bad"])
+    assert capfd.readouterr() == ("", "")
