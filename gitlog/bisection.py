@@ -70,8 +70,12 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
            experiment: str = "bisect", repo: str | Path | Repo = ".",
            output: Callable[[str], None] | None = None) -> BisectResult:
     """Bisect between ``good`` and ``bad`` code versions on ``metric`` vs ``threshold``."""
+    folder = repo.root if isinstance(repo, Repo) else Path(repo).resolve()
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = load(repo.root)
+    # COMMAND runs in the worktree's copy of the folder bisect was started in (or named)
+    subdir = folder.relative_to(repo.root).as_posix() if folder.is_relative_to(repo.root) \
+        else "."
     if isinstance(command, str):  # one string is a command line, not its characters
         command = shlex.split(command)
     if not command:
@@ -98,6 +102,7 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
         "metric": metric, "names": metric_names(config, metric), "threshold": threshold,
         "bad_above": bad_above, "experiment": experiment,
         "command": list(command), "log": str(steps_log), "repo": str(repo.root),
+        "subdir": subdir,
     }))
     lines: list[str] = []
     try:
@@ -265,8 +270,11 @@ def _reuse(repo: Repo, config: Config, state: dict[str, Any], code_tree: str,
 def _fresh_run(repo: Repo, config: Config, state: dict[str, Any], head: str) -> BisectStep:
     from .procrun import run_command
 
+    cwd = repo.root / state.get("subdir", ".")
+    if not cwd.is_dir():  # the folder the command runs in came later: judge nothing here
+        return BisectStep(head, "", None, None, False, f"no folder {state['subdir']} here")
     result = run_command(list(state["command"]), repo=repo.root,
-                         experiment=state["experiment"], cwd=repo.root,
+                         experiment=state["experiment"], cwd=cwd,
                          message=f"{state['experiment']}: bisect step at {head[:10]}",
                          stdout=sys.stderr.buffer, stderr=sys.stderr.buffer)
     commit = result.run.commit

@@ -228,3 +228,22 @@ def test_bisect_api_takes_a_command_line_and_prints_nothing(
     assert (result.subject, result.value, [s.verdict for s in result.steps]) == \
         ("v2 breaks it", 0.5, ["bad"])
     assert capfd.readouterr() == ("", "")
+
+
+def test_bisect_runs_the_command_in_the_folder_it_was_started_in(tmp_path: Path) -> None:
+    # the command ran at the worktree's root: from src/, 'python train.py' failed at
+    # every version
+    repo = make_repo(tmp_path / "p", {"src/train.py": SCRIPT.format(q=1, note="v1")})
+    first = git(repo, "rev-parse", "HEAD").strip()
+    for q, note in ((5, "v2 breaks it"), (5, "v3")):
+        (repo / "src" / "train.py").write_text(SCRIPT.format(q=q, note=note))
+        git(repo, "commit", "-qam", note)
+    before = state_of(repo)
+    proc = run_cli("bisect", "-m", "loss", "--threshold", "0.3", "--good", first, "--bad",
+                   "main", "--format", "json", "--", sys.executable, "train.py",
+                   cwd=repo / "src")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert (out["subject"], out["value"], [s["verdict"] for s in out["steps"]]) == \
+        ("v2 breaks it", 0.5, ["bad"])
+    assert state_of(repo) == before
