@@ -26,7 +26,7 @@ from .branches import find_commit
 from .config import Config, load
 from .details import details
 from .errors import GitlogError, RevisionError
-from .git import Repo, run_git, stream_git
+from .git import Repo, run_git, stream_command, stream_git
 from .historyquery import metric_names, no_metric_given
 from .index import Index
 from .runlog import collect
@@ -91,8 +91,8 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
     good_sha, bad_sha = code_version(repo, config, good), code_version(repo, config, bad)
     _check_range(repo, good, bad, good_sha, bad_sha)
     bad_above = config.better(metric) == "lower"
-    _check_endpoints(repo, config, metric, threshold, bad_above, [good, bad],
-                     [good_sha, bad_sha])
+    ends = _check_endpoints(repo, config, metric, threshold, bad_above, [good, bad],
+                            [good_sha, bad_sha])
     say = output or (lambda _line: None)
     base = Path(tempfile.mkdtemp(prefix="gitlog-bisect-"))
     worktree = base / "work"
@@ -118,8 +118,17 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
             lines.append(line)
             say(line)
 
-        code = stream_git(["bisect", "run", sys.executable, "-m", "gitlog.cli.bisect_step",
-                           str(state)], worktree, keep)
+        step_argv = [sys.executable, "-m", "gitlog.cli.bisect_step", str(state)]
+        code = stream_git(["bisect", "run", *step_argv], worktree, keep)
+        if any(" is the first bad commit" in line for line in lines):
+            # git took the ends as the user said; an end without a logged run, when no
+            # tested version agrees with it, is the answer's only ground: test it too
+            verdicts = {s.verdict for s in _read_steps(steps_log)}
+            for sha, end, verdict in ((bad_sha, ends[1], "bad"), (good_sha, ends[0], "good")):
+                if end is None and verdict not in verdicts:
+                    run_git(["bisect", "reset"], worktree, check=False)
+                    run_git(["checkout", "-q", "--detach", sha], worktree)
+                    stream_command(step_argv, worktree, keep)
     finally:
         if worktree.exists():
             run_git(["bisect", "reset"], worktree, check=False)
@@ -142,6 +151,15 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
         raise GitlogError(f"git bisect run did not finish:\n{tail}",
                           hint="check that --good is good and --bad is bad for this "
                                "threshold")
+    tested = [next((s for s in steps if s.commit == sha and s.value is not None), None)
+              for sha in (good_sha, bad_sha)]
+    known = [end or (None if t is None or t.value is None else (t.run_commit or "", t.value))
+             for end, t in zip(ends, tested, strict=True)]
+    for option, rev, step, want in (("--good", good, tested[0], "good"),
+                                    ("--bad", bad, tested[1], "bad")):
+        if step is not None and step.verdict != want:
+            raise _wrong_end(option, rev, step.run_commit or step.commit, step.value, metric,
+                             threshold, bad_above, known, tested=True)
     first = found.group(1)
     subject, author = repo.git("log", "-1", "--format=%s%x00%an <%ae>", first).strip() \
         .split("\0", 1)
@@ -163,7 +181,8 @@ def _check_range(repo: Repo, good: str, bad: str, good_sha: str, bad_sha: str) -
 
 
 def _check_endpoints(repo: Repo, config: Config, metric: str, threshold: float,
-                     bad_above: bool, revs: list[str], code: list[str]) -> None:
+                     bad_above: bool, revs: list[str],
+                     code: list[str]) -> list[tuple[str, float] | None]:
     """Refuse, before any step runs COMMAND, a metric that the logged runs of the good and
     bad versions lack, and a --good whose logged run is already bad or a --bad whose run
     is good: git bisect never tests either end, so it would name a wrong version. Versions
@@ -171,7 +190,7 @@ def _check_endpoints(repo: Repo, config: Config, metric: str, threshold: float,
     with Index(repo.gitlog_dir, config.log_dir) as index:
         log = collect(repo, config, index, all_=True)
         if not log.runs:
-            return
+            return [None, None]
         trees = details(repo, config, index, [r.facts.commit for r in log.runs])
     names = metric_names(config, metric)
     seen: set[str] = set()
@@ -189,18 +208,27 @@ def _check_endpoints(repo: Repo, config: Config, metric: str, threshold: float,
         shown = ", ".join(known[:15]) + (" ..." if len(known) > 15 else "")
         raise GitlogError(f"no run of --good or --bad has the metric {metric}",
                           hint=f"metrics in these runs: {shown}")
+    for option, rev, end, want_bad in (("--good", revs[0], ends[0], False),
+                                       ("--bad", revs[1], ends[1], True)):
+        if end is not None and _is_bad(end[1], threshold, bad_above) != want_bad:
+            raise _wrong_end(option, rev, end[0], end[1], metric, threshold, bad_above, ends)
+    return ends
+
+
+def _wrong_end(option: str, rev: str, run: str, value: float | None, metric: str,
+               threshold: float, bad_above: bool, ends: list[tuple[str, float] | None], *,
+               tested: bool = False) -> GitlogError:
+    """The error for a --good that is bad or a --bad that is good."""
     better = "lower" if bad_above else "higher"
     hint = f"pass a --threshold that --good's {metric} meets and --bad's does not"
     if ends[0] and ends[1] and math.isfinite(ends[0][1]) and math.isfinite(ends[1][1]) \
             and _is_bad(ends[1][1], ends[0][1], bad_above):
         hint += f" (one between {ends[0][1]:.6g} and {ends[1][1]:.6g})"
-    for option, rev, end, want_bad in (("--good", revs[0], ends[0], False),
-                                       ("--bad", revs[1], ends[1], True)):
-        if end is not None and _is_bad(end[1], threshold, bad_above) != want_bad:
-            state = "is already bad" if not want_bad else "is not bad"
-            raise GitlogError(f"{option} {rev} {state}: its run {end[0][:10]} logged "
-                              f"{metric}={end[1]:.6g} vs --threshold {threshold:g} "
-                              f"({better} is better)", hint=hint)
+    state = "is already bad" if option == "--good" else "is not bad"
+    which = "its new run" if tested else "its run"
+    shown = "no value" if value is None else f"{value:.6g}"
+    return GitlogError(f"{option} {rev} {state}: {which} {run[:10]} logged {metric}={shown} "
+                       f"vs --threshold {threshold:g} ({better} is better)", hint=hint)
 
 
 def _logged(runs: list[Any], names: list[str]) -> tuple[str, float] | None:

@@ -65,7 +65,12 @@ def stream_git(args: list[str], cwd: str | Path, on_line: Any) -> int:
     git and what it starts run in a process group of their own: on Ctrl-C (or a SIGINT
     sent to this process alone) the whole group is interrupted and waited for, so no
     step goes on running, or writing into ``cwd``, after this returns."""
-    proc = subprocess.Popen(["git", *args], cwd=cwd, stdout=subprocess.PIPE,
+    return stream_command(["git", *args], cwd, on_line)
+
+
+def stream_command(argv: list[str], cwd: str | Path, on_line: Any) -> int:
+    """``stream_git`` for any program."""
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, env=_env(), text=True, errors="replace",
                             start_new_session=True)
     assert proc.stdout

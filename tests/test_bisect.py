@@ -225,8 +225,9 @@ def test_bisect_api_takes_a_command_line_and_prints_nothing(
         git(repo, "commit", "-qam", note)
     result = gitlog.bisect("loss", 0.3, good=first, bad="main", repo=repo,
                            command=f"{sys.executable} train.py")
+    # v2 is the answer: --good v1, its only ground, is tested too
     assert (result.subject, result.value, [s.verdict for s in result.steps]) == \
-        ("v2 breaks it", 0.5, ["bad"])
+        ("v2 breaks it", 0.5, ["bad", "good"])
     assert capfd.readouterr() == ("", "")
 
 
@@ -245,5 +246,25 @@ def test_bisect_runs_the_command_in_the_folder_it_was_started_in(tmp_path: Path)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert (out["subject"], out["value"], [s["verdict"] for s in out["steps"]]) == \
-        ("v2 breaks it", 0.5, ["bad"])
+        ("v2 breaks it", 0.5, ["bad", "good"])
     assert state_of(repo) == before
+
+
+def test_bisect_tests_an_end_that_is_its_answers_only_ground(tmp_path: Path) -> None:
+    # git bisect takes --bad as bad: when every version tested was good, it named --bad
+    # as the first bad version (exit 0) though nothing was bad for the threshold
+    repo = make_repo(tmp_path / "p", {"train.py": SCRIPT.format(q=1, note="v1")})
+    first = git(repo, "rev-parse", "HEAD").strip()
+    for note in ("v2", "v3"):
+        (repo / "train.py").write_text(SCRIPT.format(q=1, note=note))
+        git(repo, "commit", "-qam", note)
+    proc = run_cli("bisect", "-m", "loss", "--threshold", "0.3", "--good", first, "--bad",
+                   "main", "--", sys.executable, "train.py", cwd=repo)
+    run = git(repo, "rev-parse", "exp/bisect").strip()
+    assert git(repo, "log", "-1", "--format=%s", "exp/bisect").strip() == \
+        f"bisect: bisect step at {git(repo, 'rev-parse', 'main').strip()[:10]}"
+    assert (proc.returncode, proc.stdout, proc.stderr.splitlines()[-2:]) == (1, "", [
+        f"Error: --bad main is not bad: its new run {run[:10]} logged loss=0.1 vs "
+        "--threshold 0.3 (lower is better)",
+        "hint: pass a --threshold that --good's loss meets and --bad's does not"])
+    assert len(git(repo, "worktree", "list").splitlines()) == 1
