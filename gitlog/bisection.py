@@ -121,14 +121,7 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
         step_argv = [sys.executable, "-m", "gitlog.cli.bisect_step", str(state)]
         code = stream_git(["bisect", "run", *step_argv], worktree, keep)
         if any(" is the first bad commit" in line for line in lines):
-            # git took the ends as the user said; an end without a logged run, when no
-            # tested version agrees with it, is the answer's only ground: test it too
-            verdicts = {s.verdict for s in _read_steps(steps_log)}
-            for sha, end, verdict in ((bad_sha, ends[1], "bad"), (good_sha, ends[0], "good")):
-                if end is None and verdict not in verdicts:
-                    run_git(["bisect", "reset"], worktree, check=False)
-                    run_git(["checkout", "-q", "--detach", sha], worktree)
-                    stream_command(step_argv, worktree, keep)
+            _test_ends(worktree, step_argv, steps_log, [good_sha, bad_sha], ends, keep)
     finally:
         if worktree.exists():
             run_git(["bisect", "reset"], worktree, check=False)
@@ -151,15 +144,8 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
         raise GitlogError(f"git bisect run did not finish:\n{tail}",
                           hint="check that --good is good and --bad is bad for this "
                                "threshold")
-    tested = [next((s for s in steps if s.commit == sha and s.value is not None), None)
-              for sha in (good_sha, bad_sha)]
-    known = [end or (None if t is None or t.value is None else (t.run_commit or "", t.value))
-             for end, t in zip(ends, tested, strict=True)]
-    for option, rev, step, want in (("--good", good, tested[0], "good"),
-                                    ("--bad", bad, tested[1], "bad")):
-        if step is not None and step.verdict != want:
-            raise _wrong_end(option, rev, step.run_commit or step.commit, step.value, metric,
-                             threshold, bad_above, known, tested=True)
+    _check_tested_ends(steps, [good, bad], [good_sha, bad_sha], ends, metric, threshold,
+                       bad_above)
     first = found.group(1)
     subject, author = repo.git("log", "-1", "--format=%s%x00%an <%ae>", first).strip() \
         .split("\0", 1)
@@ -213,6 +199,33 @@ def _check_endpoints(repo: Repo, config: Config, metric: str, threshold: float,
         if end is not None and _is_bad(end[1], threshold, bad_above) != want_bad:
             raise _wrong_end(option, rev, end[0], end[1], metric, threshold, bad_above, ends)
     return ends
+
+
+def _test_ends(worktree: Path, step_argv: list[str], steps_log: Path, code: list[str],
+               ends: list[tuple[str, float] | None], keep: Callable[[str], None]) -> None:
+    """git took the ends as the user said: an end with no logged run, when no version
+    tested agrees with it, is the answer's only ground; test it as a step too."""
+    verdicts = {s.verdict for s in _read_steps(steps_log)}
+    for sha, end, verdict in ((code[1], ends[1], "bad"), (code[0], ends[0], "good")):
+        if end is None and verdict not in verdicts:
+            run_git(["bisect", "reset"], worktree, check=False)
+            run_git(["checkout", "-q", "--detach", sha], worktree)
+            stream_command(step_argv, worktree, keep)
+
+
+def _check_tested_ends(steps: list[BisectStep], revs: list[str], code: list[str],
+                       ends: list[tuple[str, float] | None], metric: str, threshold: float,
+                       bad_above: bool) -> None:
+    """Refuse the answer when an end ``_test_ends`` tested is on the wrong side."""
+    tested = [next((s for s in steps if s.commit == sha and s.value is not None), None)
+              for sha in code]
+    known = [end or (None if t is None or t.value is None else (t.run_commit or "", t.value))
+             for end, t in zip(ends, tested, strict=True)]
+    for option, rev, step, want in (("--good", revs[0], tested[0], "good"),
+                                    ("--bad", revs[1], tested[1], "bad")):
+        if step is not None and step.verdict != want:
+            raise _wrong_end(option, rev, step.run_commit or step.commit, step.value, metric,
+                             threshold, bad_above, known, tested=True)
 
 
 def _wrong_end(option: str, rev: str, run: str, value: float | None, metric: str,
