@@ -26,7 +26,7 @@ from .branches import find_commit
 from .config import Config, load
 from .details import details
 from .errors import GitlogError, RevisionError
-from .git import Repo, run_git, stream_git
+from .git import Repo, run_git, stream_command, stream_git
 from .historyquery import metric_names, no_metric_given
 from .index import Index
 from .runlog import collect
@@ -70,8 +70,14 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
            experiment: str = "bisect", repo: str | Path | Repo = ".",
            output: Callable[[str], None] | None = None) -> BisectResult:
     """Bisect between ``good`` and ``bad`` code versions on ``metric`` vs ``threshold``."""
+    folder = repo.root if isinstance(repo, Repo) else Path(repo).resolve()
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = load(repo.root)
+    # COMMAND runs in the worktree's copy of the folder bisect was started in (or named)
+    subdir = folder.relative_to(repo.root).as_posix() if folder.is_relative_to(repo.root) \
+        else "."
+    if isinstance(command, str):  # one string is a command line, not its characters
+        command = shlex.split(command)
     if not command:
         raise GitlogError("no command to run at each step",
                           hint="gitlog bisect --metric loss --threshold 0.3 --good A --bad B "
@@ -84,7 +90,9 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
                           hint="give the value that splits good from bad: --threshold 0.3")
     good_sha, bad_sha = code_version(repo, config, good), code_version(repo, config, bad)
     _check_range(repo, good, bad, good_sha, bad_sha)
-    _check_metric(repo, config, metric, [good, bad], [good_sha, bad_sha])
+    bad_above = config.better(metric) == "lower"
+    ends = _check_endpoints(repo, config, metric, threshold, bad_above, [good, bad],
+                            [good_sha, bad_sha])
     say = output or (lambda _line: None)
     base = Path(tempfile.mkdtemp(prefix="gitlog-bisect-"))
     worktree = base / "work"
@@ -92,8 +100,9 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
     steps_log = base / "steps.jsonl"
     state.write_text(json.dumps({
         "metric": metric, "names": metric_names(config, metric), "threshold": threshold,
-        "bad_above": config.better(metric) == "lower", "experiment": experiment,
+        "bad_above": bad_above, "experiment": experiment,
         "command": list(command), "log": str(steps_log), "repo": str(repo.root),
+        "subdir": subdir,
     }))
     lines: list[str] = []
     try:
@@ -109,8 +118,10 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
             lines.append(line)
             say(line)
 
-        code = stream_git(["bisect", "run", sys.executable, "-m", "gitlog.cli.bisect_step",
-                           str(state)], worktree, keep)
+        step_argv = [sys.executable, "-m", "gitlog.cli.bisect_step", str(state)]
+        code = stream_git(["bisect", "run", *step_argv], worktree, keep)
+        if any(" is the first bad commit" in line for line in lines):
+            _test_ends(worktree, step_argv, steps_log, [good_sha, bad_sha], ends, keep)
     finally:
         if worktree.exists():
             run_git(["bisect", "reset"], worktree, check=False)
@@ -122,12 +133,19 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
     found = re.search(r"^([0-9a-f]{40,64}) is the first bad commit", text, re.M)
     if found is None:
         if "only 'skip'ped commits left" in text:
+            if steps and all(s.verdict == "skip" for s in steps):
+                raise GitlogError(
+                    f"every version tested was skipped ({len(steps)}): the command failed "
+                    f"or logged no {metric} at each", hint=f"see why with 'gitlog logs "
+                    f"{shlex.quote(experiment)}', or run {shlex.join(command)} by hand")
             shas = re.findall(r"^([0-9a-f]{40,64})$", text, re.M)
             return BisectResult(None, steps=steps, candidates=shas)
         tail = "\n".join(lines[-5:]) or f"exit {code}"
         raise GitlogError(f"git bisect run did not finish:\n{tail}",
                           hint="check that --good is good and --bad is bad for this "
                                "threshold")
+    _check_tested_ends(steps, [good, bad], [good_sha, bad_sha], ends, metric, threshold,
+                       bad_above)
     first = found.group(1)
     subject, author = repo.git("log", "-1", "--format=%s%x00%an <%ae>", first).strip() \
         .split("\0", 1)
@@ -148,29 +166,100 @@ def _check_range(repo: Repo, good: str, bad: str, good_sha: str, bad_sha: str) -
                           hint=f"swap them: --good {shlex.quote(bad)} --bad {shlex.quote(good)}")
 
 
-def _check_metric(repo: Repo, config: Config, metric: str, revs: list[str],
-                  code: list[str]) -> None:
-    """Refuse a metric that the logged runs of the good and bad versions lack, before any
-    step runs COMMAND and logs a run that cannot be judged. Versions with no run that
-    logged metrics leave nothing to check against."""
+def _check_endpoints(repo: Repo, config: Config, metric: str, threshold: float,
+                     bad_above: bool, revs: list[str],
+                     code: list[str]) -> list[tuple[str, float] | None]:
+    """Refuse, before any step runs COMMAND, a metric that the logged runs of the good and
+    bad versions lack, and a --good whose logged run is already bad or a --bad whose run
+    is good: git bisect never tests either end, so it would name a wrong version. Versions
+    with no run that logged metrics leave nothing to check against."""
     with Index(repo.gitlog_dir, config.log_dir) as index:
         log = collect(repo, config, index, all_=True)
         if not log.runs:
-            return
+            return [None, None]
         trees = details(repo, config, index, [r.facts.commit for r in log.runs])
-    named = {find_commit(repo, config, rev) for rev in revs}
-    wanted = {_code_tree(repo, config, sha) for sha in code}
-    seen: set[str] = set()
-    for entry in log.runs:
-        if entry.facts.commit in named or trees[entry.facts.commit][1] in wanted:
-            seen.update(entry.facts.metrics())
     names = metric_names(config, metric)
-    if not seen or any(n in seen for n in names):
-        return
-    known = sorted(seen)
-    shown = ", ".join(known[:15]) + (" ..." if len(known) > 15 else "")
-    raise GitlogError(f"no run of --good or --bad has the metric {metric}",
-                      hint=f"metrics in these runs: {shown}")
+    seen: set[str] = set()
+    ends: list[tuple[str, float] | None] = []
+    for rev, sha in zip(revs, code, strict=True):
+        named, tree = find_commit(repo, config, rev), _code_tree(repo, config, sha)
+        runs = [e for e in log.runs if trees[e.facts.commit][1] == tree]
+        runs += [e for e in log.runs if e.facts.commit == named and e not in runs]
+        for entry in runs:
+            seen.update(entry.facts.metrics())
+            seen.update(n for n in names if entry.facts.metric([n], finite=False) is not None)
+        ends.append(_logged(runs, names))
+    if seen and not any(n in seen for n in names):
+        known = sorted(seen)
+        shown = ", ".join(known[:15]) + (" ..." if len(known) > 15 else "")
+        raise GitlogError(f"no run of --good or --bad has the metric {metric}",
+                          hint=f"metrics in these runs: {shown}")
+    for option, rev, end, want_bad in (("--good", revs[0], ends[0], False),
+                                       ("--bad", revs[1], ends[1], True)):
+        if end is not None and _is_bad(end[1], threshold, bad_above) != want_bad:
+            raise _wrong_end(option, rev, end[0], end[1], metric, threshold, bad_above, ends)
+    return ends
+
+
+def _test_ends(worktree: Path, step_argv: list[str], steps_log: Path, code: list[str],
+               ends: list[tuple[str, float] | None], keep: Callable[[str], None]) -> None:
+    """git took the ends as the user said: an end with no logged run, when no version
+    tested agrees with it, is the answer's only ground; test it as a step too."""
+    verdicts = {s.verdict for s in _read_steps(steps_log)}
+    for sha, end, verdict in ((code[1], ends[1], "bad"), (code[0], ends[0], "good")):
+        if end is None and verdict not in verdicts:
+            run_git(["bisect", "reset"], worktree, check=False)
+            run_git(["checkout", "-q", "--detach", sha], worktree)
+            stream_command(step_argv, worktree, keep)
+
+
+def _check_tested_ends(steps: list[BisectStep], revs: list[str], code: list[str],
+                       ends: list[tuple[str, float] | None], metric: str, threshold: float,
+                       bad_above: bool) -> None:
+    """Refuse the answer when an end ``_test_ends`` tested is on the wrong side."""
+    tested = [next((s for s in steps if s.commit == sha and s.value is not None), None)
+              for sha in code]
+    known = [end or (None if t is None or t.value is None else (t.run_commit or "", t.value))
+             for end, t in zip(ends, tested, strict=True)]
+    for option, rev, step, want in (("--good", revs[0], tested[0], "good"),
+                                    ("--bad", revs[1], tested[1], "bad")):
+        if step is not None and step.verdict != want:
+            raise _wrong_end(option, rev, step.run_commit or step.commit, step.value, metric,
+                             threshold, bad_above, known, tested=True)
+
+
+def _wrong_end(option: str, rev: str, run: str, value: float | None, metric: str,
+               threshold: float, bad_above: bool, ends: list[tuple[str, float] | None], *,
+               tested: bool = False) -> GitlogError:
+    """The error for a --good that is bad or a --bad that is good."""
+    better = "lower" if bad_above else "higher"
+    hint = f"pass a --threshold that --good's {metric} meets and --bad's does not"
+    if ends[0] and ends[1] and math.isfinite(ends[0][1]) and math.isfinite(ends[1][1]) \
+            and _is_bad(ends[1][1], ends[0][1], bad_above):
+        hint += f" (one between {ends[0][1]:.6g} and {ends[1][1]:.6g})"
+    state = "is already bad" if option == "--good" else "is not bad"
+    which = "its new run" if tested else "its run"
+    shown = "no value" if value is None else f"{value:.6g}"
+    return GitlogError(f"{option} {rev} {state}: {which} {run[:10]} logged {metric}={shown} "
+                       f"vs --threshold {threshold:g} ({better} is better)", hint=hint)
+
+
+def _logged(runs: list[Any], names: list[str]) -> tuple[str, float] | None:
+    """(commit, value) of the newest completed run among ``runs`` that has the metric
+    (nan and infinities included: a diverged run is bad), as a bisect step reuses it."""
+    for entry in reversed(runs):
+        value = entry.facts.metric(names, finite=False)
+        if value is not None and entry.facts.status in (None, "completed"):
+            return entry.facts.commit, float(value)
+    return None
+
+
+def _is_bad(value: float, threshold: float, bad_above: bool) -> bool:
+    """On the worse side of ``threshold``; a diverged run (nan or infinite) is bad, as
+    ``history`` calls it worse."""
+    if not math.isfinite(value):
+        return True
+    return value > threshold if bad_above else value < threshold
 
 
 def _read_steps(path: Path) -> list[BisectStep]:
@@ -191,8 +280,7 @@ def evaluate(state: dict[str, Any], worktree: str | Path = ".") -> tuple[int, Bi
     if step.value is None:
         step.verdict = "skip"
         return SKIP, step
-    bad = step.value > state["threshold"] if state["bad_above"] else \
-        step.value < state["threshold"]
+    bad = _is_bad(step.value, state["threshold"], state["bad_above"])
     step.verdict = "bad" if bad else "good"
     return (BAD if bad else GOOD), step
 
@@ -206,10 +294,6 @@ def _code_tree(repo: Repo, config: Config, commit: str) -> str:
     return tree
 
 
-def _metric(flat: dict[str, float], names: list[str]) -> float | None:
-    return next((flat[n] for n in names if n in flat), None)
-
-
 def _reuse(repo: Repo, config: Config, state: dict[str, Any], code_tree: str,
            head: str) -> BisectStep | None:
     with Index(repo.gitlog_dir, config.log_dir) as index:
@@ -217,21 +301,21 @@ def _reuse(repo: Repo, config: Config, state: dict[str, Any], code_tree: str,
         if not log.runs:
             return None
         trees = details(repo, config, index, [r.facts.commit for r in log.runs])
-    for entry in reversed(log.runs):
-        if trees[entry.facts.commit][1] != code_tree:
-            continue
-        value = _metric(entry.facts.metrics(), state["names"])
-        if value is not None and entry.facts.status in (None, "completed"):
-            return BisectStep(head, "", value, entry.facts.commit, True,
-                              f"reused run {entry.facts.commit[:10]}")
-    return None
+    found = _logged([e for e in log.runs if trees[e.facts.commit][1] == code_tree],
+                    state["names"])
+    if found is None:
+        return None
+    return BisectStep(head, "", found[1], found[0], True, f"reused run {found[0][:10]}")
 
 
 def _fresh_run(repo: Repo, config: Config, state: dict[str, Any], head: str) -> BisectStep:
     from .procrun import run_command
 
+    cwd = repo.root / state.get("subdir", ".")
+    if not cwd.is_dir():  # the folder the command runs in came later: judge nothing here
+        return BisectStep(head, "", None, None, False, f"no folder {state['subdir']} here")
     result = run_command(list(state["command"]), repo=repo.root,
-                         experiment=state["experiment"], cwd=repo.root,
+                         experiment=state["experiment"], cwd=cwd,
                          message=f"{state['experiment']}: bisect step at {head[:10]}",
                          stdout=sys.stderr.buffer, stderr=sys.stderr.buffer)
     commit = result.run.commit
@@ -240,9 +324,12 @@ def _fresh_run(repo: Repo, config: Config, state: dict[str, Any], head: str) -> 
         with repo.cat_file() as cat:
             got = cat.read(f"{commit}:{config.log_dir}/metrics.json")
         if got and got[0] == "blob":
-            from .facts import _metrics
+            from .facts import Facts, parse_metrics
 
-            value = _metric(_metrics(got[1])[0] or {}, state["names"])
+            tree = parse_metrics(got[1])[0]
+            found = Facts("", 0, "", "", "", True, tree=tree).metric(
+                state["names"], finite=False) if isinstance(tree, dict) else None
+            value = None if found is None else float(found)
     note = f"new run {commit[:10]}" if commit else "run not committed"
     if result.status != "completed":
         note += f" ({result.status})"

@@ -60,14 +60,50 @@ def message_trailers(message: bytes, cwd: str | Path) -> list[tuple[str, str]]:
 
 
 def stream_git(args: list[str], cwd: str | Path, on_line: Any) -> int:
-    """Run git with stdout and stderr merged, passing each line to ``on_line``; the exit code."""
-    proc = subprocess.Popen(["git", *args], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, env=_env(), text=True, errors="replace")
+    """Run git with stdout and stderr merged, passing each line to ``on_line``; the exit code.
+
+    git and what it starts run in a process group of their own: on Ctrl-C (or a SIGINT
+    sent to this process alone) the whole group is interrupted and waited for, so no
+    step goes on running, or writing into ``cwd``, after this returns."""
+    return stream_command(["git", *args], cwd, on_line)
+
+
+def stream_command(argv: list[str], cwd: str | Path, on_line: Any) -> int:
+    """``stream_git`` for any program."""
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env=_env(), text=True, errors="replace",
+                            start_new_session=True)
     assert proc.stdout
-    with proc.stdout:
-        for line in proc.stdout:
-            on_line(line.rstrip("\n"))
-    return proc.wait()
+    try:
+        with proc.stdout:
+            for line in proc.stdout:
+                on_line(line.rstrip("\n"))
+        return proc.wait()
+    except BaseException:
+        _stop_group(proc)
+        raise
+
+
+def _stop_group(proc: subprocess.Popen, patience: float = 30.0) -> None:
+    """SIGINT the process group ``proc`` leads and wait until it is gone (the steps write
+    down what they were doing); SIGKILL what is left after ``patience`` seconds."""
+    import signal
+    import time
+
+    group = proc.pid
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGINT)
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)
+    proc.wait()
 
 
 class Head:

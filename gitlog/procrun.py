@@ -51,6 +51,10 @@ def parse_param(text: str) -> tuple[str, Any]:
     return key, value
 
 
+def _wait_for_command(_signum: int, _frame: Any) -> None:
+    """SIGINT while the command runs: the command got it too; wait for it to exit."""
+
+
 def _pump(stream: BinaryIO, out: BinaryIO, run: Run, name: str, budget: list[int]) -> None:
     pending = b""
     while True:
@@ -121,7 +125,9 @@ def run_command(argv: list[str], *, repo: str | Path = ".", experiment: str | No
     budget = [int(run.config["capture"]["max_lines"])]
     started = time.monotonic()
     in_main = threading.current_thread() is threading.main_thread()
-    old_int = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+    # Ctrl-C is the command's to handle: this process waits for it to stop. A handler,
+    # not SIG_IGN: an ignored signal stays ignored in the command, exec resets a handler
+    old_int = signal.signal(signal.SIGINT, _wait_for_command) if in_main else None
     try:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=child_env, cwd=cwd)

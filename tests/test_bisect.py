@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, make_repo, run_cli, state_of
+from tests.runrepo import Builder
 from tests.test_history import two_experiments
 
 SCRIPT = """import gitlog
@@ -109,3 +110,161 @@ def test_bisect_refuses_a_range_git_cannot_bisect(tmp_path: Path) -> None:
         f"Error: --bad {c['a1']} is older than --good a (an ancestor of it): bisect looks "
         "for the first bad version after a good one",
         f"hint: swap them: --good {c['a1']} --bad a"]
+
+
+def test_bisect_refuses_a_good_run_that_is_bad_or_a_bad_run_that_is_good(
+        tmp_path: Path) -> None:
+    # git bisect never tests --good or --bad: with a threshold both runs are on one side
+    # of, it ran COMMAND at each step and named the version after --good (or --bad itself)
+    # as the first bad one, exit 0
+    repo = tmp_path / "proj"
+    c = two_experiments(repo)  # exp/b: b1 loss 0.9 accuracy 0.55 -> b2 loss 1.2 accuracy 0.5
+    before = git(repo, "for-each-ref").splitlines()
+    cases = [
+        ("loss", "0.8", f"Error: --good {c['b1']} is already bad: its run {c['b1'][:10]} "
+                        "logged loss=0.9 vs --threshold 0.8 (lower is better)",
+         "hint: pass a --threshold that --good's loss meets and --bad's does not (one "
+         "between 0.9 and 1.2)"),
+        ("loss", "1.5", f"Error: --bad b is not bad: its run {c['b2'][:10]} logged loss=1.2 "
+                        "vs --threshold 1.5 (lower is better)",
+         "hint: pass a --threshold that --good's loss meets and --bad's does not (one "
+         "between 0.9 and 1.2)"),
+        ("accuracy", "0.6", f"Error: --good {c['b1']} is already bad: its run "
+                            f"{c['b1'][:10]} logged accuracy=0.55 vs --threshold 0.6 (higher "
+                            "is better)",
+         "hint: pass a --threshold that --good's accuracy meets and --bad's does not (one "
+         "between 0.55 and 0.5)"),
+        ("accuracy", "0.4", f"Error: --bad b is not bad: its run {c['b2'][:10]} logged "
+                            "accuracy=0.5 vs --threshold 0.4 (higher is better)",
+         "hint: pass a --threshold that --good's accuracy meets and --bad's does not (one "
+         "between 0.55 and 0.5)"),
+    ]
+    for metric, threshold, error, hint in cases:
+        proc = run_cli("bisect", "-m", metric, "--threshold", threshold, "--good", c["b1"],
+                       "--bad", "b", "--", sys.executable, "-c", "raise SystemExit(3)",
+                       cwd=repo)
+        assert (proc.returncode, proc.stdout, proc.stderr.splitlines()) == \
+            (1, "", [error, hint])
+    assert git(repo, "for-each-ref").splitlines() == before  # nothing run or logged
+    assert len(git(repo, "worktree", "list").splitlines()) == 1
+
+
+def test_bisect_takes_a_logged_diverged_run_as_bad(tmp_path: Path) -> None:
+    # a nan loss read as no value: a --good whose run diverged passed the check above
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "v1\n"}, message="initial code")
+    g = b.run("d", '{"loss": NaN}\n', parents=[c1], run_id="g")
+    b.run("d", {"loss": 0.9}, parents=[g], run_id="b", code={"train.py": "v2\n"})
+    shas = b.write(tmp_path / "proj")
+    proc = run_cli("bisect", "-m", "loss", "--threshold", "1", "--good", shas[g], "--bad",
+                   "d", "--", "true", cwd=tmp_path / "proj")
+    assert (proc.returncode, proc.stderr.splitlines()) == (1, [
+        f"Error: --good {shas[g]} is already bad: its run {shas[g][:10]} logged loss=nan vs "
+        "--threshold 1 (lower is better)",
+        "hint: pass a --threshold that --good's loss meets and --bad's does not"])
+
+
+DIVERGING = """import gitlog
+LOSS = {loss}  # {note}
+with gitlog.start() as run:
+    run.log_metric("loss", float(LOSS))
+"""
+
+
+@pytest.mark.slow
+def test_bisect_judges_a_version_whose_run_diverges_bad(tmp_path: Path) -> None:
+    # a nan loss was no value: the step was skipped, and a change that makes training
+    # diverge left "only skipped versions are left" instead of the first bad version
+    repo = make_repo(tmp_path / "p", {"train.py": DIVERGING.format(loss=0.1, note="v1")})
+    versions = [git(repo, "rev-parse", "HEAD").strip()]
+    for loss, note in (("0.1", "v2"), ("'nan'", "v3 diverges"), ("'nan'", "v4"),
+                       ("'nan'", "v5")):
+        (repo / "train.py").write_text(DIVERGING.format(loss=loss, note=note))
+        git(repo, "commit", "-qam", note)
+        versions.append(git(repo, "rev-parse", "HEAD").strip())
+    for attempt in ("new run ", "reused run "):  # the diverged runs are reused the second time
+        proc = run_cli("bisect", "-m", "loss", "--threshold", "0.3", "--good", versions[0],
+                       "--bad", "main", "--format", "json", "--", sys.executable, "train.py",
+                       cwd=repo, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        out = json.loads(proc.stdout)
+        assert (out["first_bad"], out["subject"], out["value"]) == \
+            (versions[2], "v3 diverges", "nan")
+        assert {s["commit"]: s["verdict"] for s in out["steps"]}[versions[2][:10]] == "bad"
+        assert all(s["source"].startswith(attempt) for s in out["steps"])
+
+
+def test_bisect_fails_when_every_step_is_skipped(tmp_path: Path) -> None:
+    # a command that fails at every version ended in "only skipped versions are left",
+    # every version listed, exit 0
+    repo = make_repo(tmp_path / "p", {"train.py": SCRIPT.format(q=1, note="v1")})
+    first = git(repo, "rev-parse", "HEAD").strip()
+    for note in ("v2", "v3"):
+        (repo / "train.py").write_text(SCRIPT.format(q=1, note=note))
+        git(repo, "commit", "-qam", note)
+    proc = run_cli("bisect", "-m", "loss", "--threshold", "0.3", "--good", first, "--bad",
+                   "main", "--", sys.executable, "-c", "raise SystemExit(1)", cwd=repo)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr.splitlines()[-2:] == [
+        "Error: every version tested was skipped (1): the command failed or logged no loss "
+        "at each",
+        f"hint: see why with 'gitlog logs bisect', or run {sys.executable} -c 'raise "
+        "SystemExit(1)' by hand"]
+    assert len(git(repo, "worktree", "list").splitlines()) == 1
+
+
+def test_bisect_api_takes_a_command_line_and_prints_nothing(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    # command="python train.py" ran the program "p" (the string's characters as argv)
+    import gitlog
+
+    repo = make_repo(tmp_path / "p", {"train.py": SCRIPT.format(q=1, note="v1")})
+    first = git(repo, "rev-parse", "HEAD").strip()
+    for q, note in ((5, "v2 breaks it"), (5, "v3")):
+        (repo / "train.py").write_text(SCRIPT.format(q=q, note=note))
+        git(repo, "commit", "-qam", note)
+    result = gitlog.bisect("loss", 0.3, good=first, bad="main", repo=repo,
+                           command=f"{sys.executable} train.py")
+    # v2 is the answer: --good v1, its only ground, is tested too
+    assert (result.subject, result.value, [s.verdict for s in result.steps]) == \
+        ("v2 breaks it", 0.5, ["bad", "good"])
+    assert capfd.readouterr() == ("", "")
+
+
+def test_bisect_runs_the_command_in_the_folder_it_was_started_in(tmp_path: Path) -> None:
+    # the command ran at the worktree's root: from src/, 'python train.py' failed at
+    # every version
+    repo = make_repo(tmp_path / "p", {"src/train.py": SCRIPT.format(q=1, note="v1")})
+    first = git(repo, "rev-parse", "HEAD").strip()
+    for q, note in ((5, "v2 breaks it"), (5, "v3")):
+        (repo / "src" / "train.py").write_text(SCRIPT.format(q=q, note=note))
+        git(repo, "commit", "-qam", note)
+    before = state_of(repo)
+    proc = run_cli("bisect", "-m", "loss", "--threshold", "0.3", "--good", first, "--bad",
+                   "main", "--format", "json", "--", sys.executable, "train.py",
+                   cwd=repo / "src")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert (out["subject"], out["value"], [s["verdict"] for s in out["steps"]]) == \
+        ("v2 breaks it", 0.5, ["bad", "good"])
+    assert state_of(repo) == before
+
+
+def test_bisect_tests_an_end_that_is_its_answers_only_ground(tmp_path: Path) -> None:
+    # git bisect takes --bad as bad: when every version tested was good, it named --bad
+    # as the first bad version (exit 0) though nothing was bad for the threshold
+    repo = make_repo(tmp_path / "p", {"train.py": SCRIPT.format(q=1, note="v1")})
+    first = git(repo, "rev-parse", "HEAD").strip()
+    for note in ("v2", "v3"):
+        (repo / "train.py").write_text(SCRIPT.format(q=1, note=note))
+        git(repo, "commit", "-qam", note)
+    proc = run_cli("bisect", "-m", "loss", "--threshold", "0.3", "--good", first, "--bad",
+                   "main", "--", sys.executable, "train.py", cwd=repo)
+    run = git(repo, "rev-parse", "exp/bisect").strip()
+    assert git(repo, "log", "-1", "--format=%s", "exp/bisect").strip() == \
+        f"bisect: bisect step at {git(repo, 'rev-parse', 'main').strip()[:10]}"
+    assert (proc.returncode, proc.stdout, proc.stderr.splitlines()[-2:]) == (1, "", [
+        f"Error: --bad main is not bad: its new run {run[:10]} logged loss=0.1 vs "
+        "--threshold 0.3 (lower is better)",
+        "hint: pass a --threshold that --good's loss meets and --bad's does not"])
+    assert len(git(repo, "worktree", "list").splitlines()) == 1

@@ -1,0 +1,88 @@
+"""Ctrl-C while a command trains: ``gitlog run`` and ``gitlog bisect`` stop it, log it as
+killed, and leave nothing running or checked out behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import git, make_repo, state_of
+
+# Writes its pid to started.txt, then waits for the signal (a minute at most).
+SLOW = """import os, sys, time
+with open(sys.argv[1], "w") as fh:
+    fh.write(str(os.getpid()))
+time.sleep(60)
+"""
+
+
+def _interrupted(args: list[str], cwd: Path, marker: Path, *,
+                 group: bool) -> tuple[subprocess.CompletedProcess, int]:
+    """Run gitlog ARGS, SIGINT it once the command wrote ``marker`` (the whole process
+    group as a terminal's Ctrl-C does, or gitlog alone as ``kill -INT`` does); the
+    finished process and the command's pid."""
+    proc = subprocess.Popen([sys.executable, "-m", "gitlog", *args], cwd=cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    while not marker.exists() or not marker.read_text():
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    if group:
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), \
+        int(marker.read_text())
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_ctrl_c_stops_the_command_of_gitlog_run(tmp_path: Path) -> None:
+    # the command inherited SIGINT ignored: Ctrl-C left it training to the end
+    repo = make_repo(tmp_path / "p", {"slow.py": SLOW})
+    marker = tmp_path / "started.txt"
+    proc, pid = _interrupted(["run", "-e", "x", "--", sys.executable, "slow.py", str(marker)],
+                             repo, marker, group=True)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.splitlines()[-1].startswith("gitlog: run ")
+    assert proc.stderr.splitlines()[-1].split(": ")[2].startswith("killed -> ")
+    assert _gone(pid)
+    assert git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Status,valueonly)",
+               "exp/x").strip() == "killed"
+
+
+def test_ctrl_c_stops_bisect_and_its_step(tmp_path: Path) -> None:
+    # gitlog exited at once while git bisect run and the step's command went on running
+    # in the temporary worktree it had removed
+    marker_name = "started.txt"
+    for group in (True, False):
+        repo = make_repo(tmp_path / f"p{group}", {"train.py": SLOW})
+        first = git(repo, "rev-parse", "HEAD").strip()
+        for n in range(3):
+            (repo / "notes.txt").write_text(f"{n}\n")
+            git(repo, "add", "notes.txt")
+            git(repo, "commit", "-qm", f"v{n + 2}")
+        before = state_of(repo)
+        marker = tmp_path / f"{group}-{marker_name}"
+        proc, pid = _interrupted(["bisect", "-m", "loss", "--threshold", "1", "--good", first,
+                                  "--bad", "main", "--", sys.executable, "train.py",
+                                  str(marker)], repo, marker, group=group)
+        assert (proc.returncode, proc.stdout, proc.stderr.splitlines()[-1]) == \
+            (130, "", "Interrupted.")
+        assert _gone(pid)
+        assert state_of(repo) == before
+        assert len(git(repo, "worktree", "list").splitlines()) == 1
+        assert git(repo, "for-each-ref", "refs/bisect").strip() == ""
+        assert git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Status,valueonly)",
+                   "exp/bisect").strip() == "killed"
