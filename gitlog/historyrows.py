@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from .steps import StepPoints
 
-ROWS_VERSION = "3"  # 3: every control character escaped
+ROWS_VERSION = "4"  # 4: float noise is no change (3: every control character escaped)
 SEP = "\x1f"
 _PATHS = "\x1e"  # between the paths of a raw code-changes field
 _FIRST = "\x15"  # raw code changes of a line's first run: nothing to compare with
@@ -757,14 +757,18 @@ _NO_SHOWN = ("", "", "", "")
 def change(value: float, before: float,
            lower: bool) -> tuple[float | None, float | None, str | None]:
     """How ``value`` moved from ``before``: (delta, % or None when ``before`` is 0,
-    better | worse | same, by which way is better). A value that is nan or infinite (a
+    better | worse | same, by which way is better; a move under a 10^12th of ``before``
+    is float noise, the same). A value that is nan or infinite (a
     diverged run) is worse, with no delta; from such a ``before`` there is no change."""
     if value - value != 0:
         return None, None, "worse"
     if before - before != 0:
         return None, None, None
     try:
-        delta = float(f"{value - before:.12g}")
+        delta = value - before
+        if delta and abs(delta) <= 1e-12 * abs(before):  # float noise: 0.1 + 0.2 vs 0.3
+            delta = 0.0
+        delta = float(f"{delta:.12g}")
         pct = round(delta / abs(before) * 100, 2) if before else None
     except OverflowError:  # ints beyond a float's range
         delta, pct = (float("inf") if value > before else float("-inf")), None

@@ -1342,3 +1342,17 @@ def test_messages_that_are_not_utf8(tmp_path: Path) -> None:
         assert [(r["experiment"], r["subject"], r["loss"]) for r in rows] == \
             [("\ufffd", "subj \ufffdt\ufffd", 1)]
 
+
+
+def test_float_noise_is_no_change(tmp_path: Path) -> None:
+    """0.1 + 0.2 logged, then 0.3: the same value, not a better one by 5.6e-17."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("w", {"loss": 0.1 + 0.2}, parents=[c1])
+    r2 = b.run("w", {"loss": 0.3}, parents=[r1])
+    b.run("w", {"loss": 0.35}, parents=[r2])
+    repo = tmp_path / "p"
+    b.write(repo)
+    rows = history_json(repo, "-m", "loss", "w")
+    assert [(r["loss_delta"], r["loss_pct"], r["loss_verdict"]) for r in rows] == [
+        (None, None, None), (0.0, 0.0, "same"), (0.05, 16.67, "worse")]
