@@ -123,9 +123,11 @@ def _is_regression(cells: Sequence[tuple], threshold: tuple[float, bool] | None)
             continue
         if threshold is None or delta is None:  # (no delta: it diverged, nan or inf)
             return True
-        size = abs(pct) if threshold[1] and pct is not None else \
-            (abs(delta) if not threshold[1] else None)
-        if size is not None and size >= threshold[0]:
+        if not threshold[1]:
+            size = abs(delta)
+        else:  # from 0, any worsening is a change of infinite %
+            size = abs(pct) if pct is not None else float("inf")
+        if size >= threshold[0]:
             return True
     return False
 

@@ -1356,3 +1356,16 @@ def test_float_noise_is_no_change(tmp_path: Path) -> None:
     rows = history_json(repo, "-m", "loss", "w")
     assert [(r["loss_delta"], r["loss_pct"], r["loss_verdict"]) for r in rows] == [
         (None, None, None), (0.0, 0.0, "same"), (0.05, 16.67, "worse")]
+
+
+def test_a_percent_threshold_counts_any_worsening_from_zero(tmp_path: Path) -> None:
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("w", {"error_rate": 0}, parents=[c1])
+    r2 = b.run("w", {"error_rate": 0.01}, parents=[r1])
+    r3 = b.run("w", {"error_rate": 0.0101}, parents=[r2])
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    rows = history_json(repo, "-m", "error_rate", "w", "--regressions=5%")
+    assert [(r["commit"], r["error_rate_pct"]) for r in rows] == [(shas[r2][:10], None)]
+    assert shas[r3]  # +1%: under the threshold
