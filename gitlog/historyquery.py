@@ -123,10 +123,9 @@ def _is_regression(cells: Sequence[tuple], threshold: tuple[float, bool] | None)
             continue
         if threshold is None or delta is None:  # (no delta: it diverged, nan or inf)
             return True
-        if not threshold[1]:
-            size = abs(delta)
-        else:  # from 0, any worsening is a change of infinite %
-            size = abs(pct) if pct is not None else float("inf")
+        # (a % threshold: from 0, any worsening is a change of infinite %)
+        size = abs(delta) if not threshold[1] else abs(pct) if pct is not None else \
+            float("inf")
         if size >= threshold[0]:
             return True
     return False
