@@ -18,6 +18,7 @@ from .errors import GitCommandError, GitlogError
 from .experiments import _last_line, _open, experiment_name
 from .git import Repo, run_git
 from .layout import read_run
+from .query import run_holder
 from .runfiles import summary_line
 
 
@@ -55,8 +56,8 @@ def promote(path: str | Path | Repo, name: str, into: str | None = None,
     if repo.is_ancestor(tip, base):
         raise GitlogError(f"{branch} is already in {target}: nothing to promote",
                           hint=f"see it with: git log -1 {shlex.quote(target)}")
-    with repo.cat_file() as cat:
-        record = read_run(cat, tip, config.log_dir, events=False)
+    with repo.cat_file() as cat:  # commits that log nothing may sit on top of the run
+        record = read_run(cat, run_holder(repo, config, tip), config.log_dir, events=False)
         before = read_run(cat, base, config.log_dir, events=False)
     if record is None:
         raise GitlogError(f"{branch} has no run at its tip to promote",

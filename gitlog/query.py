@@ -51,7 +51,8 @@ def list_experiments(repo: str | Path | Repo = ".", config: Config | None = None
     rows = []
     with repo.cat_file() as cat:
         for branch, tip, date, remote in experiment_branches(repo, config):
-            record = read_run(cat, tip, config.log_dir, events=False)
+            record = read_run(cat, run_holder(repo, config, tip), config.log_dir,
+                              events=False)
             flat = record.flat_metrics if record else {}
             rows.append(ExperimentRow(
                 experiment=experiment_of(config, branch, remote), branch=branch,
@@ -62,6 +63,15 @@ def list_experiments(repo: str | Path | Repo = ".", config: Config | None = None
                 metrics={k: flat.get(k) for k in keys}, remote=remote))
     rows.sort(key=lambda r: (r.experiment, r.branch))
     return rows
+
+
+def run_holder(repo: Repo, config: Config, commit: str) -> str:
+    """The commit that recorded the run ``commit`` carries: itself when it changed the
+    log directory, else the newest one of its history that did (a README edit or a merge
+    of the main branch on top of a run carries that run's files unchanged, and holds none
+    of its facts: id, status, command, events)."""
+    found = repo.git("rev-list", "-1", commit, "--", config.log_dir).strip()
+    return found or commit
 
 
 def run_count(repo: Repo, config: Config, tip: str) -> int:
@@ -96,10 +106,10 @@ def run_experiment(repo: Repo, config: Config, record: RunRecord, rev: str | Non
 def resolve_run(repo: Repo, config: Config, rev: str | None) -> str:
     """The commit holding the run ``rev`` names: a revision, an experiment or a run id."""
     if rev is None:
-        return latest_run(repo, config)
+        return run_holder(repo, config, latest_run(repo, config))
     sha = find_commit(repo, config, rev)
     if sha:
-        return sha
+        return run_holder(repo, config, sha)
     found = _run_ids(repo, rev)
     if rev in found:
         return found[rev]

@@ -233,3 +233,20 @@ def test_promote_needs_a_run(repo: Path) -> None:
     git(repo, "commit", "-qm", "no run")
     with pytest.raises(GitlogError, match="exp/empty has no run at its tip"):
         promote(repo, "empty")
+
+
+def test_a_commit_that_logs_nothing_on_top_of_a_run_keeps_showing_that_run(winner: Path) -> None:
+    run_id = json.loads(run_cli("show", "win", "--format", "json",
+                                cwd=winner).stdout)["run"]["run"]
+    end = git(winner, "show", "exp/win:.gitlog/run.yaml").split("end: '")[1].split("'")[0]
+    (winner / "README.md").write_text("# notes on the sweep\n")
+    git(winner, "add", "README.md")
+    assert commit(winner, message="docs").returncode == 0  # *.md: no run needed
+    rows = json.loads(run_cli("exp", "list", "--format", "json", cwd=winner).stdout)
+    assert [(r["runs"], r["status"], r["last_run"], r["loss"]) for r in rows] == \
+        [(2, "completed", end, 0.25)]
+    shown = json.loads(run_cli("show", "win", "--format", "json", cwd=winner).stdout)["run"]
+    assert (shown["run"], shown["status"], shown["subject"]) == (run_id, "completed", "v3")
+    promote(winner, "win")
+    message = message_of(winner, "main")
+    assert f"Gitlog-Run: {run_id}\n" in message and "Gitlog-Status: completed\n" in message
