@@ -76,9 +76,25 @@ def run_holder(repo: Repo, config: Config, commit: str) -> str:
 
 def run_count(repo: Repo, config: Config, tip: str) -> int:
     """How many runs ``tip``'s history holds: the commits that change run.yaml or
-    metrics.json, the ones history walks."""
-    return int(repo.git("rev-list", "--count", tip, "--", *log_paths(config.log_dir))
-               .strip() or 0)
+    metrics.json, the ones history walks, on every side of a merge; a merge that takes
+    both files from one parent brings that parent's run in and is none itself."""
+    paths = log_paths(config.log_dir)
+    lines = repo.git("log", "--full-history", "--format=%H %P", tip, "--", *paths).split("\n")
+    merges = [line.split() for line in lines if line.count(" ") > 1]
+    count = sum(1 for line in lines if line.strip()) - len(merges)
+    if not merges:
+        return count
+    ask = "".join(f"{commit}:{path}\n" for merge in merges for commit in merge
+                  for path in paths)
+    ids = ["" if line.endswith(" missing") else line for line in
+           repo.git("cat-file", "--batch-check=%(objectname)", input=ask.encode()).split("\n")]
+    at = 0
+    for merge in merges:
+        files = [tuple(ids[at + i * len(paths):at + (i + 1) * len(paths)])
+                 for i in range(len(merge))]
+        at += len(merge) * len(paths)
+        count += files[0] not in files[1:]
+    return count
 
 
 def run_experiment(repo: Repo, config: Config, record: RunRecord, rev: str | None) -> str:
