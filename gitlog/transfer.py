@@ -10,6 +10,7 @@ the new runs' artifacts into the DVC cache, and only then moves the local branch
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,8 +220,7 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
                                                    f"runs to push: gitlog push {exp}"))
             elif mine and not repo.is_ancestor(mine, theirs):
                 report.results.append(BranchResult(
-                    exp, "diverged", detail=f"both sides logged runs; {remote}/"
-                    f"{config.prefix}{exp} is fetched, merge it with git to keep both"))
+                    exp, "diverged", detail=_merge_advice(config, remote, exp, ref == head)))
             else:
                 todo[exp] = _new_runs(repo, cat, config, theirs, [mine] if mine else
                                       ["--branches"])
@@ -247,5 +247,20 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
                                                "the branch moved meanwhile; pull again"))
     report.results.sort(key=lambda r: r.experiment)
     if report.failed and report.hint is None:
-        report.hint = "fix what is named above, then run the same gitlog pull again"
+        report.hint = "merge as said above, then gitlog push" if all(
+            r.action == "diverged" for r in report.failed) else \
+            "fix what is named above, then run the same gitlog pull again"
     return report
+
+
+def _merge_advice(config: Config, remote: str, exp: str, checked_out: bool) -> str:
+    """What to do with a branch both clones logged runs to: the git commands that keep
+    both sides' runs (each run commit stays in history; the merge's log folder is one
+    side's, as the files of two runs cannot be merged line by line)."""
+    branch = f"{config.prefix}{exp}"
+    log_dir = shlex.quote(config.log_dir)
+    checkout = "" if checked_out else f"git checkout {shlex.quote(branch)} && "
+    return (f"both sides logged runs; {remote}/{branch} is fetched, keep both: {checkout}"
+            f"git merge {shlex.quote(f'{remote}/{branch}')}; on conflicts in {log_dir}/ take "
+            f"one side's run files: git checkout --theirs {log_dir} && git add {log_dir} && "
+            f"git commit --no-edit; then gitlog push {shlex.quote(exp)}")

@@ -88,6 +88,24 @@ def test_two_clones_exchange_runs_and_models(team: dict[str, Path], tmp_path: Pa
     assert proc.stderr.startswith("Error: 1 of 1 experiments not pushed (shared)")
     proc = run_cli("pull", "shared", "--format", "json", cwd=b)
     assert proc.returncode == 1 and rows(proc.stdout)["shared"]["action"] == "diverged"
+    assert rows(proc.stdout)["shared"]["detail"] == (
+        "both sides logged runs; origin/exp/shared is fetched, keep both: git checkout "
+        "exp/shared && git merge origin/exp/shared; on conflicts in .gitlog/ take one "
+        "side's run files: git checkout --theirs .gitlog && git add .gitlog && git commit "
+        "--no-edit; then gitlog push shared")
+    assert proc.stderr.endswith("hint: merge as said above, then gitlog push\n")
+    # ... and that advice, followed to the letter, publishes both clones' runs.
+    git(b, "checkout", "-q", "exp/shared")
+    git(b, "merge", "origin/exp/shared", check=False)  # conflicts in .gitlog/
+    git(b, "checkout", "--theirs", ".gitlog")
+    git(b, "add", ".gitlog")
+    git(b, "commit", "-q", "--no-edit")
+    assert run_cli("push", "shared", cwd=b).returncode == 0
+    proc = run_cli("pull", "shared", "--format", "json", cwd=a)
+    assert rows(proc.stdout)["shared"]["action"] == "fast-forwarded", proc.stderr
+    listed = json.loads(run_cli("ls", "--format", "json", cwd=a).stdout)
+    assert [(r["experiment"], r["runs"]) for r in listed if r["experiment"] == "shared"] \
+        == [("shared", 2)]
 
 
 def test_partial_push_names_what_failed_and_a_rerun_completes_it(team: dict[str, Path]) -> None:
