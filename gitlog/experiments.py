@@ -8,6 +8,7 @@ branch can be restored. Promotion lives in ``promote.py``.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,19 @@ def describe(path: str | Path | Repo, name: str) -> Experiment:
                       current=repo.head().branch == ref, runs=run_count(repo, config, tip))
 
 
+def checked_out_elsewhere(repo: Repo, ref: str) -> str | None:
+    """The other worktree that has branch ``ref`` checked out, if one does."""
+    out = repo.git("worktree", "list", "--porcelain")
+    here = repo.root.resolve()
+    folder = None
+    for line in out.splitlines():
+        if line.startswith("worktree "):
+            folder = line[len("worktree "):]
+        elif line == f"branch {ref}" and folder and Path(folder).resolve() != here:
+            return folder
+    return None
+
+
 def remove(path: str | Path | Repo, name: str) -> Experiment:
     """Delete the experiment's branch (not the branch HEAD is on); return what it was."""
     repo, _ = _open(path)
@@ -145,7 +159,13 @@ def remove(path: str | Path | Repo, name: str) -> Experiment:
     if exp.current:
         raise GitlogError(f"experiment {exp.name} is checked out here ({exp.branch})",
                           hint="switch away first, e.g. git checkout main")
-    try:  # git branch -D refuses a branch checked out in another worktree
+    holder = checked_out_elsewhere(repo, f"refs/heads/{exp.branch}")
+    if holder:
+        raise GitlogError(f"experiment {exp.name} is checked out in another worktree "
+                          f"({holder})", hint="remove that worktree (git worktree remove "
+                          f"{shlex.quote(holder)}) or detach it (git -C {shlex.quote(holder)} "
+                          "checkout --detach), then delete again")
+    try:
         repo.git("branch", "-D", "--", str(exp.branch))
     except GitCommandError as exc:
         raise GitlogError(f"could not delete {exp.branch}: {_last_line(exc.stderr)}",

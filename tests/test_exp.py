@@ -156,6 +156,23 @@ def test_rm_asks_for_yes_and_tells_how_to_restore(repo: Path) -> None:
     assert current.returncode == 1 and "is checked out here" in current.stderr
 
 
+def test_rm_of_an_experiment_checked_out_in_another_worktree_says_how(repo: Path,
+                                                                      tmp_path: Path) -> None:
+    new(repo, "elsewhere")
+    tip = git(repo, "rev-parse", "exp/elsewhere").strip()
+    other = tmp_path / "wt"
+    git(repo, "worktree", "add", "-q", str(other), "exp/elsewhere")
+    refused = run_cli("exp", "rm", "elsewhere", "--yes", cwd=repo)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"Error: experiment elsewhere is checked out in another worktree ({other})\n"
+        f"hint: remove that worktree (git worktree remove {other}) or detach it "
+        f"(git -C {other} checkout --detach), then delete again\n")
+    assert git(repo, "rev-parse", "exp/elsewhere").strip() == tip
+    git(other, "checkout", "-q", "--detach")
+    assert run_cli("exp", "rm", "elsewhere", "--yes", cwd=repo).returncode == 0
+
+
 @pytest.fixture
 def winner(tmp_path: Path) -> Path:
     """exp/win with two committed runs; HEAD on exp/win."""
