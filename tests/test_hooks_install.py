@@ -14,7 +14,7 @@ import pytest
 from gitlog.errors import GitlogError
 from gitlog.hooks import install, status, uninstall
 from tests.conftest import ROOT, git, make_repo, run_cli
-from tests.hookhelp import commit, log_run
+from tests.hookhelp import commit, log_run, message_of
 
 HOOKS = ["pre-commit", "commit-msg", "pre-push", "post-commit", "post-checkout", "post-merge"]
 
@@ -131,6 +131,25 @@ def test_init_hooks_sets_everything_up(tmp_path: Path) -> None:
     assert "installed hooks (pre-commit, commit-msg" in done.stderr
     assert (repo / ".gitlog.yaml").exists()
     assert all(h.state == "installed" for h in status(repo).hooks)
+
+
+def test_the_readme_workflow_from_init_to_a_commit_with_its_run(tmp_path: Path) -> None:
+    """init says to commit the setup files: left out, a first run of the workspace
+    workflow does not snapshot them and the pre-commit hook refuses its commit."""
+    repo = make_repo(tmp_path / "p")
+    done = run_cli("init", "--hooks", "--no-dvc", cwd=repo)
+    assert done.stderr.endswith("gitlog: commit the setup before the first run: git add "
+                                ".gitlog.yaml dvc.yaml && git commit -m 'Set up gitlog'\n")
+    git(repo, "add", ".gitlog.yaml", "dvc.yaml")
+    assert commit(repo, message="Set up gitlog").returncode == 0
+    assert "commit the setup" not in run_cli("init", "--no-dvc", cwd=repo).stderr
+    assert run_cli("exp", "new", "lr-sweep", "--checkout", cwd=repo).returncode == 0
+    (repo / "train.py").write_text("print('lower lr')\n")
+    run = log_run(repo, loss=0.25)
+    git(repo, "add", "-A")
+    done = commit(repo, message="lower the learning rate")
+    assert done.returncode == 0, done.stderr
+    assert f"Gitlog-Run: {run.id}\nGitlog-Experiment: lr-sweep\n" in message_of(repo)
 
 
 def test_gone_interpreter_gives_a_clear_message(repo: Path, tmp_path: Path) -> None:
