@@ -96,6 +96,36 @@ def test_hooks_path_inside_the_repo_is_used(repo: Path) -> None:
     assert not (repo / ".git" / "hooks" / "pre-commit").exists()
 
 
+def test_a_hooks_folder_committed_in_the_repo_is_left_as_committed(repo: Path) -> None:
+    """husky-style: core.hooksPath is a folder of the work tree whose hooks are
+    committed. A committed hook is not replaced; gitlog's shims (which name this
+    machine's Python) stay out of 'git add -A'; uninstall leaves nothing behind."""
+    husky = repo / ".husky"
+    husky.mkdir()
+    (husky / "pre-commit").write_text("#!/bin/sh\necho team hook\n")
+    (husky / "pre-commit").chmod(0o755)
+    git(repo, "add", ".husky")
+    assert commit(repo, message="husky").returncode == 0
+    git(repo, "config", "core.hooksPath", ".husky")
+    exclude = repo / ".git" / "info" / "exclude"
+    before = exclude.read_text()
+    refused = run_cli("hooks", "install", cwd=repo)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "Error: cannot chain the pre-commit hook: .husky/pre-commit is committed in this "
+        "repository, and chaining would replace it in your work tree\n"
+        "hint: call gitlog from it instead, with the line: gitlog hooks run pre-commit "
+        "\"$@\" (or leave pre-commit out: --hook ...)\n")
+    assert sorted(p.name for p in husky.iterdir()) == ["pre-commit"]
+    assert run_cli("hooks", "install", "--hook", "commit-msg", cwd=repo).returncode == 0
+    assert (husky / "commit-msg").exists()
+    git(repo, "add", "-A")
+    assert git(repo, "status", "--porcelain") == ""
+    assert run_cli("hooks", "uninstall", cwd=repo).returncode == 0
+    assert exclude.read_text() == before
+    assert sorted(p.name for p in husky.iterdir()) == ["pre-commit"]
+
+
 def test_hooks_path_outside_the_repo_needs_force(repo: Path, tmp_path: Path) -> None:
     shared = tmp_path / "shared hooks"
     git(repo, "config", "core.hooksPath", str(shared))
