@@ -16,6 +16,7 @@ from typing import Any
 
 from .config import Config
 from .errors import GitlogError
+from .experiments import checked_out_elsewhere
 from .git import Repo, run_git
 from .layout import read_run
 from .pointers import Artifact
@@ -239,6 +240,11 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
             report.results.append(BranchResult(
                 exp, "not updated", runs, len(arts), f"checked out here; artifacts are "
                 f"fetched, update it with: git merge --ff-only {remote}/{config.prefix}{exp}"))
+        elif holder := checked_out_elsewhere(repo, ref):
+            report.results.append(BranchResult(
+                exp, "not updated", runs, len(arts), f"checked out in the worktree {holder};"
+                f" artifacts are fetched, update it with: git -C {shlex.quote(holder)} merge "
+                f"--ff-only {remote}/{config.prefix}{exp}"))
         elif repo.update_ref(ref, theirs, mine, f"gitlog pull {remote}"):
             report.results.append(BranchResult(exp, "fast-forwarded" if mine else "created",
                                                runs, len(arts) if artifacts else 0))

@@ -202,3 +202,26 @@ def test_pull_without_a_dvc_remote_keeps_the_branch_until_told(team: dict[str, P
     proc = run_cli("pull", "nothing-here", cwd=b)
     assert proc.returncode == 1
     assert proc.stderr.startswith("Error: no experiment 'nothing-here' on remote 'origin'")
+
+
+def test_pull_leaves_a_branch_checked_out_in_another_worktree(team: dict[str, Path],
+                                                              tmp_path: Path) -> None:
+    a, b = team["a"], team["b"]
+    log_model(a, "wt", "v1")
+    assert run_cli("push", "wt", cwd=a).returncode == 0
+    assert run_cli("pull", "wt", cwd=b).returncode == 0
+    other = tmp_path / "b-wt"
+    git(b, "worktree", "add", "-q", str(other), "exp/wt")
+    before = git(b, "rev-parse", "exp/wt").strip()
+    run = log_model(a, "wt", "v2")
+    assert run_cli("push", "wt", cwd=a).returncode == 0
+    proc = run_cli("pull", "wt", "--format", "json", cwd=b)
+    assert proc.returncode == 1
+    assert rows(proc.stdout)["wt"]["action"] == "not updated"
+    assert rows(proc.stdout)["wt"]["detail"] == (
+        f"checked out in the worktree {other}; artifacts are fetched, update it with: "
+        f"git -C {other} merge --ff-only origin/exp/wt")
+    assert git(b, "rev-parse", "exp/wt").strip() == before
+    assert git(other, "status", "--porcelain", "--untracked-files=no") == ""
+    git(other, "merge", "-q", "--ff-only", "origin/exp/wt")
+    assert git(other, "rev-parse", "HEAD").strip() == run.commit
