@@ -75,8 +75,10 @@ def _choose(available: dict[str, str], experiments: tuple[str, ...] | list[str],
         prefix = "refs/heads/" + config.prefix
         if head.startswith(prefix):
             return [head[len(prefix):]]
-        raise GitlogError("no experiment given", hint="name them (gitlog push baseline) or "
+        verb = "push" if where == "to push" else "pull"
+        raise GitlogError("no experiment given", hint=f"name them (gitlog {verb} baseline) or "
                           "pass --all")
+    experiments = [_short_name(config, e, available) for e in experiments]
     missing = [e for e in experiments if e not in available]
     if missing:
         from .branches import no_local_branch_hint
@@ -85,6 +87,13 @@ def _choose(available: dict[str, str], experiments: tuple[str, ...] | list[str],
                           hint=no_local_branch_hint(repo, config, missing[0])
                           if where == "to push" else "list experiments with 'gitlog ls'")
     return list(dict.fromkeys(experiments))
+
+
+def _short_name(config: Config, name: str, available: dict[str, str]) -> str:
+    """An experiment given as ``exp/NAME``, as every command takes it, is NAME."""
+    if name in available or not name.startswith(config.prefix):
+        return name
+    return name[len(config.prefix):] or name
 
 
 def _new_runs(repo: Repo, cat: Any, config: Config, tip: str,

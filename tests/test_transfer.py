@@ -225,3 +225,17 @@ def test_pull_leaves_a_branch_checked_out_in_another_worktree(team: dict[str, Pa
     assert git(other, "status", "--porcelain", "--untracked-files=no") == ""
     git(other, "merge", "-q", "--ff-only", "origin/exp/wt")
     assert git(other, "rev-parse", "HEAD").strip() == run.commit
+
+
+def test_push_and_pull_take_the_experiment_as_exp_name_too(team: dict[str, Path]) -> None:
+    a, b = team["a"], team["b"]
+    log_model(a, "named", "v1")
+    proc = run_cli("push", "exp/named", "--format", "json", cwd=a)
+    assert proc.returncode == 0, proc.stderr
+    assert rows(proc.stdout)["named"]["action"] == "pushed"
+    proc = run_cli("pull", "exp/named", "--format", "json", cwd=b)
+    assert proc.returncode == 0, proc.stderr
+    assert rows(proc.stdout)["named"]["action"] == "created"
+    proc = run_cli("pull", cwd=b)  # HEAD on main: no experiment to take
+    assert (proc.returncode, proc.stderr) == (1, "Error: no experiment given\nhint: name "
+                                              "them (gitlog pull baseline) or pass --all\n")
