@@ -34,6 +34,7 @@ class Experiment:
     status: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     remote: str | None = None  # branch is REMOTE/exp/NAME: no local branch yet
+    only_here: int | None = None  # runs on no other branch, tag or remote (describe)
 
     def row(self) -> dict[str, object]:
         return {"name": self.name, "branch": self.branch, "commit": self.commit,
@@ -133,10 +134,16 @@ def describe(path: str | Path | Repo, name: str) -> Experiment:
 
         raise GitlogError(f"no experiment named {name} (no branch {ref[len('refs/heads/'):]})",
                           hint=no_local_branch_hint(repo, config, name))
+    from .facts import log_paths
     from .query import run_count
 
-    return Experiment(name=name, branch=ref[len("refs/heads/"):], commit=tip,
-                      current=repo.head().branch == ref, runs=run_count(repo, config, tip))
+    branch = ref[len("refs/heads/"):]
+    only_here = repo.git("rev-list", "--count", tip, "--not", f"--exclude={branch}",
+                         "--branches", "--remotes", "--tags", "--",
+                         *log_paths(config.log_dir)).strip()
+    return Experiment(name=name, branch=branch, commit=tip,
+                      current=repo.head().branch == ref, runs=run_count(repo, config, tip),
+                      only_here=int(only_here or 0))
 
 
 def checked_out_elsewhere(repo: Repo, ref: str) -> str | None:

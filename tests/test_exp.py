@@ -267,3 +267,17 @@ def test_a_commit_that_logs_nothing_on_top_of_a_run_keeps_showing_that_run(winne
     promote(winner, "win")
     message = message_of(winner, "main")
     assert f"Gitlog-Run: {run_id}\n" in message and "Gitlog-Status: completed\n" in message
+
+
+def test_rm_says_how_many_runs_no_other_branch_or_remote_keeps(winner: Path) -> None:
+    git(winner, "checkout", "-q", "main")
+    git(winner, "branch", "keep", "exp/win~1")  # the first run is kept by another branch
+    tip = git(winner, "rev-parse", "exp/win").strip()
+    done = run_cli("exp", "rm", "win", "--yes", cwd=winner)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == (f"gitlog: deleted exp/win (was {tip}; 1 of its runs are on no "
+                           f"other branch or remote); restore with: git branch exp/win {tip}\n")
+    new(winner, "copy", "keep")
+    done = run_cli("exp", "rm", "copy", "--yes", cwd=winner)
+    assert done.stderr.startswith("gitlog: deleted exp/copy (was ")
+    assert "no other branch" not in done.stderr
