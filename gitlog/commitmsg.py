@@ -47,6 +47,12 @@ def add_run_summary(ctx: HookContext, message_file: str) -> str | None:
     subject = next((line for line in body.split("\n") if line.strip()), "")
     if not subject or subject.startswith(SKIP_PREFIXES):
         return None
+    body, stale = drop_run_lines(body)
+    if stale and head_run is not None and stale == run_facts(head_run, ("id",))["id"]:
+        # 'git commit --amend' of HEAD's run commit with a new run: the message is HEAD's,
+        # and the new commit replaces HEAD, so the change is from the run before it
+        head_run, head_metrics = ctx.repo.read_blobs(
+            [f"HEAD^:{log}/run.yaml", f"HEAD^:{log}/metrics.json"]).values()
     summary = summary_line(_json(metrics) or {}, _json(head_metrics) if head_run else None,
                            list(ctx.data["metrics"]["key"]))
     trailers = [f"Gitlog-Run: {facts['id']}"]
@@ -58,6 +64,54 @@ def add_run_summary(ctx: HookContext, message_file: str) -> str | None:
     with open(message_file, "wb") as fh:
         fh.write(new.encode("utf-8", "surrogateescape"))
     return "\n".join([summary, *trailers]) if summary else "\n".join(trailers)
+
+
+RUN_TRAILERS = ("Gitlog-Run: ", "Gitlog-Experiment: ", "Gitlog-Status: ")
+
+
+def drop_run_lines(body: str) -> tuple[str, str | None]:
+    """``body`` without the summary paragraph and trailers of another run (a message
+    reused by 'git commit --amend' or '-c' for a new run), and that run's id; ``body``
+    as it is and None when it names no run."""
+    lines = body.split("\n")
+    start = len(lines)
+    while start > 0 and lines[start - 1].strip():
+        start -= 1
+    block = lines[start:]
+    if start == 0 or not block or not all(is_trailer(line) for line in block):
+        return body, None
+    stale = next((line[len(RUN_TRAILERS[0]):].strip() for line in block
+                  if line.startswith(RUN_TRAILERS[0])), None)
+    if stale is None:
+        return body, None
+    kept = [line for line in block if not line.startswith(RUN_TRAILERS)]
+    head = _rstrip_blank(lines[:start])
+    if len(head) >= 3 and _is_summary(head[-1]) and not head[-2].strip():
+        head = _rstrip_blank(head[:-1])  # the run's summary, the paragraph before them
+    return "\n".join(head + ([""] + kept if kept else [])), stale
+
+
+def _rstrip_blank(lines: list[str]) -> list[str]:
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    return lines
+
+
+def _is_summary(line: str) -> bool:
+    """Whether ``line`` reads as ``summary_line``'s: ``name=value`` items, each maybe
+    followed by its change in parentheses."""
+    words = line.split(" ")
+    if not words or "=" not in words[0]:
+        return False
+    expect_item = True
+    for word in words:
+        if "=" in word and not word.startswith("("):
+            expect_item = False
+        elif not expect_item and word.startswith("(") and word.endswith(")"):
+            expect_item = True
+        else:
+            return False
+    return True
 
 
 def _json(data: bytes | None) -> dict | None:

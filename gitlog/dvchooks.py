@@ -54,10 +54,15 @@ def pre_push(ctx: HookContext, remote: str, updates: str) -> str | None:
             absent = dvc.push(sorted(wanted), dvc_remote)
     except RemoteError as exc:
         shown = ", ".join(sorted({wanted[m] for m in wanted})[:3])
+        fix = exc.hint or "fix the DVC remote"
+        if exc.message.startswith("no DVC remote configured"):  # git push takes no
+            # --dvc-remote: the config names one
+            fix = "dvc remote add -d storage /path/or/s3://bucket/path (or name one in " \
+                  ".gitlog.yaml: remote: {dvc: NAME})"
         raise GitlogError(f"the pushed commits reference DVC artifacts ({shown}): "
                           f"{exc.message}",
-                          hint=(exc.hint or "fix the DVC remote") + "; then push again "
-                          "(or push without the artifacts: git push --no-verify)") from None
+                          hint=fix + "; then push again (or push without the artifacts: "
+                          "git push --no-verify)") from None
     if absent:
         md5, why = sorted(absent.items())[0]
         more = f" (and {len(absent) - 1} more)" if len(absent) > 1 else ""

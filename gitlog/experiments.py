@@ -8,6 +8,7 @@ branch can be restored. Promotion lives in ``promote.py``.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ class Experiment:
     status: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     remote: str | None = None  # branch is REMOTE/exp/NAME: no local branch yet
+    only_here: int | None = None  # runs on no other branch, tag or remote (describe)
 
     def row(self) -> dict[str, object]:
         return {"name": self.name, "branch": self.branch, "commit": self.commit,
@@ -132,10 +134,29 @@ def describe(path: str | Path | Repo, name: str) -> Experiment:
 
         raise GitlogError(f"no experiment named {name} (no branch {ref[len('refs/heads/'):]})",
                           hint=no_local_branch_hint(repo, config, name))
+    from .facts import log_paths
     from .query import run_count
 
-    return Experiment(name=name, branch=ref[len("refs/heads/"):], commit=tip,
-                      current=repo.head().branch == ref, runs=run_count(repo, config, tip))
+    branch = ref[len("refs/heads/"):]
+    only_here = repo.git("rev-list", "--count", tip, "--not", f"--exclude={branch}",
+                         "--branches", "--remotes", "--tags", "--",
+                         *log_paths(config.log_dir)).strip()
+    return Experiment(name=name, branch=branch, commit=tip,
+                      current=repo.head().branch == ref, runs=run_count(repo, config, tip),
+                      only_here=int(only_here or 0))
+
+
+def checked_out_elsewhere(repo: Repo, ref: str) -> str | None:
+    """The other worktree that has branch ``ref`` checked out, if one does."""
+    out = repo.git("worktree", "list", "--porcelain")
+    here = repo.root.resolve()
+    folder = None
+    for line in out.splitlines():
+        if line.startswith("worktree "):
+            folder = line[len("worktree "):]
+        elif line == f"branch {ref}" and folder and Path(folder).resolve() != here:
+            return folder
+    return None
 
 
 def remove(path: str | Path | Repo, name: str) -> Experiment:
@@ -145,7 +166,13 @@ def remove(path: str | Path | Repo, name: str) -> Experiment:
     if exp.current:
         raise GitlogError(f"experiment {exp.name} is checked out here ({exp.branch})",
                           hint="switch away first, e.g. git checkout main")
-    try:  # git branch -D refuses a branch checked out in another worktree
+    holder = checked_out_elsewhere(repo, f"refs/heads/{exp.branch}")
+    if holder:
+        raise GitlogError(f"experiment {exp.name} is checked out in another worktree "
+                          f"({holder})", hint="remove that worktree (git worktree remove "
+                          f"{shlex.quote(holder)}) or detach it (git -C {shlex.quote(holder)} "
+                          "checkout --detach), then delete again")
+    try:
         repo.git("branch", "-D", "--", str(exp.branch))
     except GitCommandError as exc:
         raise GitlogError(f"could not delete {exp.branch}: {_last_line(exc.stderr)}",

@@ -146,6 +146,9 @@ def install(path: str | Path = ".", names: list[str] | None = None, *, force: bo
             f"{folder / (name + '.legacy')} both exist and neither is gitlog's",
             hint=f"merge or remove one of them, then run gitlog hooks install again "
                  f"(or leave {name} out: --hook ...)")
+    in_tree = _in_work_tree(repo, folder)
+    if in_tree is not None:
+        _refuse_tracked(repo, in_tree, [n for n in chosen if not is_gitlog_shim(folder / n)])
     states = []
     for name in chosen:
         target = folder / name
@@ -162,7 +165,53 @@ def install(path: str | Path = ".", names: list[str] | None = None, *, force: bo
             _write_executable(target, content)
             state = "installed"
         states.append(HookState(name, state, _exists(legacy), python))
+    if in_tree is not None:
+        _exclude(repo, [f"/{in_tree}/{n}{end}" for n in chosen for end in ("", ".legacy")])
     return HooksReport(folder, configured, states)
+
+
+def _in_work_tree(repo: Repo, folder: Path) -> str | None:
+    """``folder``'s path from the top of the work tree when git could commit what is in
+    it (a core.hooksPath such as husky's ``.husky``), else None (``.git/hooks``)."""
+    root = repo.root.resolve()
+    if not _inside(folder, (root,)) or _inside(folder, (repo.common_dir.resolve(),
+                                                        (root / repo.git_dir).resolve())):
+        return None
+    return folder.relative_to(root).as_posix()
+
+
+def _refuse_tracked(repo: Repo, rel: str, names: list[str]) -> None:
+    """A hook committed in the repository is the team's: chaining it would rename a
+    tracked file, and a 'git commit -a' would then commit gitlog's shim (with this
+    machine's Python) for everyone."""
+    if not names:
+        return
+    out = repo.git("ls-files", "-z", "--", *(f":(top,literal){rel}/{n}" for n in names))
+    tracked = [path for path in out.split("\0") if path]
+    if tracked:
+        name = tracked[0].rsplit("/", 1)[-1]
+        raise GitlogError(
+            f"cannot chain the {name} hook: {tracked[0]} is committed in this repository, "
+            "and chaining would replace it in your work tree",
+            hint=f"call gitlog from it instead, with the line: gitlog hooks run {name} "
+                 f"\"$@\" (or leave {name} out: --hook ...)")
+
+
+def _exclude(repo: Repo, patterns: list[str], add: bool = True) -> None:
+    """Keep gitlog's shims in a work-tree hooks folder out of 'git add -A' (they name
+    this machine's Python): list them in ``info/exclude``, or take them out again."""
+    path = repo.common_dir / "info" / "exclude"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        lines = []
+    if add:
+        kept = lines + [p for p in patterns if p not in lines]
+    else:
+        kept = [line for line in lines if line not in patterns]
+    if kept != lines:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
 
 
 def uninstall(path: str | Path = ".", names: list[str] | None = None) -> HooksReport:
@@ -184,6 +233,11 @@ def uninstall(path: str | Path = ".", names: list[str] | None = None) -> HooksRe
             states.append(HookState(name, "not gitlog's: left alone"))
         else:
             states.append(HookState(name, "not installed"))
+    in_tree = _in_work_tree(repo, folder)
+    if in_tree is not None:
+        gone = [n for n in resolve_names(names) if not is_gitlog_shim(folder / n)]
+        _exclude(repo, [f"/{in_tree}/{n}{end}" for n in gone for end in ("", ".legacy")],
+                 add=False)
     return HooksReport(folder, configured, states)
 
 

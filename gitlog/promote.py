@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import GitCommandError, GitlogError
-from .experiments import _last_line, _open, experiment_name
+from .experiments import _last_line, _open, checked_out_elsewhere, experiment_name
 from .git import Repo, run_git
 from .layout import read_run
+from .query import run_holder
 from .runfiles import summary_line
 
 
@@ -55,14 +56,14 @@ def promote(path: str | Path | Repo, name: str, into: str | None = None,
     if repo.is_ancestor(tip, base):
         raise GitlogError(f"{branch} is already in {target}: nothing to promote",
                           hint=f"see it with: git log -1 {shlex.quote(target)}")
-    with repo.cat_file() as cat:
-        record = read_run(cat, tip, config.log_dir, events=False)
+    with repo.cat_file() as cat:  # commits that log nothing may sit on top of the run
+        record = read_run(cat, run_holder(repo, config, tip), config.log_dir, events=False)
         before = read_run(cat, base, config.log_dir, events=False)
     if record is None:
         raise GitlogError(f"{branch} has no run at its tip to promote",
                           hint=f"log one first: gitlog run -e {shlex.quote(name)} -- "
                                "python train.py")
-    holder = _checked_out_elsewhere(repo, target_ref)
+    holder = checked_out_elsewhere(repo, target_ref)
     if holder:
         raise GitlogError(f"{target} is checked out in another worktree ({holder})",
                           hint=f"promote from there: cd {shlex.quote(holder)} && "
@@ -101,18 +102,6 @@ def promote(path: str | Path | Repo, name: str, into: str | None = None,
     after_commit(repo, config, commit)
     return Promotion(experiment=name, branch=branch, target=target, commit=commit,
                      run=run.get("id"), summary=summary, worktree=here)
-
-
-def _checked_out_elsewhere(repo: Repo, ref: str) -> str | None:
-    out = repo.git("worktree", "list", "--porcelain")
-    here = repo.root.resolve()
-    folder = None
-    for line in out.splitlines():
-        if line.startswith("worktree "):
-            folder = line[len("worktree "):]
-        elif line == f"branch {ref}" and folder and Path(folder).resolve() != here:
-            return folder
-    return None
 
 
 def _merge_tree(repo: Repo, base: str, tip: str, branch: str, target: str) -> str:

@@ -51,7 +51,8 @@ def list_experiments(repo: str | Path | Repo = ".", config: Config | None = None
     rows = []
     with repo.cat_file() as cat:
         for branch, tip, date, remote in experiment_branches(repo, config):
-            record = read_run(cat, tip, config.log_dir, events=False)
+            record = read_run(cat, run_holder(repo, config, tip), config.log_dir,
+                              events=False)
             flat = record.flat_metrics if record else {}
             rows.append(ExperimentRow(
                 experiment=experiment_of(config, branch, remote), branch=branch,
@@ -64,11 +65,36 @@ def list_experiments(repo: str | Path | Repo = ".", config: Config | None = None
     return rows
 
 
+def run_holder(repo: Repo, config: Config, commit: str) -> str:
+    """The commit that recorded the run ``commit`` carries: itself when it changed the
+    log directory, else the newest one of its history that did (a README edit or a merge
+    of the main branch on top of a run carries that run's files unchanged, and holds none
+    of its facts: id, status, command, events)."""
+    found = repo.git("rev-list", "-1", commit, "--", config.log_dir).strip()
+    return found or commit
+
+
 def run_count(repo: Repo, config: Config, tip: str) -> int:
     """How many runs ``tip``'s history holds: the commits that change run.yaml or
-    metrics.json, the ones history walks."""
-    return int(repo.git("rev-list", "--count", tip, "--", *log_paths(config.log_dir))
-               .strip() or 0)
+    metrics.json, the ones history walks, on every side of a merge; a merge that takes
+    both files from one parent brings that parent's run in and is none itself."""
+    paths = log_paths(config.log_dir)
+    lines = repo.git("log", "--full-history", "--format=%H %P", tip, "--", *paths).split("\n")
+    merges = [line.split() for line in lines if line.count(" ") > 1]
+    count = sum(1 for line in lines if line.strip()) - len(merges)
+    if not merges:
+        return count
+    ask = "".join(f"{commit}:{path}\n" for merge in merges for commit in merge
+                  for path in paths)
+    ids = ["" if line.endswith(" missing") else line for line in
+           repo.git("cat-file", "--batch-check=%(objectname)", input=ask.encode()).split("\n")]
+    at = 0
+    for merge in merges:
+        files = [tuple(ids[at + i * len(paths):at + (i + 1) * len(paths)])
+                 for i in range(len(merge))]
+        at += len(merge) * len(paths)
+        count += files[0] not in files[1:]
+    return count
 
 
 def run_experiment(repo: Repo, config: Config, record: RunRecord, rev: str | None) -> str:
@@ -96,10 +122,10 @@ def run_experiment(repo: Repo, config: Config, record: RunRecord, rev: str | Non
 def resolve_run(repo: Repo, config: Config, rev: str | None) -> str:
     """The commit holding the run ``rev`` names: a revision, an experiment or a run id."""
     if rev is None:
-        return latest_run(repo, config)
+        return run_holder(repo, config, latest_run(repo, config))
     sha = find_commit(repo, config, rev)
     if sha:
-        return sha
+        return run_holder(repo, config, sha)
     found = _run_ids(repo, rev)
     if rev in found:
         return found[rev]

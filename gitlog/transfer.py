@@ -10,11 +10,13 @@ the new runs' artifacts into the DVC cache, and only then moves the local branch
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Config
 from .errors import GitlogError
+from .experiments import checked_out_elsewhere
 from .git import Repo, run_git
 from .layout import read_run
 from .pointers import Artifact
@@ -73,8 +75,10 @@ def _choose(available: dict[str, str], experiments: tuple[str, ...] | list[str],
         prefix = "refs/heads/" + config.prefix
         if head.startswith(prefix):
             return [head[len(prefix):]]
-        raise GitlogError("no experiment given", hint="name them (gitlog push baseline) or "
+        verb = "push" if where == "to push" else "pull"
+        raise GitlogError("no experiment given", hint=f"name them (gitlog {verb} baseline) or "
                           "pass --all")
+    experiments = [_short_name(config, e, available) for e in experiments]
     missing = [e for e in experiments if e not in available]
     if missing:
         from .branches import no_local_branch_hint
@@ -83,6 +87,13 @@ def _choose(available: dict[str, str], experiments: tuple[str, ...] | list[str],
                           hint=no_local_branch_hint(repo, config, missing[0])
                           if where == "to push" else "list experiments with 'gitlog ls'")
     return list(dict.fromkeys(experiments))
+
+
+def _short_name(config: Config, name: str, available: dict[str, str]) -> str:
+    """An experiment given as ``exp/NAME``, as every command takes it, is NAME."""
+    if name in available or not name.startswith(config.prefix):
+        return name
+    return name[len(config.prefix):] or name
 
 
 def _new_runs(repo: Repo, cat: Any, config: Config, tip: str,
@@ -219,8 +230,7 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
                                                    f"runs to push: gitlog push {exp}"))
             elif mine and not repo.is_ancestor(mine, theirs):
                 report.results.append(BranchResult(
-                    exp, "diverged", detail=f"both sides logged runs; {remote}/"
-                    f"{config.prefix}{exp} is fetched, merge it with git to keep both"))
+                    exp, "diverged", detail=_merge_advice(config, remote, exp, ref == head)))
             else:
                 todo[exp] = _new_runs(repo, cat, config, theirs, [mine] if mine else
                                       ["--branches"])
@@ -239,6 +249,11 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
             report.results.append(BranchResult(
                 exp, "not updated", runs, len(arts), f"checked out here; artifacts are "
                 f"fetched, update it with: git merge --ff-only {remote}/{config.prefix}{exp}"))
+        elif holder := checked_out_elsewhere(repo, ref):
+            report.results.append(BranchResult(
+                exp, "not updated", runs, len(arts), f"checked out in the worktree {holder};"
+                f" artifacts are fetched, update it with: git -C {shlex.quote(holder)} merge "
+                f"--ff-only {remote}/{config.prefix}{exp}"))
         elif repo.update_ref(ref, theirs, mine, f"gitlog pull {remote}"):
             report.results.append(BranchResult(exp, "fast-forwarded" if mine else "created",
                                                runs, len(arts) if artifacts else 0))
@@ -247,5 +262,20 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
                                                "the branch moved meanwhile; pull again"))
     report.results.sort(key=lambda r: r.experiment)
     if report.failed and report.hint is None:
-        report.hint = "fix what is named above, then run the same gitlog pull again"
+        report.hint = "merge as said above, then gitlog push" if all(
+            r.action == "diverged" for r in report.failed) else \
+            "fix what is named above, then run the same gitlog pull again"
     return report
+
+
+def _merge_advice(config: Config, remote: str, exp: str, checked_out: bool) -> str:
+    """What to do with a branch both clones logged runs to: the git commands that keep
+    both sides' runs (each run commit stays in history; the merge's log folder is one
+    side's, as the files of two runs cannot be merged line by line)."""
+    branch = f"{config.prefix}{exp}"
+    log_dir = shlex.quote(config.log_dir)
+    checkout = "" if checked_out else f"git checkout {shlex.quote(branch)} && "
+    return (f"both sides logged runs; {remote}/{branch} is fetched, keep both: {checkout}"
+            f"git merge {shlex.quote(f'{remote}/{branch}')}; on conflicts in {log_dir}/ take "
+            f"one side's run files: git checkout --theirs {log_dir} && git add {log_dir} && "
+            f"git commit --no-edit; then gitlog push {shlex.quote(exp)}")

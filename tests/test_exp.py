@@ -156,6 +156,23 @@ def test_rm_asks_for_yes_and_tells_how_to_restore(repo: Path) -> None:
     assert current.returncode == 1 and "is checked out here" in current.stderr
 
 
+def test_rm_of_an_experiment_checked_out_in_another_worktree_says_how(repo: Path,
+                                                                      tmp_path: Path) -> None:
+    new(repo, "elsewhere")
+    tip = git(repo, "rev-parse", "exp/elsewhere").strip()
+    other = tmp_path / "wt"
+    git(repo, "worktree", "add", "-q", str(other), "exp/elsewhere")
+    refused = run_cli("exp", "rm", "elsewhere", "--yes", cwd=repo)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"Error: experiment elsewhere is checked out in another worktree ({other})\n"
+        f"hint: remove that worktree (git worktree remove {other}) or detach it "
+        f"(git -C {other} checkout --detach), then delete again\n")
+    assert git(repo, "rev-parse", "exp/elsewhere").strip() == tip
+    git(other, "checkout", "-q", "--detach")
+    assert run_cli("exp", "rm", "elsewhere", "--yes", cwd=repo).returncode == 0
+
+
 @pytest.fixture
 def winner(tmp_path: Path) -> Path:
     """exp/win with two committed runs; HEAD on exp/win."""
@@ -233,3 +250,34 @@ def test_promote_needs_a_run(repo: Path) -> None:
     git(repo, "commit", "-qm", "no run")
     with pytest.raises(GitlogError, match="exp/empty has no run at its tip"):
         promote(repo, "empty")
+
+
+def test_a_commit_that_logs_nothing_on_top_of_a_run_keeps_showing_that_run(winner: Path) -> None:
+    run_id = json.loads(run_cli("show", "win", "--format", "json",
+                                cwd=winner).stdout)["run"]["run"]
+    end = git(winner, "show", "exp/win:.gitlog/run.yaml").split("end: '")[1].split("'")[0]
+    (winner / "README.md").write_text("# notes on the sweep\n")
+    git(winner, "add", "README.md")
+    assert commit(winner, message="docs").returncode == 0  # *.md: no run needed
+    rows = json.loads(run_cli("exp", "list", "--format", "json", cwd=winner).stdout)
+    assert [(r["runs"], r["status"], r["last_run"], r["loss"]) for r in rows] == \
+        [(2, "completed", end, 0.25)]
+    shown = json.loads(run_cli("show", "win", "--format", "json", cwd=winner).stdout)["run"]
+    assert (shown["run"], shown["status"], shown["subject"]) == (run_id, "completed", "v3")
+    promote(winner, "win")
+    message = message_of(winner, "main")
+    assert f"Gitlog-Run: {run_id}\n" in message and "Gitlog-Status: completed\n" in message
+
+
+def test_rm_says_how_many_runs_no_other_branch_or_remote_keeps(winner: Path) -> None:
+    git(winner, "checkout", "-q", "main")
+    git(winner, "branch", "keep", "exp/win~1")  # the first run is kept by another branch
+    tip = git(winner, "rev-parse", "exp/win").strip()
+    done = run_cli("exp", "rm", "win", "--yes", cwd=winner)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == (f"gitlog: deleted exp/win (was {tip}; 1 of its runs are on no "
+                           f"other branch or remote); restore with: git branch exp/win {tip}\n")
+    new(winner, "copy", "keep")
+    done = run_cli("exp", "rm", "copy", "--yes", cwd=winner)
+    assert done.stderr.startswith("gitlog: deleted exp/copy (was ")
+    assert "no other branch" not in done.stderr

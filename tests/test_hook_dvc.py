@@ -61,8 +61,9 @@ def test_pre_push_sends_the_pushed_commits_artifacts(dvc_repo: Path, tmp_path: P
     assert refused.returncode == 1
     assert "the pushed commits reference DVC artifacts (model.bin.dvc): no DVC remote " \
         "configured" in refused.stderr
-    assert "hint: dvc remote add -d storage" in refused.stderr
-    assert "git push --no-verify" in refused.stderr
+    assert "hint: dvc remote add -d storage /path/or/s3://bucket/path (or name one in " \
+        ".gitlog.yaml: remote: {dvc: NAME}); then push again (or push without the " \
+        "artifacts: git push --no-verify)\n" in refused.stderr
     assert git(remote, "branch", "--list", "main").strip() == ""
 
     storage = tmp_path / "dvc storage"

@@ -160,6 +160,30 @@ def test_commit_msg_never_twice_never_on_fixups(exp_repo: Path) -> None:
     assert "Gitlog" not in message_of(exp_repo)
 
 
+def test_amending_a_run_commit_with_a_new_run_replaces_its_summary_and_trailers(
+        exp_repo: Path) -> None:
+    (exp_repo / "train.py").write_text("print('v2')\n")
+    log_run(exp_repo, loss=0.5)
+    git(exp_repo, "add", "-A")
+    assert commit(exp_repo, message="first").returncode == 0
+    (exp_repo / "train.py").write_text("print('v3')\n")
+    replaced = log_run(exp_repo, loss=0.375)
+    git(exp_repo, "add", "-A")
+    assert commit(exp_repo, message="lower lr\n\nSigned-off-by: Ada <a@e>").returncode == 0
+    assert f"Gitlog-Run: {replaced.id}\n" in message_of(exp_repo)
+    # The run is redone and the commit amended: its message now names the new run only,
+    # the change still from the run before the amended commit.
+    run = log_run(exp_repo, loss=0.25)
+    git(exp_repo, "add", "-A")
+    assert commit(exp_repo, "--amend", "--no-edit", message=None).returncode == 0
+    assert message_of(exp_repo) == (
+        "lower lr\n\nloss=0.25 (-0.25)\n\nSigned-off-by: Ada <a@e>\n"
+        f"Gitlog-Run: {run.id}\nGitlog-Experiment: base\nGitlog-Status: completed\n")
+    shown = gitlog.show(run.id, exp_repo)
+    assert shown.record.run["id"] == run.id
+    assert git(exp_repo, "log", "--all", f"--grep={replaced.id}", "--format=%H") == ""
+
+
 def test_summary_shows_change_from_previous_run_and_keeps_trailer_block(exp_repo: Path) -> None:
     (exp_repo / "train.py").write_text("print('v2')\n")
     log_run(exp_repo, loss=0.5, accuracy=0.8)

@@ -14,7 +14,7 @@ import pytest
 from gitlog.errors import GitlogError
 from gitlog.hooks import install, status, uninstall
 from tests.conftest import ROOT, git, make_repo, run_cli
-from tests.hookhelp import commit, log_run
+from tests.hookhelp import commit, log_run, message_of
 
 HOOKS = ["pre-commit", "commit-msg", "pre-push", "post-commit", "post-checkout", "post-merge"]
 
@@ -96,6 +96,36 @@ def test_hooks_path_inside_the_repo_is_used(repo: Path) -> None:
     assert not (repo / ".git" / "hooks" / "pre-commit").exists()
 
 
+def test_a_hooks_folder_committed_in_the_repo_is_left_as_committed(repo: Path) -> None:
+    """husky-style: core.hooksPath is a folder of the work tree whose hooks are
+    committed. A committed hook is not replaced; gitlog's shims (which name this
+    machine's Python) stay out of 'git add -A'; uninstall leaves nothing behind."""
+    husky = repo / ".husky"
+    husky.mkdir()
+    (husky / "pre-commit").write_text("#!/bin/sh\necho team hook\n")
+    (husky / "pre-commit").chmod(0o755)
+    git(repo, "add", ".husky")
+    assert commit(repo, message="husky").returncode == 0
+    git(repo, "config", "core.hooksPath", ".husky")
+    exclude = repo / ".git" / "info" / "exclude"
+    before = exclude.read_text()
+    refused = run_cli("hooks", "install", cwd=repo)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "Error: cannot chain the pre-commit hook: .husky/pre-commit is committed in this "
+        "repository, and chaining would replace it in your work tree\n"
+        "hint: call gitlog from it instead, with the line: gitlog hooks run pre-commit "
+        "\"$@\" (or leave pre-commit out: --hook ...)\n")
+    assert sorted(p.name for p in husky.iterdir()) == ["pre-commit"]
+    assert run_cli("hooks", "install", "--hook", "commit-msg", cwd=repo).returncode == 0
+    assert (husky / "commit-msg").exists()
+    git(repo, "add", "-A")
+    assert git(repo, "status", "--porcelain") == ""
+    assert run_cli("hooks", "uninstall", cwd=repo).returncode == 0
+    assert exclude.read_text() == before
+    assert sorted(p.name for p in husky.iterdir()) == ["pre-commit"]
+
+
 def test_hooks_path_outside_the_repo_needs_force(repo: Path, tmp_path: Path) -> None:
     shared = tmp_path / "shared hooks"
     git(repo, "config", "core.hooksPath", str(shared))
@@ -131,6 +161,25 @@ def test_init_hooks_sets_everything_up(tmp_path: Path) -> None:
     assert "installed hooks (pre-commit, commit-msg" in done.stderr
     assert (repo / ".gitlog.yaml").exists()
     assert all(h.state == "installed" for h in status(repo).hooks)
+
+
+def test_the_readme_workflow_from_init_to_a_commit_with_its_run(tmp_path: Path) -> None:
+    """init says to commit the setup files: left out, a first run of the workspace
+    workflow does not snapshot them and the pre-commit hook refuses its commit."""
+    repo = make_repo(tmp_path / "p")
+    done = run_cli("init", "--hooks", "--no-dvc", cwd=repo)
+    assert done.stderr.endswith("gitlog: commit the setup before the first run: git add "
+                                ".gitlog.yaml dvc.yaml && git commit -m 'Set up gitlog'\n")
+    git(repo, "add", ".gitlog.yaml", "dvc.yaml")
+    assert commit(repo, message="Set up gitlog").returncode == 0
+    assert "commit the setup" not in run_cli("init", "--no-dvc", cwd=repo).stderr
+    assert run_cli("exp", "new", "lr-sweep", "--checkout", cwd=repo).returncode == 0
+    (repo / "train.py").write_text("print('lower lr')\n")
+    run = log_run(repo, loss=0.25)
+    git(repo, "add", "-A")
+    done = commit(repo, message="lower the learning rate")
+    assert done.returncode == 0, done.stderr
+    assert f"Gitlog-Run: {run.id}\nGitlog-Experiment: lr-sweep\n" in message_of(repo)
 
 
 def test_gone_interpreter_gives_a_clear_message(repo: Path, tmp_path: Path) -> None:

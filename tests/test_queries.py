@@ -653,3 +653,23 @@ def test_best_passes_over_diverged_runs(tmp_path: Path) -> None:
     assert [r["commit"] for r in cli_json(repo, "best", "-m", "loss")] == [shas[r1][:10]]
     kept = cli_json(repo, "best", "-m", "acc", "--where", "metrics.loss > -1")
     assert [r["commit"] for r in kept] == [shas[r1][:10]]  # nan and -inf read as missing
+
+
+def test_ls_counts_the_runs_of_both_sides_of_a_merge_as_history_shows_them(
+        tmp_path: Path) -> None:
+    """Two clones logged runs to exp/a; the merge took one side's log files (what
+    'gitlog pull' tells to do with a diverged branch): ls counts the three runs history
+    shows, not the two of the side git's default simplification follows."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0], run_id="run-one")
+    r2 = b.run("a", {"loss": 0.5}, parents=[r1], run_id="run-mine")
+    r3 = b.run("a", {"loss": 0.7}, parents=[r1], run_id="run-theirs", branch="side")
+    b.run("a", {"loss": 0.7}, parents=[r2, r3], run_id="run-theirs", subject="merge")
+    repo = tmp_path / "p"
+    b.write(repo)
+    shown = json.loads(run_cli("history", "--metric", "loss", "exp/a", "--format", "json",
+                               cwd=repo).stdout)
+    assert sorted(row["loss"] for row in shown) == [0.5, 0.7, 1.0]
+    rows = json.loads(run_cli("ls", "--format", "json", cwd=repo).stdout)
+    assert [(r["experiment"], r["runs"], r["loss"]) for r in rows] == [("a", 3, 0.7)]

@@ -88,6 +88,24 @@ def test_two_clones_exchange_runs_and_models(team: dict[str, Path], tmp_path: Pa
     assert proc.stderr.startswith("Error: 1 of 1 experiments not pushed (shared)")
     proc = run_cli("pull", "shared", "--format", "json", cwd=b)
     assert proc.returncode == 1 and rows(proc.stdout)["shared"]["action"] == "diverged"
+    assert rows(proc.stdout)["shared"]["detail"] == (
+        "both sides logged runs; origin/exp/shared is fetched, keep both: git checkout "
+        "exp/shared && git merge origin/exp/shared; on conflicts in .gitlog/ take one "
+        "side's run files: git checkout --theirs .gitlog && git add .gitlog && git commit "
+        "--no-edit; then gitlog push shared")
+    assert proc.stderr.endswith("hint: merge as said above, then gitlog push\n")
+    # ... and that advice, followed to the letter, publishes both clones' runs.
+    git(b, "checkout", "-q", "exp/shared")
+    git(b, "merge", "origin/exp/shared", check=False)  # conflicts in .gitlog/
+    git(b, "checkout", "--theirs", ".gitlog")
+    git(b, "add", ".gitlog")
+    git(b, "commit", "-q", "--no-edit")
+    assert run_cli("push", "shared", cwd=b).returncode == 0
+    proc = run_cli("pull", "shared", "--format", "json", cwd=a)
+    assert rows(proc.stdout)["shared"]["action"] == "fast-forwarded", proc.stderr
+    listed = json.loads(run_cli("ls", "--format", "json", cwd=a).stdout)
+    assert [(r["experiment"], r["runs"]) for r in listed if r["experiment"] == "shared"] \
+        == [("shared", 2)]
 
 
 def test_partial_push_names_what_failed_and_a_rerun_completes_it(team: dict[str, Path]) -> None:
@@ -184,3 +202,40 @@ def test_pull_without_a_dvc_remote_keeps_the_branch_until_told(team: dict[str, P
     proc = run_cli("pull", "nothing-here", cwd=b)
     assert proc.returncode == 1
     assert proc.stderr.startswith("Error: no experiment 'nothing-here' on remote 'origin'")
+
+
+def test_pull_leaves_a_branch_checked_out_in_another_worktree(team: dict[str, Path],
+                                                              tmp_path: Path) -> None:
+    a, b = team["a"], team["b"]
+    log_model(a, "wt", "v1")
+    assert run_cli("push", "wt", cwd=a).returncode == 0
+    assert run_cli("pull", "wt", cwd=b).returncode == 0
+    other = tmp_path / "b-wt"
+    git(b, "worktree", "add", "-q", str(other), "exp/wt")
+    before = git(b, "rev-parse", "exp/wt").strip()
+    run = log_model(a, "wt", "v2")
+    assert run_cli("push", "wt", cwd=a).returncode == 0
+    proc = run_cli("pull", "wt", "--format", "json", cwd=b)
+    assert proc.returncode == 1
+    assert rows(proc.stdout)["wt"]["action"] == "not updated"
+    assert rows(proc.stdout)["wt"]["detail"] == (
+        f"checked out in the worktree {other}; artifacts are fetched, update it with: "
+        f"git -C {other} merge --ff-only origin/exp/wt")
+    assert git(b, "rev-parse", "exp/wt").strip() == before
+    assert git(other, "status", "--porcelain", "--untracked-files=no") == ""
+    git(other, "merge", "-q", "--ff-only", "origin/exp/wt")
+    assert git(other, "rev-parse", "HEAD").strip() == run.commit
+
+
+def test_push_and_pull_take_the_experiment_as_exp_name_too(team: dict[str, Path]) -> None:
+    a, b = team["a"], team["b"]
+    log_model(a, "named", "v1")
+    proc = run_cli("push", "exp/named", "--format", "json", cwd=a)
+    assert proc.returncode == 0, proc.stderr
+    assert rows(proc.stdout)["named"]["action"] == "pushed"
+    proc = run_cli("pull", "exp/named", "--format", "json", cwd=b)
+    assert proc.returncode == 0, proc.stderr
+    assert rows(proc.stdout)["named"]["action"] == "created"
+    proc = run_cli("pull", cwd=b)  # HEAD on main: no experiment to take
+    assert (proc.returncode, proc.stderr) == (1, "Error: no experiment given\nhint: name "
+                                              "them (gitlog pull baseline) or pass --all\n")

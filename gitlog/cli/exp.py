@@ -64,7 +64,8 @@ def list_(repo: str, fmt: str) -> None:
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_repo
 def rm(name: str, yes: bool, repo: str) -> None:
-    """Delete experiment NAME's branch (its runs stay reachable only from the reflog).
+    """Delete experiment NAME's branch (runs on no other branch or remote are then kept
+    only by the commit id it prints).
 
     Asks first on a terminal; elsewhere --yes is required.
 
@@ -78,10 +79,13 @@ def rm(name: str, yes: bool, repo: str) -> None:
         if not sys.stdin.isatty():
             raise GitlogError(f"not deleting {found.branch} without confirmation",
                               hint=f"pass --yes: gitlog exp rm {found.name} --yes")
-        click.confirm(f"Delete {found.branch} ({found.runs} run(s), tip "
-                      f"{str(found.commit)[:10]})?", abort=True, err=True)
+        click.confirm(f"Delete {found.branch} ({found.runs} run(s), {found.only_here} on no "
+                      f"other branch or remote; tip {str(found.commit)[:10]})?", abort=True,
+                      err=True)
     gone = remove(repo, name)
-    click.echo(f"gitlog: deleted {gone.branch} (was {gone.commit}); restore with: "
+    lost = f"; {found.only_here} of its runs are on no other branch or remote" \
+        if found.only_here else ""
+    click.echo(f"gitlog: deleted {gone.branch} (was {gone.commit}{lost}); restore with: "
                f"git branch {gone.branch} {gone.commit}", err=True)
 
 

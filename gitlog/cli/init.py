@@ -40,3 +40,9 @@ def init(repo: str, no_dvc: bool, with_hooks: bool) -> None:
             done.append(f"installed hooks ({', '.join(changed)}) in {report.folder}")
     click.echo(f"gitlog: {', '.join(done)} in {result.root}" if done
                else f"gitlog: already set up in {result.root}", err=True)
+    if result.uncommitted:
+        import shlex
+
+        files = " ".join(shlex.quote(name) for name in result.uncommitted)
+        click.echo(f"gitlog: commit the setup before the first run: git add {files} && "
+                   "git commit -m 'Set up gitlog'", err=True)
