@@ -159,6 +159,29 @@ def test_numpy_scalars_are_accepted(repo: Path) -> None:
     assert "lr: 0.1" in show_file(repo, "exp/np", ".gitlog/params.yaml")
 
 
+def test_params_of_every_type_read_back_as_logged(repo: Path) -> None:
+    # dates and times were stored as their class name ("date", "datetime")
+    import datetime as dt
+
+    np = pytest.importorskip("numpy")
+    params = {"opt": {"name": "sgd", "betas": [0.9, 0.99], "decay": None},
+              "flags": {"on": True, "off": False}, "np_f": np.float32(0.5),
+              "np_i": np.int64(3), "grid": np.arange(3), "word": "1e3", "pair": (1, "a"),
+              "since": dt.date(2024, 1, 31), "at": dt.datetime(2024, 1, 31, 12, 30),
+              "cutoff": dt.time(6, 0)}
+    with gitlog.start("types", params=params, repo=repo) as run:
+        run.log_param("data.snapshot", dt.datetime(2024, 2, 1, tzinfo=dt.timezone.utc))
+    shown = json.loads(run_cli("show", "types", "--format", "json", cwd=repo).stdout)
+    assert shown["params"] == {
+        "opt": {"name": "sgd", "betas": [0.9, 0.99], "decay": None},
+        "flags": {"on": True, "off": False}, "np_f": 0.5, "np_i": 3, "grid": [0, 1, 2],
+        "word": "1e3", "pair": [1, "a"], "since": "2024-01-31", "at": "2024-01-31T12:30:00",
+        "cutoff": "06:00:00", "data": {"snapshot": "2024-02-01T00:00:00+00:00"}}
+    assert run_cli("run", "-e", "cli", "-p", "since=2024-01-31", "--", "true",
+                   cwd=repo).returncode == 0
+    assert show_file(repo, "exp/cli", ".gitlog/params.yaml") == "since: '2024-01-31'\n"
+
+
 def test_metric_name_that_is_also_a_group_is_refused(repo: Path) -> None:
     with gitlog.start("clash", repo=repo) as run:
         run.log_metric("train/loss", 1.0)
