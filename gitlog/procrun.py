@@ -118,8 +118,20 @@ def _pump(stream: BinaryIO, out: BinaryIO, run: Run, name: str, budget: list[int
         *lines, pending = pending.split(b"\n")
         for line in lines:
             _record(run, name, line, budget)
+        pending = _unfinished(pending)
     if pending:
         _record(run, name, pending, budget)
+
+
+def _unfinished(pending: bytes) -> bytes:
+    """What of a line still being written can end up in its event: the text after its
+    last carriage return (a progress bar redraws itself that way, never ending the
+    line), at most what ``MAX_LINE`` characters take. Kept whole, a progress bar's
+    line would grow for the whole run, and be copied and searched at every read."""
+    cut = pending.rstrip(b"\r").rfind(b"\r")
+    if cut >= 0:
+        pending = pending[cut + 1:]
+    return pending[:MAX_LINE * 4 + 4]  # utf-8: at most 4 bytes a character
 
 
 def _record(run: Run, stream: str, raw: bytes, budget: list[int]) -> None:

@@ -68,6 +68,36 @@ def test_run_attaches_child_captures_output_and_resources(repo: Path) -> None:
                for e in captured)
 
 
+PROGRESS = """
+import sys
+for i in range(2000):
+    sys.stderr.write(f"\\r{i:>5} |{'#' * (i % 40):<40}|")
+    sys.stderr.flush()
+sys.stderr.write("\\n")
+print("é" * 5000 + "\\rdone")
+print("x" * 5000)
+"""
+
+
+def test_run_keeps_a_progress_bar_s_last_redraw_only(repo: Path) -> None:
+    # a line redrawn with carriage returns and never ended was kept whole, copied and
+    # searched at every read: quadratic CPU in gitlog for a run-long progress bar
+    from gitlog.procrun import MAX_LINE, _unfinished
+
+    (repo / "bar.py").write_text(PROGRESS)
+    proc = run_cli("run", "-e", "bar", "--", sys.executable, "bar.py", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(e) for e in
+              git(repo, "show", "exp/bar:.gitlog/events.jsonl").splitlines()]
+    assert sorted((e["fields"]["stream"], e["message"]) for e in events) == [
+        ("stderr", f" 1999 |{'#' * 39} |"), ("stdout", "done"),
+        ("stdout", "x" * MAX_LINE + " [truncated]")]
+    redraws = b"".join(b"\r%5d |" % i for i in range(10_000))
+    assert _unfinished(redraws) == b" 9999 |"
+    assert _unfinished(b"\rold\rnew\r\r") == b"new\r\r"
+    assert _unfinished(b"y" * 100_000) == b"y" * (MAX_LINE * 4 + 4)
+
+
 def test_run_failing_command_exits_with_its_code(repo: Path) -> None:
     (repo / "child.py").write_text(CHILD)
     proc = run_cli("run", "-e", "bad", "--", sys.executable, "child.py", "3", cwd=repo)
