@@ -81,6 +81,29 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return dict(leaves(tree, prefix))
 
 
+def _event_time(line: bytes) -> bytes:
+    """An events.jsonl line's ISO time, which sorts as text (gitlog writes it first)."""
+    if line.startswith(b'{"ts":"'):
+        return line[7:line.find(b'"', 7)]
+    try:
+        ts = json.loads(line).get("ts")
+    except (ValueError, AttributeError):
+        return b""
+    return ts.encode() if isinstance(ts, str) else b""
+
+
+def in_time_order(events: bytes) -> bytes:
+    """events.jsonl's lines sorted by time, ties in the order they were written. Under
+    ``gitlog run`` two processes write the journal, each flushing every few seconds: the
+    script's traceback would come before the output lines that led to it."""
+    lines = events.splitlines(keepends=True)
+    times = [_event_time(line) for line in lines]
+    if all(a <= b for a, b in zip(times, times[1:])):
+        return events
+    order = sorted(range(len(lines)), key=times.__getitem__)
+    return b"".join(lines[i] for i in order)
+
+
 def final_status(journal: Journal) -> str:
     """The worst status any writer recorded; no record at all means the run was killed."""
     records = journal.records("status")
@@ -128,7 +151,8 @@ def build_files(journal: Journal, status: str | None = None) -> tuple[dict[str, 
                                          meta.get("log_dir") or ".gitlog")
     files.update(pointers)
     events = journal.events_path()
-    files["events.jsonl"] = whole_lines(events.read_bytes()) if events.exists() else b""
+    files["events.jsonl"] = in_time_order(whole_lines(events.read_bytes())) \
+        if events.exists() else b""
 
     info: dict[str, Any] = {}
     for rec in journal.records("info"):

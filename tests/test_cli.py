@@ -98,6 +98,22 @@ def test_run_keeps_a_progress_bar_s_last_redraw_only(repo: Path) -> None:
     assert _unfinished(b"y" * 100_000) == b"y" * (MAX_LINE * 4 + 4)
 
 
+def test_run_events_are_in_time_order_across_the_command_and_gitlog(repo: Path) -> None:
+    # the script's traceback event came first in `gitlog logs`, before the output lines
+    # that led to it: gitlog and the script each wrote their own events at their finish
+    (repo / ".gitlog.yaml").write_text("flush_interval: 60\n")
+    (repo / "crash.py").write_text(
+        "import sys, gitlog\nwith gitlog.start() as run:\n    run.log_metric('loss', 1)\n"
+        "    print('epoch 0', flush=True)\n    print('diverging', file=sys.stderr, "
+        "flush=True)\n    import time; time.sleep(0.5)\n    raise ValueError('boom')\n")
+    assert run_cli("run", "-e", "crash", "--", sys.executable, "crash.py",
+                   cwd=repo).returncode == 1
+    events = json.loads(run_cli("logs", "crash", "--format", "json", cwd=repo).stdout)
+    assert [e["message"] for e in events][:3] == ["epoch 0", "diverging", "ValueError: boom"]
+    assert events[-1]["message"] == "command exited with code 1"
+    assert [e["time"] for e in events] == sorted(e["time"] for e in events)
+
+
 def test_run_failing_command_exits_with_its_code(repo: Path) -> None:
     (repo / "child.py").write_text(CHILD)
     proc = run_cli("run", "-e", "bad", "--", sys.executable, "child.py", "3", cwd=repo)
