@@ -6,6 +6,7 @@ import json
 import math
 import os
 import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -204,10 +205,10 @@ def test_a_default_experiment_name_that_cannot_be_one_says_where_it_came_from(
         proc = subprocess.run([sys.executable, "main.py"], cwd=repo, capture_output=True,
                               text=True, env={**os.environ, **env})
         assert proc.returncode == 1 and proc.stdout == ""
-        assert proc.stderr.splitlines()[-1] == (
+        assert proc.stderr.splitlines()[-2:] == [
             "gitlog.errors.GitlogError: invalid experiment name 'main': git reads it as "
             "another revision (a branch, tag or commit); it is the default experiment name, "
-            f"from {source}")
+            f"from {source}", hint]
     (repo / ".gitlog.yaml").write_text("experiment: main\n")
     with pytest.raises(GitlogError) as caught:
         gitlog.start(repo=repo)
@@ -361,3 +362,21 @@ def test_not_a_repo_gives_git_init_hint(tmp_path: Path) -> None:
     with pytest.raises(GitlogError) as info:
         gitlog.start("x", repo=tmp_path)
     assert "not a git repository" in str(info.value) and "git init" in info.value.hint
+
+
+def test_a_gitlog_error_in_a_training_script_shows_its_hint(repo: Path) -> None:
+    # the traceback said "DVC is not set up in ..." and nothing of the fix the CLI gives
+    (repo / "model.pkl").write_bytes(b"weights")
+    (repo / "fit.py").write_text("import gitlog\nwith gitlog.start('art') as run:\n"
+                                 "    run.log_artifact('model.pkl')\n")
+    proc = subprocess.run([sys.executable, "fit.py"], cwd=repo, capture_output=True,
+                          text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[-2:] == [
+        f"gitlog.artifacts.DvcMissingError: DVC is not set up in {repo}",
+        "hint: run 'gitlog init' (it runs 'dvc init'), then commit .dvc/"]
+    events = [json.loads(x) for x in show_file(repo, "exp/art", ".gitlog/events.jsonl")
+              .splitlines()]
+    assert events[0]["fields"]["traceback"].endswith(
+        "DvcMissingError: DVC is not set up in "
+        f"{repo}\nhint: run 'gitlog init' (it runs 'dvc init'), then commit .dvc/\n")
