@@ -104,6 +104,28 @@ def in_time_order(events: bytes) -> bytes:
     return b"".join(lines[i] for i in order)
 
 
+def _last_sign_of_life(last_ms: float, events: bytes) -> str | None:
+    """A dead run's end: when it last recorded a point or an event (``events`` in time
+    order); None when it recorded neither."""
+    from .recorder import iso
+
+    last_event = _event_time(events.rstrip(b"\n").rsplit(b"\n", 1)[-1]).decode() \
+        if events else ""
+    last_point = iso(last_ms / 1000) if last_ms else ""
+    return max(last_event, last_point) or None
+
+
+def _seconds_between(start: str, end: str) -> float | None:
+    from datetime import datetime
+
+    try:
+        seconds = (datetime.fromisoformat(end.replace("Z", "+00:00")) -
+                   datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+    except (TypeError, ValueError):
+        return None
+    return round(seconds, 3)
+
+
 def final_status(journal: Journal) -> str:
     """The worst status any writer recorded; no record at all means the run was killed."""
     records = journal.records("status")
@@ -119,12 +141,14 @@ def build_files(journal: Journal, status: str | None = None) -> tuple[dict[str, 
     files: dict[str, bytes] = {}
     latest: dict[str, Any] = {}
     max_step = None
+    last_ms = 0.0  # when the run last recorded a point
     for name, path in journal.metric_files():
         data = whole_lines(path.read_bytes())
         files[f"metrics/{name}.tsv"] = data
         lines = data.rstrip(b"\n").rsplit(b"\n", 1)
         if len(lines) == 2 or not lines[0].startswith(b"timestamp"):
-            _, step, value = lines[-1].decode().split("\t")
+            ms, step, value = lines[-1].decode().split("\t")
+            last_ms = max(last_ms, float(ms))
             latest[name] = parse_number(value)
             step_n = int(step)
             max_step = step_n if max_step is None else max(max_step, step_n)
@@ -158,12 +182,14 @@ def build_files(journal: Journal, status: str | None = None) -> tuple[dict[str, 
     for rec in journal.records("info"):
         deep_merge(info, rec)
     finished = [r for r in journal.records("status") if r.get("end")]
+    end = max((r["end"] for r in finished), default=None) or info.get("end") or \
+        _last_sign_of_life(last_ms, files["events.jsonl"])
     record = {
         "id": meta["id"],
         "experiment": meta["experiment"],
         "status": status or final_status(journal),
         "start": meta["start"],
-        "end": max((r["end"] for r in finished), default=None) or info.get("end"),
+        "end": end,
         "command": meta.get("command"),
         "exit_code": info.get("exit_code"),
         "code_commit": meta.get("code_commit"),
@@ -178,6 +204,8 @@ def build_files(journal: Journal, status: str | None = None) -> tuple[dict[str, 
     for key in ("duration_s", "cpu_time_s", "peak_memory_mb", "message"):
         if key in info or key in meta:
             record[key] = info.get(key, meta.get(key))
+    if "duration_s" not in record and end:  # gitlog run measures it; else start to end
+        record["duration_s"] = _seconds_between(meta["start"], end)
     if artifacts:
         record["artifacts"] = artifacts
     events_count = files["events.jsonl"].count(b"\n")
