@@ -98,7 +98,7 @@ def in_time_order(events: bytes) -> bytes:
     script's traceback would come before the output lines that led to it."""
     lines = events.splitlines(keepends=True)
     times = [_event_time(line) for line in lines]
-    if all(a <= b for a, b in zip(times, times[1:])):
+    if all(a <= b for a, b in zip(times, times[1:], strict=False)):
         return events
     order = sorted(range(len(lines)), key=times.__getitem__)
     return b"".join(lines[i] for i in order)

@@ -7,6 +7,7 @@ and CPU time are recorded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -97,10 +98,8 @@ class _Forwarder:
 
     def _send(self, signum: int) -> None:
         assert self.proc is not None
-        try:
+        with contextlib.suppress(OSError):  # it has already exited
             self.proc.send_signal(signum)
-        except OSError:  # it has already exited
-            pass
 
 
 def _pump(stream: BinaryIO, out: BinaryIO, run: Run, name: str, budget: list[int]) -> None:
