@@ -75,7 +75,9 @@ class _Forwarder:
 
     def install(self) -> None:
         for sig in FORWARDED:
-            self.old[sig] = signal.signal(sig, self._handle)
+            # An ignored signal (nohup's SIGHUP) stays ignored, in the command too.
+            if signal.getsignal(sig) is not signal.SIG_IGN:
+                self.old[sig] = signal.signal(sig, self._handle)
 
     def started(self, proc: subprocess.Popen[bytes]) -> None:
         self.proc = proc

@@ -85,6 +85,16 @@ def test_sigterm_to_gitlog_run_stops_the_command_and_commits_the_run(tmp_path: P
         assert state_of(repo) == before
 
 
+def test_nohup_gitlog_run_leaves_sighup_ignored_in_the_command(tmp_path: Path) -> None:
+    # under nohup the command must not die when the terminal closes
+    hup = "import signal\nprint(signal.getsignal(signal.SIGHUP) is signal.SIG_IGN)\n"
+    repo = make_repo(tmp_path / "p", {"hup.py": hup})
+    proc = subprocess.run(["nohup", sys.executable, "-m", "gitlog", "run", "-e", "x", "--",
+                           sys.executable, "hup.py"], cwd=repo, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL)
+    assert (proc.returncode, proc.stdout) == (0, "True\n"), proc.stderr
+
+
 def test_ctrl_c_stops_bisect_and_its_step(tmp_path: Path) -> None:
     # gitlog exited at once while git bisect run and the step's command went on running
     # in the temporary worktree it had removed
