@@ -29,10 +29,40 @@ RUN_FILE, PARAMS_FILE, METRICS_FILE = "run.yaml", "params.yaml", "metrics.json"
 DATA_FILE, MODEL_FILE, EVENTS_FILE = "data.yaml", "model.yaml", "events.jsonl"
 
 
+# Strings YAML 1.2 (ruamel, DVC) reads as strings but YAML 1.1 (PyYAML, OmegaConf) as
+# booleans: quoted, so that every reader gets the string back.
+_YAML11_BOOLS = frozenset({"yes", "no", "on", "off", "y", "n"})
+
+
+def _represent_str(representer: Any, value: str) -> Any:
+    style = "'" if value.lower() in _YAML11_BOOLS else None
+    return representer.represent_scalar("tag:yaml.org,2002:str", value, style=style) \
+        if style else representer.represent_str(value)
+
+
+_REPRESENTER: Any = None
+
+
+def _representer() -> Any:
+    """ruamel's safe representer with ``_represent_str``: a subclass, so that a script's
+    own use of ruamel in this process is left as it was."""
+    global _REPRESENTER
+    if _REPRESENTER is None:
+        from ruamel.yaml.representer import SafeRepresenter
+
+        class Representer(SafeRepresenter):
+            pass
+
+        Representer.add_representer(str, _represent_str)
+        _REPRESENTER = Representer
+    return _REPRESENTER
+
+
 def yaml_dump(obj: Any) -> bytes:
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="safe", pure=True)
+    yaml.Representer = _representer()
     yaml.default_flow_style = False
     yaml.allow_unicode = True
     buf = io.StringIO()

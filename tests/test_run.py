@@ -183,6 +183,19 @@ def test_params_of_every_type_read_back_as_logged(repo: Path) -> None:
     assert show_file(repo, "exp/cli", ".gitlog/params.yaml") == "since: '2024-01-31'\n"
 
 
+def test_params_yaml_reads_the_same_in_yaml_1_1(repo: Path) -> None:
+    # 'yes', 'off' were written plain: PyYAML and OmegaConf (YAML 1.1) read True, False
+    yaml = pytest.importorskip("yaml")
+    params = {"shrinking": "yes", "norm": "off", "mode": {"list": ["No", "on", "y"]},
+              "flag": True, "name": "sgd"}
+    with gitlog.start("yaml11", params=params, repo=repo):
+        pass
+    text = show_file(repo, "exp/yaml11", ".gitlog/params.yaml")
+    assert yaml.safe_load(text) == params
+    shown = json.loads(run_cli("show", "yaml11", "--format", "json", cwd=repo).stdout)
+    assert shown["params"] == params
+
+
 def test_metric_name_that_is_also_a_group_is_refused(repo: Path) -> None:
     with gitlog.start("clash", repo=repo) as run:
         run.log_metric("train/loss", 1.0)
