@@ -17,6 +17,10 @@ class GitlogError(Exception):
         self.message = message
         if hint is not None:
             self.hint = hint
+            # A traceback (a training script's, the run's error event) shows the fix
+            # too, as the CLI's "hint:" line does (Python 3.11+).
+            if hasattr(self, "add_note"):
+                self.add_note(f"hint: {hint}")
 
     def __str__(self) -> str:
         return self.message

@@ -29,10 +29,40 @@ RUN_FILE, PARAMS_FILE, METRICS_FILE = "run.yaml", "params.yaml", "metrics.json"
 DATA_FILE, MODEL_FILE, EVENTS_FILE = "data.yaml", "model.yaml", "events.jsonl"
 
 
+# Strings YAML 1.2 (ruamel, DVC) reads as strings but YAML 1.1 (PyYAML, OmegaConf) as
+# booleans: quoted, so that every reader gets the string back.
+_YAML11_BOOLS = frozenset({"yes", "no", "on", "off", "y", "n"})
+
+
+def _represent_str(representer: Any, value: str) -> Any:
+    style = "'" if value.lower() in _YAML11_BOOLS else None
+    return representer.represent_scalar("tag:yaml.org,2002:str", value, style=style) \
+        if style else representer.represent_str(value)
+
+
+_REPRESENTER: Any = None
+
+
+def _representer() -> Any:
+    """ruamel's safe representer with ``_represent_str``: a subclass, so that a script's
+    own use of ruamel in this process is left as it was."""
+    global _REPRESENTER
+    if _REPRESENTER is None:
+        from ruamel.yaml.representer import SafeRepresenter
+
+        class Representer(SafeRepresenter):
+            pass
+
+        Representer.add_representer(str, _represent_str)
+        _REPRESENTER = Representer
+    return _REPRESENTER
+
+
 def yaml_dump(obj: Any) -> bytes:
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="safe", pure=True)
+    yaml.Representer = _representer()
     yaml.default_flow_style = False
     yaml.allow_unicode = True
     buf = io.StringIO()
@@ -81,6 +111,51 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return dict(leaves(tree, prefix))
 
 
+def _event_time(line: bytes) -> bytes:
+    """An events.jsonl line's ISO time, which sorts as text (gitlog writes it first)."""
+    if line.startswith(b'{"ts":"'):
+        return line[7:line.find(b'"', 7)]
+    try:
+        ts = json.loads(line).get("ts")
+    except (ValueError, AttributeError):
+        return b""
+    return ts.encode() if isinstance(ts, str) else b""
+
+
+def in_time_order(events: bytes) -> bytes:
+    """events.jsonl's lines sorted by time, ties in the order they were written. Under
+    ``gitlog run`` two processes write the journal, each flushing every few seconds: the
+    script's traceback would come before the output lines that led to it."""
+    lines = events.splitlines(keepends=True)
+    times = [_event_time(line) for line in lines]
+    if all(a <= b for a, b in zip(times, times[1:], strict=False)):
+        return events
+    order = sorted(range(len(lines)), key=times.__getitem__)
+    return b"".join(lines[i] for i in order)
+
+
+def _last_sign_of_life(last_ms: float, events: bytes) -> str | None:
+    """A dead run's end: when it last recorded a point or an event (``events`` in time
+    order); None when it recorded neither."""
+    from .recorder import iso
+
+    last_event = _event_time(events.rstrip(b"\n").rsplit(b"\n", 1)[-1]).decode() \
+        if events else ""
+    last_point = iso(last_ms / 1000) if last_ms else ""
+    return max(last_event, last_point) or None
+
+
+def _seconds_between(start: str, end: str) -> float | None:
+    from datetime import datetime
+
+    try:
+        seconds = (datetime.fromisoformat(end.replace("Z", "+00:00")) -
+                   datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+    except (TypeError, ValueError):
+        return None
+    return round(seconds, 3)
+
+
 def final_status(journal: Journal) -> str:
     """The worst status any writer recorded; no record at all means the run was killed."""
     records = journal.records("status")
@@ -96,12 +171,14 @@ def build_files(journal: Journal, status: str | None = None) -> tuple[dict[str, 
     files: dict[str, bytes] = {}
     latest: dict[str, Any] = {}
     max_step = None
+    last_ms = 0.0  # when the run last recorded a point
     for name, path in journal.metric_files():
         data = whole_lines(path.read_bytes())
         files[f"metrics/{name}.tsv"] = data
         lines = data.rstrip(b"\n").rsplit(b"\n", 1)
         if len(lines) == 2 or not lines[0].startswith(b"timestamp"):
-            _, step, value = lines[-1].decode().split("\t")
+            ms, step, value = lines[-1].decode().split("\t")
+            last_ms = max(last_ms, float(ms))
             latest[name] = parse_number(value)
             step_n = int(step)
             max_step = step_n if max_step is None else max(max_step, step_n)
@@ -128,18 +205,21 @@ def build_files(journal: Journal, status: str | None = None) -> tuple[dict[str, 
                                          meta.get("log_dir") or ".gitlog")
     files.update(pointers)
     events = journal.events_path()
-    files["events.jsonl"] = whole_lines(events.read_bytes()) if events.exists() else b""
+    files["events.jsonl"] = in_time_order(whole_lines(events.read_bytes())) \
+        if events.exists() else b""
 
     info: dict[str, Any] = {}
     for rec in journal.records("info"):
         deep_merge(info, rec)
     finished = [r for r in journal.records("status") if r.get("end")]
+    end = max((r["end"] for r in finished), default=None) or info.get("end") or \
+        _last_sign_of_life(last_ms, files["events.jsonl"])
     record = {
         "id": meta["id"],
         "experiment": meta["experiment"],
         "status": status or final_status(journal),
         "start": meta["start"],
-        "end": max((r["end"] for r in finished), default=None) or info.get("end"),
+        "end": end,
         "command": meta.get("command"),
         "exit_code": info.get("exit_code"),
         "code_commit": meta.get("code_commit"),
@@ -154,6 +234,8 @@ def build_files(journal: Journal, status: str | None = None) -> tuple[dict[str, 
     for key in ("duration_s", "cpu_time_s", "peak_memory_mb", "message"):
         if key in info or key in meta:
             record[key] = info.get(key, meta.get(key))
+    if "duration_s" not in record and end:  # gitlog run measures it; else start to end
+        record["duration_s"] = _seconds_between(meta["start"], end)
     if artifacts:
         record["artifacts"] = artifacts
     events_count = files["events.jsonl"].count(b"\n")

@@ -7,6 +7,7 @@ and CPU time are recorded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -51,8 +52,56 @@ def parse_param(text: str) -> tuple[str, Any]:
     return key, value
 
 
+# Signals that stop a job (``kill``, ``timeout``, a scheduler, a closed terminal): gitlog
+# passes them on to the command and commits the run when it exits.
+FORWARDED = (signal.SIGTERM, signal.SIGHUP)
+
+
 def _wait_for_command(_signum: int, _frame: Any) -> None:
     """SIGINT while the command runs: the command got it too; wait for it to exit."""
+
+
+class _Forwarder:
+    """While the command runs, SIGTERM and SIGHUP sent to gitlog go on to the command
+    (which ``kill PID`` or ``timeout`` would not reach), and gitlog waits for it to exit
+    instead of dying with the run uncommitted. A signal that comes before the command
+    started is passed on once it has."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.pending: list[int] = []
+        self.old: dict[int, Any] = {}
+
+    def install(self) -> None:
+        for sig in FORWARDED:
+            # An ignored signal (nohup's SIGHUP) stays ignored, in the command too.
+            if signal.getsignal(sig) is not signal.SIG_IGN:
+                self.old[sig] = signal.signal(sig, self._handle)
+
+    def started(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        for sig in self.pending:
+            self._send(sig)
+        self.pending.clear()
+
+    def restore(self) -> None:
+        for sig, handler in self.old.items():
+            signal.signal(sig, handler)
+        self.old.clear()
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        self.run.warning(f"gitlog run got {signal.Signals(signum).name}; passed it on to "
+                         "the command", signal=signal.Signals(signum).name)
+        if self.proc is None:
+            self.pending.append(signum)
+        else:
+            self._send(signum)
+
+    def _send(self, signum: int) -> None:
+        assert self.proc is not None
+        with contextlib.suppress(OSError):  # it has already exited
+            self.proc.send_signal(signum)
 
 
 def _pump(stream: BinaryIO, out: BinaryIO, run: Run, name: str, budget: list[int]) -> None:
@@ -70,8 +119,20 @@ def _pump(stream: BinaryIO, out: BinaryIO, run: Run, name: str, budget: list[int
         *lines, pending = pending.split(b"\n")
         for line in lines:
             _record(run, name, line, budget)
+        pending = _unfinished(pending)
     if pending:
         _record(run, name, pending, budget)
+
+
+def _unfinished(pending: bytes) -> bytes:
+    """What of a line still being written can end up in its event: the text after its
+    last carriage return (a progress bar redraws itself that way, never ending the
+    line), at most what ``MAX_LINE`` characters take. Kept whole, a progress bar's
+    line would grow for the whole run, and be copied and searched at every read."""
+    cut = pending.rstrip(b"\r").rfind(b"\r")
+    if cut >= 0:
+        pending = pending[cut + 1:]
+    return pending[:MAX_LINE * 4 + 4]  # utf-8: at most 4 bytes a character
 
 
 def _record(run: Run, stream: str, raw: bytes, budget: list[int]) -> None:
@@ -128,15 +189,20 @@ def run_command(argv: list[str], *, repo: str | Path = ".", experiment: str | No
     # Ctrl-C is the command's to handle: this process waits for it to stop. A handler,
     # not SIG_IGN: an ignored signal stays ignored in the command, exec resets a handler
     old_int = signal.signal(signal.SIGINT, _wait_for_command) if in_main else None
+    forwarder = _Forwarder(run)
+    if in_main:
+        forwarder.install()
     try:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=child_env, cwd=cwd)
     except OSError as exc:
         if old_int is not None:
             signal.signal(signal.SIGINT, old_int)
+        forwarder.restore()
         run.error(f"could not start {argv[0]}: {exc}")
         run.finish("failed")
         raise GitlogError(f"could not start {argv[0]}: {exc.strerror or exc}") from None
+    forwarder.started(proc)
     if system_metrics:
         from .sysmetrics import start_sampling
 
@@ -150,6 +216,7 @@ def run_command(argv: list[str], *, repo: str | Path = ".", experiment: str | No
     finally:
         if old_int is not None:
             signal.signal(signal.SIGINT, old_int)
+        forwarder.restore()
     code = os.waitstatus_to_exitcode(wait_status)
     proc.returncode = code
     for t in pumps:

@@ -37,7 +37,8 @@ def short_name(value: Any) -> str:
 
 def plain(value: Any, _depth: int = 0) -> Any:
     """``value`` as YAML-safe data: numpy and torch scalars become Python numbers, tuples
-    and sets lists, paths strings, other objects their class name."""
+    and sets lists, paths strings, dates and times ISO 8601 strings, other objects their
+    class name."""
     if value is None or type(value) in (bool, int, float, str):
         return value
     if _depth > MAX_DEPTH:
@@ -64,6 +65,12 @@ def plain(value: Any, _depth: int = 0) -> Any:
     if callable(item) and getattr(value, "numel", lambda: 0)() == 1:
         try:
             return plain(item(), _depth + 1)
+        except Exception:
+            pass
+    isoformat = getattr(value, "isoformat", None)  # dates, times, pandas Timestamps
+    if callable(isoformat) and not isinstance(value, type):
+        try:
+            return str(isoformat())
         except Exception:
             pass
     return short_name(value)

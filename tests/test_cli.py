@@ -68,6 +68,53 @@ def test_run_attaches_child_captures_output_and_resources(repo: Path) -> None:
                for e in captured)
 
 
+PROGRESS = """
+import sys
+for i in range(2000):
+    sys.stderr.write(f"\\r{i:>5} |{'#' * (i % 40):<40}|")
+    sys.stderr.flush()
+sys.stderr.write("\\n")
+print("é" * 5000 + "\\rdone")
+print("x" * 5000)
+"""
+
+
+def test_run_keeps_a_progress_bar_s_last_redraw_only(repo: Path) -> None:
+    # a line redrawn with carriage returns and never ended was kept whole, copied and
+    # searched at every read: quadratic CPU in gitlog for a run-long progress bar
+    from gitlog.procrun import MAX_LINE, _unfinished
+
+    (repo / "bar.py").write_text(PROGRESS)
+    proc = run_cli("run", "-e", "bar", "--", sys.executable, "bar.py", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(e) for e in
+              git(repo, "show", "exp/bar:.gitlog/events.jsonl").splitlines()]
+    assert sorted((e["fields"]["stream"], e["message"]) for e in events) == [
+        ("stderr", f" 1999 |{'#' * 39} |"), ("stdout", "done"),
+        ("stdout", "x" * MAX_LINE + " [truncated]")]
+    redraws = b"".join(b"\r%5d |" % i for i in range(10_000))
+    assert _unfinished(redraws) == b" 9999 |"
+    assert _unfinished(b"\rold\rnew\r\r") == b"new\r\r"
+    assert _unfinished(b"y" * 100_000) == b"y" * (MAX_LINE * 4 + 4)
+
+
+def test_run_events_are_in_time_order_across_the_command_and_gitlog(repo: Path) -> None:
+    # the script's traceback event came first in `gitlog logs`, before the output lines
+    # that led to it: gitlog and the script each wrote their own events at their finish
+    (repo / ".gitlog.yaml").write_text("flush_interval: 60\n")
+    (repo / "crash.py").write_text(
+        "import sys, gitlog\nwith gitlog.start() as run:\n    run.log_metric('loss', 1)\n"
+        "    print('epoch 0', flush=True)\n    print('diverging', file=sys.stderr, "
+        "flush=True)\n    import time; time.sleep(0.5)\n    raise ValueError('boom')\n")
+    assert run_cli("run", "-e", "crash", "--", sys.executable, "crash.py",
+                   cwd=repo).returncode == 1
+    events = json.loads(run_cli("logs", "crash", "--format", "json", cwd=repo).stdout)
+    messages = [e["message"] for e in events]  # (stdout and stderr: read by two threads)
+    assert (sorted(messages[:2]), messages[2]) == (["diverging", "epoch 0"], "ValueError: boom")
+    assert events[-1]["message"] == "command exited with code 1"
+    assert [e["time"] for e in events] == sorted(e["time"] for e in events)
+
+
 def test_run_failing_command_exits_with_its_code(repo: Path) -> None:
     (repo / "child.py").write_text(CHILD)
     proc = run_cli("run", "-e", "bad", "--", sys.executable, "child.py", "3", cwd=repo)

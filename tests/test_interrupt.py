@@ -3,6 +3,7 @@ killed, and leave nothing running or checked out behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import git, make_repo, state_of
+from tests.conftest import git, make_repo, run_cli, state_of
 
 # Writes its pid to started.txt, then waits for the signal (a minute at most).
 SLOW = """import os, sys, time
@@ -20,11 +21,11 @@ time.sleep(60)
 """
 
 
-def _interrupted(args: list[str], cwd: Path, marker: Path, *,
-                 group: bool) -> tuple[subprocess.CompletedProcess, int]:
-    """Run gitlog ARGS, SIGINT it once the command wrote ``marker`` (the whole process
-    group as a terminal's Ctrl-C does, or gitlog alone as ``kill -INT`` does); the
-    finished process and the command's pid."""
+def _interrupted(args: list[str], cwd: Path, marker: Path, *, group: bool,
+                 sig: int = signal.SIGINT) -> tuple[subprocess.CompletedProcess, int]:
+    """Run gitlog ARGS, send it ``sig`` once the command wrote ``marker`` (the whole
+    process group as a terminal's Ctrl-C does, or gitlog alone as ``kill -INT`` does);
+    the finished process and the command's pid."""
     proc = subprocess.Popen([sys.executable, "-m", "gitlog", *args], cwd=cwd, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
@@ -32,9 +33,9 @@ def _interrupted(args: list[str], cwd: Path, marker: Path, *,
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.05)
     if group:
-        os.killpg(proc.pid, signal.SIGINT)
+        os.killpg(proc.pid, sig)
     else:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), \
         int(marker.read_text())
@@ -60,6 +61,38 @@ def test_ctrl_c_stops_the_command_of_gitlog_run(tmp_path: Path) -> None:
     assert _gone(pid)
     assert git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Status,valueonly)",
                "exp/x").strip() == "killed"
+
+
+def test_sigterm_to_gitlog_run_stops_the_command_and_commits_the_run(tmp_path: Path) -> None:
+    # `kill PID` or `timeout 1h gitlog run ...` killed gitlog alone: the run stayed
+    # uncommitted and the command trained on without its output, or died of a broken pipe
+    for sig, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGHUP, "SIGHUP")):
+        repo = make_repo(tmp_path / name, {"slow.py": SLOW})
+        before = state_of(repo)
+        marker = tmp_path / f"{name}.txt"
+        proc, pid = _interrupted(["run", "-e", "x", "--", sys.executable, "slow.py",
+                                  str(marker)], repo, marker, group=False, sig=sig)
+        assert proc.returncode == 128 + sig, proc.stderr
+        assert proc.stderr.splitlines()[-1].split(": ")[2].startswith("killed -> ")
+        assert _gone(pid)
+        assert git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Status,valueonly)",
+                   "exp/x").strip() == "killed"
+        assert not list((repo / ".git" / "gitlog" / "runs").iterdir())
+        logged = run_cli("logs", "x", "--level", "warning", "--format", "json", cwd=repo)
+        assert [(e["level"], e["message"]) for e in json.loads(logged.stdout)] == [
+            ("warning", f"gitlog run got {name}; passed it on to the command"),
+            ("error", f"command killed by signal {int(sig)}")]
+        assert state_of(repo) == before
+
+
+def test_nohup_gitlog_run_leaves_sighup_ignored_in_the_command(tmp_path: Path) -> None:
+    # under nohup the command must not die when the terminal closes
+    hup = "import signal\nprint(signal.getsignal(signal.SIGHUP) is signal.SIG_IGN)\n"
+    repo = make_repo(tmp_path / "p", {"hup.py": hup})
+    proc = subprocess.run(["nohup", sys.executable, "-m", "gitlog", "run", "-e", "x", "--",
+                           sys.executable, "hup.py"], cwd=repo, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL)
+    assert (proc.returncode, proc.stdout) == (0, "True\n"), proc.stderr
 
 
 def test_ctrl_c_stops_bisect_and_its_step(tmp_path: Path) -> None:

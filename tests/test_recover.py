@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -73,3 +74,45 @@ def test_torn_journal_lines_are_dropped(repo: Path) -> None:
     assert json.loads(git(repo, "show", "exp/torn:.gitlog/metrics.json"))["loss"] == 0.5
     tsv = git(repo, "show", "exp/torn:.gitlog/metrics/loss.tsv")
     assert tsv.endswith("\t0\t0.5\n")
+
+
+DIES = """
+import gitlog, time
+run = gitlog.start("dies", flush_interval=0.1)
+run.log_metric("loss", 0.5)
+time.sleep(0.01)
+run.info("last words")
+run.flush()
+print("flushed", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_recovered_run_ends_when_it_last_recorded_something(repo: Path) -> None:
+    # a killed run had no end and no duration: `gitlog ls` dated it by its start
+    proc = subprocess.Popen([sys.executable, "-c", DIES], cwd=repo, stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "flushed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert run_cli("recover", cwd=repo).returncode == 0
+    last = json.loads(git(repo, "show", "exp/dies:.gitlog/events.jsonl").splitlines()[-1])
+    assert last["message"] == "last words"
+    run = json.loads(run_cli("show", "dies", "--format", "json", cwd=repo).stdout)["run"]
+    start = dt.datetime.fromisoformat(run["start"].replace("Z", "+00:00"))
+    end = dt.datetime.fromisoformat(last["ts"].replace("Z", "+00:00"))
+    assert (run["status"], run["end"], run["duration_s"]) == \
+        ("killed", last["ts"], round((end - start).total_seconds(), 3))
+    listed = json.loads(run_cli("ls", "--format", "json", cwd=repo).stdout)
+    assert [row["last_run"] for row in listed] == [last["ts"]]
+
+
+def test_a_python_api_run_has_its_duration(repo: Path) -> None:
+    import gitlog
+
+    with gitlog.start("timed", repo=repo) as run:
+        run.log_metric("loss", 1)
+    shown = json.loads(run_cli("show", "timed", "--format", "json", cwd=repo).stdout)["run"]
+    start, end = (dt.datetime.fromisoformat(shown[k].replace("Z", "+00:00"))
+                  for k in ("start", "end"))
+    assert shown["duration_s"] == round((end - start).total_seconds(), 3)

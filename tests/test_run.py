@@ -6,6 +6,7 @@ import json
 import math
 import os
 import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -159,6 +160,42 @@ def test_numpy_scalars_are_accepted(repo: Path) -> None:
     assert "lr: 0.1" in show_file(repo, "exp/np", ".gitlog/params.yaml")
 
 
+def test_params_of_every_type_read_back_as_logged(repo: Path) -> None:
+    # dates and times were stored as their class name ("date", "datetime")
+    import datetime as dt
+
+    np = pytest.importorskip("numpy")
+    params = {"opt": {"name": "sgd", "betas": [0.9, 0.99], "decay": None},
+              "flags": {"on": True, "off": False}, "np_f": np.float32(0.5),
+              "np_i": np.int64(3), "grid": np.arange(3), "word": "1e3", "pair": (1, "a"),
+              "since": dt.date(2024, 1, 31), "at": dt.datetime(2024, 1, 31, 12, 30),
+              "cutoff": dt.time(6, 0)}
+    with gitlog.start("types", params=params, repo=repo) as run:
+        run.log_param("data.snapshot", dt.datetime(2024, 2, 1, tzinfo=dt.timezone.utc))
+    shown = json.loads(run_cli("show", "types", "--format", "json", cwd=repo).stdout)
+    assert shown["params"] == {
+        "opt": {"name": "sgd", "betas": [0.9, 0.99], "decay": None},
+        "flags": {"on": True, "off": False}, "np_f": 0.5, "np_i": 3, "grid": [0, 1, 2],
+        "word": "1e3", "pair": [1, "a"], "since": "2024-01-31", "at": "2024-01-31T12:30:00",
+        "cutoff": "06:00:00", "data": {"snapshot": "2024-02-01T00:00:00+00:00"}}
+    assert run_cli("run", "-e", "cli", "-p", "since=2024-01-31", "--", "true",
+                   cwd=repo).returncode == 0
+    assert show_file(repo, "exp/cli", ".gitlog/params.yaml") == "since: '2024-01-31'\n"
+
+
+def test_params_yaml_reads_the_same_in_yaml_1_1(repo: Path) -> None:
+    # 'yes', 'off' were written plain: PyYAML and OmegaConf (YAML 1.1) read True, False
+    yaml = pytest.importorskip("yaml")
+    params = {"shrinking": "yes", "norm": "off", "mode": {"list": ["No", "on", "y"]},
+              "flag": True, "name": "sgd"}
+    with gitlog.start("yaml11", params=params, repo=repo):
+        pass
+    text = show_file(repo, "exp/yaml11", ".gitlog/params.yaml")
+    assert yaml.safe_load(text) == params
+    shown = json.loads(run_cli("show", "yaml11", "--format", "json", cwd=repo).stdout)
+    assert shown["params"] == params
+
+
 def test_metric_name_that_is_also_a_group_is_refused(repo: Path) -> None:
     with gitlog.start("clash", repo=repo) as run:
         run.log_metric("train/loss", 1.0)
@@ -181,10 +218,10 @@ def test_a_default_experiment_name_that_cannot_be_one_says_where_it_came_from(
         proc = subprocess.run([sys.executable, "main.py"], cwd=repo, capture_output=True,
                               text=True, env={**os.environ, **env})
         assert proc.returncode == 1 and proc.stdout == ""
-        assert proc.stderr.splitlines()[-1] == (
+        assert proc.stderr.splitlines()[-2:] == [
             "gitlog.errors.GitlogError: invalid experiment name 'main': git reads it as "
             "another revision (a branch, tag or commit); it is the default experiment name, "
-            f"from {source}")
+            f"from {source}", hint]
     (repo / ".gitlog.yaml").write_text("experiment: main\n")
     with pytest.raises(GitlogError) as caught:
         gitlog.start(repo=repo)
@@ -338,3 +375,21 @@ def test_not_a_repo_gives_git_init_hint(tmp_path: Path) -> None:
     with pytest.raises(GitlogError) as info:
         gitlog.start("x", repo=tmp_path)
     assert "not a git repository" in str(info.value) and "git init" in info.value.hint
+
+
+def test_a_gitlog_error_in_a_training_script_shows_its_hint(repo: Path) -> None:
+    # the traceback said "DVC is not set up in ..." and nothing of the fix the CLI gives
+    (repo / "model.pkl").write_bytes(b"weights")
+    (repo / "fit.py").write_text("import gitlog\nwith gitlog.start('art') as run:\n"
+                                 "    run.log_artifact('model.pkl')\n")
+    proc = subprocess.run([sys.executable, "fit.py"], cwd=repo, capture_output=True,
+                          text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[-2:] == [
+        f"gitlog.artifacts.DvcMissingError: DVC is not set up in {repo}",
+        "hint: run 'gitlog init' (it runs 'dvc init'), then commit .dvc/"]
+    events = [json.loads(x) for x in show_file(repo, "exp/art", ".gitlog/events.jsonl")
+              .splitlines()]
+    assert events[0]["fields"]["traceback"].endswith(
+        "DvcMissingError: DVC is not set up in "
+        f"{repo}\nhint: run 'gitlog init' (it runs 'dvc init'), then commit .dvc/\n")
