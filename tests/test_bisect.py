@@ -19,6 +19,18 @@ with gitlog.start() as run:
 """
 
 
+def versions(tmp_path: Path, *changes: tuple[int, str], path: str = "train.py") -> \
+        tuple[Path, str]:
+    """A repository whose first commit is v1 of ``path`` (q=1), then a commit per
+    (q, note) of ``changes``; with the id of its first commit."""
+    repo = make_repo(tmp_path / "p", {path: SCRIPT.format(q=1, note="v1")})
+    first = git(repo, "rev-parse", "HEAD").strip()
+    for q, note in changes:
+        (repo / path).write_text(SCRIPT.format(q=q, note=note))
+        git(repo, "commit", "-qam", note)
+    return repo, first
+
+
 @pytest.mark.slow
 def test_bisect_finds_the_first_bad_version_and_reuses_logged_runs(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "p", {"train.py": SCRIPT.format(q=1, note="v1")})
@@ -197,11 +209,7 @@ def test_bisect_judges_a_version_whose_run_diverges_bad(tmp_path: Path) -> None:
 def test_bisect_fails_when_every_step_is_skipped(tmp_path: Path) -> None:
     # a command that fails at every version ended in "only skipped versions are left",
     # every version listed, exit 0
-    repo = make_repo(tmp_path / "p", {"train.py": SCRIPT.format(q=1, note="v1")})
-    first = git(repo, "rev-parse", "HEAD").strip()
-    for note in ("v2", "v3"):
-        (repo / "train.py").write_text(SCRIPT.format(q=1, note=note))
-        git(repo, "commit", "-qam", note)
+    repo, first = versions(tmp_path, (1, "v2"), (1, "v3"))
     proc = run_cli("bisect", "-m", "loss", "--threshold", "0.3", "--good", first, "--bad",
                    "main", "--", sys.executable, "-c", "raise SystemExit(1)", cwd=repo)
     assert (proc.returncode, proc.stdout) == (1, "")
@@ -218,11 +226,7 @@ def test_bisect_api_takes_a_command_line_and_prints_nothing(
     # command="python train.py" ran the program "p" (the string's characters as argv)
     import gitlog
 
-    repo = make_repo(tmp_path / "p", {"train.py": SCRIPT.format(q=1, note="v1")})
-    first = git(repo, "rev-parse", "HEAD").strip()
-    for q, note in ((5, "v2 breaks it"), (5, "v3")):
-        (repo / "train.py").write_text(SCRIPT.format(q=q, note=note))
-        git(repo, "commit", "-qam", note)
+    repo, first = versions(tmp_path, (5, "v2 breaks it"), (5, "v3"))
     result = gitlog.bisect("loss", 0.3, good=first, bad="main", repo=repo,
                            command=f"{sys.executable} train.py")
     # v2 is the answer: --good v1, its only ground, is tested too
@@ -234,11 +238,7 @@ def test_bisect_api_takes_a_command_line_and_prints_nothing(
 def test_bisect_runs_the_command_in_the_folder_it_was_started_in(tmp_path: Path) -> None:
     # the command ran at the worktree's root: from src/, 'python train.py' failed at
     # every version
-    repo = make_repo(tmp_path / "p", {"src/train.py": SCRIPT.format(q=1, note="v1")})
-    first = git(repo, "rev-parse", "HEAD").strip()
-    for q, note in ((5, "v2 breaks it"), (5, "v3")):
-        (repo / "src" / "train.py").write_text(SCRIPT.format(q=q, note=note))
-        git(repo, "commit", "-qam", note)
+    repo, first = versions(tmp_path, (5, "v2 breaks it"), (5, "v3"), path="src/train.py")
     before = state_of(repo)
     proc = run_cli("bisect", "-m", "loss", "--threshold", "0.3", "--good", first, "--bad",
                    "main", "--format", "json", "--", sys.executable, "train.py",
@@ -253,11 +253,7 @@ def test_bisect_runs_the_command_in_the_folder_it_was_started_in(tmp_path: Path)
 def test_bisect_tests_an_end_that_is_its_answers_only_ground(tmp_path: Path) -> None:
     # git bisect takes --bad as bad: when every version tested was good, it named --bad
     # as the first bad version (exit 0) though nothing was bad for the threshold
-    repo = make_repo(tmp_path / "p", {"train.py": SCRIPT.format(q=1, note="v1")})
-    first = git(repo, "rev-parse", "HEAD").strip()
-    for note in ("v2", "v3"):
-        (repo / "train.py").write_text(SCRIPT.format(q=1, note=note))
-        git(repo, "commit", "-qam", note)
+    repo, first = versions(tmp_path, (1, "v2"), (1, "v3"))
     proc = run_cli("bisect", "-m", "loss", "--threshold", "0.3", "--good", first, "--bad",
                    "main", "--", sys.executable, "train.py", cwd=repo)
     run = git(repo, "rev-parse", "exp/bisect").strip()
