@@ -161,11 +161,12 @@ def checked_out_elsewhere(repo: Repo, ref: str) -> str | None:
 
 def remove(path: str | Path | Repo, name: str) -> Experiment:
     """Delete the experiment's branch (not the branch HEAD is on); return what it was."""
-    repo, _ = _open(path)
+    repo, config = _open(path)
     exp = describe(repo, name)
     if exp.current:
         raise GitlogError(f"experiment {exp.name} is checked out here ({exp.branch})",
-                          hint="switch away first, e.g. git checkout main")
+                          hint="switch away first, e.g. git checkout "
+                               f"{shlex.quote(str(config['main_branch']))}")
     holder = checked_out_elsewhere(repo, f"refs/heads/{exp.branch}")
     if holder:
         raise GitlogError(f"experiment {exp.name} is checked out in another worktree "

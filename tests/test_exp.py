@@ -154,6 +154,10 @@ def test_rm_asks_for_yes_and_tells_how_to_restore(repo: Path) -> None:
     git(repo, "checkout", "-q", "-b", "exp/here")
     current = run_cli("exp", "rm", "here", "--yes", cwd=repo)
     assert current.returncode == 1 and "is checked out here" in current.stderr
+    assert "hint: switch away first, e.g. git checkout main" in current.stderr
+    (repo / ".gitlog.yaml").write_text("main_branch: trunk\n")  # the one configured
+    current = run_cli("exp", "rm", "here", "--yes", cwd=repo)
+    assert "hint: switch away first, e.g. git checkout trunk" in current.stderr
 
 
 def test_rm_of_an_experiment_checked_out_in_another_worktree_says_how(repo: Path,
