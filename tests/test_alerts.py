@@ -329,3 +329,25 @@ def test_gitlog_run_and_its_script_send_one_alert_between_them(repo: Path) -> No
     sent = (repo / "alerts.jsonl").read_text().splitlines()
     assert len(sent) == 1 and json.loads(sent[0])["experiment"] == "both"
     assert len(alert_events(repo, "exp/both")) == 1
+
+
+def test_email_for_a_multi_line_event_has_a_one_line_subject(repo: Path,
+                                                             tmp_path: Path) -> None:
+    password = "s3cret-Pa55word"
+    with smtp_server(tmp_path, "alerts", password) as (inbox, port, cert):
+        configure(repo, f"    oncall: {{type: email, to: [ml@example.com], smtp_host: "
+                        f"127.0.0.1, smtp_port: {port}, starttls: true, username_env: "
+                        f"SMTP_USER, password_env: SMTP_PASSWORD, ca_file: '{cert}', "
+                        f"from: gitlog@example.com, {FAST}}}\n",
+                  "    - {name: loader, event: loader failed, notify: [oncall]}\n")
+        code = ("import gitlog\n"
+                "with gitlog.start('multi') as run:\n"
+                "    run.error('loader failed:\\n  shard 7 is corrupt')\n")
+        proc = run_python(code, repo, env={"SMTP_USER": "alerts", "SMTP_PASSWORD": password})
+        assert proc.returncode == 0, proc.stderr
+        assert "not delivered" not in proc.stderr
+        assert len(inbox.messages) == 1
+    mail = inbox.messages[0]
+    assert mail["Subject"] == ("[gitlog] loader: error event matched 'loader failed': "
+                               "loader failed: shard 7 is corrupt")
+    assert "loader failed:\n  shard 7 is corrupt" in mail.get_content().replace("\r\n", "\n")

@@ -56,6 +56,13 @@ def text_of(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def subject_of(payload: dict[str, Any]) -> str:
+    """The email subject: one line (a header cannot hold a line break, and an event's
+    message, e.g. one with a traceback, may have several), at most 250 characters."""
+    text = " ".join(str(payload.get("message", "")).split())
+    return f"[gitlog] {payload.get('rule')}: {text}"[:250]
+
+
 def send(spec: dict[str, Any], payload: dict[str, Any], root: Path) -> None:
     kind = spec["type"]
     timeout = float(spec.get("timeout", 10))
@@ -130,7 +137,7 @@ def _email(spec: dict[str, Any], payload: dict[str, Any], timeout: float) -> Non
 
     to = spec["to"] if isinstance(spec["to"], list) else [spec["to"]]
     message = EmailMessage()
-    message["Subject"] = f"[gitlog] {payload.get('rule')}: {payload.get('message')}"[:250]
+    message["Subject"] = subject_of(payload)
     message["From"] = spec.get("from") or f"gitlog@{socket.gethostname()}"
     message["To"] = ", ".join(to)
     message.set_content(text_of(payload) + "\n\n" + json_payload(payload).decode() + "\n")
