@@ -351,3 +351,29 @@ def test_email_for_a_multi_line_event_has_a_one_line_subject(repo: Path,
     assert mail["Subject"] == ("[gitlog] loader: error event matched 'loader failed': "
                                "loader failed: shard 7 is corrupt")
     assert "loader failed:\n  shard 7 is corrupt" in mail.get_content().replace("\r\n", "\n")
+
+
+def test_a_failed_delivery_does_not_trigger_an_event_rule(repo: Path) -> None:
+    configure(repo, "    gone: {type: webhook, url: 'http://127.0.0.1:9/x', retries: 0}\n"
+                    "    log: {type: file, path: sent.jsonl}\n",
+              "    - {name: hi, metric: loss, when: threshold, above: 5, notify: [gone]}\n"
+              "    - {name: any-warning, level: warning, notify: [log]}\n")
+    code = ("import time, gitlog\n"
+            "with gitlog.start('failing', flush_interval=0.05) as run:\n"
+            "    run.log_metric('loss', 9.0)\n"
+            "    for _ in range(200):  # until the failed delivery is recorded and flushed\n"
+            "        run.flush()\n"
+            "        path = run.journal.events_path()\n"
+            "        if path.exists() and 'alert_failed' in path.read_text():\n"
+            "            break\n"
+            "        time.sleep(0.05)\n"
+            "    run.flush()\n")
+    proc = run_python(code, repo)
+    assert proc.returncode == 0, proc.stderr
+    messages = [e["message"] for e in events(repo, "exp/failing")]
+    assert messages == ["alert hi: loss is 9 at step 0, above 5",
+                        "alert hi not delivered to gone after 1 attempt(s): cannot connect: "
+                        "Connection refused"]
+    assert not (repo / "sent.jsonl").exists()
+    checked = run_cli("alerts", "check", "failing", "--format", "json", cwd=repo)
+    assert [r["rule"] for r in json.loads(checked.stdout)] == ["hi"]

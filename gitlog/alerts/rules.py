@@ -58,6 +58,10 @@ class Alert:
         return out
 
 
+# Fields that mark an event gitlog itself recorded: an alert, a failed delivery, a sample.
+OWN_RECORDS = frozenset(("alert", "alert_failed", "sample"))
+
+
 def _fmt(value: float) -> str:
     return f"{value:.6g}"
 
@@ -135,7 +139,7 @@ class Evaluator:
             return found
         for event in events:
             fields = event.get("fields") or {}
-            if isinstance(fields, dict) and ("alert" in fields or "sample" in fields):
+            if isinstance(fields, dict) and not OWN_RECORDS.isdisjoint(fields):
                 continue  # gitlog's own records never trigger alerts
             level = LEVELS.get(str(event.get("level")), 0)
             message = str(event.get("message", ""))
