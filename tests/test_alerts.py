@@ -377,3 +377,23 @@ def test_a_failed_delivery_does_not_trigger_an_event_rule(repo: Path) -> None:
     assert not (repo / "sent.jsonl").exists()
     checked = run_cli("alerts", "check", "failing", "--format", "json", cwd=repo)
     assert [r["rule"] for r in json.loads(checked.stdout)] == ["hi"]
+
+
+def test_alerts_check_notify_exits_1_naming_the_failed_delivery(repo: Path) -> None:
+    with http_receiver([500] * 5) as hook:
+        configure(repo, f"    hook: {{type: webhook, url: '{hook.url()}', retries: 1, "
+                        "backoff: 0.01}\n"
+                        "    log: {type: file, path: sent.jsonl}\n",
+                  "    - {name: hi, metric: loss, when: threshold, above: 5, "
+                  "notify: [hook, log]}\n")
+        (repo / ".gitlog.yaml").rename(repo / "alerts.yaml")  # log a run without rules
+        with gitlog.start("later", repo=repo) as run:
+            run.log_metric("loss", 9.0)
+        (repo / "alerts.yaml").rename(repo / ".gitlog.yaml")
+        proc = run_cli("alerts", "check", "later", "--notify", "--format", "json", cwd=repo)
+        assert len(hook.requests) == 2
+    assert proc.returncode == 1
+    assert [r["sent"] for r in json.loads(proc.stdout)] == ["hook:failed, log:ok"]
+    assert proc.stderr.splitlines()[0] == ("Error: alert not delivered: hi to hook "
+                                           "(HTTP 500 Internal Server Error)")
+    assert len((repo / "sent.jsonl").read_text().splitlines()) == 1

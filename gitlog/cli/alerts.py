@@ -55,13 +55,14 @@ def check(rev: str | None, notify: bool, repo: str, fmt: str) -> None:
     REV is a commit, an experiment or a run id (default: HEAD's run, else the newest).
     Metric rules run over the stored series, event rules over the events, drop/rise
     rules against the previous run (or the rule's baseline). Nothing is sent unless
-    --notify is given.
+    --notify is given; then it exits 1 when a delivery failed (after its retries).
 
     Example: gitlog alerts check baseline --notify
     """
     from gitlog.alerts.check import check as check_run
     from gitlog.alerts.check import send_now
     from gitlog.config import load
+    from gitlog.errors import GitlogError
     from gitlog.git import Repo
     from gitlog.query import resolve_run
 
@@ -69,7 +70,7 @@ def check(rev: str | None, notify: bool, repo: str, fmt: str) -> None:
     config = load(r.root)
     commit = resolve_run(r, config, rev)
     fired = check_run(r, config, commit)
-    rows = []
+    rows, failed = [], []
     for alert, payload in fired:
         row = {"rule": alert.rule.name, "metric": alert.metric, "value": alert.value,
                "step": alert.step, "message": alert.message}
@@ -77,9 +78,15 @@ def check(rev: str | None, notify: bool, repo: str, fmt: str) -> None:
             results = send_now(r, config, alert.rule, payload)
             row["sent"] = ", ".join(f"{d.notifier}:{'ok' if d.ok else 'failed'}"
                                     for d in results)
+            failed += [f"{alert.rule.name} to {d.notifier} ({d.error})"
+                       for d in results if not d.ok]
         rows.append(row)
     if not rows and fmt == "table":
         click.echo(f"no alert fires on {commit[:10]}", err=True)
         return
     columns = ["rule", "metric", "value", "step", "message"] + (["sent"] if notify else [])
     echo(render(rows, fmt, columns))
+    if failed:
+        raise GitlogError(f"alert not delivered: {'; '.join(failed)}",
+                          hint="check the notifier settings and environment variables in "
+                               ".gitlog.yaml; 'gitlog alerts test' tries every notifier")
