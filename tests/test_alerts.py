@@ -72,11 +72,18 @@ def test_the_issue_block_parses_and_validates() -> None:
      "alerts.rules[x].when must be one of nan, spike, threshold, drop, rise"),
     ("  rules:\n    - {name: x, metric: loss, when: nan, notify: [h]}\n"
      "    - {name: x, metric: acc, when: nan, notify: [h]}\n", "two rules are named 'x'"),
+    ("  rules:\n    - {name: n, metric: loss, when: nan, notify: [[h]]}\n",
+     "alerts.rules[n].notify must list notifier names, got ['h']"),
+    ("  rules:\n    - [n, loss]\n",
+     "alerts.rules[0] must be a mapping such as {name: ..., metric: ..., when: ..., "
+     "notify: [...]}\n"),
+    ("    t: {type: file, path: b.log, timeout: 0}\n  rules: []\n",
+     "alerts.notifiers.t.timeout must be a number of seconds (above 0, at most 300), got 0"),
 ])
 def test_config_errors_name_the_rule_and_key(text: str, expected: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse("alerts:\n  notifiers:\n    h: {type: file, path: a.log}\n" + text)
-    assert expected in str(err.value)
+    assert expected in str(err.value) + "\n"
 
 
 def test_secrets_written_in_the_config_are_refused(repo: Path) -> None:

@@ -122,7 +122,9 @@ def _validate_notifier(name: str, spec: Any, fail: Callable[[str], None]) -> Non
         value = spec.get(key, 1)
         if not _number(value) or value < low or (key == "timeout" and value == 0) or \
                 value > 300:
-            fail(f"{where}.{key} must be a number of seconds (0-300), got {value!r}")
+            fail(f"{where}.{key} must be a number of seconds "
+                 f"({'above 0' if key == 'timeout' else '0 or more'}, at most 300), "
+                 f"got {value!r}")
     if kind == "slack" and "webhook_env" not in spec:
         fail(f"{where}: a slack notifier needs webhook_env (the environment variable "
              "holding the incoming-webhook URL)")
@@ -162,7 +164,7 @@ def _validate_rule(i: int, rule: Any, notifiers: set[str], seen: set[str],
                    fail: Callable[[str], None]) -> None:
     if not isinstance(rule, dict):
         fail(f"alerts.rules[{i}] must be a mapping such as {{name: ..., metric: ..., "
-             "when: ..., notify: [...]}}")
+             "when: ..., notify: [...]}")
     name = rule.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         fail(f"alerts.rules[{i}].name must be letters, digits, '-', '_' or '.', got {name!r}")
@@ -180,6 +182,8 @@ def _validate_rule(i: int, rule: Any, notifiers: set[str], seen: set[str],
     if not isinstance(notify, list) or not notify:
         fail(f"{where}.notify must list the notifiers to tell, e.g. notify: [team]")
     for target in notify:
+        if not isinstance(target, str):
+            fail(f"{where}.notify must list notifier names, got {target!r}")
         if target not in notifiers:
             fail(f"{where}.notify: no notifier named {target!r} under alerts.notifiers"
                  + (f" (have: {', '.join(sorted(notifiers))})" if notifiers else ""))
