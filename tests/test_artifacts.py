@@ -269,3 +269,15 @@ def test_get_of_a_folder_into_an_existing_folder_puts_it_inside_and_keeps_the_re
     proc = run_cli("get", "dir", "features", "-o", str(out), cwd=project)
     assert proc.returncode == 1 and f"{out / 'features'} already exists" in proc.stderr
 
+
+def test_get_under_a_file_is_one_clear_error(project: Path) -> None:
+    (project / "m.bin").write_text("m")
+    with gitlog.start("blocked", repo=project) as run:
+        run.log_artifact(project / "m.bin")
+    before = user_state(project)
+    proc = run_cli("get", "blocked", "m.bin", "-o", "train.py/sub/m.bin", cwd=project)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        f"Error: cannot write {project / 'train.py/sub/m.bin'}: {project / 'train.py'} is "
+        "not a folder", "hint: pass -o a path in a folder you can write to"]
+    assert user_state(project) == before
