@@ -212,6 +212,17 @@ class Dvc:
         with quiet():
             return set(odb.oids_exist(sorted(md5s)))
 
+    def unpublished(self, md5s: set[str], remote: str | None = None) -> set[str]:
+        """Which of ``md5s`` the local cache holds and the DVC remote lacks."""
+        local = {m for m in md5s if self.has(m)}
+        if not local:
+            return set()
+        odb = self._remote_odb(remote, "push")
+        try:
+            return local - self._on_remote(local, odb)
+        except Exception as exc:
+            raise self._translate(exc, remote) from None
+
     def push(self, md5s: list[str], remote: str | None = None,
              progress: bool = False) -> dict[str, str]:
         """Upload the objects to the DVC remote; {md5: why} for each one not there after.

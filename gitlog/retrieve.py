@@ -97,8 +97,8 @@ def get_artifact(rev: str, name: str, output: str | Path | None = None,
     art = find(arts, name, run_id)
     base = art.path.rsplit("/", 1)[-1]
     dest = Path(output) if output is not None else Path(base)
-    if dest.is_dir() and not art.is_dir:
-        dest = dest / base
+    if dest.is_dir() and (output is not None or not art.is_dir):
+        dest = dest / base  # -o FOLDER receives it inside, as with cp and 'dvc get'
     dest = Path(os.path.abspath(dest))
     if os.path.lexists(dest) and not force:
         raise GitlogError(f"{dest} already exists", hint="pass --force to replace it, or "
@@ -106,7 +106,16 @@ def get_artifact(rev: str, name: str, output: str | Path | None = None,
     with open_dvc(repo) as dvc:
         ensure_cached(dvc, art, run_id, remote, progress)
         files = dvc.files(art.md5)
-    materialize(files, dest)
+    try:
+        materialize(files, dest)
+    except OSError as exc:
+        blocker = next((p for p in reversed(dest.parents) if p.exists() and not p.is_dir()),
+                       None)
+        other = exc.filename and str(exc.filename) != str(dest)
+        problem = f"{blocker} is not a folder" if blocker else \
+            f"{exc.strerror or exc}" + (f" ({exc.filename})" if other else "")
+        raise GitlogError(f"cannot write {dest}: {problem}",
+                          hint="pass -o a path in a folder you can write to") from None
     return dest
 
 

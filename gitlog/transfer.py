@@ -112,6 +112,18 @@ def _new_runs(repo: Repo, cat: Any, config: Config, tip: str,
     return runs, arts
 
 
+def _artifacts_ever(repo: Repo, cat: Any, config: Config, tip: str) -> set[str]:
+    """md5s of every artifact of the runs reachable from ``tip``: only the commits that
+    change the artifact pointers are read (the others hold the same ones, or none)."""
+    commits = repo.git("rev-list", tip, "--", f"{config.log_dir}/artifacts").split()
+    md5s: set[str] = set()
+    for commit in commits:
+        record = read_run(cat, commit, config.log_dir, events=False)
+        if record is not None:
+            md5s.update(a.md5 for a in record.artifacts)
+    return md5s
+
+
 def _artifact_problem(arts: list[tuple[str, Artifact]], absent: dict[str, str]) -> str:
     bad = [(run_id, a) for run_id, a in arts if a.md5 in absent]
     if not bad:
@@ -122,19 +134,40 @@ def _artifact_problem(arts: list[tuple[str, Artifact]], absent: dict[str, str]) 
 
 
 def _dvc_sync(repo: Repo, md5s: set[str], dvc_remote: str | None, push: bool,
-              progress: bool) -> tuple[dict[str, str], Any]:
+              progress: bool, published: set[str] | None = None,
+              ) -> tuple[dict[str, str], Any, set[str]]:
     """Push or fetch ``md5s``; ({md5: why} for the ones that did not make it, the
-    RemoteError that stopped everything or None)."""
-    from .artifacts import RemoteError, open_dvc
+    RemoteError that stopped everything or None, the ``published`` md5s uploaded too).
 
-    if not md5s:
-        return {}, None
+    ``published``: artifacts of runs the git remote has already; a push uploads the ones
+    this cache holds and the DVC remote lacks (runs that reached git with ``git push
+    --no-verify``, or pushed to another DVC remote). Best effort: they never stop a push.
+    """
+    from .artifacts import DvcMissingError, RemoteError, open_dvc
+
+    extra = (published or set()) - md5s if push else set()
+    if not md5s and not extra:
+        return {}, None, set()
     try:
         with open_dvc(repo) as dvc:
+            if extra:
+                try:
+                    extra = dvc.unpublished(extra, dvc_remote)
+                except RemoteError as exc:
+                    if md5s or not exc.message.startswith("no DVC remote named"):
+                        extra = set()  # offline, no DVC remote at all: not this push's job
+                    else:  # a misspelt --dvc-remote is said, not skipped
+                        return {m: exc.message for m in extra}, exc, extra
+            if not md5s and not extra:
+                return {}, None, set()
             sync = dvc.push if push else dvc.fetch
-            return sync(sorted(md5s), dvc_remote, progress), None
+            return sync(sorted(md5s | extra), dvc_remote, progress), None, extra
+    except DvcMissingError:
+        if md5s:
+            raise
+        return {}, None, set()
     except RemoteError as exc:
-        return {md5: exc.message for md5 in md5s}, exc
+        return {md5: exc.message for md5 in md5s}, exc, set()
 
 
 def push(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = (),
@@ -148,11 +181,15 @@ def push(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
     local = _experiments(repo, f"refs/heads/{config.prefix}")
     chosen = _choose(local, experiments, all_, repo, config, "to push")
     pending: dict[str, tuple[int, list[tuple[str, Artifact]]]] = {}
+    earlier: dict[str, set[str]] = {}  # artifacts of the runs the git remote has
     with repo.cat_file() as cat:
         for exp in chosen:
             pending[exp] = _new_runs(repo, cat, config, local[exp], [f"--remotes={remote}"])
+            new = {a.md5 for _, a in pending[exp][1]}
+            earlier[exp] = _artifacts_ever(repo, cat, config, local[exp]) - new
     md5s = {a.md5 for _, arts in pending.values() for _, a in arts}
-    absent, stop = _dvc_sync(repo, md5s, dvc_remote, True, progress)
+    absent, stop, uploaded = _dvc_sync(repo, md5s, dvc_remote, True, progress,
+                                       set().union(*earlier.values()))
     report = TransferReport(remote, hint=stop.hint if stop else None)
     ready = []
     for exp in chosen:
@@ -163,6 +200,18 @@ def push(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
         else:
             ready.append(exp)
     report.results.extend(_git_push(repo, config, remote, ready, pending))
+    for result in report.results:
+        done = earlier[result.experiment] & uploaded
+        if done and result.action in PUSH_OK:
+            sent, failed = done - absent.keys(), done & absent.keys()
+            result.action = "not pushed" if failed else "pushed"
+            why = absent[min(failed)] if failed else ""
+            result.detail = "; ".join(filter(None, (
+                result.detail,
+                f"uploaded {len(sent)} artifact(s) of runs already on the git remote"
+                if sent else "",
+                f"{len(failed)} artifact(s) of runs already on the git remote not uploaded: "
+                f"{why}" if failed else "")))
     report.results.sort(key=lambda r: r.experiment)
     if report.failed and report.hint is None:
         report.hint = "fix what is named above, then run the same gitlog push again"
@@ -235,7 +284,7 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
                 todo[exp] = _new_runs(repo, cat, config, theirs, [mine] if mine else
                                       ["--branches"])
     md5s = {a.md5 for _, arts in todo.values() for _, a in arts} if artifacts else set()
-    absent, stop = _dvc_sync(repo, md5s, dvc_remote, False, progress)
+    absent, stop, _ = _dvc_sync(repo, md5s, dvc_remote, False, progress)
     if stop is not None:
         report.hint = f"{stop.hint}; or pass --no-artifacts to take the runs without " \
             "their artifacts (gitlog get fetches one later)"

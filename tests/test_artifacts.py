@@ -248,3 +248,36 @@ def test_get_with_deleted_cache_and_no_remote_is_one_clear_error(project: Path,
     assert not (tmp_path / "m.bin").exists()
     proc = run_cli("artifacts", "gone", cwd=project)
     assert proc.returncode == 0 and " no" in proc.stdout.splitlines()[-1]
+
+
+def test_get_of_a_folder_into_an_existing_folder_puts_it_inside_and_keeps_the_rest(
+        project: Path, tmp_path: Path) -> None:
+    (project / "features").mkdir()
+    (project / "features" / "a.txt").write_text("a\n")
+    with gitlog.start("dir", repo=project) as run:
+        run.log_artifact(project / "features", type="data")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mine.txt").write_text("mine")
+    for extra in ([], ["--force"]):
+        proc = run_cli("get", "dir", "features", "-o", str(out), *extra, cwd=project)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == str(out / "features")
+        assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+            "features", "features/a.txt", "mine.txt"]
+        assert (out / "mine.txt").read_text() == "mine"
+    proc = run_cli("get", "dir", "features", "-o", str(out), cwd=project)
+    assert proc.returncode == 1 and f"{out / 'features'} already exists" in proc.stderr
+
+
+def test_get_under_a_file_is_one_clear_error(project: Path) -> None:
+    (project / "m.bin").write_text("m")
+    with gitlog.start("blocked", repo=project) as run:
+        run.log_artifact(project / "m.bin")
+    before = user_state(project)
+    proc = run_cli("get", "blocked", "m.bin", "-o", "train.py/sub/m.bin", cwd=project)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        f"Error: cannot write {project / 'train.py/sub/m.bin'}: {project / 'train.py'} is "
+        "not a folder", "hint: pass -o a path in a folder you can write to"]
+    assert user_state(project) == before

@@ -239,3 +239,28 @@ def test_push_and_pull_take_the_experiment_as_exp_name_too(team: dict[str, Path]
     proc = run_cli("pull", cwd=b)  # HEAD on main: no experiment to take
     assert (proc.returncode, proc.stderr) == (1, "Error: no experiment given\nhint: name "
                                               "them (gitlog pull baseline) or pass --all\n")
+
+
+def test_push_uploads_artifacts_of_runs_already_on_the_git_remote(team: dict[str, Path],
+                                                                   tmp_path: Path) -> None:
+    a = team["a"]
+    run = log_model(a, "alpha", "model of A")
+    assert run_cli("push", "alpha", cwd=a).returncode == 0
+    backup = tmp_path / "dvc-backup"
+    backup.mkdir()
+    dvc(a, "remote", "add", "backup", str(backup))
+    proc = run_cli("push", "alpha", "--dvc-remote", "backup", "--format", "json", cwd=a)
+    assert proc.returncode == 0, proc.stderr
+    assert rows(proc.stdout)["alpha"] == {
+        "experiment": "alpha", "action": "pushed", "runs": 0, "artifacts": 0,
+        "detail": "uploaded 1 artifact(s) of runs already on the git remote"}
+    md5 = json.loads(run_cli("artifacts", "alpha", "--format", "json", cwd=a).stdout)[0]["md5"]
+    assert (backup / "files" / "md5" / md5[:2] / md5[2:]).read_text() == "model of A"
+    proc = run_cli("push", "alpha", "--dvc-remote", "backup", "--format", "json", cwd=a)
+    assert rows(proc.stdout)["alpha"]["action"] == "up to date"
+    proc = run_cli("push", "alpha", "--dvc-remote", "bakcup", "--format", "json", cwd=a)
+    assert proc.returncode == 1
+    assert rows(proc.stdout)["alpha"]["detail"] == (
+        "1 artifact(s) of runs already on the git remote not uploaded: no DVC remote named "
+        "'bakcup'")
+    assert run.commit == git(team["origin"], "rev-parse", "exp/alpha").strip()
