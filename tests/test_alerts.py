@@ -181,14 +181,18 @@ def test_spike_to_slack_keeps_the_webhook_url_secret(repo: Path, monkeypatch) ->
         and p.stat().st_size < 1_000_000)
 
 
+def email_notifier(port: int, cert: object) -> str:
+    """The 'oncall' notifier: email through the test SMTP server (STARTTLS and login)."""
+    return (f"    oncall: {{type: email, to: [ml@example.com], smtp_host: 127.0.0.1, "
+            f"smtp_port: {port}, starttls: true, username_env: SMTP_USER, password_env: "
+            f"SMTP_PASSWORD, ca_file: '{cert}', from: gitlog@example.com, {FAST}}}\n")
+
+
 def test_email_with_starttls_and_login_for_an_out_of_memory_crash(repo: Path,
                                                                    tmp_path: Path) -> None:
     password = "s3cret-Pa55word"
     with smtp_server(tmp_path, "alerts", password) as (inbox, port, cert):
-        configure(repo, f"    oncall: {{type: email, to: [ml@example.com], smtp_host: "
-                        f"127.0.0.1, smtp_port: {port}, starttls: true, username_env: "
-                        f"SMTP_USER, password_env: SMTP_PASSWORD, ca_file: '{cert}', "
-                        f"from: gitlog@example.com, {FAST}}}\n",
+        configure(repo, email_notifier(port, cert),
                   "    - {name: oom, event: out of memory, level: error, notify: [oncall]}\n")
         code = ("import gitlog\n"
                 "run = gitlog.start('big')\n"
@@ -342,10 +346,7 @@ def test_email_for_a_multi_line_event_has_a_one_line_subject(repo: Path,
                                                              tmp_path: Path) -> None:
     password = "s3cret-Pa55word"
     with smtp_server(tmp_path, "alerts", password) as (inbox, port, cert):
-        configure(repo, f"    oncall: {{type: email, to: [ml@example.com], smtp_host: "
-                        f"127.0.0.1, smtp_port: {port}, starttls: true, username_env: "
-                        f"SMTP_USER, password_env: SMTP_PASSWORD, ca_file: '{cert}', "
-                        f"from: gitlog@example.com, {FAST}}}\n",
+        configure(repo, email_notifier(port, cert),
                   "    - {name: loader, event: loader failed, notify: [oncall]}\n")
         code = ("import gitlog\n"
                 "with gitlog.start('multi') as run:\n"
