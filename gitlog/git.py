@@ -304,7 +304,6 @@ class Repo:
                                  "--", *pathspec], lambda out: parse_diff_names(out, pairs),
                      feed)
 
-
     def diff_stream(self, pathspec: list[str]) -> DiffStream:
         """A ``git diff-tree --stdin`` fed pair by pair while the caller works."""
         from .gitbatch import DiffStream

@@ -57,7 +57,8 @@ def promote(path: str | Path | Repo, name: str, into: str | None = None,
         raise GitlogError(f"{branch} is already in {target}: nothing to promote",
                           hint=f"see it with: git log -1 {shlex.quote(target)}")
     with repo.cat_file() as cat:  # commits that log nothing may sit on top of the run
-        record = read_run(cat, run_holder(repo, config, tip), config.log_dir, events=False)
+        record = read_run(cat, run_holder(repo, config, tip, cat), config.log_dir,
+                          events=False)
         before = read_run(cat, base, config.log_dir, events=False)
     if record is None:
         raise GitlogError(f"{branch} has no run at its tip to promote",

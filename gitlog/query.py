@@ -51,7 +51,7 @@ def list_experiments(repo: str | Path | Repo = ".", config: Config | None = None
     rows = []
     with repo.cat_file() as cat:
         for branch, tip, date, remote in experiment_branches(repo, config):
-            record = read_run(cat, run_holder(repo, config, tip), config.log_dir,
+            record = read_run(cat, run_holder(repo, config, tip, cat), config.log_dir,
                               events=False)
             flat = record.flat_metrics if record else {}
             rows.append(ExperimentRow(
@@ -65,13 +65,29 @@ def list_experiments(repo: str | Path | Repo = ".", config: Config | None = None
     return rows
 
 
-def run_holder(repo: Repo, config: Config, commit: str) -> str:
+def run_holder(repo: Repo, config: Config, commit: str, cat: Any = None) -> str:
     """The commit that recorded the run ``commit`` carries: itself when it changed the
     log directory, else the newest one of its history that did (a README edit or a merge
     of the main branch on top of a run carries that run's files unchanged, and holds none
-    of its facts: id, status, command, events)."""
+    of its facts: id, status, command, events). With ``cat`` (an open ``CatFile``), a
+    commit of one parent whose log directory differs from its parent's, as a run's does,
+    is known without starting git."""
+    if cat is not None and _changes_log_dir(cat, commit, config.log_dir):
+        return commit
     found = repo.git("rev-list", "-1", commit, "--", config.log_dir).strip()
     return found or commit
+
+
+def _changes_log_dir(cat: Any, commit: str, log_dir: str) -> bool:
+    """Whether ``commit`` has one parent and a log directory other than that parent's:
+    then ``git rev-list -1 COMMIT -- LOG_DIR`` names it."""
+    found = cat.lookup(commit)
+    if found is None or found[1] != "commit" or \
+            found[2].split(b"\n\n", 1)[0].count(b"\nparent ") != 1:
+        return False
+    mine = cat.lookup(f"{commit}:{log_dir}")
+    before = cat.lookup(f"{commit}^:{log_dir}")
+    return mine is not None and (before is None or before[0] != mine[0])
 
 
 def run_count(repo: Repo, config: Config, tip: str) -> int:
