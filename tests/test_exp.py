@@ -98,6 +98,24 @@ def test_a_run_whose_branch_got_blocked_meanwhile_says_why_at_once(repo: Path) -
                "exp/c/d").strip() == "c/d"
 
 
+def test_a_branch_made_by_another_process_meanwhile_is_no_remote(repo: Path) -> None:
+    """Parallel first runs of one experiment: another process makes the branch between
+    the check that it is missing and the look for it on remotes (as in test_parallel)."""
+    from gitlog.branches import check_new_experiment
+    from gitlog.config import load
+    from gitlog.git import Repo
+
+    class Racing(Repo):
+        def ref_tip(self, ref: str) -> str | None:
+            tip = super().ref_tip(ref)
+            if tip is None and ref == "refs/heads/exp/shared":
+                git(self.root, "branch", "exp/shared")  # the other process wins the race
+            return tip
+
+    check_new_experiment(Racing(repo), load(repo), "shared")  # before: "experiment shared
+    # has its runs on a remote only (p/shared)", in a repository with no remote
+
+
 def test_new_from_a_revision_and_checkout(repo: Path) -> None:
     first = git(repo, "rev-parse", "HEAD").strip()
     (repo / "train.py").write_text("print('v2')\n")
