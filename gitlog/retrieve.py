@@ -8,9 +8,11 @@ interrupted ``get`` leaves no half-written file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,43 +105,72 @@ def get_artifact(rev: str, name: str, output: str | Path | None = None,
     if os.path.lexists(dest) and not force:
         raise GitlogError(f"{dest} already exists", hint="pass --force to replace it, or "
                           "-o another path")
-    with open_dvc(repo) as dvc:
+    # The target's folder and a staging folder in it are made before anything is
+    # downloaded: a -o that cannot be written fails at once, not after a long download.
+    with open_dvc(repo) as dvc, contextlib.ExitStack() as stack:
+        try:
+            staging = stack.enter_context(staging_for(dest))
+        except OSError as exc:
+            raise _unwritable(dest, exc) from None
         ensure_cached(dvc, art, run_id, remote, progress)
-        files = dvc.files(art.md5)
-    try:
-        materialize(files, dest)
-    except OSError as exc:
-        blocker = next((p for p in reversed(dest.parents) if p.exists() and not p.is_dir()),
-                       None)
-        other = exc.filename and str(exc.filename) != str(dest)
-        problem = f"{blocker} is not a folder" if blocker else \
-            f"{exc.strerror or exc}" + (f" ({exc.filename})" if other else "")
-        raise GitlogError(f"cannot write {dest}: {problem}",
-                          hint="pass -o a path in a folder you can write to") from None
+        try:
+            materialize(dvc.files(art.md5), dest, staging)
+        except OSError as exc:
+            raise _unwritable(dest, exc) from None
     return dest
 
 
-def materialize(files: list[tuple[tuple[str, ...], str]], dest: Path) -> None:
-    """Copy cached files to ``dest`` (a file when ``files`` is one file at ``()``), through
-    a temporary sibling and a rename; whatever was at ``dest`` is replaced."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.gitlog-", dir=dest.parent))
+def _unwritable(dest: Path, exc: OSError) -> GitlogError:
+    blocker = next((p for p in reversed(dest.parents) if p.exists() and not p.is_dir()), None)
+    # The staging folder's name means nothing to the user: name the folder it was in.
+    where = exc.filename and str(exc.filename) != str(dest) and \
+        ".gitlog-" not in os.path.basename(str(exc.filename)) and str(exc.filename)
+    problem = f"{blocker} is not a folder" if blocker else \
+        f"{exc.strerror or exc}" + (f" ({where})" if where else "")
+    return GitlogError(f"cannot write {dest}: {problem}",
+                       hint="pass -o a path in a folder you can write to")
+
+
+@contextlib.contextmanager
+def staging_for(dest: Path) -> Iterator[Path]:
+    """A temporary folder beside ``dest``, removed afterwards; the folders made for
+    ``dest`` are removed too when nothing ended up at ``dest``."""
+    made = [p for p in dest.parents if not os.path.lexists(p)]
     try:
-        if len(files) == 1 and files[0][0] == ():
-            new = staging / "file"
-            shutil.copyfile(files[0][1], new)
-        else:
-            new = staging / "dir"
-            new.mkdir()
-            for parts, source in files:
-                target = new.joinpath(*parts)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, target)
-        if dest.is_dir() and not dest.is_symlink():
-            old = staging / "old"
-            os.replace(dest, old)
-        elif os.path.lexists(dest) and new.is_dir():
-            os.unlink(dest)
-        os.replace(new, dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.gitlog-", dir=dest.parent))
+        try:
+            yield staging
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if not os.path.lexists(dest):
+            for folder in made:  # deepest first; one holding something else stays
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder)
+
+
+def materialize(files: list[tuple[tuple[str, ...], str]], dest: Path,
+                staging: Path | None = None) -> None:
+    """Copy cached files to ``dest`` (a file when ``files`` is one file at ``()``), through
+    a temporary sibling (``staging``, else one made here) and a rename; whatever was at
+    ``dest`` is replaced."""
+    if staging is None:
+        with staging_for(dest) as made:
+            return materialize(files, dest, made)
+    if len(files) == 1 and files[0][0] == ():
+        new = staging / "file"
+        shutil.copyfile(files[0][1], new)
+    else:
+        new = staging / "dir"
+        new.mkdir()
+        for parts, source in files:
+            target = new.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+    if dest.is_dir() and not dest.is_symlink():
+        old = staging / "old"
+        os.replace(dest, old)
+    elif os.path.lexists(dest) and new.is_dir():
+        os.unlink(dest)
+    os.replace(new, dest)
