@@ -25,15 +25,18 @@ from .pointers import Artifact
 from .query import resolve_run
 
 
-def run_artifacts(repo: Repo, config: Config, rev: str | None) -> tuple[str, str, list[Artifact]]:
-    """(commit, run id, artifacts) of the run ``rev`` names."""
+def run_artifacts(repo: Repo, config: Config, rev: str | None,
+                  ) -> tuple[str, str, list[Artifact], str | None]:
+    """(commit, run id, artifacts, experiment) of the run ``rev`` names."""
     commit = resolve_run(repo, config, rev)
     with repo.cat_file() as cat:
         record = read_run(cat, commit, config.log_dir, events=False)
     if record is None:
         raise RevisionError(rev or commit[:12], "this commit holds no run",
                             hint="pick a run from 'gitlog ls' or 'git log exp/NAME'")
-    return commit, str(record.run.get("id") or commit[:12]), record.artifacts
+    experiment = record.run.get("experiment")
+    return (commit, str(record.run.get("id") or commit[:12]), record.artifacts,
+            str(experiment) if experiment else None)
 
 
 def list_artifacts(rev: str | None = None, repo: str | Path | Repo = ".",
@@ -44,7 +47,7 @@ def list_artifacts(rev: str | None = None, repo: str | Path | Repo = ".",
 
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = config or load(repo.root)
-    commit, run_id, arts = run_artifacts(repo, config, rev)
+    commit, run_id, arts, _ = run_artifacts(repo, config, rev)
     cached: dict[str, bool | None] = {a.md5: None for a in arts}
     if arts:
         try:
@@ -69,7 +72,7 @@ def find(arts: list[Artifact], name: str, run_id: str) -> Artifact:
 
 
 def ensure_cached(dvc: Any, art: Artifact, run_id: str, remote: str | None,
-                  progress: bool = False) -> None:
+                  progress: bool = False, experiment: str | None = None) -> None:
     """Bring ``art`` into the local cache from the DVC remote unless it is there."""
     from .artifacts import RemoteError
 
@@ -84,7 +87,7 @@ def ensure_cached(dvc: Any, art: Artifact, run_id: str, remote: str | None,
     if absent:
         raise GitlogError(f"{where}, and DVC remote {dvc.remote_name(remote)!r} does not have "
                           f"it ({absent[art.md5]})", hint="push it from the machine that "
-                          "logged the run: gitlog push EXPERIMENT")
+                          f"logged the run: gitlog push {experiment or 'EXPERIMENT'}")
 
 
 def get_artifact(rev: str, name: str, output: str | Path | None = None,
@@ -95,7 +98,7 @@ def get_artifact(rev: str, name: str, output: str | Path | None = None,
     current folder); return the path written. An existing path is kept unless ``force``."""
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = config or load(repo.root)
-    _, run_id, arts = run_artifacts(repo, config, rev)
+    _, run_id, arts, experiment = run_artifacts(repo, config, rev)
     art = find(arts, name, run_id)
     base = art.path.rsplit("/", 1)[-1]
     dest = Path(output) if output is not None else Path(base)
@@ -112,7 +115,7 @@ def get_artifact(rev: str, name: str, output: str | Path | None = None,
             staging = stack.enter_context(staging_for(dest))
         except OSError as exc:
             raise _unwritable(dest, exc) from None
-        ensure_cached(dvc, art, run_id, remote, progress)
+        ensure_cached(dvc, art, run_id, remote, progress, experiment)
         try:
             materialize(dvc.files(art.md5), dest, staging)
         except OSError as exc:

@@ -264,3 +264,48 @@ def test_push_uploads_artifacts_of_runs_already_on_the_git_remote(team: dict[str
         "1 artifact(s) of runs already on the git remote not uploaded: no DVC remote named "
         "'bakcup'")
     assert run.commit == git(team["origin"], "rev-parse", "exp/alpha").strip()
+
+
+def test_folder_artifact_with_a_file_lost_on_the_remote_names_it_and_push_repairs_it(
+        team: dict[str, Path], tmp_path: Path) -> None:
+    import hashlib
+
+    a, b, store = team["a"], team["b"], team["store"]
+    data = a / "data"
+    (data / "sub").mkdir(parents=True)
+    for i in range(3):
+        (data / "sub" / f"part{i}.csv").write_text(f"{i}\n" * 10)
+    with gitlog.start("folder", repo=a) as run:
+        run.log_artifact(data, type="data")
+    assert run_cli("push", "folder", cwd=a).returncode == 0
+    part1 = hashlib.md5(b"1\n" * 10).hexdigest()
+    (store / "files" / "md5" / part1[:2] / part1[2:]).unlink()  # lost on the remote
+
+    proc = run_cli("pull", "folder", "--format", "json", cwd=b)
+    assert proc.returncode == 1
+    assert rows(proc.stdout)["folder"]["detail"] == (
+        f"artifact 'data' of run {run.id}: 1 of its 3 files is not on the remote: "
+        "sub/part1.csv")
+    assert run_cli("pull", "folder", "--no-artifacts", cwd=b).returncode == 0
+    proc = run_cli("get", "folder", "data", "-o", str(tmp_path / "got"), cwd=b)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[0].endswith(
+        "and DVC remote 'storage' does not have it (1 of its 3 files is not on the remote: "
+        "sub/part1.csv)")
+    assert proc.stderr.splitlines()[1] == ("hint: push it from the machine that logged the "
+                                           "run: gitlog push folder")
+
+    # The hint, followed on A, puts the lost file back; B then gets the whole folder.
+    proc = run_cli("push", "folder", "--format", "json", cwd=a)
+    assert proc.returncode == 0, proc.stderr
+    assert rows(proc.stdout)["folder"] == {
+        "experiment": "folder", "action": "pushed", "runs": 0, "artifacts": 0,
+        "detail": "uploaded 1 artifact(s) of runs already on the git remote"}
+    proc = run_cli("get", "folder", "data", "-o", str(tmp_path / "got"), cwd=b)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.relative_to(tmp_path / "got").as_posix()
+                  for p in (tmp_path / "got").rglob("*.csv")) == [
+        "sub/part0.csv", "sub/part1.csv", "sub/part2.csv"]
+    assert (tmp_path / "got" / "sub" / "part1.csv").read_text() == "1\n" * 10
+    assert rows(run_cli("push", "folder", "--format", "json", cwd=a).stdout)["folder"][
+        "action"] == "up to date"
