@@ -21,14 +21,14 @@ from .git import Repo, run_git
 from .layout import read_run
 from .pointers import Artifact
 
-PUSH_OK = ("pushed", "up to date")
+PUSH_OK = ("pushed", "up to date", "behind")
 PULL_OK = ("created", "fast-forwarded", "up to date", "ahead")
 
 
 @dataclass
 class BranchResult:
     experiment: str
-    action: str            # pushed | up to date | rejected | not pushed | created | ...
+    action: str            # pushed | up to date | behind | rejected | not pushed | created | ...
     runs: int = 0          # runs sent (push) or received (pull)
     artifacts: int = 0     # artifacts of those runs
     detail: str = ""
@@ -214,7 +214,10 @@ def push(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
                 f"{why}" if failed else "")))
     report.results.sort(key=lambda r: r.experiment)
     if report.failed and report.hint is None:
-        report.hint = "fix what is named above, then run the same gitlog push again"
+        rejected = [r.experiment for r in report.failed if r.action == "rejected"]
+        report.hint = f"gitlog pull {' '.join(rejected)}, then gitlog push again" \
+            if len(rejected) == len(report.failed) else \
+            "fix what is named above, then run the same gitlog push again"
     return report
 
 
@@ -240,13 +243,37 @@ def _git_push(repo: Repo, config: Config, remote: str, ready: list[str],
             out.append(BranchResult(exp, "up to date"))
         elif flag in (" ", "*", "+"):
             out.append(BranchResult(exp, "pushed", runs, len(arts)))
+        elif flag == "!" and ("fetch first" in summary or "non-fast-forward" in summary):
+            out.append(_behind_or_rejected(repo, config, remote, exp, runs, len(arts), summary))
         elif flag == "!":
-            if "fetch first" in summary or "non-fast-forward" in summary:
-                summary += f": the remote has runs this clone lacks; gitlog pull {exp}"
             out.append(BranchResult(exp, "rejected", runs, len(arts), summary))
         else:
             out.append(BranchResult(exp, "not pushed", runs, len(arts), summary))
     return out
+
+
+def _behind_or_rejected(repo: Repo, config: Config, remote: str, exp: str, runs: int,
+                        arts: int, summary: str) -> BranchResult:
+    """A push git refused as not a fast-forward: the remote's branch is fetched (into
+    ``refs/remotes/``, as ``gitlog pull`` does) to tell a clone that is only behind it
+    (nothing to push: ``behind``) from one whose runs diverged from it (``rejected``)."""
+    branch = f"{config.prefix}{exp}"
+    tracking = f"refs/remotes/{remote}/{branch}"
+    fetched = run_git(["fetch", "--no-tags", remote, f"+refs/heads/{branch}:{tracking}"],
+                      repo.root, check=False).returncode == 0
+    mine, theirs = repo.ref_tip(config.branch(exp)), repo.ref_tip(tracking)
+    if not fetched or mine is None or theirs is None:
+        return BranchResult(exp, "rejected", runs, arts, f"{summary}: the remote has runs "
+                            f"this clone lacks; gitlog pull {exp}")
+    with repo.cat_file() as cat:
+        missing = _new_runs(repo, cat, config, theirs, [mine])[0]
+        extra = _new_runs(repo, cat, config, mine, [theirs])[0]
+    if repo.is_ancestor(mine, theirs):
+        return BranchResult(exp, "behind", detail=f"behind the remote by {missing} run(s), "
+                            f"nothing to push; take them with: gitlog pull {exp}")
+    return BranchResult(exp, "rejected", runs, arts, f"{summary}: both sides logged runs "
+                        f"({missing} on the remote only, {extra} here only); gitlog pull "
+                        f"{exp} says how to keep both")
 
 
 def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = (),

@@ -309,3 +309,34 @@ def test_folder_artifact_with_a_file_lost_on_the_remote_names_it_and_push_repair
     assert (tmp_path / "got" / "sub" / "part1.csv").read_text() == "1\n" * 10
     assert rows(run_cli("push", "folder", "--format", "json", cwd=a).stdout)["folder"][
         "action"] == "up to date"
+
+
+def test_push_of_an_experiment_only_behind_the_remote_says_so_and_names_pull(
+        team: dict[str, Path]) -> None:
+    a, b = team["a"], team["b"]
+    log_model(a, "alpha", "v1")
+    assert run_cli("push", "alpha", cwd=a).returncode == 0
+    assert run_cli("pull", "alpha", cwd=b).returncode == 0
+    log_model(a, "alpha", "v2")
+    log_model(a, "alpha", "v3")
+    assert run_cli("push", "alpha", cwd=a).returncode == 0
+    mine = git(b, "rev-parse", "exp/alpha").strip()
+
+    for _ in range(2):  # the second time git knows the remote's commit (non-fast-forward)
+        proc = run_cli("push", "alpha", "--format", "json", cwd=b)
+        assert proc.returncode == 0, proc.stderr
+        assert rows(proc.stdout)["alpha"] == {
+            "experiment": "alpha", "action": "behind", "runs": 0, "artifacts": 0,
+            "detail": "behind the remote by 2 run(s), nothing to push; take them with: "
+                      "gitlog pull alpha"}
+    assert git(b, "rev-parse", "exp/alpha").strip() == mine
+    assert git(b, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
+
+    log_model(b, "alpha", "b's")  # now both sides have runs the other lacks
+    proc = run_cli("push", "alpha", "--format", "json", cwd=b)
+    assert proc.returncode == 1
+    assert rows(proc.stdout)["alpha"]["action"] == "rejected"
+    assert rows(proc.stdout)["alpha"]["detail"] == (
+        "[rejected] (non-fast-forward): both sides logged runs (2 on the remote only, 1 here "
+        "only); gitlog pull alpha says how to keep both")
+    assert proc.stderr.splitlines()[-1] == "hint: gitlog pull alpha, then gitlog push again"
