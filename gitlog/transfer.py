@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Config
-from .errors import GitlogError
+from .errors import GitlogError, git_failure
 from .experiments import checked_out_elsewhere
 from .git import Repo, run_git
 from .layout import read_run
@@ -233,8 +233,8 @@ def _git_push(repo: Repo, config: Config, remote: str, ready: list[str],
         parts = line.split("\t")
         if len(parts) >= 3 and ":" in parts[1]:
             status[parts[1].split(":", 1)[0]] = (parts[0], parts[2])
-    err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-    why = err[-1] if err else f"git push exited with {proc.returncode}"
+    why = "git push failed: " + (git_failure(proc.stderr.decode("utf-8", "replace")) or
+                                 f"exit {proc.returncode}")
     out = []
     for ref, exp in refs.items():
         runs, arts = pending[exp]
@@ -287,8 +287,8 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
     spec = f"+refs/heads/{config.prefix}*:{tracking}*"
     proc = run_git(["fetch", "--no-tags", remote, spec], repo.root, check=False)
     if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise GitlogError(f"git fetch from {remote!r} failed: {err[-1] if err else ''}",
+        err = git_failure(proc.stderr.decode("utf-8", "replace"))
+        raise GitlogError(f"git fetch from {remote!r} failed: {err}",
                           hint="check the remote with 'git remote -v' and that it is reachable")
     available = _experiments(repo, tracking)
     chosen = _choose(available, experiments, all_, repo, config, f"on remote {remote!r}")

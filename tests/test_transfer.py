@@ -340,3 +340,20 @@ def test_push_of_an_experiment_only_behind_the_remote_says_so_and_names_pull(
         "[rejected] (non-fast-forward): both sides logged runs (2 on the remote only, 1 here "
         "only); gitlog pull alpha says how to keep both")
     assert proc.stderr.splitlines()[-1] == "hint: gitlog pull alpha, then gitlog push again"
+
+
+def test_an_unreachable_git_remote_is_named_with_what_git_said(team: dict[str, Path],
+                                                               tmp_path: Path) -> None:
+    a = team["a"]
+    with gitlog.start("plain", repo=a) as run:
+        run.log_metric("loss", 1.0)
+    gone = tmp_path / "moved.git"
+    git(a, "remote", "add", "old", str(gone))
+    said = f"'{gone}' does not appear to be a git repository"
+    proc = run_cli("push", "plain", "--remote", "old", "--format", "json", cwd=a)
+    assert proc.returncode == 1
+    assert rows(proc.stdout)["plain"]["detail"] == f"git push failed: {said}"
+    proc = run_cli("pull", "plain", "--remote", "old", cwd=a)
+    assert (proc.returncode, proc.stderr) == (
+        1, f"Error: git fetch from 'old' failed: {said}\nhint: check the remote with 'git "
+           "remote -v' and that it is reachable\n")
