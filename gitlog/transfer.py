@@ -40,6 +40,7 @@ class TransferReport:
     results: list[BranchResult] = field(default_factory=list)
     ok_actions: tuple[str, ...] = PUSH_OK
     hint: str | None = None
+    note: str | None = None  # said when there is nothing to list (--all of none)
 
     @property
     def failed(self) -> list[BranchResult]:
@@ -191,6 +192,8 @@ def push(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
     absent, stop, uploaded = _dvc_sync(repo, md5s, dvc_remote, True, progress,
                                        set().union(*earlier.values()))
     report = TransferReport(remote, hint=stop.hint if stop else None)
+    if not chosen:
+        report.note = f"no experiments to push: this clone has no {config.prefix}* branches"
     ready = []
     for exp in chosen:
         runs, arts = pending[exp]
@@ -294,6 +297,9 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
     chosen = _choose(available, experiments, all_, repo, config, f"on remote {remote!r}")
     head = repo.head().branch
     report = TransferReport(remote, ok_actions=PULL_OK)
+    if not chosen:
+        report.note = f"no experiments to pull: remote {remote!r} has no {config.prefix}* " \
+            "branches"
     todo: dict[str, tuple[int, list[tuple[str, Artifact]]]] = {}
     with repo.cat_file() as cat:
         for exp in chosen:

@@ -357,3 +357,15 @@ def test_an_unreachable_git_remote_is_named_with_what_git_said(team: dict[str, P
     assert (proc.returncode, proc.stderr) == (
         1, f"Error: git fetch from 'old' failed: {said}\nhint: check the remote with 'git "
            "remote -v' and that it is reachable\n")
+
+
+def test_push_and_pull_all_of_nothing_say_so(team: dict[str, Path]) -> None:
+    a, b = team["a"], team["b"]
+    proc = run_cli("push", "--all", cwd=a)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        0, "", "gitlog: no experiments to push: this clone has no exp/* branches\n")
+    proc = run_cli("pull", "--all", cwd=b)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        0, "", "gitlog: no experiments to pull: remote 'origin' has no exp/* branches\n")
+    proc = run_cli("pull", "--all", "--format", "json", cwd=b)
+    assert (proc.returncode, json.loads(proc.stdout)) == (0, [])
