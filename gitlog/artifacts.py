@@ -267,10 +267,12 @@ class Dvc:
                 for md5 in wanted - present}
 
     def _partial(self, md5s: set[str], odb: Any) -> set[str]:
-        """The cached folders of ``md5s`` whose listing the remote has but not every file."""
-        dirs = {m for m in md5s if m.endswith(".dir")}
-        return {m for m in self._on_remote(dirs, odb)
-                if self._files_off_remote(self._tree(m), odb)}
+        """The cached folders of ``md5s`` whose listing the remote has but not every file
+        (one query for the files of them all: a remote that lists is listed once)."""
+        dirs = {m: {hi.value for _, _, hi in self._tree(m)}
+                for m in self._on_remote({m for m in md5s if m.endswith(".dir")}, odb)}
+        there = self._on_remote(set().union(*dirs.values()), odb)
+        return {m for m, oids in dirs.items() if not oids <= there}
 
     def fetch(self, md5s: list[str], remote: str | None = None,
               progress: bool = False) -> dict[str, str]:
