@@ -318,6 +318,7 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
                                       ["--branches"])
     md5s = {a.md5 for _, arts in todo.values() for _, a in arts} if artifacts else set()
     absent, stop, _ = _dvc_sync(repo, md5s, dvc_remote, False, progress)
+    lacking: list[str] = []  # not updated: artifacts the DVC remote does not have
     if stop is not None:
         report.hint = f"{stop.hint}; or pass --no-artifacts to take the runs without " \
             "their artifacts (gitlog get fetches one later)"
@@ -327,6 +328,8 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
         problem = _artifact_problem(arts, absent) if artifacts else ""
         if problem:
             report.results.append(BranchResult(exp, "not updated", runs, len(arts), problem))
+            if all(absent[a.md5] != "download failed" for _, a in arts if a.md5 in absent):
+                lacking.append(exp)
         elif ref == head:
             report.results.append(BranchResult(
                 exp, "not updated", runs, len(arts), f"checked out here; artifacts are "
@@ -343,7 +346,13 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
             report.results.append(BranchResult(exp, "not updated", runs, len(arts),
                                                "the branch moved meanwhile; pull again"))
     report.results.sort(key=lambda r: r.experiment)
-    if report.failed and report.hint is None:
+    failed = [r.experiment for r in report.failed]
+    if failed and report.hint is None and failed == sorted(lacking):
+        names = " ".join(shlex.quote(e) for e in failed)
+        report.hint = f"the DVC remote lacks them: run 'gitlog push {names}' where the runs " \
+            f"were logged, then pull again; or take the runs alone: gitlog pull {names} " \
+            "--no-artifacts"
+    elif report.failed and report.hint is None:
         report.hint = "merge as said above, then gitlog push" if all(
             r.action == "diverged" for r in report.failed) else \
             "fix what is named above, then run the same gitlog pull again"

@@ -286,6 +286,9 @@ def test_folder_artifact_with_a_file_lost_on_the_remote_names_it_and_push_repair
     assert rows(proc.stdout)["folder"]["detail"] == (
         f"artifact 'data' of run {run.id}: 1 of its 3 files is not on the remote: "
         "sub/part1.csv")
+    assert proc.stderr.splitlines()[-1] == (
+        "hint: the DVC remote lacks them: run 'gitlog push folder' where the runs were "
+        "logged, then pull again; or take the runs alone: gitlog pull folder --no-artifacts")
     assert run_cli("pull", "folder", "--no-artifacts", cwd=b).returncode == 0
     proc = run_cli("get", "folder", "data", "-o", str(tmp_path / "got"), cwd=b)
     assert proc.returncode == 1
