@@ -74,19 +74,23 @@ def _choose(available: dict[str, str], experiments: tuple[str, ...] | list[str],
     if not experiments:
         head = repo.head().branch or ""
         prefix = "refs/heads/" + config.prefix
-        if head.startswith(prefix):
-            return [head[len(prefix):]]
-        verb = "push" if where == "to push" else "pull"
-        raise GitlogError("no experiment given", hint=f"name them (gitlog {verb} baseline) or "
-                          "pass --all")
+        if not head.startswith(prefix):
+            verb = "push" if where == "to push" else "pull"
+            raise GitlogError("no experiment given", hint=f"name them (gitlog {verb} "
+                              "baseline) or pass --all")
+        experiments = [head[len(prefix):]]  # the one checked out
     experiments = [_short_name(config, e, available) for e in experiments]
     missing = [e for e in experiments if e not in available]
     if missing:
         from .branches import no_local_branch_hint
 
-        raise GitlogError(f"no experiment {missing[0]!r} {where}",
-                          hint=no_local_branch_hint(repo, config, missing[0])
-                          if where == "to push" else "list experiments with 'gitlog ls'")
+        if where == "to push":
+            hint = no_local_branch_hint(repo, config, missing[0])
+        elif repo.ref_tip(config.branch(missing[0])):
+            hint = f"only this clone has it: gitlog push {shlex.quote(missing[0])}"
+        else:
+            hint = "list experiments with 'gitlog ls'"
+        raise GitlogError(f"no experiment {missing[0]!r} {where}", hint=hint)
     return list(dict.fromkeys(experiments))
 
 

@@ -372,3 +372,17 @@ def test_push_and_pull_all_of_nothing_say_so(team: dict[str, Path]) -> None:
         0, "", "gitlog: no experiments to pull: remote 'origin' has no exp/* branches\n")
     proc = run_cli("pull", "--all", "--format", "json", cwd=b)
     assert (proc.returncode, json.loads(proc.stdout)) == (0, [])
+
+
+def test_pull_of_an_experiment_only_this_clone_has_says_to_push_it(
+        team: dict[str, Path]) -> None:
+    a = team["a"]
+    with gitlog.start("mine", repo=a) as run:
+        run.log_metric("loss", 1.0)
+    said = ("Error: no experiment 'mine' on remote 'origin'\n"
+            "hint: only this clone has it: gitlog push mine\n")
+    proc = run_cli("pull", "mine", cwd=a)
+    assert (proc.returncode, proc.stderr) == (1, said)
+    git(a, "checkout", "-q", "exp/mine")
+    proc = run_cli("pull", cwd=a)  # the experiment checked out: it crashed (KeyError)
+    assert (proc.returncode, proc.stderr) == (1, said)
