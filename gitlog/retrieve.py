@@ -102,7 +102,8 @@ def get_artifact(rev: str, name: str, output: str | Path | None = None,
     art = find(arts, name, run_id)
     base = art.path.rsplit("/", 1)[-1]
     dest = Path(output) if output is not None else Path(base)
-    if dest.is_dir() and (output is not None or not art.is_dir):
+    folder = output is not None and str(output).endswith(("/", os.sep))
+    if folder or dest.is_dir() and (output is not None or not art.is_dir):
         dest = dest / base  # -o FOLDER receives it inside, as with cp and 'dvc get'
     dest = Path(os.path.abspath(dest))
     if os.path.lexists(dest) and not force:

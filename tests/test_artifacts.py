@@ -309,3 +309,15 @@ def test_get_checks_the_output_path_before_downloading(tmp_path: Path) -> None:
                    cwd=project)
     assert proc.returncode == 1 and "does not have it (not on the remote)" in proc.stderr
     assert not (tmp_path / "new").exists()
+
+
+def test_get_to_a_path_ending_in_a_slash_puts_it_inside_that_folder(project: Path,
+                                                                    tmp_path: Path) -> None:
+    (project / "m.bin").write_text("m")
+    with gitlog.start("slash", repo=project) as run:
+        run.log_artifact(project / "m.bin")
+    out = tmp_path / "new-folder"
+    proc = run_cli("get", "slash", "m.bin", "-o", f"{out}/", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"{out / 'm.bin'}\n"  # it wrote a file named new-folder
+    assert (out / "m.bin").read_text() == "m"
