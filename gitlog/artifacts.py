@@ -212,14 +212,21 @@ class Dvc:
         with quiet():
             return set(odb.oids_exist(sorted(md5s)))
 
+    def _files_off_remote(self, tree: Any, odb: Any) -> list[str]:
+        """Paths (``a/b.csv``) of the files of a folder's listing the remote lacks."""
+        files = {"/".join(key): hi.value for key, _, hi in tree}
+        there = self._on_remote(set(files.values()), odb)
+        return sorted(path for path, oid in files.items() if oid not in there)
+
     def unpublished(self, md5s: set[str], remote: str | None = None) -> set[str]:
-        """Which of ``md5s`` the local cache holds and the DVC remote lacks."""
+        """Which of ``md5s`` the local cache holds and the DVC remote lacks (a folder:
+        its listing or any of its files, as a remote can lose one)."""
         local = {m for m in md5s if self.has(m)}
         if not local:
             return set()
         odb = self._remote_odb(remote, "push")
         try:
-            return local - self._on_remote(local, odb)
+            return (local - self._on_remote(local, odb)) | self._partial(local, odb)
         except Exception as exc:
             raise self._translate(exc, remote) from None
 
@@ -228,33 +235,44 @@ class Dvc:
         """Upload the objects to the DVC remote; {md5: why} for each one not there after.
 
         DVC uploads files content-addressed and a folder's listing only after all its
-        files, so whatever a later pull finds on the remote is complete.
+        files, so whatever a later pull finds on the remote is complete. A folder whose
+        listing is there but not every file (one lost on the remote) gets its files again.
         """
+        from dvc_data.hashfile.db import get_index
         from dvc_data.hashfile.hash_info import HashInfo
 
         wanted = set(md5s)
         if not wanted:
             return {}
         odb = self._remote_odb(remote, "push")
-        objs: set[Any] = set()
-        local_missing: set[str] = set()
-        for md5 in wanted:
-            if not self.has(md5):
-                local_missing.add(md5)
-                continue
-            objs.add(HashInfo("md5", md5))
-            if md5.endswith(".dir"):
-                objs.update(hi for _, _, hi in self._tree(md5))
+        local_missing = {md5 for md5 in wanted if not self.has(md5)}
         try:
             with quiet(progress):
+                partial = self._partial(wanted - local_missing, odb)
+                objs: set[Any] = set()
+                for md5 in wanted - local_missing:
+                    if md5 not in partial:  # DVC takes a listing there for all its files
+                        objs.add(HashInfo("md5", md5))
+                    if md5.endswith(".dir"):
+                        objs.update(hi for _, _, hi in self._tree(md5))
+                if partial:
+                    get_index(odb).clear()  # DVC's record of the remote says they are there
                 if objs:
                     self.repo.cloud.push(objs, remote=remote, odb=odb)
-                present = self._on_remote(wanted, odb)
+                present = self._on_remote(wanted, odb) - self._partial(partial, odb)
         except Exception as exc:
             raise self._translate(exc, remote) from None
         return {md5: ("missing from the local DVC cache" if md5 in local_missing
                       else "upload failed")
                 for md5 in wanted - present}
+
+    def _partial(self, md5s: set[str], odb: Any) -> set[str]:
+        """The cached folders of ``md5s`` whose listing the remote has but not every file
+        (one query for the files of them all: a remote that lists is listed once)."""
+        dirs = {m: {hi.value for _, _, hi in self._tree(m)}
+                for m in self._on_remote({m for m in md5s if m.endswith(".dir")}, odb)}
+        there = self._on_remote(set().union(*dirs.values()), odb)
+        return {m for m, oids in dirs.items() if not oids <= there}
 
     def fetch(self, md5s: list[str], remote: str | None = None,
               progress: bool = False) -> dict[str, str]:
@@ -285,9 +303,23 @@ class Dvc:
             raise self._translate(exc, remote) from None
         for md5 in need:
             if md5 not in absent and not self.has(md5):
-                absent[md5] = "not on the remote" if not self._on_remote({md5}, odb) \
-                    else "download failed"
+                absent[md5] = self._why_missing(md5, odb)
         return absent
+
+    def _why_missing(self, md5: str, odb: Any) -> str:
+        """Why an object the remote was asked for is still not in the cache."""
+        if not self._on_remote({md5}, odb):
+            return "not on the remote"
+        if md5.endswith(".dir"):
+            tree = self._tree(md5, odb)
+            lost = self._files_off_remote(tree, odb)
+            if lost:
+                total = len(list(tree))
+                more = f" and {len(lost) - 1} more" if len(lost) > 1 else ""
+                verb = "is" if len(lost) == 1 else "are"
+                return f"{len(lost)} of its {total} files {verb} not on the remote: " \
+                    f"{lost[0]}{more}"
+        return "download failed"
 
 
 def share_cache(worktree_root: Path, main: Path) -> None:

@@ -46,12 +46,24 @@ class NoWorkTreeError(GitlogError):
                               f"(git -C {path} worktree add DIR BRANCH), and run gitlog there")
 
 
+def git_failure(stderr: str) -> str:
+    """The line of git's stderr that says what failed: the first ``fatal:`` or ``error:``
+    one, without that prefix (lines after it are advice, such as "Please make sure you have
+    the correct access rights / and the repository exists."), else the last line."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        for prefix in ("fatal: ", "error: "):
+            if line.startswith(prefix):
+                return line[len(prefix):]
+    return lines[-1] if lines else ""
+
+
 class GitCommandError(GitlogError):
     def __init__(self, args: list[str], returncode: int, stderr: str) -> None:
         self.args_ = args
         self.returncode = returncode
         self.stderr = stderr
-        last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {returncode}"
+        last = git_failure(stderr) or f"exit {returncode}"
         super().__init__(f"git {' '.join(args[:2])} failed: {last}")
 
 

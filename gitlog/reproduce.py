@@ -110,7 +110,8 @@ def _restore_data(repo: Repo, record: RunRecord, worktree: Path, remote: str | N
             target = worktree / art.path
             if os.path.lexists(target):
                 continue  # committed with the code: that copy is the one that ran
-            ensure_cached(dvc, art, run_id, remote)
+            ensure_cached(dvc, art, run_id, remote,
+                          experiment=str(record.run.get("experiment") or "") or None)
             materialize(dvc.files(art.md5), target)
 
 

@@ -8,9 +8,11 @@ interrupted ``get`` leaves no half-written file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +25,18 @@ from .pointers import Artifact
 from .query import resolve_run
 
 
-def run_artifacts(repo: Repo, config: Config, rev: str | None) -> tuple[str, str, list[Artifact]]:
-    """(commit, run id, artifacts) of the run ``rev`` names."""
+def run_artifacts(repo: Repo, config: Config, rev: str | None,
+                  ) -> tuple[str, str, list[Artifact], str | None]:
+    """(commit, run id, artifacts, experiment) of the run ``rev`` names."""
     commit = resolve_run(repo, config, rev)
     with repo.cat_file() as cat:
         record = read_run(cat, commit, config.log_dir, events=False)
     if record is None:
         raise RevisionError(rev or commit[:12], "this commit holds no run",
                             hint="pick a run from 'gitlog ls' or 'git log exp/NAME'")
-    return commit, str(record.run.get("id") or commit[:12]), record.artifacts
+    experiment = record.run.get("experiment")
+    return (commit, str(record.run.get("id") or commit[:12]), record.artifacts,
+            str(experiment) if experiment else None)
 
 
 def list_artifacts(rev: str | None = None, repo: str | Path | Repo = ".",
@@ -42,7 +47,7 @@ def list_artifacts(rev: str | None = None, repo: str | Path | Repo = ".",
 
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = config or load(repo.root)
-    commit, run_id, arts = run_artifacts(repo, config, rev)
+    commit, run_id, arts, _ = run_artifacts(repo, config, rev)
     cached: dict[str, bool | None] = {a.md5: None for a in arts}
     if arts:
         try:
@@ -67,7 +72,7 @@ def find(arts: list[Artifact], name: str, run_id: str) -> Artifact:
 
 
 def ensure_cached(dvc: Any, art: Artifact, run_id: str, remote: str | None,
-                  progress: bool = False) -> None:
+                  progress: bool = False, experiment: str | None = None) -> None:
     """Bring ``art`` into the local cache from the DVC remote unless it is there."""
     from .artifacts import RemoteError
 
@@ -82,7 +87,7 @@ def ensure_cached(dvc: Any, art: Artifact, run_id: str, remote: str | None,
     if absent:
         raise GitlogError(f"{where}, and DVC remote {dvc.remote_name(remote)!r} does not have "
                           f"it ({absent[art.md5]})", hint="push it from the machine that "
-                          "logged the run: gitlog push EXPERIMENT")
+                          f"logged the run: gitlog push {experiment or 'EXPERIMENT'}")
 
 
 def get_artifact(rev: str, name: str, output: str | Path | None = None,
@@ -93,53 +98,83 @@ def get_artifact(rev: str, name: str, output: str | Path | None = None,
     current folder); return the path written. An existing path is kept unless ``force``."""
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = config or load(repo.root)
-    _, run_id, arts = run_artifacts(repo, config, rev)
+    _, run_id, arts, experiment = run_artifacts(repo, config, rev)
     art = find(arts, name, run_id)
     base = art.path.rsplit("/", 1)[-1]
     dest = Path(output) if output is not None else Path(base)
-    if dest.is_dir() and (output is not None or not art.is_dir):
+    folder = output is not None and str(output).endswith(("/", os.sep))
+    if folder or dest.is_dir() and (output is not None or not art.is_dir):
         dest = dest / base  # -o FOLDER receives it inside, as with cp and 'dvc get'
     dest = Path(os.path.abspath(dest))
     if os.path.lexists(dest) and not force:
         raise GitlogError(f"{dest} already exists", hint="pass --force to replace it, or "
                           "-o another path")
-    with open_dvc(repo) as dvc:
-        ensure_cached(dvc, art, run_id, remote, progress)
-        files = dvc.files(art.md5)
-    try:
-        materialize(files, dest)
-    except OSError as exc:
-        blocker = next((p for p in reversed(dest.parents) if p.exists() and not p.is_dir()),
-                       None)
-        other = exc.filename and str(exc.filename) != str(dest)
-        problem = f"{blocker} is not a folder" if blocker else \
-            f"{exc.strerror or exc}" + (f" ({exc.filename})" if other else "")
-        raise GitlogError(f"cannot write {dest}: {problem}",
-                          hint="pass -o a path in a folder you can write to") from None
+    # The target's folder and a staging folder in it are made before anything is
+    # downloaded: a -o that cannot be written fails at once, not after a long download.
+    with open_dvc(repo) as dvc, contextlib.ExitStack() as stack:
+        try:
+            staging = stack.enter_context(staging_for(dest))
+        except OSError as exc:
+            raise _unwritable(dest, exc) from None
+        ensure_cached(dvc, art, run_id, remote, progress, experiment)
+        try:
+            materialize(dvc.files(art.md5), dest, staging)
+        except OSError as exc:
+            raise _unwritable(dest, exc) from None
     return dest
 
 
-def materialize(files: list[tuple[tuple[str, ...], str]], dest: Path) -> None:
-    """Copy cached files to ``dest`` (a file when ``files`` is one file at ``()``), through
-    a temporary sibling and a rename; whatever was at ``dest`` is replaced."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.gitlog-", dir=dest.parent))
+def _unwritable(dest: Path, exc: OSError) -> GitlogError:
+    blocker = next((p for p in reversed(dest.parents) if p.exists() and not p.is_dir()), None)
+    # The staging folder's name means nothing to the user: name the folder it was in.
+    where = exc.filename and str(exc.filename) != str(dest) and \
+        ".gitlog-" not in os.path.basename(str(exc.filename)) and str(exc.filename)
+    problem = f"{blocker} is not a folder" if blocker else \
+        f"{exc.strerror or exc}" + (f" ({where})" if where else "")
+    return GitlogError(f"cannot write {dest}: {problem}",
+                       hint="pass -o a path in a folder you can write to")
+
+
+@contextlib.contextmanager
+def staging_for(dest: Path) -> Iterator[Path]:
+    """A temporary folder beside ``dest``, removed afterwards; the folders made for
+    ``dest`` are removed too when nothing ended up at ``dest``."""
+    made = [p for p in dest.parents if not os.path.lexists(p)]
     try:
-        if len(files) == 1 and files[0][0] == ():
-            new = staging / "file"
-            shutil.copyfile(files[0][1], new)
-        else:
-            new = staging / "dir"
-            new.mkdir()
-            for parts, source in files:
-                target = new.joinpath(*parts)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, target)
-        if dest.is_dir() and not dest.is_symlink():
-            old = staging / "old"
-            os.replace(dest, old)
-        elif os.path.lexists(dest) and new.is_dir():
-            os.unlink(dest)
-        os.replace(new, dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.gitlog-", dir=dest.parent))
+        try:
+            yield staging
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if not os.path.lexists(dest):
+            for folder in made:  # deepest first; one holding something else stays
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder)
+
+
+def materialize(files: list[tuple[tuple[str, ...], str]], dest: Path,
+                staging: Path | None = None) -> None:
+    """Copy cached files to ``dest`` (a file when ``files`` is one file at ``()``), through
+    a temporary sibling (``staging``, else one made here) and a rename; whatever was at
+    ``dest`` is replaced."""
+    if staging is None:
+        with staging_for(dest) as made:
+            return materialize(files, dest, made)
+    if len(files) == 1 and files[0][0] == ():
+        new = staging / "file"
+        shutil.copyfile(files[0][1], new)
+    else:
+        new = staging / "dir"
+        new.mkdir()
+        for parts, source in files:
+            target = new.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+    if dest.is_dir() and not dest.is_symlink():
+        old = staging / "old"
+        os.replace(dest, old)
+    elif os.path.lexists(dest) and new.is_dir():
+        os.unlink(dest)
+    os.replace(new, dest)

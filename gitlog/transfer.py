@@ -15,20 +15,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Config
-from .errors import GitlogError
+from .errors import GitlogError, git_failure
 from .experiments import checked_out_elsewhere
 from .git import Repo, run_git
 from .layout import read_run
 from .pointers import Artifact
 
-PUSH_OK = ("pushed", "up to date")
+PUSH_OK = ("pushed", "up to date", "behind")
 PULL_OK = ("created", "fast-forwarded", "up to date", "ahead")
 
 
 @dataclass
 class BranchResult:
     experiment: str
-    action: str            # pushed | up to date | rejected | not pushed | created | ...
+    action: str            # pushed | up to date | behind | rejected | not pushed | created | ...
     runs: int = 0          # runs sent (push) or received (pull)
     artifacts: int = 0     # artifacts of those runs
     detail: str = ""
@@ -40,6 +40,7 @@ class TransferReport:
     results: list[BranchResult] = field(default_factory=list)
     ok_actions: tuple[str, ...] = PUSH_OK
     hint: str | None = None
+    note: str | None = None  # said when there is nothing to list (--all of none)
 
     @property
     def failed(self) -> list[BranchResult]:
@@ -73,19 +74,23 @@ def _choose(available: dict[str, str], experiments: tuple[str, ...] | list[str],
     if not experiments:
         head = repo.head().branch or ""
         prefix = "refs/heads/" + config.prefix
-        if head.startswith(prefix):
-            return [head[len(prefix):]]
-        verb = "push" if where == "to push" else "pull"
-        raise GitlogError("no experiment given", hint=f"name them (gitlog {verb} baseline) or "
-                          "pass --all")
+        if not head.startswith(prefix):
+            verb = "push" if where == "to push" else "pull"
+            raise GitlogError("no experiment given", hint=f"name them (gitlog {verb} "
+                              "baseline) or pass --all")
+        experiments = [head[len(prefix):]]  # the one checked out
     experiments = [_short_name(config, e, available) for e in experiments]
     missing = [e for e in experiments if e not in available]
     if missing:
         from .branches import no_local_branch_hint
 
-        raise GitlogError(f"no experiment {missing[0]!r} {where}",
-                          hint=no_local_branch_hint(repo, config, missing[0])
-                          if where == "to push" else "list experiments with 'gitlog ls'")
+        if where == "to push":
+            hint = no_local_branch_hint(repo, config, missing[0])
+        elif repo.ref_tip(config.branch(missing[0])):
+            hint = f"only this clone has it: gitlog push {shlex.quote(missing[0])}"
+        else:
+            hint = "list experiments with 'gitlog ls'"
+        raise GitlogError(f"no experiment {missing[0]!r} {where}", hint=hint)
     return list(dict.fromkeys(experiments))
 
 
@@ -191,6 +196,8 @@ def push(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
     absent, stop, uploaded = _dvc_sync(repo, md5s, dvc_remote, True, progress,
                                        set().union(*earlier.values()))
     report = TransferReport(remote, hint=stop.hint if stop else None)
+    if not chosen:
+        report.note = f"no experiments to push: this clone has no {config.prefix}* branches"
     ready = []
     for exp in chosen:
         runs, arts = pending[exp]
@@ -214,7 +221,10 @@ def push(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
                 f"{why}" if failed else "")))
     report.results.sort(key=lambda r: r.experiment)
     if report.failed and report.hint is None:
-        report.hint = "fix what is named above, then run the same gitlog push again"
+        rejected = [r.experiment for r in report.failed if r.action == "rejected"]
+        report.hint = f"gitlog pull {' '.join(rejected)}, then gitlog push again" \
+            if len(rejected) == len(report.failed) else \
+            "fix what is named above, then run the same gitlog push again"
     return report
 
 
@@ -230,8 +240,8 @@ def _git_push(repo: Repo, config: Config, remote: str, ready: list[str],
         parts = line.split("\t")
         if len(parts) >= 3 and ":" in parts[1]:
             status[parts[1].split(":", 1)[0]] = (parts[0], parts[2])
-    err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-    why = err[-1] if err else f"git push exited with {proc.returncode}"
+    why = "git push failed: " + (git_failure(proc.stderr.decode("utf-8", "replace")) or
+                                 f"exit {proc.returncode}")
     out = []
     for ref, exp in refs.items():
         runs, arts = pending[exp]
@@ -240,13 +250,37 @@ def _git_push(repo: Repo, config: Config, remote: str, ready: list[str],
             out.append(BranchResult(exp, "up to date"))
         elif flag in (" ", "*", "+"):
             out.append(BranchResult(exp, "pushed", runs, len(arts)))
+        elif flag == "!" and ("fetch first" in summary or "non-fast-forward" in summary):
+            out.append(_behind_or_rejected(repo, config, remote, exp, runs, len(arts), summary))
         elif flag == "!":
-            if "fetch first" in summary or "non-fast-forward" in summary:
-                summary += f": the remote has runs this clone lacks; gitlog pull {exp}"
             out.append(BranchResult(exp, "rejected", runs, len(arts), summary))
         else:
             out.append(BranchResult(exp, "not pushed", runs, len(arts), summary))
     return out
+
+
+def _behind_or_rejected(repo: Repo, config: Config, remote: str, exp: str, runs: int,
+                        arts: int, summary: str) -> BranchResult:
+    """A push git refused as not a fast-forward: the remote's branch is fetched (into
+    ``refs/remotes/``, as ``gitlog pull`` does) to tell a clone that is only behind it
+    (nothing to push: ``behind``) from one whose runs diverged from it (``rejected``)."""
+    branch = f"{config.prefix}{exp}"
+    tracking = f"refs/remotes/{remote}/{branch}"
+    fetched = run_git(["fetch", "--no-tags", remote, f"+refs/heads/{branch}:{tracking}"],
+                      repo.root, check=False).returncode == 0
+    mine, theirs = repo.ref_tip(config.branch(exp)), repo.ref_tip(tracking)
+    if not fetched or mine is None or theirs is None:
+        return BranchResult(exp, "rejected", runs, arts, f"{summary}: the remote has runs "
+                            f"this clone lacks; gitlog pull {exp}")
+    with repo.cat_file() as cat:
+        missing = _new_runs(repo, cat, config, theirs, [mine])[0]
+        extra = _new_runs(repo, cat, config, mine, [theirs])[0]
+    if repo.is_ancestor(mine, theirs):
+        return BranchResult(exp, "behind", detail=f"behind the remote by {missing} run(s), "
+                            f"nothing to push; take them with: gitlog pull {exp}")
+    return BranchResult(exp, "rejected", runs, arts, f"{summary}: both sides logged runs "
+                        f"({missing} on the remote only, {extra} here only); gitlog pull "
+                        f"{exp} says how to keep both")
 
 
 def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = (),
@@ -260,13 +294,16 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
     spec = f"+refs/heads/{config.prefix}*:{tracking}*"
     proc = run_git(["fetch", "--no-tags", remote, spec], repo.root, check=False)
     if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise GitlogError(f"git fetch from {remote!r} failed: {err[-1] if err else ''}",
+        err = git_failure(proc.stderr.decode("utf-8", "replace"))
+        raise GitlogError(f"git fetch from {remote!r} failed: {err}",
                           hint="check the remote with 'git remote -v' and that it is reachable")
     available = _experiments(repo, tracking)
     chosen = _choose(available, experiments, all_, repo, config, f"on remote {remote!r}")
     head = repo.head().branch
     report = TransferReport(remote, ok_actions=PULL_OK)
+    if not chosen:
+        report.note = f"no experiments to pull: remote {remote!r} has no {config.prefix}* " \
+            "branches"
     todo: dict[str, tuple[int, list[tuple[str, Artifact]]]] = {}
     with repo.cat_file() as cat:
         for exp in chosen:
@@ -285,6 +322,7 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
                                       ["--branches"])
     md5s = {a.md5 for _, arts in todo.values() for _, a in arts} if artifacts else set()
     absent, stop, _ = _dvc_sync(repo, md5s, dvc_remote, False, progress)
+    lacking: list[str] = []  # not updated: artifacts the DVC remote does not have
     if stop is not None:
         report.hint = f"{stop.hint}; or pass --no-artifacts to take the runs without " \
             "their artifacts (gitlog get fetches one later)"
@@ -294,6 +332,8 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
         problem = _artifact_problem(arts, absent) if artifacts else ""
         if problem:
             report.results.append(BranchResult(exp, "not updated", runs, len(arts), problem))
+            if all(absent[a.md5] != "download failed" for _, a in arts if a.md5 in absent):
+                lacking.append(exp)
         elif ref == head:
             report.results.append(BranchResult(
                 exp, "not updated", runs, len(arts), f"checked out here; artifacts are "
@@ -310,7 +350,13 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
             report.results.append(BranchResult(exp, "not updated", runs, len(arts),
                                                "the branch moved meanwhile; pull again"))
     report.results.sort(key=lambda r: r.experiment)
-    if report.failed and report.hint is None:
+    failed = [r.experiment for r in report.failed]
+    if failed and report.hint is None and failed == sorted(lacking):
+        names = " ".join(shlex.quote(e) for e in failed)
+        report.hint = f"the DVC remote lacks them: run 'gitlog push {names}' where the runs " \
+            f"were logged, then pull again; or take the runs alone: gitlog pull {names} " \
+            "--no-artifacts"
+    elif report.failed and report.hint is None:
         report.hint = "merge as said above, then gitlog push" if all(
             r.action == "diverged" for r in report.failed) else \
             "fix what is named above, then run the same gitlog pull again"

@@ -281,3 +281,43 @@ def test_get_under_a_file_is_one_clear_error(project: Path) -> None:
         f"Error: cannot write {project / 'train.py/sub/m.bin'}: {project / 'train.py'} is "
         "not a folder", "hint: pass -o a path in a folder you can write to"]
     assert user_state(project) == before
+
+
+def test_get_checks_the_output_path_before_downloading(tmp_path: Path) -> None:
+    from tests.dvcsetup import make_dvc_project
+
+    store = tmp_path / "store"
+    project = make_dvc_project(tmp_path / "proj", remote=store)
+    (project / "m.bin").write_text("remote model")
+    with gitlog.start("far", repo=project) as run:
+        run.log_artifact(project / "m.bin")
+    import shutil
+
+    shutil.copytree(project / ".dvc" / "cache", store)  # a folder remote is a cache's layout
+    shutil.rmtree(project / ".dvc" / "cache")
+    proc = run_cli("get", "far", "m.bin", "-o", "train.py/sub/m.bin", cwd=project)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        f"Error: cannot write {project / 'train.py/sub/m.bin'}: {project / 'train.py'} is "
+        "not a folder", "hint: pass -o a path in a folder you can write to"]
+    assert cache_files(project) == []  # nothing was downloaded for a path it cannot write
+
+    # Content missing from the remote too: no empty folders are left where -o pointed.
+    shutil.rmtree(store)
+    store.mkdir()
+    proc = run_cli("get", "far", "m.bin", "-o", str(tmp_path / "new" / "deeper" / "m.bin"),
+                   cwd=project)
+    assert proc.returncode == 1 and "does not have it (not on the remote)" in proc.stderr
+    assert not (tmp_path / "new").exists()
+
+
+def test_get_to_a_path_ending_in_a_slash_puts_it_inside_that_folder(project: Path,
+                                                                    tmp_path: Path) -> None:
+    (project / "m.bin").write_text("m")
+    with gitlog.start("slash", repo=project) as run:
+        run.log_artifact(project / "m.bin")
+    out = tmp_path / "new-folder"
+    proc = run_cli("get", "slash", "m.bin", "-o", f"{out}/", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"{out / 'm.bin'}\n"  # it wrote a file named new-folder
+    assert (out / "m.bin").read_text() == "m"

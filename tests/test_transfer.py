@@ -264,3 +264,125 @@ def test_push_uploads_artifacts_of_runs_already_on_the_git_remote(team: dict[str
         "1 artifact(s) of runs already on the git remote not uploaded: no DVC remote named "
         "'bakcup'")
     assert run.commit == git(team["origin"], "rev-parse", "exp/alpha").strip()
+
+
+def test_folder_artifact_with_a_file_lost_on_the_remote_names_it_and_push_repairs_it(
+        team: dict[str, Path], tmp_path: Path) -> None:
+    import hashlib
+
+    a, b, store = team["a"], team["b"], team["store"]
+    data = a / "data"
+    (data / "sub").mkdir(parents=True)
+    for i in range(3):
+        (data / "sub" / f"part{i}.csv").write_text(f"{i}\n" * 10)
+    with gitlog.start("folder", repo=a) as run:
+        run.log_artifact(data, type="data")
+    assert run_cli("push", "folder", cwd=a).returncode == 0
+    part1 = hashlib.md5(b"1\n" * 10).hexdigest()
+    (store / "files" / "md5" / part1[:2] / part1[2:]).unlink()  # lost on the remote
+
+    proc = run_cli("pull", "folder", "--format", "json", cwd=b)
+    assert proc.returncode == 1
+    assert rows(proc.stdout)["folder"]["detail"] == (
+        f"artifact 'data' of run {run.id}: 1 of its 3 files is not on the remote: "
+        "sub/part1.csv")
+    assert proc.stderr.splitlines()[-1] == (
+        "hint: the DVC remote lacks them: run 'gitlog push folder' where the runs were "
+        "logged, then pull again; or take the runs alone: gitlog pull folder --no-artifacts")
+    assert run_cli("pull", "folder", "--no-artifacts", cwd=b).returncode == 0
+    proc = run_cli("get", "folder", "data", "-o", str(tmp_path / "got"), cwd=b)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[0].endswith(
+        "and DVC remote 'storage' does not have it (1 of its 3 files is not on the remote: "
+        "sub/part1.csv)")
+    assert proc.stderr.splitlines()[1] == ("hint: push it from the machine that logged the "
+                                           "run: gitlog push folder")
+
+    # The hint, followed on A, puts the lost file back; B then gets the whole folder.
+    proc = run_cli("push", "folder", "--format", "json", cwd=a)
+    assert proc.returncode == 0, proc.stderr
+    assert rows(proc.stdout)["folder"] == {
+        "experiment": "folder", "action": "pushed", "runs": 0, "artifacts": 0,
+        "detail": "uploaded 1 artifact(s) of runs already on the git remote"}
+    proc = run_cli("get", "folder", "data", "-o", str(tmp_path / "got"), cwd=b)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.relative_to(tmp_path / "got").as_posix()
+                  for p in (tmp_path / "got").rglob("*.csv")) == [
+        "sub/part0.csv", "sub/part1.csv", "sub/part2.csv"]
+    assert (tmp_path / "got" / "sub" / "part1.csv").read_text() == "1\n" * 10
+    assert rows(run_cli("push", "folder", "--format", "json", cwd=a).stdout)["folder"][
+        "action"] == "up to date"
+
+
+def test_push_of_an_experiment_only_behind_the_remote_says_so_and_names_pull(
+        team: dict[str, Path]) -> None:
+    a, b = team["a"], team["b"]
+    log_model(a, "alpha", "v1")
+    assert run_cli("push", "alpha", cwd=a).returncode == 0
+    assert run_cli("pull", "alpha", cwd=b).returncode == 0
+    log_model(a, "alpha", "v2")
+    log_model(a, "alpha", "v3")
+    assert run_cli("push", "alpha", cwd=a).returncode == 0
+    mine = git(b, "rev-parse", "exp/alpha").strip()
+
+    for _ in range(2):  # the second time git knows the remote's commit (non-fast-forward)
+        proc = run_cli("push", "alpha", "--format", "json", cwd=b)
+        assert proc.returncode == 0, proc.stderr
+        assert rows(proc.stdout)["alpha"] == {
+            "experiment": "alpha", "action": "behind", "runs": 0, "artifacts": 0,
+            "detail": "behind the remote by 2 run(s), nothing to push; take them with: "
+                      "gitlog pull alpha"}
+    assert git(b, "rev-parse", "exp/alpha").strip() == mine
+    assert git(b, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
+
+    log_model(b, "alpha", "b's")  # now both sides have runs the other lacks
+    proc = run_cli("push", "alpha", "--format", "json", cwd=b)
+    assert proc.returncode == 1
+    assert rows(proc.stdout)["alpha"]["action"] == "rejected"
+    assert rows(proc.stdout)["alpha"]["detail"] == (
+        "[rejected] (non-fast-forward): both sides logged runs (2 on the remote only, 1 here "
+        "only); gitlog pull alpha says how to keep both")
+    assert proc.stderr.splitlines()[-1] == "hint: gitlog pull alpha, then gitlog push again"
+
+
+def test_an_unreachable_git_remote_is_named_with_what_git_said(team: dict[str, Path],
+                                                               tmp_path: Path) -> None:
+    a = team["a"]
+    with gitlog.start("plain", repo=a) as run:
+        run.log_metric("loss", 1.0)
+    gone = tmp_path / "moved.git"
+    git(a, "remote", "add", "old", str(gone))
+    said = f"'{gone}' does not appear to be a git repository"
+    proc = run_cli("push", "plain", "--remote", "old", "--format", "json", cwd=a)
+    assert proc.returncode == 1
+    assert rows(proc.stdout)["plain"]["detail"] == f"git push failed: {said}"
+    proc = run_cli("pull", "plain", "--remote", "old", cwd=a)
+    assert (proc.returncode, proc.stderr) == (
+        1, f"Error: git fetch from 'old' failed: {said}\nhint: check the remote with 'git "
+           "remote -v' and that it is reachable\n")
+
+
+def test_push_and_pull_all_of_nothing_say_so(team: dict[str, Path]) -> None:
+    a, b = team["a"], team["b"]
+    proc = run_cli("push", "--all", cwd=a)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        0, "", "gitlog: no experiments to push: this clone has no exp/* branches\n")
+    proc = run_cli("pull", "--all", cwd=b)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        0, "", "gitlog: no experiments to pull: remote 'origin' has no exp/* branches\n")
+    proc = run_cli("pull", "--all", "--format", "json", cwd=b)
+    assert (proc.returncode, json.loads(proc.stdout)) == (0, [])
+
+
+def test_pull_of_an_experiment_only_this_clone_has_says_to_push_it(
+        team: dict[str, Path]) -> None:
+    a = team["a"]
+    with gitlog.start("mine", repo=a) as run:
+        run.log_metric("loss", 1.0)
+    said = ("Error: no experiment 'mine' on remote 'origin'\n"
+            "hint: only this clone has it: gitlog push mine\n")
+    proc = run_cli("pull", "mine", cwd=a)
+    assert (proc.returncode, proc.stderr) == (1, said)
+    git(a, "checkout", "-q", "exp/mine")
+    proc = run_cli("pull", cwd=a)  # the experiment checked out: it crashed (KeyError)
+    assert (proc.returncode, proc.stderr) == (1, said)

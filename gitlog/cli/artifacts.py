@@ -40,7 +40,7 @@ def artifacts(rev: str | None, repo: str, fmt: str) -> None:
 @click.argument("name")
 @click.option("-o", "--out", "output", type=click.Path(), default=None,
               help="Where to write it (default: its file name in the current folder; "
-                   "an existing folder receives it inside).")
+                   "an existing folder, or a path ending in /, receives it inside).")
 @click.option("-f", "--force", is_flag=True, help="Replace what is already at the path.")
 @click.option("--dvc-remote", metavar="NAME", default=None,
               help="DVC remote to fetch from when the content is not in the local cache "

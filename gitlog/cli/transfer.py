@@ -28,7 +28,10 @@ def _finish(report: Any, fmt: str, verb: str) -> None:
 
     rows = [{"experiment": r.experiment, "action": r.action, "runs": r.runs,
              "artifacts": r.artifacts, "detail": r.detail} for r in report.results]
-    echo(render(rows, fmt, _COLUMNS))
+    if report.note and not rows:
+        click.echo(f"gitlog: {report.note}", err=True)
+    if rows or fmt != "table":  # json and csv stay parseable: [] and the header
+        echo(render(rows, fmt, _COLUMNS))
     failed = report.failed
     if failed:
         names = ", ".join(r.experiment for r in failed)
