@@ -256,6 +256,26 @@ def test_promote_needs_a_run(repo: Path) -> None:
         promote(repo, "empty")
 
 
+def test_promote_refuses_an_experiment_whose_only_run_the_target_has(winner: Path) -> None:
+    """An experiment started from main after a promotion, with code committed and no run
+    of its own, was promoted with the promoted run's summary and trailers, labelled as
+    its own (Gitlog-Experiment: tweak, loss=0.25 (+0))."""
+    promote(winner, "win")
+    run_id = json.loads(run_cli("show", "main", "--format", "json",
+                                cwd=winner).stdout)["run"]["run"]
+    new(winner, "tweak", "main", checkout=True)
+    (winner / "train.py").write_text("print('untried')\n")
+    assert commit(winner, "-a", "--no-verify", message="untried idea").returncode == 0
+    main_before = git(winner, "rev-parse", "main")
+    done = run_cli("exp", "promote", "tweak", cwd=winner)
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"Error: exp/tweak has no run of its own to promote: the run its tip carries "
+        f"({run_id}) is already in main\n"
+        "hint: log a run of its code first: gitlog run -e tweak -- python train.py\n")
+    assert git(winner, "rev-parse", "main") == main_before
+
+
 def test_a_commit_that_logs_nothing_on_top_of_a_run_keeps_showing_that_run(winner: Path) -> None:
     run_id = json.loads(run_cli("show", "win", "--format", "json",
                                 cwd=winner).stdout)["run"]["run"]
