@@ -97,6 +97,19 @@ def command_of(record: RunRecord, command: list[str] | None) -> list[str]:
     return argv
 
 
+def _folder(worktree: Path, cwd: Any) -> Path:
+    """The worktree's copy of the folder the run ran in (run.yaml ``cwd``, relative to
+    the repository root); the root when none is recorded or it leads outside."""
+    from pathlib import PurePosixPath
+
+    rel = PurePosixPath(cwd) if isinstance(cwd, str) and cwd else None
+    if rel is None or rel.is_absolute() or ".." in rel.parts:
+        return worktree
+    folder = worktree.joinpath(*rel.parts)
+    folder.mkdir(parents=True, exist_ok=True)  # a folder of untracked files only
+    return folder
+
+
 def _restore_data(repo: Repo, record: RunRecord, worktree: Path, remote: str | None) -> None:
     from .artifacts import open_dvc
     from .retrieve import ensure_cached, materialize
@@ -153,7 +166,8 @@ def reproduce(rev: str, repo: str | Path | Repo = ".", config: Config | None = N
         done = run_command(result.command, repo=worktree,
                            experiment=experiment, params=record.params or None,
                            message=f"{experiment}: reproduce run "
-                                   f"{result.old_run}", stdout=out, stderr=out, cwd=worktree)
+                                   f"{result.old_run}", stdout=out, stderr=out,
+                           cwd=_folder(worktree, record.run.get("cwd")))
         result.new_run, result.status, result.exit_code = done.run.id, done.status, \
             done.exit_code
         result.new_commit = done.run.commit

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from tests.conftest import git, run_cli, state_of
+from tests.conftest import git, make_repo, run_cli, state_of
 from tests.dvcsetup import make_dvc_project, write_data
 
 
@@ -78,3 +78,25 @@ def test_metrics_compare_relative_to_the_old_value() -> None:
     assert {c.name: c.ok for c in checks} == {"loss": True, "zero": False, "diverged": True,
                                               "acc": False, "gone": False}
     assert compare({"zero": 0.0}, {"zero": 1e-9}, rtol=0.001, atol=1e-6)[0].ok
+
+
+def test_reproduce_runs_the_command_in_the_folder_it_ran_in(tmp_path: Path) -> None:
+    """A run started from a subfolder (cd src && gitlog run -- python fit.py) was re-run
+    at the worktree's root, where fit.py is not: "can't open file", FAIL."""
+    fit = ("import gitlog, pathlib\nwith gitlog.start() as run:\n"
+           "    run.log_metric('loss', float(pathlib.Path('scale.txt').read_text()))\n")
+    repo = make_repo(tmp_path / "project", {"src/fit.py": fit, "src/scale.txt": "0.25\n"})
+    proc = run_cli("run", "-e", "sub", "--", sys.executable, "fit.py", cwd=repo / "src")
+    assert proc.returncode == 0, proc.stderr
+    run_yaml = git(repo, "show", "exp/sub:.gitlog/run.yaml")
+    assert "\ncwd: src\n" in run_yaml
+    proc = run_cli("reproduce", "sub", "--format", "json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [{"metric": "loss", "old": 0.25, "new": 0.25,
+                                        "rel_diff": 0.0, "result": "pass"}]
+    assert "\ncwd: src\n" in git(repo, "show", "exp/sub:.gitlog/run.yaml")
+    # A run from the root records no folder.
+    proc = run_cli("run", "-e", "top", "--", sys.executable, "-c",
+                   "import gitlog\nwith gitlog.start() as r: r.log_metric('loss', 1)", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert "cwd:" not in git(repo, "show", "exp/top:.gitlog/run.yaml")
