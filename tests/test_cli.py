@@ -149,6 +149,27 @@ def test_ls_and_show_formats_agree(repo: Path) -> None:
     assert "params,batch,8" in show_csv and "metrics,loss,0.3333333333333333" in show_csv
 
 
+def test_ls_reads_key_metrics_under_their_aliases(repo: Path) -> None:
+    """metrics.aliases makes train/loss the series 'loss' for history and best; ls and
+    exp list showed a blank loss for a run that logged train/loss."""
+    (repo / ".gitlog.yaml").write_text("metrics:\n  aliases: {loss: [train/loss]}\n")
+    code = ("import gitlog\nwith gitlog.start(params={'lr': 0.1}) as run:\n"
+            "    run.log_metric('{name}', 0.5)\n    run.log_metric('accuracy', 0.75)\n")
+    for exp, name in (("renamed", "train/loss"), ("plain", "loss")):
+        proc = run_cli("run", "-e", exp, "--", sys.executable, "-c",
+                       code.replace("{name}", name), cwd=repo)
+        assert proc.returncode == 0, proc.stderr
+    rows = json.loads(run_cli("ls", "--format", "json", cwd=repo).stdout)
+    assert [(r["experiment"], r["loss"], r["accuracy"]) for r in rows] == \
+        [("plain", 0.5, 0.75), ("renamed", 0.5, 0.75)]
+    rows = json.loads(run_cli("exp", "list", "--format", "json", cwd=repo).stdout)
+    assert [(r["name"], r["loss"]) for r in rows] == [("plain", 0.5), ("renamed", 0.5)]
+    table = run_cli("ls", cwd=repo).stdout.splitlines()
+    assert table[0].split() == ["experiment", "branch", "runs", "last_run", "status", "loss",
+                                "accuracy"]
+    assert table[3].split()[-2:] == ["0.5", "0.75"]
+
+
 def test_show_by_run_id_and_default(repo: Path) -> None:
     (repo / "child.py").write_text(CHILD)
     run_cli("run", "-e", "one", "--", sys.executable, "child.py", cwd=repo)
