@@ -289,3 +289,23 @@ def test_the_groups_of_subcommands_are_known_to_main() -> None:
     ctx = click.Context(cli)
     assert {name for name in COMMANDS
             if isinstance(cli.get_command(ctx, name), click.Group)} == GROUPS
+
+
+def test_c_after_gitlog_options_and_before_a_group(repo: Path, tmp_path: Path) -> None:
+    """git takes 'git --no-pager -C PATH log': 'gitlog --debug -C PATH ls' was a usage
+    error (No such option '-C'), and so was 'gitlog -C PATH exp --help'."""
+    (repo / "child.py").write_text(CHILD)
+    assert run_cli("run", "-e", "a", "--", sys.executable, "child.py", cwd=repo).returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for args in (["--debug", "-C", str(repo), "ls"], ["--debug", f"--repo={repo}", "--debug",
+                                                     "exp", "list"]):
+        proc = run_cli(*args, "--format", "json", cwd=elsewhere)
+        assert proc.returncode == 0, proc.stderr
+        assert [e.get("experiment", e.get("name")) for e in json.loads(proc.stdout)] == ["a"]
+    for extra in (["--help"], []):  # a group with no subcommand: as without -C
+        proc = run_cli("-C", str(repo), "exp", *extra, cwd=elsewhere)
+        alone = run_cli("exp", *extra, cwd=elsewhere)
+        assert "Usage: gitlog exp [OPTIONS] COMMAND" in alone.stdout + alone.stderr
+        assert (proc.returncode, proc.stdout, proc.stderr) == \
+            (alone.returncode, alone.stdout, alone.stderr)
