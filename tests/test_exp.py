@@ -305,3 +305,27 @@ def test_rm_says_how_many_runs_no_other_branch_or_remote_keeps(winner: Path) -> 
     done = run_cli("exp", "rm", "copy", "--yes", cwd=winner)
     assert done.stderr.startswith("gitlog: deleted exp/copy (was ")
     assert "no other branch" not in done.stderr
+
+
+def test_the_python_api_the_readme_shows_works_after_import_gitlog(repo: Path) -> None:
+    """README: gitlog.experiments.new(...), gitlog.hooks.install(...),
+    gitlog.promote.promote(...); after a plain 'import gitlog' each raised
+    AttributeError: module 'gitlog' has no attribute 'experiments'."""
+    code = """
+import gitlog
+made = gitlog.experiments.new(".", "api", checkout=True)
+print(made.branch, made.current)
+report = gitlog.hooks.install(".", names=["commit-msg"])
+print([h.hook for h in report.hooks], [h.hook for h in gitlog.hooks.status(".").hooks][:2])
+print([e.name for e in gitlog.experiments.list_experiments(".")])
+print(gitlog.promote.promote.__name__, gitlog.debugging.filter_events.__name__)
+try:
+    gitlog.no_such_thing
+except AttributeError as exc:
+    print(exc)
+"""
+    proc = run_python(code, cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "exp/api True", "['commit-msg'] ['pre-commit', 'commit-msg']", "['api']",
+        "promote filter_events", "module 'gitlog' has no attribute 'no_such_thing'"]
