@@ -97,6 +97,26 @@ def command_of(record: RunRecord, command: list[str] | None) -> list[str]:
     return argv
 
 
+def _refuse_checked_out(repo: Repo, config: Config, experiment: str) -> None:
+    """The new run is committed to the experiment's branch: when a working tree has that
+    branch checked out, the branch would move under it (its index and files then show the
+    new run undone, for the next 'git commit' to revert)."""
+    from .experiments import checked_out_elsewhere
+
+    ref = config.branch(experiment)
+    here = repo.head().branch == ref
+    where = str(repo.root) if here else checked_out_elsewhere(repo, ref)
+    if not where:
+        return
+    switch = f"git checkout {shlex.quote(str(config['main_branch']))}"
+    raise GitlogError(
+        f"{ref[len('refs/heads/'):]} is checked out {'here' if here else 'in another worktree'}"
+        f" ({where}): the reproduced run would move that branch under its working tree",
+        hint=f"check out another branch first ({switch}), then reproduce again" if here else
+        f"free the branch there first (git -C {shlex.quote(where)} checkout --detach, or "
+        "another branch), then reproduce again")
+
+
 def _folder(worktree: Path, cwd: Any) -> Path:
     """The worktree's copy of the folder the run ran in (run.yaml ``cwd``, relative to
     the repository root); the root when none is recorded or it leads outside."""
@@ -154,6 +174,7 @@ def reproduce(rev: str, repo: str | Path | Repo = ".", config: Config | None = N
         raise GitlogError(f"run {result.old_run} names no experiment to reproduce it in",
                           hint="reproduce the run at an experiment's tip (gitlog reproduce "
                                "NAME), or run it anew: gitlog run -e NAME -- python train.py")
+    _refuse_checked_out(repo, config, experiment)
     base = Path(tempfile.mkdtemp(prefix="gitlog-reproduce-"))
     worktree = base / "worktree"
     repo.git("worktree", "add", "--detach", "--quiet", str(worktree), commit)

@@ -100,3 +100,40 @@ def test_reproduce_runs_the_command_in_the_folder_it_ran_in(tmp_path: Path) -> N
                    "import gitlog\nwith gitlog.start() as r: r.log_metric('loss', 1)", cwd=repo)
     assert proc.returncode == 0, proc.stderr
     assert "cwd:" not in git(repo, "show", "exp/top:.gitlog/run.yaml")
+
+
+def test_reproduce_refuses_a_branch_checked_out_in_a_working_tree(tmp_path: Path) -> None:
+    """On exp/base (the workspace workflow), 'gitlog reproduce base' committed the new
+    run to exp/base under the working tree: git status then showed the run undone, staged
+    for the next commit to revert."""
+    code = "import gitlog\nwith gitlog.start() as run:\n    run.log_metric('loss', 0.5)\n"
+    repo = make_repo(tmp_path / "project", {"train.py": code})
+    assert run_cli("run", "-e", "base", "--", sys.executable, "train.py",
+                   cwd=repo).returncode == 0
+    tip = git(repo, "rev-parse", "exp/base").strip()
+    git(repo, "checkout", "-q", "exp/base")
+    before = state_of(repo)
+    proc = run_cli("reproduce", "base", cwd=repo)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == (
+        f"Error: exp/base is checked out here ({repo}): the reproduced run would move that "
+        "branch under its working tree\n"
+        "hint: check out another branch first (git checkout main), then reproduce again\n")
+    assert state_of(repo) == before
+    git(repo, "checkout", "-q", "main")
+    other = tmp_path / "other"
+    git(repo, "worktree", "add", "-q", str(other), "exp/base")
+    proc = run_cli("reproduce", "base", cwd=repo)
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        f"Error: exp/base is checked out in another worktree ({other}): the reproduced run "
+        "would move that branch under its working tree\n"
+        f"hint: free the branch there first (git -C {other} checkout --detach, or another "
+        "branch), then reproduce again\n")
+    assert git(repo, "rev-parse", "exp/base").strip() == tip
+    assert git(other, "status", "--porcelain") == ""
+    git(other, "checkout", "-q", "--detach")
+    proc = run_cli("reproduce", "base", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert git(repo, "rev-parse", "exp/base^").strip() == tip
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 2
