@@ -137,3 +137,20 @@ def test_reproduce_refuses_a_branch_checked_out_in_a_working_tree(tmp_path: Path
     assert proc.returncode == 0, proc.stderr
     assert git(repo, "rev-parse", "exp/base^").strip() == tip
     assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 2
+
+
+def test_a_command_that_logs_none_of_the_metrics_is_not_called_nondeterministic(
+        tmp_path: Path) -> None:
+    """The hint said 'look for nondeterminism (seeds, data order), or loosen --rtol' when
+    the new run had logged nothing at all."""
+    code = ("import gitlog\nwith gitlog.start() as run:\n    run.log_metric('loss', 0.5)\n"
+            "    run.log_metric('acc', 0.75)\n")
+    repo = make_repo(tmp_path / "project", {"train.py": code})
+    assert run_cli("run", "-e", "base", "--", sys.executable, "train.py",
+                   cwd=repo).returncode == 0
+    proc = run_cli("reproduce", "base", "--", sys.executable, "-c", "print('no logging')",
+                   cwd=repo)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[-1] == (
+        "hint: the new run logged no acc, loss: does the command log them (gitlog.start() "
+        "in it)?")
