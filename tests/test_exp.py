@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -329,3 +330,29 @@ except AttributeError as exc:
     assert proc.stdout.splitlines() == [
         "exp/api True", "['commit-msg'] ['pre-commit', 'commit-msg']", "['api']",
         "promote filter_events", "module 'gitlog' has no attribute 'no_such_thing'"]
+
+
+def test_a_repository_without_commits_keeps_main_for_the_main_branch(tmp_path: Path) -> None:
+    """Before the first commit 'main' resolved to nothing, so 'python main.py' made
+    exp/main; once main had a commit, 'main' named the branch and the experiment was out
+    of reach by name."""
+    repo = tmp_path / "fresh"
+    repo.mkdir()
+    git(repo, "-c", "init.defaultBranch=main", "init", "-q")
+    (repo / "main.py").write_text("import gitlog\nwith gitlog.start() as run:\n"
+                                  "    run.log_metric('loss', 1)\n")
+    proc = run_cli("run", "--", sys.executable, "main.py", cwd=repo)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "Error: invalid experiment name 'main': it names the main branch (main_branch in "
+        ".gitlog.yaml, or the branch HEAD is on), which git will read first once it has a "
+        "commit; it is the default experiment name, from the script's name (main.py)",
+        "hint: name the experiment: gitlog run -e NAME, GITLOG_EXPERIMENT=NAME or "
+        "'experiment: NAME' in .gitlog.yaml"]
+    (repo / ".gitlog.yaml").write_text("main_branch: trunk\n")
+    proc = run_python("import gitlog\ngitlog.start('trunk')", cwd=repo)
+    assert "invalid experiment name 'trunk': it names the main branch" in proc.stderr
+    assert git(repo, "for-each-ref") == ""
+    proc = run_cli("run", "-e", "first", "--", sys.executable, "main.py", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert git(repo, "for-each-ref", "--format=%(refname)") == "refs/heads/exp/first\n"
