@@ -190,6 +190,27 @@ def test_init_hooks_sets_everything_up(tmp_path: Path) -> None:
     assert "installed hooks (pre-commit, commit-msg" in done.stderr
     assert (repo / ".gitlog.yaml").exists()
     assert all(h.state == "installed" for h in status(repo).hooks)
+    # One line for the setup, one for the hooks (it said '... in HOOKS_FOLDER in ROOT').
+    assert done.stderr.splitlines()[:2] == [
+        f"gitlog: wrote .gitlog.yaml, added gitlog's entries to dvc.yaml in {repo}",
+        "gitlog: installed hooks (pre-commit, commit-msg, pre-push, post-commit, "
+        f"post-checkout, post-merge) in {repo / '.git' / 'hooks'}"]
+    again = run_cli("init", "--hooks", "--no-dvc", cwd=repo)
+    assert again.stderr.splitlines()[:2] == [
+        f"gitlog: already set up in {repo}", f"gitlog: hooks up to date in {repo}/.git/hooks"]
+
+
+def test_init_hooks_refused_still_says_what_was_set_up(tmp_path: Path) -> None:
+    """With core.hooksPath outside the repository, init wrote its files and then showed
+    only the hooks error: nothing said the config was written or to commit it."""
+    repo = make_repo(tmp_path / "p")
+    git(repo, "config", "core.hooksPath", str(tmp_path / "shared"))
+    done = run_cli("init", "--hooks", "--no-dvc", cwd=repo)
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert lines[0] == f"gitlog: wrote .gitlog.yaml, added gitlog's entries to dvc.yaml in {repo}"
+    assert lines[1].startswith("Error: core.hooksPath points outside this repository")
+    assert (repo / ".gitlog.yaml").exists()
 
 
 def test_the_readme_workflow_from_init_to_a_commit_with_its_run(tmp_path: Path) -> None:
