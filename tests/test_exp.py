@@ -356,3 +356,43 @@ def test_a_repository_without_commits_keeps_main_for_the_main_branch(tmp_path: P
     proc = run_cli("run", "-e", "first", "--", sys.executable, "main.py", cwd=repo)
     assert proc.returncode == 0, proc.stderr
     assert git(repo, "for-each-ref", "--format=%(refname)") == "refs/heads/exp/first\n"
+
+
+def _answer_prompt(repo: Path, args: list[str], answer: bytes) -> tuple[str, int]:
+    """Run gitlog on a terminal (a pty), type ``answer``; (what it showed, exit code)."""
+    import os
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: gitlog in the repository, its terminal the pty
+        os.chdir(repo)
+        os.execv(sys.executable, [sys.executable, "-m", "gitlog", *args])
+    shown = b""
+    while b"[y/N]: " not in shown:
+        chunk = os.read(fd, 1024)  # (OSError once the child is gone: no prompt came)
+        assert chunk, shown
+        shown += chunk
+    os.write(fd, answer)
+    while True:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    _, status = os.waitpid(pid, 0)
+    return shown.decode().replace("\r\n", "\n"), os.waitstatus_to_exitcode(status)
+
+
+def test_rm_answered_no_keeps_the_branch_and_says_so(repo: Path) -> None:
+    """Answering 'n' printed 'Interrupted.' and exited 130, as Ctrl-C does."""
+    new(repo, "old")
+    tip = git(repo, "rev-parse", "exp/old").strip()
+    shown, code = _answer_prompt(repo, ["exp", "rm", "old"], b"n\n")
+    assert code == 1
+    assert shown.endswith(f"tip {tip[:10]})? [y/N]: n\ngitlog: kept exp/old\n")
+    assert git(repo, "rev-parse", "exp/old").strip() == tip
+    shown, code = _answer_prompt(repo, ["exp", "rm", "old"], b"y\n")
+    assert code == 0 and "gitlog: deleted exp/old" in shown
+    assert git(repo, "branch", "--list", "exp/old") == ""
