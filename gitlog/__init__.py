@@ -36,6 +36,9 @@ _LAZY = {
     "bisect": ("gitlog.bisection", "bisect"),
 }
 
+# The modules whose functions the README shows as gitlog.MODULE.FUNCTION.
+_MODULES = frozenset({"hooks", "experiments", "promote", "debugging", "postcommit"})
+
 __all__ = sorted([*_LAZY, "log_metric", "log_metrics", "log_param", "log_params",
                   "log_data", "log_model", "log_eval", "log_sample", "log_artifact",
                   "debug", "info", "warning", "error", "critical", "finish"])
@@ -49,6 +52,10 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(module), attr)
         globals()[name] = value
         return value
+    if name in _MODULES:  # gitlog.experiments.new(...) without 'import gitlog.experiments'
+        import importlib
+
+        return importlib.import_module(f"gitlog.{name}")
     raise AttributeError(f"module 'gitlog' has no attribute {name!r}")
 
 

@@ -65,6 +65,9 @@ def check_new_experiment(repo: Repo, config: Config, name: str) -> None:
     problem = revision_problem(name)
     if problem is None and repo.rev_parse(name):
         problem = "git reads it as another revision (a branch, tag or commit)"
+    elif problem is None and name in _branches_to_come(repo, config):
+        problem = ("it names the main branch (main_branch in .gitlog.yaml, or the branch "
+                   "HEAD is on), which git will read first once it has a commit")
     example = f"{name.lstrip('-@') or 'my'}-exp"
     clash = None if problem else ref_clash(repo, config.branch(name))
     if clash:
@@ -73,6 +76,19 @@ def check_new_experiment(repo: Repo, config: Config, name: str) -> None:
         example = name.replace("/", "-") if "/" in name else example
     if problem:
         raise NameError_("experiment", name, problem, hint=f"pick another name, e.g. '{example}'")
+
+
+def _branches_to_come(repo: Repo, config: Config) -> set[str]:
+    """Branch names that may have no commit yet but will: ``main_branch`` and the branch
+    HEAD is on (in a repository without commits, 'main' resolves to nothing)."""
+    names = {str(config["main_branch"])}
+    try:
+        head = (repo.git_dir / "HEAD").read_text(encoding="utf-8").strip()
+    except OSError:
+        return names
+    if head.startswith("ref: refs/heads/"):
+        names.add(head[len("ref: refs/heads/"):])
+    return names
 
 
 def ref_clash(repo: Repo, ref: str) -> str | None:

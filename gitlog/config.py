@@ -77,6 +77,14 @@ class Config:
     def branch(self, experiment: str) -> str:
         return f"refs/heads/{self.prefix}{experiment}"
 
+    def series(self, metric: str) -> list[str]:
+        """``metric`` and the other names of its series (``metrics.aliases``)."""
+        for canonical, others in (self.data["metrics"].get("aliases") or {}).items():
+            group = [str(canonical), *(str(o) for o in others)]
+            if metric in group:
+                return [metric, *(g for g in group if g != metric)]
+        return [metric]
+
     def better(self, metric: str) -> str:
         """'lower' or 'higher': which direction improves ``metric``. The names of one
         series (``metrics.aliases``) share it: the first of them configured (``metric``
@@ -84,12 +92,7 @@ class Config:
         configured = self.data["metrics"].get("better") or {}
         if metric in configured:
             return str(configured[metric])
-        names = [metric]
-        for canonical, others in (self.data["metrics"].get("aliases") or {}).items():
-            group = [str(canonical), *(str(o) for o in others)]
-            if metric in group:
-                names += [g for g in group if g != metric]
-                break
+        names = self.series(metric)
         for name in names[1:]:
             if name in configured:
                 return str(configured[name])

@@ -55,12 +55,7 @@ class HistoryResult:
 
 def metric_names(config: Config, metric: str) -> list[str]:
     """``metric`` and the other names of its series (config ``metrics.aliases``)."""
-    aliases = config["metrics"].get("aliases") or {}
-    for canonical, others in aliases.items():
-        group = [str(canonical), *(str(o) for o in others)]
-        if metric in group:
-            return [metric, *(g for g in group if g != metric)]
-    return [metric]
+    return config.series(metric)
 
 
 def parse_threshold(text: str | float | None) -> tuple[float, bool] | None:

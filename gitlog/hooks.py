@@ -144,11 +144,12 @@ def install(path: str | Path = ".", names: list[str] | None = None, *, force: bo
         raise GitlogError(
             f"cannot chain the existing {name} hook: {folder / name} and "
             f"{folder / (name + '.legacy')} both exist and neither is gitlog's",
-            hint=f"merge or remove one of them, then run gitlog hooks install again "
-                 f"(or leave {name} out: --hook ...)")
+            hint=f"merge or remove one of them, then run gitlog hooks install again"
+                 f"{_leave_out(chosen, blocked)}")
     in_tree = _in_work_tree(repo, folder)
     if in_tree is not None:
-        _refuse_tracked(repo, in_tree, [n for n in chosen if not is_gitlog_shim(folder / n)])
+        _refuse_tracked(repo, in_tree, [n for n in chosen if not is_gitlog_shim(folder / n)],
+                        chosen)
     states = []
     for name in chosen:
         target = folder / name
@@ -180,7 +181,16 @@ def _in_work_tree(repo: Repo, folder: Path) -> str | None:
     return folder.relative_to(root).as_posix()
 
 
-def _refuse_tracked(repo: Repo, rel: str, names: list[str]) -> None:
+def _leave_out(chosen: list[str], skip: list[str]) -> str:
+    """The hint's tail: the install command without the hooks in ``skip``."""
+    rest = [n for n in chosen if n not in skip]
+    if not rest:
+        return ""
+    return f" (or leave {', '.join(skip)} out: gitlog hooks install " + \
+        " ".join(f"--hook {n}" for n in rest) + ")"
+
+
+def _refuse_tracked(repo: Repo, rel: str, names: list[str], chosen: list[str]) -> None:
     """A hook committed in the repository is the team's: chaining it would rename a
     tracked file, and a 'git commit -a' would then commit gitlog's shim (with this
     machine's Python) for everyone."""
@@ -189,12 +199,16 @@ def _refuse_tracked(repo: Repo, rel: str, names: list[str]) -> None:
     out = repo.git("ls-files", "-z", "--", *(f":(top,literal){rel}/{n}" for n in names))
     tracked = [path for path in out.split("\0") if path]
     if tracked:
-        name = tracked[0].rsplit("/", 1)[-1]
+        found = [path.rsplit("/", 1)[-1] for path in tracked]
+        name = found[0]
         raise GitlogError(
             f"cannot chain the {name} hook: {tracked[0]} is committed in this repository, "
-            "and chaining would replace it in your work tree",
-            hint=f"call gitlog from it instead, with the line: gitlog hooks run {name} "
-                 f"\"$@\" (or leave {name} out: --hook ...)")
+            "and chaining would replace it in your work tree"
+            + (f" (so are: {', '.join(tracked[1:])})" if len(tracked) > 1 else ""),
+            hint=("call gitlog from it instead, with the line: gitlog hooks run "
+                  f"{name} \"$@\"" if len(found) == 1 else "call gitlog from each instead, "
+                  f"with the line: gitlog hooks run NAME \"$@\" (NAME: {', '.join(found)})")
+                 + _leave_out(chosen, found))
 
 
 def _exclude(repo: Repo, patterns: list[str], add: bool = True) -> None:

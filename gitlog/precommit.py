@@ -177,15 +177,25 @@ def _few(paths: list[str], limit: int = 8) -> str:
 
 
 def rerun_hint(ctx: HookContext, run_yaml: bytes | None) -> str:
-    command = None
+    command = folder = None
     if run_yaml is not None:
         import contextlib
 
         with contextlib.suppress(ValueError):
             command = run_facts(run_yaml, ("command",)).get("command")
-    command = command or "python train.py"
-    return (f"log a run of the staged code: gitlog run -- {command}; then "
-            f"git add {ctx.log_dir} and commit again")
+            if b"\ncwd: " in run_yaml:  # run from a subfolder (absent: the root)
+                folder = run_facts(run_yaml, ("cwd",)).get("cwd")
+    run = f"gitlog run -- {command or 'python train.py'}"
+    if folder:  # in a subshell: 'git add' then runs where the user is
+        run = f"(cd {_sh_quoted(folder)} && {run})"
+    return (f"log a run of the staged code: {run}; then git add {ctx.log_dir} and "
+            "commit again")
+
+
+def _sh_quoted(text: str) -> str:
+    """``text`` for a shell, as shlex.quote writes it (no shlex import in the hooks)."""
+    safe = all(c.isalnum() or c in "@%+=:,./-_" for c in text)
+    return text if text and safe else "'" + text.replace("'", "'\"'\"'") + "'"
 
 
 def no_run_problem(ctx: HookContext, experiment: str, code: list[str]) -> Problem:

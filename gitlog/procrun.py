@@ -173,7 +173,7 @@ def run_command(argv: list[str], *, repo: str | Path = ".", experiment: str | No
 
         _psutil()
     run = open_run(repo, experiment, message=message, command=shlex.join(argv),
-                   script=command_script(argv))
+                   script=command_script(argv), cwd=cwd)
     if params:
         run.log_params(params)
     child_env = dict(os.environ)

@@ -57,13 +57,17 @@ def promote(path: str | Path | Repo, name: str, into: str | None = None,
         raise GitlogError(f"{branch} is already in {target}: nothing to promote",
                           hint=f"see it with: git log -1 {shlex.quote(target)}")
     with repo.cat_file() as cat:  # commits that log nothing may sit on top of the run
-        record = read_run(cat, run_holder(repo, config, tip, cat), config.log_dir,
-                          events=False)
+        run_commit = run_holder(repo, config, tip, cat)
+        record = read_run(cat, run_commit, config.log_dir, events=False)
         before = read_run(cat, base, config.log_dir, events=False)
+    log_one = f"gitlog run -e {shlex.quote(name)} -- python train.py"
     if record is None:
         raise GitlogError(f"{branch} has no run at its tip to promote",
-                          hint=f"log one first: gitlog run -e {shlex.quote(name)} -- "
-                               "python train.py")
+                          hint=f"log one first: {log_one}")
+    if repo.is_ancestor(run_commit, base):  # its code on top of a run the target holds
+        raise GitlogError(f"{branch} has no run of its own to promote: the run its tip "
+                          f"carries ({record.run.get('id') or run_commit[:10]}) is already in "
+                          f"{target}", hint=f"log a run of its code first: {log_one}")
     holder = checked_out_elsewhere(repo, target_ref)
     if holder:
         raise GitlogError(f"{target} is checked out in another worktree ({holder})",

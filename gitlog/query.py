@@ -60,9 +60,14 @@ def list_experiments(repo: str | Path | Repo = ".", config: Config | None = None
                 last_run=(record.run.get("end") or record.run.get("start") or date) if record
                 else date,
                 status=record.run.get("status") if record else None, commit=tip,
-                metrics={k: flat.get(k) for k in keys}, remote=remote))
+                metrics={k: _latest(flat, config.series(k)) for k in keys}, remote=remote))
     rows.sort(key=lambda r: (r.experiment, r.branch))
     return rows
+
+
+def _latest(flat: dict[str, Any], names: list[str]) -> Any:
+    """The value of the first of a series' names (``metrics.aliases``) the run has."""
+    return next((flat[n] for n in names if flat.get(n) is not None), None)
 
 
 def run_holder(repo: Repo, config: Config, commit: str, cat: Any = None) -> str:

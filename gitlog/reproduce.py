@@ -97,6 +97,39 @@ def command_of(record: RunRecord, command: list[str] | None) -> list[str]:
     return argv
 
 
+def _refuse_checked_out(repo: Repo, config: Config, experiment: str) -> None:
+    """The new run is committed to the experiment's branch: when a working tree has that
+    branch checked out, the branch would move under it (its index and files then show the
+    new run undone, for the next 'git commit' to revert)."""
+    from .experiments import checked_out_elsewhere
+
+    ref = config.branch(experiment)
+    here = repo.head().branch == ref
+    where = str(repo.root) if here else checked_out_elsewhere(repo, ref)
+    if not where:
+        return
+    switch = f"git checkout {shlex.quote(str(config['main_branch']))}"
+    raise GitlogError(
+        f"{ref[len('refs/heads/'):]} is checked out {'here' if here else 'in another worktree'}"
+        f" ({where}): the reproduced run would move that branch under its working tree",
+        hint=f"check out another branch first ({switch}), then reproduce again" if here else
+        f"free the branch there first (git -C {shlex.quote(where)} checkout --detach, or "
+        "another branch), then reproduce again")
+
+
+def _folder(worktree: Path, cwd: Any) -> Path:
+    """The worktree's copy of the folder the run ran in (run.yaml ``cwd``, relative to
+    the repository root); the root when none is recorded or it leads outside."""
+    from pathlib import PurePosixPath
+
+    rel = PurePosixPath(cwd) if isinstance(cwd, str) and cwd else None
+    if rel is None or rel.is_absolute() or ".." in rel.parts:
+        return worktree
+    folder = worktree.joinpath(*rel.parts)
+    folder.mkdir(parents=True, exist_ok=True)  # a folder of untracked files only
+    return folder
+
+
 def _restore_data(repo: Repo, record: RunRecord, worktree: Path, remote: str | None) -> None:
     from .artifacts import open_dvc
     from .retrieve import ensure_cached, materialize
@@ -142,6 +175,7 @@ def reproduce(rev: str, repo: str | Path | Repo = ".", config: Config | None = N
         raise GitlogError(f"run {result.old_run} names no experiment to reproduce it in",
                           hint="reproduce the run at an experiment's tip (gitlog reproduce "
                                "NAME), or run it anew: gitlog run -e NAME -- python train.py")
+    _refuse_checked_out(repo, config, experiment)
     base = Path(tempfile.mkdtemp(prefix="gitlog-reproduce-"))
     worktree = base / "worktree"
     repo.git("worktree", "add", "--detach", "--quiet", str(worktree), commit)
@@ -154,7 +188,8 @@ def reproduce(rev: str, repo: str | Path | Repo = ".", config: Config | None = N
         done = run_command(result.command, repo=worktree,
                            experiment=experiment, params=record.params or None,
                            message=f"{experiment}: reproduce run "
-                                   f"{result.old_run}", stdout=out, stderr=out, cwd=worktree)
+                                   f"{result.old_run}", stdout=out, stderr=out,
+                           cwd=_folder(worktree, record.run.get("cwd")))
         result.new_run, result.status, result.exit_code = done.run.id, done.status, \
             done.exit_code
         result.new_commit = done.run.commit

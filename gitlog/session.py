@@ -112,10 +112,11 @@ def start(experiment: str | None = None, params: Mapping[str, Any] | None = None
 
 def open_run(repo_path: str | Path, experiment: str | None, *, message: str | None = None,
              flush_interval: float | None = None, level: str | None = None,
-             command: str | None = None, script: str | None = None) -> Run:
+             command: str | None = None, script: str | None = None,
+             cwd: str | Path | None = None) -> Run:
     """Create the journal of a new run (which this process owns) and return the Run.
     ``script``: what names a new experiment when none is given (default: this process's
-    script)."""
+    script); ``cwd``: the folder the command runs in (default: this process's)."""
     repo = Repo(repo_path)
     config = load(repo.root)
     chosen_level = resolve_level(level, config)
@@ -151,6 +152,7 @@ def open_run(repo_path: str | Path, experiment: str | None, *, message: str | No
         "root": str(repo.root),
         "start": iso(time.time()),
         "command": command or shlex.join([Path(sys.executable).name, *sys.argv]),
+        "cwd": _subfolder(repo.root, cwd),
         "code_commit": head.commit,
         "code_branch": head.branch[len("refs/heads/"):] if head.branch else None,
         "code_subject": head.subject,
@@ -171,6 +173,16 @@ def open_run(repo_path: str | Path, experiment: str | None, *, message: str | No
     journal.lock()
     return Run(repo, config, journal, meta, owner=True, level=chosen_level,
                flush_interval=flush_interval)
+
+
+def _subfolder(root: Path, cwd: str | Path | None) -> str | None:
+    """The folder a run's command runs in, relative to the repository root ('src/exp'),
+    for ``gitlog reproduce`` to run it there again; None at the root or outside it."""
+    try:
+        rel = Path(cwd or os.getcwd()).resolve().relative_to(root.resolve())
+    except (OSError, ValueError):
+        return None
+    return rel.as_posix() if rel.parts else None
 
 
 def _user() -> str | None:

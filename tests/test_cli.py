@@ -149,6 +149,27 @@ def test_ls_and_show_formats_agree(repo: Path) -> None:
     assert "params,batch,8" in show_csv and "metrics,loss,0.3333333333333333" in show_csv
 
 
+def test_ls_reads_key_metrics_under_their_aliases(repo: Path) -> None:
+    """metrics.aliases makes train/loss the series 'loss' for history and best; ls and
+    exp list showed a blank loss for a run that logged train/loss."""
+    (repo / ".gitlog.yaml").write_text("metrics:\n  aliases: {loss: [train/loss]}\n")
+    code = ("import gitlog\nwith gitlog.start(params={'lr': 0.1}) as run:\n"
+            "    run.log_metric('{name}', 0.5)\n    run.log_metric('accuracy', 0.75)\n")
+    for exp, name in (("renamed", "train/loss"), ("plain", "loss")):
+        proc = run_cli("run", "-e", exp, "--", sys.executable, "-c",
+                       code.replace("{name}", name), cwd=repo)
+        assert proc.returncode == 0, proc.stderr
+    rows = json.loads(run_cli("ls", "--format", "json", cwd=repo).stdout)
+    assert [(r["experiment"], r["loss"], r["accuracy"]) for r in rows] == \
+        [("plain", 0.5, 0.75), ("renamed", 0.5, 0.75)]
+    rows = json.loads(run_cli("exp", "list", "--format", "json", cwd=repo).stdout)
+    assert [(r["name"], r["loss"]) for r in rows] == [("plain", 0.5), ("renamed", 0.5)]
+    table = run_cli("ls", cwd=repo).stdout.splitlines()
+    assert table[0].split() == ["experiment", "branch", "runs", "last_run", "status", "loss",
+                                "accuracy"]
+    assert table[3].split()[-2:] == ["0.5", "0.75"]
+
+
 def test_show_by_run_id_and_default(repo: Path) -> None:
     (repo / "child.py").write_text(CHILD)
     run_cli("run", "-e", "one", "--", sys.executable, "child.py", cwd=repo)
@@ -268,3 +289,23 @@ def test_the_groups_of_subcommands_are_known_to_main() -> None:
     ctx = click.Context(cli)
     assert {name for name in COMMANDS
             if isinstance(cli.get_command(ctx, name), click.Group)} == GROUPS
+
+
+def test_c_after_gitlog_options_and_before_a_group(repo: Path, tmp_path: Path) -> None:
+    """git takes 'git --no-pager -C PATH log': 'gitlog --debug -C PATH ls' was a usage
+    error (No such option '-C'), and so was 'gitlog -C PATH exp --help'."""
+    (repo / "child.py").write_text(CHILD)
+    assert run_cli("run", "-e", "a", "--", sys.executable, "child.py", cwd=repo).returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for args in (["--debug", "-C", str(repo), "ls"], ["--debug", f"--repo={repo}", "--debug",
+                                                     "exp", "list"]):
+        proc = run_cli(*args, "--format", "json", cwd=elsewhere)
+        assert proc.returncode == 0, proc.stderr
+        assert [e.get("experiment", e.get("name")) for e in json.loads(proc.stdout)] == ["a"]
+    for extra in (["--help"], []):  # a group with no subcommand: as without -C
+        proc = run_cli("-C", str(repo), "exp", *extra, cwd=elsewhere)
+        alone = run_cli("exp", *extra, cwd=elsewhere)
+        assert "Usage: gitlog exp [OPTIONS] COMMAND" in alone.stdout + alone.stderr
+        assert (proc.returncode, proc.stdout, proc.stderr) == \
+            (alone.returncode, alone.stdout, alone.stderr)

@@ -16,9 +16,11 @@ def test_demo_without_git_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
                 "GIT_COMMITTER_EMAIL"):
         monkeypatch.delenv(key)
-    target = tmp_path / "demo"
+    target = tmp_path / "my demo"
     proc = run_cli("demo", str(target), cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
+    # The line to copy works in a shell (it printed 'cd /tmp/.../my demo && ...').
+    assert f"\nNext: cd '{target}' && gitlog ls && gitlog show baseline\n" in proc.stdout
     assert "baseline" in proc.stdout and "high-lr" in proc.stdout
     # It ends by showing how the loss moved: gitlog history --metric loss --all.
     tail = proc.stdout[proc.stdout.index("$ gitlog history --metric loss --all"):].splitlines()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -274,6 +275,26 @@ def test_promote_needs_a_run(repo: Path) -> None:
         promote(repo, "empty")
 
 
+def test_promote_refuses_an_experiment_whose_only_run_the_target_has(winner: Path) -> None:
+    """An experiment started from main after a promotion, with code committed and no run
+    of its own, was promoted with the promoted run's summary and trailers, labelled as
+    its own (Gitlog-Experiment: tweak, loss=0.25 (+0))."""
+    promote(winner, "win")
+    run_id = json.loads(run_cli("show", "main", "--format", "json",
+                                cwd=winner).stdout)["run"]["run"]
+    new(winner, "tweak", "main", checkout=True)
+    (winner / "train.py").write_text("print('untried')\n")
+    assert commit(winner, "-a", "--no-verify", message="untried idea").returncode == 0
+    main_before = git(winner, "rev-parse", "main")
+    done = run_cli("exp", "promote", "tweak", cwd=winner)
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"Error: exp/tweak has no run of its own to promote: the run its tip carries "
+        f"({run_id}) is already in main\n"
+        "hint: log a run of its code first: gitlog run -e tweak -- python train.py\n")
+    assert git(winner, "rev-parse", "main") == main_before
+
+
 def test_a_commit_that_logs_nothing_on_top_of_a_run_keeps_showing_that_run(winner: Path) -> None:
     run_id = json.loads(run_cli("show", "win", "--format", "json",
                                 cwd=winner).stdout)["run"]["run"]
@@ -303,3 +324,93 @@ def test_rm_says_how_many_runs_no_other_branch_or_remote_keeps(winner: Path) -> 
     done = run_cli("exp", "rm", "copy", "--yes", cwd=winner)
     assert done.stderr.startswith("gitlog: deleted exp/copy (was ")
     assert "no other branch" not in done.stderr
+
+
+def test_the_python_api_the_readme_shows_works_after_import_gitlog(repo: Path) -> None:
+    """README: gitlog.experiments.new(...), gitlog.hooks.install(...),
+    gitlog.promote.promote(...); after a plain 'import gitlog' each raised
+    AttributeError: module 'gitlog' has no attribute 'experiments'."""
+    code = """
+import gitlog
+made = gitlog.experiments.new(".", "api", checkout=True)
+print(made.branch, made.current)
+report = gitlog.hooks.install(".", names=["commit-msg"])
+print([h.hook for h in report.hooks], [h.hook for h in gitlog.hooks.status(".").hooks][:2])
+print([e.name for e in gitlog.experiments.list_experiments(".")])
+print(gitlog.promote.promote.__name__, gitlog.debugging.filter_events.__name__)
+try:
+    gitlog.no_such_thing
+except AttributeError as exc:
+    print(exc)
+"""
+    proc = run_python(code, cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "exp/api True", "['commit-msg'] ['pre-commit', 'commit-msg']", "['api']",
+        "promote filter_events", "module 'gitlog' has no attribute 'no_such_thing'"]
+
+
+def test_a_repository_without_commits_keeps_main_for_the_main_branch(tmp_path: Path) -> None:
+    """Before the first commit 'main' resolved to nothing, so 'python main.py' made
+    exp/main; once main had a commit, 'main' named the branch and the experiment was out
+    of reach by name."""
+    repo = tmp_path / "fresh"
+    repo.mkdir()
+    git(repo, "-c", "init.defaultBranch=main", "init", "-q")
+    (repo / "main.py").write_text("import gitlog\nwith gitlog.start() as run:\n"
+                                  "    run.log_metric('loss', 1)\n")
+    proc = run_cli("run", "--", sys.executable, "main.py", cwd=repo)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "Error: invalid experiment name 'main': it names the main branch (main_branch in "
+        ".gitlog.yaml, or the branch HEAD is on), which git will read first once it has a "
+        "commit; it is the default experiment name, from the script's name (main.py)",
+        "hint: name the experiment: gitlog run -e NAME, GITLOG_EXPERIMENT=NAME or "
+        "'experiment: NAME' in .gitlog.yaml"]
+    (repo / ".gitlog.yaml").write_text("main_branch: trunk\n")
+    proc = run_python("import gitlog\ngitlog.start('trunk')", cwd=repo)
+    assert "invalid experiment name 'trunk': it names the main branch" in proc.stderr
+    assert git(repo, "for-each-ref") == ""
+    proc = run_cli("run", "-e", "first", "--", sys.executable, "main.py", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert git(repo, "for-each-ref", "--format=%(refname)") == "refs/heads/exp/first\n"
+
+
+def _answer_prompt(repo: Path, args: list[str], answer: bytes) -> tuple[str, int]:
+    """Run gitlog on a terminal (a pty), type ``answer``; (what it showed, exit code)."""
+    import os
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: gitlog in the repository, its terminal the pty
+        os.chdir(repo)
+        os.execv(sys.executable, [sys.executable, "-m", "gitlog", *args])
+    shown = b""
+    while b"[y/N]: " not in shown:
+        chunk = os.read(fd, 1024)  # (OSError once the child is gone: no prompt came)
+        assert chunk, shown
+        shown += chunk
+    os.write(fd, answer)
+    while True:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    _, status = os.waitpid(pid, 0)
+    return shown.decode().replace("\r\n", "\n"), os.waitstatus_to_exitcode(status)
+
+
+def test_rm_answered_no_keeps_the_branch_and_says_so(repo: Path) -> None:
+    """Answering 'n' printed 'Interrupted.' and exited 130, as Ctrl-C does."""
+    new(repo, "old")
+    tip = git(repo, "rev-parse", "exp/old").strip()
+    shown, code = _answer_prompt(repo, ["exp", "rm", "old"], b"n\n")
+    assert code == 1
+    assert shown.endswith(f"tip {tip[:10]})? [y/N]: n\ngitlog: kept exp/old\n")
+    assert git(repo, "rev-parse", "exp/old").strip() == tip
+    shown, code = _answer_prompt(repo, ["exp", "rm", "old"], b"y\n")
+    assert code == 0 and "gitlog: deleted exp/old" in shown
+    assert git(repo, "branch", "--list", "exp/old") == ""

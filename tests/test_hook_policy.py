@@ -56,6 +56,24 @@ def test_stale_run_is_refused_with_what_changed(exp_repo: Path) -> None:
     assert commit(exp_repo, "--no-verify").returncode == 0
 
 
+def test_stale_run_from_a_subfolder_hints_the_command_where_it_ran(tmp_path: Path) -> None:
+    """The hint gave the recorded command alone ('gitlog run -- python fit.py'), which
+    fails at the root when the run was started in src/."""
+    repo = hooked_repo(tmp_path / "project", files={
+        "src/fit.py": "import gitlog\nwith gitlog.start() as run:\n"
+                      "    run.log_metric('loss', 0.5)\n"})
+    from tests.conftest import run_cli
+
+    done = run_cli("run", "--", sys.executable, "fit.py", cwd=repo / "src")
+    assert done.returncode == 0, done.stderr
+    (repo / "src" / "fit.py").write_text("print('changed after the run')\n")
+    git(repo, "add", "-A")
+    refused = commit(repo)
+    assert refused.returncode == 1
+    assert "hint: log a run of the staged code: (cd src && gitlog run -- " \
+           f"{sys.executable} fit.py); then git add .gitlog and commit again\n" in refused.stderr
+
+
 def test_run_left_unstaged_gets_the_git_add_hint(exp_repo: Path) -> None:
     (exp_repo / "train.py").write_text("print('v2')\n")
     log_run(exp_repo)

@@ -115,7 +115,8 @@ def test_a_hooks_folder_committed_in_the_repo_is_left_as_committed(repo: Path) -
         "Error: cannot chain the pre-commit hook: .husky/pre-commit is committed in this "
         "repository, and chaining would replace it in your work tree\n"
         "hint: call gitlog from it instead, with the line: gitlog hooks run pre-commit "
-        "\"$@\" (or leave pre-commit out: --hook ...)\n")
+        "\"$@\" (or leave pre-commit out: gitlog hooks install --hook commit-msg --hook "
+        "pre-push --hook post-commit --hook post-checkout --hook post-merge)\n")
     assert sorted(p.name for p in husky.iterdir()) == ["pre-commit"]
     assert run_cli("hooks", "install", "--hook", "commit-msg", cwd=repo).returncode == 0
     assert (husky / "commit-msg").exists()
@@ -124,6 +125,34 @@ def test_a_hooks_folder_committed_in_the_repo_is_left_as_committed(repo: Path) -
     assert run_cli("hooks", "uninstall", cwd=repo).returncode == 0
     assert exclude.read_text() == before
     assert sorted(p.name for p in husky.iterdir()) == ["pre-commit"]
+
+
+def test_committed_hooks_refusal_gives_the_install_command_that_leaves_them_out(
+        repo: Path) -> None:
+    """The hint said '--hook ...' and named one committed hook of several: the command it
+    led to failed again on the next one."""
+    husky = repo / ".husky"
+    husky.mkdir()
+    for name in ("pre-commit", "post-merge"):
+        (husky / name).write_text("#!/bin/sh\necho team hook\n")
+    git(repo, "add", ".husky")
+    assert commit(repo, message="husky").returncode == 0
+    git(repo, "config", "core.hooksPath", ".husky")
+    refused = run_cli("hooks", "install", cwd=repo)
+    assert refused.returncode == 1
+    error, hint = refused.stderr.splitlines()
+    assert error == ("Error: cannot chain the post-merge hook: .husky/post-merge is committed "
+                     "in this repository, and chaining would replace it in your work tree "
+                     "(so are: .husky/pre-commit)")
+    assert hint == ("hint: call gitlog from each instead, with the line: gitlog hooks run "
+                    "NAME \"$@\" (NAME: post-merge, pre-commit) (or leave post-merge, "
+                    "pre-commit out: gitlog hooks install --hook commit-msg --hook pre-push "
+                    "--hook post-commit --hook post-checkout)")
+    command = hint.split("out: gitlog ")[1].rstrip(")").split()
+    done = run_cli(*command, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in husky.iterdir()) == [
+        "commit-msg", "post-checkout", "post-commit", "post-merge", "pre-commit", "pre-push"]
 
 
 def test_hooks_path_outside_the_repo_needs_force(repo: Path, tmp_path: Path) -> None:
@@ -161,6 +190,27 @@ def test_init_hooks_sets_everything_up(tmp_path: Path) -> None:
     assert "installed hooks (pre-commit, commit-msg" in done.stderr
     assert (repo / ".gitlog.yaml").exists()
     assert all(h.state == "installed" for h in status(repo).hooks)
+    # One line for the setup, one for the hooks (it said '... in HOOKS_FOLDER in ROOT').
+    assert done.stderr.splitlines()[:2] == [
+        f"gitlog: wrote .gitlog.yaml, added gitlog's entries to dvc.yaml in {repo}",
+        "gitlog: installed hooks (pre-commit, commit-msg, pre-push, post-commit, "
+        f"post-checkout, post-merge) in {repo / '.git' / 'hooks'}"]
+    again = run_cli("init", "--hooks", "--no-dvc", cwd=repo)
+    assert again.stderr.splitlines()[:2] == [
+        f"gitlog: already set up in {repo}", f"gitlog: hooks up to date in {repo}/.git/hooks"]
+
+
+def test_init_hooks_refused_still_says_what_was_set_up(tmp_path: Path) -> None:
+    """With core.hooksPath outside the repository, init wrote its files and then showed
+    only the hooks error: nothing said the config was written or to commit it."""
+    repo = make_repo(tmp_path / "p")
+    git(repo, "config", "core.hooksPath", str(tmp_path / "shared"))
+    done = run_cli("init", "--hooks", "--no-dvc", cwd=repo)
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert lines[0] == f"gitlog: wrote .gitlog.yaml, added gitlog's entries to dvc.yaml in {repo}"
+    assert lines[1].startswith("Error: core.hooksPath points outside this repository")
+    assert (repo / ".gitlog.yaml").exists()
 
 
 def test_the_readme_workflow_from_init_to_a_commit_with_its_run(tmp_path: Path) -> None:

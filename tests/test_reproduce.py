@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from tests.conftest import git, run_cli, state_of
+from tests.conftest import git, make_repo, run_cli, state_of
 from tests.dvcsetup import make_dvc_project, write_data
 
 
@@ -78,3 +78,79 @@ def test_metrics_compare_relative_to_the_old_value() -> None:
     assert {c.name: c.ok for c in checks} == {"loss": True, "zero": False, "diverged": True,
                                               "acc": False, "gone": False}
     assert compare({"zero": 0.0}, {"zero": 1e-9}, rtol=0.001, atol=1e-6)[0].ok
+
+
+def test_reproduce_runs_the_command_in_the_folder_it_ran_in(tmp_path: Path) -> None:
+    """A run started from a subfolder (cd src && gitlog run -- python fit.py) was re-run
+    at the worktree's root, where fit.py is not: "can't open file", FAIL."""
+    fit = ("import gitlog, pathlib\nwith gitlog.start() as run:\n"
+           "    run.log_metric('loss', float(pathlib.Path('scale.txt').read_text()))\n")
+    repo = make_repo(tmp_path / "project", {"src/fit.py": fit, "src/scale.txt": "0.25\n"})
+    proc = run_cli("run", "-e", "sub", "--", sys.executable, "fit.py", cwd=repo / "src")
+    assert proc.returncode == 0, proc.stderr
+    run_yaml = git(repo, "show", "exp/sub:.gitlog/run.yaml")
+    assert "\ncwd: src\n" in run_yaml
+    proc = run_cli("reproduce", "sub", "--format", "json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [{"metric": "loss", "old": 0.25, "new": 0.25,
+                                        "rel_diff": 0.0, "result": "pass"}]
+    assert "\ncwd: src\n" in git(repo, "show", "exp/sub:.gitlog/run.yaml")
+    # A run from the root records no folder.
+    proc = run_cli("run", "-e", "top", "--", sys.executable, "-c",
+                   "import gitlog\nwith gitlog.start() as r: r.log_metric('loss', 1)", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert "cwd:" not in git(repo, "show", "exp/top:.gitlog/run.yaml")
+
+
+def test_reproduce_refuses_a_branch_checked_out_in_a_working_tree(tmp_path: Path) -> None:
+    """On exp/base (the workspace workflow), 'gitlog reproduce base' committed the new
+    run to exp/base under the working tree: git status then showed the run undone, staged
+    for the next commit to revert."""
+    code = "import gitlog\nwith gitlog.start() as run:\n    run.log_metric('loss', 0.5)\n"
+    repo = make_repo(tmp_path / "project", {"train.py": code})
+    assert run_cli("run", "-e", "base", "--", sys.executable, "train.py",
+                   cwd=repo).returncode == 0
+    tip = git(repo, "rev-parse", "exp/base").strip()
+    git(repo, "checkout", "-q", "exp/base")
+    before = state_of(repo)
+    proc = run_cli("reproduce", "base", cwd=repo)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == (
+        f"Error: exp/base is checked out here ({repo}): the reproduced run would move that "
+        "branch under its working tree\n"
+        "hint: check out another branch first (git checkout main), then reproduce again\n")
+    assert state_of(repo) == before
+    git(repo, "checkout", "-q", "main")
+    other = tmp_path / "other"
+    git(repo, "worktree", "add", "-q", str(other), "exp/base")
+    proc = run_cli("reproduce", "base", cwd=repo)
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        f"Error: exp/base is checked out in another worktree ({other}): the reproduced run "
+        "would move that branch under its working tree\n"
+        f"hint: free the branch there first (git -C {other} checkout --detach, or another "
+        "branch), then reproduce again\n")
+    assert git(repo, "rev-parse", "exp/base").strip() == tip
+    assert git(other, "status", "--porcelain") == ""
+    git(other, "checkout", "-q", "--detach")
+    proc = run_cli("reproduce", "base", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert git(repo, "rev-parse", "exp/base^").strip() == tip
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 2
+
+
+def test_a_command_that_logs_none_of_the_metrics_is_not_called_nondeterministic(
+        tmp_path: Path) -> None:
+    """The hint said 'look for nondeterminism (seeds, data order), or loosen --rtol' when
+    the new run had logged nothing at all."""
+    code = ("import gitlog\nwith gitlog.start() as run:\n    run.log_metric('loss', 0.5)\n"
+            "    run.log_metric('acc', 0.75)\n")
+    repo = make_repo(tmp_path / "project", {"train.py": code})
+    assert run_cli("run", "-e", "base", "--", sys.executable, "train.py",
+                   cwd=repo).returncode == 0
+    proc = run_cli("reproduce", "base", "--", sys.executable, "-c", "print('no logging')",
+                   cwd=repo)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[-1] == (
+        "hint: the new run logged no acc, loss: does the command log them (gitlog.start() "
+        "in it)?")

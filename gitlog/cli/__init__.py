@@ -75,19 +75,27 @@ GROUPS = frozenset({"alerts", "exp", "hooks"})
 def repo_first(args: list[str]) -> list[str]:
     """git's order, ``gitlog -C PATH CMD ...``, as the command takes it:
     ``gitlog CMD -C PATH ...`` (``-C`` belongs to each command). gitlog's own options
-    may come between (``--debug``); with no command (``gitlog -C PATH --help``) there is
-    nothing for ``-C`` to act on, and it is dropped."""
+    may come before or after it (``gitlog --debug -C PATH ls``); with no command
+    (``gitlog -C PATH --help``, ``gitlog -C PATH exp``) there is nothing for ``-C`` to
+    act on, and it is dropped."""
+    lead = 0
+    while lead < len(args) and args[lead] == "--debug":
+        lead += 1
+    before, args = args[:lead], args[lead:]
     if args[:1] in (["-C"], ["--repo"]) and len(args) > 1:
         option, rest = args[:2], args[2:]
     elif args and args[0].startswith(("--repo=", "-C")) and args[0] not in ("-C", "--repo"):
         option, rest = args[:1], args[1:]
     else:
-        return args
+        return before + args
+    rest = before + rest
     command = next((i for i, arg in enumerate(rest) if not arg.startswith("-")), None)
     if command is None:
         return rest
     at = command + 1
-    if rest[command] in GROUPS and len(rest) > at and not rest[at].startswith("-"):
+    if rest[command] in GROUPS:
+        if len(rest) == at or rest[at].startswith("-"):
+            return rest  # no subcommand (gitlog -C PATH exp --help): as with no command
         at += 1
     return rest[:at] + option + rest[at:]
 

@@ -43,6 +43,8 @@ def demo(directory: str | None) -> None:
                    f"  params: lr={params.get('lr')} alpha={params.get('alpha')}  "
                    f"metrics: loss={flat.get('loss'):.4f} val_loss={flat.get('val_loss'):.4f} "
                    f"accuracy={flat.get('accuracy'):.3f} f1={flat.get('f1'):.3f}")
-    click.echo(f"\nNext: cd {result.path} && gitlog ls && gitlog show baseline")
+    from shlex import quote
+
+    click.echo(f"\nNext: cd {quote(str(result.path))} && gitlog ls && gitlog show baseline")
     click.echo("\n$ gitlog history --metric loss --all")
     click.echo(render_history(query_history(["loss"], all=True, repo=result.path), "table"))

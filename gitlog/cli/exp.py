@@ -79,9 +79,11 @@ def rm(name: str, yes: bool, repo: str) -> None:
         if not sys.stdin.isatty():
             raise GitlogError(f"not deleting {found.branch} without confirmation",
                               hint=f"pass --yes: gitlog exp rm {found.name} --yes")
-        click.confirm(f"Delete {found.branch} ({found.runs} run(s), {found.only_here} on no "
-                      f"other branch or remote; tip {str(found.commit)[:10]})?", abort=True,
-                      err=True)
+        if not click.confirm(f"Delete {found.branch} ({found.runs} run(s), {found.only_here} "
+                             f"on no other branch or remote; tip {str(found.commit)[:10]})?",
+                             err=True):  # a 'no' is an answer, not an interruption
+            click.echo(f"gitlog: kept {found.branch}", err=True)
+            raise click.exceptions.Exit(1)
     gone = remove(repo, name)
     lost = f"; {found.only_here} of its runs are on no other branch or remote" \
         if found.only_here else ""

@@ -31,15 +31,15 @@ def init(repo: str, no_dvc: bool, with_hooks: bool) -> None:
         done.append("ran dvc init")
     if result.dvc_yaml_updated:
         done.append("added gitlog's entries to dvc.yaml")
-    if with_hooks:
+    click.echo(f"gitlog: {', '.join(done)} in {result.root}" if done
+               else f"gitlog: already set up in {result.root}", err=True)
+    if with_hooks:  # (a refusal, core.hooksPath elsewhere, comes after what was set up)
         from gitlog.hooks import install
 
         report = install(repo)
         changed = [h.hook for h in report.hooks if h.state != "up to date"]
-        if changed:
-            done.append(f"installed hooks ({', '.join(changed)}) in {report.folder}")
-    click.echo(f"gitlog: {', '.join(done)} in {result.root}" if done
-               else f"gitlog: already set up in {result.root}", err=True)
+        click.echo(f"gitlog: installed hooks ({', '.join(changed)}) in {report.folder}"
+                   if changed else f"gitlog: hooks up to date in {report.folder}", err=True)
     if result.uncommitted:
         import shlex
 

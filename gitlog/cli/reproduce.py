@@ -54,5 +54,8 @@ def reproduce(rev: str, rtol: float | None, atol: float, dvc_remote: str | None,
         raise GitlogError(f"did not reproduce: the command ended {result.status} (exit code "
                           f"{result.exit_code}); {summary}",
                           hint="its output is above; fix it, or give another command after --")
+    missing = [c.name for c in result.checks if c.new is None]
     raise GitlogError(f"did not reproduce: {summary}",
-                      hint="look for nondeterminism (seeds, data order), or loosen --rtol")
+                      hint=f"the new run logged no {', '.join(missing)}: does the command "
+                           "log them (gitlog.start() in it)?" if missing else
+                      "look for nondeterminism (seeds, data order), or loosen --rtol")
