@@ -350,8 +350,9 @@ class Run:
         except Exception as exc:
             self.journal.close()
             self.journal.unlock()
+            fix = getattr(exc, "hint", None) or "run 'gitlog recover' to commit it"
             self._warn(f"could not commit run {self.id}: {exc}. Its data is kept in "
-                       f"{self.journal.path}; run 'gitlog recover' to commit it")
+                       f"{self.journal.path}; {fix}")
             self._run_hooks("stored")
             return None
         self._run_hooks("stored")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import env
-from .branches import check_new_experiment
+from .branches import check_branch_free, check_new_experiment
 from .config import Config, load
 from .errors import GitlogError, NameError_
 from .git import Repo
@@ -122,6 +122,7 @@ def open_run(repo_path: str | Path, experiment: str | None, *, message: str | No
     head = repo.head()
     name, workspace = choose_experiment(experiment, head.branch, config, script)
     if not workspace:  # (a new experiment gets its branch when the run is committed)
+        check_branch_free(repo, config.branch(name))
         try:
             check_new_experiment(repo, config, name)
         except NameError_ as err:

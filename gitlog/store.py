@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .branches import ref_clash
+from .branches import check_branch_free, ref_clash
 from .config import Config
 from .errors import GitlogError
 from .git import Repo
@@ -242,6 +242,7 @@ def commit_run(repo: Repo, config: Config, meta: dict[str, Any], files: dict[str
     ancestry: dict[str, bool] = {}
     if first_tip is not None and first_ancestry is not None:
         ancestry[first_tip] = first_ancestry
+    check_branch_free(repo, ref, committing=True)
     for attempt in range(MAX_ATTEMPTS):
         tip = first_tip if attempt == 0 else repo.ref_tip(ref)
         parents = [tip] if tip else []

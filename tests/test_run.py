@@ -313,6 +313,49 @@ def test_linked_worktree(repo: Path, tmp_path: Path) -> None:
     assert "code_branch: feature" in git(repo, "show", "exp/wt:.gitlog/run.yaml")
 
 
+def test_run_onto_a_branch_checked_out_in_another_worktree_is_refused(repo: Path,
+                                                                      tmp_path: Path) -> None:
+    with gitlog.start("held", repo=repo) as first:
+        first.log_metric("loss", 1.0)
+    other = tmp_path / "other"
+    git(repo, "worktree", "add", "-q", str(other), "exp/held")
+    before = state_of(other)
+    done = run_cli("run", "-e", "held", "--", sys.executable, "-c", "print(1)", cwd=repo)
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"Error: cannot log a run onto exp/held from here: it is checked out in another "
+        f"worktree, {other} (moving it would leave the files and index there behind "
+        f"exp/held)\nhint: free the branch (git -C {other} checkout --detach), or run it in "
+        f"that worktree (cd {other}), where its logs land in the working tree\n")
+    assert git(repo, "rev-parse", "exp/held").strip() == first.commit
+    assert state_of(other) == before
+    assert git(other, "status", "--porcelain") == ""
+
+
+def test_branch_checked_out_during_the_run_is_left_alone_until_freed(
+        repo: Path, tmp_path: Path) -> None:
+    with gitlog.start("busy", repo=repo) as first:
+        first.log_metric("loss", 1.0)
+    run = gitlog.start("busy", repo=repo)
+    run.log_metric("loss", 0.5)
+    other = tmp_path / "other"
+    git(repo, "worktree", "add", "-q", str(other), "exp/busy")
+    with pytest.warns(gitlog.GitlogWarning) as caught:
+        assert run.finish() is None
+    assert str(caught[0].message) == (
+        f"gitlog: could not commit run {run.id}: could not commit the run onto exp/busy: "
+        f"it is checked out in {other} (moving it would leave the files and index there "
+        f"behind exp/busy). Its data is kept in {repo}/.git/gitlog/runs/{run.id}; free the "
+        f"branch (git -C {other} checkout --detach), then run 'gitlog recover' to commit "
+        "the run")
+    assert git(repo, "rev-parse", "exp/busy").strip() == first.commit
+    assert git(other, "status", "--porcelain") == ""
+    git(other, "checkout", "-q", "--detach")
+    assert run_cli("recover", cwd=repo).returncode == 0
+    assert git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Run,valueonly)",
+               "exp/busy").strip() == run.id
+
+
 def test_no_identity_configured_falls_back(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
                 "GIT_COMMITTER_EMAIL"):
