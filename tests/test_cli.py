@@ -225,6 +225,14 @@ def test_run_killed_by_a_signal_is_recorded_killed(repo: Path) -> None:
     shown = json.loads(run_cli("show", "sig", "--format", "json", cwd=repo).stdout)
     assert shown["run"]["status"] == "killed"
     assert shown["metrics"]["loss"] == 0.25
+    # the exit code the shell saw (128 + 15) and the signal, alike in every format
+    assert (shown["run"]["exit_code"], shown["run"]["signal"]) == (143, "SIGTERM")
+    csv_rows = run_cli("show", "sig", "--format", "csv", cwd=repo).stdout.splitlines()
+    assert [r for r in csv_rows if r.startswith(("run,exit_code", "run,signal"))] == [
+        "run,exit_code,143", "run,signal,SIGTERM"]
+    table = run_cli("show", "sig", cwd=repo).stdout.splitlines()
+    assert [r.split() for r in table if r.startswith(("exit_code", "signal"))] == [
+        ["exit_code", "143"], ["signal", "SIGTERM"]]
 
 
 def test_c_before_the_command_as_in_git(repo: Path, tmp_path: Path) -> None:
