@@ -70,6 +70,9 @@ class Run:
         self._install_excepthook()
         with _ACTIVE_LOCK:
             _ACTIVE.append(self)
+        from .sigflush import track
+
+        track(self._recorder)
         from .alerts import attach as attach_alerts
         from .debugging import capture_warnings
 
@@ -337,6 +340,9 @@ class Run:
                 self.journal.append_json("info", {"packages": _packages()})
         except Exception as exc:
             self._warn(f"could not write the journal of run {self.id}: {exc}")
+        from .sigflush import release
+
+        release(self._recorder)  # written: a signal may now end the process as before
         self.status = status
         if not self.owner:
             self.journal.close()
