@@ -383,6 +383,40 @@ def test_workspace_mode_writes_log_dir_into_working_tree(repo: Path) -> None:
     assert json.loads((repo / ".gitlog" / "metrics.json").read_text()) == {"acc": 0.9, "step": 0}
 
 
+def test_workspace_run_whose_branch_was_left_is_committed_onto_it(repo: Path) -> None:
+    # the run's logs landed in the working tree of whatever branch HEAD had moved to
+    # (main here), to be committed there by mistake
+    git(repo, "checkout", "-q", "-b", "exp/ws")
+    tip = git(repo, "rev-parse", "HEAD").strip()
+    run = gitlog.start(repo=repo)
+    run.log_metric("loss", 0.3)
+    git(repo, "checkout", "-q", "main")
+    before = state_of(repo)
+    assert run.finish() == run.commit
+    assert state_of(repo) == before and not (repo / ".gitlog").exists()
+    assert git(repo, "rev-parse", "exp/ws^").strip() == tip
+    assert git(repo, "rev-parse", "exp/ws").strip() == run.commit
+    assert json.loads(show_file(repo, "exp/ws", ".gitlog/metrics.json"))["loss"] == 0.3
+
+
+def test_recover_of_a_workspace_run_after_a_checkout_commits_it(repo: Path) -> None:
+    git(repo, "checkout", "-q", "-b", "exp/ws")
+    (repo / "die.py").write_text("import os, signal, gitlog\nrun = gitlog.start()\n"
+                                 "run.log_metric('loss', 0.3)\nrun.flush()\n"
+                                 "os.kill(os.getpid(), signal.SIGKILL)\n")
+    git(repo, "add", "die.py")
+    git(repo, "commit", "-qm", "die")
+    subprocess.run([sys.executable, "die.py"], cwd=repo, check=False)
+    git(repo, "checkout", "-q", "main")
+    before = state_of(repo)
+    done = run_cli("recover", "--format", "csv", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    tip = git(repo, "rev-parse", "exp/ws").strip()
+    assert done.stdout.splitlines()[1].split(",")[2:5] == ["committed", "killed", tip]
+    assert state_of(repo) == before and not (repo / ".gitlog").exists()
+    assert json.loads(show_file(repo, tip, ".gitlog/metrics.json"))["loss"] == 0.3
+
+
 def test_module_level_functions_act_on_active_run(repo: Path) -> None:
     with pytest.raises(GitlogError, match="no active run"):
         gitlog.log_metric("loss", 1.0)
