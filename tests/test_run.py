@@ -350,6 +350,13 @@ def test_branch_checked_out_during_the_run_is_left_alone_until_freed(
         "the run")
     assert git(repo, "rev-parse", "exp/busy").strip() == first.commit
     assert git(other, "status", "--porcelain") == ""
+    held = run_cli("recover", "--format", "csv", cwd=repo)
+    assert held.returncode == 1
+    assert held.stderr == (
+        f"Error: run {run.id} of busy not recovered: could not commit the run onto exp/busy: "
+        f"it is checked out in {other} (moving it would leave the files and index there "
+        f"behind exp/busy)\nhint: free the branch (git -C {other} checkout --detach), then "
+        "run 'gitlog recover' to commit the run\n")
     git(other, "checkout", "-q", "--detach")
     assert run_cli("recover", cwd=repo).returncode == 0
     assert git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Run,valueonly)",
