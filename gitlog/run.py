@@ -102,7 +102,7 @@ class Run:
             self._register(name)
         if type(value) is not float and type(value) is not int:
             value = self._coerce(name, value)
-        if step is not None and type(step) is not int:
+        if step is not None and (type(step) is not int or step < 0):
             step = self._coerce_step(step)
         self._append((_time(), name, step, value))
 
@@ -237,6 +237,8 @@ class Run:
         if number < self._threshold:
             return
         step = fields.pop("step", None)
+        if step is not None and (type(step) is not int or step < 0):
+            step = self._coerce_step(step)
         self._append((_time(), level, str(message), fields, step))
 
     def debug(self, message: str, **fields: Any) -> None:
@@ -256,8 +258,9 @@ class Run:
 
     def record_event(self, level: str, message: str, fields: dict[str, Any] | None = None,
                      step: int | None = None, ts: float | None = None) -> None:
-        """Record an event whatever the run's level threshold (alerts, samples use it)."""
-        self._append((ts or _time(), level, str(message), fields or {}, step))
+        """Record an event whatever the run's level threshold (alerts, samples use it;
+        after the run is finished, it is dropped)."""
+        self._recorder.append((ts or _time(), level, str(message), fields or {}, step))
 
     # -- evaluation and samples (logic in evaluate.py / debugging.py) -------------------
     def log_eval(self, y_true: Any, y_pred: Any = None, y_score: Any = None, *,
@@ -309,6 +312,11 @@ class Run:
         self._recorder.flush()
 
     # -- the end ----------------------------------------------------------------------
+    def _closed(self, _item: Any) -> None:
+        raise RunStateError(f"run {self.id} is finished; start a new run to log more",
+                            hint="log inside the 'with gitlog.start(...)' block, or before "
+                                 "run.finish()")
+
     def _check_open(self) -> None:
         if self._finished:
             raise RunStateError(f"run {self.id} is finished; start a new run to log more")
@@ -328,6 +336,7 @@ class Run:
         self._uninstall_excepthook()
         self._run_hooks("closing")  # the run is still open to them
         self._finished = True
+        self._append = self._closed  # a point or event logged from now on raises
         with _ACTIVE_LOCK:
             if self in _ACTIVE:
                 _ACTIVE.remove(self)
@@ -392,8 +401,8 @@ class Run:
             fields.update(failure_context(self))
         except Exception:
             pass
-        self._append((_time(), "error", message or f"{type(exc).__name__}: {exc}",
-                      fields, fields.get("step")))
+        self._recorder.append((_time(), "error", message or f"{type(exc).__name__}: {exc}",
+                               fields, fields.get("step")))
 
     def _install_excepthook(self) -> None:
         if threading.current_thread() is not threading.main_thread():

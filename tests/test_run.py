@@ -443,6 +443,31 @@ def test_logging_after_finish_raises(repo: Path) -> None:
     run.finish()
     with pytest.raises(GitlogError, match="finished"):
         run.log_metric("other", 1.0)
+    # a metric or an event logged after the end vanished without a word
+    for late in (lambda: run.log_metric("loss", 0.5), lambda: run.info("late"),
+                 lambda: run.log_metrics({"loss": 0.25}, step=3)):
+        with pytest.raises(GitlogError) as caught:
+            late()
+        assert (str(caught.value), caught.value.hint) == (
+            f"run {run.id} is finished; start a new run to log more",
+            "log inside the 'with gitlog.start(...)' block, or before run.finish()")
+
+
+def test_negative_or_non_integer_steps_are_refused_for_points_and_events(repo: Path) -> None:
+    # step=-1 went into the TSV (while step=2.0 was refused), an event took step='x'
+    with gitlog.start("steps", repo=repo) as run:
+        for bad in (lambda: run.log_metric("loss", 1.0, step=-1),
+                    lambda: run.info("epoch", step="x"),
+                    lambda: run.warning("epoch", step=-2)):
+            with pytest.raises(GitlogError) as caught:
+                bad()
+            assert caught.value.hint == "pass step=epoch (an int), or leave it out"
+        run.log_metric("loss", 0.5, step=2)
+        run.info("epoch done", step=2)
+    assert show_file(repo, run.commit, ".gitlog/metrics/loss.tsv").splitlines()[1] \
+        .split("\t")[1:] == ["2", "0.5"]
+    event = json.loads(show_file(repo, run.commit, ".gitlog/events.jsonl"))
+    assert (event["message"], event["step"]) == ("epoch done", 2)
 
 
 def test_level_threshold_from_environment(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
