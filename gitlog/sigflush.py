@@ -12,6 +12,7 @@ kept), and only from the main thread, where Python runs handlers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -26,10 +27,8 @@ _installed: dict[int, Callable[[int, Any], None]] = {}
 
 def _handler(signum: int, _frame: Any) -> None:
     for recorder in list(_live):
-        try:
+        with contextlib.suppress(Exception):  # dying anyway: what was written stays
             recorder.flush_for_exit()
-        except Exception:  # dying anyway: what was written stays written
-            pass
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
 
