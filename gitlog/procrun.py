@@ -160,6 +160,22 @@ def command_script(argv: list[str]) -> str:
     return argv[0]
 
 
+def _not_runnable(argv: list[str]) -> CommandNotFoundError:
+    """Why ``argv[0]`` cannot run: a path to a folder or to a file without the execute
+    bit says so (not 'command not found' for a file that is right there)."""
+    program = argv[0]
+    if os.sep in program and os.path.isdir(program):
+        return CommandNotFoundError(program, "a folder, not a program",
+                                    hint="name the program to run inside it")
+    if os.sep in program and os.path.isfile(program):
+        with_shell = shlex.join(["sh", *argv]) if program.endswith(".sh") else \
+            shlex.join(["python", *argv]) if program.endswith(".py") else None
+        return CommandNotFoundError(program, "not executable",
+                                    hint=f"chmod +x {shlex.quote(program)}" +
+                                    (f", or run it as: {with_shell}" if with_shell else ""))
+    return CommandNotFoundError(program)
+
+
 def run_command(argv: list[str], *, repo: str | Path = ".", experiment: str | None = None,
                 params: dict[str, Any] | None = None, message: str | None = None,
                 stdout: BinaryIO | None = None, stderr: BinaryIO | None = None,
@@ -167,7 +183,7 @@ def run_command(argv: list[str], *, repo: str | Path = ".", experiment: str | No
     if not argv:
         raise GitlogError("no command to run", hint="gitlog run -e NAME -- python train.py")
     if shutil.which(argv[0]) is None:
-        raise CommandNotFoundError(argv[0])
+        raise _not_runnable(argv)
     if system_metrics:
         from .sysmetrics import _psutil
 

@@ -131,6 +131,20 @@ def test_run_unknown_command_is_one_clear_error(repo: Path) -> None:
     assert git(repo, "branch", "--list", "exp/*") == ""
 
 
+def test_run_of_a_file_without_execute_bit_or_a_folder_says_so(repo: Path) -> None:
+    # both said 'command not found' of a file or folder that is right there
+    (repo / "train.sh").write_text("echo hi\n")
+    (repo / "data").mkdir()
+    proc = run_cli("run", "-e", "x", "--", "./train.sh", "--fast", cwd=repo)
+    assert (proc.returncode, proc.stderr) == (1, "Error: not executable: ./train.sh\n"
+                                              "hint: chmod +x ./train.sh, or run it as: "
+                                              "sh ./train.sh --fast\n")
+    proc = run_cli("run", "-e", "x", "--", "./data", cwd=repo)
+    assert (proc.returncode, proc.stderr) == (1, "Error: a folder, not a program: ./data\n"
+                                              "hint: name the program to run inside it\n")
+    assert git(repo, "branch", "--list", "exp/*") == ""
+
+
 def test_ls_and_show_formats_agree(repo: Path) -> None:
     (repo / "child.py").write_text(CHILD)
     for exp in ("a", "b"):
