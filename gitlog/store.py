@@ -276,6 +276,9 @@ def write_workspace(root: Path, log_dir: str, files: dict[str, bytes]) -> Path:
     target = root / log_dir
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".gitlog-new-", dir=target.parent))
+    # mkdtemp makes it private (0700); the log folder is the user's, as mkdir makes it
+    os.rmdir(staging)
+    staging.mkdir()
     for rel, data in files.items():
         path = staging / rel
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -384,6 +384,8 @@ def test_workspace_mode_writes_log_dir_into_working_tree(repo: Path) -> None:
     assert json.loads((repo / ".gitlog" / "metrics.json").read_text())["loss"] == 0.3
     assert git(repo, "rev-parse", "HEAD") == head_before
     assert git(repo, "--no-optional-locks", "status", "--porcelain").strip().startswith("??")
+    (repo / "made").mkdir()  # the folder has the mode any new folder gets (it was 0700)
+    assert (repo / ".gitlog").stat().st_mode == (repo / "made").stat().st_mode
     # A second run replaces the folder's contents.
     with gitlog.start(repo=repo) as run2:
         run2.log_metric("acc", 0.9)
