@@ -7,7 +7,8 @@ a script run on its own (whose journal ``gitlog recover`` commits). While a run 
 a handler writes every live run's buffer to its journal, then puts the default action
 back and sends the signal again, so the process ends exactly as it would have. Only a
 signal left at its default is handled (an ignored one, or the script's own handler, is
-kept), and only from the main thread, where Python runs handlers.
+kept), and only from the main thread, where Python runs handlers. A forked child
+inherits the handler but writes nothing: the buffers it holds are copies of its parent's.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 _live: list[Any] = []  # recorders whose buffers a signal must write
 _installed: dict[int, Callable[[int, Any], None]] = {}
+_owner = [os.getpid()]  # the process whose runs those are
 
 
 def _handler(signum: int, _frame: Any) -> None:
-    for recorder in list(_live):
+    # a forked child (a multiprocessing or DataLoader worker, which its pool ends with
+    # SIGTERM) inherits the handler and a copy of the buffers: those are the parent's
+    for recorder in list(_live) if os.getpid() == _owner[0] else []:
         with contextlib.suppress(Exception):  # dying anyway: what was written stays
             recorder.flush_for_exit()
     signal.signal(signum, signal.SIG_DFL)
@@ -36,6 +40,7 @@ def _handler(signum: int, _frame: Any) -> None:
 def track(recorder: Any) -> None:
     """Write ``recorder``'s buffer when a signal ends the process, until ``release``."""
     _live.append(recorder)
+    _owner[0] = os.getpid()
     if threading.current_thread() is not threading.main_thread():
         return
     for sig in SIGNALS:

@@ -130,6 +130,32 @@ def test_sigterm_to_a_script_of_its_own_keeps_its_points_for_recover(tmp_path: P
     assert [row.split("\t")[1] for row in rows] == ["0", "1", "2", "3", "4"]
 
 
+FORKED = """import multiprocessing as mp, time, gitlog
+def work(i):
+    time.sleep(30)
+if __name__ == "__main__":
+    mp.set_start_method("fork")
+    with gitlog.start("forked", flush_interval=60) as run:
+        for step in range(3):
+            run.log_metric("loss", 1.0 / (step + 1))
+        pool = mp.Pool(2)
+        pool.map_async(work, range(2))
+        time.sleep(0.5)
+        pool.terminate()  # SIGTERM to each worker, a fork holding a copy of the buffer
+        pool.join()
+"""
+
+
+def test_sigterm_to_forked_workers_writes_nothing_of_the_parents_run(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "p", {"train.py": FORKED})
+    done = subprocess.run([sys.executable, "train.py"], cwd=repo, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    rows = git(repo, "show", "exp/forked:.gitlog/metrics/loss.tsv").splitlines()[1:]
+    assert [row.split("\t")[1:] for row in rows] == [
+        ["0", "1.0"], ["1", "0.5"], ["2", "0.3333333333333333"]]
+
+
 def test_nohup_gitlog_run_leaves_sighup_ignored_in_the_command(tmp_path: Path) -> None:
     # under nohup the command must not die when the terminal closes
     hup = "import signal\nprint(signal.getsignal(signal.SIGHUP) is signal.SIG_IGN)\n"
