@@ -120,6 +120,9 @@ def open_run(repo_path: str | Path, experiment: str | None, *, message: str | No
     config = load(repo.root)
     chosen_level = resolve_level(level, config)
     head = repo.head()
+    if experiment and experiment.startswith(config.prefix) and experiment != config.prefix \
+            and not repo.ref_tip(config.branch(experiment)):
+        experiment = experiment[len(config.prefix):]  # 'exp/NAME' names experiment NAME
     name, workspace = choose_experiment(experiment, head.branch, config, script)
     if not workspace:  # (a new experiment gets its branch when the run is committed)
         check_branch_free(repo, config.branch(name))

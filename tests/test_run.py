@@ -363,6 +363,20 @@ def test_branch_checked_out_during_the_run_is_left_alone_until_freed(
                "exp/busy").strip() == run.id
 
 
+def test_experiment_given_as_its_branch_name(repo: Path) -> None:
+    # 'gitlog run -e exp/held' said the runs of exp/held were on a remote ('project/held')
+    with gitlog.start("held", repo=repo) as first:
+        first.log_metric("loss", 1.0)
+    done = run_cli("run", "-e", "exp/held", "--", sys.executable, "-c", "print(1)", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert git(repo, "rev-parse", "exp/held^").strip() == first.commit
+    with gitlog.start("exp/fresh", repo=repo) as run:
+        run.log_metric("loss", 0.5)
+    assert run.experiment == "fresh"
+    assert git(repo, "branch", "--list", "exp/*", "--format=%(refname:short)").split() == [
+        "exp/fresh", "exp/held"]
+
+
 def test_no_identity_configured_falls_back(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
                 "GIT_COMMITTER_EMAIL"):
