@@ -317,6 +317,23 @@ class Run:
                             hint="log inside the 'with gitlog.start(...)' block, or before "
                                  "run.finish()")
 
+    def _discard(self) -> None:
+        """Undo a run whose start failed (bad params): no journal is left behind for
+        ``recover`` to commit, and it is no longer the active run."""
+        self._finished = True
+        self._uninstall_excepthook()
+        with _ACTIVE_LOCK:
+            if self in _ACTIVE:
+                _ACTIVE.remove(self)
+        from .sigflush import release
+
+        self._recorder.stop()
+        release(self._recorder)
+        if self.owner:
+            self.journal.remove()
+        else:
+            self.journal.close()  # the parent's run stays as it is
+
     def _check_open(self) -> None:
         if self._finished:
             raise RunStateError(f"run {self.id} is finished; start a new run to log more")

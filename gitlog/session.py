@@ -97,8 +97,12 @@ def start(experiment: str | None = None, params: Mapping[str, Any] | None = None
     else:
         run = open_run(repo, experiment, message=message, flush_interval=flush_interval,
                        level=level, command=command)
-    if params:
-        run.log_params(params)
+    if params is not None:
+        try:
+            run.log_params(params)
+        except BaseException:
+            run._discard()  # a start that raised leaves no run behind
+            raise
     if system_metrics and not (attached and env.get(env.SYSTEM_METRICS)):
         from .sysmetrics import start_sampling
 

@@ -377,6 +377,19 @@ def test_experiment_given_as_its_branch_name(repo: Path) -> None:
         "exp/fresh", "exp/held"]
 
 
+def test_start_with_bad_params_leaves_no_run_behind(repo: Path) -> None:
+    # start() raised, but its run stayed active and its journal stayed for 'gitlog
+    # recover' to commit as a run nobody made
+    for params in ([("lr", 0.1)], {"": 1}):
+        with pytest.raises(GitlogError):
+            gitlog.start("phantom", params=params, repo=repo)  # type: ignore[arg-type]
+    with pytest.raises(GitlogError, match="no active run"):
+        gitlog.log_metric("loss", 1.0)
+    assert not list((repo / ".git" / "gitlog" / "runs").iterdir())
+    assert run_cli("recover", cwd=repo).stderr == "gitlog: nothing to recover\n"
+    assert git(repo, "branch", "--list", "exp/*") == ""
+
+
 def test_no_identity_configured_falls_back(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
                 "GIT_COMMITTER_EMAIL"):
