@@ -66,6 +66,7 @@ class Run:
         self._prev_excepthook: Any = None
         self._excepthook: Any = None
         self._hooks: dict[str, list[Any]] = {"closing": [], "stored": []}
+        self._pid = os.getpid()  # a forked child holds a copy of the run, not the run
         self._recorder.start()
         self._install_excepthook()
         with _ACTIVE_LOCK:
@@ -427,7 +428,7 @@ class Run:
         self._prev_excepthook = sys.excepthook
 
         def hook(exc_type: Any, exc: BaseException, tb: Any) -> None:
-            if not self._finished:
+            if not self._finished and self._pid == os.getpid():
                 self._record_exception(exc, tb)
                 self.finish("killed" if isinstance(exc, KeyboardInterrupt) else "failed")
             (self._prev_excepthook or sys.__excepthook__)(exc_type, exc, tb)
@@ -458,6 +459,8 @@ def _packages() -> dict[str, str]:
 
 
 def _finish_leftovers() -> None:
-    """At interpreter exit, finish runs the script forgot to finish."""
+    """At interpreter exit, finish runs the script forgot to finish (of this process: a
+    forked child that exits normally leaves its parent's runs to the parent)."""
     for run in list(_ACTIVE):
-        run.finish("completed")
+        if run._pid == os.getpid():
+            run.finish("completed")

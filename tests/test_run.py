@@ -390,6 +390,35 @@ def test_start_with_bad_params_leaves_no_run_behind(repo: Path) -> None:
     assert git(repo, "branch", "--list", "exp/*") == ""
 
 
+FORK_CHILD_EXITS = """import os, sys, gitlog
+run = gitlog.start("forked", flush_interval=60)
+run.log_metric("loss", 1.0)
+pid = os.fork()
+if pid == 0:
+    if sys.argv[1] == "raise":
+        raise ValueError("in the child")  # sys.excepthook runs, in the child
+    sys.exit(0)  # a child that ends normally runs the atexit handlers it inherited
+os.waitpid(pid, 0)
+run.log_metric("loss", 0.5)
+run.finish()
+"""
+
+
+def test_a_forked_child_that_exits_leaves_the_run_to_its_parent(repo: Path) -> None:
+    # the child finished the parent's run at exit: a status record, a copy of the
+    # buffered points in the journal, and the parent's commit failed
+    (repo / "fork.py").write_text(FORK_CHILD_EXITS)
+    for how in ("exit", "raise"):
+        done = subprocess.run([sys.executable, "fork.py", how], cwd=repo, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "GitlogWarning" not in done.stderr
+        assert ("ValueError: in the child" in done.stderr) == (how == "raise")
+        rows = show_file(repo, "exp/forked", ".gitlog/metrics/loss.tsv").splitlines()[1:]
+        assert [row.split("\t")[1:] for row in rows] == [["0", "1.0"], ["1", "0.5"]]
+    assert not list((repo / ".git" / "gitlog" / "runs").iterdir())
+
+
 def test_no_identity_configured_falls_back(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
                 "GIT_COMMITTER_EMAIL"):
