@@ -249,6 +249,23 @@ def test_run_killed_by_a_signal_is_recorded_killed(repo: Path) -> None:
         ["exit_code", "143"], ["signal", "SIGTERM"]]
 
 
+def test_run_with_c_runs_the_command_in_that_folder(repo: Path, tmp_path: Path) -> None:
+    # the command ran in the caller's folder (python: can't open file 'train.py'), while
+    # the run recorded the code of the repository -C named
+    (repo / "where.py").write_text("import os\nprint(os.getcwd())\n")
+    (repo / "where.sh").write_text("#!/bin/sh\npwd\n")
+    (repo / "where.sh").chmod(0o755)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for before in (True, False):
+        for command in ([sys.executable, "where.py"], ["./where.sh"]):
+            c = ["-C", str(repo)]
+            args = [*c, "run", "-e", "c", "--", *command] if before else \
+                ["run", *c, "-e", "c", "--", *command]
+            done = run_cli(*args, cwd=elsewhere)
+            assert (done.returncode, done.stdout) == (0, f"{repo}\n"), done.stderr
+
+
 def test_c_before_the_command_as_in_git(repo: Path, tmp_path: Path) -> None:
     (repo / "child.py").write_text(CHILD)
     assert run_cli("run", "-e", "a", "--", sys.executable, "child.py", cwd=repo).returncode == 0
