@@ -91,6 +91,30 @@ def _branches_to_come(repo: Repo, config: Config) -> set[str]:
     return names
 
 
+def check_branch_free(repo: Repo, ref: str, *, committing: bool = False) -> None:
+    """Refuse to move branch ``ref`` that a work tree has checked out (another one, or
+    this one since the run started): its index and files would be left behind the
+    branch, as git never does. ``committing``: the run is done and kept for recover."""
+    folder = repo.worktree_on(ref)
+    if folder is None:
+        return
+    import shlex
+
+    branch = ref[len("refs/heads/"):]
+    where = shlex.quote(str(folder))
+    why = f"moving it would leave the files and index there behind {branch}"
+    if committing:
+        raise GitlogError(f"could not commit the run onto {branch}: it is checked out in "
+                          f"{folder} ({why})",
+                          hint=f"free the branch (git -C {where} checkout --detach), then "
+                               "run 'gitlog recover' to commit the run")
+    raise GitlogError(f"cannot log a run onto {branch} from here: it is checked out in "
+                      f"another worktree, {folder} ({why})",
+                      hint=f"free the branch (git -C {where} checkout --detach), or run it "
+                           f"in that worktree (cd {where}), where its logs land in the "
+                           "working tree")
+
+
 def ref_clash(repo: Repo, ref: str) -> str | None:
     """The existing ref that keeps ``ref`` from being created, as a file cannot be a
     folder: one ``ref`` would sit inside (``refs/heads/exp/a`` for ``exp/a/b``) or one

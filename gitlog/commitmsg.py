@@ -1,7 +1,9 @@
 """The commit-msg policy: a commit that records a new run says so in its message.
 
-When the staged log folder holds a run that HEAD does not, the message gets a one-line
-metric summary (``loss=0.231 (-0.012) accuracy=0.941``, the change is from HEAD's run)
+When the staged log folder holds a run that HEAD does not (HEAD's parent, for ``git
+commit --amend``: a new message on the run commit keeps the run's trailers), the message
+gets a one-line metric summary (``loss=0.231 (-0.012) accuracy=0.941``, the change is from
+that commit's run)
 and ``Gitlog-Run`` / ``Gitlog-Experiment`` / ``Gitlog-Status`` trailers, the ones gitlog's
 own run commits carry. Never twice, never on merges, fixups or squashes, never on an
 empty message (git aborts those), and not at all with ``hooks.trailers: false``.
@@ -9,6 +11,7 @@ empty message (git aborts those), and not at all with ``hooks.trailers: false``.
 
 from __future__ import annotations
 
+from .gitcaller import amending
 from .hookctx import HookContext
 from .runfiles import loads_json, run_facts, summary_line
 
@@ -30,8 +33,10 @@ def add_run_summary(ctx: HookContext, message_file: str) -> str | None:
     with open(message_file, "rb") as fh:
         text = fh.read().decode("utf-8", "surrogateescape")
     log = ctx.log_dir
-    specs = [f":{log}/run.yaml", f"HEAD:{log}/run.yaml", f":{log}/metrics.json",
-             f"HEAD:{log}/metrics.json"]
+    # the new commit's parent: HEAD's own parent when 'git commit --amend' replaces HEAD
+    parent = "HEAD^" if amending() else "HEAD"
+    specs = [f":{log}/run.yaml", f"{parent}:{log}/run.yaml", f":{log}/metrics.json",
+             f"{parent}:{log}/metrics.json"]
     staged_run, head_run, metrics, head_metrics = \
         ctx.repo.read_blobs(specs, env=ctx.index_env()).values()
     if staged_run is None or staged_run == head_run:

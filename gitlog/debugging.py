@@ -88,6 +88,8 @@ class LoggingHandler(logging.Handler):
                 if not _ACTIVE:
                     return
                 run = _ACTIVE[-1]
+            elif run._finished:
+                return  # a handler bound to a run outlives it in the logging tree
             fields: dict[str, Any] = {"logger": record.name}
             if record.exc_info and record.exc_info[0] is not None:
                 fields["exception"] = record.exc_info[0].__name__

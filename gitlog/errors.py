@@ -124,7 +124,8 @@ class AmbiguousExperimentError(RevisionError):
 
 
 class CommandNotFoundError(GitlogError):
-    def __init__(self, command: str) -> None:
+    def __init__(self, command: str, problem: str = "command not found",
+                 hint: str = "check the spelling, or give the full path to the program"
+                 ) -> None:
         self.command = command
-        super().__init__(f"command not found: {command}",
-                         hint="check the spelling, or give the full path to the program")
+        super().__init__(f"{problem}: {command}", hint=hint)

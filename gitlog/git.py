@@ -231,6 +231,26 @@ class Repo:
                        check=False)
         return proc.returncode == 0
 
+    def worktree_on(self, ref: str) -> Path | None:
+        """The work tree (this one or a linked one) whose HEAD is branch ``ref``, or that
+        is rebasing it, as git refuses to move such a branch; None when none is. Reads
+        the HEAD files, no git process."""
+        states = [] if self.common_dir.name != ".git" else \
+            [(self.common_dir, self.common_dir.parent)]  # (else a bare repository's HEAD)
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.common_dir / "worktrees"):
+                with contextlib.suppress(OSError), \
+                        open(os.path.join(entry.path, "gitdir"), encoding="utf-8") as fh:
+                    states.append((Path(entry.path), Path(fh.read().strip()).parent))
+        for git_dir, folder in states:
+            for name in ("HEAD", "rebase-merge/head-name", "rebase-apply/head-name"):
+                with contextlib.suppress(OSError), \
+                        open(git_dir / name, encoding="utf-8", errors="replace") as fh:
+                    text = fh.read().strip()
+                    if text.removeprefix("ref: ") == ref:
+                        return folder
+        return None
+
     def ref_tip(self, ref: str) -> str | None:
         proc = run_git(["rev-parse", "-q", "--verify", ref], self.root, check=False)
         return proc.stdout.decode().strip() if proc.returncode == 0 else None

@@ -160,14 +160,39 @@ def command_script(argv: list[str]) -> str:
     return argv[0]
 
 
+def _in(cwd: str | Path | None, program: str) -> str:
+    """``program`` as the command finds it when it starts in ``cwd``: a relative path
+    (``./train.sh``) is relative to that folder, a bare name is looked up on PATH."""
+    if cwd is None or os.sep not in program or os.path.isabs(program):
+        return program
+    return os.path.join(cwd, program)
+
+
+def _not_runnable(argv: list[str], cwd: str | Path | None = None) -> CommandNotFoundError:
+    """Why ``argv[0]`` cannot run: a path to a folder or to a file without the execute
+    bit says so (not 'command not found' for a file that is right there)."""
+    program = argv[0]
+    where = _in(cwd, program)
+    if os.sep in program and os.path.isdir(where):
+        return CommandNotFoundError(program, "a folder, not a program",
+                                    hint="name the program to run inside it")
+    if os.sep in program and os.path.isfile(where):
+        with_shell = shlex.join(["sh", *argv]) if program.endswith(".sh") else \
+            shlex.join(["python", *argv]) if program.endswith(".py") else None
+        return CommandNotFoundError(program, "not executable",
+                                    hint=f"chmod +x {shlex.quote(program)}" +
+                                    (f", or run it as: {with_shell}" if with_shell else ""))
+    return CommandNotFoundError(program)
+
+
 def run_command(argv: list[str], *, repo: str | Path = ".", experiment: str | None = None,
                 params: dict[str, Any] | None = None, message: str | None = None,
                 stdout: BinaryIO | None = None, stderr: BinaryIO | None = None,
                 cwd: str | Path | None = None, system_metrics: bool = False) -> CommandResult:
     if not argv:
         raise GitlogError("no command to run", hint="gitlog run -e NAME -- python train.py")
-    if shutil.which(argv[0]) is None:
-        raise CommandNotFoundError(argv[0])
+    if shutil.which(_in(cwd, argv[0])) is None:
+        raise _not_runnable(argv, cwd)
     if system_metrics:
         from .sysmetrics import _psutil
 

@@ -227,7 +227,7 @@ def run_summary(view: RunView) -> dict[str, Any]:
         "end": run.get("end"),
         "duration_s": run.get("duration_s"),
         "command": run.get("command"),
-        "exit_code": run.get("exit_code"),
+        **exit_facts(run.get("exit_code")),
         "code_commit": run.get("code_commit"),
         "code_branch": run.get("code_branch"),
         "dirty": run.get("dirty"),
@@ -238,6 +238,20 @@ def run_summary(view: RunView) -> dict[str, Any]:
         "errors": levels.get("error", 0) + levels.get("critical", 0),
         "events": len(events),
     }
+
+
+def exit_facts(code: Any) -> dict[str, Any]:
+    """``exit_code`` as the shell gives it and the ``signal`` that ended the command:
+    run.yaml records a signal N as -N (Python's convention), the shell says 128+N."""
+    if isinstance(code, int) and not isinstance(code, bool) and code < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return {"exit_code": 128 - code, "signal": name}
+    return {"exit_code": code, "signal": None}
 
 
 def run_sections(view: RunView) -> dict[str, dict[str, Any]]:

@@ -43,6 +43,7 @@ class Recorder:
         self.warned: set[str] = set()
         self.listeners: list[Listener] = []
         self._lock = threading.Lock()
+        self._holder: int | None = None  # the thread inside flush()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -66,7 +67,22 @@ class Recorder:
 
     def flush(self) -> None:
         with self._lock:
+            self._holder = threading.get_ident()
+            try:
+                self._drain()
+            finally:
+                self._holder = None
+
+    def flush_for_exit(self, wait: float = 5.0) -> None:
+        """``flush`` from a signal handler: the thread it interrupted may be inside a
+        flush (then the rest of that flush is lost: waiting would never end), and the
+        background thread gets ``wait`` seconds to finish its own."""
+        if self._holder == threading.get_ident() or not self._lock.acquire(timeout=wait):
+            return
+        try:
             self._drain()
+        finally:
+            self._lock.release()
 
     def _drain(self) -> None:
         queue, last, warned = self.queue, self.last_step, self.warned

@@ -18,6 +18,7 @@ class Recovered:
     status: str | None = None
     commit: str | None = None
     detail: str | None = None
+    hint: str | None = None  # the fix, when a run could not be committed
 
 
 def _already_on_branch(repo: Repo, branch: str, run_id: str) -> str | None:
@@ -58,7 +59,8 @@ def recover(repo: str | Path | Repo = ".", config: Config | None = None, *,
             results.append(Recovered(run_id, exp, "committed" if commit else "written",
                                      status, commit or (str(path) if path else None)))
         except Exception as exc:
-            results.append(Recovered(run_id, exp, "failed", detail=str(exc)))
+            results.append(Recovered(run_id, exp, "failed", detail=str(exc),
+                                     hint=getattr(exc, "hint", None)))
         finally:
             journal.unlock()
     return results

@@ -66,10 +66,14 @@ class Run:
         self._prev_excepthook: Any = None
         self._excepthook: Any = None
         self._hooks: dict[str, list[Any]] = {"closing": [], "stored": []}
+        self._pid = os.getpid()  # a forked child holds a copy of the run, not the run
         self._recorder.start()
         self._install_excepthook()
         with _ACTIVE_LOCK:
             _ACTIVE.append(self)
+        from .sigflush import track
+
+        track(self._recorder)
         from .alerts import attach as attach_alerts
         from .debugging import capture_warnings
 
@@ -99,7 +103,7 @@ class Run:
             self._register(name)
         if type(value) is not float and type(value) is not int:
             value = self._coerce(name, value)
-        if step is not None and type(step) is not int:
+        if step is not None and (type(step) is not int or step < 0):
             step = self._coerce_step(step)
         self._append((_time(), name, step, value))
 
@@ -234,6 +238,8 @@ class Run:
         if number < self._threshold:
             return
         step = fields.pop("step", None)
+        if step is not None and (type(step) is not int or step < 0):
+            step = self._coerce_step(step)
         self._append((_time(), level, str(message), fields, step))
 
     def debug(self, message: str, **fields: Any) -> None:
@@ -253,8 +259,9 @@ class Run:
 
     def record_event(self, level: str, message: str, fields: dict[str, Any] | None = None,
                      step: int | None = None, ts: float | None = None) -> None:
-        """Record an event whatever the run's level threshold (alerts, samples use it)."""
-        self._append((ts or _time(), level, str(message), fields or {}, step))
+        """Record an event whatever the run's level threshold (alerts, samples use it;
+        after the run is finished, it is dropped)."""
+        self._recorder.append((ts or _time(), level, str(message), fields or {}, step))
 
     # -- evaluation and samples (logic in evaluate.py / debugging.py) -------------------
     def log_eval(self, y_true: Any, y_pred: Any = None, y_score: Any = None, *,
@@ -306,6 +313,28 @@ class Run:
         self._recorder.flush()
 
     # -- the end ----------------------------------------------------------------------
+    def _closed(self, _item: Any) -> None:
+        raise RunStateError(f"run {self.id} is finished; start a new run to log more",
+                            hint="log inside the 'with gitlog.start(...)' block, or before "
+                                 "run.finish()")
+
+    def _discard(self) -> None:
+        """Undo a run whose start failed (bad params): no journal is left behind for
+        ``recover`` to commit, and it is no longer the active run."""
+        self._finished = True
+        self._uninstall_excepthook()
+        with _ACTIVE_LOCK:
+            if self in _ACTIVE:
+                _ACTIVE.remove(self)
+        from .sigflush import release
+
+        self._recorder.stop()
+        release(self._recorder)
+        if self.owner:
+            self.journal.remove()
+        else:
+            self.journal.close()  # the parent's run stays as it is
+
     def _check_open(self) -> None:
         if self._finished:
             raise RunStateError(f"run {self.id} is finished; start a new run to log more")
@@ -325,6 +354,7 @@ class Run:
         self._uninstall_excepthook()
         self._run_hooks("closing")  # the run is still open to them
         self._finished = True
+        self._append = self._closed  # a point or event logged from now on raises
         with _ACTIVE_LOCK:
             if self in _ACTIVE:
                 _ACTIVE.remove(self)
@@ -337,6 +367,9 @@ class Run:
                 self.journal.append_json("info", {"packages": _packages()})
         except Exception as exc:
             self._warn(f"could not write the journal of run {self.id}: {exc}")
+        from .sigflush import release
+
+        release(self._recorder)  # written: a signal may now end the process as before
         self.status = status
         if not self.owner:
             self.journal.close()
@@ -350,8 +383,9 @@ class Run:
         except Exception as exc:
             self.journal.close()
             self.journal.unlock()
+            fix = getattr(exc, "hint", None) or "run 'gitlog recover' to commit it"
             self._warn(f"could not commit run {self.id}: {exc}. Its data is kept in "
-                       f"{self.journal.path}; run 'gitlog recover' to commit it")
+                       f"{self.journal.path}; {fix}")
             self._run_hooks("stored")
             return None
         self._run_hooks("stored")
@@ -385,8 +419,8 @@ class Run:
             fields.update(failure_context(self))
         except Exception:
             pass
-        self._append((_time(), "error", message or f"{type(exc).__name__}: {exc}",
-                      fields, fields.get("step")))
+        self._recorder.append((_time(), "error", message or f"{type(exc).__name__}: {exc}",
+                               fields, fields.get("step")))
 
     def _install_excepthook(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -394,7 +428,7 @@ class Run:
         self._prev_excepthook = sys.excepthook
 
         def hook(exc_type: Any, exc: BaseException, tb: Any) -> None:
-            if not self._finished:
+            if not self._finished and self._pid == os.getpid():
                 self._record_exception(exc, tb)
                 self.finish("killed" if isinstance(exc, KeyboardInterrupt) else "failed")
             (self._prev_excepthook or sys.__excepthook__)(exc_type, exc, tb)
@@ -425,6 +459,8 @@ def _packages() -> dict[str, str]:
 
 
 def _finish_leftovers() -> None:
-    """At interpreter exit, finish runs the script forgot to finish."""
+    """At interpreter exit, finish runs the script forgot to finish (of this process: a
+    forked child that exits normally leaves its parent's runs to the parent)."""
     for run in list(_ACTIVE):
-        run.finish("completed")
+        if run._pid == os.getpid():
+            run.finish("completed")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import env
-from .branches import check_new_experiment
+from .branches import check_branch_free, check_new_experiment
 from .config import Config, load
 from .errors import GitlogError, NameError_
 from .git import Repo
@@ -97,8 +97,12 @@ def start(experiment: str | None = None, params: Mapping[str, Any] | None = None
     else:
         run = open_run(repo, experiment, message=message, flush_interval=flush_interval,
                        level=level, command=command)
-    if params:
-        run.log_params(params)
+    if params is not None:
+        try:
+            run.log_params(params)
+        except BaseException:
+            run._discard()  # a start that raised leaves no run behind
+            raise
     if system_metrics and not (attached and env.get(env.SYSTEM_METRICS)):
         from .sysmetrics import start_sampling
 
@@ -121,8 +125,12 @@ def open_run(repo_path: str | Path, experiment: str | None, *, message: str | No
     config = load(repo.root)
     chosen_level = resolve_level(level, config)
     head = repo.head()
+    if experiment and experiment.startswith(config.prefix) and experiment != config.prefix \
+            and not repo.ref_tip(config.branch(experiment)):
+        experiment = experiment[len(config.prefix):]  # 'exp/NAME' names experiment NAME
     name, workspace = choose_experiment(experiment, head.branch, config, script)
     if not workspace:  # (a new experiment gets its branch when the run is committed)
+        check_branch_free(repo, config.branch(name))
         try:
             check_new_experiment(repo, config, name)
         except NameError_ as err:

@@ -5,7 +5,8 @@ when the run started plus the log directory (and gitlog's ``dvc.yaml`` entries),
 in-process, and a compare-and-swap move of the branch, retried on conflict.
 
 Workspace mode (HEAD is on the experiment's branch): the log directory is written into
-the working tree for the user to commit with the code.
+the working tree for the user to commit with the code; committed as in branch mode when
+HEAD has left that branch by the time the run is stored.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .branches import ref_clash
+from .branches import check_branch_free, ref_clash
 from .config import Config
 from .errors import GitlogError
 from .git import Repo
@@ -242,6 +243,7 @@ def commit_run(repo: Repo, config: Config, meta: dict[str, Any], files: dict[str
     ancestry: dict[str, bool] = {}
     if first_tip is not None and first_ancestry is not None:
         ancestry[first_tip] = first_ancestry
+    check_branch_free(repo, ref, committing=True)
     for attempt in range(MAX_ATTEMPTS):
         tip = first_tip if attempt == 0 else repo.ref_tip(ref)
         parents = [tip] if tip else []
@@ -274,6 +276,9 @@ def write_workspace(root: Path, log_dir: str, files: dict[str, bytes]) -> Path:
     target = root / log_dir
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".gitlog-new-", dir=target.parent))
+    # mkdtemp makes it private (0700); the log folder is the user's, as mkdir makes it
+    os.rmdir(staging)
+    staging.mkdir()
     for rel, data in files.items():
         path = staging / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -289,6 +294,18 @@ def write_workspace(root: Path, log_dir: str, files: dict[str, bytes]) -> Path:
     return target
 
 
+def workspace_root(repo: Repo, meta: dict[str, Any]) -> Path | None:
+    """The working tree a workspace-mode run writes its logs into: the one it ran in, while
+    HEAD there is still on the run's branch. None (commit it onto the branch instead) for
+    a branch run, or when HEAD has left the branch since (a checkout of another branch
+    during the run, or before 'gitlog recover'): that working tree is not the run's."""
+    if meta.get("mode") != "workspace":
+        return None
+    root = Path(meta.get("root") or repo.root).resolve()
+    holder = repo.worktree_on(meta["branch"])
+    return root if holder is not None and holder.resolve() == root else None
+
+
 def store_journal(repo: Repo, config: Config, journal: Any) -> tuple[str, str | None,
                                                                        Path | None]:
     """Commit (or write to the workspace) a finished or dead run's journal, then remove it.
@@ -302,9 +319,10 @@ def store_journal(repo: Repo, config: Config, journal: Any) -> tuple[str, str | 
     from .runfiles import summary_line
 
     meta = journal.meta()
-    if meta.get("mode") == "workspace":
+    root = workspace_root(repo, meta)
+    if root is not None:
         files, record = build_files(journal)
-        path = write_workspace(repo.root, meta.get("log_dir") or config.log_dir, files)
+        path = write_workspace(root, meta.get("log_dir") or config.log_dir, files)
         from .checkcache import remember_run_files  # spares the pre-commit hook a YAML parse
 
         remember_run_files(repo.gitlog_dir, repo.object_format, files)

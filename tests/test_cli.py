@@ -131,6 +131,20 @@ def test_run_unknown_command_is_one_clear_error(repo: Path) -> None:
     assert git(repo, "branch", "--list", "exp/*") == ""
 
 
+def test_run_of_a_file_without_execute_bit_or_a_folder_says_so(repo: Path) -> None:
+    # both said 'command not found' of a file or folder that is right there
+    (repo / "train.sh").write_text("echo hi\n")
+    (repo / "data").mkdir()
+    proc = run_cli("run", "-e", "x", "--", "./train.sh", "--fast", cwd=repo)
+    assert (proc.returncode, proc.stderr) == (1, "Error: not executable: ./train.sh\n"
+                                              "hint: chmod +x ./train.sh, or run it as: "
+                                              "sh ./train.sh --fast\n")
+    proc = run_cli("run", "-e", "x", "--", "./data", cwd=repo)
+    assert (proc.returncode, proc.stderr) == (1, "Error: a folder, not a program: ./data\n"
+                                              "hint: name the program to run inside it\n")
+    assert git(repo, "branch", "--list", "exp/*") == ""
+
+
 def test_ls_and_show_formats_agree(repo: Path) -> None:
     (repo / "child.py").write_text(CHILD)
     for exp in ("a", "b"):
@@ -246,6 +260,31 @@ def test_run_killed_by_a_signal_is_recorded_killed(repo: Path) -> None:
     shown = json.loads(run_cli("show", "sig", "--format", "json", cwd=repo).stdout)
     assert shown["run"]["status"] == "killed"
     assert shown["metrics"]["loss"] == 0.25
+    # the exit code the shell saw (128 + 15) and the signal, alike in every format
+    assert (shown["run"]["exit_code"], shown["run"]["signal"]) == (143, "SIGTERM")
+    csv_rows = run_cli("show", "sig", "--format", "csv", cwd=repo).stdout.splitlines()
+    assert [r for r in csv_rows if r.startswith(("run,exit_code", "run,signal"))] == [
+        "run,exit_code,143", "run,signal,SIGTERM"]
+    table = run_cli("show", "sig", cwd=repo).stdout.splitlines()
+    assert [r.split() for r in table if r.startswith(("exit_code", "signal"))] == [
+        ["exit_code", "143"], ["signal", "SIGTERM"]]
+
+
+def test_run_with_c_runs_the_command_in_that_folder(repo: Path, tmp_path: Path) -> None:
+    # the command ran in the caller's folder (python: can't open file 'train.py'), while
+    # the run recorded the code of the repository -C named
+    (repo / "where.py").write_text("import os\nprint(os.getcwd())\n")
+    (repo / "where.sh").write_text("#!/bin/sh\npwd\n")
+    (repo / "where.sh").chmod(0o755)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for before in (True, False):
+        for command in ([sys.executable, "where.py"], ["./where.sh"]):
+            c = ["-C", str(repo)]
+            args = [*c, "run", "-e", "c", "--", *command] if before else \
+                ["run", *c, "-e", "c", "--", *command]
+            done = run_cli(*args, cwd=elsewhere)
+            assert (done.returncode, done.stdout) == (0, f"{repo}\n"), done.stderr
 
 
 def test_c_before_the_command_as_in_git(repo: Path, tmp_path: Path) -> None:

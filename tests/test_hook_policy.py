@@ -202,6 +202,41 @@ def test_amending_a_run_commit_with_a_new_run_replaces_its_summary_and_trailers(
     assert git(exp_repo, "log", "--all", f"--grep={replaced.id}", "--format=%H") == ""
 
 
+def test_amending_a_run_commit_with_a_new_message_keeps_its_run(exp_repo: Path) -> None:
+    (exp_repo / "train.py").write_text("print('v2')\n")
+    log_run(exp_repo, loss=0.5)
+    git(exp_repo, "add", "-A")
+    assert commit(exp_repo, message="first").returncode == 0
+    (exp_repo / "train.py").write_text("print('v3')\n")
+    run = log_run(exp_repo, loss=0.375)
+    git(exp_repo, "add", "-A")
+    assert commit(exp_repo, message="second").returncode == 0
+    # A new subject for the run commit: the run keeps its id, the change still from the
+    # run before the amended commit.
+    assert commit(exp_repo, "--amend", "-m", "lower lr", message=None).returncode == 0
+    assert message_of(exp_repo) == (
+        "lower lr\n\nloss=0.375 (-0.125)\n\n"
+        f"Gitlog-Run: {run.id}\nGitlog-Experiment: base\nGitlog-Status: completed\n")
+    assert gitlog.show(run.id, exp_repo).commit == git(exp_repo, "rev-parse", "HEAD").strip()
+    # A commit on top that records no run gets no trailers, amended or not.
+    (exp_repo / "README.md").write_text("notes\n")
+    git(exp_repo, "add", "README.md")
+    assert commit(exp_repo, message="notes").returncode == 0
+    assert commit(exp_repo, "--amend", "-m", "more notes", message=None).returncode == 0
+    assert message_of(exp_repo) == "more notes\n"
+
+
+def test_amend_flag_reads_git_commit_arguments() -> None:
+    from gitlog.gitcaller import amend_flag
+
+    assert amend_flag(["commit", "-q", "--amend", "-m", "x"])
+    assert amend_flag(["-c", "user.name=A", "ci", "--ame"])
+    assert not amend_flag(["commit", "-m", "--amend"])
+    assert not amend_flag(["commit", "--amend", "--no-amend"])
+    assert not amend_flag(["commit", "--", "--amend"])
+    assert not amend_flag(["commit", "-a"])
+
+
 def test_summary_shows_change_from_previous_run_and_keeps_trailer_block(exp_repo: Path) -> None:
     (exp_repo / "train.py").write_text("print('v2')\n")
     log_run(exp_repo, loss=0.5, accuracy=0.8)

@@ -85,6 +85,77 @@ def test_sigterm_to_gitlog_run_stops_the_command_and_commits_the_run(tmp_path: P
         assert state_of(repo) == before
 
 
+# Logs five points (buffered: the flush interval is a minute), then waits for the signal.
+LOGGING = """import os, sys, time, gitlog
+run = gitlog.start(flush_interval=60)
+for step in range(5):
+    run.log_metric("loss", 1.0 / (step + 1))
+run.info("logged five")
+with open(sys.argv[1], "w") as fh:
+    fh.write(str(os.getpid()))
+time.sleep(60)
+"""
+
+
+def test_sigterm_keeps_what_the_script_logged_since_its_last_flush(tmp_path: Path) -> None:
+    # the script died of the forwarded SIGTERM with its buffer unwritten: up to
+    # flush_interval of points were lost from the committed run
+    repo = make_repo(tmp_path / "p", {"train.py": LOGGING})
+    marker = tmp_path / "started.txt"
+    proc, pid = _interrupted(["run", "-e", "x", "--", sys.executable, "train.py",
+                              str(marker)], repo, marker, group=False, sig=signal.SIGTERM)
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr
+    rows = git(repo, "show", "exp/x:.gitlog/metrics/loss.tsv").splitlines()[1:]
+    assert [row.split("\t")[1:] for row in rows] == [
+        ["0", "1.0"], ["1", "0.5"], ["2", "0.3333333333333333"], ["3", "0.25"], ["4", "0.2"]]
+    shown = json.loads(run_cli("show", "x", "--format", "json", cwd=repo).stdout)
+    assert (shown["run"]["status"], shown["metrics"]["loss"]) == ("killed", 0.2)
+    assert "logged five" in git(repo, "show", "exp/x:.gitlog/events.jsonl")
+    # the script still died of the signal, as it would without gitlog
+    assert (shown["run"]["exit_code"], shown["run"]["signal"]) == (143, "SIGTERM")
+
+
+def test_sigterm_to_a_script_of_its_own_keeps_its_points_for_recover(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "p", {"train.py": LOGGING})
+    marker = tmp_path / "started.txt"
+    proc = subprocess.Popen([sys.executable, "train.py", str(marker)], cwd=repo,
+                            env={**os.environ, "GITLOG_EXPERIMENT": "solo"})
+    while not marker.exists() or not marker.read_text():
+        assert proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == -signal.SIGTERM
+    assert run_cli("recover", cwd=repo).returncode == 0
+    rows = git(repo, "show", "exp/solo:.gitlog/metrics/loss.tsv").splitlines()[1:]
+    assert [row.split("\t")[1] for row in rows] == ["0", "1", "2", "3", "4"]
+
+
+FORKED = """import multiprocessing as mp, time, gitlog
+def work(i):
+    time.sleep(30)
+if __name__ == "__main__":
+    mp.set_start_method("fork")
+    with gitlog.start("forked", flush_interval=60) as run:
+        for step in range(3):
+            run.log_metric("loss", 1.0 / (step + 1))
+        pool = mp.Pool(2)
+        pool.map_async(work, range(2))
+        time.sleep(0.5)
+        pool.terminate()  # SIGTERM to each worker, a fork holding a copy of the buffer
+        pool.join()
+"""
+
+
+def test_sigterm_to_forked_workers_writes_nothing_of_the_parents_run(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "p", {"train.py": FORKED})
+    done = subprocess.run([sys.executable, "train.py"], cwd=repo, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    rows = git(repo, "show", "exp/forked:.gitlog/metrics/loss.tsv").splitlines()[1:]
+    assert [row.split("\t")[1:] for row in rows] == [
+        ["0", "1.0"], ["1", "0.5"], ["2", "0.3333333333333333"]]
+
+
 def test_nohup_gitlog_run_leaves_sighup_ignored_in_the_command(tmp_path: Path) -> None:
     # under nohup the command must not die when the terminal closes
     hup = "import signal\nprint(signal.getsignal(signal.SIGHUP) is signal.SIG_IGN)\n"

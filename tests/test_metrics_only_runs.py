@@ -57,7 +57,7 @@ def test_ls_show_compare_and_logs_take_metrics_alone_as_a_run(
         "status\n"
         f"commit          {m1}\n"
         "subject         metrics by hand\n"
-        "start\nend\nduration_s\ncommand\nexit_code\ncode_commit\ncode_branch\ndirty\n"
+        "start\nend\nduration_s\ncommand\nexit_code\nsignal\ncode_commit\ncode_branch\ndirty\n"
         "cpu_time_s\npeak_memory_mb\nhost\n"
         "warnings        0\n"
         "errors          0\n"

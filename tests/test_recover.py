@@ -116,3 +116,19 @@ def test_a_python_api_run_has_its_duration(repo: Path) -> None:
     start, end = (dt.datetime.fromisoformat(shown[k].replace("Z", "+00:00"))
                   for k in ("start", "end"))
     assert shown["duration_s"] == round((end - start).total_seconds(), 3)
+
+
+def test_a_run_recover_cannot_commit_is_an_error_with_its_fix(repo: Path) -> None:
+    # the table said 'failed' and exit 1, with no error line and no hint on stderr
+    code = "import os, gitlog\nrun = gitlog.start('a')\nrun.log_metric('loss', 0.5)\n" \
+           "run.flush()\nos._exit(0)\n"
+    assert subprocess.run([sys.executable, "-c", code], cwd=repo).returncode == 0
+    git(repo, "branch", "exp/a/b")  # a branch inside the run's branch-to-be
+    run_id = next((repo / ".git" / "gitlog" / "runs").iterdir()).name
+    done = run_cli("recover", "--format", "json", cwd=repo)
+    assert done.returncode == 1
+    assert json.loads(done.stdout)[0]["action"] == "failed"
+    assert done.stderr == (
+        f"Error: run {run_id} of a not recovered: could not create exp/a: branch exp/a/b "
+        "exists, and git cannot keep a branch inside another\n"
+        "hint: rename that branch (git branch -m exp/a/b NEW), then run 'gitlog recover'\n")

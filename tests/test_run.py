@@ -313,6 +313,112 @@ def test_linked_worktree(repo: Path, tmp_path: Path) -> None:
     assert "code_branch: feature" in git(repo, "show", "exp/wt:.gitlog/run.yaml")
 
 
+def test_run_onto_a_branch_checked_out_in_another_worktree_is_refused(repo: Path,
+                                                                      tmp_path: Path) -> None:
+    with gitlog.start("held", repo=repo) as first:
+        first.log_metric("loss", 1.0)
+    other = tmp_path / "other"
+    git(repo, "worktree", "add", "-q", str(other), "exp/held")
+    before = state_of(other)
+    done = run_cli("run", "-e", "held", "--", sys.executable, "-c", "print(1)", cwd=repo)
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"Error: cannot log a run onto exp/held from here: it is checked out in another "
+        f"worktree, {other} (moving it would leave the files and index there behind "
+        f"exp/held)\nhint: free the branch (git -C {other} checkout --detach), or run it in "
+        f"that worktree (cd {other}), where its logs land in the working tree\n")
+    assert git(repo, "rev-parse", "exp/held").strip() == first.commit
+    assert state_of(other) == before
+    assert git(other, "status", "--porcelain") == ""
+
+
+def test_branch_checked_out_during_the_run_is_left_alone_until_freed(
+        repo: Path, tmp_path: Path) -> None:
+    with gitlog.start("busy", repo=repo) as first:
+        first.log_metric("loss", 1.0)
+    run = gitlog.start("busy", repo=repo)
+    run.log_metric("loss", 0.5)
+    other = tmp_path / "other"
+    git(repo, "worktree", "add", "-q", str(other), "exp/busy")
+    with pytest.warns(gitlog.GitlogWarning) as caught:
+        assert run.finish() is None
+    assert str(caught[0].message) == (
+        f"gitlog: could not commit run {run.id}: could not commit the run onto exp/busy: "
+        f"it is checked out in {other} (moving it would leave the files and index there "
+        f"behind exp/busy). Its data is kept in {repo}/.git/gitlog/runs/{run.id}; free the "
+        f"branch (git -C {other} checkout --detach), then run 'gitlog recover' to commit "
+        "the run")
+    assert git(repo, "rev-parse", "exp/busy").strip() == first.commit
+    assert git(other, "status", "--porcelain") == ""
+    held = run_cli("recover", "--format", "csv", cwd=repo)
+    assert held.returncode == 1
+    assert held.stderr == (
+        f"Error: run {run.id} of busy not recovered: could not commit the run onto exp/busy: "
+        f"it is checked out in {other} (moving it would leave the files and index there "
+        f"behind exp/busy)\nhint: free the branch (git -C {other} checkout --detach), then "
+        "run 'gitlog recover' to commit the run\n")
+    git(other, "checkout", "-q", "--detach")
+    assert run_cli("recover", cwd=repo).returncode == 0
+    assert git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Run,valueonly)",
+               "exp/busy").strip() == run.id
+
+
+def test_experiment_given_as_its_branch_name(repo: Path) -> None:
+    # 'gitlog run -e exp/held' said the runs of exp/held were on a remote ('project/held')
+    with gitlog.start("held", repo=repo) as first:
+        first.log_metric("loss", 1.0)
+    done = run_cli("run", "-e", "exp/held", "--", sys.executable, "-c", "print(1)", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert git(repo, "rev-parse", "exp/held^").strip() == first.commit
+    with gitlog.start("exp/fresh", repo=repo) as run:
+        run.log_metric("loss", 0.5)
+    assert run.experiment == "fresh"
+    assert git(repo, "branch", "--list", "exp/*", "--format=%(refname:short)").split() == [
+        "exp/fresh", "exp/held"]
+
+
+def test_start_with_bad_params_leaves_no_run_behind(repo: Path) -> None:
+    # start() raised, but its run stayed active and its journal stayed for 'gitlog
+    # recover' to commit as a run nobody made
+    for params in ([("lr", 0.1)], {"": 1}):
+        with pytest.raises(GitlogError):
+            gitlog.start("phantom", params=params, repo=repo)  # type: ignore[arg-type]
+    with pytest.raises(GitlogError, match="no active run"):
+        gitlog.log_metric("loss", 1.0)
+    assert not list((repo / ".git" / "gitlog" / "runs").iterdir())
+    assert run_cli("recover", cwd=repo).stderr == "gitlog: nothing to recover\n"
+    assert git(repo, "branch", "--list", "exp/*") == ""
+
+
+FORK_CHILD_EXITS = """import os, sys, gitlog
+run = gitlog.start("forked", flush_interval=60)
+run.log_metric("loss", 1.0)
+pid = os.fork()
+if pid == 0:
+    if sys.argv[1] == "raise":
+        raise ValueError("in the child")  # sys.excepthook runs, in the child
+    sys.exit(0)  # a child that ends normally runs the atexit handlers it inherited
+os.waitpid(pid, 0)
+run.log_metric("loss", 0.5)
+run.finish()
+"""
+
+
+def test_a_forked_child_that_exits_leaves_the_run_to_its_parent(repo: Path) -> None:
+    # the child finished the parent's run at exit: a status record, a copy of the
+    # buffered points in the journal, and the parent's commit failed
+    (repo / "fork.py").write_text(FORK_CHILD_EXITS)
+    for how in ("exit", "raise"):
+        done = subprocess.run([sys.executable, "fork.py", how], cwd=repo, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "GitlogWarning" not in done.stderr
+        assert ("ValueError: in the child" in done.stderr) == (how == "raise")
+        rows = show_file(repo, "exp/forked", ".gitlog/metrics/loss.tsv").splitlines()[1:]
+        assert [row.split("\t")[1:] for row in rows] == [["0", "1.0"], ["1", "0.5"]]
+    assert not list((repo / ".git" / "gitlog" / "runs").iterdir())
+
+
 def test_no_identity_configured_falls_back(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
                 "GIT_COMMITTER_EMAIL"):
@@ -334,10 +440,46 @@ def test_workspace_mode_writes_log_dir_into_working_tree(repo: Path) -> None:
     assert json.loads((repo / ".gitlog" / "metrics.json").read_text())["loss"] == 0.3
     assert git(repo, "rev-parse", "HEAD") == head_before
     assert git(repo, "--no-optional-locks", "status", "--porcelain").strip().startswith("??")
+    (repo / "made").mkdir()  # the folder has the mode any new folder gets (it was 0700)
+    assert (repo / ".gitlog").stat().st_mode == (repo / "made").stat().st_mode
     # A second run replaces the folder's contents.
     with gitlog.start(repo=repo) as run2:
         run2.log_metric("acc", 0.9)
     assert json.loads((repo / ".gitlog" / "metrics.json").read_text()) == {"acc": 0.9, "step": 0}
+
+
+def test_workspace_run_whose_branch_was_left_is_committed_onto_it(repo: Path) -> None:
+    # the run's logs landed in the working tree of whatever branch HEAD had moved to
+    # (main here), to be committed there by mistake
+    git(repo, "checkout", "-q", "-b", "exp/ws")
+    tip = git(repo, "rev-parse", "HEAD").strip()
+    run = gitlog.start(repo=repo)
+    run.log_metric("loss", 0.3)
+    git(repo, "checkout", "-q", "main")
+    before = state_of(repo)
+    assert run.finish() == run.commit
+    assert state_of(repo) == before and not (repo / ".gitlog").exists()
+    assert git(repo, "rev-parse", "exp/ws^").strip() == tip
+    assert git(repo, "rev-parse", "exp/ws").strip() == run.commit
+    assert json.loads(show_file(repo, "exp/ws", ".gitlog/metrics.json"))["loss"] == 0.3
+
+
+def test_recover_of_a_workspace_run_after_a_checkout_commits_it(repo: Path) -> None:
+    git(repo, "checkout", "-q", "-b", "exp/ws")
+    (repo / "die.py").write_text("import os, signal, gitlog\nrun = gitlog.start()\n"
+                                 "run.log_metric('loss', 0.3)\nrun.flush()\n"
+                                 "os.kill(os.getpid(), signal.SIGKILL)\n")
+    git(repo, "add", "die.py")
+    git(repo, "commit", "-qm", "die")
+    subprocess.run([sys.executable, "die.py"], cwd=repo, check=False)
+    git(repo, "checkout", "-q", "main")
+    before = state_of(repo)
+    done = run_cli("recover", "--format", "csv", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    tip = git(repo, "rev-parse", "exp/ws").strip()
+    assert done.stdout.splitlines()[1].split(",")[2:5] == ["committed", "killed", tip]
+    assert state_of(repo) == before and not (repo / ".gitlog").exists()
+    assert json.loads(show_file(repo, tip, ".gitlog/metrics.json"))["loss"] == 0.3
 
 
 def test_module_level_functions_act_on_active_run(repo: Path) -> None:
@@ -359,6 +501,31 @@ def test_logging_after_finish_raises(repo: Path) -> None:
     run.finish()
     with pytest.raises(GitlogError, match="finished"):
         run.log_metric("other", 1.0)
+    # a metric or an event logged after the end vanished without a word
+    for late in (lambda: run.log_metric("loss", 0.5), lambda: run.info("late"),
+                 lambda: run.log_metrics({"loss": 0.25}, step=3)):
+        with pytest.raises(GitlogError) as caught:
+            late()
+        assert (str(caught.value), caught.value.hint) == (
+            f"run {run.id} is finished; start a new run to log more",
+            "log inside the 'with gitlog.start(...)' block, or before run.finish()")
+
+
+def test_negative_or_non_integer_steps_are_refused_for_points_and_events(repo: Path) -> None:
+    # step=-1 went into the TSV (while step=2.0 was refused), an event took step='x'
+    with gitlog.start("steps", repo=repo) as run:
+        for bad in (lambda: run.log_metric("loss", 1.0, step=-1),
+                    lambda: run.info("epoch", step="x"),
+                    lambda: run.warning("epoch", step=-2)):
+            with pytest.raises(GitlogError) as caught:
+                bad()
+            assert caught.value.hint == "pass step=epoch (an int), or leave it out"
+        run.log_metric("loss", 0.5, step=2)
+        run.info("epoch done", step=2)
+    assert show_file(repo, run.commit, ".gitlog/metrics/loss.tsv").splitlines()[1] \
+        .split("\t")[1:] == ["2", "0.5"]
+    event = json.loads(show_file(repo, run.commit, ".gitlog/events.jsonl"))
+    assert (event["message"], event["step"]) == ("epoch done", 2)
 
 
 def test_level_threshold_from_environment(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ._group import pass_repo
-from ._output import echo, format_option, render
+from ._output import echo, echo_err, format_option, render
 
 
 @click.command()
@@ -30,5 +30,10 @@ def recover(repo: str, dry_run: bool, fmt: str) -> None:
     rows = [{"run": r.run, "experiment": r.experiment, "action": r.action,
              "status": r.status, "commit": r.commit, "detail": r.detail} for r in results]
     echo(render(rows, fmt))
-    if any(r.action == "failed" for r in results):
+    failed = [r for r in results if r.action == "failed"]
+    for r in failed:
+        echo_err(f"Error: run {r.run} of {r.experiment} not recovered: {r.detail}")
+        if r.hint:
+            echo_err(f"hint: {r.hint}")
+    if failed:
         raise click.exceptions.Exit(1)

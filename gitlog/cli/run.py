@@ -33,8 +33,9 @@ def run(experiment: str | None, params: tuple[str, ...], message: str | None,
     for text in params:
         key, value = parse_param(text)
         deep_merge(merged, param_update(key, value))
+    # -C PATH: as if gitlog was started in PATH, so COMMAND runs there too
     result = run_command(list(command), repo=repo, experiment=experiment, params=merged,
-                         message=message, system_metrics=system_metrics)
+                         message=message, system_metrics=system_metrics, cwd=repo)
     where = result.run.commit[:10] if result.run.commit else (
         str(result.run.path) if result.run.path else "journal (see gitlog recover)")
     click.echo(f"gitlog: run {result.run.id} of {result.run.experiment}: {result.status} "
