@@ -673,3 +673,28 @@ def test_ls_counts_the_runs_of_both_sides_of_a_merge_as_history_shows_them(
     assert sorted(row["loss"] for row in shown) == [0.5, 0.7, 1.0]
     rows = json.loads(run_cli("ls", "--format", "json", cwd=repo).stdout)
     assert [(r["experiment"], r["runs"], r["loss"]) for r in rows] == [("a", 3, 0.7)]
+
+
+def test_tables_shorten_long_subjects_other_formats_keep_them(tmp_path: Path) -> None:
+    """A long commit subject made history's, best's and blame's tables wrap on a terminal:
+    the table cuts it to 50 columns ending in '…'; JSON, CSV and Markdown keep it whole."""
+    long = "Replace the optimiser with AdamW and warm the learning rate up over 500 steps"
+    wide = "学习率" * 20  # two columns a character
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0], subject=wide)
+    b.run("a", {"loss": 0.5}, parents=[r1], code={"train.py": "y\n"}, subject=long)
+    b.write(tmp_path)
+    cut = "Replace the optimiser with AdamW and warm the lea…"  # 50 columns
+    for query in (["history", "-m", "loss", "exp/a"], ["best", "-m", "loss"],
+                  ["blame", "-m", "loss", "--all"]):
+        table = run_cli(*query, cwd=tmp_path)
+        assert table.returncode == 0, table.stderr
+        assert cut in table.stdout and long not in table.stdout, query
+        if query[0] != "blame":
+            assert "学习率" * 8 + "…" in table.stdout  # 49 columns: a 25th would be 51
+            assert "学习率" * 8 + "学" not in table.stdout
+        assert long in run_cli(*query, "--format", "markdown", cwd=tmp_path).stdout
+        assert long in [r["subject"] for r in cli_json(tmp_path, *query)]
+        proc = run_cli(*query, "--format", "csv", cwd=tmp_path)
+        assert long in [r["subject"] for r in csv.DictReader(io.StringIO(proc.stdout))]

@@ -19,6 +19,20 @@ if TYPE_CHECKING:
     from typing import Any
 
 SPARKS = "▁▂▃▄▅▆▇█"
+SUBJECT = 50  # a table's commit subjects longer than this end in '…' (a terminal's width)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` display columns, its end an ellipsis when it was longer."""
+    if len(text) <= limit and (text.isascii() or width(text) <= limit):
+        return text
+    out, used = [], 1
+    for c in text:
+        used += width(c)
+        if used > limit:
+            break
+        out.append(c)
+    return "".join(out).rstrip() + "…"
 
 
 def width(text: str) -> int:
@@ -107,7 +121,8 @@ def _pad(cells: list[str], header: str, right: bool,
 def format_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: str,
                    clip: int | None = None) -> str:
     """A table or Markdown from (header, values, kind) columns; kind 'delta' or 'pct'
-    signs numbers, ``clip`` shortens longer table cells with '…'."""
+    signs numbers, kind 'subject' shortens a table's long subjects (``shorten``), ``clip``
+    shortens longer table cells with '…'."""
     return "\n".join(iter_columns(columns, fmt, clip))
 
 
@@ -122,6 +137,8 @@ def iter_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: str,
         cells = _column(values, kind)
         if clip and fmt == "table":
             cells = [x if len(x) <= clip else x[:clip - 1] + "…" for x in cells]
+        if kind == "subject" and fmt == "table":
+            cells = [shorten(x, SUBJECT) for x in cells]
         if markdown:
             cells = [x.replace("|", "\\|") for x in cells]
         right = _numeric(values)
@@ -160,11 +177,13 @@ def iter_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: str,
 
 
 def iter_text_table(rows: Callable[[], Iterable[Sequence[str]]], columns: Sequence[str],
-                    numeric: Iterable[int], fmt: str, chunk: int = 1000) -> Iterator[str]:
+                    numeric: Iterable[int], fmt: str, chunk: int = 1000,
+                    subject: int | None = None) -> Iterator[str]:
     """A table or Markdown of cells already written as text, in pieces of ``chunk`` lines
     (as ``iter_columns`` gives them). ``rows()`` is called twice: once to measure the
     columns, once to write them, so no cell is held in between. Columns in ``numeric``
-    are right-aligned when they hold any cell."""
+    are right-aligned when they hold any cell; a table's column ``subject`` is shortened
+    to ``SUBJECT`` columns."""
     markdown = fmt == "markdown"
     count = len(columns)
     sizes = [width(c) for c in columns]
@@ -172,9 +191,11 @@ def iter_text_table(rows: Callable[[], Iterable[Sequence[str]]], columns: Sequen
     ascii_only = all(c.isascii() for c in columns)
 
     def cells() -> Iterator[Sequence[str]]:
-        if not markdown:
+        if markdown:
+            return ([c.replace("|", "\\|") for c in r] for r in rows())
+        if subject is None:
             return iter(rows())
-        return ([c.replace("|", "\\|") for c in r] for r in rows())
+        return (_shortened(r, subject) for r in rows())
 
     def measure(batch: list[Sequence[str]]) -> None:
         nonlocal ascii_only
@@ -225,6 +246,14 @@ def iter_text_table(rows: Callable[[], Iterable[Sequence[str]]], columns: Sequen
             out = []
     if out:
         yield "\n".join(out)
+
+
+def _shortened(row: Sequence[str], at: int) -> Sequence[str]:
+    if len(row[at]) <= SUBJECT and row[at].isascii():
+        return row
+    row = list(row)
+    row[at] = shorten(row[at], SUBJECT)
+    return row
 
 
 def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str,

@@ -63,7 +63,7 @@ def best(revs: tuple[str, ...], metric: str, maximize: bool, minimize: bool,
             return
     columns = ["rank", "commit", "date", "experiment", metric, *result.fields, "status",
                "subject"]
-    emit(format_rows(rows, columns, fmt))
+    emit(format_rows(rows, columns, fmt, {"subject": "subject"}))
 
 
 @click.command()
@@ -114,7 +114,8 @@ def blame(revs: tuple[str, ...], metric: str, all_: bool, count: int, patch: boo
         for item, r in zip(table, rows, strict=False):
             item["diff"] = r.diff
         columns.append("diff")
-    emit(format_rows(table, columns, fmt, {"delta": "delta", "pct": "pct"}))
+    emit(format_rows(table, columns, fmt, {"delta": "delta", "pct": "pct",
+                                          "subject": "subject"}))
     if patch and fmt not in ("json", "csv"):
         for r in rows:
             emit(f"\n=== {r.short} {visible(r.subject)} ({r.previous[:10]} -> "
