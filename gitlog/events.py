@@ -63,8 +63,10 @@ def logs(rev: str | None = None, *, level: str | None = None, grep: str | None =
     commit = resolve_run(repo, config, rev)
     with repo.cat_file() as cat:
         if not holds_run(cat, commit, config.log_dir):
-            raise RevisionError(rev or commit[:12], "this commit holds no run",
-                                hint="pick a run from 'gitlog history' or 'gitlog ls'")
+            from .logdirs import moved_hint
+
+            raise RevisionError(rev or commit[:12], "this commit holds no run", hint=moved_hint(
+                repo, config, "pick a run from 'gitlog history' or 'gitlog ls'", commit))
         got = own_events(cat, commit, config.log_dir)
     needle = grep.lower() if grep else None
     events, skipped = [], 0

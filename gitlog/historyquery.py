@@ -186,7 +186,7 @@ def query_history(metrics: Sequence[str] | None, revs: Sequence[str] = (), *,
         rows, fell_back = _walk_rows(repo, config, index, list(revs), all, first_parent,
                                      specs, progress)
         if not rows.lines:
-            raise no_runs_error(revs, all, fell_back)
+            raise no_runs_error(revs, all, fell_back, repo=repo, config=config)
         missing = _without_values(rows.lines, len(specs))
         if missing and not (defaulted and len(missing) < len(specs)):
             raise no_metric_error(_metrics_in(index, rows.lines),

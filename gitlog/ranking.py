@@ -61,7 +61,7 @@ def query_best(metric: str, *, maximize: bool | None = None, where: str | None =
     with Index(repo.gitlog_dir, config.log_dir) as index:
         log = collect(repo, config, index, list(revs), all_=not revs)
         if not log.runs:
-            raise no_runs_error(revs, not revs, log.fell_back)
+            raise no_runs_error(revs, not revs, log.fell_back, repo=repo, config=config)
         candidates = []
         for entry in log.runs:
             flat = entry.facts.metrics()

@@ -698,3 +698,37 @@ def test_tables_shorten_long_subjects_other_formats_keep_them(tmp_path: Path) ->
         assert long in [r["subject"] for r in cli_json(tmp_path, *query)]
         proc = run_cli(*query, "--format", "csv", cwd=tmp_path)
         assert long in [r["subject"] for r in csv.DictReader(io.StringIO(proc.stdout))]
+
+
+def test_queries_say_where_runs_logged_under_an_earlier_log_dir_are(tmp_path: Path) -> None:
+    """Changing log_dir hid every earlier run: history, best, blame, show, logs and
+    compare said there were no runs, with the hint to log one."""
+    b = Builder(log_dir="logs/old")
+    c0 = b.commit("main", {"train.py": "x\n", ".gitlog.yaml": "log_dir: 'logs/old'  # mine\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0])
+    b.run("a", {"loss": 0.5}, parents=[r1], code={"train.py": "y\n"})
+    repo = tmp_path / "p"
+    b.write(repo)
+    git(repo, "checkout", "-q", "exp/a")
+    (repo / ".gitlog.yaml").write_text("log_dir: logs/new\n")
+    hint = ("hint: runs were logged under logs/old, not under log_dir logs/new: to query "
+            "them, set log_dir: logs/old in .gitlog.yaml\n")
+    for query, error in ((["history", "-m", "loss"], "no runs found in any experiment"),
+                         (["best", "-m", "loss"], "no runs found in any experiment"),
+                         (["blame", "-m", "loss", "--all"], "no runs found in any experiment"),
+                         (["show"], "no runs yet: HEAD"), (["logs"], "no runs yet: HEAD"),
+                         (["compare", "a~1", "a"], "this commit holds no run: a~1")):
+        proc = run_cli(*query, cwd=repo)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", f"Error: {error}\n{hint}")
+    (repo / ".gitlog.yaml").write_text("log_dir: logs/old\n")  # as the hint says
+    assert [r["loss"] for r in cli_json(repo, "history", "-m", "loss")] == [1.0, 0.5]
+    git(repo, "checkout", "-q", "main")
+    (repo / ".gitlog.yaml").unlink()  # the default, .gitlog, and no run ever there
+    proc = run_cli("show", cwd=repo)
+    assert proc.stderr == ("Error: no runs yet: HEAD\nhint: runs were logged under logs/old, "
+                           "not under log_dir .gitlog: to query them, set log_dir: logs/old "
+                           "in .gitlog.yaml\n")
+    fresh = tmp_path / "fresh"  # no run anywhere: the hint to log one
+    git(tmp_path, "init", "-q", str(fresh))
+    proc = run_cli("history", "-m", "loss", cwd=fresh)
+    assert proc.stderr.endswith("hint: log one: gitlog run -e NAME -- python train.py\n")
