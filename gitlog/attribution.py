@@ -3,7 +3,8 @@
 Every pair of consecutive runs on a line of history whose code differs is a code change;
 it is credited with the metric's change between the two runs. The author and subject are
 the new run's code commit's when the code commit changed (else the run commit's: the
-change was uncommitted work).
+change was uncommitted work); a merge as code commit is looked through to the commit it
+brought in that changed the code.
 """
 
 from __future__ import annotations
@@ -86,15 +87,15 @@ def query_blame(metric: str, revs: Sequence[str] = (), *, all: bool = False, n: 
     moved.sort(key=lambda r: (-abs(r.metrics[metric].delta or 0), -facts[r.commit].time))
     moved = moved[:n]
     code_of = {}
+    spec = code_pathspec(config)
     for row in moved:
         mine = facts[row.commit].code_commit
         before_run = compared[row.commit]
         before = facts[before_run].code_commit if before_run in facts else None
-        code_of[row.commit] = mine if mine and mine != before and repo.rev_parse(mine) \
-            else row.commit
+        code_of[row.commit] = _change_commit(repo, before, mine, spec) \
+            if mine and mine != before and repo.rev_parse(mine) else row.commit
     info = _commit_info(repo, sorted(set(code_of.values())))
     out = []
-    spec = code_pathspec(config)
     for row in moved:
         cell = row.metrics[metric]
         code = code_of[row.commit]
@@ -130,6 +131,17 @@ def _compared_with(rows: list, metric: str) -> dict[str, str]:
         if before and changed:
             out[row.commit] = before
     return out
+
+
+def _change_commit(repo: Repo, before: str | None, mine: str, spec: list[str]) -> str:
+    """The commit to credit with the change from code commit ``before`` to ``mine``:
+    the newest commit between them that changed a code file, not a merge (whose author
+    and subject say who merged, not who changed the code); the merged-in side first, as
+    ``git log --topo-order`` lists it. ``mine`` when none is found."""
+    span = [f"{before}..{mine}"] if before and repo.rev_parse(before) else [mine]
+    found = repo.git("log", "-1", "--no-merges", "--topo-order", "--format=%H", *span, "--",
+                     *spec, check=False).strip()
+    return found or mine
 
 
 def _finite(value: float | None) -> bool:

@@ -442,6 +442,32 @@ def test_blame_names_the_code_change_and_its_author(repo: Path) -> None:
     assert "+print('slower')" in out[0]["diff"]
 
 
+def test_blame_credits_the_commit_a_merge_brought_in_not_the_merge(repo: Path) -> None:
+    """A run on a merge of a feature branch credited the merge: its subject and author
+    (who merged) instead of the feature's commit and author (who changed the code)."""
+    def train(loss: float) -> None:
+        with gitlog.start("exp", repo=repo) as run:
+            run.log_metric("loss", loss)
+
+    train(1.0)
+    git(repo, "checkout", "-qb", "feature")
+    (repo / "train.py").write_text("print('scaled')\n")
+    git(repo, "commit", "-qam", "Scale features", "--author", "Bob <bob@example.com>")
+    bob = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-q", "main")
+    (repo / "README.md").write_text("usage\n")
+    git(repo, "add", "README.md")
+    git(repo, "commit", "-qm", "Document usage")  # main moved on: a real merge
+    git(repo, "merge", "-q", "--no-ff", "feature", "-m", "Merge branch 'feature'")
+    train(0.5)
+    rows = gitlog.blame("loss", ["exp"], repo=repo)
+    assert [(r.code_commit, r.author, r.subject, r.delta, r.files) for r in rows] == [
+        (bob, "Bob <bob@example.com>", "Scale features", -0.5, ["README.md", "train.py"])]
+    out = cli_json(repo, "blame", "-m", "loss", "exp")
+    assert [(r["commit"], r["author"], r["subject"]) for r in out] == [
+        (bob[:10], "Bob <bob@example.com>", "Scale features")]
+
+
 def test_a_run_without_the_metric_between_two_that_have_it(tmp_path: Path) -> None:
     """The change is measured from the last run that has the metric, and so are the code
     changes history shows and blame credits: a run in between that lacks the metric
