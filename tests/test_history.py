@@ -681,7 +681,8 @@ def test_tables_show_control_characters_written_out(tmp_path: Path) -> None:
     assert patch.returncode == 0, patch.stderr
     assert "+print('\\x1b[2J')\n+\tx = 1" in patch.stdout  # a diff keeps its tabs
     assert "=== " in patch.stdout and "\x1b" not in patch.stdout and "\r" not in patch.stdout
-    for args in (["history", "-m", "loss", "--all"], ["best", "-m", "loss"], ["show", "r"]):
+    for args in (["history", "-m", "loss", "--all"], ["best", "-m", "loss"], ["show", "r"],
+                 ["compare", "r~1", "r"]):  # compare's heading line wrote the subject raw
         for fmt in ("table", "markdown") if args[0] != "show" else ("table",):
             proc = run_cli(*args, "--format", fmt, cwd=repo)
             assert proc.returncode == 0 and shown in proc.stdout, proc.stdout

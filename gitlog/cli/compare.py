@@ -63,6 +63,7 @@ def compare(revs: tuple[str, ...], only_changed: bool, fmt: str, repo: str) -> N
     Example: gitlog compare baseline high-lr
     """
     from gitlog.comparison import compare as run_compare
+    from gitlog.display import visible
 
     result = run_compare(revs, repo=repo)
     for text in result.warnings:
@@ -83,7 +84,7 @@ def compare(revs: tuple[str, ...], only_changed: bool, fmt: str, repo: str) -> N
         emit(format_rows(rows + _code_rows(result), columns, "csv", kinds))
         return
     for i, run in enumerate(result.runs):
-        emit(f"{'base' if i == 0 else 'vs':4s} {run.label}  {run.subject}")
+        emit(visible(f"{'base' if i == 0 else 'vs':4s} {run.label}  {run.subject}"))
     for section in ("params", "metrics", "data", "model"):
         part = [r for r in rows if r["section"] == section]
         if not part:
