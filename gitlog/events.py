@@ -40,10 +40,14 @@ def fields_text(fields: dict[str, Any]) -> str:
 def _shown(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
+    if isinstance(value, bool):  # as JSON and --where write it
+        return "true" if value else "false"
     if isinstance(value, float) and math.isfinite(value):
         return f"{value:.6g}"
+    if isinstance(value, (dict, list)):  # as JSON writes it, not Python's {'x': 1}
+        import json
+
+        return json.dumps(value, ensure_ascii=False, default=str)
     return str(value)
 
 

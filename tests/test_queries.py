@@ -758,3 +758,31 @@ def test_queries_say_where_runs_logged_under_an_earlier_log_dir_are(tmp_path: Pa
     git(tmp_path, "init", "-q", str(fresh))
     proc = run_cli("history", "-m", "loss", cwd=fresh)
     assert proc.stderr.endswith("hint: log one: gitlog run -e NAME -- python train.py\n")
+
+
+def test_booleans_read_true_and_false_as_where_writes_them(tmp_path: Path) -> None:
+    """Tables and CSV wrote a boolean as yes/no: the same as the string 'yes' that
+    params.yaml keeps apart from it, and not what --where takes (flag == true). Event
+    fields that are mappings showed as Python wrote them ({'x': 1}), not as JSON."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    events = json.dumps({"ts": "t1", "level": "info", "message": "m", "step": 1,
+                         "fields": {"ok": False, "d": {"x": 1}}}) + "\n"
+    b.run("a", {"loss": 1.0}, parents=[c0], params={"flag": "true", "answer": "'yes'"},
+          code={".gitlog/events.jsonl": events})
+    repo = tmp_path / "p"
+    b.write(repo)
+    where = ["best", "-m", "loss", "--where", "flag == true and answer == 'yes'"]
+    first = cli_json(repo, *where)[0]
+    assert (first["flag"], first["answer"]) == (True, "yes")
+    proc = run_cli(*where, "--format", "csv", cwd=repo)
+    row = next(csv.DictReader(io.StringIO(proc.stdout)))
+    assert (row["flag"], row["answer"]) == ("true", "yes")
+    for fmt in ("table", "markdown"):
+        proc = run_cli(*where, "--format", fmt, cwd=repo)
+        header, cells = proc.stdout.splitlines()[0], proc.stdout.splitlines()[2]
+        shown = dict(zip(header.strip("| ").split(), cells.strip("| ").split(), strict=False))
+        assert (shown["flag"], shown["answer"]) == ("true", "yes"), fmt
+    table = run_cli("logs", "a", cwd=repo).stdout
+    assert table.splitlines()[2].endswith('ok=false, d={"x": 1}')
+    assert [r["message"] for r in cli_json(repo, "logs", "a", "--grep", "ok=false")] == ["m"]

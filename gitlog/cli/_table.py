@@ -46,7 +46,7 @@ def number(value: Any, signed: bool = False, suffix: str = "") -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return "true" if value else "false"
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)
