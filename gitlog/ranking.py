@@ -54,7 +54,7 @@ def query_best(metric: str, *, maximize: bool | None = None, where: str | None =
         raise GitlogError(f"-n must be at least 1, got {n}", hint="ask for the top K: -n 5")
     if not metric.strip():
         raise no_metric_given()
-    condition = parse(where) if where else None
+    condition = parse(where) if where is not None else None
     if maximize is None:
         maximize = config.better(metric) == "higher"
     names = metric_names(config, metric)

@@ -209,6 +209,13 @@ def test_best_where_errors_point_at_the_column(twoexp: tuple[Path, dict]) -> Non
     assert "hint: write comparisons joined by and/or/not" in proc.stderr
     proc = run_cli("best", "-m", "loss", "--where", "__import__('os').system('x')", cwd=repo)
     assert proc.returncode == 1 and "bad --where at column 17: unexpected '.'" in proc.stderr
+    proc = run_cli("best", "-m", "loss", "--where", "", cwd=repo)  # ("$EMPTY"): not all runs
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr.startswith("Error: bad --where at column 1: the expression is empty\n")
+    proc = run_cli("best", "-m", "loss", "--where", "run == 1", cwd=repo)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == ("Error: bad --where at column 8: run is text, never the number or "
+                           "boolean 1\nhint: quote it: --where \"run == '1'\"\n")
 
 
 def test_best_where_takes_a_short_commit_id_as_the_tables_show_it(
@@ -305,6 +312,10 @@ def test_filter_language(text: str, run: dict, expected: bool) -> None:
     ("a < 1 b < 2", 7, "unexpected 'b'"),
     ("params. < 1", 1, "params needs a name: params.NAME"),
     ("a ; b", 3, "unexpected ';'"),
+    # a run's field is text: compared with a number or boolean it never matched
+    ("(run == 5)", 9, "run is text, never the number or boolean 5"),
+    ("1234567 != commit", 1, "commit is text, never the number or boolean 1234567"),
+    ("a < 1 or status == True", 20, "status is text, never the number or boolean True"),
 ])
 def test_filter_errors(text: str, column: int, problem: str) -> None:
     with pytest.raises(FilterError) as info:
@@ -362,6 +373,11 @@ def test_filter_quoting_errors(text: str, column: int, problem: str) -> None:
     ("metrics.`lr` > 0", "the metric 'metrics.`lr`'", "did you mean params.lr?"),
     ("`recall` > 0", "the metric or param '`recall`'", "did you mean `recall%`?"),
     ("params.nosuch > 0", "the param 'params.nosuch'", "known: params.`drop out`, params.lr"),
+    # text without its quotes, next to a run's field
+    ("experiment == baseline", "the metric or param 'baseline'",
+     "to compare experiment with the text baseline, quote it: 'baseline'"),
+    ("lrr != subject", "the metric or param 'lrr'",
+     "to compare subject with the text lrr, quote it: 'lrr'; or did you mean lr?"),
 ])
 def test_filter_unknown_fields_are_suggested_as_they_must_be_written(
         text: str, message: str, hint: str) -> None:
