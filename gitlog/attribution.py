@@ -18,6 +18,7 @@ from .errors import GitlogError
 from .git import Repo
 from .historyquery import no_metric_given
 from .index import Index
+from .logdirs import moved_note
 from .runlog import code_pathspec, collect, no_runs_error, walk_notes
 from .timeline import build_rows
 
@@ -115,7 +116,8 @@ def query_blame(metric: str, revs: Sequence[str] = (), *, all: bool = False, n: 
         out.append(BlameRow(row.commit, before_run, code, author, date, row.experiment,
                             subject, cell.value or 0, cell.delta or 0, cell.pct,
                             cell.verdict or "", files, added, deleted, diff))
-    return BlameResult(out, log.warnings, walk_notes(repo, log.fell_back))
+    return BlameResult(out, log.warnings, walk_notes(repo, log.fell_back) +
+                       moved_note(repo, config, index.moved_from))
 
 
 def _compared_with(rows: list, metric: str) -> dict[str, str]:

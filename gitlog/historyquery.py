@@ -192,6 +192,10 @@ def query_history(metrics: Sequence[str] | None, revs: Sequence[str] = (), *,
             raise no_metric_error(_metrics_in(index, rows.lines),
                                   [metrics[i] for i in missing], step)
         notes = walk_notes(repo, fell_back)
+        if index.moved_from:  # (once, the query after log_dir changed)
+            from .logdirs import moved_note
+
+            notes += moved_note(repo, config, index.moved_from)
         if index.busy:
             notes.append("the index is locked by another process: this answer was not "
                          "cached, so the next query walks again")

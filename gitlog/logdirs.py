@@ -45,6 +45,18 @@ def _named_log_dirs(repo: Repo) -> list[str]:
     return folders
 
 
+def moved_note(repo: Repo, config: Config, old: str | None) -> list[str]:
+    """The note for a query that found runs just after ``log_dir`` changed from ``old``
+    (the index says so, once): the runs logged under ``old`` are not shown."""
+    if not old or old.strip("/") == config.log_dir.strip("/"):
+        return []
+    paths = [f":(literal){old.strip('/')}/{name}" for name in ("run.yaml", "metrics.json")]
+    if not repo.git("log", "--all", "-1", "--format=%H", "--", *paths, check=False).strip():
+        return []
+    return [f"log_dir is now {config.log_dir} (was {old}): the runs logged under {old} are "
+            f"not shown; to see them, set log_dir: {old} in {CONFIG_FILE}"]
+
+
 def moved_hint(repo: Repo, config: Config, hint: str, commit: str | None = None) -> str:
     """``hint``, or, when runs were logged under another log directory (see
     ``earlier_log_dir``), how to see them."""

@@ -15,6 +15,7 @@ from .filters import parse
 from .git import Repo
 from .historyquery import metric_names, no_metric_error, no_metric_given
 from .index import Index
+from .logdirs import moved_note
 from .runlog import collect, no_runs_error, walk_notes
 
 
@@ -103,7 +104,7 @@ def query_best(metric: str, *, maximize: bool | None = None, where: str | None =
         rows.append(BestRow(rank, f.commit, f.date, entry.experiment, f.run_id, f.status,
                             f.subject, value, shown))
     return BestResult(rows, metric, "max" if maximize else "min", list(fields), log.warnings,
-                      walk_notes(repo, False))
+                      walk_notes(repo, False) + moved_note(repo, config, index.moved_from))
 
 
 def best(metric: str, *, maximize: bool | None = None, where: str | None = None, n: int = 10,

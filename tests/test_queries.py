@@ -802,3 +802,29 @@ def test_booleans_read_true_and_false_as_where_writes_them(tmp_path: Path) -> No
     table = run_cli("logs", "a", cwd=repo).stdout
     assert table.splitlines()[2].endswith('ok=false, d={"x": 1}')
     assert [r["message"] for r in cli_json(repo, "logs", "a", "--grep", "ok=false")] == ["m"]
+
+
+def test_the_first_query_after_log_dir_changed_says_earlier_runs_are_not_shown(
+        tmp_path: Path) -> None:
+    """With runs under both folders, history, best and blame showed the new folder's
+    alone, without a word: the first query after the change now says so, once."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0])
+    b.log_dir = "logs/new"
+    r2 = b.run("a", {"loss": 0.5}, parents=[r1], code={"train.py": "y\n"})
+    b.run("a", {"loss": 0.4}, parents=[r2], code={"train.py": "z\n"})
+    repo = tmp_path / "p"
+    b.write(repo)
+    note = ("gitlog: log_dir is now logs/new (was .gitlog): the runs logged under .gitlog "
+            "are not shown; to see them, set log_dir: .gitlog in .gitlog.yaml\n")
+    for query, rows in ((["history", "-m", "loss", "a"], 2), (["best", "-m", "loss"], 2),
+                        (["blame", "-m", "loss", "--all"], 1)):
+        (repo / ".gitlog.yaml").unlink(missing_ok=True)
+        assert run_cli(*query, cwd=repo).returncode == 0  # the index is built for .gitlog
+        (repo / ".gitlog.yaml").write_text("log_dir: logs/new\n")
+        first = run_cli(*query, "--format", "csv", cwd=repo)
+        assert (first.returncode, first.stderr) == (0, note), query
+        assert len(list(csv.DictReader(io.StringIO(first.stdout)))) == rows
+        again = run_cli(*query, "--format", "csv", cwd=repo)
+        assert (again.stdout, again.stderr) == (first.stdout, ""), query
