@@ -828,3 +828,18 @@ def test_the_first_query_after_log_dir_changed_says_earlier_runs_are_not_shown(
         assert len(list(csv.DictReader(io.StringIO(first.stdout)))) == rows
         again = run_cli(*query, "--format", "csv", cwd=repo)
         assert (again.stdout, again.stderr) == (first.stdout, ""), query
+
+
+def test_compare_markdown_renders_as_headings_and_a_list(twoexp: tuple[Path, dict]) -> None:
+    """Markdown wrote the table's '== params ==' lines and the run lines as they were,
+    which render as one run-on paragraph."""
+    repo, c = twoexp
+    proc = run_cli("compare", c["a1"], "a", "--format", "markdown", cwd=repo)
+    a1, a4 = f"{c['a1'][:10]} (a)", f"{c['a4'][:10]} (a)"
+    lines = proc.stdout.splitlines()
+    assert lines[:5] == [f"- base {a1}  a: first", f"- vs   {a4}  a: tuned", "",
+                         "### params", ""]
+    assert lines[5].startswith("| key ") and "### metrics" in lines and "### code" in lines
+    assert "==" not in proc.stdout
+    table = run_cli("compare", c["a1"], "a", cwd=repo).stdout.splitlines()
+    assert table[:4] == [f"base {a1}  a: first", f"vs   {a4}  a: tuned", "", "== params =="]
