@@ -843,3 +843,21 @@ def test_compare_markdown_renders_as_headings_and_a_list(twoexp: tuple[Path, dic
     assert "==" not in proc.stdout
     table = run_cli("compare", c["a1"], "a", cwd=repo).stdout.splitlines()
     assert table[:4] == [f"base {a1}  a: first", f"vs   {a4}  a: tuned", "", "== params =="]
+
+
+def test_blame_patch_in_markdown_is_a_fenced_diff(tmp_path: Path) -> None:
+    """blame -p --format markdown wrote each diff as bare text, which Markdown renders as
+    one paragraph with its +/- lines run together (a '# comment' line as a heading)."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0])
+    r2 = b.run("a", {"loss": 0.5}, parents=[r1], code={"train.py": "# scale\n```\n"},
+               subject="Scale")
+    repo = tmp_path / "p"
+    sha = b.write(repo)
+    proc = run_cli("blame", "-m", "loss", "--all", "-p", "--format", "markdown", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    title = f"#### {sha[r2][:10]} Scale ({sha[r1][:10]} -> {sha[r2][:10]})"
+    tail = proc.stdout.split(title + "\n\n", 1)[1]
+    assert tail.startswith("````diff\ndiff --git a/train.py b/train.py\n")
+    assert tail.endswith("-x\n+# scale\n+```\n````\n")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 
 from ._group import pass_repo
@@ -118,5 +120,11 @@ def blame(revs: tuple[str, ...], metric: str, all_: bool, count: int, patch: boo
                                           "subject": "subject"}))
     if patch and fmt not in ("json", "csv"):
         for r in rows:
-            emit(f"\n=== {r.short} {visible(r.subject)} ({r.previous[:10]} -> "
-                 f"{r.commit[:10]})\n{visible_lines(r.diff or '')}".rstrip())
+            title = f"{r.short} {visible(r.subject)} ({r.previous[:10]} -> {r.commit[:10]})"
+            diff = visible_lines(r.diff or "").rstrip()
+            if fmt == "markdown":  # a heading and a fenced block, longer than any ``` inside
+                fence = "`" * max(3, 1 + max((len(m) for m in re.findall("`+", diff)),
+                                             default=0))
+                emit(f"\n#### {title}\n\n{fence}diff\n{diff}\n{fence}")
+            else:
+                emit(f"\n=== {title}\n{diff}".rstrip())
