@@ -139,8 +139,10 @@ def _change_commit(repo: Repo, before: str | None, mine: str, spec: list[str]) -
     """The commit to credit with the change from code commit ``before`` to ``mine``:
     the newest commit between them that changed a code file, not a merge (whose author
     and subject say who merged, not who changed the code); the merged-in side first, as
-    ``git log --topo-order`` lists it. ``mine`` when none is found."""
-    span = [f"{before}..{mine}"] if before and repo.rev_parse(before) else [mine]
+    ``git log --topo-order`` lists it. ``mine`` when none is found. Without ``before``,
+    only what ``mine`` itself brought (a merge: the side merged in)."""
+    span = [f"{before}..{mine}"] if before and repo.rev_parse(before) else \
+        [f"{mine}^1..{mine}"]  # (a root commit has no ^1: git fails, mine is kept)
     found = repo.git("log", "-1", "--no-merges", "--topo-order", "--format=%H", *span, "--",
                      *spec, check=False).strip()
     return found or mine
