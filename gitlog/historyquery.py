@@ -85,8 +85,8 @@ def parse_threshold(text: str | float | None) -> tuple[float, bool] | None:
 
 def _timestamp(repo: Repo, option: str, text: str | None) -> int | None:
     """``--since``/``--until`` as a Unix time, read as git reads dates, but for two
-    things git does that surprise: a day alone (2024-05-01, jan 1 2024, last monday)
-    means that whole day (git would take the current time of day on it), and text git
+    things git does that surprise: a day alone (2024-05-01, jan 1 2024, last monday,
+    today) means that whole day (git would take the current time of day on it), and text git
     cannot read at all is an error (git would take it as now)."""
     if not text:
         return None
@@ -95,6 +95,10 @@ def _timestamp(repo: Repo, option: str, text: str | None) -> int | None:
         import time
 
         return int(time.time())
+    if raw.lower() == "today":  # (git cannot read it) the day, as 2024-05-01 is read
+        import time
+
+        raw = time.strftime("%Y-%m-%d")
     day = _day_only(raw)
     if day:
         raw += " 00:00:00" if option == "since" else " 23:59:59"

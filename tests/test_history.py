@@ -206,6 +206,7 @@ def test_a_day_in_words_means_that_whole_day_too(twoexp: tuple[Path, dict]) -> N
     assert commits("--since", "jan 1 2024 00:05") == every[3:]  # a time given stays
     assert commits("--until", "jan 1 2024 00:03") == every[:2]
     assert commits("--since", "2 weeks ago") == []  # relative: as git reads it
+    assert commits("--since", "today") == [] and commits("--until", "today") == every
 
 
 def test_steps_of_the_series(tmp_path: Path) -> None:
