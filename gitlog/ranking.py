@@ -87,9 +87,12 @@ def query_best(metric: str, *, maximize: bool | None = None, where: str | None =
         if label not in shown_already:
             fields[label] = item
     runs = []
+    series = {str(k): metric_names(config, str(k))
+              for k in config["metrics"].get("aliases") or {}} if condition else {}
     for entry, _, flat in candidates:
         f = entry.facts
-        runs.append({"metrics": flat, "params": extra.get(f.commit, ({}, None))[0],
+        runs.append({"metrics": _with_series(flat, series),
+                     "params": extra.get(f.commit, ({}, None))[0],
                      "experiment": entry.experiment, "status": f.status, "run": f.run_id,
                      "commit": f.commit, "subject": f.subject, "author": f.author})
     if condition is not None:  # a field no run has is a misspelling, not "no match"
@@ -105,6 +108,20 @@ def query_best(metric: str, *, maximize: bool | None = None, where: str | None =
                             f.subject, value, shown))
     return BestResult(rows, metric, "max" if maximize else "min", list(fields), log.warnings,
                       walk_notes(repo, False) + moved_note(repo, config, index.moved_from))
+
+
+def _with_series(flat: dict[str, float], series: dict[str, list[str]]) -> dict[str, float]:
+    """A run's metrics plus the name of each series of ``metrics.aliases`` it has under
+    another of its names, so that --where reads ``acc`` as ``-m acc`` does."""
+    missing = [names for name, names in series.items() if name not in flat]
+    if not missing:
+        return flat
+    out = dict(flat)
+    for names in missing:
+        value = next((flat[n] for n in names if n in flat), None)
+        if value is not None:
+            out[names[0]] = value
+    return out
 
 
 def best(metric: str, *, maximize: bool | None = None, where: str | None = None, n: int = 10,

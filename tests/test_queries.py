@@ -861,3 +861,17 @@ def test_blame_patch_in_markdown_is_a_fenced_diff(tmp_path: Path) -> None:
     tail = proc.stdout.split(title + "\n\n", 1)[1]
     assert tail.startswith("````diff\ndiff --git a/train.py b/train.py\n")
     assert tail.endswith("-x\n+# scale\n+```\n````\n")
+
+
+def test_best_where_reads_a_series_of_metrics_aliases_as_m_does(
+        twoexp: tuple[Path, dict]) -> None:
+    """With metrics.aliases {acc: [accuracy]}, best -m acc ranked the runs' accuracy but
+    --where 'acc > 0.6' said no run with the metric acc has the metric 'acc'."""
+    repo, c = twoexp
+    (repo / ".gitlog.yaml").write_text("metrics:\n  aliases: {acc: [accuracy]}\n")
+    rows = cli_json(repo, "best", "-m", "acc", "--where", "acc > 0.6")
+    assert [(r["commit"], r["acc"]) for r in rows] == [(c["a4"][:10], 0.75),
+                                                      (c["a3"][:10], 0.7)]
+    rows = cli_json(repo, "best", "-m", "loss", "--where", "metrics.acc >= 0.6 and loss < 1")
+    assert [(r["commit"], r["metrics.acc"]) for r in rows] == [(c["a4"][:10], 0.75),
+                                                              (c["a2"][:10], 0.6)]
