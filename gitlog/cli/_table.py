@@ -190,12 +190,12 @@ def iter_text_table(rows: Callable[[], Iterable[Sequence[str]]], columns: Sequen
     filled = [False] * count
     ascii_only = all(c.isascii() for c in columns)
 
-    def cells() -> Iterator[Sequence[str]]:
+    def cells(cut: int | None = None) -> Iterator[Sequence[str]]:
         if markdown:
             return ([c.replace("|", "\\|") for c in r] for r in rows())
-        if subject is None:
+        if cut is None:
             return iter(rows())
-        return (_shortened(r, subject) for r in rows())
+        return (_shortened(r, cut) for r in rows())
 
     def measure(batch: list[Sequence[str]]) -> None:
         nonlocal ascii_only
@@ -218,6 +218,11 @@ def iter_text_table(rows: Callable[[], Iterable[Sequence[str]]], columns: Sequen
             batch = []
     if batch:
         measure(batch)
+    # measured whole: only when a subject is too wide are the rows shortened as written
+    cut = subject if subject is not None and not markdown and sizes[subject] > SUBJECT \
+        else None
+    if cut is not None:
+        sizes[cut] = max(SUBJECT, width(columns[cut]))
     right_side = set(numeric)
     rights = [i in right_side and filled[i] for i in range(count)]
     heads = [_pad([], name, right, size)[1]
@@ -233,7 +238,7 @@ def iter_text_table(rows: Callable[[], Iterable[Sequence[str]]], columns: Sequen
                                                                      strict=True)) + \
         (" |" if markdown else "")
     out: list[str] = []
-    for row in cells():
+    for row in cells(cut):
         if ascii_only:
             text = line % tuple(row)
         else:
