@@ -3,7 +3,8 @@
 Every pair of consecutive runs on a line of history whose code differs is a code change;
 it is credited with the metric's change between the two runs. The author and subject are
 the new run's code commit's when the code commit changed (else the run commit's: the
-change was uncommitted work).
+change was uncommitted work); a merge as code commit is looked through to the commit it
+brought in that changed the code.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .errors import GitlogError
 from .git import Repo
 from .historyquery import no_metric_given
 from .index import Index
+from .logdirs import moved_note
 from .runlog import code_pathspec, collect, no_runs_error, walk_notes
 from .timeline import build_rows
 
@@ -78,7 +80,7 @@ def query_blame(metric: str, revs: Sequence[str] = (), *, all: bool = False, n: 
     with Index(repo.gitlog_dir, config.log_dir) as index:
         log = collect(repo, config, index, list(revs), all_=all, changes=True)
         if not log.runs:
-            raise no_runs_error(revs, all, log.fell_back)
+            raise no_runs_error(revs, all, log.fell_back, repo=repo, config=config)
         rows = build_rows(repo, config, index, log, [metric])
     facts = {r.facts.commit: r.facts for r in log.runs}
     compared = _compared_with(rows, metric)
@@ -86,15 +88,15 @@ def query_blame(metric: str, revs: Sequence[str] = (), *, all: bool = False, n: 
     moved.sort(key=lambda r: (-abs(r.metrics[metric].delta or 0), -facts[r.commit].time))
     moved = moved[:n]
     code_of = {}
+    spec = code_pathspec(config)
     for row in moved:
         mine = facts[row.commit].code_commit
         before_run = compared[row.commit]
         before = facts[before_run].code_commit if before_run in facts else None
-        code_of[row.commit] = mine if mine and mine != before and repo.rev_parse(mine) \
-            else row.commit
+        code_of[row.commit] = _change_commit(repo, before, mine, spec) \
+            if mine and mine != before and repo.rev_parse(mine) else row.commit
     info = _commit_info(repo, sorted(set(code_of.values())))
     out = []
-    spec = code_pathspec(config)
     for row in moved:
         cell = row.metrics[metric]
         code = code_of[row.commit]
@@ -114,7 +116,8 @@ def query_blame(metric: str, revs: Sequence[str] = (), *, all: bool = False, n: 
         out.append(BlameRow(row.commit, before_run, code, author, date, row.experiment,
                             subject, cell.value or 0, cell.delta or 0, cell.pct,
                             cell.verdict or "", files, added, deleted, diff))
-    return BlameResult(out, log.warnings, walk_notes(repo, log.fell_back))
+    return BlameResult(out, log.warnings, walk_notes(repo, log.fell_back) +
+                       moved_note(repo, config, index.moved_from))
 
 
 def _compared_with(rows: list, metric: str) -> dict[str, str]:
@@ -130,6 +133,19 @@ def _compared_with(rows: list, metric: str) -> dict[str, str]:
         if before and changed:
             out[row.commit] = before
     return out
+
+
+def _change_commit(repo: Repo, before: str | None, mine: str, spec: list[str]) -> str:
+    """The commit to credit with the change from code commit ``before`` to ``mine``:
+    the newest commit between them that changed a code file, not a merge (whose author
+    and subject say who merged, not who changed the code); the merged-in side first, as
+    ``git log --topo-order`` lists it. ``mine`` when none is found. Without ``before``,
+    only what ``mine`` itself brought (a merge: the side merged in)."""
+    span = [f"{before}..{mine}"] if before and repo.rev_parse(before) else \
+        [f"{mine}^1..{mine}"]  # (a root commit has no ^1: git fails, mine is kept)
+    found = repo.git("log", "-1", "--no-merges", "--topo-order", "--format=%H", *span, "--",
+                     *spec, check=False).strip()
+    return found or mine
 
 
 def _finite(value: float | None) -> bool:

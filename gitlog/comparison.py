@@ -100,9 +100,11 @@ def compare(revs: Sequence[str], *, repo: str | Path | Repo = ".") -> Comparison
         for rev, commit in zip(revs, commits, strict=False):
             record = read_run(cat, commit, config.log_dir, events=False)
             if record is None:
-                raise RevisionError(rev, "this commit holds no run",
-                                    hint="name run commits, experiments or run ids "
-                                         "('gitlog ls', 'gitlog history')")
+                from .logdirs import moved_hint
+
+                raise RevisionError(rev, "this commit holds no run", hint=moved_hint(
+                    repo, config, "name run commits, experiments or run ids ('gitlog ls', "
+                    "'gitlog history')", commit))
             records.append(record)
     heads = []
     for rev, commit, record in zip(revs, commits, records, strict=False):

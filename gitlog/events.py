@@ -40,10 +40,14 @@ def fields_text(fields: dict[str, Any]) -> str:
 def _shown(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
+    if isinstance(value, bool):  # as JSON and --where write it
+        return "true" if value else "false"
     if isinstance(value, float) and math.isfinite(value):
         return f"{value:.6g}"
+    if isinstance(value, (dict, list)):  # as JSON writes it, not Python's {'x': 1}
+        import json
+
+        return json.dumps(value, ensure_ascii=False, default=str)
     return str(value)
 
 
@@ -63,8 +67,10 @@ def logs(rev: str | None = None, *, level: str | None = None, grep: str | None =
     commit = resolve_run(repo, config, rev)
     with repo.cat_file() as cat:
         if not holds_run(cat, commit, config.log_dir):
-            raise RevisionError(rev or commit[:12], "this commit holds no run",
-                                hint="pick a run from 'gitlog history' or 'gitlog ls'")
+            from .logdirs import moved_hint
+
+            raise RevisionError(rev or commit[:12], "this commit holds no run", hint=moved_hint(
+                repo, config, "pick a run from 'gitlog history' or 'gitlog ls'", commit))
         got = own_events(cat, commit, config.log_dir)
     needle = grep.lower() if grep else None
     events, skipped = [], 0

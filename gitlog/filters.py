@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import GitlogError
@@ -66,6 +66,9 @@ class Field:
     kind: str  # params | metrics | run | bare
     name: str
     quoted: bool = False  # written in backticks: exactly this key, never split on '.'
+    # the run's text field a bare name is compared with (experiment == baseline): the
+    # name is likely text that lacks its quotes
+    beside: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -126,6 +129,10 @@ class UnknownFieldError(GitlogError):
         hint = (f"did you mean {' or '.join(close)}?" if close else
                 f"known: {', '.join(known[:8])}{', ...' if len(known) > 8 else ''}"
                 if known else "see a run's params and metrics with 'gitlog show'")
+        if field.beside:
+            hint = (f"to compare {field.beside} with the text {field.name}, quote it: "
+                    f"'{field.name}'" + (f"; or did you mean {' or '.join(close)}?"
+                                         if close else ""))
         super().__init__(f"--where names the {what} {field.label!r}, which no run{among} has",
                          hint=hint)
 
@@ -214,6 +221,26 @@ def _compare(op: str, left: Any, right: Any) -> bool:
         return False
 
 
+class _Constant:
+    """A number or true/false operand, as written."""
+
+    def __init__(self, value: Any, raw: str) -> None:
+        self.value, self.raw = value, raw
+
+    def __call__(self, run: dict[str, Any]) -> Any:
+        return self.value
+
+
+class _Field:
+    """A field operand."""
+
+    def __init__(self, field: Field) -> None:
+        self.field, self.get = field, _getter(field)
+
+    def __call__(self, run: dict[str, Any]) -> Any:
+        return self.get(run)
+
+
 class _Literal:
     """A quoted string operand; its column is kept for errors about it."""
 
@@ -237,6 +264,26 @@ def _abbreviated(text: str, left: Getter, right: Getter, named: list[Field]) -> 
                           hint="copy it from the commit column: --where \"commit == "
                                "'29cff67254'\"")
     return literal.value.lower()
+
+
+def _text_operands(text: str, named: list[Field], op: str, left: Getter, right: Getter,
+                   at: tuple[int, int]) -> None:
+    """A run field (text) compared with a number or true/false never matches: an error
+    with the quoted form as the hint. Compared with a bare name, that name is marked
+    (``Field.beside``) so that, if no run has it, the hint says to quote it."""
+    run = next((f for f in named if f.kind == "run"), None)
+    if run is None:
+        return
+    for side, other, column in ((left, right, at[1]), (right, left, at[0])):
+        if not isinstance(side, _Field):
+            continue
+        if side.field is run and isinstance(other, _Constant):
+            raise FilterError(text, column, f"{run.name} is text, never the number or "
+                              f"boolean {other.raw}",
+                              hint=f"quote it: --where \"{run.name} {op} '{other.raw}'\"")
+        if side.field.kind == "bare" and not side.field.quoted and \
+                isinstance(other, _Field) and other.field is run:
+            side.field.beside = run.name
 
 
 def _prefix(commit: Any, prefix: str) -> bool:
@@ -294,22 +341,21 @@ def parse(text: str) -> Filter:
             raise FilterError(text, len(text), "expected a field or a value, got the end")
         kind, value, at = take()
         if kind == "number":
-            number = float(value) if any(c in value for c in ".eE") else int(value)
-            return lambda run: number
+            return _Constant(float(value) if any(c in value for c in ".eE") else int(value),
+                             value)
         if kind == "string":
             body = value[1:-1].replace("\\" + value[0], value[0]).replace("\\\\", "\\")
             return _Literal(body, at)
         if kind == "bool":
-            flag = value.lower() == "true"
-            return lambda run: flag
+            return _Constant(value.lower() == "true", value)
         if kind in ("name", "quoted"):
             found = field(kind, value, at)
             fields.append(found)
-            return _getter(found)
+            return _Field(found)
         raise FilterError(text, at, f"expected a field or a value, got {value!r}")
 
     def comparison() -> Callable[[dict[str, Any]], bool]:
-        start = len(fields)
+        start, start_at = len(fields), where()
         left = operand()
         tok = peek()
         if tok is None or tok[0] != "op":
@@ -317,7 +363,9 @@ def parse(text: str) -> Filter:
             raise FilterError(text, where(),
                               f"expected a comparison ({' '.join(OPERATORS)}), got {got}")
         op = take()[1]
+        right_at = where()
         right = operand()
+        _text_operands(text, fields[start:], op, left, right, (start_at, right_at))
         if op in ("==", "=", "!=") and (commit := _abbreviated(text, left, right,
                                                                   fields[start:])):
             same = op != "!="

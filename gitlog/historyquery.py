@@ -80,9 +80,9 @@ def parse_threshold(text: str | float | None) -> tuple[float, bool] | None:
 
 def _timestamp(repo: Repo, option: str, text: str | None) -> int | None:
     """``--since``/``--until`` as a Unix time, read as git reads dates, but for two
-    things git does that surprise: a day alone (2024-05-01) means that whole day (git
-    would take the current time of day on it), and text git cannot read at all is an
-    error (git would take it as now)."""
+    things git does that surprise: a day alone (2024-05-01, jan 1 2024, last monday,
+    today) means that whole day (git would take the current time of day on it), and text git
+    cannot read at all is an error (git would take it as now)."""
     if not text:
         return None
     raw = text.strip()
@@ -90,19 +90,47 @@ def _timestamp(repo: Repo, option: str, text: str | None) -> int | None:
         import time
 
         return int(time.time())
-    if _day_only(raw):
+    if raw.lower() == "today":  # (git cannot read it) the day, as 2024-05-01 is read
+        import time
+
+        raw = time.strftime("%Y-%m-%d")
+    day = _day_only(raw)
+    if day:
         raw += " 00:00:00" if option == "since" else " 23:59:59"
-    out = repo.git("-c", f"gitlog.date={raw}", "config", "--type=expiry-date",
-                   "gitlog.date", check=False)
-    try:  # (git's words for no date or every date are no dates here)
-        value = -1 if raw in ("all", "never", "false") else int(out.strip())
-    except ValueError:
-        value = -1
+    value = _git_date(repo, raw)
     if value < 0:
         raise GitlogError(f"bad --{option} date {text!r}",
                           hint="use a date git understands: 2024-05-01, '2024-05-01 "
                                "14:00 +0200', '2 weeks ago'")
-    return value
+    return value if day else _at_clock_time(repo, raw, option, value)
+
+
+def _git_date(repo: Repo, raw: str, now: int | None = None) -> int:
+    """``raw`` as git reads a date (at the time ``now``, else the clock's); -1 if it
+    cannot."""
+    out = repo.git("-c", f"gitlog.date={raw}", "config", "--type=expiry-date",
+                   "gitlog.date", check=False,
+                   env=None if now is None else {"GIT_TEST_DATE_NOW": str(now)})
+    try:  # (git's words for no date or every date are no dates here)
+        return -1 if raw in ("all", "never", "false") else int(out.strip())
+    except ValueError:
+        return -1
+
+
+def _at_clock_time(repo: Repo, raw: str, option: str, value: int) -> int:
+    """A date in words read with the day's start (``--since``) or end (``--until``) as
+    its time of day when it names a day without one (git takes the current time of day).
+    Read as if it were that time today and tomorrow: a date that does not move is a fixed
+    day (its own time of day, if given, stays); one that moves is relative (2 weeks ago),
+    kept as git read it."""
+    import time
+
+    t = time.localtime()
+    clock = (0, 0, 0) if option == "since" else (23, 59, 59)
+    today, tomorrow = (int(time.mktime((t.tm_year, t.tm_mon, t.tm_mday + d, *clock, 0, 0, -1)))
+                       for d in (0, 1))
+    fixed = _git_date(repo, raw, today)
+    return fixed if fixed >= 0 and fixed == _git_date(repo, raw, tomorrow) else value
 
 
 def _day_only(text: str) -> bool:
@@ -157,12 +185,16 @@ def query_history(metrics: Sequence[str] | None, revs: Sequence[str] = (), *,
         rows, fell_back = _walk_rows(repo, config, index, list(revs), all, first_parent,
                                      specs, progress)
         if not rows.lines:
-            raise no_runs_error(revs, all, fell_back)
+            raise no_runs_error(revs, all, fell_back, repo=repo, config=config)
         missing = _without_values(rows.lines, len(specs))
         if missing and not (defaulted and len(missing) < len(specs)):
             raise no_metric_error(_metrics_in(index, rows.lines),
                                   [metrics[i] for i in missing], step)
         notes = walk_notes(repo, fell_back)
+        if index.moved_from:  # (once, the query after log_dir changed)
+            from .logdirs import moved_note
+
+            notes += moved_note(repo, config, index.moved_from)
         if index.busy:
             notes.append("the index is locked by another process: this answer was not "
                          "cached, so the next query walks again")

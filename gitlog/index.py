@@ -115,6 +115,9 @@ class Index:
         self.rebuilt = False
         self.busy = False  # another process held the write lock: nothing more is written
         self.problem: str | None = None  # why the cache could not be opened or written
+        # the log_dir the cache was built for when the config's has changed since: a
+        # query tells the user once that the runs logged there are not shown
+        self.moved_from: str | None = None
         self.db: sqlite3.Connection | None = None
         if not use:
             return
@@ -145,6 +148,8 @@ class Index:
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
             wanted = {"schema": SCHEMA, "log_dir": self.log_dir}
             if meta and meta != wanted:
+                if meta.get("log_dir") not in (None, self.log_dir):
+                    self.moved_from = meta["log_dir"]
                 db.close()
                 self._remove()
                 self.rebuilt = True

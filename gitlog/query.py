@@ -188,8 +188,10 @@ def latest_run(repo: Repo, config: Config) -> str:
         for _, tip, _, _ in branches:  # newest first; a branch made by 'exp new' holds none
             if holds_run(cat, tip, config.log_dir):
                 return tip
-    raise RevisionError("HEAD", "no runs yet",
-                        hint="log one: gitlog run -e NAME -- python train.py")
+    from .logdirs import moved_hint
+
+    raise RevisionError("HEAD", "no runs yet", hint=moved_hint(
+        repo, config, "log one: gitlog run -e NAME -- python train.py"))
 
 
 def show(rev: str | None = None, repo: str | Path | Repo = ".",
@@ -201,8 +203,10 @@ def show(rev: str | None = None, repo: str | Path | Repo = ".",
     with repo.cat_file() as cat:
         record = read_run(cat, commit, config.log_dir)
     if record is None:
-        raise RevisionError(rev or commit[:12], "this commit holds no run",
-                            hint="pick a run commit from 'git log exp/NAME' or 'gitlog ls'")
+        from .logdirs import moved_hint
+
+        raise RevisionError(rev or commit[:12], "this commit holds no run", hint=moved_hint(
+            repo, config, "pick a run commit from 'git log exp/NAME' or 'gitlog ls'", commit))
     subject, date = repo.git("log", "-1", "--format=%s%x00%cI", commit).strip().split("\0")
     branches = [b for b in repo.git("branch", "--format=%(refname:short)", "--points-at",
                                     commit).split() if b]

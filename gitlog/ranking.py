@@ -15,6 +15,7 @@ from .filters import parse
 from .git import Repo
 from .historyquery import metric_names, no_metric_error, no_metric_given
 from .index import Index
+from .logdirs import moved_note
 from .runlog import collect, no_runs_error, walk_notes
 
 
@@ -54,14 +55,14 @@ def query_best(metric: str, *, maximize: bool | None = None, where: str | None =
         raise GitlogError(f"-n must be at least 1, got {n}", hint="ask for the top K: -n 5")
     if not metric.strip():
         raise no_metric_given()
-    condition = parse(where) if where else None
+    condition = parse(where) if where is not None else None
     if maximize is None:
         maximize = config.better(metric) == "higher"
     names = metric_names(config, metric)
     with Index(repo.gitlog_dir, config.log_dir) as index:
         log = collect(repo, config, index, list(revs), all_=not revs)
         if not log.runs:
-            raise no_runs_error(revs, not revs, log.fell_back)
+            raise no_runs_error(revs, not revs, log.fell_back, repo=repo, config=config)
         candidates = []
         for entry in log.runs:
             flat = entry.facts.metrics()
@@ -86,9 +87,12 @@ def query_best(metric: str, *, maximize: bool | None = None, where: str | None =
         if label not in shown_already:
             fields[label] = item
     runs = []
+    series = {str(k): metric_names(config, str(k))
+              for k in config["metrics"].get("aliases") or {}} if condition else {}
     for entry, _, flat in candidates:
         f = entry.facts
-        runs.append({"metrics": flat, "params": extra.get(f.commit, ({}, None))[0],
+        runs.append({"metrics": _with_series(flat, series),
+                     "params": extra.get(f.commit, ({}, None))[0],
                      "experiment": entry.experiment, "status": f.status, "run": f.run_id,
                      "commit": f.commit, "subject": f.subject, "author": f.author})
     if condition is not None:  # a field no run has is a misspelling, not "no match"
@@ -103,7 +107,21 @@ def query_best(metric: str, *, maximize: bool | None = None, where: str | None =
         rows.append(BestRow(rank, f.commit, f.date, entry.experiment, f.run_id, f.status,
                             f.subject, value, shown))
     return BestResult(rows, metric, "max" if maximize else "min", list(fields), log.warnings,
-                      walk_notes(repo, False))
+                      walk_notes(repo, False) + moved_note(repo, config, index.moved_from))
+
+
+def _with_series(flat: dict[str, float], series: dict[str, list[str]]) -> dict[str, float]:
+    """A run's metrics plus the name of each series of ``metrics.aliases`` it has under
+    another of its names, so that --where reads ``acc`` as ``-m acc`` does."""
+    missing = [names for name, names in series.items() if name not in flat]
+    if not missing:
+        return flat
+    out = dict(flat)
+    for names in missing:
+        value = next((flat[n] for n in names if n in flat), None)
+        if value is not None:
+            out[names[0]] = value
+    return out
 
 
 def best(metric: str, *, maximize: bool | None = None, where: str | None = None, n: int = 10,

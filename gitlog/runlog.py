@@ -302,7 +302,14 @@ def code_changes(repo: Repo, config: Config, index: Index, log: RunLog) -> \
     return column
 
 
-def no_runs_error(revs: Any, all_: bool, fell_back: bool = False) -> GitlogError:
+def no_runs_error(revs: Any, all_: bool, fell_back: bool = False, *,
+                  repo: Repo | None = None, config: Config | None = None) -> GitlogError:
+    """The walk found no run; with ``repo`` and ``config``, the hint says where the runs
+    are when they were logged under an earlier ``log_dir``."""
     where = "any experiment" if all_ or fell_back or not revs else " ".join(revs)
-    return GitlogError(f"no runs found in {where}",
-                       hint="log one: gitlog run -e NAME -- python train.py")
+    hint = "log one: gitlog run -e NAME -- python train.py"
+    if repo is not None and config is not None:
+        from .logdirs import moved_hint
+
+        hint = moved_hint(repo, config, hint)
+    return GitlogError(f"no runs found in {where}", hint=hint)

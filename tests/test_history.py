@@ -187,6 +187,28 @@ def test_a_day_alone_means_that_whole_day_and_unreadable_dates_are_errors(
         assert bad.stderr.startswith(f"Error: bad --since date '{text}'\nhint: use a date")
 
 
+def test_a_day_in_words_means_that_whole_day_too(twoexp: tuple[Path, dict]) -> None:
+    """git read --since 'jan 1 2024' at the current time of day, so the runs of that
+    morning vanished (a day as 2024-01-01 already meant the whole day)."""
+    repo, c = twoexp
+
+    def commits(*args: str) -> list[str]:
+        proc = run_cli("history", "-m", "loss", "--all", *args, "--format", "json",
+                       cwd=repo, env={"TZ": "UTC"})
+        assert proc.returncode == 0, proc.stderr
+        return [r["commit"] for r in json.loads(proc.stdout)]
+
+    every = [c[k][:10] for k in ("a1", "b1", "a2", "b2", "a3", "a4")]
+    for day in ("jan 1 2024", "1 January 2024", "Mon, 1 Jan 2024", "01/01/2024"):
+        assert commits("--since", day) == every, day
+        assert commits("--until", day) == every, day
+    assert commits("--since", "jan 2 2024") == [] and commits("--until", "dec 31 2023") == []
+    assert commits("--since", "jan 1 2024 00:05") == every[3:]  # a time given stays
+    assert commits("--until", "jan 1 2024 00:03") == every[:2]
+    assert commits("--since", "2 weeks ago") == []  # relative: as git reads it
+    assert commits("--since", "today") == [] and commits("--until", "today") == every
+
+
 def test_steps_of_the_series(tmp_path: Path) -> None:
     b = Builder()
     c1 = b.commit("main", {"train.py": "x\n"})
@@ -660,7 +682,8 @@ def test_tables_show_control_characters_written_out(tmp_path: Path) -> None:
     assert patch.returncode == 0, patch.stderr
     assert "+print('\\x1b[2J')\n+\tx = 1" in patch.stdout  # a diff keeps its tabs
     assert "=== " in patch.stdout and "\x1b" not in patch.stdout and "\r" not in patch.stdout
-    for args in (["history", "-m", "loss", "--all"], ["best", "-m", "loss"], ["show", "r"]):
+    for args in (["history", "-m", "loss", "--all"], ["best", "-m", "loss"], ["show", "r"],
+                 ["compare", "r~1", "r"]):  # compare's heading line wrote the subject raw
         for fmt in ("table", "markdown") if args[0] != "show" else ("table",):
             proc = run_cli(*args, "--format", fmt, cwd=repo)
             assert proc.returncode == 0 and shown in proc.stdout, proc.stdout

@@ -209,6 +209,13 @@ def test_best_where_errors_point_at_the_column(twoexp: tuple[Path, dict]) -> Non
     assert "hint: write comparisons joined by and/or/not" in proc.stderr
     proc = run_cli("best", "-m", "loss", "--where", "__import__('os').system('x')", cwd=repo)
     assert proc.returncode == 1 and "bad --where at column 17: unexpected '.'" in proc.stderr
+    proc = run_cli("best", "-m", "loss", "--where", "", cwd=repo)  # ("$EMPTY"): not all runs
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr.startswith("Error: bad --where at column 1: the expression is empty\n")
+    proc = run_cli("best", "-m", "loss", "--where", "run == 1", cwd=repo)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == ("Error: bad --where at column 8: run is text, never the number or "
+                           "boolean 1\nhint: quote it: --where \"run == '1'\"\n")
 
 
 def test_best_where_takes_a_short_commit_id_as_the_tables_show_it(
@@ -305,6 +312,10 @@ def test_filter_language(text: str, run: dict, expected: bool) -> None:
     ("a < 1 b < 2", 7, "unexpected 'b'"),
     ("params. < 1", 1, "params needs a name: params.NAME"),
     ("a ; b", 3, "unexpected ';'"),
+    # a run's field is text: compared with a number or boolean it never matched
+    ("(run == 5)", 9, "run is text, never the number or boolean 5"),
+    ("1234567 != commit", 1, "commit is text, never the number or boolean 1234567"),
+    ("a < 1 or status == True", 20, "status is text, never the number or boolean True"),
 ])
 def test_filter_errors(text: str, column: int, problem: str) -> None:
     with pytest.raises(FilterError) as info:
@@ -362,6 +373,11 @@ def test_filter_quoting_errors(text: str, column: int, problem: str) -> None:
     ("metrics.`lr` > 0", "the metric 'metrics.`lr`'", "did you mean params.lr?"),
     ("`recall` > 0", "the metric or param '`recall`'", "did you mean `recall%`?"),
     ("params.nosuch > 0", "the param 'params.nosuch'", "known: params.`drop out`, params.lr"),
+    # text without its quotes, next to a run's field
+    ("experiment == baseline", "the metric or param 'baseline'",
+     "to compare experiment with the text baseline, quote it: 'baseline'"),
+    ("lrr != subject", "the metric or param 'lrr'",
+     "to compare subject with the text lrr, quote it: 'lrr'; or did you mean lr?"),
 ])
 def test_filter_unknown_fields_are_suggested_as_they_must_be_written(
         text: str, message: str, hint: str) -> None:
@@ -440,6 +456,32 @@ def test_blame_names_the_code_change_and_its_author(repo: Path) -> None:
     out = cli_json(repo, "blame", "-m", "loss", "exp", "-n", "1", "-p")
     assert len(out) == 1 and out[0]["commit"] == bob[:10] and out[0]["delta"] == 0.4
     assert "+print('slower')" in out[0]["diff"]
+
+
+def test_blame_credits_the_commit_a_merge_brought_in_not_the_merge(repo: Path) -> None:
+    """A run on a merge of a feature branch credited the merge: its subject and author
+    (who merged) instead of the feature's commit and author (who changed the code)."""
+    def train(loss: float) -> None:
+        with gitlog.start("exp", repo=repo) as run:
+            run.log_metric("loss", loss)
+
+    train(1.0)
+    git(repo, "checkout", "-qb", "feature")
+    (repo / "train.py").write_text("print('scaled')\n")
+    git(repo, "commit", "-qam", "Scale features", "--author", "Bob <bob@example.com>")
+    bob = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-q", "main")
+    (repo / "README.md").write_text("usage\n")
+    git(repo, "add", "README.md")
+    git(repo, "commit", "-qm", "Document usage")  # main moved on: a real merge
+    git(repo, "merge", "-q", "--no-ff", "feature", "-m", "Merge branch 'feature'")
+    train(0.5)
+    rows = gitlog.blame("loss", ["exp"], repo=repo)
+    assert [(r.code_commit, r.author, r.subject, r.delta, r.files) for r in rows] == [
+        (bob, "Bob <bob@example.com>", "Scale features", -0.5, ["README.md", "train.py"])]
+    out = cli_json(repo, "blame", "-m", "loss", "exp")
+    assert [(r["commit"], r["author"], r["subject"]) for r in out] == [
+        (bob[:10], "Bob <bob@example.com>", "Scale features")]
 
 
 def test_a_run_without_the_metric_between_two_that_have_it(tmp_path: Path) -> None:
@@ -673,3 +715,163 @@ def test_ls_counts_the_runs_of_both_sides_of_a_merge_as_history_shows_them(
     assert sorted(row["loss"] for row in shown) == [0.5, 0.7, 1.0]
     rows = json.loads(run_cli("ls", "--format", "json", cwd=repo).stdout)
     assert [(r["experiment"], r["runs"], r["loss"]) for r in rows] == [("a", 3, 0.7)]
+
+
+def test_tables_shorten_long_subjects_other_formats_keep_them(tmp_path: Path) -> None:
+    """A long commit subject made history's, best's and blame's tables wrap on a terminal:
+    the table cuts it to 50 columns ending in '…'; JSON, CSV and Markdown keep it whole."""
+    long = "Replace the optimiser with AdamW and warm the learning rate up over 500 steps"
+    wide = "学习率" * 20  # two columns a character
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0], subject=wide)
+    b.run("a", {"loss": 0.5}, parents=[r1], code={"train.py": "y\n"}, subject=long)
+    b.write(tmp_path)
+    cut = "Replace the optimiser with AdamW and warm the lea…"  # 50 columns
+    for query in (["history", "-m", "loss", "exp/a"], ["best", "-m", "loss"],
+                  ["blame", "-m", "loss", "--all"]):
+        table = run_cli(*query, cwd=tmp_path)
+        assert table.returncode == 0, table.stderr
+        assert cut in table.stdout and long not in table.stdout, query
+        if query[0] != "blame":
+            assert "学习率" * 8 + "…" in table.stdout  # 49 columns: a 25th would be 51
+            assert "学习率" * 8 + "学" not in table.stdout
+        assert long in run_cli(*query, "--format", "markdown", cwd=tmp_path).stdout
+        assert long in [r["subject"] for r in cli_json(tmp_path, *query)]
+        proc = run_cli(*query, "--format", "csv", cwd=tmp_path)
+        assert long in [r["subject"] for r in csv.DictReader(io.StringIO(proc.stdout))]
+
+
+def test_queries_say_where_runs_logged_under_an_earlier_log_dir_are(tmp_path: Path) -> None:
+    """Changing log_dir hid every earlier run: history, best, blame, show, logs and
+    compare said there were no runs, with the hint to log one."""
+    b = Builder(log_dir="logs/old")
+    c0 = b.commit("main", {"train.py": "x\n", ".gitlog.yaml": "log_dir: 'logs/old'  # mine\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0])
+    b.run("a", {"loss": 0.5}, parents=[r1], code={"train.py": "y\n"})
+    repo = tmp_path / "p"
+    b.write(repo)
+    git(repo, "checkout", "-q", "exp/a")
+    (repo / ".gitlog.yaml").write_text("log_dir: logs/new\n")
+    hint = ("hint: runs were logged under logs/old, not under log_dir logs/new: to query "
+            "them, set log_dir: logs/old in .gitlog.yaml\n")
+    for query, error in ((["history", "-m", "loss"], "no runs found in any experiment"),
+                         (["best", "-m", "loss"], "no runs found in any experiment"),
+                         (["blame", "-m", "loss", "--all"], "no runs found in any experiment"),
+                         (["show"], "no runs yet: HEAD"), (["logs"], "no runs yet: HEAD"),
+                         (["compare", "a~1", "a"], "this commit holds no run: a~1")):
+        proc = run_cli(*query, cwd=repo)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", f"Error: {error}\n{hint}")
+    (repo / ".gitlog.yaml").write_text("log_dir: logs/old\n")  # as the hint says
+    assert [r["loss"] for r in cli_json(repo, "history", "-m", "loss")] == [1.0, 0.5]
+    git(repo, "checkout", "-q", "main")
+    (repo / ".gitlog.yaml").unlink()  # the default, .gitlog, and no run ever there
+    proc = run_cli("show", cwd=repo)
+    assert proc.stderr == ("Error: no runs yet: HEAD\nhint: runs were logged under logs/old, "
+                           "not under log_dir .gitlog: to query them, set log_dir: logs/old "
+                           "in .gitlog.yaml\n")
+    fresh = tmp_path / "fresh"  # no run anywhere: the hint to log one
+    git(tmp_path, "init", "-q", str(fresh))
+    proc = run_cli("history", "-m", "loss", cwd=fresh)
+    assert proc.stderr.endswith("hint: log one: gitlog run -e NAME -- python train.py\n")
+
+
+def test_booleans_read_true_and_false_as_where_writes_them(tmp_path: Path) -> None:
+    """Tables and CSV wrote a boolean as yes/no: the same as the string 'yes' that
+    params.yaml keeps apart from it, and not what --where takes (flag == true). Event
+    fields that are mappings showed as Python wrote them ({'x': 1}), not as JSON."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    events = json.dumps({"ts": "t1", "level": "info", "message": "m", "step": 1,
+                         "fields": {"ok": False, "d": {"x": 1}}}) + "\n"
+    b.run("a", {"loss": 1.0}, parents=[c0], params={"flag": "true", "answer": "'yes'"},
+          code={".gitlog/events.jsonl": events})
+    repo = tmp_path / "p"
+    b.write(repo)
+    where = ["best", "-m", "loss", "--where", "flag == true and answer == 'yes'"]
+    first = cli_json(repo, *where)[0]
+    assert (first["flag"], first["answer"]) == (True, "yes")
+    proc = run_cli(*where, "--format", "csv", cwd=repo)
+    row = next(csv.DictReader(io.StringIO(proc.stdout)))
+    assert (row["flag"], row["answer"]) == ("true", "yes")
+    for fmt in ("table", "markdown"):
+        proc = run_cli(*where, "--format", fmt, cwd=repo)
+        header, cells = proc.stdout.splitlines()[0], proc.stdout.splitlines()[2]
+        shown = dict(zip(header.strip("| ").split(), cells.strip("| ").split(), strict=False))
+        assert (shown["flag"], shown["answer"]) == ("true", "yes"), fmt
+    table = run_cli("logs", "a", cwd=repo).stdout
+    assert table.splitlines()[2].endswith('ok=false, d={"x": 1}')
+    assert [r["message"] for r in cli_json(repo, "logs", "a", "--grep", "ok=false")] == ["m"]
+
+
+def test_the_first_query_after_log_dir_changed_says_earlier_runs_are_not_shown(
+        tmp_path: Path) -> None:
+    """With runs under both folders, history, best and blame showed the new folder's
+    alone, without a word: the first query after the change now says so, once."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0])
+    b.log_dir = "logs/new"
+    r2 = b.run("a", {"loss": 0.5}, parents=[r1], code={"train.py": "y\n"})
+    b.run("a", {"loss": 0.4}, parents=[r2], code={"train.py": "z\n"})
+    repo = tmp_path / "p"
+    b.write(repo)
+    note = ("gitlog: log_dir is now logs/new (was .gitlog): the runs logged under .gitlog "
+            "are not shown; to see them, set log_dir: .gitlog in .gitlog.yaml\n")
+    for query, rows in ((["history", "-m", "loss", "a"], 2), (["best", "-m", "loss"], 2),
+                        (["blame", "-m", "loss", "--all"], 1)):
+        (repo / ".gitlog.yaml").unlink(missing_ok=True)
+        assert run_cli(*query, cwd=repo).returncode == 0  # the index is built for .gitlog
+        (repo / ".gitlog.yaml").write_text("log_dir: logs/new\n")
+        first = run_cli(*query, "--format", "csv", cwd=repo)
+        assert (first.returncode, first.stderr) == (0, note), query
+        assert len(list(csv.DictReader(io.StringIO(first.stdout)))) == rows
+        again = run_cli(*query, "--format", "csv", cwd=repo)
+        assert (again.stdout, again.stderr) == (first.stdout, ""), query
+
+
+def test_compare_markdown_renders_as_headings_and_a_list(twoexp: tuple[Path, dict]) -> None:
+    """Markdown wrote the table's '== params ==' lines and the run lines as they were,
+    which render as one run-on paragraph."""
+    repo, c = twoexp
+    proc = run_cli("compare", c["a1"], "a", "--format", "markdown", cwd=repo)
+    a1, a4 = f"{c['a1'][:10]} (a)", f"{c['a4'][:10]} (a)"
+    lines = proc.stdout.splitlines()
+    assert lines[:5] == [f"- base {a1}  a: first", f"- vs   {a4}  a: tuned", "",
+                         "### params", ""]
+    assert lines[5].startswith("| key ") and "### metrics" in lines and "### code" in lines
+    assert "==" not in proc.stdout
+    table = run_cli("compare", c["a1"], "a", cwd=repo).stdout.splitlines()
+    assert table[:4] == [f"base {a1}  a: first", f"vs   {a4}  a: tuned", "", "== params =="]
+
+
+def test_blame_patch_in_markdown_is_a_fenced_diff(tmp_path: Path) -> None:
+    """blame -p --format markdown wrote each diff as bare text, which Markdown renders as
+    one paragraph with its +/- lines run together (a '# comment' line as a heading)."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0])
+    r2 = b.run("a", {"loss": 0.5}, parents=[r1], code={"train.py": "# scale\n```\n"},
+               subject="Scale")
+    repo = tmp_path / "p"
+    sha = b.write(repo)
+    proc = run_cli("blame", "-m", "loss", "--all", "-p", "--format", "markdown", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    title = f"#### {sha[r2][:10]} Scale ({sha[r1][:10]} -> {sha[r2][:10]})"
+    tail = proc.stdout.split(title + "\n\n", 1)[1]
+    assert tail.startswith("````diff\ndiff --git a/train.py b/train.py\n")
+    assert tail.endswith("-x\n+# scale\n+```\n````\n")
+
+
+def test_best_where_reads_a_series_of_metrics_aliases_as_m_does(
+        twoexp: tuple[Path, dict]) -> None:
+    """With metrics.aliases {acc: [accuracy]}, best -m acc ranked the runs' accuracy but
+    --where 'acc > 0.6' said no run with the metric acc has the metric 'acc'."""
+    repo, c = twoexp
+    (repo / ".gitlog.yaml").write_text("metrics:\n  aliases: {acc: [accuracy]}\n")
+    rows = cli_json(repo, "best", "-m", "acc", "--where", "acc > 0.6")
+    assert [(r["commit"], r["acc"]) for r in rows] == [(c["a4"][:10], 0.75),
+                                                      (c["a3"][:10], 0.7)]
+    rows = cli_json(repo, "best", "-m", "loss", "--where", "metrics.acc >= 0.6 and loss < 1")
+    assert [(r["commit"], r["metrics.acc"]) for r in rows] == [(c["a4"][:10], 0.75),
+                                                              (c["a2"][:10], 0.6)]

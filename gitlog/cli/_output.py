@@ -98,8 +98,8 @@ def iter_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str],
 def cell(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
+    if isinstance(value, bool):  # as params.yaml and --where write it (a string 'yes' stays)
+        return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, (dict, list)):

@@ -19,6 +19,20 @@ if TYPE_CHECKING:
     from typing import Any
 
 SPARKS = "▁▂▃▄▅▆▇█"
+SUBJECT = 50  # a table's commit subjects longer than this end in '…' (a terminal's width)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` display columns, its end an ellipsis when it was longer."""
+    if len(text) <= limit and (text.isascii() or width(text) <= limit):
+        return text
+    out, used = [], 1
+    for c in text:
+        used += width(c)
+        if used > limit:
+            break
+        out.append(c)
+    return "".join(out).rstrip() + "…"
 
 
 def width(text: str) -> int:
@@ -32,7 +46,7 @@ def number(value: Any, signed: bool = False, suffix: str = "") -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return "true" if value else "false"
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)
@@ -107,7 +121,8 @@ def _pad(cells: list[str], header: str, right: bool,
 def format_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: str,
                    clip: int | None = None) -> str:
     """A table or Markdown from (header, values, kind) columns; kind 'delta' or 'pct'
-    signs numbers, ``clip`` shortens longer table cells with '…'."""
+    signs numbers, kind 'subject' shortens a table's long subjects (``shorten``), ``clip``
+    shortens longer table cells with '…'."""
     return "\n".join(iter_columns(columns, fmt, clip))
 
 
@@ -122,6 +137,8 @@ def iter_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: str,
         cells = _column(values, kind)
         if clip and fmt == "table":
             cells = [x if len(x) <= clip else x[:clip - 1] + "…" for x in cells]
+        if kind == "subject" and fmt == "table":
+            cells = [shorten(x, SUBJECT) for x in cells]
         if markdown:
             cells = [x.replace("|", "\\|") for x in cells]
         right = _numeric(values)
@@ -160,21 +177,25 @@ def iter_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: str,
 
 
 def iter_text_table(rows: Callable[[], Iterable[Sequence[str]]], columns: Sequence[str],
-                    numeric: Iterable[int], fmt: str, chunk: int = 1000) -> Iterator[str]:
+                    numeric: Iterable[int], fmt: str, chunk: int = 1000,
+                    subject: int | None = None) -> Iterator[str]:
     """A table or Markdown of cells already written as text, in pieces of ``chunk`` lines
     (as ``iter_columns`` gives them). ``rows()`` is called twice: once to measure the
     columns, once to write them, so no cell is held in between. Columns in ``numeric``
-    are right-aligned when they hold any cell."""
+    are right-aligned when they hold any cell; a table's column ``subject`` is shortened
+    to ``SUBJECT`` columns."""
     markdown = fmt == "markdown"
     count = len(columns)
     sizes = [width(c) for c in columns]
     filled = [False] * count
     ascii_only = all(c.isascii() for c in columns)
 
-    def cells() -> Iterator[Sequence[str]]:
-        if not markdown:
+    def cells(cut: int | None = None) -> Iterator[Sequence[str]]:
+        if markdown:
+            return ([c.replace("|", "\\|") for c in r] for r in rows())
+        if cut is None:
             return iter(rows())
-        return ([c.replace("|", "\\|") for c in r] for r in rows())
+        return (_shortened(r, cut) for r in rows())
 
     def measure(batch: list[Sequence[str]]) -> None:
         nonlocal ascii_only
@@ -197,6 +218,11 @@ def iter_text_table(rows: Callable[[], Iterable[Sequence[str]]], columns: Sequen
             batch = []
     if batch:
         measure(batch)
+    # measured whole: only when a subject is too wide are the rows shortened as written
+    cut = subject if subject is not None and not markdown and sizes[subject] > SUBJECT \
+        else None
+    if cut is not None:
+        sizes[cut] = max(SUBJECT, width(columns[cut]))
     right_side = set(numeric)
     rights = [i in right_side and filled[i] for i in range(count)]
     heads = [_pad([], name, right, size)[1]
@@ -212,7 +238,7 @@ def iter_text_table(rows: Callable[[], Iterable[Sequence[str]]], columns: Sequen
                                                                      strict=True)) + \
         (" |" if markdown else "")
     out: list[str] = []
-    for row in cells():
+    for row in cells(cut):
         if ascii_only:
             text = line % tuple(row)
         else:
@@ -225,6 +251,14 @@ def iter_text_table(rows: Callable[[], Iterable[Sequence[str]]], columns: Sequen
             out = []
     if out:
         yield "\n".join(out)
+
+
+def _shortened(row: Sequence[str], at: int) -> Sequence[str]:
+    if len(row[at]) <= SUBJECT and row[at].isascii():
+        return row
+    row = list(row)
+    row[at] = shorten(row[at], SUBJECT)
+    return row
 
 
 def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 
 from ._group import pass_repo
@@ -63,7 +65,7 @@ def best(revs: tuple[str, ...], metric: str, maximize: bool, minimize: bool,
             return
     columns = ["rank", "commit", "date", "experiment", metric, *result.fields, "status",
                "subject"]
-    emit(format_rows(rows, columns, fmt))
+    emit(format_rows(rows, columns, fmt, {"subject": "subject"}))
 
 
 @click.command()
@@ -114,8 +116,15 @@ def blame(revs: tuple[str, ...], metric: str, all_: bool, count: int, patch: boo
         for item, r in zip(table, rows, strict=False):
             item["diff"] = r.diff
         columns.append("diff")
-    emit(format_rows(table, columns, fmt, {"delta": "delta", "pct": "pct"}))
+    emit(format_rows(table, columns, fmt, {"delta": "delta", "pct": "pct",
+                                          "subject": "subject"}))
     if patch and fmt not in ("json", "csv"):
         for r in rows:
-            emit(f"\n=== {r.short} {visible(r.subject)} ({r.previous[:10]} -> "
-                 f"{r.commit[:10]})\n{visible_lines(r.diff or '')}".rstrip())
+            title = f"{r.short} {visible(r.subject)} ({r.previous[:10]} -> {r.commit[:10]})"
+            diff = visible_lines(r.diff or "").rstrip()
+            if fmt == "markdown":  # a heading and a fenced block, longer than any ``` inside
+                fence = "`" * max(3, 1 + max((len(m) for m in re.findall("`+", diff)),
+                                             default=0))
+                emit(f"\n#### {title}\n\n{fence}diff\n{diff}\n{fence}")
+            else:
+                emit(f"\n=== {title}\n{diff}".rstrip())

@@ -63,6 +63,7 @@ def compare(revs: tuple[str, ...], only_changed: bool, fmt: str, repo: str) -> N
     Example: gitlog compare baseline high-lr
     """
     from gitlog.comparison import compare as run_compare
+    from gitlog.display import visible
 
     result = run_compare(revs, repo=repo)
     for text in result.warnings:
@@ -82,15 +83,21 @@ def compare(revs: tuple[str, ...], only_changed: bool, fmt: str, repo: str) -> N
     if fmt == "csv":  # one table: the code diff stat in rows of its own section
         emit(format_rows(rows + _code_rows(result), columns, "csv", kinds))
         return
+    markdown = fmt == "markdown"  # headings and a list, so the runs render as lines
+
+    def heading(name: str) -> str:
+        return f"\n### {name}\n" if markdown else f"\n== {name} =="
+
     for i, run in enumerate(result.runs):
-        emit(f"{'base' if i == 0 else 'vs':4s} {run.label}  {run.subject}")
+        emit(("- " if markdown else "") +
+             visible(f"{'base' if i == 0 else 'vs':4s} {run.label}  {run.subject}"))
     for section in ("params", "metrics", "data", "model"):
         part = [r for r in rows if r["section"] == section]
         if not part:
             continue
         cols = [c for c in columns if c != "section" and
                 (section == "metrics" or not c.startswith(("delta", "pct", "verdict")))]
-        emit(f"\n== {section} ==")
+        emit(heading(section))
         emit(format_rows(part, cols, fmt, kinds, clip=60))
-    emit("\n== code ==")
+    emit(heading("code"))
     emit(format_rows(code, code_columns, fmt) if code else "(no code changes)")

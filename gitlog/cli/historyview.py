@@ -120,7 +120,8 @@ def stream_history(result: Any, fmt: str) -> Iterator[str]:
     if sparks:  # (none when no value is finite: no blank line either)
         yield "\n".join([*sparks, ""]) + "\n"
     numeric = [4 + 4 * m + k for m in range(len(result.metrics)) for k in range(3)]
-    pieces = iter_text_table(lambda: map(layout.table, result.kept), columns, numeric, fmt)
+    pieces = iter_text_table(lambda: map(layout.table, result.kept), columns, numeric, fmt,
+                             subject=3)
     yield next(pieces)
     for text in pieces:
         yield "\n" + text
