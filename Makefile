@@ -24,7 +24,7 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.installed-core
-	$(BIN)/gitlog demo $(DEMO_DIR)
+	$(BIN)/gitlog demo $(if $(DEMO_DIR),'$(DEMO_DIR)')
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -n 2 -q

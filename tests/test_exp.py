@@ -318,7 +318,7 @@ def test_rm_says_how_many_runs_no_other_branch_or_remote_keeps(winner: Path) -> 
     tip = git(winner, "rev-parse", "exp/win").strip()
     done = run_cli("exp", "rm", "win", "--yes", cwd=winner)
     assert done.returncode == 0, done.stderr
-    assert done.stderr == (f"gitlog: deleted exp/win (was {tip}; 1 of its runs are on no "
+    assert done.stderr == (f"gitlog: deleted exp/win (was {tip}; 1 of its runs is on no "
                            f"other branch or remote); restore with: git branch exp/win {tip}\n")
     new(winner, "copy", "keep")
     done = run_cli("exp", "rm", "copy", "--yes", cwd=winner)

@@ -59,3 +59,13 @@ def test_wheel_ships_hooks_and_templates(tmp_path: Path) -> None:
     assert set(found["installed"]) == {"installed"}
     shim = (repo / ".git" / "hooks" / "pre-commit").read_text()
     assert "gitlog-hook-shim: 1" in shim and "@GITLOG_PYTHON@" not in shim
+
+
+def test_make_demo_passes_a_folder_with_a_blank_as_one_argument() -> None:
+    def demo_line(*args: str) -> str:
+        out = subprocess.run(["make", "-n", "demo", *args], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout
+        return [line for line in out.splitlines() if " demo" in line][-1]
+
+    assert demo_line("DEMO_DIR=/tmp/my demo").endswith("/gitlog demo '/tmp/my demo'")
+    assert demo_line().endswith("/gitlog demo ")

@@ -85,8 +85,8 @@ def rm(name: str, yes: bool, repo: str) -> None:
             click.echo(f"gitlog: kept {found.branch}", err=True)
             raise click.exceptions.Exit(1)
     gone = remove(repo, name)
-    lost = f"; {found.only_here} of its runs are on no other branch or remote" \
-        if found.only_here else ""
+    lost = f"; {found.only_here} of its runs {'is' if found.only_here == 1 else 'are'} on " \
+        "no other branch or remote" if found.only_here else ""
     click.echo(f"gitlog: deleted {gone.branch} (was {gone.commit}{lost}); restore with: "
                f"git branch {gone.branch} {gone.commit}", err=True)
 
