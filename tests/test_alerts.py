@@ -405,3 +405,22 @@ def test_alerts_check_notify_exits_1_naming_the_failed_delivery(repo: Path) -> N
     assert proc.stderr.splitlines()[0] == ("Error: alert not delivered: hi to hook "
                                            "(HTTP 500 Internal Server Error)")
     assert len((repo / "sent.jsonl").read_text().splitlines()) == 1
+
+
+def test_threshold_with_above_and_below_fires_once_per_side(repo: Path) -> None:
+    configure(repo, "    log: {type: file, path: sent.jsonl}\n",
+              "    - {name: loss-band, metric: loss, when: threshold, above: 5, below: 0.01, "
+              "notify: [log]}\n")
+    with gitlog.start("band", repo=repo, flush_interval=0.05) as run:
+        for value in (1.0, 9.0, 12.0, 2.0, 0.001, 0.0005, 30.0):
+            run.log_metric("loss", value)
+    sent = [json.loads(x) for x in (repo / "sent.jsonl").read_text().splitlines()]
+    assert [(p["rule"], p["step"], p["message"]) for p in sent] == [
+        ("loss-band", 1, "loss is 9 at step 1, above 5"),
+        ("loss-band", 4, "loss is 0.001 at step 4, below 0.01")]
+    assert [e["message"] for e in alert_events(repo, run.commit)] == [
+        "alert loss-band: loss is 9 at step 1, above 5",
+        "alert loss-band: loss is 0.001 at step 4, below 0.01"]
+    checked = run_cli("alerts", "check", "band", "--format", "json", cwd=repo)
+    assert [(r["rule"], r["step"], r["value"]) for r in json.loads(checked.stdout)] == [
+        ("loss-band", 1, 9.0), ("loss-band", 4, 0.001)]

@@ -50,7 +50,7 @@ class LiveAlerts:
         return True
 
     def fire(self, alert: Alert, now: bool = True) -> None:
-        if not self.claim(alert.rule.name):
+        if not self.claim(alert.key):
             return
         self.run.record_event("warning", f"alert {alert.rule.name}: {alert.message}",
                               alert.fields(), alert.step)
