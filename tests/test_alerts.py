@@ -4,6 +4,8 @@ retries and give-up, once per run per rule, secrets kept out of everything store
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -424,3 +426,57 @@ def test_threshold_with_above_and_below_fires_once_per_side(repo: Path) -> None:
     checked = run_cli("alerts", "check", "band", "--format", "json", cwd=repo)
     assert [(r["rule"], r["step"], r["value"]) for r in json.loads(checked.stdout)] == [
         ("loss-band", 1, 9.0), ("loss-band", 4, 0.001)]
+
+
+def alive(pid: int) -> bool:
+    """Is ``pid`` running (a zombie no one reaped yet is dead)?"""
+    import subprocess
+
+    state = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True,
+                           text=True).stdout.strip()
+    return bool(state) and not state.startswith("Z")
+
+
+def wait_dead(pid: int) -> bool:
+    import time
+
+    for _ in range(100):  # SIGKILL lands at once; this only waits for the scheduler
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_command_that_times_out_is_killed_with_what_it_started(repo: Path) -> None:
+    configure(repo, "    cmd: {type: command, argv: [sh, -c, 'sleep 60 & echo $! > bg.pid; "
+                    "wait'], timeout: 1, retries: 0}\n",
+              "    - {name: n, metric: loss, when: nan, notify: [cmd]}\n")
+    proc = run_cli("alerts", "test", "--format", "json", cwd=repo)
+    pid = int((repo / "bg.pid").read_text())
+    try:
+        assert proc.returncode == 1
+        assert json.loads(proc.stdout) == [{"notifier": "cmd", "result": "failed",
+                                            "attempts": 1,
+                                            "error": "sh did not finish within 1 s"}]
+        assert wait_dead(pid), "the command's background child outlived its timeout"
+    finally:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_command_that_starts_a_background_job_and_exits_is_delivered_once(repo: Path) -> None:
+    configure(repo, "    cmd: {type: command, argv: [sh, -c, 'cat >> got.jsonl; sleep 60 & "
+                    "echo $! > bg.pid'], timeout: 2, retries: 1, backoff: 0.01}\n",
+              "    - {name: n, metric: loss, when: nan, notify: [cmd]}\n")
+    proc = run_cli("alerts", "test", "--format", "json", cwd=repo)
+    pid = int((repo / "bg.pid").read_text())
+    try:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert json.loads(proc.stdout) == [{"notifier": "cmd", "result": "sent",
+                                            "attempts": 1, "error": None}]
+        [got] = (repo / "got.jsonl").read_text().splitlines()
+        assert json.loads(got)["message"] == "test alert from gitlog"
+        assert alive(pid)  # a job the command started on purpose is its own business
+    finally:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)

@@ -9,6 +9,8 @@ text (``scrub``), so they never reach events, warnings or the terminal.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -182,17 +184,43 @@ def _email(spec: dict[str, Any], payload: dict[str, Any], timeout: float) -> Non
 
 def _command(spec: dict[str, Any], payload: dict[str, Any], root: Path,
              timeout: float) -> None:
+    """Run ``argv`` with the JSON on stdin. No pipes: a command that starts a background
+    process and exits (``notify ... &``) is done when it exits, not when the background
+    process closes an inherited pipe. Its own process group: on timeout the whole group
+    is killed, grandchildren included."""
+    import tempfile
+
     argv = [str(a) for a in spec["argv"]]
+    with tempfile.TemporaryFile() as stdin, tempfile.TemporaryFile() as stderr:
+        stdin.write(json_payload(payload))
+        stdin.seek(0)
+        try:
+            proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.DEVNULL,
+                                    stderr=stderr, cwd=root, start_new_session=True)
+        except FileNotFoundError:
+            raise NotifyError(f"command not found: {argv[0]}", permanent=True) from None
+        except OSError as exc:
+            raise NotifyError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
+        try:
+            code = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            raise NotifyError(f"{argv[0]} did not finish within {timeout:g} s") from None
+        if code != 0:
+            stderr.seek(max(0, stderr.seek(0, os.SEEK_END) - 4096))
+            last = stderr.read().decode(errors="replace").strip().splitlines()[-1:] or [""]
+            raise NotifyError(f"{argv[0]} exited with code {code}"
+                              + (f": {last[0][:200]}" if last[0] else ""))
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill the command and everything it started (its session's process group)."""
+    killpg = getattr(os, "killpg", None)  # POSIX; elsewhere the command alone
     try:
-        proc = subprocess.run(argv, input=json_payload(payload), capture_output=True,
-                              timeout=timeout, cwd=root)
-    except FileNotFoundError:
-        raise NotifyError(f"command not found: {argv[0]}", permanent=True) from None
-    except subprocess.TimeoutExpired:
-        raise NotifyError(f"{argv[0]} did not finish within {timeout:g} s") from None
-    except OSError as exc:
-        raise NotifyError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
-    if proc.returncode != 0:
-        last = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-        raise NotifyError(f"{argv[0]} exited with code {proc.returncode}"
-                          + (f": {last[0][:200]}" if last[0] else ""))
+        if killpg is not None:
+            killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except OSError:
+        pass  # already gone
+    proc.wait()
