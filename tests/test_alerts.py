@@ -480,3 +480,22 @@ def test_command_that_starts_a_background_job_and_exits_is_delivered_once(repo: 
     finally:
         if alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_oom_rule_fires_for_a_plain_script_crashing_under_gitlog_run(repo: Path) -> None:
+    # The README's rule: a crash's exception reaches stderr as 'info' lines, so it is the
+    # error event of the exit that must carry it.
+    configure(repo, "    log: {type: file, path: sent.jsonl}\n",
+              "    - {name: oom, event: out of memory, level: error, notify: [log]}\n")
+    (repo / "plain.py").write_text("print('epoch 0')\n"
+                                   "raise RuntimeError('CUDA out of memory. Tried to "
+                                   "allocate 2 GiB')\n")
+    proc = run_cli("run", "-e", "plain", "--", sys.executable, "plain.py", cwd=repo)
+    assert proc.returncode == 1
+    exit_message = ("command exited with code 1: RuntimeError: CUDA out of memory. Tried "
+                    "to allocate 2 GiB")
+    [sent] = [json.loads(x) for x in (repo / "sent.jsonl").read_text().splitlines()]
+    assert (sent["rule"], sent["experiment"], sent["message"]) == (
+        "oom", "plain", f"error event matched 'out of memory': {exit_message}")
+    assert [e["message"] for e in events(repo, "exp/plain")][-2:] == [
+        exit_message, f"alert oom: error event matched 'out of memory': {exit_message}"]
