@@ -499,3 +499,21 @@ def test_oom_rule_fires_for_a_plain_script_crashing_under_gitlog_run(repo: Path)
         "oom", "plain", f"error event matched 'out of memory': {exit_message}")
     assert [e["message"] for e in events(repo, "exp/plain")][-2:] == [
         exit_message, f"alert oom: error event matched 'out of memory': {exit_message}"]
+
+
+def test_slack_text_escapes_what_slack_reads_as_links_and_mentions(repo: Path,
+                                                                  monkeypatch) -> None:
+    with http_receiver() as slack:
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url("/services/T1/B2/X3"))
+        configure(repo, f"    team: {{type: slack, webhook_env: SLACK_WEBHOOK_URL, {FAST}}}\n",
+                  "    - {name: errors, level: error, notify: [team]}\n")
+        with gitlog.start("slacky", repo=repo) as run:
+            run.error("TypeError: expected <class 'int'> & got <!channel>")
+    [payload] = slack.payloads
+    assert payload["text"] == (
+        "*gitlog alert errors*\n"
+        "error event at error or above: TypeError: expected &lt;class 'int'&gt; &amp; got "
+        "&lt;!channel&gt;\n"
+        f"rule: errors\nexperiment: slacky\nrun: {run.id}\n"
+        "event: TypeError: expected &lt;class 'int'&gt; &amp; got &lt;!channel&gt;\n"
+        f"host: {run.meta['host']}")

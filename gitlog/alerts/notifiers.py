@@ -58,6 +58,13 @@ def text_of(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def slack_text(payload: dict[str, Any]) -> str:
+    """The Slack message: the text escaped as Slack asks (``&``, ``<``, ``>``), or an
+    event's ``<class 'int'>`` vanishes as a broken link and ``<!channel>`` pings everyone."""
+    text = text_of(payload).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"*gitlog alert {payload.get('rule')}*\n{text}"
+
+
 def subject_of(payload: dict[str, Any]) -> str:
     """The email subject: one line (a header cannot hold a line break, and an event's
     message, e.g. one with a traceback, may have several), at most 250 characters."""
@@ -76,8 +83,7 @@ def send(spec: dict[str, Any], payload: dict[str, Any], root: Path) -> None:
         _post(url, payload, headers, timeout)
     elif kind == "slack":
         url = _required_env(spec, "webhook_env")
-        _post(url, {"text": f"*gitlog alert {payload.get('rule')}*\n{text_of(payload)}"}, {},
-              timeout)
+        _post(url, {"text": slack_text(payload)}, {}, timeout)
     elif kind == "email":
         _email(spec, payload, timeout)
     elif kind == "command":
