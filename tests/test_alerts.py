@@ -79,6 +79,14 @@ def test_the_issue_block_parses_and_validates() -> None:
     ("  rules:\n    - [n, loss]\n",
      "alerts.rules[0] must be a mapping such as {name: ..., metric: ..., when: ..., "
      "notify: [...]}\n"),
+    ("  rules:\n    - {name: t, metric: acc, when: threshold, above: 0.1, below: 0.9, "
+     "notify: [h]}\n",
+     "alerts.rules[t]: above (0.1) must be greater than below (0.9); the rule fires on a "
+     "value above 'above' or below 'below', so this one fires on every value\n"),
+    ("  rules:\n    - {name: d, metric: acc, when: drop, by: '5%', relative: false, "
+     "notify: [h]}\n",
+     "alerts.rules[d]: by: '5%' is relative, but relative is false; give by as a number, "
+     "or drop relative\n"),
     ("    t: {type: file, path: b.log, timeout: 0}\n  rules: []\n",
      "alerts.notifiers.t.timeout must be a number of seconds (above 0, at most 300), got 0"),
 ])

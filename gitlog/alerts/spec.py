@@ -217,6 +217,10 @@ def _validate_rule(i: int, rule: Any, notifiers: set[str], seen: set[str],
         for key in ("above", "below"):
             if key in rule and not _number(rule[key]):
                 fail(f"{where}.{key} must be a number, got {rule[key]!r}")
+        if "above" in rule and "below" in rule and rule["above"] <= rule["below"]:
+            fail(f"{where}: above ({rule['above']!r}) must be greater than below "
+                 f"({rule['below']!r}); the rule fires on a value above 'above' or below "
+                 "'below', so this one fires on every value")
     if when in COMMIT_WHEN:
         by = rule.get("by", 0)
         if isinstance(by, str) and by.endswith("%"):
@@ -229,6 +233,9 @@ def _validate_rule(i: int, rule: Any, notifiers: set[str], seen: set[str],
                  f"got {rule.get('by')!r}")
         if not isinstance(rule.get("relative", False), bool):
             fail(f"{where}.relative must be true or false")
+        if isinstance(rule.get("by"), str) and rule.get("relative") is False:
+            fail(f"{where}: by: {rule['by']!r} is relative, but relative is false; give "
+                 "by as a number, or drop relative")
         if "baseline" in rule and (not isinstance(rule["baseline"], str) or
                                    not rule["baseline"]):
             fail(f"{where}.baseline must name a branch or experiment, got "
