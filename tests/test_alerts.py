@@ -525,3 +525,24 @@ def test_slack_text_escapes_what_slack_reads_as_links_and_mentions(repo: Path,
         f"rule: errors\nexperiment: slacky\nrun: {run.id}\n"
         "event: TypeError: expected &lt;class 'int'&gt; &amp; got &lt;!channel&gt;\n"
         f"host: {run.meta['host']}")
+
+
+def test_a_baseline_that_names_nothing_is_a_warning_not_silence(repo: Path) -> None:
+    configure(repo, "    log: {type: file, path: sent.jsonl}\n",
+              "    - {name: loss-rise, metric: loss, when: rise, by: 0.1, baseline: basline, "
+              "notify: [log]}\n"
+              "    - {name: hi, metric: loss, when: threshold, above: 5, notify: [log]}\n")
+    expected = ("alert rule loss-rise not checked: baseline 'basline': no branch, experiment "
+                "or commit of that name")
+    with gitlog.start("base", repo=repo) as run:
+        run.log_metric("loss", 1.0)
+    with pytest.warns(gitlog.GitlogWarning) as caught:
+        with gitlog.start("typo", repo=repo) as run:
+            run.log_metric("loss", 9.0)
+    assert [str(w.message) for w in caught] == [f"gitlog: {expected}"]
+    assert [(e["level"], e["message"]) for e in events(repo, run.commit)] == [
+        ("warning", "alert hi: loss is 9 at step 0, above 5"), ("warning", expected)]
+    checked = run_cli("alerts", "check", "typo", "--format", "json", cwd=repo)
+    assert checked.returncode == 0
+    assert [r["rule"] for r in json.loads(checked.stdout)] == ["hi"]
+    assert checked.stderr == f"warning: {expected}\n"

@@ -87,7 +87,7 @@ class LiveAlerts:
         if not commit_rules or not run.owner:
             return
         from ..debugging import _last_value
-        from .check import previous_run
+        from .check import BaselineError, not_checked, previous_run
 
         run.flush()
         cache: dict[str | None, Any] = {}
@@ -97,9 +97,18 @@ class LiveAlerts:
             if current is None:
                 continue
             if rule.baseline not in cache:
-                cache[rule.baseline] = previous_run(run.repo, run.config, rule.baseline,
-                                                    str(run.meta.get("branch")))
+                try:
+                    cache[rule.baseline] = previous_run(run.repo, run.config, rule.baseline,
+                                                        str(run.meta.get("branch")))
+                except BaselineError as exc:
+                    cache[rule.baseline] = exc
             found = cache[rule.baseline]
+            if isinstance(found, BaselineError):
+                # Recorded too, so the post-commit step knows it was said already.
+                text = not_checked(rule, found)
+                run.record_event("warning", text, {"alert_skipped": rule.name})
+                warnings.warn(f"gitlog: {text}", GitlogWarning, stacklevel=1)
+                continue
             if found is None:
                 continue
             sha, metrics, label = found

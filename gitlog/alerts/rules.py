@@ -65,8 +65,9 @@ class Alert:
         return out
 
 
-# Fields that mark an event gitlog itself recorded: an alert, a failed delivery, a sample.
-OWN_RECORDS = frozenset(("alert", "alert_failed", "sample"))
+# Fields that mark an event gitlog itself recorded: an alert, a failed delivery, a rule
+# that could not be checked, a sample.
+OWN_RECORDS = frozenset(("alert", "alert_failed", "alert_skipped", "sample"))
 
 
 def _fmt(value: float) -> str:
