@@ -546,3 +546,22 @@ def test_a_baseline_that_names_nothing_is_a_warning_not_silence(repo: Path) -> N
     assert checked.returncode == 0
     assert [r["rule"] for r in json.loads(checked.stdout)] == ["hi"]
     assert checked.stderr == f"warning: {expected}\n"
+
+
+def test_email_ca_file_is_relative_to_the_repository_and_a_missing_one_says_so(
+        repo: Path, tmp_path: Path) -> None:
+    with smtp_server(tmp_path, "alerts", "pw") as (inbox, port, cert):
+        (repo / "certs").mkdir()
+        (repo / "certs/ca.pem").write_bytes(Path(str(cert)).read_bytes())
+        (repo / "src").mkdir()
+        mail = (f"{{type: email, to: [ml@example.com], smtp_host: 127.0.0.1, smtp_port: {port}, "
+                f"starttls: true, {FAST}, ca_file: ")
+        configure(repo, f"    ok: {mail}certs/ca.pem}}\n    gone: {mail}certs/nope.pem}}\n",
+                  "    - {name: n, metric: loss, when: nan, notify: [ok, gone]}\n")
+        proc = run_cli("alerts", "test", "--format", "json", cwd=repo / "src")
+        assert len(inbox.messages) == 1
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout) == [
+        {"notifier": "gone", "result": "failed", "attempts": 1,
+         "error": f"ca_file {repo / 'certs/nope.pem'}: No such file or directory"},
+        {"notifier": "ok", "result": "sent", "attempts": 1, "error": None}]

@@ -85,7 +85,7 @@ def send(spec: dict[str, Any], payload: dict[str, Any], root: Path) -> None:
         url = _required_env(spec, "webhook_env")
         _post(url, {"text": slack_text(payload)}, {}, timeout)
     elif kind == "email":
-        _email(spec, payload, timeout)
+        _email(spec, payload, root, timeout)
     elif kind == "command":
         _command(spec, payload, root, timeout)
     elif kind == "file":
@@ -138,7 +138,23 @@ def _post(url: str, payload: dict[str, Any], headers: dict[str, str], timeout: f
         raise NotifyError(f"connection failed: {exc.strerror or exc}") from None
 
 
-def _email(spec: dict[str, Any], payload: dict[str, Any], timeout: float) -> None:
+def _tls_context(spec: dict[str, Any], root: Path) -> Any:
+    """The TLS context for STARTTLS: the system's CAs, or ``ca_file`` (relative to the
+    repository, as the file notifier's path, not to wherever the process runs)."""
+    import ssl
+
+    if not spec.get("ca_file"):
+        return ssl.create_default_context()
+    path = root / str(spec["ca_file"])
+    try:
+        return ssl.create_default_context(cafile=str(path))
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+        raise NotifyError(f"ca_file {path}: {reason}", permanent=True) from None
+
+
+def _email(spec: dict[str, Any], payload: dict[str, Any], root: Path,
+           timeout: float) -> None:
     import smtplib
     import ssl
     from email.message import EmailMessage
@@ -154,6 +170,7 @@ def _email(spec: dict[str, Any], payload: dict[str, Any], timeout: float) -> Non
         user = _required_env(spec, "username_env")
         password = _required_env(spec, "password_env")
     starttls = spec.get("starttls", "auto")
+    context = _tls_context(spec, root) if starttls is not False else None
     host, port = spec["smtp_host"], int(spec.get("smtp_port", 587))
     try:
         with smtplib.SMTP(host, port, timeout=timeout) as smtp:
@@ -163,7 +180,6 @@ def _email(spec: dict[str, Any], payload: dict[str, Any], timeout: float) -> Non
                 if not smtp.has_extn("starttls"):
                     raise NotifyError(f"{host}:{port} does not offer STARTTLS "
                                       "(set starttls: auto or false)", permanent=True)
-                context = ssl.create_default_context(cafile=spec.get("ca_file"))
                 smtp.starttls(context=context)
                 smtp.ehlo()
                 secure = True

@@ -149,6 +149,9 @@ def _validate_notifier(name: str, spec: Any, fail: Callable[[str], None]) -> Non
             fail(f"{where}.smtp_port must be a port number, got {port!r}")
         if spec.get("starttls", "auto") not in (True, False, "auto"):
             fail(f"{where}.starttls must be true, false or auto, got {spec['starttls']!r}")
+        if "ca_file" in spec and (not isinstance(spec["ca_file"], str) or not spec["ca_file"]):
+            fail(f"{where}.ca_file must be the path of a PEM file of CA certificates, got "
+                 f"{spec['ca_file']!r}")
         if ("username_env" in spec) != ("password_env" in spec):
             fail(f"{where}: give both username_env and password_env, or neither")
     if kind == "command":
