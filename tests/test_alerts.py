@@ -565,3 +565,21 @@ def test_email_ca_file_is_relative_to_the_repository_and_a_missing_one_says_so(
         {"notifier": "gone", "result": "failed", "attempts": 1,
          "error": f"ca_file {repo / 'certs/nope.pem'}: No such file or directory"},
         {"notifier": "ok", "result": "sent", "attempts": 1, "error": None}]
+
+
+def test_runs_a_script_never_finishes_are_committed_at_exit_and_alert(repo: Path) -> None:
+    configure(repo, "    log: {type: file, path: sent.jsonl}\n",
+              "    - {name: acc-drop, metric: acc, when: drop, by: 0.05, notify: [log]}\n"
+              "    - {name: hi, metric: loss, when: threshold, above: 5, notify: [log]}\n")
+    for acc in (0.9, 0.5):
+        code = ("import gitlog\n"
+                "run = gitlog.start('noend')\n"
+                f"run.log_metric('acc', {acc})\n"
+                "run.log_metric('loss', 9.0)\n")  # and no finish(): gitlog finishes it
+        proc = run_python(code, repo)
+        assert proc.returncode == 0 and "could not commit" not in proc.stderr, proc.stderr
+    assert len(git(repo, "rev-list", "main..exp/noend").split()) == 2
+    sent = [json.loads(x) for x in (repo / "sent.jsonl").read_text().splitlines()]
+    assert [(p["rule"], p["value"]) for p in sent] == [("hi", 9.0), ("hi", 9.0),
+                                                       ("acc-drop", 0.5)]
+    assert sent[2]["commit"] == git(repo, "rev-parse", "exp/noend").strip()
