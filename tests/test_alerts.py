@@ -583,3 +583,16 @@ def test_runs_a_script_never_finishes_are_committed_at_exit_and_alert(repo: Path
     assert [(p["rule"], p["value"]) for p in sent] == [("hi", 9.0), ("hi", 9.0),
                                                        ("acc-drop", 0.5)]
     assert sent[2]["commit"] == git(repo, "rev-parse", "exp/noend").strip()
+
+
+def test_a_webhook_variable_holding_no_url_is_named_not_shown(repo: Path) -> None:
+    configure(repo, "    team: {type: slack, webhook_env: SLACK_WEBHOOK_URL, backoff: 0.01}\n",
+              "    - {name: n, metric: loss, when: nan, notify: [team]}\n")
+    proc = run_cli("alerts", "test", "--format", "json", cwd=repo,
+                   env={"SLACK_WEBHOOK_URL": "hooks.slack.com/services/T0/B0/SECRETX"})
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout) == [
+        {"notifier": "team", "result": "failed", "attempts": 1,
+         "error": "environment variable SLACK_WEBHOOK_URL does not hold an http:// or "
+                  "https:// URL (webhook_env)"}]
+    assert "SECRETX" not in proc.stdout + proc.stderr

@@ -48,6 +48,16 @@ def _required_env(spec: dict[str, Any], key: str) -> str:
     return value
 
 
+def _url_from_env(spec: dict[str, Any], key: str) -> str:
+    """A webhook URL from the environment; one that is no http(s) URL (a pasted path, a
+    stray quote) is named by its variable, never shown: it is a secret."""
+    url = _required_env(spec, key).strip()
+    if not url.lower().startswith(("http://", "https://")):
+        raise NotifyError(f"environment variable {spec[key]} does not hold an http:// or "
+                          f"https:// URL ({key})", permanent=True)
+    return url
+
+
 def text_of(payload: dict[str, Any]) -> str:
     """The human-readable lines of an alert (Slack text, email body)."""
     lines = [str(payload.get("message", ""))]
@@ -76,13 +86,13 @@ def send(spec: dict[str, Any], payload: dict[str, Any], root: Path) -> None:
     kind = spec["type"]
     timeout = float(spec.get("timeout", 10))
     if kind == "webhook":
-        url = spec.get("url") or _required_env(spec, "url_env")
+        url = spec.get("url") or _url_from_env(spec, "url_env")
         headers = {}
         if "token_env" in spec:
             headers["Authorization"] = "Bearer " + _required_env(spec, "token_env")
         _post(url, payload, headers, timeout)
     elif kind == "slack":
-        url = _required_env(spec, "webhook_env")
+        url = _url_from_env(spec, "webhook_env")
         _post(url, {"text": slack_text(payload)}, {}, timeout)
     elif kind == "email":
         _email(spec, payload, root, timeout)
@@ -116,6 +126,7 @@ def json_payload(payload: dict[str, Any]) -> bytes:
 
 
 def _post(url: str, payload: dict[str, Any], headers: dict[str, str], timeout: float) -> None:
+    import http.client
     import urllib.error
     import urllib.request
 
@@ -136,6 +147,8 @@ def _post(url: str, payload: dict[str, Any], headers: dict[str, str], timeout: f
         raise NotifyError(f"no answer within {timeout:g} s") from None
     except OSError as exc:
         raise NotifyError(f"connection failed: {exc.strerror or exc}") from None
+    except (ValueError, http.client.InvalidURL) as exc:  # a space, a bad port
+        raise NotifyError(f"invalid URL: {exc}", permanent=True) from None
 
 
 def _tls_context(spec: dict[str, Any], root: Path) -> Any:
