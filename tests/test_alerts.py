@@ -596,3 +596,28 @@ def test_a_webhook_variable_holding_no_url_is_named_not_shown(repo: Path) -> Non
          "error": "environment variable SLACK_WEBHOOK_URL does not hold an http:// or "
                   "https:// URL (webhook_env)"}]
     assert "SECRETX" not in proc.stdout + proc.stderr
+
+
+def test_ctrl_c_in_alerts_test_stops_the_command_and_what_it_started(repo: Path) -> None:
+    import subprocess
+    import time
+
+    configure(repo, "    slow: {type: command, argv: [sh, -c, 'sleep 60 & echo $! > bg.pid; "
+                    "wait'], timeout: 100}\n",
+              "    - {name: n, metric: loss, when: nan, notify: [slow]}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "gitlog", "alerts", "test"], cwd=repo,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pid_file = repo / "bg.pid"
+    for _ in range(400):  # until the command has started its job
+        if pid_file.exists() and pid_file.read_text().strip():
+            break
+        time.sleep(0.05)
+    pid = int(pid_file.read_text())
+    try:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert (proc.returncode, err.strip()) == (130, "Interrupted.")
+        assert wait_dead(pid), "the command's job outlived Ctrl-C"
+    finally:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)

@@ -241,6 +241,9 @@ def _command(spec: dict[str, Any], payload: dict[str, Any], root: Path,
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             raise NotifyError(f"{argv[0]} did not finish within {timeout:g} s") from None
+        except BaseException:  # Ctrl-C in 'alerts test': its own session does not get it
+            _kill_group(proc)
+            raise
         if code != 0:
             stderr.seek(max(0, stderr.seek(0, os.SEEK_END) - 4096))
             last = stderr.read().decode(errors="replace").strip().splitlines()[-1:] or [""]
