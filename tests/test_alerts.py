@@ -534,8 +534,12 @@ def test_a_baseline_that_names_nothing_is_a_warning_not_silence(repo: Path) -> N
               "    - {name: hi, metric: loss, when: threshold, above: 5, notify: [log]}\n")
     expected = ("alert rule loss-rise not checked: baseline 'basline': no branch, experiment "
                 "or commit of that name")
-    with gitlog.start("base", repo=repo) as run:
-        run.log_metric("loss", 1.0)
+    with warnings.catch_warnings(record=True) as first:
+        warnings.simplefilter("always")
+        with gitlog.start("basline", repo=repo) as run:  # its own first run: nothing to say
+            run.log_metric("loss", 1.0)
+    assert [str(w.message) for w in first] == []
+    git(repo, "branch", "-m", "exp/basline", "exp/base")
     with pytest.warns(gitlog.GitlogWarning) as caught:
         with gitlog.start("typo", repo=repo) as run:
             run.log_metric("loss", 9.0)

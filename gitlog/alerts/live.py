@@ -90,6 +90,9 @@ class LiveAlerts:
         from .check import BaselineError, not_checked, previous_run
 
         run.flush()
+        branch = str(run.meta.get("branch") or "")
+        # The run's own experiment as the baseline: its first run creates the branch.
+        own = {run.experiment, branch, branch.removeprefix("refs/heads/")}
         cache: dict[str | None, Any] = {}
         for rule in commit_rules:
             path = run.journal.path / "metrics" / f"{rule.metric}.tsv"
@@ -99,17 +102,17 @@ class LiveAlerts:
             if rule.baseline not in cache:
                 try:
                     cache[rule.baseline] = previous_run(run.repo, run.config, rule.baseline,
-                                                        str(run.meta.get("branch")))
+                                                        branch)
                 except BaselineError as exc:
                     cache[rule.baseline] = exc
             found = cache[rule.baseline]
-            if isinstance(found, BaselineError):
+            if isinstance(found, BaselineError) and rule.baseline not in own:
                 # Recorded too, so the post-commit step knows it was said already.
                 text = not_checked(rule, found)
                 run.record_event("warning", text, {"alert_skipped": rule.name})
                 warnings.warn(f"gitlog: {text}", GitlogWarning, stacklevel=1)
                 continue
-            if found is None:
+            if found is None or isinstance(found, BaselineError):
                 continue
             sha, metrics, label = found
             from .rules import compare
