@@ -54,6 +54,8 @@ def check_new_experiment(repo: Repo, config: Config, name: str) -> None:
         remote = experiment_ref(repo, config, name)
     except AmbiguousExperimentError as err:
         remote = "refs/remotes/" + err.branches[0]
+    if remote and not remote.startswith("refs/remotes/"):
+        return  # a parallel run of this new experiment made its branch meanwhile
     if remote:  # a new branch would start apart from its runs and hide them
         branch = remote[len("refs/remotes/"):]
         raise GitlogError(f"experiment {name} has its runs on a remote only ({branch}): "
