@@ -104,7 +104,10 @@ class _Forwarder:
             self.proc.send_signal(signum)
 
 
-def _pump(stream: BinaryIO, out: BinaryIO, run: Run, name: str, budget: list[int]) -> None:
+def _pump(stream: BinaryIO, out: BinaryIO, run: Run, name: str, budget: list[int],
+          last: list[bytes]) -> None:
+    """Copy ``stream`` to ``out``, recording its lines; ``last[0]``: its last non-blank
+    line (kept even past the capture limit)."""
     pending = b""
     while True:
         chunk = os.read(stream.fileno(), 65536)
@@ -119,9 +122,22 @@ def _pump(stream: BinaryIO, out: BinaryIO, run: Run, name: str, budget: list[int
         *lines, pending = pending.split(b"\n")
         for line in lines:
             _record(run, name, line, budget)
+        for line in reversed(lines):
+            if line.strip():
+                last[0] = line
+                break
         pending = _unfinished(pending)
     if pending:
         _record(run, name, pending, budget)
+        if pending.strip():
+            last[0] = pending
+
+
+def _shown(line: bytes) -> str:
+    """A last stderr line as the exit event quotes it: its last redraw, at most 300
+    characters."""
+    text = line.decode("utf-8", "replace").rstrip("\r").rsplit("\r", 1)[-1].strip()
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _unfinished(pending: bytes) -> bytes:
@@ -232,8 +248,10 @@ def run_command(argv: list[str], *, repo: str | Path = ".", experiment: str | No
         from .sysmetrics import start_sampling
 
         start_sampling(run, pid=proc.pid)
-    pumps = [threading.Thread(target=_pump, args=(s, o, run, n, budget), daemon=True)
-             for s, o, n in ((proc.stdout, out, "stdout"), (proc.stderr, err, "stderr"))]
+    last_err = [b""]
+    pumps = [threading.Thread(target=_pump, args=(s, o, run, n, budget, t), daemon=True)
+             for s, o, n, t in ((proc.stdout, out, "stdout", [b""]),
+                                (proc.stderr, err, "stderr", last_err))]
     for t in pumps:
         t.start()
     try:
@@ -260,7 +278,10 @@ def run_command(argv: list[str], *, repo: str | Path = ".", experiment: str | No
         run.error(f"command killed by signal {-code}" if code < 0 else "command interrupted")
     else:
         status = "failed"
-        run.error(f"command exited with code {code}")
+        # With the last stderr line (a crash's exception), so that event rules on the
+        # error (``event: out of memory, level: error``) see what went wrong.
+        tail = _shown(last_err[0])
+        run.error(f"command exited with code {code}" + (f": {tail}" if tail else ""))
     run.finish(status)
     exit_code = code if code >= 0 else 128 - code
     return CommandResult(run, exit_code, run.status)

@@ -109,9 +109,25 @@ def start(experiment: str | None = None, params: Mapping[str, Any] | None = None
         start_sampling(run)
     global _ATEXIT
     if not _ATEXIT:
-        atexit.register(_finish_leftovers)
+        _at_exit(_finish_leftovers)
         _ATEXIT = True
     return run
+
+
+def _at_exit(fn: Any) -> None:
+    """Call ``fn`` when the main thread ends, before the interpreter stops thread pools:
+    committing a run uses one, and an ``atexit`` handler runs after they are stopped
+    ('cannot schedule new futures after interpreter shutdown': the run was left for
+    ``gitlog recover``). The hooks run last-registered first, so the pools' own hook is
+    registered (by importing them) before this one."""
+    import concurrent.futures.thread  # noqa: F401
+    import threading
+
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:
+        atexit.register(fn)
+    else:
+        register(fn)
 
 
 def open_run(repo_path: str | Path, experiment: str | None, *, message: str | None = None,

@@ -4,6 +4,8 @@ retries and give-up, once per run per rule, secrets kept out of everything store
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -77,6 +79,14 @@ def test_the_issue_block_parses_and_validates() -> None:
     ("  rules:\n    - [n, loss]\n",
      "alerts.rules[0] must be a mapping such as {name: ..., metric: ..., when: ..., "
      "notify: [...]}\n"),
+    ("  rules:\n    - {name: t, metric: acc, when: threshold, above: 0.1, below: 0.9, "
+     "notify: [h]}\n",
+     "alerts.rules[t]: above (0.1) must be greater than below (0.9); the rule fires on a "
+     "value above 'above' or below 'below', so this one fires on every value\n"),
+    ("  rules:\n    - {name: d, metric: acc, when: drop, by: '5%', relative: false, "
+     "notify: [h]}\n",
+     "alerts.rules[d]: by: '5%' is relative, but relative is false; give by as a number, "
+     "or drop relative\n"),
     ("    t: {type: file, path: b.log, timeout: 0}\n  rules: []\n",
      "alerts.notifiers.t.timeout must be a number of seconds (above 0, at most 300), got 0"),
 ])
@@ -405,3 +415,213 @@ def test_alerts_check_notify_exits_1_naming_the_failed_delivery(repo: Path) -> N
     assert proc.stderr.splitlines()[0] == ("Error: alert not delivered: hi to hook "
                                            "(HTTP 500 Internal Server Error)")
     assert len((repo / "sent.jsonl").read_text().splitlines()) == 1
+
+
+def test_threshold_with_above_and_below_fires_once_per_side(repo: Path) -> None:
+    configure(repo, "    log: {type: file, path: sent.jsonl}\n",
+              "    - {name: loss-band, metric: loss, when: threshold, above: 5, below: 0.01, "
+              "notify: [log]}\n")
+    with gitlog.start("band", repo=repo, flush_interval=0.05) as run:
+        for value in (1.0, 9.0, 12.0, 2.0, 0.001, 0.0005, 30.0):
+            run.log_metric("loss", value)
+    sent = [json.loads(x) for x in (repo / "sent.jsonl").read_text().splitlines()]
+    assert [(p["rule"], p["step"], p["message"]) for p in sent] == [
+        ("loss-band", 1, "loss is 9 at step 1, above 5"),
+        ("loss-band", 4, "loss is 0.001 at step 4, below 0.01")]
+    assert [e["message"] for e in alert_events(repo, run.commit)] == [
+        "alert loss-band: loss is 9 at step 1, above 5",
+        "alert loss-band: loss is 0.001 at step 4, below 0.01"]
+    checked = run_cli("alerts", "check", "band", "--format", "json", cwd=repo)
+    assert [(r["rule"], r["step"], r["value"]) for r in json.loads(checked.stdout)] == [
+        ("loss-band", 1, 9.0), ("loss-band", 4, 0.001)]
+
+
+def alive(pid: int) -> bool:
+    """Is ``pid`` running (a zombie no one reaped yet is dead)?"""
+    import subprocess
+
+    state = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True,
+                           text=True).stdout.strip()
+    return bool(state) and not state.startswith("Z")
+
+
+def wait_dead(pid: int) -> bool:
+    import time
+
+    for _ in range(100):  # SIGKILL lands at once; this only waits for the scheduler
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_command_that_times_out_is_killed_with_what_it_started(repo: Path) -> None:
+    configure(repo, "    cmd: {type: command, argv: [sh, -c, 'sleep 60 & echo $! > bg.pid; "
+                    "wait'], timeout: 1, retries: 0}\n",
+              "    - {name: n, metric: loss, when: nan, notify: [cmd]}\n")
+    proc = run_cli("alerts", "test", "--format", "json", cwd=repo)
+    pid = int((repo / "bg.pid").read_text())
+    try:
+        assert proc.returncode == 1
+        assert json.loads(proc.stdout) == [{"notifier": "cmd", "result": "failed",
+                                            "attempts": 1,
+                                            "error": "sh did not finish within 1 s"}]
+        assert wait_dead(pid), "the command's background child outlived its timeout"
+    finally:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_command_that_starts_a_background_job_and_exits_is_delivered_once(repo: Path) -> None:
+    configure(repo, "    cmd: {type: command, argv: [sh, -c, 'cat >> got.jsonl; sleep 60 & "
+                    "echo $! > bg.pid'], timeout: 2, retries: 1, backoff: 0.01}\n",
+              "    - {name: n, metric: loss, when: nan, notify: [cmd]}\n")
+    proc = run_cli("alerts", "test", "--format", "json", cwd=repo)
+    pid = int((repo / "bg.pid").read_text())
+    try:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert json.loads(proc.stdout) == [{"notifier": "cmd", "result": "sent",
+                                            "attempts": 1, "error": None}]
+        [got] = (repo / "got.jsonl").read_text().splitlines()
+        assert json.loads(got)["message"] == "test alert from gitlog"
+        assert alive(pid)  # a job the command started on purpose is its own business
+    finally:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_oom_rule_fires_for_a_plain_script_crashing_under_gitlog_run(repo: Path) -> None:
+    # The README's rule: a crash's exception reaches stderr as 'info' lines, so it is the
+    # error event of the exit that must carry it.
+    configure(repo, "    log: {type: file, path: sent.jsonl}\n",
+              "    - {name: oom, event: out of memory, level: error, notify: [log]}\n")
+    (repo / "plain.py").write_text("print('epoch 0')\n"
+                                   "raise RuntimeError('CUDA out of memory. Tried to "
+                                   "allocate 2 GiB')\n")
+    proc = run_cli("run", "-e", "plain", "--", sys.executable, "plain.py", cwd=repo)
+    assert proc.returncode == 1
+    exit_message = ("command exited with code 1: RuntimeError: CUDA out of memory. Tried "
+                    "to allocate 2 GiB")
+    [sent] = [json.loads(x) for x in (repo / "sent.jsonl").read_text().splitlines()]
+    assert (sent["rule"], sent["experiment"], sent["message"]) == (
+        "oom", "plain", f"error event matched 'out of memory': {exit_message}")
+    assert [e["message"] for e in events(repo, "exp/plain")][-2:] == [
+        exit_message, f"alert oom: error event matched 'out of memory': {exit_message}"]
+
+
+def test_slack_text_escapes_what_slack_reads_as_links_and_mentions(repo: Path,
+                                                                  monkeypatch) -> None:
+    with http_receiver() as slack:
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url("/services/T1/B2/X3"))
+        configure(repo, f"    team: {{type: slack, webhook_env: SLACK_WEBHOOK_URL, {FAST}}}\n",
+                  "    - {name: errors, level: error, notify: [team]}\n")
+        with gitlog.start("slacky", repo=repo) as run:
+            run.error("TypeError: expected <class 'int'> & got <!channel>")
+    [payload] = slack.payloads
+    assert payload["text"] == (
+        "*gitlog alert errors*\n"
+        "error event at error or above: TypeError: expected &lt;class 'int'&gt; &amp; got "
+        "&lt;!channel&gt;\n"
+        f"rule: errors\nexperiment: slacky\nrun: {run.id}\n"
+        "event: TypeError: expected &lt;class 'int'&gt; &amp; got &lt;!channel&gt;\n"
+        f"host: {run.meta['host']}")
+
+
+def test_a_baseline_that_names_nothing_is_a_warning_not_silence(repo: Path) -> None:
+    configure(repo, "    log: {type: file, path: sent.jsonl}\n",
+              "    - {name: loss-rise, metric: loss, when: rise, by: 0.1, baseline: basline, "
+              "notify: [log]}\n"
+              "    - {name: hi, metric: loss, when: threshold, above: 5, notify: [log]}\n")
+    expected = ("alert rule loss-rise not checked: baseline 'basline': no branch, experiment "
+                "or commit of that name")
+    with warnings.catch_warnings(record=True) as first:
+        warnings.simplefilter("always")
+        with gitlog.start("basline", repo=repo) as run:  # its own first run: nothing to say
+            run.log_metric("loss", 1.0)
+    assert [str(w.message) for w in first] == []
+    git(repo, "branch", "-m", "exp/basline", "exp/base")
+    with pytest.warns(gitlog.GitlogWarning) as caught:
+        with gitlog.start("typo", repo=repo) as run:
+            run.log_metric("loss", 9.0)
+    assert [str(w.message) for w in caught] == [f"gitlog: {expected}"]
+    assert [(e["level"], e["message"]) for e in events(repo, run.commit)] == [
+        ("warning", "alert hi: loss is 9 at step 0, above 5"), ("warning", expected)]
+    checked = run_cli("alerts", "check", "typo", "--format", "json", cwd=repo)
+    assert checked.returncode == 0
+    assert [r["rule"] for r in json.loads(checked.stdout)] == ["hi"]
+    assert checked.stderr == f"warning: {expected}\n"
+
+
+def test_email_ca_file_is_relative_to_the_repository_and_a_missing_one_says_so(
+        repo: Path, tmp_path: Path) -> None:
+    with smtp_server(tmp_path, "alerts", "pw") as (inbox, port, cert):
+        (repo / "certs").mkdir()
+        (repo / "certs/ca.pem").write_bytes(Path(str(cert)).read_bytes())
+        (repo / "src").mkdir()
+        mail = (f"{{type: email, to: [ml@example.com], smtp_host: 127.0.0.1, smtp_port: {port}, "
+                f"starttls: true, {FAST}, ca_file: ")
+        configure(repo, f"    ok: {mail}certs/ca.pem}}\n    gone: {mail}certs/nope.pem}}\n",
+                  "    - {name: n, metric: loss, when: nan, notify: [ok, gone]}\n")
+        proc = run_cli("alerts", "test", "--format", "json", cwd=repo / "src")
+        assert len(inbox.messages) == 1
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout) == [
+        {"notifier": "gone", "result": "failed", "attempts": 1,
+         "error": f"ca_file {repo / 'certs/nope.pem'}: No such file or directory"},
+        {"notifier": "ok", "result": "sent", "attempts": 1, "error": None}]
+
+
+def test_runs_a_script_never_finishes_are_committed_at_exit_and_alert(repo: Path) -> None:
+    configure(repo, "    log: {type: file, path: sent.jsonl}\n",
+              "    - {name: acc-drop, metric: acc, when: drop, by: 0.05, notify: [log]}\n"
+              "    - {name: hi, metric: loss, when: threshold, above: 5, notify: [log]}\n")
+    for acc in (0.9, 0.5):
+        code = ("import gitlog\n"
+                "run = gitlog.start('noend')\n"
+                f"run.log_metric('acc', {acc})\n"
+                "run.log_metric('loss', 9.0)\n")  # and no finish(): gitlog finishes it
+        proc = run_python(code, repo)
+        assert proc.returncode == 0 and "could not commit" not in proc.stderr, proc.stderr
+    assert len(git(repo, "rev-list", "main..exp/noend").split()) == 2
+    sent = [json.loads(x) for x in (repo / "sent.jsonl").read_text().splitlines()]
+    assert [(p["rule"], p["value"]) for p in sent] == [("hi", 9.0), ("hi", 9.0),
+                                                       ("acc-drop", 0.5)]
+    assert sent[2]["commit"] == git(repo, "rev-parse", "exp/noend").strip()
+
+
+def test_a_webhook_variable_holding_no_url_is_named_not_shown(repo: Path) -> None:
+    configure(repo, "    team: {type: slack, webhook_env: SLACK_WEBHOOK_URL, backoff: 0.01}\n",
+              "    - {name: n, metric: loss, when: nan, notify: [team]}\n")
+    proc = run_cli("alerts", "test", "--format", "json", cwd=repo,
+                   env={"SLACK_WEBHOOK_URL": "hooks.slack.com/services/T0/B0/SECRETX"})
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout) == [
+        {"notifier": "team", "result": "failed", "attempts": 1,
+         "error": "environment variable SLACK_WEBHOOK_URL does not hold an http:// or "
+                  "https:// URL (webhook_env)"}]
+    assert "SECRETX" not in proc.stdout + proc.stderr
+
+
+def test_ctrl_c_in_alerts_test_stops_the_command_and_what_it_started(repo: Path) -> None:
+    import subprocess
+    import time
+
+    configure(repo, "    slow: {type: command, argv: [sh, -c, 'sleep 60 & echo $! > bg.pid; "
+                    "wait'], timeout: 100}\n",
+              "    - {name: n, metric: loss, when: nan, notify: [slow]}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "gitlog", "alerts", "test"], cwd=repo,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pid_file = repo / "bg.pid"
+    for _ in range(400):  # until the command has started its job
+        if pid_file.exists() and pid_file.read_text().strip():
+            break
+        time.sleep(0.05)
+    pid = int(pid_file.read_text())
+    try:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert (proc.returncode, err.strip()) == (130, "Interrupted.")
+        assert wait_dead(pid), "the command's job outlived Ctrl-C"
+    finally:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)

@@ -111,7 +111,7 @@ def test_run_events_are_in_time_order_across_the_command_and_gitlog(repo: Path) 
     events = json.loads(run_cli("logs", "crash", "--format", "json", cwd=repo).stdout)
     messages = [e["message"] for e in events]  # (stdout and stderr: read by two threads)
     assert (sorted(messages[:2]), messages[2]) == (["diverging", "epoch 0"], "ValueError: boom")
-    assert events[-1]["message"] == "command exited with code 1"
+    assert events[-1]["message"] == "command exited with code 1: ValueError: boom"
     assert [e["time"] for e in events] == sorted(e["time"] for e in events)
 
 

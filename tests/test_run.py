@@ -14,7 +14,7 @@ import pytest
 
 import gitlog
 from gitlog.errors import GitlogError, MetricValueError, NameError_
-from tests.conftest import git, make_repo, run_cli, state_of
+from tests.conftest import git, make_repo, run_cli, run_python, state_of
 
 
 def show_file(repo: Path, rev: str, path: str) -> str:
@@ -560,3 +560,14 @@ def test_a_gitlog_error_in_a_training_script_shows_its_hint(repo: Path) -> None:
     assert events[0]["fields"]["traceback"].endswith(
         "DvcMissingError: DVC is not set up in "
         f"{repo}\nhint: run 'gitlog init' (it runs 'dvc init'), then commit .dvc/\n")
+
+
+def test_a_run_the_script_never_finishes_is_committed_at_exit(repo: Path) -> None:
+    proc = run_python("import gitlog\nrun = gitlog.start('forgot')\n"
+                      "run.log_metric('loss', 0.5)\nprint(run.id)\n", repo,
+                      env={"PYTHONWARNINGS": "default"})
+    assert proc.returncode == 0 and proc.stderr == ""
+    run_yaml = git(repo, "show", "exp/forgot:.gitlog/run.yaml")
+    assert f"id: {proc.stdout.strip()}" in run_yaml and "status: completed" in run_yaml
+    assert json.loads(git(repo, "show", "exp/forgot:.gitlog/metrics.json"))["loss"] == 0.5
+    assert not list((repo / ".git/gitlog/runs").glob("*"))  # nothing left to recover

@@ -29,17 +29,20 @@ LEDGER = "alerts.jsonl"
 def previous_run(repo: Repo, config: Config, baseline: str | None,
                  start: str) -> tuple[str, dict[str, Any], str] | None:
     """(commit, flat metrics, label) of the newest run at ``start`` (a rev, e.g. the
-    branch or ``COMMIT^``), or on the ``baseline`` branch/experiment when given."""
+    branch or ``COMMIT^``), or on the ``baseline`` branch/experiment when given.
+
+    A ``baseline`` that names nothing here (a typo, a branch not fetched) raises
+    ``BaselineError``: the rule cannot be checked, which its user must hear about."""
     if baseline:
         rev = repo.rev_parse(f"refs/heads/{baseline}")
         if not rev:
             try:
                 ref = experiment_ref(repo, config, baseline)
-            except AmbiguousExperimentError:  # no baseline to compare with, as when absent
-                ref = None
+            except AmbiguousExperimentError as exc:
+                raise BaselineError(baseline, str(exc)) from None
             rev = repo.rev_parse(ref or baseline)
         if not rev:
-            return None
+            raise BaselineError(baseline, "no branch, experiment or commit of that name")
         label = f"the latest run on {baseline}"
     else:
         rev = repo.rev_parse(start)
@@ -55,6 +58,19 @@ def previous_run(repo: Repo, config: Config, baseline: str | None,
     if record is None:
         return None
     return sha, record.flat_metrics, f"{label} ({sha[:10]})"
+
+
+class BaselineError(GitlogError):
+    def __init__(self, baseline: str, problem: str) -> None:
+        self.baseline = baseline
+        super().__init__(f"baseline {baseline!r}: {problem}",
+                         hint="fix the rule's baseline in .gitlog.yaml ('gitlog ls' lists "
+                              "experiments), or fetch that branch")
+
+
+def not_checked(rule: Rule, exc: GitlogError) -> str:
+    """The warning for a drop/rise rule whose baseline cannot be found."""
+    return f"alert rule {rule.name} not checked: {exc}"
 
 
 def _ledger(repo: Repo) -> Path:
@@ -92,8 +108,10 @@ def after_commit(repo: Repo, config: Config, commit: str) -> None:
     if record is None:
         return
     run_id = str(record.run.get("id") or commit)  # metrics committed by hand have no id
-    fired = {str((e.get("fields") or {}).get("alert")) for e in record.events
-             if isinstance(e.get("fields"), dict) and "alert" in e["fields"]}
+    # Fired, or found unchecked, when the run was stored: said once already.
+    fired = {str(e["fields"].get(key)) for e in record.events
+             if isinstance(e.get("fields"), dict)
+             for key in ("alert", "alert_skipped") if key in e["fields"]}
     fired |= fired_in_ledger(repo, run_id)
     notifiers = config["alerts"].get("notifiers") or {}
     current = record.flat_metrics
@@ -101,7 +119,11 @@ def after_commit(repo: Repo, config: Config, commit: str) -> None:
     for rule in rules:
         if rule.name in fired:
             continue
-        found = previous_run(repo, config, rule.baseline, f"{commit}^")
+        try:
+            found = previous_run(repo, config, rule.baseline, f"{commit}^")
+        except BaselineError as exc:
+            _warn(not_checked(rule, exc))
+            continue
         if found is None or found[0] == commit:
             continue
         metric = str(rule.metric)
@@ -119,15 +141,18 @@ def after_commit(repo: Repo, config: Config, commit: str) -> None:
         DISPATCHER.drain()
 
 
+def _warn(text: str) -> None:
+    import warnings
+
+    from ..recorder import GitlogWarning
+
+    warnings.warn(f"gitlog: {text}", GitlogWarning, stacklevel=1)
+
+
 def _warn_on_failure(result: Delivery) -> None:
     if not result.ok:
-        import warnings
-
-        from ..recorder import GitlogWarning
-
-        warnings.warn(f"gitlog: alert not delivered to {result.notifier} after "
-                      f"{result.attempts} attempt(s): {result.error}", GitlogWarning,
-                      stacklevel=1)
+        _warn(f"alert not delivered to {result.notifier} after {result.attempts} "
+              f"attempt(s): {result.error}")
 
 
 def _series(cat: Any, commit: str, log_dir: str, metric: str) -> list[tuple[float, str, int,
@@ -147,8 +172,10 @@ def _series(cat: Any, commit: str, log_dir: str, metric: str) -> list[tuple[floa
     return points
 
 
-def check(repo: Repo, config: Config, commit: str) -> list[tuple[Alert, dict[str, Any]]]:
-    """Every rule evaluated on the run stored in ``commit``: (alert, payload) pairs."""
+def check(repo: Repo, config: Config, commit: str,
+          notes: list[str] | None = None) -> list[tuple[Alert, dict[str, Any]]]:
+    """Every rule evaluated on the run stored in ``commit``: (alert, payload) pairs.
+    What could not be checked (a baseline that names nothing) goes to ``notes``."""
     rules = parse_rules(config["alerts"])
     if not rules:
         raise GitlogError("no alert rules in .gitlog.yaml",
@@ -166,7 +193,12 @@ def check(repo: Repo, config: Config, commit: str) -> list[tuple[Alert, dict[str
     found += evaluator.events(record.events)
     current = flatten(record.metrics)
     for rule in (r for r in rules if r.at_commit):
-        prev = previous_run(repo, config, rule.baseline, f"{commit}^")
+        try:
+            prev = previous_run(repo, config, rule.baseline, f"{commit}^")
+        except BaselineError as exc:
+            if notes is not None:
+                notes.append(not_checked(rule, exc))
+            continue
         if prev is not None and prev[0] != commit:
             alert = compare(rule, current.get(str(rule.metric)), prev[1].get(str(rule.metric)),
                             prev[0], prev[2])

@@ -50,7 +50,7 @@ class LiveAlerts:
         return True
 
     def fire(self, alert: Alert, now: bool = True) -> None:
-        if not self.claim(alert.rule.name):
+        if not self.claim(alert.key):
             return
         self.run.record_event("warning", f"alert {alert.rule.name}: {alert.message}",
                               alert.fields(), alert.step)
@@ -87,9 +87,12 @@ class LiveAlerts:
         if not commit_rules or not run.owner:
             return
         from ..debugging import _last_value
-        from .check import previous_run
+        from .check import BaselineError, not_checked, previous_run
 
         run.flush()
+        branch = str(run.meta.get("branch") or "")
+        # The run's own experiment as the baseline: its first run creates the branch.
+        own = {run.experiment, branch, branch.removeprefix("refs/heads/")}
         cache: dict[str | None, Any] = {}
         for rule in commit_rules:
             path = run.journal.path / "metrics" / f"{rule.metric}.tsv"
@@ -97,10 +100,19 @@ class LiveAlerts:
             if current is None:
                 continue
             if rule.baseline not in cache:
-                cache[rule.baseline] = previous_run(run.repo, run.config, rule.baseline,
-                                                    str(run.meta.get("branch")))
+                try:
+                    cache[rule.baseline] = previous_run(run.repo, run.config, rule.baseline,
+                                                        branch)
+                except BaselineError as exc:
+                    cache[rule.baseline] = exc
             found = cache[rule.baseline]
-            if found is None:
+            if isinstance(found, BaselineError) and rule.baseline not in own:
+                # Recorded too, so the post-commit step knows it was said already.
+                text = not_checked(rule, found)
+                run.record_event("warning", text, {"alert_skipped": rule.name})
+                warnings.warn(f"gitlog: {text}", GitlogWarning, stacklevel=1)
+                continue
+            if found is None or isinstance(found, BaselineError):
                 continue
             sha, metrics, label = found
             from .rules import compare

@@ -9,6 +9,8 @@ text (``scrub``), so they never reach events, warnings or the terminal.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -46,6 +48,16 @@ def _required_env(spec: dict[str, Any], key: str) -> str:
     return value
 
 
+def _url_from_env(spec: dict[str, Any], key: str) -> str:
+    """A webhook URL from the environment; one that is no http(s) URL (a pasted path, a
+    stray quote) is named by its variable, never shown: it is a secret."""
+    url = _required_env(spec, key).strip()
+    if not url.lower().startswith(("http://", "https://")):
+        raise NotifyError(f"environment variable {spec[key]} does not hold an http:// or "
+                          f"https:// URL ({key})", permanent=True)
+    return url
+
+
 def text_of(payload: dict[str, Any]) -> str:
     """The human-readable lines of an alert (Slack text, email body)."""
     lines = [str(payload.get("message", ""))]
@@ -54,6 +66,13 @@ def text_of(payload: dict[str, Any]) -> str:
         if payload.get(key) is not None:
             lines.append(f"{key}: {payload[key]}")
     return "\n".join(lines)
+
+
+def slack_text(payload: dict[str, Any]) -> str:
+    """The Slack message: the text escaped as Slack asks (``&``, ``<``, ``>``), or an
+    event's ``<class 'int'>`` vanishes as a broken link and ``<!channel>`` pings everyone."""
+    text = text_of(payload).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"*gitlog alert {payload.get('rule')}*\n{text}"
 
 
 def subject_of(payload: dict[str, Any]) -> str:
@@ -67,17 +86,16 @@ def send(spec: dict[str, Any], payload: dict[str, Any], root: Path) -> None:
     kind = spec["type"]
     timeout = float(spec.get("timeout", 10))
     if kind == "webhook":
-        url = spec.get("url") or _required_env(spec, "url_env")
+        url = spec.get("url") or _url_from_env(spec, "url_env")
         headers = {}
         if "token_env" in spec:
             headers["Authorization"] = "Bearer " + _required_env(spec, "token_env")
         _post(url, payload, headers, timeout)
     elif kind == "slack":
-        url = _required_env(spec, "webhook_env")
-        _post(url, {"text": f"*gitlog alert {payload.get('rule')}*\n{text_of(payload)}"}, {},
-              timeout)
+        url = _url_from_env(spec, "webhook_env")
+        _post(url, {"text": slack_text(payload)}, {}, timeout)
     elif kind == "email":
-        _email(spec, payload, timeout)
+        _email(spec, payload, root, timeout)
     elif kind == "command":
         _command(spec, payload, root, timeout)
     elif kind == "file":
@@ -108,6 +126,7 @@ def json_payload(payload: dict[str, Any]) -> bytes:
 
 
 def _post(url: str, payload: dict[str, Any], headers: dict[str, str], timeout: float) -> None:
+    import http.client
     import urllib.error
     import urllib.request
 
@@ -128,9 +147,27 @@ def _post(url: str, payload: dict[str, Any], headers: dict[str, str], timeout: f
         raise NotifyError(f"no answer within {timeout:g} s") from None
     except OSError as exc:
         raise NotifyError(f"connection failed: {exc.strerror or exc}") from None
+    except (ValueError, http.client.InvalidURL) as exc:  # a space, a bad port
+        raise NotifyError(f"invalid URL: {exc}", permanent=True) from None
 
 
-def _email(spec: dict[str, Any], payload: dict[str, Any], timeout: float) -> None:
+def _tls_context(spec: dict[str, Any], root: Path) -> Any:
+    """The TLS context for STARTTLS: the system's CAs, or ``ca_file`` (relative to the
+    repository, as the file notifier's path, not to wherever the process runs)."""
+    import ssl
+
+    if not spec.get("ca_file"):
+        return ssl.create_default_context()
+    path = root / str(spec["ca_file"])
+    try:
+        return ssl.create_default_context(cafile=str(path))
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+        raise NotifyError(f"ca_file {path}: {reason}", permanent=True) from None
+
+
+def _email(spec: dict[str, Any], payload: dict[str, Any], root: Path,
+           timeout: float) -> None:
     import smtplib
     import ssl
     from email.message import EmailMessage
@@ -146,6 +183,7 @@ def _email(spec: dict[str, Any], payload: dict[str, Any], timeout: float) -> Non
         user = _required_env(spec, "username_env")
         password = _required_env(spec, "password_env")
     starttls = spec.get("starttls", "auto")
+    context = _tls_context(spec, root) if starttls is not False else None
     host, port = spec["smtp_host"], int(spec.get("smtp_port", 587))
     try:
         with smtplib.SMTP(host, port, timeout=timeout) as smtp:
@@ -155,7 +193,6 @@ def _email(spec: dict[str, Any], payload: dict[str, Any], timeout: float) -> Non
                 if not smtp.has_extn("starttls"):
                     raise NotifyError(f"{host}:{port} does not offer STARTTLS "
                                       "(set starttls: auto or false)", permanent=True)
-                context = ssl.create_default_context(cafile=spec.get("ca_file"))
                 smtp.starttls(context=context)
                 smtp.ehlo()
                 secure = True
@@ -182,17 +219,46 @@ def _email(spec: dict[str, Any], payload: dict[str, Any], timeout: float) -> Non
 
 def _command(spec: dict[str, Any], payload: dict[str, Any], root: Path,
              timeout: float) -> None:
+    """Run ``argv`` with the JSON on stdin. No pipes: a command that starts a background
+    process and exits (``notify ... &``) is done when it exits, not when the background
+    process closes an inherited pipe. Its own process group: on timeout the whole group
+    is killed, grandchildren included."""
+    import tempfile
+
     argv = [str(a) for a in spec["argv"]]
+    with tempfile.TemporaryFile() as stdin, tempfile.TemporaryFile() as stderr:
+        stdin.write(json_payload(payload))
+        stdin.seek(0)
+        try:
+            proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.DEVNULL,
+                                    stderr=stderr, cwd=root, start_new_session=True)
+        except FileNotFoundError:
+            raise NotifyError(f"command not found: {argv[0]}", permanent=True) from None
+        except OSError as exc:
+            raise NotifyError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
+        try:
+            code = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            raise NotifyError(f"{argv[0]} did not finish within {timeout:g} s") from None
+        except BaseException:  # Ctrl-C in 'alerts test': its own session does not get it
+            _kill_group(proc)
+            raise
+        if code != 0:
+            stderr.seek(max(0, stderr.seek(0, os.SEEK_END) - 4096))
+            last = stderr.read().decode(errors="replace").strip().splitlines()[-1:] or [""]
+            raise NotifyError(f"{argv[0]} exited with code {code}"
+                              + (f": {last[0][:200]}" if last[0] else ""))
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill the command and everything it started (its session's process group)."""
+    killpg = getattr(os, "killpg", None)  # POSIX; elsewhere the command alone
     try:
-        proc = subprocess.run(argv, input=json_payload(payload), capture_output=True,
-                              timeout=timeout, cwd=root)
-    except FileNotFoundError:
-        raise NotifyError(f"command not found: {argv[0]}", permanent=True) from None
-    except subprocess.TimeoutExpired:
-        raise NotifyError(f"{argv[0]} did not finish within {timeout:g} s") from None
-    except OSError as exc:
-        raise NotifyError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
-    if proc.returncode != 0:
-        last = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-        raise NotifyError(f"{argv[0]} exited with code {proc.returncode}"
-                          + (f": {last[0][:200]}" if last[0] else ""))
+        if killpg is not None:
+            killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except OSError:
+        pass  # already gone
+    proc.wait()

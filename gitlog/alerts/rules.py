@@ -28,6 +28,13 @@ class Alert:
     event: str | None = None
     previous: float | None = None
     previous_commit: str | None = None
+    side: str | None = None  # "above"/"below" for a threshold rule that has both
+
+    @property
+    def key(self) -> str:
+        """What fires at most once per run: the rule, or one side of a two-sided
+        threshold rule ('+' cannot appear in a rule name)."""
+        return self.rule.name if self.side is None else f"{self.rule.name}+{self.side}"
 
     def payload(self, facts: dict[str, Any]) -> dict[str, Any]:
         """The JSON an alert is sent as: rule, run, experiment, commit, metric, value,
@@ -58,8 +65,9 @@ class Alert:
         return out
 
 
-# Fields that mark an event gitlog itself recorded: an alert, a failed delivery, a sample.
-OWN_RECORDS = frozenset(("alert", "alert_failed", "sample"))
+# Fields that mark an event gitlog itself recorded: an alert, a failed delivery, a rule
+# that could not be checked, a sample.
+OWN_RECORDS = frozenset(("alert", "alert_failed", "alert_skipped", "sample"))
 
 
 def _fmt(value: float) -> str:
@@ -96,7 +104,10 @@ class Evaluator:
                     continue
                 alert = self._check(rule, name, step, value)
                 if alert is not None:
-                    done.add(rule.name)
+                    done.add(alert.key)
+                    if alert.side is None or {f"{rule.name}+above",
+                                              f"{rule.name}+below"} <= done:
+                        done.add(rule.name)
                     found.append(alert)
         return found
 
@@ -110,12 +121,19 @@ class Evaluator:
         if not finite:
             return None
         if rule.when == "threshold":
-            if rule.above is not None and value > rule.above:
+            # Both sides given: each fires once (going above and, later, below are two
+            # different problems); one side: the rule fires once.
+            both = rule.above is not None and rule.below is not None
+            if rule.above is not None and value > rule.above and \
+                    f"{rule.name}+above" not in self.done:
                 return Alert(rule, f"{name} is {_fmt(value)} at step {step}, above "
-                             f"{_fmt(rule.above)}", name, value, step)
-            if rule.below is not None and value < rule.below:
+                             f"{_fmt(rule.above)}", name, value, step,
+                             side="above" if both else None)
+            if rule.below is not None and value < rule.below and \
+                    f"{rule.name}+below" not in self.done:
                 return Alert(rule, f"{name} is {_fmt(value)} at step {step}, below "
-                             f"{_fmt(rule.below)}", name, value, step)
+                             f"{_fmt(rule.below)}", name, value, step,
+                             side="below" if both else None)
             return None
         if rule.when == "spike":
             window = self.history[rule.name]

@@ -149,6 +149,9 @@ def _validate_notifier(name: str, spec: Any, fail: Callable[[str], None]) -> Non
             fail(f"{where}.smtp_port must be a port number, got {port!r}")
         if spec.get("starttls", "auto") not in (True, False, "auto"):
             fail(f"{where}.starttls must be true, false or auto, got {spec['starttls']!r}")
+        if "ca_file" in spec and (not isinstance(spec["ca_file"], str) or not spec["ca_file"]):
+            fail(f"{where}.ca_file must be the path of a PEM file of CA certificates, got "
+                 f"{spec['ca_file']!r}")
         if ("username_env" in spec) != ("password_env" in spec):
             fail(f"{where}: give both username_env and password_env, or neither")
     if kind == "command":
@@ -217,6 +220,10 @@ def _validate_rule(i: int, rule: Any, notifiers: set[str], seen: set[str],
         for key in ("above", "below"):
             if key in rule and not _number(rule[key]):
                 fail(f"{where}.{key} must be a number, got {rule[key]!r}")
+        if "above" in rule and "below" in rule and rule["above"] <= rule["below"]:
+            fail(f"{where}: above ({rule['above']!r}) must be greater than below "
+                 f"({rule['below']!r}); the rule fires on a value above 'above' or below "
+                 "'below', so this one fires on every value")
     if when in COMMIT_WHEN:
         by = rule.get("by", 0)
         if isinstance(by, str) and by.endswith("%"):
@@ -229,6 +236,9 @@ def _validate_rule(i: int, rule: Any, notifiers: set[str], seen: set[str],
                  f"got {rule.get('by')!r}")
         if not isinstance(rule.get("relative", False), bool):
             fail(f"{where}.relative must be true or false")
+        if isinstance(rule.get("by"), str) and rule.get("relative") is False:
+            fail(f"{where}: by: {rule['by']!r} is relative, but relative is false; give "
+                 "by as a number, or drop relative")
         if "baseline" in rule and (not isinstance(rule["baseline"], str) or
                                    not rule["baseline"]):
             fail(f"{where}.baseline must name a branch or experiment, got "

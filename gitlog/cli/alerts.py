@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ._group import pass_repo
-from ._output import echo, format_option, render
+from ._output import echo, echo_err, format_option, render
 
 
 @click.group()
@@ -69,7 +69,10 @@ def check(rev: str | None, notify: bool, repo: str, fmt: str) -> None:
     r = Repo(repo)
     config = load(r.root)
     commit = resolve_run(r, config, rev)
-    fired = check_run(r, config, commit)
+    notes: list[str] = []
+    fired = check_run(r, config, commit, notes)
+    for text in notes:
+        echo_err(f"warning: {text}")
     rows, failed = [], []
     for alert, payload in fired:
         row = {"rule": alert.rule.name, "metric": alert.metric, "value": alert.value,
