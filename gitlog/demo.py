@@ -71,7 +71,7 @@ def build_demo(path: str | Path | None = None, *, progress: object = None) -> De
     (target / "train.py").write_text(script, encoding="utf-8")
     (target / ".gitignore").write_text("__pycache__/\n", encoding="utf-8")
     init_project(target)
-    _commit(target, "Train a logistic regression on the breast-cancer data")
+    _commit(target, "Logistic regression, breast-cancer data")
 
     result = DemoResult(target)
     python = sys.executable
