@@ -43,23 +43,31 @@ def evaluate(y_true: Any, y_pred: Any = None, y_score: Any = None, *,
     if y_pred is None and y_score is None:
         raise GitlogError("log_eval needs y_pred or y_score (or both)",
                           hint="pass the predicted labels, the scores/probabilities, or both")
-    y_true = np.asarray(y_true)
+    y_true = _column(np, "y_true", y_true)
+    if not len(y_true):
+        raise GitlogError("log_eval got no samples: y_true is empty",
+                          hint="evaluate on a non-empty held-out set")
     kind = type_of_target(y_true)
     if kind not in ("binary", "multiclass", "multilabel-indicator"):
         raise GitlogError(f"log_eval handles binary, multiclass and multilabel targets, "
                           f"got {kind!r}", hint="pass class labels, not continuous values")
-    score = None if y_score is None else np.asarray(y_score, dtype=float)
+    score = None if y_score is None else _column(np, "y_score", y_score, dtype=float)
+    pred = None if y_pred is None else _column(np, "y_pred", y_pred)
+    if pred is not None and type_of_target(pred).startswith("continuous"):
+        raise GitlogError("y_pred holds continuous values, not class labels",
+                          hint="pass probabilities or scores as y_score=, labels as y_pred")
     if kind == "multilabel-indicator":
         classes = np.arange(y_true.shape[1]) if labels is None else np.asarray(labels)
     else:
-        classes = np.unique(y_true) if labels is None else np.asarray(labels)
-        if score is not None and score.ndim == 2 and labels is None and \
-                score.shape[1] > len(classes):
-            classes = np.arange(score.shape[1])
+        classes = np.asarray(labels) if labels is not None else \
+            _classes(np, y_true, pred, score)
+        if kind == "binary" and len(classes) > 2:  # y_pred holds a class y_true lacks
+            kind = "multiclass"
     if score is not None and len(score) != len(y_true):
         raise GitlogError(f"y_score has {len(score)} rows but y_true has {len(y_true)}",
                           hint="pass one score (row) per sample")
-    pred = _predictions(np, kind, classes, score) if y_pred is None else np.asarray(y_pred)
+    if pred is None:
+        pred = _predictions(np, kind, classes, score)
     if len(pred) != len(y_true):
         raise GitlogError(f"y_pred has {len(pred)} items but y_true has {len(y_true)}",
                           hint="pass one prediction per sample")
@@ -83,6 +91,50 @@ def evaluate(y_true: Any, y_pred: Any = None, y_score: Any = None, *,
         plots["confusion"] = [{"actual": _label(a), "predicted": _label(p)}
                               for a, p in zip(y_true.tolist(), pred.tolist(), strict=False)]
     return {k: float(v) for k, v in out.items()}, plots
+
+
+def _column(np: Any, name: str, values: Any, dtype: Any = None) -> Any:
+    """``values`` as an array; NaN (a missing label, a diverged score) is an error."""
+    try:
+        array = np.asarray(values, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise GitlogError(f"{name} is not an array of numbers or labels: {exc}",
+                          hint=f"pass {name} as a list, numpy array or pandas Series") from None
+    if array.ndim == 0:
+        raise GitlogError(f"{name} is one value, not one per sample",
+                          hint=f"pass {name} as a list, numpy array or pandas Series")
+    if array.dtype.kind in "fc" and len(array):
+        bad = np.flatnonzero(np.isnan(array).reshape(len(array), -1).any(axis=1))
+        if len(bad):
+            raise GitlogError(f"{name} holds NaN in {len(bad)} of {len(array)} rows "
+                              f"(the first is row {int(bad[0])})",
+                              hint="drop or fill those samples before evaluating")
+    return array
+
+
+def _classes(np: Any, y_true: Any, pred: Any, score: Any) -> Any:
+    """The labels of a binary or multiclass problem: those of y_true and y_pred, or one
+    per score column when the scores have more (0/1 for 1-D scores)."""
+    classes = np.unique(y_true)
+    if pred is not None:
+        if (y_true.dtype.kind in "USO") != (pred.dtype.kind in "USO"):
+            raise GitlogError(f"y_true and y_pred hold different kinds of labels "
+                              f"({y_true.dtype} and {pred.dtype})",
+                              hint="pass both as class names or both as numbers")
+        classes = np.union1d(classes, pred)
+    if score is None:
+        return classes
+    columns = 2 if score.ndim == 1 else score.shape[1]
+    if len(classes) >= columns:
+        return classes
+    if classes.dtype.kind in "biu" and classes.min() >= 0 and classes.max() < columns:
+        if classes.dtype.kind == "b":
+            return np.array([False, True])
+        return np.arange(columns)
+    raise GitlogError(f"y_true holds {len(classes)} class(es) but y_score has scores for "
+                      f"{columns}, so which class each score is for is unknown",
+                      hint="pass labels= (every class, in the order of the score columns; "
+                           "for 1-D scores, [negative, positive])")
 
 
 def _predictions(np: Any, kind: str, classes: Any, score: Any) -> Any:

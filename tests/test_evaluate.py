@@ -147,3 +147,58 @@ def test_runs_without_eval_declare_no_eval_plots(repo: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "--json"], cwd=repo,
                           capture_output=True, text=True)
     assert proc.returncode == 0 and not json.loads(proc.stdout).get("errors")
+
+
+def test_predicted_class_that_y_true_lacks_counts_as_a_class(repo: Path) -> None:
+    # sklearn's own default: the classes are those of y_true and y_pred together.
+    with gitlog.start("ev", repo=repo) as run:
+        # y_true holds 0 and 1 only, y_pred says 2 once: a 3-class problem, not a crash.
+        three = run.log_eval([0, 1, 1, 0], [0, 1, 2, 0], prefix="three")
+        # 0 1 2 vs 0 1 3: the wrong prediction 3 is no hit, so micro precision = accuracy.
+        four = run.log_eval([0, 1, 2], [0, 1, 3], prefix="four")
+    assert three["accuracy"] == pytest.approx(3 / 4)
+    assert three["precision_micro"] == pytest.approx(3 / 4)
+    assert "f1" not in three  # no longer taken for a binary problem
+    assert four["precision_micro"] == pytest.approx(2 / 3)
+    assert four["f1_micro"] == pytest.approx(2 / 3)
+    assert summary(repo, run.commit)["four"]["precision_micro"] == pytest.approx(2 / 3)
+
+
+def test_scores_on_a_batch_holding_one_class(repo: Path) -> None:
+    # Only positives in y_true: a low score still predicts the negative class 0.
+    with gitlog.start("ev", repo=repo) as run:
+        got = run.log_eval([1, 1, 1, 1], y_score=[0.9, 0.2, 0.8, 0.1])
+        named = run.log_eval([True, True], y_score=[0.9, 0.2], prefix="named")
+        with pytest.raises(GitlogError, match="y_true holds 1 class.* scores for 2") as err:
+            run.log_eval(["spam", "spam"], y_score=[0.9, 0.2])
+        assert "labels=" in (err.value.hint or "")
+        spam = run.log_eval(["spam", "spam"], y_score=[0.9, 0.2], labels=["ham", "spam"],
+                            prefix="spam")
+    assert got["accuracy"] == pytest.approx(0.5) and got["recall"] == pytest.approx(0.5)
+    assert "roc_auc" not in got  # undefined with one class
+    assert named["accuracy"] == pytest.approx(0.5)
+    assert spam["accuracy"] == pytest.approx(0.5)
+    cm = json.loads(git(repo, "show", f"{run.commit}:.gitlog/plots/confusion/eval.json"))
+    assert cm[1] == {"actual": "1", "predicted": "0"}
+
+
+def test_bad_inputs_are_one_clear_error(repo: Path) -> None:
+    import numpy as np
+
+    with gitlog.start("ev", repo=repo) as run:
+        with pytest.raises(GitlogError, match=r"y_score holds NaN in 1 of 4 rows "
+                                              r"\(the first is row 2\)"):
+            run.log_eval([0, 1, 1, 0], y_score=np.array([0.1, 0.9, np.nan, 0.2]))
+        with pytest.raises(GitlogError, match=r"y_true holds NaN in 1 of 3 rows"):
+            run.log_eval([0, float("nan"), 1], [0, 1, 1])
+        with pytest.raises(GitlogError, match="no samples") as err:
+            run.log_eval([], [])
+        assert err.value.hint
+        with pytest.raises(GitlogError, match="y_pred holds continuous values") as err:
+            run.log_eval([0, 1, 1], [0.2, 0.9, 0.7])  # probabilities passed as y_pred
+        assert "y_score=" in (err.value.hint or "")
+        with pytest.raises(GitlogError, match="different kinds of labels"):
+            run.log_eval(["cat", "dog"], [0, 1])
+        run.log_metric("loss", 1.0)
+    assert run.status == "completed"
+    assert "eval" not in summary(repo, run.commit)  # nothing half-logged
