@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import numbers
 import random
 import threading
 import time
@@ -95,8 +96,9 @@ class LoggingHandler(logging.Handler):
                 fields["exception"] = record.exc_info[0].__name__
                 fields["traceback"] = logging.Formatter().formatException(record.exc_info)
             step = getattr(record, "step", None)
-            if isinstance(step, int) and not isinstance(step, bool):
-                fields["step"] = step
+            if isinstance(step, numbers.Integral) and not isinstance(step, bool) and \
+                    step >= 0:  # numpy's int64 too (an epoch from np.arange)
+                fields["step"] = int(step)
             message = record.getMessage() if self.formatter is None else self.format(record)
             run.log(level_of(record.levelno), message, **fields)
         except Exception:

@@ -35,9 +35,30 @@ def runs_dir(gitlog_dir: Path) -> Path:
     return gitlog_dir / "runs"
 
 
+MAX_LISTED = 20  # an array field up to this size is written as a list, else as its text
+
+
 def dumps(obj: Any) -> str:
     """One JSON line; NaN and infinities stay as Python's json writes them (DVC reads it)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_jsonable)
+
+
+def _jsonable(obj: Any) -> Any:
+    """What json cannot write (an event's fields): a numpy or torch scalar as its number,
+    a small array as a list, a set as a sorted list, anything else as its text."""
+    shape = getattr(obj, "shape", None)
+    if isinstance(shape, tuple) and callable(getattr(obj, "tolist", None)):
+        size = 1
+        for dim in shape:
+            size *= int(dim)
+        if size <= MAX_LISTED:
+            try:
+                return obj.tolist()
+            except Exception:
+                pass
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj, key=repr)
+    return str(obj)
 
 
 class Journal:

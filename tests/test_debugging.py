@@ -191,3 +191,29 @@ def test_gitlog_run_system_metrics_and_missing_extra(repo: Path) -> None:
             "except gitlog.GitlogError as e:\n    print(e, '|', e.hint)\n")
     out = run_python(code, repo).stdout
     assert "need psutil" in out and "gitlog[monitor]" in out
+
+
+def test_numpy_values_in_event_fields_stay_numbers(repo: Path) -> None:
+    import numpy as np
+
+    log = logging.getLogger("trainer.np")
+    log.setLevel(logging.INFO)
+    handler = gitlog.LoggingHandler()
+    log.addHandler(handler)
+    try:
+        with gitlog.start("dbg", repo=repo) as run:
+            run.warning("loss spike", loss=np.float64(3.5), batch=np.int64(12),
+                        top=np.arange(3), ok=np.bool_(True), tags={"b", "a"},
+                        big=np.zeros(100))
+            for epoch in np.arange(2):  # an epoch from numpy sets the step too
+                log.info("epoch done", extra={"step": epoch})
+    finally:
+        log.removeHandler(handler)
+    got = events(repo, run.commit)
+    assert got[0]["fields"] == {"loss": 3.5, "batch": 12, "top": [0, 1, 2], "ok": True,
+                                "tags": ["a", "b"], "big": str(np.zeros(100))}
+    assert [e["step"] for e in got[1:]] == [0, 1]
+    out = run_cli("logs", "dbg", "--format", "json", "--grep", '"batch": 12', cwd=repo).stdout
+    assert json.loads(out)[0]["fields"]["loss"] == 3.5
+    table = run_cli("logs", "dbg", "--level", "warning", cwd=repo).stdout
+    assert "loss=3.5, batch=12, top=[0, 1, 2], ok=true, tags=[\"a\", \"b\"]" in table
