@@ -7,6 +7,7 @@ curves and the confusion matrix become plot files in the JSON shape DVC's plots 
     plots/roc/<prefix>.json               {"roc": [{"fpr", "tpr", "threshold"}, ...]}
     plots/precision_recall/<prefix>.json  {"prc": [{"precision", "recall", "threshold"}]}
     plots/confusion/<prefix>.json         [{"actual", "predicted"}, ...] one row per sample
+                                          (up to MAX_CONFUSION_ROWS; then per N samples)
 
 ``dvc.yaml`` declares those folders (see ``dvcfiles``), so ``dvc plots show`` draws them.
 For multiclass and multilabel problems the curves are micro-averaged one-vs-rest.
@@ -15,12 +16,14 @@ For multiclass and multilabel problems the curves are micro-averaged one-vs-rest
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any
 
 from .errors import GitlogError
 from .names import check_metric
 
 MAX_CURVE_POINTS = 1000
+MAX_CONFUSION_ROWS = 10_000
 
 
 def _sklearn() -> Any:
@@ -88,8 +91,7 @@ def evaluate(y_true: Any, y_pred: Any = None, y_score: Any = None, *,
         _score_metrics(np, skm, label_binarize, kind, binary, classes, y_true, score, out,
                        plots)
     if kind != "multilabel-indicator":
-        plots["confusion"] = [{"actual": _label(a), "predicted": _label(p)}
-                              for a, p in zip(y_true.tolist(), pred.tolist(), strict=False)]
+        plots["confusion"] = _confusion_rows(y_true, pred)
     return {k: float(v) for k, v in out.items()}, plots
 
 
@@ -212,6 +214,26 @@ def _label(value: Any) -> str:
     return str(value)
 
 
+def samples_per_row(n: int) -> int:
+    """How many samples one row of the confusion plot stands for."""
+    return max(1, math.ceil(n / MAX_CONFUSION_ROWS))
+
+
+def _confusion_rows(y_true: Any, pred: Any) -> list[dict[str, str]]:
+    """One row per sample, as DVC's confusion template counts them; beyond
+    MAX_CONFUSION_ROWS samples each cell keeps one row per ``samples_per_row`` (at least
+    one), so a million samples do not put 43 MB into every run commit."""
+    pairs = zip(map(_label, y_true.tolist()), map(_label, pred.tolist()), strict=False)
+    per_row = samples_per_row(len(y_true))
+    if per_row == 1:
+        return [{"actual": a, "predicted": p} for a, p in pairs]
+    rows = []
+    for (a, p), count in Counter(pairs).items():
+        row = {"actual": a, "predicted": p}
+        rows.extend([row] * max(1, round(count / per_row)))
+    return rows
+
+
 def log_eval(run: Any, y_true: Any, y_pred: Any = None, y_score: Any = None, *,
              labels: Any = None, prefix: str = "eval",
              step: int | None = None) -> dict[str, float]:
@@ -222,4 +244,8 @@ def log_eval(run: Any, y_true: Any, y_pred: Any = None, y_score: Any = None, *,
         run.log_metric(f"{prefix}/{name}", value, step)
     for kind, data in plots.items():
         run.journal.append_json("plots", {"name": f"{kind}/{prefix}", "data": data})
+    per_row = samples_per_row(len(y_true))
+    if "confusion" in plots and per_row > 1:
+        run.info(f"confusion plot {prefix}: one row per {per_row} samples",
+                 samples=len(y_true), rows=len(plots["confusion"]), step=step)
     return metrics

@@ -202,3 +202,21 @@ def test_bad_inputs_are_one_clear_error(repo: Path) -> None:
         run.log_metric("loss", 1.0)
     assert run.status == "completed"
     assert "eval" not in summary(repo, run.commit)  # nothing half-logged
+
+
+def test_confusion_plot_of_many_samples_keeps_the_cells_proportions(repo: Path) -> None:
+    from collections import Counter
+
+    # 25,000 samples: TN 12,000, FP 3,000, FN 1,000, TP 9,000; one row per 3 samples.
+    y_true = [0] * 15000 + [1] * 10000
+    y_pred = [0] * 12000 + [1] * 3000 + [0] * 1000 + [1] * 9000
+    with gitlog.start("ev", repo=repo) as run:
+        got = run.log_eval(y_true, y_pred)
+    assert got["accuracy"] == pytest.approx(21000 / 25000)  # the metrics see every sample
+    cm = json.loads(git(repo, "show", f"{run.commit}:.gitlog/plots/confusion/eval.json"))
+    assert Counter((r["actual"], r["predicted"]) for r in cm) == {
+        ("0", "0"): 4000, ("0", "1"): 1000, ("1", "0"): 333, ("1", "1"): 3000}
+    note = [e for e in gitlog.logs(run.commit, repo=repo).events
+            if e.message.startswith("confusion")]
+    assert [(n.message, n.fields) for n in note] == [
+        ("confusion plot eval: one row per 3 samples", {"samples": 25000, "rows": 8333})]
