@@ -15,6 +15,7 @@ import numbers
 import random
 import threading
 import time
+import traceback
 import warnings
 import weakref
 from collections.abc import Iterable
@@ -144,6 +145,41 @@ def _record_warning(message: Any, category: type, filename: str, lineno: int) ->
     with contextlib.suppress(Exception):
         _ACTIVE[-1].log("warning", f"{category.__name__}: {message}",
                         category=category.__name__, filename=filename, lineno=lineno)
+
+
+def capture_thread_exceptions() -> None:
+    """Record an exception that ends a thread (a data-loader or logging worker) into the
+    innermost live run, as an error event; the run goes on, as the program does.
+
+    Installed once, chained to the ``threading.excepthook`` there was (which still prints
+    the traceback), and again if something put that one back since.
+    """
+    with _WARN_LOCK:
+        if getattr(threading.excepthook, "_gitlog", False):
+            return
+        previous = threading.excepthook
+
+        def excepthook(args: Any) -> None:
+            if not issubclass(args.exc_type, SystemExit):
+                _record_thread_exception(args)
+            previous(args)
+
+        excepthook._gitlog = True  # type: ignore[attr-defined]
+        threading.excepthook = excepthook
+
+
+def _record_thread_exception(args: Any) -> None:
+    from .run import _ACTIVE
+
+    if not _ACTIVE:
+        return
+    with contextlib.suppress(Exception):
+        name = args.thread.name if args.thread is not None else "unknown"
+        text = "".join(traceback.format_exception(args.exc_type, args.exc_value,
+                                                  args.exc_traceback))
+        _ACTIVE[-1].log("error", f"thread {name}: {args.exc_type.__name__}: "
+                                 f"{args.exc_value}", exception=args.exc_type.__name__,
+                        thread=name, traceback=text)
 
 
 # -- uncaught exceptions -------------------------------------------------------------

@@ -75,9 +75,10 @@ class Run:
 
         track(self._recorder)
         from .alerts import attach as attach_alerts
-        from .debugging import capture_warnings
+        from .debugging import capture_thread_exceptions, capture_warnings
 
         capture_warnings(self)
+        capture_thread_exceptions()
         attach_alerts(self)
 
     # -- identity -------------------------------------------------------------

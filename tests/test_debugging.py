@@ -217,3 +217,27 @@ def test_numpy_values_in_event_fields_stay_numbers(repo: Path) -> None:
     assert json.loads(out)[0]["fields"]["loss"] == 3.5
     table = run_cli("logs", "dbg", "--level", "warning", cwd=repo).stdout
     assert "loss=3.5, batch=12, top=[0, 1, 2], ok=true, tags=[\"a\", \"b\"]" in table
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_an_exception_that_ends_a_thread_is_an_error_event(repo: Path) -> None:
+    import threading
+
+    def loader() -> None:
+        raise RuntimeError("data loader crashed")
+
+    with gitlog.start("dbg", repo=repo) as run:
+        run.log_metric("loss", 1.0, step=4)
+        worker = threading.Thread(target=loader, name="loader")
+        worker.start()
+        worker.join()
+        run.log_metric("loss", 0.5, step=5)  # the main thread goes on: the run too
+    assert run.status == "completed"
+    got = events(repo, run.commit)
+    assert [(e["level"], e["message"], e["step"]) for e in got] == [
+        ("error", "thread loader: RuntimeError: data loader crashed", 4)]
+    assert got[0]["fields"]["thread"] == "loader"
+    assert got[0]["fields"]["exception"] == "RuntimeError"
+    assert got[0]["fields"]["traceback"].endswith("RuntimeError: data loader crashed\n")
+    shown = json.loads(run_cli("show", run.commit, "--format", "json", cwd=repo).stdout)
+    assert shown["run"]["errors"] == 1
