@@ -98,7 +98,7 @@ class LoggingHandler(logging.Handler):
                 fields["traceback"] = logging.Formatter().formatException(record.exc_info)
             step = getattr(record, "step", None)
             if isinstance(step, numbers.Integral) and not isinstance(step, bool) and \
-                    step >= 0:  # numpy's int64 too (an epoch from np.arange)
+                    int(step) >= 0:  # numpy's int64 too (an epoch from np.arange)
                 fields["step"] = int(step)
             message = record.getMessage() if self.formatter is None else self.format(record)
             run.log(level_of(record.levelno), message, **fields)
