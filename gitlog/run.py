@@ -59,6 +59,8 @@ class Run:
         self.status = "running"
         self._threshold = LEVELS[level]
         self._names: set[str] = set()
+        self._groups: set[str] = set()  # every 'a', 'a/b' above a name: no metric's name
+        self._names_lock = threading.Lock()  # threads may log new names at once
         self._recorder = Recorder(journal, flush_interval or config["flush_interval"])
         self._append = self._recorder.append
         self._finished = False
@@ -116,12 +118,22 @@ class Run:
         if self._finished:
             raise RunStateError(f"run {self.id} is finished; start a new run to log more")
         check_metric(name)
-        for other in self._names:
-            if name.startswith(other + "/") or other.startswith(name + "/"):
+        parts = name.split("/")
+        above = ["/".join(parts[:i]) for i in range(1, len(parts))]
+        # A lock: several threads may log their first points at once, and a check made
+        # apart from the others' additions would let 'a' and 'a/b' both in.
+        with self._names_lock:
+            if name in self._names:
+                return
+            other = next((g for g in above if g in self._names), None)
+            if other is None and name in self._groups:
+                other = min(n for n in self._names if n.startswith(name + "/"))
+            if other is not None:
                 raise NameError_("metric", name, f"clashes with metric {other!r}: one name "
                                  "cannot be both a value and a group",
                                  hint=f"rename one, e.g. '{name}/value'")
-        self._names.add(name)
+            self._groups.update(above)
+            self._names.add(name)
 
     def _coerce(self, name: str, value: Any) -> float | int:
         if isinstance(value, bool):

@@ -1,0 +1,58 @@
+"""Production-style logging: a long-lived process, many metric names, several threads,
+system metrics next to the service's own series."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+import gitlog
+from gitlog.errors import NameError_
+from tests.conftest import git, run_python
+
+
+def test_threads_logging_new_names_at_once_lose_nothing(repo: Path) -> None:
+    # Each request handler thread logs its own series the first time it runs: the
+    # name check used to iterate the run's names while another thread added one
+    # ('RuntimeError: Set changed size during iteration' raised into the handler).
+    errors: list[str] = []
+    with gitlog.start("svc", repo=repo) as run:
+        barrier = threading.Barrier(8)
+
+        def handler(t: int) -> None:
+            barrier.wait()
+            try:
+                for i in range(300):
+                    run.log_metric(f"worker{t}/m{i}", i)
+            except Exception as exc:  # what the service would see
+                errors.append(repr(exc))
+
+        threads = [threading.Thread(target=handler, args=(t,)) for t in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    metrics = json.loads(git(repo, "show", "exp/svc:.gitlog/metrics.json"))
+    assert sorted(metrics) == ["step"] + [f"worker{t}" for t in range(8)]
+    assert all(metrics[f"worker{t}"] == {f"m{i}": i for i in range(300)} for t in range(8))
+
+
+def test_a_name_and_a_group_clash_both_ways(repo: Path) -> None:
+    with gitlog.start("clash2", repo=repo) as run:
+        run.log_metric("latency", 1.0)
+        run.log_metric("errors/rate", 0.5)
+        with pytest.raises(NameError_) as group_after:
+            run.log_metric("latency/p99", 1.0)
+        with pytest.raises(NameError_) as value_after:
+            run.log_metric("errors", 1.0)
+        run.log_metric("errors/count", 3)  # still fine
+    assert str(group_after.value) == ("invalid metric name 'latency/p99': clashes with "
+                                      "metric 'latency': one name cannot be both a value "
+                                      "and a group")
+    assert str(value_after.value) == ("invalid metric name 'errors': clashes with metric "
+                                      "'errors/rate': one name cannot be both a value and "
+                                      "a group")
