@@ -56,3 +56,29 @@ def test_a_name_and_a_group_clash_both_ways(repo: Path) -> None:
     assert str(value_after.value) == ("invalid metric name 'errors': clashes with metric "
                                       "'errors/rate': one name cannot be both a value and "
                                       "a group")
+
+
+def test_a_run_of_more_series_than_open_files_allowed_keeps_every_point(repo: Path) -> None:
+    # 400 series under 'ulimit -n 200': each series' journal file used to stay open,
+    # so the flushes failed (their points lost) and the run could not be committed.
+    code = (
+        "import resource, gitlog\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (200, resource.getrlimit("
+        "resource.RLIMIT_NOFILE)[1]))\n"
+        "with gitlog.start('wide', flush_interval=0.05) as run:\n"
+        "    for step in range(3):\n"
+        "        run.log_metrics({f'route{i}/requests': step * 10 + i for i in range(400)},"
+        " step=step)\n"
+        "        run.flush()\n"
+        "print(run.commit)\n"
+    )
+    proc = run_python(code, cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert proc.stdout.strip() == git(repo, "rev-parse", "exp/wide").strip()
+    metrics = json.loads(git(repo, "show", "exp/wide:.gitlog/metrics.json"))
+    assert metrics == {"step": 2, **{f"route{i}": {"requests": 20 + i} for i in range(400)}}
+    rows = git(repo, "show", "exp/wide:.gitlog/metrics/route399/requests.tsv").splitlines()
+    assert [r.split("\t")[1:] for r in rows] == [["step", "requests"], ["0", "399"],
+                                                  ["1", "409"], ["2", "419"]]
+    assert not list((repo / ".git" / "gitlog" / "runs").iterdir())
