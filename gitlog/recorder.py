@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .journal import Journal, dumps
+from .names import SYSTEM_PREFIX
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 
@@ -101,7 +102,8 @@ class Recorder:
                 if step is None:
                     step = last.get(name, -1) + 1
                 last[name] = step
-                if step > max_step:
+                # The sampler's system/* series count their samples, not training steps
+                if step > max_step and not name.startswith(SYSTEM_PREFIX):
                     max_step = step
                 # value - value is 0 for every finite number, NaN for NaN and infinities
                 if value - value != 0 and name not in warned:

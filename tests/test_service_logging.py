@@ -82,3 +82,32 @@ def test_a_run_of_more_series_than_open_files_allowed_keeps_every_point(repo: Pa
     assert [r.split("\t")[1:] for r in rows] == [["step", "requests"], ["0", "399"],
                                                   ["1", "409"], ["2", "419"]]
     assert not list((repo / ".git" / "gitlog" / "runs").iterdir())
+
+
+def test_system_metrics_do_not_move_the_run_s_step(repo: Path) -> None:
+    # The sampler logs a point per series every interval: its sample count used to be
+    # the run's step, so an event logged without step= (and metrics.json's "step", and
+    # the step of a crash) said 14 where training was at step 2.
+    (repo / ".gitlog.yaml").write_text("system_metrics:\n  interval: 0.02\n")
+    code = (
+        "import time, gitlog\n"
+        "with gitlog.start('sysstep', system_metrics=True, flush_interval=0.05) as run:\n"
+        "    for epoch in range(3):\n"
+        "        time.sleep(0.25)\n"
+        "        run.log_metric('loss', 1.0 / (epoch + 1))\n"
+        "        run.info('epoch done', epoch=epoch)\n"
+        "    time.sleep(0.25)\n"
+        "    raise RuntimeError('worker crashed')\n"
+    )
+    proc = run_python(code, cwd=repo)
+    assert "RuntimeError: worker crashed" in proc.stderr
+    samples = git(repo, "show", "exp/sysstep:.gitlog/metrics/system/memory_mb.tsv")
+    assert len(samples.splitlines()) > 10  # the sampler did run ahead of training
+    metrics = json.loads(git(repo, "show", "exp/sysstep:.gitlog/metrics.json"))
+    assert metrics["step"] == 2
+    events = [json.loads(line) for line in
+              git(repo, "show", "exp/sysstep:.gitlog/events.jsonl").splitlines()]
+    assert [(e["message"], e["step"]) for e in events] == [
+        ("epoch done", 0), ("epoch done", 1), ("epoch done", 2),
+        ("RuntimeError: worker crashed", 2)]
+    assert events[-1]["fields"]["step"] == 2
