@@ -111,7 +111,14 @@ class Run:
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         """Record several metrics at one step."""
-        for name, value in metrics.items():
+        try:
+            items = metrics.items()
+        except AttributeError:  # a list of pairs, a number: say what to pass
+            raise GitlogError(f"metrics must be a mapping of names to numbers, got "
+                              f"{type(metrics).__name__}",
+                              hint="pass a dict such as {'loss': 0.1}, or call "
+                                   "log_metric(name, value)") from None
+        for name, value in items:
             self.log_metric(name, value, step)
 
     def _register(self, name: str) -> None:

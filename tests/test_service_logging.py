@@ -111,3 +111,15 @@ def test_system_metrics_do_not_move_the_run_s_step(repo: Path) -> None:
         ("epoch done", 0), ("epoch done", 1), ("epoch done", 2),
         ("RuntimeError: worker crashed", 2)]
     assert events[-1]["fields"]["step"] == 2
+
+
+def test_log_metrics_of_something_not_a_mapping_says_what_to_pass(repo: Path) -> None:
+    with gitlog.start("pairs", repo=repo) as run:
+        with pytest.raises(gitlog.GitlogError) as err:
+            run.log_metrics([("requests", 10)])  # type: ignore[arg-type]
+        run.log_metrics({"requests": 10})
+    assert str(err.value) == "metrics must be a mapping of names to numbers, got list"
+    assert err.value.hint == ("pass a dict such as {'loss': 0.1}, or call "
+                              "log_metric(name, value)")
+    assert json.loads(git(repo, "show", "exp/pairs:.gitlog/metrics.json")) == {
+        "requests": 10, "step": 0}
