@@ -123,3 +123,18 @@ def test_log_metrics_of_something_not_a_mapping_says_what_to_pass(repo: Path) ->
                               "log_metric(name, value)")
     assert json.loads(git(repo, "show", "exp/pairs:.gitlog/metrics.json")) == {
         "requests": 10, "step": 0}
+
+
+@pytest.mark.parametrize("interval", [float("inf"), True, 0, -1.0, "2"])
+def test_a_flush_interval_that_is_no_positive_number_of_seconds_is_refused(
+        repo: Path, interval: object) -> None:
+    # Infinity used to pass: the flusher thread died of an OverflowError and nothing
+    # reached the journal before the end (a SIGKILL lost the whole run).
+    with pytest.raises(gitlog.GitlogError) as err:
+        gitlog.start("never", repo=repo, flush_interval=interval)  # type: ignore[arg-type]
+    assert str(err.value) == ("flush_interval must be a positive number of seconds, "
+                              f"got {interval!r}")
+    assert err.value.hint == ("pass seconds between journal writes, e.g. "
+                              "flush_interval=2.0, or leave it out")
+    assert not (repo / ".git" / "gitlog" / "runs").exists() or \
+        not list((repo / ".git" / "gitlog" / "runs").iterdir())
