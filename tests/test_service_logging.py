@@ -138,3 +138,38 @@ def test_a_flush_interval_that_is_no_positive_number_of_seconds_is_refused(
                               "flush_interval=2.0, or leave it out")
     assert not (repo / ".git" / "gitlog" / "runs").exists() or \
         not list((repo / ".git" / "gitlog" / "runs").iterdir())
+
+
+def test_latency_memory_and_error_rates_are_lower_is_better_by_default(tmp_path: Path) -> None:
+    # Each used to be judged higher-is-better: a p99 latency that doubled, or a run
+    # that took twice the memory, was 'better'; so was an error rate that went up.
+    from tests.runrepo import Builder
+
+    b = Builder()
+    c1 = b.commit("main", {"serve.py": "v1\n"}, message="initial code")
+    r1 = b.run("svc", {"latency": {"p99": 10.0}, "errors": {"rate": 0.01},
+                       "system": {"memory_mb": 100.0}, "requests": {"rate": 50.0}},
+               parents=[c1], run_id="r1", subject="svc: first")
+    b.run("svc", {"latency": {"p99": 20.0}, "errors": {"rate": 0.02},
+                  "system": {"memory_mb": 200.0}, "requests": {"rate": 60.0}},
+          parents=[r1], run_id="r2", subject="svc: second")
+    repo = tmp_path / "svc"
+    b.write(repo)
+    from tests.conftest import run_cli
+
+    proc = run_cli("history", "-m", "latency/p99,errors/rate,system/memory_mb,requests/rate",
+                   "exp/svc", "--format", "json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    last = json.loads(proc.stdout)[-1]
+    assert [last[f"{m}_verdict"] for m in ("latency/p99", "errors/rate", "system/memory_mb",
+                                           "requests/rate")] == \
+        ["worse", "worse", "worse", "better"]
+    from gitlog.config import load
+
+    config = load(repo)
+    assert {m: config.better(m) for m in (
+        "latency_ms", "latency/p99.9", "error_rate", "system/gpu0/memory_mb",
+        "system/cpu_percent", "error_analysis/accuracy", "accuracy")} == {
+        "latency_ms": "lower", "latency/p99.9": "lower", "error_rate": "lower",
+        "system/gpu0/memory_mb": "lower", "system/cpu_percent": "higher",
+        "error_analysis/accuracy": "higher", "accuracy": "higher"}
