@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .journal import Journal, dumps
-from .names import SYSTEM_PREFIX
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 
@@ -39,6 +38,10 @@ class Recorder:
         self.interval = interval
         self.queue: deque = deque()
         self.append = self.queue.append
+        # Points of the resource sampler (sysmetrics.py): they count samples, not training
+        # steps, so they do not move the run's step (an event's default step)
+        self.side: deque = deque()
+        self.append_side = self.side.append
         self.last_step: dict[str, int] = {}
         self.max_step: int | None = None
         self.warned: set[str] = set()
@@ -102,8 +105,7 @@ class Recorder:
                 if step is None:
                     step = last.get(name, -1) + 1
                 last[name] = step
-                # The sampler's system/* series count their samples, not training steps
-                if step > max_step and not name.startswith(SYSTEM_PREFIX):
+                if step > max_step:
                     max_step = step
                 # value - value is 0 for every finite number, NaN for NaN and infinities
                 if value - value != 0 and name not in warned:
@@ -122,6 +124,15 @@ class Recorder:
                                "step": (max_step if max_step >= 0 else None)
                                if step is None else step})
         self.max_step = max_step if max_step >= 0 else None
+        side = self.side
+        for _ in range(len(side)):
+            ts, name, value = side.popleft()
+            step = last[name] = last.get(name, -1) + 1
+            if value - value != 0 and name not in warned:
+                nonfinite.append((name, step, value))
+            rows.setdefault(name, []).append(f"{ts * 1000:.0f}\t{step}\t{value!r}\n")
+            if keep_points:
+                points.append((ts, name, step, value))
         for name, step, value in nonfinite:
             if name in self.warned:
                 continue

@@ -121,6 +121,15 @@ class Run:
         for name, value in items:
             self.log_metric(name, value, step)
 
+    def log_system(self, name: str, value: float) -> None:
+        """A point of the resource sampler's ``name`` series (sysmetrics.py): stepped
+        once per sample, apart from training, so it does not move the run's step."""
+        if self._finished:
+            return
+        if name not in self._names:
+            self._register(name)
+        self._recorder.append_side((_time(), name, float(value)))
+
     def _register(self, name: str) -> None:
         if self._finished:
             raise RunStateError(f"run {self.id} is finished; start a new run to log more")
