@@ -99,9 +99,24 @@ class Config:
         return "lower" if any(_loss_like(name) for name in names) else "higher"
 
 
+# Words that make a metric lower-is-better by default: losses and errors, and what a
+# service or a run costs (latency, memory).
+_LOWER_WORDS = ("loss", "error", "err", "mse", "mae", "latency", "memory")
+
+
+# A last part that only says which statistic of its group it is: 'latency/p99' and
+# 'errors/rate' go the group's way.
+_STAT_LEAVES = frozenset({"rate", "count", "total", "mean", "avg", "median", "min", "max",
+                          "sum", "ms", "s", "value"})
+
+
 def _loss_like(metric: str) -> bool:
-    leaf = metric.rsplit("/", 1)[-1].lower()
-    return any(w in leaf for w in ("loss", "error", "err", "mse", "mae"))
+    parts = metric.lower().split("/")
+    leaf = parts[-1]
+    if len(parts) > 1 and (leaf in _STAT_LEAVES or
+                           leaf[:1] == "p" and leaf[1:].replace(".", "", 1).isdigit()):
+        leaf = parts[-2]
+    return any(w in leaf for w in _LOWER_WORDS)
 
 
 def load(root: str | Path) -> Config:

@@ -29,6 +29,11 @@ from pathlib import Path
 from typing import Any
 
 JSON_FILES = ("status", "params", "data", "model", "info", "plots", "artifacts")
+# Metric files kept open between flushes. A run with more series opens the others for
+# each write: a process may hold only 1,024 files (ulimit -n), and a run of thousands of
+# series, each kept open, used them all (its flushes failed and lost their points, then
+# its commit failed).
+MAX_OPEN_SERIES = 128
 
 
 def runs_dir(gitlog_dir: Path) -> Path:
@@ -125,9 +130,18 @@ class Journal:
 
     def append_metric_rows(self, name: str, text: str) -> None:
         fd = self._tsv.get(name)
-        if fd is None:
-            fd = self._open_tsv(name)
-        os.write(fd, text.encode())
+        if fd is not None:
+            os.write(fd, text.encode())
+            return
+        fd = self._open_tsv(name)
+        if len(self._tsv) < MAX_OPEN_SERIES:
+            self._tsv[name] = fd
+            os.write(fd, text.encode())
+            return
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
 
     def _open_tsv(self, name: str) -> int:
         path = self.path / "metrics" / f"{name}.tsv"
@@ -144,9 +158,7 @@ class Journal:
                 pass
             finally:
                 os.unlink(tmp)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-        self._tsv[name] = fd
-        return fd
+        return os.open(path, os.O_WRONLY | os.O_APPEND)
 
     def close(self) -> None:
         for fd in self._tsv.values():

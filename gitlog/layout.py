@@ -22,6 +22,7 @@ from typing import Any
 
 from .facts import log_paths
 from .journal import Journal
+from .names import SYSTEM_PREFIX
 from .values import deep_merge, parse_number
 
 STATUS_RANK = {"running": -1, "completed": 0, "failed": 1, "killed": 2}
@@ -180,6 +181,8 @@ def build_files(journal: Journal, status: str | None = None) -> tuple[dict[str, 
             ms, step, value = lines[-1].decode().split("\t")
             last_ms = max(last_ms, float(ms))
             latest[name] = parse_number(value)
+            if name.startswith(SYSTEM_PREFIX):  # samples of resource use, not steps
+                continue
             step_n = int(step)
             max_step = step_n if max_step is None else max(max_step, step_n)
     summary = nest(latest)

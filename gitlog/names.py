@@ -15,6 +15,9 @@ from .errors import NameError_
 MAX_METRIC_LEN = 200
 _METRIC_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-+=@%]*$")
 RESERVED_METRICS = frozenset({"step"})
+# The resource sampler's series (sysmetrics.py): they count samples, not training steps,
+# so they do not move the run's step (metrics.json's "step", an event's default step).
+SYSTEM_PREFIX = "system/"
 
 _REF_BAD_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 _PSEUDO_REF = re.compile(r"(?:[A-Z_]*_)?HEAD")  # HEAD, FETCH_HEAD, ORIG_HEAD, MERGE_HEAD...

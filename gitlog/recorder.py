@@ -38,6 +38,10 @@ class Recorder:
         self.interval = interval
         self.queue: deque = deque()
         self.append = self.queue.append
+        # Points of the resource sampler (sysmetrics.py): they count samples, not training
+        # steps, so they do not move the run's step (an event's default step)
+        self.side: deque = deque()
+        self.append_side = self.side.append
         self.last_step: dict[str, int] = {}
         self.max_step: int | None = None
         self.warned: set[str] = set()
@@ -120,6 +124,15 @@ class Recorder:
                                "step": (max_step if max_step >= 0 else None)
                                if step is None else step})
         self.max_step = max_step if max_step >= 0 else None
+        side = self.side
+        for _ in range(len(side)):
+            ts, name, value = side.popleft()
+            step = last[name] = last.get(name, -1) + 1
+            if value - value != 0 and name not in warned:
+                nonfinite.append((name, step, value))
+            rows.setdefault(name, []).append(f"{ts * 1000:.0f}\t{step}\t{value!r}\n")
+            if keep_points:
+                points.append((ts, name, step, value))
         for name, step, value in nonfinite:
             if name in self.warned:
                 continue

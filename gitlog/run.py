@@ -59,6 +59,8 @@ class Run:
         self.status = "running"
         self._threshold = LEVELS[level]
         self._names: set[str] = set()
+        self._groups: set[str] = set()  # every 'a', 'a/b' above a name: no metric's name
+        self._names_lock = threading.Lock()  # threads may log new names at once
         self._recorder = Recorder(journal, flush_interval or config["flush_interval"])
         self._append = self._recorder.append
         self._finished = False
@@ -110,19 +112,45 @@ class Run:
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         """Record several metrics at one step."""
-        for name, value in metrics.items():
+        try:
+            items = metrics.items()
+        except AttributeError:  # a list of pairs, a number: say what to pass
+            raise GitlogError(f"metrics must be a mapping of names to numbers, got "
+                              f"{type(metrics).__name__}",
+                              hint="pass a dict such as {'loss': 0.1}, or call "
+                                   "log_metric(name, value)") from None
+        for name, value in items:
             self.log_metric(name, value, step)
+
+    def log_system(self, name: str, value: float) -> None:
+        """A point of the resource sampler's ``name`` series (sysmetrics.py): stepped
+        once per sample, apart from training, so it does not move the run's step."""
+        if self._finished:
+            return
+        if name not in self._names:
+            self._register(name)
+        self._recorder.append_side((_time(), name, float(value)))
 
     def _register(self, name: str) -> None:
         if self._finished:
             raise RunStateError(f"run {self.id} is finished; start a new run to log more")
         check_metric(name)
-        for other in self._names:
-            if name.startswith(other + "/") or other.startswith(name + "/"):
+        parts = name.split("/")
+        above = ["/".join(parts[:i]) for i in range(1, len(parts))]
+        # A lock: several threads may log their first points at once, and a check made
+        # apart from the others' additions would let 'a' and 'a/b' both in.
+        with self._names_lock:
+            if name in self._names:
+                return
+            other = next((g for g in above if g in self._names), None)
+            if other is None and name in self._groups:
+                other = min(n for n in self._names if n.startswith(name + "/"))
+            if other is not None:
                 raise NameError_("metric", name, f"clashes with metric {other!r}: one name "
                                  "cannot be both a value and a group",
                                  hint=f"rename one, e.g. '{name}/value'")
-        self._names.add(name)
+            self._groups.update(above)
+            self._names.add(name)
 
     def _coerce(self, name: str, value: Any) -> float | int:
         if isinstance(value, bool):

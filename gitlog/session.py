@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import getpass
+import math
 import os
 import platform
 import secrets
@@ -84,9 +85,15 @@ def start(experiment: str | None = None, params: Mapping[str, Any] | None = None
     """
     if experiment is not None and not isinstance(experiment, str):
         raise NameError_("experiment", repr(experiment), "experiment names are strings")
-    if flush_interval is not None and not (isinstance(flush_interval, (int, float))
-                                           and flush_interval > 0):
-        raise GitlogError(f"flush_interval must be > 0 seconds, got {flush_interval!r}")
+    if flush_interval is not None and (
+            isinstance(flush_interval, bool) or not isinstance(flush_interval, (int, float))
+            or not math.isfinite(flush_interval) or flush_interval <= 0):
+        # (infinity used to kill the flusher thread: nothing reached the journal until
+        # the end, and a SIGKILL lost the whole run)
+        raise GitlogError(f"flush_interval must be a positive number of seconds, got "
+                          f"{flush_interval!r}",
+                          hint="pass seconds between journal writes, e.g. "
+                               "flush_interval=2.0, or leave it out")
     if system_metrics:
         from .sysmetrics import _psutil
 

@@ -3,7 +3,8 @@
 
 A daemon thread samples every ``system_metrics.interval`` seconds (psutil, the
 ``[monitor]`` extra; NVIDIA's NVML through ``pynvml`` when installed and a GPU is there)
-and logs ``system/*`` series through the run's ordinary ``log_metric``:
+and logs ``system/*`` series through ``Run.log_system`` (a step per sample, apart from
+the run's training step):
 
     system/cpu_percent        CPU use of the process and its children (100 = one core)
     system/memory_mb          resident memory of the process and its children
@@ -136,7 +137,7 @@ class SystemSampler:
             return
         for name, value in values.items():
             with contextlib.suppress(Exception):
-                self.run.log_metric(name, value)
+                self.run.log_system(name, value)
 
     def stop(self, run: Any = None) -> None:
         if self._stop.is_set():
