@@ -16,7 +16,7 @@ from pathlib import Path
 from .config import load
 from .errors import GitlogError
 from .git import Repo
-from .historyquery import no_metric_given
+from .historyquery import one_metric
 from .index import Index
 from .logdirs import moved_note
 from .runlog import code_pathspec, collect, no_runs_error, walk_notes
@@ -75,8 +75,7 @@ def query_blame(metric: str, revs: Sequence[str] = (), *, all: bool = False, n: 
     config = load(repo.root)
     if n < 1:
         raise GitlogError(f"-n must be at least 1, got {n}", hint="ask for the top K: -n 5")
-    if not metric.strip():
-        raise no_metric_given()
+    metric = one_metric(metric, "blame")
     with Index(repo.gitlog_dir, config.log_dir) as index:
         log = collect(repo, config, index, list(revs), all_=all, changes=True)
         if not log.runs:

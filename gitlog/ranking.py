@@ -13,7 +13,7 @@ from .details import details
 from .errors import GitlogError
 from .filters import parse
 from .git import Repo
-from .historyquery import metric_names, no_metric_error, no_metric_given
+from .historyquery import metric_names, no_metric_error, one_metric
 from .index import Index
 from .logdirs import moved_note
 from .runlog import collect, no_runs_error, walk_notes
@@ -53,8 +53,7 @@ def query_best(metric: str, *, maximize: bool | None = None, where: str | None =
     config = load(repo.root)
     if n < 1:
         raise GitlogError(f"-n must be at least 1, got {n}", hint="ask for the top K: -n 5")
-    if not metric.strip():
-        raise no_metric_given()
+    metric = one_metric(metric, "best")
     condition = parse(where) if where is not None else None
     if maximize is None:
         maximize = config.better(metric) == "higher"
@@ -124,11 +123,13 @@ def _with_series(flat: dict[str, float], series: dict[str, list[str]]) -> dict[s
     return out
 
 
-def best(metric: str, *, maximize: bool | None = None, where: str | None = None, n: int = 10,
-         revs: Sequence[str] = (), repo: str | Path = ".") -> list[BestRow]:
-    """The ``n`` best runs by ``metric`` across every experiment (see ``gitlog best``).
+def best(metric: str, revs: Sequence[str] | str = (), *, maximize: bool | None = None,
+         where: str | None = None, n: int = 10, repo: str | Path = ".") -> list[BestRow]:
+    """The ``n`` best runs by ``metric`` across every experiment, or those ``revs`` holds
+    (as ``history`` and ``blame`` take them; see ``gitlog best``).
 
         gitlog.best("accuracy", where="params.lr < 0.1", n=3)
+        gitlog.best("loss", "baseline")
 
     Notes and malformed-metrics warnings are issued as ``GitlogWarning``.
     """

@@ -178,9 +178,8 @@ def history(metric: str | Sequence[str] | None = None, revs: Sequence[str] | str
 
     r = Repo(repo)
     config = load(r.root)
-    names = None if metric is None else [metric] if isinstance(metric, str) else list(metric)
     result = query_history(
-        names, [revs] if isinstance(revs, str) else list(revs), all=all, repo=r,
+        metric, [revs] if isinstance(revs, str) else list(revs), all=all, repo=r,
         config=config, step=None if step is None else str(step), since=since, until=until,
         n=n, first_parent=first_parent,
         regressions=None if regressions in (None, False, True) else regressions,
