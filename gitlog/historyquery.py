@@ -19,6 +19,7 @@ from .steps import parse_step
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
+    from datetime import date
     from typing import Any
 
     from .timeline import HistoryRow
@@ -80,13 +81,22 @@ def parse_threshold(text: str | float | None) -> tuple[float, bool] | None:
     return value, pct
 
 
-def _timestamp(repo: Repo, option: str, text: str | None) -> int | None:
+def _timestamp(repo: Repo, option: str, text: Any) -> int | None:
     """``--since``/``--until`` as a Unix time, read as git reads dates, but for two
     things git does that surprise: a day alone (2024-05-01, jan 1 2024, last monday,
     today) means that whole day (git would take the current time of day on it), and text git
-    cannot read at all is an error (git would take it as now)."""
+    cannot read at all is an error (git would take it as now). From Python, a ``datetime``
+    is that moment (naive: local time, as Python reads it) and a ``date`` that day."""
+    if hasattr(text, "timestamp"):  # a datetime
+        return int(text.timestamp())
+    if hasattr(text, "isoformat"):  # a date: the whole day, as 2024-05-01 is read
+        text = text.isoformat()
     if not text:
         return None
+    if not isinstance(text, str):
+        raise GitlogError(f"bad --{option} date {text!r}",
+                          hint="use a date git understands: 2024-05-01, '2 weeks ago', "
+                               "or a datetime.date or datetime.datetime")
     raw = text.strip()
     if raw == "now":  # git's expiry dates read 'now' as the end of time
         import time
@@ -159,8 +169,8 @@ def _is_regression(cells: Sequence[tuple], threshold: tuple[float, bool] | None)
 def query_history(metrics: str | Sequence[str] | None, revs: Sequence[str] = (), *,
                   all: bool = False,
                   repo: str | Path | Repo = ".", config: Config | None = None,
-                  step: str | None = None, since: str | None = None,
-                  until: str | None = None, n: int | None = None,
+                  step: str | None = None, since: str | date | None = None,
+                  until: str | date | None = None, n: int | None = None,
                   first_parent: bool = False, regressions: str | float | None = None,
                   regressions_only: bool = False,
                   progress: Progress | None = None) -> HistoryResult:
