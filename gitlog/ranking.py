@@ -46,9 +46,9 @@ class BestResult:
     notes: list[str] = field(default_factory=list)  # a shallow clone: older runs missing
 
 
-def query_best(metric: str, *, maximize: bool | None = None, where: str | None = None,
-               n: int = 10, revs: Sequence[str] = (), repo: str | Path | Repo = ".") -> \
-        BestResult:
+def query_best(metric: str | Sequence[str], *, maximize: bool | None = None,
+               where: str | None = None, n: int = 10, revs: Sequence[str] = (),
+               repo: str | Path | Repo = ".") -> BestResult:
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = load(repo.root)
     if n < 1:
@@ -123,8 +123,9 @@ def _with_series(flat: dict[str, float], series: dict[str, list[str]]) -> dict[s
     return out
 
 
-def best(metric: str, revs: Sequence[str] | str = (), *, maximize: bool | None = None,
-         where: str | None = None, n: int = 10, repo: str | Path = ".") -> list[BestRow]:
+def best(metric: str | Sequence[str], revs: Sequence[str] | str | None = (), *,
+         maximize: bool | None = None, where: str | None = None, n: int = 10,
+         repo: str | Path = ".") -> list[BestRow]:
     """The ``n`` best runs by ``metric`` across every experiment, or those ``revs`` holds
     (as ``history`` and ``blame`` take them; see ``gitlog best``).
 
@@ -138,7 +139,7 @@ def best(metric: str, revs: Sequence[str] | str = (), *, maximize: bool | None =
     from .recorder import GitlogWarning
 
     result = query_best(metric, maximize=maximize, where=where, n=n,
-                        revs=[revs] if isinstance(revs, str) else revs, repo=repo)
+                        revs=[revs] if isinstance(revs, str) else list(revs or ()), repo=repo)
     for text in result.notes + result.warnings:
         warnings.warn(text, GitlogWarning, stacklevel=2)
     return result.rows
