@@ -3,7 +3,9 @@ list, one metric in a list, metrics joined by commas, revisions as the second ar
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +110,55 @@ def test_history_reads_metrics_joined_by_commas_as_the_cli_does(
         [(r.metrics["loss"].value, r.metrics["accuracy"].delta) for r in rows]
     with pytest.raises(gitlog.GitlogError, match="^no metric given"):
         gitlog.history(" , ", "a", repo=repo)
+
+
+def test_logs_takes_a_level_as_a_python_logging_number(tmp_path: Path) -> None:
+    """logs(level=logging.WARNING) raised AttributeError ('int' has no 'lower')."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    events = "".join(json.dumps(e) + "\n" for e in [
+        {"ts": "t1", "level": "info", "message": "epoch 1", "fields": {}, "step": 1},
+        {"ts": "t2", "level": "warning", "message": "loss is NaN", "fields": {}, "step": 2},
+        {"ts": "t3", "level": "error", "message": "diverged", "fields": {}, "step": 3}])
+    b.run("l", {"loss": 1}, parents=[c1], code={".gitlog/events.jsonl": events})
+    repo = tmp_path / "p"
+    b.write(repo)
+    for level, messages in ((logging.WARNING, ["loss is NaN", "diverged"]),
+                            (logging.ERROR, ["diverged"]), (logging.DEBUG,
+                                                            ["epoch 1", "loss is NaN",
+                                                             "diverged"])):
+        got = gitlog.logs("l", level=level, repo=repo).events
+        assert [e.message for e in got] == messages
+        assert got == gitlog.logs("l", level=logging.getLevelName(level).lower(),
+                                  repo=repo).events
+    with pytest.raises(gitlog.GitlogError, match="^unknown level 'loud'"):
+        gitlog.logs("l", level="loud", repo=repo)
+
+
+def test_history_takes_python_dates(twoexp: tuple[Path, dict]) -> None:
+    """since=datetime.date(...) or a datetime raised AttributeError ('no attribute strip'):
+    a datetime is that moment, a date that whole day, as --since 2024-01-01 reads it."""
+    repo, c = twoexp
+    utc = dt.timezone.utc
+
+    def commits(**kw: Any) -> list[str]:
+        return [r.commit for r in gitlog.history("loss", all=True, repo=repo, **kw)]
+
+    assert commits(since=dt.datetime(2024, 1, 1, 0, 5, tzinfo=utc)) == \
+        commits(since="2024-01-01 00:05:00 +0000") == [c["b2"], c["a3"], c["a4"]]
+    assert commits(until=dt.datetime(2024, 1, 1, 0, 3, tzinfo=utc)) == [c["a1"], c["b1"]]
+    assert commits(since=dt.date(2024, 1, 1), until=dt.date(2024, 1, 1)) == \
+        commits() == [c["a1"], c["b1"], c["a2"], c["b2"], c["a3"], c["a4"]]
+    assert commits(since=dt.date(2024, 1, 2)) == []
+
+
+def test_history_best_and_blame_take_revs_none_as_none_given(twoexp: tuple[Path, dict]) -> None:
+    """revs=None (a notebook variable left unset) raised TypeError ('NoneType' is not
+    iterable) in history, best and blame."""
+    repo, c = twoexp
+    assert [r.commit for r in gitlog.history("loss", None, all=True, repo=repo)] == \
+        [c["a1"], c["b1"], c["a2"], c["b2"], c["a3"], c["a4"]]
+    assert [r.commit for r in gitlog.best("loss", None, repo=repo)] == \
+        [c["a4"], c["a2"], c["b1"], c["a1"], c["b2"]]
+    assert [r.commit for r in gitlog.blame("loss", None, all=True, repo=repo)] == \
+        [r.commit for r in gitlog.blame("loss", all=True, repo=repo)] != []
