@@ -75,10 +75,11 @@ def _change(value: Any, base: Any, lower: bool) -> tuple[float | None, float | N
     return change(value, base, lower)
 
 
-def compare(*runs: str | Sequence[str], changed: bool = False,
+def compare(*runs: str | Sequence[str], revs: str | Sequence[str] = (), changed: bool = False,
             repo: str | Path | Repo = ".") -> Comparison:
     """Compare two or more runs (commits, experiment names or run ids), named one by one
-    or in a list; ``changed``: only the keys that differ (``--changed``).
+    or in a list (or as ``revs=``, its name before); ``changed``: only the keys that
+    differ (``--changed``).
 
         c = gitlog.compare("baseline", "high-lr")        # or compare(["baseline", "high-lr"])
         [r for r in c.section("params") if r.changed]
@@ -86,7 +87,7 @@ def compare(*runs: str | Sequence[str], changed: bool = False,
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = load(repo.root)
     # one name is one run, not its characters; a list names several
-    revs = [rev for item in runs for rev in ([item] if isinstance(item, str) else item)]
+    revs = [rev for item in (*runs, revs) for rev in ([item] if isinstance(item, str) else item)]
     if len(revs) < 2:
         raise GitlogError("compare needs at least two runs",
                           hint="name them: gitlog compare baseline high-lr")

@@ -34,7 +34,7 @@ def test_compare_takes_runs_one_by_one_as_well_as_in_a_list(twoexp: tuple[Path, 
     listed = gitlog.compare(["b", "a"], repo=repo)
     apart = gitlog.compare("b", "a", repo=repo)
     assert [r.commit for r in apart.runs] == [c["b2"], c["a4"]]
-    assert _table(apart) == _table(listed)
+    assert _table(apart) == _table(listed) == _table(gitlog.compare(revs=["b", "a"], repo=repo))
     assert [(x.path, x.insertions, x.deletions) for x in apart.code] == \
         [("model.py", 1, 0), ("train.py", 1, 1)]
     three = gitlog.compare(c["a1"], "a", "b", repo=repo)
