@@ -16,7 +16,7 @@ from pathlib import Path
 from .config import load
 from .errors import GitlogError
 from .git import Repo
-from .historyquery import no_metric_given
+from .historyquery import one_metric
 from .index import Index
 from .logdirs import moved_note
 from .runlog import code_pathspec, collect, no_runs_error, walk_notes
@@ -53,30 +53,30 @@ class BlameResult:
     notes: list[str] = field(default_factory=list)  # fell back to every experiment, shallow
 
 
-def blame(metric: str, revs: Sequence[str] = (), *, all: bool = False, n: int = 10,
-          patch: bool = False, repo: str | Path | Repo = ".") -> list[BlameRow]:
+def blame(metric: str | Sequence[str], revs: Sequence[str] | str | None = (), *,
+          all: bool = False, n: int = 10, patch: bool = False,
+          repo: str | Path | Repo = ".") -> list[BlameRow]:
     """The ``n`` code changes with the largest effect on ``metric``, largest first. Notes
     and malformed-metrics warnings are issued as ``GitlogWarning``."""
     import warnings
 
     from .recorder import GitlogWarning
 
-    result = query_blame(metric, [revs] if isinstance(revs, str) else revs, all=all, n=n,
-                         patch=patch, repo=repo)
+    result = query_blame(metric, [revs] if isinstance(revs, str) else list(revs or ()),
+                         all=all, n=n, patch=patch, repo=repo)
     for text in result.notes + result.warnings:
         warnings.warn(text, GitlogWarning, stacklevel=2)
     return result.rows
 
 
-def query_blame(metric: str, revs: Sequence[str] = (), *, all: bool = False, n: int = 10,
-                patch: bool = False, repo: str | Path | Repo = ".") -> BlameResult:
+def query_blame(metric: str | Sequence[str], revs: Sequence[str] = (), *, all: bool = False,
+                n: int = 10, patch: bool = False, repo: str | Path | Repo = ".") -> BlameResult:
     """``blame``'s rows plus the notes and warnings the CLI prints on stderr."""
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = load(repo.root)
     if n < 1:
         raise GitlogError(f"-n must be at least 1, got {n}", hint="ask for the top K: -n 5")
-    if not metric.strip():
-        raise no_metric_given()
+    metric = one_metric(metric, "blame")
     with Index(repo.gitlog_dir, config.log_dir) as index:
         log = collect(repo, config, index, list(revs), all_=all, changes=True)
         if not log.runs:

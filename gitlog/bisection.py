@@ -27,7 +27,7 @@ from .config import Config, load
 from .details import details
 from .errors import GitlogError, RevisionError
 from .git import Repo, run_git, stream_command, stream_git
-from .historyquery import metric_names, no_metric_given
+from .historyquery import metric_names, one_metric
 from .index import Index
 from .runlog import collect
 
@@ -82,8 +82,7 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
         raise GitlogError("no command to run at each step",
                           hint="gitlog bisect --metric loss --threshold 0.3 --good A --bad B "
                                "-- python train.py")
-    if not metric.strip():
-        raise no_metric_given()
+    metric = one_metric(metric, "bisect")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or \
             not math.isfinite(threshold):  # nan: every step good; inf: nothing bad
         raise GitlogError(f"bad --threshold {threshold!r}: not a finite number",

@@ -75,16 +75,19 @@ def _change(value: Any, base: Any, lower: bool) -> tuple[float | None, float | N
     return change(value, base, lower)
 
 
-def compare(revs: Sequence[str], *, repo: str | Path | Repo = ".") -> Comparison:
-    """Compare two or more runs (commits, experiment names or run ids).
+def compare(*runs: str | Sequence[str], revs: str | Sequence[str] = (), changed: bool = False,
+            repo: str | Path | Repo = ".") -> Comparison:
+    """Compare two or more runs (commits, experiment names or run ids), named one by one
+    or in a list (or as ``revs=``, its name before); ``changed``: only the keys that
+    differ (``--changed``).
 
-        c = gitlog.compare(["baseline", "high-lr"])
+        c = gitlog.compare("baseline", "high-lr")        # or compare(["baseline", "high-lr"])
         [r for r in c.section("params") if r.changed]
     """
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = load(repo.root)
-    if isinstance(revs, str):  # one name is one run, not its characters
-        revs = [revs]
+    # one name is one run, not its characters; a list names several
+    revs = [rev for item in (*runs, revs) for rev in ([item] if isinstance(item, str) else item)]
     if len(revs) < 2:
         raise GitlogError("compare needs at least two runs",
                           hint="name them: gitlog compare baseline high-lr")
@@ -118,8 +121,8 @@ def compare(revs: Sequence[str], *, repo: str | Path | Repo = ".") -> Comparison
         keys = sorted({k for t in tables for k in t})
         for key in keys:
             values = [t.get(key) for t in tables]
-            changed = any(v != values[0] for v in values[1:])
-            row = CompareRow(section, key, values, changed)
+            differs = any(v != values[0] for v in values[1:])
+            row = CompareRow(section, key, values, differs)
             if section == "metrics":
                 better = config.better(key)
                 for v in values[1:]:
@@ -127,7 +130,8 @@ def compare(revs: Sequence[str], *, repo: str | Path | Repo = ".") -> Comparison
                     row.deltas.append(delta)
                     row.pcts.append(pct)
                     row.verdicts.append(verdict)
-            rows.append(row)
+            if row.changed or not changed:
+                rows.append(row)
     code = []
     spec = code_pathspec(config)
     for i, commit in enumerate(commits[1:], 1):

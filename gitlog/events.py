@@ -51,19 +51,23 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def logs(rev: str | None = None, *, level: str | None = None, grep: str | None = None,
+def logs(rev: str | None = None, *, level: str | int | None = None, grep: str | None = None,
          repo: str | Path | Repo = ".") -> RunEvents:
     """Events of the run at ``rev`` (default: HEAD's run, else the newest), at ``level`` or
-    above, whose message or fields contain ``grep`` (case-insensitive): the fields as the
-    table shows them (``fields_text``: ``lr=0.1``) or as JSON (``"lr": 0.1``)."""
+    above (a name, or a number as Python's ``logging.WARNING``), whose message or fields
+    contain ``grep`` (case-insensitive): the fields as the table shows them
+    (``fields_text``: ``lr=0.1``) or as JSON (``"lr": 0.1``)."""
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = load(repo.root)
     floor = 0
-    if level is not None:
-        if level.lower() not in LEVELS:
+    if isinstance(level, int) and not isinstance(level, bool):
+        floor = level  # gitlog's levels have logging's numbers: logging.WARNING is 30
+    elif level is not None:
+        if str(level).lower() not in LEVELS:
             raise GitlogError(f"unknown level {level!r}",
-                              hint=f"use one of {', '.join(LEVELS)}")
-        floor = LEVELS[level.lower()]
+                              hint=f"use one of {', '.join(LEVELS)}, or logging.WARNING "
+                                   "and the like")
+        floor = LEVELS[str(level).lower()]
     commit = resolve_run(repo, config, rev)
     with repo.cat_file() as cat:
         if not holds_run(cat, commit, config.log_dir):

@@ -19,6 +19,9 @@ from .steps import parse_step
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
+    from datetime import date
+    from typing import Any
+
     from .timeline import HistoryRow
 
 
@@ -78,13 +81,22 @@ def parse_threshold(text: str | float | None) -> tuple[float, bool] | None:
     return value, pct
 
 
-def _timestamp(repo: Repo, option: str, text: str | None) -> int | None:
+def _timestamp(repo: Repo, option: str, text: Any) -> int | None:
     """``--since``/``--until`` as a Unix time, read as git reads dates, but for two
     things git does that surprise: a day alone (2024-05-01, jan 1 2024, last monday,
     today) means that whole day (git would take the current time of day on it), and text git
-    cannot read at all is an error (git would take it as now)."""
+    cannot read at all is an error (git would take it as now). From Python, a ``datetime``
+    is that moment (naive: local time, as Python reads it) and a ``date`` that day."""
+    if hasattr(text, "timestamp"):  # a datetime
+        return int(text.timestamp())
+    if hasattr(text, "isoformat"):  # a date: the whole day, as 2024-05-01 is read
+        text = text.isoformat()
     if not text:
         return None
+    if not isinstance(text, str):
+        raise GitlogError(f"bad --{option} date {text!r}",
+                          hint="use a date git understands: 2024-05-01, '2 weeks ago', "
+                               "or a datetime.date or datetime.datetime")
     raw = text.strip()
     if raw == "now":  # git's expiry dates read 'now' as the end of time
         import time
@@ -154,11 +166,11 @@ def _is_regression(cells: Sequence[tuple], threshold: tuple[float, bool] | None)
     return False
 
 
-def query_history(metrics: Sequence[str] | None, revs: Sequence[str] = (), *,
+def query_history(metrics: str | Sequence[str] | None, revs: Sequence[str] = (), *,
                   all: bool = False,
                   repo: str | Path | Repo = ".", config: Config | None = None,
-                  step: str | None = None, since: str | None = None,
-                  until: str | None = None, n: int | None = None,
+                  step: str | None = None, since: str | date | None = None,
+                  until: str | date | None = None, n: int | None = None,
                   first_parent: bool = False, regressions: str | float | None = None,
                   regressions_only: bool = False,
                   progress: Progress | None = None) -> HistoryResult:
@@ -170,7 +182,7 @@ def query_history(metrics: Sequence[str] | None, revs: Sequence[str] = (), *,
     config = config or load(repo.root)
     defaulted = metrics is None
     metrics = [m for m in dict.fromkeys(config["metrics"]["key"] if metrics is None
-                                        else metrics) if m]
+                                        else split_metrics(metrics)) if m]
     if not metrics:
         raise no_metric_given()
     threshold = parse_threshold(regressions)
@@ -288,9 +300,34 @@ def _metrics_in(index: Index, lines: Iterable[str]) -> list[str]:
     return sorted(seen)
 
 
+def split_metrics(metrics: str | Sequence[str]) -> list[str]:
+    """The metrics named: one name, several, or names joined by commas (``-m loss,accuracy``,
+    ``history("loss,accuracy")``); naming none is an error, not the default."""
+    names = [n.strip() for m in ([metrics] if isinstance(metrics, str) else metrics)
+             for n in str(m).split(",") if n.strip()]
+    if not names:
+        raise no_metric_given()
+    return names
+
+
 def no_metric_given() -> GitlogError:
     """An empty metric name (``-m ''``)."""
     return GitlogError("no metric given", hint="name one: --metric loss")
+
+
+def one_metric(metric: Any, query: str) -> str:
+    """The one metric ``best``, ``blame`` and ``bisect`` go by: a name, or a list of one
+    (as ``history`` takes them); several, or no name, is an error saying so."""
+    if isinstance(metric, (list, tuple)) and len(metric) == 1:
+        metric = metric[0]
+    if isinstance(metric, (list, tuple)) and metric:
+        raise GitlogError(f"{query} goes by one metric, got {len(metric)}: "
+                          f"{', '.join(map(str, metric))}",
+                          hint=f"name one: gitlog.{query}({str(metric[0])!r}, ...); "
+                               "gitlog.history takes several")
+    if not isinstance(metric, str) or not metric.strip():
+        raise no_metric_given()
+    return metric
 
 
 def no_metric_error(known: list[str], metrics: list[str], step: str | None) -> GitlogError:

@@ -13,7 +13,7 @@ from .details import details
 from .errors import GitlogError
 from .filters import parse
 from .git import Repo
-from .historyquery import metric_names, no_metric_error, no_metric_given
+from .historyquery import metric_names, no_metric_error, one_metric
 from .index import Index
 from .logdirs import moved_note
 from .runlog import collect, no_runs_error, walk_notes
@@ -46,15 +46,14 @@ class BestResult:
     notes: list[str] = field(default_factory=list)  # a shallow clone: older runs missing
 
 
-def query_best(metric: str, *, maximize: bool | None = None, where: str | None = None,
-               n: int = 10, revs: Sequence[str] = (), repo: str | Path | Repo = ".") -> \
-        BestResult:
+def query_best(metric: str | Sequence[str], *, maximize: bool | None = None,
+               where: str | None = None, n: int = 10, revs: Sequence[str] = (),
+               repo: str | Path | Repo = ".") -> BestResult:
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = load(repo.root)
     if n < 1:
         raise GitlogError(f"-n must be at least 1, got {n}", hint="ask for the top K: -n 5")
-    if not metric.strip():
-        raise no_metric_given()
+    metric = one_metric(metric, "best")
     condition = parse(where) if where is not None else None
     if maximize is None:
         maximize = config.better(metric) == "higher"
@@ -124,11 +123,14 @@ def _with_series(flat: dict[str, float], series: dict[str, list[str]]) -> dict[s
     return out
 
 
-def best(metric: str, *, maximize: bool | None = None, where: str | None = None, n: int = 10,
-         revs: Sequence[str] = (), repo: str | Path = ".") -> list[BestRow]:
-    """The ``n`` best runs by ``metric`` across every experiment (see ``gitlog best``).
+def best(metric: str | Sequence[str], revs: Sequence[str] | str | None = (), *,
+         maximize: bool | None = None, where: str | None = None, n: int = 10,
+         repo: str | Path = ".") -> list[BestRow]:
+    """The ``n`` best runs by ``metric`` across every experiment, or those ``revs`` holds
+    (as ``history`` and ``blame`` take them; see ``gitlog best``).
 
         gitlog.best("accuracy", where="params.lr < 0.1", n=3)
+        gitlog.best("loss", "baseline")
 
     Notes and malformed-metrics warnings are issued as ``GitlogWarning``.
     """
@@ -137,7 +139,7 @@ def best(metric: str, *, maximize: bool | None = None, where: str | None = None,
     from .recorder import GitlogWarning
 
     result = query_best(metric, maximize=maximize, where=where, n=n,
-                        revs=[revs] if isinstance(revs, str) else revs, repo=repo)
+                        revs=[revs] if isinstance(revs, str) else list(revs or ()), repo=repo)
     for text in result.notes + result.warnings:
         warnings.warn(text, GitlogWarning, stacklevel=2)
     return result.rows

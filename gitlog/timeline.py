@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from .config import Config, load
@@ -159,9 +160,11 @@ def build_rows(repo: Repo, config: Config, index: Index, log: RunLog, metrics: l
     return build_table(repo, config, index, log, metrics, step).rows()
 
 
-def history(metric: str | Sequence[str] | None = None, revs: Sequence[str] | str = (), *,
+def history(metric: str | Sequence[str] | None = None,
+            revs: Sequence[str] | str | None = (), *,
             all: bool = False, repo: str | Path = ".", step: str | int | None = None,
-            since: str | None = None, until: str | None = None, n: int | None = None,
+            since: str | date | None = None, until: str | date | None = None,
+            n: int | None = None,
             first_parent: bool = False,
             regressions: bool | str | float | None = None) -> list[HistoryRow]:
     """How ``metric`` moved across runs, oldest first (see ``gitlog history``).
@@ -178,9 +181,8 @@ def history(metric: str | Sequence[str] | None = None, revs: Sequence[str] | str
 
     r = Repo(repo)
     config = load(r.root)
-    names = None if metric is None else [metric] if isinstance(metric, str) else list(metric)
     result = query_history(
-        names, [revs] if isinstance(revs, str) else list(revs), all=all, repo=r,
+        metric, [revs] if isinstance(revs, str) else list(revs or ()), all=all, repo=r,
         config=config, step=None if step is None else str(step), since=since, until=until,
         n=n, first_parent=first_parent,
         regressions=None if regressions in (None, False, True) else regressions,

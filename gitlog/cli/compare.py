@@ -65,12 +65,10 @@ def compare(revs: tuple[str, ...], only_changed: bool, fmt: str, repo: str) -> N
     from gitlog.comparison import compare as run_compare
     from gitlog.display import visible
 
-    result = run_compare(revs, repo=repo)
+    result = run_compare(*revs, changed=only_changed, repo=repo)
     for text in result.warnings:
         warn(text)
     rows, columns, kinds = _rows(result)
-    if only_changed:
-        rows = [r for r in rows if r["changed"]]
     code = [{"from": result.runs[0].label, "to": result.runs[c.target].label, "file": c.path,
              "insertions": c.insertions, "deletions": c.deletions} for c in result.code]
     code_columns = ["from", "to", "file", "insertions", "deletions"]

@@ -26,10 +26,9 @@ def show_history(revs: tuple[str, ...], metrics: tuple[str, ...], all_: bool,
 
     r = Repo(repo)
     config = load(r.root)
-    names = split_metrics(metrics)
     progress = Progress()
     try:
-        result = query_history(names, revs, all=all_, repo=r, config=config, step=step,
+        result = query_history(metrics or None, revs, all=all_, repo=r, config=config, step=step,
                                since=since, until=until, n=count, first_parent=first_parent,
                                regressions=regressions or None,
                                regressions_only=regressions is not None, progress=progress)
@@ -47,17 +46,6 @@ def show_history(revs: tuple[str, ...], metrics: tuple[str, ...], all_: bool,
 
     with paused_gc():
         echo_chunks(stream_history(result, fmt))
-
-
-def split_metrics(metrics: tuple[str, ...]) -> list[str] | None:
-    """The metrics named by -m (repeated or comma-separated); none: None, the config's
-    key metrics that the runs have."""
-    names = [n.strip() for m in metrics for n in m.split(",") if n.strip()]
-    if metrics and not names:
-        from gitlog.historyquery import no_metric_given
-
-        raise no_metric_given()
-    return names or None
 
 
 def history_columns(metrics: list[str]) -> list[str]:

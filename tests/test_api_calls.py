@@ -1,0 +1,164 @@
+"""The Python query API called as a notebook user calls it: runs named one by one or in a
+list, one metric in a list, metrics joined by commas, revisions as the second argument."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import gitlog
+from tests.conftest import git, run_cli
+from tests.runrepo import Builder
+from tests.test_history import two_experiments
+
+
+@pytest.fixture
+def twoexp(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    path = tmp_path / "proj"
+    return path, two_experiments(path)
+
+
+def _table(comparison: Any) -> list[tuple]:
+    return [(r.section, r.key, r.values, r.changed, r.deltas, r.verdicts)
+            for r in comparison.rows]
+
+
+def test_compare_takes_runs_one_by_one_as_well_as_in_a_list(twoexp: tuple[Path, dict]) -> None:
+    """compare("b", "a") raised TypeError (one positional argument); it is compare(["b", "a"])."""
+    repo, c = twoexp
+    listed = gitlog.compare(["b", "a"], repo=repo)
+    apart = gitlog.compare("b", "a", repo=repo)
+    assert [r.commit for r in apart.runs] == [c["b2"], c["a4"]]
+    assert _table(apart) == _table(listed) == _table(gitlog.compare(revs=["b", "a"], repo=repo))
+    assert [(x.path, x.insertions, x.deletions) for x in apart.code] == \
+        [("model.py", 1, 0), ("train.py", 1, 1)]
+    three = gitlog.compare(c["a1"], "a", "b", repo=repo)
+    assert [r.commit for r in three.runs] == [c["a1"], c["a4"], c["b2"]]
+
+
+def test_compare_changed_keeps_the_keys_that_differ_as_the_cli_does(tmp_path: Path) -> None:
+    """--changed was the CLI's own filter; the API had no way to ask for it."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0, "accuracy": 0.5}, parents=[c1],
+               params={"lr": 0.1, "batch": 32})
+    b.run("a", {"loss": 0.8, "accuracy": 0.5}, parents=[r1], params={"lr": 0.2, "batch": 32})
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    every = gitlog.compare(shas[r1], "a", repo=repo)
+    assert [(r.section, r.key, r.changed) for r in every.rows] == [
+        ("params", "batch", False), ("params", "lr", True),
+        ("metrics", "accuracy", False), ("metrics", "loss", True)]
+    changed = gitlog.compare(shas[r1], "a", changed=True, repo=repo)
+    assert [(r.section, r.key, r.values, r.deltas) for r in changed.rows] == [
+        ("params", "lr", [0.1, 0.2], []), ("metrics", "loss", [1.0, 0.8], [-0.2])]
+    proc = run_cli("compare", shas[r1], "a", "--changed", "--format", "json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert [(r["section"], r["key"]) for r in json.loads(proc.stdout)["rows"]] == \
+        [("params", "lr"), ("metrics", "loss")]
+
+
+def test_best_blame_and_bisect_take_one_metric_in_a_list(twoexp: tuple[Path, dict]) -> None:
+    """best(["loss"]) and blame(["loss"]) raised AttributeError ('list' has no 'strip');
+    history takes a list, so these take a list of one, and refuse several by name."""
+    repo, c = twoexp
+    assert [(r.commit, r.value) for r in gitlog.best(["loss"], repo=repo)] == [
+        (c["a4"], 0.6), (c["a2"], 0.8), (c["b1"], 0.9), (c["a1"], 1.0), (c["b2"], 1.2)]
+    assert [(r.commit, r.delta) for r in gitlog.blame(("loss",), all=True, repo=repo)] == \
+        [(r.commit, r.delta) for r in gitlog.blame("loss", all=True, repo=repo)] != []
+    for call, name in ((lambda: gitlog.best(["loss", "accuracy"], repo=repo), "best"),
+                       (lambda: gitlog.blame(["loss", "accuracy"], all=True, repo=repo),
+                        "blame"),
+                       (lambda: gitlog.bisect(["loss", "accuracy"], 0.7, good=c["a1"],
+                                              bad="a", command="true", repo=repo), "bisect")):
+        with pytest.raises(gitlog.GitlogError) as info:
+            call()
+        assert str(info.value) == f"{name} goes by one metric, got 2: loss, accuracy"
+        assert info.value.hint == (f"name one: gitlog.{name}('loss', ...); gitlog.history "
+                                   "takes several")
+    with pytest.raises(gitlog.GitlogError, match="^no metric given"):
+        gitlog.best([], repo=repo)
+    assert git(repo, "branch", "--list", "exp/bisect") == ""  # bisect ran and logged nothing
+
+
+def test_best_takes_revisions_second_as_history_and_blame_do(twoexp: tuple[Path, dict]) -> None:
+    """best("loss", "b") raised TypeError: revs was keyword-only, unlike history's and blame's."""
+    repo, c = twoexp
+    assert [r.commit for r in gitlog.best("loss", "b", repo=repo)] == [c["b1"], c["b2"]]
+    assert [r.commit for r in gitlog.best("loss", ["b", "a~3"], repo=repo)] == \
+        [c["b1"], c["a1"], c["b2"]]
+
+
+def test_history_reads_metrics_joined_by_commas_as_the_cli_does(
+        twoexp: tuple[Path, dict]) -> None:
+    """history("loss,accuracy") said 'no run has the metric loss,accuracy' while its hint
+    listed both, and -m loss,accuracy works: one parser now serves both."""
+    repo, c = twoexp
+    rows = gitlog.history("loss, accuracy", "a", repo=repo)
+    assert [r.commit for r in rows] == [c["a1"], c["a2"], c["a3"], c["a4"]]
+    assert [list(r.metrics) for r in rows] == [["loss", "accuracy"]] * 4
+    assert [(r.metrics["loss"].value, r.metrics["accuracy"].value) for r in rows] == \
+        [(1.0, 0.5), (0.8, 0.6), (None, 0.7), (0.6, 0.75)]
+    proc = run_cli("history", "-m", "loss,accuracy", "a", "--format", "json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert [(r["loss"], r["accuracy_delta"]) for r in json.loads(proc.stdout)] == \
+        [(r.metrics["loss"].value, r.metrics["accuracy"].delta) for r in rows]
+    with pytest.raises(gitlog.GitlogError, match="^no metric given"):
+        gitlog.history(" , ", "a", repo=repo)
+
+
+def test_logs_takes_a_level_as_a_python_logging_number(tmp_path: Path) -> None:
+    """logs(level=logging.WARNING) raised AttributeError ('int' has no 'lower')."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    events = "".join(json.dumps(e) + "\n" for e in [
+        {"ts": "t1", "level": "info", "message": "epoch 1", "fields": {}, "step": 1},
+        {"ts": "t2", "level": "warning", "message": "loss is NaN", "fields": {}, "step": 2},
+        {"ts": "t3", "level": "error", "message": "diverged", "fields": {}, "step": 3}])
+    b.run("l", {"loss": 1}, parents=[c1], code={".gitlog/events.jsonl": events})
+    repo = tmp_path / "p"
+    b.write(repo)
+    for level, messages in ((logging.WARNING, ["loss is NaN", "diverged"]),
+                            (logging.ERROR, ["diverged"]), (logging.DEBUG,
+                                                            ["epoch 1", "loss is NaN",
+                                                             "diverged"])):
+        got = gitlog.logs("l", level=level, repo=repo).events
+        assert [e.message for e in got] == messages
+        assert got == gitlog.logs("l", level=logging.getLevelName(level).lower(),
+                                  repo=repo).events
+    with pytest.raises(gitlog.GitlogError, match="^unknown level 'loud'"):
+        gitlog.logs("l", level="loud", repo=repo)
+
+
+def test_history_takes_python_dates(twoexp: tuple[Path, dict]) -> None:
+    """since=datetime.date(...) or a datetime raised AttributeError ('no attribute strip'):
+    a datetime is that moment, a date that whole day, as --since 2024-01-01 reads it."""
+    repo, c = twoexp
+    utc = dt.timezone.utc
+
+    def commits(**kw: Any) -> list[str]:
+        return [r.commit for r in gitlog.history("loss", all=True, repo=repo, **kw)]
+
+    assert commits(since=dt.datetime(2024, 1, 1, 0, 5, tzinfo=utc)) == \
+        commits(since="2024-01-01 00:05:00 +0000") == [c["b2"], c["a3"], c["a4"]]
+    assert commits(until=dt.datetime(2024, 1, 1, 0, 3, tzinfo=utc)) == [c["a1"], c["b1"]]
+    assert commits(since=dt.date(2024, 1, 1), until=dt.date(2024, 1, 1)) == \
+        commits() == [c["a1"], c["b1"], c["a2"], c["b2"], c["a3"], c["a4"]]
+    assert commits(since=dt.date(2024, 1, 2)) == []
+
+
+def test_history_best_and_blame_take_revs_none_as_none_given(twoexp: tuple[Path, dict]) -> None:
+    """revs=None (a notebook variable left unset) raised TypeError ('NoneType' is not
+    iterable) in history, best and blame."""
+    repo, c = twoexp
+    assert [r.commit for r in gitlog.history("loss", None, all=True, repo=repo)] == \
+        [c["a1"], c["b1"], c["a2"], c["b2"], c["a3"], c["a4"]]
+    assert [r.commit for r in gitlog.best("loss", None, repo=repo)] == \
+        [c["a4"], c["a2"], c["b1"], c["a1"], c["b2"]]
+    assert [r.commit for r in gitlog.blame("loss", None, all=True, repo=repo)] == \
+        [r.commit for r in gitlog.blame("loss", all=True, repo=repo)] != []
