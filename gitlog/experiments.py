@@ -147,16 +147,10 @@ def describe(path: str | Path | Repo, name: str) -> Experiment:
 
 
 def checked_out_elsewhere(repo: Repo, ref: str) -> str | None:
-    """The other worktree that has branch ``ref`` checked out, if one does."""
-    out = repo.git("worktree", "list", "--porcelain")
-    here = repo.root.resolve()
-    folder = None
-    for line in out.splitlines():
-        if line.startswith("worktree "):
-            folder = line[len("worktree "):]
-        elif line == f"branch {ref}" and folder and Path(folder).resolve() != here:
-            return folder
-    return None
+    """The other worktree that has branch ``ref`` checked out (or is rebasing it), if one
+    does."""
+    folder = repo.worktree_on(ref)
+    return None if folder is None or folder.resolve() == repo.root.resolve() else str(folder)
 
 
 def remove(path: str | Path | Repo, name: str) -> Experiment:

@@ -235,8 +235,16 @@ class Repo:
         """The work tree (this one or a linked one) whose HEAD is branch ``ref``, or that
         is rebasing it, as git refuses to move such a branch; None when none is. Reads
         the HEAD files, no git process."""
-        states = [] if self.common_dir.name != ".git" else \
-            [(self.common_dir, self.common_dir.parent)]  # (else a bare repository's HEAD)
+        # the main work tree: the folder above .git; with a git dir elsewhere (a
+        # submodule, --separate-git-dir) this folder from inside it, else named by its git
+        # dir as 'git worktree list' names it; a bare repository has none
+        if self.common_dir.name == ".git":
+            main: Path | None = self.common_dir.parent
+        elif self.git_dir.resolve() == self.common_dir:
+            main = self.root
+        else:
+            main = None if self._bare() else self.common_dir
+        states = [] if main is None else [(self.common_dir, main)]
         with contextlib.suppress(OSError):
             for entry in os.scandir(self.common_dir / "worktrees"):
                 with contextlib.suppress(OSError), \
@@ -250,6 +258,16 @@ class Repo:
                     if text.removeprefix("ref: ") == ref:
                         return folder
         return None
+
+    def _bare(self) -> bool:
+        """Whether the repository is bare (core.bare in its config)."""
+        try:
+            text = (self.common_dir / "config").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False
+        import re
+
+        return re.search(r"^\s*bare\s*=\s*true\s*$", text, re.I | re.M) is not None
 
     def ref_tip(self, ref: str) -> str | None:
         proc = run_git(["rev-parse", "-q", "--verify", ref], self.root, check=False)

@@ -101,13 +101,12 @@ def _refuse_checked_out(repo: Repo, config: Config, experiment: str) -> None:
     """The new run is committed to the experiment's branch: when a working tree has that
     branch checked out, the branch would move under it (its index and files then show the
     new run undone, for the next 'git commit' to revert)."""
-    from .experiments import checked_out_elsewhere
-
     ref = config.branch(experiment)
-    here = repo.head().branch == ref
-    where = str(repo.root) if here else checked_out_elsewhere(repo, ref)
-    if not where:
+    folder = repo.worktree_on(ref)
+    if folder is None:
         return
+    here = folder.resolve() == repo.root.resolve()
+    where = str(repo.root) if here else str(folder)
     switch = f"git checkout {shlex.quote(str(config['main_branch']))}"
     raise GitlogError(
         f"{ref[len('refs/heads/'):]} is checked out {'here' if here else 'in another worktree'}"
