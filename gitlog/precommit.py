@@ -134,19 +134,45 @@ def run_matches(ctx: HookContext, experiment: str, run_yaml: bytes | None,
     differ = code_differences(ctx, tree)
     if not differ:
         return []
-    changed = [p for s, p in differ if s != "A"]
-    new = [p for s, p in differ if s == "A"]
-    lines = [f"code changed after the last logged run ({facts.get('id')} of "
-             f"{facts.get('experiment')}); the staged log folder does not match the staged "
-             "code:"]
+    unstaged = set(unstaged_run_code(ctx, tree, [p for _, p in differ]))
+    changed = [p for s, p in differ if s != "A" and p not in unstaged]
+    new = [p for s, p in differ if s == "A" and p not in unstaged]
+    run = f"{facts.get('id')} of {facts.get('experiment')}"
+    if changed or new:
+        lines = [f"code changed after the last logged run ({run}); the staged log folder "
+                 "does not match the staged code:"]
+    else:
+        lines = [f"the staged run ({run}) used code of your work tree that is not staged:"]
     if changed:
         lines.append("  changed since the run: " + _few(changed))
     if new:
         lines.append("  not in the run's snapshot: " + _few(new))
+    if unstaged:
+        lines.append("  not staged: " + _few(sorted(unstaged)))
+    add = "git add " + " ".join(_sh_quoted(p) for p in sorted(unstaged))
+    if not (changed or new):
+        return [Problem("\n".join(lines), hint=f"{add} and commit again")]
     hint = rerun_hint(ctx, run_yaml)
     if new:
         hint += " (a run snapshots tracked files only: git add new files before running)"
+    if unstaged:
+        hint = f"{add}; then {hint}"
     return [Problem("\n".join(lines), hint=hint)]
+
+
+def unstaged_run_code(ctx: HookContext, tree: str, paths: list[str]) -> list[str]:
+    """Of ``paths`` (where the staged code differs from the run's), those whose work-tree
+    file is the run's: the run used it, ``git add`` was forgotten."""
+    try:
+        # 'git diff', not diff-index: that names every file whose stat differs from
+        # the index without reading it.
+        out = ctx.git("diff", "--no-ext-diff", "-z", "--name-only", "--no-renames",
+                      "--ignore-submodules", tree, "--",
+                      *(f":(top,literal){p}" for p in paths))
+    except GitCommandError:  # the run's tree is gone: say what code_differences says
+        return []
+    differ = set(out.split("\0"))
+    return [p for p in paths if p not in differ]
 
 
 def code_differences(ctx: HookContext, tree: str) -> list[tuple[str, str]]:

@@ -84,6 +84,34 @@ def test_run_left_unstaged_gets_the_git_add_hint(exp_repo: Path) -> None:
     assert "hint: git add .gitlog and commit again" in refused.stderr
 
 
+def test_run_staged_but_its_code_left_unstaged_gets_the_git_add_hint(exp_repo: Path) -> None:
+    """'git add .gitlog' alone after a run: the hook said the code 'changed after the last
+    logged run' and hinted a new run, which left train.py unstaged and was refused again."""
+    (exp_repo / "train.py").write_text("print('v2')\n")
+    run = log_run(exp_repo)
+    git(exp_repo, "add", ".gitlog")
+    refused = commit(exp_repo)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"gitlog pre-commit: the staged run ({run.id} of base) used code of your work tree "
+        "that is not staged:\n"
+        "  not staged: train.py\n"
+        "hint: git add train.py and commit again\n"
+        "(gitlog's pre-commit hook refused; 'git commit --no-verify' skips it once)\n")
+    # With another file changed after the run, both fixes are needed.
+    (exp_repo / "helpers.py").write_text("x = 1\n")
+    git(exp_repo, "add", "helpers.py")
+    both = commit(exp_repo)
+    assert both.returncode == 1
+    assert "  not in the run's snapshot: helpers.py\n  not staged: train.py\n" in both.stderr
+    assert "hint: git add train.py; then log a run of the staged code: gitlog run -- " \
+        in both.stderr
+    git(exp_repo, "rm", "-q", "--cached", "helpers.py")
+    git(exp_repo, "add", "train.py")
+    done = commit(exp_repo)
+    assert done.returncode == 0, done.stderr
+
+
 def test_checks_read_the_index_git_commits(exp_repo: Path) -> None:
     # `git commit -a` and `git commit PATH` commit a temporary index (GIT_INDEX_FILE).
     (exp_repo / "train.py").write_text("print('v2')\n")
