@@ -92,22 +92,26 @@ def large_files(ctx: HookContext, changes: list[Change], limit_mb: float) -> lis
     problems = []
     for sha, size in ctx.repo.object_sizes(list(added)).items():
         if size > limit_mb * 1e6:
-            problems.append(large_file_problem(added[sha], size, limit_mb))
+            problems.append(large_file_problem(added[sha], size, limit_mb,
+                                               ctx.user_path(added[sha])))
     return problems
 
 
-def large_file_problem(path: str, size: int, limit_mb: float) -> Problem:
+def large_file_problem(path: str, size: int, limit_mb: float,
+                       typed: str | None = None) -> Problem:
+    """``path`` from the top; ``typed``: the same file from the user's folder."""
     import posixpath
     import shlex
 
-    folder = posixpath.dirname(path)
+    typed = typed or path
+    folder = posixpath.dirname(typed)
     ignore = posixpath.join(folder, ".gitignore") if folder else ".gitignore"
     q = shlex.quote
     return Problem(
         f"{path} is {_mb(size)} MB, over hooks.max_file_mb ({limit_mb:g} MB): "
         "large files belong in DVC, not in git",
-        hint=f"git rm --cached -q {q(path)} && dvc add {q(path)} && "
-             f"git add {q(path + '.dvc')} {q(ignore)} (from a run: run.log_artifact"
+        hint=f"git rm --cached -q {q(typed)} && dvc add {q(typed)} && "
+             f"git add {q(typed + '.dvc')} {q(ignore)} (from a run: run.log_artifact"
              f"({path!r})); or raise hooks.max_file_mb in .gitlog.yaml")
 
 
@@ -149,7 +153,7 @@ def run_matches(ctx: HookContext, experiment: str, run_yaml: bytes | None,
         lines.append("  not in the run's snapshot: " + _few(new))
     if unstaged:
         lines.append("  not staged: " + _few(sorted(unstaged)))
-    add = "git add " + " ".join(_sh_quoted(p) for p in sorted(unstaged))
+    add = "git add " + " ".join(_sh_quoted(ctx.user_path(p)) for p in sorted(unstaged))
     if not (changed or new):
         return [Problem("\n".join(lines), hint=f"{add} and commit again")]
     hint = rerun_hint(ctx, run_yaml)
@@ -212,10 +216,12 @@ def rerun_hint(ctx: HookContext, run_yaml: bytes | None) -> str:
             if b"\ncwd: " in run_yaml:  # run from a subfolder (absent: the root)
                 folder = run_facts(run_yaml, ("cwd",)).get("cwd")
     run = f"gitlog run -- {command or 'python train.py'}"
-    if folder:  # in a subshell: 'git add' then runs where the user is
+    if command:  # where the run ran, from where the user is
+        folder = ctx.user_path(folder or "")
+    if folder and folder != ".":  # in a subshell: 'git add' then runs where the user is
         run = f"(cd {_sh_quoted(folder)} && {run})"
-    return (f"log a run of the staged code: {run}; then git add {ctx.log_dir} and "
-            "commit again")
+    return (f"log a run of the staged code: {run}; then git add "
+            f"{_sh_quoted(ctx.user_path(ctx.log_dir))} and commit again")
 
 
 def _sh_quoted(text: str) -> str:
@@ -228,7 +234,8 @@ def no_run_problem(ctx: HookContext, experiment: str, code: list[str]) -> Proble
     if os.path.isfile(os.path.join(ctx.repo.root, ctx.log_dir, "run.yaml")):
         return Problem(f"code changed on experiment {experiment} ({_few(code, 3)}) but the "
                        f"run in {ctx.log_dir}/ is not staged",
-                       hint=f"git add {ctx.log_dir} and commit again")
+                       hint=f"git add {_sh_quoted(ctx.user_path(ctx.log_dir))} and "
+                            "commit again")
     return Problem(f"code changed on experiment {experiment} ({_few(code, 3)}) without a "
                    f"logged run: nothing is staged in {ctx.log_dir}/",
                    hint=rerun_hint(ctx, None))

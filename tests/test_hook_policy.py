@@ -74,6 +74,54 @@ def test_stale_run_from_a_subfolder_hints_the_command_where_it_ran(tmp_path: Pat
            f"{sys.executable} fit.py); then git add .gitlog and commit again\n" in refused.stderr
 
 
+def test_a_commit_from_a_subfolder_gets_commands_that_work_there(tmp_path: Path) -> None:
+    """Hooks run at the top of the work tree: the hints said 'git add .gitlog' and
+    '(cd src && gitlog run ...)', which fail in src/, where the user committed."""
+    repo = hooked_repo(tmp_path / "project", files={
+        "src/fit.py": "import gitlog\nwith gitlog.start() as run:\n"
+                      "    run.log_metric('loss', 0.5)\n"})
+    src = repo / "src"
+    from tests.conftest import run_cli
+
+    (src / "fit.py").write_text((src / "fit.py").read_text() + "# v2\n")
+    git(src, "add", "fit.py")
+    refused = commit(src)
+    assert "hint: log a run of the staged code: gitlog run -- python train.py; then git " \
+        "add ../.gitlog and commit again\n" in refused.stderr
+    done = run_cli("run", "--", sys.executable, "fit.py", cwd=src)
+    assert done.returncode == 0, done.stderr
+    (src / "fit.py").write_text((src / "fit.py").read_text() + "# v3, after the run\n")
+    git(src, "add", "-A")
+    stale = commit(src)
+    assert f"hint: log a run of the staged code: gitlog run -- {sys.executable} fit.py; " \
+        "then git add ../.gitlog and commit again\n" in stale.stderr
+    git(src, "reset", "-q")
+    done = run_cli("run", "--", sys.executable, "fit.py", cwd=src)
+    assert done.returncode == 0, done.stderr
+    git(src, "add", "fit.py")
+    unstaged = commit(src)
+    assert "hint: git add ../.gitlog and commit again\n" in unstaged.stderr
+    git(src, "add", "../.gitlog")  # the commands work where they are given
+    (src / "fit.py").write_text((src / "fit.py").read_text() + "# v4\n")
+    git(src, "add", "fit.py")
+    done = run_cli("run", "--", sys.executable, "fit.py", cwd=src)
+    assert done.returncode == 0, done.stderr
+    git(src, "add", "../.gitlog")
+    (src / "fit.py").write_text((src / "fit.py").read_text() + "# v5\n")
+    git(src, "add", "fit.py")
+    (src / "fit.py").write_text((src / "fit.py").read_text().replace("# v5\n", ""))
+    left_out = commit(src)
+    assert "hint: git add fit.py and commit again\n" in left_out.stderr
+    git(src, "add", "fit.py")
+    done = commit(src)
+    assert done.returncode == 0, done.stderr
+    (src / "big.bin").write_bytes(b"0" * 11_000_000)
+    git(src, "add", "big.bin")
+    big = commit(src)
+    assert "hint: git rm --cached -q big.bin && dvc add big.bin && git add big.bin.dvc " \
+        ".gitignore (from a run: run.log_artifact('src/big.bin'))" in big.stderr
+
+
 def test_run_left_unstaged_gets_the_git_add_hint(exp_repo: Path) -> None:
     (exp_repo / "train.py").write_text("print('v2')\n")
     log_run(exp_repo)
