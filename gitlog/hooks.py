@@ -45,12 +45,14 @@ class HookState:
 
 
 class HooksReport:
-    __slots__ = ("folder", "hooks_path", "hooks")
+    __slots__ = ("folder", "hooks_path", "hooks", "notes")
 
-    def __init__(self, folder: Path, hooks_path: str | None, hooks: list[HookState]) -> None:
+    def __init__(self, folder: Path, hooks_path: str | None, hooks: list[HookState],
+                 notes: list[str] | None = None) -> None:
         self.folder = folder
         self.hooks_path = hooks_path
         self.hooks = hooks
+        self.notes = notes or []
 
 
 def hooks_folder(repo: Repo, *, force: bool = False) -> tuple[Path, str | None]:
@@ -199,7 +201,28 @@ def install(path: str | Path = ".", names: list[str] | None = None, *, force: bo
         states.append(HookState(name, state, _exists(legacy), python))
     if in_tree is not None:
         _exclude(repo, [f"/{in_tree}/{n}{end}" for n in chosen for end in ("", ".legacy")])
-    return HooksReport(folder, configured, states)
+    return HooksReport(folder, configured, states,
+                       _other_worktrees_note(repo, configured, chosen))
+
+
+def _other_worktrees_note(repo: Repo, configured: str | None, names: list[str]) -> list[str]:
+    """A relative core.hooksPath is a folder of each worktree: the shims written here do
+    not check commits made in the others. Say which worktrees lack them."""
+    if not configured or os.path.isabs(os.path.expanduser(configured)):
+        return []
+    here = repo.root.resolve()
+    others = []
+    for line in repo.git("worktree", "list", "--porcelain", "-z").split("\0"):
+        if line.startswith("worktree "):
+            root = Path(line[len("worktree "):])
+            if root.resolve() != here and (root / ".git").exists() and \
+                    not all(is_gitlog_shim(root / configured / n) for n in names):
+                others.append(str(root))
+    if not others:
+        return []
+    return [f"core.hooksPath ({configured}) is relative, so each worktree runs the hooks "
+            f"in its own {configured}: commits in {', '.join(others)} are not checked; run "
+            "'gitlog hooks install' there too"]
 
 
 def _write_shim(path: Path, content: bytes, force: bool) -> str:

@@ -387,3 +387,26 @@ def test_install_repairs_a_frameworks_hook_moved_aside_before(repo: Path,
     assert (folder / "pre-commit").read_bytes() == original
     done = commit(repo, "--allow-empty")
     assert done.returncode == 0, done.stderr
+
+
+def test_a_relative_hooks_path_names_the_worktrees_left_unchecked(repo: Path,
+                                                                  tmp_path: Path) -> None:
+    """With core.hooksPath relative, each worktree runs the hooks of its own folder: the
+    shims installed in the main worktree left commits in a linked one unchecked, while
+    the README said linked worktrees share the hooks."""
+    git(repo, "config", "core.hooksPath", ".githooks")
+    second = tmp_path / "second"
+    git(repo, "worktree", "add", "-q", "-b", "exp/side", str(second), "main")
+    done = run_cli("hooks", "install", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        "gitlog: core.hooksPath (.githooks) is relative, so each worktree runs the hooks in "
+        f"its own .githooks: commits in {second} are not checked; run 'gitlog hooks "
+        "install' there too")
+    there = run_cli("hooks", "install", cwd=second)
+    assert there.returncode == 0, there.stderr
+    assert "gitlog:" not in there.stderr
+    (second / "train.py").write_text("print('side')\n")
+    refused = commit(second, "-a")
+    assert refused.returncode == 1 and "without a logged run" in refused.stderr
+    assert "gitlog:" not in run_cli("hooks", "install", cwd=repo).stderr
