@@ -65,8 +65,21 @@ def hooks_folder(repo: Repo, *, force: bool = False) -> tuple[Path, str | None]:
             f"core.hooksPath points outside this repository ({configured}): hooks there "
             "run for every repository that shares that folder",
             hint="install there anyway with 'gitlog hooks install --force', or use this "
-                 "repository's own hooks: git config --unset core.hooksPath")
+                 f"repository's own hooks: {_own_hooks_command(repo)}")
     return folder, configured
+
+
+def _own_hooks_command(repo: Repo) -> str:
+    """The git config command that gives this repository its own hooks folder: unset
+    a core.hooksPath of its own config; one from the global or system config can only
+    be overridden (with an absolute path, as linked worktrees have no .git folder)."""
+    scope = repo.git("config", "--show-scope", "--get", "core.hooksPath",
+                     check=False).split("\t", 1)[0]
+    if scope in ("local", "worktree"):
+        return "git config --unset core.hooksPath"
+    import shlex
+
+    return f"git config core.hooksPath {shlex.quote(str(repo.common_dir.resolve() / 'hooks'))}"
 
 
 def _inside(path: Path, roots: tuple[Path, ...]) -> bool:

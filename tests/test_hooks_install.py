@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -410,3 +411,23 @@ def test_a_relative_hooks_path_names_the_worktrees_left_unchecked(repo: Path,
     refused = commit(second, "-a")
     assert refused.returncode == 1 and "without a logged run" in refused.stderr
     assert "gitlog:" not in run_cli("hooks", "install", cwd=repo).stderr
+
+
+def test_a_global_hooks_path_refusal_gives_a_command_that_works(repo: Path,
+                                                                tmp_path: Path) -> None:
+    """The hint said 'git config --unset core.hooksPath', which fails (exit 5) when the
+    setting is in the global config, not the repository's."""
+    shared = tmp_path / "shared hooks"
+    config = tmp_path / "gitconfig"
+    config.write_text(f"[core]\n\thooksPath = {shared}\n")
+    env = {"GIT_CONFIG_GLOBAL": str(config)}
+    refused = run_cli("hooks", "install", cwd=repo, env=env)
+    assert refused.returncode == 1
+    own = (repo / ".git" / "hooks").resolve()
+    assert refused.stderr.splitlines()[-1] == (
+        "hint: install there anyway with 'gitlog hooks install --force', or use this "
+        f"repository's own hooks: git config core.hooksPath {shlex.quote(str(own))}")
+    git(repo, "config", "core.hooksPath", str(own), env=env)
+    done = run_cli("hooks", "install", cwd=repo, env=env)
+    assert done.returncode == 0, done.stderr
+    assert (own / "pre-commit").exists() and not shared.exists()
