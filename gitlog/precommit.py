@@ -20,6 +20,10 @@ from .hookctx import HookContext, HookRefused, Problem
 from .runfiles import glob_match, is_finite_number, leaves, loads_json, run_facts
 
 BLOB_MODES = ("100644", "100755")
+# Commits git makes of other commits are not held to the run rule: a merge, and a
+# cherry-pick or revert (git runs no pre-commit hook for one that applies cleanly, nor
+# for a rebase, on a detached HEAD; one stopped by a conflict must not be refused alone).
+REPLAYS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
 
 
 class Change:
@@ -64,7 +68,7 @@ def check(ctx: HookContext) -> None:
     run_path = f"{ctx.log_dir}/run.yaml"
     code: list[str] = []
     need_run = False
-    if experiment and hooks["code_paths"] and not ctx.in_progress("MERGE_HEAD"):
+    if experiment and hooks["code_paths"] and not any(map(ctx.in_progress, REPLAYS)):
         code = [c.path for c in changes
                 if not ctx.under_log_dir(c.path) and is_code(c.path, hooks)]
         need_run = bool(code) or any(c.path == run_path for c in log_changes)

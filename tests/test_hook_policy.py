@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -438,6 +440,36 @@ def test_conflicted_merge_concluded_by_git_commit(exp_repo: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert len(git(exp_repo, "log", "-1", "--format=%P").split()) == 2
     assert "Gitlog-Run" not in message_of(exp_repo)
+
+
+def test_cherry_pick_and_revert_concluded_after_a_conflict_go_through(
+        exp_repo: Path) -> None:
+    """git runs no pre-commit hook for a cherry-pick or revert that applies cleanly, and
+    a rebase runs on a detached HEAD: only the ones stopped by a conflict were held to
+    the run rule, and refused once resolved. Like merges, replayed commits now pass."""
+    editor = {"GIT_EDITOR": "true"}
+    (exp_repo / "train.py").write_text("print('exp')\n")
+    log_run(exp_repo)
+    git(exp_repo, "add", "-A")
+    assert commit(exp_repo, message="exp run").returncode == 0
+    git(exp_repo, "checkout", "-q", "main")
+    (exp_repo / "train.py").write_text("print('main fix')\n")
+    assert commit(exp_repo, "-a", message="fix on main").returncode == 0
+    git(exp_repo, "checkout", "-q", "exp/base")
+    git(exp_repo, "cherry-pick", "main", check=False)  # conflicts in train.py
+    (exp_repo / "train.py").write_text("print('exp with the fix')\n")
+    git(exp_repo, "add", "train.py")
+    picked = subprocess.run(["git", "cherry-pick", "--continue"], cwd=exp_repo,
+                            capture_output=True, text=True, env={**os.environ, **editor})
+    assert picked.returncode == 0, picked.stderr
+    assert git(exp_repo, "log", "-1", "--format=%s").strip() == "fix on main"
+    git(exp_repo, "revert", "--no-edit", "HEAD~1", check=False)  # conflicts in train.py
+    (exp_repo / "train.py").write_text("print('main fix')\n")
+    git(exp_repo, "add", "-A")
+    reverted = subprocess.run(["git", "revert", "--continue"], cwd=exp_repo,
+                              capture_output=True, text=True, env={**os.environ, **editor})
+    assert reverted.returncode == 0, reverted.stderr
+    assert git(exp_repo, "log", "-1", "--format=%s").strip() == 'Revert "exp run"'
 
 
 def test_metrics_json_written_by_run_is_what_the_summary_reads(exp_repo: Path) -> None:
