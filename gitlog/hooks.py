@@ -18,7 +18,7 @@ from pathlib import Path
 from .errors import GitlogError
 from .git import Repo
 from .hookctx import HOOK_NAMES
-from .hooktools import FRAMEWORK_MARK, exists, has_mark, is_gitlog_shim, run_by_other
+from .hooktools import FRAMEWORK_MARK, exists, has_mark, husky_script, is_gitlog_shim, run_by_other
 
 PLACEHOLDER = "@GITLOG_PYTHON@"
 HOME_PLACEHOLDER = "@GITLOG_HOME@"
@@ -152,6 +152,7 @@ def install(path: str | Path = ".", names: list[str] | None = None, *, force: bo
             f"{folder / (name + '.legacy')} both exist and neither is gitlog's",
             hint=f"merge or remove one of them, then run gitlog hooks install again"
                  f"{_leave_out(chosen, blocked)}")
+    _refuse_husky(repo, folder, chosen)
     in_tree = _in_work_tree(repo, folder)
     if in_tree is not None:
         _refuse_tracked(repo, in_tree, [n for n in chosen if not is_gitlog_shim(folder / n)
@@ -252,6 +253,27 @@ def _refuse_tracked(repo: Repo, rel: str, names: list[str], chosen: list[str]) -
                   f"{name} \"$@\"" if len(found) == 1 else "call gitlog from each instead, "
                   f"with the line: gitlog hooks run NAME \"$@\" (NAME: {', '.join(found)})")
                  + _leave_out(chosen, found))
+
+
+def _refuse_husky(repo: Repo, folder: Path, chosen: list[str]) -> None:
+    """Husky's hooks run the user's ``.husky/NAME`` after their own file name: chained
+    as NAME.legacy they would run nothing (and husky rewrites them on every install)."""
+    found = {n: husky_script(folder, n) for n in chosen if not is_gitlog_shim(folder / n)}
+    scripts = {n: path for n, path in found.items() if path is not None}
+    if not scripts:
+        return
+    root = repo.root.resolve()
+    shown = {n: os.path.relpath(path.resolve(), root) for n, path in scripts.items()}
+    name, first = next(iter(shown.items()))
+    where = (f"with the line: gitlog hooks run {name} \"$@\"" if len(shown) == 1 else
+             f"with the line: gitlog hooks run NAME \"$@\" in each .husky/NAME (NAME: "
+             f"{', '.join(shown)})")
+    raise GitlogError(
+        f"cannot chain the {name} hook: {os.path.relpath(folder / name, root)} is "
+        f"husky's, which runs {first} by its own file name (renamed, it would run nothing)"
+        + (f"; so are {', '.join(n for n in shown if n != name)}" if len(shown) > 1 else ""),
+        hint=f"call gitlog from {first if len(shown) == 1 else 'your husky scripts'} "
+             f"instead, {where}{_leave_out(chosen, list(shown))}")
 
 
 def _exclude(repo: Repo, patterns: list[str], add: bool = True) -> None:

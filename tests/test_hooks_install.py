@@ -431,3 +431,56 @@ def test_a_global_hooks_path_refusal_gives_a_command_that_works(repo: Path,
     done = run_cli("hooks", "install", cwd=repo, env=env)
     assert done.returncode == 0, done.stderr
     assert (own / "pre-commit").exists() and not shared.exists()
+
+
+def husky_repo(repo: Path, marker: Path) -> Path:
+    """husky v9's layout: core.hooksPath .husky/_, where husky writes each hook as
+    '. "${0%/*}/h"' and its h runs the user's .husky/NAME, named after the hook's file."""
+    generated = repo / ".husky" / "_"
+    generated.mkdir(parents=True)
+    (generated / ".gitignore").write_text("*")
+    (generated / "h").write_text(
+        "#!/usr/bin/env sh\n"
+        "n=$(basename \"$0\")\n"
+        "s=$(dirname \"$(dirname \"$0\")\")/$n\n"
+        "[ ! -f \"$s\" ] && exit 0\n"
+        "sh -e \"$s\" \"$@\"\n")
+    for name in HOOKS:
+        (generated / name).write_text("#!/usr/bin/env sh\n. \"${0%/*}/h\"")
+        (generated / name).chmod(0o755)
+    (repo / ".husky" / "pre-commit").write_text(f"echo team-check >> '{marker}'\n")
+    git(repo, "add", ".husky")
+    assert commit(repo, message="husky").returncode == 0
+    git(repo, "config", "core.hooksPath", ".husky/_")
+    return generated
+
+
+def test_husky_hooks_are_not_chained_but_call_gitlog(repo: Path, tmp_path: Path) -> None:
+    """Moved to NAME.legacy, husky's hook looked for .husky/NAME.legacy and ran nothing:
+    the team's .husky/pre-commit was silently skipped on every commit."""
+    marker = tmp_path / "ran.txt"
+    generated = husky_repo(repo, marker)
+    before = {p.name: p.read_bytes() for p in generated.iterdir()}
+    refused = run_cli("hooks", "install", cwd=repo)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "Error: cannot chain the pre-commit hook: .husky/_/pre-commit is husky's, which runs "
+        ".husky/pre-commit by its own file name (renamed, it would run nothing); so are "
+        "commit-msg, pre-push, post-commit, post-checkout, post-merge\n"
+        "hint: call gitlog from your husky scripts instead, with the line: gitlog hooks run "
+        "NAME \"$@\" in each .husky/NAME (NAME: pre-commit, commit-msg, pre-push, "
+        "post-commit, post-checkout, post-merge)\n")
+    assert {p.name: p.read_bytes() for p in generated.iterdir()} == before
+    one = run_cli("hooks", "install", "--hook", "pre-commit", cwd=repo)
+    assert one.stderr.splitlines()[-1] == (
+        "hint: call gitlog from .husky/pre-commit instead, with the line: gitlog hooks run "
+        "pre-commit \"$@\"")
+    # What the hint says works: the team's check and gitlog's both run.
+    script = repo / ".husky" / "pre-commit"
+    script.write_text(script.read_text()
+                      + f"'{sys.executable}' -m gitlog hooks run pre-commit \"$@\"\n")
+    git(repo, "checkout", "-q", "-b", "exp/husky")
+    (repo / "train.py").write_text("print('v2')\n")
+    refused = commit(repo, "--", "train.py")
+    assert refused.returncode == 1 and "without a logged run" in refused.stderr
+    assert marker.read_text() == "team-check\n"
