@@ -174,7 +174,7 @@ def unstaged_run_code(ctx: HookContext, tree: str, paths: list[str]) -> list[str
     try:
         # 'git diff', not diff-index: that names every file whose stat differs from
         # the index without reading it.
-        out = ctx.git("diff", "--no-ext-diff", "-z", "--name-only", "--no-renames",
+        out = ctx.git("diff", "--no-ext-diff", "--no-color", "-z", "--name-only", "--no-renames",
                       "--ignore-submodules", tree, "--",
                       *(f":(top,literal){p}" for p in paths))
     except GitCommandError:  # the run's tree is gone: say what code_differences says
