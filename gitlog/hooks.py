@@ -336,7 +336,9 @@ def status(path: str | Path = ".") -> HooksReport:
         beside = run_by_other(folder, name)
         if beside and exists(legacy):
             python = shim_python(legacy)
-            states.append(HookState(name, f"{_shim_state(python)} {beside}", False, python))
+            state = _shim_state(python)
+            state = f"{state} ({beside})" if state.startswith("broken") else f"{state} {beside}"
+            states.append(HookState(name, state, False, python))
         elif exists(target) and is_gitlog_shim(target):
             python = shim_python(target)
             states.append(HookState(name, _shim_state(python), chained, python))
