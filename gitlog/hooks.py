@@ -258,10 +258,14 @@ def _refuse_tracked(repo: Repo, rel: str, names: list[str], chosen: list[str]) -
 def _refuse_husky(repo: Repo, folder: Path, chosen: list[str]) -> None:
     """Husky's hooks run the user's ``.husky/NAME`` after their own file name: chained
     as NAME.legacy they would run nothing (and husky rewrites them on every install)."""
-    found = {n: husky_script(folder, n) for n in chosen if not is_gitlog_shim(folder / n)}
+    found = {n: husky_script(folder, n) if not is_gitlog_shim(folder / n) else
+             husky_script(folder, n, f"{n}.legacy") for n in chosen}
     scripts = {n: path for n, path in found.items() if path is not None}
     if not scripts:
         return
+    # an install before gitlog knew husky moved its hooks aside, where they run nothing
+    moved = any(is_gitlog_shim(folder / n) for n in scripts)
+    undo = "put husky's hooks back with 'gitlog hooks uninstall', then " if moved else ""
     root = repo.root.resolve()
     shown = {n: os.path.relpath(path.resolve(), root) for n, path in scripts.items()}
     name, first = next(iter(shown.items()))
@@ -272,7 +276,7 @@ def _refuse_husky(repo: Repo, folder: Path, chosen: list[str]) -> None:
         f"cannot chain the {name} hook: {os.path.relpath(folder / name, root)} is "
         f"husky's, which runs {first} by its own file name (renamed, it would run nothing)"
         + (f"; so are {', '.join(n for n in shown if n != name)}" if len(shown) > 1 else ""),
-        hint=f"call gitlog from {first if len(shown) == 1 else 'your husky scripts'} "
+        hint=f"{undo}call gitlog from {first if len(shown) == 1 else 'your husky scripts'} "
              f"instead, {where}{_leave_out(chosen, list(shown))}")
 
 

@@ -47,10 +47,11 @@ def run_by_other(folder: Path, name: str) -> str | None:
     return None
 
 
-def husky_script(folder: Path, name: str) -> Path | None:
+def husky_script(folder: Path, name: str, file: str | None = None) -> Path | None:
     """The script of the user's that husky's hook ``folder/NAME`` runs (``.husky/NAME``),
-    or None when that hook is not husky's. Husky (v9) writes each hook as
-    ``. "${0%/*}/h"`` beside its ``h``, which runs ``../NAME`` after its own file name."""
-    if exists(folder / "h") and has_mark(folder / name, b'/h"'):
+    or None when that hook (or ``file`` there, for one moved aside) is not husky's. Husky
+    (v9) writes each hook as ``. "${0%/*}/h"`` beside its ``h``, which runs ``../NAME``
+    after its own file name."""
+    if exists(folder / "h") and has_mark(folder / (file or name), b'/h"'):
         return folder.parent / name
     return None

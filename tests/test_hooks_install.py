@@ -484,3 +484,20 @@ def test_husky_hooks_are_not_chained_but_call_gitlog(repo: Path, tmp_path: Path)
     refused = commit(repo, "--", "train.py")
     assert refused.returncode == 1 and "without a logged run" in refused.stderr
     assert marker.read_text() == "team-check\n"
+
+
+def test_husky_hooks_an_earlier_install_moved_aside_are_named(repo: Path,
+                                                              tmp_path: Path) -> None:
+    """Installed before gitlog knew husky, the shims had moved husky's hooks to
+    NAME.legacy, where they run nothing; install now says so and how to undo it."""
+    generated = husky_repo(repo, tmp_path / "ran.txt")
+    for name in HOOKS:
+        os.rename(generated / name, generated / f"{name}.legacy")
+    install(repo, force=True)  # what an earlier gitlog did
+    refused = run_cli("hooks", "install", "--hook", "pre-commit", cwd=repo)
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines()[-1] == (
+        "hint: put husky's hooks back with 'gitlog hooks uninstall', then call gitlog from "
+        ".husky/pre-commit instead, with the line: gitlog hooks run pre-commit \"$@\"")
+    assert run_cli("hooks", "uninstall", cwd=repo).returncode == 0
+    assert (generated / "pre-commit").read_text() == "#!/usr/bin/env sh\n. \"${0%/*}/h\""
