@@ -1,6 +1,7 @@
 """What the hook shims run: ``gitlog._hook.main()`` with ``SHIM_PATH ARGS...``.
 
-The hook's name is the shim's file name. A hook that was in place before gitlog's runs
+The hook's name is the shim's file name (less ``.legacy`` when another tool's hook runs
+it under that name). A hook that was in place before gitlog's runs
 first (``NAME.legacy``, chained by ``gitlog hooks install``); a validating hook that it
 fails stops there. Then gitlog's policy for the hook runs.
 
@@ -27,7 +28,14 @@ def main() -> None:
         print("usage: python -m gitlog._hook SHIM_PATH [ARGS...]", file=sys.stderr)
         sys.exit(2)
     shim, args = sys.argv[1], sys.argv[2:]
-    sys.exit(run_hook(os.path.basename(shim), args, shim=shim))
+    sys.exit(run_hook(hook_name(shim), args, shim=shim))
+
+
+def hook_name(shim: str) -> str:
+    """The hook a shim serves: its file name, also when another tool's hook keeps it as
+    ``NAME.legacy`` and runs it (the pre-commit framework's 'migration mode')."""
+    name = os.path.basename(shim)
+    return name[:-len(".legacy")] if name.endswith(".legacy") else name
 
 
 def run_hook(hook: str, args: list[str], shim: str | None = None,

@@ -110,6 +110,18 @@ class HookContext:
         """Whether ``MERGE_HEAD``, ``rebase-merge`` ... exists in the git directory."""
         return os.path.exists(os.path.join(self.repo.git_dir, name))
 
+    def user_path(self, path: str) -> str:
+        """``path`` (from the top of the work tree) as a command typed where the user
+        ran git takes it: hooks run at the top, git names the user's folder in
+        ``GIT_PREFIX`` (``gitlog hooks run`` is where it was started)."""
+        prefix = os.environ.get("GIT_PREFIX")
+        if prefix is None:
+            prefix = os.path.relpath(os.getcwd(), self.repo.root)
+            if prefix == "." or prefix.startswith(".."):
+                return path
+        prefix = prefix.strip("/")
+        return os.path.relpath(path or ".", prefix) if prefix else path
+
     def under_log_dir(self, path: str) -> bool:
         return path == self.log_dir or path.startswith(self.log_dir + "/")
 

@@ -5,6 +5,8 @@ from: ``.git/hooks``, or ``core.hooksPath`` when set (refused when that points o
 repository, a folder other repositories share, unless forced). The interpreter running
 gitlog now is written into each copy. A hook already there that is not gitlog's is kept
 as ``NAME.legacy`` and run first; it is never overwritten, and uninstall puts it back.
+A hook that runs ``NAME.legacy`` itself (the pre-commit framework's) stays where it is,
+and gitlog's shim becomes its ``NAME.legacy``.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from pathlib import Path
 from .errors import GitlogError
 from .git import Repo
 from .hookctx import HOOK_NAMES
+from .hooktools import FRAMEWORK_MARK, exists, has_mark, husky_script, is_gitlog_shim, run_by_other
 
-SHIM_MARK = b"gitlog-hook-shim:"
 PLACEHOLDER = "@GITLOG_PYTHON@"
 HOME_PLACEHOLDER = "@GITLOG_HOME@"
 
@@ -40,12 +42,14 @@ class HookState:
 
 
 class HooksReport:
-    __slots__ = ("folder", "hooks_path", "hooks")
+    __slots__ = ("folder", "hooks_path", "hooks", "notes")
 
-    def __init__(self, folder: Path, hooks_path: str | None, hooks: list[HookState]) -> None:
+    def __init__(self, folder: Path, hooks_path: str | None, hooks: list[HookState],
+                 notes: list[str] | None = None) -> None:
         self.folder = folder
         self.hooks_path = hooks_path
         self.hooks = hooks
+        self.notes = notes or []
 
 
 def hooks_folder(repo: Repo, *, force: bool = False) -> tuple[Path, str | None]:
@@ -58,8 +62,21 @@ def hooks_folder(repo: Repo, *, force: bool = False) -> tuple[Path, str | None]:
             f"core.hooksPath points outside this repository ({configured}): hooks there "
             "run for every repository that shares that folder",
             hint="install there anyway with 'gitlog hooks install --force', or use this "
-                 "repository's own hooks: git config --unset core.hooksPath")
+                 f"repository's own hooks: {_own_hooks_command(repo)}")
     return folder, configured
+
+
+def _own_hooks_command(repo: Repo) -> str:
+    """The git config command that gives this repository its own hooks folder: unset
+    a core.hooksPath of its own config; one from the global or system config can only
+    be overridden (with an absolute path, as linked worktrees have no .git folder)."""
+    scope = repo.git("config", "--show-scope", "--get", "core.hooksPath",
+                     check=False).split("\t", 1)[0]
+    if scope in ("local", "worktree"):
+        return "git config --unset core.hooksPath"
+    import shlex
+
+    return f"git config core.hooksPath {shlex.quote(str(repo.common_dir.resolve() / 'hooks'))}"
 
 
 def _inside(path: Path, roots: tuple[Path, ...]) -> bool:
@@ -95,14 +112,6 @@ def shim_text(python: str, home: str | None = None) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
-def is_gitlog_shim(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return SHIM_MARK in fh.read(2048)
-    except OSError:
-        return False
-
-
 def shim_python(path: Path) -> str | None:
     try:
         text = path.read_bytes().decode("utf-8", "surrogateescape")
@@ -112,10 +121,6 @@ def shim_python(path: Path) -> str | None:
         if line.startswith("GITLOG_PYTHON='") and line.endswith("'"):
             return line[len("GITLOG_PYTHON='"):-1].replace("'\\''", "'")
     return None
-
-
-def _exists(path: Path) -> bool:
-    return path.exists() or path.is_symlink()
 
 
 def _write_executable(path: Path, data: bytes) -> None:
@@ -137,8 +142,9 @@ def install(path: str | Path = ".", names: list[str] | None = None, *, force: bo
                           hint="run gitlog hooks install with a regular Python")
     content = shim_text(python)
     folder.mkdir(parents=True, exist_ok=True)
-    blocked = [n for n in chosen if _exists(folder / n) and not is_gitlog_shim(folder / n)
-               and _exists(folder / f"{n}.legacy")]
+    blocked = [n for n in chosen if exists(folder / n) and not is_gitlog_shim(folder / n)
+               and exists(folder / f"{n}.legacy")
+               and not is_gitlog_shim(folder / f"{n}.legacy")]
     if blocked:
         name = blocked[0]
         raise GitlogError(
@@ -146,29 +152,67 @@ def install(path: str | Path = ".", names: list[str] | None = None, *, force: bo
             f"{folder / (name + '.legacy')} both exist and neither is gitlog's",
             hint=f"merge or remove one of them, then run gitlog hooks install again"
                  f"{_leave_out(chosen, blocked)}")
+    _refuse_husky(repo, folder, chosen)
     in_tree = _in_work_tree(repo, folder)
     if in_tree is not None:
-        _refuse_tracked(repo, in_tree, [n for n in chosen if not is_gitlog_shim(folder / n)],
-                        chosen)
+        _refuse_tracked(repo, in_tree, [n for n in chosen if not is_gitlog_shim(folder / n)
+                                        and not run_by_other(folder, n)], chosen)
     states = []
     for name in chosen:
         target = folder / name
         legacy = folder / f"{name}.legacy"
-        if _exists(target) and is_gitlog_shim(target):
-            state = "up to date" if target.read_bytes() == content and not force else "updated"
-            if state == "updated":
-                _write_executable(target, content)
-        elif _exists(target):
+        if is_gitlog_shim(target) and has_mark(legacy, FRAMEWORK_MARK):
+            os.replace(legacy, target)  # moved aside by an earlier install: it ran itself
+        beside = run_by_other(folder, name)
+        if beside:  # the other tool's hook stays; gitlog's shim is the one it runs first
+            state = _write_shim(legacy, content, force)
+            states.append(HookState(name, f"{state} {beside}", False, python))
+            continue
+        if exists(target) and is_gitlog_shim(target):
+            state = _write_shim(target, content, force)
+        elif exists(target):
             os.rename(target, legacy)
             _write_executable(target, content)
             state = "installed"
         else:
             _write_executable(target, content)
             state = "installed"
-        states.append(HookState(name, state, _exists(legacy), python))
+        states.append(HookState(name, state, exists(legacy), python))
     if in_tree is not None:
         _exclude(repo, [f"/{in_tree}/{n}{end}" for n in chosen for end in ("", ".legacy")])
-    return HooksReport(folder, configured, states)
+    return HooksReport(folder, configured, states,
+                       _other_worktrees_note(repo, configured, chosen))
+
+
+def _other_worktrees_note(repo: Repo, configured: str | None, names: list[str]) -> list[str]:
+    """A relative core.hooksPath is a folder of each worktree: the shims written here do
+    not check commits made in the others. Say which worktrees lack them."""
+    if not configured or os.path.isabs(os.path.expanduser(configured)):
+        return []
+    here = repo.root.resolve()
+    others = []
+    for line in repo.git("worktree", "list", "--porcelain", "-z").split("\0"):
+        if line.startswith("worktree "):
+            root = Path(line[len("worktree "):])
+            if root.resolve() != here and (root / ".git").exists() and \
+                    not all(is_gitlog_shim(root / configured / n) for n in names):
+                others.append(str(root))
+    if not others:
+        return []
+    return [f"core.hooksPath ({configured}) is relative, so each worktree runs the hooks "
+            f"in its own {configured}: commits in {', '.join(others)} are not checked; run "
+            "'gitlog hooks install' there too"]
+
+
+def _write_shim(path: Path, content: bytes, force: bool) -> str:
+    """Write (or rewrite) gitlog's shim at ``path``; its install state."""
+    if not exists(path):
+        _write_executable(path, content)
+        return "installed"
+    if path.read_bytes() == content and not force:
+        return "up to date"
+    _write_executable(path, content)
+    return "updated"
 
 
 def _in_work_tree(repo: Repo, folder: Path) -> str | None:
@@ -211,6 +255,31 @@ def _refuse_tracked(repo: Repo, rel: str, names: list[str], chosen: list[str]) -
                  + _leave_out(chosen, found))
 
 
+def _refuse_husky(repo: Repo, folder: Path, chosen: list[str]) -> None:
+    """Husky's hooks run the user's ``.husky/NAME`` after their own file name: chained
+    as NAME.legacy they would run nothing (and husky rewrites them on every install)."""
+    found = {n: husky_script(folder, n) if not is_gitlog_shim(folder / n) else
+             husky_script(folder, n, f"{n}.legacy") for n in chosen}
+    scripts = {n: path for n, path in found.items() if path is not None}
+    if not scripts:
+        return
+    # an install before gitlog knew husky moved its hooks aside, where they run nothing
+    moved = any(is_gitlog_shim(folder / n) for n in scripts)
+    undo = "put husky's hooks back with 'gitlog hooks uninstall', then " if moved else ""
+    root = repo.root.resolve()
+    shown = {n: os.path.relpath(path.resolve(), root) for n, path in scripts.items()}
+    name, first = next(iter(shown.items()))
+    where = (f"with the line: gitlog hooks run {name} \"$@\"" if len(shown) == 1 else
+             f"with the line: gitlog hooks run NAME \"$@\" in each .husky/NAME (NAME: "
+             f"{', '.join(shown)})")
+    raise GitlogError(
+        f"cannot chain the {name} hook: {os.path.relpath(folder / name, root)} is "
+        f"husky's, which runs {first} by its own file name (renamed, it would run nothing)"
+        + (f"; so are {', '.join(n for n in shown if n != name)}" if len(shown) > 1 else ""),
+        hint=f"{undo}call gitlog from {first if len(shown) == 1 else 'your husky scripts'} "
+             f"instead, {where}{_leave_out(chosen, list(shown))}")
+
+
 def _exclude(repo: Repo, patterns: list[str], add: bool = True) -> None:
     """Keep gitlog's shims in a work-tree hooks folder out of 'git add -A' (they name
     this machine's Python): list them in ``info/exclude``, or take them out again."""
@@ -236,14 +305,17 @@ def uninstall(path: str | Path = ".", names: list[str] | None = None) -> HooksRe
     for name in resolve_names(names):
         target = folder / name
         legacy = folder / f"{name}.legacy"
-        if _exists(target) and is_gitlog_shim(target):
+        if run_by_other(folder, name) and exists(legacy):
+            legacy.unlink()  # gitlog's shim, run by the other tool's hook, which stays
+            states.append(HookState(name, "removed"))
+        elif exists(target) and is_gitlog_shim(target):
             target.unlink()
-            if _exists(legacy):
+            if exists(legacy):
                 os.rename(legacy, target)
                 states.append(HookState(name, "removed, chained hook restored"))
             else:
                 states.append(HookState(name, "removed"))
-        elif _exists(target):
+        elif exists(target):
             states.append(HookState(name, "not gitlog's: left alone"))
         else:
             states.append(HookState(name, "not installed"))
@@ -264,18 +336,24 @@ def status(path: str | Path = ".") -> HooksReport:
     for name in HOOK_NAMES:
         target = folder / name
         legacy = folder / f"{name}.legacy"
-        chained = _exists(legacy)
-        if _exists(target) and is_gitlog_shim(target):
+        chained = exists(legacy)
+        beside = run_by_other(folder, name)
+        if beside and exists(legacy):
+            python = shim_python(legacy)
+            state = _shim_state(python)
+            state = f"{state} ({beside})" if state.startswith("broken") else f"{state} {beside}"
+            states.append(HookState(name, state, False, python))
+        elif exists(target) and is_gitlog_shim(target):
             python = shim_python(target)
-            if not python or not os.access(python, os.X_OK):
-                state = "broken: its Python is gone"
-            elif python != sys.executable:
-                state = "installed (another Python)"
-            else:
-                state = "installed"
-            states.append(HookState(name, state, chained, python))
-        elif _exists(target):
+            states.append(HookState(name, _shim_state(python), chained, python))
+        elif exists(target):
             states.append(HookState(name, "other tool's hook", False, None))
         else:
             states.append(HookState(name, "not installed", chained, None))
     return HooksReport(folder, configured, states)
+
+
+def _shim_state(python: str | None) -> str:
+    if not python or not os.access(python, os.X_OK):
+        return "broken: its Python is gone"
+    return "installed (another Python)" if python != sys.executable else "installed"

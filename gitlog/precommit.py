@@ -20,6 +20,10 @@ from .hookctx import HookContext, HookRefused, Problem
 from .runfiles import glob_match, is_finite_number, leaves, loads_json, run_facts
 
 BLOB_MODES = ("100644", "100755")
+# Commits git makes of other commits are not held to the run rule: a merge, and a
+# cherry-pick or revert (git runs no pre-commit hook for one that applies cleanly, nor
+# for a rebase, on a detached HEAD; one stopped by a conflict must not be refused alone).
+REPLAYS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
 
 
 class Change:
@@ -64,7 +68,7 @@ def check(ctx: HookContext) -> None:
     run_path = f"{ctx.log_dir}/run.yaml"
     code: list[str] = []
     need_run = False
-    if experiment and hooks["code_paths"] and not ctx.in_progress("MERGE_HEAD"):
+    if experiment and hooks["code_paths"] and not any(map(ctx.in_progress, REPLAYS)):
         code = [c.path for c in changes
                 if not ctx.under_log_dir(c.path) and is_code(c.path, hooks)]
         need_run = bool(code) or any(c.path == run_path for c in log_changes)
@@ -92,22 +96,26 @@ def large_files(ctx: HookContext, changes: list[Change], limit_mb: float) -> lis
     problems = []
     for sha, size in ctx.repo.object_sizes(list(added)).items():
         if size > limit_mb * 1e6:
-            problems.append(large_file_problem(added[sha], size, limit_mb))
+            problems.append(large_file_problem(added[sha], size, limit_mb,
+                                               ctx.user_path(added[sha])))
     return problems
 
 
-def large_file_problem(path: str, size: int, limit_mb: float) -> Problem:
+def large_file_problem(path: str, size: int, limit_mb: float,
+                       typed: str | None = None) -> Problem:
+    """``path`` from the top; ``typed``: the same file from the user's folder."""
     import posixpath
     import shlex
 
-    folder = posixpath.dirname(path)
+    typed = typed or path
+    folder = posixpath.dirname(typed)
     ignore = posixpath.join(folder, ".gitignore") if folder else ".gitignore"
     q = shlex.quote
     return Problem(
         f"{path} is {_mb(size)} MB, over hooks.max_file_mb ({limit_mb:g} MB): "
         "large files belong in DVC, not in git",
-        hint=f"git rm --cached -q {q(path)} && dvc add {q(path)} && "
-             f"git add {q(path + '.dvc')} {q(ignore)} (from a run: run.log_artifact"
+        hint=f"git rm --cached -q {q(typed)} && dvc add {q(typed)} && "
+             f"git add {q(typed + '.dvc')} {q(ignore)} (from a run: run.log_artifact"
              f"({path!r})); or raise hooks.max_file_mb in .gitlog.yaml")
 
 
@@ -134,19 +142,45 @@ def run_matches(ctx: HookContext, experiment: str, run_yaml: bytes | None,
     differ = code_differences(ctx, tree)
     if not differ:
         return []
-    changed = [p for s, p in differ if s != "A"]
-    new = [p for s, p in differ if s == "A"]
-    lines = [f"code changed after the last logged run ({facts.get('id')} of "
-             f"{facts.get('experiment')}); the staged log folder does not match the staged "
-             "code:"]
+    unstaged = set(unstaged_run_code(ctx, tree, [p for _, p in differ]))
+    changed = [p for s, p in differ if s != "A" and p not in unstaged]
+    new = [p for s, p in differ if s == "A" and p not in unstaged]
+    run = f"{facts.get('id')} of {facts.get('experiment')}"
+    if changed or new:
+        lines = [f"code changed after the last logged run ({run}); the staged log folder "
+                 "does not match the staged code:"]
+    else:
+        lines = [f"the staged run ({run}) used code of your work tree that is not staged:"]
     if changed:
         lines.append("  changed since the run: " + _few(changed))
     if new:
         lines.append("  not in the run's snapshot: " + _few(new))
+    if unstaged:
+        lines.append("  not staged: " + _few(sorted(unstaged)))
+    add = "git add " + " ".join(_sh_quoted(ctx.user_path(p)) for p in sorted(unstaged))
+    if not (changed or new):
+        return [Problem("\n".join(lines), hint=f"{add} and commit again")]
     hint = rerun_hint(ctx, run_yaml)
     if new:
         hint += " (a run snapshots tracked files only: git add new files before running)"
+    if unstaged:
+        hint = f"{add}; then {hint}"
     return [Problem("\n".join(lines), hint=hint)]
+
+
+def unstaged_run_code(ctx: HookContext, tree: str, paths: list[str]) -> list[str]:
+    """Of ``paths`` (where the staged code differs from the run's), those whose work-tree
+    file is the run's: the run used it, ``git add`` was forgotten."""
+    try:
+        # 'git diff', not diff-index: that names every file whose stat differs from
+        # the index without reading it.
+        out = ctx.git("diff", "--no-ext-diff", "--no-color", "-z", "--name-only", "--no-renames",
+                      "--ignore-submodules", tree, "--",
+                      *(f":(top,literal){p}" for p in paths))
+    except GitCommandError:  # the run's tree is gone: say what code_differences says
+        return []
+    differ = set(out.split("\0"))
+    return [p for p in paths if p not in differ]
 
 
 def code_differences(ctx: HookContext, tree: str) -> list[tuple[str, str]]:
@@ -186,10 +220,12 @@ def rerun_hint(ctx: HookContext, run_yaml: bytes | None) -> str:
             if b"\ncwd: " in run_yaml:  # run from a subfolder (absent: the root)
                 folder = run_facts(run_yaml, ("cwd",)).get("cwd")
     run = f"gitlog run -- {command or 'python train.py'}"
-    if folder:  # in a subshell: 'git add' then runs where the user is
+    if command:  # where the run ran, from where the user is
+        folder = ctx.user_path(folder or "")
+    if folder and folder != ".":  # in a subshell: 'git add' then runs where the user is
         run = f"(cd {_sh_quoted(folder)} && {run})"
-    return (f"log a run of the staged code: {run}; then git add {ctx.log_dir} and "
-            "commit again")
+    return (f"log a run of the staged code: {run}; then git add "
+            f"{_sh_quoted(ctx.user_path(ctx.log_dir))} and commit again")
 
 
 def _sh_quoted(text: str) -> str:
@@ -202,7 +238,8 @@ def no_run_problem(ctx: HookContext, experiment: str, code: list[str]) -> Proble
     if os.path.isfile(os.path.join(ctx.repo.root, ctx.log_dir, "run.yaml")):
         return Problem(f"code changed on experiment {experiment} ({_few(code, 3)}) but the "
                        f"run in {ctx.log_dir}/ is not staged",
-                       hint=f"git add {ctx.log_dir} and commit again")
+                       hint=f"git add {_sh_quoted(ctx.user_path(ctx.log_dir))} and "
+                            "commit again")
     return Problem(f"code changed on experiment {experiment} ({_few(code, 3)}) without a "
                    f"logged run: nothing is staged in {ctx.log_dir}/",
                    hint=rerun_hint(ctx, None))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -74,6 +76,54 @@ def test_stale_run_from_a_subfolder_hints_the_command_where_it_ran(tmp_path: Pat
            f"{sys.executable} fit.py); then git add .gitlog and commit again\n" in refused.stderr
 
 
+def test_a_commit_from_a_subfolder_gets_commands_that_work_there(tmp_path: Path) -> None:
+    """Hooks run at the top of the work tree: the hints said 'git add .gitlog' and
+    '(cd src && gitlog run ...)', which fail in src/, where the user committed."""
+    repo = hooked_repo(tmp_path / "project", files={
+        "src/fit.py": "import gitlog\nwith gitlog.start() as run:\n"
+                      "    run.log_metric('loss', 0.5)\n"})
+    src = repo / "src"
+    from tests.conftest import run_cli
+
+    (src / "fit.py").write_text((src / "fit.py").read_text() + "# v2\n")
+    git(src, "add", "fit.py")
+    refused = commit(src)
+    assert "hint: log a run of the staged code: gitlog run -- python train.py; then git " \
+        "add ../.gitlog and commit again\n" in refused.stderr
+    done = run_cli("run", "--", sys.executable, "fit.py", cwd=src)
+    assert done.returncode == 0, done.stderr
+    (src / "fit.py").write_text((src / "fit.py").read_text() + "# v3, after the run\n")
+    git(src, "add", "-A")
+    stale = commit(src)
+    assert f"hint: log a run of the staged code: gitlog run -- {sys.executable} fit.py; " \
+        "then git add ../.gitlog and commit again\n" in stale.stderr
+    git(src, "reset", "-q")
+    done = run_cli("run", "--", sys.executable, "fit.py", cwd=src)
+    assert done.returncode == 0, done.stderr
+    git(src, "add", "fit.py")
+    unstaged = commit(src)
+    assert "hint: git add ../.gitlog and commit again\n" in unstaged.stderr
+    git(src, "add", "../.gitlog")  # the commands work where they are given
+    (src / "fit.py").write_text((src / "fit.py").read_text() + "# v4\n")
+    git(src, "add", "fit.py")
+    done = run_cli("run", "--", sys.executable, "fit.py", cwd=src)
+    assert done.returncode == 0, done.stderr
+    git(src, "add", "../.gitlog")
+    (src / "fit.py").write_text((src / "fit.py").read_text() + "# v5\n")
+    git(src, "add", "fit.py")
+    (src / "fit.py").write_text((src / "fit.py").read_text().replace("# v5\n", ""))
+    left_out = commit(src)
+    assert "hint: git add fit.py and commit again\n" in left_out.stderr
+    git(src, "add", "fit.py")
+    done = commit(src)
+    assert done.returncode == 0, done.stderr
+    (src / "big.bin").write_bytes(b"0" * 11_000_000)
+    git(src, "add", "big.bin")
+    big = commit(src)
+    assert "hint: git rm --cached -q big.bin && dvc add big.bin && git add big.bin.dvc " \
+        ".gitignore (from a run: run.log_artifact('src/big.bin'))" in big.stderr
+
+
 def test_run_left_unstaged_gets_the_git_add_hint(exp_repo: Path) -> None:
     (exp_repo / "train.py").write_text("print('v2')\n")
     log_run(exp_repo)
@@ -82,6 +132,34 @@ def test_run_left_unstaged_gets_the_git_add_hint(exp_repo: Path) -> None:
     assert refused.returncode == 1
     assert "the run in .gitlog/ is not staged" in refused.stderr
     assert "hint: git add .gitlog and commit again" in refused.stderr
+
+
+def test_run_staged_but_its_code_left_unstaged_gets_the_git_add_hint(exp_repo: Path) -> None:
+    """'git add .gitlog' alone after a run: the hook said the code 'changed after the last
+    logged run' and hinted a new run, which left train.py unstaged and was refused again."""
+    (exp_repo / "train.py").write_text("print('v2')\n")
+    run = log_run(exp_repo)
+    git(exp_repo, "add", ".gitlog")
+    refused = commit(exp_repo)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"gitlog pre-commit: the staged run ({run.id} of base) used code of your work tree "
+        "that is not staged:\n"
+        "  not staged: train.py\n"
+        "hint: git add train.py and commit again\n"
+        "(gitlog's pre-commit hook refused; 'git commit --no-verify' skips it once)\n")
+    # With another file changed after the run, both fixes are needed.
+    (exp_repo / "helpers.py").write_text("x = 1\n")
+    git(exp_repo, "add", "helpers.py")
+    both = commit(exp_repo)
+    assert both.returncode == 1
+    assert "  not in the run's snapshot: helpers.py\n  not staged: train.py\n" in both.stderr
+    assert "hint: git add train.py; then log a run of the staged code: gitlog run -- " \
+        in both.stderr
+    git(exp_repo, "rm", "-q", "--cached", "helpers.py")
+    git(exp_repo, "add", "train.py")
+    done = commit(exp_repo)
+    assert done.returncode == 0, done.stderr
 
 
 def test_checks_read_the_index_git_commits(exp_repo: Path) -> None:
@@ -362,6 +440,36 @@ def test_conflicted_merge_concluded_by_git_commit(exp_repo: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert len(git(exp_repo, "log", "-1", "--format=%P").split()) == 2
     assert "Gitlog-Run" not in message_of(exp_repo)
+
+
+def test_cherry_pick_and_revert_concluded_after_a_conflict_go_through(
+        exp_repo: Path) -> None:
+    """git runs no pre-commit hook for a cherry-pick or revert that applies cleanly, and
+    a rebase runs on a detached HEAD: only the ones stopped by a conflict were held to
+    the run rule, and refused once resolved. Like merges, replayed commits now pass."""
+    editor = {"GIT_EDITOR": "true"}
+    (exp_repo / "train.py").write_text("print('exp')\n")
+    log_run(exp_repo)
+    git(exp_repo, "add", "-A")
+    assert commit(exp_repo, message="exp run").returncode == 0
+    git(exp_repo, "checkout", "-q", "main")
+    (exp_repo / "train.py").write_text("print('main fix')\n")
+    assert commit(exp_repo, "-a", message="fix on main").returncode == 0
+    git(exp_repo, "checkout", "-q", "exp/base")
+    git(exp_repo, "cherry-pick", "main", check=False)  # conflicts in train.py
+    (exp_repo / "train.py").write_text("print('exp with the fix')\n")
+    git(exp_repo, "add", "train.py")
+    picked = subprocess.run(["git", "cherry-pick", "--continue"], cwd=exp_repo,
+                            capture_output=True, text=True, env={**os.environ, **editor})
+    assert picked.returncode == 0, picked.stderr
+    assert git(exp_repo, "log", "-1", "--format=%s").strip() == "fix on main"
+    git(exp_repo, "revert", "--no-edit", "HEAD~1", check=False)  # conflicts in train.py
+    (exp_repo / "train.py").write_text("print('main fix')\n")
+    git(exp_repo, "add", "-A")
+    reverted = subprocess.run(["git", "revert", "--continue"], cwd=exp_repo,
+                              capture_output=True, text=True, env={**os.environ, **editor})
+    assert reverted.returncode == 0, reverted.stderr
+    assert git(exp_repo, "log", "-1", "--format=%s").strip() == 'Revert "exp run"'
 
 
 def test_metrics_json_written_by_run_is_what_the_summary_reads(exp_repo: Path) -> None:

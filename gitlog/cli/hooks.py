@@ -31,6 +31,8 @@ def _report(report: object, fmt: str = "table") -> None:
     if fmt == "table":
         click.echo(f"hooks folder: {where}", err=True)
     echo(render(rows, fmt, ["hook", "state", "chained", "python"]))
+    for note in report.notes:  # type: ignore[attr-defined]
+        click.echo(f"gitlog: {note}", err=True)
 
 
 @hooks.command()
