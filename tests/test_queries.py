@@ -875,3 +875,27 @@ def test_best_where_reads_a_series_of_metrics_aliases_as_m_does(
     rows = cli_json(repo, "best", "-m", "loss", "--where", "metrics.acc >= 0.6 and loss < 1")
     assert [(r["commit"], r["metrics.acc"]) for r in rows] == [(c["a4"][:10], 0.75),
                                                               (c["a2"][:10], 0.6)]
+
+
+def test_where_takes_numbers_as_params_yaml_holds_them(tmp_path: Path) -> None:
+    """params.yaml holds 1_000, 1e-3, -.5 and 0x1F as numbers (YAML 1.2, as Python writes
+    them); --where refused 1_000 and 0x1F ("unexpected '1'"), so a user could not write the
+    value as it is in the file."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    b.run("a", {"loss": 1.0}, parents=[c0],
+          params={"batch": "1_000", "eps": "1e-3", "shift": "-.5", "mask": "0x1F"})
+    b.write(tmp_path)
+    for where in ("params.batch == 1_000", "params.batch == 1000", "params.batch == 1e3",
+                  "params.eps == 1e-3", "params.eps == 0.001", "params.eps < 1E-2",
+                  "params.shift == -.5", "params.shift == -0.5", "params.shift > -1.",
+                  "params.mask == 0x1F", "params.mask == 0x1f", "params.mask == 0o37",
+                  "params.mask == 0b1_1111", "params.mask == +31",
+                  "params.batch > 999.5 and params.batch < 1_000.5"):
+        rows = cli_json(tmp_path, "best", "-m", "loss", "--where", where)
+        assert [r["loss"] for r in rows] == [1.0], where
+    proc = run_cli("best", "-m", "loss", "--where", "params.batch == 1__000", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == ("Error: bad --where at column 17: 1__000 is not a number\n"
+                           "hint: write numbers as params.yaml holds them: 1000, 1_000, -.5, "
+                           "1e-3, 0x1F\n")
