@@ -75,11 +75,25 @@ def _change(value: Any, base: Any, lower: bool) -> tuple[float | None, float | N
     return change(value, base, lower)
 
 
+def _ends(rev: str) -> list[str]:
+    """A range names its two ends, as ``git diff A..B`` takes them (an empty end is HEAD);
+    ``A...B`` and ``^A`` select commits, not two runs: refused, naming what compare takes."""
+    if rev.startswith("^") or "..." in rev:
+        left, _, right = rev.partition("...")
+        hint = f"name its two ends: gitlog compare {left or 'HEAD'} {right or 'HEAD'}" \
+            if "..." in rev else "name the runs themselves: gitlog compare baseline high-lr"
+        raise RevisionError(rev, "compare takes runs, not a set of commits", hint=hint)
+    if ".." in rev:
+        left, _, right = rev.partition("..")
+        return [left or "HEAD", right or "HEAD"]
+    return [rev]
+
+
 def compare(*runs: str | Sequence[str], revs: str | Sequence[str] = (), changed: bool = False,
             repo: str | Path | Repo = ".") -> Comparison:
     """Compare two or more runs (commits, experiment names or run ids), named one by one
-    or in a list (or as ``revs=``, its name before); ``changed``: only the keys that
-    differ (``--changed``).
+    or in a list (or as ``revs=``, its name before); ``A..B`` names A and B, as for
+    ``git diff``; ``changed``: only the keys that differ (``--changed``).
 
         c = gitlog.compare("baseline", "high-lr")        # or compare(["baseline", "high-lr"])
         [r for r in c.section("params") if r.changed]
@@ -88,6 +102,7 @@ def compare(*runs: str | Sequence[str], revs: str | Sequence[str] = (), changed:
     config = load(repo.root)
     # one name is one run, not its characters; a list names several
     revs = [rev for item in (*runs, revs) for rev in ([item] if isinstance(item, str) else item)]
+    revs = [end for rev in revs for end in _ends(rev)]
     if len(revs) < 2:
         raise GitlogError("compare needs at least two runs",
                           hint="name them: gitlog compare baseline high-lr")

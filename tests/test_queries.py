@@ -119,6 +119,22 @@ def test_compare_needs_two_runs(twoexp: tuple[Path, dict]) -> None:
     assert [r.key for r in api.section("params") if r.changed] == ["lr"]
 
 
+def test_compare_takes_a_range_as_its_two_ends(twoexp: tuple[Path, dict]) -> None:
+    """'compare a..b' (a range, as history takes) said 'compare needs at least two runs':
+    it names two runs, as 'git diff a..b' does; A...B and ^A select commits: refused."""
+    repo, c = twoexp
+    out = cli_json(repo, "compare", "exp/a..exp/b")
+    assert [r["commit"] for r in out["runs"]] == [c["a4"], c["b2"]]
+    assert out == cli_json(repo, "compare", "a", "b")
+    assert [r.commit for r in gitlog.compare("b..a", repo=repo).runs] == [c["b2"], c["a4"]]
+    for rev, hint in (("a...b", "name its two ends: gitlog compare a b"),
+                      ("^a", "name the runs themselves: gitlog compare baseline high-lr")):
+        proc = run_cli("compare", rev, "b", cwd=repo)
+        assert (proc.returncode, proc.stdout) == (1, "")
+        assert proc.stderr == (f"Error: compare takes runs, not a set of commits: {rev}\n"
+                               f"hint: {hint}\n")
+
+
 def test_compare_refuses_one_run_named_twice(twoexp: tuple[Path, dict]) -> None:
     # its two columns had one label: JSON rows kept one of them, CSV had two alike
     repo, c = twoexp
