@@ -83,8 +83,8 @@ def test_formats_hold_the_same_content_and_stdout_is_clean(twoexp: tuple[Path, d
     def text(value: object) -> str:
         if value is None:
             return ""
-        if isinstance(value, list):
-            return ", ".join(value)
+        if isinstance(value, list):  # as JSON writes it: a file name may hold ", "
+            return json.dumps(value)
         return repr(value) if isinstance(value, float) else str(value)
 
     assert parsed == [{k: text(v) for k, v in r.items()} for r in rows]
@@ -655,7 +655,7 @@ def test_without_metric_history_shows_the_key_metrics_the_runs_have(tmp_path: Pa
     assert proc.stdout.splitlines() == [
         "commit,date,experiment,subject,loss,loss_delta,loss_pct,loss_verdict,code_changes",
         f"{sha[r1][:10]},{iso(r1)},r,r: run run-r-2,0.5,,,,",
-        f"{sha[r2][:10]},{iso(r2)},r,r: run run-r-3,0.4,-0.1,-20.0,better,"]
+        f"{sha[r2][:10]},{iso(r2)},r,r: run run-r-3,0.4,-0.1,-20.0,better,[]"]
     table = run_cli("history", "--all", cwd=repo)
     assert table.returncode == 0 and table.stdout.startswith("loss  █▁  0.5 -> 0.4")
     assert [list(r.metrics) for r in gitlog.history(all=True, repo=repo)] == [["loss"]] * 2

@@ -915,3 +915,38 @@ def test_where_takes_numbers_as_params_yaml_holds_them(tmp_path: Path) -> None:
     assert proc.stderr == ("Error: bad --where at column 17: 1__000 is not a number\n"
                            "hint: write numbers as params.yaml holds them: 1000, 1_000, -.5, "
                            "1e-3, 0x1F\n")
+
+
+def test_csv_cells_hold_lists_as_json_does(tmp_path: Path) -> None:
+    """history, blame and compare wrote a list in CSV joined by ", ": a file named
+    'we, ird.py' read as two files, no code changes ([]) as none known (null), and a param
+    list as the text '64, 32'; show wrote the same list as JSON. Every CSV cell holding a
+    list now holds it as JSON does, so json.loads gives JSON's content back."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0], params={"layers": "[64, 32]"})
+    r2 = b.run("a", {"loss": 0.5}, parents=[r1], params={"layers": "[64, 32, 16]"},
+               code={"we, ird.py": "y\n", 'q"x.py': "z\n"})
+    r3 = b.run("a", {"loss": 0.4}, parents=[r2], params={"layers": "[64, 32, 16]"})
+    sha = b.write(tmp_path)
+
+    def both(*args: str) -> tuple[list[dict], list[dict]]:
+        proc = run_cli(*args, "--format", "csv", cwd=tmp_path)
+        assert (proc.returncode, proc.stderr) == (0, "")
+        return cli_json(tmp_path, *args), list(csv.DictReader(io.StringIO(proc.stdout)))
+
+    rows, parsed = both("history", "-m", "loss", "a")
+    assert [r["code_changes"] for r in rows] == [None, ['q"x.py', "we, ird.py"], []]
+    assert [r["code_changes"] for r in parsed] == ["", '["q\\"x.py", "we, ird.py"]', "[]"]
+    assert [json.loads(r["code_changes"]) for r in parsed[1:]] == \
+        [r["code_changes"] for r in rows[1:]]
+    rows, parsed = both("blame", "-m", "loss", "a")
+    assert [json.loads(r["files"]) for r in parsed] == [r["files"] for r in rows] == \
+        [['q"x.py', "we, ird.py"]]
+    out = cli_json(tmp_path, "compare", sha[r1], sha[r3])
+    proc = run_cli("compare", sha[r1], sha[r3], "--format", "csv", cwd=tmp_path)
+    layers = next(r for r in csv.DictReader(io.StringIO(proc.stdout)) if r["key"] == "layers")
+    first, last = (f"{sha[r][:10]} (a)" for r in (r1, r3))
+    assert (layers[first], layers[last]) == ("[64, 32]", "[64, 32, 16]")
+    shown = next(r for r in out["rows"] if r["key"] == "layers")
+    assert (shown[first], shown[last]) == ([64, 32], [64, 32, 16])

@@ -97,10 +97,7 @@ def stream_history(result: Any, fmt: str) -> Iterator[str]:
                 values: list[Any] = [commit[:10], date, experiment, subject]
                 for cell in cells:
                     values += cell
-                if fmt == "csv" and changes is not None:  # as in the table: "a.py, b.py"
-                    values.append(", ".join(changes))
-                else:
-                    values.append(changes)
+                values.append(changes)  # CSV: a JSON array, as in JSON (iter_csv)
                 yield dict(zip(columns, values, strict=True))
         yield from (iter_json if fmt == "json" else iter_csv)(rows(), columns)
         return
