@@ -82,25 +82,35 @@ class Facts:
             self.flat = flat
         return self.flat
 
-    def metric_names(self) -> list[str]:
-        """The names of every numeric metric, nan and infinite ones too (a diverged run
-        still logged its loss)."""
-        return list(flat_numbers(self.data()))
+    def values(self) -> dict[str, float | bool]:
+        """``metrics()`` and the booleans beside them (``converged: true``): what
+        ``--where`` reads."""
+        flags = {k: v for k, v in flat_numbers(self.data(), flags=True).items()
+                 if v.__class__ is bool}
+        return {**self.metrics(), **flags} if flags else self.metrics()
 
-    def metric(self, names: list[str], *, finite: bool = True) -> float | None:
+    def metric_names(self) -> list[str]:
+        """The names of every metric: numbers, nan and infinite ones too (a diverged run
+        still logged its loss), and booleans."""
+        return list(flat_numbers(self.data(), flags=True))
+
+    def metric(self, names: list[str], *, finite: bool = True,
+               flags: bool = False) -> float | bool | None:
         """The value of the first of ``names`` this run has (as ``metrics()`` would give
         it), looked up without flattening when the name has no '/'; ``finite=False``:
-        nan and infinities count as values too."""
+        nan and infinities count as values too; ``flags``: so do true and false."""
         tree = self.tree if self.tree is not None else self.data()
         for name in names:
             if "/" in name:
-                value = (self.metrics() if finite else flat_numbers(self.data())).get(name)
-                if value is not None:
+                value = (self.metrics() if finite and not flags else
+                         flat_numbers(self.data(), flags=flags)).get(name)
+                if value is not None and (not finite or value - value == 0):
                     return value
                 continue
             found: Any = tree.get(name)
             kind = found.__class__
-            if kind is int or (kind is float and (not finite or found - found == 0)):
+            if kind is int or (kind is float and (not finite or found - found == 0)) or \
+                    (flags and kind is bool):
                 return found  # type: ignore[no-any-return]
         return None
 
@@ -124,15 +134,16 @@ def parse_run_yaml(data: bytes) -> dict[str, Any]:
         return {}
 
 
-def flat_numbers(tree: Any, prefix: str = "", out: dict[str, float] | None = None) -> \
-        dict[str, float]:
-    """metrics.json -> {'train/loss': 0.3, ...}: finite-or-not numbers only, bools dropped."""
+def flat_numbers(tree: Any, prefix: str = "", out: dict[str, Any] | None = None, *,
+                 flags: bool = False) -> dict[str, Any]:
+    """metrics.json -> {'train/loss': 0.3, ...}: finite-or-not numbers only, booleans
+    too with ``flags`` (text, lists and nulls are no metric values)."""
     out = {} if out is None else out
     for key, value in tree.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            flat_numbers(value, name + "/", out)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            flat_numbers(value, name + "/", out, flags=flags)
+        elif isinstance(value, (int, float)) and (flags or not isinstance(value, bool)):
             out[name] = value
     return out
 

@@ -1392,3 +1392,61 @@ def test_a_percent_threshold_counts_any_worsening_from_zero(tmp_path: Path) -> N
     rows = history_json(repo, "-m", "error_rate", "w", "--regressions=5%")
     assert [(r["commit"], r["error_rate_pct"]) for r in rows] == [(shas[r2][:10], None)]
     assert shas[r3]  # +1%: under the threshold
+
+
+def test_booleans_in_metrics_json_are_values_in_every_query(tmp_path: Path) -> None:
+    """metrics.json's `converged: true` showed in compare, but history said "no run has
+    the metric converged", best --where that no run had metrics.converged, and the hint
+    of a misspelled metric left it out. A boolean is now a value wherever a metric is
+    listed (as `dvc metrics show` lists it), with no delta, %, verdict or sparkline point
+    (it has no order); best and blame, which rank numbers, say why they cannot rank it."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0, "converged": False, "eval": {"ok": False}}, parents=[c0])
+    r2 = b.run("a", {"loss": 0.5, "converged": True, "eval": {"ok": True}}, parents=[r1],
+               code={"train.py": "y\n"})
+    r3 = b.run("a", {"loss": 0.4, "converged": 1, "eval": {"ok": True}}, parents=[r2])
+    r4 = b.run("a", {"loss": 0.2, "converged": 3}, parents=[r3])
+    sha = b.write(tmp_path)
+    for _ in range(2):  # walked, then from the cache
+        rows = history_json(tmp_path, "-m", "converged,eval/ok", "a")
+        assert [(r["commit"], r["converged"], r["converged_delta"], r["converged_verdict"],
+                 r["eval/ok"], r["eval/ok_delta"]) for r in rows] == [
+            (sha[r1][:10], False, None, None, False, None),
+            (sha[r2][:10], True, None, None, True, None),
+            (sha[r3][:10], 1, None, None, True, None),  # a number after booleans: the first
+            (sha[r4][:10], 3, 2.0, "better", None, None)]
+        assert [r["converged"] for r in history_json(tmp_path, "-m", "converged", "a")] == \
+            [False, True, 1, 3]
+    proc = run_cli("history", "-m", "converged,eval/ok", "a", "--format", "csv", cwd=tmp_path)
+    assert [(r["converged"], r["converged_delta"], r["eval/ok"]) for r in
+            csv.DictReader(io.StringIO(proc.stdout))] == [
+        ("false", "", "false"), ("true", "", "true"), ("1", "", "true"), ("3", "2.0", "")]
+    table = run_cli("history", "-m", "converged", "a", cwd=tmp_path).stdout.splitlines()
+    assert table[0] == "converged    ▁█  1 -> 3 over 2 runs (higher is better)"
+    assert [line.split()[6] for line in table[-4:]] == ["false", "true", "1", "3"]
+    md = run_cli("history", "-m", "eval/ok", "a", "--format", "markdown", cwd=tmp_path)
+    assert [line.split("|")[5].strip() for line in md.stdout.splitlines()[2:]] == \
+        ["false", "true", "true", ""]
+    api = gitlog.history("eval/ok", "a", repo=tmp_path)
+    assert [(r.metrics["eval/ok"].value, r.metrics["eval/ok"].delta) for r in api] == \
+        [(False, None), (True, None), (True, None), (None, None)]
+    best = run_cli("best", "-m", "loss", "--where", "metrics.eval/ok == true and "
+                   "not converged == false", "--format", "json", cwd=tmp_path)
+    assert [(r["commit"], r["metrics.eval/ok"], r["converged"])
+            for r in json.loads(best.stdout)] == [(sha[r3][:10], True, 1),
+                                                   (sha[r2][:10], True, True)]
+    for query, why in (("best", "best ranks numbers"),
+                       ("blame", "blame ranks changes of a number"),
+                       ("bisect", "bisect compares a number with --threshold")):
+        extra = ["--threshold", "0.5", "--good", sha[r1], "--bad", sha[r3], "--", "true"] \
+            if query == "bisect" else []
+        proc = run_cli(query, "-m", "eval/ok", *extra, cwd=tmp_path)
+        assert (proc.returncode, proc.stdout) == (1, "")
+        assert proc.stderr == (
+            f"Error: eval/ok holds true or false, not a number, in every run that logged it: "
+            f"{why}\nhint: see it run by run: gitlog history -m eval/ok; keep "
+            "the runs where it is true: gitlog best -m METRIC --where 'metrics.eval/ok == "
+            "true'\n")
+    proc = run_cli("history", "-m", "eval/k", "a", cwd=tmp_path)
+    assert proc.stderr.endswith("hint: metrics in these runs: converged, eval/ok, loss\n")

@@ -69,6 +69,7 @@ def spark_lines(result: Any) -> list[str]:
     lines = []
     for i, m in enumerate(result.metrics):
         values = [value(line, i) for line in result.kept]
+        values = [None if v.__class__ is bool else v for v in values]  # true/false: no point
         finite = [v for v in values if v is not None and v - v == 0]
         if not finite:
             continue
