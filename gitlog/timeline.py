@@ -36,7 +36,7 @@ __all__ = ["HistoryResult", "HistoryRow", "HistoryTable", "MetricChange", "build
 class MetricChange:
     """One metric in one run, against the previous run on its line that has it."""
 
-    value: float | None = None
+    value: float | bool | None = None  # a boolean metric: true or false, no delta
     delta: float | None = None
     pct: float | None = None
     verdict: str | None = None  # better | worse | same
