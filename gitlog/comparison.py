@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import load
+from .config import Config, load
 from .errors import GitlogError, RevisionError
 from .git import Repo
 from .layout import flatten, read_run
@@ -75,6 +75,21 @@ def _change(value: Any, base: Any, lower: bool) -> tuple[float | None, float | N
     return change(value, base, lower)
 
 
+def _join_series(config: Config, tables: list[dict[str, Any]]) -> None:
+    """A series of ``metrics.aliases`` that the runs logged under different names
+    (``train_loss``, then ``loss``) becomes one key, named as the series, holding each
+    run's value as history reads it (its first name the run has); other names stay."""
+    for canonical in config.data["metrics"].get("aliases") or {}:
+        names = config.series(str(canonical))
+        picked = [next((n for n in names if isinstance(t.get(n), (int, float))), None)
+                  for t in tables]
+        if len({n for n in picked if n is not None}) < 2:
+            continue
+        for table, name in zip(tables, picked, strict=True):
+            if name is not None:
+                table[str(canonical)] = table.pop(name)
+
+
 def _ends(rev: str) -> list[str]:
     """A range names its two ends, as ``git diff A..B`` takes them (an empty end is HEAD);
     ``A...B`` and ``^A`` select commits, not two runs: refused, naming what compare takes."""
@@ -133,6 +148,8 @@ def compare(*runs: str | Sequence[str], revs: str | Sequence[str] = (), changed:
     rows: list[CompareRow] = []
     for section in ("params", "metrics", "data", "model"):
         tables = [flatten(getattr(r, section) or {}) for r in records]
+        if section == "metrics":
+            _join_series(config, tables)
         keys = sorted({k for t in tables for k in t})
         for key in keys:
             values = [t.get(key) for t in tables]

@@ -950,3 +950,33 @@ def test_csv_cells_hold_lists_as_json_does(tmp_path: Path) -> None:
     assert (layers[first], layers[last]) == ("[64, 32]", "[64, 32, 16]")
     shown = next(r for r in out["rows"] if r["key"] == "layers")
     assert (shown[first], shown[last]) == ([64, 32], [64, 32, 16])
+
+
+def test_compare_joins_a_renamed_metric_as_history_does(tmp_path: Path) -> None:
+    """With metrics.aliases {loss: [train/loss, train_loss]}, history linked a run's
+    train_loss to the next run's loss; compare showed them as two rows, each half blank,
+    with no delta. A series logged under different names is now one row, named as the
+    series; a name a run logged beside the one the series takes keeps its own row."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"train_loss": 1.0, "acc": 0.5}, parents=[c0])
+    r2 = b.run("a", {"loss": 0.6, "train_loss": 0.9}, parents=[r1])
+    r3 = b.run("b", {"train": {"loss": 1.5}}, parents=[c0])
+    sha = b.write(tmp_path)
+    (tmp_path / ".gitlog.yaml").write_text(
+        "metrics:\n  aliases:\n    loss: [train/loss, train_loss]\n")
+    out = cli_json(tmp_path, "compare", sha[r1], sha[r2], sha[r3])
+    l1, l2, l3 = (f"{sha[r][:10]} ({e})" for r, e in ((r1, "a"), (r2, "a"), (r3, "b")))
+    d2, d3 = sha[r2][:10], sha[r3][:10]
+    rows = {r["key"]: r for r in out["rows"] if r["section"] == "metrics"}
+    assert list(rows) == ["acc", "loss", "train_loss"]
+    assert rows["loss"] == {"section": "metrics", "key": "loss", "changed": "*",
+                            l1: 1.0, l2: 0.6, l3: 1.5,
+                            f"delta {d2}": -0.4, f"pct {d2}": -40.0, f"verdict {d2}": "better",
+                            f"delta {d3}": 0.5, f"pct {d3}": 50.0, f"verdict {d3}": "worse"}
+    assert [rows["train_loss"][label] for label in (l1, l2, l3)] == [None, 0.9, None]
+    history = cli_json(tmp_path, "history", "-m", "loss", "a")
+    assert [(r["loss"], r["loss_delta"]) for r in history] == [(1.0, None), (0.6, -0.4)]
+    (tmp_path / ".gitlog.yaml").unlink()  # no series: each name is its own row
+    keys = [r.key for r in gitlog.compare(sha[r1], sha[r3], repo=tmp_path).section("metrics")]
+    assert keys == ["acc", "train/loss", "train_loss"]
