@@ -148,6 +148,10 @@ def flat_numbers(tree: Any, prefix: str = "", out: dict[str, Any] | None = None,
     return out
 
 
+_JSON_KINDS = {list: "a JSON array", str: "a JSON string", int: "a JSON number",
+               float: "a JSON number", bool: "JSON true or false", type(None): "JSON null"}
+
+
 def parse_metrics(data: bytes) -> tuple[dict[str, Any] | None, str | None, str | None]:
     """(tree, text, error) of a metrics.json blob: the text is what the index keeps."""
     try:  # the usual file: an object from the first byte, then at most whitespace
@@ -162,7 +166,7 @@ def parse_metrics(data: bytes) -> tuple[dict[str, Any] | None, str | None, str |
     except ValueError as exc:
         return None, None, f"is not valid JSON ({exc})"
     if not isinstance(tree, dict):
-        return None, None, f"holds a JSON {type(tree).__name__}, not an object"
+        return None, None, f"holds {_JSON_KINDS.get(type(tree), 'a JSON value')}, not an object"
     return tree, json.dumps(tree), None
 
 

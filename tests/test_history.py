@@ -450,6 +450,7 @@ def test_malformed_metrics_warned_with_commit_and_skipped(tmp_path: Path) -> Non
     r2 = b.run("m", '{"loss": 0.5,', parents=[r1], run_id="r2")
     r3 = b.run("m", {"loss": 0.25}, parents=[r2], run_id="r3")
     r4 = b.run("m", "[1, 2]", parents=[r3], run_id="r4")
+    r5 = b.run("m", "null", parents=[r4], run_id="r5")  # was "a JSON NoneType"
     repo = tmp_path / "p"
     shas = b.write(repo)
     for _ in range(2):  # cold, then from the cache: same rows, same warnings
@@ -460,7 +461,10 @@ def test_malformed_metrics_warned_with_commit_and_skipped(tmp_path: Path) -> Non
             [(shas[r1][:10], 1.0, None), (shas[r3][:10], 0.25, -0.75)]
         assert f"warning: commit {shas[r2][:10]}: .gitlog/metrics.json is not valid JSON" \
             in proc.stderr
-        assert f"commit {shas[r4][:10]}: .gitlog/metrics.json holds a JSON list" in proc.stderr
+        assert f"commit {shas[r4][:10]}: .gitlog/metrics.json holds a JSON array, not an " \
+            "object; skipped" in proc.stderr
+        assert f"commit {shas[r5][:10]}: .gitlog/metrics.json holds JSON null, not an " \
+            "object; skipped" in proc.stderr
     for query in (["best", "-m", "loss"], ["blame", "-m", "loss", "exp/m"]):  # the same
         proc = run_cli(*query, cwd=repo)
         assert f"warning: commit {shas[r2][:10]}: .gitlog/metrics.json is not valid JSON" \
