@@ -1454,3 +1454,31 @@ def test_booleans_in_metrics_json_are_values_in_every_query(tmp_path: Path) -> N
             "true'\n")
     proc = run_cli("history", "-m", "eval/k", "a", cwd=tmp_path)
     assert proc.stderr.endswith("hint: metrics in these runs: converged, eval/ok, loss\n")
+
+
+def test_main_merged_into_an_experiment_is_no_run(tmp_path: Path) -> None:
+    """Merging main into exp/a (to pick up a fix) made the merge a run of its own in
+    history, best and blame: the run before it again, delta 0, 'same', credited with
+    main's files; gitlog ls counted two runs where history showed three. A merge that
+    keeps its first parent's run files holds no run; the next run's code changes include
+    what the merge brought."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    a1 = b.run("a", {"loss": 1.0}, parents=[c0], code={"train.py": "a1\n"})
+    m1 = b.commit("main", {"util.py": "u\n"}, message="main: util", parents=[c0])
+    merge = b.commit("exp/a", {"util.py": "u\n"}, message="Merge branch 'main' into exp/a",
+                     parents=[a1, m1])
+    a2 = b.run("a", {"loss": 0.8}, parents=[merge], code={"model.py": "m\n"})
+    sha = b.write(tmp_path)
+    for _ in range(2):  # walked, then from the cache
+        for args in (["a"], ["--all"], ["a", "--first-parent"]):
+            assert [(r["commit"], r["loss_delta"], r["code_changes"])
+                    for r in history_json(tmp_path, "-m", "loss", *args)] == [
+                (sha[a1][:10], None, None), (sha[a2][:10], -0.2, ["model.py", "util.py"])]
+        best = run_cli("best", "-m", "loss", "--format", "json", cwd=tmp_path)
+        assert [r["commit"] for r in json.loads(best.stdout)] == [sha[a2][:10], sha[a1][:10]]
+        blame = run_cli("blame", "-m", "loss", "--all", "--format", "json", cwd=tmp_path)
+        assert [(r["commit"], r["files"]) for r in json.loads(blame.stdout)] == \
+            [(sha[a2][:10], ["model.py", "util.py"])]
+    assert [r.commit for r in gitlog.history("loss", all=True, repo=tmp_path)] == \
+        [sha[a1], sha[a2]]
