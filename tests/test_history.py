@@ -1482,3 +1482,41 @@ def test_main_merged_into_an_experiment_is_no_run(tmp_path: Path) -> None:
             [(sha[a2][:10], ["model.py", "util.py"])]
     assert [r.commit for r in gitlog.history("loss", all=True, repo=tmp_path)] == \
         [sha[a1], sha[a2]]
+
+
+def test_runs_of_one_second_link_to_their_own_line(tmp_path: Path) -> None:
+    """Every run committed in the same second (scripts, CI): git orders the tie its own
+    way, yet each delta is against the run before it on its own line, walked or read
+    from the cache after new runs landed in that second too, and with --first-parent."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"}, at=5)
+    a1 = b.run("a", {"loss": 1.0}, parents=[c0], at=5)
+    a2 = b.run("a", {"loss": 0.9}, parents=[a1], code={"train.py": "a2\n"}, at=5)
+    b1 = b.run("b", {"loss": 5.0}, parents=[a1], code={"b.py": "b1\n"}, at=5)
+    a3 = b.run("a", {"loss": 0.7}, parents=[a2], at=5)
+    b2 = b.run("b", {"loss": 4.0}, parents=[b1], code={"b.py": "b2\n"}, at=5)
+    sha = b.write(tmp_path)
+    name = {sha[m][:10]: n for n, m in (("a1", a1), ("a2", a2), ("b1", b1), ("a3", a3),
+                                        ("b2", b2))}
+
+    def links(*args: str) -> set[tuple]:
+        return {(name.get(r["commit"], r["subject"]), r["loss_delta"], tuple(r["code_changes"])
+                 if r["code_changes"] is not None else None)
+                for r in history_json(tmp_path, "-m", "loss", *args)}
+
+    expected = {("a1", None, None), ("a2", -0.1, ("train.py",)), ("a3", -0.2, ()),
+                ("b1", 4.0, ("b.py",)), ("b2", -1.0, ("b.py",))}
+    for args in (["--all"], ["--all", "--first-parent"]):
+        assert links(*args) == expected
+    same_second = {"GIT_COMMITTER_DATE": f"{BASE + 300} +0000",
+                   "GIT_AUTHOR_DATE": f"{BASE + 300} +0000"}
+    for branch, loss in (("b", 3.5), ("a", 0.5), ("b", 3.0)):  # new runs, that second too
+        git(tmp_path, "checkout", "-q", f"exp/{branch}")
+        (tmp_path / ".gitlog" / "metrics.json").write_text(f'{{"loss": {loss}}}\n')
+        git(tmp_path, "commit", "-q", "-am", f"{branch}: {loss}", env=same_second)
+    git(tmp_path, "checkout", "-q", "main")
+    expected |= {("b: 3.5", -0.5, ()), ("a: 0.5", -0.2, ()), ("b: 3.0", -0.5, ())}
+    for args in (["--all"], ["--all", "--first-parent"], ["--all"]):  # cached, then again
+        assert links(*args) == expected, args
+    shutil.rmtree(tmp_path / ".git" / "gitlog")
+    assert links("--all") == expected
