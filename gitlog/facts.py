@@ -119,7 +119,7 @@ def _tree(text: str) -> dict[str, Any]:
     """The mapping a stored (valid) metrics.json text holds."""
     try:
         tree = _SCAN(text, _SPACE(text, 0).end())[0]
-    except (StopIteration, ValueError):
+    except (StopIteration, ValueError, RecursionError):
         return {}
     return tree if tree.__class__ is dict else {}  # type: ignore[no-any-return]
 
@@ -139,12 +139,17 @@ def flat_numbers(tree: Any, prefix: str = "", out: dict[str, Any] | None = None,
     """metrics.json -> {'train/loss': 0.3, ...}: finite-or-not numbers only, booleans
     too with ``flags`` (text, lists and nulls are no metric values)."""
     out = {} if out is None else out
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat_numbers(value, name + "/", out, flags=flags)
-        elif isinstance(value, (int, float)) and (flags or not isinstance(value, bool)):
-            out[name] = value
+    stack = [(prefix, iter(tree.items()))]  # no recursion: JSON nests as deep as it likes
+    while stack:
+        prefix, items = stack[-1]
+        for key, value in items:
+            if isinstance(value, dict):
+                stack.append((f"{prefix}{key}/", iter(value.items())))
+                break
+            if isinstance(value, (int, float)) and (flags or not isinstance(value, bool)):
+                out[f"{prefix}{key}"] = value
+        else:
+            stack.pop()
     return out
 
 
@@ -159,12 +164,14 @@ def parse_metrics(data: bytes) -> tuple[dict[str, Any] | None, str | None, str |
         tree, end = _SCAN(text, 0)
         if tree.__class__ is dict and (end == len(text) or not text[end:].strip(" \t\n\r")):
             return tree, text, None
-    except (UnicodeDecodeError, StopIteration, ValueError):
+    except (UnicodeDecodeError, StopIteration, ValueError, RecursionError):
         pass
     try:  # the slow path words the error as json.loads does
         tree = json.loads(data)
     except ValueError as exc:
         return None, None, f"is not valid JSON ({exc})"
+    except RecursionError:
+        return None, None, "is nested too deeply to read"
     if not isinstance(tree, dict):
         return None, None, f"holds {_JSON_KINDS.get(type(tree), 'a JSON value')}, not an object"
     return tree, json.dumps(tree), None

@@ -1520,3 +1520,31 @@ def test_runs_of_one_second_link_to_their_own_line(tmp_path: Path) -> None:
         assert links(*args) == expected, args
     shutil.rmtree(tmp_path / ".git" / "gitlog")
     assert links("--all") == expected
+
+
+def test_a_metrics_json_nested_too_deeply_is_warned_and_skipped(tmp_path: Path) -> None:
+    """A metrics.json nested thousands of levels deep (a runaway logger) stopped history,
+    best, blame, compare and show with 'unexpected RecursionError': it is malformed as an
+    unparsable one is, warned with its commit and skipped."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0])
+    r2 = b.run("a", '{"x": ' * 5000 + "1" + "}" * 5000, parents=[r1])
+    r3 = b.run("a", '{"loss": 0.5, "d": ' + "[" * 100_000 + "]" * 100_000 + "}", parents=[r2])
+    r4 = b.run("a", {"loss": 0.4}, parents=[r3], code={"train.py": "y\n"})
+    sha = b.write(tmp_path)
+    warned = [f"warning: commit {sha[r][:10]}: .gitlog/metrics.json is nested too deeply to "
+              "read; skipped" for r in (r2, r3)]
+    for query in (["history", "-m", "loss", "a"], ["best", "-m", "loss"],
+                  ["blame", "-m", "loss", "a"]):
+        proc = run_cli(*query, "--format", "json", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert sorted(proc.stderr.splitlines()) == sorted(warned), query
+        assert {r["commit"] for r in json.loads(proc.stdout)} <= {sha[r1][:10], sha[r4][:10]}
+    assert [(r["commit"], r["loss_delta"]) for r in history_json(tmp_path, "-m", "loss", "a")] \
+        == [(sha[r1][:10], None), (sha[r4][:10], -0.6)]
+    for query in (["compare", sha[r3], sha[r4]], ["show", sha[r2]]):
+        proc = run_cli(*query, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert "metrics.json is nested too deeply to read; its metrics are shown as missing" \
+            in proc.stderr
