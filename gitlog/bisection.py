@@ -189,6 +189,10 @@ def _check_endpoints(repo: Repo, config: Config, metric: str, threshold: float,
             seen.update(n for n in names if entry.facts.metric([n], finite=False) is not None)
         ends.append(_logged(runs, names))
     if seen and not any(n in seen for n in names):
+        if any(e.facts.metric(names, flags=True) is not None for e in log.runs):
+            from .historyquery import only_flags_error
+
+            raise only_flags_error(metric, "bisect")
         known = sorted(seen)
         shown = ", ".join(known[:15]) + (" ..." if len(known) > 15 else "")
         raise GitlogError(f"no run of --good or --bad has the metric {metric}",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import load
+from .config import Config, load
 from .errors import GitlogError, RevisionError
 from .git import Repo
 from .layout import flatten, read_run
@@ -75,11 +75,40 @@ def _change(value: Any, base: Any, lower: bool) -> tuple[float | None, float | N
     return change(value, base, lower)
 
 
+def _join_series(config: Config, tables: list[dict[str, Any]]) -> None:
+    """A series of ``metrics.aliases`` that the runs logged under different names
+    (``train_loss``, then ``loss``) becomes one key, named as the series, holding each
+    run's value as history reads it (its first name the run has); other names stay."""
+    for canonical in config.data["metrics"].get("aliases") or {}:
+        names = config.series(str(canonical))
+        picked = [next((n for n in names if isinstance(t.get(n), (int, float))), None)
+                  for t in tables]
+        if len({n for n in picked if n is not None}) < 2:
+            continue
+        for table, name in zip(tables, picked, strict=True):
+            if name is not None:
+                table[str(canonical)] = table.pop(name)
+
+
+def _ends(rev: str) -> list[str]:
+    """A range names its two ends, as ``git diff A..B`` takes them (an empty end is HEAD);
+    ``A...B`` and ``^A`` select commits, not two runs: refused, naming what compare takes."""
+    if rev.startswith("^") or "..." in rev:
+        left, _, right = rev.partition("...")
+        hint = f"name its two ends: gitlog compare {left or 'HEAD'} {right or 'HEAD'}" \
+            if "..." in rev else "name the runs themselves: gitlog compare baseline high-lr"
+        raise RevisionError(rev, "compare takes runs, not a set of commits", hint=hint)
+    if ".." in rev:
+        left, _, right = rev.partition("..")
+        return [left or "HEAD", right or "HEAD"]
+    return [rev]
+
+
 def compare(*runs: str | Sequence[str], revs: str | Sequence[str] = (), changed: bool = False,
             repo: str | Path | Repo = ".") -> Comparison:
     """Compare two or more runs (commits, experiment names or run ids), named one by one
-    or in a list (or as ``revs=``, its name before); ``changed``: only the keys that
-    differ (``--changed``).
+    or in a list (or as ``revs=``, its name before); ``A..B`` names A and B, as for
+    ``git diff``; ``changed``: only the keys that differ (``--changed``).
 
         c = gitlog.compare("baseline", "high-lr")        # or compare(["baseline", "high-lr"])
         [r for r in c.section("params") if r.changed]
@@ -88,6 +117,7 @@ def compare(*runs: str | Sequence[str], revs: str | Sequence[str] = (), changed:
     config = load(repo.root)
     # one name is one run, not its characters; a list names several
     revs = [rev for item in (*runs, revs) for rev in ([item] if isinstance(item, str) else item)]
+    revs = [end for rev in revs for end in _ends(rev)]
     if len(revs) < 2:
         raise GitlogError("compare needs at least two runs",
                           hint="name them: gitlog compare baseline high-lr")
@@ -118,6 +148,8 @@ def compare(*runs: str | Sequence[str], revs: str | Sequence[str] = (), changed:
     rows: list[CompareRow] = []
     for section in ("params", "metrics", "data", "model"):
         tables = [flatten(getattr(r, section) or {}) for r in records]
+        if section == "metrics":
+            _join_series(config, tables)
         keys = sorted({k for t in tables for k in t})
         for key in keys:
             values = [t.get(key) for t in tables]

@@ -82,25 +82,35 @@ class Facts:
             self.flat = flat
         return self.flat
 
-    def metric_names(self) -> list[str]:
-        """The names of every numeric metric, nan and infinite ones too (a diverged run
-        still logged its loss)."""
-        return list(flat_numbers(self.data()))
+    def values(self) -> dict[str, float | bool]:
+        """``metrics()`` and the booleans beside them (``converged: true``): what
+        ``--where`` reads."""
+        flags = {k: v for k, v in flat_numbers(self.data(), flags=True).items()
+                 if v.__class__ is bool}
+        return {**self.metrics(), **flags} if flags else self.metrics()
 
-    def metric(self, names: list[str], *, finite: bool = True) -> float | None:
+    def metric_names(self) -> list[str]:
+        """The names of every metric: numbers, nan and infinite ones too (a diverged run
+        still logged its loss), and booleans."""
+        return list(flat_numbers(self.data(), flags=True))
+
+    def metric(self, names: list[str], *, finite: bool = True,
+               flags: bool = False) -> float | bool | None:
         """The value of the first of ``names`` this run has (as ``metrics()`` would give
         it), looked up without flattening when the name has no '/'; ``finite=False``:
-        nan and infinities count as values too."""
+        nan and infinities count as values too; ``flags``: so do true and false."""
         tree = self.tree if self.tree is not None else self.data()
         for name in names:
             if "/" in name:
-                value = (self.metrics() if finite else flat_numbers(self.data())).get(name)
-                if value is not None:
+                value = (self.metrics() if finite and not flags else
+                         flat_numbers(self.data(), flags=flags)).get(name)
+                if value is not None and (not finite or value - value == 0):
                     return value
                 continue
             found: Any = tree.get(name)
             kind = found.__class__
-            if kind is int or (kind is float and (not finite or found - found == 0)):
+            if kind is int or (kind is float and (not finite or found - found == 0)) or \
+                    (flags and kind is bool):
                 return found  # type: ignore[no-any-return]
         return None
 
@@ -109,7 +119,7 @@ def _tree(text: str) -> dict[str, Any]:
     """The mapping a stored (valid) metrics.json text holds."""
     try:
         tree = _SCAN(text, _SPACE(text, 0).end())[0]
-    except (StopIteration, ValueError):
+    except (StopIteration, ValueError, RecursionError):
         return {}
     return tree if tree.__class__ is dict else {}  # type: ignore[no-any-return]
 
@@ -124,17 +134,27 @@ def parse_run_yaml(data: bytes) -> dict[str, Any]:
         return {}
 
 
-def flat_numbers(tree: Any, prefix: str = "", out: dict[str, float] | None = None) -> \
-        dict[str, float]:
-    """metrics.json -> {'train/loss': 0.3, ...}: finite-or-not numbers only, bools dropped."""
+def flat_numbers(tree: Any, prefix: str = "", out: dict[str, Any] | None = None, *,
+                 flags: bool = False) -> dict[str, Any]:
+    """metrics.json -> {'train/loss': 0.3, ...}: finite-or-not numbers only, booleans
+    too with ``flags`` (text, lists and nulls are no metric values)."""
     out = {} if out is None else out
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat_numbers(value, name + "/", out)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            out[name] = value
+    stack = [(prefix, iter(tree.items()))]  # no recursion: JSON nests as deep as it likes
+    while stack:
+        prefix, items = stack[-1]
+        for key, value in items:
+            if isinstance(value, dict):
+                stack.append((f"{prefix}{key}/", iter(value.items())))
+                break
+            if isinstance(value, (int, float)) and (flags or not isinstance(value, bool)):
+                out[f"{prefix}{key}"] = value
+        else:
+            stack.pop()
     return out
+
+
+_JSON_KINDS = {list: "a JSON array", str: "a JSON string", int: "a JSON number",
+               float: "a JSON number", bool: "JSON true or false", type(None): "JSON null"}
 
 
 def parse_metrics(data: bytes) -> tuple[dict[str, Any] | None, str | None, str | None]:
@@ -144,14 +164,16 @@ def parse_metrics(data: bytes) -> tuple[dict[str, Any] | None, str | None, str |
         tree, end = _SCAN(text, 0)
         if tree.__class__ is dict and (end == len(text) or not text[end:].strip(" \t\n\r")):
             return tree, text, None
-    except (UnicodeDecodeError, StopIteration, ValueError):
+    except (UnicodeDecodeError, StopIteration, ValueError, RecursionError):
         pass
     try:  # the slow path words the error as json.loads does
         tree = json.loads(data)
     except ValueError as exc:
         return None, None, f"is not valid JSON ({exc})"
+    except RecursionError:
+        return None, None, "is nested too deeply to read"
     if not isinstance(tree, dict):
-        return None, None, f"holds a JSON {type(tree).__name__}, not an object"
+        return None, None, f"holds {_JSON_KINDS.get(type(tree), 'a JSON value')}, not an object"
     return tree, json.dumps(tree), None
 
 

@@ -6,6 +6,7 @@
     not        := "not" not | "(" expr ")" | comparison
     comparison := operand OP operand          OP: < <= > >= == = !=
     operand    := field | number | 'string' | "string" | true | false
+    number     := 3 | -0.5 | .5 | 1. | 1e-3 | 1_000 | 0x1F | 0o17 | 0b101 (as YAML 1.2 has them)
     field      := params.NAME | metrics.NAME | params.`KEY` | metrics.`KEY` | `KEY` | NAME
 
 Fields: ``params.NAME`` and ``metrics.NAME`` (nested names with ``.`` or ``/``:
@@ -37,7 +38,9 @@ KEYWORDS = ("and", "or", "not", "true", "false")
 OPERATORS = ("<=", ">=", "==", "!=", "<", ">", "=")
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
-  | (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.]))
+  | (?P<number>[-+]?(?:0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+
+                      |(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)
+                       (?:[eE][-+]?\d(?:_?\d)*)?)(?![\w.]))
   | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
   | (?P<quoted>`(?:[^`\\]|\\.)*`)
   | (?P<op><=|>=|==|!=|<|>|=)
@@ -48,6 +51,8 @@ HINT = ("write comparisons joined by and/or/not, e.g. "
         "--where \"params.lr < 0.1 and metrics.accuracy >= 0.9\"")
 QUOTE_HINT = ("put a name with other characters in backticks, with \\` for a backtick "
               "inside: --where 'metrics.`f1@0.5` > 0.8'")
+NUMBER_HINT = "write numbers as params.yaml holds them: 1000, 1_000, -.5, 1e-3, 0x1F"
+_BAD_NUMBER = re.compile(r"[-+]?\.?\d[\w.]*(?:[eE][-+]\w*)?")
 _PLAIN = re.compile(r"[A-Za-z_][\w.\-/]*")
 
 Getter = Callable[[dict[str, Any]], Any]
@@ -152,6 +157,17 @@ def spell(section: str, key: str) -> str:
     return key if plain else _backticked(key)
 
 
+def number(text: str) -> int | float:
+    """A number of the filter as params.yaml holds it: ``1_000``, ``0x1F``, ``0o17``,
+    ``0b101`` are ints, ``1e-3``, ``.5``, ``1.`` floats (Python's and YAML 1.2's spellings)."""
+    digits = text.replace("_", "")
+    body = digits.lstrip("+-")
+    if body[:2].lower() in ("0x", "0o", "0b"):
+        value = int(body, 0)
+        return -value if digits.startswith("-") else value
+    return float(digits) if any(c in body for c in ".eE") else int(digits)
+
+
 def _tokens(text: str) -> list[tuple[str, str, int]]:
     out = []
     pos = 0
@@ -164,6 +180,9 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
             if text[pos] in "'\"":
                 raise FilterError(text, pos, "the string opened here has no closing "
                                   f"{text[pos]}")
+            bad = _BAD_NUMBER.match(text, pos)
+            if bad:
+                raise FilterError(text, pos, f"{bad.group()} is not a number", hint=NUMBER_HINT)
             raise FilterError(text, pos, f"unexpected {text[pos]!r}")
         kind = m.lastgroup or ""
         if kind != "space":
@@ -341,8 +360,7 @@ def parse(text: str) -> Filter:
             raise FilterError(text, len(text), "expected a field or a value, got the end")
         kind, value, at = take()
         if kind == "number":
-            return _Constant(float(value) if any(c in value for c in ".eE") else int(value),
-                             value)
+            return _Constant(number(value), value)
         if kind == "string":
             body = value[1:-1].replace("\\" + value[0], value[0]).replace("\\\\", "\\")
             return _Literal(body, at)

@@ -330,6 +330,25 @@ def one_metric(metric: Any, query: str) -> str:
     return metric
 
 
+_NEEDS = {"best": "best ranks numbers", "blame": "blame ranks changes of a number",
+          "bisect": "bisect compares a number with --threshold"}
+
+
+def only_flags_error(metric: str, query: str) -> GitlogError:
+    """``best``, ``blame`` and ``bisect`` go by numbers: a metric every run logged as true
+    or false has no order and no delta (``history`` and ``compare`` show it; ``--where``
+    tests it)."""
+    from shlex import quote
+
+    from .filters import spell
+
+    return GitlogError(f"{metric} holds true or false, not a number, in every run that "
+                       f"logged it: {_NEEDS[query]}",
+                       hint=f"see it run by run: gitlog history -m {quote(metric)}; keep the "
+                            f"runs where it is true: gitlog best -m METRIC --where "
+                            f"{quote(spell('metrics', metric) + ' == true')}")
+
+
 def no_metric_error(known: list[str], metrics: list[str], step: str | None) -> GitlogError:
     """No run has ``metrics``: say which metrics the runs do have (not ``step``, the
     number of the last step, unless it is all they have)."""

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from .steps import StepPoints
 
-ROWS_VERSION = "4"  # 4: float noise is no change (3: every control character escaped)
+ROWS_VERSION = "5"  # 5: booleans are values (4: float noise is no change)
 SEP = "\x1f"
 _PATHS = "\x1e"  # between the paths of a raw code-changes field
 _FIRST = "\x15"  # raw code changes of a line's first run: nothing to compare with
@@ -135,11 +135,16 @@ class Narrowed:
         return (narrow(line, keep) for line in self.lines)
 
 
-def number(text: str) -> int | float | None:
-    """A stored number: as ``repr`` wrote it (an int stays an int)."""
+def number(text: str) -> int | float | bool | None:
+    """A stored number: as ``repr`` wrote it (an int stays an int), or true/false."""
     if not text:
         return None
-    return float(text) if "." in text or "e" in text or "n" in text else int(text)
+    if "." in text or "e" in text or "n" in text:
+        try:
+            return float(text)
+        except ValueError:  # (costs nothing when not raised)
+            return text == "true"
+    return int(text)
 
 
 def _text(field: str) -> str:
@@ -672,10 +677,11 @@ def make_rows(repo: Repo, config: Config, index: Index, specs: list[MetricSpec],
                 value: Any = parsed.get(plain)
                 kind = value.__class__
                 values = (value,) if kind is float or kind is int and -_BIG < value < _BIG \
-                    else (_finite_or_inf(value),) if kind is int else none
+                    else (_finite_or_inf(value),) if kind is int else \
+                    (value,) if kind is bool else none
             else:  # (a nan or inf is a value: a diverged run)
                 probe.tree, probe.flat = parsed, None
-                values = tuple([_finite_or_inf(probe.metric(n, finite=False))
+                values = tuple([_finite_or_inf(probe.metric(n, finite=False, flags=True))
                                 for n in names])
             raw, cells, latest = _metric_cells(values, old, lowers)
             if copy:  # a rebased or picked copy: no row; the next run compares with it
@@ -752,6 +758,7 @@ def _merged(state: dict[str, tuple], parents: str, ident: str) -> tuple | None:
 
 _NO_RAW = ("", "", "")
 _NO_SHOWN = ("", "", "", "")
+_FLAGS = {v: ((t, "", ""), (t, "", "", "")) for v, t in ((True, "true"), (False, "false"))}
 
 
 def change(value: float, before: float,
@@ -792,8 +799,9 @@ def _cells_of(value: float | None, before: float | None,
     """One metric's raw (value, delta, %) and shown (value, delta, %, verdict) cells."""
     if value is None:
         return _NO_RAW, _NO_SHOWN
-    if before is None:
-        return (repr(value), "", ""), (_shown(value), "", "", "")
+    if before is None or value.__class__ is bool:  # a boolean: shown, never compared
+        return _FLAGS[value] if value.__class__ is bool else \
+            ((repr(value), "", ""), (_shown(value), "", "", ""))
     delta, pct, verdict = change(value, before, lower)
     verdict = verdict or ""
     if delta is None:  # a diverged value (``before`` is the line's latest finite one)
@@ -811,7 +819,8 @@ def _metric_cells(values: tuple, old: tuple, lowers: list[bool]) -> tuple[tuple 
     if len(values) == 1:  # the usual query
         value = values[0]
         raw, shown = _cells_of(value, old[0], lowers[0])
-        return raw, shown, old if value is None or value - value != 0 else values
+        return raw, shown, old if value is None or value - value != 0 or \
+            value.__class__ is bool else values
     raws: list[str] = []
     shows: list[str] = []
     for value, before, lower in zip(values, old, lowers, strict=True):
@@ -819,7 +828,7 @@ def _metric_cells(values: tuple, old: tuple, lowers: list[bool]) -> tuple[tuple 
         raws += raw
         shows += shown
     # the next run compares with the latest finite value on the line
-    latest = tuple([b if v is None or v - v != 0 else v
+    latest = tuple([b if v is None or v - v != 0 or v.__class__ is bool else v
                     for v, b in zip(values, old, strict=True)])
     return raws, shows, latest
 

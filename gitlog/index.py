@@ -30,7 +30,8 @@ TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
     from typing import Any
 
-SCHEMA = "12"  # 12: a run.yaml taken unchanged from the first parent is not the commit's
+SCHEMA = "13"  # 13: a metrics.json that is no object is named in JSON's words (null, array)
+# 12: a run.yaml taken unchanged from the first parent is not the commit's
 FILE = "index.sqlite"
 KEEP_WALKS = 16
 KEEP_USED = 600.0  # seconds: a walk used this recently is kept (a query may be reading it)

@@ -13,7 +13,7 @@ from .details import details
 from .errors import GitlogError
 from .filters import parse
 from .git import Repo
-from .historyquery import metric_names, no_metric_error, one_metric
+from .historyquery import metric_names, no_metric_error, one_metric, only_flags_error
 from .index import Index
 from .logdirs import moved_note
 from .runlog import collect, no_runs_error, walk_notes
@@ -64,15 +64,17 @@ def query_best(metric: str | Sequence[str], *, maximize: bool | None = None,
             raise no_runs_error(revs, not revs, log.fell_back, repo=repo, config=config)
         candidates = []
         for entry in log.runs:
-            flat = entry.facts.metrics()
+            flat = entry.facts.values()  # the numbers, and booleans for --where
             value = next((flat[n_] for n_ in names if n_ in flat), None)
-            if value is not None:
+            if value is not None and value.__class__ is not bool:
                 candidates.append((entry, value, flat))
         if not candidates:
             if any(e.facts.metric(names, finite=False) is not None for e in log.runs):
                 raise GitlogError(f"no run has a finite {metric}: every run that logged it "
                                   "diverged (nan or infinite), and best ranks none of those",
                                   hint=f"see them with: gitlog history -m {quote(metric)} --all")
+            if any(e.facts.metric(names, flags=True) is not None for e in log.runs):
+                raise only_flags_error(metric, "best")
             raise no_metric_error(log.metric_names(), [metric], None)
         extra = details(repo, config, index, [e.facts.commit for e, _, _ in candidates]) \
             if condition is not None and condition.needs_params else {}

@@ -16,7 +16,13 @@ from pathlib import Path
 
 from .config import Config, load
 from .git import Repo
-from .historyquery import HistoryResult, metric_names, no_metric_error, query_history
+from .historyquery import (
+    HistoryResult,
+    metric_names,
+    no_metric_error,
+    only_flags_error,
+    query_history,
+)
 from .historyrows import change
 from .index import Index
 from .runlog import RunEntry, RunLog, code_changes
@@ -30,7 +36,7 @@ __all__ = ["HistoryResult", "HistoryRow", "HistoryTable", "MetricChange", "build
 class MetricChange:
     """One metric in one run, against the previous run on its line that has it."""
 
-    value: float | None = None
+    value: float | bool | None = None  # a boolean metric: true or false, no delta
     delta: float | None = None
     pct: float | None = None
     verdict: str | None = None  # better | worse | same
@@ -150,6 +156,10 @@ def build_table(repo: Repo, config: Config, index: Index, log: RunLog, metrics: 
         if log.key:
             index.put_column(log.key, key, json.dumps(cells[m]))
     if log.runs and all(v is None for m in metrics for v in cells[m][0]):
+        for m in metrics if which is None else ():  # (blame's numbers: deltas)
+            names = metric_names(config, m)
+            if any(r.facts.metric(names, flags=True) is not None for r in log.runs):
+                raise only_flags_error(m, "blame")
         raise no_metric_error(log.metric_names(), metrics, step)
     changes = code_changes(repo, config, index, log)
     return HistoryTable(log.runs, metrics, cells, changes)

@@ -418,8 +418,12 @@ def complete(repo: Repo, log_dir: str, records: Iterable[Record]) -> None:
     if not todo:
         return
     answers = repo.read_objects([spec for r in todo for spec in _specs(log_dir, r)]).result()
-    for i, rec in enumerate(todo):
-        _fill(rec, *answers[3 * i:3 * i + 3])
+    again = [rec for i, rec in enumerate(todo) if _fill(rec, *answers[3 * i:3 * i + 3])]
+    if again:
+        metrics_path = log_paths(log_dir)[1]
+        found = repo.read_objects([f"{r.facts.commit}^:{metrics_path}" for r in again]).result()
+        for rec, got in zip(again, found, strict=True):
+            _parents_run(rec, got)
 
 
 class Completer:
@@ -438,7 +442,9 @@ class Completer:
         for spec in _specs(self.log_dir, rec):
             found = self.reader.lookup(spec)
             got.append(None if found is None else (found[1], found[2], found[0]))
-        _fill(rec, *got)
+        if _fill(rec, *got):
+            found = self.reader.lookup(f"{rec.facts.commit}^:{log_paths(self.log_dir)[1]}")
+            _parents_run(rec, None if found is None else (found[1], found[2], found[0]))
 
     def close(self) -> None:
         if self.reader is not None:
@@ -455,14 +461,16 @@ def _specs(log_dir: str, rec: Record) -> tuple[str, str, str]:
 
 def _fill(rec: Record, run_blob: tuple[str, bytes, str] | None,
           metrics: tuple[str, bytes, str] | None,
-          parent_run: tuple[str, bytes, str] | None = None) -> None:
+          parent_run: tuple[str, bytes, str] | None = None) -> bool:
     """Complete ``rec``'s facts from its run.yaml and metrics.json answers
     ((type, content, id) each, None when missing). A run.yaml the commit took unchanged
     from its first parent (``parent_run``: metrics committed by hand on top of a run)
     is that earlier run's, and gives this one only its experiment
-    (``layout.run_yaml``)."""
+    (``layout.run_yaml``). True when it holds metrics.json and no run.yaml of its own:
+    ``_parents_run`` must then see whether its metrics are its first parent's too."""
     facts = rec.facts
     rec.pending = False
+    own = False
     if run_blob is not None and run_blob[0] == "blob":
         info = parse_run_yaml(run_blob[1])
         facts.experiment = facts.experiment or info.get("experiment")
@@ -470,8 +478,19 @@ def _fill(rec: Record, run_blob: tuple[str, bytes, str] | None,
             facts.run_id = facts.run_id or info.get("id")
             facts.status = facts.status or info.get("status")
             facts.code_commit = facts.code_commit or code_commit(info.get("code_commit"))
-            facts.has_run = True
+            facts.has_run = own = True
     if facts.metrics_blob is None and metrics is not None and metrics[0] == "blob":
         facts.has_run = True
         facts.metrics_blob = metrics[2]
         facts.tree, facts.text, facts.error = parse_metrics(metrics[1])
+    return not own and facts.run_id is None and facts.metrics_blob is not None
+
+
+def _parents_run(rec: Record, parent_metrics: tuple[str, bytes, str] | None) -> None:
+    """A commit whose run files are both its first parent's holds no run of its own: a
+    merge (of main into an experiment, say) that the walk lists as the other side
+    differs, not a run of the same values again."""
+    facts = rec.facts
+    if parent_metrics is not None and parent_metrics[2] == facts.metrics_blob:
+        facts.has_run = False
+        facts.metrics_blob = facts.tree = facts.text = facts.error = None

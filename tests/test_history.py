@@ -83,8 +83,8 @@ def test_formats_hold_the_same_content_and_stdout_is_clean(twoexp: tuple[Path, d
     def text(value: object) -> str:
         if value is None:
             return ""
-        if isinstance(value, list):
-            return ", ".join(value)
+        if isinstance(value, list):  # as JSON writes it: a file name may hold ", "
+            return json.dumps(value)
         return repr(value) if isinstance(value, float) else str(value)
 
     assert parsed == [{k: text(v) for k, v in r.items()} for r in rows]
@@ -450,6 +450,7 @@ def test_malformed_metrics_warned_with_commit_and_skipped(tmp_path: Path) -> Non
     r2 = b.run("m", '{"loss": 0.5,', parents=[r1], run_id="r2")
     r3 = b.run("m", {"loss": 0.25}, parents=[r2], run_id="r3")
     r4 = b.run("m", "[1, 2]", parents=[r3], run_id="r4")
+    r5 = b.run("m", "null", parents=[r4], run_id="r5")  # was "a JSON NoneType"
     repo = tmp_path / "p"
     shas = b.write(repo)
     for _ in range(2):  # cold, then from the cache: same rows, same warnings
@@ -460,7 +461,10 @@ def test_malformed_metrics_warned_with_commit_and_skipped(tmp_path: Path) -> Non
             [(shas[r1][:10], 1.0, None), (shas[r3][:10], 0.25, -0.75)]
         assert f"warning: commit {shas[r2][:10]}: .gitlog/metrics.json is not valid JSON" \
             in proc.stderr
-        assert f"commit {shas[r4][:10]}: .gitlog/metrics.json holds a JSON list" in proc.stderr
+        assert f"commit {shas[r4][:10]}: .gitlog/metrics.json holds a JSON array, not an " \
+            "object; skipped" in proc.stderr
+        assert f"commit {shas[r5][:10]}: .gitlog/metrics.json holds JSON null, not an " \
+            "object; skipped" in proc.stderr
     for query in (["best", "-m", "loss"], ["blame", "-m", "loss", "exp/m"]):  # the same
         proc = run_cli(*query, cwd=repo)
         assert f"warning: commit {shas[r2][:10]}: .gitlog/metrics.json is not valid JSON" \
@@ -655,7 +659,7 @@ def test_without_metric_history_shows_the_key_metrics_the_runs_have(tmp_path: Pa
     assert proc.stdout.splitlines() == [
         "commit,date,experiment,subject,loss,loss_delta,loss_pct,loss_verdict,code_changes",
         f"{sha[r1][:10]},{iso(r1)},r,r: run run-r-2,0.5,,,,",
-        f"{sha[r2][:10]},{iso(r2)},r,r: run run-r-3,0.4,-0.1,-20.0,better,"]
+        f"{sha[r2][:10]},{iso(r2)},r,r: run run-r-3,0.4,-0.1,-20.0,better,[]"]
     table = run_cli("history", "--all", cwd=repo)
     assert table.returncode == 0 and table.stdout.startswith("loss  █▁  0.5 -> 0.4")
     assert [list(r.metrics) for r in gitlog.history(all=True, repo=repo)] == [["loss"]] * 2
@@ -1392,3 +1396,155 @@ def test_a_percent_threshold_counts_any_worsening_from_zero(tmp_path: Path) -> N
     rows = history_json(repo, "-m", "error_rate", "w", "--regressions=5%")
     assert [(r["commit"], r["error_rate_pct"]) for r in rows] == [(shas[r2][:10], None)]
     assert shas[r3]  # +1%: under the threshold
+
+
+def test_booleans_in_metrics_json_are_values_in_every_query(tmp_path: Path) -> None:
+    """metrics.json's `converged: true` showed in compare, but history said "no run has
+    the metric converged", best --where that no run had metrics.converged, and the hint
+    of a misspelled metric left it out. A boolean is now a value wherever a metric is
+    listed (as `dvc metrics show` lists it), with no delta, %, verdict or sparkline point
+    (it has no order); best and blame, which rank numbers, say why they cannot rank it."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0, "converged": False, "eval": {"ok": False}}, parents=[c0])
+    r2 = b.run("a", {"loss": 0.5, "converged": True, "eval": {"ok": True}}, parents=[r1],
+               code={"train.py": "y\n"})
+    r3 = b.run("a", {"loss": 0.4, "converged": 1, "eval": {"ok": True}}, parents=[r2])
+    r4 = b.run("a", {"loss": 0.2, "converged": 3}, parents=[r3])
+    sha = b.write(tmp_path)
+    for _ in range(2):  # walked, then from the cache
+        rows = history_json(tmp_path, "-m", "converged,eval/ok", "a")
+        assert [(r["commit"], r["converged"], r["converged_delta"], r["converged_verdict"],
+                 r["eval/ok"], r["eval/ok_delta"]) for r in rows] == [
+            (sha[r1][:10], False, None, None, False, None),
+            (sha[r2][:10], True, None, None, True, None),
+            (sha[r3][:10], 1, None, None, True, None),  # a number after booleans: the first
+            (sha[r4][:10], 3, 2.0, "better", None, None)]
+        assert [r["converged"] for r in history_json(tmp_path, "-m", "converged", "a")] == \
+            [False, True, 1, 3]
+    proc = run_cli("history", "-m", "converged,eval/ok", "a", "--format", "csv", cwd=tmp_path)
+    assert [(r["converged"], r["converged_delta"], r["eval/ok"]) for r in
+            csv.DictReader(io.StringIO(proc.stdout))] == [
+        ("false", "", "false"), ("true", "", "true"), ("1", "", "true"), ("3", "2.0", "")]
+    table = run_cli("history", "-m", "converged", "a", cwd=tmp_path).stdout.splitlines()
+    assert table[0] == "converged    ▁█  1 -> 3 over 2 runs (higher is better)"
+    assert [line.split()[6] for line in table[-4:]] == ["false", "true", "1", "3"]
+    md = run_cli("history", "-m", "eval/ok", "a", "--format", "markdown", cwd=tmp_path)
+    assert [line.split("|")[5].strip() for line in md.stdout.splitlines()[2:]] == \
+        ["false", "true", "true", ""]
+    api = gitlog.history("eval/ok", "a", repo=tmp_path)
+    assert [(r.metrics["eval/ok"].value, r.metrics["eval/ok"].delta) for r in api] == \
+        [(False, None), (True, None), (True, None), (None, None)]
+    best = run_cli("best", "-m", "loss", "--where", "metrics.eval/ok == true and "
+                   "not converged == false", "--format", "json", cwd=tmp_path)
+    assert [(r["commit"], r["metrics.eval/ok"], r["converged"])
+            for r in json.loads(best.stdout)] == [(sha[r3][:10], True, 1),
+                                                   (sha[r2][:10], True, True)]
+    for query, why in (("best", "best ranks numbers"),
+                       ("blame", "blame ranks changes of a number"),
+                       ("bisect", "bisect compares a number with --threshold")):
+        extra = ["--threshold", "0.5", "--good", sha[r1], "--bad", sha[r3], "--", "true"] \
+            if query == "bisect" else []
+        proc = run_cli(query, "-m", "eval/ok", *extra, cwd=tmp_path)
+        assert (proc.returncode, proc.stdout) == (1, "")
+        assert proc.stderr == (
+            f"Error: eval/ok holds true or false, not a number, in every run that logged it: "
+            f"{why}\nhint: see it run by run: gitlog history -m eval/ok; keep "
+            "the runs where it is true: gitlog best -m METRIC --where 'metrics.eval/ok == "
+            "true'\n")
+    proc = run_cli("history", "-m", "eval/k", "a", cwd=tmp_path)
+    assert proc.stderr.endswith("hint: metrics in these runs: converged, eval/ok, loss\n")
+
+
+def test_main_merged_into_an_experiment_is_no_run(tmp_path: Path) -> None:
+    """Merging main into exp/a (to pick up a fix) made the merge a run of its own in
+    history, best and blame: the run before it again, delta 0, 'same', credited with
+    main's files; gitlog ls counted two runs where history showed three. A merge that
+    keeps its first parent's run files holds no run; the next run's code changes include
+    what the merge brought."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    a1 = b.run("a", {"loss": 1.0}, parents=[c0], code={"train.py": "a1\n"})
+    m1 = b.commit("main", {"util.py": "u\n"}, message="main: util", parents=[c0])
+    merge = b.commit("exp/a", {"util.py": "u\n"}, message="Merge branch 'main' into exp/a",
+                     parents=[a1, m1])
+    a2 = b.run("a", {"loss": 0.8}, parents=[merge], code={"model.py": "m\n"})
+    sha = b.write(tmp_path)
+    for _ in range(2):  # walked, then from the cache
+        for args in (["a"], ["--all"], ["a", "--first-parent"]):
+            assert [(r["commit"], r["loss_delta"], r["code_changes"])
+                    for r in history_json(tmp_path, "-m", "loss", *args)] == [
+                (sha[a1][:10], None, None), (sha[a2][:10], -0.2, ["model.py", "util.py"])]
+        best = run_cli("best", "-m", "loss", "--format", "json", cwd=tmp_path)
+        assert [r["commit"] for r in json.loads(best.stdout)] == [sha[a2][:10], sha[a1][:10]]
+        blame = run_cli("blame", "-m", "loss", "--all", "--format", "json", cwd=tmp_path)
+        assert [(r["commit"], r["files"]) for r in json.loads(blame.stdout)] == \
+            [(sha[a2][:10], ["model.py", "util.py"])]
+    assert [r.commit for r in gitlog.history("loss", all=True, repo=tmp_path)] == \
+        [sha[a1], sha[a2]]
+
+
+def test_runs_of_one_second_link_to_their_own_line(tmp_path: Path) -> None:
+    """Every run committed in the same second (scripts, CI): git orders the tie its own
+    way, yet each delta is against the run before it on its own line, walked or read
+    from the cache after new runs landed in that second too, and with --first-parent."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"}, at=5)
+    a1 = b.run("a", {"loss": 1.0}, parents=[c0], at=5)
+    a2 = b.run("a", {"loss": 0.9}, parents=[a1], code={"train.py": "a2\n"}, at=5)
+    b1 = b.run("b", {"loss": 5.0}, parents=[a1], code={"b.py": "b1\n"}, at=5)
+    a3 = b.run("a", {"loss": 0.7}, parents=[a2], at=5)
+    b2 = b.run("b", {"loss": 4.0}, parents=[b1], code={"b.py": "b2\n"}, at=5)
+    sha = b.write(tmp_path)
+    name = {sha[m][:10]: n for n, m in (("a1", a1), ("a2", a2), ("b1", b1), ("a3", a3),
+                                        ("b2", b2))}
+
+    def links(*args: str) -> set[tuple]:
+        return {(name.get(r["commit"], r["subject"]), r["loss_delta"], tuple(r["code_changes"])
+                 if r["code_changes"] is not None else None)
+                for r in history_json(tmp_path, "-m", "loss", *args)}
+
+    expected = {("a1", None, None), ("a2", -0.1, ("train.py",)), ("a3", -0.2, ()),
+                ("b1", 4.0, ("b.py",)), ("b2", -1.0, ("b.py",))}
+    for args in (["--all"], ["--all", "--first-parent"]):
+        assert links(*args) == expected
+    same_second = {"GIT_COMMITTER_DATE": f"{BASE + 300} +0000",
+                   "GIT_AUTHOR_DATE": f"{BASE + 300} +0000"}
+    for branch, loss in (("b", 3.5), ("a", 0.5), ("b", 3.0)):  # new runs, that second too
+        git(tmp_path, "checkout", "-q", f"exp/{branch}")
+        (tmp_path / ".gitlog" / "metrics.json").write_text(f'{{"loss": {loss}}}\n')
+        git(tmp_path, "commit", "-q", "-am", f"{branch}: {loss}", env=same_second)
+    git(tmp_path, "checkout", "-q", "main")
+    expected |= {("b: 3.5", -0.5, ()), ("a: 0.5", -0.2, ()), ("b: 3.0", -0.5, ())}
+    for args in (["--all"], ["--all", "--first-parent"], ["--all"]):  # cached, then again
+        assert links(*args) == expected, args
+    shutil.rmtree(tmp_path / ".git" / "gitlog")
+    assert links("--all") == expected
+
+
+def test_a_metrics_json_nested_too_deeply_is_warned_and_skipped(tmp_path: Path) -> None:
+    """A metrics.json nested thousands of levels deep (a runaway logger) stopped history,
+    best, blame, compare and show with 'unexpected RecursionError': it is malformed as an
+    unparsable one is, warned with its commit and skipped."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0])
+    r2 = b.run("a", '{"x": ' * 5000 + "1" + "}" * 5000, parents=[r1])
+    r3 = b.run("a", '{"loss": 0.5, "d": ' + "[" * 100_000 + "]" * 100_000 + "}", parents=[r2])
+    r4 = b.run("a", {"loss": 0.4}, parents=[r3], code={"train.py": "y\n"})
+    sha = b.write(tmp_path)
+    warned = [f"warning: commit {sha[r][:10]}: .gitlog/metrics.json is nested too deeply to "
+              "read; skipped" for r in (r2, r3)]
+    for query in (["history", "-m", "loss", "a"], ["best", "-m", "loss"],
+                  ["blame", "-m", "loss", "a"]):
+        proc = run_cli(*query, "--format", "json", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert sorted(proc.stderr.splitlines()) == sorted(warned), query
+        assert {r["commit"] for r in json.loads(proc.stdout)} <= {sha[r1][:10], sha[r4][:10]}
+    assert [(r["commit"], r["loss_delta"]) for r in history_json(tmp_path, "-m", "loss", "a")] \
+        == [(sha[r1][:10], None), (sha[r4][:10], -0.6)]
+    for query in (["compare", sha[r3], sha[r4]], ["show", sha[r2]]):
+        proc = run_cli(*query, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert "metrics.json is nested too deeply to read; its metrics are shown as missing" \
+            in proc.stderr

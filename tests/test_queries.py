@@ -119,6 +119,22 @@ def test_compare_needs_two_runs(twoexp: tuple[Path, dict]) -> None:
     assert [r.key for r in api.section("params") if r.changed] == ["lr"]
 
 
+def test_compare_takes_a_range_as_its_two_ends(twoexp: tuple[Path, dict]) -> None:
+    """'compare a..b' (a range, as history takes) said 'compare needs at least two runs':
+    it names two runs, as 'git diff a..b' does; A...B and ^A select commits: refused."""
+    repo, c = twoexp
+    out = cli_json(repo, "compare", "exp/a..exp/b")
+    assert [r["commit"] for r in out["runs"]] == [c["a4"], c["b2"]]
+    assert out == cli_json(repo, "compare", "a", "b")
+    assert [r.commit for r in gitlog.compare("b..a", repo=repo).runs] == [c["b2"], c["a4"]]
+    for rev, hint in (("a...b", "name its two ends: gitlog compare a b"),
+                      ("^a", "name the runs themselves: gitlog compare baseline high-lr")):
+        proc = run_cli("compare", rev, "b", cwd=repo)
+        assert (proc.returncode, proc.stdout) == (1, "")
+        assert proc.stderr == (f"Error: compare takes runs, not a set of commits: {rev}\n"
+                               f"hint: {hint}\n")
+
+
 def test_compare_refuses_one_run_named_twice(twoexp: tuple[Path, dict]) -> None:
     # its two columns had one label: JSON rows kept one of them, CSV had two alike
     repo, c = twoexp
@@ -875,3 +891,92 @@ def test_best_where_reads_a_series_of_metrics_aliases_as_m_does(
     rows = cli_json(repo, "best", "-m", "loss", "--where", "metrics.acc >= 0.6 and loss < 1")
     assert [(r["commit"], r["metrics.acc"]) for r in rows] == [(c["a4"][:10], 0.75),
                                                               (c["a2"][:10], 0.6)]
+
+
+def test_where_takes_numbers_as_params_yaml_holds_them(tmp_path: Path) -> None:
+    """params.yaml holds 1_000, 1e-3, -.5 and 0x1F as numbers (YAML 1.2, as Python writes
+    them); --where refused 1_000 and 0x1F ("unexpected '1'"), so a user could not write the
+    value as it is in the file."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    b.run("a", {"loss": 1.0}, parents=[c0],
+          params={"batch": "1_000", "eps": "1e-3", "shift": "-.5", "mask": "0x1F"})
+    b.write(tmp_path)
+    for where in ("params.batch == 1_000", "params.batch == 1000", "params.batch == 1e3",
+                  "params.eps == 1e-3", "params.eps == 0.001", "params.eps < 1E-2",
+                  "params.shift == -.5", "params.shift == -0.5", "params.shift > -1.",
+                  "params.mask == 0x1F", "params.mask == 0x1f", "params.mask == 0o37",
+                  "params.mask == 0b1_1111", "params.mask == +31",
+                  "params.batch > 999.5 and params.batch < 1_000.5"):
+        rows = cli_json(tmp_path, "best", "-m", "loss", "--where", where)
+        assert [r["loss"] for r in rows] == [1.0], where
+    proc = run_cli("best", "-m", "loss", "--where", "params.batch == 1__000", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == ("Error: bad --where at column 17: 1__000 is not a number\n"
+                           "hint: write numbers as params.yaml holds them: 1000, 1_000, -.5, "
+                           "1e-3, 0x1F\n")
+
+
+def test_csv_cells_hold_lists_as_json_does(tmp_path: Path) -> None:
+    """history, blame and compare wrote a list in CSV joined by ", ": a file named
+    'we, ird.py' read as two files, no code changes ([]) as none known (null), and a param
+    list as the text '64, 32'; show wrote the same list as JSON. Every CSV cell holding a
+    list now holds it as JSON does, so json.loads gives JSON's content back."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0], params={"layers": "[64, 32]"})
+    r2 = b.run("a", {"loss": 0.5}, parents=[r1], params={"layers": "[64, 32, 16]"},
+               code={"we, ird.py": "y\n", 'q"x.py': "z\n"})
+    r3 = b.run("a", {"loss": 0.4}, parents=[r2], params={"layers": "[64, 32, 16]"})
+    sha = b.write(tmp_path)
+
+    def both(*args: str) -> tuple[list[dict], list[dict]]:
+        proc = run_cli(*args, "--format", "csv", cwd=tmp_path)
+        assert (proc.returncode, proc.stderr) == (0, "")
+        return cli_json(tmp_path, *args), list(csv.DictReader(io.StringIO(proc.stdout)))
+
+    rows, parsed = both("history", "-m", "loss", "a")
+    assert [r["code_changes"] for r in rows] == [None, ['q"x.py', "we, ird.py"], []]
+    assert [r["code_changes"] for r in parsed] == ["", '["q\\"x.py", "we, ird.py"]', "[]"]
+    assert [json.loads(r["code_changes"]) for r in parsed[1:]] == \
+        [r["code_changes"] for r in rows[1:]]
+    rows, parsed = both("blame", "-m", "loss", "a")
+    assert [json.loads(r["files"]) for r in parsed] == [r["files"] for r in rows] == \
+        [['q"x.py', "we, ird.py"]]
+    out = cli_json(tmp_path, "compare", sha[r1], sha[r3])
+    proc = run_cli("compare", sha[r1], sha[r3], "--format", "csv", cwd=tmp_path)
+    layers = next(r for r in csv.DictReader(io.StringIO(proc.stdout)) if r["key"] == "layers")
+    first, last = (f"{sha[r][:10]} (a)" for r in (r1, r3))
+    assert (layers[first], layers[last]) == ("[64, 32]", "[64, 32, 16]")
+    shown = next(r for r in out["rows"] if r["key"] == "layers")
+    assert (shown[first], shown[last]) == ([64, 32], [64, 32, 16])
+
+
+def test_compare_joins_a_renamed_metric_as_history_does(tmp_path: Path) -> None:
+    """With metrics.aliases {loss: [train/loss, train_loss]}, history linked a run's
+    train_loss to the next run's loss; compare showed them as two rows, each half blank,
+    with no delta. A series logged under different names is now one row, named as the
+    series; a name a run logged beside the one the series takes keeps its own row."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"train_loss": 1.0, "acc": 0.5}, parents=[c0])
+    r2 = b.run("a", {"loss": 0.6, "train_loss": 0.9}, parents=[r1])
+    r3 = b.run("b", {"train": {"loss": 1.5}}, parents=[c0])
+    sha = b.write(tmp_path)
+    (tmp_path / ".gitlog.yaml").write_text(
+        "metrics:\n  aliases:\n    loss: [train/loss, train_loss]\n")
+    out = cli_json(tmp_path, "compare", sha[r1], sha[r2], sha[r3])
+    l1, l2, l3 = (f"{sha[r][:10]} ({e})" for r, e in ((r1, "a"), (r2, "a"), (r3, "b")))
+    d2, d3 = sha[r2][:10], sha[r3][:10]
+    rows = {r["key"]: r for r in out["rows"] if r["section"] == "metrics"}
+    assert list(rows) == ["acc", "loss", "train_loss"]
+    assert rows["loss"] == {"section": "metrics", "key": "loss", "changed": "*",
+                            l1: 1.0, l2: 0.6, l3: 1.5,
+                            f"delta {d2}": -0.4, f"pct {d2}": -40.0, f"verdict {d2}": "better",
+                            f"delta {d3}": 0.5, f"pct {d3}": 50.0, f"verdict {d3}": "worse"}
+    assert [rows["train_loss"][label] for label in (l1, l2, l3)] == [None, 0.9, None]
+    history = cli_json(tmp_path, "history", "-m", "loss", "a")
+    assert [(r["loss"], r["loss_delta"]) for r in history] == [(1.0, None), (0.6, -0.4)]
+    (tmp_path / ".gitlog.yaml").unlink()  # no series: each name is its own row
+    keys = [r.key for r in gitlog.compare(sha[r1], sha[r3], repo=tmp_path).section("metrics")]
+    assert keys == ["acc", "train/loss", "train_loss"]

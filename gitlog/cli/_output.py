@@ -102,7 +102,7 @@ def cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:.6g}"
-    if isinstance(value, (dict, list)):
+    if isinstance(value, (dict, list, tuple)):  # CSV too: the cell reads back as JSON
         return json.dumps(_json_safe(value), ensure_ascii=False, default=str)
     return str(value)
 
@@ -133,6 +133,8 @@ def render(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str] | No
 def _csv_cell(value: Any) -> Any:
     if isinstance(value, float):
         return repr(value)
+    if value.__class__ is list and all(v.__class__ is str for v in value):
+        return "[" + ", ".join(map(_STRING, value)) + "]"  # as json.dumps writes it, faster
     return cell(value)
 
 

@@ -265,11 +265,8 @@ def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str
                 kinds: dict[str, str] | None = None, clip: int | None = None) -> str:
     """Rows as text: ``kinds`` marks columns 'delta' (signed) or 'pct' (signed, %);
     ``clip`` shortens longer table cells with '…' (JSON/CSV/Markdown keep them whole)."""
-    if fmt == "json":
+    if fmt in ("json", "csv"):  # a CSV cell holds a list as JSON does: ["a.py", "b.py"]
         return render(rows, fmt, columns)
-    if fmt == "csv":  # lists read as in the table: "a.py, b.py"
-        return render([{c: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v
-                        for c, v in r.items()} for r in rows], fmt, columns)
     kinds = kinds or {}
     return format_columns([(c, [r.get(c) for r in rows], kinds.get(c)) for c in columns], fmt,
                           clip)

@@ -57,8 +57,9 @@ def _code_rows(comparison: Any) -> list[dict[str, Any]]:
 def compare(revs: tuple[str, ...], only_changed: bool, fmt: str, repo: str) -> None:
     """Compare runs side by side: params, metrics, data, model and the code diff stat.
 
-    REVS are run commits, experiment names (their latest run) or run ids; deltas and
-    the code diff are against the first. Changed params are marked with '*'.
+    REVS are run commits, experiment names (their latest run) or run ids (A..B: A and
+    B, as for git diff); deltas and the code diff are against the first. Changed params
+    are marked with '*'.
 
     Example: gitlog compare baseline high-lr
     """

@@ -69,6 +69,7 @@ def spark_lines(result: Any) -> list[str]:
     lines = []
     for i, m in enumerate(result.metrics):
         values = [value(line, i) for line in result.kept]
+        values = [None if v.__class__ is bool else v for v in values]  # true/false: no point
         finite = [v for v in values if v is not None and v - v == 0]
         if not finite:
             continue
@@ -97,10 +98,7 @@ def stream_history(result: Any, fmt: str) -> Iterator[str]:
                 values: list[Any] = [commit[:10], date, experiment, subject]
                 for cell in cells:
                     values += cell
-                if fmt == "csv" and changes is not None:  # as in the table: "a.py, b.py"
-                    values.append(", ".join(changes))
-                else:
-                    values.append(changes)
+                values.append(changes)  # CSV: a JSON array, as in JSON (iter_csv)
                 yield dict(zip(columns, values, strict=True))
         yield from (iter_json if fmt == "json" else iter_csv)(rows(), columns)
         return
