@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .branches import find_commit
 from .config import Config, load
 from .details import details
 from .errors import GitlogError, RevisionError
 from .git import Repo, run_git, stream_command, stream_git
 from .historyquery import metric_names, one_metric
 from .index import Index
+from .query import find_rev
 from .runlog import collect
 
 GOOD, BAD, SKIP = 0, 1, 125
@@ -56,10 +56,11 @@ class BisectResult:
 
 def code_version(repo: Repo, config: Config, rev: str) -> str:
     """The code commit ``rev`` names: a run commit stands for the code it ran."""
-    sha = find_commit(repo, config, rev)
+    sha = find_rev(repo, config, rev)
     if sha is None:
-        raise RevisionError(rev, "unknown revision or experiment", hint=repo.unknown_hint(
-            rev, "name a code commit, a run commit or an experiment"))
+        raise RevisionError(rev, "unknown revision, experiment or run id",
+                            hint=repo.unknown_hint(rev, "name a code commit, a run commit "
+                                                   "or id, or an experiment"))
     code = repo.git("log", "-1", "--format=%(trailers:key=Gitlog-Code,valueonly)", sha).strip()
     if code and code != "none" and repo.rev_parse(code):
         return code
@@ -88,7 +89,7 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
         raise GitlogError(f"bad --threshold {threshold!r}: not a finite number",
                           hint="give the value that splits good from bad: --threshold 0.3")
     good_sha, bad_sha = code_version(repo, config, good), code_version(repo, config, bad)
-    _check_range(repo, good, bad, good_sha, bad_sha)
+    _check_range(repo, config, good, bad, good_sha, bad_sha)
     bad_above = config.better(metric) == "lower"
     ends = _check_endpoints(repo, config, metric, threshold, bad_above, [good, bad],
                             [good_sha, bad_sha])
@@ -152,9 +153,12 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
     return BisectResult(first, subject, author, value, steps)
 
 
-def _check_range(repo: Repo, good: str, bad: str, good_sha: str, bad_sha: str) -> None:
-    """Refuse what git bisect cannot start from, saying why (git's own words are terse)."""
-    if good_sha == bad_sha:
+def _check_range(repo: Repo, config: Config, good: str, bad: str, good_sha: str,
+                 bad_sha: str) -> None:
+    """Refuse what git bisect cannot start from, saying why (git's own words are terse).
+    Two commits of one code tree (runs that changed only params) are one version."""
+    if good_sha == bad_sha or \
+            _code_tree(repo, config, good_sha) == _code_tree(repo, config, bad_sha):
         raise GitlogError(f"--good {good} and --bad {bad} are the same code version "
                           f"({good_sha[:10]}): nothing to bisect",
                           hint=f"pass an older version that is good as --good (see 'git log "
@@ -181,7 +185,7 @@ def _check_endpoints(repo: Repo, config: Config, metric: str, threshold: float,
     seen: set[str] = set()
     ends: list[tuple[str, float] | None] = []
     for rev, sha in zip(revs, code, strict=True):
-        named, tree = find_commit(repo, config, rev), _code_tree(repo, config, sha)
+        named, tree = find_rev(repo, config, rev), _code_tree(repo, config, sha)
         runs = [e for e in log.runs if trees[e.facts.commit][1] == tree]
         runs += [e for e in log.runs if e.facts.commit == named and e not in runs]
         for entry in runs:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .branches import check_new_experiment, find_commit
+from .branches import check_new_experiment
 from .config import Config, load
 from .errors import GitCommandError, GitlogError, RevisionError
 from .git import Repo
@@ -55,12 +55,16 @@ def experiment_name(config: Config, name: str) -> str:
 
 
 def resolve_commit(repo: Repo, config: Config, rev: str) -> str:
-    """A commit from a revision or an experiment name."""
-    sha = find_commit(repo, config, rev)
+    """A commit from a revision, an experiment name or a run id (the commit that logged
+    the run)."""
+    from .query import find_rev
+
+    sha = find_rev(repo, config, rev)
     if sha:
         return sha
-    raise RevisionError(rev, "no commit or experiment matches",
-                        hint="name a branch, a commit, or an experiment from 'gitlog exp list'")
+    raise RevisionError(rev, "no commit, experiment or run id matches",
+                        hint="name a branch, a commit, an experiment from 'gitlog exp list' "
+                             "or a run id from 'gitlog show'")
 
 
 def new(path: str | Path | Repo, name: str, start: str | None = None, *,

@@ -67,7 +67,7 @@ def test_bisect_finds_the_first_bad_version_and_reuses_logged_runs(tmp_path: Pat
 def test_bisect_refuses_unknown_revisions(repo: Path) -> None:
     proc = run_cli("bisect", "-m", "loss", "--threshold", "1", "--good", "nope", "--bad",
                    "HEAD", "--", "true", cwd=repo)
-    assert proc.returncode == 1 and "unknown revision or experiment: nope" in proc.stderr
+    assert proc.returncode == 1 and "unknown revision, experiment or run id: nope" in proc.stderr
 
 
 def test_bisect_refuses_a_metric_the_good_and_bad_runs_lack(tmp_path: Path) -> None:
@@ -130,7 +130,13 @@ def test_bisect_refuses_a_good_run_that_is_bad_or_a_bad_run_that_is_good(
     # of, it ran COMMAND at each step and named the version after --good (or --bad itself)
     # as the first bad one, exit 0
     repo = tmp_path / "proj"
-    c = two_experiments(repo)  # exp/b: b1 loss 0.9 accuracy 0.55 -> b2 loss 1.2 accuracy 0.5
+    b = Builder()  # exp/b: b1 loss 0.9 accuracy 0.55 -> b2 (new code) loss 1.2 accuracy 0.5
+    c1 = b.commit("main", {"train.py": "v1\n"}, message="initial code")
+    b1 = b.run("b", {"loss": 0.9, "accuracy": 0.55}, parents=[c1], run_id="b1")
+    b2 = b.run("b", {"loss": 1.2, "accuracy": 0.5}, parents=[b1], run_id="b2",
+               code={"train.py": "v2\n"})
+    shas = b.write(repo)
+    c = {"b1": shas[b1], "b2": shas[b2]}
     before = git(repo, "for-each-ref").splitlines()
     cases = [
         ("loss", "0.8", f"Error: --good {c['b1']} is already bad: its run {c['b1'][:10]} "
@@ -158,6 +164,27 @@ def test_bisect_refuses_a_good_run_that_is_bad_or_a_bad_run_that_is_good(
         assert (proc.returncode, proc.stdout, proc.stderr.splitlines()) == \
             (1, "", [error, hint])
     assert git(repo, "for-each-ref").splitlines() == before  # nothing run or logged
+    assert len(git(repo, "worktree", "list").splitlines()) == 1
+
+
+def test_bisect_takes_run_ids_for_good_and_bad(tmp_path: Path) -> None:
+    """A run id (its Gitlog-Run trailer) stands for the run as a run commit does; it was
+    'unknown revision or experiment'. Runs with the same code (b2 changed only lr) are
+    the same version."""
+    repo = tmp_path / "proj"
+    c = two_experiments(repo)
+    proc = run_cli("bisect", "-m", "loss", "--threshold", "0.7", "--good", "a1", "--bad",
+                   "a4", "--", sys.executable, "-c", "raise SystemExit(3)", cwd=repo)
+    assert (proc.returncode, proc.stdout, proc.stderr.splitlines()) == (1, "", [
+        f"Error: --good a1 is already bad: its run {c['a1'][:10]} logged loss=1 vs "
+        "--threshold 0.7 (lower is better)",
+        "hint: pass a --threshold that --good's loss meets and --bad's does not"])
+    same = run_cli("bisect", "-m", "loss", "--threshold", "1", "--good", "b1", "--bad", "b2",
+                   "--", "true", cwd=repo)
+    assert (same.returncode, same.stderr.splitlines()) == (1, [
+        f"Error: --good b1 and --bad b2 are the same code version ({c['b1'][:10]}): "
+        "nothing to bisect",
+        "hint: pass an older version that is good as --good (see 'git log --oneline b2')"])
     assert len(git(repo, "worktree", "list").splitlines()) == 1
 
 

@@ -130,7 +130,7 @@ def test_new_from_a_revision_and_checkout(repo: Path) -> None:
     assert git(repo, "rev-parse", "exp/fork").strip() == first
     missing = run_cli("exp", "new", "x", "--from", "no-such-thing", cwd=repo)
     assert missing.returncode == 1
-    assert "no commit or experiment matches: no-such-thing" in missing.stderr
+    assert "no commit, experiment or run id matches: no-such-thing" in missing.stderr
 
 
 def test_checkout_refused_by_git_keeps_the_work(repo: Path) -> None:
@@ -293,6 +293,27 @@ def test_promote_refuses_an_experiment_whose_only_run_the_target_has(winner: Pat
         f"({run_id}) is already in main\n"
         "hint: log a run of its code first: gitlog run -e tweak -- python train.py\n")
     assert git(winner, "rev-parse", "main") == main_before
+
+
+def test_new_from_a_run_id_starts_at_the_commit_that_logged_the_run(winner: Path) -> None:
+    """--from took a commit or an experiment, not a run id (every other command that takes
+    a run does): 'no commit or experiment matches'. A promotion's merge repeats the run's
+    Gitlog-Run trailer; the id names the run's own commit, not that merge."""
+    v2 = git(winner, "rev-parse", "exp/win~1").strip()
+    v2_id = git(winner, "log", "-1", "--format=%(trailers:key=Gitlog-Run,valueonly)",
+                v2).strip()
+    v3_id = git(winner, "log", "-1", "--format=%(trailers:key=Gitlog-Run,valueonly)",
+                "exp/win").strip()
+    promote(winner, "win")
+    done = run_cli("exp", "new", "again", "--from", v2_id, cwd=winner)
+    assert done.returncode == 0, done.stderr
+    assert git(winner, "rev-parse", "exp/again").strip() == v2
+    new(winner, "latest", v3_id)
+    assert git(winner, "rev-parse", "exp/latest").strip() == \
+        git(winner, "rev-parse", "exp/win").strip()
+    short = run_cli("exp", "new", "short", "--from", v2_id[:-1], cwd=winner)  # its start
+    assert short.returncode == 0, short.stderr
+    assert git(winner, "rev-parse", "exp/short").strip() == v2
 
 
 def test_a_commit_that_logs_nothing_on_top_of_a_run_keeps_showing_that_run(winner: Path) -> None:
