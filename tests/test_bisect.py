@@ -188,6 +188,21 @@ def test_bisect_takes_run_ids_for_good_and_bad(tmp_path: Path) -> None:
     assert len(git(repo, "worktree", "list").splitlines()) == 1
 
 
+def test_bisect_takes_an_option_it_does_not_know_for_a_usage_error(tmp_path: Path) -> None:
+    """'--step min' (history's option) before '--' went into COMMAND: each new step said
+    'command not found: --step' and git's 'bisect run failed'; when every step reused a
+    logged run it was dropped unseen and bisect answered, exit 0."""
+    repo = tmp_path / "proj"
+    c = two_experiments(repo)
+    before = git(repo, "for-each-ref").splitlines()
+    proc = run_cli("bisect", "-m", "loss", "--threshold", "0.7", "--good", c["c1"], "--bad",
+                   "a", "--step", "min", "--", sys.executable, "train.py", cwd=repo)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.splitlines()[-1] == "Error: No such option '--step'."
+    assert git(repo, "for-each-ref").splitlines() == before
+    assert len(git(repo, "worktree", "list").splitlines()) == 1
+
+
 def test_bisect_takes_a_logged_diverged_run_as_bad(tmp_path: Path) -> None:
     # a nan loss read as no value: a --good whose run diverged passed the check above
     b = Builder()
