@@ -52,6 +52,7 @@ class Reproduction:
     old_run: str
     command: list[str]
     rtol: float
+    atol: float = 0.0
     new_commit: str | None = None
     new_run: str | None = None
     status: str | None = None
@@ -129,6 +130,24 @@ def _folder(worktree: Path, cwd: Any) -> Path:
     return folder
 
 
+def _check_script(result: Reproduction, folder: Path, worktree: Path) -> None:
+    """Refuse, before a failed run is logged, a command whose script (``train.py``,
+    ``./train.sh``) the run's commit does not hold: a run keeps the files git tracks, so
+    a script that was untracked when it ran is gone from its code."""
+    from .procrun import command_script
+
+    script = command_script(result.command)
+    if os.path.isabs(script) or (script == result.command[0] and os.sep not in script):
+        return  # a program on PATH, or a path outside the code
+    path = folder / script
+    if os.path.lexists(path):
+        return
+    shown = path.relative_to(worktree).as_posix()
+    raise GitlogError(f"the command's script {shown} is not in the code of run "
+                      f"{result.old_run} ({result.old_commit[:10]})", hint=f"a run keeps only files git tracks: git add {shown} "
+                      "before the next run; or give another command after --")
+
+
 def _restore_data(repo: Repo, record: RunRecord, worktree: Path, remote: str | None) -> None:
     from .artifacts import open_dvc
     from .retrieve import ensure_cached, materialize
@@ -145,6 +164,19 @@ def _restore_data(repo: Repo, record: RunRecord, worktree: Path, remote: str | N
             ensure_cached(dvc, art, run_id, remote,
                           experiment=str(record.run.get("experiment") or "") or None)
             materialize(dvc.files(art.md5), target)
+
+
+def _tolerance(name: str, value: Any) -> float:
+    """A tolerance as a float: a finite number >= 0 (a negative or nan one was dropped by
+    ``max(rtol * |old|, atol)`` unseen, an infinite one passes everything)."""
+    number = value if _number(value) else None
+    if number is None or not math.isfinite(number) or number < 0:
+        example = "--rtol 0.01 passes a 1% difference" if name == "rtol" else \
+            "--atol 1e-6 passes a difference of up to 1e-6"
+        shown = f"{value:g}" if number is not None else repr(value)
+        raise GitlogError(f"bad --{name} {shown}: a tolerance is a finite number >= 0",
+                          hint=f"{example}; 0 passes equal values only")
+    return float(number)
 
 
 def reproduce(rev: str, repo: str | Path | Repo = ".", config: Config | None = None, *,
@@ -164,11 +196,10 @@ def reproduce(rev: str, repo: str | Path | Repo = ".", config: Config | None = N
     if record is None:
         raise RevisionError(rev, "this commit holds no run",
                             hint="pick a run from 'gitlog ls' or 'git log exp/NAME'")
-    tol = float(config["reproduce"]["rtol"] if rtol is None else rtol)
-    if not math.isfinite(tol) or tol < 0:
-        raise GitlogError(f"--rtol must be a number >= 0, got {rtol!r}")
+    tol = _tolerance("rtol", config["reproduce"]["rtol"] if rtol is None else rtol)
+    atol = _tolerance("atol", atol)
     result = Reproduction(commit, str(record.run.get("id") or commit[:12]),
-                          command_of(record, command), tol)
+                          command_of(record, command), tol, atol)
     experiment = run_experiment(repo, config, record, rev)
     if not experiment:  # metrics by hand that no one experiment branch holds
         raise GitlogError(f"run {result.old_run} names no experiment to reproduce it in",
@@ -183,12 +214,14 @@ def reproduce(rev: str, repo: str | Path | Repo = ".", config: Config | None = N
         main = main_root(repo)
         if main is not None and (main / ".dvc").is_dir():
             share_cache(worktree, main)
+        folder = _folder(worktree, record.run.get("cwd"))
+        _check_script(result, folder, worktree)
         out = output or sys.stderr.buffer
         done = run_command(result.command, repo=worktree,
                            experiment=experiment, params=record.params or None,
                            message=f"{experiment}: reproduce run "
                                    f"{result.old_run}", stdout=out, stderr=out,
-                           cwd=_folder(worktree, record.run.get("cwd")))
+                           cwd=folder)
         result.new_run, result.status, result.exit_code = done.run.id, done.status, \
             done.exit_code
         result.new_commit = done.run.commit
