@@ -144,8 +144,9 @@ def _check_script(result: Reproduction, folder: Path, worktree: Path) -> None:
         return
     shown = path.relative_to(worktree).as_posix()
     raise GitlogError(f"the command's script {shown} is not in the code of run "
-                      f"{result.old_run} ({result.old_commit[:10]})", hint=f"a run keeps only files git tracks: git add {shown} "
-                      "before the next run; or give another command after --")
+                      f"{result.old_run} ({result.old_commit[:10]})",
+                      hint=f"a run keeps only files git tracks: git add {shown} before the "
+                           "next run; or give another command after --")
 
 
 def _restore_data(repo: Repo, record: RunRecord, worktree: Path, remote: str | None) -> None:
