@@ -157,20 +157,36 @@ def checked_out_elsewhere(repo: Repo, ref: str) -> str | None:
     return None if folder is None or folder.resolve() == repo.root.resolve() else str(folder)
 
 
-def remove(path: str | Path | Repo, name: str) -> Experiment:
-    """Delete the experiment's branch (not the branch HEAD is on); return what it was."""
+def switch_away(repo: Repo, config: Config) -> str:
+    """The command that takes HEAD off its branch: checking out the main branch, or, while
+    that has no commit yet (a new repository), detaching HEAD (files stay as they are)."""
+    main = str(config["main_branch"])
+    if repo.ref_tip(f"refs/heads/{main}"):
+        return f"git checkout {shlex.quote(main)}"
+    return "git checkout --detach"
+
+
+def removable(path: str | Path | Repo, name: str) -> Experiment:
+    """``describe``, refusing what ``remove`` refuses (so nothing asks to delete a branch
+    that then cannot be): the branch HEAD is on, or one checked out in another worktree."""
     repo, config = _open(path)
     exp = describe(repo, name)
     if exp.current:
         raise GitlogError(f"experiment {exp.name} is checked out here ({exp.branch})",
-                          hint="switch away first, e.g. git checkout "
-                               f"{shlex.quote(str(config['main_branch']))}")
+                          hint=f"switch away first, e.g. {switch_away(repo, config)}")
     holder = checked_out_elsewhere(repo, f"refs/heads/{exp.branch}")
     if holder:
         raise GitlogError(f"experiment {exp.name} is checked out in another worktree "
                           f"({holder})", hint="remove that worktree (git worktree remove "
                           f"{shlex.quote(holder)}) or detach it (git -C {shlex.quote(holder)} "
                           "checkout --detach), then delete again")
+    return exp
+
+
+def remove(path: str | Path | Repo, name: str) -> Experiment:
+    """Delete the experiment's branch (not the branch HEAD is on); return what it was."""
+    exp = removable(path, name)
+    repo = path if isinstance(path, Repo) else Repo(path)
     try:
         repo.git("branch", "-D", "--", str(exp.branch))
     except GitCommandError as exc:

@@ -108,11 +108,13 @@ def _refuse_checked_out(repo: Repo, config: Config, experiment: str) -> None:
         return
     here = folder.resolve() == repo.root.resolve()
     where = str(repo.root) if here else str(folder)
-    switch = f"git checkout {shlex.quote(str(config['main_branch']))}"
+    from .experiments import switch_away
+
+    switch = switch_away(repo, config)
     raise GitlogError(
         f"{ref[len('refs/heads/'):]} is checked out {'here' if here else 'in another worktree'}"
         f" ({where}): the reproduced run would move that branch under its working tree",
-        hint=f"check out another branch first ({switch}), then reproduce again" if here else
+        hint=f"switch away first ({switch}), then reproduce again" if here else
         f"free the branch there first (git -C {shlex.quote(where)} checkout --detach, or "
         "another branch), then reproduce again")
 

@@ -118,7 +118,7 @@ def test_reproduce_refuses_a_branch_checked_out_in_a_working_tree(tmp_path: Path
     assert proc.stderr == (
         f"Error: exp/base is checked out here ({repo}): the reproduced run would move that "
         "branch under its working tree\n"
-        "hint: check out another branch first (git checkout main), then reproduce again\n")
+        "hint: switch away first (git checkout main), then reproduce again\n")
     assert state_of(repo) == before
     git(repo, "checkout", "-q", "main")
     other = tmp_path / "other"
