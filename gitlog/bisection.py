@@ -186,13 +186,15 @@ def _check_branch_free(repo: Repo, config: Config, experiment: str) -> None:
     folder = repo.worktree_on(ref)
     if folder is None:
         return
+    from .experiments import switch_away
+
     here = folder.resolve() == repo.root.resolve()
     branch = ref[len("refs/heads/"):]
     raise GitlogError(
         f"{branch} is checked out {'here' if here else 'in another worktree'} ({folder}): "
         "bisect's new runs would move that branch under its working tree",
         hint=f"log them to another experiment (-e {shlex.quote(experiment)}-2), or "
-             + ("check out another branch first" if here else
+             + (f"switch away first ({switch_away(repo, config)})" if here else
                 f"free it first (git -C {shlex.quote(str(folder))} checkout --detach)"))
 
 
