@@ -132,19 +132,44 @@ def _folder(worktree: Path, cwd: Any) -> Path:
     return folder
 
 
+def _into_code(result: Reproduction, root: Path, folder: Path, worktree: Path) -> None:
+    """Point the command's absolute paths into the repository (``python $PWD/train.py``)
+    at the run's code: they named your checkout's files, which may have changed since.
+    A path the run's commit holds becomes relative to the folder the command runs in
+    (the new run records it so); any other (a venv, untracked data) stays as it is, and
+    a script among those is refused, as ``_check_script`` says."""
+    roots = {root, root.resolve()}
+    words = []
+    for arg in result.command:
+        inside = [Path(arg).relative_to(r) for r in roots
+                  if os.path.isabs(arg) and Path(arg).is_relative_to(r)]
+        if inside and os.path.lexists(worktree / inside[0]):
+            arg = os.path.relpath(worktree / inside[0], folder)
+        elif inside and arg == _script(result.command):
+            _missing_script(result, inside[0].as_posix())
+        words.append(arg)
+    result.command = words
+
+
+def _script(argv: list[str]) -> str:
+    from .procrun import command_script
+
+    return command_script(argv)
+
+
 def _check_script(result: Reproduction, folder: Path, worktree: Path) -> None:
     """Refuse, before a failed run is logged, a command whose script (``train.py``,
     ``./train.sh``) the run's commit does not hold: a run keeps the files git tracks, so
     a script that was untracked when it ran is gone from its code."""
-    from .procrun import command_script
-
-    script = command_script(result.command)
+    script = _script(result.command)
     if os.path.isabs(script) or (script == result.command[0] and os.sep not in script):
         return  # a program on PATH, or a path outside the code
     path = folder / script
-    if os.path.lexists(path):
-        return
-    shown = path.relative_to(worktree).as_posix()
+    if not os.path.lexists(path):
+        _missing_script(result, path.relative_to(worktree).as_posix())
+
+
+def _missing_script(result: Reproduction, shown: str) -> None:
     raise GitlogError(f"the command's script {shown} is not in the code of run "
                       f"{result.old_run} ({result.old_commit[:10]})",
                       hint=f"a run keeps only files git tracks: git add {shown} before the "
@@ -218,6 +243,7 @@ def reproduce(rev: str, repo: str | Path | Repo = ".", config: Config | None = N
         if main is not None and (main / ".dvc").is_dir():
             share_cache(worktree, main)
         folder = _folder(worktree, record.run.get("cwd"))
+        _into_code(result, repo.root, folder, worktree)
         _check_script(result, folder, worktree)
         out = output or sys.stderr.buffer
         done = run_command(result.command, repo=worktree,

@@ -210,3 +210,32 @@ def test_a_script_the_run_did_not_commit_is_named_before_a_run_is_logged(
         "give another command after --"])
     assert git(repo, "rev-parse", "exp/a").strip() == tip
     assert len(git(repo, "worktree", "list").splitlines()) == 1
+
+
+def test_an_absolute_path_into_the_repository_runs_the_runs_code(tmp_path: Path) -> None:
+    """'gitlog run -- python $PWD/train.py' recorded the absolute path: reproduce ran your
+    checkout's train.py as it is now (edited since: 'FAIL', 'look for nondeterminism'),
+    and one the run never committed passed as reproduced."""
+    script = "import gitlog\nwith gitlog.start() as run:\n    run.log_metric('loss', {})\n"
+    repo = make_repo(tmp_path / "p", {"train.py": script.format(0.25)})
+    for name, path in (("a", "train.py"), ("b", "other.py")):
+        if name == "b":
+            (repo / path).write_text(script.format(0.5))  # untracked: not in the run
+        done = run_cli("run", "-e", name, "--", sys.executable, str(repo / path), cwd=repo)
+        assert done.returncode == 0, done.stderr
+    (repo / "train.py").write_text(script.format(0.75))  # edited after the run
+    proc = run_cli("reproduce", "a", "--format", "json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert [(r["old"], r["new"]) for r in json.loads(proc.stdout)] == [(0.25, 0.25)]
+    recorded = git(repo, "show", "exp/a:.gitlog/run.yaml")
+    assert f"command: {sys.executable} train.py\n" in recorded  # no temporary folder
+    tip = git(repo, "rev-parse", "exp/b").strip()
+    run_id = git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Run,valueonly)",
+                 tip).strip()
+    proc = run_cli("reproduce", "b", cwd=repo)
+    assert (proc.returncode, proc.stdout, proc.stderr.splitlines()) == (1, "", [
+        f"Error: the command's script other.py is not in the code of run {run_id} "
+        f"({tip[:10]})",
+        "hint: a run keeps only files git tracks: git add other.py before the next run; or "
+        "give another command after --"])
+    assert git(repo, "rev-parse", "exp/b").strip() == tip
