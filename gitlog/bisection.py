@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shlex
 import shutil
@@ -22,13 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .branches import find_commit
 from .config import Config, load
 from .details import details
 from .errors import GitlogError, RevisionError
 from .git import Repo, run_git, stream_command, stream_git
 from .historyquery import metric_names, one_metric
 from .index import Index
+from .query import find_rev
 from .runlog import collect
 
 GOOD, BAD, SKIP = 0, 1, 125
@@ -56,10 +57,11 @@ class BisectResult:
 
 def code_version(repo: Repo, config: Config, rev: str) -> str:
     """The code commit ``rev`` names: a run commit stands for the code it ran."""
-    sha = find_commit(repo, config, rev)
+    sha = find_rev(repo, config, rev)
     if sha is None:
-        raise RevisionError(rev, "unknown revision or experiment", hint=repo.unknown_hint(
-            rev, "name a code commit, a run commit or an experiment"))
+        raise RevisionError(rev, "unknown revision, experiment or run id",
+                            hint=repo.unknown_hint(rev, "name a code commit, a run commit "
+                                                   "or id, or an experiment"))
     code = repo.git("log", "-1", "--format=%(trailers:key=Gitlog-Code,valueonly)", sha).strip()
     if code and code != "none" and repo.rev_parse(code):
         return code
@@ -82,13 +84,15 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
         raise GitlogError("no command to run at each step",
                           hint="gitlog bisect --metric loss --threshold 0.3 --good A --bad B "
                                "-- python train.py")
+    _check_program(list(command), folder)
     metric = one_metric(metric, "bisect")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or \
             not math.isfinite(threshold):  # nan: every step good; inf: nothing bad
         raise GitlogError(f"bad --threshold {threshold!r}: not a finite number",
                           hint="give the value that splits good from bad: --threshold 0.3")
+    _check_branch_free(repo, config, experiment)
     good_sha, bad_sha = code_version(repo, config, good), code_version(repo, config, bad)
-    _check_range(repo, good, bad, good_sha, bad_sha)
+    _check_range(repo, config, good, bad, good_sha, bad_sha)
     bad_above = config.better(metric) == "lower"
     ends = _check_endpoints(repo, config, metric, threshold, bad_above, [good, bad],
                             [good_sha, bad_sha])
@@ -97,10 +101,12 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
     worktree = base / "work"
     state = base / "state.json"
     steps_log = base / "steps.jsonl"
+    failure = base / "error.json"
     state.write_text(json.dumps({
         "metric": metric, "names": metric_names(config, metric), "threshold": threshold,
         "bad_above": bad_above, "experiment": experiment,
-        "command": list(command), "log": str(steps_log), "repo": str(repo.root),
+        "command": list(command), "log": str(steps_log), "error": str(failure),
+        "repo": str(repo.root),
         "subdir": subdir,
     }))
     lines: list[str] = []
@@ -127,16 +133,25 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
         repo.git("worktree", "remove", "--force", str(worktree), check=False)
         repo.git("worktree", "prune", check=False)
         steps = _read_steps(steps_log)
+        stopped = json.loads(failure.read_text()) if failure.exists() else None
         shutil.rmtree(base, ignore_errors=True)
+    if stopped:  # a step could not judge its version: its error, not git's "run failed"
+        raise GitlogError(f"bisect stopped at {stopped['commit'][:10]}: {stopped['error']}",
+                          hint=stopped.get("hint"))
     text = "\n".join(lines)
     found = re.search(r"^([0-9a-f]{40,64}) is the first bad commit", text, re.M)
+    # git names a first bad version past skipped ones ("We continue anyway"): with no
+    # logged run at an end either, that answer has no ground at all
+    if steps and {s.verdict for s in steps} == {"skip"} and (found is None or None in ends):
+        raise GitlogError(
+            f"every version tested was skipped ({len(steps)}): the command failed "
+            f"or logged no {metric} at each", hint=f"see why with 'gitlog logs "
+            f"{shlex.quote(experiment)}', or run {shlex.join(command)} by hand")
+    base_bad = re.search(r"^The merge base ([0-9a-f]{40,64}) is bad", text, re.M)
+    if found is None and base_bad:  # --good is on another line of history than --bad
+        raise _bad_merge_base(base_bad.group(1), good, bad, metric, steps)
     if found is None:
         if "only 'skip'ped commits left" in text:
-            if steps and all(s.verdict == "skip" for s in steps):
-                raise GitlogError(
-                    f"every version tested was skipped ({len(steps)}): the command failed "
-                    f"or logged no {metric} at each", hint=f"see why with 'gitlog logs "
-                    f"{shlex.quote(experiment)}', or run {shlex.join(command)} by hand")
             shas = re.findall(r"^([0-9a-f]{40,64})$", text, re.M)
             return BisectResult(None, steps=steps, candidates=shas)
         tail = "\n".join(lines[-5:]) or f"exit {code}"
@@ -152,9 +167,53 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
     return BisectResult(first, subject, author, value, steps)
 
 
-def _check_range(repo: Repo, good: str, bad: str, good_sha: str, bad_sha: str) -> None:
-    """Refuse what git bisect cannot start from, saying why (git's own words are terse)."""
-    if good_sha == bad_sha:
+def _bad_merge_base(base: str, good: str, bad: str, metric: str,
+                    steps: list[BisectStep]) -> GitlogError:
+    """--good is no ancestor of --bad: git tested where their histories meet, and it is
+    bad, so the metric crossed before --good's line branched off (and came back there)."""
+    value = next((s.value for s in steps if s.commit == base and s.value is not None), None)
+    shown = "" if value is None else f" ({metric}={value:.6g})"
+    return GitlogError(f"--good {good} is not an ancestor of --bad {bad}, and the version "
+                       f"where their histories meet, {base[:10]}, is already bad{shown}",
+                       hint=f"pass as --good an older version that is good (see 'git log "
+                            f"--oneline {base[:10]}')")
+
+
+def _check_branch_free(repo: Repo, config: Config, experiment: str) -> None:
+    """New runs are committed to the experiment's branch, which a run never moves under a
+    working tree: refuse that before any step (each would stop bisect alike)."""
+    ref = config.branch(experiment)
+    folder = repo.worktree_on(ref)
+    if folder is None:
+        return
+    from .experiments import switch_away
+
+    here = folder.resolve() == repo.root.resolve()
+    branch = ref[len("refs/heads/"):]
+    raise GitlogError(
+        f"{branch} is checked out {'here' if here else 'in another worktree'} ({folder}): "
+        "bisect's new runs would move that branch under its working tree",
+        hint=f"log them to another experiment (-e {shlex.quote(experiment)}-2), or "
+             + (f"switch away first ({switch_away(repo, config)})" if here else
+                f"free it first (git -C {shlex.quote(str(folder))} checkout --detach)"))
+
+
+def _check_program(command: list[str], folder: Path) -> None:
+    """A program looked up on PATH is missing at every version: say so before any step
+    (a path, ``./train.sh``, may come and go with the versions: a step without it is
+    skipped)."""
+    from .procrun import _not_runnable
+
+    if os.sep not in command[0] and shutil.which(command[0]) is None:
+        raise _not_runnable(command, folder)
+
+
+def _check_range(repo: Repo, config: Config, good: str, bad: str, good_sha: str,
+                 bad_sha: str) -> None:
+    """Refuse what git bisect cannot start from, saying why (git's own words are terse).
+    Two commits of one code tree (runs that changed only params) are one version."""
+    if good_sha == bad_sha or \
+            _code_tree(repo, config, good_sha) == _code_tree(repo, config, bad_sha):
         raise GitlogError(f"--good {good} and --bad {bad} are the same code version "
                           f"({good_sha[:10]}): nothing to bisect",
                           hint=f"pass an older version that is good as --good (see 'git log "
@@ -181,7 +240,7 @@ def _check_endpoints(repo: Repo, config: Config, metric: str, threshold: float,
     seen: set[str] = set()
     ends: list[tuple[str, float] | None] = []
     for rev, sha in zip(revs, code, strict=True):
-        named, tree = find_commit(repo, config, rev), _code_tree(repo, config, sha)
+        named, tree = find_rev(repo, config, rev), _code_tree(repo, config, sha)
         runs = [e for e in log.runs if trees[e.facts.commit][1] == tree]
         runs += [e for e in log.runs if e.facts.commit == named and e not in runs]
         for entry in runs:
@@ -229,6 +288,14 @@ def _check_tested_ends(steps: list[BisectStep], revs: list[str], code: list[str]
         if step is not None and step.verdict != want:
             raise _wrong_end(option, rev, step.run_commit or step.commit, step.value, metric,
                              threshold, bad_above, known, tested=True)
+    for option, rev, sha, end, want in (("--good", revs[0], code[0], ends[0], "good"),
+                                        ("--bad", revs[1], code[1], ends[1], "bad")):
+        skipped = next((s for s in steps if s.commit == sha and s.verdict == "skip"), None)
+        if end is None and skipped and not any(s.verdict == want for s in steps):
+            raise GitlogError(  # git took the end's word: the answer would stand on nothing
+                f"{option} {rev} could not be tested ({skipped.note}), and no version "
+                f"tested was {want}: no answer", hint=f"pass as {option} a version whose "
+                f"run logs {metric}, or log one of {rev} first")
 
 
 def _wrong_end(option: str, rev: str, run: str, value: float | None, metric: str,
@@ -317,6 +384,13 @@ def _fresh_run(repo: Repo, config: Config, state: dict[str, Any], head: str) -> 
     cwd = repo.root / state.get("subdir", ".")
     if not cwd.is_dir():  # the folder the command runs in came later: judge nothing here
         return BisectStep(head, "", None, None, False, f"no folder {state['subdir']} here")
+    program = state["command"][0]
+    if shutil.which(program if os.sep not in program else str(cwd / program)) is None:
+        from .procrun import _not_runnable  # ./train.sh came later, or lost its x bit
+
+        why = f"no {program}" if not os.path.lexists(cwd / program) else \
+            _not_runnable(list(state["command"]), cwd).message
+        return BisectStep(head, "", None, None, False, f"{why} here")
     result = run_command(list(state["command"]), repo=repo.root,
                          experiment=state["experiment"], cwd=cwd,
                          message=f"{state['experiment']}: bisect step at {head[:10]}",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .branches import check_new_experiment, find_commit
+from .branches import check_new_experiment
 from .config import Config, load
 from .errors import GitCommandError, GitlogError, RevisionError
 from .git import Repo
@@ -55,12 +55,16 @@ def experiment_name(config: Config, name: str) -> str:
 
 
 def resolve_commit(repo: Repo, config: Config, rev: str) -> str:
-    """A commit from a revision or an experiment name."""
-    sha = find_commit(repo, config, rev)
+    """A commit from a revision, an experiment name or a run id (the commit that logged
+    the run)."""
+    from .query import find_rev
+
+    sha = find_rev(repo, config, rev)
     if sha:
         return sha
-    raise RevisionError(rev, "no commit or experiment matches",
-                        hint="name a branch, a commit, or an experiment from 'gitlog exp list'")
+    raise RevisionError(rev, "no commit, experiment or run id matches",
+                        hint="name a branch, a commit, an experiment from 'gitlog exp list' "
+                             "or a run id from 'gitlog show'")
 
 
 def new(path: str | Path | Repo, name: str, start: str | None = None, *,
@@ -153,20 +157,36 @@ def checked_out_elsewhere(repo: Repo, ref: str) -> str | None:
     return None if folder is None or folder.resolve() == repo.root.resolve() else str(folder)
 
 
-def remove(path: str | Path | Repo, name: str) -> Experiment:
-    """Delete the experiment's branch (not the branch HEAD is on); return what it was."""
+def switch_away(repo: Repo, config: Config) -> str:
+    """The command that takes HEAD off its branch: checking out the main branch, or, while
+    that has no commit yet (a new repository), detaching HEAD (files stay as they are)."""
+    main = str(config["main_branch"])
+    if repo.ref_tip(f"refs/heads/{main}"):
+        return f"git checkout {shlex.quote(main)}"
+    return "git checkout --detach"
+
+
+def removable(path: str | Path | Repo, name: str) -> Experiment:
+    """``describe``, refusing what ``remove`` refuses (so nothing asks to delete a branch
+    that then cannot be): the branch HEAD is on, or one checked out in another worktree."""
     repo, config = _open(path)
     exp = describe(repo, name)
     if exp.current:
         raise GitlogError(f"experiment {exp.name} is checked out here ({exp.branch})",
-                          hint="switch away first, e.g. git checkout "
-                               f"{shlex.quote(str(config['main_branch']))}")
+                          hint=f"switch away first, e.g. {switch_away(repo, config)}")
     holder = checked_out_elsewhere(repo, f"refs/heads/{exp.branch}")
     if holder:
         raise GitlogError(f"experiment {exp.name} is checked out in another worktree "
                           f"({holder})", hint="remove that worktree (git worktree remove "
                           f"{shlex.quote(holder)}) or detach it (git -C {shlex.quote(holder)} "
                           "checkout --detach), then delete again")
+    return exp
+
+
+def remove(path: str | Path | Repo, name: str) -> Experiment:
+    """Delete the experiment's branch (not the branch HEAD is on); return what it was."""
+    exp = removable(path, name)
+    repo = path if isinstance(path, Repo) else Repo(path)
     try:
         repo.git("branch", "-D", "--", str(exp.branch))
     except GitCommandError as exc:

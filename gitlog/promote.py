@@ -51,8 +51,7 @@ def promote(path: str | Path | Repo, name: str, into: str | None = None,
     target = target_ref[len("refs/heads/"):]
     base = repo.ref_tip(target_ref)
     if not base:
-        raise GitlogError(f"no branch {target} to promote into",
-                          hint="name an existing branch with --into")
+        raise _no_target(repo, target, target_ref, branch, into is None)
     if repo.is_ancestor(tip, base):
         raise GitlogError(f"{branch} is already in {target}: nothing to promote",
                           hint=f"see it with: git log -1 {shlex.quote(target)}")
@@ -107,6 +106,22 @@ def promote(path: str | Path | Repo, name: str, into: str | None = None,
     after_commit(repo, config, commit)
     return Promotion(experiment=name, branch=branch, target=target, commit=commit,
                      run=run.get("id"), summary=summary, worktree=here)
+
+
+def _no_target(repo: Repo, target: str, target_ref: str, branch: str,
+               default: bool) -> GitlogError:
+    """The error for a target branch with no commit: one HEAD is on (a new repository's
+    unborn main) starts from the experiment by a fast-forward; any other is made by
+    'git branch' (the hint was 'name an existing branch with --into', even for main)."""
+    source, name = shlex.quote(branch), shlex.quote(target)
+    if repo.head().branch == target_ref:
+        return GitlogError(f"{target} has no commits yet: there is nothing to merge {branch} "
+                           "into", hint=f"start {target} from the experiment, its runs "
+                                        f"included: git merge --ff-only {source}")
+    why = " (main_branch in .gitlog.yaml)" if default else ""
+    return GitlogError(f"no branch {target} to promote into{why}",
+                       hint=f"start it from the experiment: git branch {name} {source}; or "
+                            "name an existing branch with --into")
 
 
 def _merge_tree(repo: Repo, base: str, tip: str, branch: str, target: str) -> str:

@@ -147,30 +147,46 @@ def resolve_run(repo: Repo, config: Config, rev: str | None) -> str:
     sha = find_commit(repo, config, rev)
     if sha:
         return run_holder(repo, config, sha)
+    found = find_run_id(repo, rev)
+    if found:
+        return found
+    raise RevisionError(rev, "no commit, experiment or run id matches",
+                        hint=repo.unknown_hint(rev, "list experiments with 'gitlog ls'"))
+
+
+def find_rev(repo: Repo, config: Config, rev: str) -> str | None:
+    """The commit ``rev`` names: a revision or an experiment (``find_commit``), else the
+    commit that logged the run whose id (or the start of one run's id) it is; or None."""
+    return find_commit(repo, config, rev) or find_run_id(repo, rev)
+
+
+def find_run_id(repo: Repo, rev: str) -> str | None:
+    """The commit that logged the run ``rev`` names by its id, or by the start of one
+    run's id as git takes a short commit id; an error when several runs' ids start so."""
     found = _run_ids(repo, rev)
     if rev in found:
         return found[rev]
-    if len(found) == 1:  # the start of one run's id, as git takes a short commit id
+    if len(found) == 1:
         return next(iter(found.values()))
     if found:
         shown = ", ".join(sorted(found)[:5]) + (", ..." if len(found) > 5 else "")
         raise RevisionError(rev, f"the ids of {len(found)} runs start with it ({shown})",
                             hint="give more of the run id, or its commit")
-    raise RevisionError(rev, "no commit, experiment or run id matches",
-                        hint=repo.unknown_hint(rev, "list experiments with 'gitlog ls'"))
+    return None
 
 
 def _run_ids(repo: Repo, start: str) -> dict[str, str]:
-    """run id -> its newest commit, for the run ids that start with ``start``."""
-    out = repo.git("log", "--all", "--format=%H%x00%(trailers:key=Gitlog-Run,valueonly,"
-                   "separator=%x00)", "-E", f"--grep=^Gitlog-Run: {_escape(start)}",
-                   check=False)
+    """run id -> the commit that logged it (the oldest of those carrying its trailer: a
+    promotion's merge repeats it), for the run ids that start with ``start``."""
+    out = repo.git("log", "--all", "--topo-order",
+                   "--format=%H%x00%(trailers:key=Gitlog-Run,valueonly,separator=%x00)",
+                   "-E", f"--grep=^Gitlog-Run: {_escape(start)}", check=False)
     found: dict[str, str] = {}
     for line in out.splitlines():
         sha, *ids = line.split("\0")
         for run_id in ids:
             if run_id.strip().startswith(start):
-                found.setdefault(run_id.strip(), sha)
+                found[run_id.strip()] = sha  # children come first: the last is the oldest
     return found
 
 

@@ -52,6 +52,7 @@ class Reproduction:
     old_run: str
     command: list[str]
     rtol: float
+    atol: float = 0.0
     new_commit: str | None = None
     new_run: str | None = None
     status: str | None = None
@@ -107,11 +108,13 @@ def _refuse_checked_out(repo: Repo, config: Config, experiment: str) -> None:
         return
     here = folder.resolve() == repo.root.resolve()
     where = str(repo.root) if here else str(folder)
-    switch = f"git checkout {shlex.quote(str(config['main_branch']))}"
+    from .experiments import switch_away
+
+    switch = switch_away(repo, config)
     raise GitlogError(
         f"{ref[len('refs/heads/'):]} is checked out {'here' if here else 'in another worktree'}"
         f" ({where}): the reproduced run would move that branch under its working tree",
-        hint=f"check out another branch first ({switch}), then reproduce again" if here else
+        hint=f"switch away first ({switch}), then reproduce again" if here else
         f"free the branch there first (git -C {shlex.quote(where)} checkout --detach, or "
         "another branch), then reproduce again")
 
@@ -127,6 +130,50 @@ def _folder(worktree: Path, cwd: Any) -> Path:
     folder = worktree.joinpath(*rel.parts)
     folder.mkdir(parents=True, exist_ok=True)  # a folder of untracked files only
     return folder
+
+
+def _into_code(result: Reproduction, root: Path, folder: Path, worktree: Path) -> None:
+    """Point the command's absolute paths into the repository (``python $PWD/train.py``)
+    at the run's code: they named your checkout's files, which may have changed since.
+    A path the run's commit holds becomes relative to the folder the command runs in
+    (the new run records it so); any other (a venv, untracked data) stays as it is, and
+    a script among those is refused, as ``_check_script`` says."""
+    roots = {root, root.resolve()}
+    words = []
+    for arg in result.command:
+        inside = [Path(arg).relative_to(r) for r in roots
+                  if os.path.isabs(arg) and Path(arg).is_relative_to(r)]
+        if inside and os.path.lexists(worktree / inside[0]):
+            arg = os.path.relpath(worktree / inside[0], folder)
+        elif inside and arg == _script(result.command):
+            _missing_script(result, inside[0].as_posix())
+        words.append(arg)
+    result.command = words
+
+
+def _script(argv: list[str]) -> str:
+    from .procrun import command_script
+
+    return command_script(argv)
+
+
+def _check_script(result: Reproduction, folder: Path, worktree: Path) -> None:
+    """Refuse, before a failed run is logged, a command whose script (``train.py``,
+    ``./train.sh``) the run's commit does not hold: a run keeps the files git tracks, so
+    a script that was untracked when it ran is gone from its code."""
+    script = _script(result.command)
+    if os.path.isabs(script) or (script == result.command[0] and os.sep not in script):
+        return  # a program on PATH, or a path outside the code
+    path = folder / script
+    if not os.path.lexists(path):
+        _missing_script(result, path.relative_to(worktree).as_posix())
+
+
+def _missing_script(result: Reproduction, shown: str) -> None:
+    raise GitlogError(f"the command's script {shown} is not in the code of run "
+                      f"{result.old_run} ({result.old_commit[:10]})",
+                      hint=f"a run keeps only files git tracks: git add {shown} before the "
+                           "next run; or give another command after --")
 
 
 def _restore_data(repo: Repo, record: RunRecord, worktree: Path, remote: str | None) -> None:
@@ -147,6 +194,19 @@ def _restore_data(repo: Repo, record: RunRecord, worktree: Path, remote: str | N
             materialize(dvc.files(art.md5), target)
 
 
+def _tolerance(name: str, value: Any) -> float:
+    """A tolerance as a float: a finite number >= 0 (a negative or nan one was dropped by
+    ``max(rtol * |old|, atol)`` unseen, an infinite one passes everything)."""
+    number = value if _number(value) else None
+    if number is None or not math.isfinite(number) or number < 0:
+        example = "--rtol 0.01 passes a 1% difference" if name == "rtol" else \
+            "--atol 1e-6 passes a difference of up to 1e-6"
+        shown = f"{value:g}" if number is not None else repr(value)
+        raise GitlogError(f"bad --{name} {shown}: a tolerance is a finite number >= 0",
+                          hint=f"{example}; 0 passes equal values only")
+    return float(number)
+
+
 def reproduce(rev: str, repo: str | Path | Repo = ".", config: Config | None = None, *,
               command: list[str] | None = None, rtol: float | None = None,
               atol: float = 0.0, dvc_remote: str | None = None,
@@ -164,11 +224,10 @@ def reproduce(rev: str, repo: str | Path | Repo = ".", config: Config | None = N
     if record is None:
         raise RevisionError(rev, "this commit holds no run",
                             hint="pick a run from 'gitlog ls' or 'git log exp/NAME'")
-    tol = float(config["reproduce"]["rtol"] if rtol is None else rtol)
-    if not math.isfinite(tol) or tol < 0:
-        raise GitlogError(f"--rtol must be a number >= 0, got {rtol!r}")
+    tol = _tolerance("rtol", config["reproduce"]["rtol"] if rtol is None else rtol)
+    atol = _tolerance("atol", atol)
     result = Reproduction(commit, str(record.run.get("id") or commit[:12]),
-                          command_of(record, command), tol)
+                          command_of(record, command), tol, atol)
     experiment = run_experiment(repo, config, record, rev)
     if not experiment:  # metrics by hand that no one experiment branch holds
         raise GitlogError(f"run {result.old_run} names no experiment to reproduce it in",
@@ -183,12 +242,15 @@ def reproduce(rev: str, repo: str | Path | Repo = ".", config: Config | None = N
         main = main_root(repo)
         if main is not None and (main / ".dvc").is_dir():
             share_cache(worktree, main)
+        folder = _folder(worktree, record.run.get("cwd"))
+        _into_code(result, repo.root, folder, worktree)
+        _check_script(result, folder, worktree)
         out = output or sys.stderr.buffer
         done = run_command(result.command, repo=worktree,
                            experiment=experiment, params=record.params or None,
                            message=f"{experiment}: reproduce run "
                                    f"{result.old_run}", stdout=out, stderr=out,
-                           cwd=_folder(worktree, record.run.get("cwd")))
+                           cwd=folder)
         result.new_run, result.status, result.exit_code = done.run.id, done.status, \
             done.exit_code
         result.new_commit = done.run.commit

@@ -130,7 +130,7 @@ def test_new_from_a_revision_and_checkout(repo: Path) -> None:
     assert git(repo, "rev-parse", "exp/fork").strip() == first
     missing = run_cli("exp", "new", "x", "--from", "no-such-thing", cwd=repo)
     assert missing.returncode == 1
-    assert "no commit or experiment matches: no-such-thing" in missing.stderr
+    assert "no commit, experiment or run id matches: no-such-thing" in missing.stderr
 
 
 def test_checkout_refused_by_git_keeps_the_work(repo: Path) -> None:
@@ -175,8 +175,28 @@ def test_rm_asks_for_yes_and_tells_how_to_restore(repo: Path) -> None:
     assert current.returncode == 1 and "is checked out here" in current.stderr
     assert "hint: switch away first, e.g. git checkout main" in current.stderr
     (repo / ".gitlog.yaml").write_text("main_branch: trunk\n")  # the one configured
+    git(repo, "branch", "trunk", "main")
     current = run_cli("exp", "rm", "here", "--yes", cwd=repo)
     assert "hint: switch away first, e.g. git checkout trunk" in current.stderr
+
+
+def test_rm_refuses_the_checked_out_experiment_before_asking(tmp_path: Path) -> None:
+    """It asked 'Delete exp/solo?' (without a terminal: 'pass --yes') and only then said
+    the branch is checked out; and the hint 'git checkout main' fails while main has no
+    commit (a new repository whose only branch is the experiment)."""
+    repo = tmp_path / "p"
+    git(tmp_path, "-c", "init.defaultBranch=main", "init", "-q", str(repo))
+    git(repo, "checkout", "-q", "-b", "exp/solo")
+    (repo / "train.py").write_text("print(1)\n")
+    git(repo, "add", "train.py")
+    git(repo, "commit", "-qm", "code")
+    for args in ([], ["--yes"]):
+        refused = run_cli("exp", "rm", "solo", *args, cwd=repo, input="")
+        assert (refused.returncode, refused.stderr) == (1, (
+            "Error: experiment solo is checked out here (exp/solo)\n"
+            "hint: switch away first, e.g. git checkout --detach\n"))
+    git(repo, "checkout", "-q", "--detach")  # the hint works: then it is deleted
+    assert run_cli("exp", "rm", "solo", "--yes", cwd=repo).returncode == 0
 
 
 def test_rm_of_an_experiment_checked_out_in_another_worktree_says_how(repo: Path,
@@ -265,6 +285,34 @@ def test_promote_conflict_changes_nothing(winner: Path) -> None:
     assert state_of(winner) == before
 
 
+def test_promote_into_a_main_branch_with_no_commits_says_how_to_start_it(
+        tmp_path: Path) -> None:
+    """A new repository: runs on exp/a, main unborn (HEAD on it). The error was 'no branch
+    main to promote into', hint 'name an existing branch with --into'."""
+    from tests.runrepo import Builder
+
+    b = Builder()
+    code = b.commit("exp/a", {"train.py": "print(1)\n"}, message="code")
+    b.run("a", {"loss": 0.5}, parents=[code], run_id="a1")
+    repo = tmp_path / "p"
+    b.write(repo)
+    assert git(repo, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
+    done = run_cli("exp", "promote", "a", cwd=repo)
+    assert (done.returncode, done.stderr) == (1, (
+        "Error: main has no commits yet: there is nothing to merge exp/a into\n"
+        "hint: start main from the experiment, its runs included: git merge --ff-only "
+        "exp/a\n"))
+    git(repo, "merge", "-q", "--ff-only", "exp/a")  # the hint works
+    assert git(repo, "rev-parse", "main") == git(repo, "rev-parse", "exp/a")
+    git(repo, "checkout", "-q", "exp/a")
+    git(repo, "branch", "-D", "main")  # no main at all, HEAD elsewhere
+    done = run_cli("exp", "promote", "a", cwd=repo)
+    assert (done.returncode, done.stderr) == (1, (
+        "Error: no branch main to promote into (main_branch in .gitlog.yaml)\n"
+        "hint: start it from the experiment: git branch main exp/a; or name an existing "
+        "branch with --into\n"))
+
+
 def test_promote_needs_a_run(repo: Path) -> None:
     new(repo, "empty")
     git(repo, "checkout", "-q", "exp/empty")
@@ -293,6 +341,27 @@ def test_promote_refuses_an_experiment_whose_only_run_the_target_has(winner: Pat
         f"({run_id}) is already in main\n"
         "hint: log a run of its code first: gitlog run -e tweak -- python train.py\n")
     assert git(winner, "rev-parse", "main") == main_before
+
+
+def test_new_from_a_run_id_starts_at_the_commit_that_logged_the_run(winner: Path) -> None:
+    """--from took a commit or an experiment, not a run id (every other command that takes
+    a run does): 'no commit or experiment matches'. A promotion's merge repeats the run's
+    Gitlog-Run trailer; the id names the run's own commit, not that merge."""
+    v2 = git(winner, "rev-parse", "exp/win~1").strip()
+    v2_id = git(winner, "log", "-1", "--format=%(trailers:key=Gitlog-Run,valueonly)",
+                v2).strip()
+    v3_id = git(winner, "log", "-1", "--format=%(trailers:key=Gitlog-Run,valueonly)",
+                "exp/win").strip()
+    promote(winner, "win")
+    done = run_cli("exp", "new", "again", "--from", v2_id, cwd=winner)
+    assert done.returncode == 0, done.stderr
+    assert git(winner, "rev-parse", "exp/again").strip() == v2
+    new(winner, "latest", v3_id)
+    assert git(winner, "rev-parse", "exp/latest").strip() == \
+        git(winner, "rev-parse", "exp/win").strip()
+    short = run_cli("exp", "new", "short", "--from", v2_id[:-1], cwd=winner)  # its start
+    assert short.returncode == 0, short.stderr
+    assert git(winner, "rev-parse", "exp/short").strip() == v2
 
 
 def test_a_commit_that_logs_nothing_on_top_of_a_run_keeps_showing_that_run(winner: Path) -> None:

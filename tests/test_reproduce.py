@@ -118,7 +118,7 @@ def test_reproduce_refuses_a_branch_checked_out_in_a_working_tree(tmp_path: Path
     assert proc.stderr == (
         f"Error: exp/base is checked out here ({repo}): the reproduced run would move that "
         "branch under its working tree\n"
-        "hint: check out another branch first (git checkout main), then reproduce again\n")
+        "hint: switch away first (git checkout main), then reproduce again\n")
     assert state_of(repo) == before
     git(repo, "checkout", "-q", "main")
     other = tmp_path / "other"
@@ -154,3 +154,88 @@ def test_a_command_that_logs_none_of_the_metrics_is_not_called_nondeterministic(
     assert proc.stderr.splitlines()[-1] == (
         "hint: the new run logged no acc, loss: does the command log them (gitlog.start() "
         "in it)?")
+
+
+def test_a_tolerance_that_is_negative_nan_or_infinite_is_refused_before_anything_runs(
+        tmp_path: Path) -> None:
+    """--atol nan or -1 was dropped unseen by max(rtol * |old|, atol) (and --atol inf
+    passed every metric): the command ran, a run was logged, the check used rtol only."""
+    from tests.runrepo import Builder
+
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "print('v1')\n"})
+    b.run("a", {"loss": 0.5}, parents=[c1], run_id="a1")
+    repo = tmp_path / "proj"
+    b.write(repo)
+    tip = git(repo, "rev-parse", "exp/a").strip()
+    for option, value, example in (
+            ("--atol", "nan", "--atol 1e-6 passes a difference of up to 1e-6"),
+            ("--atol", "-1", "--atol 1e-6 passes a difference of up to 1e-6"),
+            ("--atol", "inf", "--atol 1e-6 passes a difference of up to 1e-6"),
+            ("--rtol", "-0.5", "--rtol 0.01 passes a 1% difference")):
+        proc = run_cli("reproduce", "a", option, value, "--", sys.executable, "-c", "pass",
+                       cwd=repo)
+        assert (proc.returncode, proc.stdout, proc.stderr.splitlines()) == (1, "", [
+            f"Error: bad {option} {value}: a tolerance is a finite number >= 0",
+            f"hint: {example}; 0 passes equal values only"])
+    assert git(repo, "rev-parse", "exp/a").strip() == tip  # nothing ran or was logged
+    assert len(git(repo, "worktree", "list").splitlines()) == 1
+
+
+def test_an_unknown_option_is_a_usage_error_not_the_command(tmp_path: Path) -> None:
+    """'--rtl 0.1' (a typo of --rtol) was taken as COMMAND: 'command not found: --rtl'."""
+    repo = make_repo(tmp_path / "p", {"train.py": "print(1)\n"})
+    proc = run_cli("reproduce", "HEAD", "--rtl", "0.1", cwd=repo)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines()[-1] == "Error: No such option '--rtl'. Did you mean '--rtol'?"
+
+
+def test_a_script_the_run_did_not_commit_is_named_before_a_run_is_logged(
+        tmp_path: Path) -> None:
+    """A run keeps the files git tracks: train.py untracked when it ran is not in its
+    commit. Reproducing it ran 'python train.py' anyway ('can't open file'), logged a
+    failed run on exp/a and blamed the command."""
+    repo = make_repo(tmp_path / "p", {"README": "r\n"})
+    (repo / "train.py").write_text("import gitlog\nwith gitlog.start() as run:\n"
+                                   "    run.log_metric('loss', 0.25)\n")
+    assert run_cli("run", "-e", "a", "--", "python", "train.py", cwd=repo).returncode == 0
+    tip = git(repo, "rev-parse", "exp/a").strip()
+    run_id = git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Run,valueonly)",
+                 tip).strip()
+    proc = run_cli("reproduce", "a", cwd=repo)
+    assert (proc.returncode, proc.stdout, proc.stderr.splitlines()) == (1, "", [
+        f"Error: the command's script train.py is not in the code of run {run_id} "
+        f"({tip[:10]})",
+        "hint: a run keeps only files git tracks: git add train.py before the next run; or "
+        "give another command after --"])
+    assert git(repo, "rev-parse", "exp/a").strip() == tip
+    assert len(git(repo, "worktree", "list").splitlines()) == 1
+
+
+def test_an_absolute_path_into_the_repository_runs_the_runs_code(tmp_path: Path) -> None:
+    """'gitlog run -- python $PWD/train.py' recorded the absolute path: reproduce ran your
+    checkout's train.py as it is now (edited since: 'FAIL', 'look for nondeterminism'),
+    and one the run never committed passed as reproduced."""
+    script = "import gitlog\nwith gitlog.start() as run:\n    run.log_metric('loss', {})\n"
+    repo = make_repo(tmp_path / "p", {"train.py": script.format(0.25)})
+    for name, path in (("a", "train.py"), ("b", "other.py")):
+        if name == "b":
+            (repo / path).write_text(script.format(0.5))  # untracked: not in the run
+        done = run_cli("run", "-e", name, "--", sys.executable, str(repo / path), cwd=repo)
+        assert done.returncode == 0, done.stderr
+    (repo / "train.py").write_text(script.format(0.75))  # edited after the run
+    proc = run_cli("reproduce", "a", "--format", "json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert [(r["old"], r["new"]) for r in json.loads(proc.stdout)] == [(0.25, 0.25)]
+    recorded = git(repo, "show", "exp/a:.gitlog/run.yaml")
+    assert f"command: {sys.executable} train.py\n" in recorded  # no temporary folder
+    tip = git(repo, "rev-parse", "exp/b").strip()
+    run_id = git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Run,valueonly)",
+                 tip).strip()
+    proc = run_cli("reproduce", "b", cwd=repo)
+    assert (proc.returncode, proc.stdout, proc.stderr.splitlines()) == (1, "", [
+        f"Error: the command's script other.py is not in the code of run {run_id} "
+        f"({tip[:10]})",
+        "hint: a run keeps only files git tracks: git add other.py before the next run; or "
+        "give another command after --"])
+    assert git(repo, "rev-parse", "exp/b").strip() == tip

@@ -47,3 +47,19 @@ def pass_repo(func: Any) -> Any:
     return click.option("-C", "--repo", "repo", default=".", show_default=True,
                         type=click.Path(file_okay=False),
                         help="Run as if gitlog was started in PATH.")(func)
+
+
+def command_words(command: tuple[str, ...]) -> list[str]:
+    """COMMAND after a command's own options: with ``ignore_unknown_options`` a mistyped
+    or unknown option (``--step min``) would land in it and run as the program, or be
+    dropped unseen when nothing runs, so a first word that is an option is a usage error
+    (no program's name starts with ``-``)."""
+    if command and command[0].startswith("-") and command[0] != "-":
+        from difflib import get_close_matches
+
+        ctx = click.get_current_context()
+        name = command[0].split("=", 1)[0]
+        known = [o for p in ctx.command.params for o in getattr(p, "opts", [])]
+        raise click.NoSuchOption(name, possibilities=get_close_matches(name, known, 1, 0.8),
+                                 ctx=ctx)
+    return list(command)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._group import pass_repo
+from ._group import command_words, pass_repo
 from ._output import format_option, to_json
 from ._table import emit, format_rows
 
@@ -33,7 +33,8 @@ def bisect(metric: str, threshold: float, good: str, bad: str, experiment: str, 
     """
     from gitlog.bisection import bisect as run_bisect
 
-    result = run_bisect(metric, threshold, good, bad, command, experiment=experiment,
+    result = run_bisect(metric, threshold, good, bad, command_words(command),
+                        experiment=experiment,
                         repo=repo, output=lambda line: click.echo(line, err=True))
     steps = [{"commit": s.commit[:10], "verdict": s.verdict, metric: s.value,
               "run": (s.run_commit or "")[:10] or None, "source": s.note}

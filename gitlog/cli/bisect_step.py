@@ -19,7 +19,12 @@ def main(argv: list[str] | None = None) -> None:
         state = json.load(fh)
     try:
         code, step = evaluate(state, ".")
-    except GitlogError as exc:
+    except GitlogError as exc:  # bisect reports it: the step could not judge this version
+        from gitlog.git import Repo
+
+        with open(state["error"], "w", encoding="utf-8") as fh:
+            json.dump({"commit": Repo(".").rev_parse("HEAD") or "", "error": exc.message,
+                       "hint": exc.hint}, fh)
         print(f"gitlog bisect: {exc}", file=sys.stderr)
         sys.exit(128)
     with open(state["log"], "a", encoding="utf-8") as fh:

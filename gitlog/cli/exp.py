@@ -72,9 +72,9 @@ def rm(name: str, yes: bool, repo: str) -> None:
     Example: gitlog exp rm old-idea --yes
     """
     from gitlog.errors import GitlogError
-    from gitlog.experiments import describe, remove
+    from gitlog.experiments import removable, remove
 
-    found = describe(repo, name)
+    found = removable(repo, name)
     if not yes:
         if not sys.stdin.isatty():
             raise GitlogError(f"not deleting {found.branch} without confirmation",

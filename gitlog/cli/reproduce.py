@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._group import pass_repo
+from ._group import command_words, pass_repo
 from ._output import echo, format_option, render
 
 
@@ -36,17 +36,19 @@ def reproduce(rev: str, rtol: float | None, atol: float, dvc_remote: str | None,
     from gitlog.git import Repo
     from gitlog.reproduce import reproduce as do_reproduce
 
+    words = command_words(command)
     r = Repo(repo)
     config = load(r.root)
-    result = do_reproduce(rev, r, config, command=list(command) or None, rtol=rtol, atol=atol,
+    result = do_reproduce(rev, r, config, command=words or None, rtol=rtol, atol=atol,
                           dvc_remote=dvc_remote or config["remote"]["dvc"])
     rows = [{"metric": c.name, "old": c.old, "new": c.new, "rel_diff": c.rel_diff,
              "result": "pass" if c.ok else "FAIL"} for c in result.checks]
     echo(render(rows, fmt, ["metric", "old", "new", "rel_diff", "result"]))
     where = result.new_commit[:10] if result.new_commit else "no commit"
+    tolerance = f"rtol={result.rtol:g}" + (f", atol={result.atol:g}" if result.atol else "")
     summary = (f"run {result.old_run} -> run {result.new_run} ({where}): "
                f"{sum(c.ok for c in result.checks)}/{len(result.checks)} metrics within "
-               f"rtol={result.rtol:g}")
+               f"{tolerance}")
     if result.ok:
         click.echo(f"gitlog: reproduced {summary}", err=True)
         return
