@@ -377,6 +377,17 @@ def test_experiment_given_as_its_branch_name(repo: Path) -> None:
         "exp/fresh", "exp/held"]
 
 
+def test_a_mistyped_option_of_run_is_a_usage_error_not_the_command(repo: Path) -> None:
+    # 'gitlog run -e x --sytem-metrics -- python train.py' said 'command not found:
+    # --sytem-metrics', as if the option were the program
+    proc = run_cli("run", "-e", "typo", "--sytem-metrics", "--", sys.executable, "-c",
+                   "print(1)", cwd=repo)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[-1] == \
+        "Error: No such option '--sytem-metrics'. Did you mean '--system-metrics'?"
+    assert git(repo, "branch", "--list", "exp/typo").strip() == ""
+
+
 def test_start_with_bad_params_leaves_no_run_behind(repo: Path) -> None:
     # start() raised, but its run stayed active and its journal stayed for 'gitlog
     # recover' to commit as a run nobody made

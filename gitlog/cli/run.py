@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._group import pass_repo
+from ._group import command_words, pass_repo
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -34,7 +34,7 @@ def run(experiment: str | None, params: tuple[str, ...], message: str | None,
         key, value = parse_param(text)
         deep_merge(merged, param_update(key, value))
     # -C PATH: as if gitlog was started in PATH, so COMMAND runs there too
-    result = run_command(list(command), repo=repo, experiment=experiment, params=merged,
+    result = run_command(command_words(command), repo=repo, experiment=experiment, params=merged,
                          message=message, system_metrics=system_metrics, cwd=repo)
     where = result.run.commit[:10] if result.run.commit else (
         str(result.run.path) if result.run.path else "journal (see gitlog recover)")
