@@ -5,7 +5,7 @@ when the run started plus the log directory (and gitlog's ``dvc.yaml`` entries),
 in-process, and a compare-and-swap move of the branch, retried on conflict.
 
 Workspace mode (HEAD is on the experiment's branch): the log directory is written into
-the working tree for the user to commit with the code; committed as in branch mode when
+the working tree for the user to commit with the code (``workspace.py``); committed as in branch mode when
 HEAD has left that branch by the time the run is stored.
 """
 
@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
-import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -271,29 +269,6 @@ def commit_run(repo: Repo, config: Config, meta: dict[str, Any], files: dict[str
                       hint="run 'gitlog recover' to commit the run once the others are done")
 
 
-def write_workspace(root: Path, log_dir: str, files: dict[str, bytes]) -> Path:
-    """Replace ``<root>/<log_dir>`` with the run's files; return that folder."""
-    target = root / log_dir
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".gitlog-new-", dir=target.parent))
-    # mkdtemp makes it private (0700); the log folder is the user's, as mkdir makes it
-    os.rmdir(staging)
-    staging.mkdir()
-    for rel, data in files.items():
-        path = staging / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=".gitlog-old-", dir=target.parent))
-        os.rmdir(old)
-        os.replace(target, old)
-    os.replace(staging, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return target
-
-
 def workspace_root(repo: Repo, meta: dict[str, Any]) -> Path | None:
     """The working tree a workspace-mode run writes its logs into: the one it ran in, while
     HEAD there is still on the run's branch. None (commit it onto the branch instead) for
@@ -321,6 +296,8 @@ def store_journal(repo: Repo, config: Config, journal: Any) -> tuple[str, str | 
     meta = journal.meta()
     root = workspace_root(repo, meta)
     if root is not None:
+        from .workspace import write_workspace
+
         files, record = build_files(journal)
         path = write_workspace(root, meta.get("log_dir") or config.log_dir, files)
         from .checkcache import remember_run_files  # spares the pre-commit hook a YAML parse
