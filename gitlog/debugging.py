@@ -67,14 +67,21 @@ def filter_events(events: Iterable[dict[str, Any]], min_level: str | None = None
 
 
 # -- the logging module --------------------------------------------------------------
+# What every LogRecord has (and what formatting adds); any other attribute came from
+# ``extra=``. ``step`` sets the event's step instead.
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | \
+    {"message", "asctime", "taskName", "step"}
+
+
 class LoggingHandler(logging.Handler):
     """Route ``logging`` records into the active run (or ``run``), as events.
 
         logging.getLogger().addHandler(gitlog.LoggingHandler())
 
-    The logger name, and the traceback of ``logger.exception(...)``, go into the event's
-    fields; ``extra={"step": n}`` sets its step. Without an active run records are
-    dropped; the handler never raises into the program.
+    The logger name, the traceback of ``logger.exception(...)`` (the stack of
+    ``stack_info=True``) and the fields of ``extra={...}`` go into the event's fields;
+    ``extra={"step": n}`` sets its step. Without an active run records are dropped; the
+    handler never raises into the program.
     """
 
     def __init__(self, level: int = logging.NOTSET, run: Any = None) -> None:
@@ -96,6 +103,11 @@ class LoggingHandler(logging.Handler):
             if record.exc_info and record.exc_info[0] is not None:
                 fields["exception"] = record.exc_info[0].__name__
                 fields["traceback"] = logging.Formatter().formatException(record.exc_info)
+            if record.stack_info:
+                fields["stack"] = record.stack_info
+            for key, value in vars(record).items():  # extra={...}, the user's own fields
+                if key not in _RECORD_ATTRS and key[:1] != "_":
+                    fields.setdefault(key, value)
             step = getattr(record, "step", None)
             if isinstance(step, numbers.Integral) and not isinstance(step, bool) and \
                     int(step) >= 0:  # numpy's int64 too (an epoch from np.arange)

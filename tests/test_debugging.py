@@ -241,3 +241,43 @@ def test_an_exception_that_ends_a_thread_is_an_error_event(repo: Path) -> None:
     assert got[0]["fields"]["traceback"].endswith("RuntimeError: data loader crashed\n")
     shown = json.loads(run_cli("show", run.commit, "--format", "json", cwd=repo).stdout)
     assert shown["run"]["errors"] == 1
+
+
+def test_logging_handler_keeps_the_records_extra_fields(repo: Path) -> None:
+    import numpy as np
+
+    log = logging.getLogger("trainer.extra")
+    log.setLevel(logging.INFO)
+    handler = gitlog.LoggingHandler()
+    log.addHandler(handler)
+    try:
+        with gitlog.start("dbg", repo=repo) as run:
+            log.warning("slow batch", extra={"batch": 7, "shape": np.array([2, 3]),
+                                             "step": 3, "_private": "x"})
+            log.info("where", stack_info=True)
+    finally:
+        log.removeHandler(handler)
+    got = events(repo, run.commit)
+    # the user's extras, JSON-safe; none of the LogRecord's own attributes
+    assert got[0]["fields"] == {"logger": "trainer.extra", "batch": 7, "shape": [2, 3]}
+    assert got[0]["step"] == 3
+    assert sorted(got[1]["fields"]) == ["logger", "stack"]
+    assert got[1]["fields"]["stack"].startswith("Stack (most recent call last):")
+    table = run_cli("logs", run.commit, "--level", "warning", cwd=repo).stdout
+    assert "logger=trainer.extra, batch=7, shape=[2, 3]" in table
+
+
+def test_a_field_json_cannot_write_loses_no_event(repo: Path) -> None:
+    """A tuple as a key (or a dict holding itself) made the flush fail: every event of
+    that batch was lost, with one warning."""
+    cyclic: dict = {"name": "cfg"}
+    cyclic["self"] = cyclic
+    with gitlog.start("dbg", repo=repo) as run:
+        run.info("grid", best={(0.1, 32): 0.93})
+        run.info("config", cfg=cyclic)
+        run.info("after")
+    got = events(repo, run.commit)
+    assert [(e["message"], e["fields"]) for e in got] == [
+        ("grid", {"best": {"(0.1, 32)": 0.93}}),
+        ("config", {"cfg": {"name": "cfg", "self": "<cycle>"}}),
+        ("after", {})]
