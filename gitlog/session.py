@@ -27,6 +27,10 @@ from .recorder import LEVELS, iso
 from .run import Run, _finish_leftovers
 
 _ATEXIT = False
+# (pid, run id) of the 'gitlog run' run a start() of this process attached to: one
+# 'gitlog run' is one run, so a second start() in the process is an error (a forked or
+# spawned worker, another process, attaches on its own)
+_ATTACHED: tuple[int, str] | None = None
 
 
 def new_run_id() -> str:
@@ -98,9 +102,12 @@ def start(experiment: str | None = None, params: Mapping[str, Any] | None = None
         from .sysmetrics import _psutil
 
         _psutil()  # a missing extra fails here, before training starts
+    global _ATTACHED
     attached = env.attached_run()
     if attached:
+        _check_first_attach(attached[0])
         run = _attach(attached, experiment, level, flush_interval)
+        _ATTACHED = (os.getpid(), run.id)
     else:
         run = open_run(repo, experiment, message=message, flush_interval=flush_interval,
                        level=level, command=command)
@@ -109,6 +116,8 @@ def start(experiment: str | None = None, params: Mapping[str, Any] | None = None
             run.log_params(params)
         except BaseException:
             run._discard()  # a start that raised leaves no run behind
+            if attached:
+                _ATTACHED = None  # nor takes the place of the one that will not
             raise
     if system_metrics and not (attached and env.get(env.SYSTEM_METRICS)):
         from .sysmetrics import start_sampling
@@ -119,6 +128,19 @@ def start(experiment: str | None = None, params: Mapping[str, Any] | None = None
         _at_exit(_finish_leftovers)
         _ATEXIT = True
     return run
+
+
+def _check_first_attach(run_id: str) -> None:
+    """Refuse a second ``start()`` of this process under one ``gitlog run``: it joined the
+    first one's run (its params overwrote the first's, its series started again at step
+    0 in the same files)."""
+    if _ATTACHED is None or _ATTACHED[0] != os.getpid():
+        return
+    raise GitlogError(f"gitlog.start() was already called in this process, which 'gitlog "
+                      f"run' started as run {run_id}: a 'gitlog run' is one run",
+                      hint="to log each gitlog.start() as its own run, run the script "
+                           "without 'gitlog run' (python train.py); or start one run and "
+                           "log everything into it")
 
 
 def _at_exit(fn: Any) -> None:
