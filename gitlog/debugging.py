@@ -99,6 +99,8 @@ class LoggingHandler(logging.Handler):
                 run = _ACTIVE[-1]
             elif run._finished:
                 return  # a handler bound to a run outlives it in the logging tree
+            if record.name == "py.warnings" and getattr(_IN_WARNING, "recorded", False):
+                return  # logging.captureWarnings' copy of a warning the run recorded
             fields: dict[str, Any] = {"logger": record.name}
             if record.exc_info and record.exc_info[0] is not None:
                 fields["exception"] = record.exc_info[0].__name__
@@ -136,27 +138,36 @@ def capture_warnings(run: Any) -> None:
 
         def showwarning(message: Any, category: type, filename: str, lineno: int,
                         file: Any = None, line: str | None = None) -> None:
+            recorded = False
             if not issubclass(category, GitlogWarning) and \
                     not getattr(_IN_WARNING, "busy", False):
                 _IN_WARNING.busy = True
                 try:
-                    _record_warning(message, category, filename, lineno)
+                    recorded = _record_warning(message, category, filename, lineno)
                 finally:
                     _IN_WARNING.busy = False
-            previous(message, category, filename, lineno, file, line)
+            # logging.captureWarnings(True) shows it as a 'py.warnings' record: the
+            # LoggingHandler leaves that one out, the run has it already
+            _IN_WARNING.recorded = recorded
+            try:
+                previous(message, category, filename, lineno, file, line)
+            finally:
+                _IN_WARNING.recorded = False
 
         showwarning._gitlog = True  # type: ignore[attr-defined]
         warnings.showwarning = showwarning
 
 
-def _record_warning(message: Any, category: type, filename: str, lineno: int) -> None:
+def _record_warning(message: Any, category: type, filename: str, lineno: int) -> bool:
+    """Record the warning into the innermost live run; whether there was one."""
     from .run import _ACTIVE
 
     if not _ACTIVE:
-        return
+        return False
     with contextlib.suppress(Exception):
         _ACTIVE[-1].log("warning", f"{category.__name__}: {message}",
                         category=category.__name__, filename=filename, lineno=lineno)
+    return True
 
 
 def capture_thread_exceptions() -> None:
@@ -250,6 +261,7 @@ class Reservoir:
         return j if j < self.size else None
 
 
+SAMPLE_KEYS = ("sample", "index", "offered")  # the fields of a sample event gitlog sets
 _RESERVOIRS: weakref.WeakKeyDictionary[Any, dict[str, Reservoir]] = \
     weakref.WeakKeyDictionary()
 _SAMPLE_LOCK = threading.Lock()
@@ -259,8 +271,13 @@ def offer_sample(run: Any, name: str, inputs: Any, outputs: Any, step: int | Non
                  values: dict[str, Any]) -> None:
     if not isinstance(name, str) or not name or "\n" in name:
         raise GitlogError(f"sample names are non-empty one-line strings, got {name!r}")
-    if step is not None and (not isinstance(step, int) or isinstance(step, bool) or step < 0):
-        raise GitlogError(f"step must be a whole number >= 0, got {step!r}")
+    if step is not None:
+        step = run._coerce_step(step)  # an int or a numpy integer (i from np.arange)
+    taken = [str(k) for k in values if str(k) in SAMPLE_KEYS]
+    if taken:
+        raise GitlogError(f"log_sample field {taken[0]!r} is one gitlog sets "
+                          f"({', '.join(SAMPLE_KEYS)})",
+                          hint=f"name it otherwise, e.g. batch_{taken[0]}=")
     with _SAMPLE_LOCK:
         pools = _RESERVOIRS.get(run)
         if pools is None:
@@ -273,6 +290,9 @@ def offer_sample(run: Any, name: str, inputs: Any, outputs: Any, step: int | Non
         index = pool.seen
     if slot is None:
         return
+    if step is None:  # the run's step now, not the one it has when the run finishes
+        run.flush()
+        step = run._recorder.max_step
     record: dict[str, Any] = {"sample": name, "index": index}
     if inputs is not None:
         record["inputs"] = summarise(inputs)

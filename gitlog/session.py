@@ -68,8 +68,17 @@ def _name_source(config: Config, script: str | None) -> str:
     return f"the script's name ({Path(script).name})"
 
 
-def resolve_level(level: str | None, config: Config) -> str:
-    chosen = (level or env.get(env.LEVEL) or config["log_level"]).lower()
+def resolve_level(level: str | int | None, config: Config) -> str:
+    """The run's threshold: ``level`` (a name, or logging's number: ``logging.WARNING``),
+    else ``GITLOG_LEVEL``, else ``log_level`` in the config."""
+    if isinstance(level, int) and not isinstance(level, bool):
+        names = {number: name for name, number in LEVELS.items()}
+        if level not in names:
+            raise GitlogError(f"unknown log level {level!r}",
+                              hint=f"use one of {', '.join(LEVELS)}, or logging.DEBUG ... "
+                                   "logging.CRITICAL")
+        return names[level]
+    chosen = str(level or env.get(env.LEVEL) or config["log_level"]).lower()
     if chosen not in LEVELS:
         raise GitlogError(f"unknown log level {chosen!r}",
                           hint=f"use one of {', '.join(LEVELS)} (GITLOG_LEVEL or log_level)")
@@ -78,7 +87,7 @@ def resolve_level(level: str | None, config: Config) -> str:
 
 def start(experiment: str | None = None, params: Mapping[str, Any] | None = None, *,
           repo: str | Path = ".", message: str | None = None,
-          flush_interval: float | None = None, level: str | None = None,
+          flush_interval: float | None = None, level: str | int | None = None,
           command: str | None = None, system_metrics: bool = False) -> Run:
     """Open a run of ``experiment`` in the repository containing ``repo``.
 
@@ -160,7 +169,7 @@ def _at_exit(fn: Any) -> None:
 
 
 def open_run(repo_path: str | Path, experiment: str | None, *, message: str | None = None,
-             flush_interval: float | None = None, level: str | None = None,
+             flush_interval: float | None = None, level: str | int | None = None,
              command: str | None = None, script: str | None = None,
              cwd: str | Path | None = None) -> Run:
     """Create the journal of a new run (which this process owns) and return the Run.
@@ -245,7 +254,7 @@ def _user() -> str | None:
         return None
 
 
-def _attach(attached: tuple[str, str], experiment: str | None, level: str | None,
+def _attach(attached: tuple[str, str], experiment: str | None, level: str | int | None,
             flush_interval: float | None) -> Run:
     run_id, journal_path = attached
     journal = Journal(journal_path)

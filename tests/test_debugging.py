@@ -281,3 +281,62 @@ def test_a_field_json_cannot_write_loses_no_event(repo: Path) -> None:
         ("grid", {"best": {"(0.1, 32)": 0.93}}),
         ("config", {"cfg": {"name": "cfg", "self": "<cycle>"}}),
         ("after", {})]
+
+
+def test_start_takes_loggings_level_numbers_and_fields_named_level_or_message(
+        repo: Path) -> None:
+    # start(level=logging.WARNING) crashed ('int' object has no attribute 'lower'), and
+    # run.info('x', level=3) raised TypeError (got multiple values for argument 'level')
+    with gitlog.start("dbg", repo=repo, level=logging.WARNING) as run:
+        run.info("dropped")
+        run.warning("curriculum", level=3, message="harder")
+        gitlog.error("module-level", level=4)
+        run.log("ERROR", "as logging names it")
+    got = events(repo, run.commit)
+    assert [(e["level"], e["message"], e["fields"]) for e in got] == [
+        ("warning", "curriculum", {"level": 3, "message": "harder"}),
+        ("error", "module-level", {"level": 4}),
+        ("error", "as logging names it", {})]
+    with pytest.raises(GitlogError, match="unknown log level 15") as err:
+        gitlog.start("dbg", repo=repo, level=15)
+    assert err.value.hint == ("use one of debug, info, warning, error, critical, or "
+                              "logging.DEBUG ... logging.CRITICAL")
+
+
+def test_log_sample_step_is_the_runs_step_when_offered(repo: Path) -> None:
+    import numpy as np
+
+    with gitlog.start("dbg", repo=repo) as run:
+        run.log_metric("loss", 1.0, step=0)
+        run.log_sample("early", inputs=[1])       # step 0 then, not the step at finish
+        for i in np.arange(1, 3):                 # numpy steps, as for events
+            run.log_sample("batch", inputs=[int(i)], step=i, name="n")
+        run.log_metric("loss", 0.5, step=9)
+        with pytest.raises(GitlogError, match="log_sample field 'index' is one gitlog "
+                                              r"sets \(sample, index, offered\)") as err:
+            run.log_sample("batch", index=99)
+        assert err.value.hint == "name it otherwise, e.g. batch_index="
+    got = events(repo, run.commit)
+    assert [(e["message"], e["step"], e["fields"]["index"]) for e in got] == [
+        ("sample early", 0, 1), ("sample batch", 1, 1), ("sample batch", 2, 2)]
+    assert got[1]["fields"]["name"] == "n" and got[1]["fields"]["offered"] == 2
+
+
+def test_captured_warnings_through_logging_are_recorded_once(repo: Path) -> None:
+    # with logging.captureWarnings(True) and the handler, each warning was two events
+    root = logging.getLogger()
+    handler = gitlog.LoggingHandler()
+    root.addHandler(handler)
+    logging.captureWarnings(True)
+    try:
+        with gitlog.start("dbg", repo=repo) as run:
+            with warnings.catch_warnings():
+                warnings.simplefilter("always")
+                warnings.warn("lr is large", UserWarning, stacklevel=1)
+            logging.getLogger("py.warnings").warning("a record of its own")
+    finally:
+        logging.captureWarnings(False)
+        root.removeHandler(handler)
+    got = events(repo, run.commit)
+    assert [(e["message"], e["fields"].get("logger")) for e in got] == [
+        ("UserWarning: lr is large", None), ("a record of its own", "py.warnings")]
