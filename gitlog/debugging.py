@@ -200,9 +200,20 @@ def _record_thread_exception(args: Any) -> None:
         name = args.thread.name if args.thread is not None else "unknown"
         text = "".join(traceback.format_exception(args.exc_type, args.exc_value,
                                                   args.exc_traceback))
-        _ACTIVE[-1].log("error", f"thread {name}: {args.exc_type.__name__}: "
-                                 f"{args.exc_value}", exception=args.exc_type.__name__,
-                        thread=name, traceback=text)
+        message = f"thread {name}: {exception_text(args.exc_value, args.exc_type)}"
+        _ACTIVE[-1].log("error", message,
+                        exception=args.exc_type.__name__, thread=name, traceback=text)
+
+
+def exception_text(exc: BaseException | None, kind: type | None = None) -> str:
+    """``ValueError: bad batch``, also for an exception whose ``str()`` raises (as
+    Python's own traceback shows it), which made gitlog's exit raise a second exception
+    and lost the event."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = "<exception str() failed>"
+    return f"{(kind or type(exc)).__name__}: {text}"
 
 
 # -- uncaught exceptions -------------------------------------------------------------

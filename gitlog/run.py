@@ -452,7 +452,9 @@ class Run:
             fields.update(failure_context(self))
         except Exception:
             pass
-        self._recorder.append((_time(), "error", message or f"{type(exc).__name__}: {exc}",
+        from .debugging import exception_text
+
+        self._recorder.append((_time(), "error", message or exception_text(exc),
                                fields, fields.get("step")))
 
     def _install_excepthook(self) -> None:

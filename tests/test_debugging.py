@@ -340,3 +340,30 @@ def test_captured_warnings_through_logging_are_recorded_once(repo: Path) -> None
     got = events(repo, run.commit)
     assert [(e["message"], e["fields"].get("logger")) for e in got] == [
         ("UserWarning: lr is large", None), ("a record of its own", "py.warnings")]
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_an_exception_whose_str_fails_is_recorded_and_raised_as_it_is(repo: Path) -> None:
+    # gitlog's exit raised RuntimeError('no text') over the script's own exception, and
+    # the error event named that one; a thread's was lost
+    import threading
+
+    def loader() -> None:
+        raise Unprintable()
+
+    with pytest.raises(Unprintable):
+        with gitlog.start("dbg", repo=repo) as run:
+            worker = threading.Thread(target=loader, name="loader")
+            worker.start()
+            worker.join()
+            raise Unprintable()
+    assert run.status == "failed"
+    got = events(repo, run.commit)
+    assert [(e["message"], e["fields"]["exception"]) for e in got] == [
+        ("thread loader: Unprintable: <exception str() failed>", "Unprintable"),
+        ("Unprintable: <exception str() failed>", "Unprintable")]
