@@ -5,13 +5,12 @@ when the run started plus the log directory (and gitlog's ``dvc.yaml`` entries),
 in-process, and a compare-and-swap move of the branch, retried on conflict.
 
 Workspace mode (HEAD is on the experiment's branch): the log directory is written into
-the working tree for the user to commit with the code (``workspace.py``); committed as in branch mode when
-HEAD has left that branch by the time the run is stored.
+the working tree for the user to commit with the code (``workspace.py``); committed as in
+branch mode when HEAD has left that branch by the time the run is stored.
 """
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
