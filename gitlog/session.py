@@ -143,7 +143,7 @@ def _check_first_attach(run_id: str) -> None:
     """Refuse a second ``start()`` of this process under one ``gitlog run``: it joined the
     first one's run (its params overwrote the first's, its series started again at step
     0 in the same files)."""
-    if _ATTACHED != (os.getpid(), run_id):
+    if (os.getpid(), run_id) != _ATTACHED:
         return
     raise GitlogError(f"gitlog.start() was already called in this process, which 'gitlog "
                       f"run' started as run {run_id}: a 'gitlog run' is one run",
