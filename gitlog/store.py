@@ -107,13 +107,37 @@ def _recent_parent(cat: Any, code: str, tip: str) -> bool | None:
     return None
 
 
+def users_log_files(repo: Repo, meta: dict[str, Any], log_dir: str) -> dict[str, tuple[str,
+                                                                                     str]]:
+    """{path: (mode, blob)} of the files in the code snapshot's log folder that are not a
+    run's (``layout.is_run_file``): notes the user committed there. The run commit keeps
+    them, as a workspace run keeps them in the working tree; the previous run's files it
+    replaces. Asked only when the snapshot has the folder (its code tree differs then)."""
+    from .git import run_git
+    from .layout import is_run_file
+
+    snapshot = meta.get("snapshot_tree")
+    if not snapshot or meta.get("code_tree") in (None, snapshot):
+        return {}
+    out = run_git(["ls-tree", "-r", "-z", f"{snapshot}:{log_dir}"], repo.root, check=False)
+    kept = {}
+    for item in out.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        head, _, rel = item.partition("\t")
+        parts = head.split()
+        if rel and len(parts) == 3 and not is_run_file(rel):
+            kept[rel] = (parts[0], parts[2])
+    return kept
+
+
 def write_dir_tree(writer: ObjectWriter, files: dict[str, bytes],
                    pool: ThreadPoolExecutor | None = None,
-                   ready: dict[str, tuple[bytes, Future]] | None = None) -> str:
+                   ready: dict[str, tuple[bytes, Future]] | None = None,
+                   kept: dict[str, tuple[str, str]] | None = None) -> str:
     """Write nested trees for {relative/path: content}; return the top tree's id.
 
     ``ready``: blobs already being written, {path: (content, future of its id)}; used
-    where the content is still the same.
+    where the content is still the same. ``kept``: entries already stored, {path: (mode,
+    id)}, added where they do not clash with ``files``.
     """
     blobs: dict[str, Future] = {}
     for rel, (data, future) in (ready or {}).items():
@@ -131,12 +155,23 @@ def write_dir_tree(writer: ObjectWriter, files: dict[str, bytes],
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = rel
+    for rel, entry in (kept or {}).items():
+        node = root
+        *folders, name = rel.split("/")
+        for part in folders:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node.setdefault(name, entry)
 
     def write(node: dict[str, Any]) -> str:
         entries = {}
         for name, value in node.items():
             if isinstance(value, dict):
                 entries[name] = (TREE_MODE, write(value))
+            elif isinstance(value, tuple):
+                entries[name] = value
             elif value in blobs:
                 entries[name] = (FILE_MODE, blobs[value].result())
             else:
@@ -220,14 +255,15 @@ def commit_run(repo: Repo, config: Config, meta: dict[str, Any], files: dict[str
     """
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="gitlog-commit") as own:
         prepared = prepared or Prepared(repo, meta, own)
+        log_dir = meta.get("log_dir") or config.log_dir
         try:
-            log_tree = write_dir_tree(prepared.writer, files, prepared.pool, prepared.ready)
+            log_tree = write_dir_tree(prepared.writer, files, prepared.pool, prepared.ready,
+                                      kept=users_log_files(repo, meta, log_dir))
             reads = prepared.reads()
         finally:
             prepared.close()
         writer = prepared.writer
         base_entries, existing_dvc_yaml, first_tip, first_ancestry = reads
-        log_dir = meta.get("log_dir") or config.log_dir
         extra = {}
         dvc_yaml = _dvc_yaml(existing_dvc_yaml, log_dir, files)
         if dvc_yaml is not None:

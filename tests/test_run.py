@@ -478,6 +478,29 @@ def test_workspace_run_keeps_the_users_files_in_the_log_folder(repo: Path) -> No
     assert " D .gitlog/notes.md" not in status and " D .gitlog/data.yaml" in status
 
 
+def test_a_run_commit_keeps_the_users_files_of_the_log_folder(repo: Path) -> None:
+    """A workspace run committed onto its branch (HEAD left it during the run) dropped the
+    notes the branch had in .gitlog/; checking the branch out again deleted them."""
+    git(repo, "checkout", "-q", "-b", "exp/ws")
+    with gitlog.start(repo=repo) as run:
+        run.log_metrics({"loss": 1.0, "old/series": 5.0})
+    (repo / ".gitlog" / "notes.md").write_text("lr 0.1 diverges\n")
+    (repo / ".gitlog" / "sub").mkdir()
+    (repo / ".gitlog" / "sub" / "plan.txt").write_text("next: lr 0.05\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "first run, with notes")
+    run2 = gitlog.start(repo=repo)
+    run2.log_metric("loss", 0.5)
+    git(repo, "checkout", "-q", "main")
+    assert run2.finish() == run2.commit
+    listed = git(repo, "ls-tree", "-r", "--name-only", run2.commit, "--", ".gitlog")
+    assert listed.split() == [".gitlog/events.jsonl", ".gitlog/metrics.json",
+                              ".gitlog/metrics/loss.tsv", ".gitlog/notes.md",
+                              ".gitlog/params.yaml", ".gitlog/run.yaml",
+                              ".gitlog/sub/plan.txt"]
+    assert show_file(repo, run2.commit, ".gitlog/notes.md") == "lr 0.1 diverges\n"
+
+
 def test_workspace_run_onto_a_file_named_like_the_log_folder_keeps_it(repo: Path) -> None:
     git(repo, "checkout", "-q", "-b", "exp/ws")
     (repo / ".gitlog").write_text("my file\n")
