@@ -95,7 +95,7 @@ def log_eval(*args: Any, **kwargs: Any) -> dict[str, float]:
     return _active().log_eval(*args, **kwargs)  # type: ignore[no-any-return]
 
 
-def log_sample(name: str, inputs: Any = None, outputs: Any = None, **kwargs: Any) -> None:
+def log_sample(name: str, /, inputs: Any = None, outputs: Any = None, **kwargs: Any) -> None:
     """``log_sample`` on the active run."""
     _active().log_sample(name, inputs, outputs, **kwargs)
 
@@ -105,23 +105,23 @@ def log_artifact(path: Any, name: str | None = None, **kwargs: Any) -> dict[str,
     return _active().log_artifact(path, name, **kwargs)  # type: ignore[no-any-return]
 
 
-def debug(message: str, **fields: Any) -> None:
+def debug(message: str, /, **fields: Any) -> None:
     _active().debug(message, **fields)
 
 
-def info(message: str, **fields: Any) -> None:
+def info(message: str, /, **fields: Any) -> None:
     _active().info(message, **fields)
 
 
-def warning(message: str, **fields: Any) -> None:
+def warning(message: str, /, **fields: Any) -> None:
     _active().warning(message, **fields)
 
 
-def error(message: str, **fields: Any) -> None:
+def error(message: str, /, **fields: Any) -> None:
     _active().error(message, **fields)
 
 
-def critical(message: str, **fields: Any) -> None:
+def critical(message: str, /, **fields: Any) -> None:
     _active().critical(message, **fields)
 
 

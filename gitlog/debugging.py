@@ -67,14 +67,21 @@ def filter_events(events: Iterable[dict[str, Any]], min_level: str | None = None
 
 
 # -- the logging module --------------------------------------------------------------
+# What every LogRecord has (and what formatting adds); any other attribute came from
+# ``extra=``. ``step`` sets the event's step instead.
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | \
+    {"message", "asctime", "taskName", "step"}
+
+
 class LoggingHandler(logging.Handler):
     """Route ``logging`` records into the active run (or ``run``), as events.
 
         logging.getLogger().addHandler(gitlog.LoggingHandler())
 
-    The logger name, and the traceback of ``logger.exception(...)``, go into the event's
-    fields; ``extra={"step": n}`` sets its step. Without an active run records are
-    dropped; the handler never raises into the program.
+    The logger name, the traceback of ``logger.exception(...)`` (the stack of
+    ``stack_info=True``) and the fields of ``extra={...}`` go into the event's fields;
+    ``extra={"step": n}`` sets its step. Without an active run records are dropped; the
+    handler never raises into the program.
     """
 
     def __init__(self, level: int = logging.NOTSET, run: Any = None) -> None:
@@ -92,10 +99,17 @@ class LoggingHandler(logging.Handler):
                 run = _ACTIVE[-1]
             elif run._finished:
                 return  # a handler bound to a run outlives it in the logging tree
+            if record.name == "py.warnings" and getattr(_IN_WARNING, "recorded", False):
+                return  # logging.captureWarnings' copy of a warning the run recorded
             fields: dict[str, Any] = {"logger": record.name}
             if record.exc_info and record.exc_info[0] is not None:
                 fields["exception"] = record.exc_info[0].__name__
                 fields["traceback"] = logging.Formatter().formatException(record.exc_info)
+            if record.stack_info:
+                fields["stack"] = record.stack_info
+            for key, value in vars(record).items():  # extra={...}, the user's own fields
+                if key not in _RECORD_ATTRS and key[:1] != "_":
+                    fields.setdefault(key, value)
             step = getattr(record, "step", None)
             if isinstance(step, numbers.Integral) and not isinstance(step, bool) and \
                     int(step) >= 0:  # numpy's int64 too (an epoch from np.arange)
@@ -124,27 +138,36 @@ def capture_warnings(run: Any) -> None:
 
         def showwarning(message: Any, category: type, filename: str, lineno: int,
                         file: Any = None, line: str | None = None) -> None:
+            recorded = False
             if not issubclass(category, GitlogWarning) and \
                     not getattr(_IN_WARNING, "busy", False):
                 _IN_WARNING.busy = True
                 try:
-                    _record_warning(message, category, filename, lineno)
+                    recorded = _record_warning(message, category, filename, lineno)
                 finally:
                     _IN_WARNING.busy = False
-            previous(message, category, filename, lineno, file, line)
+            # logging.captureWarnings(True) shows it as a 'py.warnings' record: the
+            # LoggingHandler leaves that one out, the run has it already
+            _IN_WARNING.recorded = recorded
+            try:
+                previous(message, category, filename, lineno, file, line)
+            finally:
+                _IN_WARNING.recorded = False
 
         showwarning._gitlog = True  # type: ignore[attr-defined]
         warnings.showwarning = showwarning
 
 
-def _record_warning(message: Any, category: type, filename: str, lineno: int) -> None:
+def _record_warning(message: Any, category: type, filename: str, lineno: int) -> bool:
+    """Record the warning into the innermost live run; whether there was one."""
     from .run import _ACTIVE
 
     if not _ACTIVE:
-        return
+        return False
     with contextlib.suppress(Exception):
         _ACTIVE[-1].log("warning", f"{category.__name__}: {message}",
                         category=category.__name__, filename=filename, lineno=lineno)
+    return True
 
 
 def capture_thread_exceptions() -> None:
@@ -177,9 +200,20 @@ def _record_thread_exception(args: Any) -> None:
         name = args.thread.name if args.thread is not None else "unknown"
         text = "".join(traceback.format_exception(args.exc_type, args.exc_value,
                                                   args.exc_traceback))
-        _ACTIVE[-1].log("error", f"thread {name}: {args.exc_type.__name__}: "
-                                 f"{args.exc_value}", exception=args.exc_type.__name__,
-                        thread=name, traceback=text)
+        message = f"thread {name}: {exception_text(args.exc_value, args.exc_type)}"
+        _ACTIVE[-1].log("error", message,
+                        exception=args.exc_type.__name__, thread=name, traceback=text)
+
+
+def exception_text(exc: BaseException | None, kind: type | None = None) -> str:
+    """``ValueError: bad batch``, also for an exception whose ``str()`` raises (as
+    Python's own traceback shows it), which made gitlog's exit raise a second exception
+    and lost the event."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = "<exception str() failed>"
+    return f"{(kind or type(exc)).__name__}: {text}"
 
 
 # -- uncaught exceptions -------------------------------------------------------------
@@ -238,6 +272,7 @@ class Reservoir:
         return j if j < self.size else None
 
 
+SAMPLE_KEYS = ("sample", "index", "offered")  # the fields of a sample event gitlog sets
 _RESERVOIRS: weakref.WeakKeyDictionary[Any, dict[str, Reservoir]] = \
     weakref.WeakKeyDictionary()
 _SAMPLE_LOCK = threading.Lock()
@@ -247,8 +282,13 @@ def offer_sample(run: Any, name: str, inputs: Any, outputs: Any, step: int | Non
                  values: dict[str, Any]) -> None:
     if not isinstance(name, str) or not name or "\n" in name:
         raise GitlogError(f"sample names are non-empty one-line strings, got {name!r}")
-    if step is not None and (not isinstance(step, int) or isinstance(step, bool) or step < 0):
-        raise GitlogError(f"step must be a whole number >= 0, got {step!r}")
+    if step is not None:
+        step = run._coerce_step(step)  # an int or a numpy integer (i from np.arange)
+    taken = [str(k) for k in values if str(k) in SAMPLE_KEYS]
+    if taken:
+        raise GitlogError(f"log_sample field {taken[0]!r} is one gitlog sets "
+                          f"({', '.join(SAMPLE_KEYS)})",
+                          hint=f"name it otherwise, e.g. batch_{taken[0]}=")
     with _SAMPLE_LOCK:
         pools = _RESERVOIRS.get(run)
         if pools is None:
@@ -261,6 +301,9 @@ def offer_sample(run: Any, name: str, inputs: Any, outputs: Any, step: int | Non
         index = pool.seen
     if slot is None:
         return
+    if step is None:  # the run's step now, not the one it has when the run finishes
+        run.flush()
+        step = run._recorder.max_step
     record: dict[str, Any] = {"sample": name, "index": index}
     if inputs is not None:
         record["inputs"] = summarise(inputs)

@@ -45,7 +45,25 @@ MAX_LISTED = 20  # an array field up to this size is written as a list, else as 
 
 def dumps(obj: Any) -> str:
     """One JSON line; NaN and infinities stay as Python's json writes them (DVC reads it)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_jsonable)
+    try:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_jsonable)
+    except (TypeError, ValueError):  # a tuple as a key, a cycle: made plain, not lost
+        return json.dumps(_plain(obj, ()), ensure_ascii=False, separators=(",", ":"),
+                          default=_jsonable)
+
+
+def _plain(obj: Any, inside: tuple[int, ...]) -> Any:
+    """``obj`` with keys json cannot write as their text and a container holding itself
+    as ``"<cycle>"``."""
+    if isinstance(obj, (dict, list, tuple)):
+        if id(obj) in inside:
+            return "<cycle>"
+        inside = (*inside, id(obj))
+        if isinstance(obj, dict):
+            return {k if isinstance(k, (str, int, float, bool)) or k is None else str(k):
+                    _plain(v, inside) for k, v in obj.items()}
+        return [_plain(v, inside) for v in obj]
+    return obj
 
 
 def _jsonable(obj: Any) -> Any:

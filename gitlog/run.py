@@ -258,9 +258,13 @@ class Run:
         return log_artifact(self, path, name=name, type=type, meta=meta)
 
     # -- events -------------------------------------------------------------------
-    def log(self, level: str, message: str, **fields: Any) -> None:
+    # level and message are positional-only: a field may be named 'level' or 'message'
+    def log(self, level: str, message: str, /, **fields: Any) -> None:
         """Record an event at ``level``; ``step=`` among the fields sets its step."""
         number = LEVELS.get(level)
+        if number is None and isinstance(level, str):
+            level = level.lower()  # 'WARNING', as logging names it
+            number = LEVELS.get(level)
         if number is None:
             raise GitlogError(f"unknown level {level!r}",
                               hint=f"use one of {', '.join(LEVELS)}")
@@ -271,19 +275,19 @@ class Run:
             step = self._coerce_step(step)
         self._append((_time(), level, str(message), fields, step))
 
-    def debug(self, message: str, **fields: Any) -> None:
+    def debug(self, message: str, /, **fields: Any) -> None:
         self.log("debug", message, **fields)
 
-    def info(self, message: str, **fields: Any) -> None:
+    def info(self, message: str, /, **fields: Any) -> None:
         self.log("info", message, **fields)
 
-    def warning(self, message: str, **fields: Any) -> None:
+    def warning(self, message: str, /, **fields: Any) -> None:
         self.log("warning", message, **fields)
 
-    def error(self, message: str, **fields: Any) -> None:
+    def error(self, message: str, /, **fields: Any) -> None:
         self.log("error", message, **fields)
 
-    def critical(self, message: str, **fields: Any) -> None:
+    def critical(self, message: str, /, **fields: Any) -> None:
         self.log("critical", message, **fields)
 
     def record_event(self, level: str, message: str, fields: dict[str, Any] | None = None,
@@ -308,7 +312,7 @@ class Run:
 
         return log_eval(self, y_true, y_pred, y_score, labels=labels, prefix=prefix, step=step)
 
-    def log_sample(self, name: str, inputs: Any = None, outputs: Any = None, *,
+    def log_sample(self, name: str, /, inputs: Any = None, outputs: Any = None, *,
                    step: int | None = None, **values: Any) -> None:
         """Offer one sample (inputs / intermediate values / predictions) to a reservoir.
 
@@ -448,7 +452,9 @@ class Run:
             fields.update(failure_context(self))
         except Exception:
             pass
-        self._recorder.append((_time(), "error", message or f"{type(exc).__name__}: {exc}",
+        from .debugging import exception_text
+
+        self._recorder.append((_time(), "error", message or exception_text(exc),
                                fields, fields.get("step")))
 
     def _install_excepthook(self) -> None:

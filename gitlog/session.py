@@ -27,6 +27,10 @@ from .recorder import LEVELS, iso
 from .run import Run, _finish_leftovers
 
 _ATEXIT = False
+# (pid, run id) of the 'gitlog run' run a start() of this process attached to: one
+# 'gitlog run' is one run, so a second start() in the process is an error (a forked or
+# spawned worker, another process, attaches on its own)
+_ATTACHED: tuple[int, str] | None = None
 
 
 def new_run_id() -> str:
@@ -64,8 +68,17 @@ def _name_source(config: Config, script: str | None) -> str:
     return f"the script's name ({Path(script).name})"
 
 
-def resolve_level(level: str | None, config: Config) -> str:
-    chosen = (level or env.get(env.LEVEL) or config["log_level"]).lower()
+def resolve_level(level: str | int | None, config: Config) -> str:
+    """The run's threshold: ``level`` (a name, or logging's number: ``logging.WARNING``),
+    else ``GITLOG_LEVEL``, else ``log_level`` in the config."""
+    if isinstance(level, int) and not isinstance(level, bool):
+        names = {number: name for name, number in LEVELS.items()}
+        if level not in names:
+            raise GitlogError(f"unknown log level {level!r}",
+                              hint=f"use one of {', '.join(LEVELS)}, or logging.DEBUG ... "
+                                   "logging.CRITICAL")
+        return names[level]
+    chosen = str(level or env.get(env.LEVEL) or config["log_level"]).lower()
     if chosen not in LEVELS:
         raise GitlogError(f"unknown log level {chosen!r}",
                           hint=f"use one of {', '.join(LEVELS)} (GITLOG_LEVEL or log_level)")
@@ -74,7 +87,7 @@ def resolve_level(level: str | None, config: Config) -> str:
 
 def start(experiment: str | None = None, params: Mapping[str, Any] | None = None, *,
           repo: str | Path = ".", message: str | None = None,
-          flush_interval: float | None = None, level: str | None = None,
+          flush_interval: float | None = None, level: str | int | None = None,
           command: str | None = None, system_metrics: bool = False) -> Run:
     """Open a run of ``experiment`` in the repository containing ``repo``.
 
@@ -98,9 +111,12 @@ def start(experiment: str | None = None, params: Mapping[str, Any] | None = None
         from .sysmetrics import _psutil
 
         _psutil()  # a missing extra fails here, before training starts
+    global _ATTACHED
     attached = env.attached_run()
     if attached:
+        _check_first_attach(attached[0])
         run = _attach(attached, experiment, level, flush_interval)
+        _ATTACHED = (os.getpid(), run.id)
     else:
         run = open_run(repo, experiment, message=message, flush_interval=flush_interval,
                        level=level, command=command)
@@ -109,6 +125,8 @@ def start(experiment: str | None = None, params: Mapping[str, Any] | None = None
             run.log_params(params)
         except BaseException:
             run._discard()  # a start that raised leaves no run behind
+            if attached:
+                _ATTACHED = None  # nor takes the place of the one that will not
             raise
     if system_metrics and not (attached and env.get(env.SYSTEM_METRICS)):
         from .sysmetrics import start_sampling
@@ -119,6 +137,19 @@ def start(experiment: str | None = None, params: Mapping[str, Any] | None = None
         _at_exit(_finish_leftovers)
         _ATEXIT = True
     return run
+
+
+def _check_first_attach(run_id: str) -> None:
+    """Refuse a second ``start()`` of this process under one ``gitlog run``: it joined the
+    first one's run (its params overwrote the first's, its series started again at step
+    0 in the same files)."""
+    if (os.getpid(), run_id) != _ATTACHED:
+        return
+    raise GitlogError(f"gitlog.start() was already called in this process, which 'gitlog "
+                      f"run' started as run {run_id}: a 'gitlog run' is one run",
+                      hint="to log each gitlog.start() as its own run, run the script "
+                           "without 'gitlog run' (python train.py); or start one run and "
+                           "log everything into it")
 
 
 def _at_exit(fn: Any) -> None:
@@ -138,7 +169,7 @@ def _at_exit(fn: Any) -> None:
 
 
 def open_run(repo_path: str | Path, experiment: str | None, *, message: str | None = None,
-             flush_interval: float | None = None, level: str | None = None,
+             flush_interval: float | None = None, level: str | int | None = None,
              command: str | None = None, script: str | None = None,
              cwd: str | Path | None = None) -> Run:
     """Create the journal of a new run (which this process owns) and return the Run.
@@ -223,7 +254,7 @@ def _user() -> str | None:
         return None
 
 
-def _attach(attached: tuple[str, str], experiment: str | None, level: str | None,
+def _attach(attached: tuple[str, str], experiment: str | None, level: str | int | None,
             flush_interval: float | None) -> Run:
     run_id, journal_path = attached
     journal = Journal(journal_path)

@@ -5,16 +5,13 @@ when the run started plus the log directory (and gitlog's ``dvc.yaml`` entries),
 in-process, and a compare-and-swap move of the branch, retried on conflict.
 
 Workspace mode (HEAD is on the experiment's branch): the log directory is written into
-the working tree for the user to commit with the code; committed as in branch mode when
-HEAD has left that branch by the time the run is stored.
+the working tree for the user to commit with the code (``workspace.py``); committed as in
+branch mode when HEAD has left that branch by the time the run is stored.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
-import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -110,13 +107,37 @@ def _recent_parent(cat: Any, code: str, tip: str) -> bool | None:
     return None
 
 
+def users_log_files(repo: Repo, meta: dict[str, Any], log_dir: str) -> dict[str, tuple[str,
+                                                                                     str]]:
+    """{path: (mode, blob)} of the files in the code snapshot's log folder that are not a
+    run's (``layout.is_run_file``): notes the user committed there. The run commit keeps
+    them, as a workspace run keeps them in the working tree; the previous run's files it
+    replaces. Asked only when the snapshot has the folder (its code tree differs then)."""
+    from .git import run_git
+    from .layout import is_run_file
+
+    snapshot = meta.get("snapshot_tree")
+    if not snapshot or meta.get("code_tree") in (None, snapshot):
+        return {}
+    out = run_git(["ls-tree", "-r", "-z", f"{snapshot}:{log_dir}"], repo.root, check=False)
+    kept = {}
+    for item in out.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        head, _, rel = item.partition("\t")
+        parts = head.split()
+        if rel and len(parts) == 3 and not is_run_file(rel):
+            kept[rel] = (parts[0], parts[2])
+    return kept
+
+
 def write_dir_tree(writer: ObjectWriter, files: dict[str, bytes],
                    pool: ThreadPoolExecutor | None = None,
-                   ready: dict[str, tuple[bytes, Future]] | None = None) -> str:
+                   ready: dict[str, tuple[bytes, Future]] | None = None,
+                   kept: dict[str, tuple[str, str]] | None = None) -> str:
     """Write nested trees for {relative/path: content}; return the top tree's id.
 
     ``ready``: blobs already being written, {path: (content, future of its id)}; used
-    where the content is still the same.
+    where the content is still the same. ``kept``: entries already stored, {path: (mode,
+    id)}, added where they do not clash with ``files``.
     """
     blobs: dict[str, Future] = {}
     for rel, (data, future) in (ready or {}).items():
@@ -134,12 +155,23 @@ def write_dir_tree(writer: ObjectWriter, files: dict[str, bytes],
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = rel
+    for rel, entry in (kept or {}).items():
+        node = root
+        *folders, name = rel.split("/")
+        for part in folders:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node.setdefault(name, entry)
 
     def write(node: dict[str, Any]) -> str:
         entries = {}
         for name, value in node.items():
             if isinstance(value, dict):
                 entries[name] = (TREE_MODE, write(value))
+            elif isinstance(value, tuple):
+                entries[name] = value
             elif value in blobs:
                 entries[name] = (FILE_MODE, blobs[value].result())
             else:
@@ -223,14 +255,15 @@ def commit_run(repo: Repo, config: Config, meta: dict[str, Any], files: dict[str
     """
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="gitlog-commit") as own:
         prepared = prepared or Prepared(repo, meta, own)
+        log_dir = meta.get("log_dir") or config.log_dir
         try:
-            log_tree = write_dir_tree(prepared.writer, files, prepared.pool, prepared.ready)
+            log_tree = write_dir_tree(prepared.writer, files, prepared.pool, prepared.ready,
+                                      kept=users_log_files(repo, meta, log_dir))
             reads = prepared.reads()
         finally:
             prepared.close()
         writer = prepared.writer
         base_entries, existing_dvc_yaml, first_tip, first_ancestry = reads
-        log_dir = meta.get("log_dir") or config.log_dir
         extra = {}
         dvc_yaml = _dvc_yaml(existing_dvc_yaml, log_dir, files)
         if dvc_yaml is not None:
@@ -271,29 +304,6 @@ def commit_run(repo: Repo, config: Config, meta: dict[str, Any], files: dict[str
                       hint="run 'gitlog recover' to commit the run once the others are done")
 
 
-def write_workspace(root: Path, log_dir: str, files: dict[str, bytes]) -> Path:
-    """Replace ``<root>/<log_dir>`` with the run's files; return that folder."""
-    target = root / log_dir
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".gitlog-new-", dir=target.parent))
-    # mkdtemp makes it private (0700); the log folder is the user's, as mkdir makes it
-    os.rmdir(staging)
-    staging.mkdir()
-    for rel, data in files.items():
-        path = staging / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=".gitlog-old-", dir=target.parent))
-        os.rmdir(old)
-        os.replace(target, old)
-    os.replace(staging, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return target
-
-
 def workspace_root(repo: Repo, meta: dict[str, Any]) -> Path | None:
     """The working tree a workspace-mode run writes its logs into: the one it ran in, while
     HEAD there is still on the run's branch. None (commit it onto the branch instead) for
@@ -321,6 +331,8 @@ def store_journal(repo: Repo, config: Config, journal: Any) -> tuple[str, str | 
     meta = journal.meta()
     root = workspace_root(repo, meta)
     if root is not None:
+        from .workspace import write_workspace
+
         files, record = build_files(journal)
         path = write_workspace(root, meta.get("log_dir") or config.log_dir, files)
         from .checkcache import remember_run_files  # spares the pre-commit hook a YAML parse

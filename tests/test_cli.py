@@ -348,3 +348,39 @@ def test_c_after_gitlog_options_and_before_a_group(repo: Path, tmp_path: Path) -
         assert "Usage: gitlog exp [OPTIONS] COMMAND" in alone.stdout + alone.stderr
         assert (proc.returncode, proc.stdout, proc.stderr) == \
             (alone.returncode, alone.stdout, alone.stderr)
+
+
+TWO_TRAININGS = """
+import subprocess, sys, gitlog
+try:
+    gitlog.start(params=[1])  # refused: leaves no run behind, nor blocks the next start
+except gitlog.GitlogError:
+    pass
+worker = "import gitlog; r = gitlog.start(); r.log_metric('worker', 1); r.finish()"
+for name, lr in (("a", 0.1), ("b", 0.01)):
+    with gitlog.start(name, params={"lr": lr}) as run:
+        for step in range(2):
+            run.log_metric("loss", lr * (2 - step))
+        subprocess.run([sys.executable, "-c", worker], check=True)  # another process
+    print("trained", name, flush=True)
+"""
+
+
+def test_a_second_start_in_a_script_under_gitlog_run_is_an_error(repo: Path) -> None:
+    """Two trainings one after the other, each 'with gitlog.start(...)', under one
+    'gitlog run' merged into one run: the second's params overwrote the first's and its
+    series began again at step 0 in the same file."""
+    (repo / "two.py").write_text(TWO_TRAININGS)
+    proc = run_cli("run", "-e", "two", "--", sys.executable, "two.py", cwd=repo)
+    assert proc.returncode == 1
+    assert proc.stdout == "trained a\n"
+    assert "GitlogError: gitlog.start() was already called in this process, which " \
+           "'gitlog run' started as run " in proc.stderr
+    assert "hint: to log each gitlog.start() as its own run, run the script without " \
+           "'gitlog run' (python train.py)" in proc.stderr
+    shown = json.loads(run_cli("show", "two", "--format", "json", cwd=repo).stdout)
+    assert shown["run"]["status"] == "failed"
+    assert shown["params"] == {"lr": 0.1}
+    assert shown["metrics"] == {"loss": 0.1, "step": 1, "worker": 1}
+    series = git(repo, "show", "exp/two:.gitlog/metrics/loss.tsv").splitlines()
+    assert [line.split("\t")[1:] for line in series[1:]] == [["0", "0.2"], ["1", "0.1"]]

@@ -241,3 +241,129 @@ def test_an_exception_that_ends_a_thread_is_an_error_event(repo: Path) -> None:
     assert got[0]["fields"]["traceback"].endswith("RuntimeError: data loader crashed\n")
     shown = json.loads(run_cli("show", run.commit, "--format", "json", cwd=repo).stdout)
     assert shown["run"]["errors"] == 1
+
+
+def test_logging_handler_keeps_the_records_extra_fields(repo: Path) -> None:
+    import numpy as np
+
+    log = logging.getLogger("trainer.extra")
+    log.setLevel(logging.INFO)
+    handler = gitlog.LoggingHandler()
+    log.addHandler(handler)
+    try:
+        with gitlog.start("dbg", repo=repo) as run:
+            log.warning("slow batch", extra={"batch": 7, "shape": np.array([2, 3]),
+                                             "step": 3, "_private": "x"})
+            log.info("where", stack_info=True)
+    finally:
+        log.removeHandler(handler)
+    got = events(repo, run.commit)
+    # the user's extras, JSON-safe; none of the LogRecord's own attributes
+    assert got[0]["fields"] == {"logger": "trainer.extra", "batch": 7, "shape": [2, 3]}
+    assert got[0]["step"] == 3
+    assert sorted(got[1]["fields"]) == ["logger", "stack"]
+    assert got[1]["fields"]["stack"].startswith("Stack (most recent call last):")
+    table = run_cli("logs", run.commit, "--level", "warning", cwd=repo).stdout
+    assert "logger=trainer.extra, batch=7, shape=[2, 3]" in table
+
+
+def test_a_field_json_cannot_write_loses_no_event(repo: Path) -> None:
+    """A tuple as a key (or a dict holding itself) made the flush fail: every event of
+    that batch was lost, with one warning."""
+    cyclic: dict = {"name": "cfg"}
+    cyclic["self"] = cyclic
+    with gitlog.start("dbg", repo=repo) as run:
+        run.info("grid", best={(0.1, 32): 0.93})
+        run.info("config", cfg=cyclic)
+        run.info("after")
+    got = events(repo, run.commit)
+    assert [(e["message"], e["fields"]) for e in got] == [
+        ("grid", {"best": {"(0.1, 32)": 0.93}}),
+        ("config", {"cfg": {"name": "cfg", "self": "<cycle>"}}),
+        ("after", {})]
+
+
+def test_start_takes_loggings_level_numbers_and_fields_named_level_or_message(
+        repo: Path) -> None:
+    # start(level=logging.WARNING) crashed ('int' object has no attribute 'lower'), and
+    # run.info('x', level=3) raised TypeError (got multiple values for argument 'level')
+    with gitlog.start("dbg", repo=repo, level=logging.WARNING) as run:
+        run.info("dropped")
+        run.warning("curriculum", level=3, message="harder")
+        gitlog.error("module-level", level=4)
+        run.log("ERROR", "as logging names it")
+    got = events(repo, run.commit)
+    assert [(e["level"], e["message"], e["fields"]) for e in got] == [
+        ("warning", "curriculum", {"level": 3, "message": "harder"}),
+        ("error", "module-level", {"level": 4}),
+        ("error", "as logging names it", {})]
+    with pytest.raises(GitlogError, match="unknown log level 15") as err:
+        gitlog.start("dbg", repo=repo, level=15)
+    assert err.value.hint == ("use one of debug, info, warning, error, critical, or "
+                              "logging.DEBUG ... logging.CRITICAL")
+
+
+def test_log_sample_step_is_the_runs_step_when_offered(repo: Path) -> None:
+    import numpy as np
+
+    with gitlog.start("dbg", repo=repo) as run:
+        run.log_metric("loss", 1.0, step=0)
+        run.log_sample("early", inputs=[1])       # step 0 then, not the step at finish
+        for i in np.arange(1, 3):                 # numpy steps, as for events
+            run.log_sample("batch", inputs=[int(i)], step=i, name="n")
+        run.log_metric("loss", 0.5, step=9)
+        with pytest.raises(GitlogError, match="log_sample field 'index' is one gitlog "
+                                              r"sets \(sample, index, offered\)") as err:
+            run.log_sample("batch", index=99)
+        assert err.value.hint == "name it otherwise, e.g. batch_index="
+    got = events(repo, run.commit)
+    assert [(e["message"], e["step"], e["fields"]["index"]) for e in got] == [
+        ("sample early", 0, 1), ("sample batch", 1, 1), ("sample batch", 2, 2)]
+    assert got[1]["fields"]["name"] == "n" and got[1]["fields"]["offered"] == 2
+
+
+def test_captured_warnings_through_logging_are_recorded_once(repo: Path) -> None:
+    # with logging.captureWarnings(True) and the handler, each warning was two events
+    root = logging.getLogger()
+    handler = gitlog.LoggingHandler()
+    root.addHandler(handler)
+    logging.captureWarnings(True)
+    try:
+        with gitlog.start("dbg", repo=repo) as run:
+            with warnings.catch_warnings():
+                warnings.simplefilter("always")
+                warnings.warn("lr is large", UserWarning, stacklevel=1)
+            logging.getLogger("py.warnings").warning("a record of its own")
+    finally:
+        logging.captureWarnings(False)
+        root.removeHandler(handler)
+    got = events(repo, run.commit)
+    assert [(e["message"], e["fields"].get("logger")) for e in got] == [
+        ("UserWarning: lr is large", None), ("a record of its own", "py.warnings")]
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_an_exception_whose_str_fails_is_recorded_and_raised_as_it_is(repo: Path) -> None:
+    # gitlog's exit raised RuntimeError('no text') over the script's own exception, and
+    # the error event named that one; a thread's was lost
+    import threading
+
+    def loader() -> None:
+        raise Unprintable()
+
+    with pytest.raises(Unprintable):
+        with gitlog.start("dbg", repo=repo) as run:
+            worker = threading.Thread(target=loader, name="loader")
+            worker.start()
+            worker.join()
+            raise Unprintable()
+    assert run.status == "failed"
+    got = events(repo, run.commit)
+    assert [(e["message"], e["fields"]["exception"]) for e in got] == [
+        ("thread loader: Unprintable: <exception str() failed>", "Unprintable"),
+        ("Unprintable: <exception str() failed>", "Unprintable")]

@@ -459,6 +459,73 @@ def test_workspace_mode_writes_log_dir_into_working_tree(repo: Path) -> None:
     assert json.loads((repo / ".gitlog" / "metrics.json").read_text()) == {"acc": 0.9, "step": 0}
 
 
+def test_workspace_run_keeps_the_users_files_in_the_log_folder(repo: Path) -> None:
+    """A new run in the working tree used to replace the whole .gitlog/ folder: a note
+    the user had committed there, an untracked file, were deleted."""
+    git(repo, "checkout", "-q", "-b", "exp/ws")
+    with gitlog.start(repo=repo) as run:
+        run.log_metrics({"loss": 1.0, "old/series": 5.0})
+        run.log_data(name="train", samples=10)
+    log = repo / ".gitlog"
+    (log / "notes.md").write_text("lr 0.1 diverges\n")
+    git(repo, "add", ".gitlog")
+    git(repo, "commit", "-qm", "first run, with notes")
+    (log / "mine").mkdir()
+    (log / "mine" / "ckpt.txt").write_text("untracked\n")
+    (log / "metrics" / "README.md").write_text("series by step\n")
+    with gitlog.start(repo=repo) as run2:
+        run2.log_metric("loss", 0.5)
+    assert run2.mode == "workspace"
+    files = sorted(p.relative_to(log).as_posix() for p in log.rglob("*") if p.is_file())
+    # the user's files stay; the first run's series and data.yaml, which this run did not
+    # write, are gone with their emptied folder, so none passes for this run's
+    assert files == ["events.jsonl", "metrics.json", "metrics/README.md", "metrics/loss.tsv",
+                     "mine/ckpt.txt", "notes.md", "params.yaml", "run.yaml"]
+    assert (log / "notes.md").read_text() == "lr 0.1 diverges\n"
+    assert (log / "mine" / "ckpt.txt").read_text() == "untracked\n"
+    assert json.loads((log / "metrics.json").read_text()) == {"loss": 0.5, "step": 0}
+    assert f"id: {run2.id}" in (log / "run.yaml").read_text()
+    status = git(repo, "--no-optional-locks", "status", "--porcelain", "--", ".gitlog")
+    assert " D .gitlog/notes.md" not in status and " D .gitlog/data.yaml" in status
+
+
+def test_a_run_commit_keeps_the_users_files_of_the_log_folder(repo: Path) -> None:
+    """A workspace run committed onto its branch (HEAD left it during the run) dropped the
+    notes the branch had in .gitlog/; checking the branch out again deleted them."""
+    git(repo, "checkout", "-q", "-b", "exp/ws")
+    with gitlog.start(repo=repo) as run:
+        run.log_metrics({"loss": 1.0, "old/series": 5.0})
+    (repo / ".gitlog" / "notes.md").write_text("lr 0.1 diverges\n")
+    (repo / ".gitlog" / "sub").mkdir()
+    (repo / ".gitlog" / "sub" / "plan.txt").write_text("next: lr 0.05\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "first run, with notes")
+    run2 = gitlog.start(repo=repo)
+    run2.log_metric("loss", 0.5)
+    git(repo, "checkout", "-q", "main")
+    assert run2.finish() == run2.commit
+    listed = git(repo, "ls-tree", "-r", "--name-only", run2.commit, "--", ".gitlog")
+    assert listed.split() == [".gitlog/events.jsonl", ".gitlog/metrics.json",
+                              ".gitlog/metrics/loss.tsv", ".gitlog/notes.md",
+                              ".gitlog/params.yaml", ".gitlog/run.yaml",
+                              ".gitlog/sub/plan.txt"]
+    assert show_file(repo, run2.commit, ".gitlog/notes.md") == "lr 0.1 diverges\n"
+
+
+def test_workspace_run_onto_a_file_named_like_the_log_folder_keeps_it(repo: Path) -> None:
+    git(repo, "checkout", "-q", "-b", "exp/ws")
+    (repo / ".gitlog").write_text("my file\n")
+    run = gitlog.start(repo=repo)
+    run.log_metric("loss", 0.5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert run.finish() is None
+    assert (repo / ".gitlog").read_text() == "my file\n"
+    [warning] = [str(w.message) for w in caught if "could not commit" in str(w.message)]
+    assert "is a file, not the log folder the run writes into" in warning
+    assert "move it away, then run 'gitlog recover'" in warning
+
+
 def test_workspace_run_whose_branch_was_left_is_committed_onto_it(repo: Path) -> None:
     # the run's logs landed in the working tree of whatever branch HEAD had moved to
     # (main here), to be committed there by mistake
