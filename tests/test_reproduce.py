@@ -198,7 +198,8 @@ def test_a_script_the_run_did_not_commit_is_named_before_a_run_is_logged(
     repo = make_repo(tmp_path / "p", {"README": "r\n"})
     (repo / "train.py").write_text("import gitlog\nwith gitlog.start() as run:\n"
                                    "    run.log_metric('loss', 0.25)\n")
-    assert run_cli("run", "-e", "a", "--", "python", "train.py", cwd=repo).returncode == 0
+    done = run_cli("run", "-e", "a", "--", sys.executable, "train.py", cwd=repo)
+    assert done.returncode == 0, done.stderr
     tip = git(repo, "rev-parse", "exp/a").strip()
     run_id = git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Run,valueonly)",
                  tip).strip()
