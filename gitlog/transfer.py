@@ -22,7 +22,7 @@ from .layout import read_run
 from .pointers import Artifact
 
 PUSH_OK = ("pushed", "up to date", "behind")
-PULL_OK = ("created", "fast-forwarded", "up to date", "ahead")
+PULL_OK = ("created", "fast-forwarded", "up to date", "ahead", "deleted", "kept")
 
 
 @dataclass
@@ -292,20 +292,37 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
     check_remote(repo, remote)
     tracking = f"refs/remotes/{remote}/{config.prefix}"
     spec = f"+refs/heads/{config.prefix}*:{tracking}*"
-    proc = run_git(["fetch", "--no-tags", remote, spec], repo.root, check=False)
+    before = _experiments(repo, tracking)
+    # --prune: what the remote deleted leaves refs/remotes/ (under this refspec only)
+    proc = run_git(["fetch", "--prune", "--no-tags", remote, spec], repo.root, check=False)
     if proc.returncode != 0:
         err = git_failure(proc.stderr.decode("utf-8", "replace"))
         raise GitlogError(f"git fetch from {remote!r} failed: {err}",
                           hint="check the remote with 'git remote -v' and that it is reachable")
     available = _experiments(repo, tracking)
-    chosen = _choose(available, experiments, all_, repo, config, f"on remote {remote!r}")
+    gone = sorted(set(before) - set(available))
     head = repo.head().branch
+    named = [_short_name(config, e, before) for e in experiments]
+    prefix = "refs/heads/" + config.prefix
+    if not named and not all_ and head and head.startswith(prefix) and \
+            head[len(prefix):] in gone:
+        named = [head[len(prefix):]]
+    left = [e for e in named if e not in gone]
+    chosen = [] if named and not left else \
+        _choose(available, left, all_, repo, config, f"on remote {remote!r}")
     report = TransferReport(remote, ok_actions=PULL_OK)
     if not chosen:
         report.note = f"no experiments to pull: remote {remote!r} has no {config.prefix}* " \
             "branches"
     todo: dict[str, tuple[int, list[tuple[str, Artifact]]]] = {}
     with repo.cat_file() as cat:
+        for exp in gone:  # deleted on the remote: its branch here too, if nothing is lost
+            from .pruning import settle
+
+            tip = repo.ref_tip(config.branch(exp))
+            only_here = _new_runs(repo, cat, config, tip, ["--remotes"])[0] if tip else None
+            action, detail = settle(repo, config, remote, exp, only_here)
+            report.results.append(BranchResult(exp, action, detail=detail))
         for exp in chosen:
             ref = config.branch(exp)
             mine, theirs = repo.ref_tip(ref), available[exp]
