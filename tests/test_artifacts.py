@@ -113,6 +113,35 @@ def test_logging_a_name_again_replaces_it_and_overlaps_are_refused(project: Path
     assert arts["checkpoint"]["md5"] == hashlib.md5(b"epoch 2").hexdigest()
 
 
+def test_file_names_with_blanks_or_other_scripts_name_their_artifacts(
+        project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """'my model.pkl' and 'mödel.pkl' (DVC tracks both) were refused as names unless
+    name= was given; they name their artifacts now (NFC, as macOS may give 'ö' as two
+    characters). A file name that still cannot be one says to pass name=."""
+    models = project / "models"
+    models.mkdir()
+    (models / "my model.pkl").write_text("blank")
+    (models / "mo\u0308del.pkl").write_text("umlaut")  # decomposed, as macOS writes it
+    (models / "model#1.pkl").write_text("hash")
+    monkeypatch.chdir(project)
+    with gitlog.start("names", repo=project) as run:
+        assert run.log_artifact(models / "my model.pkl")["name"] == "my model.pkl"
+        assert run.log_artifact(models / "mo\u0308del.pkl")["name"] == "m\u00f6del.pkl"
+        with pytest.raises(gitlog.GitlogError) as refused:
+            run.log_artifact("models/model#1.pkl")
+    assert (str(refused.value), refused.value.hint) == (
+        "invalid artifact name 'model#1.pkl': use letters, digits, blanks and _ . - + = @ %, "
+        "starting with a letter, digit or _, with '/' between groups (the name comes from "
+        "the file name)", "pass a name: log_artifact('models/model#1.pkl', name='model-1.pkl')")
+    assert git(project, "ls-tree", "-z", "--name-only", f"{run.commit}:.gitlog/artifacts"
+               ).split("\0")[:-1] == ["my model.pkl.dvc", "m\u00f6del.pkl.dvc"]
+    for name, text in (("my model.pkl", "blank"), ("m\u00f6del.pkl", "umlaut")):
+        proc = run_cli("get", "names", name, "-o", str(tmp_path / "out.pkl"), "--force",
+                       cwd=project)
+        assert proc.returncode == 0, proc.stderr
+        assert (tmp_path / "out.pkl").read_text() == text
+
+
 def test_bad_artifact_paths_give_one_clear_error_and_keep_the_run(project: Path,
                                                                    tmp_path: Path) -> None:
     outside = tmp_path / "outside.bin"
