@@ -191,9 +191,11 @@ def ignore_in_git(repo: Any, rel: str) -> None:
 
     if run_git(["check-ignore", "-q", "--", rel], repo.root, check=False).returncode == 0:
         return
+    from .ignores import ignore_line
+
     parent, _, base = rel.rpartition("/")
     gitignore = Path(repo.root) / parent / ".gitignore"
-    line = "/" + base
+    line = ignore_line(base)
     text = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
     if line in text.splitlines():
         return

@@ -82,6 +82,40 @@ def test_dvc_itself_restores_an_artifact_from_the_run_commit(project: Path, tmp_
     assert (clone / "model.bin").read_bytes() == model.read_bytes()
 
 
+def test_a_branch_run_commit_ignores_its_artifacts_as_dvc_add_would(project: Path,
+                                                                   tmp_path: Path) -> None:
+    """A checkout of a branch-mode run, its artifacts restored by DVC, showed them as
+    untracked ('?? models/'), inviting a 'git add' of the model. The run commit now has
+    the .gitignore line 'dvc add' writes, unless a committed .gitignore has one; the
+    working tree still gets nothing."""
+    (project / "data").mkdir()
+    (project / "data" / ".gitignore").write_text("*.csv\n")
+    git(project, "add", "data/.gitignore")
+    git(project, "commit", "-qm", "ignore csv")
+    (project / ".git" / "info" / "exclude").write_text("/models/\n")  # this clone only
+    (project / "models").mkdir()
+    (project / "models" / "model.pkl").write_text("weights")
+    (project / "models" / "best [1].pkl").write_text("best")
+    (project / "data" / "train.csv").write_text("1,2\n")
+    before = user_state(project)
+    with gitlog.start("ignored", repo=project) as run:
+        run.log_artifact(project / "models" / "model.pkl")
+        run.log_artifact(project / "models" / "best [1].pkl", name="best")
+        run.log_artifact(project / "data" / "train.csv", type="data")
+    assert user_state(project) == before
+    assert show(project, run.commit, "models/.gitignore") == "/best \\[1\\].pkl\n/model.pkl\n"
+    assert show(project, run.commit, "data/.gitignore") == "*.csv\n"  # as committed
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "-b", "exp/ignored", str(project), str(clone))
+    (clone / ".dvc" / "config.local").write_text(
+        f"[cache]\n    dir = {project / '.dvc' / 'cache'}\n")
+    proc = subprocess.run([sys.executable, "-m", "dvc", "checkout"], cwd=clone,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (clone / "models" / "best [1].pkl").read_text() == "best"
+    assert git(clone, "status", "--porcelain", "--untracked-files=all") == ""
+
+
 def test_same_content_is_stored_once(project: Path) -> None:
     payload = os.urandom(200_000)
     for name in ("a.bin", "b.bin"):
