@@ -30,7 +30,8 @@ TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
     from typing import Any
 
-SCHEMA = "12"  # 12: a run.yaml taken unchanged from the first parent is not the commit's
+# 13: .gitignore files are not code changes (cached code changes counted them)
+SCHEMA = "13"  # 12: a run.yaml taken unchanged from the first parent is not the commit's
 FILE = "index.sqlite"
 KEEP_WALKS = 16
 KEEP_USED = 600.0  # seconds: a walk used this recently is kept (a query may be reading it)

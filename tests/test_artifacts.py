@@ -102,6 +102,7 @@ def test_a_branch_run_commit_ignores_its_artifacts_as_dvc_add_would(project: Pat
         run.log_artifact(project / "models" / "model.pkl")
         run.log_artifact(project / "models" / "best [1].pkl", name="best")
         run.log_artifact(project / "data" / "train.csv", type="data")
+        run.log_metric("loss", 0.25)
     assert user_state(project) == before
     assert show(project, run.commit, "models/.gitignore") == "/best \\[1\\].pkl\n/model.pkl\n"
     assert show(project, run.commit, "data/.gitignore") == "*.csv\n"  # as committed
@@ -114,6 +115,12 @@ def test_a_branch_run_commit_ignores_its_artifacts_as_dvc_add_would(project: Pat
     assert proc.returncode == 0, proc.stderr
     assert (clone / "models" / "best [1].pkl").read_text() == "best"
     assert git(clone, "status", "--porcelain", "--untracked-files=all") == ""
+    # the line is no code change: a run without artifacts next shows none
+    with gitlog.start("ignored", repo=project) as again:
+        again.log_metric("loss", 0.5)
+    proc = run_cli("history", "ignored", "--format", "json", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert [r["code_changes"] for r in json.loads(proc.stdout)] == [None, []]
 
 
 def test_same_content_is_stored_once(project: Path) -> None:
