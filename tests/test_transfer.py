@@ -429,3 +429,28 @@ def test_pull_drops_experiments_deleted_on_the_remote_and_keeps_unpublished_runs
     assert (proc.returncode, proc.stderr) == (
         1, "Error: no experiment 'dropped' on remote 'origin'\n"
            "hint: only this clone has it: gitlog push dropped\n")
+
+
+def test_a_dvc_remote_folder_missing_on_this_machine_is_named_not_blamed_on_pushes(
+        team: dict[str, Path], tmp_path: Path) -> None:
+    """A local DVC remote whose folder this machine lacks (another machine's path, a
+    drive not mounted) read as empty: pull and get said 'not on the remote' and to push
+    from the machine that logged the run, which had."""
+    a, b = team["a"], team["b"]
+    run_id = log_model(a, "alpha", "weights").id
+    assert run_cli("push", "alpha", cwd=a).returncode == 0
+    missing = tmp_path / "not-mounted"
+    dvc(b, "remote", "modify", "--local", "storage", "url", str(missing))
+    said = f"DVC remote 'storage' ({missing}) is not reachable here: no folder {missing}"
+    fix = ("check its URL ('dvc remote list'); for this machine: dvc remote modify --local "
+           "storage url PATH")
+    proc = run_cli("pull", "alpha", "--format", "json", cwd=b)
+    assert proc.returncode == 1
+    assert rows(proc.stdout)["alpha"]["detail"] == f"artifact 'model.pkl' of run {run_id}: {said}"
+    assert proc.stderr.endswith(f"hint: {fix}; or pass --no-artifacts to take the runs "
+                                "without their artifacts (gitlog get fetches one later)\n")
+    proc = run_cli("get", "origin/exp/alpha", "model.pkl", "-o", str(tmp_path / "m.pkl"),
+                   cwd=b)
+    assert (proc.returncode, proc.stderr) == (1, (
+        f"Error: artifact 'model.pkl' of run {run_id} is not in the local DVC cache "
+        f"({b / '.dvc' / 'cache'}); {said}\nhint: {fix}\n"))
