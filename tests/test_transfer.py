@@ -454,3 +454,20 @@ def test_a_dvc_remote_folder_missing_on_this_machine_is_named_not_blamed_on_push
     assert (proc.returncode, proc.stderr) == (1, (
         f"Error: artifact 'model.pkl' of run {run_id} is not in the local DVC cache "
         f"({b / '.dvc' / 'cache'}); {said}\nhint: {fix}\n"))
+
+
+def test_exp_rm_of_a_pushed_experiment_says_how_to_delete_it_on_the_remote(
+        team: dict[str, Path]) -> None:
+    """After 'gitlog exp rm' of a pushed experiment, 'gitlog ls' still listed it (from
+    origin/exp/NAME) and nothing said why or how to delete it there."""
+    a = team["a"]
+    with gitlog.start("old", repo=a) as run:
+        run.log_metric("loss", 0.5)
+    assert run_cli("push", "old", cwd=a).returncode == 0
+    done = run_cli("exp", "rm", "old", "--yes", cwd=a)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[1:] == [
+        "gitlog: origin/exp/old still has it ('gitlog ls' lists it from there); delete it "
+        "there with: git push origin --delete exp/old"]
+    git(a, "push", "-q", "origin", "--delete", "exp/old")  # as said
+    assert json.loads(run_cli("ls", "--format", "json", cwd=a).stdout) == []
