@@ -176,7 +176,8 @@ def test_file_names_with_blanks_or_other_scripts_name_their_artifacts(
         "the file name)", "pass a name: log_artifact('models/model#1.pkl', name='model-1.pkl')")
     assert git(project, "ls-tree", "-z", "--name-only", f"{run.commit}:.gitlog/artifacts"
                ).split("\0")[:-1] == ["my model.pkl.dvc", "m\u00f6del.pkl.dvc"]
-    for name, text in (("my model.pkl", "blank"), ("m\u00f6del.pkl", "umlaut")):
+    for name, text in (("my model.pkl", "blank"), ("m\u00f6del.pkl", "umlaut"),
+                       ("mo\u0308del.pkl", "umlaut")):
         proc = run_cli("get", "names", name, "-o", str(tmp_path / "out.pkl"), "--force",
                        cwd=project)
         assert proc.returncode == 0, proc.stderr

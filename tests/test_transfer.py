@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -471,3 +472,35 @@ def test_exp_rm_of_a_pushed_experiment_says_how_to_delete_it_on_the_remote(
         "there with: git push origin --delete exp/old"]
     git(a, "push", "-q", "origin", "--delete", "exp/old")  # as said
     assert json.loads(run_cli("ls", "--format", "json", cwd=a).stdout) == []
+
+
+def test_diverged_runs_whose_commits_ignore_other_artifacts_merge_as_advised(
+        team: dict[str, Path]) -> None:
+    """Each side's run commit adds its artifact's line to weights/.gitignore: the merge
+    conflicts there too, and the advice (only .gitlog/) left it unmerged, so its 'git
+    commit' failed. The advice now keeps both sides' lines, and works as given."""
+    a, b = team["a"], team["b"]
+    for repo, name in ((a, "a.bin"), (b, "b.bin")):
+        (repo / "weights").mkdir()
+        (repo / "weights" / name).write_text(name)
+        with gitlog.start("shared", repo=repo) as run:
+            run.log_artifact(repo / "weights" / name)
+            run.log_metric("loss", 0.5)
+    assert run_cli("push", "shared", cwd=a).returncode == 0
+    assert run_cli("push", "shared", cwd=b).returncode == 1
+    proc = run_cli("pull", "shared", "--format", "json", cwd=b)
+    detail = rows(proc.stdout)["shared"]["detail"]
+    assert detail == (
+        "both sides logged runs; origin/exp/shared is fetched, keep both: git checkout "
+        "exp/shared && git merge origin/exp/shared; on conflicts in .gitlog/ and .gitignore "
+        "files take one side's run files and both sides' ignore lines: git checkout --theirs "
+        ".gitlog && git add .gitlog && { git show HEAD:weights/.gitignore; git show "
+        "MERGE_HEAD:weights/.gitignore; } 2>/dev/null | awk '!seen[$0]++' > weights/.gitignore"
+        " && git add weights/.gitignore && git commit --no-edit; then gitlog push shared")
+    merge, resolve = detail.split("keep both: ")[1].split("; then")[0].split("; on conflicts")
+    subprocess.run(merge, shell=True, cwd=b, capture_output=True)  # conflicts: exit 1
+    resolved = subprocess.run(resolve.split(": ", 1)[1], shell=True, cwd=b,
+                              capture_output=True, text=True)
+    assert resolved.returncode == 0, resolved.stderr
+    assert (b / "weights" / ".gitignore").read_text() == "/b.bin\n/a.bin\n"
+    assert run_cli("push", "shared", cwd=b).returncode == 0
