@@ -3,9 +3,9 @@
 Pull fetches with ``--prune``: a remote-tracking ``REMOTE/exp/NAME`` whose branch the
 remote no longer has goes, so ``gitlog ls`` and ``history --all`` stop listing it. The
 local branch goes too, but only when that loses nothing: it is checked out in no work
-tree and its tip is on a remote-tracking branch still (after ``exp promote``, a push of
-main and a delete, main holds it). Otherwise it is kept, and the row says why and how to
-drop or publish it again.
+tree, no run is being logged to it, and its tip is on a remote-tracking branch still
+(after ``exp promote``, a push of main and a delete, main holds it). Otherwise it is
+kept, and the row says why and how to drop or publish it again.
 """
 
 from __future__ import annotations
@@ -33,6 +33,11 @@ def settle(repo: Repo, config: Config, remote: str, exp: str,
         return "kept", (f"deleted on {remote}; this clone keeps {branch}: it is checked out "
                         f"in {holder} (delete it there once switched away: gitlog exp rm "
                         f"{name})")
+    from .journal import all_journals
+
+    if any(j.meta().get("branch") == ref for j in all_journals(repo.gitlog_dir)):
+        return "kept", (f"deleted on {remote}; this clone keeps {branch}: a run is being "
+                        "logged to it (or awaits 'gitlog recover'); pull again after it")
     out = repo.git("for-each-ref", "--format=%(refname:short)%00%(symref)",
                    f"--contains={tip}", "refs/remotes/")
     # a symbolic REMOTE/HEAD is named by the branch it points at

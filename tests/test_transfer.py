@@ -395,26 +395,29 @@ def test_pull_drops_experiments_deleted_on_the_remote_and_keeps_unpublished_runs
     and pull called it 'up to date'. Now pull prunes it; a local branch goes only when a
     remote branch still holds its runs, and is kept, said so, when none does."""
     a, b = team["a"], team["b"]
-    for exp in ("merged", "dropped", "tracked", "current"):
+    for exp in ("merged", "dropped", "tracked", "current", "live"):
         with gitlog.start(exp, repo=a) as run:
             run.log_metric("loss", 0.5)
     assert run_cli("push", "--all", cwd=a).returncode == 0
-    assert run_cli("pull", "merged", "dropped", "current", cwd=b).returncode == 0
+    assert run_cli("pull", "merged", "dropped", "current", "live", cwd=b).returncode == 0
     git(b, "fetch", "-q", "origin")  # exp/tracked: only origin/exp/tracked here
     git(b, "checkout", "-q", "exp/current")
     git(a, "merge", "-q", "--no-edit", "exp/merged")  # as exp promote does
-    git(a, "push", "-q", "origin", "main")
+    git(a, "push", "-q", "origin", "main", "exp/live:refs/heads/archive/live")
     git(a, "push", "-q", "origin", "--delete", "exp/merged", "exp/dropped", "exp/tracked",
-        "exp/current")
-    git(b, "fetch", "-q", "origin", "main")  # as 'git pull' on main does
+        "exp/current", "exp/live")
+    git(b, "fetch", "-q", "origin", "main", "archive/live")  # as 'git pull' on main does
     merged_tip = git(b, "rev-parse", "exp/merged").strip()
 
-    proc = run_cli("pull", "--format", "json", cwd=b)  # the experiment checked out
+    with gitlog.start("live", repo=b):  # a run under way on exp/live
+        proc = run_cli("pull", "--format", "json", cwd=b)  # the experiment checked out
     assert proc.returncode == 0, proc.stderr
     assert {k: (v["action"], v["detail"]) for k, v in rows(proc.stdout).items()} == {
         "current": ("kept", f"deleted on origin; this clone keeps exp/current: it is checked "
                             f"out in {b} (delete it there once switched away: gitlog exp rm "
                             "current)"),
+        "live": ("kept", "deleted on origin; this clone keeps exp/live: a run is being "
+                         "logged to it (or awaits 'gitlog recover'); pull again after it"),
         "dropped": ("kept", "deleted on origin; this clone keeps exp/dropped: 1 run(s) of "
                             "it are on no remote-tracking branch (drop it: gitlog exp rm "
                             "dropped; publish it again: gitlog push dropped)"),
@@ -424,7 +427,7 @@ def test_pull_drops_experiments_deleted_on_the_remote_and_keeps_unpublished_runs
         "tracked": ("deleted", "deleted on origin")}
     listed = json.loads(run_cli("ls", "--format", "json", cwd=b).stdout)
     assert [(r["experiment"], r["branch"]) for r in listed] == [
-        ("current", "exp/current"), ("dropped", "exp/dropped")]
+        ("current", "exp/current"), ("dropped", "exp/dropped"), ("live", "exp/live")]
     assert git(b, "for-each-ref", "--format=%(refname)", "refs/remotes/origin/exp/") == ""
     proc = run_cli("pull", "dropped", cwd=b)  # pruned already: only this clone has it
     assert (proc.returncode, proc.stderr) == (
