@@ -51,8 +51,9 @@ def add_ignores(repo: Repo, writer: ObjectWriter, root: str, snapshot: str | Non
     for each artifact path of ``paths`` no committed ``.gitignore`` ignores yet."""
     from .store import replace_path
 
-    todo = [p for p in dict.fromkeys(paths) if p not in _committed_ignores(repo, snapshot,
-                                                                           list(paths))]
+    paths = list(dict.fromkeys(paths))
+    ignored = _committed_ignores(repo, snapshot, paths)
+    todo = [p for p in paths if p not in ignored]
     folders: dict[str, list[str]] = {}
     for path in todo:
         parent, _, base = path.rpartition("/")
