@@ -205,6 +205,20 @@ class Dvc:
                            hint="check the remote's URL and that it is reachable "
                                 "('dvc remote list'); then re-run")
 
+    def _check_folder(self, odb: Any, remote: str | None) -> None:
+        """A local remote whose folder is missing (a URL of another machine, a drive not
+        mounted) is said as such: DVC reads it as empty, which would blame the pushes."""
+        if getattr(odb.fs, "protocol", None) != "local":
+            return
+        root, tail = str(odb.path), os.sep + os.path.join("files", "md5")  # DVC 3's layout
+        root = root[:-len(tail)] if root.endswith(tail) else root
+        if not os.path.isdir(root):
+            name = self.remote_name(remote)
+            raise RemoteError(f"DVC remote {self._describe(remote)} is not reachable here: no "
+                              f"folder {root}", name,
+                              hint="check its URL ('dvc remote list'); for this machine: "
+                                   f"dvc remote modify --local {name} url PATH")
+
     def _on_remote(self, md5s: set[str], odb: Any) -> set[str]:
         """Which of ``md5s`` the remote holds (a folder: its listing, uploaded last)."""
         if not md5s:
@@ -284,6 +298,7 @@ class Dvc:
         if not need:
             return {}
         odb = self._remote_odb(remote, "pull")
+        self._check_folder(odb, remote)
         objs: set[Any] = set()
         absent: dict[str, str] = {}
         try:

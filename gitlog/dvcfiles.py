@@ -40,9 +40,46 @@ def _has(items: Any, entry: Any) -> bool:
     return entry in items
 
 
+def _earlier_dirs(doc: Any, log_dir: str) -> set[str]:
+    """The other folders ``doc`` holds gitlog's three entries for (``F/metrics.json``,
+    ``F/params.yaml`` and the plot ``F/metrics: {x: step}``): log folders of before a
+    change of ``log_dir``. A folder the user declared only in part is not one."""
+    metrics, params, plots = (doc.get(k) for k in ("metrics", "params", "plots"))
+    if not all(isinstance(v, list) for v in (metrics, params, plots)):
+        return set()
+    curves = {next(iter(p)) for p in plots if isinstance(p, dict) and len(p) == 1 and
+              p[next(iter(p))] == {"x": "step"}}
+    found = set()
+    for entry in metrics:
+        if isinstance(entry, str) and entry.endswith("/metrics.json"):
+            folder = entry[:-len("/metrics.json")]
+            if folder != log_dir and f"{folder}/params.yaml" in params and \
+                    f"{folder}/metrics" in curves:
+                found.add(folder)
+    return found
+
+
+def _drop(doc: Any, folders: set[str]) -> None:
+    """Remove gitlog's entries (eval plots too) for ``folders`` from ``doc``."""
+    if not folders:
+        return
+    ours = {f"{f}/{name}" for f in folders for name in ("metrics.json", "params.yaml",
+                                                         "metrics")}
+    ours |= {f"{f}/plots/{kind}" for f in folders for kind in EVAL_PLOTS}
+    for key in ("metrics", "params", "plots"):
+        items = doc[key]
+        for i in reversed(range(len(items))):
+            entry = items[i]
+            name = next(iter(entry)) if isinstance(entry, dict) and len(entry) == 1 else entry
+            if isinstance(name, str) and name in ours:
+                del items[i]
+
+
 def merge_entries(existing: str | None, log_dir: str,
                   files: Iterable[str] = ()) -> bytes | None:
-    """``existing`` dvc.yaml text with gitlog's entries added; None if nothing to add."""
+    """``existing`` dvc.yaml text with gitlog's entries added, and those of an earlier
+    ``log_dir`` removed (DVC would read that folder's stale or missing files); None if
+    nothing changes."""
     from ruamel.yaml import YAML
 
     yaml = YAML()
@@ -52,7 +89,9 @@ def merge_entries(existing: str | None, log_dir: str,
         doc = CommentedMap()
     if not isinstance(doc, dict):
         return None  # not ours to rewrite; DVC will report it
-    changed = False
+    earlier = _earlier_dirs(doc, log_dir)
+    _drop(doc, earlier)
+    changed = bool(earlier)
     for key, wanted in entries(log_dir, files).items():
         items = doc.get(key)
         if items is None:

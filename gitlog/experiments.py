@@ -193,3 +193,14 @@ def remove(path: str | Path | Repo, name: str) -> Experiment:
         raise GitlogError(f"could not delete {exp.branch}: {_last_line(exc.stderr)}",
                           hint="list experiments with 'gitlog exp list'") from None
     return exp
+
+
+def remote_copies(path: str | Path | Repo, branch: str) -> list[str]:
+    """The remote-tracking branches (``origin/exp/NAME``) of experiment branch ``branch``
+    this clone knows: after ``rm``, 'gitlog ls' lists the experiment from them."""
+    repo, _ = _open(path)
+    wanted = [f"refs/remotes/{r}/{branch}" for r in repo.git("remote").split()]
+    if not wanted:
+        return []
+    out = repo.git("for-each-ref", "--format=%(refname)", *wanted).splitlines()
+    return [ref[len("refs/remotes/"):] for ref in out if ref in wanted]

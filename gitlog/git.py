@@ -231,6 +231,10 @@ class Repo:
                        check=False)
         return proc.returncode == 0
 
+    def delete_ref(self, ref: str, old: str) -> bool:
+        """Delete ``ref`` only if it still points at ``old``."""
+        return run_git(["update-ref", "-d", ref, old], self.root, check=False).returncode == 0
+
     def worktree_on(self, ref: str) -> Path | None:
         """The work tree (this one or a linked one) whose HEAD is branch ``ref``, or that
         is rebasing it, as git refuses to move such a branch; None when none is. Reads

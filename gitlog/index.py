@@ -30,7 +30,8 @@ TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
     from typing import Any
 
-SCHEMA = "13"  # 13: a metrics.json that is no object is named in JSON's words (null, array)
+SCHEMA = "14"  # 14: .gitignore files are not code changes (cached code changes counted them)
+# 13: a metrics.json that is no object is named in JSON's words (null, array)
 # 12: a run.yaml taken unchanged from the first parent is not the commit's
 FILE = "index.sqlite"
 KEEP_WALKS = 16

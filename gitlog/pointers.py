@@ -18,7 +18,9 @@ from .errors import NameError_
 
 ARTIFACTS_DIR = "artifacts"
 MAX_NAME_LEN = 200
-_NAME_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-+=@%]*$")
+# a letter or digit of any script (\w less _), or _, first; then those, the marks that
+# compose letters, blanks and _ . - + = @ %; a blank is not last
+_NAME_PART = re.compile(r"^[^\W][\w\u0300-\u036f.\-+=@% ]*(?<! )$")
 
 
 @dataclass
@@ -55,16 +57,36 @@ class Artifact:
 
 
 def check_name(name: object) -> str:
-    """Return ``name`` if it can name ``artifacts/NAME.dvc``, else raise NameError_."""
+    """Return ``name`` if it can name ``artifacts/NAME.dvc``, else raise NameError_.
+    Letters of any script and blanks are fine (as in the file names DVC tracks)."""
     if not isinstance(name, str) or not name:
         raise NameError_("artifact", str(name), "empty name", hint="pass name='model'")
     if len(name) > MAX_NAME_LEN:
         raise NameError_("artifact", name, f"{len(name)} characters; at most {MAX_NAME_LEN}")
     for part in name.split("/"):
         if part in ("", ".", "..") or not _NAME_PART.match(part):
-            raise NameError_("artifact", name, "use letters, digits and _ . - + = @ %, with "
-                             "'/' between groups", hint="e.g. name='model' or 'data/train'")
+            raise NameError_("artifact", name, "use letters, digits, blanks and _ . - + = @ "
+                             "%, starting with a letter, digit or _, with '/' between groups",
+                             hint="e.g. name='model' or 'data/train'")
     return name
+
+
+def default_name(path: str, shown: str) -> str:
+    """The name of an artifact logged without one: its file name (``path``'s last part,
+    NFC-normalised, as macOS may give 'ö' decomposed); a file name that cannot be one is
+    a NameError_ whose hint passes ``name=`` (``shown``: the path as the user gave it)."""
+    import unicodedata
+
+    base = unicodedata.normalize("NFC", path.rsplit("/", 1)[-1])
+    try:
+        return check_name(base)
+    except NameError_ as err:
+        safe = re.sub(r"-*\.-*", ".", re.sub(r"[^\w.\-+=@%]+", "-", base)).strip("-.") \
+            or "model"
+        safe = safe if _NAME_PART.match(safe) else f"_{safe}"
+        raise NameError_("artifact", base, f"{str(err).split(': ', 1)[1]} (the name comes "
+                         "from the file name)",
+                         hint=f"pass a name: log_artifact({shown!r}, name={safe!r})") from None
 
 
 def pointer_text(artifact: Artifact, log_dir: str) -> bytes:

@@ -62,8 +62,15 @@ def list_artifacts(rev: str | None = None, repo: str | Path | Repo = ".",
 
 
 def find(arts: list[Artifact], name: str, run_id: str) -> Artifact:
+    """Artifact ``name`` of a run; 'ö' typed as one character or two (a macOS file name
+    pasted) is the same letter."""
+    from unicodedata import normalize
+
     for art in arts:
         if art.name == name:
+            return art
+    for art in arts:
+        if normalize("NFC", art.name) == normalize("NFC", name):
             return art
     names = ", ".join(a.name for a in arts)
     raise GitlogError(f"run {run_id} has no artifact {name!r}",

@@ -271,8 +271,11 @@ def _restore(stored: tuple[str, str, str | None], facts: dict[str, Facts],
 
 
 def code_pathspec(config: Config) -> list[str]:
-    """Everything but the log directory and dvc.yaml: what 'code' means between runs."""
-    return [".", f":(exclude){config.log_dir}", ":(exclude)dvc.yaml"]
+    """Everything but the log directory, dvc.yaml and .gitignore files (run commits add
+    lines for their artifacts; the hooks' ignore_paths do not count them as code either):
+    what 'code' means between runs."""
+    return [".", f":(exclude){config.log_dir}", ":(exclude)dvc.yaml",
+            ":(exclude,glob)**/.gitignore"]
 
 
 def code_changes(repo: Repo, config: Config, index: Index, log: RunLog) -> \

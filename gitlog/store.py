@@ -247,11 +247,13 @@ def commit_message(meta: dict[str, Any], record: dict[str, Any], summary: str) -
 
 
 def commit_run(repo: Repo, config: Config, meta: dict[str, Any], files: dict[str, bytes],
-               message: str, prepared: Prepared | None = None) -> str:
+               message: str, prepared: Prepared | None = None,
+               ignored: list[str] | None = None) -> str:
     """Commit the run onto its experiment branch; return the new commit id.
 
     ``prepared``: git reads and blob writes already under way (``store_journal`` starts
-    them before it builds the files); started here otherwise.
+    them before it builds the files); started here otherwise. ``ignored``: the run's
+    artifact paths, which the commit's ``.gitignore`` files get lines for.
     """
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="gitlog-commit") as own:
         prepared = prepared or Prepared(repo, meta, own)
@@ -270,6 +272,10 @@ def commit_run(repo: Repo, config: Config, meta: dict[str, Any], files: dict[str
             extra["dvc.yaml"] = (FILE_MODE, writer.blob(dvc_yaml))
         root = replace_path(repo, writer, meta.get("snapshot_tree"), log_dir.split("/"),
                             (TREE_MODE, log_tree), extra, entries=base_entries)
+        if ignored:
+            from .ignores import add_ignores
+
+            root = add_ignores(repo, writer, root, meta.get("snapshot_tree"), ignored)
     ref = meta["branch"]
     code = meta.get("code_commit")
     ident = meta.get("ident") or "gitlog <gitlog@localhost>"
@@ -348,8 +354,9 @@ def store_journal(repo: Repo, config: Config, journal: Any) -> tuple[str, str | 
                 files, record = build_files(journal)
                 summary = summary_line(json.loads(files["metrics.json"]), None,
                                        config["metrics"]["key"])
+                paths = [a["path"] for a in (record.get("artifacts") or {}).values()]
                 commit = commit_run(repo, config, meta, files,
-                                    commit_message(meta, record, summary), prepared)
+                                    commit_message(meta, record, summary), prepared, paths)
             finally:
                 prepared.close()
         journal.mark_committed(commit)

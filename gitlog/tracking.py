@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import GitlogError
-from .pointers import Artifact, check_name
+from .pointers import Artifact, check_name, default_name
 from .recorder import GitlogWarning
 
 
@@ -126,7 +126,8 @@ def log_artifact(run: Any, path: str | os.PathLike[str], name: str | None = None
     repo = run.repo
     log_dir = str(run.meta.get("log_dir") or run.config.log_dir)
     rel, real = resolve_path(repo, path, log_dir)
-    name = check_name(rel.rsplit("/", 1)[-1] if name is None else name)
+    name = default_name(rel, os.fsdecode(os.fspath(path))) if name is None else \
+        check_name(name)
     if not isinstance(type, str) or not type.strip() or "\n" in type:
         raise GitlogError(f"artifact type must be a one-line string, got {type!r}",
                           hint="e.g. type='model' or type='data'")
@@ -190,9 +191,11 @@ def ignore_in_git(repo: Any, rel: str) -> None:
 
     if run_git(["check-ignore", "-q", "--", rel], repo.root, check=False).returncode == 0:
         return
+    from .ignores import ignore_line
+
     parent, _, base = rel.rpartition("/")
     gitignore = Path(repo.root) / parent / ".gitignore"
-    line = "/" + base
+    line = ignore_line(base)
     text = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
     if line in text.splitlines():
         return

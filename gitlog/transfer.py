@@ -22,7 +22,7 @@ from .layout import read_run
 from .pointers import Artifact
 
 PUSH_OK = ("pushed", "up to date", "behind")
-PULL_OK = ("created", "fast-forwarded", "up to date", "ahead")
+PULL_OK = ("created", "fast-forwarded", "up to date", "ahead", "deleted", "kept")
 
 
 @dataclass
@@ -292,20 +292,37 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
     check_remote(repo, remote)
     tracking = f"refs/remotes/{remote}/{config.prefix}"
     spec = f"+refs/heads/{config.prefix}*:{tracking}*"
-    proc = run_git(["fetch", "--no-tags", remote, spec], repo.root, check=False)
+    before = _experiments(repo, tracking)
+    # --prune: what the remote deleted leaves refs/remotes/ (under this refspec only)
+    proc = run_git(["fetch", "--prune", "--no-tags", remote, spec], repo.root, check=False)
     if proc.returncode != 0:
         err = git_failure(proc.stderr.decode("utf-8", "replace"))
         raise GitlogError(f"git fetch from {remote!r} failed: {err}",
                           hint="check the remote with 'git remote -v' and that it is reachable")
     available = _experiments(repo, tracking)
-    chosen = _choose(available, experiments, all_, repo, config, f"on remote {remote!r}")
+    gone = sorted(set(before) - set(available))
     head = repo.head().branch
+    named = [_short_name(config, e, before) for e in experiments]
+    prefix = "refs/heads/" + config.prefix
+    if not named and not all_ and head and head.startswith(prefix) and \
+            head[len(prefix):] in gone:
+        named = [head[len(prefix):]]
+    left = [e for e in named if e not in gone]
+    chosen = [] if named and not left else \
+        _choose(available, left, all_, repo, config, f"on remote {remote!r}")
     report = TransferReport(remote, ok_actions=PULL_OK)
     if not chosen:
         report.note = f"no experiments to pull: remote {remote!r} has no {config.prefix}* " \
             "branches"
     todo: dict[str, tuple[int, list[tuple[str, Artifact]]]] = {}
     with repo.cat_file() as cat:
+        for exp in gone:  # deleted on the remote: its branch here too, if nothing is lost
+            from .pruning import settle
+
+            tip = repo.ref_tip(config.branch(exp))
+            only_here = _new_runs(repo, cat, config, tip, ["--remotes"])[0] if tip else None
+            action, detail = settle(repo, config, remote, exp, only_here)
+            report.results.append(BranchResult(exp, action, detail=detail))
         for exp in chosen:
             ref = config.branch(exp)
             mine, theirs = repo.ref_tip(ref), available[exp]
@@ -316,7 +333,8 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
                                                    f"runs to push: gitlog push {exp}"))
             elif mine and not repo.is_ancestor(mine, theirs):
                 report.results.append(BranchResult(
-                    exp, "diverged", detail=_merge_advice(config, remote, exp, ref == head)))
+                    exp, "diverged", detail=_merge_advice(
+                        config, remote, exp, ref == head, _ignores_apart(repo, mine, theirs))))
             else:
                 todo[exp] = _new_runs(repo, cat, config, theirs, [mine] if mine else
                                       ["--branches"])
@@ -363,14 +381,33 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
     return report
 
 
-def _merge_advice(config: Config, remote: str, exp: str, checked_out: bool) -> str:
+def _ignores_apart(repo: Repo, mine: str, theirs: str) -> list[str]:
+    """The ``.gitignore`` files both diverged sides changed: each side's run commits add
+    lines for their own artifacts, and a merge conflicts on them."""
+    base = repo.git("merge-base", mine, theirs, check=False).strip()
+    if not base:
+        return []
+    changed = [set(repo.git("diff", "--name-only", "--no-renames", base, tip, "--",
+                            ":(glob)**/.gitignore").splitlines()) for tip in (mine, theirs)]
+    return sorted(changed[0] & changed[1])
+
+
+def _merge_advice(config: Config, remote: str, exp: str, checked_out: bool,
+                  ignores: list[str] | tuple[str, ...] = ()) -> str:
     """What to do with a branch both clones logged runs to: the git commands that keep
     both sides' runs (each run commit stays in history; the merge's log folder is one
-    side's, as the files of two runs cannot be merged line by line)."""
+    side's, as the files of two runs cannot be merged line by line; a ``.gitignore``
+    keeps both sides' lines, in order, once each)."""
     branch = f"{config.prefix}{exp}"
     log_dir = shlex.quote(config.log_dir)
     checkout = "" if checked_out else f"git checkout {shlex.quote(branch)} && "
+    both = "".join(f"{{ git show HEAD:{q}; git show MERGE_HEAD:{q}; }} 2>/dev/null | "
+                   f"awk '!seen[$0]++' > {q} && git add {q} && " for q in map(shlex.quote,
+                                                                            ignores))
+    where = f"{log_dir}/ and .gitignore files" if ignores else f"{log_dir}/"
+    keep = "take one side's run files and both sides' ignore lines" if ignores else \
+        "take one side's run files"
     return (f"both sides logged runs; {remote}/{branch} is fetched, keep both: {checkout}"
-            f"git merge {shlex.quote(f'{remote}/{branch}')}; on conflicts in {log_dir}/ take "
-            f"one side's run files: git checkout --theirs {log_dir} && git add {log_dir} && "
+            f"git merge {shlex.quote(f'{remote}/{branch}')}; on conflicts in {where} {keep}: "
+            f"git checkout --theirs {log_dir} && git add {log_dir} && {both}"
             f"git commit --no-edit; then gitlog push {shlex.quote(exp)}")

@@ -82,6 +82,47 @@ def test_dvc_itself_restores_an_artifact_from_the_run_commit(project: Path, tmp_
     assert (clone / "model.bin").read_bytes() == model.read_bytes()
 
 
+def test_a_branch_run_commit_ignores_its_artifacts_as_dvc_add_would(project: Path,
+                                                                   tmp_path: Path) -> None:
+    """A checkout of a branch-mode run, its artifacts restored by DVC, showed them as
+    untracked ('?? models/'), inviting a 'git add' of the model. The run commit now has
+    the .gitignore line 'dvc add' writes, unless a committed .gitignore has one; the
+    working tree still gets nothing."""
+    (project / "data").mkdir()
+    (project / "data" / ".gitignore").write_text("*.csv\n")
+    git(project, "add", "data/.gitignore")
+    git(project, "commit", "-qm", "ignore csv")
+    (project / ".git" / "info" / "exclude").write_text("/models/\n")  # this clone only
+    (project / "models").mkdir()
+    (project / "models" / "model.pkl").write_text("weights")
+    (project / "models" / "best [1].pkl").write_text("best")
+    (project / "data" / "train.csv").write_text("1,2\n")
+    before = user_state(project)
+    with gitlog.start("ignored", repo=project) as run:
+        run.log_artifact(project / "models" / "model.pkl")
+        run.log_artifact(project / "models" / "best [1].pkl", name="best")
+        run.log_artifact(project / "data" / "train.csv", type="data")
+        run.log_metric("loss", 0.25)
+    assert user_state(project) == before
+    assert show(project, run.commit, "models/.gitignore") == "/best \\[1\\].pkl\n/model.pkl\n"
+    assert show(project, run.commit, "data/.gitignore") == "*.csv\n"  # as committed
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "-b", "exp/ignored", str(project), str(clone))
+    (clone / ".dvc" / "config.local").write_text(
+        f"[cache]\n    dir = {project / '.dvc' / 'cache'}\n")
+    proc = subprocess.run([sys.executable, "-m", "dvc", "checkout"], cwd=clone,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (clone / "models" / "best [1].pkl").read_text() == "best"
+    assert git(clone, "status", "--porcelain", "--untracked-files=all") == ""
+    # the line is no code change: a run without artifacts next shows none
+    with gitlog.start("ignored", repo=project) as again:
+        again.log_metric("loss", 0.5)
+    proc = run_cli("history", "ignored", "--format", "json", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert [r["code_changes"] for r in json.loads(proc.stdout)] == [None, []]
+
+
 def test_same_content_is_stored_once(project: Path) -> None:
     payload = os.urandom(200_000)
     for name in ("a.bin", "b.bin"):
@@ -111,6 +152,36 @@ def test_logging_a_name_again_replaces_it_and_overlaps_are_refused(project: Path
     arts = yaml_load(show(project, run.commit, ".gitlog/run.yaml"))["artifacts"]
     assert sorted(arts) == ["checkpoint", "out"]
     assert arts["checkpoint"]["md5"] == hashlib.md5(b"epoch 2").hexdigest()
+
+
+def test_file_names_with_blanks_or_other_scripts_name_their_artifacts(
+        project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """'my model.pkl' and 'mödel.pkl' (DVC tracks both) were refused as names unless
+    name= was given; they name their artifacts now (NFC, as macOS may give 'ö' as two
+    characters). A file name that still cannot be one says to pass name=."""
+    models = project / "models"
+    models.mkdir()
+    (models / "my model.pkl").write_text("blank")
+    (models / "mo\u0308del.pkl").write_text("umlaut")  # decomposed, as macOS writes it
+    (models / "model#1.pkl").write_text("hash")
+    monkeypatch.chdir(project)
+    with gitlog.start("names", repo=project) as run:
+        assert run.log_artifact(models / "my model.pkl")["name"] == "my model.pkl"
+        assert run.log_artifact(models / "mo\u0308del.pkl")["name"] == "m\u00f6del.pkl"
+        with pytest.raises(gitlog.GitlogError) as refused:
+            run.log_artifact("models/model#1.pkl")
+    assert (str(refused.value), refused.value.hint) == (
+        "invalid artifact name 'model#1.pkl': use letters, digits, blanks and _ . - + = @ %, "
+        "starting with a letter, digit or _, with '/' between groups (the name comes from "
+        "the file name)", "pass a name: log_artifact('models/model#1.pkl', name='model-1.pkl')")
+    assert git(project, "ls-tree", "-z", "--name-only", f"{run.commit}:.gitlog/artifacts"
+               ).split("\0")[:-1] == ["my model.pkl.dvc", "m\u00f6del.pkl.dvc"]
+    for name, text in (("my model.pkl", "blank"), ("m\u00f6del.pkl", "umlaut"),
+                       ("mo\u0308del.pkl", "umlaut")):
+        proc = run_cli("get", "names", name, "-o", str(tmp_path / "out.pkl"), "--force",
+                       cwd=project)
+        assert proc.returncode == 0, proc.stderr
+        assert (tmp_path / "out.pkl").read_text() == text
 
 
 def test_bad_artifact_paths_give_one_clear_error_and_keep_the_run(project: Path,

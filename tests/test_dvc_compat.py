@@ -59,3 +59,29 @@ def test_dvc_plots_show_reads_step_series(dvc_repo: Path) -> None:
     text = json.dumps(out)
     assert ".gitlog/metrics/train/loss.tsv" in text
     assert "0.3" in text
+
+
+def test_after_a_log_dir_change_dvc_reads_the_new_folder_only(dvc_repo: Path) -> None:
+    """The run commit kept the old folder's entries beside the new ones: 'dvc metrics
+    show' listed .gitlog/metrics.json (stale, or '-' and 'failed to load'). A user's own
+    metrics file is kept."""
+    config = dvc_repo / ".gitlog.yaml"
+    config.write_text(config.read_text().replace("log_dir: .gitlog", "log_dir: logs"))
+    dvc_yaml = dvc_repo / "dvc.yaml"
+    dvc_yaml.write_text(dvc_yaml.read_text().replace(
+        "metrics:\n", "metrics:\n- eval/metrics.json\n", 1))
+    git(dvc_repo, "commit", "-qam", "log under logs/")
+    with gitlog.start("moved", repo=dvc_repo) as run:
+        run.log_metric("acc", 0.75)
+    assert git(dvc_repo, "show", "exp/moved:dvc.yaml") == (
+        "metrics:\n- eval/metrics.json\n- logs/metrics.json\nparams:\n- logs/params.yaml\n"
+        "plots:\n- logs/metrics:\n    x: step\n")
+    git(dvc_repo, "checkout", "-q", "exp/moved")
+    out = json.loads(dvc(dvc_repo, "metrics", "show", "--json"))
+    files = next(iter(out.values()))["data"]  # the workspace's revision
+    assert sorted(files) == ["eval/metrics.json", "logs/metrics.json"]
+    assert files["logs/metrics.json"]["data"] == {"acc": 0.75, "step": 0}
+    git(dvc_repo, "checkout", "-q", "main")
+    # the workspace's dvc.yaml: 'gitlog init' points it at the new folder the same way
+    assert run_cli("init", cwd=dvc_repo).returncode == 0
+    assert dvc_yaml.read_text() == git(dvc_repo, "show", "exp/moved:dvc.yaml")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -386,3 +387,123 @@ def test_pull_of_an_experiment_only_this_clone_has_says_to_push_it(
     git(a, "checkout", "-q", "exp/mine")
     proc = run_cli("pull", cwd=a)  # the experiment checked out: it crashed (KeyError)
     assert (proc.returncode, proc.stderr) == (1, said)
+
+
+def test_pull_drops_experiments_deleted_on_the_remote_and_keeps_unpublished_runs(
+        team: dict[str, Path]) -> None:
+    """An experiment deleted on the remote stayed listed (from its stale REMOTE/exp/NAME)
+    and pull called it 'up to date'. Now pull prunes it; a local branch goes only when a
+    remote branch still holds its runs, and is kept, said so, when none does."""
+    a, b = team["a"], team["b"]
+    for exp in ("merged", "dropped", "tracked", "current", "live"):
+        with gitlog.start(exp, repo=a) as run:
+            run.log_metric("loss", 0.5)
+    assert run_cli("push", "--all", cwd=a).returncode == 0
+    assert run_cli("pull", "merged", "dropped", "current", "live", cwd=b).returncode == 0
+    git(b, "fetch", "-q", "origin")  # exp/tracked: only origin/exp/tracked here
+    git(b, "checkout", "-q", "exp/current")
+    git(a, "merge", "-q", "--no-edit", "exp/merged")  # as exp promote does
+    git(a, "push", "-q", "origin", "main", "exp/live:refs/heads/archive/live")
+    git(a, "push", "-q", "origin", "--delete", "exp/merged", "exp/dropped", "exp/tracked",
+        "exp/current", "exp/live")
+    git(b, "fetch", "-q", "origin", "main", "archive/live")  # as 'git pull' on main does
+    merged_tip = git(b, "rev-parse", "exp/merged").strip()
+
+    with gitlog.start("live", repo=b):  # a run under way on exp/live
+        proc = run_cli("pull", "--format", "json", cwd=b)  # the experiment checked out
+    assert proc.returncode == 0, proc.stderr
+    assert {k: (v["action"], v["detail"]) for k, v in rows(proc.stdout).items()} == {
+        "current": ("kept", f"deleted on origin; this clone keeps exp/current: it is checked "
+                            f"out in {b} (delete it there once switched away: gitlog exp rm "
+                            "current)"),
+        "live": ("kept", "deleted on origin; this clone keeps exp/live: a run is being "
+                         "logged to it (or awaits 'gitlog recover'); pull again after it"),
+        "dropped": ("kept", "deleted on origin; this clone keeps exp/dropped: 1 run(s) of "
+                            "it are on no remote-tracking branch (drop it: gitlog exp rm "
+                            "dropped; publish it again: gitlog push dropped)"),
+        "merged": ("deleted", "deleted on origin, and here: every run of it is on "
+                              "origin/main; restore it with: git branch exp/merged "
+                              f"{merged_tip[:12]}"),
+        "tracked": ("deleted", "deleted on origin")}
+    listed = json.loads(run_cli("ls", "--format", "json", cwd=b).stdout)
+    assert [(r["experiment"], r["branch"]) for r in listed] == [
+        ("current", "exp/current"), ("dropped", "exp/dropped"), ("live", "exp/live")]
+    assert git(b, "for-each-ref", "--format=%(refname)", "refs/remotes/origin/exp/") == ""
+    proc = run_cli("pull", "dropped", cwd=b)  # pruned already: only this clone has it
+    assert (proc.returncode, proc.stderr) == (
+        1, "Error: no experiment 'dropped' on remote 'origin'\n"
+           "hint: only this clone has it: gitlog push dropped\n")
+
+
+def test_a_dvc_remote_folder_missing_on_this_machine_is_named_not_blamed_on_pushes(
+        team: dict[str, Path], tmp_path: Path) -> None:
+    """A local DVC remote whose folder this machine lacks (another machine's path, a
+    drive not mounted) read as empty: pull and get said 'not on the remote' and to push
+    from the machine that logged the run, which had."""
+    a, b = team["a"], team["b"]
+    run_id = log_model(a, "alpha", "weights").id
+    assert run_cli("push", "alpha", cwd=a).returncode == 0
+    missing = tmp_path / "not-mounted"
+    dvc(b, "remote", "modify", "--local", "storage", "url", str(missing))
+    said = f"DVC remote 'storage' ({missing}) is not reachable here: no folder {missing}"
+    fix = ("check its URL ('dvc remote list'); for this machine: dvc remote modify --local "
+           "storage url PATH")
+    proc = run_cli("pull", "alpha", "--format", "json", cwd=b)
+    assert proc.returncode == 1
+    assert rows(proc.stdout)["alpha"]["detail"] == f"artifact 'model.pkl' of run {run_id}: {said}"
+    assert proc.stderr.endswith(f"hint: {fix}; or pass --no-artifacts to take the runs "
+                                "without their artifacts (gitlog get fetches one later)\n")
+    proc = run_cli("get", "origin/exp/alpha", "model.pkl", "-o", str(tmp_path / "m.pkl"),
+                   cwd=b)
+    assert (proc.returncode, proc.stderr) == (1, (
+        f"Error: artifact 'model.pkl' of run {run_id} is not in the local DVC cache "
+        f"({b / '.dvc' / 'cache'}); {said}\nhint: {fix}\n"))
+
+
+def test_exp_rm_of_a_pushed_experiment_says_how_to_delete_it_on_the_remote(
+        team: dict[str, Path]) -> None:
+    """After 'gitlog exp rm' of a pushed experiment, 'gitlog ls' still listed it (from
+    origin/exp/NAME) and nothing said why or how to delete it there."""
+    a = team["a"]
+    with gitlog.start("old", repo=a) as run:
+        run.log_metric("loss", 0.5)
+    assert run_cli("push", "old", cwd=a).returncode == 0
+    done = run_cli("exp", "rm", "old", "--yes", cwd=a)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[1:] == [
+        "gitlog: origin/exp/old still has it ('gitlog ls' lists it from there); delete it "
+        "there with: git push origin --delete exp/old"]
+    git(a, "push", "-q", "origin", "--delete", "exp/old")  # as said
+    assert json.loads(run_cli("ls", "--format", "json", cwd=a).stdout) == []
+
+
+def test_diverged_runs_whose_commits_ignore_other_artifacts_merge_as_advised(
+        team: dict[str, Path]) -> None:
+    """Each side's run commit adds its artifact's line to weights/.gitignore: the merge
+    conflicts there too, and the advice (only .gitlog/) left it unmerged, so its 'git
+    commit' failed. The advice now keeps both sides' lines, and works as given."""
+    a, b = team["a"], team["b"]
+    for repo, name in ((a, "a.bin"), (b, "b.bin")):
+        (repo / "weights").mkdir()
+        (repo / "weights" / name).write_text(name)
+        with gitlog.start("shared", repo=repo) as run:
+            run.log_artifact(repo / "weights" / name)
+            run.log_metric("loss", 0.5)
+    assert run_cli("push", "shared", cwd=a).returncode == 0
+    assert run_cli("push", "shared", cwd=b).returncode == 1
+    proc = run_cli("pull", "shared", "--format", "json", cwd=b)
+    detail = rows(proc.stdout)["shared"]["detail"]
+    assert detail == (
+        "both sides logged runs; origin/exp/shared is fetched, keep both: git checkout "
+        "exp/shared && git merge origin/exp/shared; on conflicts in .gitlog/ and .gitignore "
+        "files take one side's run files and both sides' ignore lines: git checkout --theirs "
+        ".gitlog && git add .gitlog && { git show HEAD:weights/.gitignore; git show "
+        "MERGE_HEAD:weights/.gitignore; } 2>/dev/null | awk '!seen[$0]++' > weights/.gitignore"
+        " && git add weights/.gitignore && git commit --no-edit; then gitlog push shared")
+    merge, resolve = detail.split("keep both: ")[1].split("; then")[0].split("; on conflicts")
+    subprocess.run(merge, shell=True, cwd=b, capture_output=True)  # conflicts: exit 1
+    resolved = subprocess.run(resolve.split(": ", 1)[1], shell=True, cwd=b,
+                              capture_output=True, text=True)
+    assert resolved.returncode == 0, resolved.stderr
+    assert (b / "weights" / ".gitignore").read_text() == "/b.bin\n/a.bin\n"
+    assert run_cli("push", "shared", cwd=b).returncode == 0
