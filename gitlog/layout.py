@@ -309,13 +309,15 @@ def own_events(catfile: Any, commit: str, log_dir: str, own_run: bool | None = N
     return raw if own_run or _blob(catfile, f"{commit}^:{path}") != raw else None
 
 
-def read_run(catfile: Any, commit: str, log_dir: str, *, events: bool = True) -> RunRecord | None:
+def read_run(catfile: Any, commit: str, log_dir: str, *, events: bool = True,
+             extras: bool = True) -> RunRecord | None:
     """The run stored in ``commit``, or None when the commit holds no run (``holds_run``).
     Without run.yaml of its own (metrics committed by hand, ``run_yaml``), ``run``
     holds what the commit's ``Gitlog-*`` trailers say (id, experiment, status,
     code_commit), the experiment else the earlier run's, as history reads such a run;
     its events are those it changed (``own_events``). A metrics.json that does not
-    parse reads as no metrics, with a line in ``warnings``."""
+    parse reads as no metrics, with a line in ``warnings``. ``extras=False`` leaves
+    params, data and model unread (``gitlog ls`` shows none of them)."""
     run_path, metrics_path = log_paths(log_dir)
     run_raw, own = run_yaml(catfile, commit, run_path)
     metrics_raw = _blob(catfile, f"{commit}:{metrics_path}")
@@ -363,7 +365,8 @@ def read_run(catfile: Any, commit: str, log_dir: str, *, events: bool = True) ->
             record.warnings.append(f"commit {commit[:10]}: {log_dir}/{METRICS_FILE} {error}; "
                                    "its metrics are shown as missing")
         record.metrics = tree or {}
-    for name, attr in ((PARAMS_FILE, "params"), (DATA_FILE, "data"), (MODEL_FILE, "model")):
+    for name, attr in ((PARAMS_FILE, "params"), (DATA_FILE, "data"), (MODEL_FILE, "model")) \
+            if extras else ():
         if (raw := blob(name)) is not None:
             setattr(record, attr, mapping(raw, name))
     if events and (raw := own_events(catfile, commit, log_dir, own)):

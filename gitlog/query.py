@@ -13,9 +13,9 @@ from typing import Any
 from .branches import experiment_branches, experiment_of, find_commit
 from .config import Config, load
 from .errors import RevisionError
-from .facts import log_paths
 from .git import Repo
 from .layout import RunRecord, flatten, holds_run, read_run
+from .runcount import run_counts
 
 
 @dataclass
@@ -49,14 +49,16 @@ def list_experiments(repo: str | Path | Repo = ".", config: Config | None = None
     config = config or load(repo.root)
     keys = list(config["metrics"]["key"])
     rows = []
+    branches = experiment_branches(repo, config)
+    counts = run_counts(repo, config, [tip for _, tip, _, _ in branches])
     with repo.cat_file() as cat:
-        for branch, tip, date, remote in experiment_branches(repo, config):
+        for branch, tip, date, remote in branches:
             record = read_run(cat, run_holder(repo, config, tip, cat), config.log_dir,
-                              events=False)
+                              events=False, extras=False)
             flat = record.flat_metrics if record else {}
             rows.append(ExperimentRow(
                 experiment=experiment_of(config, branch, remote), branch=branch,
-                runs=run_count(repo, config, tip),
+                runs=counts[tip],
                 last_run=(record.run.get("end") or record.run.get("start") or date) if record
                 else date,
                 status=record.run.get("status") if record else None, commit=tip,
@@ -96,26 +98,8 @@ def _changes_log_dir(cat: Any, commit: str, log_dir: str) -> bool:
 
 
 def run_count(repo: Repo, config: Config, tip: str) -> int:
-    """How many runs ``tip``'s history holds: the commits that change run.yaml or
-    metrics.json, the ones history walks, on every side of a merge; a merge that takes
-    both files from one parent brings that parent's run in and is none itself."""
-    paths = log_paths(config.log_dir)
-    lines = repo.git("log", "--full-history", "--format=%H %P", tip, "--", *paths).split("\n")
-    merges = [line.split() for line in lines if line.count(" ") > 1]
-    count = sum(1 for line in lines if line.strip()) - len(merges)
-    if not merges:
-        return count
-    ask = "".join(f"{commit}:{path}\n" for merge in merges for commit in merge
-                  for path in paths)
-    ids = ["" if line.endswith(" missing") else line for line in
-           repo.git("cat-file", "--batch-check=%(objectname)", input=ask.encode()).split("\n")]
-    at = 0
-    for merge in merges:
-        files = [tuple(ids[at + i * len(paths):at + (i + 1) * len(paths)])
-                 for i in range(len(merge))]
-        at += len(merge) * len(paths)
-        count += files[0] not in files[1:]
-    return count
+    """How many runs ``tip``'s history holds (``runcount.run_counts``' rule)."""
+    return run_counts(repo, config, [tip])[tip]
 
 
 def run_experiment(repo: Repo, config: Config, record: RunRecord, rev: str | None) -> str:

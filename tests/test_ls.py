@@ -1,0 +1,89 @@
+"""``gitlog ls`` on many branches: exact run counts over shared history and merges, a
+constant number of git processes, counts kept across calls and right after branches
+move."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import git, run_cli
+from tests.runrepo import Builder
+
+
+def ls_rows(repo: Path, env: dict | None = None) -> list[tuple]:
+    proc = run_cli("ls", "--format", "json", cwd=repo, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return [(r["experiment"], r["runs"], r["status"], r["loss"])
+            for r in json.loads(proc.stdout)]
+
+
+def shared_history(path: Path) -> dict[str, int]:
+    """exp/a: r1 r2; exp/b forks at r1: r3; exp/c merges a and b with run files of its
+    own (a run); exp/d merges them taking a's files (no run); exp/e edits the README on
+    top of r2; exp/f is a new branch at the first commit (no run); main merges exp/a."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0])
+    r2 = b.run("a", {"loss": 0.5}, parents=[r1])
+    r3 = b.run("b", {"loss": 0.8}, parents=[r1])
+    b.run("c", {"loss": 0.4}, parents=[r2, r3], subject="merge with a run")
+    b.commit("exp/d", {"README": "merged\n"}, parents=[r2, r3], message="merge")
+    b.commit("exp/e", {"README": "notes\n"}, parents=[r2], message="notes")
+    b.commit("exp/f", {}, parents=[c0], message="new experiment")
+    b.commit("main", {}, parents=[c0, r2], message="promote a")
+    shas = b.write(path)
+    return {"r3": shas[r3]}
+
+
+def test_ls_counts_every_branch_of_a_shared_history_exactly(tmp_path: Path) -> None:
+    repo = tmp_path / "p"
+    shared_history(repo)
+    assert ls_rows(repo) == [
+        ("a", 2, "completed", 0.5),
+        ("b", 2, "completed", 0.8),
+        ("c", 4, "completed", 0.4),  # r1 r2 r3 and the merge's own run
+        ("d", 3, "completed", 0.5),  # the merge took a's files: a's latest run, no run
+        ("e", 2, "completed", 0.5),
+        ("f", 0, None, None),
+    ]
+
+
+def test_ls_runs_as_many_git_processes_for_twelve_branches_as_for_two(
+        tmp_path: Path) -> None:
+    """ls ran one 'git log' per branch to count its runs: 100 branches, 100 processes."""
+    def processes(branches: int) -> int:
+        b = Builder()
+        c0 = b.commit("main", {"train.py": "x\n"})
+        for n in range(branches):
+            r1 = b.run(f"e{n}", {"loss": 1.0}, parents=[c0])
+            b.run(f"e{n}", {"loss": 0.5}, parents=[r1])
+        repo = tmp_path / f"r{branches}"
+        b.write(repo)
+        trace = tmp_path / f"trace{branches}"
+        rows = ls_rows(repo, env={"GIT_TRACE": str(trace)})
+        assert [r[1] for r in rows] == [2] * branches
+        return trace.read_text().count("trace: built-in: git ")
+
+    assert processes(12) == processes(2)
+
+
+def test_ls_counts_stay_right_when_branches_move_between_calls(tmp_path: Path) -> None:
+    """Counts are kept by commit between calls: a branch that gets a run, one reset to an
+    older commit and one deleted show what their history holds now."""
+    repo = tmp_path / "p"
+    c = shared_history(repo)
+    before = ls_rows(repo)
+    b = Builder()
+    b.stream += f"reset refs/heads/exp/b\nfrom {c['r3']}\n\n".encode()
+    b.count = 100
+    b.run("b", {"loss": 0.3}, parents=[], branch="exp/b")
+    b.write(repo)
+    git(repo, "update-ref", "refs/heads/exp/a", git(repo, "rev-parse", "exp/a~1").strip())
+    git(repo, "branch", "-D", "exp/f")
+    assert ls_rows(repo) == [
+        ("a", 1, "completed", 1.0),
+        ("b", 3, "completed", 0.3),
+        *before[2:5],
+    ]
+
