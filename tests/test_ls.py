@@ -1,6 +1,6 @@
 """``gitlog ls`` on many branches: exact run counts over shared history and merges, a
-constant number of git processes, counts kept across calls and right after branches
-move."""
+constant number of git processes, counts kept across calls and right after branches move,
+and YAML read with the same values and error lines whichever parser ruamel uses."""
 
 from __future__ import annotations
 
@@ -87,3 +87,26 @@ def test_ls_counts_stay_right_when_branches_move_between_calls(tmp_path: Path) -
         *before[2:5],
     ]
 
+
+def test_yaml_reads_the_same_values_and_errors_whichever_parser_ruamel_has() -> None:
+    """With ruamel.yaml.clib installed, YAML files are read by its C parser: values read
+    as YAML 1.2 as before, and invalid YAML still says where, quoting the line."""
+    import datetime as dt
+    import math
+
+    import pytest
+
+    from gitlog.layout import yaml_load
+
+    got = yaml_load(b"a: yes\nb: on\nc: 017\nd: 1_000\ne: 2024-01-31\nf: .inf\ng: 0o17\n"
+                    b"h: ~\ni: 'x'\nj: [1, 2.5]\n")
+    assert got == {"a": "yes", "b": "on", "c": 17, "d": 1000, "e": dt.date(2024, 1, 31),
+                   "f": math.inf, "g": 15, "h": None, "i": "x", "j": [1, 2.5]}
+    for _ in range(2):  # the loader is reused: an error leaves it as it was
+        with pytest.raises(Exception) as info:
+            yaml_load("lr: 0.1\nopt: a: b\n")
+        assert str(info.value) == ('mapping values are not allowed here\n'
+                                   '  in "<unicode string>", line 2, column 7:\n'
+                                   '    opt: a: b\n'
+                                   '          ^ (line: 2)')
+        assert yaml_load("lr: 0.1\n") == {"lr": 0.1}
