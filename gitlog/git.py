@@ -373,6 +373,27 @@ class CatFile:
         self._proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=cwd,
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       stderr=subprocess.DEVNULL, env=_env())
+        self._ahead: dict[str, tuple[str, str, bytes] | None] = {}
+
+    def prefetch(self, specs: list[str]) -> None:
+        """Look ``specs`` (object ids, or ``ID:path``: names that always mean the same
+        object) up now, a few KB of names a write, and keep the answers for ``lookup``:
+        one wait for git per write instead of one per object. Each chunk of names fits
+        in a pipe's buffer, so git never waits on a reader that is still writing. Not
+        while a ``send()`` waits for its ``receive()``."""
+        assert self._proc.stdin
+        wanted = [s for s in dict.fromkeys(specs) if "\n" not in s and s not in self._ahead]
+        at = 0
+        while at < len(wanted):
+            chunk, size = [], 0
+            while at < len(wanted) and size < 8192:
+                chunk.append(wanted[at])
+                size += len(wanted[at]) + 1
+                at += 1
+            self._proc.stdin.write("".join(f"{s}\n" for s in chunk).encode())
+            self._proc.stdin.flush()
+            for spec in chunk:
+                self._ahead[spec] = self.receive()
 
     def read(self, spec: str) -> tuple[str, bytes] | None:
         """(type, content) of ``spec`` (a sha or ``rev:path``), or None if missing."""
@@ -383,6 +404,8 @@ class CatFile:
         """(object id, type, content) of ``spec`` (a sha, ref or ``rev:path``), or None."""
         if "\n" in spec:
             return None
+        if spec in self._ahead:
+            return self._ahead[spec]
         self.send(spec)
         return self.receive()
 

@@ -51,18 +51,23 @@ def test_ls_counts_every_branch_of_a_shared_history_exactly(tmp_path: Path) -> N
 
 def test_ls_runs_as_many_git_processes_for_twelve_branches_as_for_two(
         tmp_path: Path) -> None:
-    """ls ran one 'git log' per branch to count its runs: 100 branches, 100 processes."""
+    """ls ran one 'git log' per branch to count its runs (100 branches, 100 processes),
+    and one 'git rev-list' per branch whose tip is no run to find the run it carries."""
     def processes(branches: int) -> int:
         b = Builder()
         c0 = b.commit("main", {"train.py": "x\n"})
         for n in range(branches):
             r1 = b.run(f"e{n}", {"loss": 1.0}, parents=[c0])
-            b.run(f"e{n}", {"loss": 0.5}, parents=[r1])
+            r2 = b.run(f"e{n}", {"loss": 0.5}, parents=[r1])
+            if n % 2:  # a tip that is no run, on top of one
+                b.commit(f"exp/e{n}", {"README": f"{n}\n"}, parents=[r2], message="notes")
+            b.commit(f"exp/new{n}", {}, parents=[c0], message="no run yet")
         repo = tmp_path / f"r{branches}"
         b.write(repo)
         trace = tmp_path / f"trace{branches}"
         rows = ls_rows(repo, env={"GIT_TRACE": str(trace)})
-        assert [r[1] for r in rows] == [2] * branches
+        assert [r[1:] for r in rows] == [(2, "completed", 0.5)] * branches + \
+            [(0, None, None)] * branches
         return trace.read_text().count("trace: built-in: git ")
 
     assert processes(12) == processes(2)
