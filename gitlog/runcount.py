@@ -23,7 +23,7 @@ import os
 from .facts import log_paths
 
 CACHE_FILE = "run-counts.marshal"
-KEEP = 20_000  # counts; the oldest go first
+KEEP = 4096  # counts; past it, only those of the tips just asked for are kept
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,6 +40,8 @@ def run_counts(repo: Repo, config: Config, tips: list[str]) -> dict[str, int]:
     if missing:
         found = _walk(repo, config, missing)
         known.update((keys[tip], n) for tip, n in found.items())
+        if len(known) > KEEP:
+            known = {key: known[key] for key in keys.values()}
         _save(repo.gitlog_dir, shallow, known)
     return {tip: known[keys[tip]] for tip in tips}
 
@@ -129,8 +131,6 @@ def _load(gitlog_dir: os.PathLike[str], shallow: bytes) -> dict[str, int]:
 
 def _save(gitlog_dir: os.PathLike[str], shallow: bytes, counts: dict[str, int]) -> None:
     """Write the counts; never fails (a cache: a read-only repository just has none)."""
-    for key in list(counts)[:max(0, len(counts) - KEEP)]:
-        del counts[key]
     path = os.path.join(gitlog_dir, CACHE_FILE)
     tmp = f"{path}.{os.getpid()}.tmp"
     try:

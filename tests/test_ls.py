@@ -115,3 +115,18 @@ def test_yaml_reads_the_same_values_and_errors_whichever_parser_ruamel_has() -> 
                                    '    opt: a: b\n'
                                    '          ^ (line: 2)')
         assert yaml_load("lr: 0.1\n") == {"lr": 0.1}
+
+
+def test_ls_counts_the_runs_a_deepened_shallow_clone_brings(tmp_path: Path) -> None:
+    """Counts are kept by commit, and deepening a shallow clone gives a commit more
+    history: after 'git fetch --unshallow', ls counts every run, not the kept one."""
+    origin = tmp_path / "origin"
+    shared_history(origin)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--depth", "1", "--no-single-branch", f"file://{origin}",
+        str(clone))
+    # one commit a branch: each tip holding run files counts as one run
+    assert [r[:2] for r in ls_rows(clone)] == [(n, 1) for n in "abcde"] + [("f", 0)]
+    git(clone, "fetch", "-q", "--unshallow")
+    assert [r[:2] for r in ls_rows(clone)] == [("a", 2), ("b", 2), ("c", 4), ("d", 3),
+                                               ("e", 2), ("f", 0)]
