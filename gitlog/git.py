@@ -365,6 +365,32 @@ def read_answer(out: Any) -> tuple[bytes, bytes, bytes] | None:
     return parts[0], parts[1], content
 
 
+def replacements(repo: Repo) -> str:
+    """The replace refs and grafts that make git see other parents or contents for some
+    commits (``git replace --graft``, ``.git/info/grafts``), as one string: a walk's
+    result depends on them as on its tips. Read from the files, no git process."""
+    import os
+
+    common = repo.common_dir
+    base = os.environ.get("GIT_REPLACE_REF_BASE", "refs/replace/").rstrip("/") + "/"
+    if os.environ.get("GIT_NO_REPLACE_OBJECTS"):
+        return ""
+    found: list[str] = []
+    loose = common / base
+    if loose.is_dir():
+        found += sorted(f"{path.relative_to(common)} {path.read_text().strip()}"
+                        for path in loose.rglob("*") if path.is_file())
+    packed = common / "packed-refs"
+    if packed.exists():
+        text = packed.read_text(errors="replace")
+        if " " + base in text:
+            found += [line for line in text.split("\n") if line.partition(" ")[2].startswith(base)]
+    grafts = common / "info" / "grafts"
+    if grafts.exists():
+        found.append(grafts.read_text(errors="replace"))
+    return "\0".join(found)
+
+
 class CatFile:
     """One long-lived ``git cat-file --batch``: read many objects for one process."""
 

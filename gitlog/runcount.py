@@ -10,8 +10,9 @@ them, one ``cat-file --batch-check`` reads the files of the merges' sides.
 A commit's count never changes (its history is fixed), so counts are kept by commit id
 in ``.git/gitlog/run-counts.marshal``: ``ls`` walks only the history of the tips it
 has not counted before, and none at all when no branch moved. Deepening a shallow
-clone brings history in, so the file also keeps ``.git/shallow`` and starts afresh
-when that changes.
+clone brings history in, and replace refs and grafts change it, so the file also keeps
+``.git/shallow`` and those (``git.replacements``) and starts afresh when they
+change, as the query index does.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 def run_counts(repo: Repo, config: Config, tips: list[str]) -> dict[str, int]:
     """tip -> how many runs its history holds, for each of ``tips`` (commit ids)."""
-    shallow = _shallow(repo)
+    shallow = _history_state(repo)
     known = _load(repo.gitlog_dir, shallow)
     keys = {tip: f"{config.log_dir}\0{tip}" for tip in tips}
     missing = [tip for tip in keys if keys[tip] not in known]
@@ -111,14 +112,18 @@ def _count(graph: str, runs: set[str], tips: set[str]) -> dict[str, int]:
     return counts
 
 
-def _shallow(repo: Repo) -> bytes:
+def _history_state(repo: Repo) -> str:
+    """What, besides a commit, decides the history git walks from it."""
+    from .git import replacements
+
     try:
-        return (repo.common_dir / "shallow").read_bytes()
+        shallow = (repo.common_dir / "shallow").read_text(errors="replace")
     except OSError:
-        return b""
+        shallow = ""
+    return f"{shallow}\0{replacements(repo)}"
 
 
-def _load(gitlog_dir: os.PathLike[str], shallow: bytes) -> dict[str, int]:
+def _load(gitlog_dir: os.PathLike[str], shallow: str) -> dict[str, int]:
     try:
         with open(os.path.join(gitlog_dir, CACHE_FILE), "rb") as fh:
             stored = marshal.load(fh)
@@ -129,7 +134,7 @@ def _load(gitlog_dir: os.PathLike[str], shallow: bytes) -> dict[str, int]:
     return {}
 
 
-def _save(gitlog_dir: os.PathLike[str], shallow: bytes, counts: dict[str, int]) -> None:
+def _save(gitlog_dir: os.PathLike[str], shallow: str, counts: dict[str, int]) -> None:
     """Write the counts; never fails (a cache: a read-only repository just has none)."""
     path = os.path.join(gitlog_dir, CACHE_FILE)
     tmp = f"{path}.{os.getpid()}.tmp"

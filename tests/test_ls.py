@@ -130,3 +130,15 @@ def test_ls_counts_the_runs_a_deepened_shallow_clone_brings(tmp_path: Path) -> N
     git(clone, "fetch", "-q", "--unshallow")
     assert [r[:2] for r in ls_rows(clone)] == [("a", 2), ("b", 2), ("c", 4), ("d", 3),
                                                ("e", 2), ("f", 0)]
+
+
+def test_ls_counts_follow_replace_refs(tmp_path: Path) -> None:
+    """'git replace --graft' gives a commit other parents: ls counts what git now walks,
+    and again what it walked before once the replacement is gone."""
+    repo = tmp_path / "p"
+    c = shared_history(repo)
+    assert [r[:2] for r in ls_rows(repo)][:2] == [("a", 2), ("b", 2)]
+    git(repo, "replace", "--graft", c["r3"])  # exp/b's run, now without its parent
+    assert [r[:2] for r in ls_rows(repo)][:2] == [("a", 2), ("b", 1)]
+    git(repo, "replace", "-d", c["r3"])
+    assert [r[:2] for r in ls_rows(repo)][:2] == [("a", 2), ("b", 2)]
