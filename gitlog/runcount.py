@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
 def run_counts(repo: Repo, config: Config, tips: list[str]) -> dict[str, int]:
     """tip -> how many runs its history holds, for each of ``tips`` (commit ids)."""
-    shallow = _history_state(repo)
-    known = _load(repo.gitlog_dir, shallow)
+    state = _history_state(repo)
+    known = _load(repo.gitlog_dir, state)
     keys = {tip: f"{config.log_dir}\0{tip}" for tip in tips}
     missing = [tip for tip in keys if keys[tip] not in known]
     if missing:
@@ -43,7 +43,7 @@ def run_counts(repo: Repo, config: Config, tips: list[str]) -> dict[str, int]:
         known.update((keys[tip], n) for tip, n in found.items())
         if len(known) > KEEP:
             known = {key: known[key] for key in keys.values()}
-        _save(repo.gitlog_dir, shallow, known)
+        _save(repo.gitlog_dir, state, known)
     return {tip: known[keys[tip]] for tip in tips}
 
 
@@ -123,25 +123,26 @@ def _history_state(repo: Repo) -> str:
     return f"{shallow}\0{replacements(repo)}"
 
 
-def _load(gitlog_dir: os.PathLike[str], shallow: str) -> dict[str, int]:
+def _load(gitlog_dir: os.PathLike[str], state: str) -> dict[str, int]:
+    """The kept counts, if kept under the same ``_history_state``; else none."""
     try:
         with open(os.path.join(gitlog_dir, CACHE_FILE), "rb") as fh:
             stored = marshal.load(fh)
-        if stored["shallow"] == shallow and isinstance(stored["counts"], dict):
+        if stored["history"] == state and isinstance(stored["counts"], dict):
             return stored["counts"]
     except (OSError, EOFError, ValueError, TypeError, KeyError):
         pass
     return {}
 
 
-def _save(gitlog_dir: os.PathLike[str], shallow: str, counts: dict[str, int]) -> None:
+def _save(gitlog_dir: os.PathLike[str], state: str, counts: dict[str, int]) -> None:
     """Write the counts; never fails (a cache: a read-only repository just has none)."""
     path = os.path.join(gitlog_dir, CACHE_FILE)
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         os.makedirs(gitlog_dir, exist_ok=True)
         with open(tmp, "wb") as fh:
-            marshal.dump({"shallow": shallow, "counts": counts}, fh)
+            marshal.dump({"history": state, "counts": counts}, fh)
         os.replace(tmp, path)
     except (OSError, ValueError):
         with contextlib.suppress(OSError):
