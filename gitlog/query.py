@@ -59,20 +59,30 @@ def list_experiments(repo: str | Path | Repo = ".", config: Config | None = None
                       for rev, path in (("", ""), ("", f":{log_dir}"), ("^", f":{log_dir}"),
                                         *((rev, f":{p}") for p in log_paths(log_dir)
                                           for rev in ("", "^")))])
+        found = []
         for branch, tip, date, remote in branches:
             # a tip without a log directory holds no run, nor does the commit whose
             # files it carries unchanged (run_holder): no need to look for it
             record = read_run(cat, run_holder(repo, config, tip, cat), log_dir,
                               events=False, extras=False) \
                 if cat.lookup(f"{tip}:{log_dir}") else None
-            flat = record.flat_metrics if record else {}
-            rows.append(ExperimentRow(
-                experiment=experiment_of(config, branch, remote), branch=branch,
-                runs=counts[tip],
-                last_run=(record.run.get("end") or record.run.get("start") or date) if record
-                else date,
-                status=record.run.get("status") if record else None, commit=tip,
-                metrics={k: _latest(flat, config.series(k)) for k in keys}, remote=remote))
+            found.append((branch, tip, date, remote, record))
+    # a run without times (metrics committed by hand) ran when it was committed, not when
+    # a commit on top of it was: one git process for the dates of all such runs
+    undated = [record.commit for _, tip, _, _, record in found if record and
+               record.commit != tip and not (record.run.get("end") or record.run.get("start"))]
+    dates = dict(line.split(" ", 1) for line in repo.git(
+        "log", "--no-walk=unsorted", "--format=%H %cI", "--stdin",
+        input="".join(f"{c}\n" for c in undated).encode()).splitlines()) if undated else {}
+    for branch, tip, date, remote, record in found:
+        flat = record.flat_metrics if record else {}
+        rows.append(ExperimentRow(
+            experiment=experiment_of(config, branch, remote), branch=branch,
+            runs=counts[tip],
+            last_run=(record.run.get("end") or record.run.get("start")
+                      or dates.get(record.commit, date)) if record else date,
+            status=record.run.get("status") if record else None, commit=tip,
+            metrics={k: _latest(flat, config.series(k)) for k in keys}, remote=remote))
     rows.sort(key=lambda r: (r.experiment, r.branch))
     return rows
 
