@@ -80,12 +80,17 @@ def yaml_load(data: bytes | str) -> Any:
     installed (~4x faster than the pure one: ``ls`` and a cold ``best`` read a file or
     two of every run) and one loader per thread. Invalid YAML is read again by the
     pure parser, whose error names the line and column and quotes the line, as
-    users have always been shown."""
+    users have always been shown; so is a file with a ``%YAML`` directive, which only
+    the pure parser honours (``%YAML 1.1`` reads ``yes`` as true)."""
     loader = getattr(_LOADERS, "yaml", None)
     if loader is None:
         from ruamel.yaml import YAML
 
         loader = _LOADERS.yaml = YAML(typ="safe")
+    if b"%YAML" in data if isinstance(data, bytes) else "%YAML" in data:
+        from ruamel.yaml import YAML
+
+        return YAML(typ="safe", pure=True).load(data)
     try:
         return loader.load(data)
     except Exception:

@@ -115,6 +115,8 @@ def test_yaml_reads_the_same_values_and_errors_whichever_parser_ruamel_has() -> 
                                    '    opt: a: b\n'
                                    '          ^ (line: 2)')
         assert yaml_load("lr: 0.1\n") == {"lr": 0.1}
+    # a YAML 1.1 document (a directive only the pure parser honours) reads as 1.1
+    assert yaml_load(b"%YAML 1.1\n---\nflag: yes\n") == {"flag": True}
 
 
 def test_ls_counts_the_runs_a_deepened_shallow_clone_brings(tmp_path: Path) -> None:
