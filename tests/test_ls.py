@@ -163,3 +163,30 @@ def test_ls_dates_a_run_without_times_by_its_own_commit_not_one_on_top(
     rows = json.loads(run_cli("ls", "--format", "json", cwd=repo).stdout)
     assert [(r["experiment"], r["runs"], r["last_run"], r["status"], r["loss"])
             for r in rows] == [("m", 1, iso(2), None, 0.5), ("r", 1, iso(4), "completed", 0.7)]
+
+
+def test_yaml_reads_with_the_pure_parser_when_ruamel_yaml_clib_is_missing(
+        tmp_path: Path) -> None:
+    """ruamel.yaml.clib is a dependency, but an install without it (another platform, a
+    broken wheel) reads YAML with the pure parser: same values, same errors."""
+    from tests.conftest import run_python
+
+    code = """
+import sys
+sys.modules["_ruamel_yaml"] = None  # as if ruamel.yaml.clib were not installed
+from gitlog.layout import yaml_load
+print(yaml_load(b"a: yes\\nb: 017\\n"))
+try:
+    yaml_load("lr: 0.1\\nopt: a: b\\n")
+except Exception as err:
+    print(str(err).splitlines()[:2])
+from ruamel.yaml import YAML
+print(YAML(typ="safe").Parser.__module__)
+"""
+    proc = run_python(code, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "{'a': 'yes', 'b': 17}",
+        "['mapping values are not allowed here', "
+        "'  in \"<unicode string>\", line 2, column 7:']",
+        "ruamel.yaml.parser"]
