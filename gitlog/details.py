@@ -39,13 +39,20 @@ def details(repo: Repo, config: Config, index: Index,
                  for name in ("params.yaml", "run.yaml")]
         objects = repo.read_objects(specs).result()
         fresh: dict[str, tuple[str | None, str | None]] = {}
+        parsed: dict[bytes, str] = {}  # runs of one config share a params.yaml: parse it once
         for i, commit in enumerate(missing):
             params_obj, run_obj = objects[2 * i], objects[2 * i + 1]
-            params = load_yaml(params_obj[1]) if params_obj and params_obj[0] == "blob" else {}
+            raw = params_obj[1] if params_obj and params_obj[0] == "blob" else None
+            text = parsed.get(raw) if raw is not None else None
+            if text is None:
+                params = load_yaml(raw) if raw is not None else {}
+                flat = flatten(params) if isinstance(params, dict) else {}
+                text = json.dumps(flat, default=str)
+                if raw is not None:
+                    parsed[raw] = text
             tree = parse_run_yaml(run_obj[1]).get("code_tree") \
                 if run_obj and run_obj[0] == "blob" else None
-            flat = flatten(params) if isinstance(params, dict) else {}
-            fresh[commit] = (json.dumps(flat, default=str), tree)
+            fresh[commit] = (text, tree)
         index.put_details(fresh)
         cached.update(fresh)
     return {c: (json.loads(cached[c][0] or "{}"), cached[c][1]) for c in commits}

@@ -369,6 +369,32 @@ def read_answer(out: Any) -> tuple[bytes, bytes, bytes] | None:
     return parts[0], parts[1], content
 
 
+def replacements(repo: Repo) -> str:
+    """The replace refs and grafts that make git see other parents or contents for some
+    commits (``git replace --graft``, ``.git/info/grafts``), as one string: a walk's
+    result depends on them as on its tips. Read from the files, no git process."""
+    import os
+
+    common = repo.common_dir
+    base = os.environ.get("GIT_REPLACE_REF_BASE", "refs/replace/").rstrip("/") + "/"
+    if os.environ.get("GIT_NO_REPLACE_OBJECTS"):
+        return ""
+    found: list[str] = []
+    loose = common / base
+    if loose.is_dir():
+        found += sorted(f"{path.relative_to(common)} {path.read_text().strip()}"
+                        for path in loose.rglob("*") if path.is_file())
+    packed = common / "packed-refs"
+    if packed.exists():
+        text = packed.read_text(errors="replace")
+        if " " + base in text:
+            found += [line for line in text.split("\n") if line.partition(" ")[2].startswith(base)]
+    grafts = common / "info" / "grafts"
+    if grafts.exists():
+        found.append(grafts.read_text(errors="replace"))
+    return "\0".join(found)
+
+
 class CatFile:
     """One long-lived ``git cat-file --batch``: read many objects for one process."""
 
@@ -377,6 +403,27 @@ class CatFile:
         self._proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=cwd,
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       stderr=subprocess.DEVNULL, env=_env())
+        self._ahead: dict[str, tuple[str, str, bytes] | None] = {}
+
+    def prefetch(self, specs: list[str]) -> None:
+        """Look ``specs`` (object ids, or ``ID:path``: names that always mean the same
+        object) up now, a few KB of names a write, and keep the answers for ``lookup``:
+        one wait for git per write instead of one per object. Each chunk of names fits
+        in a pipe's buffer, so git never waits on a reader that is still writing. Not
+        while a ``send()`` waits for its ``receive()``."""
+        assert self._proc.stdin
+        wanted = [s for s in dict.fromkeys(specs) if "\n" not in s and s not in self._ahead]
+        at = 0
+        while at < len(wanted):
+            chunk, size = [], 0
+            while at < len(wanted) and size < 8192:
+                chunk.append(wanted[at])
+                size += len(wanted[at]) + 1
+                at += 1
+            self._proc.stdin.write("".join(f"{s}\n" for s in chunk).encode())
+            self._proc.stdin.flush()
+            for spec in chunk:
+                self._ahead[spec] = self.receive()
 
     def read(self, spec: str) -> tuple[str, bytes] | None:
         """(type, content) of ``spec`` (a sha or ``rev:path``), or None if missing."""
@@ -387,6 +434,8 @@ class CatFile:
         """(object id, type, content) of ``spec`` (a sha, ref or ``rev:path``), or None."""
         if "\n" in spec:
             return None
+        if spec in self._ahead:
+            return self._ahead[spec]
         self.send(spec)
         return self.receive()
 

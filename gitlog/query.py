@@ -16,6 +16,7 @@ from .errors import RevisionError
 from .facts import log_paths
 from .git import Repo
 from .layout import RunRecord, flatten, holds_run, read_run
+from .runcount import run_counts
 
 
 @dataclass
@@ -49,18 +50,39 @@ def list_experiments(repo: str | Path | Repo = ".", config: Config | None = None
     config = config or load(repo.root)
     keys = list(config["metrics"]["key"])
     rows = []
+    branches = experiment_branches(repo, config)
+    counts = run_counts(repo, config, [tip for _, tip, _, _ in branches])
+    log_dir = config.log_dir
     with repo.cat_file() as cat:
-        for branch, tip, date, remote in experiment_branches(repo, config):
-            record = read_run(cat, run_holder(repo, config, tip, cat), config.log_dir,
-                              events=False)
-            flat = record.flat_metrics if record else {}
-            rows.append(ExperimentRow(
-                experiment=experiment_of(config, branch, remote), branch=branch,
-                runs=run_count(repo, config, tip),
-                last_run=(record.run.get("end") or record.run.get("start") or date) if record
-                else date,
-                status=record.run.get("status") if record else None, commit=tip,
-                metrics={k: _latest(flat, config.series(k)) for k in keys}, remote=remote))
+        # what a tip that is a run needs, asked for every tip at once (run_holder, read_run)
+        cat.prefetch([f"{tip}{rev}{path}" for _, tip, _, _ in branches
+                      for rev, path in (("", ""), ("", f":{log_dir}"), ("^", f":{log_dir}"),
+                                        *((rev, f":{p}") for p in log_paths(log_dir)
+                                          for rev in ("", "^")))])
+        found = []
+        for branch, tip, date, remote in branches:
+            # a tip without a log directory holds no run, nor does the commit whose
+            # files it carries unchanged (run_holder): no need to look for it
+            record = read_run(cat, run_holder(repo, config, tip, cat), log_dir,
+                              events=False, extras=False) \
+                if cat.lookup(f"{tip}:{log_dir}") else None
+            found.append((branch, tip, date, remote, record))
+    # a run without times (metrics committed by hand) ran when it was committed, not when
+    # a commit on top of it was: one git process for the dates of all such runs
+    undated = [record.commit for _, tip, _, _, record in found if record and
+               record.commit != tip and not (record.run.get("end") or record.run.get("start"))]
+    dates = dict(line.split(" ", 1) for line in repo.git(
+        "log", "--no-walk=unsorted", "--format=%H %cI", "--stdin",
+        input="".join(f"{c}\n" for c in undated).encode()).splitlines()) if undated else {}
+    for branch, tip, date, remote, record in found:
+        flat = record.flat_metrics if record else {}
+        rows.append(ExperimentRow(
+            experiment=experiment_of(config, branch, remote), branch=branch,
+            runs=counts[tip],
+            last_run=(record.run.get("end") or record.run.get("start")
+                      or dates.get(record.commit, date)) if record else date,
+            status=record.run.get("status") if record else None, commit=tip,
+            metrics={k: _latest(flat, config.series(k)) for k in keys}, remote=remote))
     rows.sort(key=lambda r: (r.experiment, r.branch))
     return rows
 
@@ -74,48 +96,39 @@ def run_holder(repo: Repo, config: Config, commit: str, cat: Any = None) -> str:
     """The commit that recorded the run ``commit`` carries: itself when it changed the
     log directory, else the newest one of its history that did (a README edit or a merge
     of the main branch on top of a run carries that run's files unchanged, and holds none
-    of its facts: id, status, command, events). With ``cat`` (an open ``CatFile``), a
-    commit of one parent whose log directory differs from its parent's, as a run's does,
-    is known without starting git."""
-    if cat is not None and _changes_log_dir(cat, commit, config.log_dir):
-        return commit
+    of its facts: id, status, command, events), as ``git rev-list -1 COMMIT -- LOG_DIR``
+    finds it. With ``cat`` (an open ``CatFile``), a line of commits of one parent down to
+    one whose log directory differs from its parent's, as a run's does, is followed
+    without starting git."""
+    if cat is not None and (found := _holder_in_line(cat, commit, config.log_dir)):
+        return found
     found = repo.git("rev-list", "-1", commit, "--", config.log_dir).strip()
     return found or commit
 
 
-def _changes_log_dir(cat: Any, commit: str, log_dir: str) -> bool:
-    """Whether ``commit`` has one parent and a log directory other than that parent's:
-    then ``git rev-list -1 COMMIT -- LOG_DIR`` names it."""
-    found = cat.lookup(commit)
-    if found is None or found[1] != "commit" or \
-            found[2].split(b"\n\n", 1)[0].count(b"\nparent ") != 1:
-        return False
-    mine = cat.lookup(f"{commit}:{log_dir}")
-    before = cat.lookup(f"{commit}^:{log_dir}")
-    return mine is not None and (before is None or before[0] != mine[0])
+def _holder_in_line(cat: Any, commit: str, log_dir: str, steps: int = 20) -> str | None:
+    """The first commit down ``commit``'s line of one-parent commits whose log directory
+    differs from its parent's: what ``git rev-list -1`` names, as each commit it passes is
+    one git's history simplification drops. None at a merge, a root or after ``steps``
+    commits: git decides there."""
+    for _ in range(steps):
+        found = cat.lookup(commit)
+        if found is None or found[1] != "commit":
+            return None
+        head = found[2].split(b"\n\n", 1)[0]
+        if head.count(b"\nparent ") != 1:
+            return None
+        mine = cat.lookup(f"{commit}:{log_dir}")
+        before = cat.lookup(f"{commit}^:{log_dir}")
+        if (mine and mine[0]) != (before and before[0]):
+            return commit
+        commit = head.split(b"\nparent ", 1)[1].split(b"\n", 1)[0].decode()
+    return None
 
 
 def run_count(repo: Repo, config: Config, tip: str) -> int:
-    """How many runs ``tip``'s history holds: the commits that change run.yaml or
-    metrics.json, the ones history walks, on every side of a merge; a merge that takes
-    both files from one parent brings that parent's run in and is none itself."""
-    paths = log_paths(config.log_dir)
-    lines = repo.git("log", "--full-history", "--format=%H %P", tip, "--", *paths).split("\n")
-    merges = [line.split() for line in lines if line.count(" ") > 1]
-    count = sum(1 for line in lines if line.strip()) - len(merges)
-    if not merges:
-        return count
-    ask = "".join(f"{commit}:{path}\n" for merge in merges for commit in merge
-                  for path in paths)
-    ids = ["" if line.endswith(" missing") else line for line in
-           repo.git("cat-file", "--batch-check=%(objectname)", input=ask.encode()).split("\n")]
-    at = 0
-    for merge in merges:
-        files = [tuple(ids[at + i * len(paths):at + (i + 1) * len(paths)])
-                 for i in range(len(merge))]
-        at += len(merge) * len(paths)
-        count += files[0] not in files[1:]
-    return count
+    """How many runs ``tip``'s history holds (``runcount.run_counts``' rule)."""
+    return run_counts(repo, config, [tip])[tip]
 
 
 def run_experiment(repo: Repo, config: Config, record: RunRecord, rev: str | None) -> str:

@@ -18,7 +18,7 @@ from .branches import experiment_rev
 from .config import Config
 from .errors import GitlogError, RevisionError
 from .facts import Facts
-from .git import Repo
+from .git import Repo, replacements
 from .index import Index
 from .linking import MISSING, Progress, RunEntry, RunLog, link, source_experiment, walk_and_describe
 
@@ -110,32 +110,6 @@ def walk_base(repo: Repo, config: Config, tokens: list[str], first_parent: bool)
     if replaced:  # (most repositories have none: their keys stay as they were)
         parts.append(replaced)
     return "\x1e".join(parts)  # stored as is: no digest, so no two walks can collide
-
-
-def replacements(repo: Repo) -> str:
-    """The replace refs and grafts that make git see other parents or contents for some
-    commits (``git replace --graft``, ``.git/info/grafts``), as one string: a walk's
-    result depends on them as on its tips. Read from the files, no git process."""
-    import os
-
-    common = repo.common_dir
-    base = os.environ.get("GIT_REPLACE_REF_BASE", "refs/replace/").rstrip("/") + "/"
-    if os.environ.get("GIT_NO_REPLACE_OBJECTS"):
-        return ""
-    found: list[str] = []
-    loose = common / base
-    if loose.is_dir():
-        found += sorted(f"{path.relative_to(common)} {path.read_text().strip()}"
-                        for path in loose.rglob("*") if path.is_file())
-    packed = common / "packed-refs"
-    if packed.exists():
-        text = packed.read_text(errors="replace")
-        if " " + base in text:
-            found += [line for line in text.split("\n") if line.partition(" ")[2].startswith(base)]
-    grafts = common / "info" / "grafts"
-    if grafts.exists():
-        found.append(grafts.read_text(errors="replace"))
-    return "\0".join(found)
 
 
 def resolve(repo: Repo, tokens: list[str], resolved: str | None = None) -> str:
