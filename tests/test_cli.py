@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import git, run_cli
 
 CHILD = """
@@ -384,3 +386,24 @@ def test_a_second_start_in_a_script_under_gitlog_run_is_an_error(repo: Path) -> 
     assert shown["metrics"] == {"loss": 0.1, "step": 1, "worker": 1}
     series = git(repo, "show", "exp/two:.gitlog/metrics/loss.tsv").splitlines()
     assert [line.split("\t")[1:] for line in series[1:]] == [["0", "0.2"], ["1", "0.1"]]
+
+
+def test_an_unexpected_error_gives_the_command_line_that_shows_its_traceback(
+        monkeypatch, capsys) -> None:
+    """The exit-3 message said 're-run with --debug'; a user who added it after the
+    command (gitlog history -m loss --debug) got 'No such option', exit 2: --debug is
+    gitlog's, before the command. The message now gives the whole command line to run."""
+    import gitlog.cli as cli
+
+    def broken(args: list[str]) -> int:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cli, "_run", broken)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["-C", "my proj", "history", "-m", "loss"])
+    assert exited.value.code == 3
+    assert capsys.readouterr().err == (
+        "Error: unexpected RuntimeError: boom (re-run as gitlog --debug -C 'my proj' "
+        "history -m loss for the traceback, and please report it)\n")
+    with pytest.raises(RuntimeError, match="boom"):  # that command line shows it
+        cli.main(["--debug", "-C", "my proj", "history", "-m", "loss"])

@@ -164,3 +164,17 @@ def test_loads_json_is_json_loads(text: bytes) -> None:
             loads_json(text)
     else:
         assert repr(loads_json(text)) == expected
+
+
+def test_hooks_run_with_c_is_a_usage_error_saying_it_takes_none(
+        repo: Path, tmp_path: Path) -> None:
+    """gitlog -C PATH hooks run pre-commit said "unknown hook '-C'" (exit 1): -C, put
+    after the subcommand as for every other one, was read as the hook's name."""
+    for line in (["-C", str(repo), "hooks", "run", "pre-commit"],
+                 ["hooks", "run", "-C", str(repo), "pre-commit"],
+                 ["hooks", "run", f"--repo={repo}", "pre-commit"]):
+        proc = run_cli(*line, cwd=tmp_path)
+        assert proc.returncode == 2, line
+        assert proc.stderr.splitlines()[-1] == (
+            "Error: hooks run takes no -C: it acts on the repository it runs in, as git "
+            "runs hooks; run it there: cd PATH && gitlog hooks run NAME"), proc.stderr

@@ -62,8 +62,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if "--debug" in args:
             raise
-        echo_err(f"Error: unexpected {type(exc).__name__}: {exc} (re-run with --debug "
-                 "for the traceback, and please report it)")
+        import shlex  # --debug is gitlog's own option, before the command: spell it out
+
+        echo_err(f"Error: unexpected {type(exc).__name__}: {exc} (re-run as gitlog --debug "
+                 f"{shlex.join(args)} for the traceback, and please report it)")
         code = 3
     sys.exit(code)
 

@@ -18,7 +18,8 @@ from ._table import emit, format_rows, note, refuse_column_clash, warn
 @click.option("--min", "minimize", is_flag=True, help="Lower is better.")
 @click.option("--where", metavar="EXPR",
               help="Keep runs matching EXPR: comparisons on params.NAME, metrics.NAME "
-                   "(metrics.`f1@0.5`: other characters in backticks), experiment, status; "
+                   "(metrics.`f1@0.5`: other characters in backticks), experiment, status, "
+                   "run, commit, subject, author; "
                    "and, or, not, parentheses.")
 @click.option("-n", "count", type=click.IntRange(min=1), default=10, show_default=True,
               help="How many runs to show.")
@@ -36,10 +37,10 @@ def best(revs: tuple[str, ...], metric: str, maximize: bool, minimize: bool,
       params.lr < 0.1 and (metrics.accuracy >= 0.9 or experiment == 'baseline')
       not status == 'failed'
       metrics.`f1@0.5` > 0.8
-    Operators: < <= > >= == != ; strings in quotes; a name with other characters
-    in backticks (\\` inside for a backtick), one key as 'gitlog show' prints it;
-    a comparison with a missing value is false; commit == '29cff67' takes a short
-    id (4 hex digits or more).
+    Operators: < <= > >= == (or =) != ; strings in quotes; a name with other
+    characters in backticks (\\` inside for a backtick), one key as 'gitlog show'
+    prints it; a comparison with a missing value is false; commit == '29cff67'
+    takes a short id (4 hex digits or more).
 
     Example: gitlog best --metric accuracy --where 'params.lr < 0.1' -n 3
     """

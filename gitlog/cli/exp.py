@@ -21,7 +21,8 @@ def exp() -> None:
 @exp.command()
 @click.argument("name")
 @click.option("--from", "start", metavar="REV",
-              help="Start from this commit, branch or experiment (default: HEAD).")
+              help="Start from this commit, branch, experiment or run id "
+                   "(default: HEAD).")
 @click.option("--checkout", is_flag=True, help="Check the new branch out.")
 @pass_repo
 def new(name: str, start: str | None, checkout: bool, repo: str) -> None:

@@ -99,6 +99,11 @@ def run(name: str, args: tuple[str, ...]) -> None:
     from gitlog._hook import run_hook
     from gitlog.hooks import resolve_names
 
+    if name in ("-C", "--repo") or name.startswith(("-C", "--repo=")):
+        # (gitlog -C PATH hooks run NAME puts -C here, where it read as the hook's name)
+        raise click.UsageError("hooks run takes no -C: it acts on the repository it runs "
+                               "in, as git runs hooks; run it there: cd PATH && gitlog "
+                               "hooks run NAME")
     resolve_names([name])  # an unknown name is an error here, not a silent no-op
     stdin = None
     argv = list(args)
