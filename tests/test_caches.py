@@ -10,7 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import git
+import pytest
+
+from tests.conftest import git, run_cli
+from tests.runrepo import Builder
 from tests.test_ls import ls_rows, shared_history
 
 EXPECTED_LS = [("a", 2, "completed", 0.5), ("b", 2, "completed", 0.8),
@@ -93,3 +96,63 @@ def test_marshal_caches_read_back_only_whole_files(tmp_path: Path) -> None:
     path.unlink()
     path.mkdir()
     assert not dump(path, value) and load(path) is None
+
+
+def _commit_run_by_hand(repo: Path, loss: float) -> str:
+    """A run committed with plain git on exp/a (workspace workflow), as another process
+    would: a new metrics.json on top of the branch, the work tree left alone."""
+    metrics = repo.parent / "hand-metrics.json"
+    metrics.write_text(json.dumps({"loss": loss}))
+    blob = git(repo, "hash-object", "-w", str(metrics)).strip()
+    env = {"GIT_INDEX_FILE": str(repo / ".git" / "hand-index")}
+    git(repo, "read-tree", "exp/a", env=env)
+    git(repo, "update-index", "--add", "--cacheinfo", f"100644,{blob},.gitlog/metrics.json",
+        env=env)
+    tree = git(repo, "write-tree", env=env).strip()
+    commit = git(repo, "commit-tree", tree, "-p", "exp/a", "-m", "hand run").strip()
+    git(repo, "update-ref", "refs/heads/exp/a", commit)
+    return commit
+
+
+def _losses(repo: Path, command: str) -> list[float]:
+    args = {"history": ["history", "-m", "loss", "exp/a"],
+            "best": ["best", "-m", "loss", "exp/a"]}[command]
+    proc = run_cli(*args, "--format", "json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    return [row["loss"] for row in json.loads(proc.stdout)]
+
+
+@pytest.mark.parametrize("command", ["history", "best"])
+def test_a_run_committed_while_a_query_walks_is_not_kept_under_the_old_tip(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    """The walk's key named the tips resolved before git walked: a run committed in
+    between was stored under the old tip, so once the branch was reset to it (the run
+    dropped) every query still showed the dropped run."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0])
+    b.run("a", {"loss": 0.5}, parents=[r1])
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    import gitlog
+    import gitlog.walk
+
+    start = gitlog.walk.answers
+    landed: list[str] = []
+
+    def racing(*args: object, **kwargs: object) -> object:
+        if not landed:  # the other process commits as this query starts walking
+            landed.append(_commit_run_by_hand(repo, 0.25))
+        return start(*args, **kwargs)
+
+    monkeypatch.setattr(gitlog.walk, "answers", racing)
+    if command == "history":
+        rows = gitlog.history("loss", "exp/a", repo=repo)
+        assert [r.metrics["loss"].value for r in rows] == [1.0, 0.5, 0.25]
+    else:
+        assert [r.value for r in gitlog.best("loss", "exp/a", repo=repo)] == [0.25, 0.5, 1.0]
+    monkeypatch.setattr(gitlog.walk, "answers", start)
+    git(repo, "update-ref", "refs/heads/exp/a", shas[3])  # the hand run dropped
+    expected = {"history": [1.0, 0.5], "best": [0.5, 1.0]}[command]
+    assert _losses(repo, command) == expected
+    assert _losses(repo, command) == expected
