@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, run_cli
+from tests.conftest import git, run_cli, state_of
 from tests.runrepo import Builder
 from tests.test_ls import ls_rows, shared_history
 
@@ -156,3 +156,18 @@ def test_a_run_committed_while_a_query_walks_is_not_kept_under_the_old_tip(
     expected = {"history": [1.0, 0.5], "best": [0.5, 1.0]}[command]
     assert _losses(repo, command) == expected
     assert _losses(repo, command) == expected
+
+
+def test_a_run_with_no_room_for_its_journal_stops_with_a_clear_error(repo: Path) -> None:
+    """With a file where .git/gitlog should be (a full or failing disk fails alike), a run
+    stopped with 'unexpected FileExistsError ... please report it'. Nothing is changed."""
+    (repo / ".git" / "gitlog").write_text("not a folder\n")
+    before = state_of(repo)
+    proc = run_cli("run", "-e", "base", "--", sys.executable, "-c", "pass", cwd=repo)
+    folder = repo / ".git" / "gitlog"
+    assert (proc.returncode, proc.stderr.splitlines()) == (1, [
+        f"Error: cannot write in {folder}: File exists",
+        "hint: gitlog keeps its run journals there: make it a writable folder (move away a "
+        "file of that name), or free disk space"])
+    assert state_of(repo) == before
+    assert git(repo, "branch", "--list", "exp/*") == ""
