@@ -55,7 +55,9 @@ def dump(path: str | os.PathLike[str], value: object) -> bool:
     data = b"".join((MAGIC, len(body).to_bytes(4, "little"),
                      zlib.crc32(body).to_bytes(4, "little"), body))
     path = os.fspath(path)
-    tmp = f"{path}.{os.getpid()}.tmp"
+    from _thread import get_ident  # (two threads of one process write apart too)
+
+    tmp = f"{path}.{os.getpid()}.{get_ident()}.tmp"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(tmp, "wb") as fh:
