@@ -298,9 +298,9 @@ class Repo:
         except OSError as err:  # a file where the folder should be, a full disk, ...
             raise GitlogError(f"cannot write in {self.gitlog_dir}: "
                               f"{err.strerror or err}",
-                              hint=f"gitlog keeps its run journals there: make it a "
-                              f"writable folder (move away a file of that name), or free "
-                              f"disk space") from None
+                              hint="gitlog keeps its run journals there: make it a "
+                              "writable folder (move away a file of that name), or free "
+                              "disk space") from None
         os.close(fd)
         try:
             if self.index_file.exists():

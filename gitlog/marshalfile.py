@@ -47,7 +47,7 @@ def dump(path: str | os.PathLike[str], value: object) -> bool:
     import zlib
 
     try:
-        body = marshal.dumps(value)
+        body = marshal.dumps(value)  # type: ignore[arg-type]
     except ValueError:  # a value marshal cannot hold
         return False
     if len(body) > MAX_BYTES:
