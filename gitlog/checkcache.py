@@ -10,8 +10,9 @@ content exactly, so an entry can never be stale.
 
 from __future__ import annotations
 
-import marshal
 import os
+
+from . import marshalfile
 
 CACHE_FILE = "checked-blobs.marshal"
 KEEP = 500  # entries; the oldest go first
@@ -22,39 +23,21 @@ def _path(gitlog_dir: str | os.PathLike[str]) -> str:
 
 
 def lookup(gitlog_dir: str | os.PathLike[str], blob: str) -> dict | None:
-    try:
-        with open(_path(gitlog_dir), "rb") as fh:
-            entries = marshal.load(fh)
-        found = entries.get(blob)
-    except (OSError, EOFError, ValueError, TypeError, AttributeError):
-        return None
+    entries = marshalfile.load(_path(gitlog_dir))
+    found = entries.get(blob) if isinstance(entries, dict) else None
     return found if isinstance(found, dict) else None
 
 
 def remember(gitlog_dir: str | os.PathLike[str], facts: dict[str, dict]) -> None:
     """Add {blob id: facts}; never fails (a cache)."""
     path = _path(gitlog_dir)
-    try:
-        with open(path, "rb") as fh:
-            entries = marshal.load(fh)
-        if not isinstance(entries, dict):
-            entries = {}
-    except (OSError, EOFError, ValueError, TypeError):
+    entries = marshalfile.load(path)
+    if not isinstance(entries, dict):
         entries = {}
     entries.update(facts)
     while len(entries) > KEEP:
         entries.pop(next(iter(entries)))
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(tmp, "wb") as fh:
-            marshal.dump(entries, fh)
-        os.replace(tmp, path)
-    except (OSError, ValueError):
-        try:  # noqa: SIM105 - contextlib would cost every hook an import
-            os.unlink(tmp)
-        except OSError:
-            pass
+    marshalfile.dump(path, entries)
 
 
 def params_facts(doc: object) -> dict:

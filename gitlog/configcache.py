@@ -2,17 +2,18 @@
 
 Importing ruamel.yaml and parsing the file costs ~40 ms, half a hook's budget. The
 effective configuration (the file over the defaults, validated by ``config.load``) is
-kept in ``.git/gitlog/config-cache.marshal`` beside the exact text it came from; every
-command and hook reads the text (a few hundred bytes) and uses the cached values when it
-is unchanged. ``config.load`` keeps the cache through ``read``/``write``; ``marshal`` is
-built into the interpreter, so reading it imports nothing. A changed gitlog (its
-config.py) invalidates the cache too.
+kept in ``.git/gitlog/config-cache.marshal`` (see ``marshalfile``) beside the exact text
+it came from; every command and hook reads the text (a few hundred bytes) and uses the
+cached values when it is unchanged. ``config.load`` keeps the cache through
+``read``/``write``; ``marshal`` and ``zlib`` are built into the interpreter, so reading
+it imports nearly nothing. A changed gitlog (its config.py) invalidates the cache too.
 """
 
 from __future__ import annotations
 
-import marshal
 import os
+
+from . import marshalfile
 
 CONFIG_FILE = ".gitlog.yaml"   # config.CONFIG_FILE, repeated so this module stays light
 CACHE_FILE = "config-cache.marshal"
@@ -35,35 +36,18 @@ def _stamp() -> list:
 
 def read(gitlog_dir: str | os.PathLike[str], text: str | None) -> dict | None:
     """The cached configuration parsed from exactly ``text``, or None."""
-    try:
-        with open(os.path.join(gitlog_dir, CACHE_FILE), "rb") as fh:
-            cached = marshal.load(fh)
-        if cached["text"] == text and cached["stamp"] == _stamp() and \
-                isinstance(cached["data"], dict):
-            return cached["data"]  # type: ignore[no-any-return]
-    except (OSError, EOFError, ValueError, TypeError, KeyError):
-        pass
+    cached = marshalfile.load(os.path.join(gitlog_dir, CACHE_FILE))
+    if isinstance(cached, dict) and cached.get("text") == text and \
+            cached.get("stamp") == _stamp() and isinstance(cached.get("data"), dict):
+        return cached["data"]  # type: ignore[no-any-return]
     return None
 
 
 def write(gitlog_dir: str | os.PathLike[str], text: str | None, data: dict) -> None:
-    """Keep ``data`` as the parse of ``text``; a cache that cannot be written is not kept."""
-    try:
-        payload = marshal.dumps({"stamp": _stamp(), "text": text, "data": data})
-    except ValueError:  # a value marshal cannot hold (a YAML date): go without a cache
-        return
-    path = os.path.join(gitlog_dir, CACHE_FILE)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(gitlog_dir, exist_ok=True)
-        with open(tmp, "wb") as fh:
-            fh.write(payload)
-        os.replace(tmp, path)
-    except OSError:
-        try:  # noqa: SIM105 - contextlib would cost every hook an import
-            os.unlink(tmp)
-        except OSError:
-            pass
+    """Keep ``data`` as the parse of ``text``; a cache that cannot be written is not kept
+    (nor is a value marshal cannot hold, as a YAML date)."""
+    marshalfile.dump(os.path.join(gitlog_dir, CACHE_FILE),
+                     {"stamp": _stamp(), "text": text, "data": data})
 
 
 def load_data(root: str | os.PathLike[str], gitlog_dir: str | os.PathLike[str]) -> dict:

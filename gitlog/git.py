@@ -292,8 +292,15 @@ class Repo:
         import shutil
         import tempfile
 
-        self.gitlog_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix="index-", dir=self.gitlog_dir)
+        try:
+            self.gitlog_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix="index-", dir=self.gitlog_dir)
+        except OSError as err:  # a file where the folder should be, a full disk, ...
+            raise GitlogError(f"cannot write in {self.gitlog_dir}: "
+                              f"{err.strerror or err}",
+                              hint="gitlog keeps its run journals there: make it a "
+                              "writable folder (move away a file of that name), or free "
+                              "disk space") from None
         os.close(fd)
         try:
             if self.index_file.exists():

@@ -237,7 +237,7 @@ def _walk_rows(repo: Repo, config: Config, index: Index, revs: list[str], all_: 
     whether it fell back to every experiment: from the index, else from the last walk
     of the same revisions plus the runs since, else from a whole walk."""
     from .historyrows import CacheChanged, Rows, StoredLines, cached, extend_rows, walk_rows
-    from .runlog import resolve, walk_base
+    from .runlog import moved, resolve, walk_base
 
     def rows_of(tokens: list[str], resolved: str | None) -> Rows:
         if not tokens:
@@ -254,12 +254,16 @@ def _walk_rows(repo: Repo, config: Config, index: Index, revs: list[str], all_: 
             found = cached(index, key, specs)
             if found is not None:  # read while other queries may fill the cache: kept
                 index.touch_walk(key)
+            walked = found is None
             found = found or extend_rows(
                 repo, config, index, tokens, key, specs, (base, resolved),
                 first_parent=first_parent, progress=progress)
             found = found or walk_rows(repo, config, index, tokens, key, specs,
                                        first_parent=first_parent, progress=progress,
                                        tip=(base, resolved))
+            if walked and moved(repo, tokens, resolved):  # a run committed meanwhile: what
+                index.forget_walk(key)  # the walk found is not what its key names
+                found = uncached()
         except CacheChanged:  # another process rebuilt the index under this walk
             found = uncached()
         if isinstance(found.lines, StoredLines):

@@ -276,6 +276,11 @@ class Index:
             ("DELETE FROM columns WHERE walk NOT IN (SELECT key FROM walks)", [()]),
         ])
 
+    def forget_walk(self, key: str) -> bool:
+        """Drop walk ``key`` and everything kept with it (its columns, rows and notes)."""
+        return self._write([("DELETE FROM walks WHERE key = ?", [(key,)]),
+                            ("DELETE FROM columns WHERE walk = ?", [(key,)])])
+
     def touch_walk(self, key: str) -> bool:
         """Mark walk ``key`` used now: its stored results are being read."""
         return self._write([("UPDATE walks SET used = ? WHERE key = ?", [(time.time(), key)])])

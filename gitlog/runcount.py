@@ -17,10 +17,9 @@ change, as the query index does.
 
 from __future__ import annotations
 
-import contextlib
-import marshal
 import os
 
+from . import marshalfile
 from .facts import log_paths
 
 CACHE_FILE = "run-counts.marshal"
@@ -124,26 +123,16 @@ def _history_state(repo: Repo) -> str:
 
 
 def _load(gitlog_dir: os.PathLike[str], state: str) -> dict[str, int]:
-    """The kept counts, if kept under the same ``_history_state``; else none."""
-    try:
-        with open(os.path.join(gitlog_dir, CACHE_FILE), "rb") as fh:
-            stored = marshal.load(fh)
-        if stored["history"] == state and isinstance(stored["counts"], dict):
-            return stored["counts"]
-    except (OSError, EOFError, ValueError, TypeError, KeyError):
-        pass
-    return {}
+    """The kept counts, if kept under the same ``_history_state``; else none. Only
+    counts that read as counts are taken: anything else in the file is counted again."""
+    stored = marshalfile.load(os.path.join(gitlog_dir, CACHE_FILE))
+    if not isinstance(stored, dict) or stored.get("history") != state or \
+            not isinstance(stored.get("counts"), dict):
+        return {}
+    return {key: n for key, n in stored["counts"].items()
+            if type(key) is str and type(n) is int and n >= 0}
 
 
 def _save(gitlog_dir: os.PathLike[str], state: str, counts: dict[str, int]) -> None:
     """Write the counts; never fails (a cache: a read-only repository just has none)."""
-    path = os.path.join(gitlog_dir, CACHE_FILE)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(gitlog_dir, exist_ok=True)
-        with open(tmp, "wb") as fh:
-            marshal.dump({"history": state, "counts": counts}, fh)
-        os.replace(tmp, path)
-    except (OSError, ValueError):
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    marshalfile.dump(os.path.join(gitlog_dir, CACHE_FILE), {"history": state, "counts": counts})

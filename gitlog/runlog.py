@@ -18,7 +18,7 @@ from .branches import experiment_rev
 from .config import Config
 from .errors import GitlogError, RevisionError
 from .facts import Facts
-from .git import Repo, replacements
+from .git import Repo, replacements, run_git
 from .index import Index
 from .linking import MISSING, Progress, RunEntry, RunLog, link, source_experiment, walk_and_describe
 
@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Progress", "RunEntry", "RunLog", "collect", "code_changes", "code_pathspec",
            "experiment_refs", "map_revision", "no_runs_error", "paused_gc",
-           "resolve", "source_experiment", "targets", "walk_base", "walk_key", "walk_notes"]
+           "moved", "resolve", "source_experiment", "targets", "walk_base", "walk_key",
+           "walk_notes"]
 WALK_VERSION = "3"
 
 
@@ -119,6 +120,18 @@ def resolve(repo: Repo, tokens: list[str], resolved: str | None = None) -> str:
     return resolved
 
 
+def moved(repo: Repo, tokens: list[str], resolved: str) -> bool:
+    """Whether ``tokens`` point elsewhere than ``resolved`` now: a branch moved while its
+    walk ran (a run committed meanwhile), so what the walk found may not be what its key
+    names, and must not be kept under it."""
+    proc = run_git(["rev-parse", "--end-of-options", *tokens], repo.root, check=False)
+
+    def ids(text: str) -> list[str]:  # (rev-parse echoes --end-of-options; --all's not)
+        return [line for line in text.split() if line != "--end-of-options"]
+
+    return proc.returncode != 0 or ids(proc.stdout.decode("utf-8", "replace")) != ids(resolved)
+
+
 def walk_key(repo: Repo, config: Config, tokens: list[str], resolved: str | None,
              first_parent: bool) -> str:
     """Everything that decides a walk's result: its key in the index."""
@@ -185,6 +198,7 @@ def _collect(repo: Repo, config: Config, index: Index, tokens: list[str],
              progress: Progress | None) -> RunLog:
     if not tokens:
         return RunLog([])
+    resolved = resolve(repo, tokens, resolved)
     key = walk_key(repo, config, tokens, resolved, first_parent)
     facts = index.facts()
     stored = index.walk(key)
@@ -205,6 +219,9 @@ def _collect(repo: Repo, config: Config, index: Index, tokens: list[str],
     column = None if missing else log.fill()
     index.put_walk(key, _dump(log), "\n".join(log.warnings), fresh,
                    None if column is None else _dumps(column))
+    if moved(repo, tokens, resolved):
+        index.forget_walk(key)  # its runs stay this query's answer, kept nowhere
+        log.key = ""
     return log
 
 
