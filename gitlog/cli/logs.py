@@ -29,18 +29,14 @@ def logs(rev: str | None, level: str | None, grep: str | None, fmt: str, repo: s
 
     Example: gitlog logs baseline --level warning --grep nan
     """
-    from gitlog.events import fields_text
-    from gitlog.events import logs as run_logs
+    from gitlog.events import fields_text, stream
 
-    result = run_logs(rev, level=level, grep=grep, repo=repo)
-    if result.skipped:
-        warn(f"{result.skipped} line(s) of events.jsonl in {result.commit[:10]} are not "
-             "valid JSON; skipped")
+    result = stream(rev, level=level, grep=grep, repo=repo)
     columns = ["time", "level", "step", "message", "fields"]
-    if fmt in ("json", "csv"):  # the fields as a mapping; written row by row, so a run
-        # of a million events is not held a second and a third time as rows and text
+    if fmt in ("json", "csv"):  # the fields as a mapping; written event by event as the
+        # events are read, so a run of a million events is never held as events or rows
         def rows() -> Iterator[dict[str, Any]]:
-            for e in result.events:
+            for e in result:
                 row = {"time": e.ts, "level": e.level, "step": e.step, "message": e.message,
                        "fields": e.fields or None}
                 if fmt == "csv":  # lists read as in the table: "a, b"
@@ -49,11 +45,18 @@ def logs(rev: str | None, level: str | None, grep: str | None, fmt: str, repo: s
                 yield row
 
         echo_chunks((iter_json if fmt == "json" else iter_csv)(rows(), columns))
+        _warn_skipped(result.skipped, result.commit)
         return
     table = [{"time": e.ts, "level": e.level, "step": e.step, "message": e.message,
-              "fields": fields_text(e.fields) or None} for e in result.events]
+              "fields": fields_text(e.fields) or None} for e in result]
+    _warn_skipped(result.skipped, result.commit)
     if not table:
         note(f"no events in run {result.commit[:10]}" +
              (" match" if level or grep else " (it logged none)"))
         return
     emit(format_rows(table, columns, fmt))
+
+
+def _warn_skipped(skipped: int, commit: str) -> None:
+    if skipped:
+        warn(f"{skipped} line(s) of events.jsonl in {commit[:10]} are not valid JSON; skipped")
