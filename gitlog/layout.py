@@ -226,9 +226,13 @@ def build_files(journal: Journal, status: str | None = None,
         else:
             data = whole_lines(path.read_bytes())
         files[f"metrics/{name}.tsv"] = data
-        lines = data.rstrip(b"\n").rsplit(b"\n", 1)
-        if len(lines) == 2 or not lines[0].startswith(b"timestamp"):
-            ms, step, value = lines[-1].decode().split("\t")
+        end = len(data)  # the last line, found without copying the series (rstrip and
+        while end and data[end - 1] == 10:  # rsplit copied 200 MB twice)
+            end -= 1
+        cut = data.rfind(b"\n", 0, end)
+        last = data[cut + 1:end]
+        if cut >= 0 or not last.startswith(b"timestamp"):
+            ms, step, value = last.decode().split("\t")
             last_ms = max(last_ms, float(ms))
             latest[name] = parse_number(value)
             if name.startswith(SYSTEM_PREFIX):  # samples of resource use, not steps

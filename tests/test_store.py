@@ -87,6 +87,9 @@ def test_finish_reads_each_long_series_once(tmp_path: Path) -> None:
     import tracemalloc
 
     repo = make_repo(tmp_path / "r", {"train.py": "print(1)\n"})
+    warm = gitlog.start("long", repo=repo)  # what a first finish imports is not counted
+    warm.log_metric("m0", 1.0)
+    warm.finish()
     run = gitlog.start("long", repo=repo)
     names = [f"m{k}" for k in range(4)]
     for step in range(20_000):
@@ -103,5 +106,5 @@ def test_finish_reads_each_long_series_once(tmp_path: Path) -> None:
         tracemalloc.stop()
     last = git(repo, "show", f"{commit}:.gitlog/metrics/m3.tsv").splitlines()
     assert (len(last), last[-1].split("\t")[1:]) == (20_001, ["19999", repr(1 / 20_000 + 3)])
-    # the series once, and their blobs being compressed: about 2x (twice over: 3x)
-    assert peak < 2.5 * size, f"{peak / 1e6:.1f} MB held for {size / 1e6:.1f} MB of series"
+    # the series once and a blob being compressed (read twice, and copied: about 3x)
+    assert peak < 1.5 * size, f"{peak / 1e6:.1f} MB held for {size / 1e6:.1f} MB of series"
