@@ -226,11 +226,11 @@ def build_files(journal: Journal, status: str | None = None,
         else:
             data = whole_lines(path.read_bytes())
         files[f"metrics/{name}.tsv"] = data
-        end = len(data)  # the last line, found without copying the series (rstrip and
-        while end and data[end - 1] == 10:  # rsplit copied 200 MB twice)
-            end -= 1
-        cut = data.rfind(b"\n", 0, end)
-        last = data[cut + 1:end]
+        stop = len(data)  # the last line, found without copying the series (rstrip and
+        while stop and data[stop - 1] == 10:  # rsplit copied 200 MB twice)
+            stop -= 1
+        cut = data.rfind(b"\n", 0, stop)
+        last = data[cut + 1:stop]
         if cut >= 0 or not last.startswith(b"timestamp"):
             ms, step, value = last.decode().split("\t")
             last_ms = max(last_ms, float(ms))
