@@ -6,11 +6,17 @@ be megabytes), and the chosen value is cached per (commit, metric, step) in the 
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
+from itertools import chain, repeat
+
 from .config import Config
 from .errors import GitlogError
 from .git import Repo
 from .index import Index
 from .values import parse_number
+
+CHUNK = 64 * 1024  # bytes of a series parsed at once by pick (about 2,000 points)
 
 
 def parse_step(text: str) -> str:
@@ -30,27 +36,94 @@ def parse_step(text: str) -> str:
 
 def pick(data: bytes, which: str) -> float | None:
     """The value at ``which`` in a ``timestamp  step  value`` series (its header line
-    first); lines that do not parse are skipped."""
-    from itertools import repeat
+    first); lines that do not parse are skipped.
 
+    The series is read a piece of about ``CHUNK`` bytes at a time (a step N from the end,
+    stopping at the piece that has it): a series of millions of points costs a piece's
+    worth of memory, not several times its size as lists of lines and fields."""
     if which == "last":
         return _last(data)
-    lines = data.decode("utf-8", "replace").split("\n")[1:]
+    pieces = _pieces(data)
+    if which in ("min", "max"):
+        best: float | None = None
+        answer: float | None = None
+        for lo, hi in pieces:
+            values, value_at = _piece_values(data[lo:hi])
+            if not values:
+                continue
+            # min/max as one pass over the whole series would go, the best so far first
+            found = (min if which == "min" else max)(chain(() if best is None else (best,),
+                                                           values))
+            if best is None or found is not best:
+                best, answer = found, value_at(values.index(found))
+        return answer
+    target = int(which)
+    for lo, hi in reversed(pieces):  # the last point at that step: the last piece first
+        got = _piece_step(data[lo:hi], target)
+        if got is not None:
+            return got
+    return None
+
+
+def _pieces(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of the pieces of ``data`` after its header line, each about ``CHUNK``
+    bytes of whole lines (the last one as it ends)."""
+    head = data.find(b"\n")
+    if head < 0:
+        return []
+    out = []
+    lo = head + 1
+    while lo < len(data):
+        hi = data.find(b"\n", min(lo + CHUNK, len(data)) - 1) + 1 or len(data)
+        out.append((lo, hi))
+        lo = hi
+    return out
+
+
+def _lines(piece: bytes) -> list[str]:
+    lines = piece.decode("utf-8", "replace").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    if lines and set(map(str.count, lines, repeat("\t"))) == {2}:  # as gitlog writes them
+    return lines
+
+
+def _columns(lines: list[str]) -> tuple[list[str], list[str]] | None:
+    """(steps, values) of lines that all have three fields (as gitlog writes them)."""
+    if lines and set(map(str.count, lines, repeat("\t"))) == {2}:
         fields = "\t".join(lines).split("\t")
-        try:  # the whole series at C speed; anything odd goes line by line below
-            return _pick_columns(list(map(int, fields[1::3])), fields[2::3], which)
+        return fields[1::3], fields[2::3]
+    return None
+
+
+def _piece_values(piece: bytes) -> tuple[list[float], Callable[[int], float]]:
+    """The values of a piece's lines that parse, and the value to answer for the i-th."""
+    lines = _lines(piece)
+    columns = _columns(lines)
+    if columns is not None:
+        steps, texts = columns
+        try:  # the whole piece at C speed; anything odd goes line by line below
+            deque(map(int, steps), maxlen=0)  # every step is a number
+            return list(map(float, texts)), lambda i: parse_number(texts[i])
+        except ValueError:
+            pass
+    values = [v for _, v in filter(None, map(_point, lines))]
+    return values, values.__getitem__
+
+
+def _piece_step(piece: bytes, target: int) -> float | None:
+    """The value of the last point of a piece logged at step ``target``."""
+    lines = _lines(piece)
+    columns = _columns(lines)
+    if columns is not None:
+        texts, values = columns
+        try:
+            steps = list(map(int, texts))
+            if target not in steps:
+                return None
+            return parse_number(values[len(steps) - 1 - steps[::-1].index(target)])
         except ValueError:
             pass
     points = [p for p in map(_point, lines) if p is not None]
-    if not points:
-        return None
-    if which in ("min", "max"):
-        values = [v for _, v in points]
-        return min(values) if which == "min" else max(values)
-    target = int(which)
     return next((v for step, v in reversed(points) if step == target), None)
 
 
@@ -76,20 +149,6 @@ def _point(line: str) -> tuple[int, float] | None:
         return int(parts[1]), parse_number(parts[-1])
     except ValueError:
         return None
-
-
-def _pick_columns(steps: list[int], texts: list[str], which: str) -> float | None:
-    """``pick`` ("min", "max" or a step) from the step and value columns of a series
-    whose every line has three fields (ValueError when a value does not parse)."""
-    if which in ("min", "max"):
-        values = list(map(float, texts))
-        at = values.index(min(values) if which == "min" else max(values))
-    else:
-        target = int(which)
-        if target not in steps:
-            return None
-        at = len(steps) - 1 - steps[::-1].index(target)  # the last point at that step
-    return parse_number(texts[at])
 
 
 def series_path(name: str) -> str:

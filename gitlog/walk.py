@@ -241,6 +241,7 @@ class Answers:
             tree = out.read(int(size))
             out.read(1)  # the newline after it
             oid, blob = _blob(out)
+            self.series = ()  # the last commit's series let go before this one's are read
             self.series = tuple([_blob(out)[1] for _ in extra])
             yield rest, tree, oid, blob
 

@@ -90,6 +90,24 @@ def _column(values: list[Any], kind: str | None) -> list[str]:
 _NONE = type(None)
 
 
+def cell_text(value: Any) -> str:
+    """One cell as ``_column`` writes it in a column of no kind."""
+    if value is None:
+        return ""
+    if value.__class__ is str:
+        return visible(value)
+    if isinstance(value, (list, tuple)):
+        return visible(", ".join(str(x) for x in value))
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={number(x)}" for k, x in value.items())
+    return number(value)
+
+
+def is_number(value: Any) -> bool:
+    """A value ``_numeric`` right-aligns (None aside)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _numeric(values: list[Any]) -> bool:
     kinds = set(map(type, values))
     kinds.discard(_NONE)

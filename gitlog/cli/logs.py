@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 from typing import Any
 
 import click
 
+from gitlog.display import visible
+
 from ._group import pass_repo
 from ._output import echo_chunks, format_option, iter_csv, iter_json
-from ._table import emit, format_rows, note, warn
+from ._table import cell_text, is_number, iter_text_table, note, warn
 
 
 @click.command()
@@ -29,18 +32,14 @@ def logs(rev: str | None, level: str | None, grep: str | None, fmt: str, repo: s
 
     Example: gitlog logs baseline --level warning --grep nan
     """
-    from gitlog.events import fields_text
-    from gitlog.events import logs as run_logs
+    from gitlog.events import fields_text, stream
 
-    result = run_logs(rev, level=level, grep=grep, repo=repo)
-    if result.skipped:
-        warn(f"{result.skipped} line(s) of events.jsonl in {result.commit[:10]} are not "
-             "valid JSON; skipped")
+    result = stream(rev, level=level, grep=grep, repo=repo)
     columns = ["time", "level", "step", "message", "fields"]
-    if fmt in ("json", "csv"):  # the fields as a mapping; written row by row, so a run
-        # of a million events is not held a second and a third time as rows and text
+    if fmt in ("json", "csv"):  # the fields as a mapping; written event by event as the
+        # events are read, so a run of a million events is never held as events or rows
         def rows() -> Iterator[dict[str, Any]]:
-            for e in result.events:
+            for e in result:
                 row = {"time": e.ts, "level": e.level, "step": e.step, "message": e.message,
                        "fields": e.fields or None}
                 if fmt == "csv":  # lists read as in the table: "a, b"
@@ -49,11 +48,26 @@ def logs(rev: str | None, level: str | None, grep: str | None, fmt: str, repo: s
                 yield row
 
         echo_chunks((iter_json if fmt == "json" else iter_csv)(rows(), columns))
+        _warn_skipped(result.skipped, result.commit)
         return
-    table = [{"time": e.ts, "level": e.level, "step": e.step, "message": e.message,
-              "fields": fields_text(e.fields) or None} for e in result.events]
+    # the cells as text, measured then written by iter_text_table: a table of a million
+    # events holds its text once, not the events, rows and padded columns too
+    numeric = [2]  # the step column, right-aligned while every step is a number
+    table = []
+    for e in result:
+        if numeric and e.step is not None and not is_number(e.step):
+            numeric.clear()
+        table.append((cell_text(e.ts), visible(e.level), cell_text(e.step),
+                      visible(e.message), visible(fields_text(e.fields))))
+    _warn_skipped(result.skipped, result.commit)
     if not table:
         note(f"no events in run {result.commit[:10]}" +
              (" match" if level or grep else " (it logged none)"))
         return
-    emit(format_rows(table, columns, fmt))
+    pieces = iter_text_table(lambda: table, columns, numeric, fmt)
+    echo_chunks(chain([next(pieces)], ("\n" + text for text in pieces)))
+
+
+def _warn_skipped(skipped: int, commit: str) -> None:
+    if skipped:
+        warn(f"{skipped} line(s) of events.jsonl in {commit[:10]} are not valid JSON; skipped")
