@@ -114,6 +114,7 @@ def test_run_events_are_in_time_order_across_the_command_and_gitlog(repo: Path) 
     messages = [e["message"] for e in events]  # (stdout and stderr: read by two threads)
     assert (sorted(messages[:2]), messages[2]) == (["diverging", "epoch 0"], "ValueError: boom")
     assert events[-1]["message"] == "command exited with code 1: ValueError: boom"
+    assert events[-1]["fields"] == {}  # a mapping always, as events.jsonl holds it (was null)
     assert [e["time"] for e in events] == sorted(e["time"] for e in events)
 
 

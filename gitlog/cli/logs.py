@@ -41,7 +41,8 @@ def logs(rev: str | None, level: str | None, grep: str | None, fmt: str, repo: s
         def rows() -> Iterator[dict[str, Any]]:
             for e in result:
                 row = {"time": e.ts, "level": e.level, "step": e.step, "message": e.message,
-                       "fields": e.fields or None}
+                       # JSON: a mapping always ({} for none, as events.jsonl holds it)
+                       "fields": e.fields or ({} if fmt == "json" else None)}
                 if fmt == "csv":  # lists read as in the table: "a, b"
                     row = {c: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v
                            for c, v in row.items()}
