@@ -333,12 +333,7 @@ def test_install_beside_the_pre_commit_frameworks_hook(repo: Path, tmp_path: Pat
     done = commit(repo)
     assert done.returncode == 0, done.stderr
     assert marker.read_text() == "framework\n"
-    git(repo, "checkout", "-q", "-b", "exp/fw")
-    (repo / "train.py").write_text("print('v2')\n")
-    refused = commit(repo, "-a")
-    assert refused.returncode == 1
-    assert "gitlog pre-commit: code changed on experiment fw (train.py) without a logged " \
-        "run" in refused.stderr
+    assert_code_commit_on_experiment_refused(repo)
     again = {h.hook: h.state for h in install(repo).hooks}
     assert again["pre-commit"] == ("up to date as pre-commit.legacy, run by the pre-commit "
                                    "framework's pre-commit hook")
@@ -352,6 +347,17 @@ def test_install_beside_the_pre_commit_frameworks_hook(repo: Path, tmp_path: Pat
     assert (folder / "pre-commit").read_bytes() == original
 
 
+def assert_code_commit_on_experiment_refused(repo: Path) -> None:
+    """A code change committed on exp/fw without a run is refused: gitlog's pre-commit
+    policy ran."""
+    git(repo, "checkout", "-q", "-b", "exp/fw")
+    (repo / "train.py").write_text("print('v2')\n")
+    refused = commit(repo, "-a")
+    assert refused.returncode == 1
+    assert "gitlog pre-commit: code changed on experiment fw (train.py) without a logged " \
+        "run" in refused.stderr
+
+
 def test_a_shim_another_tool_moved_to_legacy_keeps_its_policy(repo: Path,
                                                               tmp_path: Path) -> None:
     """'pre-commit install' after gitlog's: the framework keeps gitlog's shim as
@@ -361,12 +367,7 @@ def test_a_shim_another_tool_moved_to_legacy_keeps_its_policy(repo: Path,
     folder = repo / ".git" / "hooks"
     os.rename(folder / "pre-commit", folder / "pre-commit.legacy")
     framework_hook(folder / "pre-commit", tmp_path / "ran.txt")
-    git(repo, "checkout", "-q", "-b", "exp/fw")
-    (repo / "train.py").write_text("print('v2')\n")
-    refused = commit(repo, "-a")
-    assert refused.returncode == 1
-    assert "gitlog pre-commit: code changed on experiment fw (train.py) without a logged " \
-        "run" in refused.stderr
+    assert_code_commit_on_experiment_refused(repo)
     assert {h.hook: h.state for h in status(repo).hooks}["pre-commit"] == \
         "installed as pre-commit.legacy, run by the pre-commit framework's pre-commit hook"
     updated = {h.hook: h.state for h in install(repo, force=True).hooks}
