@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,13 @@ import pytest
 # oversubscribed BLAS threads make a 0.1 s model fit take 30 s.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+
+# A suite started in the background by a shell without job control (`make test &`, a CI
+# step run that way) inherits SIGINT ignored, and so would every command the tests start
+# (an ignored signal stays ignored across exec, and Python then raises no
+# KeyboardInterrupt): the Ctrl-C tests hung. The suite takes SIGINT as a terminal gives it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parents[1]
 
