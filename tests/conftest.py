@@ -16,11 +16,15 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 # A suite started in the background by a shell without job control (`make test &`, a CI
-# step run that way) inherits SIGINT ignored, and so would every command the tests start
-# (an ignored signal stays ignored across exec, and Python then raises no
-# KeyboardInterrupt): the Ctrl-C tests hung. The suite takes SIGINT as a terminal gives it.
+# step run that way) inherits SIGINT ignored, under `nohup` SIGHUP, and so would every
+# command the tests start (an ignored signal stays ignored across exec, as gitlog run
+# keeps it on purpose; Python then raises no KeyboardInterrupt): the Ctrl-C and SIGHUP
+# tests hung or failed. The suite takes these signals as a terminal gives them.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+for _sig in (signal.SIGHUP, signal.SIGTERM):
+    if signal.getsignal(_sig) is signal.SIG_IGN:
+        signal.signal(_sig, signal.SIG_DFL)
 
 ROOT = Path(__file__).resolve().parents[1]
 
