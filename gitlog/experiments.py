@@ -139,14 +139,14 @@ def describe(path: str | Path | Repo, name: str) -> Experiment:
         raise GitlogError(f"no experiment named {name} (no branch {ref[len('refs/heads/'):]})",
                           hint=no_local_branch_hint(repo, config, name))
     from .facts import log_paths
-    from .query import run_count
+    from .runcount import run_counts
 
     branch = ref[len("refs/heads/"):]
     only_here = repo.git("rev-list", "--count", tip, "--not", f"--exclude={branch}",
                          "--branches", "--remotes", "--tags", "--",
                          *log_paths(config.log_dir)).strip()
     return Experiment(name=name, branch=branch, commit=tip,
-                      current=repo.head().branch == ref, runs=run_count(repo, config, tip),
+                      current=repo.head().branch == ref, runs=run_counts(repo, config, [tip])[tip],
                       only_here=int(only_here or 0))
 
 
@@ -196,11 +196,12 @@ def remove(path: str | Path | Repo, name: str) -> Experiment:
 
 
 def remote_copies(path: str | Path | Repo, branch: str) -> list[str]:
-    """The remote-tracking branches (``origin/exp/NAME``) of experiment branch ``branch``
-    this clone knows: after ``rm``, 'gitlog ls' lists the experiment from them."""
+    """The remotes whose remote-tracking branch (``origin/exp/NAME``) of experiment branch
+    ``branch`` this clone knows: after ``rm``, 'gitlog ls' lists the experiment from it."""
     repo, _ = _open(path)
-    wanted = [f"refs/remotes/{r}/{branch}" for r in repo.git("remote").split()]
-    if not wanted:
+    remotes = repo.git("remote").split()
+    if not remotes:
         return []
-    out = repo.git("for-each-ref", "--format=%(refname)", *wanted).splitlines()
-    return [ref[len("refs/remotes/"):] for ref in out if ref in wanted]
+    found = set(repo.git("for-each-ref", "--format=%(refname)",
+                         *(f"refs/remotes/{r}/{branch}" for r in remotes)).splitlines())
+    return [r for r in remotes if f"refs/remotes/{r}/{branch}" in found]

@@ -126,11 +126,6 @@ def _holder_in_line(cat: Any, commit: str, log_dir: str, steps: int = 20) -> str
     return None
 
 
-def run_count(repo: Repo, config: Config, tip: str) -> int:
-    """How many runs ``tip``'s history holds (``runcount.run_counts``' rule)."""
-    return run_counts(repo, config, [tip])[tip]
-
-
 def run_experiment(repo: Repo, config: Config, record: RunRecord, rev: str | None) -> str:
     """The experiment of a run: run.yaml's (or its ``Gitlog-Experiment`` trailer's), else,
     as history takes the branch it reached a run from, that of the experiment branch

@@ -90,10 +90,10 @@ def rm(name: str, yes: bool, repo: str) -> None:
         "no other branch or remote" if found.only_here else ""
     click.echo(f"gitlog: deleted {gone.branch} (was {gone.commit}{lost}); restore with: "
                f"git branch {gone.branch} {gone.commit}", err=True)
-    for copy in remote_copies(repo, str(gone.branch)):
-        remote = copy[:-len(str(gone.branch)) - 1]
-        click.echo(f"gitlog: {copy} still has it ('gitlog ls' lists it from there); delete "
-                   f"it there with: git push {remote} --delete {gone.branch}", err=True)
+    for remote in remote_copies(repo, str(gone.branch)):
+        click.echo(f"gitlog: {remote}/{gone.branch} still has it ('gitlog ls' lists it from "
+                   f"there); delete it there with: git push {remote} --delete {gone.branch}",
+                   err=True)
 
 
 @exp.command()
