@@ -96,6 +96,24 @@ def build_demo(path: str | Path | None = None, *, progress: object = None) -> De
     return result
 
 
+def gitlog_command() -> str:
+    """How the user's shell runs this gitlog, for the commands the demo suggests:
+    ``gitlog`` when that name finds it on PATH; else its console script by full path
+    (``make demo`` runs ``.venv/bin/gitlog``, a folder not on PATH); else
+    ``python -m gitlog`` with this interpreter."""
+    import os
+    import shutil
+    from shlex import quote
+
+    script = Path(sys.executable).with_name("gitlog")
+    found = shutil.which("gitlog")
+    if not script.is_file():
+        return "gitlog" if found else f"{quote(sys.executable)} -m gitlog"
+    if found and os.path.samefile(found, script):
+        return "gitlog"
+    return quote(str(script))
+
+
 def _commit(root: Path, message: str) -> None:
     run_git(["add", "-A"], root)
     run_git(["commit", "-q", "-m", message], root)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sys
 from pathlib import Path
@@ -397,6 +399,16 @@ def test_bisect_runs_the_command_in_the_folder_it_was_started_in(tmp_path: Path)
     assert (out["subject"], out["value"], [s["verdict"] for s in out["steps"]]) == \
         ("v2 breaks it", 0.5, ["bad", "good"])
     assert state_of(repo) == before
+    # CSV holds the answer too, as its last row (it held the steps alone); every step
+    # reuses the runs just logged
+    again = run_cli("bisect", "-m", "loss", "--threshold", "0.3", "--good", first, "--bad",
+                    "main", "--format", "csv", "--", sys.executable, "train.py",
+                    cwd=repo / "src")
+    rows = list(csv.reader(io.StringIO(again.stdout)))
+    assert (again.returncode, rows[0], rows[1][1]) == \
+        (0, ["commit", "verdict", "loss", "run", "source"], "bad")
+    assert rows[-1] == [out["first_bad"][:10], "first bad", "0.5", "",
+                        "v2 breaks it — Ada Trainer <ada@example.com>"]
 
 
 def test_bisect_tests_an_end_that_is_its_answers_only_ground(tmp_path: Path) -> None:

@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
+from gitlog.demo import gitlog_command
 from tests.conftest import git, run_cli
+
+
+def test_suggested_commands_run_this_gitlog_when_it_is_not_on_path(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # `make demo` runs .venv/bin/gitlog with .venv/bin not on PATH: the demo's "Next:"
+    # line said 'gitlog ls', which the user's shell then could not find.
+    script = Path(sys.executable).with_name("gitlog")
+    assert script.is_file()  # the suite runs from an installed environment
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert gitlog_command() == str(script)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{script.parent}")
+    assert gitlog_command() == "gitlog"
+    other = tmp_path / "gitlog"  # another installation's gitlog first on PATH
+    other.write_text("#!/bin/sh\n")
+    other.chmod(0o755)
+    assert gitlog_command() == str(script)
 
 
 @pytest.mark.slow
@@ -17,7 +36,9 @@ def test_demo_without_git_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPat
                 "GIT_COMMITTER_EMAIL"):
         monkeypatch.delenv(key)
     target = tmp_path / "my demo"
-    proc = run_cli("demo", str(target), cwd=tmp_path, timeout=300)
+    # gitlog on PATH, as in an activated environment: the line says plain 'gitlog'
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    proc = run_cli("demo", str(target), cwd=tmp_path, env={"PATH": path}, timeout=300)
     assert proc.returncode == 0, proc.stderr
     # The line to copy works in a shell (it printed 'cd /tmp/.../my demo && ...').
     assert f"\nNext: cd '{target}' && gitlog ls && gitlog show baseline\n" in proc.stdout

@@ -44,8 +44,16 @@ def bisect(metric: str, threshold: float, good: str, bad: str, experiment: str, 
                       "author": result.author, "value": result.value,
                       "candidates": result.candidates, "steps": steps}))
         return
-    if fmt == "csv":
-        emit(format_rows(steps, ["commit", "verdict", metric, "run", "source"], "csv"))
+    if fmt == "csv":  # the answer as rows after the steps: CSV has no room for a line
+        if result.first_bad:
+            answer = [{"commit": result.first_bad[:10], "verdict": "first bad",
+                       metric: result.value, "run": None,
+                       "source": f"{result.subject} — {result.author}"}]
+        else:
+            answer = [{"commit": c[:10], "verdict": "candidate", metric: None, "run": None,
+                       "source": None} for c in result.candidates]
+        emit(format_rows(steps + answer, ["commit", "verdict", metric, "run", "source"],
+                         "csv"))
         return
     emit(format_rows(steps, ["commit", "verdict", metric, "run", "source"], fmt))
     if result.first_bad:

@@ -45,6 +45,9 @@ def demo(directory: str | None) -> None:
                    f"accuracy={flat.get('accuracy'):.3f} f1={flat.get('f1'):.3f}")
     from shlex import quote
 
-    click.echo(f"\nNext: cd {quote(str(result.path))} && gitlog ls && gitlog show baseline")
+    from gitlog.demo import gitlog_command
+
+    cmd = gitlog_command()
+    click.echo(f"\nNext: cd {quote(str(result.path))} && {cmd} ls && {cmd} show baseline")
     click.echo("\n$ gitlog history --metric loss --all")
     click.echo(render_history(query_history(["loss"], all=True, repo=result.path), "table"))
