@@ -20,7 +20,7 @@ from time import time as _time
 from typing import Any, Literal
 
 from . import exitstatus
-from .config import Config
+from .config import LEVEL_NAMES, Config, level_name
 from .errors import GitlogError, MetricValueError, NameError_, RunStateError
 from .exitstatus import code_of
 from .git import Repo
@@ -266,11 +266,10 @@ class Run:
         """Record an event at ``level``; ``step=`` among the fields sets its step."""
         number = LEVELS.get(level)
         if number is None and isinstance(level, str):
-            level = level.lower()  # 'WARNING', as logging names it
+            level = level_name(level) or level  # 'WARNING', 'warn', as logging names it
             number = LEVELS.get(level)
         if number is None:
-            raise GitlogError(f"unknown level {level!r}",
-                              hint=f"use one of {', '.join(LEVELS)}")
+            raise GitlogError(f"unknown level {level!r}", hint=f"use one of {LEVEL_NAMES}")
         if number < self._threshold:
             return
         step = fields.pop("step", None)
