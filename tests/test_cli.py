@@ -424,3 +424,12 @@ def test_run_of_a_script_whose_interpreter_is_missing_says_so(repo: Path, line: 
         1, f"Error: its #! interpreter {missing} is not found: ./fit.py\n"
            "hint: fix the #! line of ./fit.py, or run it as: python ./fit.py --fast\n")
     assert git(repo, "branch", "--list", "exp/*") == ""
+
+
+def test_run_with_a_param_name_ending_in_a_dot_is_one_error(repo: Path) -> None:
+    proc = run_cli("run", "-e", "x", "-p", "lr.=0.1", "--", sys.executable, "-c", "pass",
+                   cwd=repo)
+    assert (proc.returncode, proc.stderr) == (
+        1, "Error: invalid param name 'lr.': a dot with no name on one side\n"
+           "hint: dots nest: write it like optimizer.lr\n")
+    assert git(repo, "branch", "--list", "exp/*") == ""

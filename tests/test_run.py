@@ -670,3 +670,16 @@ def test_an_unknown_level_names_the_valid_ones(repo: Path, monkeypatch: pytest.M
     assert str(caught.value) == "unknown log level 'verbose' (from GITLOG_LEVEL)"
     assert caught.value.hint == ("use one of debug, info, warning, error, critical "
                                  "(any case; warn, fatal, notset too)")
+
+
+def test_a_param_name_with_an_empty_part_is_refused(repo: Path) -> None:
+    # 'a..b' and 'a.' stored a '' key ({'a': {'': 1}}) that no --where can name
+    with gitlog.start("p", repo=repo) as run:
+        for name in ("a..b", "a.", ".a"):
+            with pytest.raises(NameError_) as caught:
+                run.log_param(name, 1)
+            assert str(caught.value) == f"invalid param name {name!r}: a dot with no name " \
+                                        "on one side"
+            assert caught.value.hint == "dots nest: write it like optimizer.lr"
+        run.log_param("a.b", 1)
+    assert show_file(repo, run.commit, ".gitlog/params.yaml") == "a:\n  b: 1\n"
