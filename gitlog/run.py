@@ -493,8 +493,9 @@ class Run:
 
     def _end_with_exit(self, code: int | None, status: Any) -> None:
         """Finish a run the script left open when the process ends: ``failed`` with
-        the exit code of a ``sys.exit(N)`` the main module ended with (N not 0)."""
-        if not code:
+        the exit code of a ``sys.exit(N)`` the main module ended with (N not 0). Under
+        ``gitlog run`` (not the owner) that one records the exit."""
+        if not code or not self.owner:
             self.finish("completed")
             return
         self._exit_code = code

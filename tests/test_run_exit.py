@@ -5,12 +5,13 @@ script's end (``sys.exit(N)``, an uncaught exception), as a ``with`` block and
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 from gitlog.layout import yaml_load
-from tests.conftest import git, run_python
+from tests.conftest import git, run_cli, run_python
 
 START = "import sys, gitlog\nrun = gitlog.start('left')\nrun.log_metric('loss', 0.5)\n"
 
@@ -59,3 +60,10 @@ def test_sys_exit_is_given_back_when_the_run_finishes(repo: Path) -> None:
                       "wrapped = sys.exit is not real\nrun.finish()\n"
                       "print(wrapped, sys.exit is real)\n", repo)
     assert proc.stdout.split() == ["True", "True"]
+
+
+def test_under_gitlog_run_the_exit_is_recorded_once(repo: Path) -> None:
+    (repo / "fit.py").write_text(START + "sys.exit(3)\n")
+    proc = run_cli("run", "-e", "left", "--", sys.executable, "fit.py", cwd=repo)
+    assert proc.returncode == 3
+    assert ended(repo) == ("failed", 3, ["command exited with code 3"])
