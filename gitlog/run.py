@@ -65,6 +65,8 @@ class Run:
         self._names_lock = threading.Lock()  # threads may log new names at once
         self._recorder = Recorder(journal, flush_interval or config["flush_interval"])
         self._append = self._recorder.append
+        self._recorder.on_backlog = self._backlog
+        self._append_lock = threading.Lock()  # the flusher and finish() both set _append
         self._finished = False
         self._finishing = False
         self._prev_excepthook: Any = None
@@ -339,6 +341,14 @@ class Run:
             except Exception as exc:  # a failing extension must not lose the run
                 self._warn(f"finishing run {self.id}: {exc}")
 
+    def _backlog(self, full: bool) -> None:
+        """From the flusher: the buffer passed its limit (log through a call that drains
+        it when full: bounded memory) or is back under it (one deque.append again)."""
+        with self._append_lock:
+            if not self._finished:
+                self._append = self._recorder.append_and_drain if full else \
+                    self._recorder.append
+
     def add_listener(self, listener: Any) -> None:
         """Call ``listener(points, events)`` with every flushed batch (alerts use this)."""
         self._recorder.listeners.append(listener)
@@ -388,8 +398,9 @@ class Run:
         self._finishing = True
         self._uninstall_excepthook()
         self._run_hooks("closing")  # the run is still open to them
-        self._finished = True
-        self._append = self._closed  # a point or event logged from now on raises
+        with self._append_lock:
+            self._finished = True
+            self._append = self._closed  # a point or event logged from now on raises
         with _ACTIVE_LOCK:
             if self in _ACTIVE:
                 _ACTIVE.remove(self)
