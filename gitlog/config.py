@@ -20,6 +20,16 @@ if TYPE_CHECKING:
 
 CONFIG_FILE = ".gitlog.yaml"
 LEVELS = ("debug", "info", "warning", "error", "critical")
+# logging's other names for them (``logging.getLevelName('WARN')``); NOTSET: everything
+_ALIASES = {"warn": "warning", "fatal": "critical", "notset": "debug"}
+LEVEL_NAMES = "debug, info, warning, error, critical (any case; warn, fatal, notset too)"
+
+
+def level_name(level: object) -> str | None:
+    """gitlog's name for a level as ``logging`` takes it (any case: ``WARN``,
+    ``Warning``); None when it names none."""
+    text = str(level).strip().lower()
+    return text if text in LEVELS else _ALIASES.get(text)
 
 DEFAULTS: dict[str, Any] = {
     "experiment_prefix": "exp/",
@@ -206,8 +216,8 @@ def _validate(data: dict[str, Any], path: str) -> None:
     if isinstance(interval, bool) or not isinstance(interval, (int, float)) or \
             not math.isfinite(interval) or interval <= 0:
         fail(f"flush_interval must be a positive number of seconds, got {interval!r}")
-    if data["log_level"] not in LEVELS:
-        fail(f"log_level must be one of {', '.join(LEVELS)}, got {data['log_level']!r}")
+    if not isinstance(data["log_level"], str) or level_name(data["log_level"]) is None:
+        fail(f"log_level must be one of {LEVEL_NAMES}, got {data['log_level']!r}")
     metrics = data["metrics"]
     if not isinstance(metrics, dict):
         fail("metrics must be a mapping")

@@ -21,6 +21,7 @@ import weakref
 from collections.abc import Iterable
 from typing import Any
 
+from .config import LEVEL_NAMES, level_name
 from .errors import GitlogError
 from .recorder import LEVELS, GitlogWarning
 
@@ -33,10 +34,10 @@ HEAD = 5
 # -- levels --------------------------------------------------------------------------
 def level_number(level: str) -> int:
     """The rank of ``level``; GitlogError naming the valid levels otherwise."""
-    number = LEVELS.get(str(level).lower())
-    if number is None:
-        raise GitlogError(f"unknown level {level!r}", hint=f"use one of {', '.join(LEVELS)}")
-    return number
+    name = level_name(level)
+    if name is None:
+        raise GitlogError(f"unknown level {level!r}", hint=f"use one of {LEVEL_NAMES}")
+    return LEVELS[name]
 
 
 def level_of(record_level: int) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import load
+from .config import LEVEL_NAMES, level_name, load
 from .errors import GitlogError, RevisionError
 from .git import Repo
 from .layout import holds_run, own_events
@@ -110,11 +110,12 @@ def stream(rev: str | None = None, *, level: str | int | None = None, grep: str 
     if isinstance(level, int) and not isinstance(level, bool):
         floor = level  # gitlog's levels have logging's numbers: logging.WARNING is 30
     elif level is not None:
-        if str(level).lower() not in LEVELS:
+        name = level_name(level)
+        if name is None:
             raise GitlogError(f"unknown level {level!r}",
-                              hint=f"use one of {', '.join(LEVELS)}, or logging.WARNING "
+                              hint=f"use one of {LEVEL_NAMES}, or logging.WARNING "
                                    "and the like")
-        floor = LEVELS[str(level).lower()]
+        floor = LEVELS[name]
     commit = resolve_run(repo, config, rev)
     with repo.cat_file() as cat:
         if not holds_run(cat, commit, config.log_dir):

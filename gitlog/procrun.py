@@ -201,6 +201,33 @@ def _not_runnable(argv: list[str], cwd: str | Path | None = None) -> CommandNotF
     return CommandNotFoundError(program)
 
 
+def _missing_interpreter(argv: list[str], cwd: str | Path | None) -> CommandNotFoundError | None:
+    """A script whose ``#!`` line names an interpreter that is not there
+    (``#!/usr/bin/python2``, ``#!/usr/bin/env python9``): exec fails with 'No such file or
+    directory' of the script itself, and a failed run was committed."""
+    path = shutil.which(_in(cwd, argv[0]))
+    try:
+        with open(path or argv[0], "rb") as script:
+            head = script.readline(512)
+    except OSError:
+        return None
+    words = head[2:].decode("utf-8", "replace").split() if head.startswith(b"#!") else []
+    if not words:
+        return None
+    missing = words[0] if not os.path.exists(words[0]) else None
+    if missing is None and os.path.basename(words[0]) == "env" and len(words) > 1 \
+            and not words[1].startswith("-") and "=" not in words[1] \
+            and shutil.which(words[1]) is None:
+        missing = words[1]
+    if missing is None:
+        return None
+    other = shlex.join(["sh", *argv]) if argv[0].endswith(".sh") else \
+        shlex.join(["python", *argv]) if argv[0].endswith(".py") else None
+    return CommandNotFoundError(argv[0], f"its #! interpreter {missing} is not found",
+                                hint=f"fix the #! line of {argv[0]}" +
+                                (f", or run it as: {other}" if other else ""))
+
+
 def run_command(argv: list[str], *, repo: str | Path = ".", experiment: str | None = None,
                 params: dict[str, Any] | None = None, message: str | None = None,
                 stdout: BinaryIO | None = None, stderr: BinaryIO | None = None,
@@ -209,6 +236,9 @@ def run_command(argv: list[str], *, repo: str | Path = ".", experiment: str | No
         raise GitlogError("no command to run", hint="gitlog run -e NAME -- python train.py")
     if shutil.which(_in(cwd, argv[0])) is None:
         raise _not_runnable(argv, cwd)
+    missing = _missing_interpreter(argv, cwd)
+    if missing is not None:
+        raise missing
     if system_metrics:
         from .sysmetrics import _psutil
 

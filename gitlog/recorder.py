@@ -3,11 +3,20 @@
 ``log_metric`` only appends a tuple to a deque (thread-safe, O(1) at step 1 and at step
 1,000,000); a background thread drains it every ``interval`` seconds, assigns automatic
 steps, formats TSV rows and JSON lines, and appends them to the journal.
+
+A loop that logs faster than the journal is written (millions of points a second) would
+hold every point in memory, gigabytes of tuples. The background thread looks at the
+buffer every ``POLL`` seconds: past ``limit`` items it flushes at once and asks the run
+(``on_backlog``) to log through ``append_and_drain``, which drains the buffer itself
+when it is full, until the buffer is back under the limit. The usual path stays one
+``deque.append``; only a loop that outruns the writer pays, and waits for it.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 import warnings
 from collections import deque
 from collections.abc import Callable
@@ -30,6 +39,8 @@ def iso(ts: float) -> str:
 
 # A listener gets each flushed batch: points [(ts, name, step, value)] and events [dict].
 Listener = Callable[[list[tuple[float, str, int, float]], list[dict[str, Any]]], None]
+POLL = 0.1  # seconds between the background thread's looks at the buffer's size
+CHUNK = 100_000  # items formatted and written at a time (the formatted rows take memory too)
 
 
 class Recorder:
@@ -50,18 +61,46 @@ class Recorder:
         self._holder: int | None = None  # the thread inside flush()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Items the buffer may hold before the loop that fills it is made to drain it
+        # (about 130 bytes a point); on_backlog(True) / on_backlog(False) switch to and
+        # from append_and_drain
+        self.limit = 500_000
+        self.on_backlog: Callable[[bool], None] | None = None
+        self._backlogged = False
+        self._pid = os.getpid()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="gitlog-flush", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        poll = min(self.interval, POLL)
+        due = time.monotonic() + self.interval
+        while not self._stop.wait(poll):
+            full = len(self.queue) >= self.limit
+            if not full and time.monotonic() < due - poll / 2:  # (a wait may end early)
+                continue
+            due = time.monotonic() + self.interval
+            if full != self._backlogged and self.on_backlog is not None:
+                self._backlogged = full
+                self.on_backlog(full)
             try:
                 self.flush()
             except Exception as exc:  # logging must never kill the training run
                 warnings.warn(f"gitlog: could not write the run journal: {exc}", GitlogWarning,
                               stacklevel=1)
+
+    def append_and_drain(self, item: tuple[Any, ...]) -> None:
+        """``append``, for a run whose logging outruns the background thread: a full
+        buffer is drained here, so memory stays bounded (the loop waits for the writer)."""
+        self.queue.append(item)
+        # (a forked child holds a copy of the buffer: the parent's run, not its to write)
+        if len(self.queue) >= self.limit and os.getpid() == self._pid:
+            try:
+                self.flush()
+            except Exception as exc:  # logging must never kill the training run
+                warnings.warn(f"gitlog: could not write the run journal: {exc}", GitlogWarning,
+                              stacklevel=2)
 
     def stop(self) -> None:
         self._stop.set()
@@ -89,6 +128,15 @@ class Recorder:
             self._lock.release()
 
     def _drain(self) -> None:
+        left = len(self.queue)
+        while True:  # in chunks: the formatted rows of a large buffer take memory too
+            count = min(left, CHUNK)
+            left -= count
+            self._drain_some(count, side=left == 0)
+            if left == 0:
+                return
+
+    def _drain_some(self, count: int, side: bool) -> None:
         queue, last, warned = self.queue, self.last_step, self.warned
         rows: dict[str, list[str]] = {}
         keep_points = bool(self.listeners)
@@ -98,7 +146,7 @@ class Recorder:
         max_step = self.max_step if self.max_step is not None else -1
         popleft = queue.popleft
         last_ts = 0.0
-        for _ in range(len(queue)):
+        for _ in range(count):
             item = popleft()
             if len(item) == 4:
                 ts, name, step, value = item
@@ -124,9 +172,8 @@ class Recorder:
                                "step": (max_step if max_step >= 0 else None)
                                if step is None else step})
         self.max_step = max_step if max_step >= 0 else None
-        side = self.side
-        for _ in range(len(side)):
-            ts, name, value = side.popleft()
+        for _ in range(len(self.side) if side else 0):
+            ts, name, value = self.side.popleft()
             step = last[name] = last.get(name, -1) + 1
             if value - value != 0 and name not in warned:
                 nonfinite.append((name, step, value))

@@ -19,8 +19,10 @@ from pathlib import Path
 from time import time as _time
 from typing import Any, Literal
 
-from .config import Config
+from . import exitstatus
+from .config import LEVEL_NAMES, Config, level_name
 from .errors import GitlogError, MetricValueError, NameError_, RunStateError
+from .exitstatus import code_of
 from .git import Repo
 from .journal import Journal
 from .names import check_metric
@@ -63,10 +65,13 @@ class Run:
         self._names_lock = threading.Lock()  # threads may log new names at once
         self._recorder = Recorder(journal, flush_interval or config["flush_interval"])
         self._append = self._recorder.append
+        self._recorder.on_backlog = self._backlog
+        self._append_lock = threading.Lock()  # the flusher and finish() both set _append
         self._finished = False
         self._finishing = False
         self._prev_excepthook: Any = None
         self._excepthook: Any = None
+        self._exit_code: int | None = None  # the process's, when the run ends with it
         self._hooks: dict[str, list[Any]] = {"closing": [], "stored": []}
         self._pid = os.getpid()  # a forked child holds a copy of the run, not the run
         self._recorder.start()
@@ -263,11 +268,10 @@ class Run:
         """Record an event at ``level``; ``step=`` among the fields sets its step."""
         number = LEVELS.get(level)
         if number is None and isinstance(level, str):
-            level = level.lower()  # 'WARNING', as logging names it
+            level = level_name(level) or level  # 'WARNING', 'warn', as logging names it
             number = LEVELS.get(level)
         if number is None:
-            raise GitlogError(f"unknown level {level!r}",
-                              hint=f"use one of {', '.join(LEVELS)}")
+            raise GitlogError(f"unknown level {level!r}", hint=f"use one of {LEVEL_NAMES}")
         if number < self._threshold:
             return
         step = fields.pop("step", None)
@@ -337,6 +341,14 @@ class Run:
             except Exception as exc:  # a failing extension must not lose the run
                 self._warn(f"finishing run {self.id}: {exc}")
 
+    def _backlog(self, full: bool) -> None:
+        """From the flusher: the buffer passed its limit (log through a call that drains
+        it when full: bounded memory) or is back under it (one deque.append again)."""
+        with self._append_lock:
+            if not self._finished:
+                self._append = self._recorder.append_and_drain if full else \
+                    self._recorder.append
+
     def add_listener(self, listener: Any) -> None:
         """Call ``listener(points, events)`` with every flushed batch (alerts use this)."""
         self._recorder.listeners.append(listener)
@@ -386,8 +398,9 @@ class Run:
         self._finishing = True
         self._uninstall_excepthook()
         self._run_hooks("closing")  # the run is still open to them
-        self._finished = True
-        self._append = self._closed  # a point or event logged from now on raises
+        with self._append_lock:
+            self._finished = True
+            self._append = self._closed  # a point or event logged from now on raises
         with _ACTIVE_LOCK:
             if self in _ACTIVE:
                 _ACTIVE.remove(self)
@@ -397,7 +410,10 @@ class Run:
             self.journal.append_json("status", {"status": status, "end": _iso_now(),
                                                 "by": "owner" if self.owner else "child"})
             if self.owner:
-                self.journal.append_json("info", {"packages": _packages()})
+                info: dict[str, Any] = {"packages": _packages()}
+                if self._exit_code is not None:
+                    info["exit_code"] = self._exit_code
+                self.journal.append_json("info", info)
         except Exception as exc:
             self._warn(f"could not write the journal of run {self.id}: {exc}")
         from .sigflush import release
@@ -436,9 +452,11 @@ class Run:
         elif isinstance(exc, KeyboardInterrupt):
             self._record_exception(exc, tb, "interrupted (KeyboardInterrupt)")
             self.finish("killed")
-        elif isinstance(exc, SystemExit) and exc.code in (0, None):
+        elif isinstance(exc, SystemExit) and code_of(exc.code) == 0:
             self.finish("completed")
         else:
+            if isinstance(exc, SystemExit):
+                self._exit_code = code_of(exc.code)  # as 'gitlog run' records it
             self._record_exception(exc, tb)
             self.finish("failed")
         return False
@@ -465,16 +483,37 @@ class Run:
         def hook(exc_type: Any, exc: BaseException, tb: Any) -> None:
             if not self._finished and self._pid == os.getpid():
                 self._record_exception(exc, tb)
-                self.finish("killed" if isinstance(exc, KeyboardInterrupt) else "failed")
+                if isinstance(exc, KeyboardInterrupt):
+                    self.finish("killed")
+                else:
+                    self._exit_code = 1  # Python's, for an uncaught exception
+                    self.finish("failed")
             (self._prev_excepthook or sys.__excepthook__)(exc_type, exc, tb)
 
         self._excepthook = sys.excepthook = hook
+        exitstatus.watch()  # and sys.exit(N), which no hook sees
 
     def _uninstall_excepthook(self) -> None:
+        if self._excepthook is None:
+            return
+        exitstatus.unwatch()
         # Only undo our own hook: the script may have installed another one since.
-        if self._excepthook is not None and sys.excepthook is self._excepthook:
+        if sys.excepthook is self._excepthook:
             sys.excepthook = self._prev_excepthook
         self._excepthook = self._prev_excepthook = None
+
+    def _end_with_exit(self, code: int | None, status: Any) -> None:
+        """Finish a run the script left open when the process ends: ``failed`` with
+        the exit code of a ``sys.exit(N)`` the main module ended with (N not 0). Under
+        ``gitlog run`` (not the owner) that one records the exit."""
+        if not code or not self.owner:
+            self.finish("completed")
+            return
+        self._exit_code = code
+        shown = f": {status}" if isinstance(status, str) and status else ""
+        self._recorder.append((_time(), "error", f"script exited with code {code}{shown}",
+                               {"exit_code": code}, None))
+        self.finish("failed")
 
 
 def _iso_now() -> str:
@@ -495,7 +534,9 @@ def _packages() -> dict[str, str]:
 
 def _finish_leftovers() -> None:
     """At interpreter exit, finish runs the script forgot to finish (of this process: a
-    forked child that exits normally leaves its parent's runs to the parent)."""
+    forked child that exits normally leaves its parent's runs to the parent): failed
+    when the script ended with ``sys.exit(N)``, N not 0."""
+    code, status = exitstatus.main_exit() or (None, None)
     for run in list(_ACTIVE):
         if run._pid == os.getpid():
-            run.finish("completed")
+            run._end_with_exit(code, status)

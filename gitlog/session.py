@@ -18,7 +18,7 @@ from typing import Any
 
 from . import env
 from .branches import check_branch_free, check_new_experiment
-from .config import Config, load
+from .config import LEVEL_NAMES, Config, level_name, load
 from .errors import GitlogError, NameError_
 from .git import Repo
 from .journal import Journal, runs_dir
@@ -73,15 +73,18 @@ def resolve_level(level: str | int | None, config: Config) -> str:
     else ``GITLOG_LEVEL``, else ``log_level`` in the config."""
     if isinstance(level, int) and not isinstance(level, bool):
         names = {number: name for name, number in LEVELS.items()}
+        names[0] = "debug"  # logging.NOTSET: everything
         if level not in names:
             raise GitlogError(f"unknown log level {level!r}",
                               hint=f"use one of {', '.join(LEVELS)}, or logging.DEBUG ... "
                                    "logging.CRITICAL")
         return names[level]
-    chosen = str(level or env.get(env.LEVEL) or config["log_level"]).lower()
-    if chosen not in LEVELS:
-        raise GitlogError(f"unknown log level {chosen!r}",
-                          hint=f"use one of {', '.join(LEVELS)} (GITLOG_LEVEL or log_level)")
+    given = level or env.get(env.LEVEL) or config["log_level"]
+    chosen = level_name(given)
+    if chosen is None:
+        where = "level=" if level else env.LEVEL if env.get(env.LEVEL) else "log_level"
+        raise GitlogError(f"unknown log level {given!r} (from {where})",
+                          hint=f"use one of {LEVEL_NAMES}")
     return chosen
 
 

@@ -88,6 +88,9 @@ def param_update(name: str, value: Any) -> dict[str, Any]:
     update: dict[str, Any] = {}
     node = update
     parts = name.split(".")
+    if "" in parts:  # a typo ('a..b', 'a.') stored an '' key no --where can name
+        raise NameError_("param", name, "a dot with no name on one side",
+                         hint="dots nest: write it like optimizer.lr")
     for part in parts[:-1]:
         node[part] = {}
         node = node[part]

@@ -408,3 +408,28 @@ def test_an_unexpected_error_gives_the_command_line_that_shows_its_traceback(
         "history -m loss for the traceback, and please report it)\n")
     with pytest.raises(RuntimeError, match="boom"):  # that command line shows it
         cli.main(["--debug", "-C", "my proj", "history", "-m", "loss"])
+
+
+@pytest.mark.parametrize(("line", "missing"), [
+    ("#!/usr/bin/no-such-python", "/usr/bin/no-such-python"),
+    ("#!/usr/bin/env no-such-python -u", "no-such-python")])
+def test_run_of_a_script_whose_interpreter_is_missing_says_so(repo: Path, line: str,
+                                                              missing: str) -> None:
+    # it said 'No such file or directory: ./fit.py' of a file that is there, and
+    # committed a failed run
+    (repo / "fit.py").write_text(line + "\nprint('fit')\n")
+    (repo / "fit.py").chmod(0o755)
+    proc = run_cli("run", "-e", "x", "--", "./fit.py", "--fast", cwd=repo)
+    assert (proc.returncode, proc.stderr) == (
+        1, f"Error: its #! interpreter {missing} is not found: ./fit.py\n"
+           "hint: fix the #! line of ./fit.py, or run it as: python ./fit.py --fast\n")
+    assert git(repo, "branch", "--list", "exp/*") == ""
+
+
+def test_run_with_a_param_name_ending_in_a_dot_is_one_error(repo: Path) -> None:
+    proc = run_cli("run", "-e", "x", "-p", "lr.=0.1", "--", sys.executable, "-c", "pass",
+                   cwd=repo)
+    assert (proc.returncode, proc.stderr) == (
+        1, "Error: invalid param name 'lr.': a dot with no name on one side\n"
+           "hint: dots nest: write it like optimizer.lr\n")
+    assert git(repo, "branch", "--list", "exp/*") == ""

@@ -649,3 +649,37 @@ def test_a_run_the_script_never_finishes_is_committed_at_exit(repo: Path) -> Non
     assert f"id: {proc.stdout.strip()}" in run_yaml and "status: completed" in run_yaml
     assert json.loads(git(repo, "show", "exp/forgot:.gitlog/metrics.json"))["loss"] == 0.5
     assert not list((repo / ".git/gitlog/runs").glob("*"))  # nothing left to recover
+
+
+@pytest.mark.parametrize("name", ["warn", "WARN", "Warning", " warning "])
+def test_level_threshold_takes_logging_s_spellings(repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   name: str) -> None:
+    # 'warn' was refused: logging takes WARN (and any case) for WARNING
+    monkeypatch.setenv("GITLOG_LEVEL", name)
+    with gitlog.start("lvl", repo=repo) as run:
+        run.info("hidden")
+        run.log("WARN", "shown")
+    lines = show_file(repo, run.commit, ".gitlog/events.jsonl").splitlines()
+    assert [(e["level"], e["message"]) for e in map(json.loads, lines)] == [("warning", "shown")]
+
+
+def test_an_unknown_level_names_the_valid_ones(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITLOG_LEVEL", "verbose")
+    with pytest.raises(GitlogError) as caught:
+        gitlog.start("lvl", repo=repo)
+    assert str(caught.value) == "unknown log level 'verbose' (from GITLOG_LEVEL)"
+    assert caught.value.hint == ("use one of debug, info, warning, error, critical "
+                                 "(any case; warn, fatal, notset too)")
+
+
+def test_a_param_name_with_an_empty_part_is_refused(repo: Path) -> None:
+    # 'a..b' and 'a.' stored a '' key ({'a': {'': 1}}) that no --where can name
+    with gitlog.start("p", repo=repo) as run:
+        for name in ("a..b", "a.", ".a"):
+            with pytest.raises(NameError_) as caught:
+                run.log_param(name, 1)
+            assert str(caught.value) == f"invalid param name {name!r}: a dot with no name " \
+                                        "on one side"
+            assert caught.value.hint == "dots nest: write it like optimizer.lr"
+        run.log_param("a.b", 1)
+    assert show_file(repo, run.commit, ".gitlog/params.yaml") == "a:\n  b: 1\n"

@@ -1,0 +1,92 @@
+"""How a script ended that never finished its run (``run = gitlog.start()``, no ``with``
+block, no ``gitlog run``): the run is committed when the main thread ends, ``failed``
+with the exit code when the script ends with ``sys.exit(N)``, N not 0.
+
+Python runs no hook for an uncaught ``SystemExit`` (``sys.excepthook`` sees the other
+exceptions, which run.py records) and an exit hook cannot read the exit code. So while a
+run is live, ``sys.exit`` is wrapped to note the code it is given in the main thread and
+where the main module was then (its frame's last instruction). At exit, the main
+module's frame tells whether it ended by returning or by an exception that left it from
+that very instruction: a ``sys.exit`` the script caught and went on from is not taken for
+the end. Nothing of this is on logging's path.
+"""
+
+from __future__ import annotations
+
+import dis
+import sys
+import threading
+from types import FrameType
+from typing import Any, NoReturn
+
+_RETURNS = {dis.opmap[name] for name in ("RETURN_VALUE", "RETURN_CONST") if name in dis.opmap}
+
+
+class _Watch:
+    frame: FrameType | None = None  # the main module's frame
+    noted: tuple[Any, int] | None = None  # (sys.exit's argument, frame.f_lasti then)
+    real_exit: Any = None
+    runs = 0
+
+
+def _main_frame() -> FrameType | None:
+    """The outermost frame running the ``__main__`` module's body (a script, ``-m``,
+    ``-c``), from the frame that calls this."""
+    found = None
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__main__":
+            found = frame
+        frame = frame.f_back
+    return found
+
+
+def _exit(status: Any = None, /) -> NoReturn:
+    frame = _Watch.frame
+    if frame is not None and threading.current_thread() is threading.main_thread():
+        _Watch.noted = (status, frame.f_lasti)
+    _Watch.real_exit(status)
+    raise SystemExit(status)  # (the real sys.exit raised already)
+
+
+def watch() -> None:
+    """Note how the main module ends, while a run is live (call from the main thread)."""
+    if _Watch.runs == 0:
+        _Watch.frame = _main_frame()
+        _Watch.noted = None
+        _Watch.real_exit = sys.exit
+        sys.exit = _exit
+    _Watch.runs += 1
+
+
+def unwatch() -> None:
+    """A live run is finished; the last one puts ``sys.exit`` back (if it is still ours)."""
+    _Watch.runs = max(0, _Watch.runs - 1)
+    if _Watch.runs:
+        return
+    if sys.exit is _exit:
+        sys.exit = _Watch.real_exit
+    _Watch.frame = _Watch.noted = None
+
+
+def main_exit() -> tuple[int, Any] | None:
+    """(exit code, sys.exit's argument) when the main module ended with ``sys.exit(...)``
+    (code 0 for ``sys.exit()``, 1 for a message, as Python exits); None when it returned
+    or its end is not known (``raise SystemExit(N)`` is not seen)."""
+    frame, noted = _Watch.frame, _Watch.noted
+    if frame is None or noted is None:
+        return None
+    code = frame.f_code.co_code
+    if frame.f_lasti >= len(code) or code[frame.f_lasti] in _RETURNS \
+            or frame.f_lasti != noted[1]:
+        return None
+    return code_of(noted[0]), noted[0]
+
+
+def code_of(status: Any) -> int:
+    """The exit status the shell sees for ``SystemExit(status)``."""
+    if status is None:
+        return 0
+    if isinstance(status, int):
+        return status & 0xFF
+    return 1

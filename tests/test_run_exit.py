@@ -1,0 +1,69 @@
+"""How a run the script never finished ends: its status and exit code follow the
+script's end (``sys.exit(N)``, an uncaught exception), as a ``with`` block and
+``gitlog run`` record them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from gitlog.layout import yaml_load
+from tests.conftest import git, run_cli, run_python
+
+START = "import sys, gitlog\nrun = gitlog.start('left')\nrun.log_metric('loss', 0.5)\n"
+
+
+def ended(repo: Path) -> tuple[str, int | None, list[str]]:
+    """(status, exit_code, error messages) of the newest run of exp/left."""
+    run_yaml = yaml_load(git(repo, "show", "exp/left:.gitlog/run.yaml"))
+    events = git(repo, "show", "exp/left:.gitlog/events.jsonl", check=False)
+    errors = [e["message"] for e in map(json.loads, events.splitlines())
+              if e["level"] == "error"]
+    return run_yaml["status"], run_yaml.get("exit_code"), errors
+
+
+@pytest.mark.parametrize(("end", "code", "expected"), [
+    ("sys.exit(3)", 3, ("failed", 3, ["script exited with code 3"])),
+    ("sys.exit('bad data')", 1, ("failed", 1, ["script exited with code 1: bad data"])),
+    ("def main():\n    sys.exit(4)\nmain()", 4, ("failed", 4, ["script exited with code 4"])),
+    ("sys.exit(0)", 0, ("completed", None, [])),
+    ("sys.exit()", 0, ("completed", None, [])),
+    ("print('done')", 0, ("completed", None, [])),
+    # a sys.exit the script caught and went on from is not how it ended
+    ("try:\n    sys.exit(5)\nexcept SystemExit:\n    pass", 0, ("completed", None, [])),
+])
+def test_a_run_left_open_ends_as_the_script_did(repo: Path, end: str, code: int,
+                                                  expected: tuple) -> None:
+    # it was 'completed' whatever the exit code
+    proc = run_python(START + end + "\n", repo)
+    assert proc.returncode == code
+    assert ended(repo) == expected
+
+
+def test_an_uncaught_exception_records_exit_code_1(repo: Path) -> None:
+    proc = run_python(START + "raise ValueError('diverged')\n", repo)
+    assert proc.returncode == 1
+    assert ended(repo) == ("failed", 1, ["ValueError: diverged"])
+
+
+def test_sys_exit_in_a_with_block_records_its_code(repo: Path) -> None:
+    proc = run_python("import sys, gitlog\nwith gitlog.start('left'):\n    sys.exit(7)\n", repo)
+    assert proc.returncode == 7
+    assert ended(repo) == ("failed", 7, ["SystemExit: 7"])
+
+
+def test_sys_exit_is_given_back_when_the_run_finishes(repo: Path) -> None:
+    proc = run_python("import sys, gitlog\nreal = sys.exit\nrun = gitlog.start('left')\n"
+                      "wrapped = sys.exit is not real\nrun.finish()\n"
+                      "print(wrapped, sys.exit is real)\n", repo)
+    assert proc.stdout.split() == ["True", "True"]
+
+
+def test_under_gitlog_run_the_exit_is_recorded_once(repo: Path) -> None:
+    (repo / "fit.py").write_text(START + "sys.exit(3)\n")
+    proc = run_cli("run", "-e", "left", "--", sys.executable, "fit.py", cwd=repo)
+    assert proc.returncode == 3
+    assert ended(repo) == ("failed", 3, ["command exited with code 3"])
