@@ -66,7 +66,7 @@ def _change(value: Any, base: Any, lower: bool) -> tuple[float | None, float | N
                                                           str | None]:
     """(delta, %, verdict) of ``value`` against ``base``, as history has them: a nan or
     infinite value is worse with no delta; against such a base there is none."""
-    from .historyrows import change
+    from .rowline import change
 
     numbers = (int, float)
     if isinstance(value, bool) or isinstance(base, bool) or \

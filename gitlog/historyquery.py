@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 class HistoryResult:
-    """The rows a query keeps (oldest first, as ``historyrows`` lines), and the notes and
+    """The rows a query keeps (oldest first, as ``rowline`` lines), and the notes and
     warnings the CLI prints on stderr."""
 
     def __init__(self, kept: Iterable[str], metrics: list[str], better: dict[str, str],
@@ -41,7 +41,7 @@ class HistoryResult:
     @property
     def rows(self) -> list[HistoryRow]:
         if self._rows is None:
-            from .historyrows import Layout
+            from .rowline import Layout
             from .timeline import HistoryRow, MetricChange
 
             layout = Layout(len(self.metrics))
@@ -176,7 +176,7 @@ def query_history(metrics: str | Sequence[str] | None, revs: Sequence[str] = (),
                   progress: Progress | None = None) -> HistoryResult:
     """Rows plus the notes and warnings the CLI prints on stderr. ``metrics`` None: those
     of ``metrics.key`` that the runs have (an error only when they have none)."""
-    from .historyrows import Kept, Layout, MetricSpec, Narrowed
+    from .rowline import Kept, Layout, MetricSpec, Narrowed
 
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = config or load(repo.root)
@@ -236,7 +236,8 @@ def _walk_rows(repo: Repo, config: Config, index: Index, revs: list[str], all_: 
     """The rows of ``revs`` (every experiment if none and HEAD holds no runs) and
     whether it fell back to every experiment: from the index, else from the last walk
     of the same revisions plus the runs since, else from a whole walk."""
-    from .historyrows import CacheChanged, Rows, StoredLines, cached, extend_rows, walk_rows
+    from .historyrows import extend_rows, walk_rows
+    from .rowstore import CacheChanged, Rows, StoredLines, cached
     from .runlog import moved, resolve, walk_base
 
     def rows_of(tokens: list[str], resolved: str | None) -> Rows:
@@ -280,7 +281,7 @@ def _walk_rows(repo: Repo, config: Config, index: Index, revs: list[str], all_: 
 def _without_values(lines: Iterable[str], metrics: int) -> list[int]:
     """The metrics (by position) that no line has a value for: a name no run logged,
     misspelled say (read until every metric has shown a value)."""
-    from .historyrows import Layout
+    from .rowline import Layout
 
     layout = Layout(metrics)
     missing = set(range(metrics))
@@ -293,7 +294,7 @@ def _without_values(lines: Iterable[str], metrics: int) -> list[int]:
 
 def _metrics_in(index: Index, lines: Iterable[str]) -> list[str]:
     """Every metric the runs of ``lines`` logged (their facts are in the index)."""
-    from .historyrows import SEP
+    from .rowline import SEP
 
     seen: dict[str, None] = {}
     facts = index.facts()

@@ -23,8 +23,8 @@ from .historyquery import (
     only_flags_error,
     query_history,
 )
-from .historyrows import change
 from .index import Index
+from .rowline import change
 from .runlog import RunEntry, RunLog, code_changes
 from .steps import parse_step, step_values
 

@@ -799,15 +799,15 @@ def test_rows_being_read_are_kept_while_other_queries_fill_the_cache(
     """The cache keeps the walks used last; one used within the last minutes is kept
     too, so a query still reading its stored rows gets them all, however many other
     queries store theirs meanwhile."""
-    from gitlog import historyrows, index
+    from gitlog import index, rowstore
     from gitlog.historyquery import query_history
 
     repo, c = twoexp
     monkeypatch.setattr(index, "KEEP_WALKS", 2)
-    monkeypatch.setattr(historyrows, "CHUNK", 2)  # six runs: three pieces, read lazily
+    monkeypatch.setattr(rowstore, "CHUNK", 2)  # six runs: three pieces, read lazily
     expected = list(query_history(["loss"], all=True, repo=repo).kept)
     reading = query_history(["loss"], all=True, repo=repo).kept  # warm: read as iterated
-    assert isinstance(reading.lines, historyrows.StoredLines)
+    assert isinstance(reading.lines, rowstore.StoredLines)
     for rev in ("a1", "a2", "a3", "b1", "b2"):  # five other walks stored meanwhile
         query_history(["loss"], [c[rev]], repo=repo)
     assert list(reading) == expected
@@ -836,10 +836,10 @@ def test_stored_rows_are_read_back_piece_by_piece_and_a_damaged_piece_is_not_tru
         twoexp: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch) -> None:
     """A walk's rows are stored in pieces; a warm query reads them all back, and a piece
     that is missing or damaged makes it walk again rather than show wrong rows."""
-    from gitlog import historyrows
+    from gitlog import rowstore
 
     repo, _ = twoexp
-    monkeypatch.setattr(historyrows, "CHUNK", 4)  # six runs: two pieces
+    monkeypatch.setattr(rowstore, "CHUNK", 4)  # six runs: two pieces
     cold = [(r.commit, r.metrics["loss"].value) for r in gitlog.history("loss", all=True,
                                                                          repo=repo)]
     db = repo / ".git" / "gitlog" / "index.sqlite"
@@ -864,7 +864,7 @@ def test_a_cold_walk_stores_each_piece_as_it_goes(twoexp: tuple[Path, dict],
     """A cold walk holds one piece of rows: each full piece, its code changes filled in,
     goes to the index as it is made, and the rows shown are read back from there. If the
     cache stops taking pieces midway, the walk holds the rows instead: the same rows."""
-    from gitlog import historyrows
+    from gitlog import rowline, rowstore
     from gitlog.historyquery import query_history
 
     repo, _ = twoexp
@@ -872,24 +872,24 @@ def test_a_cold_walk_stores_each_piece_as_it_goes(twoexp: tuple[Path, dict],
     whole = query_history(["loss"], all=True, repo=repo)
     assert isinstance(whole.kept.lines, list)  # six runs: one piece, kept in hand
     expected = list(whole.kept)
-    assert [historyrows.Layout(1).record(x)[9] for x in expected] == \
+    assert [rowline.Layout(1).record(x)[9] for x in expected] == \
         [None, None, ["model.py", "train.py"], [], [], ["train.py"]]
 
     shutil.rmtree(index_dir)
-    monkeypatch.setattr(historyrows, "CHUNK", 2)  # code changes in the 2nd and 3rd piece
+    monkeypatch.setattr(rowstore, "CHUNK", 2)  # code changes in the 2nd and 3rd piece
     cold = query_history(["loss"], all=True, repo=repo)
-    assert isinstance(cold.kept.lines, historyrows.StoredLines)
+    assert isinstance(cold.kept.lines, rowstore.StoredLines)
     assert list(cold.kept) == expected
 
     shutil.rmtree(index_dir)
-    write = historyrows.Pieces.write
+    write = rowstore.Pieces.write
 
-    def refused_after_the_first(self: historyrows.Pieces, lines: list[str]) -> bool:
+    def refused_after_the_first(self: rowstore.Pieces, lines: list[str]) -> bool:
         if self.written:  # sqlite refuses every write from now on
             self.index.db.execute("PRAGMA query_only = ON")  # type: ignore[union-attr]
         return write(self, lines)
 
-    monkeypatch.setattr(historyrows.Pieces, "write", refused_after_the_first)
+    monkeypatch.setattr(rowstore.Pieces, "write", refused_after_the_first)
     held = query_history(["loss"], all=True, repo=repo)
     assert isinstance(held.kept.lines, list) and list(held.kept) == expected
 
@@ -997,10 +997,10 @@ def test_an_extension_copies_the_stored_pieces_and_links_to_the_tips(
     index, the last one is taken up again, and the new runs link to the entries the last
     walk kept for its tips (known from the children counts, or from the parents met).
     The rows are those of a whole walk."""
-    from gitlog import historyrows
+    from gitlog import historyrows, rowstore
 
     repo, _ = twoexp
-    monkeypatch.setattr(historyrows, "CHUNK", 4)  # six runs: one full piece and two lines
+    monkeypatch.setattr(rowstore, "CHUNK", 4)  # six runs: one full piece and two lines
     monkeypatch.setattr(historyrows, "COUNT_CHILDREN_FROM", 0 if count_children else 10**9)
     walks: list[str] = []
     whole_walk = historyrows.walk_rows

@@ -128,7 +128,7 @@ def test_a_step_walk_reads_the_series_as_it_goes(tmp_path: Path,
     """A --step walk reads each run's series in the walk itself and stores its rows a
     piece at a time, as any walk: the same rows as reading every series at the end (what
     a log folder with a blank in its path still does), across a fork and a rebased copy."""
-    from gitlog import historyrows
+    from gitlog import historyrows, rowstore
     from gitlog.historyquery import query_history
 
     def series(last: float) -> dict:
@@ -150,14 +150,14 @@ def test_a_step_walk_reads_the_series_as_it_goes(tmp_path: Path,
     repo = tmp_path / "p"
     b.write(repo)
 
-    def walked(step: str) -> historyrows.Rows:
+    def walked(step: str) -> rowstore.Rows:
         shutil.rmtree(repo / ".git" / "gitlog", ignore_errors=True)
         return query_history(["loss"], all=True, repo=repo, step=step).kept
 
-    monkeypatch.setattr(historyrows, "CHUNK", 2)
+    monkeypatch.setattr(rowstore, "CHUNK", 2)
     for step in ("min", "last", "2"):
         piped = walked(step)
-        assert isinstance(piped.lines, historyrows.StoredLines), step
+        assert isinstance(piped.lines, rowstore.StoredLines), step
         rows = list(piped)
         with monkeypatch.context() as m:
             m.setattr(historyrows, "step_points", lambda *a: None)

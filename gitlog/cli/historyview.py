@@ -63,7 +63,7 @@ def history_columns(metrics: list[str]) -> list[str]:
 
 
 def spark_lines(result: Any) -> list[str]:
-    from gitlog.historyrows import Layout
+    from gitlog.rowline import Layout
 
     value = Layout(len(result.metrics)).value
     lines = []
@@ -86,7 +86,7 @@ def render_history(result: Any, fmt: str) -> str:
 
 def stream_history(result: Any, fmt: str) -> Iterator[str]:
     """``render_history`` in pieces, produced as they are written."""
-    from gitlog.historyrows import Layout
+    from gitlog.rowline import Layout
 
     columns = history_columns(result.metrics)
     layout = Layout(len(result.metrics))
