@@ -9,6 +9,7 @@ brought in that changed the code.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,10 +61,13 @@ def blame(metric: str | Sequence[str], revs: Sequence[str] | str | None = (), *,
     and malformed-metrics warnings are issued as ``GitlogWarning``."""
     import warnings
 
+    from .apiargs import count_arg, metric_arg, revs_arg
     from .recorder import GitlogWarning
 
-    result = query_blame(metric, [revs] if isinstance(revs, str) else list(revs or ()),
-                         all=all, n=n, patch=patch, repo=repo)
+    metric = metric_arg(metric, "blame")
+    count = count_arg(n, "blame", "largest")
+    result = query_blame(metric, revs_arg(revs, "blame"), all=all,
+                         n=sys.maxsize if count is None else count, patch=patch, repo=repo)
     for text in result.notes + result.warnings:
         warnings.warn(text, GitlogWarning, stacklevel=2)
     return result.rows

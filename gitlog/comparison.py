@@ -116,7 +116,9 @@ def compare(*runs: str | Sequence[str], revs: str | Sequence[str] = (), changed:
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = load(repo.root)
     # one name is one run, not its characters; a list names several
-    revs = [rev for item in (*runs, revs) for rev in ([item] if isinstance(item, str) else item)]
+    from .apiargs import revs_arg
+
+    revs = [rev for item in (*runs, revs) for rev in revs_arg(item, "compare")]
     revs = [end for rev in revs for end in _ends(rev)]
     if len(revs) < 2:
         raise GitlogError("compare needs at least two runs",

@@ -59,7 +59,10 @@ def logs(rev: str | None = None, *, level: str | int | None = None, grep: str | 
     above (a name, or a number as Python's ``logging.WARNING``), whose message or fields
     contain ``grep`` (case-insensitive): the fields as the table shows them
     (``fields_text``: ``lr=0.1``) or as JSON (``"lr": 0.1``)."""
-    found = stream(rev, level=level, grep=grep, repo=repo)
+    from .apiargs import rev_arg, text_arg
+
+    found = stream(rev_arg(rev, "logs"), level=level,
+                   grep=text_arg(grep, "logs", "grep", "nan"), repo=repo)
     events = list(found)
     return RunEvents(found.commit, events, found.skipped)
 

@@ -221,6 +221,9 @@ def latest_run(repo: Repo, config: Config) -> str:
 def show(rev: str | None = None, repo: str | Path | Repo = ".",
          config: Config | None = None) -> RunView:
     """The run at ``rev`` (default: HEAD's run, else the newest run)."""
+    from .apiargs import rev_arg
+
+    rev = rev_arg(rev, "show")
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = config or load(repo.root)
     commit = resolve_run(repo, config, rev)

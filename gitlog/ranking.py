@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -138,10 +139,15 @@ def best(metric: str | Sequence[str], revs: Sequence[str] | str | None = (), *,
     """
     import warnings
 
+    from .apiargs import count_arg, metric_arg, revs_arg, text_arg
     from .recorder import GitlogWarning
 
-    result = query_best(metric, maximize=maximize, where=where, n=n,
-                        revs=[revs] if isinstance(revs, str) else list(revs or ()), repo=repo)
+    metric = metric_arg(metric, "best")
+    revs = revs_arg(revs, "best")
+    count = count_arg(n, "best", "best")
+    where = text_arg(where, "best", "where", "params.lr < 0.1")
+    result = query_best(metric, maximize=maximize, where=where,
+                        n=sys.maxsize if count is None else count, revs=revs, repo=repo)
     for text in result.notes + result.warnings:
         warnings.warn(text, GitlogWarning, stacklevel=2)
     return result.rows

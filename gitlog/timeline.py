@@ -187,12 +187,16 @@ def history(metric: str | Sequence[str] | None = None,
         rows = gitlog.history("loss", all=True)
         rows[-1].metrics["loss"].delta
     """
+    from .apiargs import count_arg, metric_arg, revs_arg
     from .recorder import GitlogWarning
 
+    metric = metric_arg(metric, "history")
+    revs = revs_arg(revs, "history")
+    n = count_arg(n, "history", "newest")
     r = Repo(repo)
     config = load(r.root)
     result = query_history(
-        metric, [revs] if isinstance(revs, str) else list(revs or ()), all=all, repo=r,
+        metric, revs, all=all, repo=r,
         config=config, step=None if step is None else str(step), since=since, until=until,
         n=n, first_parent=first_parent,
         regressions=None if regressions in (None, False, True) else regressions,

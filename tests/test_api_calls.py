@@ -162,3 +162,77 @@ def test_history_best_and_blame_take_revs_none_as_none_given(twoexp: tuple[Path,
         [c["a4"], c["a2"], c["b1"], c["a1"], c["b2"]]
     assert [r.commit for r in gitlog.blame("loss", None, all=True, repo=repo)] == \
         [r.commit for r in gitlog.blame("loss", all=True, repo=repo)] != []
+
+
+def test_wrong_argument_types_are_gitlog_errors_naming_the_fix(
+        twoexp: tuple[Path, dict]) -> None:
+    """A notebook's slip (n="3", revs=Path(...), metric=1, repo=None, grep=1) raised a
+    TypeError or AttributeError from deep inside, and n=2.5 gave no rows, n=True one: each
+    is now a GitlogError naming the argument and how to pass it."""
+    repo, c = twoexp
+    cases: list[tuple[Any, str, str]] = [
+        (lambda: gitlog.history("loss", all=True, n="3", repo=repo),
+         "history: n must be a whole number of 1 or more, got str '3'",
+         "n=10 keeps the newest 10; n=None keeps every one"),
+        (lambda: gitlog.history("loss", all=True, n=2.5, repo=repo),
+         "history: n must be a whole number of 1 or more, got float 2.5",
+         "n=10 keeps the newest 10; n=None keeps every one"),
+        (lambda: gitlog.history("loss", all=True, n=True, repo=repo),
+         "history: n must be a whole number of 1 or more, got bool True",
+         "n=10 keeps the newest 10; n=None keeps every one"),
+        (lambda: gitlog.history(1, repo=repo),
+         "history: a metric is named by a str, got int 1", "gitlog.history('loss', ...)"),
+        (lambda: gitlog.history(["loss", None], "a", repo=repo),
+         "history: a metric is named by a str, got NoneType None",
+         "gitlog.history('loss', ...)"),
+        (lambda: gitlog.history("loss", Path("a"), repo=repo),
+         "history: revs names commits, branches or experiments, got the path 'a'",
+         "pass the repository as repo=: gitlog.history(..., repo='a')"),
+        (lambda: gitlog.history("loss", ["a", None], repo=repo),
+         "history: a revision is a str (a commit, branch, range or experiment name), got "
+         "NoneType None", "gitlog.history(..., 'baseline') or a list of names: "
+                          "['exp/a', 'exp/b']"),
+        (lambda: gitlog.history("loss", all=True, repo=None),
+         "repo is a folder (a str or a Path), got NoneType None",
+         "repo='path/to/project' (default: the current folder)"),
+        (lambda: gitlog.history("loss", all=True, repo=repo / "train.py"),
+         f"not a folder: {repo / 'train.py'}",
+         "pass the repository's folder, or a folder inside it"),
+        (lambda: gitlog.best("loss", n="2", repo=repo),
+         "best: n must be a whole number of 1 or more, got str '2'",
+         "n=10 keeps the best 10; n=None keeps every one"),
+        (lambda: gitlog.best("loss", where=1, repo=repo),
+         "best: where is a str, got int 1", "where='params.lr < 0.1'"),
+        (lambda: gitlog.blame(1, all=True, repo=repo),
+         "blame: a metric is named by a str, got int 1", "gitlog.blame('loss', ...)"),
+        (lambda: gitlog.compare("a", 3, repo=repo),
+         "compare: a revision is a str (a commit, branch, range or experiment name), got "
+         "int 3", "gitlog.compare(..., 'baseline') or a list of names: ['exp/a', 'exp/b']"),
+        (lambda: gitlog.logs(["a"], repo=repo),
+         "logs takes one revision, a str, got list ['a']",
+         "gitlog.logs('baseline'); gitlog.compare takes several"),
+        (lambda: gitlog.logs("a", grep=1, repo=repo), "logs: grep is a str, got int 1",
+         "grep='nan'"),
+        (lambda: gitlog.show(1, repo=repo), "show takes one revision, a str, got int 1",
+         "gitlog.show('baseline'); gitlog.compare takes several"),
+    ]
+    for call, message, hint in cases:
+        with pytest.raises(gitlog.GitlogError) as info:
+            call()
+        assert (str(info.value), info.value.hint) == (message, hint)
+
+
+def test_n_none_keeps_every_row_and_a_numpy_int_is_a_count(twoexp: tuple[Path, dict]) -> None:
+    """best(n=None) and blame(n=None) raised TypeError ('<' between NoneType and int) while
+    history(n=None) keeps every row; a numpy integer (len of an array) is a count too."""
+    import numpy as np
+
+    repo, c = twoexp
+    assert [r.commit for r in gitlog.best("loss", n=None, repo=repo)] == \
+        [c["a4"], c["a2"], c["b1"], c["a1"], c["b2"]]
+    assert [r.commit for r in gitlog.best("loss", n=np.int64(2), repo=repo)] == \
+        [c["a4"], c["a2"]]
+    assert gitlog.blame("loss", all=True, n=None, repo=repo) == \
+        gitlog.blame("loss", all=True, repo=repo)
+    assert [r.commit for r in gitlog.history("loss", all=True, n=np.int64(2), repo=repo)] == \
+        [c["a3"], c["a4"]]
