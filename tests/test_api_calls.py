@@ -236,3 +236,44 @@ def test_n_none_keeps_every_row_and_a_numpy_int_is_a_count(twoexp: tuple[Path, d
         gitlog.blame("loss", all=True, repo=repo)
     assert [r.commit for r in gitlog.history("loss", all=True, n=np.int64(2), repo=repo)] == \
         [c["a3"], c["a4"]]
+
+
+def test_every_query_documents_each_of_its_parameters() -> None:
+    """help(gitlog.history) named 3 of its 10 parameters, best's and blame's none, bisect's
+    one line none: each parameter now has its line in the docstring."""
+    import inspect
+    import re
+
+    for name in ("history", "compare", "best", "blame", "logs", "bisect", "show",
+                 "list_experiments"):
+        func = getattr(gitlog, name)
+        doc = inspect.getdoc(func) or ""
+        # a line "name: ..." or "name, other: ..." for each
+        documented = {p for line in re.findall(r"^([\w, ]+):", doc, re.M)
+                      for p in line.split(", ")}
+        undocumented = [p for p in inspect.signature(func).parameters if p not in documented]
+        assert undocumented == [], name
+
+
+def test_history_record_is_the_cli_json_row_for_a_data_frame(
+        twoexp: tuple[Path, dict]) -> None:
+    """pd.DataFrame(rows) nests every metric in one column of dicts; row.record() is the
+    row flat, with the columns and values of 'gitlog history --format json'."""
+    import pandas as pd
+
+    repo, c = twoexp
+    rows = gitlog.history("loss,accuracy", all=True, repo=repo)
+    proc = run_cli("history", "-m", "loss,accuracy", "--all", "--format", "json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    cli = json.loads(proc.stdout)
+    records = [r.record() for r in rows]
+    assert [{**r, "commit": r["commit"][:10]} for r in records] == \
+        [{**j, "run": r.run, "status": "completed", "author": "Ada Trainer <ada@example.com>",
+          "previous": r.previous} for j, r in zip(cli, rows, strict=True)]
+    frame = pd.DataFrame(records)
+    assert list(frame.columns) == [
+        "commit", "date", "experiment", "subject", "loss", "loss_delta", "loss_pct",
+        "loss_verdict", "accuracy", "accuracy_delta", "accuracy_pct", "accuracy_verdict",
+        "code_changes", "run", "status", "author", "previous"]
+    assert frame["commit"].tolist() == [c[k] for k in ("a1", "b1", "a2", "b2", "a3", "a4")]
+    assert frame["loss_delta"].dtype == float
