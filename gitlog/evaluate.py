@@ -16,11 +16,13 @@ For multiclass and multilabel problems the curves are micro-averaged one-vs-rest
 from __future__ import annotations
 
 import math
+import warnings
 from collections import Counter
 from typing import Any
 
 from .errors import GitlogError
 from .names import check_metric
+from .recorder import GitlogWarning
 
 MAX_CURVE_POINTS = 1000
 MAX_CONFUSION_ROWS = 10_000
@@ -37,8 +39,9 @@ def _sklearn() -> Any:
 
 
 def evaluate(y_true: Any, y_pred: Any = None, y_score: Any = None, *,
-             labels: Any = None) -> tuple[dict[str, float], dict[str, Any]]:
-    """(metrics, plots) for one evaluation; see ``Run.log_eval``."""
+             labels: Any = None) -> tuple[dict[str, float], dict[str, Any], list[str]]:
+    """(metrics, plots, notes) for one evaluation; see ``Run.log_eval``. The notes say
+    what could not be computed (ROC-AUC of a class without samples) and why."""
     np, skm = _sklearn()
     from sklearn.preprocessing import label_binarize
     from sklearn.utils.multiclass import type_of_target
@@ -87,16 +90,18 @@ def evaluate(y_true: Any, y_pred: Any = None, y_score: Any = None, *,
                                                          pos_label=positive, zero_division=0)
         out.update({"precision": p, "recall": r, "f1": f})
     plots: dict[str, Any] = {}
+    notes: list[str] = []
     if score is not None:
         _score_metrics(np, skm, label_binarize, kind, binary, classes, y_true, score, out,
-                       plots)
+                       plots, notes)
     if kind != "multilabel-indicator":
         plots["confusion"] = _confusion_rows(y_true, pred)
-    return {k: float(v) for k, v in out.items()}, plots
+    return {k: float(v) for k, v in out.items()}, plots, notes
 
 
 def _column(np: Any, name: str, values: Any, dtype: Any = None) -> Any:
-    """``values`` as an array; NaN (a missing label, a diverged score) is an error."""
+    """``values`` as an array; NaN (a missing label, a diverged score), an infinite value
+    and a missing label (None, pandas' NA) are errors."""
     try:
         array = np.asarray(values, dtype=dtype)
     except (TypeError, ValueError) as exc:
@@ -105,13 +110,34 @@ def _column(np: Any, name: str, values: Any, dtype: Any = None) -> Any:
     if array.ndim == 0:
         raise GitlogError(f"{name} is one value, not one per sample",
                           hint=f"pass {name} as a list, numpy array or pandas Series")
-    if array.dtype.kind in "fc" and len(array):
-        bad = np.flatnonzero(np.isnan(array).reshape(len(array), -1).any(axis=1))
-        if len(bad):
-            raise GitlogError(f"{name} holds NaN in {len(bad)} of {len(array)} rows "
-                              f"(the first is row {int(bad[0])})",
-                              hint="drop or fill those samples before evaluating")
+    if not len(array):
+        return array
+    if array.dtype.kind in "fc":
+        rows = array.reshape(len(array), -1)
+        for what, flags in (("NaN", np.isnan(rows)), ("an infinite value", np.isinf(rows))):
+            _refuse_rows(np, name, what, flags.any(axis=1))
+    elif array.dtype.kind == "O":  # None, float('nan') or pandas' NA among labels
+        missing = np.fromiter((_missing(v) for v in array.reshape(-1)), bool, array.size)
+        _refuse_rows(np, name, "a missing value (None or NaN)",
+                     missing.reshape(len(array), -1).any(axis=1))
     return array
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN; pandas' NA cannot say
+    except TypeError:
+        return True
+
+
+def _refuse_rows(np: Any, name: str, what: str, rows: Any) -> None:
+    bad = np.flatnonzero(rows)
+    if len(bad):
+        raise GitlogError(f"{name} holds {what} in {len(bad)} of {len(rows)} rows "
+                          f"(the first is row {int(bad[0])})",
+                          hint="drop or fill those samples before evaluating")
 
 
 def _classes(np: Any, y_true: Any, pred: Any, score: Any) -> Any:
@@ -142,8 +168,10 @@ def _classes(np: Any, y_true: Any, pred: Any, score: Any) -> Any:
 def _predictions(np: Any, kind: str, classes: Any, score: Any) -> Any:
     if kind == "multilabel-indicator":
         return (score >= 0.5).astype(int)
-    if score.ndim == 1:
-        return np.where(score >= 0.5, classes[-1], classes[0])
+    if score.ndim == 1:  # probabilities: cut at 0.5; other scores (decision_function's,
+        # logits) at 0, as predict() cuts them
+        cut = 0.5 if np.all((score >= 0) & (score <= 1)) else 0.0
+        return np.where(score >= cut, classes[-1], classes[0])
     return classes[np.argmax(score, axis=1)]
 
 
@@ -153,12 +181,16 @@ def _positive_scores(np: Any, score: Any) -> Any:
 
 def _score_metrics(np: Any, skm: Any, label_binarize: Any, kind: str, binary: bool,
                    classes: Any, y_true: Any, score: Any, out: dict[str, float],
-                   plots: dict[str, Any]) -> None:
+                   plots: dict[str, Any], notes: list[str]) -> None:
     if binary:
         positive = _positive_scores(np, score)
         truth = (y_true == classes[-1]).astype(int)
         if len(np.unique(truth)) == 2:
             out["roc_auc"] = skm.roc_auc_score(truth, positive)
+        else:
+            notes.append(f"roc_auc is undefined: y_true holds one class "
+                         f"({_label(y_true[0])}), so it is not logged, nor are the ROC "
+                         "and precision-recall curves")
         proba = np.clip(positive, 1e-15, 1 - 1e-15)
         if np.all((positive >= 0) & (positive <= 1)):
             out["log_loss"] = skm.log_loss(truth, proba, labels=[0, 1])
@@ -173,13 +205,17 @@ def _score_metrics(np: Any, skm: Any, label_binarize: Any, kind: str, binary: bo
             raise GitlogError(f"y_score has {score.shape[1]} columns for {truth.shape[1]} "
                               "classes", hint="pass labels= in the order of the score columns")
         present = [i for i in range(truth.shape[1]) if 0 < truth[:, i].sum() < len(truth)]
-        if present:
-            if kind == "multilabel-indicator":
-                out["roc_auc"] = skm.roc_auc_score(truth[:, present], score[:, present],
-                                                   average="macro")
-            elif len(present) == truth.shape[1]:
-                out["roc_auc"] = skm.roc_auc_score(y_true, score, multi_class="ovr",
-                                                   average="macro", labels=list(classes))
+        if present and (kind == "multilabel-indicator" or len(present) == truth.shape[1]):
+            # one-vs-rest macro: each class's AUC from its column, averaged. As
+            # roc_auc_score(multi_class="ovr") computes it, but from any scores, not only
+            # probabilities (decision_function's, logits)
+            out["roc_auc"] = skm.roc_auc_score(truth[:, present], score[:, present],
+                                               average="macro")
+        elif kind != "multilabel-indicator":
+            absent = [_label(classes[i]) for i in range(truth.shape[1]) if i not in present]
+            notes.append(f"roc_auc (one-vs-rest) is undefined: class(es) {', '.join(absent)} "
+                         f"{'have' if len(absent) > 1 else 'has'} no sample in y_true"
+                         f"{'' if present else ' or every one'}, so it is not logged")
         if kind != "multilabel-indicator" and np.all(score >= 0):
             sums = score.sum(axis=1, keepdims=True)
             out["log_loss"] = skm.log_loss(y_true, score / np.where(sums > 0, sums, 1),
@@ -239,11 +275,14 @@ def log_eval(run: Any, y_true: Any, y_pred: Any = None, y_score: Any = None, *,
              step: int | None = None) -> dict[str, float]:
     """Compute, log as ``<prefix>/<name>`` metrics and plot files; return the metrics."""
     check_metric(prefix)
-    metrics, plots = evaluate(y_true, y_pred, y_score, labels=labels)
+    metrics, plots, notes = evaluate(y_true, y_pred, y_score, labels=labels)
     for name, value in metrics.items():
         run.log_metric(f"{prefix}/{name}", value, step)
     for kind, data in plots.items():
         run.journal.append_json("plots", {"name": f"{kind}/{prefix}", "data": data})
+    for text in notes:  # the script sees it now, 'gitlog logs' later
+        warnings.warn(f"gitlog: log_eval {prefix}: {text}", GitlogWarning, stacklevel=3)
+        run.warning(f"log_eval {prefix}: {text}", step=step)
     per_row = samples_per_row(len(y_true))
     if "confusion" in plots and per_row > 1:
         run.info(f"confusion plot {prefix}: one row per {per_row} samples",
