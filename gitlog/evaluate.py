@@ -58,6 +58,11 @@ def evaluate(y_true: Any, y_pred: Any = None, y_score: Any = None, *,
         raise GitlogError(f"log_eval handles binary, multiclass and multilabel targets, "
                           f"got {kind!r}", hint="pass class labels, not continuous values")
     score = None if y_score is None else _column(np, "y_score", y_score, dtype=float)
+    if score is not None and score.ndim == 2 and score.shape[1] == 1:
+        score = score[:, 0]  # one column (a Keras sigmoid's (n, 1)): the positive class's
+    if score is not None and score.ndim > 2:
+        raise GitlogError(f"y_score has {score.ndim} dimensions, shape {score.shape}",
+                          hint="pass one score per sample, or one row of a score per class")
     pred = None if y_pred is None else _column(np, "y_pred", y_pred)
     if pred is not None and type_of_target(pred).startswith("continuous"):
         raise GitlogError("y_pred holds continuous values, not class labels",
@@ -65,7 +70,7 @@ def evaluate(y_true: Any, y_pred: Any = None, y_score: Any = None, *,
     if kind == "multilabel-indicator":
         classes = np.arange(y_true.shape[1]) if labels is None else np.asarray(labels)
     else:
-        classes = np.asarray(labels) if labels is not None else \
+        classes = _given(np, labels, y_true, pred) if labels is not None else \
             _classes(np, y_true, pred, score)
         if kind == "binary" and len(classes) > 2:  # y_pred holds a class y_true lacks
             kind = "multiclass"
@@ -138,6 +143,21 @@ def _refuse_rows(np: Any, name: str, what: str, rows: Any) -> None:
         raise GitlogError(f"{name} holds {what} in {len(bad)} of {len(rows)} rows "
                           f"(the first is row {int(bad[0])})",
                           hint="drop or fill those samples before evaluating")
+
+
+def _given(np: Any, labels: Any, y_true: Any, pred: Any) -> Any:
+    """``labels=`` as an array; a class of y_true or y_pred it lacks is an error (the
+    metrics would drop its samples, or scikit-learn stop with its own error)."""
+    classes = np.asarray(labels)
+    known = set(classes.tolist())
+    seen = np.unique(y_true).tolist() + ([] if pred is None else np.unique(pred).tolist())
+    missing = [str(v) for v in dict.fromkeys(seen) if v not in known]
+    if missing:
+        raise GitlogError(f"labels= lacks {len(missing)} class(es) of y_true or y_pred: "
+                          f"{', '.join(missing[:10])}",
+                          hint="list every class in labels= (in the order of the score "
+                               "columns; for 1-D scores, [negative, positive])")
+    return classes
 
 
 def _classes(np: Any, y_true: Any, pred: Any, score: Any) -> Any:

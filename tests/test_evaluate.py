@@ -296,3 +296,26 @@ def test_missing_labels_and_infinite_scores_are_one_clear_error(repo: Path) -> N
                 (message, "drop or fill those samples before evaluating")
         run.log_metric("loss", 1.0)
     assert summary(repo, run.commit) == {"loss": 1.0, "step": 0}
+
+
+def test_one_score_column_and_labels_that_lack_a_class(repo: Path) -> None:
+    """Scores of shape (n, 1) (a Keras sigmoid's output) were argmaxed over their one
+    column, so every sample was predicted the negative class (accuracy 1/3 here, not 1);
+    labels= lacking a class of y_true dropped its samples without a word (accuracy 1.0
+    over 2 of 3) or raised scikit-learn's ValueError; a 3-D y_score raised one too."""
+    import numpy as np
+
+    with gitlog.start("ev", repo=repo) as run:
+        got = run.log_eval([0, 1, 1], y_score=np.array([[0.2], [0.7], [0.6]]))
+        for call, message in (
+                (lambda: run.log_eval(["a", "b", "c"], ["a", "b", "c"], labels=["a", "b"]),
+                 "labels= lacks 1 class(es) of y_true or y_pred: c"),
+                (lambda: run.log_eval([0, 1, 1], [0, 1, 1], labels=["no", "yes"]),
+                 "labels= lacks 2 class(es) of y_true or y_pred: 0, 1"),
+                (lambda: run.log_eval([0, 1, 1], y_score=np.zeros((3, 2, 2))),
+                 "y_score has 3 dimensions, shape (3, 2, 2)")):
+            with pytest.raises(GitlogError) as info:
+                call()
+            assert str(info.value) == message and info.value.hint
+    assert (got["accuracy"], got["f1"], got["roc_auc"]) == (1.0, 1.0, 1.0)
+    assert list(summary(repo, run.commit)) == ["eval", "step"]
