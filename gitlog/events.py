@@ -70,10 +70,7 @@ def logs(rev: str | None = None, *, level: str | int | None = None, grep: str | 
 
         gitlog.logs("baseline", level="warning").events
     """
-    from .apiargs import rev_arg, text_arg
-
-    found = stream(rev_arg(rev, "logs"), level=level,
-                   grep=text_arg(grep, "logs", "grep", "nan"), repo=repo)
+    found = stream(rev, level=level, grep=grep, repo=repo)
     events = list(found)
     return RunEvents(found.commit, events, found.skipped)
 
@@ -118,6 +115,10 @@ class EventStream:
 def stream(rev: str | None = None, *, level: str | int | None = None, grep: str | None = None,
            repo: str | Path | Repo = ".") -> EventStream:
     """``logs``, its events read as they are iterated (see ``EventStream``)."""
+    from .apiargs import rev_arg, text_arg
+
+    rev = rev_arg(rev, "logs")
+    grep = text_arg(grep, "logs", "grep", "nan")
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = load(repo.root)
     floor = 0

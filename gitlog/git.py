@@ -131,7 +131,7 @@ class Repo:
             raise GitlogError(f"repo is a folder (a str or a Path), got "
                               f"{type(path).__name__} {path!r}",
                               hint="repo='path/to/project' (default: the current folder)")
-        path = Path(path).resolve()
+        path = Path(path).expanduser().resolve()  # "~/proj", as a shell would read it
         if not path.is_dir():
             if path.exists():  # a file: say so, not "no such folder"
                 raise GitlogError(f"not a folder: {path}",

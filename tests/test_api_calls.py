@@ -277,3 +277,20 @@ def test_history_record_is_the_cli_json_row_for_a_data_frame(
         "code_changes", "run", "status", "author", "previous"]
     assert frame["commit"].tolist() == [c[k] for k in ("a1", "b1", "a2", "b2", "a3", "a4")]
     assert frame["loss_delta"].dtype == float
+
+
+def test_repo_takes_a_path_a_subfolder_and_a_home_relative_folder(tmp_path: Path) -> None:
+    """repo='~/proj' (a notebook has no shell to expand it) said 'no such folder:
+    <cwd>/~/proj'; a str, a Path and a folder inside the repository all worked."""
+    import os
+
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n", "src/model.py": "m\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c1])
+    home = Path(os.environ["HOME"])
+    shas = b.write(home / "proj")
+    expected = [shas[r1]]
+    for repo in ("~/proj", home / "proj", str(home / "proj"), home / "proj" / "src",
+                 Path("~") / "proj" / "src"):
+        assert [r.commit for r in gitlog.history("loss", all=True, repo=repo)] == expected
+        assert gitlog.logs("a", repo=repo).commit == expected[0]
