@@ -233,7 +233,9 @@ def history(metric: str | Sequence[str] | None = None,
         metric, revs, all=all, repo=r,
         config=config, step=None if step is None else str(step), since=since, until=until,
         n=n, first_parent=first_parent,
-        regressions=None if regressions in (None, False, True) else regressions,
+        # (by identity: 1 == True, and regressions=1 is a threshold of 1, not "any")
+        regressions=None if regressions is None or isinstance(regressions, bool)
+        else regressions,
         regressions_only=regressions is not None and regressions is not False)
     for text in result.notes + result.warnings:
         warnings.warn(text, GitlogWarning, stacklevel=2)

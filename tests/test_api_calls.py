@@ -294,3 +294,17 @@ def test_repo_takes_a_path_a_subfolder_and_a_home_relative_folder(tmp_path: Path
                  Path("~") / "proj" / "src"):
         assert [r.commit for r in gitlog.history("loss", all=True, repo=repo)] == expected
         assert gitlog.logs("a", repo=repo).commit == expected[0]
+
+
+def test_regressions_of_one_is_a_threshold_not_true(twoexp: tuple[Path, dict]) -> None:
+    """history(regressions=1) kept every regression: 1 == True, so a threshold of 1 (or
+    1.0) was read as 'any'. b2 made loss worse by 0.3 (0.9 -> 1.2)."""
+    repo, c = twoexp
+
+    def kept(threshold: Any) -> list[str]:
+        return [r.commit for r in gitlog.history("loss", all=True, repo=repo,
+                                                 regressions=threshold)]
+
+    assert kept(True) == kept(0.2) == kept("0.2") == kept(0) == [c["b2"]]
+    assert kept(1) == kept(1.0) == kept("1") == kept(0.5) == []
+    assert kept(False) == kept(None) == [c[k] for k in ("a1", "b1", "a2", "b2", "a3", "a4")]
