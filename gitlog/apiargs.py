@@ -75,9 +75,10 @@ def count_arg(n: Any, query: str, what: str) -> int | None:
     return value
 
 
-def text_arg(value: Any, query: str, name: str, example: str) -> str | None:
-    """An optional text argument (``where``, ``grep``)."""
-    if value is None or isinstance(value, str):
+def text_arg(value: Any, query: str, name: str, example: str,
+             required: bool = False) -> str | None:
+    """A text argument (``where``, ``grep``; ``required``: bisect's ``good``, ``bad``)."""
+    if isinstance(value, str) or (value is None and not required):
         return value
     raise GitlogError(f"{query}: {name} is a str, got {_got(value)}",
                       hint=f"{name}={example!r}")

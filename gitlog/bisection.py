@@ -89,8 +89,14 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
     ``author`` and ``value``, the ``steps`` tested and ``candidates`` when skips leave
     several.
     """
-    folder = repo.root if isinstance(repo, Repo) else Path(repo).resolve()
-    repo = repo if isinstance(repo, Repo) else Repo(repo)
+    from .apiargs import text_arg
+
+    for arg_name, arg, example in (("good", good, "v1.0"), ("bad", bad, "main"),
+                                   ("experiment", experiment, "bisect")):
+        text_arg(arg, "bisect", arg_name, example, required=True)
+    checked = repo if isinstance(repo, Repo) else Repo(repo)  # (checks repo= first)
+    folder = repo.root if isinstance(repo, Repo) else Path(repo).expanduser().resolve()
+    repo = checked
     config = load(repo.root)
     # COMMAND runs in the worktree's copy of the folder bisect was started in (or named)
     subdir = folder.relative_to(repo.root).as_posix() if folder.is_relative_to(repo.root) \

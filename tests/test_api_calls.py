@@ -215,11 +215,20 @@ def test_wrong_argument_types_are_gitlog_errors_naming_the_fix(
          "grep='nan'"),
         (lambda: gitlog.show(1, repo=repo), "show takes one revision, a str, got int 1",
          "gitlog.show('baseline'); gitlog.compare takes several"),
+        (lambda: gitlog.bisect("loss", 0.7, good=None, bad="a", command="true", repo=repo),
+         "bisect: good is a str, got NoneType None", "good='v1.0'"),
+        (lambda: gitlog.bisect("loss", 0.7, good=c["a1"], bad=["a"], command="true",
+                               repo=repo), "bisect: bad is a str, got list ['a']", "bad='main'"),
+        (lambda: gitlog.bisect("loss", 0.7, good=c["a1"], bad="a", command="true",
+                               repo=None),
+         "repo is a folder (a str or a Path), got NoneType None",
+         "repo='path/to/project' (default: the current folder)"),
     ]
     for call, message, hint in cases:
         with pytest.raises(gitlog.GitlogError) as info:
             call()
         assert (str(info.value), info.value.hint) == (message, hint)
+    assert git(repo, "branch", "--list", "exp/bisect") == ""  # bisect logged nothing
 
 
 def test_n_none_keeps_every_row_and_a_numpy_int_is_a_count(twoexp: tuple[Path, dict]) -> None:
