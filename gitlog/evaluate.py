@@ -190,9 +190,15 @@ def _predictions(np: Any, kind: str, classes: Any, score: Any) -> Any:
         return (score >= 0.5).astype(int)
     if score.ndim == 1:  # probabilities: cut at 0.5; other scores (decision_function's,
         # logits) at 0, as predict() cuts them
-        cut = 0.5 if np.all((score >= 0) & (score <= 1)) else 0.0
+        cut = 0.5 if _probabilities(np, score) else 0.0
         return np.where(score >= cut, classes[-1], classes[0])
     return classes[np.argmax(score, axis=1)]
+
+
+def _probabilities(np: Any, score: Any) -> bool:
+    """Whether 1-D scores are probabilities: all in [0, 1], give or take float error
+    (a float32 sigmoid's 1.0000001), not margins or logits."""
+    return bool(np.all((score >= -1e-6) & (score <= 1 + 1e-6)))
 
 
 def _positive_scores(np: Any, score: Any) -> Any:
@@ -212,7 +218,7 @@ def _score_metrics(np: Any, skm: Any, label_binarize: Any, kind: str, binary: bo
                          f"({_label(y_true[0])}), so it is not logged, nor are the ROC "
                          "and precision-recall curves")
         proba = np.clip(positive, 1e-15, 1 - 1e-15)
-        if np.all((positive >= 0) & (positive <= 1)):
+        if _probabilities(np, positive):
             out["log_loss"] = skm.log_loss(truth, proba, labels=[0, 1])
         flat_truth, flat_score = truth, positive
     else:

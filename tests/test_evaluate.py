@@ -236,9 +236,12 @@ def test_scores_that_are_not_probabilities(repo: Path) -> None:
         binary = run.log_eval([0, 1, 1, 0], y_score=[-2.0, 0.3, -0.1, -1.0], prefix="svm")
         multi = run.log_eval([0, 1, 2, 0], y_score=[[1, 0, -1], [2, 1, -3], [-1, 0.5, 2],
                                                      [0.5, -2, 0]], prefix="logits")
+        # probabilities a float32 sigmoid rounded past 1 are still cut at 0.5 (at 0: all 1)
+        f32 = run.log_eval([0, 1, 1, 0], y_score=[0.1, 1.0000001, 0.4, 0.2], prefix="f32")
     assert (binary["accuracy"], binary["recall"], binary["roc_auc"]) == (0.75, 0.5, 1.0)
     assert "log_loss" not in binary and "log_loss" not in multi  # no probabilities
     assert multi["accuracy"] == 0.75
+    assert f32["accuracy"] == 0.75 and "log_loss" in f32
     assert multi["roc_auc"] == pytest.approx((2 / 4 + 1 + 1) / 3)
     stored = summary(repo, run.commit)
     assert stored["logits"]["roc_auc"] == pytest.approx(5 / 6)
