@@ -237,11 +237,16 @@ def _score_metrics(np: Any, skm: Any, label_binarize: Any, kind: str, binary: bo
             # probabilities (decision_function's, logits)
             out["roc_auc"] = skm.roc_auc_score(truth[:, present], score[:, present],
                                                average="macro")
-        elif kind != "multilabel-indicator":
-            absent = [_label(classes[i]) for i in range(truth.shape[1]) if i not in present]
+        if kind == "multilabel-indicator" and len(present) < truth.shape[1]:
+            left = [str(i) for i in range(truth.shape[1]) if i not in present]
+            notes.append(f"roc_auc leaves out label column(s) {', '.join(left)}, all 0 or "
+                         "all 1 in y_true" if present else "roc_auc is undefined: every "
+                         "label column of y_true is all 0 or all 1, so it is not logged")
+        elif len(present) < truth.shape[1]:  # (a class with every sample leaves others none)
+            absent = [_label(classes[i]) for i in range(truth.shape[1]) if not truth[:, i].any()]
             notes.append(f"roc_auc (one-vs-rest) is undefined: class(es) {', '.join(absent)} "
-                         f"{'have' if len(absent) > 1 else 'has'} no sample in y_true"
-                         f"{'' if present else ' or every one'}, so it is not logged")
+                         f"{'have' if len(absent) > 1 else 'has'} no sample in y_true, so "
+                         "it is not logged")
         if kind != "multilabel-indicator" and np.all(score >= 0):
             sums = score.sum(axis=1, keepdims=True)
             out["log_loss"] = skm.log_loss(y_true, score / np.where(sums > 0, sums, 1),

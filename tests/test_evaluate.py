@@ -250,27 +250,33 @@ def test_scores_that_are_not_probabilities(repo: Path) -> None:
 
 def test_undefined_roc_auc_is_a_warning_and_an_event(repo: Path) -> None:
     """roc_auc (and the curves) vanished without a word when y_true held one class, or a
-    multiclass y_true lacked a class: a GitlogWarning and a warning event say so."""
+    multiclass y_true lacked a class, and a multilabel one averaged fewer columns than
+    given: a GitlogWarning and a warning event say so."""
     with gitlog.start("ev", repo=repo) as run:
         with pytest.warns(gitlog.GitlogWarning) as caught:
             one = run.log_eval([1, 1, 1, 1], y_score=[0.9, 0.2, 0.8, 0.7], step=3)
             three = run.log_eval([0, 1, 1, 0], y_score=[[.8, .1, .1], [.1, .6, .3],
                                                         [.2, .7, .1], [.6, .2, .2]],
                                  prefix="three")
+            tags = run.log_eval([[1, 0], [0, 0], [1, 0]], y_score=[[.9, .1], [.2, .4],
+                                                                   [.8, .7]], prefix="tags")
     texts = ["log_eval eval: roc_auc is undefined: y_true holds one class (1), so it is not "
              "logged, nor are the ROC and precision-recall curves",
              "log_eval three: roc_auc (one-vs-rest) is undefined: class(es) 2 has no sample "
-             "in y_true, so it is not logged"]
+             "in y_true, so it is not logged",
+             "log_eval tags: roc_auc leaves out label column(s) 1, all 0 or all 1 in y_true"]
     assert [str(w.message) for w in caught] == [f"gitlog: {t}" for t in texts]
     assert caught[0].filename == __file__  # points at the script's line
     assert "roc_auc" not in one and one["accuracy"] == 0.75
     assert "roc_auc" not in three and three["accuracy"] == 1.0
+    assert tags["roc_auc"] == 1.0  # column 0 alone: .9 .8 above .2
     events = gitlog.logs(run.commit, level="warning", repo=repo).events
-    assert [(e.message, e.step) for e in events] == [(texts[0], 3), (texts[1], 3)]
+    assert [(e.message, e.step) for e in events] == [(t, 3) for t in texts]
     files = git(repo, "ls-tree", "-r", "--name-only", run.commit, ".gitlog/plots").split()
     assert files == [".gitlog/plots/confusion/eval.json", ".gitlog/plots/confusion/three.json",
+                     ".gitlog/plots/precision_recall/tags.json",
                      ".gitlog/plots/precision_recall/three.json",
-                     ".gitlog/plots/roc/three.json"]
+                     ".gitlog/plots/roc/tags.json", ".gitlog/plots/roc/three.json"]
 
 
 def test_missing_labels_and_infinite_scores_are_one_clear_error(repo: Path) -> None:
