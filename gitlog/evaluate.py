@@ -215,7 +215,7 @@ def _score_metrics(np: Any, skm: Any, label_binarize: Any, kind: str, binary: bo
             out["roc_auc"] = skm.roc_auc_score(truth, positive)
         else:
             notes.append(f"roc_auc is undefined: y_true holds one class "
-                         f"({_label(y_true[0])}), so it is not logged, nor are the ROC "
+                         f"({_label(np.unique(y_true)[0])}), so it is not logged, nor are the ROC "
                          "and precision-recall curves")
         proba = np.clip(positive, 1e-15, 1 - 1e-15)
         if _probabilities(np, positive):
