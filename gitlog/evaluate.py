@@ -307,8 +307,9 @@ def log_eval(run: Any, y_true: Any, y_pred: Any = None, y_score: Any = None, *,
     """Compute, log as ``<prefix>/<name>`` metrics and plot files; return the metrics."""
     check_metric(prefix)
     metrics, plots, notes = evaluate(y_true, y_pred, y_score, labels=labels)
-    for name, value in metrics.items():
-        run.log_metric(f"{prefix}/{name}", value, step)
+    # all or none: a name that clashes with one logged before ('eval/f1/x') stops it
+    # before the first is logged
+    run.log_metrics({f"{prefix}/{name}": value for name, value in metrics.items()}, step)
     for kind, data in plots.items():
         run.journal.append_json("plots", {"name": f"{kind}/{prefix}", "data": data})
     for text in notes:  # the script sees it now, 'gitlog logs' later

@@ -111,16 +111,26 @@ class Run:
         self._append((_time(), name, step, value))
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        """Record several metrics at one step."""
+        """Record several metrics at one step: all of them, or (a bad name, value or
+        step) none."""
         try:
-            items = metrics.items()
+            items = list(metrics.items())
         except AttributeError:  # a list of pairs, a number: say what to pass
             raise GitlogError(f"metrics must be a mapping of names to numbers, got "
                               f"{type(metrics).__name__}",
                               hint="pass a dict such as {'loss': 0.1}, or call "
                                    "log_metric(name, value)") from None
-        for name, value in items:
-            self.log_metric(name, value, step)
+        if step is not None and (type(step) is not int or step < 0):
+            step = self._coerce_step(step)
+        points = []
+        for name, value in items:  # each checked before any is logged
+            if name not in self._names:
+                self._register(name)
+            if type(value) is not float and type(value) is not int:
+                value = self._coerce(name, value)
+            points.append((name, value))
+        for name, value in points:
+            self._append((_time(), name, step, value))
 
     def log_system(self, name: str, value: float) -> None:
         """A point of the resource sampler's ``name`` series (sysmetrics.py): stepped

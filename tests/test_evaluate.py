@@ -328,3 +328,24 @@ def test_one_score_column_and_labels_that_lack_a_class(repo: Path) -> None:
             assert str(info.value) == message and info.value.hint
     assert (got["accuracy"], got["f1"], got["roc_auc"]) == (1.0, 1.0, 1.0)
     assert list(summary(repo, run.commit)) == ["eval", "step"]
+
+
+def test_a_clashing_prefix_logs_nothing_and_log_metrics_is_all_or_none(repo: Path) -> None:
+    """log_eval logged its metrics one by one, so a name that clashed with one logged
+    before ('eval/f1' under 'eval/f1/x') stopped it half-way, with accuracy, precision
+    and recall already in the run; log_metrics({'a': 1, 'b': 'x'}) logged a. Every name
+    and value is checked first now."""
+    with gitlog.start("ev", repo=repo) as run:
+        run.log_metric("eval/f1/x", 1.0)
+        with pytest.raises(GitlogError) as info:
+            run.log_eval([0, 1, 1, 0], [0, 1, 0, 0])
+        assert str(info.value) == ("invalid metric name 'eval/f1': clashes with metric "
+                                   "'eval/f1/x': one name cannot be both a value and a group")
+        with pytest.raises(GitlogError, match="^metric 'b' got a non-numeric value 'x'"):
+            run.log_metrics({"a": 1.0, "b": "x"})
+        with pytest.raises(GitlogError, match="^step must be a whole number"):
+            run.log_metrics({"a": 1.0}, step=-1)
+        run.log_eval([0, 1, 1, 0], [0, 1, 0, 0], prefix="test")
+    stored = summary(repo, run.commit)
+    assert stored["eval"] == {"f1": {"x": 1.0}} and "a" not in stored
+    assert stored["test"]["accuracy"] == 0.75
