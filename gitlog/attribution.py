@@ -9,6 +9,7 @@ brought in that changed the code.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,16 +55,35 @@ class BlameResult:
 
 
 def blame(metric: str | Sequence[str], revs: Sequence[str] | str | None = (), *,
-          all: bool = False, n: int = 10, patch: bool = False,
+          all: bool = False, n: int | None = 10, patch: bool = False,
           repo: str | Path | Repo = ".") -> list[BlameRow]:
-    """The ``n`` code changes with the largest effect on ``metric``, largest first. Notes
-    and malformed-metrics warnings are issued as ``GitlogWarning``."""
+    """The ``n`` code changes with the largest effect on ``metric``, largest |delta|
+    first, as ``BlameRow``s (see ``gitlog blame``).
+
+    metric: one metric name (or a list of one).
+    revs: a commit, branch, range or experiment name, or a list of them; default HEAD's
+        line, else every experiment.
+    all: every experiment branch and the main branch (``--all``).
+    n: how many changes (default 10); None: every one.
+    patch: add each change's diff as ``diff`` (``-p``).
+    repo: the repository, or any folder inside it (a str or a Path).
+
+    A row's ``commit`` is the run after the change (the CLI's ``run`` column),
+    ``previous`` the run before it, ``code_commit`` the commit holding the change (the
+    CLI's ``commit``). Notes and malformed-metrics warnings are issued as
+    ``GitlogWarning``; nothing is printed.
+
+        gitlog.blame("loss", all=True, n=5)
+    """
     import warnings
 
+    from .apiargs import count_arg, metric_arg, revs_arg
     from .recorder import GitlogWarning
 
-    result = query_blame(metric, [revs] if isinstance(revs, str) else list(revs or ()),
-                         all=all, n=n, patch=patch, repo=repo)
+    metric = metric_arg(metric, "blame")
+    count = count_arg(n, "blame", "largest")
+    result = query_blame(metric, revs_arg(revs, "blame"), all=all,
+                         n=sys.maxsize if count is None else count, patch=patch, repo=repo)
     for text in result.notes + result.warnings:
         warnings.warn(text, GitlogWarning, stacklevel=2)
     return result.rows

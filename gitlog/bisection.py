@@ -71,9 +71,32 @@ def code_version(repo: Repo, config: Config, rev: str) -> str:
 def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence[str], *,
            experiment: str = "bisect", repo: str | Path | Repo = ".",
            output: Callable[[str], None] | None = None) -> BisectResult:
-    """Bisect between ``good`` and ``bad`` code versions on ``metric`` vs ``threshold``."""
-    folder = repo.root if isinstance(repo, Repo) else Path(repo).resolve()
-    repo = repo if isinstance(repo, Repo) else Repo(repo)
+    """Find the first code version between ``good`` and ``bad`` whose ``metric`` is on the
+    worse side of ``threshold`` (``gitlog bisect``), in a temporary worktree: the
+    checkout, index and HEAD are left alone.
+
+    metric: one metric name (or a list of one).
+    threshold: the value that splits good from bad (a finite number).
+    good, bad: code versions (a commit, tag or branch; a run commit or run id stands for
+        the code it ran).
+    command: what runs at a version no logged run covers: a command line ("python
+        train.py") or a list of arguments; it runs as a new run of ``experiment``.
+    experiment: the experiment those runs go to (default "bisect").
+    repo: the repository, or a folder inside it (the command runs in its copy there).
+    output: called with each progress line (the CLI prints them); default: none.
+
+    Returns a ``BisectResult``: ``first_bad`` (a commit, or None), its ``subject``,
+    ``author`` and ``value``, the ``steps`` tested and ``candidates`` when skips leave
+    several.
+    """
+    from .apiargs import text_arg
+
+    for arg_name, arg, example in (("good", good, "v1.0"), ("bad", bad, "main"),
+                                   ("experiment", experiment, "bisect")):
+        text_arg(arg, "bisect", arg_name, example, required=True)
+    checked = repo if isinstance(repo, Repo) else Repo(repo)  # (checks repo= first)
+    folder = repo.root if isinstance(repo, Repo) else Path(repo).expanduser().resolve()
+    repo = checked
     config = load(repo.root)
     # COMMAND runs in the worktree's copy of the folder bisect was started in (or named)
     subdir = folder.relative_to(repo.root).as_posix() if folder.is_relative_to(repo.root) \

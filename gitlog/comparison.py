@@ -106,9 +106,18 @@ def _ends(rev: str) -> list[str]:
 
 def compare(*runs: str | Sequence[str], revs: str | Sequence[str] = (), changed: bool = False,
             repo: str | Path | Repo = ".") -> Comparison:
-    """Compare two or more runs (commits, experiment names or run ids), named one by one
-    or in a list (or as ``revs=``, its name before); ``A..B`` names A and B, as for
-    ``git diff``; ``changed``: only the keys that differ (``--changed``).
+    """Compare two or more runs (``gitlog compare``): a ``Comparison`` of ``runs``,
+    ``rows`` (params, metrics, data and model keys side by side) and ``code`` (the diff
+    stat from the first run to each other one).
+
+    runs: the runs (commits, experiment names or run ids), one by one or in a list;
+        ``A..B`` names A and B, as for ``git diff``.
+    revs: the same, by its former name.
+    changed: only the keys that differ (``--changed``).
+    repo: the repository, or any folder inside it (a str or a Path).
+
+    A metric row's ``deltas``, ``pcts`` and ``verdicts`` compare each later run with the
+    first. Malformed run files are reported in ``warnings``; nothing is printed.
 
         c = gitlog.compare("baseline", "high-lr")        # or compare(["baseline", "high-lr"])
         [r for r in c.section("params") if r.changed]
@@ -116,7 +125,9 @@ def compare(*runs: str | Sequence[str], revs: str | Sequence[str] = (), changed:
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = load(repo.root)
     # one name is one run, not its characters; a list names several
-    revs = [rev for item in (*runs, revs) for rev in ([item] if isinstance(item, str) else item)]
+    from .apiargs import revs_arg
+
+    revs = [rev for item in (*runs, revs) for rev in revs_arg(item, "compare")]
     revs = [end for rev in revs for end in _ends(rev)]
     if len(revs) < 2:
         raise GitlogError("compare needs at least two runs",

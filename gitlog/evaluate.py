@@ -16,11 +16,13 @@ For multiclass and multilabel problems the curves are micro-averaged one-vs-rest
 from __future__ import annotations
 
 import math
+import warnings
 from collections import Counter
 from typing import Any
 
 from .errors import GitlogError
 from .names import check_metric
+from .recorder import GitlogWarning
 
 MAX_CURVE_POINTS = 1000
 MAX_CONFUSION_ROWS = 10_000
@@ -37,8 +39,9 @@ def _sklearn() -> Any:
 
 
 def evaluate(y_true: Any, y_pred: Any = None, y_score: Any = None, *,
-             labels: Any = None) -> tuple[dict[str, float], dict[str, Any]]:
-    """(metrics, plots) for one evaluation; see ``Run.log_eval``."""
+             labels: Any = None) -> tuple[dict[str, float], dict[str, Any], list[str]]:
+    """(metrics, plots, notes) for one evaluation; see ``Run.log_eval``. The notes say
+    what could not be computed (ROC-AUC of a class without samples) and why."""
     np, skm = _sklearn()
     from sklearn.preprocessing import label_binarize
     from sklearn.utils.multiclass import type_of_target
@@ -55,6 +58,11 @@ def evaluate(y_true: Any, y_pred: Any = None, y_score: Any = None, *,
         raise GitlogError(f"log_eval handles binary, multiclass and multilabel targets, "
                           f"got {kind!r}", hint="pass class labels, not continuous values")
     score = None if y_score is None else _column(np, "y_score", y_score, dtype=float)
+    if score is not None and score.ndim == 2 and score.shape[1] == 1:
+        score = score[:, 0]  # one column (a Keras sigmoid's (n, 1)): the positive class's
+    if score is not None and score.ndim > 2:
+        raise GitlogError(f"y_score has {score.ndim} dimensions, shape {score.shape}",
+                          hint="pass one score per sample, or one row of a score per class")
     pred = None if y_pred is None else _column(np, "y_pred", y_pred)
     if pred is not None and type_of_target(pred).startswith("continuous"):
         raise GitlogError("y_pred holds continuous values, not class labels",
@@ -62,7 +70,7 @@ def evaluate(y_true: Any, y_pred: Any = None, y_score: Any = None, *,
     if kind == "multilabel-indicator":
         classes = np.arange(y_true.shape[1]) if labels is None else np.asarray(labels)
     else:
-        classes = np.asarray(labels) if labels is not None else \
+        classes = _given(np, labels, y_true, pred) if labels is not None else \
             _classes(np, y_true, pred, score)
         if kind == "binary" and len(classes) > 2:  # y_pred holds a class y_true lacks
             kind = "multiclass"
@@ -87,16 +95,18 @@ def evaluate(y_true: Any, y_pred: Any = None, y_score: Any = None, *,
                                                          pos_label=positive, zero_division=0)
         out.update({"precision": p, "recall": r, "f1": f})
     plots: dict[str, Any] = {}
+    notes: list[str] = []
     if score is not None:
         _score_metrics(np, skm, label_binarize, kind, binary, classes, y_true, score, out,
-                       plots)
+                       plots, notes)
     if kind != "multilabel-indicator":
         plots["confusion"] = _confusion_rows(y_true, pred)
-    return {k: float(v) for k, v in out.items()}, plots
+    return {k: float(v) for k, v in out.items()}, plots, notes
 
 
 def _column(np: Any, name: str, values: Any, dtype: Any = None) -> Any:
-    """``values`` as an array; NaN (a missing label, a diverged score) is an error."""
+    """``values`` as an array; NaN (a missing label, a diverged score), an infinite value
+    and a missing label (None, pandas' NA) are errors."""
     try:
         array = np.asarray(values, dtype=dtype)
     except (TypeError, ValueError) as exc:
@@ -105,13 +115,49 @@ def _column(np: Any, name: str, values: Any, dtype: Any = None) -> Any:
     if array.ndim == 0:
         raise GitlogError(f"{name} is one value, not one per sample",
                           hint=f"pass {name} as a list, numpy array or pandas Series")
-    if array.dtype.kind in "fc" and len(array):
-        bad = np.flatnonzero(np.isnan(array).reshape(len(array), -1).any(axis=1))
-        if len(bad):
-            raise GitlogError(f"{name} holds NaN in {len(bad)} of {len(array)} rows "
-                              f"(the first is row {int(bad[0])})",
-                              hint="drop or fill those samples before evaluating")
+    if not len(array):
+        return array
+    if array.dtype.kind in "fc":
+        rows = array.reshape(len(array), -1)
+        for what, flags in (("NaN", np.isnan(rows)), ("an infinite value", np.isinf(rows))):
+            _refuse_rows(np, name, what, flags.any(axis=1))
+    elif array.dtype.kind == "O":  # None, float('nan') or pandas' NA among labels
+        missing = np.fromiter((_missing(v) for v in array.reshape(-1)), bool, array.size)
+        _refuse_rows(np, name, "a missing value (None or NaN)",
+                     missing.reshape(len(array), -1).any(axis=1))
     return array
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN; pandas' NA cannot say
+    except TypeError:
+        return True
+
+
+def _refuse_rows(np: Any, name: str, what: str, rows: Any) -> None:
+    bad = np.flatnonzero(rows)
+    if len(bad):
+        raise GitlogError(f"{name} holds {what} in {len(bad)} of {len(rows)} rows "
+                          f"(the first is row {int(bad[0])})",
+                          hint="drop or fill those samples before evaluating")
+
+
+def _given(np: Any, labels: Any, y_true: Any, pred: Any) -> Any:
+    """``labels=`` as an array; a class of y_true or y_pred it lacks is an error (the
+    metrics would drop its samples, or scikit-learn stop with its own error)."""
+    classes = np.asarray(labels)
+    known = set(classes.tolist())
+    seen = np.unique(y_true).tolist() + ([] if pred is None else np.unique(pred).tolist())
+    missing = [str(v) for v in dict.fromkeys(seen) if v not in known]
+    if missing:
+        raise GitlogError(f"labels= lacks {len(missing)} class(es) of y_true or y_pred: "
+                          f"{', '.join(missing[:10])}",
+                          hint="list every class in labels= (in the order of the score "
+                               "columns; for 1-D scores, [negative, positive])")
+    return classes
 
 
 def _classes(np: Any, y_true: Any, pred: Any, score: Any) -> Any:
@@ -142,9 +188,17 @@ def _classes(np: Any, y_true: Any, pred: Any, score: Any) -> Any:
 def _predictions(np: Any, kind: str, classes: Any, score: Any) -> Any:
     if kind == "multilabel-indicator":
         return (score >= 0.5).astype(int)
-    if score.ndim == 1:
-        return np.where(score >= 0.5, classes[-1], classes[0])
+    if score.ndim == 1:  # probabilities: cut at 0.5; other scores (decision_function's,
+        # logits) at 0, as predict() cuts them
+        cut = 0.5 if _probabilities(np, score) else 0.0
+        return np.where(score >= cut, classes[-1], classes[0])
     return classes[np.argmax(score, axis=1)]
+
+
+def _probabilities(np: Any, score: Any) -> bool:
+    """Whether 1-D scores are probabilities: all in [0, 1], give or take float error
+    (a float32 sigmoid's 1.0000001), not margins or logits."""
+    return bool(np.all((score >= -1e-6) & (score <= 1 + 1e-6)))
 
 
 def _positive_scores(np: Any, score: Any) -> Any:
@@ -153,14 +207,18 @@ def _positive_scores(np: Any, score: Any) -> Any:
 
 def _score_metrics(np: Any, skm: Any, label_binarize: Any, kind: str, binary: bool,
                    classes: Any, y_true: Any, score: Any, out: dict[str, float],
-                   plots: dict[str, Any]) -> None:
+                   plots: dict[str, Any], notes: list[str]) -> None:
     if binary:
         positive = _positive_scores(np, score)
         truth = (y_true == classes[-1]).astype(int)
         if len(np.unique(truth)) == 2:
             out["roc_auc"] = skm.roc_auc_score(truth, positive)
+        else:
+            notes.append(f"roc_auc is undefined: y_true holds one class "
+                         f"({_label(np.unique(y_true)[0])}), so it is not logged, nor are the ROC "
+                         "and precision-recall curves")
         proba = np.clip(positive, 1e-15, 1 - 1e-15)
-        if np.all((positive >= 0) & (positive <= 1)):
+        if _probabilities(np, positive):
             out["log_loss"] = skm.log_loss(truth, proba, labels=[0, 1])
         flat_truth, flat_score = truth, positive
     else:
@@ -173,13 +231,22 @@ def _score_metrics(np: Any, skm: Any, label_binarize: Any, kind: str, binary: bo
             raise GitlogError(f"y_score has {score.shape[1]} columns for {truth.shape[1]} "
                               "classes", hint="pass labels= in the order of the score columns")
         present = [i for i in range(truth.shape[1]) if 0 < truth[:, i].sum() < len(truth)]
-        if present:
-            if kind == "multilabel-indicator":
-                out["roc_auc"] = skm.roc_auc_score(truth[:, present], score[:, present],
-                                                   average="macro")
-            elif len(present) == truth.shape[1]:
-                out["roc_auc"] = skm.roc_auc_score(y_true, score, multi_class="ovr",
-                                                   average="macro", labels=list(classes))
+        if present and (kind == "multilabel-indicator" or len(present) == truth.shape[1]):
+            # one-vs-rest macro: each class's AUC from its column, averaged. As
+            # roc_auc_score(multi_class="ovr") computes it, but from any scores, not only
+            # probabilities (decision_function's, logits)
+            out["roc_auc"] = skm.roc_auc_score(truth[:, present], score[:, present],
+                                               average="macro")
+        if kind == "multilabel-indicator" and len(present) < truth.shape[1]:
+            left = [str(i) for i in range(truth.shape[1]) if i not in present]
+            notes.append(f"roc_auc leaves out label column(s) {', '.join(left)}, all 0 or "
+                         "all 1 in y_true" if present else "roc_auc is undefined: every "
+                         "label column of y_true is all 0 or all 1, so it is not logged")
+        elif len(present) < truth.shape[1]:  # (a class with every sample leaves others none)
+            absent = [_label(classes[i]) for i in range(truth.shape[1]) if not truth[:, i].any()]
+            notes.append(f"roc_auc (one-vs-rest) is undefined: class(es) {', '.join(absent)} "
+                         f"{'have' if len(absent) > 1 else 'has'} no sample in y_true, so "
+                         "it is not logged")
         if kind != "multilabel-indicator" and np.all(score >= 0):
             sums = score.sum(axis=1, keepdims=True)
             out["log_loss"] = skm.log_loss(y_true, score / np.where(sums > 0, sums, 1),
@@ -239,11 +306,15 @@ def log_eval(run: Any, y_true: Any, y_pred: Any = None, y_score: Any = None, *,
              step: int | None = None) -> dict[str, float]:
     """Compute, log as ``<prefix>/<name>`` metrics and plot files; return the metrics."""
     check_metric(prefix)
-    metrics, plots = evaluate(y_true, y_pred, y_score, labels=labels)
-    for name, value in metrics.items():
-        run.log_metric(f"{prefix}/{name}", value, step)
+    metrics, plots, notes = evaluate(y_true, y_pred, y_score, labels=labels)
+    # all or none: a name that clashes with one logged before ('eval/f1/x') stops it
+    # before the first is logged
+    run.log_metrics({f"{prefix}/{name}": value for name, value in metrics.items()}, step)
     for kind, data in plots.items():
         run.journal.append_json("plots", {"name": f"{kind}/{prefix}", "data": data})
+    for text in notes:  # the script sees it now, 'gitlog logs' later
+        warnings.warn(f"gitlog: log_eval {prefix}: {text}", GitlogWarning, stacklevel=3)
+        run.warning(f"log_eval {prefix}: {text}", step=step)
     per_row = samples_per_row(len(y_true))
     if "confusion" in plots and per_row > 1:
         run.info(f"confusion plot {prefix}: one row per {per_row} samples",

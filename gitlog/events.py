@@ -55,10 +55,21 @@ def _shown(value: Any) -> str:
 
 def logs(rev: str | None = None, *, level: str | int | None = None, grep: str | None = None,
          repo: str | Path | Repo = ".") -> RunEvents:
-    """Events of the run at ``rev`` (default: HEAD's run, else the newest), at ``level`` or
-    above (a name, or a number as Python's ``logging.WARNING``), whose message or fields
-    contain ``grep`` (case-insensitive): the fields as the table shows them
-    (``fields_text``: ``lr=0.1``) or as JSON (``"lr": 0.1``)."""
+    """A run's events (``gitlog logs``): ``RunEvents(commit, events, skipped)``.
+
+    rev: the run: a commit, an experiment name or a run id; default HEAD's run, else the
+        newest.
+    level: keep that level and above: a name ("warning") or a number as Python's
+        ``logging.WARNING``.
+    grep: keep events whose message or fields contain it (case-insensitive): the fields
+        as the table shows them (``fields_text``: ``lr=0.1``) or as JSON (``"lr": 0.1``).
+    repo: the repository, or any folder inside it (a str or a Path).
+
+    Each ``Event`` has ``ts`` (ISO 8601 text; the CLI's ``time``), ``level``, ``step``,
+    ``message`` and ``fields`` (a dict); ``skipped`` counts lines that are not valid JSON.
+
+        gitlog.logs("baseline", level="warning").events
+    """
     found = stream(rev, level=level, grep=grep, repo=repo)
     events = list(found)
     return RunEvents(found.commit, events, found.skipped)
@@ -104,6 +115,10 @@ class EventStream:
 def stream(rev: str | None = None, *, level: str | int | None = None, grep: str | None = None,
            repo: str | Path | Repo = ".") -> EventStream:
     """``logs``, its events read as they are iterated (see ``EventStream``)."""
+    from .apiargs import rev_arg, text_arg
+
+    rev = rev_arg(rev, "logs")
+    grep = text_arg(grep, "logs", "grep", "nan")
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = load(repo.root)
     floor = 0

@@ -127,8 +127,15 @@ class Repo:
     """A working-tree repository, located from any folder inside it."""
 
     def __init__(self, path: str | Path = ".") -> None:
-        path = Path(path).resolve()
+        if not isinstance(path, (str, os.PathLike)):
+            raise GitlogError(f"repo is a folder (a str or a Path), got "
+                              f"{type(path).__name__} {path!r}",
+                              hint="repo='path/to/project' (default: the current folder)")
+        path = Path(path).expanduser().resolve()  # "~/proj", as a shell would read it
         if not path.is_dir():
+            if path.exists():  # a file: say so, not "no such folder"
+                raise GitlogError(f"not a folder: {path}",
+                                  hint="pass the repository's folder, or a folder inside it")
             raise GitlogError(f"no such folder: {path}", hint="pass an existing folder")
         proc = run_git(["rev-parse", "--show-toplevel", "--absolute-git-dir",
                         "--git-common-dir", "--git-path", "index", "--git-path", "objects",

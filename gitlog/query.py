@@ -45,7 +45,12 @@ class RunView:
 
 def list_experiments(repo: str | Path | Repo = ".", config: Config | None = None) -> \
         list[ExperimentRow]:
-    """One row per experiment branch: run count, last run, its status and key metrics."""
+    """One row per experiment branch (``gitlog ls``): run count, last run, its status and
+    key metrics.
+
+    repo: the repository, or any folder inside it (a str or a Path).
+    config: a loaded ``.gitlog.yaml`` (default: the repository's).
+    """
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = config or load(repo.root)
     keys = list(config["metrics"]["key"])
@@ -220,7 +225,15 @@ def latest_run(repo: Repo, config: Config) -> str:
 
 def show(rev: str | None = None, repo: str | Path | Repo = ".",
          config: Config | None = None) -> RunView:
-    """The run at ``rev`` (default: HEAD's run, else the newest run)."""
+    """A run's params, metrics, data and model descriptors (``gitlog show``).
+
+    rev: a commit, an experiment name or a run id; default HEAD's run, else the newest.
+    repo: the repository, or any folder inside it (a str or a Path).
+    config: a loaded ``.gitlog.yaml`` (default: the repository's).
+    """
+    from .apiargs import rev_arg
+
+    rev = rev_arg(rev, "show")
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = config or load(repo.root)
     commit = resolve_run(repo, config, rev)

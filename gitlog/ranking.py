@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -126,22 +127,36 @@ def _with_series(flat: dict[str, float], series: dict[str, list[str]]) -> dict[s
 
 
 def best(metric: str | Sequence[str], revs: Sequence[str] | str | None = (), *,
-         maximize: bool | None = None, where: str | None = None, n: int = 10,
+         maximize: bool | None = None, where: str | None = None, n: int | None = 10,
          repo: str | Path = ".") -> list[BestRow]:
-    """The ``n`` best runs by ``metric`` across every experiment, or those ``revs`` holds
-    (as ``history`` and ``blame`` take them; see ``gitlog best``).
+    """The ``n`` best runs by ``metric``, best first, as ``BestRow``s (see ``gitlog best``).
+
+    metric: one metric name (or a list of one).
+    revs: a commit, branch, range or experiment name, or a list of them, that limits the
+        search (as ``history`` and ``blame`` take them); default every experiment.
+    maximize: True: higher is better, False: lower; default ``metrics.better`` in
+        ``.gitlog.yaml`` (``--max``/``--min``).
+    where: a filter, "params.lr < 0.1 and metrics.accuracy >= 0.9" (``--where``); the
+        fields it reads are in each row's ``fields``.
+    n: how many runs (default 10); None: every one.
+    repo: the repository, or any folder inside it (a str or a Path).
 
         gitlog.best("accuracy", where="params.lr < 0.1", n=3)
         gitlog.best("loss", "baseline")
 
-    Notes and malformed-metrics warnings are issued as ``GitlogWarning``.
+    Notes and malformed-metrics warnings are issued as ``GitlogWarning``; nothing is printed.
     """
     import warnings
 
+    from .apiargs import count_arg, metric_arg, revs_arg, text_arg
     from .recorder import GitlogWarning
 
-    result = query_best(metric, maximize=maximize, where=where, n=n,
-                        revs=[revs] if isinstance(revs, str) else list(revs or ()), repo=repo)
+    metric = metric_arg(metric, "best")
+    revs = revs_arg(revs, "best")
+    count = count_arg(n, "best", "best")
+    where = text_arg(where, "best", "where", "params.lr < 0.1")
+    result = query_best(metric, maximize=maximize, where=where,
+                        n=sys.maxsize if count is None else count, revs=revs, repo=repo)
     for text in result.notes + result.warnings:
         warnings.warn(text, GitlogWarning, stacklevel=2)
     return result.rows

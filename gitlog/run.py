@@ -116,16 +116,26 @@ class Run:
         self._append((_time(), name, step, value))
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        """Record several metrics at one step."""
+        """Record several metrics at one step: all of them, or (a bad name, value or
+        step) none."""
         try:
-            items = metrics.items()
+            items = list(metrics.items())
         except AttributeError:  # a list of pairs, a number: say what to pass
             raise GitlogError(f"metrics must be a mapping of names to numbers, got "
                               f"{type(metrics).__name__}",
                               hint="pass a dict such as {'loss': 0.1}, or call "
                                    "log_metric(name, value)") from None
-        for name, value in items:
-            self.log_metric(name, value, step)
+        if step is not None and (type(step) is not int or step < 0):
+            step = self._coerce_step(step)
+        points = []
+        for name, value in items:  # each checked before any is logged
+            if name not in self._names:
+                self._register(name)
+            if type(value) is not float and type(value) is not int:
+                value = self._coerce(name, value)
+            points.append((name, value))
+        for name, value in points:
+            self._append((_time(), name, step, value))
 
     def log_system(self, name: str, value: float) -> None:
         """A point of the resource sampler's ``name`` series (sysmetrics.py): stepped
@@ -306,10 +316,22 @@ class Run:
                  step: int | None = None) -> dict[str, float]:
         """Evaluate predictions on a held-out set with scikit-learn; log metrics and plots.
 
+        y_true: the true labels (a list, numpy array or pandas Series, read by position);
+            for a multilabel problem, a 0/1 indicator matrix.
+        y_pred: the predicted labels (``predict(X)``); default: derived from ``y_score``.
+        y_score: probabilities (``predict_proba(X)``) or scores (``decision_function(X)``,
+            logits): one per sample, or one column per class.
+        labels: every class, in the order of the score columns (1-D scores:
+            [negative, positive]); default: those of y_true and y_pred.
+        prefix: the metrics' group (``eval/accuracy``) and the plot files' name.
+        step: the step the metrics are logged at (default: each one's next step).
+
         Records accuracy, precision/recall/F1 (macro, micro, weighted; for a binary problem
         also the positive class's own), ROC-AUC and log-loss when ``y_score`` is given,
         as ``<prefix>/<name>`` metrics, and ROC / precision-recall curves and the
-        confusion matrix as plot files DVC renders. Returns the metrics.
+        confusion matrix as plot files DVC renders. Returns the metrics. Bad input (NaN,
+        different lengths, a missing label) raises ``GitlogError`` before anything is
+        logged; an undefined ROC-AUC (one class in y_true) is a ``GitlogWarning``.
         """
         self._check_open()
         from .evaluate import log_eval

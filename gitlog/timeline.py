@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from .config import Config, load
 from .git import Repo
@@ -63,6 +64,20 @@ class HistoryRow:
         """The value of ``metric`` (default: the first metric asked for)."""
         name = metric if metric is not None else next(iter(self.metrics))
         return self.metrics[name].value if name in self.metrics else None
+
+    def record(self) -> dict[str, Any]:
+        """The row flat, as ``gitlog history --format json`` writes it (the commit in
+        full; ``run``, ``status``, ``author`` and ``previous`` after it): the columns of
+        ``pandas.DataFrame([r.record() for r in rows])``. A diverged value stays a float
+        (``nan``; JSON writes ``"nan"``)."""
+        out: dict[str, Any] = {"commit": self.commit, "date": self.date,
+                               "experiment": self.experiment, "subject": self.subject}
+        for name, m in self.metrics.items():
+            out.update({name: m.value, f"{name}_delta": m.delta, f"{name}_pct": m.pct,
+                        f"{name}_verdict": m.verdict})
+        out.update(code_changes=self.code_changes, run=self.run, status=self.status,
+                   author=self.author, previous=self.previous)
+        return out
 
 
 class HistoryTable:
@@ -177,25 +192,50 @@ def history(metric: str | Sequence[str] | None = None,
             n: int | None = None,
             first_parent: bool = False,
             regressions: bool | str | float | None = None) -> list[HistoryRow]:
-    """How ``metric`` moved across runs, oldest first (see ``gitlog history``).
+    """How ``metric`` moved across runs: one ``HistoryRow`` a run, oldest first (see
+    ``gitlog history``).
 
-    ``metric``: a name or several (default: those of ``metrics.key`` the runs have); ``revs``:
-    commits, ranges or experiment names (default HEAD's line, else every experiment);
-    ``regressions``: True, or a threshold (0.05 or '5%'), keeps only runs that made a
-    metric worse. Notes and malformed-metrics warnings are issued as ``GitlogWarning``.
+    metric: a name, a list of names or names joined by commas ("loss,accuracy"); default
+        those of ``metrics.key`` in ``.gitlog.yaml`` that the runs have.
+    revs: a commit, branch, range ("main..exp/x") or experiment name, or a list of them;
+        default HEAD's line, else every experiment.
+    all: every experiment branch and the main branch (``--all``).
+    repo: the repository, or any folder inside it (a str or a Path).
+    step: "last", "min", "max" or a step number: that point of each run's series instead
+        of the summary value (``--step``).
+    since, until: only runs committed in that window: text git reads ("2 weeks ago",
+        "2024-05-01"), a ``datetime`` (that moment) or a ``date`` (that whole day).
+    n: only the newest n rows; None: every row.
+    first_parent: follow first parents only (``--first-parent``).
+    regressions: True, or a threshold (0.05, or "5%" relative), keeps only the runs that
+        made a metric worse (``--regressions``).
+
+    Each row has ``commit``, ``date`` (ISO 8601 text), ``experiment``, ``subject``, ``run``,
+    ``status``, ``author``, ``previous`` (the run it is compared with), ``code_changes``
+    and ``metrics``: name -> ``MetricChange(value, delta, pct, verdict)``;
+    ``row.record()`` is the row as ``gitlog history --format json`` writes it (a dict, for
+    ``pandas.DataFrame``). Notes and malformed-metrics warnings are issued as
+    ``GitlogWarning``; nothing is printed.
 
         rows = gitlog.history("loss", all=True)
         rows[-1].metrics["loss"].delta
+        pandas.DataFrame([r.record() for r in rows])
     """
+    from .apiargs import count_arg, metric_arg, revs_arg
     from .recorder import GitlogWarning
 
+    metric = metric_arg(metric, "history")
+    revs = revs_arg(revs, "history")
+    n = count_arg(n, "history", "newest")
     r = Repo(repo)
     config = load(r.root)
     result = query_history(
-        metric, [revs] if isinstance(revs, str) else list(revs or ()), all=all, repo=r,
+        metric, revs, all=all, repo=r,
         config=config, step=None if step is None else str(step), since=since, until=until,
         n=n, first_parent=first_parent,
-        regressions=None if regressions in (None, False, True) else regressions,
+        # (by identity: 1 == True, and regressions=1 is a threshold of 1, not "any")
+        regressions=None if regressions is None or isinstance(regressions, bool)
+        else regressions,
         regressions_only=regressions is not None and regressions is not False)
     for text in result.notes + result.warnings:
         warnings.warn(text, GitlogWarning, stacklevel=2)

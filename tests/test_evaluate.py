@@ -164,6 +164,7 @@ def test_predicted_class_that_y_true_lacks_counts_as_a_class(repo: Path) -> None
     assert summary(repo, run.commit)["four"]["precision_micro"] == pytest.approx(2 / 3)
 
 
+@pytest.mark.filterwarnings("ignore::gitlog.recorder.GitlogWarning")  # roc_auc undefined
 def test_scores_on_a_batch_holding_one_class(repo: Path) -> None:
     # Only positives in y_true: a low score still predicts the negative class 0.
     with gitlog.start("ev", repo=repo) as run:
@@ -220,3 +221,131 @@ def test_confusion_plot_of_many_samples_keeps_the_cells_proportions(repo: Path) 
             if e.message.startswith("confusion")]
     assert [(n.message, n.fields) for n in note] == [
         ("confusion plot eval: one row per 3 samples", {"samples": 25000, "rows": 8333})]
+
+
+def test_scores_that_are_not_probabilities(repo: Path) -> None:
+    """decision_function's scores or logits: 1-D ones were cut at 0.5 (LinearSVC's
+    margin 0.3 taken for the negative class), and multiclass ones crashed with
+    scikit-learn's ValueError ('Target scores need to be probabilities'). A 1-D score out
+    of [0, 1] is cut at 0, as predict() cuts it, and ROC-AUC is each class's own, averaged."""
+    # y 0 1 1 0, margins -2 0.3 -0.1 -1: predicted 0 1 0 0 (at 0.5: 0 0 0 0).
+    # Positives 0.3 -0.1 vs negatives -2 -1: 4 of 4 pairs ordered.
+    # Multiclass, by column: class 0 scores 1 .5 (y=0) vs 2 -1: 2 of 4; class 1: 1 vs 0 .5
+    # -2: 3 of 3; class 2: 2 vs -1 -3 0: 3 of 3. Argmax: 0 0 2 0 -> 3 of 4 right.
+    with gitlog.start("ev", repo=repo) as run:
+        binary = run.log_eval([0, 1, 1, 0], y_score=[-2.0, 0.3, -0.1, -1.0], prefix="svm")
+        multi = run.log_eval([0, 1, 2, 0], y_score=[[1, 0, -1], [2, 1, -3], [-1, 0.5, 2],
+                                                     [0.5, -2, 0]], prefix="logits")
+        # probabilities a float32 sigmoid rounded past 1 are still cut at 0.5 (at 0: all 1)
+        f32 = run.log_eval([0, 1, 1, 0], y_score=[0.1, 1.0000001, 0.4, 0.2], prefix="f32")
+    assert (binary["accuracy"], binary["recall"], binary["roc_auc"]) == (0.75, 0.5, 1.0)
+    assert "log_loss" not in binary and "log_loss" not in multi  # no probabilities
+    assert multi["accuracy"] == 0.75
+    assert f32["accuracy"] == 0.75 and "log_loss" in f32
+    assert multi["roc_auc"] == pytest.approx((2 / 4 + 1 + 1) / 3)
+    stored = summary(repo, run.commit)
+    assert stored["logits"]["roc_auc"] == pytest.approx(5 / 6)
+    assert stored["svm"]["accuracy"] == 0.75
+
+
+def test_undefined_roc_auc_is_a_warning_and_an_event(repo: Path) -> None:
+    """roc_auc (and the curves) vanished without a word when y_true held one class, or a
+    multiclass y_true lacked a class, and a multilabel one averaged fewer columns than
+    given: a GitlogWarning and a warning event say so."""
+    with gitlog.start("ev", repo=repo) as run:
+        with pytest.warns(gitlog.GitlogWarning) as caught:
+            one = run.log_eval([1, 1, 1, 1], y_score=[0.9, 0.2, 0.8, 0.7], step=3)
+            three = run.log_eval([0, 1, 1, 0], y_score=[[.8, .1, .1], [.1, .6, .3],
+                                                        [.2, .7, .1], [.6, .2, .2]],
+                                 prefix="three")
+            tags = run.log_eval([[1, 0], [0, 0], [1, 0]], y_score=[[.9, .1], [.2, .4],
+                                                                   [.8, .7]], prefix="tags")
+    texts = ["log_eval eval: roc_auc is undefined: y_true holds one class (1), so it is not "
+             "logged, nor are the ROC and precision-recall curves",
+             "log_eval three: roc_auc (one-vs-rest) is undefined: class(es) 2 has no sample "
+             "in y_true, so it is not logged",
+             "log_eval tags: roc_auc leaves out label column(s) 1, all 0 or all 1 in y_true"]
+    assert [str(w.message) for w in caught] == [f"gitlog: {t}" for t in texts]
+    assert caught[0].filename == __file__  # points at the script's line
+    assert "roc_auc" not in one and one["accuracy"] == 0.75
+    assert "roc_auc" not in three and three["accuracy"] == 1.0
+    assert tags["roc_auc"] == 1.0  # column 0 alone: .9 .8 above .2
+    events = gitlog.logs(run.commit, level="warning", repo=repo).events
+    assert [(e.message, e.step) for e in events] == [(t, 3) for t in texts]
+    files = git(repo, "ls-tree", "-r", "--name-only", run.commit, ".gitlog/plots").split()
+    assert files == [".gitlog/plots/confusion/eval.json", ".gitlog/plots/confusion/three.json",
+                     ".gitlog/plots/precision_recall/tags.json",
+                     ".gitlog/plots/precision_recall/three.json",
+                     ".gitlog/plots/roc/tags.json", ".gitlog/plots/roc/three.json"]
+
+
+def test_missing_labels_and_infinite_scores_are_one_clear_error(repo: Path) -> None:
+    """None or pandas' NA among labels raised TypeError ('<' between float and str) or
+    'got unknown: pass class labels, not continuous values'; an infinite score,
+    scikit-learn's ValueError. Each is a GitlogError naming the row; nothing is logged."""
+    import numpy as np
+    import pandas as pd
+
+    with gitlog.start("ev", repo=repo) as run:
+        for call, message in (
+                (lambda: run.log_eval(pd.Series(["a", "b", None]), ["a", "b", "a"]),
+                 "y_true holds a missing value (None or NaN) in 1 of 3 rows (the first is "
+                 "row 2)"),
+                (lambda: run.log_eval([0, 1, 1], [0, None, 1]),
+                 "y_pred holds a missing value (None or NaN) in 1 of 3 rows (the first is "
+                 "row 1)"),
+                (lambda: run.log_eval(pd.Series([0, 1, pd.NA], dtype="boolean"), [0, 1, 1]),
+                 "y_true holds a missing value (None or NaN) in 1 of 3 rows (the first is "
+                 "row 2)"),
+                (lambda: run.log_eval([0, 1, 1], y_score=[-np.inf, np.inf, 1.0]),
+                 "y_score holds an infinite value in 2 of 3 rows (the first is row 0)")):
+            with pytest.raises(GitlogError) as info:
+                call()
+            assert (str(info.value), info.value.hint) == \
+                (message, "drop or fill those samples before evaluating")
+        run.log_metric("loss", 1.0)
+    assert summary(repo, run.commit) == {"loss": 1.0, "step": 0}
+
+
+def test_one_score_column_and_labels_that_lack_a_class(repo: Path) -> None:
+    """Scores of shape (n, 1) (a Keras sigmoid's output) were argmaxed over their one
+    column, so every sample was predicted the negative class (accuracy 1/3 here, not 1);
+    labels= lacking a class of y_true dropped its samples without a word (accuracy 1.0
+    over 2 of 3) or raised scikit-learn's ValueError; a 3-D y_score raised one too."""
+    import numpy as np
+
+    with gitlog.start("ev", repo=repo) as run:
+        got = run.log_eval([0, 1, 1], y_score=np.array([[0.2], [0.7], [0.6]]))
+        for call, message in (
+                (lambda: run.log_eval(["a", "b", "c"], ["a", "b", "c"], labels=["a", "b"]),
+                 "labels= lacks 1 class(es) of y_true or y_pred: c"),
+                (lambda: run.log_eval([0, 1, 1], [0, 1, 1], labels=["no", "yes"]),
+                 "labels= lacks 2 class(es) of y_true or y_pred: 0, 1"),
+                (lambda: run.log_eval([0, 1, 1], y_score=np.zeros((3, 2, 2))),
+                 "y_score has 3 dimensions, shape (3, 2, 2)")):
+            with pytest.raises(GitlogError) as info:
+                call()
+            assert str(info.value) == message and info.value.hint
+    assert (got["accuracy"], got["f1"], got["roc_auc"]) == (1.0, 1.0, 1.0)
+    assert list(summary(repo, run.commit)) == ["eval", "step"]
+
+
+def test_a_clashing_prefix_logs_nothing_and_log_metrics_is_all_or_none(repo: Path) -> None:
+    """log_eval logged its metrics one by one, so a name that clashed with one logged
+    before ('eval/f1' under 'eval/f1/x') stopped it half-way, with accuracy, precision
+    and recall already in the run; log_metrics({'a': 1, 'b': 'x'}) logged a. Every name
+    and value is checked first now."""
+    with gitlog.start("ev", repo=repo) as run:
+        run.log_metric("eval/f1/x", 1.0)
+        with pytest.raises(GitlogError) as info:
+            run.log_eval([0, 1, 1, 0], [0, 1, 0, 0])
+        assert str(info.value) == ("invalid metric name 'eval/f1': clashes with metric "
+                                   "'eval/f1/x': one name cannot be both a value and a group")
+        with pytest.raises(GitlogError, match="^metric 'b' got a non-numeric value 'x'"):
+            run.log_metrics({"a": 1.0, "b": "x"})
+        with pytest.raises(GitlogError, match="^step must be a whole number"):
+            run.log_metrics({"a": 1.0}, step=-1)
+        run.log_eval([0, 1, 1, 0], [0, 1, 0, 0], prefix="test")
+    stored = summary(repo, run.commit)
+    assert stored["eval"] == {"f1": {"x": 1.0}} and "a" not in stored
+    assert stored["test"]["accuracy"] == 0.75

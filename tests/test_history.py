@@ -735,7 +735,9 @@ def test_errors_name_the_problem_and_the_fix(twoexp: tuple[Path, dict]) -> None:
         "hint: give a number of 0 or more (0.05) or a percentage (5%); to list the "
         "regressions of exp/a, name it first: gitlog history exp/a --regressions"]
     for n in (-1, 0):
-        with pytest.raises(gitlog.GitlogError, match=f"-n must be at least 1, got {n}"):
+        with pytest.raises(gitlog.GitlogError,  # (the API names its argument n=)
+                           match=f"^history: n must be a whole number of 1 or more, got "
+                                 f"int {n}\n"):
             gitlog.history("loss", all=True, repo=repo, n=n)
     for count in ("0", "00"):  # as best says it: a usage error
         proc = run_cli("history", "-m", "loss", "--all", "-n", count, cwd=repo)
