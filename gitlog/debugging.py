@@ -24,6 +24,7 @@ from typing import Any
 from .config import LEVEL_NAMES, level_name
 from .errors import GitlogError
 from .recorder import LEVELS, GitlogWarning
+from .values import step_number
 
 MAX_LAST_VALUES = 50
 MAX_TEXT = 500
@@ -284,7 +285,7 @@ def offer_sample(run: Any, name: str, inputs: Any, outputs: Any, step: int | Non
     if not isinstance(name, str) or not name or "\n" in name:
         raise GitlogError(f"sample names are non-empty one-line strings, got {name!r}")
     if step is not None:
-        step = run._coerce_step(step)  # an int or a numpy integer (i from np.arange)
+        step = step_number(step)  # an int or a numpy integer (i from np.arange)
     taken = [str(k) for k in values if str(k) in SAMPLE_KEYS]
     if taken:
         raise GitlogError(f"log_sample field {taken[0]!r} is one gitlog sets "

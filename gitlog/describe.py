@@ -330,3 +330,31 @@ def _describe_bunch(bunch: dict[str, Any]) -> dict[str, Any]:
     if target_names is not None:
         out["classes"] = len(target_names)
     return out
+
+
+ML_PACKAGES = {"numpy": "numpy", "pandas": "pandas", "sklearn": "scikit-learn",
+               "torch": "torch", "tensorflow": "tensorflow", "jax": "jax",
+               "xgboost": "xgboost", "lightgbm": "lightgbm", "transformers": "transformers",
+               "scipy": "scipy"}
+
+
+def ml_packages() -> dict[str, str]:
+    """The versions of the ML libraries the process imported (by distribution name)."""
+    found = {}
+    for module, dist in ML_PACKAGES.items():
+        mod = sys.modules.get(module)
+        version = getattr(mod, "__version__", None) if mod else None
+        if isinstance(version, str):
+            found[dist] = version
+    return found
+
+
+def with_fields(descriptor: dict[str, Any], extra: dict[str, Any],
+                **named: Any) -> dict[str, Any]:
+    """``descriptor`` with the fields a user gave (``named`` ones only when not None),
+    as plain data."""
+    for key, value in named.items():
+        if value is not None:
+            descriptor[key] = plain(value)
+    descriptor.update({k: plain(v) for k, v in extra.items()})
+    return descriptor

@@ -83,6 +83,40 @@ def main_exit() -> tuple[int, Any] | None:
     return code_of(noted[0]), noted[0]
 
 
+class ExceptHook:
+    """A run's ``sys.excepthook`` (main thread only): an uncaught exception goes to
+    ``uncaught(exc, tb)`` (the run records it and finishes), then to the hook it replaced;
+    ``sys.exit`` is watched (``watch``) while it is installed."""
+
+    def __init__(self, uncaught: Any) -> None:
+        self.uncaught = uncaught
+        self.prev: Any = None
+        self.hook: Any = None
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        prev: Any = sys.excepthook  # (None when a script cleared it)
+        self.prev = prev
+        uncaught = self.uncaught
+
+        def hook(exc_type: Any, exc: BaseException, tb: Any) -> None:
+            uncaught(exc, tb)
+            (prev or sys.__excepthook__)(exc_type, exc, tb)
+
+        self.hook = sys.excepthook = hook
+        watch()  # and sys.exit(N), which no hook sees
+
+    def uninstall(self) -> None:
+        if self.hook is None:
+            return
+        unwatch()
+        # Only undo our own hook: the script may have installed another one since.
+        if sys.excepthook is self.hook:
+            sys.excepthook = self.prev
+        self.hook = self.prev = None
+
+
 def code_of(status: Any) -> int:
     """The exit status the shell sees for ``SystemExit(status)``."""
     if status is None:

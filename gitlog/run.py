@@ -7,9 +7,7 @@ finish. Bad calls raise ``GitlogError`` subclasses and leave the run intact.
 
 from __future__ import annotations
 
-import numbers
 import os
-import sys
 import threading
 import time
 import traceback
@@ -21,20 +19,16 @@ from typing import Any, Literal
 
 from . import exitstatus
 from .config import LEVEL_NAMES, Config, level_name
-from .errors import GitlogError, MetricValueError, NameError_, RunStateError
+from .errors import GitlogError, NameError_, RunStateError
 from .exitstatus import code_of
 from .git import Repo
 from .journal import Journal
 from .names import check_metric
 from .recorder import LEVELS, GitlogWarning, Recorder
-from .values import deep_merge, param_update, plain
+from .values import deep_merge, metric_value, param_update, step_number
 
 _ACTIVE: list[Run] = []
 _ACTIVE_LOCK = threading.Lock()
-_ML_PACKAGES = {"numpy": "numpy", "pandas": "pandas", "sklearn": "scikit-learn",
-                "torch": "torch", "tensorflow": "tensorflow", "jax": "jax",
-                "xgboost": "xgboost", "lightgbm": "lightgbm", "transformers": "transformers",
-                "scipy": "scipy"}
 
 
 def active_run() -> Run:
@@ -69,13 +63,12 @@ class Run:
         self._append_lock = threading.Lock()  # the flusher and finish() both set _append
         self._finished = False
         self._finishing = False
-        self._prev_excepthook: Any = None
-        self._excepthook: Any = None
+        self._excepthook = exitstatus.ExceptHook(self._uncaught)
         self._exit_code: int | None = None  # the process's, when the run ends with it
         self._hooks: dict[str, list[Any]] = {"closing": [], "stored": []}
         self._pid = os.getpid()  # a forked child holds a copy of the run, not the run
         self._recorder.start()
-        self._install_excepthook()
+        self._excepthook.install()
         with _ACTIVE_LOCK:
             _ACTIVE.append(self)
         from .sigflush import track
@@ -110,9 +103,9 @@ class Run:
         if name not in self._names:
             self._register(name)
         if type(value) is not float and type(value) is not int:
-            value = self._coerce(name, value)
+            value = metric_value(name, value)
         if step is not None and (type(step) is not int or step < 0):
-            step = self._coerce_step(step)
+            step = step_number(step)
         self._append((_time(), name, step, value))
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
@@ -126,13 +119,13 @@ class Run:
                               hint="pass a dict such as {'loss': 0.1}, or call "
                                    "log_metric(name, value)") from None
         if step is not None and (type(step) is not int or step < 0):
-            step = self._coerce_step(step)
+            step = step_number(step)
         points = []
         for name, value in items:  # each checked before any is logged
             if name not in self._names:
                 self._register(name)
             if type(value) is not float and type(value) is not int:
-                value = self._coerce(name, value)
+                value = metric_value(name, value)
             points.append((name, value))
         for name, value in points:
             self._append((_time(), name, step, value))
@@ -167,32 +160,6 @@ class Run:
             self._groups.update(above)
             self._names.add(name)
 
-    def _coerce(self, name: str, value: Any) -> float | int:
-        if isinstance(value, bool):
-            return int(value)
-        if isinstance(value, (str, bytes, complex)) or value is None:
-            raise MetricValueError(name, value)
-        item = getattr(value, "item", None)
-        if callable(item):
-            try:
-                value = item()
-            except (ValueError, RuntimeError, TypeError):
-                raise MetricValueError(name, value) from None
-            if type(value) is float or type(value) is int:
-                return value
-        if isinstance(value, numbers.Integral):
-            return int(value)
-        if isinstance(value, numbers.Real):
-            return float(value)
-        raise MetricValueError(name, value)
-
-    @staticmethod
-    def _coerce_step(step: Any) -> int:
-        if isinstance(step, numbers.Integral) and not isinstance(step, bool) and int(step) >= 0:
-            return int(step)
-        raise GitlogError(f"step must be a whole number >= 0, got {step!r}",
-                          hint="pass step=epoch (an int), or leave it out")
-
     # -- params, data, model ------------------------------------------------------
     def log_param(self, name: str, value: Any) -> None:
         """Set one hyperparameter; dots nest (``optimizer.lr``)."""
@@ -218,7 +185,7 @@ class Run:
         A file inside the repository is also tracked with DVC (``log_artifact``, type
         "data")."""
         self._check_open()
-        from .describe import describe_data
+        from .describe import describe_data, with_fields
 
         if name is None:
             name = Path(os.fspath(data)).name if isinstance(data, (str, os.PathLike)) else "data"
@@ -227,12 +194,8 @@ class Run:
             from .tracking import track_file
 
             descriptor = track_file(self, data, name, "data")
-        descriptor = descriptor or describe_data(data)
-        for key, value in (("source", source), ("samples", samples), ("features", features),
-                           ("processing", processing)):
-            if value is not None:
-                descriptor[key] = plain(value)
-        descriptor.update({k: plain(v) for k, v in extra.items()})
+        descriptor = with_fields(descriptor or describe_data(data), extra, source=source,
+                                 samples=samples, features=features, processing=processing)
         self.journal.append_json("data", {"name": name, "descriptor": descriptor})
         return descriptor
 
@@ -244,7 +207,7 @@ class Run:
         A path to a file inside the repository is tracked with DVC (``log_artifact``,
         type "model")."""
         self._check_open()
-        from .describe import describe_model
+        from .describe import describe_model, with_fields
 
         descriptor = None
         if isinstance(model, (str, os.PathLike)):
@@ -253,11 +216,8 @@ class Run:
             descriptor = track_file(self, model, name, "model")
         if descriptor is None:
             descriptor = describe_model(model) if model is not None else {}
-        for key, value in (("type", type), ("layers", layers), ("activations", activations),
-                           ("parameters", parameters)):
-            if value is not None:
-                descriptor[key] = plain(value)
-        descriptor.update({k: plain(v) for k, v in extra.items()})
+        descriptor = with_fields(descriptor, extra, type=type, layers=layers,
+                                 activations=activations, parameters=parameters)
         self.journal.append_json("model", {"name": name, "descriptor": descriptor})
         return descriptor
 
@@ -286,7 +246,7 @@ class Run:
             return
         step = fields.pop("step", None)
         if step is not None and (type(step) is not int or step < 0):
-            step = self._coerce_step(step)
+            step = step_number(step)
         self._append((_time(), level, str(message), fields, step))
 
     def debug(self, message: str, /, **fields: Any) -> None:
@@ -389,7 +349,7 @@ class Run:
         """Undo a run whose start failed (bad params): no journal is left behind for
         ``recover`` to commit, and it is no longer the active run."""
         self._finished = True
-        self._uninstall_excepthook()
+        self._excepthook.uninstall()
         with _ACTIVE_LOCK:
             if self in _ACTIVE:
                 _ACTIVE.remove(self)
@@ -418,7 +378,7 @@ class Run:
         if self._finished or self._finishing:
             return self.commit or (str(self.path) if self.path else None)
         self._finishing = True
-        self._uninstall_excepthook()
+        self._excepthook.uninstall()
         self._run_hooks("closing")  # the run is still open to them
         with self._append_lock:
             self._finished = True
@@ -429,10 +389,14 @@ class Run:
         try:
             self._recorder.stop()
             self._recorder.flush()  # events listeners recorded during the last flush
-            self.journal.append_json("status", {"status": status, "end": _iso_now(),
+            from .recorder import iso
+
+            self.journal.append_json("status", {"status": status, "end": iso(time.time()),
                                                 "by": "owner" if self.owner else "child"})
             if self.owner:
-                info: dict[str, Any] = {"packages": _packages()}
+                from .describe import ml_packages
+
+                info: dict[str, Any] = {"packages": ml_packages()}
                 if self._exit_code is not None:
                     info["exit_code"] = self._exit_code
                 self.journal.append_json("info", info)
@@ -497,32 +461,16 @@ class Run:
         self._recorder.append((_time(), "error", message or exception_text(exc),
                                fields, fields.get("step")))
 
-    def _install_excepthook(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
+    def _uncaught(self, exc: BaseException, tb: Any) -> None:
+        """An exception no one caught ends the main thread (``exitstatus.ExceptHook``)."""
+        if self._finished or self._pid != os.getpid():
             return
-        self._prev_excepthook = sys.excepthook
-
-        def hook(exc_type: Any, exc: BaseException, tb: Any) -> None:
-            if not self._finished and self._pid == os.getpid():
-                self._record_exception(exc, tb)
-                if isinstance(exc, KeyboardInterrupt):
-                    self.finish("killed")
-                else:
-                    self._exit_code = 1  # Python's, for an uncaught exception
-                    self.finish("failed")
-            (self._prev_excepthook or sys.__excepthook__)(exc_type, exc, tb)
-
-        self._excepthook = sys.excepthook = hook
-        exitstatus.watch()  # and sys.exit(N), which no hook sees
-
-    def _uninstall_excepthook(self) -> None:
-        if self._excepthook is None:
-            return
-        exitstatus.unwatch()
-        # Only undo our own hook: the script may have installed another one since.
-        if sys.excepthook is self._excepthook:
-            sys.excepthook = self._prev_excepthook
-        self._excepthook = self._prev_excepthook = None
+        self._record_exception(exc, tb)
+        if isinstance(exc, KeyboardInterrupt):
+            self.finish("killed")
+        else:
+            self._exit_code = 1  # Python's, for an uncaught exception
+            self.finish("failed")
 
     def _end_with_exit(self, code: int | None, status: Any) -> None:
         """Finish a run the script left open when the process ends: ``failed`` with
@@ -536,22 +484,6 @@ class Run:
         self._recorder.append((_time(), "error", f"script exited with code {code}{shown}",
                                {"exit_code": code}, None))
         self.finish("failed")
-
-
-def _iso_now() -> str:
-    from .recorder import iso
-
-    return iso(time.time())
-
-
-def _packages() -> dict[str, str]:
-    found = {}
-    for module, dist in _ML_PACKAGES.items():
-        mod = sys.modules.get(module)
-        version = getattr(mod, "__version__", None) if mod else None
-        if isinstance(version, str):
-            found[dist] = version
-    return found
 
 
 def _finish_leftovers() -> None:

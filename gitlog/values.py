@@ -6,7 +6,7 @@ import enum
 import numbers
 import os
 
-from .errors import NameError_
+from .errors import GitlogError, MetricValueError, NameError_
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
@@ -106,3 +106,34 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
         else:
             base[key] = value
     return base
+
+
+def metric_value(name: str, value: Any) -> float | int:
+    """A metric's value that is not a float or an int already, as one (a bool, a numpy or
+    torch scalar); MetricValueError for anything that is no number."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (str, bytes, complex)) or value is None:
+        raise MetricValueError(name, value)
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            value = item()
+        except (ValueError, RuntimeError, TypeError):
+            raise MetricValueError(name, value) from None
+        if type(value) is float or type(value) is int:
+            return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    raise MetricValueError(name, value)
+
+
+def step_number(step: Any) -> int:
+    """A step given as anything but a plain int >= 0: an int (a numpy integer), or a
+    GitlogError."""
+    if isinstance(step, numbers.Integral) and not isinstance(step, bool) and int(step) >= 0:
+        return int(step)
+    raise GitlogError(f"step must be a whole number >= 0, got {step!r}",
+                      hint="pass step=epoch (an int), or leave it out")
