@@ -35,7 +35,7 @@ class Change:
 
 def staged_changes(ctx: HookContext) -> list[Change]:
     """What the commit changes: the index against HEAD (or the empty tree)."""
-    args = ("diff-index", "--cached", "-z", "--no-renames", "--ignore-submodules")
+    args = ("diff-index", "--cached", "-z", "--no-renames", "--ignore-submodules=dirty")
     try:
         out = ctx.git(*args, "HEAD")
     except GitCommandError:  # unborn branch: everything staged is new
@@ -174,12 +174,23 @@ def unstaged_run_code(ctx: HookContext, tree: str, paths: list[str]) -> list[str
     try:
         # 'git diff', not diff-index: that names every file whose stat differs from
         # the index without reading it.
-        out = ctx.git("diff", "--no-ext-diff", "--no-color", "-z", "--name-only", "--no-renames",
-                      "--ignore-submodules", tree, "--",
+        out = ctx.git("diff", "--no-ext-diff", "--no-color", "-z", "--raw", "--no-abbrev",
+                      "--no-renames", "--ignore-submodules=dirty", tree, "--",
                       *(f":(top,literal){p}" for p in paths))
     except GitCommandError:  # the run's tree is gone: say what code_differences says
         return []
-    differ = set(out.split("\0"))
+    parts = out.split("\0")
+    differ = set()
+    for meta, path in zip(parts[0::2], parts[1::2], strict=False):
+        fields = meta.lstrip(":").split()
+        # A submodule whose checkout left the index's commit shows no commit of its own
+        # (git does not read its HEAD here): read it, it may be the run's. (Its own
+        # git dir: a hook's environment may name the superproject's.)
+        if len(fields) == 5 and fields[1] == "160000" and not fields[3].strip("0") \
+                and ctx.git("-C", path, "--git-dir=.git", "rev-parse", "-q", "--verify",
+                            "HEAD", check=False).strip() == fields[2]:
+            continue
+        differ.add(path)
     return [p for p in paths if p not in differ]
 
 
@@ -187,7 +198,7 @@ def code_differences(ctx: HookContext, tree: str) -> list[tuple[str, str]]:
     """(status, path) of code paths where the index differs from the run's code tree."""
     try:
         out = ctx.git("diff-index", "--cached", "-z", "--no-renames", "--name-status",
-                      "--ignore-submodules", tree)
+                      "--ignore-submodules=dirty", tree)
     except GitCommandError:
         return _compare_trees(ctx, tree)
     parts = out.split("\0")

@@ -1,0 +1,47 @@
+"""Repositories of the shapes real users have: submodules, ignored log folders, git's
+refusals of a repository it does not trust."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import git, make_repo
+from tests.hookhelp import commit, hooked_repo, log_run
+
+
+def _with_submodule(tmp_path: Path) -> Path:
+    """exp/base checked out, hooks installed, a submodule ``lib`` committed on main."""
+    lib = make_repo(tmp_path / "lib", {"lib.py": "v = 1\n"})
+    project = hooked_repo(tmp_path / "project", experiment=None)
+    git(project, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "lib")
+    git(project, "commit", "-q", "-m", "add lib")
+    git(project, "checkout", "-q", "-b", "exp/base")
+    sub = project / "lib"
+    (sub / "lib.py").write_text("v = 2\n")
+    git(sub, "commit", "-q", "-am", "lib v2")
+    return project
+
+
+def test_a_submodule_bump_on_an_experiment_needs_its_run(tmp_path: Path) -> None:
+    project = _with_submodule(tmp_path)
+    git(project, "add", "lib")  # the submodule now at lib v2: code, as history counts it
+    refused = commit(project, message="bump lib")
+    assert refused.returncode == 1, refused.stderr
+    assert "code changed on experiment base (lib) without a logged run" in refused.stderr
+
+    run = log_run(project)
+    git(project, "reset", "-q", "lib")
+    git(project, "add", ".gitlog")
+    forgot = commit(project, message="bump lib")
+    assert forgot.returncode == 1
+    assert "the staged run" in forgot.stderr and "not staged: lib\n" in forgot.stderr
+    assert "hint: git add lib and commit again" in forgot.stderr
+    git(project, "add", "lib")
+    done = commit(project, message="bump lib")
+    assert done.returncode == 0, done.stderr
+    assert f"Gitlog-Run: {run.id}" in git(project, "log", "-1", "--format=%B")
+    # A submodule's uncommitted content is not staged, so it holds up no commit.
+    (project / "lib" / "lib.py").write_text("v = 3\n")
+    (project / "notes.md").write_text("notes\n")
+    git(project, "add", "notes.md")
+    assert commit(project, message="notes").returncode == 0
