@@ -14,7 +14,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from .errors import GitCommandError, GitlogError, NotARepoError, NoWorkTreeError
+from .errors import GitCommandError, GitlogError, locating_error
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
@@ -134,12 +134,8 @@ class Repo:
                         "--git-common-dir", "--git-path", "index", "--git-path", "objects",
                         "--show-object-format"], path, check=False)
         if proc.returncode != 0:
-            err = proc.stderr.decode(errors="replace")
-            if "must be run in a work tree" in err:
-                raise NoWorkTreeError(str(path))
-            if "not a git repository" in err:
-                raise NotARepoError(str(path))
-            raise GitCommandError(["rev-parse"], proc.returncode, err)
+            raise locating_error(str(path), proc.stderr.decode(errors="replace"),
+                                 proc.returncode)
         lines = proc.stdout.decode().splitlines()
         self.root = Path(lines[0])
         self.git_dir = Path(lines[1])

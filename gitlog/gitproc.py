@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import select
 
-from .errors import GitCommandError, GitlogError, NotARepoError, NoWorkTreeError
+from .errors import GitCommandError, GitlogError, locating_error
 
 _CHUNK = 512  # <= PIPE_BUF: a write after POLLOUT never blocks
 
@@ -94,12 +94,7 @@ class LiteRepo:
         code, out, err = run(["rev-parse", "--show-toplevel", "--absolute-git-dir",
                               "--git-common-dir"], path)
         if code != 0:
-            text = err.decode(errors="replace")
-            if "must be run in a work tree" in text:
-                raise NoWorkTreeError(str(path))
-            if "not a git repository" in text:
-                raise NotARepoError(path)
-            raise GitCommandError(["rev-parse"], code, text)
+            raise locating_error(path, err.decode(errors="replace"), code)
         lines = out.decode("utf-8", "surrogateescape").split("\n")
         self.root, self.git_dir = lines[0], lines[1]
         self.common_dir = os.path.normpath(os.path.join(path, lines[2]))

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import git, make_repo
+import pytest
+
+import gitlog
+from gitlog.errors import GitlogError
+from tests.conftest import git, make_repo, run_cli
 from tests.hookhelp import commit, hooked_repo, log_run
 
 
@@ -45,3 +49,20 @@ def test_a_submodule_bump_on_an_experiment_needs_its_run(tmp_path: Path) -> None
     (project / "notes.md").write_text("notes\n")
     git(project, "add", "notes.md")
     assert commit(project, message="notes").returncode == 0
+
+
+def test_a_repository_git_does_not_trust_is_one_error_with_gits_fix(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # git's own switch for its safe.directory check: as if another user owned the repo
+    monkeypatch.setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")
+    hint = f"hint: if you trust it: git config --global --add safe.directory {repo} " \
+        "(or make yourself its owner)"
+    for args in (("ls",), ("history", "--all"), ("run", "-e", "x", "--", "true")):
+        out = run_cli(*args, cwd=repo)
+        assert (out.returncode, out.stdout) == (1, "")
+        assert out.stderr.splitlines() == [
+            f"Error: git refuses {repo}: another user owns it (git's safe.directory check)",
+            hint]
+    with pytest.raises(GitlogError, match="another user owns it") as raised:
+        gitlog.start("x", repo=repo)
+    assert f"hint: {raised.value.hint}" == hint
