@@ -17,7 +17,7 @@ import os
 
 from .errors import GitCommandError
 from .hookctx import HookContext, HookRefused, Problem
-from .runfiles import glob_match, is_finite_number, leaves, loads_json, run_facts
+from .runfiles import glob_match, is_finite_number, is_run_file, leaves, loads_json, run_facts
 
 BLOB_MODES = ("100644", "100755")
 # Commits git makes of other commits are not held to the run rule: a merge, and a
@@ -78,7 +78,14 @@ def check(ctx: HookContext) -> None:
                                       env=ctx.index_env())
         run_yaml, metrics, params = (found[f":{ctx.log_dir}/{n}"][1] for n in names)
         params_blob = found[f":{ctx.log_dir}/params.yaml"][0]
-        if need_run:
+        ignored = ignored_run_files(ctx)
+        if ignored:  # 'git add -A' left them out: the commit would lack part of the run
+            # (by name: 'git add -f .gitlog' would add an artifact DVC keeps out of git)
+            add = " ".join(_sh_quoted(ctx.user_path(p)) for p in ignored)
+            problems.append(Problem(
+                "git ignores the run's files, so they are not staged: " + _few(ignored),
+                hint=f"git add -f {add} and commit again"))
+        if need_run and not (ignored and run_yaml is None):
             problems += run_matches(ctx, experiment or "", run_yaml, code)
         if run_yaml is not None:
             changed = {c.path[len(ctx.log_dir) + 1:] for c in log_changes}
@@ -86,6 +93,16 @@ def check(ctx: HookContext) -> None:
                                     check_params="params.yaml" in changed)
     if problems:
         raise HookRefused("pre-commit", problems)
+
+
+def ignored_run_files(ctx: HookContext) -> list[str]:
+    """The files of the run in the work tree's log folder that git ignores (a
+    ``.gitignore`` of ``.gitlog/`` or ``*.tsv``) and that are not staged."""
+    out = ctx.git("ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--",
+                  f":(top,literal){ctx.log_dir}", check=False)
+    prefix = ctx.log_dir + "/"
+    return sorted(p for p in out.split("\0")
+                  if p.startswith(prefix) and is_run_file(p[len(prefix):]))
 
 
 def large_files(ctx: HookContext, changes: list[Change], limit_mb: float) -> list[Problem]:

@@ -66,3 +66,34 @@ def test_a_repository_git_does_not_trust_is_one_error_with_gits_fix(
     with pytest.raises(GitlogError, match="another user owns it") as raised:
         gitlog.start("x", repo=repo)
     assert f"hint: {raised.value.hint}" == hint
+
+
+def test_a_run_git_ignores_is_not_committed_without_it(tmp_path: Path) -> None:
+    project = hooked_repo(tmp_path / "project")
+    (project / ".gitignore").write_text(".gitlog/\n")
+    (project / "train.py").write_text("print('v2')\n")
+    log_run(project, loss=0.5)
+    git(project, "add", "-A")  # leaves the ignored log folder out
+    refused = commit(project, message="v2")
+    assert refused.returncode == 1
+    assert "gitlog pre-commit: git ignores the run's files, so they are not staged: " \
+        ".gitlog/events.jsonl, .gitlog/metrics.json, .gitlog/metrics/loss.tsv, " \
+        ".gitlog/params.yaml, .gitlog/run.yaml\n" \
+        "hint: git add -f .gitlog/events.jsonl .gitlog/metrics.json .gitlog/metrics/loss.tsv " \
+        ".gitlog/params.yaml .gitlog/run.yaml and commit again\n" in refused.stderr
+    assert "hint: git add .gitlog" not in refused.stderr  # git would refuse it
+    git(project, "add", "-f", ".gitlog")
+    assert commit(project, message="v2").returncode == 0
+
+    # once tracked, 'git add -A' stages the run's files it knows, not a new series
+    (project / "train.py").write_text("print('v3')\n")
+    log_run(project, loss=0.25, acc=0.75)
+    git(project, "add", "-A")
+    refused = commit(project, message="v3")
+    assert refused.returncode == 1
+    assert "not staged: .gitlog/metrics/acc.tsv\n" \
+        "hint: git add -f .gitlog/metrics/acc.tsv and commit again" in refused.stderr
+    git(project, "add", "-f", ".gitlog")
+    assert commit(project, message="v3").returncode == 0
+    assert git(project, "ls-files", ".gitlog/metrics") == \
+        ".gitlog/metrics/acc.tsv\n.gitlog/metrics/loss.tsv\n"
