@@ -97,3 +97,23 @@ def test_a_run_git_ignores_is_not_committed_without_it(tmp_path: Path) -> None:
     assert commit(project, message="v3").returncode == 0
     assert git(project, "ls-files", ".gitlog/metrics") == \
         ".gitlog/metrics/acc.tsv\n.gitlog/metrics/loss.tsv\n"
+
+
+def test_a_run_with_a_submodule_changed_in_place_says_its_code_is_not_all_kept(
+        tmp_path: Path) -> None:
+    project = _with_submodule(tmp_path)
+    git(project / "lib", "reset", "-q", "--hard", "HEAD~1")  # back at the committed lib
+    git(project, "checkout", "-q", "main")
+    (project / "lib" / "lib.py").write_text("v = 'edited, not committed'\n")
+    index = (project / ".git" / "index").read_bytes()
+    with pytest.warns(gitlog.GitlogWarning, match="submodule lib has uncommitted changes"):
+        with gitlog.start("sub", repo=project) as run:
+            run.log_metric("loss", 0.5)
+    assert (project / ".git" / "index").read_bytes() == index  # (git status left it alone)
+    shown = gitlog.show("sub", repo=project)
+    assert shown.record.run["dirty"] is True
+    assert shown.subject == "sub: add lib (+uncommitted)"
+    assert [(e["level"], e["message"]) for e in shown.record.events] == [
+        ("warning", "submodule lib has uncommitted changes: the run keeps its commit "
+                    f"{git(project / 'lib', 'rev-parse', '--short=10', 'HEAD').strip()} "
+                    "only (commit them in lib, then run again, to keep them)")]
