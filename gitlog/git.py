@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 from .errors import GitCommandError, GitlogError, locating_error
+from .gitproc import git_environ
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}
 
 
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
+    env = git_environ(dict(os.environ))
     env.update(_NO_PROMPT)
     env.pop("GIT_INDEX_FILE", None)
     if extra:

@@ -16,11 +16,32 @@ from .errors import GitCommandError, GitlogError, locating_error
 
 _CHUNK = 512  # <= PIPE_BUF: a write after POLLOUT never blocks
 
+# Settings of the user's that change what git prints where gitlog reads it, overridden
+# for gitlog's own git processes: log.showSignature puts gpg's verdict ("No signature",
+# "Good signature from ...") on stdout before each signed commit that 'git log' or 'git
+# show' prints, whatever --format says.
+_OVERRIDES = (("log.showSignature", "false"),)
+
+
+def git_environ(environ: dict[str, str]) -> dict[str, str]:
+    """``environ`` (changed in place) with gitlog's overrides added to the settings
+    given by ``GIT_CONFIG_COUNT`` (those of ``git -c`` stay as they are)."""
+    try:
+        count = int(environ.get("GIT_CONFIG_COUNT") or 0)
+    except ValueError:
+        return environ  # git refuses it anyway, with its own error
+    for key, value in _OVERRIDES:
+        environ[f"GIT_CONFIG_KEY_{count}"] = key
+        environ[f"GIT_CONFIG_VALUE_{count}"] = value
+        count += 1
+    environ["GIT_CONFIG_COUNT"] = str(count)
+    return environ
+
 
 def run(args: list[str], cwd: str, *, input: bytes | None = None,
         env: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
     """(exit code, stdout, stderr) of ``git -C cwd ARGS``, fed ``input`` on stdin."""
-    environ = dict(os.environ)
+    environ = git_environ(dict(os.environ))
     environ["GIT_TERMINAL_PROMPT"] = "0"
     if env:
         environ.update(env)

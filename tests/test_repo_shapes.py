@@ -3,6 +3,7 @@ refusals of a repository it does not trust."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,31 @@ def test_a_run_with_a_submodule_changed_in_place_says_its_code_is_not_all_kept(
         ("warning", "submodule lib has uncommitted changes: the run keeps its commit "
                     f"{git(project / 'lib', 'rev-parse', '--short=10', 'HEAD').strip()} "
                     "only (commit them in lib, then run again, to keep them)")]
+
+
+def _sign(repo: Path, ref: str) -> None:
+    """Give ``ref``'s commit a signature header, as commit.gpgsign does (git prints "No
+    signature" for it under log.showSignature, having no allowedSignersFile to check)."""
+    raw = git(repo, "cat-file", "commit", ref)
+    head, message = raw.split("\n\n", 1)
+    signed = f"{head}\ngpgsig -----BEGIN SSH SIGNATURE-----\n U1NIU0lHAAAAAQ==\n " \
+             f"-----END SSH SIGNATURE-----\n\n{message}"
+    proc = subprocess.run(["git", "hash-object", "-t", "commit", "-w", "--stdin"], cwd=repo,
+                          input=signed, capture_output=True, text=True, check=True)
+    git(repo, "update-ref", ref, proc.stdout.strip())
+
+
+def test_signed_commits_under_log_show_signature_read_as_any(repo: Path) -> None:
+    git(repo, "config", "log.showSignature", "true")  # git log then prints gpg's verdict
+    _sign(repo, "refs/heads/main")
+    with gitlog.start("s", repo=repo) as run:
+        run.log_metric("loss", 0.5)
+    assert run.commit is not None
+    _sign(repo, "refs/heads/exp/s")
+    with gitlog.start("s", repo=repo) as second:
+        second.log_metric("loss", 0.25)
+    out = run_cli("history", "-m", "loss", "s", "--format", "csv", cwd=repo)
+    assert (out.returncode, out.stderr) == (0, "")
+    rows = [line.split(",")[3:6] for line in out.stdout.splitlines()[1:]]
+    assert rows == [["s: initial code", "0.5", ""], ["s: initial code", "0.25", "-0.25"]]
+    assert gitlog.show("s", repo=repo).subject == "s: initial code"
