@@ -19,8 +19,9 @@ _CHUNK = 512  # <= PIPE_BUF: a write after POLLOUT never blocks
 # Settings of the user's that change what git prints where gitlog reads it, overridden
 # for gitlog's own git processes: log.showSignature puts gpg's verdict ("No signature",
 # "Good signature from ...") on stdout before each signed commit that 'git log' or 'git
-# show' prints, whatever --format says.
-_OVERRIDES = (("log.showSignature", "false"),)
+# show' prints, whatever --format says; i18n.logOutputEncoding has them re-encode commit
+# messages from UTF-8 to another encoding (gitlog reads UTF-8, and writes run subjects).
+_OVERRIDES = (("log.showSignature", "false"), ("i18n.logOutputEncoding", "UTF-8"))
 
 
 def git_environ(environ: dict[str, str]) -> dict[str, str]:

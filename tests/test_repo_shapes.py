@@ -146,3 +146,15 @@ def test_signed_commits_under_log_show_signature_read_as_any(repo: Path) -> None
     rows = [line.split(",")[3:6] for line in out.stdout.splitlines()[1:]]
     assert rows == [["s: initial code", "0.5", ""], ["s: initial code", "0.25", "-0.25"]]
     assert gitlog.show("s", repo=repo).subject == "s: initial code"
+
+
+def test_a_log_output_encoding_of_latin1_garbles_no_subject(repo: Path) -> None:
+    git(repo, "config", "i18n.logOutputEncoding", "latin1")  # git log re-encodes to it
+    git(repo, "commit", "-q", "--allow-empty", "-m", "café au lait")
+    with gitlog.start("enc", repo=repo) as run:
+        run.log_metric("loss", 0.5)
+    assert git(repo, "cat-file", "commit", "exp/enc").split("\n\n", 1)[1].startswith(
+        "enc: café au lait\n")
+    assert gitlog.show("enc", repo=repo).subject == "enc: café au lait"
+    out = run_cli("show", "enc", cwd=repo)
+    assert "subject         enc: café au lait\n" in out.stdout
