@@ -158,3 +158,26 @@ def test_a_log_output_encoding_of_latin1_garbles_no_subject(repo: Path) -> None:
     assert gitlog.show("enc", repo=repo).subject == "enc: café au lait"
     out = run_cli("show", "enc", cwd=repo)
     assert "subject         enc: café au lait\n" in out.stdout
+
+
+def test_blame_patch_is_gits_own_diff_whatever_the_diff_config(
+        repo: Path, tmp_path: Path) -> None:
+    tool = tmp_path / "difftool"  # a diff.external (difftastic, a GUI): it must not run
+    tool.write_text(f"#!/bin/sh\necho ran > {tmp_path / 'tool-ran'}\necho EXTERNAL\n")
+    tool.chmod(0o755)
+    git(repo, "config", "diff.external", str(tool))
+    git(repo, "config", "color.ui", "always")
+    for loss, code in ((0.5, None), (0.25, "print('v2')\n")):
+        if code:
+            (repo / "train.py").write_text(code)
+            git(repo, "commit", "-q", "-am", "v2")
+        with gitlog.start("x", repo=repo) as run:
+            run.log_metric("loss", loss)
+    out = run_cli("blame", "-m", "loss", "x", "-p", "--format", "json", cwd=repo)
+    assert out.returncode == 0, out.stderr
+    import json
+
+    [row] = json.loads(out.stdout)
+    assert row["diff"].endswith("--- a/train.py\n+++ b/train.py\n@@ -1 +1 @@\n"
+                                "-print('train')\n+print('v2')\n")
+    assert not (tmp_path / "tool-ran").exists()
