@@ -314,10 +314,10 @@ class Repo:
 
     def dirty_submodules(self) -> list[tuple[str, str]]:
         """(path, checked-out commit) of each submodule whose files hold uncommitted
-        changes: a snapshot keeps a submodule's commit, not its work tree. (Untracked
-        files are left out, as a snapshot leaves them out of the repository itself.)"""
-        out = run_git(["--no-optional-locks", "status", "--porcelain=v2", "-z", "-uno",
-                       "--ignore-submodules=none"],
+        changes, as ``git status`` sees them (``submodule.NAME.ignore`` too): a snapshot
+        keeps a submodule's commit, not its work tree. (Untracked files are left out, as
+        a snapshot leaves them out of the repository itself.)"""
+        out = run_git(["--no-optional-locks", "status", "--porcelain=v2", "-z", "-uno"],
                       self.root, check=False).stdout.decode("utf-8", "surrogateescape")
         found = []
         records = iter(out.split("\0"))
