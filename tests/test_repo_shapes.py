@@ -56,6 +56,8 @@ def test_a_repository_git_does_not_trust_is_one_error_with_gits_fix(
         repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # git's own switch for its safe.directory check: as if another user owned the repo
     monkeypatch.setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")
+    if git(repo, "status", check=False):  # (git before 2.35.2 has no such check)
+        pytest.skip("this git does not check a repository's owner")
     hint = f"hint: if you trust it: git config --global --add safe.directory {repo} " \
         "(or make yourself its owner)"
     for args in (("ls",), ("history", "--all"), ("run", "-e", "x", "--", "true")):
