@@ -132,7 +132,9 @@ def query_blame(metric: str | Sequence[str], revs: Sequence[str] = (), *, all: b
             added += int(a) if a.isdigit() else 0
             deleted += int(d) if d.isdigit() else 0
             files.append(path)
-        diff = repo.git("diff", before_run, row.commit, "--", *spec) if patch else None
+        # git's own patch: not a diff.external tool (difftastic, a GUI) nor color.ui's colours
+        diff = repo.git("diff", "--no-ext-diff", "--no-color", before_run, row.commit, "--",
+                        *spec) if patch else None
         out.append(BlameRow(row.commit, before_run, code, author, date, row.experiment,
                             subject, cell.value or 0, cell.delta or 0, cell.pct,
                             cell.verdict or "", files, added, deleted, diff))

@@ -46,6 +46,45 @@ class NoWorkTreeError(GitlogError):
                               f"(git -C {path} worktree add DIR BRANCH), and run gitlog there")
 
 
+def _untrusted(stderr: str) -> str | None:
+    """The repository git's stderr says it refuses as another user's (git's
+    ``safe.directory`` check), None when it says nothing of that."""
+    marker = "dubious ownership in repository at '"
+    start = stderr.find(marker)
+    if start < 0:
+        return None
+    line = stderr[start + len(marker):].split("\n", 1)[0]
+    return line[:-1] if line.endswith("'") else line
+
+
+def _trust_hint(path: str) -> str:
+    quoted = path if all(c.isalnum() or c in "@%+=:,./-_" for c in path) else \
+        "'" + path.replace("'", "'\"'\"'") + "'"
+    return (f"if you trust it: git config --global --add safe.directory {quoted} "
+            "(or make yourself its owner)")
+
+
+class UntrustedRepoError(GitlogError):
+    """git refuses a repository another user owns (``safe.directory``)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"git refuses {path}: another user owns it (git's safe.directory "
+                         "check)", hint=_trust_hint(path))
+
+
+def locating_error(path: str, stderr: str, returncode: int = 128) -> GitlogError:
+    """The error for git failing to find the repository at ``path``."""
+    if "must be run in a work tree" in stderr:
+        return NoWorkTreeError(path)
+    untrusted = _untrusted(stderr)
+    if untrusted is not None:
+        return UntrustedRepoError(untrusted or path)
+    if "not a git repository" in stderr:
+        return NotARepoError(path)
+    return GitCommandError(["rev-parse"], returncode, stderr)
+
+
 def git_failure(stderr: str) -> str:
     """The line of git's stderr that says what failed: the first ``fatal:`` or ``error:``
     one, without that prefix (lines after it are advice, such as "Please make sure you have
@@ -64,7 +103,9 @@ class GitCommandError(GitlogError):
         self.returncode = returncode
         self.stderr = stderr
         last = git_failure(stderr) or f"exit {returncode}"
-        super().__init__(f"git {' '.join(args[:2])} failed: {last}")
+        untrusted = _untrusted(stderr)
+        super().__init__(f"git {' '.join(args[:2])} failed: {last}",
+                         hint=None if untrusted is None else _trust_hint(untrusted))
 
 
 class ConfigError(GitlogError):

@@ -14,7 +14,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from .errors import GitCommandError, GitlogError, NotARepoError, NoWorkTreeError
+from .errors import GitCommandError, GitlogError, locating_error
+from .gitproc import git_environ
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}
 
 
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
+    env = git_environ(dict(os.environ))
     env.update(_NO_PROMPT)
     env.pop("GIT_INDEX_FILE", None)
     if extra:
@@ -141,12 +142,8 @@ class Repo:
                         "--git-common-dir", "--git-path", "index", "--git-path", "objects",
                         "--show-object-format"], path, check=False)
         if proc.returncode != 0:
-            err = proc.stderr.decode(errors="replace")
-            if "must be run in a work tree" in err:
-                raise NoWorkTreeError(str(path))
-            if "not a git repository" in err:
-                raise NotARepoError(str(path))
-            raise GitCommandError(["rev-parse"], proc.returncode, err)
+            raise locating_error(str(path), proc.stderr.decode(errors="replace"),
+                                 proc.returncode)
         lines = proc.stdout.decode().splitlines()
         self.root = Path(lines[0])
         self.git_dir = Path(lines[1])
@@ -321,6 +318,28 @@ class Repo:
             for leftover in (tmp, tmp + ".lock"):
                 if os.path.exists(leftover):
                     os.unlink(leftover)
+
+    def dirty_submodules(self) -> list[tuple[str, str]]:
+        """(path, checked-out commit) of each submodule whose files hold uncommitted
+        changes, as ``git status`` sees them (``submodule.NAME.ignore`` too): a snapshot
+        keeps a submodule's commit, not its work tree. (Untracked files are left out, as
+        a snapshot leaves them out of the repository itself.)"""
+        out = run_git(["--no-optional-locks", "status", "--porcelain=v2", "-z", "-uno"],
+                      self.root, check=False).stdout.decode("utf-8", "surrogateescape")
+        found = []
+        records = iter(out.split("\0"))
+        for record in records:
+            kind = record[:2]
+            fields = record.split(" ", 9 if kind == "2 " else 8)
+            if kind == "2 ":
+                next(records, None)  # the path it was renamed from
+            elif kind != "1 ":
+                continue
+            sub = fields[2]
+            if len(fields) >= 9 and sub.startswith("S") and sub[2] == "M":
+                found.append(fields[-1])
+        return [(path, run_git(["-C", path, "--git-dir=.git", "rev-parse", "HEAD"], self.root,
+                               check=False).stdout.decode().strip()) for path in found]
 
     def cat_file(self) -> CatFile:
         return CatFile(self.root)

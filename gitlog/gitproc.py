@@ -12,15 +12,37 @@ from __future__ import annotations
 import os
 import select
 
-from .errors import GitCommandError, GitlogError, NotARepoError, NoWorkTreeError
+from .errors import GitCommandError, GitlogError, locating_error
 
 _CHUNK = 512  # <= PIPE_BUF: a write after POLLOUT never blocks
+
+# Settings of the user's that change what git prints where gitlog reads it, overridden
+# for gitlog's own git processes: log.showSignature puts gpg's verdict ("No signature",
+# "Good signature from ...") on stdout before each signed commit that 'git log' or 'git
+# show' prints, whatever --format says; i18n.logOutputEncoding has them re-encode commit
+# messages from UTF-8 to another encoding (gitlog reads UTF-8, and writes run subjects).
+_OVERRIDES = (("log.showSignature", "false"), ("i18n.logOutputEncoding", "UTF-8"))
+
+
+def git_environ(environ: dict[str, str]) -> dict[str, str]:
+    """``environ`` (changed in place) with gitlog's overrides added to the settings
+    given by ``GIT_CONFIG_COUNT`` (those of ``git -c`` stay as they are)."""
+    try:
+        count = int(environ.get("GIT_CONFIG_COUNT") or 0)
+    except ValueError:
+        return environ  # git refuses it anyway, with its own error
+    for key, value in _OVERRIDES:
+        environ[f"GIT_CONFIG_KEY_{count}"] = key
+        environ[f"GIT_CONFIG_VALUE_{count}"] = value
+        count += 1
+    environ["GIT_CONFIG_COUNT"] = str(count)
+    return environ
 
 
 def run(args: list[str], cwd: str, *, input: bytes | None = None,
         env: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
     """(exit code, stdout, stderr) of ``git -C cwd ARGS``, fed ``input`` on stdin."""
-    environ = dict(os.environ)
+    environ = git_environ(dict(os.environ))
     environ["GIT_TERMINAL_PROMPT"] = "0"
     if env:
         environ.update(env)
@@ -94,12 +116,7 @@ class LiteRepo:
         code, out, err = run(["rev-parse", "--show-toplevel", "--absolute-git-dir",
                               "--git-common-dir"], path)
         if code != 0:
-            text = err.decode(errors="replace")
-            if "must be run in a work tree" in text:
-                raise NoWorkTreeError(str(path))
-            if "not a git repository" in text:
-                raise NotARepoError(path)
-            raise GitCommandError(["rev-parse"], code, text)
+            raise locating_error(path, err.decode(errors="replace"), code)
         lines = out.decode("utf-8", "surrogateescape").split("\n")
         self.root, self.git_dir = lines[0], lines[1]
         self.common_dir = os.path.normpath(os.path.join(path, lines[2]))

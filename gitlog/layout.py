@@ -29,20 +29,7 @@ from .values import deep_merge, parse_number
 STATUS_RANK = {"running": -1, "completed": 0, "failed": 1, "killed": 2}
 RUN_FILE, PARAMS_FILE, METRICS_FILE = "run.yaml", "params.yaml", "metrics.json"
 DATA_FILE, MODEL_FILE, EVENTS_FILE = "data.yaml", "model.yaml", "events.jsonl"
-# What a run writes into its log folder, all of it: the files above, and the series, plots
-# and artifact pointers in their folders. A new run in the working tree (the workspace
-# workflow) replaces these and leaves anything else the user keeps there.
-RUN_FILES = frozenset((RUN_FILE, PARAMS_FILE, METRICS_FILE, DATA_FILE, MODEL_FILE,
-                       EVENTS_FILE))
-RUN_FOLDERS = {"metrics": ".tsv", "plots": ".json", "artifacts": ".dvc"}
-
-
-def is_run_file(rel: str) -> bool:
-    """Whether ``rel``, a '/'-separated path inside the log folder, is one a run writes."""
-    top, _, rest = rel.partition("/")
-    if not rest:
-        return top in RUN_FILES
-    return top in RUN_FOLDERS and rest.endswith(RUN_FOLDERS[top])
+# What a run writes into its log folder, all of it: ``runfiles.is_run_file``.
 
 
 # Strings YAML 1.2 (ruamel, DVC) reads as strings but YAML 1.1 (PyYAML, OmegaConf) as

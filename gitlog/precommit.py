@@ -17,7 +17,7 @@ import os
 
 from .errors import GitCommandError
 from .hookctx import HookContext, HookRefused, Problem
-from .runfiles import glob_match, is_finite_number, leaves, loads_json, run_facts
+from .runfiles import glob_match, is_finite_number, is_run_file, leaves, loads_json, run_facts
 
 BLOB_MODES = ("100644", "100755")
 # Commits git makes of other commits are not held to the run rule: a merge, and a
@@ -35,7 +35,7 @@ class Change:
 
 def staged_changes(ctx: HookContext) -> list[Change]:
     """What the commit changes: the index against HEAD (or the empty tree)."""
-    args = ("diff-index", "--cached", "-z", "--no-renames", "--ignore-submodules")
+    args = ("diff-index", "--cached", "-z", "--no-renames", "--ignore-submodules=dirty")
     try:
         out = ctx.git(*args, "HEAD")
     except GitCommandError:  # unborn branch: everything staged is new
@@ -78,7 +78,14 @@ def check(ctx: HookContext) -> None:
                                       env=ctx.index_env())
         run_yaml, metrics, params = (found[f":{ctx.log_dir}/{n}"][1] for n in names)
         params_blob = found[f":{ctx.log_dir}/params.yaml"][0]
-        if need_run:
+        ignored = ignored_run_files(ctx)
+        if ignored:  # 'git add -A' left them out: the commit would lack part of the run
+            # (by name: 'git add -f .gitlog' would add an artifact DVC keeps out of git)
+            add = " ".join(_sh_quoted(ctx.user_path(p)) for p in ignored)
+            problems.append(Problem(
+                "git ignores the run's files, so they are not staged: " + _few(ignored),
+                hint=f"git add -f {add} and commit again"))
+        if need_run and not (ignored and run_yaml is None):
             problems += run_matches(ctx, experiment or "", run_yaml, code)
         if run_yaml is not None:
             changed = {c.path[len(ctx.log_dir) + 1:] for c in log_changes}
@@ -86,6 +93,16 @@ def check(ctx: HookContext) -> None:
                                     check_params="params.yaml" in changed)
     if problems:
         raise HookRefused("pre-commit", problems)
+
+
+def ignored_run_files(ctx: HookContext) -> list[str]:
+    """The files of the run in the work tree's log folder that git ignores (a
+    ``.gitignore`` of ``.gitlog/`` or ``*.tsv``) and that are not staged."""
+    out = ctx.git("ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--",
+                  f":(top,literal){ctx.log_dir}", check=False)
+    prefix = ctx.log_dir + "/"
+    return sorted(p for p in out.split("\0")
+                  if p.startswith(prefix) and is_run_file(p[len(prefix):]))
 
 
 def large_files(ctx: HookContext, changes: list[Change], limit_mb: float) -> list[Problem]:
@@ -174,12 +191,23 @@ def unstaged_run_code(ctx: HookContext, tree: str, paths: list[str]) -> list[str
     try:
         # 'git diff', not diff-index: that names every file whose stat differs from
         # the index without reading it.
-        out = ctx.git("diff", "--no-ext-diff", "--no-color", "-z", "--name-only", "--no-renames",
-                      "--ignore-submodules", tree, "--",
+        out = ctx.git("diff", "--no-ext-diff", "--no-color", "-z", "--raw", "--no-abbrev",
+                      "--no-renames", "--ignore-submodules=dirty", tree, "--",
                       *(f":(top,literal){p}" for p in paths))
     except GitCommandError:  # the run's tree is gone: say what code_differences says
         return []
-    differ = set(out.split("\0"))
+    parts = out.split("\0")
+    differ = set()
+    for meta, path in zip(parts[0::2], parts[1::2], strict=False):
+        fields = meta.lstrip(":").split()
+        # A submodule whose checkout left the index's commit shows no commit of its own
+        # (git does not read its HEAD here): read it, it may be the run's. (Its own
+        # git dir: a hook's environment may name the superproject's.)
+        if len(fields) == 5 and fields[1] == "160000" and not fields[3].strip("0") \
+                and ctx.git("-C", path, "--git-dir=.git", "rev-parse", "-q", "--verify",
+                            "HEAD", check=False).strip() == fields[2]:
+            continue
+        differ.add(path)
     return [p for p in paths if p not in differ]
 
 
@@ -187,7 +215,7 @@ def code_differences(ctx: HookContext, tree: str) -> list[tuple[str, str]]:
     """(status, path) of code paths where the index differs from the run's code tree."""
     try:
         out = ctx.git("diff-index", "--cached", "-z", "--no-renames", "--name-status",
-                      "--ignore-submodules", tree)
+                      "--ignore-submodules=dirty", tree)
     except GitCommandError:
         return _compare_trees(ctx, tree)
     parts = out.split("\0")

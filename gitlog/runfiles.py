@@ -9,6 +9,22 @@ from __future__ import annotations
 
 import math
 
+# What a run writes into its log folder, all of it: these files, and the series, plots
+# and artifact pointers in their folders. A new run in the working tree (the workspace
+# workflow) replaces these and leaves anything else the user keeps there.
+RUN_FILES = frozenset(("run.yaml", "params.yaml", "metrics.json", "data.yaml", "model.yaml",
+                       "events.jsonl"))
+RUN_FOLDERS = {"metrics": ".tsv", "plots": ".json", "artifacts": ".dvc"}
+
+
+def is_run_file(rel: str) -> bool:
+    """Whether ``rel``, a '/'-separated path inside the log folder, is one a run writes."""
+    top, _, rest = rel.partition("/")
+    if not rest:
+        return top in RUN_FILES
+    return top in RUN_FOLDERS and rest.endswith(RUN_FOLDERS[top])
+
+
 _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _PLAIN_FIRST = _LETTERS | frozenset("0123456789")
 _PLAIN_REST = _PLAIN_FIRST | frozenset(".-/@+")

@@ -203,7 +203,10 @@ def open_run(repo_path: str | Path, experiment: str | None, *, message: str | No
     log_dir = config.log_dir
     snapshot = repo.snapshot_worktree()
     code_tree = snapshot
-    if log_dir.split("/")[0] in {e[3] for e in repo.ls_tree(snapshot)}:
+    top = {e[3] for e in repo.ls_tree(snapshot)}
+    # a submodule's edits are not in the snapshot, only its commit: the run says so
+    changed_in_place = repo.dirty_submodules() if ".gitmodules" in top else []
+    if log_dir.split("/")[0] in top:
         from .store import tree_without
         code_tree = tree_without(repo, snapshot, log_dir)
     ident, fallback = repo.ident()
@@ -224,7 +227,8 @@ def open_run(repo_path: str | Path, experiment: str | None, *, message: str | No
         "code_tree": code_tree,
         "snapshot_tree": snapshot,
         # Without a HEAD commit, any tracked file at all is uncommitted work.
-        "dirty": snapshot != head.tree if head.tree else bool(repo.ls_tree(snapshot)),
+        "dirty": bool(changed_in_place) or (
+            snapshot != head.tree if head.tree else bool(top)),
         "ident": ident,
         "ident_fallback": fallback,
         "host": socket.gethostname(),
@@ -236,8 +240,14 @@ def open_run(repo_path: str | Path, experiment: str | None, *, message: str | No
     journal = Journal(runs_dir(repo.gitlog_dir) / run_id)
     journal.create(meta)
     journal.lock()
-    return Run(repo, config, journal, meta, owner=True, level=chosen_level,
-               flush_interval=flush_interval)
+    run = Run(repo, config, journal, meta, owner=True, level=chosen_level,
+              flush_interval=flush_interval)
+    for path, commit in changed_in_place:
+        text = (f"submodule {path} has uncommitted changes: the run keeps its commit "
+                f"{commit[:10]} only (commit them in {path}, then run again, to keep them)")
+        run._warn(text)
+        run.warning(text, submodule=path)
+    return run
 
 
 def _subfolder(root: Path, cwd: str | Path | None) -> str | None:

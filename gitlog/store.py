@@ -116,11 +116,11 @@ def _recent_parent(cat: Any, code: str, tip: str) -> bool | None:
 def users_log_files(repo: Repo, meta: dict[str, Any], log_dir: str) -> dict[str, tuple[str,
                                                                                      str]]:
     """{path: (mode, blob)} of the files in the code snapshot's log folder that are not a
-    run's (``layout.is_run_file``): notes the user committed there. The run commit keeps
+    run's (``runfiles.is_run_file``): notes the user committed there. The run commit keeps
     them, as a workspace run keeps them in the working tree; the previous run's files it
     replaces. Asked only when the snapshot has the folder (its code tree differs then)."""
     from .git import run_git
-    from .layout import is_run_file
+    from .runfiles import is_run_file
 
     snapshot = meta.get("snapshot_tree")
     if not snapshot or meta.get("code_tree") in (None, snapshot):

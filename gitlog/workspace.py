@@ -1,7 +1,7 @@
 """Writing a finished run into the working tree (the workspace workflow).
 
 The log folder is the user's too: notes, a README, an untracked checkpoint may live
-there. A new run replaces the files a run writes (``layout.is_run_file``), those of the
+there. A new run replaces the files a run writes (``runfiles.is_run_file``), those of the
 previous run it does not write again included (a series it no longer logs must not pass
 for this run's), and leaves everything else as it was. Each file is written beside its
 place and renamed over it, so a reader sees the old file or the new one, never half.
@@ -15,7 +15,7 @@ import secrets
 from pathlib import Path
 
 from .errors import GitlogError
-from .layout import is_run_file
+from .runfiles import is_run_file
 
 
 def write_workspace(root: Path, log_dir: str, files: dict[str, bytes]) -> Path:
