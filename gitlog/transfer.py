@@ -103,9 +103,21 @@ def _short_name(config: Config, name: str, available: dict[str, str]) -> str:
 
 def _new_runs(repo: Repo, cat: Any, config: Config, tip: str,
               exclude: list[str]) -> tuple[int, list[tuple[str, Artifact]]]:
-    """(runs, [(run id, artifact)]) of the commits reachable from ``tip`` and not from
-    ``exclude`` (revisions or ``--remotes=...``/``--branches`` options)."""
-    commits = repo.git("rev-list", tip, "--not", *exclude, "--").split()
+    """(runs, [(run id, artifact)]) of the runs reachable from ``tip`` and not from
+    ``exclude`` (revisions or ``--remotes=...``/``--branches`` options). A run is what
+    ``gitlog ls`` counts (``runcount``): a commit changing run.yaml or metrics.json, not
+    a README edit on top of a run, nor the merge of a diverged experiment that takes one
+    side's run files (that side's run is counted, or is on the remote already)."""
+    from .facts import log_paths
+    from .runcount import merge_runs
+
+    paths = log_paths(config.log_dir)
+    changed = [line.split() for line in repo.git(
+        "log", "--full-history", "--format=%H %P", tip, "--not", *exclude, "--",
+        *paths).splitlines() if line]
+    own = {line[0] for line in changed if len(line) <= 2}
+    own |= merge_runs(repo, paths, [line for line in changed if len(line) > 2])
+    commits = [line[0] for line in changed if line[0] in own]
     runs = 0
     arts: list[tuple[str, Artifact]] = []
     for commit in commits:

@@ -507,3 +507,30 @@ def test_diverged_runs_whose_commits_ignore_other_artifacts_merge_as_advised(
     assert resolved.returncode == 0, resolved.stderr
     assert (b / "weights" / ".gitignore").read_text() == "/b.bin\n/a.bin\n"
     assert run_cli("push", "shared", cwd=b).returncode == 0
+
+
+def test_push_and_pull_count_runs_not_merges_or_edits_on_top(team: dict[str, Path]) -> None:
+    """The merge of a diverged experiment (one side's run files) and a README edit on top
+    of a run were counted as runs: B's push said 'pushed 2 runs, 2 artifacts' for its one
+    run, and A's pull 'fast-forwarded 2'. They count as 'gitlog ls' counts."""
+    a, b = team["a"], team["b"]
+    log_model(a, "shared", "A's")
+    log_model(b, "shared", "B's")
+    assert run_cli("push", "shared", cwd=a).returncode == 0
+    assert run_cli("pull", "shared", cwd=b).returncode == 1  # diverged: fetched
+    git(b, "checkout", "-q", "exp/shared")
+    git(b, "merge", "origin/exp/shared", check=False)
+    git(b, "checkout", "--theirs", ".gitlog")
+    git(b, "add", ".gitlog")
+    git(b, "commit", "-q", "--no-edit")
+    (b / "README.md").write_text("notes\n")
+    git(b, "add", "README.md")
+    git(b, "commit", "-q", "--no-verify", "-m", "notes")
+    proc = run_cli("push", "shared", "--format", "json", cwd=b)
+    assert proc.returncode == 0, proc.stderr
+    assert rows(proc.stdout)["shared"] == {"experiment": "shared", "action": "pushed",
+                                           "runs": 1, "artifacts": 1, "detail": ""}
+    proc = run_cli("pull", "shared", "--format", "json", cwd=a)
+    assert proc.returncode == 0, proc.stderr
+    assert rows(proc.stdout)["shared"] == {"experiment": "shared", "action": "fast-forwarded",
+                                           "runs": 1, "artifacts": 1, "detail": ""}
