@@ -408,8 +408,10 @@ def _merge_advice(config: Config, remote: str, exp: str, checked_out: bool,
                   ignores: list[str] | tuple[str, ...] = ()) -> str:
     """What to do with a branch both clones logged runs to: the git commands that keep
     both sides' runs (each run commit stays in history; the merge's log folder is one
-    side's, as the files of two runs cannot be merged line by line; a ``.gitignore``
-    keeps both sides' lines, in order, once each)."""
+    side's, as the files of two runs cannot be merged line by line: exactly the remote's,
+    restored from MERGE_HEAD, as 'git checkout --theirs' would keep the files only this
+    side's run wrote, a series or an artifact pointer, beside the other run's; a
+    ``.gitignore`` keeps both sides' lines, in order, once each)."""
     branch = f"{config.prefix}{exp}"
     log_dir = shlex.quote(config.log_dir)
     checkout = "" if checked_out else f"git checkout {shlex.quote(branch)} && "
@@ -417,9 +419,9 @@ def _merge_advice(config: Config, remote: str, exp: str, checked_out: bool,
                    f"awk '!seen[$0]++' > {q} && git add {q} && " for q in map(shlex.quote,
                                                                             ignores))
     where = f"{log_dir}/ and .gitignore files" if ignores else f"{log_dir}/"
-    keep = "take one side's run files and both sides' ignore lines" if ignores else \
-        "take one side's run files"
+    keep = "take the remote's run files and both sides' ignore lines" if ignores else \
+        "take the remote's run files"
     return (f"both sides logged runs; {remote}/{branch} is fetched, keep both: {checkout}"
             f"git merge {shlex.quote(f'{remote}/{branch}')}; on conflicts in {where} {keep}: "
-            f"git checkout --theirs {log_dir} && git add {log_dir} && {both}"
+            f"git restore --source=MERGE_HEAD --staged --worktree {log_dir} && {both}"
             f"git commit --no-edit; then gitlog push {shlex.quote(exp)}")

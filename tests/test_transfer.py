@@ -91,15 +91,14 @@ def test_two_clones_exchange_runs_and_models(team: dict[str, Path], tmp_path: Pa
     assert proc.returncode == 1 and rows(proc.stdout)["shared"]["action"] == "diverged"
     assert rows(proc.stdout)["shared"]["detail"] == (
         "both sides logged runs; origin/exp/shared is fetched, keep both: git checkout "
-        "exp/shared && git merge origin/exp/shared; on conflicts in .gitlog/ take one "
-        "side's run files: git checkout --theirs .gitlog && git add .gitlog && git commit "
-        "--no-edit; then gitlog push shared")
+        "exp/shared && git merge origin/exp/shared; on conflicts in .gitlog/ take the "
+        "remote's run files: git restore --source=MERGE_HEAD --staged --worktree .gitlog && "
+        "git commit --no-edit; then gitlog push shared")
     assert proc.stderr.endswith("hint: merge as said above, then gitlog push\n")
     # ... and that advice, followed to the letter, publishes both clones' runs.
     git(b, "checkout", "-q", "exp/shared")
     git(b, "merge", "origin/exp/shared", check=False)  # conflicts in .gitlog/
-    git(b, "checkout", "--theirs", ".gitlog")
-    git(b, "add", ".gitlog")
+    git(b, "restore", "--source=MERGE_HEAD", "--staged", "--worktree", ".gitlog")
     git(b, "commit", "-q", "--no-edit")
     assert run_cli("push", "shared", cwd=b).returncode == 0
     proc = run_cli("pull", "shared", "--format", "json", cwd=a)
@@ -496,9 +495,10 @@ def test_diverged_runs_whose_commits_ignore_other_artifacts_merge_as_advised(
     assert detail == (
         "both sides logged runs; origin/exp/shared is fetched, keep both: git checkout "
         "exp/shared && git merge origin/exp/shared; on conflicts in .gitlog/ and .gitignore "
-        "files take one side's run files and both sides' ignore lines: git checkout --theirs "
-        ".gitlog && git add .gitlog && { git show HEAD:weights/.gitignore; git show "
-        "MERGE_HEAD:weights/.gitignore; } 2>/dev/null | awk '!seen[$0]++' > weights/.gitignore"
+        "files take the remote's run files and both sides' ignore lines: git restore "
+        "--source=MERGE_HEAD --staged --worktree .gitlog && { git show "
+        "HEAD:weights/.gitignore; git show MERGE_HEAD:weights/.gitignore; } 2>/dev/null | "
+        "awk '!seen[$0]++' > weights/.gitignore"
         " && git add weights/.gitignore && git commit --no-edit; then gitlog push shared")
     merge, resolve = detail.split("keep both: ")[1].split("; then")[0].split("; on conflicts")
     subprocess.run(merge, shell=True, cwd=b, capture_output=True)  # conflicts: exit 1
@@ -506,6 +506,11 @@ def test_diverged_runs_whose_commits_ignore_other_artifacts_merge_as_advised(
                               capture_output=True, text=True)
     assert resolved.returncode == 0, resolved.stderr
     assert (b / "weights" / ".gitignore").read_text() == "/b.bin\n/a.bin\n"
+    # The merge's log folder is exactly A's run: 'git checkout --theirs .gitlog' kept B's
+    # pointer beside it (a file only B's run added merges cleanly), so a checkout of the
+    # tip showed A's run with B's artifact too, and 'dvc pull' fetched both.
+    assert git(b, "diff", "--name-status", "origin/exp/shared", "HEAD", "--", ".gitlog") == ""
+    assert git(b, "ls-files", ".gitlog/artifacts") == ".gitlog/artifacts/a.bin.dvc\n"
     assert run_cli("push", "shared", cwd=b).returncode == 0
 
 
@@ -520,8 +525,7 @@ def test_push_and_pull_count_runs_not_merges_or_edits_on_top(team: dict[str, Pat
     assert run_cli("pull", "shared", cwd=b).returncode == 1  # diverged: fetched
     git(b, "checkout", "-q", "exp/shared")
     git(b, "merge", "origin/exp/shared", check=False)
-    git(b, "checkout", "--theirs", ".gitlog")
-    git(b, "add", ".gitlog")
+    git(b, "restore", "--source=MERGE_HEAD", "--staged", "--worktree", ".gitlog")
     git(b, "commit", "-q", "--no-edit")
     (b / "README.md").write_text("notes\n")
     git(b, "add", "README.md")
