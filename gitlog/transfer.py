@@ -290,9 +290,18 @@ def _behind_or_rejected(repo: Repo, config: Config, remote: str, exp: str, runs:
     if repo.is_ancestor(mine, theirs):
         return BranchResult(exp, "behind", detail=f"behind the remote by {missing} run(s), "
                             f"nothing to push; take them with: gitlog pull {exp}")
-    return BranchResult(exp, "rejected", runs, arts, f"{summary}: both sides logged runs "
-                        f"({missing} on the remote only, {extra} here only); gitlog pull "
-                        f"{exp} says how to keep both")
+    return BranchResult(exp, "rejected", runs, arts, f"{summary}: {_apart(missing, extra)}"
+                        f"; gitlog pull {exp} says how to keep both")
+
+
+def _apart(remote_only: int, here_only: int) -> str:
+    """How two sides of an experiment that moved apart differ, in runs: a side's commits
+    may hold none (main merged in, a README edit), and 'both sides logged runs' would
+    then be false."""
+    counts = f"{remote_only} on the remote only, {here_only} here only"
+    if remote_only and here_only:
+        return f"both sides logged runs ({counts})"
+    return f"both sides have commits the other lacks (runs: {counts})"
 
 
 def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = (),
@@ -344,9 +353,12 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
                 report.results.append(BranchResult(exp, "ahead", detail="this clone has "
                                                    f"runs to push: gitlog push {exp}"))
             elif mine and not repo.is_ancestor(mine, theirs):
+                apart = _apart(_new_runs(repo, cat, config, theirs, [mine])[0],
+                               _new_runs(repo, cat, config, mine, [theirs])[0])
                 report.results.append(BranchResult(
                     exp, "diverged", detail=_merge_advice(
-                        config, remote, exp, ref == head, _ignores_apart(repo, mine, theirs))))
+                        config, remote, exp, ref == head, _ignores_apart(repo, mine, theirs),
+                        apart)))
             else:
                 todo[exp] = _new_runs(repo, cat, config, theirs, [mine] if mine else
                                       ["--branches"])
@@ -405,7 +417,8 @@ def _ignores_apart(repo: Repo, mine: str, theirs: str) -> list[str]:
 
 
 def _merge_advice(config: Config, remote: str, exp: str, checked_out: bool,
-                  ignores: list[str] | tuple[str, ...] = ()) -> str:
+                  ignores: list[str] | tuple[str, ...] = (),
+                  apart: str = "both sides logged runs") -> str:
     """What to do with a branch both clones logged runs to: the git commands that keep
     both sides' runs (each run commit stays in history; the merge's log folder is one
     side's, as the files of two runs cannot be merged line by line: exactly the remote's,
@@ -421,7 +434,7 @@ def _merge_advice(config: Config, remote: str, exp: str, checked_out: bool,
     where = f"{log_dir}/ and .gitignore files" if ignores else f"{log_dir}/"
     keep = "take the remote's run files and both sides' ignore lines" if ignores else \
         "take the remote's run files"
-    return (f"both sides logged runs; {remote}/{branch} is fetched, keep both: {checkout}"
+    return (f"{apart}; {remote}/{branch} is fetched, keep both: {checkout}"
             f"git merge {shlex.quote(f'{remote}/{branch}')}; on conflicts in {where} {keep}: "
             f"git restore --source=MERGE_HEAD --staged --worktree {log_dir} && {both}"
             f"git commit --no-edit; then gitlog push {shlex.quote(exp)}")

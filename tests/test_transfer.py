@@ -90,7 +90,8 @@ def test_two_clones_exchange_runs_and_models(team: dict[str, Path], tmp_path: Pa
     proc = run_cli("pull", "shared", "--format", "json", cwd=b)
     assert proc.returncode == 1 and rows(proc.stdout)["shared"]["action"] == "diverged"
     assert rows(proc.stdout)["shared"]["detail"] == (
-        "both sides logged runs; origin/exp/shared is fetched, keep both: git checkout "
+        "both sides logged runs (1 on the remote only, 1 here only); origin/exp/shared is "
+        "fetched, keep both: git checkout "
         "exp/shared && git merge origin/exp/shared; on conflicts in .gitlog/ take the "
         "remote's run files: git restore --source=MERGE_HEAD --staged --worktree .gitlog && "
         "git commit --no-edit; then gitlog push shared")
@@ -493,7 +494,8 @@ def test_diverged_runs_whose_commits_ignore_other_artifacts_merge_as_advised(
     proc = run_cli("pull", "shared", "--format", "json", cwd=b)
     detail = rows(proc.stdout)["shared"]["detail"]
     assert detail == (
-        "both sides logged runs; origin/exp/shared is fetched, keep both: git checkout "
+        "both sides logged runs (1 on the remote only, 1 here only); origin/exp/shared is "
+        "fetched, keep both: git checkout "
         "exp/shared && git merge origin/exp/shared; on conflicts in .gitlog/ and .gitignore "
         "files take the remote's run files and both sides' ignore lines: git restore "
         "--source=MERGE_HEAD --staged --worktree .gitlog && { git show "
@@ -538,3 +540,33 @@ def test_push_and_pull_count_runs_not_merges_or_edits_on_top(team: dict[str, Pat
     assert proc.returncode == 0, proc.stderr
     assert rows(proc.stdout)["shared"] == {"experiment": "shared", "action": "fast-forwarded",
                                            "runs": 1, "artifacts": 1, "detail": ""}
+
+
+def test_a_side_without_runs_of_its_own_is_not_said_to_have_logged_runs(
+        team: dict[str, Path]) -> None:
+    """B merged main into the experiment (a commit with no run) while A logged a run:
+    push and pull said 'both sides logged runs (1 on the remote only, 1 here only)', the
+    merge counted as B's run. They say what differs, and the advice still works."""
+    a, b = team["a"], team["b"]
+    log_model(a, "shared", "A's first")
+    assert run_cli("push", "shared", cwd=a).returncode == 0
+    assert run_cli("pull", "shared", cwd=b).returncode == 0
+    log_model(a, "shared", "A's second")
+    assert run_cli("push", "shared", cwd=a).returncode == 0
+    (b / "util.py").write_text("FIX = 1\n")
+    git(b, "add", "util.py")
+    git(b, "commit", "-qm", "a fix on main")
+    git(b, "checkout", "-q", "exp/shared")
+    git(b, "merge", "-q", "--no-edit", "main")
+    apart = "both sides have commits the other lacks (runs: 1 on the remote only, 0 here only)"
+    proc = run_cli("push", "shared", "--format", "json", cwd=b)
+    assert proc.returncode == 1
+    assert rows(proc.stdout)["shared"]["detail"] == (
+        f"[rejected] (fetch first): {apart}; gitlog pull shared says how to keep both")
+    proc = run_cli("pull", "shared", "--format", "json", cwd=b)
+    assert proc.returncode == 1
+    detail = rows(proc.stdout)["shared"]["detail"]
+    assert detail.startswith(f"{apart}; origin/exp/shared is fetched, keep both: "
+                             "git merge origin/exp/shared;")
+    git(b, "merge", "-q", "--no-edit", "origin/exp/shared")
+    assert run_cli("push", "shared", cwd=b).returncode == 0
