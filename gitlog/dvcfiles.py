@@ -8,6 +8,8 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
+from .errors import GitlogError
+
 # Plot folders Run.log_eval writes (gitlog/evaluate.py), one file per eval prefix, and
 # how DVC draws them. Declared only in runs that have them: DVC reports a missing one.
 EVAL_PLOTS: dict[str, dict[str, str]] = {
@@ -29,6 +31,14 @@ def entries(log_dir: str, files: Iterable[str] = ()) -> dict[str, Any]:
                  [{f"{log_dir}/plots/{kind}": dict(props)}
                   for kind, props in EVAL_PLOTS.items() if kind in present],
     }
+
+
+class DvcYamlError(GitlogError):
+    """A dvc.yaml gitlog cannot read to add its entries to."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, hint="fix dvc.yaml (DVC cannot read it either), then "
+                         "run 'gitlog init' again")
 
 
 def _has(items: Any, entry: Any) -> bool:
@@ -106,11 +116,20 @@ def merge_entries(existing: str | None, log_dir: str,
                   files: Iterable[str] = ()) -> bytes | None:
     """``existing`` dvc.yaml text with gitlog's entries added, and those of an earlier
     ``log_dir`` removed (DVC would read that folder's stale or missing files); None if
-    nothing changes."""
+    nothing changes. ``DvcYamlError`` when ``existing`` is not YAML."""
     from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     yaml = YAML()
-    doc = yaml.load(existing) if existing and existing.strip() else None
+    try:
+        doc = yaml.load(existing) if existing and existing.strip() else None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise DvcYamlError(f"dvc.yaml is not valid YAML{where}: "
+                           f"{exc.problem or exc.context or 'syntax error'}") from None
+    except YAMLError as exc:
+        raise DvcYamlError(f"dvc.yaml is not valid YAML: {str(exc).splitlines()[0]}") from None
     if doc is None:
         from ruamel.yaml.comments import CommentedMap
         doc = CommentedMap()

@@ -224,10 +224,15 @@ def tree_without(repo: Repo, tree: str, log_dir: str) -> str:
 
 
 def _dvc_yaml(existing: str | None, log_dir: str, files: Any = ()) -> bytes | None:
-    """dvc.yaml content with gitlog's entries, or None when base's already has them."""
-    from .dvcfiles import merge_entries
+    """dvc.yaml content with gitlog's entries, or None when base's already has them, or
+    when it is not YAML (a dvc.yaml mid-edit): the run is committed all the same, with
+    that file as it is, which DVC reports."""
+    from .dvcfiles import DvcYamlError, merge_entries
 
-    return merge_entries(existing, log_dir, files)
+    try:
+        return merge_entries(existing, log_dir, files)
+    except DvcYamlError:
+        return None
 
 
 def _declare_in_workspace(root: Path, log_dir: str, files: dict[str, bytes]) -> None:

@@ -125,3 +125,25 @@ def test_workspace_runs_declare_their_eval_plots_for_dvc(repo: Path) -> None:
                                    "stages:\n  train:\n    cmd: python train.py\n")
     proc = commit(repo, "-a", message="a stage")
     assert proc.returncode == 1 and "changed since the run: dvc.yaml" in proc.stderr
+
+
+def test_a_dvc_yaml_that_is_not_yaml_stops_no_run(repo: Path) -> None:
+    """A dvc.yaml mid-edit (here an unclosed list) made every run fail to commit: its data
+    stuck in the journal, and 'gitlog recover' failed on it too, with ruamel's parser
+    message; 'gitlog init' crashed (exit 3). The run is committed with that dvc.yaml as
+    it is (DVC reports it); init says what is wrong where, exit 1."""
+    (repo / "dvc.yaml").write_text("stages: [\n")
+    git(repo, "add", "dvc.yaml")
+    git(repo, "commit", "-qm", "half-written stage")
+    with gitlog.start("a", repo=repo) as run:
+        run.log_metric("loss", 0.5)
+    assert run.commit is not None
+    assert git(repo, "show", "exp/a:dvc.yaml") == "stages: [\n"
+    assert json.loads(git(repo, "show", "exp/a:.gitlog/metrics.json")) == {"loss": 0.5,
+                                                                            "step": 0}
+    proc = run_cli("init", "--no-dvc", cwd=repo)
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        "Error: dvc.yaml is not valid YAML at line 2, column 1: expected the node content, "
+        "but found '<stream end>'\nhint: fix dvc.yaml (DVC cannot read it either), then run "
+        "'gitlog init' again\n")
