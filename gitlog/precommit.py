@@ -219,8 +219,21 @@ def code_differences(ctx: HookContext, tree: str) -> list[tuple[str, str]]:
     except GitCommandError:
         return _compare_trees(ctx, tree)
     parts = out.split("\0")
-    return [(s, p) for s, p in zip(parts[0::2], parts[1::2], strict=False)
-            if p and not ctx.under_log_dir(p) and is_code(p, ctx.hooks)]
+    found = [(s, p) for s, p in zip(parts[0::2], parts[1::2], strict=False)
+             if p and not ctx.under_log_dir(p) and is_code(p, ctx.hooks)]
+    if any(p == "dvc.yaml" for _, p in found) and _dvc_yaml_ours_only(ctx, tree):
+        found = [(s, p) for s, p in found if p != "dvc.yaml"]
+    return found
+
+
+def _dvc_yaml_ours_only(ctx: HookContext, tree: str) -> bool:
+    """Whether the staged dvc.yaml differs from the run's only in gitlog's entries: a
+    workspace-mode run declares its eval plots there when it ends, after its snapshot."""
+    from .dvcfiles import differs_in_ours_only
+
+    specs = [f"{tree}:dvc.yaml", ":dvc.yaml"]
+    found = ctx.repo.read_objects(specs, env=ctx.index_env())
+    return differs_in_ours_only(found[specs[0]][1], found[specs[1]][1], ctx.log_dir)
 
 
 def _compare_trees(ctx: HookContext, tree: str) -> list[tuple[str, str]]:

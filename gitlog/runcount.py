@@ -54,13 +54,13 @@ def _walk(repo: Repo, config: Config, tips: list[str]) -> dict[str, int]:
         "log", "--full-history", "--format=%H %P", "--stdin", "--", *paths,
         input=revs).splitlines() if line]
     runs = {line[0] for line in changed if len(line) <= 2}
-    runs |= _merge_runs(repo, paths, [line for line in changed if len(line) > 2])
+    runs |= merge_runs(repo, paths, [line for line in changed if len(line) > 2])
     graph = repo.git("rev-list", "--parents", "--topo-order", "--reverse", "--stdin",
                      input=revs)
     return _count(graph, runs, set(tips))
 
 
-def _merge_runs(repo: Repo, paths: list[str], merges: list[list[str]]) -> set[str]:
+def merge_runs(repo: Repo, paths: list[str], merges: list[list[str]]) -> set[str]:
     """The merges (commit, *parents) whose run files are those of none of their parents."""
     if not merges:
         return set()

@@ -224,10 +224,32 @@ def tree_without(repo: Repo, tree: str, log_dir: str) -> str:
 
 
 def _dvc_yaml(existing: str | None, log_dir: str, files: Any = ()) -> bytes | None:
-    """dvc.yaml content with gitlog's entries, or None when base's already has them."""
-    from .dvcfiles import merge_entries
+    """dvc.yaml content with gitlog's entries, or None when base's already has them, or
+    when it is not YAML (a dvc.yaml mid-edit): the run is committed all the same, with
+    that file as it is, which DVC reports."""
+    from .dvcfiles import DvcYamlError, merge_entries
 
-    return merge_entries(existing, log_dir, files)
+    try:
+        return merge_entries(existing, log_dir, files)
+    except DvcYamlError:
+        return None
+
+
+def _declare_in_workspace(root: Path, log_dir: str, files: dict[str, bytes]) -> None:
+    """Add the run's entries (its eval plots: ROC, PR, confusion) to the working tree's
+    dvc.yaml, as a run commit's dvc.yaml gets them, for the user to commit with the run
+    (the pre-commit hook does not count them as code). Only when the project has a
+    dvc.yaml ('gitlog init' writes one): no new file in the user's tree unasked."""
+    target = root / "dvc.yaml"
+    try:
+        existing = target.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
+        return
+    merged = _dvc_yaml(existing, log_dir, files)
+    if merged is not None:
+        from .workspace import replace_file
+
+        replace_file(target, merged)
 
 
 def commit_message(meta: dict[str, Any], record: dict[str, Any], summary: str) -> str:
@@ -346,7 +368,9 @@ def store_journal(repo: Repo, config: Config, journal: Any) -> tuple[str, str | 
         from .workspace import write_workspace
 
         files, record = build_files(journal)
-        path = write_workspace(root, meta.get("log_dir") or config.log_dir, files)
+        log_dir = meta.get("log_dir") or config.log_dir
+        path = write_workspace(root, log_dir, files)
+        _declare_in_workspace(root, log_dir, files)
         from .checkcache import remember_run_files  # spares the pre-commit hook a YAML parse
 
         remember_run_files(repo.gitlog_dir, repo.object_format, files)

@@ -103,9 +103,21 @@ def _short_name(config: Config, name: str, available: dict[str, str]) -> str:
 
 def _new_runs(repo: Repo, cat: Any, config: Config, tip: str,
               exclude: list[str]) -> tuple[int, list[tuple[str, Artifact]]]:
-    """(runs, [(run id, artifact)]) of the commits reachable from ``tip`` and not from
-    ``exclude`` (revisions or ``--remotes=...``/``--branches`` options)."""
-    commits = repo.git("rev-list", tip, "--not", *exclude, "--").split()
+    """(runs, [(run id, artifact)]) of the runs reachable from ``tip`` and not from
+    ``exclude`` (revisions or ``--remotes=...``/``--branches`` options). A run is what
+    ``gitlog ls`` counts (``runcount``): a commit changing run.yaml or metrics.json, not
+    a README edit on top of a run, nor the merge of a diverged experiment that takes one
+    side's run files (that side's run is counted, or is on the remote already)."""
+    from .facts import log_paths
+    from .runcount import merge_runs
+
+    paths = log_paths(config.log_dir)
+    changed = [line.split() for line in repo.git(
+        "log", "--full-history", "--format=%H %P", tip, "--not", *exclude, "--",
+        *paths).splitlines() if line]
+    own = {line[0] for line in changed if len(line) <= 2}
+    own |= merge_runs(repo, paths, [line for line in changed if len(line) > 2])
+    commits = [line[0] for line in changed if line[0] in own]
     runs = 0
     arts: list[tuple[str, Artifact]] = []
     for commit in commits:
@@ -278,9 +290,18 @@ def _behind_or_rejected(repo: Repo, config: Config, remote: str, exp: str, runs:
     if repo.is_ancestor(mine, theirs):
         return BranchResult(exp, "behind", detail=f"behind the remote by {missing} run(s), "
                             f"nothing to push; take them with: gitlog pull {exp}")
-    return BranchResult(exp, "rejected", runs, arts, f"{summary}: both sides logged runs "
-                        f"({missing} on the remote only, {extra} here only); gitlog pull "
-                        f"{exp} says how to keep both")
+    return BranchResult(exp, "rejected", runs, arts, f"{summary}: {_apart(missing, extra)}"
+                        f"; gitlog pull {exp} says how to keep both")
+
+
+def _apart(remote_only: int, here_only: int) -> str:
+    """How two sides of an experiment that moved apart differ, in runs: a side's commits
+    may hold none (main merged in, a README edit), and 'both sides logged runs' would
+    then be false."""
+    counts = f"{remote_only} on the remote only, {here_only} here only"
+    if remote_only and here_only:
+        return f"both sides logged runs ({counts})"
+    return f"both sides have commits the other lacks (runs: {counts})"
 
 
 def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = (),
@@ -332,9 +353,12 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
                 report.results.append(BranchResult(exp, "ahead", detail="this clone has "
                                                    f"runs to push: gitlog push {exp}"))
             elif mine and not repo.is_ancestor(mine, theirs):
+                apart = _apart(_new_runs(repo, cat, config, theirs, [mine])[0],
+                               _new_runs(repo, cat, config, mine, [theirs])[0])
                 report.results.append(BranchResult(
                     exp, "diverged", detail=_merge_advice(
-                        config, remote, exp, ref == head, _ignores_apart(repo, mine, theirs))))
+                        config, remote, exp, ref == head, _ignores_apart(repo, mine, theirs),
+                        apart)))
             else:
                 todo[exp] = _new_runs(repo, cat, config, theirs, [mine] if mine else
                                       ["--branches"])
@@ -393,11 +417,14 @@ def _ignores_apart(repo: Repo, mine: str, theirs: str) -> list[str]:
 
 
 def _merge_advice(config: Config, remote: str, exp: str, checked_out: bool,
-                  ignores: list[str] | tuple[str, ...] = ()) -> str:
+                  ignores: list[str] | tuple[str, ...] = (),
+                  apart: str = "both sides logged runs") -> str:
     """What to do with a branch both clones logged runs to: the git commands that keep
     both sides' runs (each run commit stays in history; the merge's log folder is one
-    side's, as the files of two runs cannot be merged line by line; a ``.gitignore``
-    keeps both sides' lines, in order, once each)."""
+    side's, as the files of two runs cannot be merged line by line: exactly the remote's,
+    restored from MERGE_HEAD, as 'git checkout --theirs' would keep the files only this
+    side's run wrote, a series or an artifact pointer, beside the other run's; a
+    ``.gitignore`` keeps both sides' lines, in order, once each)."""
     branch = f"{config.prefix}{exp}"
     log_dir = shlex.quote(config.log_dir)
     checkout = "" if checked_out else f"git checkout {shlex.quote(branch)} && "
@@ -405,9 +432,9 @@ def _merge_advice(config: Config, remote: str, exp: str, checked_out: bool,
                    f"awk '!seen[$0]++' > {q} && git add {q} && " for q in map(shlex.quote,
                                                                             ignores))
     where = f"{log_dir}/ and .gitignore files" if ignores else f"{log_dir}/"
-    keep = "take one side's run files and both sides' ignore lines" if ignores else \
-        "take one side's run files"
-    return (f"both sides logged runs; {remote}/{branch} is fetched, keep both: {checkout}"
+    keep = "take the remote's run files and both sides' ignore lines" if ignores else \
+        "take the remote's run files"
+    return (f"{apart}; {remote}/{branch} is fetched, keep both: {checkout}"
             f"git merge {shlex.quote(f'{remote}/{branch}')}; on conflicts in {where} {keep}: "
-            f"git checkout --theirs {log_dir} && git add {log_dir} && {both}"
+            f"git restore --source=MERGE_HEAD --staged --worktree {log_dir} && {both}"
             f"git commit --no-edit; then gitlog push {shlex.quote(exp)}")

@@ -26,7 +26,7 @@ def write_workspace(root: Path, log_dir: str, files: dict[str, bytes]) -> Path:
                           hint="move it away, then run 'gitlog recover' to write the run")
     target.mkdir(parents=True, exist_ok=True)
     for rel, data in files.items():
-        _replace(target / rel, data)
+        replace_file(target / rel, data)
     stale = [rel for rel in _run_files(target) if rel not in files]
     for rel in stale:
         with contextlib.suppress(FileNotFoundError):
@@ -36,7 +36,8 @@ def write_workspace(root: Path, log_dir: str, files: dict[str, bytes]) -> Path:
     return target
 
 
-def _replace(path: Path, data: bytes) -> None:
+def replace_file(path: Path, data: bytes) -> None:
+    """Write ``data`` beside ``path`` and rename it over it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.gitlog-{secrets.token_hex(4)}")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode as git gives

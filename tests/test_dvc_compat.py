@@ -85,3 +85,65 @@ def test_after_a_log_dir_change_dvc_reads_the_new_folder_only(dvc_repo: Path) ->
     # the workspace's dvc.yaml: 'gitlog init' points it at the new folder the same way
     assert run_cli("init", cwd=dvc_repo).returncode == 0
     assert dvc_yaml.read_text() == git(dvc_repo, "show", "exp/moved:dvc.yaml")
+
+
+def test_workspace_runs_declare_their_eval_plots_for_dvc(repo: Path) -> None:
+    """In the workspace workflow a run's ROC, PR and confusion plots were written to
+    .gitlog/plots/ but never declared in dvc.yaml (only run commits got the entries), so
+    'dvc plots show' drew none of them. The working tree's dvc.yaml now gets them, the
+    pre-commit hook takes them for no code change, and a later run without eval drops
+    them (DVC reports a declared folder that is missing)."""
+    import numpy as np
+
+    from gitlog.hooks import install
+    from tests.hookhelp import commit
+
+    assert run_cli("init", cwd=repo).returncode == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "set up gitlog")
+    install(repo)
+    git(repo, "checkout", "-q", "-b", "exp/ws")
+    with gitlog.start(repo=repo) as run:
+        run.log_eval(np.array([0, 1, 0, 1]), None, np.array([0.1, 0.9, 0.6, 0.8]))
+    git(repo, "add", "-A")
+    proc = commit(repo, message="eval run")
+    assert proc.returncode == 0, proc.stderr
+    plots = json.loads(dvc(repo, "plots", "show", "--json"))["data"]
+    assert sorted(p for p in plots if "/plots/" in p) == [
+        ".gitlog/plots/confusion/eval.json", ".gitlog/plots/precision_recall/eval.json",
+        ".gitlog/plots/roc/eval.json"]
+    with gitlog.start(repo=repo) as run:
+        run.log_metric("loss", 0.5)
+    git(repo, "add", "-A")
+    proc = commit(repo, message="plain run")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(dvc(repo, "plots", "show", "--json"))
+    assert (sorted(out["data"]), out.get("errors")) == ([".gitlog/metrics/loss.tsv"], None)
+    assert git(repo, "show", "HEAD:dvc.yaml") == git(repo, "show", "main:dvc.yaml")
+    # a change of the user's own in dvc.yaml is code still: refused without a run
+    (repo / "dvc.yaml").write_text(git(repo, "show", "HEAD:dvc.yaml") +
+                                   "stages:\n  train:\n    cmd: python train.py\n")
+    proc = commit(repo, "-a", message="a stage")
+    assert proc.returncode == 1 and "changed since the run: dvc.yaml" in proc.stderr
+
+
+def test_a_dvc_yaml_that_is_not_yaml_stops_no_run(repo: Path) -> None:
+    """A dvc.yaml mid-edit (here an unclosed list) made every run fail to commit: its data
+    stuck in the journal, and 'gitlog recover' failed on it too, with ruamel's parser
+    message; 'gitlog init' crashed (exit 3). The run is committed with that dvc.yaml as
+    it is (DVC reports it); init says what is wrong where, exit 1."""
+    (repo / "dvc.yaml").write_text("stages: [\n")
+    git(repo, "add", "dvc.yaml")
+    git(repo, "commit", "-qm", "half-written stage")
+    with gitlog.start("a", repo=repo) as run:
+        run.log_metric("loss", 0.5)
+    assert run.commit is not None
+    assert git(repo, "show", "exp/a:dvc.yaml") == "stages: [\n"
+    assert json.loads(git(repo, "show", "exp/a:.gitlog/metrics.json")) == {"loss": 0.5,
+                                                                            "step": 0}
+    proc = run_cli("init", "--no-dvc", cwd=repo)
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        "Error: dvc.yaml is not valid YAML at line 2, column 1: expected the node content, "
+        "but found '<stream end>'\nhint: fix dvc.yaml (DVC cannot read it either), then run "
+        "'gitlog init' again\n")

@@ -90,16 +90,16 @@ def test_two_clones_exchange_runs_and_models(team: dict[str, Path], tmp_path: Pa
     proc = run_cli("pull", "shared", "--format", "json", cwd=b)
     assert proc.returncode == 1 and rows(proc.stdout)["shared"]["action"] == "diverged"
     assert rows(proc.stdout)["shared"]["detail"] == (
-        "both sides logged runs; origin/exp/shared is fetched, keep both: git checkout "
-        "exp/shared && git merge origin/exp/shared; on conflicts in .gitlog/ take one "
-        "side's run files: git checkout --theirs .gitlog && git add .gitlog && git commit "
-        "--no-edit; then gitlog push shared")
+        "both sides logged runs (1 on the remote only, 1 here only); origin/exp/shared is "
+        "fetched, keep both: git checkout "
+        "exp/shared && git merge origin/exp/shared; on conflicts in .gitlog/ take the "
+        "remote's run files: git restore --source=MERGE_HEAD --staged --worktree .gitlog && "
+        "git commit --no-edit; then gitlog push shared")
     assert proc.stderr.endswith("hint: merge as said above, then gitlog push\n")
     # ... and that advice, followed to the letter, publishes both clones' runs.
     git(b, "checkout", "-q", "exp/shared")
     git(b, "merge", "origin/exp/shared", check=False)  # conflicts in .gitlog/
-    git(b, "checkout", "--theirs", ".gitlog")
-    git(b, "add", ".gitlog")
+    git(b, "restore", "--source=MERGE_HEAD", "--staged", "--worktree", ".gitlog")
     git(b, "commit", "-q", "--no-edit")
     assert run_cli("push", "shared", cwd=b).returncode == 0
     proc = run_cli("pull", "shared", "--format", "json", cwd=a)
@@ -494,11 +494,13 @@ def test_diverged_runs_whose_commits_ignore_other_artifacts_merge_as_advised(
     proc = run_cli("pull", "shared", "--format", "json", cwd=b)
     detail = rows(proc.stdout)["shared"]["detail"]
     assert detail == (
-        "both sides logged runs; origin/exp/shared is fetched, keep both: git checkout "
+        "both sides logged runs (1 on the remote only, 1 here only); origin/exp/shared is "
+        "fetched, keep both: git checkout "
         "exp/shared && git merge origin/exp/shared; on conflicts in .gitlog/ and .gitignore "
-        "files take one side's run files and both sides' ignore lines: git checkout --theirs "
-        ".gitlog && git add .gitlog && { git show HEAD:weights/.gitignore; git show "
-        "MERGE_HEAD:weights/.gitignore; } 2>/dev/null | awk '!seen[$0]++' > weights/.gitignore"
+        "files take the remote's run files and both sides' ignore lines: git restore "
+        "--source=MERGE_HEAD --staged --worktree .gitlog && { git show "
+        "HEAD:weights/.gitignore; git show MERGE_HEAD:weights/.gitignore; } 2>/dev/null | "
+        "awk '!seen[$0]++' > weights/.gitignore"
         " && git add weights/.gitignore && git commit --no-edit; then gitlog push shared")
     merge, resolve = detail.split("keep both: ")[1].split("; then")[0].split("; on conflicts")
     subprocess.run(merge, shell=True, cwd=b, capture_output=True)  # conflicts: exit 1
@@ -506,4 +508,65 @@ def test_diverged_runs_whose_commits_ignore_other_artifacts_merge_as_advised(
                               capture_output=True, text=True)
     assert resolved.returncode == 0, resolved.stderr
     assert (b / "weights" / ".gitignore").read_text() == "/b.bin\n/a.bin\n"
+    # The merge's log folder is exactly A's run: 'git checkout --theirs .gitlog' kept B's
+    # pointer beside it (a file only B's run added merges cleanly), so a checkout of the
+    # tip showed A's run with B's artifact too, and 'dvc pull' fetched both.
+    assert git(b, "diff", "--name-status", "origin/exp/shared", "HEAD", "--", ".gitlog") == ""
+    assert git(b, "ls-files", ".gitlog/artifacts") == ".gitlog/artifacts/a.bin.dvc\n"
+    assert run_cli("push", "shared", cwd=b).returncode == 0
+
+
+def test_push_and_pull_count_runs_not_merges_or_edits_on_top(team: dict[str, Path]) -> None:
+    """The merge of a diverged experiment (one side's run files) and a README edit on top
+    of a run were counted as runs: B's push said 'pushed 2 runs, 2 artifacts' for its one
+    run, and A's pull 'fast-forwarded 2'. They count as 'gitlog ls' counts."""
+    a, b = team["a"], team["b"]
+    log_model(a, "shared", "A's")
+    log_model(b, "shared", "B's")
+    assert run_cli("push", "shared", cwd=a).returncode == 0
+    assert run_cli("pull", "shared", cwd=b).returncode == 1  # diverged: fetched
+    git(b, "checkout", "-q", "exp/shared")
+    git(b, "merge", "origin/exp/shared", check=False)
+    git(b, "restore", "--source=MERGE_HEAD", "--staged", "--worktree", ".gitlog")
+    git(b, "commit", "-q", "--no-edit")
+    (b / "README.md").write_text("notes\n")
+    git(b, "add", "README.md")
+    git(b, "commit", "-q", "--no-verify", "-m", "notes")
+    proc = run_cli("push", "shared", "--format", "json", cwd=b)
+    assert proc.returncode == 0, proc.stderr
+    assert rows(proc.stdout)["shared"] == {"experiment": "shared", "action": "pushed",
+                                           "runs": 1, "artifacts": 1, "detail": ""}
+    proc = run_cli("pull", "shared", "--format", "json", cwd=a)
+    assert proc.returncode == 0, proc.stderr
+    assert rows(proc.stdout)["shared"] == {"experiment": "shared", "action": "fast-forwarded",
+                                           "runs": 1, "artifacts": 1, "detail": ""}
+
+
+def test_a_side_without_runs_of_its_own_is_not_said_to_have_logged_runs(
+        team: dict[str, Path]) -> None:
+    """B merged main into the experiment (a commit with no run) while A logged a run:
+    push and pull said 'both sides logged runs (1 on the remote only, 1 here only)', the
+    merge counted as B's run. They say what differs, and the advice still works."""
+    a, b = team["a"], team["b"]
+    log_model(a, "shared", "A's first")
+    assert run_cli("push", "shared", cwd=a).returncode == 0
+    assert run_cli("pull", "shared", cwd=b).returncode == 0
+    log_model(a, "shared", "A's second")
+    assert run_cli("push", "shared", cwd=a).returncode == 0
+    (b / "util.py").write_text("FIX = 1\n")
+    git(b, "add", "util.py")
+    git(b, "commit", "-qm", "a fix on main")
+    git(b, "checkout", "-q", "exp/shared")
+    git(b, "merge", "-q", "--no-edit", "main")
+    apart = "both sides have commits the other lacks (runs: 1 on the remote only, 0 here only)"
+    proc = run_cli("push", "shared", "--format", "json", cwd=b)
+    assert proc.returncode == 1
+    assert rows(proc.stdout)["shared"]["detail"] == (
+        f"[rejected] (fetch first): {apart}; gitlog pull shared says how to keep both")
+    proc = run_cli("pull", "shared", "--format", "json", cwd=b)
+    assert proc.returncode == 1
+    detail = rows(proc.stdout)["shared"]["detail"]
+    assert detail.startswith(f"{apart}; origin/exp/shared is fetched, keep both: "
+                             "git merge origin/exp/shared;")
+    git(b, "merge", "-q", "--no-edit", "origin/exp/shared")
     assert run_cli("push", "shared", cwd=b).returncode == 0
