@@ -568,6 +568,14 @@ def test_logs_filters_by_level_and_text(tmp_path: Path) -> None:
     # a level in capitals, as Python's logging names them, as the API takes it
     assert [r["message"] for r in cli_json(repo, "logs", "l", "--level", "ERROR")] == \
         ["diverged"]
+    # and as logging spells them, as GITLOG_LEVEL and start(level=) take them
+    for spelled, kept in (("warn", ["loss is NaN", "diverged"]), ("Fatal", []),
+                          ("WARNING", ["loss is NaN", "diverged"])):
+        assert [r["message"] for r in cli_json(repo, "logs", "l", "--level", spelled)] == \
+            kept, spelled
+    bad = run_cli("logs", "l", "--level", "loud", cwd=repo)
+    assert (bad.returncode, bad.stdout) == (1, "")
+    assert bad.stderr.splitlines()[0] == "Error: unknown level 'loud'"
 
 
 def test_logs_writes_json_and_csv_row_by_row(tmp_path: Path,
