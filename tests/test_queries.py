@@ -821,6 +821,29 @@ def test_queries_say_where_runs_logged_under_an_earlier_log_dir_are(tmp_path: Pa
     assert proc.stderr.endswith("hint: log one: gitlog run -e NAME -- python train.py\n")
 
 
+def test_the_earlier_log_dir_hint_reads_gits_plain_patch_whatever_the_users_config(
+        tmp_path: Path) -> None:
+    """With color.ui=always (or color.diff) set globally, the patch of .gitlog.yaml that
+    names the earlier log_dir came coloured, and the hint to see those runs was lost."""
+    import os
+
+    b = Builder(log_dir="logs/old")
+    c0 = b.commit("main", {"train.py": "x\n", ".gitlog.yaml": "log_dir: logs/old\n"})
+    b.run("a", {"loss": 1.0}, parents=[c0])
+    repo = tmp_path / "p"
+    b.write(repo)
+    git(repo, "checkout", "-q", "exp/a")
+    (repo / ".gitlog.yaml").write_text("log_dir: logs/new\n")
+    Path(os.environ["GIT_CONFIG_GLOBAL"]).write_text(
+        "[color]\n\tui = always\n\tdiff = always\n[diff]\n\texternal = /bin/false\n")
+    hint = ("hint: runs were logged under logs/old, not under log_dir logs/new: to query "
+            "them, set log_dir: logs/old in .gitlog.yaml\n")
+    for query, error in ((["show"], "no runs yet: HEAD"),
+                         (["history", "-m", "loss"], "no runs found in any experiment")):
+        proc = run_cli(*query, cwd=repo)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", f"Error: {error}\n{hint}")
+
+
 def test_booleans_read_true_and_false_as_where_writes_them(tmp_path: Path) -> None:
     """Tables and CSV wrote a boolean as yes/no: the same as the string 'yes' that
     params.yaml keeps apart from it, and not what --where takes (flag == true). Event
