@@ -35,8 +35,8 @@ def _named_log_dirs(repo: Repo) -> list[str]:
     """Every ``log_dir`` the committed versions of ``.gitlog.yaml`` set, newest first."""
     # git's own patch, whatever the user set: no colours (color.ui=always), no diff tool
     out = repo.git("log", "--all", "--format=", "-p", "--unified=0", "--no-color",
-                   "--no-ext-diff", "--no-textconv", "-G^log_dir:", "--", f":(literal){CONFIG_FILE}",
-                   check=False)
+                   "--no-ext-diff", "--no-textconv", "-G^log_dir:", "--",
+                   f":(literal){CONFIG_FILE}", check=False)
     folders = []
     for line in out.split("\n"):
         if line[:1] in "+-" and line[1:].startswith("log_dir:"):

@@ -7,7 +7,6 @@ import click
 from ._group import pass_repo
 from ._output import echo, echo_err, format_option, render, to_json
 
-
 LS_COLUMNS = ["experiment", "branch", "runs", "last_run", "status"]
 
 
