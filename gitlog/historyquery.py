@@ -166,6 +166,23 @@ def _is_regression(cells: Sequence[tuple], threshold: tuple[float, bool] | None)
     return False
 
 
+# what a history row has besides its metrics: HistoryRow.record()'s keys, which
+# history --format json/csv/table write (but run, status, author and previous)
+ROW_FIELDS = ("commit", "date", "experiment", "subject", "code_changes", "run", "status",
+              "author", "previous")
+
+
+def refuse_row_field_clash(metrics: Sequence[str]) -> None:
+    """Refuse a metric named as a row's field (``run``, ``status``...) or as another
+    metric's column (``loss_delta`` next to ``loss``): one would overwrite the other, in
+    one format and not another, and in ``HistoryRow.record()``."""
+    from .names import refuse_column_clash
+
+    taken = [*ROW_FIELDS, *(f"{m}_{s}" for m in metrics for s in ("delta", "pct", "verdict"))]
+    for m in metrics:
+        refuse_column_clash(m, taken)
+
+
 def query_history(metrics: str | Sequence[str] | None, revs: Sequence[str] = (), *,
                   all: bool = False,
                   repo: str | Path | Repo = ".", config: Config | None = None,
@@ -215,6 +232,7 @@ def query_history(metrics: str | Sequence[str] | None, revs: Sequence[str] = (),
         shown = [i for i in range(len(specs)) if i not in missing]
         lines = Narrowed(lines, len(specs), shown)
         metrics, specs = [metrics[i] for i in shown], [specs[i] for i in shown]
+    refuse_row_field_clash(metrics)
     layout = Layout(len(specs))
     tests: list[Callable[[str], bool]] = []
     if after is not None or before is not None:

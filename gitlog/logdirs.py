@@ -33,9 +33,10 @@ def earlier_log_dir(repo: Repo, config: Config, commit: str | None = None) -> st
 
 def _named_log_dirs(repo: Repo) -> list[str]:
     """Every ``log_dir`` the committed versions of ``.gitlog.yaml`` set, newest first."""
-    out = repo.git("log", "--all", "--format=", "-p", "--unified=0", "--no-ext-diff",
-                   "--no-textconv", "-G^log_dir:", "--", f":(literal){CONFIG_FILE}",
-                   check=False)
+    # git's own patch, whatever the user set: no colours (color.ui=always), no diff tool
+    out = repo.git("log", "--all", "--format=", "-p", "--unified=0", "--no-color",
+                   "--no-ext-diff", "--no-textconv", "-G^log_dir:", "--",
+                   f":(literal){CONFIG_FILE}", check=False)
     folders = []
     for line in out.split("\n"):
         if line[:1] in "+-" and line[1:].startswith("log_dir:"):

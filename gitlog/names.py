@@ -9,6 +9,7 @@ name becomes a branch component, so it follows git's ref-name rules
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from .errors import NameError_
 
@@ -87,3 +88,16 @@ def ref_component_problem(name: str) -> str | None:
     if len(name.encode()) > 200:
         return "too long (200 bytes at most)"
     return None
+
+
+def refuse_column_clash(metric: str, others: Sequence[str], then: str | None = None) -> None:
+    """Refuse a metric whose column would take the name of another column of the output
+    (a metric called 'date' or 'rank'): its values would overwrite that column, or that
+    column's them. ``then``: how to ask for the alias (default ``-m my_METRIC``)."""
+    if metric in others:
+        from .errors import GitlogError
+
+        raise GitlogError(f"the metric {metric} has the name of another column of the output",
+                          hint=f"show it under another name: metrics.aliases in .gitlog.yaml "
+                               f"({{my_{metric}: [{metric}]}}), then "
+                               f"{then or f'-m my_{metric}'}")

@@ -122,14 +122,13 @@ def large_file_problem(path: str, size: int, limit_mb: float,
                        typed: str | None = None) -> Problem:
     """``path`` from the top; ``typed``: the same file from the user's folder."""
     import posixpath
-    import shlex
 
     typed = typed or path
     folder = posixpath.dirname(typed)
     ignore = posixpath.join(folder, ".gitignore") if folder else ".gitignore"
-    q = shlex.quote
+    q = _sh_quoted
     return Problem(
-        f"{path} is {_mb(size)} MB, over hooks.max_file_mb ({limit_mb:g} MB): "
+        f"{_shown(path)} is {_mb(size)} MB, over hooks.max_file_mb ({limit_mb:g} MB): "
         "large files belong in DVC, not in git",
         hint=f"git rm --cached -q {q(typed)} && dvc add {q(typed)} && "
              f"git add {q(typed + '.dvc')} {q(ignore)} (from a run: run.log_artifact"
@@ -247,7 +246,7 @@ def _compare_trees(ctx: HookContext, tree: str) -> list[tuple[str, str]]:
 
 
 def _few(paths: list[str], limit: int = 8) -> str:
-    shown = ", ".join(paths[:limit])
+    shown = ", ".join(map(_shown, paths[:limit]))
     return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
 
 
@@ -270,9 +269,43 @@ def rerun_hint(ctx: HookContext, run_yaml: bytes | None) -> str:
 
 
 def _sh_quoted(text: str) -> str:
-    """``text`` for a shell, as shlex.quote writes it (no shlex import in the hooks)."""
+    """``text`` for a shell, as shlex.quote writes it (no shlex import in the hooks); a
+    name that is not UTF-8 or holds a control character as bash and zsh take its bytes,
+    ``$'lat\\351.py'`` (printed as is, ``lat\\udce9.py``, it was no name one can type)."""
+    if _unprintable(text):
+        return "$'" + _escaped(text, "'") + "'"
     safe = all(c.isalnum() or c in "@%+=:,./-_" for c in text)
     return text if text and safe else "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+# git's C-style quoting of a path (core.quotePath): these as letters, other bytes that are
+# not printable ASCII in octal
+_ESCAPES = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r"}
+
+
+def _unprintable(text: str) -> bool:
+    """Whether ``text`` holds a byte that is not UTF-8 (read with surrogateescape, as
+    the hooks read git's output) or a control character."""
+    return any(c < " " or c == "\x7f" or "\udc80" <= c <= "\udcff" for c in text)
+
+
+def _escaped(text: str, quote: str) -> str:
+    out = []
+    for byte in text.encode("utf-8", "surrogateescape"):
+        char = chr(byte)
+        if char in ("\\", quote):
+            out.append("\\" + char)
+        elif 0x20 <= byte < 0x7F:
+            out.append(char)
+        else:
+            out.append(_ESCAPES.get(byte) or f"\\{byte:03o}")
+    return "".join(out)
+
+
+def _shown(path: str) -> str:
+    """``path`` in a message: as is, or, when it is not UTF-8 or holds a control
+    character, as git quotes it (``"lat\\351.py"``, as ``git status`` shows it)."""
+    return '"' + _escaped(path, '"') + '"' if _unprintable(path) else path
 
 
 def no_run_problem(ctx: HookContext, experiment: str, code: list[str]) -> Problem:

@@ -294,6 +294,9 @@ def run_command(argv: list[str], *, repo: str | Path = ".", experiment: str | No
     proc.returncode = code
     for t in pumps:
         t.join()
+    for pipe in (proc.stdout, proc.stderr):  # read to the end: closed, not left to the GC
+        if pipe is not None:                  # (a ResourceWarning each)
+            pipe.close()
     duration = time.monotonic() - started
     run.journal.append_json("info", {
         "exit_code": code,

@@ -269,6 +269,9 @@ def _user() -> str | None:
 
 def _attach(attached: tuple[str, str], experiment: str | None, level: str | int | None,
             flush_interval: float | None) -> Run:
+    from . import warnformat
+
+    warnformat.install()  # its stderr is gitlog run's: gitlog's warnings as the CLI's
     run_id, journal_path = attached
     journal = Journal(journal_path)
     try:

@@ -491,6 +491,28 @@ def test_command_that_starts_a_background_job_and_exits_is_delivered_once(repo: 
             os.kill(pid, signal.SIGKILL)
 
 
+def test_an_event_rule_takes_a_level_as_logging_spells_it(repo: Path) -> None:
+    """level: warn / WARNING / fatal, as GITLOG_LEVEL, start(level=) and gitlog logs
+    --level take them; a name that is no level is refused naming the valid ones."""
+    rules = parse_rules(parse("alerts:\n  notifiers: {log: {type: file, path: s.jsonl}}\n"
+                              "  rules:\n"
+                              "    - {name: a, level: warn, notify: [log]}\n"
+                              "    - {name: b, level: WARNING, notify: [log]}\n"
+                              "    - {name: c, level: fatal, notify: [log]}\n")["alerts"])
+    assert [r.level for r in rules] == ["warning", "warning", "critical"]
+    with pytest.raises(ConfigError, match=r"alerts\.rules\[a\]\.level must be one of debug, info, "
+                                          r"warning, error, critical .*got 'loud'"):
+        parse("alerts:\n  notifiers: {log: {type: file, path: s.jsonl}}\n"
+              "  rules: [{name: a, level: loud, notify: [log]}]\n")
+    configure(repo, "    log: {type: file, path: sent.jsonl}\n",
+              "    - {name: warned, level: warn, notify: [log]}\n")
+    with gitlog.start("warny", repo=repo) as run:
+        run.info("fine")
+        run.warning("loss is high")
+    [sent] = [json.loads(x) for x in (repo / "sent.jsonl").read_text().splitlines()]
+    assert sent["message"] == "warning event at warning or above: loss is high"
+
+
 def test_oom_rule_fires_for_a_plain_script_crashing_under_gitlog_run(repo: Path) -> None:
     # The README's rule: a crash's exception reaches stderr as 'info' lines, so it is the
     # error event of the exit that must carry it.

@@ -547,6 +547,45 @@ def test_a_metric_named_as_a_column_is_refused_with_the_fix(tmp_path: Path) -> N
     assert [r["run_date"] for r in history_json(repo, "-m", "run_date,loss", "exp/c")] == [3]
 
 
+def test_a_metric_named_as_a_rows_field_is_refused_in_every_format_and_the_api(
+        tmp_path: Path) -> None:
+    """A metric called 'run', 'status', 'author' or 'previous' was shown by history (those
+    fields are not among its columns) while HistoryRow.record() wrote the run's own field
+    over it (and a metric 'commit' over the commit); ls wrote a key metric 'status' over
+    the run's status. Refused the same everywhere, with the alias that shows it."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("c", {"loss": 1.0, "run": 7, "status": 3, "author": 2, "previous": 5,
+                     "commit": 9}, parents=[c1])
+    repo = tmp_path / "p"
+    sha = b.write(repo)
+    for name in ("run", "status", "author", "previous", "commit"):
+        error = f"the metric {name} has the name of another column of the output"
+        hint = (f"show it under another name: metrics.aliases in .gitlog.yaml "
+                f"({{my_{name}: [{name}]}}), then -m my_{name}")
+        for fmt in ("table", "json", "csv", "markdown"):
+            proc = run_cli("history", "-m", f"loss,{name}", "exp/c", "--format", fmt, cwd=repo)
+            assert (proc.returncode, proc.stdout, proc.stderr) == (
+                1, "", f"Error: {error}\nhint: {hint}\n"), (name, fmt)
+        with pytest.raises(gitlog.GitlogError) as raised:
+            gitlog.history(["loss", name], "exp/c", repo=repo)
+        assert (str(raised.value), raised.value.hint) == (error, hint)
+    (repo / ".gitlog.yaml").write_text("metrics:\n  key: [loss, status]\n")
+    proc = run_cli("ls", "--format", "json", cwd=repo)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == ("Error: the metric status has the name of another column of the "
+                           "output\nhint: show it under another name: metrics.aliases in "
+                           ".gitlog.yaml ({my_status: [status]}), then put my_status in "
+                           "metrics.key\n")
+    (repo / ".gitlog.yaml").write_text("metrics:\n  key: [loss, run_status]\n"
+                                       "  aliases: {run_status: [status], run_no: [run]}\n")
+    [row] = gitlog.history("loss,run_no", "exp/c", repo=repo)
+    record = row.record()
+    assert (record["run_no"], record["run"], record["commit"]) == (7, "run-c-2", sha[r1])
+    [listed] = json.loads(run_cli("ls", "--format", "json", cwd=repo).stdout)
+    assert (listed["status"], listed["run_status"]) == ("completed", 3)
+
+
 def test_aliases_and_better_from_config(tmp_path: Path) -> None:
     b = Builder()
     c1 = b.commit("main", {"train.py": "x\n", ".gitlog.yaml":

@@ -568,6 +568,14 @@ def test_logs_filters_by_level_and_text(tmp_path: Path) -> None:
     # a level in capitals, as Python's logging names them, as the API takes it
     assert [r["message"] for r in cli_json(repo, "logs", "l", "--level", "ERROR")] == \
         ["diverged"]
+    # and as logging spells them, as GITLOG_LEVEL and start(level=) take them
+    for spelled, kept in (("warn", ["loss is NaN", "diverged"]), ("Fatal", []),
+                          ("WARNING", ["loss is NaN", "diverged"])):
+        assert [r["message"] for r in cli_json(repo, "logs", "l", "--level", spelled)] == \
+            kept, spelled
+    bad = run_cli("logs", "l", "--level", "loud", cwd=repo)
+    assert (bad.returncode, bad.stdout) == (1, "")
+    assert bad.stderr.splitlines()[0] == "Error: unknown level 'loud'"
 
 
 def test_logs_writes_json_and_csv_row_by_row(tmp_path: Path,
@@ -811,6 +819,29 @@ def test_queries_say_where_runs_logged_under_an_earlier_log_dir_are(tmp_path: Pa
     git(tmp_path, "init", "-q", str(fresh))
     proc = run_cli("history", "-m", "loss", cwd=fresh)
     assert proc.stderr.endswith("hint: log one: gitlog run -e NAME -- python train.py\n")
+
+
+def test_the_earlier_log_dir_hint_reads_gits_plain_patch_whatever_the_users_config(
+        tmp_path: Path) -> None:
+    """With color.ui=always (or color.diff) set globally, the patch of .gitlog.yaml that
+    names the earlier log_dir came coloured, and the hint to see those runs was lost."""
+    import os
+
+    b = Builder(log_dir="logs/old")
+    c0 = b.commit("main", {"train.py": "x\n", ".gitlog.yaml": "log_dir: logs/old\n"})
+    b.run("a", {"loss": 1.0}, parents=[c0])
+    repo = tmp_path / "p"
+    b.write(repo)
+    git(repo, "checkout", "-q", "exp/a")
+    (repo / ".gitlog.yaml").write_text("log_dir: logs/new\n")
+    Path(os.environ["GIT_CONFIG_GLOBAL"]).write_text(
+        "[color]\n\tui = always\n\tdiff = always\n[diff]\n\texternal = /bin/false\n")
+    hint = ("hint: runs were logged under logs/old, not under log_dir logs/new: to query "
+            "them, set log_dir: logs/old in .gitlog.yaml\n")
+    for query, error in ((["show"], "no runs yet: HEAD"),
+                         (["history", "-m", "loss"], "no runs found in any experiment")):
+        proc = run_cli(*query, cwd=repo)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", f"Error: {error}\n{hint}")
 
 
 def test_booleans_read_true_and_false_as_where_writes_them(tmp_path: Path) -> None:

@@ -122,6 +122,40 @@ def test_a_run_with_a_submodule_changed_in_place_says_its_code_is_not_all_kept(
                     "only (commit them in lib, then run again, to keep them)")]
 
 
+def test_gitlog_run_shows_its_warnings_as_the_cli_does_and_filters_still_apply(
+        tmp_path: Path) -> None:
+    """Under gitlog run, gitlog's own warnings (a dirty submodule, in gitlog; a nan metric,
+    in the script's recorder) read 'warning: TEXT' as the CLI's others, with no path into
+    gitlog's code; PYTHONWARNINGS still hides them; a plain script keeps Python's format."""
+    import sys
+
+    project = _with_submodule(tmp_path)
+    git(project / "lib", "reset", "-q", "--hard", "HEAD~1")
+    git(project, "checkout", "-q", "main")
+    (project / "lib" / "lib.py").write_text("v = 'edited, not committed'\n")
+    (project / "nan.py").write_text("import gitlog\nwith gitlog.start() as run:\n"
+                                    "    run.log_metric('loss', float('nan'))\n")
+    sha = git(project / "lib", "rev-parse", "--short=10", "HEAD").strip()
+    shown = run_cli("run", "-e", "w", "--", sys.executable, "nan.py", cwd=project,
+                    env={"PYTHONWARNINGS": "default"})
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stderr.splitlines()
+    assert lines[:2] == [
+        f"warning: submodule lib has uncommitted changes: the run keeps its commit {sha} "
+        "only (commit them in lib, then run again, to keep them)",
+        "warning: metric 'loss' is nan at step 0; recorded as is"]
+    assert len(lines) == 3 and lines[2].startswith("gitlog: run ")
+    hidden = run_cli("run", "-e", "w", "--", sys.executable, "nan.py", cwd=project,
+                     env={"PYTHONWARNINGS": "ignore::gitlog.GitlogWarning"})
+    assert hidden.returncode == 0 and hidden.stderr.startswith("gitlog: run "), hidden.stderr
+    alone = subprocess.run([sys.executable, "nan.py"], cwd=project, capture_output=True,
+                           text=True, env={**__import__("os").environ,
+                                           "PYTHONWARNINGS": "default"})
+    assert alone.returncode == 0, alone.stderr
+    assert "GitlogWarning: gitlog: metric 'loss' is nan at step 0; recorded as is" in \
+        alone.stderr
+
+
 def _sign(repo: Path, ref: str) -> None:
     """Give ``ref``'s commit a signature header, as commit.gpgsign does (git prints "No
     signature" for it under log.showSignature, having no allowedSignersFile to check)."""

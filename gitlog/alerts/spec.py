@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-LEVELS = ("debug", "info", "warning", "error", "critical")
+from ..config import LEVEL_NAMES, level_name
+
 METRIC_WHEN = ("nan", "spike", "threshold", "drop", "rise")
 LIVE_WHEN = ("nan", "spike", "threshold")
 COMMIT_WHEN = ("drop", "rise")
@@ -253,8 +254,9 @@ def _validate_event_rule(where: str, rule: dict[str, Any], fail: Callable[[str],
             re.compile(rule["event"])
         except re.error as exc:
             fail(f"{where}.event is not a valid regular expression: {exc}")
-    if "level" in rule and rule["level"] not in LEVELS:
-        fail(f"{where}.level must be one of {', '.join(LEVELS)}, got {rule['level']!r}")
+    if "level" in rule and (not isinstance(rule["level"], str) or
+                            level_name(rule["level"]) is None):
+        fail(f"{where}.level must be one of {LEVEL_NAMES}, got {rule['level']!r}")
     for key in ("when", "factor", "window", "by", "relative", "baseline", "above", "below"):
         if key in rule:
             fail(f"{where}.{key} applies to metric rules only")
@@ -274,7 +276,7 @@ def parse_rules(alerts: dict[str, Any]) -> list[Rule]:
                     factor=float(raw.get("factor", 3)), window=int(raw.get("window", 20)),
                     by=float(by), relative=relative, baseline=raw.get("baseline"),
                     above=raw.get("above"), below=raw.get("below"), event=raw.get("event"),
-                    level=raw.get("level"))
+                    level=level_name(raw["level"]) if "level" in raw else None)
         if rule.event is not None:
             rule.pattern = re.compile(rule.event, re.IGNORECASE)
         out.append(rule)

@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> None:
     from ._output import echo_err
 
     args = sys.argv[1:] if argv is None else argv
+    from gitlog import warnformat
+
+    warnformat.install()  # gitlog's own warnings as 'warning: TEXT', as the CLI's others
     try:
         code = _run(args)
     except GitlogError as exc:

@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from ..display import visible
+from ..names import refuse_column_clash as refuse_column_clash  # (best, blame, ls)
 from ._output import echo, echo_err, render
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
@@ -288,17 +289,6 @@ def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str
     kinds = kinds or {}
     return format_columns([(c, [r.get(c) for r in rows], kinds.get(c)) for c in columns], fmt,
                           clip)
-
-
-def refuse_column_clash(metric: str, others: Sequence[str]) -> None:
-    """Refuse a metric whose column would take the name of another column of the output
-    (a metric called 'date' or 'rank'): its values would overwrite that column."""
-    if metric in others:
-        from gitlog.errors import GitlogError
-
-        raise GitlogError(f"the metric {metric} has the name of another column of the output",
-                          hint=f"show it under another name: metrics.aliases in .gitlog.yaml "
-                               f"({{my_{metric}: [{metric}]}}), then -m my_{metric}")
 
 
 def sparkline(values: Iterable[float | None], limit: int = 60) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from gitlog.config import LEVEL_NAMES
 from gitlog.display import visible
 
 from ._group import pass_repo
@@ -17,9 +18,8 @@ from ._table import cell_text, is_number, iter_text_table, note, warn
 
 @click.command()
 @click.argument("rev", required=False)
-@click.option("--level", type=click.Choice(["debug", "info", "warning", "error", "critical"],
-                                          case_sensitive=False),
-              help="Only events at this level or above.")
+@click.option("--level", metavar="LEVEL",
+              help=f"Only events at this level or above: {LEVEL_NAMES}.")
 @click.option("--grep", metavar="TEXT", help="Only events whose message or fields (as shown: "
                                              "lr=0.1) contain TEXT (case-insensitive).")
 @format_option()

@@ -7,6 +7,8 @@ import click
 from ._group import pass_repo
 from ._output import echo, echo_err, format_option, render, to_json
 
+LS_COLUMNS = ["experiment", "branch", "runs", "last_run", "status"]
+
 
 @click.command()
 @pass_repo
@@ -22,16 +24,20 @@ def ls(repo: str, fmt: str) -> None:
     from gitlog.git import Repo
     from gitlog.query import list_experiments
 
+    from ._table import refuse_column_clash
+
     r = Repo(repo)
     config = load(r.root)
-    rows = list_experiments(r, config)
     keys = list(config["metrics"]["key"])
+    for key in keys:  # a key metric 'status' wrote over the run's status
+        refuse_column_clash(key, LS_COLUMNS, then=f"put my_{key} in metrics.key")
+    rows = list_experiments(r, config)
     table = [{"experiment": x.experiment, "branch": x.branch, "runs": x.runs,
               "last_run": x.last_run, "status": x.status, **x.metrics} for x in rows]
     if not rows and fmt == "table":
         click.echo("no experiments yet: gitlog run -e NAME -- python train.py", err=True)
         return
-    echo(render(table, fmt, ["experiment", "branch", "runs", "last_run", "status", *keys]))
+    echo(render(table, fmt, [*LS_COLUMNS, *keys]))
 
 
 @click.command()
