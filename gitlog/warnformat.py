@@ -5,7 +5,7 @@ the source line that issued it: a path into gitlog's code the user of ``gitlog r
 no use for. Where gitlog is the program (the CLI, and the command ``gitlog run`` runs,
 whose stderr is the CLI's) a ``GitlogWarning``, or a plain ``UserWarning`` issued in
 gitlog's code, is formatted as the CLI's other warnings. Only the format changes: Python's filters
-still choose what is shown (``PYTHONWARNINGS=ignore::gitlog.GitlogWarning``), and a
+still choose what is shown (``PYTHONWARNINGS=ignore:gitlog``), and a
 ``showwarning`` put in place by the user or ``logging.captureWarnings`` still gets it.
 A script using the Python API on its own keeps Python's format, and so does any other
 warning (a ``ResourceWarning`` is for gitlog's developers, its file and line too).
