@@ -25,7 +25,7 @@ from .git import Repo
 from .journal import Journal
 from .names import check_metric
 from .recorder import LEVELS, GitlogWarning, Recorder
-from .values import deep_merge, metric_value, param_update, step_number
+from .values import config_items, deep_merge, metric_value, param_update, step_number
 
 _ACTIVE: list[Run] = []
 _ACTIVE_LOCK = threading.Lock()
@@ -167,13 +167,16 @@ class Run:
         self.journal.append_json("params", param_update(name, value))
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        """Set many hyperparameters at once; nested dicts stay nested."""
+        """Set many hyperparameters at once; nested dicts stay nested. An
+        ``argparse.Namespace`` or a dataclass instance gives its fields."""
         self._check_open()
-        if not isinstance(params, Mapping):
+        items = config_items(params)
+        if items is None:
             raise GitlogError(f"params must be a mapping, got {type(params).__name__}",
-                              hint="pass a dict such as {'lr': 0.1}")
+                              hint="pass a dict such as {'lr': 0.1}, an argparse "
+                                   "Namespace or a dataclass")
         merged: dict[str, Any] = {}
-        for key, value in params.items():
+        for key, value in items.items():
             deep_merge(merged, param_update(str(key), value))
         self.journal.append_json("params", merged)
 

@@ -1,0 +1,76 @@
+"""A PyTorch user's calls, end to end: config objects as params, tensors as metrics, eval
+inputs and models, and what lands in the run commit."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+import gitlog
+from tests.conftest import git
+
+torch = pytest.importorskip("torch")
+yaml = pytest.importorskip("yaml")
+
+
+def params_of(repo: Path, experiment: str) -> dict:
+    return yaml.safe_load(git(repo, "show", f"exp/{experiment}:.gitlog/params.yaml"))
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    lr: float = 0.01
+    hidden: tuple = (64, 32)
+    dtype: torch.dtype = torch.float32
+
+
+def test_config_objects_and_torch_values_are_params_as_the_user_wrote_them(repo: Path) -> None:
+    # log_params(args) was refused ("params must be a mapping, got Namespace"), a
+    # dataclass too; torch.device and torch.dtype were stored as 'device' and 'dtype',
+    # a tensor of two values as 'Tensor'
+    args = argparse.Namespace(lr=0.05, epochs=3, device=torch.device("cpu"))
+    with gitlog.start("cfg", params=args, repo=repo) as run:
+        run.log_params(TrainConfig())
+        run.log_params({"model": {"dev": torch.device("cuda", 1), "dt": torch.bfloat16,
+                                  "scale": torch.tensor([0.5, 2.0], requires_grad=True),
+                                  "shape": torch.Size([3, 4]), "sub": TrainConfig(lr=0.1)}})
+    assert params_of(repo, "cfg") == {
+        "lr": 0.01, "epochs": 3, "device": "cpu", "hidden": [64, 32], "dtype": "torch.float32",
+        "model": {"dev": "cuda:1", "dt": "torch.bfloat16", "scale": [0.5, 2.0],
+                  "shape": [3, 4],
+                  "sub": {"lr": 0.1, "hidden": [64, 32], "dtype": "torch.float32"}}}
+
+
+def test_a_params_value_that_is_no_config_object_is_still_refused(repo: Path) -> None:
+    with gitlog.start("bad", repo=repo) as run:
+        with pytest.raises(gitlog.GitlogError, match="params must be a mapping, got list"):
+            run.log_params([("lr", 0.1)])
+
+
+def test_an_omegaconf_config_keeps_its_nested_groups(repo: Path) -> None:
+    # a nested DictConfig was stored as the text 'DictConfig', a ListConfig 'ListConfig'
+    omegaconf = pytest.importorskip("omegaconf")
+    cfg = omegaconf.OmegaConf.create({"opt": {"lr": 0.1, "betas": [0.9, 0.99]},
+                                      "name": "mlp", "tag": "${name}-v1"})
+    with gitlog.start("hydra", params=cfg, repo=repo) as run:
+        run.log_param("copy", cfg.opt)
+    assert params_of(repo, "hydra") == {
+        "opt": {"lr": 0.1, "betas": [0.9, 0.99]}, "name": "mlp", "tag": "mlp-v1",
+        "copy": {"lr": 0.1, "betas": [0.9, 0.99]}}
+
+
+def test_tensor_metrics_land_as_numbers(repo: Path) -> None:
+    weight = torch.tensor(2.0, requires_grad=True)
+    with gitlog.start("metrics", repo=repo) as run:
+        run.log_metric("loss", weight * 3, step=0)  # a loss that requires grad
+        run.log_metric("half", torch.tensor(0.5, dtype=torch.float16), step=0)
+        run.log_metric("bf", torch.tensor(0.25, dtype=torch.bfloat16), step=0)
+        run.log_metrics({"acc": torch.tensor([0.75]), "n": torch.tensor(7)}, step=0)
+        with pytest.raises(gitlog.GitlogError, match="non-numeric value"):
+            run.log_metric("pair", torch.tensor([1.0, 2.0]))
+    metrics = json.loads(git(repo, "show", "exp/metrics:.gitlog/metrics.json"))
+    assert metrics == {"loss": 6.0, "half": 0.5, "bf": 0.25, "acc": 0.75, "n": 7, "step": 0}
