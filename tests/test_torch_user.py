@@ -74,3 +74,19 @@ def test_tensor_metrics_land_as_numbers(repo: Path) -> None:
             run.log_metric("pair", torch.tensor([1.0, 2.0]))
     metrics = json.loads(git(repo, "show", "exp/metrics:.gitlog/metrics.json"))
     assert metrics == {"loss": 6.0, "half": 0.5, "bf": 0.25, "acc": 0.75, "n": 7, "step": 0}
+
+
+def test_log_eval_takes_the_model_s_logits_as_they_come(repo: Path) -> None:
+    # logits straight from model(X) require grad: numpy's conversion raised torch's
+    # RuntimeError; bfloat16 scores (autocast) were refused as 'not an array of numbers'
+    y_true = torch.tensor([0, 1, 2, 1, 0, 2])
+    logits = torch.tensor([[3.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 1.0],
+                           [2.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 3.0, 0.0]],
+                          requires_grad=True) * 1.0
+    with gitlog.start("eval", repo=repo) as run:
+        got = run.log_eval(y_true, y_score=logits, prefix="val")
+        probs = torch.softmax(logits, 1).bfloat16()
+        half = run.log_eval(y_true, y_pred=probs.argmax(1), y_score=probs, prefix="bf")
+    assert got["accuracy"] == pytest.approx(4 / 6)
+    assert half["accuracy"] == pytest.approx(4 / 6)
+    assert 0 < half["log_loss"] < 2
