@@ -37,7 +37,8 @@ def describe_model(model: Any) -> dict[str, Any]:
     ``parameters`` with ``parameters_kind`` (``"weights"`` or tree ``"nodes"``), and for
     an MLP ``layers`` and ``activations``; a Pipeline adds ``steps``. A torch module gives
     ``type``, ``framework``, ``layers``, ``activations``, ``parameters`` and
-    ``trainable_parameters``. Anything else gives ``{"type": "<module>.<qualname>"}``.
+    ``trainable_parameters`` (of the model inside a torch.compile or DataParallel wrapper,
+    named in ``wrappers``). Anything else gives ``{"type": "<module>.<qualname>"}``.
 
         >>> describe_model({"arch": "resnet18", "depth": 18})
         {'arch': 'resnet18', 'depth': 18}
@@ -196,7 +197,28 @@ def _tree_nodes(model: Any) -> int | None:
     return total
 
 
+# wrappers that hold the model itself: torch.compile's, (Distributed)DataParallel's
+_TORCH_WRAPPERS = {"OptimizedModule": "_orig_mod", "DataParallel": "module",
+                   "DistributedDataParallel": "module"}
+
+
+def _unwrapped(model: Any) -> tuple[Any, list[str]]:
+    """The model a torch.compile or DataParallel wrapper holds, and the wrappers' names
+    (outermost first): its layers are named as the model's own ('0', not
+    '_orig_mod.0' or 'module.0'), so a compiled run compares with a plain one."""
+    wrappers: list[str] = []
+    while len(wrappers) < 5:
+        attr = _TORCH_WRAPPERS.get(type(model).__name__)
+        inner = getattr(model, attr, None) if attr else None
+        if inner is None or inner is model:
+            break
+        wrappers.append(type(model).__name__)
+        model = inner
+    return model, wrappers
+
+
 def _describe_torch(model: Any) -> dict[str, Any]:
+    model, wrappers = _unwrapped(model)
     layers = []
     activations = set()
     for name, module in model.named_modules():
@@ -214,9 +236,12 @@ def _describe_torch(model: Any) -> dict[str, Any]:
                 c.__module__ == _TORCH_ACTIVATION_MODULE for c in cls.__mro__):
             activations.add(cls.__name__)
     params = list(model.parameters())
-    return {"type": type(model).__name__, "framework": "pytorch", "layers": layers,
-            "activations": sorted(activations), "parameters": _numel(params),
-            "trainable_parameters": _numel(p for p in params if p.requires_grad)}
+    out = {"type": type(model).__name__, "framework": "pytorch", "layers": layers,
+           "activations": sorted(activations), "parameters": _numel(params),
+           "trainable_parameters": _numel(p for p in params if p.requires_grad)}
+    if wrappers:
+        out["wrappers"] = wrappers
+    return out
 
 
 def _numel(params: Iterable[Any]) -> int:

@@ -90,3 +90,18 @@ def test_log_eval_takes_the_model_s_logits_as_they_come(repo: Path) -> None:
     assert got["accuracy"] == pytest.approx(4 / 6)
     assert half["accuracy"] == pytest.approx(4 / 6)
     assert 0 < half["log_loss"] < 2
+
+
+def test_a_wrapped_model_is_described_as_the_model_it_wraps(repo: Path) -> None:
+    # DataParallel's layers were 'module.0', ..., torch.compile's '_orig_mod.0': a run
+    # trained wrapped compared with a plain one as a different model
+    from torch import nn
+
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    with gitlog.start("wrapped", repo=repo) as run:
+        plain = run.log_model(model, name="plain")
+        wrapped = run.log_model(nn.DataParallel(model), name="dp")
+    assert wrapped.pop("wrappers") == ["DataParallel"]
+    assert wrapped == plain
+    assert [layer["name"] for layer in wrapped["layers"]] == ["0", "1", "2"]
+    assert wrapped["type"] == "Sequential"
