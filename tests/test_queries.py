@@ -973,6 +973,27 @@ def test_csv_cells_hold_lists_as_json_does(tmp_path: Path) -> None:
     assert (shown[first], shown[last]) == ([64, 32], [64, 32, 16])
 
 
+def test_table_and_markdown_cells_spell_list_items_as_json(tmp_path: Path) -> None:
+    """compare's table and Markdown wrote a param list's items with Python's str: a
+    boolean as 'True', null as 'None', a layer's mapping as "{'n': 1}", where show and
+    params.yaml write 'true', 'null', '{"n": 1}'. Items now read as JSON writes them."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0],
+               params={"flags": "[true, null, 0.5]", "layers": "[{n: 1}, {n: 2}]"})
+    r2 = b.run("a", {"loss": 0.5}, parents=[r1],
+               params={"flags": "[false, null, 0.25]", "layers": "[{n: 1}]"})
+    sha = b.write(tmp_path)
+    first, last = (f"{sha[r][:10]} (a)" for r in (r1, r2))
+    table = run_cli("compare", sha[r1], sha[r2], cwd=tmp_path).stdout.splitlines()
+    assert [" ".join(line.split()) for line in table if line.startswith(("flags", "layers"))] \
+        == ['flags * true, null, 0.5 false, null, 0.25', 'layers * {"n": 1}, {"n": 2} {"n": 1}']
+    markdown = run_cli("compare", sha[r1], sha[r2], "--format", "markdown",
+                       cwd=tmp_path).stdout
+    assert '| layers | *       | {"n": 1}, {"n": 2}' in markdown
+    assert first in markdown and last in markdown
+
+
 def test_compare_joins_a_renamed_metric_as_history_does(tmp_path: Path) -> None:
     """With metrics.aliases {loss: [train/loss, train_loss]}, history linked a run's
     train_loss to the next run's loss; compare showed them as two rows, each half blank,
