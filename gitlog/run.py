@@ -17,7 +17,7 @@ from pathlib import Path
 from time import time as _time
 from typing import Any, Literal
 
-from . import exitstatus
+from . import exitstatus, forkchild
 from .config import LEVEL_NAMES, Config, level_name
 from .errors import GitlogError, NameError_, RunStateError
 from .exitstatus import code_of
@@ -71,6 +71,7 @@ class Run:
         self._excepthook.install()
         with _ACTIVE_LOCK:
             _ACTIVE.append(self)
+        forkchild.watch(_ACTIVE)
         from .sigflush import track
 
         track(self._recorder)
