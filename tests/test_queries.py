@@ -293,6 +293,27 @@ def test_best_and_blame_keep_their_own_columns(tmp_path: Path) -> None:
     assert [r["my_rank"] for r in cli_json(tmp_path, "best", "-m", "my_rank")] == [3, 1]
 
 
+def test_best_without_a_metric_ranks_by_the_first_key_metric_as_history_does(
+        twoexp: tuple[Path, dict], tmp_path: Path) -> None:
+    # 'gitlog best --where ...' was a usage error (Missing option '-m'), though history
+    # defaults to metrics.key: it now ranks by the first of them the runs have, and says so
+    repo, c = twoexp
+    proc = run_cli("best", "--where", "params.lr < 0.05", "--format", "json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ("gitlog: ranked by loss, the first of metrics.key the runs have: "
+                           "-m NAME ranks by another\n")
+    assert [(r["commit"], r["loss"], r["params.lr"]) for r in json.loads(proc.stdout)] == [
+        (c["b1"][:10], 0.9, 0.01), (c["b2"][:10], 1.2, 0.02)]
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    b.run("a", {"f1": 0.5}, parents=[c0])
+    b.write(tmp_path / "f1")
+    proc = run_cli("best", cwd=tmp_path / "f1")
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == ("Error: no run has the metrics loss, accuracy\n"
+                           "hint: metrics in these runs: f1\n")
+
+
 def test_best_refuses_max_and_min_together(twoexp: tuple[Path, dict]) -> None:
     repo, _ = twoexp
     proc = run_cli("best", "-m", "loss", "--max", "--min", cwd=repo)
