@@ -65,8 +65,9 @@ def describe_data(obj: Any = None) -> dict[str, Any]:
     its ``md5`` ends in ``.dir``. Hashing streams the files and needs no DVC repo or
     cache. A pandas DataFrame gives ``samples``, ``features``, ``columns``, ``dtypes``;
     an array (numpy or alike) ``samples``, ``features``, ``shape``, ``dtype``; a
-    scikit-learn Bunch ``samples``, ``features``, ``feature_names``, ``classes``;
-    another dict a plain copy; None ``{}``.
+    scikit-learn Bunch ``samples``, ``features``, ``feature_names``, ``classes``; a torch
+    Dataset or DataLoader ``type``, ``samples`` (and a loader's ``batch_size``,
+    ``batches``); another dict a plain copy; None ``{}``.
 
     Raises GitlogError when a path does not exist.
 
@@ -87,9 +88,32 @@ def describe_data(obj: Any = None) -> dict[str, Any]:
             return dict(plain(obj))
         if isinstance(getattr(obj, "shape", None), tuple) and hasattr(obj, "dtype"):
             return _describe_array(obj)
+        tud = sys.modules.get("torch.utils.data")
+        if tud is not None and isinstance(obj, (tud.Dataset, tud.DataLoader)):
+            return _describe_torch_data(obj, tud)
     except Exception:  # a summary must never break the run it describes
         pass
     return {"type": _type_name(obj)}
+
+
+def _describe_torch_data(obj: Any, tud: Any) -> dict[str, Any]:
+    """A torch Dataset: ``type``, ``samples`` (its length), for a TensorDataset also
+    ``features``, ``shape`` and ``dtype`` of its first tensor; a DataLoader: its
+    dataset's, plus ``batch_size`` and ``batches``."""
+    loader = obj if isinstance(obj, tud.DataLoader) else None
+    data = obj.dataset if loader is not None else obj
+    tensors = getattr(data, "tensors", None)
+    out: dict[str, Any] = {"type": type(data).__name__}
+    if isinstance(tensors, tuple) and tensors and hasattr(tensors[0], "shape"):
+        out.update(_describe_array(tensors[0]))
+    else:
+        with contextlib.suppress(Exception):  # an IterableDataset has no length
+            out["samples"] = len(data)
+    if loader is not None:
+        out["batch_size"] = loader.batch_size
+        with contextlib.suppress(Exception):
+            out["batches"] = len(loader)
+    return out
 
 
 def _type_name(obj: Any) -> str:

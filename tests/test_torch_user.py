@@ -105,3 +105,20 @@ def test_a_wrapped_model_is_described_as_the_model_it_wraps(repo: Path) -> None:
     assert wrapped == plain
     assert [layer["name"] for layer in wrapped["layers"]] == ["0", "1", "2"]
     assert wrapped["type"] == "Sequential"
+
+
+def test_a_dataset_or_dataloader_is_summarised(repo: Path) -> None:
+    # log_data(loader) gave only {'type': 'torch.utils.data.dataloader.DataLoader'}
+    from torch.utils.data import DataLoader, Subset, TensorDataset
+
+    features = torch.zeros(100, 8, 8)
+    data = TensorDataset(features, torch.zeros(100))
+    with gitlog.start("data", repo=repo) as run:
+        run.log_data(DataLoader(data, batch_size=32), name="train")
+        run.log_data(Subset(data, range(10)), name="val", source="digits")
+    logged = yaml.safe_load(git(repo, "show", "exp/data:.gitlog/data.yaml"))
+    assert logged == {
+        "train": {"type": "TensorDataset", "samples": 100, "features": 64,
+                  "shape": [100, 8, 8], "dtype": "torch.float32", "batch_size": 32,
+                  "batches": 4},
+        "val": {"type": "Subset", "samples": 10, "source": "digits"}}
