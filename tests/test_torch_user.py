@@ -70,8 +70,13 @@ def test_tensor_metrics_land_as_numbers(repo: Path) -> None:
         run.log_metric("half", torch.tensor(0.5, dtype=torch.float16), step=0)
         run.log_metric("bf", torch.tensor(0.25, dtype=torch.bfloat16), step=0)
         run.log_metrics({"acc": torch.tensor([0.75]), "n": torch.tensor(7)}, step=0)
-        with pytest.raises(gitlog.GitlogError, match="non-numeric value"):
+        # said 'non-numeric value' and hinted tensor.item(), which fails on two values
+        with pytest.raises(gitlog.GitlogError) as refused:
             run.log_metric("pair", torch.tensor([1.0, 2.0]))
+        assert str(refused.value) == ("metric 'pair' got 2 values, not one number: "
+                                      "tensor([1., 2.]) (Tensor of shape [2])")
+        assert refused.value.hint == ("log one number (x.mean(), x.max()), or each value as "
+                                      "a metric of its own (pair/0, pair/1, ...)")
     metrics = json.loads(git(repo, "show", "exp/metrics:.gitlog/metrics.json"))
     assert metrics == {"loss": 6.0, "half": 0.5, "bf": 0.25, "acc": 0.75, "n": 7, "step": 0}
 
