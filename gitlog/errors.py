@@ -171,6 +171,13 @@ class RunStateError(GitlogError):
     pass
 
 
+def no_active_run() -> RunStateError:
+    """Logging with no run in the process (a spawned worker's parent may have one)."""
+    return RunStateError("no active run in this process",
+                         hint="call gitlog.start() first; in a spawned worker too, and run "
+                              "the script with 'gitlog run' to log every process into one run")
+
+
 class RevisionError(GitlogError):
     def __init__(self, rev: str, problem: str = "no run found", hint: str | None = None) -> None:
         self.rev = rev

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from . import exitstatus, forkchild
 from .config import LEVEL_NAMES, Config, level_name
-from .errors import GitlogError, NameError_, RunStateError
+from .errors import GitlogError, NameError_, RunStateError, no_active_run
 from .exitstatus import code_of
 from .git import Repo
 from .journal import Journal
@@ -35,7 +35,7 @@ def active_run() -> Run:
     """The innermost live run of this process; RunStateError when there is none."""
     with _ACTIVE_LOCK:
         if not _ACTIVE:
-            raise RunStateError("no active run", hint="call gitlog.start() first")
+            raise no_active_run()
         return _ACTIVE[-1]
 
 
@@ -168,14 +168,12 @@ class Run:
         self.journal.append_json("params", param_update(name, value))
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        """Set many hyperparameters at once; nested dicts stay nested. An
-        ``argparse.Namespace`` or a dataclass instance gives its fields."""
+        """Set many hyperparameters (a dict, argparse Namespace or dataclass); nests."""
         self._check_open()
         items = config_items(params)
         if items is None:
             raise GitlogError(f"params must be a mapping, got {type(params).__name__}",
-                              hint="pass a dict such as {'lr': 0.1}, an argparse "
-                                   "Namespace or a dataclass")
+                              hint="pass a dict such as {'lr': 0.1} or a dataclass")
         merged: dict[str, Any] = {}
         for key, value in items.items():
             deep_merge(merged, param_update(str(key), value))

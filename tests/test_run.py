@@ -465,6 +465,17 @@ def test_a_point_logged_in_a_forked_child_warns_once_and_leaves_the_run_alone(
         {"child": 2.0, "step": 0}
 
 
+def test_logging_with_no_run_in_the_process_says_how_a_worker_joins_one() -> None:
+    # a torch.multiprocessing.spawn worker got 'no active run', hint 'call gitlog.start()
+    # first', though its parent had started one: nothing said how workers share it
+    with pytest.raises(GitlogError) as refused:
+        gitlog.log_metric("w/loss", 0.5)
+    assert str(refused.value) == "no active run in this process"
+    assert refused.value.hint == ("call gitlog.start() first; in a spawned worker too, and "
+                                  "run the script with 'gitlog run' to log every process "
+                                  "into one run")
+
+
 def test_no_identity_configured_falls_back(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
                 "GIT_COMMITTER_EMAIL"):
