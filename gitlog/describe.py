@@ -37,7 +37,8 @@ def describe_model(model: Any) -> dict[str, Any]:
     ``parameters`` with ``parameters_kind`` (``"weights"`` or tree ``"nodes"``), and for
     an MLP ``layers`` and ``activations``; a Pipeline adds ``steps``. A torch module gives
     ``type``, ``framework``, ``layers``, ``activations``, ``parameters`` and
-    ``trainable_parameters``. Anything else gives ``{"type": "<module>.<qualname>"}``.
+    ``trainable_parameters`` (of the model inside a torch.compile or DataParallel wrapper,
+    named in ``wrappers``). Anything else gives ``{"type": "<module>.<qualname>"}``.
 
         >>> describe_model({"arch": "resnet18", "depth": 18})
         {'arch': 'resnet18', 'depth': 18}
@@ -64,8 +65,9 @@ def describe_data(obj: Any = None) -> dict[str, Any]:
     its ``md5`` ends in ``.dir``. Hashing streams the files and needs no DVC repo or
     cache. A pandas DataFrame gives ``samples``, ``features``, ``columns``, ``dtypes``;
     an array (numpy or alike) ``samples``, ``features``, ``shape``, ``dtype``; a
-    scikit-learn Bunch ``samples``, ``features``, ``feature_names``, ``classes``;
-    another dict a plain copy; None ``{}``.
+    scikit-learn Bunch ``samples``, ``features``, ``feature_names``, ``classes``; a torch
+    Dataset or DataLoader ``type``, ``samples`` (and a loader's ``batch_size``,
+    ``batches``); another dict a plain copy; None ``{}``.
 
     Raises GitlogError when a path does not exist.
 
@@ -86,9 +88,32 @@ def describe_data(obj: Any = None) -> dict[str, Any]:
             return dict(plain(obj))
         if isinstance(getattr(obj, "shape", None), tuple) and hasattr(obj, "dtype"):
             return _describe_array(obj)
+        tud = sys.modules.get("torch.utils.data")
+        if tud is not None and isinstance(obj, (tud.Dataset, tud.DataLoader)):
+            return _describe_torch_data(obj, tud)
     except Exception:  # a summary must never break the run it describes
         pass
     return {"type": _type_name(obj)}
+
+
+def _describe_torch_data(obj: Any, tud: Any) -> dict[str, Any]:
+    """A torch Dataset: ``type``, ``samples`` (its length), for a TensorDataset also
+    ``features``, ``shape`` and ``dtype`` of its first tensor; a DataLoader: its
+    dataset's, plus ``batch_size`` and ``batches``."""
+    loader = obj if isinstance(obj, tud.DataLoader) else None
+    data = obj.dataset if loader is not None else obj
+    tensors = getattr(data, "tensors", None)
+    out: dict[str, Any] = {"type": type(data).__name__}
+    if isinstance(tensors, tuple) and tensors and hasattr(tensors[0], "shape"):
+        out.update(_describe_array(tensors[0]))
+    else:
+        with contextlib.suppress(Exception):  # an IterableDataset has no length
+            out["samples"] = len(data)
+    if loader is not None:
+        out["batch_size"] = loader.batch_size
+        with contextlib.suppress(Exception):
+            out["batches"] = len(loader)
+    return out
 
 
 def _type_name(obj: Any) -> str:
@@ -196,7 +221,28 @@ def _tree_nodes(model: Any) -> int | None:
     return total
 
 
+# wrappers that hold the model itself: torch.compile's, (Distributed)DataParallel's
+_TORCH_WRAPPERS = {"OptimizedModule": "_orig_mod", "DataParallel": "module",
+                   "DistributedDataParallel": "module"}
+
+
+def _unwrapped(model: Any) -> tuple[Any, list[str]]:
+    """The model a torch.compile or DataParallel wrapper holds, and the wrappers' names
+    (outermost first): its layers are named as the model's own ('0', not
+    '_orig_mod.0' or 'module.0'), so a compiled run compares with a plain one."""
+    wrappers: list[str] = []
+    while len(wrappers) < 5:
+        attr = _TORCH_WRAPPERS.get(type(model).__name__)
+        inner = getattr(model, attr, None) if attr else None
+        if inner is None or inner is model:
+            break
+        wrappers.append(type(model).__name__)
+        model = inner
+    return model, wrappers
+
+
 def _describe_torch(model: Any) -> dict[str, Any]:
+    model, wrappers = _unwrapped(model)
     layers = []
     activations = set()
     for name, module in model.named_modules():
@@ -214,9 +260,12 @@ def _describe_torch(model: Any) -> dict[str, Any]:
                 c.__module__ == _TORCH_ACTIVATION_MODULE for c in cls.__mro__):
             activations.add(cls.__name__)
     params = list(model.parameters())
-    return {"type": type(model).__name__, "framework": "pytorch", "layers": layers,
-            "activations": sorted(activations), "parameters": _numel(params),
-            "trainable_parameters": _numel(p for p in params if p.requires_grad)}
+    out = {"type": type(model).__name__, "framework": "pytorch", "layers": layers,
+           "activations": sorted(activations), "parameters": _numel(params),
+           "trainable_parameters": _numel(p for p in params if p.requires_grad)}
+    if wrappers:
+        out["wrappers"] = wrappers
+    return out
 
 
 def _numel(params: Iterable[Any]) -> int:

@@ -133,17 +133,49 @@ class MetricValueError(GitlogError):
     def __init__(self, metric: str, value: object) -> None:
         self.metric = metric
         self.value = value
-        shown = repr(value)
+        shown = " ".join(repr(value).split())  # one line: an array's repr has several
         if len(shown) > 40:
             shown = shown[:37] + "..."
+        count, shape = _size_of(value)
+        if count is not None and count != 1:  # .item() would fail as well: say what to do
+            super().__init__(
+                f"metric {metric!r} got {count} values, not one number: {shown} "
+                f"({type(value).__name__} of shape {shape})",
+                hint=f"log one number (x.mean(), x.max()), or each value as a metric of "
+                     f"its own ({metric}/0, {metric}/1, ...)")
+            return
         super().__init__(
             f"metric {metric!r} got a non-numeric value {shown} ({type(value).__name__})",
             hint="log an int or float (use float(x) or tensor.item())",
         )
 
 
+def _size_of(value: object) -> tuple[int | None, list[int]]:
+    """How many values an array or tensor holds, and its shape; (None, []) for others."""
+    shape = getattr(value, "shape", None)
+    try:
+        dims = [int(d) for d in shape] if shape is not None else None
+    except (TypeError, ValueError):
+        dims = None
+    if dims is None and isinstance(value, (list, tuple)):
+        dims = [len(value)]
+    if dims is None:
+        return None, []
+    count = 1
+    for d in dims:
+        count *= d
+    return count, dims
+
+
 class RunStateError(GitlogError):
     pass
+
+
+def no_active_run() -> RunStateError:
+    """Logging with no run in the process (a spawned worker's parent may have one)."""
+    return RunStateError("no active run in this process",
+                         hint="call gitlog.start() first; in a spawned worker too, and run "
+                              "the script with 'gitlog run' to log every process into one run")
 
 
 class RevisionError(GitlogError):

@@ -107,6 +107,7 @@ def evaluate(y_true: Any, y_pred: Any = None, y_score: Any = None, *,
 def _column(np: Any, name: str, values: Any, dtype: Any = None) -> Any:
     """``values`` as an array; NaN (a missing label, a diverged score), an infinite value
     and a missing label (None, pandas' NA) are errors."""
+    values = _untorched(values)
     try:
         array = np.asarray(values, dtype=dtype)
     except (TypeError, ValueError) as exc:
@@ -126,6 +127,17 @@ def _column(np: Any, name: str, values: Any, dtype: Any = None) -> Any:
         _refuse_rows(np, name, "a missing value (None or NaN)",
                      missing.reshape(len(array), -1).any(axis=1))
     return array
+
+
+def _untorched(values: Any) -> Any:
+    """A torch tensor as numpy reads it: apart from autograd (``model(X)``'s logits
+    require grad), on the CPU (from a GPU), bfloat16 (which numpy lacks) as float32."""
+    if not type(values).__module__.startswith("torch") or not hasattr(values, "detach"):
+        return values
+    values = values.detach().cpu()
+    if str(values.dtype) == "torch.bfloat16":
+        values = values.float()
+    return values.numpy()
 
 
 def _missing(value: Any) -> bool:

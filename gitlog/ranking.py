@@ -9,12 +9,18 @@ from pathlib import Path
 from shlex import quote
 from typing import Any
 
-from .config import load
+from .config import Config, load
 from .details import details
 from .errors import GitlogError
 from .filters import parse
 from .git import Repo
-from .historyquery import metric_names, no_metric_error, one_metric, only_flags_error
+from .historyquery import (
+    metric_names,
+    no_metric_error,
+    no_metric_given,
+    one_metric,
+    only_flags_error,
+)
 from .index import Index
 from .logdirs import moved_note
 from .runlog import collect, no_runs_error, walk_notes
@@ -47,22 +53,28 @@ class BestResult:
     notes: list[str] = field(default_factory=list)  # a shallow clone: older runs missing
 
 
-def query_best(metric: str | Sequence[str], *, maximize: bool | None = None,
+def query_best(metric: str | Sequence[str] | None, *, maximize: bool | None = None,
                where: str | None = None, n: int = 10, revs: Sequence[str] = (),
                repo: str | Path | Repo = ".") -> BestResult:
+    """``metric`` None: the first of ``metrics.key`` that a run has (``history``'s
+    default), said in a note."""
     repo = repo if isinstance(repo, Repo) else Repo(repo)
     config = load(repo.root)
     if n < 1:
         raise GitlogError(f"-n must be at least 1, got {n}", hint="ask for the top K: -n 5")
-    metric = one_metric(metric, "best")
+    defaulted = metric is None
+    if metric is not None:
+        metric = one_metric(metric, "best")
     condition = parse(where) if where is not None else None
-    if maximize is None:
-        maximize = config.better(metric) == "higher"
-    names = metric_names(config, metric)
     with Index(repo.gitlog_dir, config.log_dir) as index:
         log = collect(repo, config, index, list(revs), all_=not revs)
         if not log.runs:
             raise no_runs_error(revs, not revs, log.fell_back, repo=repo, config=config)
+        if metric is None:
+            metric = _key_metric(config, log)
+        if maximize is None:
+            maximize = config.better(metric) == "higher"
+        names = metric_names(config, metric)
         candidates = []
         for entry in log.runs:
             flat = entry.facts.values()  # the numbers, and booleans for --where
@@ -108,8 +120,23 @@ def query_best(metric: str | Sequence[str], *, maximize: bool | None = None,
         shown = {label: item.get(run) for label, item in fields.items()}
         rows.append(BestRow(rank, f.commit, f.date, entry.experiment, f.run_id, f.status,
                             f.subject, value, shown))
+    notes = [f"ranked by {metric}, the first of metrics.key the runs have: -m NAME ranks "
+             "by another"] if defaulted else []
     return BestResult(rows, metric, "max" if maximize else "min", list(fields), log.warnings,
-                      walk_notes(repo, False) + moved_note(repo, config, index.moved_from))
+                      notes + walk_notes(repo, False) +
+                      moved_note(repo, config, index.moved_from))
+
+
+def _key_metric(config: Config, log: Any) -> str:
+    """The first name of ``metrics.key`` that a run logged as a number (nan too)."""
+    keys = [str(k) for k in config["metrics"]["key"] if k]
+    for key in keys:
+        names = metric_names(config, key)
+        if any(e.facts.metric(names, finite=False) is not None for e in log.runs):
+            return key
+    if not keys:
+        raise no_metric_given()
+    raise no_metric_error(log.metric_names(), keys, None)
 
 
 def _with_series(flat: dict[str, float], series: dict[str, list[str]]) -> dict[str, float]:

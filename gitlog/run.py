@@ -17,15 +17,15 @@ from pathlib import Path
 from time import time as _time
 from typing import Any, Literal
 
-from . import exitstatus
+from . import exitstatus, forkchild
 from .config import LEVEL_NAMES, Config, level_name
-from .errors import GitlogError, NameError_, RunStateError
+from .errors import GitlogError, NameError_, RunStateError, no_active_run
 from .exitstatus import code_of
 from .git import Repo
 from .journal import Journal
 from .names import check_metric
 from .recorder import LEVELS, GitlogWarning, Recorder
-from .values import deep_merge, metric_value, param_update, step_number
+from .values import config_items, deep_merge, metric_value, param_update, step_number
 
 _ACTIVE: list[Run] = []
 _ACTIVE_LOCK = threading.Lock()
@@ -35,7 +35,7 @@ def active_run() -> Run:
     """The innermost live run of this process; RunStateError when there is none."""
     with _ACTIVE_LOCK:
         if not _ACTIVE:
-            raise RunStateError("no active run", hint="call gitlog.start() first")
+            raise no_active_run()
         return _ACTIVE[-1]
 
 
@@ -71,6 +71,7 @@ class Run:
         self._excepthook.install()
         with _ACTIVE_LOCK:
             _ACTIVE.append(self)
+        forkchild.watch(_ACTIVE)
         from .sigflush import track
 
         track(self._recorder)
@@ -167,13 +168,14 @@ class Run:
         self.journal.append_json("params", param_update(name, value))
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        """Set many hyperparameters at once; nested dicts stay nested."""
+        """Set many hyperparameters (a dict, argparse Namespace or dataclass); nests."""
         self._check_open()
-        if not isinstance(params, Mapping):
+        items = config_items(params)
+        if items is None:
             raise GitlogError(f"params must be a mapping, got {type(params).__name__}",
-                              hint="pass a dict such as {'lr': 0.1}")
+                              hint="pass a dict such as {'lr': 0.1} or a dataclass")
         merged: dict[str, Any] = {}
-        for key, value in params.items():
+        for key, value in items.items():
             deep_merge(merged, param_update(str(key), value))
         self.journal.append_json("params", merged)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import numbers
 import os
+from collections.abc import Mapping, Sequence
 
 from .errors import GitlogError, MetricValueError, NameError_
 
@@ -35,10 +36,35 @@ def short_name(value: Any) -> str:
     return type(value).__qualname__
 
 
+# torch's names for a device, dtype, layout or memory format: stored as torch prints
+# them ('cuda:0', 'torch.float32'), not as their class name ('device', 'dtype')
+_TORCH_NAMES = frozenset({"device", "dtype", "layout", "memory_format"})
+
+
+def config_items(value: Any) -> dict[str, Any] | None:
+    """The fields of a config object as a dict: a mapping (OmegaConf's DictConfig too),
+    an ``argparse.Namespace`` or a dataclass instance; None for anything else."""
+    if isinstance(value, Mapping):
+        try:
+            return dict(value.items())
+        except Exception:  # an OmegaConf value still '???' cannot be read
+            return None
+    cls = type(value)
+    if cls.__name__ == "Namespace" and cls.__module__ == "argparse":
+        return dict(vars(value))
+    if hasattr(cls, "__dataclass_fields__") and not isinstance(value, type):
+        import dataclasses  # here: the history fast path never loads it (~3 ms)
+
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    return None
+
+
 def plain(value: Any, _depth: int = 0) -> Any:
-    """``value`` as YAML-safe data: numpy and torch scalars become Python numbers, tuples
-    and sets lists, paths strings, dates and times ISO 8601 strings, other objects their
-    class name."""
+    """``value`` as YAML-safe data: numpy and torch scalars become Python numbers, arrays
+    and tensors, tuples and sets lists, mappings (an OmegaConf DictConfig), an argparse
+    Namespace and dataclasses dicts, paths strings, torch devices and dtypes their
+    names ('cuda:0', 'torch.float32'), dates and times ISO 8601 strings, other objects
+    their class name."""
     if value is None or type(value) in (bool, int, float, str):
         return value
     if _depth > MAX_DEPTH:
@@ -50,11 +76,22 @@ def plain(value: Any, _depth: int = 0) -> Any:
     for kind in (bool, int, float, str):  # subclasses: safe YAML dumpers reject them
         if isinstance(value, kind):
             return kind(value)
-    if isinstance(value, dict):
-        return {_plain_key(k, _depth): plain(v, _depth + 1) for k, v in value.items()}
+    if module_of(value) == "torch":
+        if type(value).__name__ in _TORCH_NAMES:
+            return str(value)
+        if callable(getattr(value, "tolist", None)):  # a tensor (a 0-d one: a number)
+            try:
+                return plain(value.detach().cpu().tolist(), _depth + 1)
+            except Exception:
+                pass
     if isinstance(value, (list, tuple, set, frozenset)):
         items = [plain(v, _depth + 1) for v in value]
         return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
+    fields = config_items(value)
+    if fields is not None:
+        return {_plain_key(k, _depth): plain(v, _depth + 1) for k, v in fields.items()}
+    if _is_sequence(value):  # OmegaConf's ListConfig
+        return [plain(v, _depth + 1) for v in value]
     if isinstance(value, os.PathLike):
         return os.fsdecode(os.fspath(value))
     if isinstance(value, numbers.Integral):
@@ -74,6 +111,10 @@ def plain(value: Any, _depth: int = 0) -> Any:
         except Exception:
             pass
     return short_name(value)
+
+
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
 
 
 def _plain_key(key: Any, depth: int) -> Any:

@@ -293,6 +293,27 @@ def test_best_and_blame_keep_their_own_columns(tmp_path: Path) -> None:
     assert [r["my_rank"] for r in cli_json(tmp_path, "best", "-m", "my_rank")] == [3, 1]
 
 
+def test_best_without_a_metric_ranks_by_the_first_key_metric_as_history_does(
+        twoexp: tuple[Path, dict], tmp_path: Path) -> None:
+    # 'gitlog best --where ...' was a usage error (Missing option '-m'), though history
+    # defaults to metrics.key: it now ranks by the first of them the runs have, and says so
+    repo, c = twoexp
+    proc = run_cli("best", "--where", "params.lr < 0.05", "--format", "json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ("gitlog: ranked by loss, the first of metrics.key the runs have: "
+                           "-m NAME ranks by another\n")
+    assert [(r["commit"], r["loss"], r["params.lr"]) for r in json.loads(proc.stdout)] == [
+        (c["b1"][:10], 0.9, 0.01), (c["b2"][:10], 1.2, 0.02)]
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    b.run("a", {"f1": 0.5}, parents=[c0])
+    b.write(tmp_path / "f1")
+    proc = run_cli("best", cwd=tmp_path / "f1")
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == ("Error: no run has the metrics loss, accuracy\n"
+                           "hint: metrics in these runs: f1\n")
+
+
 def test_best_refuses_max_and_min_together(twoexp: tuple[Path, dict]) -> None:
     repo, _ = twoexp
     proc = run_cli("best", "-m", "loss", "--max", "--min", cwd=repo)
@@ -1002,6 +1023,27 @@ def test_csv_cells_hold_lists_as_json_does(tmp_path: Path) -> None:
     assert (layers[first], layers[last]) == ("[64, 32]", "[64, 32, 16]")
     shown = next(r for r in out["rows"] if r["key"] == "layers")
     assert (shown[first], shown[last]) == ([64, 32], [64, 32, 16])
+
+
+def test_table_and_markdown_cells_spell_list_items_as_json(tmp_path: Path) -> None:
+    """compare's table and Markdown wrote a param list's items with Python's str: a
+    boolean as 'True', null as 'None', a layer's mapping as "{'n': 1}", where show and
+    params.yaml write 'true', 'null', '{"n": 1}'. Items now read as JSON writes them."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0],
+               params={"flags": "[true, null, 0.5]", "layers": "[{n: 1}, {n: 2}]"})
+    r2 = b.run("a", {"loss": 0.5}, parents=[r1],
+               params={"flags": "[false, null, 0.25]", "layers": "[{n: 1}]"})
+    sha = b.write(tmp_path)
+    first, last = (f"{sha[r][:10]} (a)" for r in (r1, r2))
+    table = run_cli("compare", sha[r1], sha[r2], cwd=tmp_path).stdout.splitlines()
+    assert [" ".join(line.split()) for line in table if line.startswith(("flags", "layers"))] \
+        == ['flags * true, null, 0.5 false, null, 0.25', 'layers * {"n": 1}, {"n": 2} {"n": 1}']
+    markdown = run_cli("compare", sha[r1], sha[r2], "--format", "markdown",
+                       cwd=tmp_path).stdout
+    assert '| layers | *       | {"n": 1}, {"n": 2}' in markdown
+    assert first in markdown and last in markdown
 
 
 def test_compare_joins_a_renamed_metric_as_history_does(tmp_path: Path) -> None:

@@ -430,6 +430,52 @@ def test_a_forked_child_that_exits_leaves_the_run_to_its_parent(repo: Path) -> N
     assert not list((repo / ".git" / "gitlog" / "runs").iterdir())
 
 
+FORK_CHILD_LOGS = """import os, warnings, gitlog
+warnings.simplefilter("default")  # the suite sets PYTHONWARNINGS=ignore
+run = gitlog.start("forklog", flush_interval=60)
+run.log_metric("loss", 1.0)
+pid = os.fork()
+if pid == 0:  # a DataLoader worker logging from its Dataset
+    for i in range(3):
+        run.log_metric("worker/item", i)
+    with gitlog.start("own") as mine:  # a run of the child's own still logs
+        mine.log_metric("child", 2.0)
+    os._exit(0)
+os.waitpid(pid, 0)
+run.log_metric("loss", 0.5)
+run.finish()
+"""
+
+
+def test_a_point_logged_in_a_forked_child_warns_once_and_leaves_the_run_alone(
+        repo: Path) -> None:
+    # points logged in a forked worker went into its copy of the buffer and vanished
+    # with it, without a word
+    (repo / "forklog.py").write_text(FORK_CHILD_LOGS)
+    done = subprocess.run([sys.executable, "forklog.py"], cwd=repo, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if "GitlogWarning" in line]
+    assert len(warned) == 1
+    assert "metric 'worker/item' logged in a forked child process" in warned[0]
+    assert "is not recorded" in warned[0]
+    assert json.loads(show_file(repo, "exp/forklog", ".gitlog/metrics.json")) == \
+        {"loss": 0.5, "step": 1}
+    assert json.loads(show_file(repo, "exp/own", ".gitlog/metrics.json")) == \
+        {"child": 2.0, "step": 0}
+
+
+def test_logging_with_no_run_in_the_process_says_how_a_worker_joins_one() -> None:
+    # a torch.multiprocessing.spawn worker got 'no active run', hint 'call gitlog.start()
+    # first', though its parent had started one: nothing said how workers share it
+    with pytest.raises(GitlogError) as refused:
+        gitlog.log_metric("w/loss", 0.5)
+    assert str(refused.value) == "no active run in this process"
+    assert refused.value.hint == ("call gitlog.start() first; in a spawned worker too, and "
+                                  "run the script with 'gitlog run' to log every process "
+                                  "into one run")
+
+
 def test_no_identity_configured_falls_back(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
                 "GIT_COMMITTER_EMAIL"):

@@ -7,6 +7,7 @@ query commands must start fast. Numbers are right-aligned; deltas carry their si
 
 from __future__ import annotations
 
+import json
 import math
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -72,7 +73,7 @@ def _column(values: list[Any], kind: str | None) -> list[str]:
     if kinds <= {float, _NONE}:
         return ["" if v is None else f"{v:.6g}" if v - v == 0 else str(v) for v in values]
     if kinds <= {list, _NONE}:
-        return ["" if v is None else visible(", ".join(map(str, v))) for v in values]
+        return ["" if v is None else visible(joined(v)) for v in values]
     out = []
     for v in values:
         if v is None:
@@ -80,7 +81,7 @@ def _column(values: list[Any], kind: str | None) -> list[str]:
         elif v.__class__ is str:
             out.append(visible(v))
         elif isinstance(v, (list, tuple)):
-            out.append(visible(", ".join(str(x) for x in v)))
+            out.append(visible(joined(v)))
         elif isinstance(v, dict):
             out.append(", ".join(f"{k}={number(x)}" for k, x in v.items()))
         else:
@@ -91,6 +92,17 @@ def _column(values: list[Any], kind: str | None) -> list[str]:
 _NONE = type(None)
 
 
+def joined(items: Sequence[Any]) -> str:
+    """A list as one cell: its items joined with ', ', text as it is, the rest as JSON
+    writes it (``true``, ``null``, ``{"n": 1}``), as ``show`` and params.yaml spell them
+    (``str`` gave Python's ``True``, ``None``, ``{'n': 1}``)."""
+    try:
+        return ", ".join(items)  # text only (code_changes, files): the fast way
+    except TypeError:
+        return ", ".join(x if x.__class__ is str else
+                         json.dumps(x, ensure_ascii=False, default=str) for x in items)
+
+
 def cell_text(value: Any) -> str:
     """One cell as ``_column`` writes it in a column of no kind."""
     if value is None:
@@ -98,7 +110,7 @@ def cell_text(value: Any) -> str:
     if value.__class__ is str:
         return visible(value)
     if isinstance(value, (list, tuple)):
-        return visible(", ".join(str(x) for x in value))
+        return visible(joined(value))
     if isinstance(value, dict):
         return ", ".join(f"{k}={number(x)}" for k, x in value.items())
     return number(value)

@@ -13,7 +13,8 @@ from ._table import emit, format_rows, note, refuse_column_clash, warn
 
 @click.command()
 @click.argument("revs", nargs=-1)
-@click.option("-m", "--metric", required=True, metavar="NAME", help="Metric to rank by.")
+@click.option("-m", "--metric", metavar="NAME",
+              help="Metric to rank by (default: the first of metrics.key the runs have).")
 @click.option("--max", "maximize", is_flag=True, help="Higher is better.")
 @click.option("--min", "minimize", is_flag=True, help="Lower is better.")
 @click.option("--where", metavar="EXPR",
@@ -25,7 +26,7 @@ from ._table import emit, format_rows, note, refuse_column_clash, warn
               help="How many runs to show.")
 @format_option()
 @pass_repo
-def best(revs: tuple[str, ...], metric: str, maximize: bool, minimize: bool,
+def best(revs: tuple[str, ...], metric: str | None, maximize: bool, minimize: bool,
          where: str | None, count: int, fmt: str, repo: str) -> None:
     """The best runs across all experiments by one metric.
 
@@ -50,9 +51,12 @@ def best(revs: tuple[str, ...], metric: str, maximize: bool, minimize: bool,
     if maximize and minimize:
         raise GitlogError("--max and --min cannot be used together",
                           hint="give one: --max (higher is better) or --min (lower is better)")
-    refuse_column_clash(metric, ["rank", "commit", "date", "experiment", "status", "subject"])
+    if metric is not None:
+        refuse_column_clash(metric, ["rank", "commit", "date", "experiment", "status",
+                                     "subject"])
     result = query_best(metric, maximize=True if maximize else False if minimize else None,
                         where=where, n=count, revs=revs, repo=repo)
+    metric = result.metric
     for text in result.notes:
         note(text)
     for text in result.warnings:
