@@ -7,6 +7,8 @@ import click
 from ._group import pass_repo
 from ._output import echo, echo_err, format_option, render
 
+COLUMNS = ("run", "experiment", "action", "status", "commit", "detail")
+
 
 @click.command()
 @pass_repo
@@ -26,10 +28,11 @@ def recover(repo: str, dry_run: bool, fmt: str) -> None:
     results = do_recover(repo, dry_run=dry_run)
     if not results:
         click.echo("gitlog: nothing to recover", err=True)
-        return
+        if fmt == "table":
+            return  # JSON and CSV still write their data: [] and the header
     rows = [{"run": r.run, "experiment": r.experiment, "action": r.action,
              "status": r.status, "commit": r.commit, "detail": r.detail} for r in results]
-    echo(render(rows, fmt))
+    echo(render(rows, fmt, COLUMNS))
     failed = [r for r in results if r.action == "failed"]
     for r in failed:
         echo_err(f"Error: run {r.run} of {r.experiment} not recovered: {r.detail}")

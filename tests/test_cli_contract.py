@@ -1,0 +1,162 @@
+"""The CLI's contract, swept over every read-only command: outside a repository, in an
+empty one, in one with no runs, with an unknown revision, in each format, with ``-C`` to
+a missing folder, with stdout closed or its reader gone. Errors are ``Error: ...`` (plus
+``hint: ...``) on stderr, exit 1 or 2, nothing on stdout; JSON parses, CSV has its
+header even with zero rows; never a traceback or exit 3."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, run_cli
+from tests.test_history import two_experiments
+
+# name -> (arguments in the repository with runs, formats, whether it takes a REV)
+COMMANDS: dict[str, tuple[list[str], str, bool]] = {
+    "ls": ([], "table json csv", False),
+    "show": (["a"], "table json csv", True),
+    "recover": (["--dry-run"], "table json csv", False),
+    "exp list": ([], "table json csv", False),
+    "history": (["-m", "loss", "a"], "table json csv markdown", True),
+    "compare": (["a", "b"], "table json csv markdown", True),
+    "diff": (["a", "b"], "table json csv markdown", True),
+    "best": (["-m", "loss", "a"], "table json csv markdown", True),
+    "blame": (["-m", "loss", "a"], "table json csv markdown", True),
+    "logs": (["a"], "table json csv markdown", True),
+    "artifacts": (["a"], "table json csv", True),
+    "alerts check": (["a"], "table json csv", True),
+    "index": ([], "", False),
+    "hooks status": ([], "", False),
+}
+
+
+@pytest.fixture(scope="module")
+def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("contract")
+    proj = root / "proj"
+    two_experiments(proj)
+    empty = root / "empty"
+    empty.mkdir()
+    subprocess.run(["git", "init", "-q", str(empty)], check=True)
+    norun = root / "norun"
+    norun.mkdir()
+    subprocess.run(["git", "init", "-q", str(norun)], check=True)
+    (norun / "a.txt").write_text("a\n")
+    subprocess.run(["git", "-C", str(norun), "add", "a.txt"], check=True)
+    subprocess.run(["git", "-C", str(norun), "-c", "user.name=A", "-c", "user.email=a@b",
+                    "commit", "-q", "-m", "a"], check=True)
+    outside = root / "outside"
+    outside.mkdir()
+    return {"proj": proj, "empty": empty, "norun": norun, "outside": outside,
+            "missing": root / "missing"}
+
+
+def _cli(args: list[str], cwd: Path, stdout: str = "pipe") -> subprocess.CompletedProcess:
+    """gitlog with stdout piped, closed (``>&-``) or a pipe whose reader is gone."""
+    if stdout == "pipe":
+        return run_cli(*args, cwd=cwd)
+    cmd = [sys.executable, "-m", "gitlog", *args]
+    if stdout == "closed":
+        done = subprocess.run(cmd, cwd=cwd, stdout=None, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=lambda: os.close(1), timeout=120)
+        done.stdout = ""
+        return done
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None
+    proc.stdout.close()  # as `| head -0` would
+    _, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(cmd, proc.returncode, "", err)
+
+
+def _no_defect(proc: subprocess.CompletedProcess, label: str) -> None:
+    assert "Traceback" not in proc.stderr + proc.stdout, label
+    assert "unexpected" not in proc.stderr, label
+    assert proc.returncode in (0, 1, 2), (label, proc.returncode, proc.stderr)
+
+
+def _clear_error(proc: subprocess.CompletedProcess, label: str, first: str = "Error: ") -> None:
+    _no_defect(proc, label)
+    assert proc.returncode == 1, (label, proc.stderr)
+    assert proc.stdout == "", label
+    lines = proc.stderr.splitlines()
+    assert lines[-2 if lines[-1].startswith("hint: ") else -1].startswith(first), (label, lines)
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_keeps_the_cli_contract(name: str, places: dict[str, Path]) -> None:
+    args, formats, takes_rev = COMMANDS[name]
+    words = name.split()
+    proj = places["proj"]
+
+    proc = _cli(words + args, proj)
+    _no_defect(proc, "proj")
+    ok = proc.returncode == 0
+    for fmt in formats.split():
+        proc = _cli(words + args + ["--format", fmt], proj)
+        _no_defect(proc, fmt)
+        assert (proc.returncode == 0) == ok, (fmt, proc.stderr)
+        if not ok:
+            assert proc.stdout == "", fmt
+        elif fmt == "json":
+            json.loads(proc.stdout)
+        elif fmt == "csv":
+            assert next(csv.reader(io.StringIO(proc.stdout))), "a CSV header"
+
+    _clear_error(_cli(words + args, places["outside"]), "outside", "Error: not a git repository: ")
+    _clear_error(_cli(words + args + ["-C", str(places["missing"])], places["outside"]),
+                 "-C missing", "Error: no such folder: ")
+    if takes_rev:
+        _clear_error(_cli(words + ["-m", "loss"] * (name in ("history", "best", "blame"))
+                          + ["nosuchexp"], proj), "unknown revision")
+
+    for kind in ("empty", "norun"):  # no commit yet; commits but no run
+        for fmt in ["json", "csv"] if formats else ["table"]:
+            extra = ["--format", fmt] if formats else []
+            proc = _cli(words + args + extra, places[kind])
+            if proc.returncode:
+                _clear_error(proc, f"{kind} {fmt}")
+            elif fmt == "json":
+                assert json.loads(proc.stdout) == [], (kind, proc.stdout)
+            elif fmt == "csv":
+                assert proc.stdout.count("\n") == 1 and "," in proc.stdout, (kind, proc.stdout)
+
+    closed = _cli(words + args, proj, stdout="closed")
+    _no_defect(closed, ">&-")
+    assert closed.returncode == (0 if ok else 1), closed.stderr
+    gone = _cli(words + args, proj, stdout="gone")
+    _no_defect(gone, "reader gone")
+    assert len(gone.stderr.splitlines()) <= (1 if ok else 2), gone.stderr
+
+
+def test_recover_with_nothing_to_recover_still_writes_json_and_a_csv_header(
+        places: dict[str, Path]) -> None:
+    for fmt, expected in (("json", "[]\n"), ("csv", "run,experiment,action,status,commit,detail\n"),
+                          ("table", "")):
+        proc = run_cli("recover", "--format", fmt, cwd=places["norun"])
+        assert (proc.returncode, proc.stdout, proc.stderr) == (
+            0, expected, "gitlog: nothing to recover\n"), fmt
+
+
+def test_stdout_closed_is_output_going_nowhere_not_a_crash(repo: Path) -> None:
+    script = "import sys; print('to stdout'); print('to stderr', file=sys.stderr)"
+    run = _cli(["run", "-e", "closed", "--", sys.executable, "-c", script], repo,
+               stdout="closed")
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.startswith("to stderr\ngitlog: run "), run.stderr
+    events = json.loads(run_cli("logs", "closed", "--format", "json", cwd=repo).stdout)
+    assert [(e["message"], e["fields"]) for e in events] == [
+        ("to stdout", {"stream": "stdout"}), ("to stderr", {"stream": "stderr"})]
+    # the run was committed: nothing left behind for `gitlog recover`
+    assert run_cli("recover", "--dry-run", cwd=repo).stderr == "gitlog: nothing to recover\n"
+    assert git(repo, "status", "--porcelain") == ""
+    show = _cli(["show", "closed"], repo, stdout="closed")
+    assert (show.returncode, show.stderr) == (0, "")
