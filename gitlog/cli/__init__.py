@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     from ._output import echo_err
 
     args = sys.argv[1:] if argv is None else argv
+    if sys.stdout is None or sys.stderr is None or sys.stdin is None:
+        _hold_closed_streams()
     from gitlog import warnformat
 
     warnformat.install()  # gitlog's own warnings as 'warning: TEXT', as the CLI's others
@@ -139,6 +141,25 @@ def _run(args: list[str]) -> int:
     except click.exceptions.Abort:
         raise KeyboardInterrupt from None
     return rv if isinstance(rv, int) else 0
+
+
+def _hold_closed_streams() -> None:
+    """A shell's ``>&-`` (``2>&-``, ``<&-``) starts gitlog with that descriptor closed,
+    and Python with no ``sys.stdout``: writing the output raised AttributeError (exit 3),
+    and the first file gitlog opened (``gitlog run``'s journal) took the free number, so
+    the command it runs would write into it. Each closed one is held open on the null
+    device, as ``git`` and ``python`` treat it: what goes there goes nowhere."""
+    import os
+
+    for fd, name, mode in ((0, "stdin", os.O_RDONLY), (1, "stdout", os.O_WRONLY),
+                           (2, "stderr", os.O_WRONLY)):
+        if getattr(sys, name) is not None:
+            continue
+        null = os.open(os.devnull, mode)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+        setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
 
 
 def _drop_stdout() -> None:
