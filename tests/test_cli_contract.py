@@ -160,3 +160,15 @@ def test_stdout_closed_is_output_going_nowhere_not_a_crash(repo: Path) -> None:
     assert git(repo, "status", "--porcelain") == ""
     show = _cli(["show", "closed"], repo, stdout="closed")
     assert (show.returncode, show.stderr) == (0, "")
+
+
+def test_a_stdout_that_cannot_encode_the_output_is_one_clear_error(
+        places: dict[str, Path]) -> None:
+    proc = run_cli("history", "-m", "loss", "a", cwd=places["proj"],
+                   env={"PYTHONIOENCODING": "ascii"})
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        1, "", "Error: stdout's encoding, ascii, cannot write '\\u2588\\u2584'\n"
+               "hint: use a UTF-8 locale (LANG=C.UTF-8) or set PYTHONIOENCODING=utf-8\n")
+    csv_out = run_cli("history", "-m", "loss", "a", "--format", "csv", cwd=places["proj"],
+                      env={"PYTHONIOENCODING": "ascii"})
+    assert (csv_out.returncode, csv_out.stderr) == (0, "")  # nothing but ASCII to write

@@ -64,6 +64,14 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         _drop_stdout()
         code = 1
+    except UnicodeEncodeError as exc:
+        if "--debug" in args or not _stdout_cannot_write(exc):
+            raise
+        _drop_stdout()
+        text = exc.object[exc.start:exc.end]
+        echo_err(f"Error: stdout's encoding, {exc.encoding}, cannot write {text!a}")
+        echo_err("hint: use a UTF-8 locale (LANG=C.UTF-8) or set PYTHONIOENCODING=utf-8")
+        code = 1
     except Exception as exc:
         if "--debug" in args:
             raise
@@ -160,6 +168,20 @@ def _hold_closed_streams() -> None:
             os.dup2(null, fd)
             os.close(null)
         setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
+
+
+def _stdout_cannot_write(exc: UnicodeEncodeError) -> bool:
+    """Whether ``exc`` is stdout's encoding (``PYTHONIOENCODING=ascii``, a Latin-1
+    locale) refusing a character of the output (a sparkline's ``▁``, a subject's
+    ``é``): a fact of the terminal, one clear error, not an unexpected bug."""
+    import codecs
+
+    encoding = getattr(sys.stdout, "encoding", None)
+    try:
+        return encoding is not None and \
+            codecs.lookup(encoding).name == codecs.lookup(exc.encoding).name
+    except LookupError:
+        return False
 
 
 def _drop_stdout() -> None:
