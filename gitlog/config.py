@@ -221,20 +221,30 @@ def _validate(data: dict[str, Any], path: str) -> None:
     metrics = data["metrics"]
     if not isinstance(metrics, dict):
         fail("metrics must be a mapping")
-    if not isinstance(metrics.get("key"), list):
-        fail("metrics.key must be a list of metric names")
+    if not _names(metrics.get("key")):
+        fail(f"metrics.key must be a list of metric names, got {metrics.get('key')!r}")
+    for part, example in (("better", "{accuracy: higher}"), ("aliases", "{loss: [train_loss]}")):
+        value = metrics.get(part) or {}
+        if not isinstance(value, dict) or not _names(list(value)):
+            fail(f"metrics.{part} must be a mapping of metric names like {example}, "
+                 f"got {value!r}")
     for name, way in (metrics.get("better") or {}).items():
         if way not in ("lower", "higher"):
             fail(f"metrics.better.{name} must be 'lower' or 'higher', got {way!r}")
     for name, names in (metrics.get("aliases") or {}).items():
-        if not isinstance(names, list):
-            fail(f"metrics.aliases.{name} must be a list of names")
+        if not _names(names):
+            fail(f"metrics.aliases.{name} must be a list of names, got {names!r}")
     max_lines = data["capture"].get("max_lines") if isinstance(data["capture"], dict) else None
     if isinstance(max_lines, bool) or not isinstance(max_lines, int) or max_lines < 0:
         fail(f"capture.max_lines must be a whole number >= 0, got {max_lines!r}")
     _validate_debugging(data, fail)
     _validate_sharing(data, fail)
     _validate_hooks(data["hooks"], fail)
+
+
+def _names(value: Any) -> bool:
+    """Whether ``value`` is a list of metric names (text, not empty)."""
+    return isinstance(value, list) and all(isinstance(v, str) and v for v in value)
 
 
 def _validate_debugging(data: dict[str, Any], fail: Any) -> None:

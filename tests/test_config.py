@@ -8,6 +8,7 @@ import pytest
 
 from gitlog import config
 from gitlog.errors import ConfigError
+from tests.conftest import run_cli
 
 
 def test_defaults_without_a_file(tmp_path: Path) -> None:
@@ -94,3 +95,27 @@ def test_config_cache_follows_the_text(repo: Path) -> None:
     path.write_text("log_level: loud\n")
     with pytest.raises(ConfigError, match="log_level"):
         config.load(repo)
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("metrics: {aliases: 3}\n",
+     "metrics.aliases must be a mapping of metric names like {loss: [train_loss]}, got 3"),
+    ("metrics: {aliases: [loss]}\n", "metrics.aliases must be a mapping of metric names "
+                                     "like {loss: [train_loss]}, got ['loss']"),
+    ("metrics: {aliases: {loss: [1]}}\n", "metrics.aliases.loss must be a list of names, got [1]"),
+    ("metrics: {better: [loss]}\n", "metrics.better must be a mapping of metric names like "
+                                    "{accuracy: higher}, got ['loss']"),
+    ("metrics: {better: {3: lower}}\n", "metrics.better must be a mapping of metric names "
+                                        "like {accuracy: higher}, got {3: 'lower'}"),
+    ("metrics: {key: [[loss]]}\n", "metrics.key must be a list of metric names, got [['loss']]"),
+])
+def test_a_metrics_setting_of_the_wrong_shape_is_a_config_error(
+        repo: Path, text: str, problem: str) -> None:
+    """These crashed every command with exit 3 ('unexpected AttributeError ... please
+    report it'): the config was read as if it had the right shape."""
+    (repo / ".gitlog.yaml").write_text(text)
+    proc = run_cli("ls", cwd=repo)
+    path = repo / ".gitlog.yaml"
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        1, "", f"Error: invalid config {path}: {problem}\n"
+               f"hint: fix {path} (or delete it and run 'gitlog init')\n")
