@@ -203,6 +203,8 @@ def _validate(data: dict[str, Any], path: str) -> None:
         fail(f"experiment_prefix must be a branch folder ending in '/', got {prefix!r}")
     if not isinstance(data["main_branch"], str) or ref_component_problem(data["main_branch"]):
         fail(f"main_branch must be a branch name, got {data['main_branch']!r}")
+    if data["experiment"] is not None and not isinstance(data["experiment"], str):
+        fail(f"experiment must be an experiment name or null, got {data['experiment']!r}")
     if data["experiment"] is not None:
         try:
             check_experiment(data["experiment"])

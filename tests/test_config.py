@@ -108,6 +108,7 @@ def test_config_cache_follows_the_text(repo: Path) -> None:
     ("metrics: {better: {3: lower}}\n", "metrics.better must be a mapping of metric names "
                                         "like {accuracy: higher}, got {3: 'lower'}"),
     ("metrics: {key: [[loss]]}\n", "metrics.key must be a list of metric names, got [['loss']]"),
+    ("experiment: [a]\n", "experiment must be an experiment name or null, got ['a']"),
 ])
 def test_a_metrics_setting_of_the_wrong_shape_is_a_config_error(
         repo: Path, text: str, problem: str) -> None:
