@@ -167,7 +167,7 @@ def _hold_closed_streams() -> None:
         if null != fd:
             os.dup2(null, fd)
             os.close(null)
-        setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
+        setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))  # noqa: SIM115
 
 
 def _stdout_cannot_write(exc: UnicodeEncodeError) -> bool:
