@@ -19,24 +19,14 @@ from typing import Any, Literal
 
 from . import exitstatus, forkchild
 from .config import LEVEL_NAMES, Config, level_name
-from .errors import GitlogError, NameError_, RunStateError, no_active_run
+from .errors import GitlogError, NameError_, RunStateError
 from .exitstatus import code_of
 from .git import Repo
 from .journal import Journal
+from .liveruns import _ACTIVE, _ACTIVE_LOCK, active_run  # noqa: F401 (gitlog.active_run)
 from .names import check_metric
 from .recorder import LEVELS, GitlogWarning, Recorder
 from .values import config_items, deep_merge, metric_value, param_update, step_number
-
-_ACTIVE: list[Run] = []
-_ACTIVE_LOCK = threading.Lock()
-
-
-def active_run() -> Run:
-    """The innermost live run of this process; RunStateError when there is none."""
-    with _ACTIVE_LOCK:
-        if not _ACTIVE:
-            raise no_active_run()
-        return _ACTIVE[-1]
 
 
 class Run:
@@ -67,6 +57,7 @@ class Run:
         self._exit_code: int | None = None  # the process's, when the run ends with it
         self._hooks: dict[str, list[Any]] = {"closing": [], "stored": []}
         self._pid = os.getpid()  # a forked child holds a copy of the run, not the run
+        self._thread = threading.get_ident()  # module-level calls there log to this run
         self._recorder.start()
         self._excepthook.install()
         with _ACTIVE_LOCK:

@@ -1,0 +1,76 @@
+"""One long-lived process starting many runs (a sweep, a service, a notebook kernel):
+nothing gitlog installs per run may pile up, and each run gets its own logging."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import git, run_python
+
+OUT_OF_ORDER = """
+import gc, sys, weakref, gitlog
+original = sys.excepthook
+kept = []
+for i in range(20):  # runs that do not end in the reverse order they started
+    first = gitlog.start("sweep", params={"i": i})
+    second = gitlog.start("sweep", params={"i": i})
+    first.finish()
+    second.finish()
+    kept += [weakref.ref(first), weakref.ref(second)]
+    del first, second
+gc.collect()
+print(sys.excepthook is original, sum(ref() is not None for ref in kept))
+last = gitlog.start("sweep", params={"i": "last"})
+raise ValueError("after the sweep")
+"""
+
+
+def test_runs_ending_out_of_order_leave_no_hook_behind(repo: Path) -> None:
+    # Each such pair left a finished run's sys.excepthook in the chain (20 runs, their
+    # buffers and journals, kept alive; the chain one deeper per pair).
+    done = run_python(OUT_OF_ORDER, cwd=repo)
+    assert done.returncode == 1
+    assert done.stdout == "True 0\n"
+    assert done.stderr.count("ValueError: after the sweep") == 1
+    runs = git(repo, "rev-list", "--count", "exp/sweep").strip()
+    assert runs == str(1 + 41)  # the initial commit, 40 sweep runs and the last one
+    last = git(repo, "show", "exp/sweep:.gitlog/run.yaml")
+    assert "status: failed" in last and "exit_code: 1" in last
+
+
+THREAD_POOL = """
+import logging, threading, gitlog
+from concurrent.futures import ThreadPoolExecutor
+logging.getLogger().addHandler(gitlog.LoggingHandler())
+logging.getLogger().setLevel(logging.INFO)
+all_started = threading.Barrier(4)
+
+def trial(lr):
+    with gitlog.start("pool", params={"lr": lr}):
+        all_started.wait(timeout=60)  # the four runs are live at once
+        for step in range(3):
+            gitlog.log_metric("lr_seen", lr, step=step)
+            logging.info("trial lr=%s", lr)
+        all_started.wait(timeout=60)  # none finishes before the others logged
+
+with ThreadPoolExecutor(4) as pool:
+    list(pool.map(trial, [1, 2, 3, 4]))
+print(threading.active_count())
+"""
+
+
+def test_thread_pool_sweep_logs_each_trial_into_its_own_run(repo: Path) -> None:
+    # Module-level calls and the LoggingHandler went to the run started last, whatever
+    # the thread: one trial's run held another's points, others none.
+    done = run_python(THREAD_POOL, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "1\n"  # no recorder or other gitlog thread outlives its run
+    seen = {}
+    for sha in git(repo, "rev-list", "exp/pool", "--", ".gitlog/run.yaml").split():
+        lr = git(repo, "show", f"{sha}:.gitlog/params.yaml").strip()
+        rows = git(repo, "show", f"{sha}:.gitlog/metrics/lr_seen.tsv").splitlines()[1:]
+        events = git(repo, "show", f"{sha}:.gitlog/events.jsonl")
+        seen[lr] = ([row.split("\t")[2] for row in rows], events.count("trial lr="),
+                    events.count(f"trial lr={lr.split()[-1]}"))
+    assert seen == {f"lr: {n}": ([str(n)] * 3, 3, 3) for n in (1, 2, 3, 4)}
+
