@@ -74,3 +74,38 @@ def test_thread_pool_sweep_logs_each_trial_into_its_own_run(repo: Path) -> None:
                     events.count(f"trial lr={lr.split()[-1]}"))
     assert seen == {f"lr: {n}": ([str(n)] * 3, 3, 3) for n in (1, 2, 3, 4)}
 
+
+
+ALERTS_YAML = """alerts:
+  notifiers:
+    slow: {type: command, argv: [sh, -c, "while [ ! -e released ]; do sleep 0.05; done"],
+           timeout: 20, retries: 0}
+  rules:
+    - {name: oom, event: "out of memory", notify: [slow]}
+"""
+
+TWO_RUNS_ONE_ALERT = """
+import pathlib, gitlog
+from gitlog.alerts.delivery import DISPATCHER
+quiet = gitlog.start("quiet")
+loud = gitlog.start("loud")
+loud.error("out of memory")
+loud.flush()  # the rule fires: its delivery waits until 'released' exists
+quiet.finish()  # waited for loud's delivery (20 s, then it was killed as failed)
+print(DISPATCHER.pending())
+pathlib.Path("released").touch()
+loud.finish()
+print(DISPATCHER.pending())
+"""
+
+
+def test_a_run_finish_does_not_wait_for_another_runs_alerts(repo: Path) -> None:
+    (repo / ".gitlog.yaml").write_text(ALERTS_YAML)
+    git(repo, "add", ".gitlog.yaml")
+    git(repo, "commit", "-q", "-m", "alerts")
+    done = run_python(TWO_RUNS_ONE_ALERT, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "1\n0\n"
+    assert "not delivered" not in done.stderr
+    events = git(repo, "show", "exp/loud:.gitlog/events.jsonl")
+    assert "alert oom: error event matched 'out of memory'" in events
