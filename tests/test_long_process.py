@@ -109,3 +109,27 @@ def test_a_run_finish_does_not_wait_for_another_runs_alerts(repo: Path) -> None:
     assert "not delivered" not in done.stderr
     events = git(repo, "show", "exp/loud:.gitlog/events.jsonl")
     assert "alert oom: error event matched 'out of memory'" in events
+
+
+SWEEP_ON_ONE_COMMIT = """
+import gitlog, gitlog.store
+gitlog.store.RECENT_RUNS = 3  # (64 in use: the sweep would need 70 runs to pass it)
+for lr in range(10):
+    with gitlog.start("grid", params={"lr": lr}) as run:
+        run.log_metric("loss", 1 / (lr + 1))
+"""
+
+
+def test_a_sweep_on_one_code_commit_does_not_walk_the_branch_each_run(repo: Path,
+                                                                     tmp_path: Path) -> None:
+    # Past RECENT_RUNS runs, each run asked 'git merge-base --is-ancestor', which walks
+    # the whole branch: the time of a run grew with the number of runs before it.
+    trace = tmp_path / "git-trace.log"
+    done = run_python(SWEEP_ON_ONE_COMMIT, cwd=repo, env={"GIT_TRACE": str(trace)})
+    assert done.returncode == 0, done.stderr
+    assert "merge-base" not in trace.read_text()
+    code = git(repo, "rev-parse", "main").strip()
+    # the code commit is still the first run's second parent, and only its
+    assert git(repo, "rev-list", "--count", "--parents", "exp/grid").strip() == "11"
+    assert git(repo, "log", "--format=%P", "exp/grid").split().count(code) == 1
+    assert git(repo, "merge-base", "--is-ancestor", code, "exp/grid") == ""
