@@ -133,3 +133,48 @@ def test_a_sweep_on_one_code_commit_does_not_walk_the_branch_each_run(repo: Path
     assert git(repo, "rev-list", "--count", "--parents", "exp/grid").strip() == "11"
     assert git(repo, "log", "--format=%P", "exp/grid").split().count(code) == 1
     assert git(repo, "merge-base", "--is-ancestor", code, "exp/grid") == ""
+
+
+POOL_AT_EXIT = """
+import threading, time, gitlog
+from concurrent.futures import ThreadPoolExecutor
+started = threading.Semaphore(0)
+
+def trial(lr):
+    with gitlog.start("pool", params={"lr": lr}) as run:
+        started.release()
+        for step in range(5):
+            run.log_metric("loss", lr + step / 10, step=step)
+            time.sleep(0.05)
+    print("trial", lr, run.status, flush=True)
+
+def left_open():
+    gitlog.start("left")  # a job that returns with its run open: finished at exit
+
+pool = ThreadPoolExecutor(2)  # no 'with', no shutdown(): Python waits for it at exit
+pool.submit(left_open).result()
+for lr in (1, 2, 3):
+    pool.submit(trial, lr)
+started.acquire()
+started.acquire()
+print("main ends", flush=True)
+"""
+
+
+def test_the_main_thread_ending_leaves_pool_trials_to_finish_their_runs(repo: Path) -> None:
+    # The exit hook finished the trials' runs under them: committed 'completed' with the
+    # points logged so far, the next log_metric raised RunStateError in the worker (kept
+    # silent by the pool's futures).
+    done = run_python(POOL_AT_EXIT, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert "RunStateError" not in done.stderr
+    assert done.stdout.splitlines()[0] == "main ends"
+    assert sorted(done.stdout.splitlines()[1:]) == [f"trial {n} completed" for n in (1, 2, 3)]
+    counts = {}
+    for sha in git(repo, "rev-list", "exp/pool", "--", ".gitlog/run.yaml").split():
+        lr = git(repo, "show", f"{sha}:.gitlog/params.yaml").strip()
+        counts[lr] = len(git(repo, "show", f"{sha}:.gitlog/metrics/loss.tsv").splitlines())
+    assert counts == {"lr: 1": 6, "lr: 2": 6, "lr: 3": 6}  # the header and 5 points
+    assert "status: completed" in git(repo, "show", "exp/left:.gitlog/run.yaml")
+    assert not list((repo / ".git" / "gitlog" / "runs").iterdir())
+
