@@ -94,11 +94,11 @@ class LoggingHandler(logging.Handler):
         try:
             run = self.run
             if run is None:
-                from .run import _ACTIVE
+                from .liveruns import current_run
 
-                if not _ACTIVE:
+                run = current_run()
+                if run is None:
                     return
-                run = _ACTIVE[-1]
             elif run._finished:
                 return  # a handler bound to a run outlives it in the logging tree
             if record.name == "py.warnings" and getattr(_IN_WARNING, "recorded", False):
@@ -161,14 +161,16 @@ def capture_warnings(run: Any) -> None:
 
 
 def _record_warning(message: Any, category: type, filename: str, lineno: int) -> bool:
-    """Record the warning into the innermost live run; whether there was one."""
-    from .run import _ACTIVE
+    """Record the warning into this thread's run (``current_run``); whether there was
+    one."""
+    from .liveruns import current_run
 
-    if not _ACTIVE:
+    run = current_run()
+    if run is None:
         return False
     with contextlib.suppress(Exception):
-        _ACTIVE[-1].log("warning", f"{category.__name__}: {message}",
-                        category=category.__name__, filename=filename, lineno=lineno)
+        run.log("warning", f"{category.__name__}: {message}",
+                category=category.__name__, filename=filename, lineno=lineno)
     return True
 
 
@@ -194,17 +196,18 @@ def capture_thread_exceptions() -> None:
 
 
 def _record_thread_exception(args: Any) -> None:
-    from .run import _ACTIVE
+    from .liveruns import current_run
 
-    if not _ACTIVE:
+    run = current_run()
+    if run is None:
         return
     with contextlib.suppress(Exception):
         name = args.thread.name if args.thread is not None else "unknown"
         text = "".join(traceback.format_exception(args.exc_type, args.exc_value,
                                                   args.exc_traceback))
         message = f"thread {name}: {exception_text(args.exc_value, args.exc_type)}"
-        _ACTIVE[-1].log("error", message,
-                        exception=args.exc_type.__name__, thread=name, traceback=text)
+        run.log("error", message,
+                exception=args.exc_type.__name__, thread=name, traceback=text)
 
 
 def exception_text(exc: BaseException | None, kind: type | None = None) -> str:

@@ -84,37 +84,52 @@ def main_exit() -> tuple[int, Any] | None:
 
 
 class ExceptHook:
-    """A run's ``sys.excepthook`` (main thread only): an uncaught exception goes to
-    ``uncaught(exc, tb)`` (the run records it and finishes), then to the hook it replaced;
-    ``sys.exit`` is watched (``watch``) while it is installed."""
+    """A run's part of ``sys.excepthook`` (main thread only): an uncaught exception goes
+    to ``uncaught(exc, tb)`` of every live run (each records it and finishes), then to the
+    hook there was before; ``sys.exit`` is watched (``watch``) while one is installed.
+
+    One hook serves all the live runs: a hook per run, each chained to the one before,
+    kept a finished run (and its buffers) alive in the chain whenever runs did not end in
+    the reverse order they started (a notebook, a sweep), one more per such pair.
+    """
 
     def __init__(self, uncaught: Any) -> None:
         self.uncaught = uncaught
-        self.prev: Any = None
-        self.hook: Any = None
+        self.installed = False
 
     def install(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
-        prev: Any = sys.excepthook  # (None when a script cleared it)
-        self.prev = prev
-        uncaught = self.uncaught
-
-        def hook(exc_type: Any, exc: BaseException, tb: Any) -> None:
-            uncaught(exc, tb)
-            (prev or sys.__excepthook__)(exc_type, exc, tb)
-
-        self.hook = sys.excepthook = hook
+        if not _Hooked.runs:
+            _Hooked.prev = sys.excepthook  # (None when a script cleared it)
+            sys.excepthook = _hook
+        _Hooked.runs.append(self)
+        self.installed = True
         watch()  # and sys.exit(N), which no hook sees
 
     def uninstall(self) -> None:
-        if self.hook is None:
+        if not self.installed:
             return
+        self.installed = False
         unwatch()
+        if self in _Hooked.runs:
+            _Hooked.runs.remove(self)
         # Only undo our own hook: the script may have installed another one since.
-        if sys.excepthook is self.hook:
-            sys.excepthook = self.prev
-        self.hook = self.prev = None
+        if not _Hooked.runs and sys.excepthook is _hook:
+            sys.excepthook = _Hooked.prev
+            _Hooked.prev = None
+
+
+class _Hooked:
+    runs: list[ExceptHook] = []  # of the live runs, oldest first
+    prev: Any = None  # the sys.excepthook gitlog's replaced
+
+
+def _hook(exc_type: Any, exc: BaseException, tb: Any) -> None:
+    prev = _Hooked.prev
+    for hooked in reversed(list(_Hooked.runs)):  # the innermost run first
+        hooked.uncaught(exc, tb)
+    (prev or sys.__excepthook__)(exc_type, exc, tb)
 
 
 def code_of(status: Any) -> int:

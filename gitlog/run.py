@@ -19,24 +19,14 @@ from typing import Any, Literal
 
 from . import exitstatus, forkchild
 from .config import LEVEL_NAMES, Config, level_name
-from .errors import GitlogError, NameError_, RunStateError, no_active_run
+from .errors import GitlogError, NameError_, RunStateError
 from .exitstatus import code_of
 from .git import Repo
 from .journal import Journal
+from .liveruns import _ACTIVE, _ACTIVE_LOCK, active_run  # noqa: F401 (gitlog.active_run)
 from .names import check_metric
 from .recorder import LEVELS, GitlogWarning, Recorder
 from .values import config_items, deep_merge, metric_value, param_update, step_number
-
-_ACTIVE: list[Run] = []
-_ACTIVE_LOCK = threading.Lock()
-
-
-def active_run() -> Run:
-    """The innermost live run of this process; RunStateError when there is none."""
-    with _ACTIVE_LOCK:
-        if not _ACTIVE:
-            raise no_active_run()
-        return _ACTIVE[-1]
 
 
 class Run:
@@ -67,6 +57,8 @@ class Run:
         self._exit_code: int | None = None  # the process's, when the run ends with it
         self._hooks: dict[str, list[Any]] = {"closing": [], "stored": []}
         self._pid = os.getpid()  # a forked child holds a copy of the run, not the run
+        self._thread = threading.get_ident()  # module-level calls there log to this run
+        self._started_in: Any = None  # the frame that called start() (threadexit.py)
         self._recorder.start()
         self._excepthook.install()
         with _ACTIVE_LOCK:
@@ -380,6 +372,7 @@ class Run:
         if self._finished or self._finishing:
             return self.commit or (str(self.path) if self.path else None)
         self._finishing = True
+        self._started_in = None  # (its locals: a model, a batch)
         self._excepthook.uninstall()
         self._run_hooks("closing")  # the run is still open to them
         with self._append_lock:
@@ -492,7 +485,13 @@ def _finish_leftovers() -> None:
     """At interpreter exit, finish runs the script forgot to finish (of this process: a
     forked child that exits normally leaves its parent's runs to the parent): failed
     when the script ended with ``sys.exit(N)``, N not 0."""
+    from .threadexit import wait_for_owner
+
     code, status = exitstatus.main_exit() or (None, None)
-    for run in list(_ACTIVE):
-        if run._pid == os.getpid():
-            run._end_with_exit(code, status)
+    seen: list[Run] = []  # (the runs a pool's queued trials start meanwhile too)
+    while todo := [r for r in list(_ACTIVE) if r._pid == os.getpid() and r not in seen]:
+        for run in todo:
+            seen.append(run)
+            wait_for_owner(run)  # a thread still training in it finishes it itself
+            if not (run._finished or run._finishing):
+                run._end_with_exit(code, status)

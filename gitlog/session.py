@@ -123,6 +123,7 @@ def start(experiment: str | None = None, params: Mapping[str, Any] | None = None
     else:
         run = open_run(repo, experiment, message=message, flush_interval=flush_interval,
                        level=level, command=command)
+    run._started_in = sys._getframe(1)  # where the caller's thread is inside the run
     if params is not None:
         try:
             run.log_params(params)

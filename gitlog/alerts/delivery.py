@@ -68,7 +68,8 @@ class Dispatcher:
         self._atexit = False
 
     def submit(self, name: str, spec: dict[str, Any], payload: dict[str, Any], root: Path,
-               on_done: Callable[[Delivery], None] | None = None) -> None:
+               on_done: Callable[[Delivery], None] | None = None) -> int:
+        """Deliver in a thread of its own; the key ``drain(keys=...)`` waits for."""
         with self._cond:
             key = self._next
             self._next += 1
@@ -80,6 +81,7 @@ class Dispatcher:
                                                           on_done),
                                   name=f"gitlog-alert-{name}", daemon=True)
         thread.start()
+        return key
 
     def _run(self, key: int, name: str, spec: dict[str, Any], payload: dict[str, Any],
              root: Path, on_done: Callable[[Delivery], None] | None) -> None:
@@ -97,13 +99,15 @@ class Dispatcher:
         with self._cond:
             return len(self._deadlines)
 
-    def drain(self, timeout: float | None = None) -> bool:
-        """Wait until nothing is pending (at most each delivery's budget); True if done."""
+    def drain(self, timeout: float | None = None, keys: set[int] | None = None) -> bool:
+        """Wait until nothing is pending (at most each delivery's budget); True if done.
+        ``keys``: wait for those deliveries only (a run's own, not another live run's)."""
         end = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            while self._deadlines:
+            while waiting := [at for key, at in self._deadlines.items()
+                              if keys is None or key in keys]:
                 now = time.monotonic()
-                limit = max(self._deadlines.values()) - now
+                limit = max(waiting) - now
                 if end is not None:
                     limit = min(limit, end - now)
                 if limit <= 0:

@@ -25,6 +25,7 @@ class LiveAlerts:
         self.notifiers = notifiers
         self.evaluator = Evaluator(rules)
         self.deferred: list[Alert] = []
+        self.sent: set[int] = set()  # this run's deliveries, which its finish waits for
 
     def facts(self) -> dict[str, Any]:
         meta = self.run.meta
@@ -64,8 +65,8 @@ class LiveAlerts:
         for name in alert.rule.notify:
             spec = self.notifiers.get(name)
             if spec is not None:
-                DISPATCHER.submit(name, spec, payload, self.run.repo.root,
-                                  self._reporter(alert.rule.name))
+                self.sent.add(DISPATCHER.submit(name, spec, payload, self.run.repo.root,
+                                                self._reporter(alert.rule.name)))
 
     def _reporter(self, rule: str) -> Any:
         def report(result: Delivery) -> None:
@@ -125,7 +126,7 @@ class LiveAlerts:
         for alert in self.deferred:
             self.send(alert)
         self.deferred.clear()
-        DISPATCHER.drain()
+        DISPATCHER.drain(keys=self.sent)  # not another live run's (a sweep's threads)
 
 
 def attach(run: Any) -> None:

@@ -1,0 +1,43 @@
+"""At interpreter exit, a run another thread is still working in is left to that thread.
+
+Python calls gitlog's exit hook (which finishes the runs a script left open) when the
+main thread ends, before it waits for the other threads: a thread-pool trial still
+training in a ``with gitlog.start()`` block had its run finished under it (committed
+``completed`` with the points logged so far; its next ``log_metric`` raised
+``RunStateError`` in the worker, which a pool's future keeps silent). Such a run is now
+waited for while its thread is still inside the function that started it; one the
+thread left open behind (it returned, or ended) is finished at once, as before.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any
+
+POLL = 0.05  # seconds between looks at the other thread
+
+
+def wait_for_owner(run: Any) -> None:
+    """Return once the thread that started ``run`` has left the function that called
+    ``start()`` (or ended); at once when the run is finished already. Daemon threads
+    are not waited for: Python does not wait for them either."""
+    frame = run._started_in
+    thread = next((t for t in threading.enumerate() if t.ident == run._thread), None)
+    if frame is None or thread is None or thread.daemon or \
+            thread is threading.current_thread():
+        return
+    done = threading.Event()
+    # (not until the run is finished: its commit, after that, needs the thread pools
+    # Python stops once this hook returns)
+    while thread.is_alive() and _inside(thread, frame):
+        done.wait(POLL)
+
+
+def _inside(thread: threading.Thread, frame: Any) -> bool:
+    current = sys._current_frames().get(thread.ident or 0)
+    while current is not None:
+        if current is frame:
+            return True
+        current = current.f_back
+    return False
