@@ -101,7 +101,10 @@ class Journal:
 
     def lock(self) -> bool:
         """Take the owner's lock; False if a live process holds it."""
-        fd = os.open(self.path / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:  # removed meanwhile: nobody's to lock
+            return True
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -216,9 +219,19 @@ class Journal:
         return path.read_text().strip() if path.exists() else None
 
     def remove(self) -> None:
+        """Delete the journal. ``meta.json`` goes first and the lock last, so a ``gitlog
+        recover`` that takes the lock next finds no journal rather than half of one."""
         self.close()
-        self.unlock()
+        try:
+            os.unlink(self.path / "meta.json")
+        except FileNotFoundError:
+            pass
         shutil.rmtree(self.path, ignore_errors=True)
+        self.unlock()
+
+    def gone(self) -> bool:
+        """True when the journal was removed (another ``gitlog recover`` stored it)."""
+        return not (self.path / "meta.json").exists()
 
 
 def all_journals(gitlog_dir: Path) -> list[Journal]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .config import Config, load
 from .git import Repo
-from .journal import all_journals
+from .journal import Journal, all_journals
 
 
 @dataclass
@@ -29,6 +29,14 @@ def _already_on_branch(repo: Repo, branch: str, run_id: str) -> str | None:
     return found or None
 
 
+def _meta(journal: Journal) -> dict | None:
+    """The journal's meta.json; None once it is removed."""
+    try:
+        return journal.meta()
+    except FileNotFoundError:
+        return None
+
+
 def recover(repo: str | Path | Repo = ".", config: Config | None = None, *,
             dry_run: bool = False) -> list[Recovered]:
     """Commit every dead run's journal (status ``killed`` unless it recorded one)."""
@@ -39,11 +47,16 @@ def recover(repo: str | Path | Repo = ".", config: Config | None = None, *,
     config = config or load(repo.root)
     results = []
     for journal in all_journals(repo.gitlog_dir):
-        meta = journal.meta()
-        run_id, exp = meta["id"], meta["experiment"]
         if not journal.lock():
-            results.append(Recovered(run_id, exp, "running"))
+            meta = _meta(journal)
+            if meta is not None:
+                results.append(Recovered(meta["id"], meta["experiment"], "running"))
             continue
+        meta = None if journal.gone() else _meta(journal)
+        if meta is None:  # another 'gitlog recover' stored it meanwhile
+            journal.remove()  # (what its removal may have left: a new lock file)
+            continue
+        run_id, exp = meta["id"], meta["experiment"]
         try:
             done = journal.committed() or _already_on_branch(repo, meta["branch"], run_id)
             if done:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,3 +45,33 @@ def test_a_workspace_write_cut_short_leaves_no_run_and_recover_writes_it_whole(
          "run.yaml"]
     assert f"id: {run_id}\n" in (log / "run.yaml").read_text()
     assert json.loads((log / "metrics.json").read_text()) == {"acc": 0.9, "step": 0}
+
+
+EIGHT_DIE = "import os, gitlog\nruns = [gitlog.start(f'm{i}') for i in range(8)]\n" \
+            "for run in runs:\n    run.log_metric('loss', 0.5)\n    run.flush()\nos._exit(0)\n"
+
+
+def test_two_recovers_at_once_commit_each_run_once(repo: Path) -> None:
+    # the second one read the meta.json of a journal the first had just removed: exit 3,
+    # 'unexpected FileNotFoundError'
+    from gitlog.journal import all_journals
+
+    assert subprocess.run([sys.executable, "-c", EIGHT_DIE], cwd=repo).returncode == 0
+    listed = all_journals(repo / ".git" / "gitlog")  # what a recover listed ...
+    assert len(listed) == 8
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    procs = [subprocess.Popen([sys.executable, "-m", "gitlog", "recover", "--format", "json"],
+                              cwd=repo, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outs
+    actions = sorted(row["action"] for out, _ in outs for row in json.loads(out or "[]"))
+    assert actions.count("committed") == 8 and set(actions) <= {"committed", "running"}
+    for i in range(8):
+        assert git(repo, "log", "--format=%(trailers:key=Gitlog-Run,valueonly)",
+                   f"exp/m{i}").strip().count("\n") == 0
+    assert not list((repo / ".git" / "gitlog" / "runs").iterdir())
+    for journal in listed:  # ... before another stored them: gone, not an error
+        assert journal.lock() and journal.gone()
+    fsck = subprocess.run(["git", "fsck", "--strict"], cwd=repo, capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stderr
