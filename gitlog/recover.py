@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Config, load
+from .errors import GitlogError
 from .git import Repo
 from .journal import Journal, all_journals
 
@@ -30,11 +31,21 @@ def _already_on_branch(repo: Repo, branch: str, run_id: str) -> str | None:
 
 
 def _meta(journal: Journal) -> dict | None:
-    """The journal's meta.json; None once it is removed."""
+    """The journal's meta.json; None once it is removed. A damaged one (a disk error,
+    an edit) is an error for its run only: the other runs are recovered all the same."""
     try:
-        return journal.meta()
+        meta = journal.meta()
     except FileNotFoundError:
         return None
+    except (OSError, ValueError):
+        meta = None
+    if not isinstance(meta, dict) or \
+            not all(isinstance(meta.get(key), str) for key in ("id", "experiment", "branch")):
+        raise GitlogError(f"its {journal.path / 'meta.json'} is damaged, so which experiment "
+                          "and code it belongs to is not known",
+                          hint=f"move {journal.path} out of {journal.path.parent} (its "
+                               "series and events stay readable there)")
+    return meta
 
 
 def recover(repo: str | Path | Repo = ".", config: Config | None = None, *,
@@ -48,11 +59,20 @@ def recover(repo: str | Path | Repo = ".", config: Config | None = None, *,
     results = []
     for journal in all_journals(repo.gitlog_dir):
         if not journal.lock():
-            meta = _meta(journal)
+            try:
+                meta = _meta(journal)
+            except GitlogError:
+                meta = {"id": journal.run_id, "experiment": ""}
             if meta is not None:
                 results.append(Recovered(meta["id"], meta["experiment"], "running"))
             continue
-        meta = None if journal.gone() else _meta(journal)
+        try:
+            meta = None if journal.gone() else _meta(journal)
+        except GitlogError as exc:
+            journal.unlock()
+            results.append(Recovered(journal.run_id, "", "failed", detail=str(exc),
+                                     hint=exc.hint))
+            continue
         if meta is None:  # another 'gitlog recover' stored it meanwhile
             journal.remove()  # (what its removal may have left: a new lock file)
             continue

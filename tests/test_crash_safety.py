@@ -75,3 +75,29 @@ def test_two_recovers_at_once_commit_each_run_once(repo: Path) -> None:
         assert journal.lock() and journal.gone()
     fsck = subprocess.run(["git", "fsck", "--strict"], cwd=repo, capture_output=True, text=True)
     assert fsck.returncode == 0, fsck.stderr
+
+
+TWO_DIE = "import os, gitlog\nruns = [gitlog.start(name) for name in ('a', 'b')]\n" \
+          "for run in runs:\n    run.log_metric('loss', 0.5)\n    run.flush()\n" \
+          "print(runs[0].id)\nos._exit(0)\n"
+
+
+def test_a_damaged_journal_does_not_stop_recover_from_committing_the_others(
+        repo: Path) -> None:
+    # a meta.json of garbage (a disk error) was exit 3, 'unexpected UnicodeDecodeError',
+    # and no run at all was recovered
+    done = subprocess.run([sys.executable, "-c", TWO_DIE], cwd=repo, capture_output=True,
+                          text=True)
+    damaged = repo / ".git" / "gitlog" / "runs" / done.stdout.strip()
+    (damaged / "meta.json").write_bytes(b"\xa4\x00{garbage")
+    out = run_cli("recover", "--format", "json", cwd=repo)
+    assert out.returncode == 1
+    assert sorted((row["experiment"], row["action"]) for row in json.loads(out.stdout)) == \
+        [("", "failed"), ("b", "committed")]
+    assert out.stderr == (
+        f"Error: run {damaged.name} not recovered: its {damaged}/meta.json is damaged, so "
+        "which experiment and code it belongs to is not known\n"
+        f"hint: move {damaged} out of {damaged.parent} (its series and events stay readable "
+        "there)\n")
+    assert json.loads(git(repo, "show", "exp/b:.gitlog/metrics.json")) == \
+        {"loss": 0.5, "step": 0}
