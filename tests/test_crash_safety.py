@@ -104,9 +104,9 @@ def test_a_damaged_journal_does_not_stop_recover_from_committing_the_others(
 
 
 DISK_FULL = """
-import os, resource, signal, time, gitlog
+import os, resource, signal, gitlog
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit is then EFBIG
-run = gitlog.start("full", flush_interval=0.05)
+run = gitlog.start("full", params={"seed": 1})
 for step in range(10):
     run.log_metric("loss", step / 10)
 run.flush()
@@ -114,22 +114,28 @@ size = os.path.getsize(run.journal.path / "metrics" / "loss.tsv")
 resource.setrlimit(resource.RLIMIT_FSIZE, (size + 50, resource.RLIM_INFINITY))  # disk full
 for step in range(10, 20):
     run.log_metric("loss", step / 10)
-time.sleep(0.5)  # the background flush meets the full disk
+run.log_param("notes", "x" * 1000)  # more than the disk holds
+run.flush()
 resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
 run.log_metric("loss", 2.0)
+run.log_param("epochs", 3)
 run.finish()
 """
 
 
-def test_a_full_disk_loses_the_points_it_cannot_write_and_no_more(repo: Path) -> None:
+def test_a_full_disk_warns_and_loses_what_it_cannot_write_and_no_more(repo: Path) -> None:
     # a write() cut short by the full disk left part of a line in the series, and the
-    # next flush's line was glued to it: a point with a wrong timestamp in the commit
+    # next flush's line was glued to it: a point with a wrong timestamp in the commit;
+    # log_param and run.flush() raised OSError into the training script
     env = {**os.environ, "PYTHONWARNINGS": "default"}
     done = subprocess.run([sys.executable, "-c", DISK_FULL], cwd=repo, capture_output=True,
                           text=True, env=env)
     assert done.returncode == 0, done.stderr
+    assert "GitlogWarning: gitlog: could not write the run journal, this params record is " \
+           "lost: [Errno 27] File too large" in done.stderr
     assert "GitlogWarning: gitlog: could not write the run journal: [Errno 27] File too " \
            "large" in done.stderr
+    assert git(repo, "show", "exp/full:.gitlog/params.yaml") == "epochs: 3\nseed: 1\n"
     rows = git(repo, "show", "exp/full:.gitlog/metrics/loss.tsv").splitlines()
     assert [row.split("\t")[1:] for row in rows] == \
         [["step", "loss"]] + [[str(step), str(step / 10)] for step in range(10)] + \
