@@ -249,10 +249,8 @@ class Journal:
         """Delete the journal. ``meta.json`` goes first and the lock last, so a ``gitlog
         recover`` that takes the lock next finds no journal rather than half of one."""
         self.close()
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path / "meta.json")
-        except FileNotFoundError:
-            pass
         shutil.rmtree(self.path, ignore_errors=True)
         self.unlock()
 
