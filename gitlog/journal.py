@@ -218,16 +218,19 @@ class Journal:
         return json.loads((self.path / "meta.json").read_text(encoding="utf-8"))
 
     def records(self, name: str) -> list[Any]:
-        """Every record of ``<name>.jsonl``; a torn last line (a kill mid-write) is dropped."""
+        """Every record of ``<name>.jsonl``; a torn last line (a kill mid-write) and a line
+        that is not a JSON object (a disk error) are dropped."""
         path = self.path / f"{name}.jsonl"
         if not path.exists():
             return []
         out = []
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
-                out.append(json.loads(line))
+                record = json.loads(line)
             except ValueError:
                 continue
+            if isinstance(record, dict):
+                out.append(record)
         return out
 
     def metric_files(self) -> Iterator[tuple[str, Path]]:

@@ -140,3 +140,32 @@ def test_a_full_disk_warns_and_loses_what_it_cannot_write_and_no_more(repo: Path
     assert [row.split("\t")[1:] for row in rows] == \
         [["step", "loss"]] + [[str(step), str(step / 10)] for step in range(10)] + \
         [["20", "2.0"]]
+
+
+DAMAGED = """
+import os, gitlog
+run = gitlog.start("damaged", params={"lr": 0.1})
+for step in range(3):
+    run.log_metric("loss", step / 10)
+run.flush()
+with open(run.journal.path / "metrics" / "loss.tsv", "ab") as fh:  # a disk error
+    fh.write(b"17000000\\xff\\t3\\n1700000000000\\t4\\t0.4\\n\\xfe\\xff\\tgarbage\\n")
+with open(run.journal.path / "params.jsonl", "a") as fh:
+    fh.write('[1, 2]\\n')
+os._exit(0)
+"""
+
+
+def test_damaged_journal_lines_are_dropped_and_the_rest_recovered(repo: Path) -> None:
+    # a series whose last line was not a point was 'failed: 'utf-8' codec can't decode'
+    # (or 'not enough values to unpack'), a params line that was not an object 'list'
+    # object has no attribute 'items': the whole run stayed unrecovered
+    assert subprocess.run([sys.executable, "-c", DAMAGED], cwd=repo).returncode == 0
+    done = run_cli("recover", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    rows = git(repo, "show", "exp/damaged:.gitlog/metrics/loss.tsv").splitlines()
+    assert [row.split("\t")[1:] for row in rows] == \
+        [["step", "loss"], ["0", "0.0"], ["1", "0.1"], ["2", "0.2"], ["4", "0.4"]]
+    assert json.loads(git(repo, "show", "exp/damaged:.gitlog/metrics.json")) == \
+        {"loss": 0.4, "step": 4}
+    assert git(repo, "show", "exp/damaged:.gitlog/params.yaml") == "lr: 0.1\n"
