@@ -194,21 +194,18 @@ def final_status(journal: Journal) -> str:
                key=lambda s: STATUS_RANK.get(s, 2))
 
 
-def _last_point(data: bytes) -> tuple[str, str, str] | None | bool:
-    """(timestamp, step, value) of a series' last line; None when it holds none, False
-    when that line is damaged."""
+def _last_point(data: bytes) -> tuple[str, str, str] | None:
+    """(timestamp, step, value) of a series' last line; None when it holds none.
+    ValueError when that line is damaged."""
     stop = len(data)  # the last line, found without copying the series (rstrip and
     while stop and data[stop - 1] == 10:  # rsplit copied 200 MB twice)
         stop -= 1
     cut = data.rfind(b"\n", 0, stop)
     last = data[cut + 1:stop]
-    if cut < 0 and last.startswith(b"timestamp"):
+    if not last or cut < 0 and last.startswith(b"timestamp"):
         return None
-    try:
-        ms, step, value = last.decode().split("\t")
-        float(ms), int(step), parse_number(value)
-    except ValueError:
-        return False
+    ms, step, value = last.decode().split("\t")  # (UnicodeDecodeError is a ValueError)
+    float(ms), int(step), parse_number(value)
     return ms, step, value
 
 
@@ -217,8 +214,11 @@ def _sound_lines(data: bytes) -> bytes:
     lines = data.splitlines(keepends=True)
     kept = [lines[0]] if lines and lines[0].startswith(b"timestamp") else []
     for line in lines[len(kept):]:
-        if _last_point(line) not in (None, False):
-            kept.append(line)
+        try:
+            if _last_point(line):
+                kept.append(line)
+        except ValueError:
+            continue
     return b"".join(kept)
 
 
@@ -240,8 +240,9 @@ def build_files(journal: Journal, status: str | None = None,
             data = known[1]
         else:
             data = whole_lines(path.read_bytes())
-        point = _last_point(data)
-        if point is False:  # a damaged line (a disk error): the series without them
+        try:
+            point = _last_point(data)
+        except ValueError:  # a damaged line (a disk error): the series without them
             data = _sound_lines(data)
             point = _last_point(data)
         files[f"metrics/{name}.tsv"] = data
