@@ -22,7 +22,7 @@ from typing import Any
 
 from .errors import GitlogError
 from .names import check_metric
-from .recorder import GitlogWarning
+from .recorder import GitlogWarning, append_record
 
 MAX_CURVE_POINTS = 1000
 MAX_CONFUSION_ROWS = 10_000
@@ -323,7 +323,7 @@ def log_eval(run: Any, y_true: Any, y_pred: Any = None, y_score: Any = None, *,
     # before the first is logged
     run.log_metrics({f"{prefix}/{name}": value for name, value in metrics.items()}, step)
     for kind, data in plots.items():
-        run.journal.append_json("plots", {"name": f"{kind}/{prefix}", "data": data})
+        append_record(run.journal, "plots", {"name": f"{kind}/{prefix}", "data": data})
     for text in notes:  # the script sees it now, 'gitlog logs' later
         warnings.warn(f"gitlog: log_eval {prefix}: {text}", GitlogWarning, stacklevel=3)
         run.warning(f"log_eval {prefix}: {text}", step=step)

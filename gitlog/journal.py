@@ -19,6 +19,8 @@ append is a single ``write()`` of whole lines on a file opened with ``O_APPEND``
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -84,6 +86,24 @@ def _jsonable(obj: Any) -> Any:
     return str(obj)
 
 
+def write_whole(fd: int, data: bytes) -> None:
+    """Append all of ``data`` or none of it. A full disk (or ``ulimit -f``) lets a
+    ``write()`` write part of it and return; the next flush then appended whole lines
+    to that fragment, a wrong point in the series, and the rest was lost unsaid. The
+    fragment is cut off again and the error raised (the run warns, training goes on)."""
+    done = os.write(fd, data)
+    while done < len(data):
+        try:
+            written = os.write(fd, data[done:])
+            if written == 0:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, os.fstat(fd).st_size - done)
+            raise
+        done += written
+
+
 class Journal:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -101,7 +121,10 @@ class Journal:
 
     def lock(self) -> bool:
         """Take the owner's lock; False if a live process holds it."""
-        fd = os.open(self.path / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:  # removed meanwhile: nobody's to lock
+            return True
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -127,10 +150,15 @@ class Journal:
     def write_atomic(self, name: str, data: bytes) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.path)
         try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path / name)
+            try:
+                write_whole(fd, data)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path / name)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
     # -- appends --------------------------------------------------------------
     def append(self, name: str, text: str) -> None:
@@ -138,7 +166,7 @@ class Journal:
             return
         fd = os.open(self.path / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, text.encode("utf-8"))
+            write_whole(fd, text.encode("utf-8"))
         finally:
             os.close(fd)
 
@@ -149,15 +177,15 @@ class Journal:
     def append_metric_rows(self, name: str, text: str) -> None:
         fd = self._tsv.get(name)
         if fd is not None:
-            os.write(fd, text.encode())
+            write_whole(fd, text.encode())
             return
         fd = self._open_tsv(name)
         if len(self._tsv) < MAX_OPEN_SERIES:
             self._tsv[name] = fd
-            os.write(fd, text.encode())
+            write_whole(fd, text.encode())
             return
         try:
-            os.write(fd, text.encode())
+            write_whole(fd, text.encode())
         finally:
             os.close(fd)
 
@@ -168,9 +196,11 @@ class Journal:
             # Created with its header in one step, so a second writer never sees a
             # file without one.
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-            os.write(fd, f"timestamp\tstep\t{name.rsplit('/', 1)[-1]}\n".encode())
-            os.close(fd)
             try:
+                try:
+                    write_whole(fd, f"timestamp\tstep\t{name.rsplit('/', 1)[-1]}\n".encode())
+                finally:
+                    os.close(fd)
                 os.link(tmp, path)
             except FileExistsError:
                 pass
@@ -188,16 +218,19 @@ class Journal:
         return json.loads((self.path / "meta.json").read_text(encoding="utf-8"))
 
     def records(self, name: str) -> list[Any]:
-        """Every record of ``<name>.jsonl``; a torn last line (a kill mid-write) is dropped."""
+        """Every record of ``<name>.jsonl``; a torn last line (a kill mid-write) and a line
+        that is not a JSON object (a disk error) are dropped."""
         path = self.path / f"{name}.jsonl"
         if not path.exists():
             return []
         out = []
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
-                out.append(json.loads(line))
+                record = json.loads(line)
             except ValueError:
                 continue
+            if isinstance(record, dict):
+                out.append(record)
         return out
 
     def metric_files(self) -> Iterator[tuple[str, Path]]:
@@ -216,9 +249,17 @@ class Journal:
         return path.read_text().strip() if path.exists() else None
 
     def remove(self) -> None:
+        """Delete the journal. ``meta.json`` goes first and the lock last, so a ``gitlog
+        recover`` that takes the lock next finds no journal rather than half of one."""
         self.close()
-        self.unlock()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path / "meta.json")
         shutil.rmtree(self.path, ignore_errors=True)
+        self.unlock()
+
+    def gone(self) -> bool:
+        """True when the journal was removed (another ``gitlog recover`` stored it)."""
+        return not (self.path / "meta.json").exists()
 
 
 def all_journals(gitlog_dir: Path) -> list[Journal]:

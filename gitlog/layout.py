@@ -194,6 +194,34 @@ def final_status(journal: Journal) -> str:
                key=lambda s: STATUS_RANK.get(s, 2))
 
 
+def _last_point(data: bytes) -> tuple[str, str, str] | None:
+    """(timestamp, step, value) of a series' last line; None when it holds none.
+    ValueError when that line is damaged."""
+    stop = len(data)  # the last line, found without copying the series (rstrip and
+    while stop and data[stop - 1] == 10:  # rsplit copied 200 MB twice)
+        stop -= 1
+    cut = data.rfind(b"\n", 0, stop)
+    last = data[cut + 1:stop]
+    if not last or cut < 0 and last.startswith(b"timestamp"):
+        return None
+    ms, step, value = last.decode().split("\t")  # (UnicodeDecodeError is a ValueError)
+    float(ms), int(step), parse_number(value)
+    return ms, step, value
+
+
+def _sound_lines(data: bytes) -> bytes:
+    """The header and the lines that are points (timestamp, step, number) of ``data``."""
+    lines = data.splitlines(keepends=True)
+    kept = [lines[0]] if lines and lines[0].startswith(b"timestamp") else []
+    for line in lines[len(kept):]:
+        try:
+            if _last_point(line):
+                kept.append(line)
+        except ValueError:
+            continue
+    return b"".join(kept)
+
+
 def build_files(journal: Journal, status: str | None = None,
                 read: dict[str, tuple[int, bytes]] | None = None) -> tuple[dict[str, bytes],
                                                                            dict]:
@@ -212,14 +240,14 @@ def build_files(journal: Journal, status: str | None = None,
             data = known[1]
         else:
             data = whole_lines(path.read_bytes())
+        try:
+            point = _last_point(data)
+        except ValueError:  # a damaged line (a disk error): the series without them
+            data = _sound_lines(data)
+            point = _last_point(data)
         files[f"metrics/{name}.tsv"] = data
-        stop = len(data)  # the last line, found without copying the series (rstrip and
-        while stop and data[stop - 1] == 10:  # rsplit copied 200 MB twice)
-            stop -= 1
-        cut = data.rfind(b"\n", 0, stop)
-        last = data[cut + 1:stop]
-        if cut >= 0 or not last.startswith(b"timestamp"):
-            ms, step, value = last.decode().split("\t")
+        if point:
+            ms, step, value = point
             last_ms = max(last_ms, float(ms))
             latest[name] = parse_number(value)
             if name.startswith(SYSTEM_PREFIX):  # samples of resource use, not steps

@@ -37,6 +37,17 @@ def iso(ts: float) -> str:
         .replace("+00:00", "Z")
 
 
+def append_record(journal: Journal, name: str, obj: Any) -> None:
+    """``journal.append_json`` for a call inside training (``log_param``, ``log_data``,
+    ...): a journal that cannot be written (a full disk) is a warning, not an exception
+    that ends the training run; what was written before stays for ``gitlog recover``."""
+    try:
+        journal.append_json(name, obj)
+    except OSError as exc:
+        warnings.warn(f"gitlog: could not write the run journal, this {name} record is "
+                      f"lost: {exc}", GitlogWarning, stacklevel=3)
+
+
 # A listener gets each flushed batch: points [(ts, name, step, value)] and events [dict].
 Listener = Callable[[list[tuple[float, str, int, float]], list[dict[str, Any]]], None]
 POLL = 0.1  # seconds between the background thread's looks at the buffer's size
@@ -107,6 +118,14 @@ class Recorder:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
         self.flush()
+
+    def flush_or_warn(self) -> None:
+        """``flush`` for the script's own call (``run.flush()``): a failure to write warns."""
+        try:
+            self.flush()
+        except OSError as exc:
+            warnings.warn(f"gitlog: could not write the run journal: {exc}", GitlogWarning,
+                          stacklevel=3)
 
     def flush(self) -> None:
         with self._lock:

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Config, load
+from .errors import GitlogError
 from .git import Repo
-from .journal import all_journals
+from .journal import Journal, all_journals
 
 
 @dataclass
@@ -29,6 +30,24 @@ def _already_on_branch(repo: Repo, branch: str, run_id: str) -> str | None:
     return found or None
 
 
+def _meta(journal: Journal) -> dict | None:
+    """The journal's meta.json; None once it is removed. A damaged one (a disk error,
+    an edit) is an error for its run only: the other runs are recovered all the same."""
+    try:
+        meta = journal.meta()
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        meta = None
+    if not isinstance(meta, dict) or \
+            not all(isinstance(meta.get(key), str) for key in ("id", "experiment", "branch")):
+        raise GitlogError(f"its {journal.path / 'meta.json'} is damaged, so which experiment "
+                          "and code it belongs to is not known",
+                          hint=f"move {journal.path} out of {journal.path.parent} (its "
+                               "series and events stay readable there)")
+    return meta
+
+
 def recover(repo: str | Path | Repo = ".", config: Config | None = None, *,
             dry_run: bool = False) -> list[Recovered]:
     """Commit every dead run's journal (status ``killed`` unless it recorded one)."""
@@ -39,11 +58,25 @@ def recover(repo: str | Path | Repo = ".", config: Config | None = None, *,
     config = config or load(repo.root)
     results = []
     for journal in all_journals(repo.gitlog_dir):
-        meta = journal.meta()
-        run_id, exp = meta["id"], meta["experiment"]
         if not journal.lock():
-            results.append(Recovered(run_id, exp, "running"))
+            try:
+                meta = _meta(journal)
+            except GitlogError:
+                meta = {"id": journal.run_id, "experiment": ""}
+            if meta is not None:
+                results.append(Recovered(meta["id"], meta["experiment"], "running"))
             continue
+        try:
+            meta = None if journal.gone() else _meta(journal)
+        except GitlogError as exc:
+            journal.unlock()
+            results.append(Recovered(journal.run_id, "", "failed", detail=str(exc),
+                                     hint=exc.hint))
+            continue
+        if meta is None:  # another 'gitlog recover' stored it meanwhile
+            journal.remove()  # (what its removal may have left: a new lock file)
+            continue
+        run_id, exp = meta["id"], meta["experiment"]
         try:
             done = journal.committed() or _already_on_branch(repo, meta["branch"], run_id)
             if done:

@@ -25,7 +25,7 @@ from .git import Repo
 from .journal import Journal
 from .liveruns import _ACTIVE, _ACTIVE_LOCK, active_run  # noqa: F401 (gitlog.active_run)
 from .names import check_metric
-from .recorder import LEVELS, GitlogWarning, Recorder
+from .recorder import LEVELS, GitlogWarning, Recorder, append_record
 from .values import config_items, deep_merge, metric_value, param_update, step_number
 
 
@@ -157,7 +157,7 @@ class Run:
     def log_param(self, name: str, value: Any) -> None:
         """Set one hyperparameter; dots nest (``optimizer.lr``)."""
         self._check_open()
-        self.journal.append_json("params", param_update(name, value))
+        append_record(self.journal, "params", param_update(name, value))
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Set many hyperparameters (a dict, argparse Namespace or dataclass); nests."""
@@ -169,7 +169,7 @@ class Run:
         merged: dict[str, Any] = {}
         for key, value in items.items():
             deep_merge(merged, param_update(str(key), value))
-        self.journal.append_json("params", merged)
+        append_record(self.journal, "params", merged)
 
     def log_data(self, data: Any = None, *, name: str | None = None, source: str | None = None,
                  samples: int | None = None, features: Any = None,
@@ -190,7 +190,7 @@ class Run:
             descriptor = track_file(self, data, name, "data")
         descriptor = with_fields(descriptor or describe_data(data), extra, source=source,
                                  samples=samples, features=features, processing=processing)
-        self.journal.append_json("data", {"name": name, "descriptor": descriptor})
+        append_record(self.journal, "data", {"name": name, "descriptor": descriptor})
         return descriptor
 
     def log_model(self, model: Any = None, *, name: str = "model", type: str | None = None,
@@ -212,7 +212,7 @@ class Run:
             descriptor = describe_model(model) if model is not None else {}
         descriptor = with_fields(descriptor, extra, type=type, layers=layers,
                                  activations=activations, parameters=parameters)
-        self.journal.append_json("model", {"name": name, "descriptor": descriptor})
+        append_record(self.journal, "model", {"name": name, "descriptor": descriptor})
         return descriptor
 
     def log_artifact(self, path: str | os.PathLike[str], name: str | None = None, *,
@@ -331,7 +331,7 @@ class Run:
 
     def flush(self) -> None:
         """Write everything buffered to the journal now."""
-        self._recorder.flush()
+        self._recorder.flush_or_warn()
 
     # -- the end ----------------------------------------------------------------------
     def _closed(self, _item: Any) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import GitlogError
 from .pointers import Artifact, check_name, default_name
-from .recorder import GitlogWarning
+from .recorder import GitlogWarning, append_record
 
 
 class ArtifactPathError(GitlogError):
@@ -158,7 +158,7 @@ def log_artifact(run: Any, path: str | os.PathLike[str], name: str | None = None
     if run.mode == "workspace":
         ignore_in_git(repo, rel)
     record = {"name": name, **artifact.record()}
-    run.journal.append_json("artifacts", record)
+    append_record(run.journal, "artifacts", record)
     return record
 
 

@@ -5,17 +5,29 @@ there. A new run replaces the files a run writes (``runfiles.is_run_file``), tho
 previous run it does not write again included (a series it no longer logs must not pass
 for this run's), and leaves everything else as it was. Each file is written beside its
 place and renamed over it, so a reader sees the old file or the new one, never half.
+
+The folder as a whole cannot change in one step, so ``run.yaml`` and ``metrics.json``
+(what makes a folder a run, for the queries and the pre-commit hook) are removed first
+and written last: a writer killed half-way leaves a folder that holds no run (the hook
+refuses to commit it; ``gitlog recover`` writes the run whole), never the previous run's
+``run.yaml`` over a mix of both runs' files. Temporary files a killed writer left are
+removed by the next write.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from pathlib import Path
 
 from .errors import GitlogError
 from .runfiles import is_run_file
+
+# What marks a folder as a run: removed first and written last, in this order
+MARKERS = ("metrics.json", "run.yaml")
+_TEMP = re.compile(r"\..+\.gitlog-[0-9a-f]{8}")  # replace_file's temporary names
 
 
 def write_workspace(root: Path, log_dir: str, files: dict[str, bytes]) -> Path:
@@ -25,15 +37,32 @@ def write_workspace(root: Path, log_dir: str, files: dict[str, bytes]) -> Path:
         raise GitlogError(f"{target} is a file, not the log folder the run writes into",
                           hint="move it away, then run 'gitlog recover' to write the run")
     target.mkdir(parents=True, exist_ok=True)
+    _remove_temps(target)
+    for rel in reversed(MARKERS):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(target / rel)
     for rel, data in files.items():
-        replace_file(target / rel, data)
+        if rel not in MARKERS:
+            replace_file(target / rel, data)
     stale = [rel for rel in _run_files(target) if rel not in files]
     for rel in stale:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(target / rel)
     for folder in sorted({str(Path(rel).parent) for rel in stale}, key=len, reverse=True):
         _remove_empty(target, folder)
+    for rel in MARKERS:
+        if rel in files:
+            replace_file(target / rel, files[rel])
     return target
+
+
+def _remove_temps(target: Path) -> None:
+    """Remove the temporary files of a write that was killed before its rename."""
+    for folder, _dirs, names in os.walk(target):
+        for name in names:
+            if _TEMP.fullmatch(name):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(folder, name))
 
 
 def replace_file(path: Path, data: bytes) -> None:

@@ -35,7 +35,8 @@ def recover(repo: str, dry_run: bool, fmt: str) -> None:
     echo(render(rows, fmt, COLUMNS))
     failed = [r for r in results if r.action == "failed"]
     for r in failed:
-        echo_err(f"Error: run {r.run} of {r.experiment} not recovered: {r.detail}")
+        of = f" of {r.experiment}" if r.experiment else ""
+        echo_err(f"Error: run {r.run}{of} not recovered: {r.detail}")
         if r.hint:
             echo_err(f"hint: {r.hint}")
     if failed:
