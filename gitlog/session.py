@@ -206,7 +206,12 @@ def open_run(repo_path: str | Path, experiment: str | None, *, message: str | No
     code_tree = snapshot
     top = {e[3] for e in repo.ls_tree(snapshot)}
     # a submodule's edits are not in the snapshot, only its commit: the run says so
-    changed_in_place = repo.dirty_submodules() if ".gitmodules" in top else []
+    if ".gitmodules" in top:
+        from .submodules import dirty_submodules
+
+        changed_in_place = dirty_submodules(repo)
+    else:
+        changed_in_place = []
     if log_dir.split("/")[0] in top:
         from .store import tree_without
         code_tree = tree_without(repo, snapshot, log_dir)
