@@ -31,6 +31,7 @@ def level_name(level: object) -> str | None:
     text = str(level).strip().lower()
     return text if text in LEVELS else _ALIASES.get(text)
 
+
 DEFAULTS: dict[str, Any] = {
     "experiment_prefix": "exp/",
     "main_branch": "main",

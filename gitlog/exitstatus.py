@@ -26,7 +26,6 @@ class _Watch:
     frame: FrameType | None = None  # the main module's frame
     noted: tuple[Any, int] | None = None  # (sys.exit's argument, frame.f_lasti then)
     real_exit: Any = None
-    runs = 0
 
 
 def _main_frame() -> FrameType | None:
@@ -49,21 +48,16 @@ def _exit(status: Any = None, /) -> NoReturn:
     raise SystemExit(status)  # (the real sys.exit raised already)
 
 
-def watch() -> None:
-    """Note how the main module ends, while a run is live (call from the main thread)."""
-    if _Watch.runs == 0:
-        _Watch.frame = _main_frame()
-        _Watch.noted = None
-        _Watch.real_exit = sys.exit
-        sys.exit = _exit
-    _Watch.runs += 1
+def _watch() -> None:
+    """Note how the main module ends, from the first live run on (main thread)."""
+    _Watch.frame = _main_frame()
+    _Watch.noted = None
+    _Watch.real_exit = sys.exit
+    sys.exit = _exit
 
 
-def unwatch() -> None:
-    """A live run is finished; the last one puts ``sys.exit`` back (if it is still ours)."""
-    _Watch.runs = max(0, _Watch.runs - 1)
-    if _Watch.runs:
-        return
+def _unwatch() -> None:
+    """The last live run is finished: ``sys.exit`` goes back (if it is still ours)."""
     if sys.exit is _exit:
         sys.exit = _Watch.real_exit
     _Watch.frame = _Watch.noted = None
@@ -86,7 +80,7 @@ def main_exit() -> tuple[int, Any] | None:
 class ExceptHook:
     """A run's part of ``sys.excepthook`` (main thread only): an uncaught exception goes
     to ``uncaught(exc, tb)`` of every live run (each records it and finishes), then to the
-    hook there was before; ``sys.exit`` is watched (``watch``) while one is installed.
+    hook there was before; ``sys.exit`` is watched (``_watch``) while one is installed.
 
     One hook serves all the live runs: a hook per run, each chained to the one before,
     kept a finished run (and its buffers) alive in the chain whenever runs did not end in
@@ -103,19 +97,21 @@ class ExceptHook:
         if not _Hooked.runs:
             _Hooked.prev = sys.excepthook  # (None when a script cleared it)
             sys.excepthook = _hook
+            _watch()  # and sys.exit(N), which no hook sees
         _Hooked.runs.append(self)
         self.installed = True
-        watch()  # and sys.exit(N), which no hook sees
 
     def uninstall(self) -> None:
         if not self.installed:
             return
         self.installed = False
-        unwatch()
         if self in _Hooked.runs:
             _Hooked.runs.remove(self)
+        if _Hooked.runs:
+            return
+        _unwatch()
         # Only undo our own hook: the script may have installed another one since.
-        if not _Hooked.runs and sys.excepthook is _hook:
+        if sys.excepthook is _hook:
             sys.excepthook = _Hooked.prev
             _Hooked.prev = None
 
