@@ -24,7 +24,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 TIMEOUT = 1800.0
-PACKAGES = ("gitlog", "dvc", "dvclive", "mlflow", "click", "GitPython", "ruamel.yaml")
+PACKAGES = ("gitlog", "dvc", "dvclive", "mlflow", "prometheus_client", "click", "GitPython",
+            "ruamel.yaml")
 SECTION = re.compile(r"<!-- bench: (?P<name>\S+) -->\n(?P<body>.*?)<!-- /bench -->\n",
                      re.DOTALL)
 TITLE = "# Benchmark results\n"

@@ -34,6 +34,8 @@ _LAZY = {
     "blame": ("gitlog.attribution", "blame"),
     "logs": ("gitlog.events", "logs"),
     "bisect": ("gitlog.bisection", "bisect"),
+    "monitor": ("gitlog.deployment", "monitor"),
+    "Monitor": ("gitlog.deployment", "Monitor"),
 }
 
 # The modules whose functions the README shows as gitlog.MODULE.FUNCTION.

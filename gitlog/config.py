@@ -34,6 +34,7 @@ def level_name(level: object) -> str | None:
 
 DEFAULTS: dict[str, Any] = {
     "experiment_prefix": "exp/",
+    "deploy_prefix": "deploy/",
     "main_branch": "main",
     "experiment": None,
     "log_dir": ".gitlog",
@@ -87,6 +88,10 @@ class Config:
 
     def branch(self, experiment: str) -> str:
         return f"refs/heads/{self.prefix}{experiment}"
+
+    def deploy_branch(self, model: str) -> str:
+        """The branch a served model's deployment windows go to (``deploy/MODEL``)."""
+        return f"refs/heads/{self.data['deploy_prefix']}{model}"
 
     def series(self, metric: str) -> list[str]:
         """``metric`` and the other names of its series (``metrics.aliases``)."""
@@ -202,6 +207,13 @@ def _validate(data: dict[str, Any], path: str) -> None:
     if not isinstance(prefix, str) or not prefix.endswith("/") or \
             ref_component_problem(prefix.rstrip("/")):
         fail(f"experiment_prefix must be a branch folder ending in '/', got {prefix!r}")
+    deploy = data["deploy_prefix"]
+    if not isinstance(deploy, str) or not deploy.endswith("/") or \
+            ref_component_problem(deploy.rstrip("/")):
+        fail(f"deploy_prefix must be a branch folder ending in '/', got {deploy!r}")
+    if deploy == prefix:
+        fail(f"deploy_prefix and experiment_prefix are both {prefix!r}: deployment windows "
+             "would mix with experiment runs")
     if not isinstance(data["main_branch"], str) or ref_component_problem(data["main_branch"]):
         fail(f"main_branch must be a branch name, got {data['main_branch']!r}")
     if data["experiment"] is not None and not isinstance(data["experiment"], str):

@@ -201,7 +201,39 @@ def open_run(repo_path: str | Path, experiment: str | None, *, message: str | No
                                    f"{'gitlog run -e NAME' if script else 'gitlog.start(NAME)'}"
                                    ", GITLOG_EXPERIMENT=NAME or 'experiment: NAME' in "
                                    ".gitlog.yaml") from None
-    log_dir = config.log_dir
+    code, changed_in_place = code_state(repo, config.log_dir, head)
+    run_id = new_run_id()
+    meta = {
+        "id": run_id,
+        "experiment": name,
+        "branch": config.branch(name),
+        "mode": "workspace" if workspace else "branch",
+        "log_dir": config.log_dir,
+        "root": str(repo.root),
+        "start": iso(time.time()),
+        "command": command or shlex.join([Path(sys.executable).name, *sys.argv]),
+        "cwd": _subfolder(repo.root, cwd),
+        **code,
+        "message": message,
+    }
+    journal = Journal(runs_dir(repo.gitlog_dir) / run_id)
+    journal.create(meta)
+    journal.lock()
+    run = Run(repo, config, journal, meta, owner=True, level=chosen_level,
+              flush_interval=flush_interval)
+    for path, commit in changed_in_place:
+        text = (f"submodule {path} has uncommitted changes: the run keeps its commit "
+                f"{commit[:10]} only (commit them in {path}, then run again, to keep them)")
+        run._warn(text)
+        run.warning(text, submodule=path)
+    return run
+
+
+def code_state(repo: Repo, log_dir: str, head: Any) -> tuple[dict[str, Any],
+                                                              list[tuple[str, str]]]:
+    """What a run records of the code it runs and where (``code_commit``, ``code_tree``,
+    ``snapshot_tree``: HEAD plus uncommitted changes, ``dirty``, the committer, host,
+    user, Python, pid), and the submodules with uncommitted changes (path, commit)."""
     snapshot = repo.snapshot_worktree()
     code_tree = snapshot
     top = {e[3] for e in repo.ls_tree(snapshot)}
@@ -216,17 +248,7 @@ def open_run(repo_path: str | Path, experiment: str | None, *, message: str | No
         from .store import tree_without
         code_tree = tree_without(repo, snapshot, log_dir)
     ident, fallback = repo.ident()
-    run_id = new_run_id()
-    meta = {
-        "id": run_id,
-        "experiment": name,
-        "branch": config.branch(name),
-        "mode": "workspace" if workspace else "branch",
-        "log_dir": log_dir,
-        "root": str(repo.root),
-        "start": iso(time.time()),
-        "command": command or shlex.join([Path(sys.executable).name, *sys.argv]),
-        "cwd": _subfolder(repo.root, cwd),
+    return {
         "code_commit": head.commit,
         "code_branch": head.branch[len("refs/heads/"):] if head.branch else None,
         "code_subject": head.subject,
@@ -241,19 +263,7 @@ def open_run(repo_path: str | Path, experiment: str | None, *, message: str | No
         "user": _user(),
         "python": platform.python_version(),
         "pid": os.getpid(),
-        "message": message,
-    }
-    journal = Journal(runs_dir(repo.gitlog_dir) / run_id)
-    journal.create(meta)
-    journal.lock()
-    run = Run(repo, config, journal, meta, owner=True, level=chosen_level,
-              flush_interval=flush_interval)
-    for path, commit in changed_in_place:
-        text = (f"submodule {path} has uncommitted changes: the run keeps its commit "
-                f"{commit[:10]} only (commit them in {path}, then run again, to keep them)")
-        run._warn(text)
-        run.warning(text, submodule=path)
-    return run
+    }, changed_in_place
 
 
 def _subfolder(root: Path, cwd: str | Path | None) -> str | None:

@@ -1,0 +1,394 @@
+"""Deployment logs: ``gitlog.monitor(MODEL)`` in the process that serves a model.
+
+    monitor = gitlog.monitor("churn", version="exp/baseline")
+
+    def predict(features):
+        with monitor.request(features):
+            return model.predict([features])[0]
+
+Requests are counted and timed in memory (a lock, an append); every ``window`` seconds
+(aligned to the clock: 10:00, 10:05, ...) a background thread sums the window up and
+commits it onto ``deploy/MODEL`` as one run (``deploystore``): requests, latency
+percentiles, error rate, CPU and memory (GPU where present), the model version served,
+and samples of the errors with their inputs. So ``gitlog history --metric
+latency_ms/p99 deploy/churn`` shows the service across windows and versions, and the
+alert rules of ``.gitlog.yaml`` fire on error rates, latency spikes and error messages.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+import traceback
+from array import array
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .errors import GitlogError, NameError_
+
+# Latencies kept a window for its percentiles; past it, a uniform sample of them
+# (reservoir sampling): 8 MB, whatever the traffic.
+MAX_KEPT = 1_000_000
+_INPUTS_CHARS = 1000  # of an error sample's inputs (their repr)
+_OPEN: list[Monitor] = []  # monitors of this process not closed yet: closed at exit
+_OPEN_LOCK = threading.Lock()
+_ATEXIT = False
+
+
+class Window:
+    """What a window has seen so far: request latencies (seconds), errors and their first
+    samples, events, observed values."""
+
+    __slots__ = ("start", "requests", "total", "slowest", "kept", "errors", "samples",
+                 "events", "observed")
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.requests = 0
+        self.total = 0.0
+        self.slowest = 0.0
+        self.kept = array("d")
+        self.errors = 0
+        self.samples: list[dict[str, Any]] = []  # error events, the first few
+        self.events: list[dict[str, Any]] = []  # log() events
+        self.observed: dict[str, list[float]] = {}  # name -> [count, sum, min, max]
+
+    def add(self, latency: float) -> None:
+        self.requests += 1
+        self.total += latency
+        if latency > self.slowest:
+            self.slowest = latency
+        if len(self.kept) < MAX_KEPT:
+            self.kept.append(latency)
+        else:  # each of the window's latencies has the same chance to be kept
+            slot = random.randrange(self.requests)
+            if slot < MAX_KEPT:
+                self.kept[slot] = latency
+
+    def empty(self) -> bool:
+        return not (self.requests or self.events or self.observed)
+
+
+class Request:
+    """One request being timed (``Monitor.request``): an exception leaving the block, or
+    ``fail()``, makes it an error."""
+
+    __slots__ = ("_monitor", "_start", "inputs", "_failed")
+
+    def __init__(self, monitor: Monitor, inputs: Any) -> None:
+        self._monitor = monitor
+        self.inputs = inputs
+        self._failed: str | None = None
+
+    def fail(self, message: str) -> None:
+        """Count this request as an error (an answer the service refused or got wrong
+        without raising), with ``message`` as its sample's message."""
+        self._failed = str(message)
+
+    def __enter__(self) -> Request:
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        latency = time.perf_counter() - self._start
+        error = exc if exc is not None else self._failed
+        if error is None:
+            monitor = self._monitor
+            with monitor._lock:
+                monitor._window.add(latency)
+        else:
+            self._monitor._failed(latency, error, self.inputs)
+
+
+class Monitor:
+    """A served model's deployment log (``gitlog.monitor``). Thread-safe; one per model
+    and process."""
+
+    def __init__(self, store: Any, model: str, window: float, error_samples: int) -> None:
+        self.model = model
+        self.window = window
+        self.error_samples = error_samples
+        self._store = store  # deploystore.WindowStore: turns a window into a commit
+        self._lock = threading.Lock()
+        self._window = Window(time.time())
+        self._closed = False
+        self._wake = threading.Event()
+        self._committing = threading.Lock()  # one window committed at a time
+        self._thread = threading.Thread(target=self._loop, name=f"gitlog-monitor-{model}",
+                                        daemon=True)
+        self._thread.start()
+
+    @property
+    def branch(self) -> str:
+        """The branch the windows are committed to (``deploy/MODEL``)."""
+        return self._store.branch.removeprefix("refs/heads/")
+
+    @property
+    def commits(self) -> list[str]:
+        """The commits of the windows this monitor stored, oldest first."""
+        return list(self._store.commits)
+
+    def __repr__(self) -> str:
+        return f"<gitlog.Monitor {self.model} -> {self.branch}>"
+
+    # -- recording (any thread) ---------------------------------------------------------
+    def request(self, inputs: Any = None) -> Request:
+        """A context manager that times one request; ``inputs`` are kept (as their repr)
+        only in the sample of a request that fails."""
+        self._check_open()
+        return Request(self, inputs)
+
+    def track(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Decorator: each call of ``fn`` is a request (its arguments the inputs of an
+        error sample)."""
+        import functools
+
+        @functools.wraps(fn)
+        def tracked(*args: Any, **kwargs: Any) -> Any:
+            with Request(self, (args, kwargs) if kwargs else args):
+                return fn(*args, **kwargs)
+        return tracked
+
+    def record(self, latency: float, *, error: str | BaseException | None = None,
+               inputs: Any = None) -> None:
+        """A request timed by the caller: ``latency`` in seconds; ``error`` (a message or
+        an exception) makes it an error."""
+        self._check_open()
+        if isinstance(latency, bool) or not isinstance(latency, (int, float)) or \
+                not math.isfinite(latency) or latency < 0:
+            raise GitlogError(f"latency must be a finite number of seconds >= 0, got "
+                              f"{latency!r}", hint="pass the request's duration in seconds, "
+                                                   "e.g. time.perf_counter() differences")
+        if error is None:
+            with self._lock:
+                self._window.add(float(latency))
+        else:
+            self._failed(float(latency), error, inputs)
+
+    def observe(self, name: str, value: float) -> None:
+        """A value to follow across windows (a prediction, a drift score): each window
+        stores ``NAME/mean``, ``NAME/min``, ``NAME/max`` and ``NAME/count``."""
+        self._check_open()
+        from .names import check_metric
+
+        check_metric(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            value = _number(name, value)
+        value = float(value)
+        if not math.isfinite(value):
+            raise GitlogError(f"observed {name} is {value!r}",
+                              hint="observe finite numbers; count bad values with log()")
+        with self._lock:
+            seen = self._window.observed.get(name)
+            if seen is None:
+                self._window.observed[name] = [1, value, value, value]
+            else:
+                seen[0] += 1
+                seen[1] += value
+                if value < seen[2]:
+                    seen[2] = value
+                if value > seen[3]:
+                    seen[3] = value
+
+    def log(self, level: str, message: str, /, **fields: Any) -> None:
+        """An event of the window (``gitlog logs deploy/MODEL`` shows it): a reload, a
+        fallback, a warning from the model."""
+        self._check_open()
+        from .config import LEVEL_NAMES, level_name
+
+        name = level_name(level)
+        if name is None:
+            raise GitlogError(f"unknown log level {level!r}", hint=f"use one of {LEVEL_NAMES}")
+        event = _event(name, str(message), fields)
+        with self._lock:
+            self._window.events.append(event)
+
+    def _failed(self, latency: float, error: str | BaseException, inputs: Any) -> None:
+        sample = None
+        with self._lock:
+            window = self._window
+            window.add(latency)
+            window.errors += 1
+            if len(window.samples) < self.error_samples:
+                sample = window.samples  # filled outside the lock (a repr may be slow)
+                window.samples.append({})
+                slot = len(window.samples) - 1
+        if sample is not None:
+            sample[slot] = _error_event(error, latency, inputs)
+
+    # -- windows ------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._closed:
+            end = _window_end(time.time(), self.window)
+            if self._wake.wait(max(0.0, end - time.time())):
+                return  # closed: close() commits the last window
+            self._rotate(end)
+
+    def _rotate(self, end: float) -> str | None:
+        with self._committing:
+            with self._lock:
+                window, self._window = self._window, Window(end)
+            if window.empty():
+                return None
+            return self._store.commit(window, end)
+
+    def flush(self) -> str | None:
+        """Commit the window so far now (a new one starts); its commit, or None when it
+        saw nothing."""
+        self._check_open()
+        return self._rotate(time.time())
+
+    def close(self) -> str | None:
+        """Commit the last window and stop; the monitor takes no more requests. Called at
+        exit for a monitor still open."""
+        if self._closed:
+            return None
+        self._closed = True
+        self._wake.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+        with _OPEN_LOCK:
+            if self in _OPEN:
+                _OPEN.remove(self)
+        try:
+            return self._rotate(time.time())
+        finally:
+            self._store.close()
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _forked(self) -> None:
+        """In a child forked from the serving process (a pre-forking server's worker):
+        the child logs its own windows from now on, with a thread of its own; the
+        requests the parent had seen stay the parent's."""
+        self._lock = threading.Lock()
+        self._committing = threading.Lock()
+        self._wake = threading.Event()
+        self._window = Window(time.time())
+        self._store.forked()
+        self._thread = threading.Thread(target=self._loop, name=f"gitlog-monitor-{self.model}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise GitlogError(f"the monitor of {self.model} is closed",
+                              hint="open a new one with gitlog.monitor(...)")
+
+
+def _window_end(now: float, window: float) -> float:
+    """The end of the window ``now`` is in: windows are aligned to the clock (UTC)."""
+    return (math.floor(now / window) + 1) * window
+
+
+def _number(name: str, value: Any) -> float:
+    try:
+        return float(value)  # numpy and torch scalars
+    except (TypeError, ValueError):
+        raise GitlogError(f"observed {name} is not a number: {value!r}",
+                          hint="observe numbers (floats, ints, numpy scalars)") from None
+
+
+def _event(level: str, message: str, fields: dict[str, Any]) -> dict[str, Any]:
+    from .recorder import iso
+
+    return {"ts": iso(time.time()), "level": level, "message": message, "fields": fields}
+
+
+def _error_event(error: str | BaseException, latency: float,
+                 inputs: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {"latency_ms": round(latency * 1000, 3)}
+    if isinstance(error, BaseException):
+        message = f"{type(error).__name__}: {error}"
+        fields["error_type"] = type(error).__name__
+        fields["traceback"] = "".join(traceback.format_exception(
+            type(error), error, error.__traceback__, limit=-20))
+    else:
+        message = str(error)
+    if inputs is not None:
+        try:
+            text = repr(inputs)
+        except Exception as exc:  # a repr that raises is the inputs' problem, not ours
+            text = f"<repr failed: {type(exc).__name__}>"
+        fields["inputs"] = text if len(text) <= _INPUTS_CHARS else \
+            text[:_INPUTS_CHARS - 3] + "..."
+    return _event("error", message if len(message) <= 1000 else message[:997] + "...",
+                  fields)
+
+
+def monitor(model: str, *, version: str | None = None, window: float = 300.0,
+            repo: str | Path = ".", error_samples: int = 5,
+            system: bool | None = None) -> Monitor:
+    """Start logging the deployment of ``model`` from this process.
+
+    ``version``: the model version served: a run id, a run commit, an experiment or any
+    text (a registry tag); a revision of the repository is resolved to its commit and
+    run. ``window``: seconds a window lasts (windows are aligned to the clock).
+    ``error_samples``: errors of a window kept with their inputs and traceback.
+    ``system``: sample CPU and memory (GPU with ``pynvml``); None: when psutil (the
+    ``[monitor]`` extra) is installed.
+    """
+    from .deploystore import WindowStore
+    from .names import ref_component_problem
+
+    if not isinstance(model, str) or not model or ref_component_problem(model):
+        problem = ref_component_problem(model) if isinstance(model, str) and model else \
+            "empty name" if isinstance(model, str) else "names are strings"
+        raise NameError_("model", str(model), problem or "not a branch name",
+                         hint="use letters, digits, '-', '_' and '/' (e.g. 'churn')")
+    if isinstance(window, bool) or not isinstance(window, (int, float)) or \
+            not math.isfinite(window) or window < 1:
+        raise GitlogError(f"window must be a number of seconds >= 1, got {window!r}",
+                          hint="e.g. window=300 for five-minute windows")
+    if isinstance(error_samples, bool) or not isinstance(error_samples, int) or \
+            error_samples < 0:
+        raise GitlogError(f"error_samples must be a whole number >= 0, got {error_samples!r}",
+                          hint="e.g. error_samples=5")
+    if version is not None and not isinstance(version, str):
+        raise GitlogError(f"version must be a string, got {type(version).__name__}",
+                          hint="pass a run id, a commit, an experiment or a tag as text")
+    store = WindowStore(repo, model, version, float(window), system)
+    mon = Monitor(store, model, float(window), error_samples)
+    with _OPEN_LOCK:
+        _OPEN.append(mon)
+    global _ATEXIT
+    if not _ATEXIT:
+        import os
+
+        from .session import _at_exit
+
+        _at_exit(_close_all)
+        os.register_at_fork(after_in_child=_after_fork)
+        _ATEXIT = True
+    return mon
+
+
+def _after_fork() -> None:
+    global _OPEN_LOCK
+    _OPEN_LOCK = threading.Lock()  # (another thread may have held it at the fork)
+    for mon in _OPEN:
+        if not mon._closed:
+            mon._forked()
+
+
+def _close_all() -> None:
+    """At exit: commit each open monitor's last window."""
+    with _OPEN_LOCK:
+        todo = list(_OPEN)
+    for mon in todo:
+        try:
+            mon.close()
+        except Exception as exc:
+            import warnings
+
+            from .recorder import GitlogWarning
+
+            warnings.warn(f"gitlog: could not store the last window of {mon.model}: {exc}",
+                          GitlogWarning, stacklevel=1)

@@ -1,0 +1,295 @@
+"""A deployment window made a run commit on ``deploy/MODEL`` (``deployment.Monitor``).
+
+A window is written as a run's journal (one point per metric, its step the window's
+number in this process; the error samples and events; the model served as params) and
+stored by ``store.store_journal``, as any run: the commit holds the code the service runs
+plus the log folder, and the post-commit steps (the query index, drop/rise alerts
+against the previous window) run on it. Live alert rules (threshold, nan, spike, event)
+are checked on the window before it is stored: a threshold fires at most once per window,
+a spike compares a window with the windows before it. A window that cannot be stored
+stays as a journal for ``gitlog recover``, with a warning; serving goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from .errors import GitlogError
+from .recorder import GitlogWarning, iso
+
+PERCENTILES = (50, 90, 99)
+
+
+class WindowStore:
+    def __init__(self, repo_path: str | Path, model: str, version: str | None,
+                 window: float, system: bool | None) -> None:
+        from .branches import check_branch_free, ref_clash
+        from .config import load
+        from .describe import ml_packages
+        from .git import Repo
+        from .session import _subfolder, code_state
+
+        repo = Repo(repo_path)
+        config = load(repo.root)
+        self.repo, self.config = repo, config
+        self.branch = config.deploy_branch(model)
+        check_branch_free(repo, self.branch)
+        clash = ref_clash(repo, self.branch) if repo.ref_tip(self.branch) is None else None
+        if clash:
+            short = clash.removeprefix("refs/heads/")
+            raise GitlogError(f"cannot log deployment windows onto "
+                              f"{self.branch.removeprefix('refs/heads/')}: branch {short} "
+                              "exists, and git cannot keep a branch inside another",
+                              hint=f"rename that branch (git branch -m {short} NEW), or set "
+                                   "deploy_prefix in .gitlog.yaml")
+        code, _ = code_state(repo, config.log_dir, repo.head())
+        self.meta: dict[str, Any] = {
+            "experiment": self.branch.removeprefix("refs/heads/"),
+            "branch": self.branch,
+            "mode": "branch",
+            "log_dir": config.log_dir,
+            "root": str(repo.root),
+            "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+            "cwd": _subfolder(repo.root, None),
+            **code,
+            "packages": ml_packages(),
+        }
+        self.model = model
+        self.params = {"model": {"name": model, **served(repo, config, version)},
+                       "window_s": window,
+                       "worker": {"host": self.meta["host"], "pid": os.getpid()}}
+        self.system = system
+        self.resources = Resources(system)
+        self.alerts = WindowAlerts(config)
+        self.commits: list[str] = []
+        self.step = 0  # the window's number in this process
+
+    def commit(self, window: Any, end: float) -> str | None:
+        """Store ``window`` (ended at ``end``) as a run commit; its id, or None when it
+        could not be stored (warned; its journal is kept for ``gitlog recover``)."""
+        from .journal import Journal, dumps, runs_dir
+        from .session import new_run_id
+        from .store import store_journal
+
+        step = self.step
+        self.step += 1
+        values = summary(window, end)
+        values.update(self.resources.sample())
+        events = [e for e in window.samples if e]  # (a slot still being filled: left out)
+        for event in events:
+            event["step"] = step
+        if window.errors > len(events):
+            events.append({"ts": iso(end), "level": "warning", "step": step,
+                           "message": f"{window.errors - len(events)} more errors in the "
+                                      "window were not sampled",
+                           "fields": {"errors": window.errors, "sampled": len(events)}})
+        events += [{**e, "step": step} for e in window.events]
+        run_id = new_run_id()
+        meta = {**self.meta, "id": run_id, "start": iso(window.start),
+                "message": subject(self.model, window, end, values)}
+        journal = Journal(runs_dir(self.repo.gitlog_dir) / run_id)
+        try:
+            journal.create(meta)
+            journal.lock()
+            for name, value in values.items():
+                journal.append_metric_rows(name, f"{end * 1000:.0f}\t{step}\t{value!r}\n")
+            journal.append_json("params", self.params)
+            fired = self.alerts.check(values, step, end, events)
+            events += [alert_event(a, end, step) for a in fired]
+            events.sort(key=lambda e: e["ts"])
+            journal.append("events.jsonl", "".join(dumps(e) + "\n" for e in events))
+            journal.append_json("status", {"status": "completed", "end": iso(end),
+                                           "by": "owner"})
+            _, commit, _ = store_journal(self.repo, self.config, journal)
+        except Exception as exc:
+            journal.close()
+            journal.unlock()
+            fix = getattr(exc, "hint", None) or "run 'gitlog recover' to commit it"
+            warnings.warn(f"gitlog: could not commit the {self.model} window of "
+                          f"{iso(window.start)} to {iso(end)}: {exc}. Its data is kept in "
+                          f"{journal.path}; {fix}", GitlogWarning, stacklevel=1)
+            return None
+        assert commit is not None
+        self.commits.append(commit)
+        self.alerts.send(fired, {"run": run_id, "experiment": meta["experiment"],
+                                 "commit": commit, "branch": meta["experiment"],
+                                 "code_commit": meta.get("code_commit"),
+                                 "host": meta.get("host")}, self.repo.root)
+        return commit
+
+    def forked(self) -> None:
+        """In a forked child: its own process id, window numbers and resource samples."""
+        self.meta = {**self.meta, "pid": os.getpid()}
+        self.params = {**self.params, "worker": {"host": self.meta["host"],
+                                                 "pid": os.getpid()}}
+        self.commits = []
+        self.step = 0
+        self.resources = Resources(self.system)
+        self.alerts.sent = set()
+
+    def close(self) -> None:
+        """Wait for the alerts of this monitor's windows to be delivered."""
+        self.alerts.drain()
+        self.resources.close()
+
+
+def summary(window: Any, end: float) -> dict[str, float | int]:
+    """A window's metrics: requests, their rate and errors; with requests, the error
+    rate and latency in milliseconds (mean, percentiles, max); per observed value its
+    count, mean, min and max."""
+    seconds = max(end - window.start, 1e-6)
+    n = window.requests
+    out: dict[str, float | int] = {"requests": n, "requests_per_s": round(n / seconds, 6),
+                                   "errors": window.errors}
+    if n:
+        out["error_rate"] = round(window.errors / n, 6)
+        out["latency_ms/mean"] = round(window.total / n * 1000, 3)
+        kept = list(window.kept)
+        if len(kept) > 1:  # (linear interpolation between the closest ranks, as numpy's)
+            cuts = statistics.quantiles(kept, n=100, method="inclusive")
+            for p in PERCENTILES:
+                out[f"latency_ms/p{p}"] = round(cuts[p - 1] * 1000, 3)
+        else:
+            for p in PERCENTILES:
+                out[f"latency_ms/p{p}"] = round(kept[0] * 1000, 3)
+        out["latency_ms/max"] = round(window.slowest * 1000, 3)
+    for name, (count, total, low, high) in sorted(window.observed.items()):
+        out[f"{name}/count"] = int(count)
+        out[f"{name}/mean"] = total / count
+        out[f"{name}/min"] = low
+        out[f"{name}/max"] = high
+    return out
+
+
+def subject(model: str, window: Any, end: float, values: dict[str, Any]) -> str:
+    """``churn: 10:00-10:05 UTC, 1234 requests, 2 errors, p99 41.2 ms``."""
+    start, stop = (time.strftime("%H:%M:%S", time.gmtime(t)) for t in (window.start, end))
+    text = f"{model}: {start}-{stop} UTC, {window.requests} requests, {window.errors} errors"
+    if "latency_ms/p99" in values:
+        text += f", p99 {values['latency_ms/p99']:g} ms"
+    return text
+
+
+def served(repo: Any, config: Any, version: str | None) -> dict[str, Any]:
+    """What ``version`` names: itself, and the commit and run when it is a revision, an
+    experiment or a run id of this repository."""
+    if version is None:
+        return {"version": None}
+    from .layout import read_run
+    from .query import find_rev
+
+    out: dict[str, Any] = {"version": version}
+    try:
+        sha = find_rev(repo, config, version)
+    except GitlogError:  # a prefix of several run ids: kept as the text it is
+        sha = None
+    if sha:
+        out["commit"] = sha
+        with repo.cat_file() as cat:
+            record = read_run(cat, sha, config.log_dir, events=False, extras=False)
+        if record is not None and record.run.get("id"):
+            out["run"] = record.run["id"]
+            out["experiment"] = record.run.get("experiment")
+    return out
+
+
+class Resources:
+    """CPU (of this process since the last window: 100 = one core) and resident memory,
+    and GPUs through NVML when ``pynvml`` and a GPU are there; nothing without psutil
+    unless ``system=True`` asked for it."""
+
+    def __init__(self, system: bool | None) -> None:
+        self.process: Any = None
+        self.gpus: Any = None
+        if system is False:
+            return
+        from .sysmetrics import _Gpus, _psutil
+
+        try:
+            psutil = _psutil()
+        except GitlogError:
+            if system:
+                raise
+            return
+        self.process = psutil.Process(os.getpid())
+        self.process.cpu_percent(None)  # from now on, each call measures since the last
+        self.gpus = _Gpus()
+
+    def sample(self) -> dict[str, float]:
+        if self.process is None:
+            return {}
+        try:
+            out = {"system/cpu_percent": round(self.process.cpu_percent(None), 1),
+                   "system/memory_mb": round(self.process.memory_info().rss / 2**20, 1)}
+        except Exception:  # (psutil's errors: the process is going away)
+            return {}
+        out.update(self.gpus.sample())
+        return out
+
+    def close(self) -> None:
+        if self.gpus is not None:
+            self.gpus.close()
+
+
+class WindowAlerts:
+    """The live rules of ``.gitlog.yaml`` on each window's values and events."""
+
+    def __init__(self, config: Any) -> None:
+        from .alerts.spec import parse_rules
+
+        alerts = config.get("alerts") or {}
+        self.notifiers = alerts.get("notifiers") or {}
+        self.evaluator: Any = None
+        self.sent: set[int] = set()
+        rules = [r for r in parse_rules(alerts) if r.live] if alerts.get("rules") else []
+        if rules:
+            from .alerts.rules import Evaluator
+
+            self.evaluator = Evaluator(rules)
+
+    def check(self, values: dict[str, Any], step: int, end: float,
+              events: list[dict[str, Any]]) -> list[Any]:
+        if self.evaluator is None:
+            return []
+        self.evaluator.done.clear()  # each window is a run: a rule fires once per window
+        points = [(end, name, step, float(value)) for name, value in values.items()]
+        return self.evaluator.points(points) + self.evaluator.events(events)
+
+    def send(self, fired: list[Any], facts: dict[str, Any], root: Path) -> None:
+        from .alerts.delivery import DISPATCHER
+
+        for alert in fired:
+            payload = alert.payload(facts)
+            for name in alert.rule.notify:
+                spec = self.notifiers.get(name)
+                if spec is not None:
+                    self.sent.add(DISPATCHER.submit(name, spec, payload, root,
+                                                    _report(alert.rule.name)))
+
+    def drain(self) -> None:
+        if self.sent:
+            from .alerts.delivery import DISPATCHER
+
+            DISPATCHER.drain(keys=self.sent)
+            self.sent.clear()
+
+
+def alert_event(alert: Any, end: float, step: int) -> dict[str, Any]:
+    return {"ts": iso(end), "level": "warning", "step": step,
+            "message": f"alert {alert.rule.name}: {alert.message}", "fields": alert.fields()}
+
+
+def _report(rule: str) -> Any:
+    def report(result: Any) -> None:
+        if not result.ok:
+            warnings.warn(f"gitlog: alert {rule} not delivered to {result.notifier} after "
+                          f"{result.attempts} attempt(s): {result.error}", GitlogWarning,
+                          stacklevel=1)
+    return report

@@ -1,0 +1,298 @@
+"""Deployment logs: gitlog.monitor() in a serving process commits one run a window onto
+deploy/MODEL, which history, logs, compare, alerts and DVC read like any run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import gitlog
+from gitlog.errors import GitlogError
+from tests.conftest import git, run_cli, run_python, state_of
+from tests.servers import http_receiver
+
+FOREVER = 1e9  # a window no test outlives: only flush() and close() end one
+
+
+def open_monitor(repo: Path, **kwargs: Any) -> gitlog.Monitor:
+    return gitlog.monitor("churn", repo=repo, window=FOREVER, system=False, **kwargs)
+
+
+def shown(repo: Path, path: str, rev: str = "deploy/churn") -> str:
+    return git(repo, "show", f"{rev}:.gitlog/{path}")
+
+
+def events_of(repo: Path, rev: str = "deploy/churn") -> list[dict[str, Any]]:
+    return [json.loads(line) for line in shown(repo, "events.jsonl", rev).splitlines()]
+
+
+def test_a_window_is_a_run_commit_on_the_deploy_branch_with_exact_latency_figures(
+        repo: Path) -> None:
+    before = state_of(repo)
+    head = git(repo, "rev-parse", "HEAD").strip()
+    mon = open_monitor(repo, version="v1.3")
+    for ms in range(1, 11):
+        mon.record(ms / 1000)
+    mon.record(0.05, error="timeout upstream", inputs={"id": 7})
+    commit = mon.flush()
+    assert commit == git(repo, "rev-parse", "deploy/churn").strip()
+    assert mon.commits == [commit] and mon.branch == "deploy/churn"
+    metrics = json.loads(shown(repo, "metrics.json"))
+    assert metrics.pop("requests_per_s") > 0
+    # sorted latencies 1..10, 50 ms: percentiles interpolate between ranks, as numpy's
+    assert metrics == {"requests": 11, "errors": 1, "error_rate": 0.090909, "step": 0,
+                       "latency_ms": {"mean": 9.545, "p50": 6.0, "p90": 10.0, "p99": 46.0,
+                                      "max": 50.0}}
+    params = gitlog.show(f"{commit}", repo=repo).record.params
+    assert params["model"] == {"name": "churn", "version": "v1.3"}
+    assert params["window_s"] == FOREVER and params["worker"]["pid"] > 0
+    run = gitlog.show(commit, repo=repo).record.run
+    assert (run["experiment"], run["status"], run["code_commit"]) == \
+        ("deploy/churn", "completed", head)
+    [event] = events_of(repo)
+    assert (event["level"], event["message"], event["step"]) == ("error", "timeout upstream", 0)
+    assert event["fields"] == {"latency_ms": 50.0, "inputs": "{'id': 7}"}
+    assert git(repo, "log", "-1", "--format=%s", "deploy/churn").startswith("churn: ")
+    # the code the service runs is the window's tree, as a run's
+    assert git(repo, "show", "deploy/churn:train.py") == "print('train')\n"
+    assert mon.close() is None  # nothing since the flush: no empty window is committed
+    assert git(repo, "rev-list", "--count", "deploy/churn").strip() == "2"
+    assert state_of(repo) == before  # HEAD, index and working tree untouched
+
+
+def test_requests_that_raise_or_fail_are_errors_with_a_few_samples(repo: Path) -> None:
+    mon = open_monitor(repo, error_samples=2)
+    for i in range(5):
+        with pytest.raises(KeyError), mon.request({"x": i}):
+            raise KeyError(f"k{i}")
+    with mon.request("q") as req:
+        req.fail("answer out of range")
+    with mon.request():
+        pass
+    mon.close()
+    metrics = json.loads(shown(repo, "metrics.json"))
+    assert (metrics["requests"], metrics["errors"], metrics["error_rate"]) == (7, 6, 0.857143)
+    events = events_of(repo)
+    assert [(e["level"], e["message"]) for e in events] == [
+        ("error", "KeyError: 'k0'"), ("error", "KeyError: 'k1'"),
+        ("warning", "4 more errors in the window were not sampled")]
+    assert events[0]["fields"]["inputs"] == "{'x': 0}"
+    assert events[0]["fields"]["error_type"] == "KeyError"
+    assert 'raise KeyError(f"k{i}")' in events[0]["fields"]["traceback"]
+    out = run_cli("logs", "deploy/churn", "--level", "error", "--format", "json", cwd=repo)
+    assert [e["message"] for e in json.loads(out.stdout)] == ["KeyError: 'k0'",
+                                                               "KeyError: 'k1'"]
+
+
+def test_windows_name_the_model_served_and_history_traces_them(repo: Path) -> None:
+    with gitlog.start("baseline", repo=repo) as run:
+        run.log_metric("acc", 0.9)
+    mon = gitlog.monitor("churn", repo=repo, version="baseline", window=FOREVER,
+                         system=False)
+    for value in (0.2, 0.4, 0.9):
+        mon.observe("prediction", value)
+        mon.record(0.010)
+    mon.log("warning", "fell back to the cached model", reason="timeout")
+    first = mon.flush()
+    mon.record(0.030)
+    second = mon.flush()
+    mon.close()
+    model = gitlog.show(first, repo=repo).record.params["model"]
+    assert model == {"name": "churn", "version": "baseline", "experiment": "baseline",
+                     "commit": git(repo, "rev-parse", "exp/baseline").strip(),
+                     "run": run.id}
+    metrics = json.loads(shown(repo, "metrics.json", first))
+    assert metrics["prediction"] == {"count": 3, "mean": 0.5, "min": 0.2, "max": 0.9}
+    assert [(e["level"], e["message"], e["fields"]) for e in events_of(repo, first)] == [
+        ("warning", "fell back to the cached model", {"reason": "timeout"})]
+    out = run_cli("history", "--metric", "latency_ms/p99", "deploy/churn", "--format", "json",
+                  cwd=repo)
+    rows = json.loads(out.stdout)
+    assert [(r["commit"], r["experiment"], r["latency_ms/p99"]) for r in rows] == [
+        (first[:10], "deploy/churn", 10.0), (second[:10], "deploy/churn", 30.0)]
+    assert (rows[1]["latency_ms/p99_delta"], rows[1]["latency_ms/p99_verdict"]) == \
+        (20.0, "worse")  # latency is lower-is-better by its name
+
+
+@pytest.mark.parametrize("call, problem", [
+    (lambda r: gitlog.monitor("bad name", repo=r), "model"),
+    (lambda r: gitlog.monitor("churn", repo=r, window=0), "window must be"),
+    (lambda r: gitlog.monitor("churn", repo=r, error_samples=-1), "error_samples"),
+    (lambda r: gitlog.monitor("churn", repo=r, version=3), "version must be a string"),
+    (lambda r: open_monitor(r).record(-1.0), "latency must be"),
+    (lambda r: open_monitor(r).record("fast"), "latency must be"),
+    (lambda r: open_monitor(r).observe("drift", float("nan")), "observed drift is nan"),
+    (lambda r: open_monitor(r).observe("drift", "high"), "not a number"),
+    (lambda r: open_monitor(r).observe("../x", 1.0), "metric"),
+    (lambda r: open_monitor(r).log("loud", "x"), "unknown log level"),
+])
+def test_bad_input_is_one_clear_error_and_commits_nothing(repo: Path, call: Any,
+                                                          problem: str) -> None:
+    with pytest.raises(GitlogError, match=problem):
+        call(repo)
+    gitlog.deployment._close_all()
+    assert git(repo, "branch", "--list", "deploy/*") == ""
+
+
+def test_a_closed_monitor_refuses_requests(repo: Path) -> None:
+    mon = open_monitor(repo)
+    mon.close()
+    with pytest.raises(GitlogError, match="monitor of churn is closed"):
+        mon.request()
+
+
+def test_a_branch_named_like_the_deploy_folder_is_refused_at_start(repo: Path) -> None:
+    git(repo, "branch", "deploy")
+    with pytest.raises(GitlogError, match="branch deploy exists"):
+        open_monitor(repo)
+
+
+def test_the_clock_closes_windows_and_exit_and_forked_workers_commit_theirs(
+        repo: Path) -> None:
+    # One process: a 1-second window closed by the monitor's thread; then a forked
+    # worker (a pre-forking server) logs its own window; both store their last window
+    # at exit without close().
+    script = textwrap.dedent("""
+        import os, sys, time, gitlog
+        mon = gitlog.monitor("churn", window=1, system=False)
+        mon.record(0.001)
+        deadline = time.monotonic() + 60
+        while not mon.commits and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print(len(mon.commits))
+        pid = os.fork()
+        if pid == 0:
+            for _ in range(4):
+                mon.record(0.002)
+            sys.exit(0)
+        os.waitpid(pid, 0)
+        for _ in range(2):
+            mon.record(0.003)
+    """)
+    proc = run_python(script, repo)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "1"  # the clock closed the first window
+    commits = git(repo, "rev-list", "--reverse", "deploy/churn", "--", ".gitlog").split()
+    counts = {}
+    for commit in commits:
+        pid = gitlog.show(commit, repo=repo).record.params["worker"]["pid"]
+        counts[pid] = counts.get(pid, 0) + json.loads(shown(repo, "metrics.json",
+                                                            commit))["requests"]
+    assert sorted(counts.values()) == [3, 4]  # the parent's 1 + 2, the worker's 4
+
+
+def test_alert_rules_fire_on_windows_error_rate_and_latency_spikes(repo: Path) -> None:
+    with http_receiver() as receiver:
+        (repo / ".gitlog.yaml").write_text(textwrap.dedent(f"""
+            alerts:
+              notifiers:
+                hook: {{type: webhook, url: "{receiver.url()}"}}
+              rules:
+                - {{name: err-rate, metric: error_rate, when: threshold, above: 0.2,
+                    notify: [hook]}}
+                - {{name: slow, metric: latency_ms/p99, when: spike, factor: 3, window: 3,
+                    notify: [hook]}}
+                - {{name: slower, metric: latency_ms/mean, when: rise, by: "50%",
+                    notify: [hook]}}
+        """))
+        mon = open_monitor(repo)
+        for _ in range(3):  # calm windows
+            mon.record(0.010)
+            mon.flush()
+        mon.record(0.100)  # a slow window with one error in two requests
+        mon.record(0.100, error="timeout")
+        slow = mon.flush()
+        mon.record(0.100, error="timeout")  # each rule fires again in the next window:
+        again = mon.flush()  # a rate still too high, p99 still 10x the last 3's median
+        mon.close()
+    fired = sorted((p["rule"], p["commit"]) for p in receiver.payloads)
+    assert fired == sorted([("err-rate", slow), ("slow", slow), ("slower", slow),
+                            ("err-rate", again), ("slow", again)])  # (not 'slower': the
+    # mean rose from the window before 'slow', not since)
+    payload = next(p for p in receiver.payloads if p["rule"] == "slow" and p["commit"] == slow)
+    assert (payload["branch"], payload["experiment"], payload["value"]) == \
+        ("deploy/churn", "deploy/churn", 100.0)
+    recorded = [e["message"] for e in events_of(repo, slow) if e["level"] == "warning"]
+    assert recorded == ["alert err-rate: error_rate is 0.5 at step 3, above 0.2",
+                        "alert slow: latency_ms/p99 spiked to 100 at step 3: over 3x the "
+                        "median 10 of the last 3 steps"]
+
+
+def test_dvc_reads_the_windows(repo: Path) -> None:
+    assert run_cli("init", cwd=repo).returncode == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "set up gitlog")
+    mon = open_monitor(repo)
+    mon.record(0.004)
+    mon.close()
+    proc = subprocess.run([sys.executable, "-m", "dvc", "metrics", "show", "--json", "-a"],
+                          cwd=repo, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    data = out["deploy/churn"]
+    data = data[0] if isinstance(data, list) else data
+    metrics = data["data"][".gitlog/metrics.json"]["data"]
+    assert (metrics["requests"], metrics["latency_ms"]["p99"]) == (1, 4.0)
+
+
+def test_monitor_overhead_is_timed_in_memory_not_per_request_io(repo: Path) -> None:
+    # A request touches no file and no git process: 20,000 requests make no commit
+    # until the window ends.
+    mon = open_monitor(repo)
+    start = git(repo, "for-each-ref").count("\n")
+    for _ in range(20_000):
+        with mon.request():
+            pass
+    assert git(repo, "for-each-ref").count("\n") == start
+    runs = repo / ".git" / "gitlog" / "runs"
+    assert not runs.exists() or not any(runs.iterdir())  # no journal either
+    mon.close()
+    assert json.loads(shown(repo, "metrics.json"))["requests"] == 20_000
+
+
+def test_a_window_that_cannot_be_committed_waits_for_recover(repo: Path,
+                                                             tmp_path: Path) -> None:
+    mon = open_monitor(repo)
+    mon.record(0.002)
+    mon.flush()
+    git(repo, "worktree", "add", "-q", str(tmp_path / "elsewhere"), "deploy/churn")
+    mon.record(0.005, error="boom")
+    with pytest.warns(gitlog.GitlogWarning, match="checked out in"):
+        assert mon.flush() is None
+    with mon.request():  # serving goes on
+        pass
+    git(tmp_path / "elsewhere", "checkout", "-q", "--detach")
+    assert run_cli("recover", cwd=repo).returncode == 0
+    recovered = json.loads(shown(repo, "metrics.json"))
+    assert (recovered["requests"], recovered["errors"]) == (1, 1)
+    mon.close()
+    assert json.loads(shown(repo, "metrics.json"))["requests"] == 1  # the last window's
+
+
+def test_track_and_the_with_block_and_a_sampled_busy_window(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gitlog.deployment, "MAX_KEPT", 50)  # a busy window's sample
+    with open_monitor(repo) as mon:
+        @mon.track
+        def double(x: int) -> int:
+            if x < 0:
+                raise ValueError("negative")
+            return 2 * x
+
+        assert double(3) == 6
+        with pytest.raises(ValueError):
+            double(-1)
+        for ms in range(1, 1001):
+            mon.record(ms / 1000)
+    metrics = json.loads(shown(repo, "metrics.json"))
+    assert (metrics["requests"], metrics["errors"]) == (1002, 1)
+    assert metrics["latency_ms"]["max"] == 1000.0  # exact, whatever is sampled
+    assert 1.0 <= metrics["latency_ms"]["p50"] <= 1000.0
+    [event] = events_of(repo)
+    assert (event["message"], event["fields"]["inputs"]) == ("ValueError: negative", "(-1,)")
