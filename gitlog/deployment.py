@@ -157,6 +157,8 @@ class Monitor:
         """A request timed by the caller: ``latency`` in seconds; ``error`` (a message or
         an exception) makes it an error."""
         self._check_open()
+        if not isinstance(latency, (int, float)) and hasattr(latency, "__float__"):
+            latency = float(latency)  # a numpy or torch scalar
         if isinstance(latency, bool) or not isinstance(latency, (int, float)) or \
                 not math.isfinite(latency) or latency < 0:
             raise GitlogError(f"latency must be a finite number of seconds >= 0, got "

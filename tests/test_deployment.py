@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import gitlog
@@ -37,8 +38,9 @@ def test_a_window_is_a_run_commit_on_the_deploy_branch_with_exact_latency_figure
     before = state_of(repo)
     head = git(repo, "rev-parse", "HEAD").strip()
     mon = open_monitor(repo, version="v1.3")
-    for ms in range(1, 11):
+    for ms in range(1, 10):
         mon.record(ms / 1000)
+    mon.record(np.float32(0.01))  # a numpy scalar is a number of seconds too
     mon.record(0.05, error="timeout upstream", inputs={"id": 7})
     commit = mon.flush()
     assert commit == git(repo, "rev-parse", "deploy/churn").strip()
@@ -64,6 +66,11 @@ def test_a_window_is_a_run_commit_on_the_deploy_branch_with_exact_latency_figure
     assert mon.close() is None  # nothing since the flush: no empty window is committed
     assert git(repo, "rev-list", "--count", "deploy/churn").strip() == "2"
     assert state_of(repo) == before  # HEAD, index and working tree untouched
+    # history shows experiments: with none, its hint names the deployment branch
+    out = run_cli("history", "--metric", "requests", cwd=repo)
+    assert out.returncode == 1
+    assert "hint: deployment windows are on deploy/churn: name it, e.g. gitlog history " \
+        "--metric requests deploy/churn" in out.stderr
 
 
 def test_requests_that_raise_or_fail_are_errors_with_a_few_samples(repo: Path) -> None:
