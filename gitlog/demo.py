@@ -8,6 +8,7 @@ change between runs (feature scaling) that moves the loss.
 from __future__ import annotations
 
 import io
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ SCALING_NEW = '''def preprocess(x_train, x_val):
     scaler = StandardScaler().fit(x_train)
     return scaler.transform(x_train), scaler.transform(x_val), ["standardize features"]
 '''
+DEPLOY_BRANCH = "deploy/breast-cancer"  # where serve.py's windows go
 DEMO_IDENT = {"user.name": "gitlog demo", "user.email": "demo@gitlog.invalid"}
 
 
@@ -69,6 +71,8 @@ def build_demo(path: str | Path | None = None, *, progress: object = None) -> De
             run_git(["config", key, value], target)
     script = template("demo/train.py").read_text(encoding="utf-8")
     (target / "train.py").write_text(script, encoding="utf-8")
+    (target / "serve.py").write_text(template("demo/serve.py").read_text(encoding="utf-8"),
+                                     encoding="utf-8")
     (target / ".gitignore").write_text("__pycache__/\n", encoding="utf-8")
     init_project(target)
     _commit(target, "Logistic regression, breast-cancer data")
@@ -93,6 +97,12 @@ def build_demo(path: str | Path | None = None, *, progress: object = None) -> De
     train("high-lr", "standardised features, 10x learning rate", "--lr", "0.1")
     train("high-lr", "standardised features, 10x learning rate, stronger L2", "--lr", "0.1",
           "--alpha", "0.01")
+    say(f"serving: the model of high-lr, two windows of requests ({DEPLOY_BRANCH})")
+    served = subprocess.run([python, "serve.py", "--version", "high-lr"], cwd=target,
+                            capture_output=True)
+    if served.returncode != 0:
+        raise GitlogError("demo serving failed:\n"
+                          + served.stderr.decode(errors="replace")[-2000:])
     return result
 
 

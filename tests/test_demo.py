@@ -44,9 +44,24 @@ def test_demo_without_git_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert f"\nNext: cd '{target}' && gitlog ls && gitlog show baseline\n" in proc.stdout
     assert "baseline" in proc.stdout and "high-lr" in proc.stdout
     # It ends by showing how the loss moved: gitlog history --metric loss --all.
-    tail = proc.stdout[proc.stdout.index("$ gitlog history --metric loss --all"):].splitlines()
+    start = proc.stdout.index("$ gitlog history --metric loss --all")
+    deployed = proc.stdout.index("$ gitlog history --metric error_rate --metric "
+                                 "latency_ms/p99 deploy/breast-cancer")
+    tail = proc.stdout[start:deployed].splitlines()
     assert tail[1].startswith("loss  ") and "over 4 runs (lower is better)" in tail[1]
-    assert len(tail) == 1 + 1 + 1 + 2 + 4 and "train.py" in tail[-3]
+    assert len(tail) == 1 + 1 + 1 + 2 + 4 + 1 and "train.py" in tail[-4]
+    # Then the model of high-lr served two windows of requests (serve.py): the second
+    # one's truncated rows are errors, 1 in 20.
+    windows = json.loads(run_cli("history", "--metric", "error_rate", "deploy/breast-cancer",
+                                 "--format", "json", cwd=target).stdout)
+    assert [(w["experiment"], w["error_rate"], w["error_rate_verdict"]) for w in windows] == \
+        [("deploy/breast-cancer", 0, None), ("deploy/breast-cancer", 0.05, "worse")]
+    served = json.loads(run_cli("show", "deploy/breast-cancer", "--format", "json",
+                                cwd=target).stdout)
+    assert served["params"]["model"]["run"] == rows_run_id(target, "high-lr")
+    errors = json.loads(run_cli("logs", "deploy/breast-cancer", "--level", "error", "--format",
+                                "json", cwd=target).stdout)
+    assert [e["message"] for e in errors] == ["ValueError: expected 30 features, got 20"] * 5
     rows = json.loads(run_cli("ls", "--format", "json", cwd=target).stdout)
     assert [r["experiment"] for r in rows] == ["baseline", "high-lr"]
     assert sum(r["runs"] for r in rows) >= 3
@@ -62,3 +77,9 @@ def test_demo_without_git_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert shown["model"]["model"]["type"] == "sklearn.linear_model.SGDClassifier"
     assert shown["data"]["breast_cancer"]["samples"] == 569
     assert git(target, "status", "--porcelain") == ""
+
+
+def rows_run_id(repo: Path, experiment: str) -> str:
+    """The run id of the experiment's latest run."""
+    shown = json.loads(run_cli("show", experiment, "--format", "json", cwd=repo).stdout)
+    return shown["run"]["run"]

@@ -51,3 +51,10 @@ def demo(directory: str | None) -> None:
     click.echo(f"\nNext: cd {quote(str(result.path))} && {cmd} ls && {cmd} show baseline")
     click.echo("\n$ gitlog history --metric loss --all")
     click.echo(render_history(query_history(["loss"], all=True, repo=result.path), "table"))
+    from gitlog.demo import DEPLOY_BRANCH
+
+    metrics = ["error_rate", "latency_ms/p99"]
+    click.echo(f"\n$ gitlog history {' '.join(f'--metric {m}' for m in metrics)} "
+               f"{DEPLOY_BRANCH}")
+    click.echo(render_history(query_history(metrics, [DEPLOY_BRANCH], repo=result.path),
+                              "table"))
