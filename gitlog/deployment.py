@@ -223,11 +223,18 @@ class Monitor:
 
     # -- windows ------------------------------------------------------------------------
     def _loop(self) -> None:
+        end = _window_end(time.time(), self.window)
         while not self._closed:
+            left = end - time.time()
+            if left > 0:  # (in steps: a wait has a longest timeout)
+                if self._wake.wait(min(left, 3600.0)):
+                    return  # closed: close() commits the last window
+                continue
+            try:
+                self._rotate(end)
+            except Exception as exc:  # the next window is still logged
+                _warn(f"could not store a window of {self.model}: {exc}")
             end = _window_end(time.time(), self.window)
-            if self._wake.wait(max(0.0, end - time.time())):
-                return  # closed: close() commits the last window
-            self._rotate(end)
 
     def _rotate(self, end: float) -> str | None:
         with self._committing:
@@ -388,9 +395,12 @@ def _close_all() -> None:
         try:
             mon.close()
         except Exception as exc:
-            import warnings
+            _warn(f"could not store the last window of {mon.model}: {exc}")
 
-            from .recorder import GitlogWarning
 
-            warnings.warn(f"gitlog: could not store the last window of {mon.model}: {exc}",
-                          GitlogWarning, stacklevel=1)
+def _warn(text: str) -> None:
+    import warnings
+
+    from .recorder import GitlogWarning
+
+    warnings.warn(f"gitlog: {text}", GitlogWarning, stacklevel=2)
