@@ -172,3 +172,22 @@ def test_a_stdout_that_cannot_encode_the_output_is_one_clear_error(
     csv_out = run_cli("history", "-m", "loss", "a", "--format", "csv", cwd=places["proj"],
                       env={"PYTHONIOENCODING": "ascii"})
     assert (csv_out.returncode, csv_out.stderr) == (0, "")  # nothing but ASCII to write
+
+
+@pytest.mark.parametrize("args, error, command", [
+    (["history", "--metrc", "loss"], "No such option '--metrc'. Did you mean '--metric'?",
+     "gitlog history"),
+    (["ls", "--format", "xml"],
+     "Invalid value for '--format': 'xml' is not one of 'table', 'json', 'csv'.", "gitlog ls"),
+    (["histroy"], "No such command 'histroy'. Did you mean 'history'?", "gitlog"),
+    (["exp", "nwe", "x"], "No such command 'nwe'. Did you mean 'new'?", "gitlog exp"),
+    (["run", "-e", "a"], "Missing argument 'COMMAND...'.", "gitlog run"),
+])
+def test_usage_errors_are_gitlogs_error_and_hint_lines(tmp_path: Path, args: list[str],
+                                                       error: str, command: str) -> None:
+    # click printed 'Usage: ...', "Try '... --help' for help.", a blank line, then the
+    # error: four lines for one mistake, unlike every other error of gitlog's
+    proc = run_cli(*args, cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.splitlines() == [f"Error: {error}",
+                                        f"hint: {command} --help shows the usage"]

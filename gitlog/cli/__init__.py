@@ -143,6 +143,17 @@ def _run(args: list[str]) -> int:
         rv = cli.main(args=args, prog_name="gitlog", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.UsageError as exc:
+        if exc.__class__.__name__ == "NoArgsIsHelpError":  # a group alone: its usage
+            exc.show()
+            return exc.exit_code
+        # one line, as gitlog's other errors: the problem, then where the usage is
+        from ._output import echo_err
+
+        command = exc.ctx.command_path if exc.ctx is not None else "gitlog"
+        echo_err(f"Error: {exc.format_message()}")
+        echo_err(f"hint: {command} --help shows the usage")
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

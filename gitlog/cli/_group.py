@@ -23,6 +23,17 @@ class LazyGroup(click.Group):
         module, attr, _ = COMMANDS[name]
         return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and name not in COMMANDS and not name.startswith("-") and \
+                not ctx.resilient_parsing:  # (click's own suggests from loaded commands)
+            from difflib import get_close_matches
+
+            close = get_close_matches(name, list(COMMANDS), n=1)
+            raise click.UsageError(f"No such command {name!r}."
+                                   + (f" Did you mean {close[0]!r}?" if close else ""), ctx)
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
