@@ -51,6 +51,8 @@ def test_syntax_errors_name_line_and_column(tmp_path: Path, text: str, where: tu
     ("log_dir: ../outside\n", "log_dir"),
     ("log_dir: /abs\n", "log_dir"),
     ("experiment_prefix: exp\n", "experiment_prefix"),
+    ("deploy_prefix: deploy\n", "deploy_prefix"),
+    ("deploy_prefix: exp/\n", "deploy_prefix and experiment_prefix"),
     ("flush_interval: 0\n", "flush_interval"),
     ("log_level: loud\n", "log_level"),
     ("metrics: {better: {loss: down}}\n", "metrics.better.loss"),
