@@ -171,6 +171,13 @@ def experiment_branches(repo: Repo, config: Config, *, contains: str | None = No
     return [row for row in rows if row[3] is None or row[0][len(row[3]) + 1:] not in local]
 
 
+def deploy_branches(repo: Repo, config: Config) -> list[str]:
+    """The branches of ``gitlog.monitor``'s deployment windows (``deploy/MODEL``)."""
+    prefix = "refs/heads/" + str(config["deploy_prefix"])
+    out = repo.git("for-each-ref", "--format=%(refname)", prefix, check=False)
+    return [line[len("refs/heads/"):] for line in out.splitlines() if line]
+
+
 def experiment_of(config: Config, branch: str, remote: str | None) -> str:
     """The experiment name of a branch from ``experiment_branches``."""
     return branch[len(remote) + 1 if remote else 0:][len(config.prefix):]

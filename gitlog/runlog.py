@@ -307,16 +307,12 @@ def no_runs_error(revs: Any, all_: bool, fell_back: bool = False, *,
 
         hint = moved_hint(repo, config, hint)
         if where == "any experiment":
-            deployed = _deploy_branches(repo, config)
+            from .branches import deploy_branches
+
+            deployed = deploy_branches(repo, config)
             if deployed:  # only deployment windows: name their branch
                 hint = (f"deployment windows are on {', '.join(deployed[:3])}"
                         f"{', ...' if len(deployed) > 3 else ''}: name it, e.g. "
                         f"gitlog history --metric requests {deployed[0]}; or {hint}")
     return GitlogError(f"no runs found in {where}", hint=hint)
 
-
-def _deploy_branches(repo: Repo, config: Config) -> list[str]:
-    """The branches of ``gitlog.monitor``'s deployment windows (``deploy/MODEL``)."""
-    prefix = "refs/heads/" + str(config["deploy_prefix"])
-    out = repo.git("for-each-ref", "--format=%(refname)", prefix, check=False)
-    return [line[len("refs/heads/"):] for line in out.splitlines() if line]

@@ -66,7 +66,11 @@ def test_a_window_is_a_run_commit_on_the_deploy_branch_with_exact_latency_figure
     assert mon.close() is None  # nothing since the flush: no empty window is committed
     assert git(repo, "rev-list", "--count", "deploy/churn").strip() == "2"
     assert state_of(repo) == before  # HEAD, index and working tree untouched
-    # history shows experiments: with none, its hint names the deployment branch
+    # ls and history show experiments: with none, they name the deployment branch
+    listed = run_cli("ls", cwd=repo)
+    assert (listed.returncode, listed.stdout) == (0, "")
+    assert listed.stderr.splitlines()[1] == \
+        "deployment windows: deploy/churn (gitlog history --metric requests deploy/churn)"
     out = run_cli("history", "--metric", "requests", cwd=repo)
     assert out.returncode == 1
     assert "hint: deployment windows are on deploy/churn: name it, e.g. gitlog history " \

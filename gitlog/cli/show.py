@@ -35,7 +35,13 @@ def ls(repo: str, fmt: str) -> None:
     table = [{"experiment": x.experiment, "branch": x.branch, "runs": x.runs,
               "last_run": x.last_run, "status": x.status, **x.metrics} for x in rows]
     if not rows and fmt == "table":
+        from gitlog.branches import deploy_branches
+
+        deployed = deploy_branches(r, config)
         click.echo("no experiments yet: gitlog run -e NAME -- python train.py", err=True)
+        if deployed:
+            click.echo(f"deployment windows: {', '.join(deployed)} (gitlog history --metric "
+                       f"requests {deployed[0]})", err=True)
         return
     echo(render(table, fmt, [*LS_COLUMNS, *keys]))
 
