@@ -175,6 +175,6 @@ def test_hooks_run_with_c_is_a_usage_error_saying_it_takes_none(
                  ["hooks", "run", f"--repo={repo}", "pre-commit"]):
         proc = run_cli(*line, cwd=tmp_path)
         assert proc.returncode == 2, line
-        assert proc.stderr.splitlines()[-1] == (
+        assert proc.stderr.splitlines()[0] == (
             "Error: hooks run takes no -C: it acts on the repository it runs in, as git "
             "runs hooks; run it there: cd PATH && gitlog hooks run NAME"), proc.stderr

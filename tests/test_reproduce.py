@@ -187,7 +187,7 @@ def test_an_unknown_option_is_a_usage_error_not_the_command(tmp_path: Path) -> N
     repo = make_repo(tmp_path / "p", {"train.py": "print(1)\n"})
     proc = run_cli("reproduce", "HEAD", "--rtl", "0.1", cwd=repo)
     assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr.splitlines()[-1] == "Error: No such option '--rtl'. Did you mean '--rtol'?"
+    assert proc.stderr.splitlines()[0] == "Error: No such option '--rtl'. Did you mean '--rtol'?"
 
 
 def test_a_script_the_run_did_not_commit_is_named_before_a_run_is_logged(

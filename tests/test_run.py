@@ -383,8 +383,9 @@ def test_a_mistyped_option_of_run_is_a_usage_error_not_the_command(repo: Path) -
     proc = run_cli("run", "-e", "typo", "--sytem-metrics", "--", sys.executable, "-c",
                    "print(1)", cwd=repo)
     assert proc.returncode == 2
-    assert proc.stderr.splitlines()[-1] == \
+    assert proc.stderr.splitlines()[0] == \
         "Error: No such option '--sytem-metrics'. Did you mean '--system-metrics'?"
+    assert proc.stderr.splitlines()[1:] == ["hint: gitlog run --help shows the usage"]
     assert git(repo, "branch", "--list", "exp/typo").strip() == ""
 
 
