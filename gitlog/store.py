@@ -58,6 +58,10 @@ class Prepared:
             self._cat.send(base)
             self._cat.send(f"{base}:dvc.yaml")
         self._cat.send(meta["branch"])
+        from .signing import SigningProbe
+
+        self._signing = SigningProbe(repo)
+        self.sign = False  # (known once ``reads`` has run)
         self.ready: dict[str, tuple[bytes, Future]] = {}
         # the large series read here, {name: (file size, whole lines)}: build_files takes
         # them from here rather than reading them again (a run of 200 series of 100,000
@@ -76,6 +80,7 @@ class Prepared:
 
     def close(self) -> None:
         self._cat.close()
+        self._signing.close()
 
     def reads(self) -> tuple[dict[str, tuple[str, str]], str | None, str | None,
                              bool | None]:
@@ -97,6 +102,7 @@ class Prepared:
         ancestry = None
         if code and tip and code != tip:
             ancestry = _recent_parent(self._cat, code, tip)
+        self.sign = self._signing.result()
         self.close()
         if code and tip and code != tip and ancestry is None:
             ancestry = self.repo.is_ancestor(code, tip)
@@ -311,7 +317,7 @@ def commit_run(repo: Repo, config: Config, meta: dict[str, Any], files: dict[str
             reads = prepared.reads()
         finally:
             prepared.close()
-        writer = prepared.writer
+        writer, sign = prepared.writer, prepared.sign
         base_entries, existing_dvc_yaml, first_tip, first_ancestry = reads
         extra = {}
         dvc_yaml = _dvc_yaml(existing_dvc_yaml, log_dir, files)
@@ -341,7 +347,13 @@ def commit_run(repo: Repo, config: Config, meta: dict[str, Any], files: dict[str
                     ancestry[tip] = (code, tip) in _KNOWN or repo.is_ancestor(code, tip)
                 if not ancestry[tip]:
                     parents.append(code)
-        commit = writer.commit(root, parents, ident, message)
+        if sign:
+            from .signing import commit_signed
+
+            commit = commit_signed(repo, root, parents, ident, message,
+                                   then="run 'gitlog recover' to commit the run")
+        else:
+            commit = writer.commit(root, parents, ident, message)
         if repo.update_ref(ref, commit, tip, f"gitlog: run {meta['id']}"):
             if code:
                 _know(code, commit)
