@@ -130,8 +130,10 @@ _IN_WARNING = threading.local()
 def capture_warnings(run: Any) -> None:
     """Record ``warnings.warn`` calls into the innermost live run.
 
-    Installed once, and again if something (``warnings.catch_warnings``) put the
-    previous ``showwarning`` back since.
+    Installed once, and again if something (``warnings.catch_warnings``, or the user's
+    own ``showwarning`` put on top of gitlog's) replaced it since. The hook that sees a
+    warning first records it; one further down the chain (the earlier hook a user's
+    ``showwarning`` calls on to) only passes it on, so each warning is recorded once.
     """
     with _WARN_LOCK:
         if getattr(warnings.showwarning, "_gitlog", False):
@@ -140,21 +142,19 @@ def capture_warnings(run: Any) -> None:
 
         def showwarning(message: Any, category: type, filename: str, lineno: int,
                         file: Any = None, line: str | None = None) -> None:
-            recorded = False
-            if not issubclass(category, GitlogWarning) and \
-                    not getattr(_IN_WARNING, "busy", False):
-                _IN_WARNING.busy = True
-                try:
-                    recorded = _record_warning(message, category, filename, lineno)
-                finally:
-                    _IN_WARNING.busy = False
-            # logging.captureWarnings(True) shows it as a 'py.warnings' record: the
-            # LoggingHandler leaves that one out, the run has it already
-            _IN_WARNING.recorded = recorded
+            if getattr(_IN_WARNING, "busy", False):  # handled by a hook up the chain
+                previous(message, category, filename, lineno, file, line)
+                return
+            _IN_WARNING.busy = True
             try:
+                recorded = not issubclass(category, GitlogWarning) and \
+                    _record_warning(message, category, filename, lineno)
+                # logging.captureWarnings(True) shows it as a 'py.warnings' record: the
+                # LoggingHandler leaves that one out, the run has it already
+                _IN_WARNING.recorded = recorded
                 previous(message, category, filename, lineno, file, line)
             finally:
-                _IN_WARNING.recorded = False
+                _IN_WARNING.busy = _IN_WARNING.recorded = False
 
         showwarning._gitlog = True  # type: ignore[attr-defined]
         warnings.showwarning = showwarning

@@ -10,21 +10,17 @@ the run's files are built, so an unsigned run pays nothing for the check.
 
 from __future__ import annotations
 
-import subprocess
-
 from .errors import GitlogError
-from .git import Repo, _env, run_git
+from .git import Repo, run_git
 
-_PROBE = ["git", "config", "--type=bool", "--get", "commit.gpgSign"]
+_PROBE = ["config", "--type=bool", "--get", "commit.gpgSign"]
 
 
 class SigningProbe:
     """``commit.gpgSign`` of ``repo``, read by a git process that runs meanwhile."""
 
     def __init__(self, repo: Repo) -> None:
-        self._proc = subprocess.Popen(_PROBE, cwd=repo.root, stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      env=_env())
+        self._proc = repo.popen(*_PROBE)
         self._read: tuple[int, bytes, bytes] | None = None
 
     def result(self) -> bool:
@@ -44,7 +40,7 @@ class SigningProbe:
 
 def signing_on(repo: Repo) -> bool:
     """Whether ``git commit`` signs in ``repo`` (``commit.gpgSign``)."""
-    proc = run_git(_PROBE[1:], repo.root, check=False)
+    proc = run_git(_PROBE, repo.root, check=False)
     return _answer(proc.returncode, proc.stdout, proc.stderr)
 
 

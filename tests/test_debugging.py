@@ -342,6 +342,36 @@ def test_captured_warnings_through_logging_are_recorded_once(repo: Path) -> None
         ("UserWarning: lr is large", None), ("a record of its own", "py.warnings")]
 
 
+USERS_SHOWWARNING = """
+import json, warnings, gitlog
+with gitlog.start("w1") as first:
+    warnings.warn("before the user's hook")
+seen = []
+previous = warnings.showwarning
+def mine(message, category, filename, lineno, file=None, line=None):
+    seen.append(str(message))
+    previous(message, category, filename, lineno, file, line)
+warnings.showwarning = mine
+with gitlog.start("w2") as second:
+    warnings.warn("lr is large")
+print(json.dumps([first.commit, second.commit, seen]))
+"""
+
+
+def test_a_users_showwarning_between_runs_does_not_record_warnings_twice(
+        repo: Path) -> None:
+    # the second start() wrapped the user's hook, which calls on to the first start()'s:
+    # both recorded the warning, two events for one warning.warn
+    proc = run_python(USERS_SHOWWARNING, repo, env={"PYTHONWARNINGS": "default"})
+    assert proc.returncode == 0, proc.stderr
+    first, second, seen = json.loads(proc.stdout)
+    assert [e["message"] for e in events(repo, first)] == \
+        ["UserWarning: before the user's hook"]
+    assert [e["message"] for e in events(repo, second)] == ["UserWarning: lr is large"]
+    assert seen == ["lr is large"]
+    assert proc.stderr.count("UserWarning: lr is large") == 1
+
+
 class Unprintable(Exception):
     def __str__(self) -> str:
         raise RuntimeError("no text")
