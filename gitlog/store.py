@@ -14,11 +14,12 @@ from __future__ import annotations
 import random
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from .branches import check_branch_free, ref_clash
+from .commitpool import commit_pool
 from .config import Config
 from .errors import GitlogError
 from .git import Repo
@@ -48,7 +49,7 @@ class Prepared:
     compress the metric series, the bulk of a long run (zlib and hashlib release the GIL).
     """
 
-    def __init__(self, repo: Repo, meta: dict[str, Any], pool: ThreadPoolExecutor,
+    def __init__(self, repo: Repo, meta: dict[str, Any], pool: Any,
                  journal: Any = None) -> None:
         self.repo, self.meta, self.pool = repo, meta, pool
         self.writer = ObjectWriter(repo.objects_dir, repo.object_format)
@@ -161,7 +162,7 @@ def users_log_files(repo: Repo, meta: dict[str, Any], log_dir: str) -> dict[str,
 
 
 def write_dir_tree(writer: ObjectWriter, files: dict[str, bytes],
-                   pool: ThreadPoolExecutor | None = None,
+                   pool: Any = None,
                    ready: dict[str, tuple[bytes, Future]] | None = None,
                    kept: dict[str, tuple[str, str]] | None = None) -> str:
     """Write nested trees for {relative/path: content}; return the top tree's id.
@@ -308,7 +309,7 @@ def commit_run(repo: Repo, config: Config, meta: dict[str, Any], files: dict[str
     them before it builds the files); started here otherwise. ``ignored``: the run's
     artifact paths, which the commit's ``.gitignore`` files get lines for.
     """
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="gitlog-commit") as own:
+    with commit_pool() as own:
         prepared = prepared or Prepared(repo, meta, own)
         log_dir = meta.get("log_dir") or config.log_dir
         try:
@@ -411,7 +412,7 @@ def store_journal(repo: Repo, config: Config, journal: Any) -> tuple[str, str | 
         commit = None
     else:
         path = None
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="gitlog-commit") as pool:
+        with commit_pool() as pool:
             prepared = Prepared(repo, meta, pool, journal)  # git and zlib work meanwhile
             try:
                 files, record = build_files(journal, read=prepared.series)
