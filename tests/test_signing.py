@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import gitlog
-from gitlog.recorder import GitlogWarning
 from gitlog.promote import promote
+from gitlog.recorder import GitlogWarning
 from tests.conftest import git, make_repo, run_cli
 
 
