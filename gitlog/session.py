@@ -24,7 +24,8 @@ from .git import Repo
 from .journal import Journal, runs_dir
 from .names import check_experiment, ref_component_problem
 from .recorder import LEVELS, iso
-from .run import Run, _finish_leftovers
+from .run import Run
+from .threadexit import finish_leftovers
 
 _ATEXIT = False
 _LATE_ATEXIT = False  # (see _finish_at_exit)
@@ -170,18 +171,18 @@ def _finish_at_exit() -> None:
 
     if getattr(threading, "_SHUTTING_DOWN", False):
         if not _LATE_ATEXIT:
-            atexit.register(_finish_leftovers)
+            atexit.register(finish_leftovers)
             _LATE_ATEXIT = True
         return
     if _ATEXIT:
         return
     register = getattr(threading, "_register_atexit", None)
     if register is None:
-        atexit.register(_finish_leftovers)
+        atexit.register(finish_leftovers)
     else:
         import concurrent.futures.thread  # noqa: F401
 
-        register(_finish_leftovers)
+        register(finish_leftovers)
     _ATEXIT = True
 
 
