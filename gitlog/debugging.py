@@ -125,6 +125,7 @@ class LoggingHandler(logging.Handler):
 # -- warnings.warn -------------------------------------------------------------------
 _WARN_LOCK = threading.Lock()
 _IN_WARNING = threading.local()
+_IN_THREAD_EXIT = threading.local()
 
 
 def capture_warnings(run: Any) -> None:
@@ -179,7 +180,8 @@ def capture_thread_exceptions() -> None:
     innermost live run, as an error event; the run goes on, as the program does.
 
     Installed once, chained to the ``threading.excepthook`` there was (which still prints
-    the traceback), and again if something put that one back since.
+    the traceback), and again if something (the user's own hook, calling on to gitlog's)
+    replaced it since: only the first gitlog hook in the chain records the exception.
     """
     with _WARN_LOCK:
         if getattr(threading.excepthook, "_gitlog", False):
@@ -187,9 +189,16 @@ def capture_thread_exceptions() -> None:
         previous = threading.excepthook
 
         def excepthook(args: Any) -> None:
-            if not issubclass(args.exc_type, SystemExit):
-                _record_thread_exception(args)
-            previous(args)
+            if getattr(_IN_THREAD_EXIT, "busy", False):  # recorded up the chain
+                previous(args)
+                return
+            _IN_THREAD_EXIT.busy = True
+            try:
+                if not issubclass(args.exc_type, SystemExit):
+                    _record_thread_exception(args)
+                previous(args)
+            finally:
+                _IN_THREAD_EXIT.busy = False
 
         excepthook._gitlog = True  # type: ignore[attr-defined]
         threading.excepthook = excepthook
