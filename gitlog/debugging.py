@@ -125,13 +125,16 @@ class LoggingHandler(logging.Handler):
 # -- warnings.warn -------------------------------------------------------------------
 _WARN_LOCK = threading.Lock()
 _IN_WARNING = threading.local()
+_IN_THREAD_EXIT = threading.local()
 
 
 def capture_warnings(run: Any) -> None:
     """Record ``warnings.warn`` calls into the innermost live run.
 
-    Installed once, and again if something (``warnings.catch_warnings``) put the
-    previous ``showwarning`` back since.
+    Installed once, and again if something (``warnings.catch_warnings``, or the user's
+    own ``showwarning`` put on top of gitlog's) replaced it since. The hook that sees a
+    warning first records it; one further down the chain (the earlier hook a user's
+    ``showwarning`` calls on to) only passes it on, so each warning is recorded once.
     """
     with _WARN_LOCK:
         if getattr(warnings.showwarning, "_gitlog", False):
@@ -140,21 +143,19 @@ def capture_warnings(run: Any) -> None:
 
         def showwarning(message: Any, category: type, filename: str, lineno: int,
                         file: Any = None, line: str | None = None) -> None:
-            recorded = False
-            if not issubclass(category, GitlogWarning) and \
-                    not getattr(_IN_WARNING, "busy", False):
-                _IN_WARNING.busy = True
-                try:
-                    recorded = _record_warning(message, category, filename, lineno)
-                finally:
-                    _IN_WARNING.busy = False
-            # logging.captureWarnings(True) shows it as a 'py.warnings' record: the
-            # LoggingHandler leaves that one out, the run has it already
-            _IN_WARNING.recorded = recorded
+            if getattr(_IN_WARNING, "busy", False):  # handled by a hook up the chain
+                previous(message, category, filename, lineno, file, line)
+                return
+            _IN_WARNING.busy = True
             try:
+                recorded = not issubclass(category, GitlogWarning) and \
+                    _record_warning(message, category, filename, lineno)
+                # logging.captureWarnings(True) shows it as a 'py.warnings' record: the
+                # LoggingHandler leaves that one out, the run has it already
+                _IN_WARNING.recorded = recorded
                 previous(message, category, filename, lineno, file, line)
             finally:
-                _IN_WARNING.recorded = False
+                _IN_WARNING.busy = _IN_WARNING.recorded = False
 
         showwarning._gitlog = True  # type: ignore[attr-defined]
         warnings.showwarning = showwarning
@@ -179,7 +180,8 @@ def capture_thread_exceptions() -> None:
     innermost live run, as an error event; the run goes on, as the program does.
 
     Installed once, chained to the ``threading.excepthook`` there was (which still prints
-    the traceback), and again if something put that one back since.
+    the traceback), and again if something (the user's own hook, calling on to gitlog's)
+    replaced it since: only the first gitlog hook in the chain records the exception.
     """
     with _WARN_LOCK:
         if getattr(threading.excepthook, "_gitlog", False):
@@ -187,9 +189,16 @@ def capture_thread_exceptions() -> None:
         previous = threading.excepthook
 
         def excepthook(args: Any) -> None:
-            if not issubclass(args.exc_type, SystemExit):
-                _record_thread_exception(args)
-            previous(args)
+            if getattr(_IN_THREAD_EXIT, "busy", False):  # recorded up the chain
+                previous(args)
+                return
+            _IN_THREAD_EXIT.busy = True
+            try:
+                if not issubclass(args.exc_type, SystemExit):
+                    _record_thread_exception(args)
+                previous(args)
+            finally:
+                _IN_THREAD_EXIT.busy = False
 
         excepthook._gitlog = True  # type: ignore[attr-defined]
         threading.excepthook = excepthook

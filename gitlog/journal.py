@@ -109,6 +109,11 @@ class Journal:
         self.path = Path(path)
         self._tsv: dict[str, int] = {}
         self._lock_fd: int | None = None
+        # what appends could not write (a full disk): points per series, lines per file
+        # ('events', 'params', ...), and the first error; ``losses.note_losses`` says so
+        self.lost_points: dict[str, int] = {}
+        self.lost_records: dict[str, int] = {}
+        self.lost_reason: OSError | None = None
 
     @property
     def run_id(self) -> str:
@@ -164,17 +169,33 @@ class Journal:
     def append(self, name: str, text: str) -> None:
         if not text:
             return
-        fd = os.open(self.path / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            write_whole(fd, text.encode("utf-8"))
-        finally:
-            os.close(fd)
+            fd = os.open(self.path / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                write_whole(fd, text.encode("utf-8"))
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            self._lose(self.lost_records, name.removesuffix(".jsonl"), text, exc)
+            raise
 
     def append_json(self, name: str, obj: Any) -> None:
         assert name in JSON_FILES
         self.append(f"{name}.jsonl", dumps(obj) + "\n")
 
     def append_metric_rows(self, name: str, text: str) -> None:
+        try:
+            self._append_rows(name, text)
+        except OSError as exc:
+            self._lose(self.lost_points, name, text, exc)
+            raise
+
+    def _lose(self, tally: dict[str, int], name: str, text: str, exc: OSError) -> None:
+        tally[name] = tally.get(name, 0) + text.count("\n")
+        if self.lost_reason is None:
+            self.lost_reason = exc
+
+    def _append_rows(self, name: str, text: str) -> None:
         fd = self._tsv.get(name)
         if fd is not None:
             write_whole(fd, text.encode())

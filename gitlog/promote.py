@@ -147,7 +147,12 @@ def _merge_tree(repo: Repo, base: str, tip: str, branch: str, target: str) -> st
 
 
 def _commit_tree(repo: Repo, tree: str, parents: list[str], message: str) -> str:
+    from .signing import commit_signed, signing_on
+
     ident, fallback = repo.ident()
+    if signing_on(repo):  # (commit-tree does not read commit.gpgSign)
+        return commit_signed(repo, tree, parents, ident, message,
+                             then="promote again (nothing changed)")
     env = None
     if fallback:
         name, email = ident[:-1].split(" <", 1)

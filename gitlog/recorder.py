@@ -207,10 +207,19 @@ class Recorder:
             warnings.warn(f"gitlog: {text}", GitlogWarning, stacklevel=1)
             events.append({"ts": iso(last_ts), "level": "warning", "message": text,
                            "fields": {"metric": name, "value": repr(value)}, "step": step})
+        # each file on its own: one that cannot be written (a full disk, a size limit)
+        # loses its lines only; the journal counts them (losses.py)
+        failed: OSError | None = None
         for name, lines in rows.items():
-            self.journal.append_metric_rows(name, "".join(lines))
+            try:
+                self.journal.append_metric_rows(name, "".join(lines))
+            except OSError as exc:
+                failed = failed or exc
         if events:
-            self.journal.append("events.jsonl", "".join(dumps(e) + "\n" for e in events))
+            try:
+                self.journal.append("events.jsonl", "".join(dumps(e) + "\n" for e in events))
+            except OSError as exc:
+                failed = failed or exc
         if self.listeners and (points or events):
             for listener in list(self.listeners):
                 try:
@@ -218,3 +227,5 @@ class Recorder:
                 except Exception as exc:
                     warnings.warn(f"gitlog: a run listener failed: {exc}", GitlogWarning,
                                   stacklevel=1)
+        if failed is not None:
+            raise failed

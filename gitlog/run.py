@@ -384,6 +384,14 @@ class Run:
         try:
             self._recorder.stop()
             self._recorder.flush()  # events listeners recorded during the last flush
+        except Exception as exc:
+            self._warn(f"could not write the journal of run {self.id}: {exc}")
+        from .losses import note_losses
+
+        lost = note_losses(self.journal, self._recorder.max_step)
+        if lost:
+            self._warn(f"run {self.id}: {lost}")
+        try:
             from .recorder import iso
 
             self.journal.append_json("status", {"status": status, "end": iso(time.time()),
@@ -479,19 +487,3 @@ class Run:
         self._recorder.append((_time(), "error", f"script exited with code {code}{shown}",
                                {"exit_code": code}, None))
         self.finish("failed")
-
-
-def _finish_leftovers() -> None:
-    """At interpreter exit, finish runs the script forgot to finish (of this process: a
-    forked child that exits normally leaves its parent's runs to the parent): failed
-    when the script ended with ``sys.exit(N)``, N not 0."""
-    from .threadexit import wait_for_owner
-
-    code, status = exitstatus.main_exit() or (None, None)
-    seen: list[Run] = []  # (the runs a pool's queued trials start meanwhile too)
-    while todo := [r for r in list(_ACTIVE) if r._pid == os.getpid() and r not in seen]:
-        for run in todo:
-            seen.append(run)
-            wait_for_owner(run)  # a thread still training in it finishes it itself
-            if not (run._finished or run._finishing):
-                run._end_with_exit(code, status)

@@ -24,9 +24,11 @@ from .git import Repo
 from .journal import Journal, runs_dir
 from .names import check_experiment, ref_component_problem
 from .recorder import LEVELS, iso
-from .run import Run, _finish_leftovers
+from .run import Run
+from .threadexit import finish_leftovers
 
 _ATEXIT = False
+_LATE_ATEXIT = False  # (see _finish_at_exit)
 # (pid, run id) of the 'gitlog run' run a start() of this process attached to: one
 # 'gitlog run' is one run, so a second start() in the process is an error (a forked or
 # spawned worker, another process, attaches on its own)
@@ -136,10 +138,7 @@ def start(experiment: str | None = None, params: Mapping[str, Any] | None = None
         from .sysmetrics import start_sampling
 
         start_sampling(run)
-    global _ATEXIT
-    if not _ATEXIT:
-        _at_exit(_finish_leftovers)
-        _ATEXIT = True
+    _finish_at_exit()
     return run
 
 
@@ -156,20 +155,35 @@ def _check_first_attach(run_id: str) -> None:
                            "log everything into it")
 
 
-def _at_exit(fn: Any) -> None:
-    """Call ``fn`` when the main thread ends, before the interpreter stops thread pools:
-    committing a run uses one, and an ``atexit`` handler runs after they are stopped
-    ('cannot schedule new futures after interpreter shutdown': the run was left for
-    ``gitlog recover``). The hooks run last-registered first, so the pools' own hook is
-    registered (by importing them) before this one."""
-    import concurrent.futures.thread  # noqa: F401
+def _finish_at_exit() -> None:
+    """Have the runs this process leaves open finished when its main thread ends, before
+    the interpreter stops thread pools: committing a run uses one, and an ``atexit``
+    handler runs after they are stopped ('cannot schedule new futures after interpreter
+    shutdown': the run was left for ``gitlog recover``). The hooks run last-registered
+    first, so the pools' own hook is registered (by importing them) before this one.
+
+    A ``start()`` in a thread that outlives the main thread comes after those hooks have
+    run (registering one then raised 'can't register atexit after shutdown', and the run
+    was left behind): its run is finished by a plain ``atexit`` handler, which Python
+    calls once that thread has ended (its commit does without the stopped pools)."""
+    global _ATEXIT, _LATE_ATEXIT
     import threading
 
+    if getattr(threading, "_SHUTTING_DOWN", False):
+        if not _LATE_ATEXIT:
+            atexit.register(finish_leftovers)
+            _LATE_ATEXIT = True
+        return
+    if _ATEXIT:
+        return
     register = getattr(threading, "_register_atexit", None)
     if register is None:
-        atexit.register(fn)
+        atexit.register(finish_leftovers)
     else:
-        register(fn)
+        import concurrent.futures.thread  # noqa: F401
+
+        register(finish_leftovers)
+    _ATEXIT = True
 
 
 def open_run(repo_path: str | Path, experiment: str | None, *, message: str | None = None,

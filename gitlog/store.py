@@ -14,11 +14,12 @@ from __future__ import annotations
 import random
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from .branches import check_branch_free, ref_clash
+from .commitpool import commit_pool
 from .config import Config
 from .errors import GitlogError
 from .git import Repo
@@ -48,7 +49,7 @@ class Prepared:
     compress the metric series, the bulk of a long run (zlib and hashlib release the GIL).
     """
 
-    def __init__(self, repo: Repo, meta: dict[str, Any], pool: ThreadPoolExecutor,
+    def __init__(self, repo: Repo, meta: dict[str, Any], pool: Any,
                  journal: Any = None) -> None:
         self.repo, self.meta, self.pool = repo, meta, pool
         self.writer = ObjectWriter(repo.objects_dir, repo.object_format)
@@ -58,6 +59,10 @@ class Prepared:
             self._cat.send(base)
             self._cat.send(f"{base}:dvc.yaml")
         self._cat.send(meta["branch"])
+        from .signing import SigningProbe
+
+        self._signing = SigningProbe(repo)
+        self.sign = False  # (known once ``reads`` has run)
         self.ready: dict[str, tuple[bytes, Future]] = {}
         # the large series read here, {name: (file size, whole lines)}: build_files takes
         # them from here rather than reading them again (a run of 200 series of 100,000
@@ -76,6 +81,7 @@ class Prepared:
 
     def close(self) -> None:
         self._cat.close()
+        self._signing.close()
 
     def reads(self) -> tuple[dict[str, tuple[str, str]], str | None, str | None,
                              bool | None]:
@@ -97,6 +103,7 @@ class Prepared:
         ancestry = None
         if code and tip and code != tip:
             ancestry = _recent_parent(self._cat, code, tip)
+        self.sign = self._signing.result()
         self.close()
         if code and tip and code != tip and ancestry is None:
             ancestry = self.repo.is_ancestor(code, tip)
@@ -155,7 +162,7 @@ def users_log_files(repo: Repo, meta: dict[str, Any], log_dir: str) -> dict[str,
 
 
 def write_dir_tree(writer: ObjectWriter, files: dict[str, bytes],
-                   pool: ThreadPoolExecutor | None = None,
+                   pool: Any = None,
                    ready: dict[str, tuple[bytes, Future]] | None = None,
                    kept: dict[str, tuple[str, str]] | None = None) -> str:
     """Write nested trees for {relative/path: content}; return the top tree's id.
@@ -302,7 +309,7 @@ def commit_run(repo: Repo, config: Config, meta: dict[str, Any], files: dict[str
     them before it builds the files); started here otherwise. ``ignored``: the run's
     artifact paths, which the commit's ``.gitignore`` files get lines for.
     """
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="gitlog-commit") as own:
+    with commit_pool() as own:
         prepared = prepared or Prepared(repo, meta, own)
         log_dir = meta.get("log_dir") or config.log_dir
         try:
@@ -311,7 +318,7 @@ def commit_run(repo: Repo, config: Config, meta: dict[str, Any], files: dict[str
             reads = prepared.reads()
         finally:
             prepared.close()
-        writer = prepared.writer
+        writer, sign = prepared.writer, prepared.sign
         base_entries, existing_dvc_yaml, first_tip, first_ancestry = reads
         extra = {}
         dvc_yaml = _dvc_yaml(existing_dvc_yaml, log_dir, files)
@@ -341,7 +348,13 @@ def commit_run(repo: Repo, config: Config, meta: dict[str, Any], files: dict[str
                     ancestry[tip] = (code, tip) in _KNOWN or repo.is_ancestor(code, tip)
                 if not ancestry[tip]:
                     parents.append(code)
-        commit = writer.commit(root, parents, ident, message)
+        if sign:
+            from .signing import commit_signed
+
+            commit = commit_signed(repo, root, parents, ident, message,
+                                   then="run 'gitlog recover' to commit the run")
+        else:
+            commit = writer.commit(root, parents, ident, message)
         if repo.update_ref(ref, commit, tip, f"gitlog: run {meta['id']}"):
             if code:
                 _know(code, commit)
@@ -399,7 +412,7 @@ def store_journal(repo: Repo, config: Config, journal: Any) -> tuple[str, str | 
         commit = None
     else:
         path = None
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="gitlog-commit") as pool:
+        with commit_pool() as pool:
             prepared = Prepared(repo, meta, pool, journal)  # git and zlib work meanwhile
             try:
                 files, record = build_files(journal, read=prepared.series)

@@ -1,4 +1,5 @@
-"""At interpreter exit, a run another thread is still working in is left to that thread.
+"""At interpreter exit: the runs a script left open are finished, but a run another
+thread is still working in is left to that thread.
 
 Python calls gitlog's exit hook (which finishes the runs a script left open) when the
 main thread ends, before it waits for the other threads: a thread-pool trial still
@@ -11,6 +12,7 @@ thread left open behind (it returned, or ended) is finished at once, as before.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from typing import Any
@@ -41,3 +43,20 @@ def _inside(thread: threading.Thread, frame: Any) -> bool:
             return True
         current = current.f_back
     return False
+
+
+def finish_leftovers() -> None:
+    """At interpreter exit, finish runs the script forgot to finish (of this process: a
+    forked child that exits normally leaves its parent's runs to the parent): failed
+    when the script ended with ``sys.exit(N)``, N not 0."""
+    from . import exitstatus
+    from .liveruns import _ACTIVE
+
+    code, status = exitstatus.main_exit() or (None, None)
+    seen: list[Any] = []  # (the runs a pool's queued trials start meanwhile too)
+    while todo := [r for r in list(_ACTIVE) if r._pid == os.getpid() and r not in seen]:
+        for run in todo:
+            seen.append(run)
+            wait_for_owner(run)  # a thread still training in it finishes it itself
+            if not (run._finished or run._finishing):
+                run._end_with_exit(code, status)

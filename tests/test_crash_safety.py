@@ -114,6 +114,8 @@ size = os.path.getsize(run.journal.path / "metrics" / "loss.tsv")
 resource.setrlimit(resource.RLIMIT_FSIZE, (size + 50, resource.RLIM_INFINITY))  # disk full
 for step in range(10, 20):
     run.log_metric("loss", step / 10)
+    run.log_metric("acc", 1)  # a new series, small enough for the limit
+run.info("disk full")  # so is events.jsonl
 run.log_param("notes", "x" * 1000)  # more than the disk holds
 run.flush()
 resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
@@ -140,6 +142,22 @@ def test_a_full_disk_warns_and_loses_what_it_cannot_write_and_no_more(repo: Path
     assert [row.split("\t")[1:] for row in rows] == \
         [["step", "loss"]] + [[str(step), str(step / 10)] for step in range(10)] + \
         [["20", "2.0"]]
+    # a series (or events) the disk still had room for was lost with the one it had not
+    rows = git(repo, "show", "exp/full:.gitlog/metrics/acc.tsv").splitlines()
+    assert [row.split("\t")[1:] for row in rows] == \
+        [["step", "acc"]] + [[str(step), "1"] for step in range(10)]
+    # the run was committed 'completed' with no trace of the 10 points and the params
+    # record lost: one error event (written at finish, the space back) and a warning
+    lost = ("10 points (loss: 10) and 1 params record lost: the run journal could not be "
+            "written (File too large)")
+    info, event = [json.loads(line) for line in
+                   git(repo, "show", "exp/full:.gitlog/events.jsonl").splitlines()]
+    assert (info["message"], info["step"]) == ("disk full", 19)
+    assert (event["level"], event["message"], event["step"]) == ("error", lost, 20)
+    assert event["fields"] == {"lost_points": {"loss": 10}, "lost_records": {"params": 1},
+                               "reason": "[Errno 27] File too large"}
+    assert done.stderr.count(f": {lost}\n") == 1
+    assert "status: completed" in git(repo, "show", "exp/full:.gitlog/run.yaml")
 
 
 DAMAGED = """

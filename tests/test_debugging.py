@@ -342,6 +342,45 @@ def test_captured_warnings_through_logging_are_recorded_once(repo: Path) -> None
         ("UserWarning: lr is large", None), ("a record of its own", "py.warnings")]
 
 
+USERS_HOOKS = """
+import json, threading, warnings, gitlog
+def loader():
+    raise ValueError("bad batch")
+with gitlog.start("w1") as first:
+    warnings.warn("before the user's hook")
+seen = []
+previous, previous_thread_hook = warnings.showwarning, threading.excepthook
+def mine(message, category, filename, lineno, file=None, line=None):
+    seen.append(str(message))
+    previous(message, category, filename, lineno, file, line)
+def my_thread_hook(args):
+    seen.append(repr(args.exc_value))
+    previous_thread_hook(args)
+warnings.showwarning, threading.excepthook = mine, my_thread_hook
+with gitlog.start("w2") as second:
+    warnings.warn("lr is large")
+    thread = threading.Thread(target=loader, name="loader")
+    thread.start()
+    thread.join()
+print(json.dumps([first.commit, second.commit, seen]))
+"""
+
+
+def test_a_users_hooks_between_runs_do_not_record_warnings_twice(repo: Path) -> None:
+    # the second start() wrapped the user's showwarning (and threading.excepthook),
+    # which calls on to the first start()'s: both recorded it, two events for one
+    proc = run_python(USERS_HOOKS, repo, env={"PYTHONWARNINGS": "default"})
+    assert proc.returncode == 0, proc.stderr
+    first, second, seen = json.loads(proc.stdout)
+    assert [e["message"] for e in events(repo, first)] == \
+        ["UserWarning: before the user's hook"]
+    assert [e["message"] for e in events(repo, second)] == [
+        "UserWarning: lr is large", "thread loader: ValueError: bad batch"]
+    assert seen == ["lr is large", "ValueError('bad batch')"]
+    assert proc.stderr.count("UserWarning: lr is large") == 1
+    assert proc.stderr.count("ValueError: bad batch") == 1
+
+
 class Unprintable(Exception):
     def __str__(self) -> str:
         raise RuntimeError("no text")

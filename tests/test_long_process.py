@@ -3,7 +3,12 @@ nothing gitlog installs per run may pile up, and each run gets its own logging."
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import git, run_python
 
@@ -178,3 +183,44 @@ def test_the_main_thread_ending_leaves_pool_trials_to_finish_their_runs(repo: Pa
     assert "status: completed" in git(repo, "show", "exp/left:.gitlog/run.yaml")
     assert not list((repo / ".git" / "gitlog" / "runs").iterdir())
 
+
+
+AFTER_MAIN = """
+import sys, threading, time, gitlog
+if sys.argv[1] == "run-first":  # (Python's thread pools loaded and registered by then)
+    with gitlog.start("first") as run:
+        run.log_metric("loss", 1.0)
+
+def after_main(experiment, finish):
+    while threading.main_thread().is_alive():
+        time.sleep(0.01)
+    run = gitlog.start(experiment)
+    for step in range(10_000):  # a series large enough for the commit's worker threads
+        run.log_metric("loss", 1 / (step + 1))
+    if finish:
+        print("finished", run.finish() is not None, flush=True)
+
+threading.Thread(target=after_main, args=("late", True)).start()
+threading.Thread(target=after_main, args=("open", False)).start()
+"""
+
+
+@pytest.mark.parametrize("first", ["run-first", "none-first"])
+def test_a_run_a_thread_starts_after_the_main_thread_ended_is_committed(
+        repo: Path, first: str) -> None:
+    # start() raised "can't register atexit after shutdown" (its journal left behind);
+    # after a run of the main thread's, the commit raised "cannot schedule new futures
+    # after interpreter shutdown", and a run left open was never finished
+    done = subprocess.run([sys.executable, "-c", AFTER_MAIN, first], cwd=repo,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "finished True\n"
+    assert done.stderr == ""
+    for experiment in ("late", "open"):
+        assert json.loads(git(repo, "show", f"exp/{experiment}:.gitlog/metrics.json")) == \
+            {"loss": 1 / 10_000, "step": 9_999}
+        run_yaml = git(repo, "show", f"exp/{experiment}:.gitlog/run.yaml")
+        assert "status: completed" in run_yaml
+        series = git(repo, "show", f"exp/{experiment}:.gitlog/metrics/loss.tsv")
+        assert len(series.splitlines()) == 10_001  # the header and every point
+    assert not list((repo / ".git" / "gitlog" / "runs").iterdir())
