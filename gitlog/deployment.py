@@ -371,9 +371,9 @@ def monitor(model: str, *, version: str | None = None, window: float = 300.0,
     if not _ATEXIT:
         import os
 
-        from .session import _at_exit
+        from .threadexit import at_main_exit
 
-        _at_exit(_close_all)
+        at_main_exit(_close_all)
         os.register_at_fork(after_in_child=_after_fork)
         _ATEXIT = True
     return mon

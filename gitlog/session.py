@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import getpass
 import math
 import os
@@ -156,34 +155,22 @@ def _check_first_attach(run_id: str) -> None:
 
 
 def _finish_at_exit() -> None:
-    """Have the runs this process leaves open finished when its main thread ends, before
-    the interpreter stops thread pools: committing a run uses one, and an ``atexit``
-    handler runs after they are stopped ('cannot schedule new futures after interpreter
-    shutdown': the run was left for ``gitlog recover``). The hooks run last-registered
-    first, so the pools' own hook is registered (by importing them) before this one.
-
-    A ``start()`` in a thread that outlives the main thread comes after those hooks have
-    run (registering one then raised 'can't register atexit after shutdown', and the run
-    was left behind): its run is finished by a plain ``atexit`` handler, which Python
-    calls once that thread has ended (its commit does without the stopped pools)."""
+    """Have the runs this process leaves open finished when its main thread ends
+    (``threadexit.at_main_exit``); a ``start()`` in a thread that outlives the main
+    thread registers once more, for the interpreter's exit."""
     global _ATEXIT, _LATE_ATEXIT
     import threading
 
-    if getattr(threading, "_SHUTTING_DOWN", False):
-        if not _LATE_ATEXIT:
-            atexit.register(finish_leftovers)
-            _LATE_ATEXIT = True
-        return
-    if _ATEXIT:
-        return
-    register = getattr(threading, "_register_atexit", None)
-    if register is None:
-        atexit.register(finish_leftovers)
-    else:
-        import concurrent.futures.thread  # noqa: F401
+    from .threadexit import at_main_exit
 
-        register(finish_leftovers)
-    _ATEXIT = True
+    late = bool(getattr(threading, "_SHUTTING_DOWN", False))
+    if _LATE_ATEXIT if late else _ATEXIT:
+        return
+    at_main_exit(finish_leftovers)
+    if late:
+        _LATE_ATEXIT = True
+    else:
+        _ATEXIT = True
 
 
 def open_run(repo_path: str | Path, experiment: str | None, *, message: str | None = None,

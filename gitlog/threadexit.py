@@ -20,6 +20,26 @@ from typing import Any
 POLL = 0.05  # seconds between looks at the other thread
 
 
+def at_main_exit(fn: Any) -> None:
+    """Call ``fn`` when the main thread ends, before the interpreter stops thread pools:
+    committing a run uses one, and an ``atexit`` handler runs after they are stopped
+    ('cannot schedule new futures after interpreter shutdown': the run was left for
+    ``gitlog recover``). The hooks run last-registered first, so the pools' own hook is
+    registered (by importing them) before this one. Once the main thread has ended (a
+    thread that outlives it calls this), registering such a hook raises 'can't register
+    atexit after shutdown': ``fn`` then runs at the interpreter's exit, once the other
+    threads have ended (a commit then does without the stopped pools: commitpool)."""
+    import atexit
+
+    register = getattr(threading, "_register_atexit", None)
+    if register is None or getattr(threading, "_SHUTTING_DOWN", False):
+        atexit.register(fn)
+        return
+    import concurrent.futures.thread  # noqa: F401
+
+    register(fn)
+
+
 def wait_for_owner(run: Any) -> None:
     """Return once the thread that started ``run`` has left the function that called
     ``start()`` (or ended); at once when the run is finished already. Daemon threads
