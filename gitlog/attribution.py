@@ -75,17 +75,15 @@ def blame(metric: str | Sequence[str], revs: Sequence[str] | str | None = (), *,
 
         gitlog.blame("loss", all=True, n=5)
     """
-    import warnings
 
     from .apiargs import count_arg, metric_arg, revs_arg
-    from .recorder import GitlogWarning
+    from .recorder import warn_all
 
     metric = metric_arg(metric, "blame")
     count = count_arg(n, "blame", "largest")
     result = query_blame(metric, revs_arg(revs, "blame"), all=all,
                          n=sys.maxsize if count is None else count, patch=patch, repo=repo)
-    for text in result.notes + result.warnings:
-        warnings.warn(text, GitlogWarning, stacklevel=2)
+    warn_all(result.notes + result.warnings, stacklevel=2)
     return result.rows
 
 

@@ -8,7 +8,6 @@ rows (dataclasses) and never prints.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -222,7 +221,7 @@ def history(metric: str | Sequence[str] | None = None,
         pandas.DataFrame([r.record() for r in rows])
     """
     from .apiargs import count_arg, metric_arg, revs_arg
-    from .recorder import GitlogWarning
+    from .recorder import warn_all
 
     metric = metric_arg(metric, "history")
     revs = revs_arg(revs, "history")
@@ -237,7 +236,6 @@ def history(metric: str | Sequence[str] | None = None,
         regressions=None if regressions is None or isinstance(regressions, bool)
         else regressions,
         regressions_only=regressions is not None and regressions is not False)
-    for text in result.notes + result.warnings:
-        warnings.warn(text, GitlogWarning, stacklevel=2)
+    warn_all(result.notes + result.warnings, stacklevel=2)
     return result.rows
 

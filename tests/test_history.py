@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import gitlog
-from tests.conftest import git, run_cli
+from tests.conftest import git, run_cli, run_python
 from tests.runrepo import BASE, Builder, iso
 
 
@@ -474,8 +474,15 @@ def test_malformed_metrics_warned_with_commit_and_skipped(tmp_path: Path) -> Non
         gitlog.best("loss", repo=repo)
         gitlog.blame("loss", ["exp/m"], repo=repo)
     texts = [str(w.message) for w in caught if w.category is gitlog.GitlogWarning]
-    assert sum(t.startswith(f"commit {shas[r2][:10]}: .gitlog/metrics.json is not valid")
-               for t in texts) == 2
+    # they began "commit ...": PYTHONWARNINGS=ignore:gitlog (README) did not hide them
+    assert sum(t.startswith(f"gitlog: commit {shas[r2][:10]}: .gitlog/metrics.json is not "
+                            "valid") for t in texts) == 2
+    script = "import gitlog; gitlog.history('loss', 'exp/m'); print('done')"
+    hidden = run_python(script, repo, env={"PYTHONWARNINGS": "ignore:gitlog"})
+    assert (hidden.stdout, hidden.stderr) == ("done\n", "")
+    shown = run_python(script, repo, env={"PYTHONWARNINGS": "default"}).stderr
+    assert f"GitlogWarning: gitlog: commit {shas[r2][:10]}: .gitlog/metrics.json is not " \
+        "valid JSON" in shown
 
 
 def test_a_diverged_run_shows_nan_and_counts_as_worse(tmp_path: Path) -> None:
