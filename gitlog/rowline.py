@@ -183,7 +183,8 @@ def change(value: float, before: float,
            lower: bool) -> tuple[float | None, float | None, str | None]:
     """How ``value`` moved from ``before``: (delta, % or None when ``before`` is 0,
     better | worse | same, by which way is better; a move under a 10^12th of ``before``
-    is float noise, the same). A value that is nan or infinite (a
+    is float noise, the same). The % keeps 2 decimals, and 2 significant digits when it
+    is under 0.1, so a change never shows as 0%. A value that is nan or infinite (a
     diverged run) is worse, with no delta; from such a ``before`` there is no change."""
     if value - value != 0:
         return None, None, "worse"
@@ -194,7 +195,9 @@ def change(value: float, before: float,
         if delta and abs(delta) <= 1e-12 * abs(before):  # float noise: 0.1 + 0.2 vs 0.3
             delta = 0.0
         delta = float(f"{delta:.12g}")
-        pct = round(delta / abs(before) * 100, 2) if before else None
+        pct = delta / abs(before) * 100 if before else None
+        if pct is not None:  # 2 decimals; 2 digits under 0.1%: +0.002%, never a move as 0%
+            pct = round(pct, 2) if not -0.1 < pct < 0.1 else float(f"{pct:.2g}")
     except OverflowError:  # ints beyond a float's range
         delta, pct = (float("inf") if value > before else float("-inf")), None
     if pct is not None and pct - pct != 0:  # 1e308 to -1e308: no finite %

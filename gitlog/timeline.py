@@ -28,6 +28,10 @@ from .rowline import change
 from .runlog import RunEntry, RunLog, code_changes
 from .steps import parse_step, step_values
 
+# in each stored column's key: a column stored before its changes were computed as now
+# (2: a % under 0.1 keeps 2 digits) is not read back
+COLUMNS_VERSION = 2
+
 __all__ = ["HistoryResult", "HistoryRow", "HistoryTable", "MetricChange", "build_rows",
            "build_table", "history", "metric_names", "query_history"]
 
@@ -151,7 +155,7 @@ def build_table(repo: Repo, config: Config, index: Index, log: RunLog, metrics: 
     for m in metrics:
         names = metric_names(config, m)
         lower = config.better(m) == "lower"
-        key = json.dumps([names, which, lower])
+        key = json.dumps([names, which, lower, COLUMNS_VERSION])
         stored = index.column(log.key, key) if log.key else None
         if stored is not None:
             try:

@@ -1433,6 +1433,35 @@ def test_float_noise_is_no_change(tmp_path: Path) -> None:
         (None, None, None), (0.0, 0.0, "same"), (0.05, 16.67, "worse")]
 
 
+def test_a_tiny_change_keeps_a_non_zero_percent_in_every_format_and_query(
+        tmp_path: Path) -> None:
+    """0.5 -> 0.50001 showed +0.00% (0.0 in JSON) next to 'worse': the % was rounded
+    to 2 decimals. Under 0.1% it keeps 2 significant digits."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("w", {"loss": 0.5}, parents=[c1])
+    r2 = b.run("w", {"loss": 0.50001}, parents=[r1], code={"train.py": "y\n"})
+    r3 = b.run("w", {"loss": 0.3}, parents=[r2], code={"train.py": "z\n"})
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    rows = history_json(repo, "-m", "loss", "w")
+    assert [(r["loss_pct"], r["loss_verdict"]) for r in rows] == [
+        (None, None), (0.002, "worse"), (-40.0, "better")]
+    assert [r.metrics["loss"].pct for r in gitlog.history("loss", "w", repo=repo)] == \
+        [None, 0.002, -40.0]
+    table = run_cli("history", "-m", "loss", "w", cwd=repo).stdout
+    assert "+0.002%  worse" in table and "-40%  better" in table
+    csv_rows = run_cli("history", "-m", "loss", "w", "--format", "csv", cwd=repo).stdout
+    assert ",0.002,worse," in csv_rows
+    blamed = json.loads(run_cli("blame", "-m", "loss", "w", "--format", "json",
+                                cwd=repo).stdout)
+    assert {(r["run"], r["pct"]) for r in blamed} == {(shas[r2][:10], 0.002),
+                                                     (shas[r3][:10], -40.0)}
+    compared = json.loads(run_cli("compare", shas[r1], shas[r2], "--format", "json",
+                                  cwd=repo).stdout)
+    assert [r["pct"] for r in compared["rows"] if r["key"] == "loss"] == [0.002]
+
+
 def test_a_percent_threshold_counts_any_worsening_from_zero(tmp_path: Path) -> None:
     b = Builder()
     c1 = b.commit("main", {"train.py": "x\n"})
