@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from math import floor, log10
 
 from .display import visible
 
@@ -194,7 +195,11 @@ def change(value: float, before: float,
         delta = value - before
         if delta and abs(delta) <= 1e-12 * abs(before):  # float noise: 0.1 + 0.2 vs 0.3
             delta = 0.0
-        delta = float(f"{delta:.12g}")
+        if delta:  # to 15 digits at the larger value's scale, under which lies the float
+            # error of the values: 0.50001 - 0.5 is 1e-05, not 9.99999999995e-06
+            delta = float(round(delta, 14 - floor(log10(max(abs(value), abs(before))))))
+        else:
+            delta = 0.0
         pct = delta / abs(before) * 100 if before else None
         if pct is not None:  # 2 decimals; 2 digits under 0.1%: +0.002%, never a move as 0%
             pct = round(pct, 2) if not -0.1 < pct < 0.1 else float(f"{pct:.2g}")

@@ -29,7 +29,7 @@ from .runlog import RunEntry, RunLog, code_changes
 from .steps import parse_step, step_values
 
 # in each stored column's key: a column stored before its changes were computed as now
-# (2: a % under 0.1 keeps 2 digits) is not read back
+# (2: deltas to 15 digits at the values' scale, a % under 0.1 to 2) is not read back
 COLUMNS_VERSION = 2
 
 __all__ = ["HistoryResult", "HistoryRow", "HistoryTable", "MetricChange", "build_rows",

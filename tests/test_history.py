@@ -1436,7 +1436,8 @@ def test_float_noise_is_no_change(tmp_path: Path) -> None:
 def test_a_tiny_change_keeps_a_non_zero_percent_in_every_format_and_query(
         tmp_path: Path) -> None:
     """0.5 -> 0.50001 showed +0.00% (0.0 in JSON) next to 'worse': the % was rounded
-    to 2 decimals. Under 0.1% it keeps 2 significant digits."""
+    to 2 decimals. Under 0.1% it keeps 2 significant digits. The delta was
+    9.99999999995e-06 in JSON and CSV (+1e-05 in the table): the values' float error."""
     b = Builder()
     c1 = b.commit("main", {"train.py": "x\n"})
     r1 = b.run("w", {"loss": 0.5}, parents=[c1])
@@ -1445,21 +1446,22 @@ def test_a_tiny_change_keeps_a_non_zero_percent_in_every_format_and_query(
     repo = tmp_path / "p"
     shas = b.write(repo)
     rows = history_json(repo, "-m", "loss", "w")
-    assert [(r["loss_pct"], r["loss_verdict"]) for r in rows] == [
-        (None, None), (0.002, "worse"), (-40.0, "better")]
-    assert [r.metrics["loss"].pct for r in gitlog.history("loss", "w", repo=repo)] == \
-        [None, 0.002, -40.0]
+    assert [(r["loss_delta"], r["loss_pct"], r["loss_verdict"]) for r in rows] == [
+        (None, None, None), (1e-05, 0.002, "worse"), (-0.20001, -40.0, "better")]
+    assert [(c.delta, c.pct) for c in (r.metrics["loss"] for r in gitlog.history(
+        "loss", "w", repo=repo))] == [(None, None), (1e-05, 0.002), (-0.20001, -40.0)]
     table = run_cli("history", "-m", "loss", "w", cwd=repo).stdout
     assert "+0.002%  worse" in table and "-40%  better" in table
     csv_rows = run_cli("history", "-m", "loss", "w", "--format", "csv", cwd=repo).stdout
-    assert ",0.002,worse," in csv_rows
+    assert ",0.50001,1e-05,0.002,worse," in csv_rows
     blamed = json.loads(run_cli("blame", "-m", "loss", "w", "--format", "json",
                                 cwd=repo).stdout)
-    assert {(r["run"], r["pct"]) for r in blamed} == {(shas[r2][:10], 0.002),
-                                                     (shas[r3][:10], -40.0)}
+    assert {(r["run"], r["delta"], r["pct"]) for r in blamed} == {
+        (shas[r2][:10], 1e-05, 0.002), (shas[r3][:10], -0.20001, -40.0)}
     compared = json.loads(run_cli("compare", shas[r1], shas[r2], "--format", "json",
                                   cwd=repo).stdout)
-    assert [r["pct"] for r in compared["rows"] if r["key"] == "loss"] == [0.002]
+    assert [(r["delta"], r["pct"]) for r in compared["rows"] if r["key"] == "loss"] == \
+        [(1e-05, 0.002)]
 
 
 def test_a_percent_threshold_counts_any_worsening_from_zero(tmp_path: Path) -> None:
