@@ -17,6 +17,7 @@ from pathlib import Path
 from .config import load
 from .errors import GitlogError
 from .git import Repo
+from .gitdiff import diff
 from .historyquery import one_metric
 from .index import Index
 from .logdirs import moved_note
@@ -122,20 +123,19 @@ def query_blame(metric: str | Sequence[str], revs: Sequence[str] = (), *, all: b
         author, date, subject = info.get(code, (row.author, row.date, row.subject))
         added = deleted = 0
         files = []
-        for line in repo.git("diff", "-z", "--numstat", "--no-renames", before_run,
-                             row.commit, "--", *spec).split("\0"):
+        for line in diff(repo, "-z", "--numstat", "--no-renames", before_run, row.commit,
+                         "--", *spec).split("\0"):
             if "\t" not in line:
                 continue
             a, d, path = line.split("\t", 2)
             added += int(a) if a.isdigit() else 0
             deleted += int(d) if d.isdigit() else 0
             files.append(path)
-        # git's own patch: not a diff.external tool (difftastic, a GUI) nor color.ui's colours
-        diff = repo.git("diff", "--no-ext-diff", "--no-color", before_run, row.commit, "--",
-                        *spec) if patch else None
+        # git's own patch: not a diff.external tool (difftastic, a GUI), no colours, a/ b/
+        patch_text = diff(repo, before_run, row.commit, "--", *spec) if patch else None
         out.append(BlameRow(row.commit, before_run, code, author, date, row.experiment,
                             subject, cell.value or 0, cell.delta or 0, cell.pct,
-                            cell.verdict or "", files, added, deleted, diff))
+                            cell.verdict or "", files, added, deleted, patch_text))
     return BlameResult(out, log.warnings, walk_notes(repo, log.fell_back) +
                        moved_note(repo, config, index.moved_from))
 

@@ -952,6 +952,44 @@ def test_blame_patch_in_markdown_is_a_fenced_diff(tmp_path: Path) -> None:
     assert tail.endswith("-x\n+# scale\n+```\n````\n")
 
 
+def test_blame_and_compare_diff_as_git_does_whatever_the_users_diff_settings(
+        tmp_path: Path) -> None:
+    """diff.noprefix, context=0, renames=copies, orderFile (set globally) reached blame -p's
+    patch (no a/ b/, no context, a new file as a copy) and the order of blame's files and
+    compare's code rows."""
+    import os
+
+    b = Builder()
+    model = "".join(f"{c}\n" for c in "abcdefgh")
+    c0 = b.commit("main", {"train.py": "x\n", "src/model.py": model})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0])
+    changed = model.replace("d\n", "D\n")
+    b.run("a", {"loss": 0.5}, parents=[r1], subject="Scale",
+          code={"train.py": "x\ny\n", "src/model.py": changed, "src/dup.py": changed})
+    repo = tmp_path / "p"
+    b.write(repo)
+    queries = (["blame", "-m", "loss", "exp/a", "-p", "--format", "json"],
+               ["compare", "exp/a~1", "exp/a", "--format", "json"],
+               ["history", "-m", "loss", "exp/a", "--format", "json"])
+    plain = [run_cli(*q, cwd=repo / "src").stdout for q in queries]
+    (repo / ".git" / "gitlog" / "index.sqlite").unlink()  # history walks again, not cached
+    (tmp_path / "order").write_text("train.py\nsrc/model.py\n")
+    Path(os.environ["GIT_CONFIG_GLOBAL"]).write_text(
+        "[diff]\n\tnoprefix = true\n\tmnemonicPrefix = true\n\trelative = true\n"
+        "\trenames = copies\n\tcontext = 0\n\tinterHunkContext = 9\n"
+        "\talgorithm = histogram\n\tsuppressBlankEmpty = true\n"
+        f"\torderFile = {tmp_path / 'order'}\n")
+    assert [run_cli(*q, cwd=repo / "src").stdout for q in queries] == plain
+    [row] = json.loads(plain[0])
+    assert row["files"] == ["src/dup.py", "src/model.py", "train.py"]
+    assert row["diff"].startswith("diff --git a/src/dup.py b/src/dup.py\nnew file mode 100644\n")
+    assert "--- a/src/model.py\n+++ b/src/model.py\n@@ -1,7 +1,7 @@\n a\n b\n c\n-d\n+D\n" \
+        in row["diff"]
+    assert [r["file"] for r in json.loads(plain[1])["code"]] == \
+        ["src/dup.py", "src/model.py", "train.py"]
+    assert json.loads(plain[2])[1]["code_changes"] == ["src/dup.py", "src/model.py", "train.py"]
+
+
 def test_best_where_reads_a_series_of_metrics_aliases_as_m_does(
         twoexp: tuple[Path, dict]) -> None:
     """With metrics.aliases {acc: [accuracy]}, best -m acc ranked the runs' accuracy but
