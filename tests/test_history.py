@@ -1433,6 +1433,20 @@ def test_float_noise_is_no_change(tmp_path: Path) -> None:
         (None, None, None), (0.0, 0.0, "same"), (0.05, 16.67, "worse")]
 
 
+def test_two_ints_move_by_their_exact_difference(tmp_path: Path) -> None:
+    """10**16 + 1 then 10**16 + 3 (a count of tokens) was 'same' with delta 0: the float
+    noise rule (a move under a 10^12th) applied to ints, which have no float error."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("w", {"errors": 10**16 + 1}, parents=[c1])
+    b.run("w", {"errors": 10**16 + 3}, parents=[r1])
+    repo = tmp_path / "p"
+    b.write(repo)
+    rows = history_json(repo, "-m", "errors", "w")
+    assert [(r["errors_delta"], r["errors_pct"], r["errors_verdict"]) for r in rows] == [
+        (None, None, None), (2.0, 2e-14, "worse")]
+
+
 def test_a_tiny_change_keeps_a_non_zero_percent_in_every_format_and_query(
         tmp_path: Path) -> None:
     """0.5 -> 0.50001 showed +0.00% (0.0 in JSON) next to 'worse': the % was rounded
