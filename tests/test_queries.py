@@ -990,6 +990,21 @@ def test_blame_and_compare_diff_as_git_does_whatever_the_users_diff_settings(
     assert json.loads(plain[2])[1]["code_changes"] == ["src/dup.py", "src/model.py", "train.py"]
 
 
+def test_best_and_blame_with_two_metrics_joined_say_they_take_one(
+        twoexp: tuple[Path, dict]) -> None:
+    """-m loss,accuracy (as history takes it) said "no run has the metric
+    loss,accuracy", its hint listing loss and accuracy among the metrics the runs have."""
+    repo, _ = twoexp
+    for query in (["best"], ["blame", "--all"]):
+        proc = run_cli(*query, "-m", "loss,accuracy", cwd=repo)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (
+            1, "", f"Error: {query[0]} goes by one metric, got 2: loss, accuracy\n"
+            f"hint: name one: -m loss (in Python gitlog.{query[0]}('loss')); history takes "
+            "several\n")
+    assert [r.commit for r in gitlog.best("loss,", repo=repo)] == \
+        [r.commit for r in gitlog.best("loss", repo=repo)]
+
+
 def test_best_where_reads_a_series_of_metrics_aliases_as_m_does(
         twoexp: tuple[Path, dict]) -> None:
     """With metrics.aliases {acc: [accuracy]}, best -m acc ranked the runs' accuracy but
