@@ -99,7 +99,8 @@ def query_blame(metric: str | Sequence[str], revs: Sequence[str] = (), *, all: b
     with Index(repo.gitlog_dir, config.log_dir) as index:
         log = collect(repo, config, index, list(revs), all_=all, changes=True)
         if not log.runs:
-            raise no_runs_error(revs, all, log.fell_back, repo=repo, config=config)
+            raise no_runs_error(revs, all, log.fell_back, repo=repo, config=config,
+                                skipped=log.warnings)
         rows = build_rows(repo, config, index, log, [metric])
     facts = {r.facts.commit: r.facts for r in log.runs}
     compared = _compared_with(rows, metric)

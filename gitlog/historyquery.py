@@ -214,7 +214,8 @@ def query_history(metrics: str | Sequence[str] | None, revs: Sequence[str] = (),
         rows, fell_back = _walk_rows(repo, config, index, list(revs), all, first_parent,
                                      specs, progress)
         if not rows.lines:
-            raise no_runs_error(revs, all, fell_back, repo=repo, config=config)
+            raise no_runs_error(revs, all, fell_back, repo=repo, config=config,
+                                skipped=rows.warnings)
         missing = _without_values(rows.lines, len(specs))
         if missing and not (defaulted and len(missing) < len(specs)):
             raise no_metric_error(_metrics_in(index, rows.lines),

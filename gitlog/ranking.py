@@ -69,7 +69,8 @@ def query_best(metric: str | Sequence[str] | None, *, maximize: bool | None = No
     with Index(repo.gitlog_dir, config.log_dir) as index:
         log = collect(repo, config, index, list(revs), all_=not revs)
         if not log.runs:
-            raise no_runs_error(revs, not revs, log.fell_back, repo=repo, config=config)
+            raise no_runs_error(revs, not revs, log.fell_back, repo=repo, config=config,
+                                skipped=log.warnings)
         if metric is None:
             metric = _key_metric(config, log)
         if maximize is None:

@@ -411,6 +411,16 @@ def test_shallow_clone_says_what_is_missing(twoexp: tuple[Path, dict], tmp_path:
             "(git fetch --unshallow brings the rest)"), query
     proc = run_cli("history", "-m", "loss", "exp/nosuch", cwd=clone)
     assert proc.returncode == 1 and "shallow" not in proc.stderr
+    # a CI checkout (main alone, depth 1) holds no run: the hint was "log one"
+    ci = tmp_path / "ci"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo}", str(ci)],
+                   check=True)
+    for query in (["history", "-m", "loss"], ["best", "-m", "loss"], ["blame", "-m", "loss"]):
+        proc = run_cli(*query, cwd=ci)
+        assert (proc.returncode, proc.stderr) == (1, (
+            "Error: no runs found in any experiment\nhint: this is a shallow clone: its runs "
+            "may be on experiment branches it did not fetch (gitlog pull --all) or older than "
+            "its history (git fetch --unshallow)\n")), query
 
 
 def test_a_graft_is_seen_by_a_warm_cache_too(twoexp: tuple[Path, dict]) -> None:
@@ -483,6 +493,26 @@ def test_malformed_metrics_warned_with_commit_and_skipped(tmp_path: Path) -> Non
     shown = run_python(script, repo, env={"PYTHONWARNINGS": "default"}).stderr
     assert f"GitlogWarning: gitlog: commit {shas[r2][:10]}: .gitlog/metrics.json is not " \
         "valid JSON" in shown
+
+
+def test_a_walk_whose_every_run_was_skipped_says_why(tmp_path: Path) -> None:
+    """Runs whose metrics.json is not a JSON object are skipped with a warning; when no
+    other run was left, the warning was lost and the error said "no runs found in w,
+    log one"."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("w", '{"loss": ', parents=[c1])
+    b.run("w", "[1]", parents=[r1])
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    for query, where in ((["history", "-m", "loss", "w"], "w"), (["best", "-m", "loss"],
+                         "any experiment"), (["blame", "-m", "loss", "w"], "w")):
+        proc = run_cli(*query, cwd=repo)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", (
+            f"Error: no runs found in {where}, 2 skipped: commit {shas[r1][:10]}: "
+            ".gitlog/metrics.json is not valid JSON (Expecting value: line 1 column 10 "
+            "(char 9)) (and 1 more)\nhint: a run's metrics.json holds a JSON object of "
+            "metrics; gitlog show COMMIT shows the rest of that run\n")), query
 
 
 def test_a_diverged_run_shows_nan_and_counts_as_worse(tmp_path: Path) -> None:
