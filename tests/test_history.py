@@ -1475,6 +1475,10 @@ def test_two_ints_move_by_their_exact_difference(tmp_path: Path) -> None:
     rows = history_json(repo, "-m", "errors", "w")
     assert [(r["errors_delta"], r["errors_pct"], r["errors_verdict"]) for r in rows] == [
         (None, None, None), (2.0, 2e-14, "worse")]
+    table = run_cli("history", "-m", "errors", "w", cwd=repo).stdout.splitlines()
+    assert table[0] == "errors  ▁█  10000000000000001 -> 10000000000000003 over 2 runs " \
+        "(lower is better)"  # the header said 1e+16 -> 1e+16
+    assert table[-1].split()[-4:] == ["10000000000000003", "+2", "+2e-14%", "worse"]
 
 
 def test_a_tiny_change_keeps_a_non_zero_percent_in_every_format_and_query(
