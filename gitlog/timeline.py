@@ -29,8 +29,9 @@ from .runlog import RunEntry, RunLog, code_changes
 from .steps import parse_step, step_values
 
 # in each stored column's key: a column stored before its changes were computed as now
-# (2: deltas to 15 digits at the values' scale, a % under 0.1 to 2) is not read back
-COLUMNS_VERSION = 2
+# is not read back (3: nan and infinite values kept; 2: deltas to 15 digits at the
+# values' scale, a % under 0.1 to 2)
+COLUMNS_VERSION = 3
 
 __all__ = ["HistoryResult", "HistoryRow", "HistoryTable", "MetricChange", "build_rows",
            "build_table", "history", "metric_names", "query_history"]
@@ -110,11 +111,12 @@ class HistoryTable:
 
 def _values(repo: Repo, config: Config, log: RunLog, index: Index, names: list[str],
             which: str | None) -> list[float | None]:
-    """The value of the first of ``names`` in each run (``which``: a step of its series)."""
+    """The value of the first of ``names`` in each run (``which``: a step of its series);
+    nan and infinities too (a diverged run, which blame names: it read as no value)."""
     if which is not None:
         return step_values(repo, config, index, [r.facts.commit for r in log.runs], names,
                            which)
-    return [run.facts.metric(names) for run in log.runs]
+    return [run.facts.metric(names, finite=False) for run in log.runs]
 
 
 def _changes(column: list[float | None], previous: list[int],
@@ -179,6 +181,15 @@ def build_table(repo: Repo, config: Config, index: Index, log: RunLog, metrics: 
             if any(r.facts.metric(names, flags=True) is not None for r in log.runs):
                 raise only_flags_error(m, "blame")
         raise no_metric_error(log.metric_names(), metrics, step)
+    if log.runs and all(v is None or v - v != 0 for m in metrics for v in cells[m][0]):
+        from shlex import quote
+
+        from .errors import GitlogError
+
+        raise GitlogError(f"no run has a finite {metrics[0]}: every run that logged it "
+                          "diverged (nan or infinite), and blame measures a change from a "
+                          "finite value", hint=f"see them with: gitlog history -m "
+                                               f"{quote(metrics[0])} --all")
     changes = code_changes(repo, config, index, log)
     return HistoryTable(log.runs, metrics, cells, changes)
 

@@ -934,6 +934,38 @@ def test_compare_markdown_renders_as_headings_and_a_list(twoexp: tuple[Path, dic
     assert table[:4] == [f"base {a1}  a: first", f"vs   {a4}  a: tuned", "", "== params =="]
 
 
+def test_blame_names_the_change_that_made_the_metric_diverge_first(tmp_path: Path) -> None:
+    """A change that made the loss nan was left out of blame (it has no delta), though it
+    is the regression a user asks blame about; a walk whose every run diverged said "no
+    run has the metric loss", its hint "metrics in these runs: loss"."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0])
+    r2 = b.run("a", '{"loss": NaN}', parents=[r1], code={"train.py": "lr = 10\n"})
+    r3 = b.run("a", {"loss": 0.0}, parents=[r2], code={"train.py": "lr = 1\n"})
+    r4 = b.run("a", {"loss": 0.5}, parents=[r3], code={"train.py": "lr = 2\n"})
+    b.run("d", "{\"loss\": Infinity}", parents=[c0])
+    b.run("d", "{\"loss\": NaN}", parents=[c0], code={"train.py": "y\n"})
+    repo = tmp_path / "p"
+    sha = b.write(repo)
+    rows = cli_json(repo, "blame", "-m", "loss", "exp/a")
+    assert [(r["run"], r["previous_run"], r["loss"], r["delta"], r["pct"], r["verdict"])
+            for r in rows] == [
+        (sha[r2][:10], sha[r1][:10], "nan", None, None, "worse"),
+        (sha[r3][:10], sha[r1][:10], 0.0, -1.0, -100.0, "better"),
+        (sha[r4][:10], sha[r3][:10], 0.5, 0.5, None, "worse")]
+    [first] = gitlog.blame("loss", "exp/a", n=1, repo=repo)
+    assert (first.commit, first.delta, first.pct, first.verdict) == (sha[r2], None, None,
+                                                                      "worse")
+    table = run_cli("blame", "-m", "loss", "exp/a", "-n", "1", cwd=repo).stdout
+    assert table.splitlines()[2].split(" nan ", 1)[1].split()[:2] == ["worse", "train.py"]
+    proc = run_cli("blame", "-m", "loss", "exp/d", cwd=repo)
+    assert (proc.returncode, proc.stderr) == (1, (
+        "Error: no run has a finite loss: every run that logged it diverged (nan or infinite), "
+        "and blame measures a change from a finite value\nhint: see them with: gitlog history "
+        "-m loss --all\n"))
+
+
 def test_blame_patch_in_markdown_is_a_fenced_diff(tmp_path: Path) -> None:
     """blame -p --format markdown wrote each diff as bare text, which Markdown renders as
     one paragraph with its +/- lines run together (a '# comment' line as a heading)."""
