@@ -77,7 +77,6 @@ def blame(metric: str | Sequence[str], revs: Sequence[str] | str | None = (), *,
 
         gitlog.blame("loss", all=True, n=5)
     """
-
     from .apiargs import count_arg, metric_arg, revs_arg
     from .recorder import warn_all
 

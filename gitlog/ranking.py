@@ -174,7 +174,6 @@ def best(metric: str | Sequence[str], revs: Sequence[str] | str | None = (), *,
 
     Notes and malformed-metrics warnings are issued as ``GitlogWarning``; nothing is printed.
     """
-
     from .apiargs import count_arg, metric_arg, revs_arg, text_arg
     from .recorder import warn_all
 
