@@ -17,11 +17,12 @@ from pathlib import Path
 from .config import load
 from .errors import GitlogError
 from .git import Repo
+from .gitdiff import diff
 from .historyquery import one_metric
 from .index import Index
 from .logdirs import moved_note
 from .runlog import code_pathspec, collect, no_runs_error, walk_notes
-from .timeline import build_rows
+from .timeline import MetricChange, build_rows
 
 
 @dataclass
@@ -34,7 +35,7 @@ class BlameRow:
     experiment: str
     subject: str
     value: float
-    delta: float
+    delta: float | None    # None: the change made the metric diverge (nan or infinite)
     pct: float | None
     verdict: str
     files: list[str]
@@ -58,7 +59,8 @@ def blame(metric: str | Sequence[str], revs: Sequence[str] | str | None = (), *,
           all: bool = False, n: int | None = 10, patch: bool = False,
           repo: str | Path | Repo = ".") -> list[BlameRow]:
     """The ``n`` code changes with the largest effect on ``metric``, largest |delta|
-    first, as ``BlameRow``s (see ``gitlog blame``).
+    first (one that made it diverge, nan or infinite, before all, its ``delta`` and
+    ``pct`` None), as ``BlameRow``s (see ``gitlog blame``).
 
     metric: one metric name (or a list of one).
     revs: a commit, branch, range or experiment name, or a list of them; default HEAD's
@@ -75,17 +77,14 @@ def blame(metric: str | Sequence[str], revs: Sequence[str] | str | None = (), *,
 
         gitlog.blame("loss", all=True, n=5)
     """
-    import warnings
-
     from .apiargs import count_arg, metric_arg, revs_arg
-    from .recorder import GitlogWarning
+    from .recorder import warn_all
 
     metric = metric_arg(metric, "blame")
     count = count_arg(n, "blame", "largest")
     result = query_blame(metric, revs_arg(revs, "blame"), all=all,
                          n=sys.maxsize if count is None else count, patch=patch, repo=repo)
-    for text in result.notes + result.warnings:
-        warnings.warn(text, GitlogWarning, stacklevel=2)
+    warn_all(result.notes + result.warnings, stacklevel=2)
     return result.rows
 
 
@@ -100,12 +99,16 @@ def query_blame(metric: str | Sequence[str], revs: Sequence[str] = (), *, all: b
     with Index(repo.gitlog_dir, config.log_dir) as index:
         log = collect(repo, config, index, list(revs), all_=all, changes=True)
         if not log.runs:
-            raise no_runs_error(revs, all, log.fell_back, repo=repo, config=config)
+            raise no_runs_error(revs, all, log.fell_back, repo=repo, config=config,
+                                skipped=log.warnings)
         rows = build_rows(repo, config, index, log, [metric])
     facts = {r.facts.commit: r.facts for r in log.runs}
     compared = _compared_with(rows, metric)
-    moved = [r for r in rows if r.commit in compared and r.metrics[metric].delta is not None]
-    moved.sort(key=lambda r: (-abs(r.metrics[metric].delta or 0), -facts[r.commit].time))
+    # a change that made the metric diverge has no delta but moved it most: first (it was
+    # left out, so blame never named the change that made training diverge)
+    moved = [r for r in rows if r.commit in compared and (
+        r.metrics[metric].delta is not None or _diverged(r.metrics[metric]))]
+    moved.sort(key=lambda r: (-_size(r.metrics[metric].delta), -facts[r.commit].time))
     moved = moved[:n]
     code_of = {}
     spec = code_pathspec(config)
@@ -124,20 +127,20 @@ def query_blame(metric: str | Sequence[str], revs: Sequence[str] = (), *, all: b
         author, date, subject = info.get(code, (row.author, row.date, row.subject))
         added = deleted = 0
         files = []
-        for line in repo.git("diff", "-z", "--numstat", "--no-renames", before_run,
-                             row.commit, "--", *spec).split("\0"):
+        for line in diff(repo, "-z", "--numstat", "--no-renames", before_run, row.commit,
+                         "--", *spec).split("\0"):
             if "\t" not in line:
                 continue
             a, d, path = line.split("\t", 2)
             added += int(a) if a.isdigit() else 0
             deleted += int(d) if d.isdigit() else 0
             files.append(path)
-        # git's own patch: not a diff.external tool (difftastic, a GUI) nor color.ui's colours
-        diff = repo.git("diff", "--no-ext-diff", "--no-color", before_run, row.commit, "--",
-                        *spec) if patch else None
+        # git's own patch: not a diff.external tool (difftastic, a GUI), no colours, a/ b/
+        patch_text = diff(repo, before_run, row.commit, "--", *spec) if patch else None
         out.append(BlameRow(row.commit, before_run, code, author, date, row.experiment,
-                            subject, cell.value or 0, cell.delta or 0, cell.pct,
-                            cell.verdict or "", files, added, deleted, diff))
+                            subject, cell.value if cell.value is not None else 0.0,
+                            cell.delta, cell.pct,
+                            cell.verdict or "", files, added, deleted, patch_text))
     return BlameResult(out, log.warnings, walk_notes(repo, log.fell_back) +
                        moved_note(repo, config, index.moved_from))
 
@@ -172,6 +175,15 @@ def _change_commit(repo: Repo, before: str | None, mine: str, spec: list[str]) -
 
 def _finite(value: float | None) -> bool:
     return value is not None and value - value == 0
+
+
+def _size(delta: float | None) -> float:
+    return float("inf") if delta is None else abs(delta)
+
+
+def _diverged(cell: MetricChange) -> bool:
+    """A run's metric is nan or infinite (history's verdict: worse, no delta)."""
+    return cell.value is not None and not _finite(cell.value)
 
 
 def _commit_info(repo: Repo, commits: list[str]) -> dict[str, tuple[str, str, str]]:

@@ -14,6 +14,7 @@ from typing import Any
 from .config import Config, load
 from .errors import GitlogError, RevisionError
 from .git import Repo
+from .gitdiff import diff
 from .layout import flatten, read_run
 from .query import resolve_run, run_experiment
 from .runlog import code_pathspec
@@ -179,8 +180,8 @@ def compare(*runs: str | Sequence[str], revs: str | Sequence[str] = (), changed:
     spec = code_pathspec(config)
     for i, commit in enumerate(commits[1:], 1):
         # -z: paths as they are (not C-quoted), as history and blame list them
-        for line in repo.git("diff", "-z", "--numstat", "--no-renames", commits[0], commit,
-                             "--", *spec).split("\0"):
+        for line in diff(repo, "-z", "--numstat", "--no-renames", commits[0], commit, "--",
+                         *spec).split("\0"):
             if "\t" not in line:
                 continue
             added, deleted, path = line.split("\t", 2)

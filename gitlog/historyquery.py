@@ -214,7 +214,8 @@ def query_history(metrics: str | Sequence[str] | None, revs: Sequence[str] = (),
         rows, fell_back = _walk_rows(repo, config, index, list(revs), all, first_parent,
                                      specs, progress)
         if not rows.lines:
-            raise no_runs_error(revs, all, fell_back, repo=repo, config=config)
+            raise no_runs_error(revs, all, fell_back, repo=repo, config=config,
+                                skipped=rows.warnings)
         missing = _without_values(rows.lines, len(specs))
         if missing and not (defaulted and len(missing) < len(specs)):
             raise no_metric_error(_metrics_in(index, rows.lines),
@@ -341,13 +342,19 @@ def no_metric_given() -> GitlogError:
 def one_metric(metric: Any, query: str) -> str:
     """The one metric ``best``, ``blame`` and ``bisect`` go by: a name, or a list of one
     (as ``history`` takes them); several, or no name, is an error saying so."""
+    joined = isinstance(metric, str) and "," in metric  # -m loss,accuracy, as history
+    if joined:  # takes them (this said "no run has the metric loss,accuracy")
+        metric = split_metrics(metric)
     if isinstance(metric, (list, tuple)) and len(metric) == 1:
         metric = metric[0]
     if isinstance(metric, (list, tuple)) and metric:
+        first = str(metric[0])
         raise GitlogError(f"{query} goes by one metric, got {len(metric)}: "
                           f"{', '.join(map(str, metric))}",
-                          hint=f"name one: gitlog.{query}({str(metric[0])!r}, ...); "
-                               "gitlog.history takes several")
+                          hint=f"name one: -m {first} (in Python gitlog.{query}({first!r}));"
+                               " history takes several" if joined else
+                               f"name one: gitlog.{query}({first!r}, ...); gitlog.history "
+                               "takes several")
     if not isinstance(metric, str) or not metric.strip():
         raise no_metric_given()
     return metric

@@ -30,6 +30,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .values import shortened
+
 JSON_FILES = ("status", "params", "data", "model", "info", "plots", "artifacts")
 # Metric files kept open between flushes. A run with more series opens the others for
 # each write: a process may hold only 1,024 files (ulimit -n), and a run of thousands of
@@ -70,7 +72,8 @@ def _plain(obj: Any, inside: tuple[int, ...]) -> Any:
 
 def _jsonable(obj: Any) -> Any:
     """What json cannot write (an event's fields): a numpy or torch scalar as its number,
-    a small array as a list, a set as a sorted list, anything else as its text."""
+    a small array as a list (a float32 number as its shortest text reads, as in params),
+    a set as a sorted list, anything else as its text."""
     shape = getattr(obj, "shape", None)
     if isinstance(shape, tuple) and callable(getattr(obj, "tolist", None)):
         size = 1
@@ -78,7 +81,7 @@ def _jsonable(obj: Any) -> Any:
             size *= int(dim)
         if size <= MAX_LISTED:
             try:
-                return obj.tolist()
+                return shortened(obj.tolist(), getattr(obj, "dtype", None))
             except Exception:
                 pass
     if isinstance(obj, (set, frozenset)):

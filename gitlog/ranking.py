@@ -69,7 +69,8 @@ def query_best(metric: str | Sequence[str] | None, *, maximize: bool | None = No
     with Index(repo.gitlog_dir, config.log_dir) as index:
         log = collect(repo, config, index, list(revs), all_=not revs)
         if not log.runs:
-            raise no_runs_error(revs, not revs, log.fell_back, repo=repo, config=config)
+            raise no_runs_error(revs, not revs, log.fell_back, repo=repo, config=config,
+                                skipped=log.warnings)
         if metric is None:
             metric = _key_metric(config, log)
         if maximize is None:
@@ -173,10 +174,8 @@ def best(metric: str | Sequence[str], revs: Sequence[str] | str | None = (), *,
 
     Notes and malformed-metrics warnings are issued as ``GitlogWarning``; nothing is printed.
     """
-    import warnings
-
     from .apiargs import count_arg, metric_arg, revs_arg, text_arg
-    from .recorder import GitlogWarning
+    from .recorder import warn_all
 
     metric = metric_arg(metric, "best")
     revs = revs_arg(revs, "best")
@@ -184,6 +183,5 @@ def best(metric: str | Sequence[str], revs: Sequence[str] | str | None = (), *,
     where = text_arg(where, "best", "where", "params.lr < 0.1")
     result = query_best(metric, maximize=maximize, where=where,
                         n=sys.maxsize if count is None else count, revs=revs, repo=repo)
-    for text in result.notes + result.warnings:
-        warnings.warn(text, GitlogWarning, stacklevel=2)
+    warn_all(result.notes + result.warnings, stacklevel=2)
     return result.rows

@@ -29,7 +29,19 @@ LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 
 
 class GitlogWarning(UserWarning):
-    """Warnings gitlog raises about what a run logged (NaN metrics, failed commits)."""
+    """Warnings gitlog raises about what a run logged (NaN metrics, failed commits) and
+    what a query skipped (malformed metrics, a shallow clone). Their text starts with
+    ``gitlog: ``, which ``PYTHONWARNINGS=ignore:gitlog`` matches."""
+
+
+def warn_all(texts: list[str], stacklevel: int = 1) -> None:
+    """Issue each of ``texts`` (a query's notes and warnings) as a GitlogWarning, its
+    text starting ``gitlog: ``: Python's filters match the text given here, so a
+    prefix added later (by the warning class) would not be seen by ``ignore:gitlog``."""
+    for text in texts:
+        if not text.startswith("gitlog: "):
+            text = f"gitlog: {text}"
+        warnings.warn(text, GitlogWarning, stacklevel=stacklevel + 1)
 
 
 def iso(ts: float) -> str:

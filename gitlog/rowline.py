@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from math import floor, log10
 
 from .display import visible
 
@@ -182,19 +183,28 @@ _FLAGS = {v: ((t, "", ""), (t, "", "", "")) for v, t in ((True, "true"), (False,
 def change(value: float, before: float,
            lower: bool) -> tuple[float | None, float | None, str | None]:
     """How ``value`` moved from ``before``: (delta, % or None when ``before`` is 0,
-    better | worse | same, by which way is better; a move under a 10^12th of ``before``
-    is float noise, the same). A value that is nan or infinite (a
-    diverged run) is worse, with no delta; from such a ``before`` there is no change."""
+    better | worse | same, by which way is better). Between floats, a move under a
+    10^12th of ``before`` is float noise, the same, and a delta is cut to 15 digits at
+    the values' scale; two ints move by their exact difference. The % keeps 2 decimals,
+    2 significant digits under 0.1, so a change never shows as 0%. A value that is nan
+    or infinite (a diverged run) is worse, with no delta; from such a ``before`` there
+    is no change."""
     if value - value != 0:
         return None, None, "worse"
     if before - before != 0:
         return None, None, None
     try:
         delta = value - before
-        if delta and abs(delta) <= 1e-12 * abs(before):  # float noise: 0.1 + 0.2 vs 0.3
+        if delta.__class__ is not float:  # two ints: exact, no float noise (10**16 + 2)
+            delta = float(delta)
+        elif delta and abs(delta) <= 1e-12 * abs(before):  # float noise: 0.1 + 0.2 vs 0.3
             delta = 0.0
-        delta = float(f"{delta:.12g}")
-        pct = round(delta / abs(before) * 100, 2) if before else None
+        elif delta:  # to 15 digits at the larger value's scale, under which lies the float
+            # error of the values: 0.50001 - 0.5 is 1e-05, not 9.99999999995e-06
+            delta = float(round(delta, 14 - floor(log10(max(abs(value), abs(before))))))
+        pct = delta / abs(before) * 100 if before else None
+        if pct is not None:  # 2 decimals; 2 digits under 0.1%: +0.002%, never a move as 0%
+            pct = round(pct, 2) if not -0.1 < pct < 0.1 else float(f"{pct:.2g}")
     except OverflowError:  # ints beyond a float's range
         delta, pct = (float("inf") if value > before else float("-inf")), None
     if pct is not None and pct - pct != 0:  # 1e308 to -1e308: no finite %

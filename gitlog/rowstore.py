@@ -13,7 +13,7 @@ from .errors import GitlogError
 from .index import Index
 from .rowline import Layout, MetricSpec
 
-ROWS_VERSION = "5"  # 5: booleans are values (4: float noise is no change)
+ROWS_VERSION = "6"  # 6: deltas to 15 digits, a % under 0.1 to 2 (5: booleans are values)
 CHUNK = 500  # lines a stored piece: a walk's rows are written and read piece by piece
 
 class Rows:

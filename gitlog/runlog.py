@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from .branches import experiment_rev
 from .config import Config
@@ -297,15 +297,23 @@ def code_changes(repo: Repo, config: Config, index: Index, log: RunLog) -> \
 
 
 def no_runs_error(revs: Any, all_: bool, fell_back: bool = False, *,
-                  repo: Repo | None = None, config: Config | None = None) -> GitlogError:
+                  repo: Repo | None = None, config: Config | None = None,
+                  skipped: Sequence[str] = ()) -> GitlogError:
     """The walk found no run; with ``repo`` and ``config``, the hint says where the runs
-    are when they were logged under an earlier ``log_dir``."""
+    are when they were logged under an earlier ``log_dir``, or that a shallow clone may
+    hold none. ``skipped``: the walk's warnings of runs it skipped (a metrics.json that
+    is not a JSON object), the first said in the error: they were lost with the rows,
+    and "no runs found, log one" was all a user with such runs was told."""
     where = "any experiment" if all_ or fell_back or not revs else " ".join(revs)
     hint = "log one: gitlog run -e NAME -- python train.py"
     if repo is not None and config is not None:
         from .logdirs import moved_hint
 
         hint = moved_hint(repo, config, hint)
+        if hint.startswith("log one") and (repo.common_dir / "shallow").exists():
+            hint = ("this is a shallow clone: its runs may be on experiment branches it "
+                    "did not fetch (gitlog pull --all) or older than its history (git fetch "
+                    "--unshallow)")
         if where == "any experiment":
             from .branches import deploy_branches
 
@@ -314,5 +322,11 @@ def no_runs_error(revs: Any, all_: bool, fell_back: bool = False, *,
                 hint = (f"deployment windows are on {', '.join(deployed[:3])}"
                         f"{', ...' if len(deployed) > 3 else ''}: name it, e.g. "
                         f"gitlog history --metric requests {deployed[0]}; or {hint}")
+    if skipped:
+        first = skipped[0].removesuffix("; skipped")
+        more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
+        return GitlogError(f"no runs found in {where}, {len(skipped)} skipped: {first}{more}",
+                           hint="a run's metrics.json holds a JSON object of metrics; "
+                                "gitlog show COMMIT shows the rest of that run")
     return GitlogError(f"no runs found in {where}", hint=hint)
 

@@ -8,7 +8,6 @@ rows (dataclasses) and never prints.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,6 +27,11 @@ from .index import Index
 from .rowline import change
 from .runlog import RunEntry, RunLog, code_changes
 from .steps import parse_step, step_values
+
+# in each stored column's key: a column stored before its changes were computed as now
+# is not read back (3: nan and infinite values kept; 2: deltas to 15 digits at the
+# values' scale, a % under 0.1 to 2)
+COLUMNS_VERSION = 3
 
 __all__ = ["HistoryResult", "HistoryRow", "HistoryTable", "MetricChange", "build_rows",
            "build_table", "history", "metric_names", "query_history"]
@@ -107,11 +111,12 @@ class HistoryTable:
 
 def _values(repo: Repo, config: Config, log: RunLog, index: Index, names: list[str],
             which: str | None) -> list[float | None]:
-    """The value of the first of ``names`` in each run (``which``: a step of its series)."""
+    """The value of the first of ``names`` in each run (``which``: a step of its series);
+    nan and infinities too (a diverged run, which blame names: it read as no value)."""
     if which is not None:
         return step_values(repo, config, index, [r.facts.commit for r in log.runs], names,
                            which)
-    return [run.facts.metric(names) for run in log.runs]
+    return [run.facts.metric(names, finite=False) for run in log.runs]
 
 
 def _changes(column: list[float | None], previous: list[int],
@@ -152,7 +157,7 @@ def build_table(repo: Repo, config: Config, index: Index, log: RunLog, metrics: 
     for m in metrics:
         names = metric_names(config, m)
         lower = config.better(m) == "lower"
-        key = json.dumps([names, which, lower])
+        key = json.dumps([names, which, lower, COLUMNS_VERSION])
         stored = index.column(log.key, key) if log.key else None
         if stored is not None:
             try:
@@ -176,6 +181,15 @@ def build_table(repo: Repo, config: Config, index: Index, log: RunLog, metrics: 
             if any(r.facts.metric(names, flags=True) is not None for r in log.runs):
                 raise only_flags_error(m, "blame")
         raise no_metric_error(log.metric_names(), metrics, step)
+    if log.runs and all(v is None or v - v != 0 for m in metrics for v in cells[m][0]):
+        from shlex import quote
+
+        from .errors import GitlogError
+
+        raise GitlogError(f"no run has a finite {metrics[0]}: every run that logged it "
+                          "diverged (nan or infinite), and blame measures a change from a "
+                          "finite value", hint=f"see them with: gitlog history -m "
+                                               f"{quote(metrics[0])} --all")
     changes = code_changes(repo, config, index, log)
     return HistoryTable(log.runs, metrics, cells, changes)
 
@@ -222,7 +236,7 @@ def history(metric: str | Sequence[str] | None = None,
         pandas.DataFrame([r.record() for r in rows])
     """
     from .apiargs import count_arg, metric_arg, revs_arg
-    from .recorder import GitlogWarning
+    from .recorder import warn_all
 
     metric = metric_arg(metric, "history")
     revs = revs_arg(revs, "history")
@@ -237,7 +251,6 @@ def history(metric: str | Sequence[str] | None = None,
         regressions=None if regressions is None or isinstance(regressions, bool)
         else regressions,
         regressions_only=regressions is not None and regressions is not False)
-    for text in result.notes + result.warnings:
-        warnings.warn(text, GitlogWarning, stacklevel=2)
+    warn_all(result.notes + result.warnings, stacklevel=2)
     return result.rows
 

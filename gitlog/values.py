@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
+import math
 import numbers
 import os
+import struct
 from collections.abc import Mapping, Sequence
 
 from .errors import GitlogError, MetricValueError, NameError_
@@ -59,6 +61,48 @@ def config_items(value: Any) -> dict[str, Any] | None:
     return None
 
 
+# Narrow float types by their dtype's text, as struct packs them ("b": bfloat16, by hand).
+# tolist() widens their numbers to a Python float that prints long: np.float32(0.1)
+# became 0.10000000149011612, which `--where 'params.lr == 0.1'` did not match.
+_NARROW_FLOATS = {"float32": "f", "float16": "e", "bfloat16": "b", "torch.float32": "f",
+                  "torch.float16": "e", "torch.bfloat16": "b"}
+
+
+def shortened(data: Any, dtype: Any) -> Any:
+    """``data`` (a number, or nested lists of them, as ``tolist()`` of an array or tensor
+    of ``dtype`` gives them) with each float32, float16 or bfloat16 number as the float
+    its shortest text reads as: the number as numpy prints it (0.1) and the user wrote it.
+    Other dtypes: ``data`` as it is."""
+    kind = _NARROW_FLOATS.get(str(dtype))
+    if kind is None:
+        return data
+    return _shortened(data, kind)
+
+
+def _shortened(data: Any, kind: str) -> Any:
+    if isinstance(data, list):
+        return [_shortened(item, kind) for item in data]
+    if type(data) is not float or not math.isfinite(data):
+        return data
+    for digits in range(1, 10):  # 9 significant digits tell every float32 apart
+        near = float(f"{data:.{digits}g}")
+        try:
+            if _narrowed(near, kind) == data:
+                return near
+        except OverflowError:  # rounded up past the type's largest number
+            continue
+    return data
+
+
+def _narrowed(number: float, kind: str) -> float:
+    """``number`` rounded to the narrow float type ``kind`` (to nearest, ties to even)."""
+    if kind != "b":
+        return float(struct.unpack(kind, struct.pack(kind, number))[0])
+    bits = struct.unpack("<I", struct.pack("<f", number))[0]  # bfloat16: float32's top half
+    bits = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16 << 16) & 0xFFFFFFFF
+    return float(struct.unpack("<f", struct.pack("<I", bits))[0])
+
+
 def plain(value: Any, _depth: int = 0) -> Any:
     """``value`` as YAML-safe data: numpy and torch scalars become Python numbers, arrays
     and tensors, tuples and sets lists, mappings (an OmegaConf DictConfig), an argparse
@@ -71,8 +115,8 @@ def plain(value: Any, _depth: int = 0) -> Any:
         return short_name(value)
     if isinstance(value, enum.Enum):
         return value.name
-    if module_of(value) == "numpy" and hasattr(value, "tolist"):
-        return plain(value.tolist(), _depth + 1)  # numpy scalars and arrays
+    if module_of(value) == "numpy" and hasattr(value, "tolist"):  # scalars and arrays
+        return plain(shortened(value.tolist(), getattr(value, "dtype", None)), _depth + 1)
     for kind in (bool, int, float, str):  # subclasses: safe YAML dumpers reject them
         if isinstance(value, kind):
             return kind(value)
@@ -81,7 +125,8 @@ def plain(value: Any, _depth: int = 0) -> Any:
             return str(value)
         if callable(getattr(value, "tolist", None)):  # a tensor (a 0-d one: a number)
             try:
-                return plain(value.detach().cpu().tolist(), _depth + 1)
+                listed = value.detach().cpu().tolist()
+                return plain(shortened(listed, getattr(value, "dtype", None)), _depth + 1)
             except Exception:
                 pass
     if isinstance(value, (list, tuple, set, frozenset)):

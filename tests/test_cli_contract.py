@@ -1,6 +1,6 @@
 """The CLI's contract, swept over every read-only command: outside a repository, in an
 empty one, in one with no runs, with an unknown revision, in each format, with ``-C`` to
-a missing folder, with stdout closed or its reader gone. Errors are ``Error: ...`` (plus
+a missing folder or a file, with stdout closed or its reader gone. Errors are ``Error: ...`` (plus
 ``hint: ...``) on stderr, exit 1 or 2, nothing on stdout; JSON parses, CSV has its
 header even with zero rows; never a traceback or exit 3."""
 
@@ -56,7 +56,7 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     outside = root / "outside"
     outside.mkdir()
     return {"proj": proj, "empty": empty, "norun": norun, "outside": outside,
-            "missing": root / "missing"}
+            "missing": root / "missing", "file": norun / "a.txt"}
 
 
 def _cli(args: list[str], cwd: Path, stdout: str = "pipe") -> subprocess.CompletedProcess:
@@ -114,6 +114,9 @@ def test_every_command_keeps_the_cli_contract(name: str, places: dict[str, Path]
     _clear_error(_cli(words + args, places["outside"]), "outside", "Error: not a git repository: ")
     _clear_error(_cli(words + args + ["-C", str(places["missing"])], places["outside"]),
                  "-C missing", "Error: no such folder: ")
+    # a file was click's usage error, exit 2 ("Directory '...' is a file")
+    _clear_error(_cli(words + args + ["-C", str(places["file"])], places["outside"]),
+                 "-C file", f"Error: not a folder: {places['file']}")
     if takes_rev:
         _clear_error(_cli(words + ["-m", "loss"] * (name in ("history", "best", "blame"))
                           + ["nosuchexp"], proj), "unknown revision")

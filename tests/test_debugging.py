@@ -219,6 +219,15 @@ def test_numpy_values_in_event_fields_stay_numbers(repo: Path) -> None:
     assert "loss=3.5, batch=12, top=[0, 1, 2], ok=true, tags=[\"a\", \"b\"]" in table
 
 
+def test_a_float32_in_event_fields_is_the_number_it_prints(repo: Path) -> None:
+    # lr=np.float32(0.1) was written as 0.10000000149011612 in events.jsonl
+    import numpy as np
+
+    with gitlog.start("dbg", repo=repo) as run:
+        run.info("lr cut", lr=np.float32(0.1), grads=np.array([0.3, 0.7], dtype=np.float32))
+    assert events(repo, run.commit)[0]["fields"] == {"lr": 0.1, "grads": [0.3, 0.7]}
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_an_exception_that_ends_a_thread_is_an_error_event(repo: Path) -> None:
     import threading

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import gitlog
-from tests.conftest import git, run_cli
+from tests.conftest import git, run_cli, run_python
 from tests.runrepo import BASE, Builder, iso
 
 
@@ -411,6 +411,16 @@ def test_shallow_clone_says_what_is_missing(twoexp: tuple[Path, dict], tmp_path:
             "(git fetch --unshallow brings the rest)"), query
     proc = run_cli("history", "-m", "loss", "exp/nosuch", cwd=clone)
     assert proc.returncode == 1 and "shallow" not in proc.stderr
+    # a CI checkout (main alone, depth 1) holds no run: the hint was "log one"
+    ci = tmp_path / "ci"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo}", str(ci)],
+                   check=True)
+    for query in (["history", "-m", "loss"], ["best", "-m", "loss"], ["blame", "-m", "loss"]):
+        proc = run_cli(*query, cwd=ci)
+        assert (proc.returncode, proc.stderr) == (1, (
+            "Error: no runs found in any experiment\nhint: this is a shallow clone: its runs "
+            "may be on experiment branches it did not fetch (gitlog pull --all) or older than "
+            "its history (git fetch --unshallow)\n")), query
 
 
 def test_a_graft_is_seen_by_a_warm_cache_too(twoexp: tuple[Path, dict]) -> None:
@@ -474,8 +484,35 @@ def test_malformed_metrics_warned_with_commit_and_skipped(tmp_path: Path) -> Non
         gitlog.best("loss", repo=repo)
         gitlog.blame("loss", ["exp/m"], repo=repo)
     texts = [str(w.message) for w in caught if w.category is gitlog.GitlogWarning]
-    assert sum(t.startswith(f"commit {shas[r2][:10]}: .gitlog/metrics.json is not valid")
-               for t in texts) == 2
+    # they began "commit ...": PYTHONWARNINGS=ignore:gitlog (README) did not hide them
+    assert sum(t.startswith(f"gitlog: commit {shas[r2][:10]}: .gitlog/metrics.json is not "
+                            "valid") for t in texts) == 2
+    script = "import gitlog; gitlog.history('loss', 'exp/m'); print('done')"
+    hidden = run_python(script, repo, env={"PYTHONWARNINGS": "ignore:gitlog"})
+    assert (hidden.stdout, hidden.stderr) == ("done\n", "")
+    shown = run_python(script, repo, env={"PYTHONWARNINGS": "default"}).stderr
+    assert f"GitlogWarning: gitlog: commit {shas[r2][:10]}: .gitlog/metrics.json is not " \
+        "valid JSON" in shown
+
+
+def test_a_walk_whose_every_run_was_skipped_says_why(tmp_path: Path) -> None:
+    """Runs whose metrics.json is not a JSON object are skipped with a warning; when no
+    other run was left, the warning was lost and the error said "no runs found in w,
+    log one"."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("w", '{"loss": ', parents=[c1])
+    b.run("w", "[1]", parents=[r1])
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    for query, where in ((["history", "-m", "loss", "w"], "w"), (["best", "-m", "loss"],
+                         "any experiment"), (["blame", "-m", "loss", "w"], "w")):
+        proc = run_cli(*query, cwd=repo)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", (
+            f"Error: no runs found in {where}, 2 skipped: commit {shas[r1][:10]}: "
+            ".gitlog/metrics.json is not valid JSON (Expecting value: line 1 column 10 "
+            "(char 9)) (and 1 more)\nhint: a run's metrics.json holds a JSON object of "
+            "metrics; gitlog show COMMIT shows the rest of that run\n")), query
 
 
 def test_a_diverged_run_shows_nan_and_counts_as_worse(tmp_path: Path) -> None:
@@ -1424,6 +1461,55 @@ def test_float_noise_is_no_change(tmp_path: Path) -> None:
     rows = history_json(repo, "-m", "loss", "w")
     assert [(r["loss_delta"], r["loss_pct"], r["loss_verdict"]) for r in rows] == [
         (None, None, None), (0.0, 0.0, "same"), (0.05, 16.67, "worse")]
+
+
+def test_two_ints_move_by_their_exact_difference(tmp_path: Path) -> None:
+    """10**16 + 1 then 10**16 + 3 (a count of tokens) was 'same' with delta 0: the float
+    noise rule (a move under a 10^12th) applied to ints, which have no float error."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("w", {"errors": 10**16 + 1}, parents=[c1])
+    b.run("w", {"errors": 10**16 + 3}, parents=[r1])
+    repo = tmp_path / "p"
+    b.write(repo)
+    rows = history_json(repo, "-m", "errors", "w")
+    assert [(r["errors_delta"], r["errors_pct"], r["errors_verdict"]) for r in rows] == [
+        (None, None, None), (2.0, 2e-14, "worse")]
+    table = run_cli("history", "-m", "errors", "w", cwd=repo).stdout.splitlines()
+    assert table[0] == "errors  ▁█  10000000000000001 -> 10000000000000003 over 2 runs " \
+        "(lower is better)"  # the header said 1e+16 -> 1e+16
+    assert table[-1].split()[-4:] == ["10000000000000003", "+2", "+2e-14%", "worse"]
+
+
+def test_a_tiny_change_keeps_a_non_zero_percent_in_every_format_and_query(
+        tmp_path: Path) -> None:
+    """0.5 -> 0.50001 showed +0.00% (0.0 in JSON) next to 'worse': the % was rounded
+    to 2 decimals. Under 0.1% it keeps 2 significant digits. The delta was
+    9.99999999995e-06 in JSON and CSV (+1e-05 in the table): the values' float error."""
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("w", {"loss": 0.5}, parents=[c1])
+    r2 = b.run("w", {"loss": 0.50001}, parents=[r1], code={"train.py": "y\n"})
+    r3 = b.run("w", {"loss": 0.3}, parents=[r2], code={"train.py": "z\n"})
+    repo = tmp_path / "p"
+    shas = b.write(repo)
+    rows = history_json(repo, "-m", "loss", "w")
+    assert [(r["loss_delta"], r["loss_pct"], r["loss_verdict"]) for r in rows] == [
+        (None, None, None), (1e-05, 0.002, "worse"), (-0.20001, -40.0, "better")]
+    assert [(c.delta, c.pct) for c in (r.metrics["loss"] for r in gitlog.history(
+        "loss", "w", repo=repo))] == [(None, None), (1e-05, 0.002), (-0.20001, -40.0)]
+    table = run_cli("history", "-m", "loss", "w", cwd=repo).stdout
+    assert "+0.002%  worse" in table and "-40%  better" in table
+    csv_rows = run_cli("history", "-m", "loss", "w", "--format", "csv", cwd=repo).stdout
+    assert ",0.50001,1e-05,0.002,worse," in csv_rows
+    blamed = json.loads(run_cli("blame", "-m", "loss", "w", "--format", "json",
+                                cwd=repo).stdout)
+    assert {(r["run"], r["delta"], r["pct"]) for r in blamed} == {
+        (shas[r2][:10], 1e-05, 0.002), (shas[r3][:10], -0.20001, -40.0)}
+    compared = json.loads(run_cli("compare", shas[r1], shas[r2], "--format", "json",
+                                  cwd=repo).stdout)
+    assert [(r["delta"], r["pct"]) for r in compared["rows"] if r["key"] == "loss"] == \
+        [(1e-05, 0.002)]
 
 
 def test_a_percent_threshold_counts_any_worsening_from_zero(tmp_path: Path) -> None:

@@ -93,7 +93,9 @@ def test_click_still_answers_help_and_bad_options(twoexp: Path) -> None:
     proc = run_cli("history", "-m", "loss", "-n", "x", cwd=twoexp)
     assert proc.returncode == 2 and "'x' is not a valid integer" in proc.stderr
     proc = run_cli("history", "-C", str(twoexp / "train.py"), cwd=twoexp)
-    assert proc.returncode == 2 and "is a file" in proc.stderr
+    assert (proc.returncode, proc.stderr) == (1, f"Error: not a folder: {twoexp / 'train.py'}\n"
+                                              "hint: pass the repository's folder, or a folder "
+                                              "inside it\n")  # was click's usage error, exit 2
 
 
 def test_history_runs_without_loading_click(twoexp: Path) -> None:

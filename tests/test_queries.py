@@ -934,6 +934,38 @@ def test_compare_markdown_renders_as_headings_and_a_list(twoexp: tuple[Path, dic
     assert table[:4] == [f"base {a1}  a: first", f"vs   {a4}  a: tuned", "", "== params =="]
 
 
+def test_blame_names_the_change_that_made_the_metric_diverge_first(tmp_path: Path) -> None:
+    """A change that made the loss nan was left out of blame (it has no delta), though it
+    is the regression a user asks blame about; a walk whose every run diverged said "no
+    run has the metric loss", its hint "metrics in these runs: loss"."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0])
+    r2 = b.run("a", '{"loss": NaN}', parents=[r1], code={"train.py": "lr = 10\n"})
+    r3 = b.run("a", {"loss": 0.0}, parents=[r2], code={"train.py": "lr = 1\n"})
+    r4 = b.run("a", {"loss": 0.5}, parents=[r3], code={"train.py": "lr = 2\n"})
+    b.run("d", "{\"loss\": Infinity}", parents=[c0])
+    b.run("d", "{\"loss\": NaN}", parents=[c0], code={"train.py": "y\n"})
+    repo = tmp_path / "p"
+    sha = b.write(repo)
+    rows = cli_json(repo, "blame", "-m", "loss", "exp/a")
+    assert [(r["run"], r["previous_run"], r["loss"], r["delta"], r["pct"], r["verdict"])
+            for r in rows] == [
+        (sha[r2][:10], sha[r1][:10], "nan", None, None, "worse"),
+        (sha[r3][:10], sha[r1][:10], 0.0, -1.0, -100.0, "better"),
+        (sha[r4][:10], sha[r3][:10], 0.5, 0.5, None, "worse")]
+    [first] = gitlog.blame("loss", "exp/a", n=1, repo=repo)
+    assert (first.commit, first.delta, first.pct, first.verdict) == (sha[r2], None, None,
+                                                                      "worse")
+    table = run_cli("blame", "-m", "loss", "exp/a", "-n", "1", cwd=repo).stdout
+    assert table.splitlines()[2].split(" nan ", 1)[1].split()[:2] == ["worse", "train.py"]
+    proc = run_cli("blame", "-m", "loss", "exp/d", cwd=repo)
+    assert (proc.returncode, proc.stderr) == (1, (
+        "Error: no run has a finite loss: every run that logged it diverged (nan or infinite), "
+        "and blame measures a change from a finite value\nhint: see them with: gitlog history "
+        "-m loss --all\n"))
+
+
 def test_blame_patch_in_markdown_is_a_fenced_diff(tmp_path: Path) -> None:
     """blame -p --format markdown wrote each diff as bare text, which Markdown renders as
     one paragraph with its +/- lines run together (a '# comment' line as a heading)."""
@@ -950,6 +982,59 @@ def test_blame_patch_in_markdown_is_a_fenced_diff(tmp_path: Path) -> None:
     tail = proc.stdout.split(title + "\n\n", 1)[1]
     assert tail.startswith("````diff\ndiff --git a/train.py b/train.py\n")
     assert tail.endswith("-x\n+# scale\n+```\n````\n")
+
+
+def test_blame_and_compare_diff_as_git_does_whatever_the_users_diff_settings(
+        tmp_path: Path) -> None:
+    """diff.noprefix, context=0, renames=copies, orderFile (set globally) reached blame -p's
+    patch (no a/ b/, no context, a new file as a copy) and the order of blame's files and
+    compare's code rows."""
+    import os
+
+    b = Builder()
+    model = "".join(f"{c}\n" for c in "abcdefgh")
+    c0 = b.commit("main", {"train.py": "x\n", "src/model.py": model})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0])
+    changed = model.replace("d\n", "D\n")
+    b.run("a", {"loss": 0.5}, parents=[r1], subject="Scale",
+          code={"train.py": "x\ny\n", "src/model.py": changed, "src/dup.py": changed})
+    repo = tmp_path / "p"
+    b.write(repo)
+    queries = (["blame", "-m", "loss", "exp/a", "-p", "--format", "json"],
+               ["compare", "exp/a~1", "exp/a", "--format", "json"],
+               ["history", "-m", "loss", "exp/a", "--format", "json"])
+    plain = [run_cli(*q, cwd=repo / "src").stdout for q in queries]
+    (repo / ".git" / "gitlog" / "index.sqlite").unlink()  # history walks again, not cached
+    (tmp_path / "order").write_text("train.py\nsrc/model.py\n")
+    Path(os.environ["GIT_CONFIG_GLOBAL"]).write_text(
+        "[diff]\n\tnoprefix = true\n\tmnemonicPrefix = true\n\trelative = true\n"
+        "\trenames = copies\n\tcontext = 0\n\tinterHunkContext = 9\n"
+        "\talgorithm = histogram\n\tsuppressBlankEmpty = true\n"
+        f"\torderFile = {tmp_path / 'order'}\n")
+    assert [run_cli(*q, cwd=repo / "src").stdout for q in queries] == plain
+    [row] = json.loads(plain[0])
+    assert row["files"] == ["src/dup.py", "src/model.py", "train.py"]
+    assert row["diff"].startswith("diff --git a/src/dup.py b/src/dup.py\nnew file mode 100644\n")
+    assert "--- a/src/model.py\n+++ b/src/model.py\n@@ -1,7 +1,7 @@\n a\n b\n c\n-d\n+D\n" \
+        in row["diff"]
+    assert [r["file"] for r in json.loads(plain[1])["code"]] == \
+        ["src/dup.py", "src/model.py", "train.py"]
+    assert json.loads(plain[2])[1]["code_changes"] == ["src/dup.py", "src/model.py", "train.py"]
+
+
+def test_best_and_blame_with_two_metrics_joined_say_they_take_one(
+        twoexp: tuple[Path, dict]) -> None:
+    """-m loss,accuracy (as history takes it) said "no run has the metric
+    loss,accuracy", its hint listing loss and accuracy among the metrics the runs have."""
+    repo, _ = twoexp
+    for query in (["best"], ["blame", "--all"]):
+        proc = run_cli(*query, "-m", "loss,accuracy", cwd=repo)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (
+            1, "", f"Error: {query[0]} goes by one metric, got 2: loss, accuracy\n"
+            f"hint: name one: -m loss (in Python gitlog.{query[0]}('loss')); history takes "
+            "several\n")
+    assert [r.commit for r in gitlog.best("loss,", repo=repo)] == \
+        [r.commit for r in gitlog.best("loss", repo=repo)]
 
 
 def test_best_where_reads_a_series_of_metrics_aliases_as_m_does(

@@ -183,6 +183,23 @@ def test_params_of_every_type_read_back_as_logged(repo: Path) -> None:
     assert show_file(repo, "exp/cli", ".gitlog/params.yaml") == "since: '2024-01-31'\n"
 
 
+def test_a_float32_param_is_stored_as_the_number_it_prints(repo: Path) -> None:
+    # np.float32(0.1) was stored as 0.10000000149011612: `--where 'params.lr == 0.1'`
+    # missed the run, and compare, show and `dvc params diff` printed the long number
+    np = pytest.importorskip("numpy")
+    params = {"lr": np.float32(0.1), "eps": np.float16(0.001), "max": np.float32(3.4e38),
+              "tiny": np.float32(1e-45), "grid": np.array([0.1, 0.7], dtype=np.float32),
+              "wide": np.float64(0.1) + np.float64(0.2)}
+    with gitlog.start("f32", params=params, repo=repo) as run:
+        run.log_metric("loss", 0.5)
+    assert show_file(repo, "exp/f32", ".gitlog/params.yaml") == (
+        "eps: 0.001\ngrid:\n- 0.1\n- 0.7\nlr: 0.1\nmax: 3.4e+38\ntiny: 1e-45\n"
+        "wide: 0.30000000000000004\n")
+    best = run_cli("best", "--metric", "loss", "--where", "params.lr == 0.1", "--format",
+                   "json", cwd=repo)
+    assert [row["commit"] for row in json.loads(best.stdout)] == [run.commit[:10]]
+
+
 def test_params_yaml_reads_the_same_in_yaml_1_1(repo: Path) -> None:
     # 'yes', 'off' were written plain: PyYAML and OmegaConf (YAML 1.1) read True, False
     yaml = pytest.importorskip("yaml")

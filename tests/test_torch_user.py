@@ -45,6 +45,15 @@ def test_config_objects_and_torch_values_are_params_as_the_user_wrote_them(repo:
                   "sub": {"lr": 0.1, "hidden": [64, 32], "dtype": "torch.float32"}}}
 
 
+def test_a_float32_tensor_param_is_stored_as_the_number_it_prints(repo: Path) -> None:
+    # a 0-d float32 tensor of 0.1 was stored as 0.10000000149011612, bfloat16 as
+    # 0.10009765625: not the 0.1 the user wrote
+    with gitlog.start("t32", repo=repo) as run:
+        run.log_params({"lr": torch.tensor(0.1), "wd": torch.tensor(0.1, dtype=torch.bfloat16),
+                        "mom": torch.tensor([0.9, 0.3], dtype=torch.float16)})
+    assert params_of(repo, "t32") == {"lr": 0.1, "wd": 0.1, "mom": [0.9, 0.3]}
+
+
 def test_a_params_value_that_is_no_config_object_is_still_refused(repo: Path) -> None:
     with gitlog.start("bad", repo=repo) as run:
         with pytest.raises(gitlog.GitlogError, match="params must be a mapping, got list"):

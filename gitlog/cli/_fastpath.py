@@ -9,8 +9,6 @@ or its usual message. A test checks this table against the click command's optio
 
 from __future__ import annotations
 
-import os
-
 from ._output import FORMATS
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
@@ -83,7 +81,7 @@ def history_arguments(args: list[str]) -> dict[str, Any] | None:
             return None  # click says what is wrong with it
         found["count"] = int(count)
     repo = str(found["repo"])
-    if found["fmt"] not in FORMATS or not repo or os.path.isfile(repo):
+    if found["fmt"] not in FORMATS or not repo:
         return None
     found["revs"], found["metrics"] = tuple(revs), tuple(metrics)
     return found

@@ -54,10 +54,11 @@ def cli(debug: bool) -> None:
 
 
 def pass_repo(func: Any) -> Any:
-    """Add ``-C/--repo PATH`` to a command."""
+    """Add ``-C/--repo PATH`` to a command. PATH is checked where it is used (``Repo``):
+    a file is 'not a folder' there, one line and exit 1 as a missing folder, where
+    click's ``Path(file_okay=False)`` made it a usage error (exit 2)."""
     return click.option("-C", "--repo", "repo", default=".", show_default=True,
-                        type=click.Path(file_okay=False),
-                        help="Run as if gitlog was started in PATH.")(func)
+                        metavar="PATH", help="Run as if gitlog was started in PATH.")(func)
 
 
 def command_words(command: tuple[str, ...]) -> list[str]:

@@ -58,7 +58,7 @@ def history_columns(metrics: list[str]) -> list[str]:
 
 
 def spark_lines(result: Any) -> list[str]:
-    from gitlog.rowline import Layout
+    from gitlog.rowline import Layout, shown_number
 
     value = Layout(len(result.metrics)).value
     lines = []
@@ -68,7 +68,9 @@ def spark_lines(result: Any) -> list[str]:
         finite = [v for v in values if v is not None and v - v == 0]
         if not finite:
             continue
-        lines.append(f"{m}  {sparkline(values)}  {finite[0]:.6g} -> {finite[-1]:.6g} "
+        # an int as the table shows it (10000000000000001 was 1e+16 here)
+        lines.append(f"{m}  {sparkline(values)}  {shown_number(finite[0])} -> "
+                     f"{shown_number(finite[-1])} "
                      f"over {len(finite)} run{'s' if len(finite) > 1 else ''} "
                      f"({result.better[m]} is better)")
     return lines
