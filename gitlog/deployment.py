@@ -94,7 +94,9 @@ class Request:
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         latency = time.perf_counter() - self._start
-        error = exc if exc is not None else self._failed
+        # (a generator's stream the client stopped reading, GeneratorExit, is no failure)
+        error = exc if exc is not None and not isinstance(exc, GeneratorExit) else \
+            self._failed
         if error is None:
             monitor = self._monitor
             with monitor._lock:
@@ -143,14 +145,11 @@ class Monitor:
 
     def track(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Decorator: each call of ``fn`` is a request (its arguments the inputs of an
-        error sample)."""
-        import functools
+        error sample). A coroutine function's request lasts until its result (the
+        ``await``); a generator's, until its last item."""
+        from .deploytrack import tracked
 
-        @functools.wraps(fn)
-        def tracked(*args: Any, **kwargs: Any) -> Any:
-            with Request(self, (args, kwargs) if kwargs else args):
-                return fn(*args, **kwargs)
-        return tracked
+        return tracked(self, fn)
 
     def record(self, latency: float, *, error: str | BaseException | None = None,
                inputs: Any = None) -> None:

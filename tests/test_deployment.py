@@ -307,3 +307,54 @@ def test_track_and_the_with_block_and_a_sampled_busy_window(
     assert 1.0 <= metrics["latency_ms"]["p50"] <= 1000.0
     [event] = events_of(repo)
     assert (event["message"], event["fields"]["inputs"]) == ("ValueError: negative", "(-1,)")
+
+
+def test_track_times_coroutines_and_generators_to_their_end_and_counts_their_errors(
+        repo: Path) -> None:
+    # A plain wrapper timed making the coroutine or generator (microseconds, never an
+    # error): an async handler's 50 ms and its exceptions were not seen.
+    import asyncio
+
+    mon = open_monitor(repo)
+
+    @mon.track
+    async def handler(x: int) -> int:
+        await asyncio.sleep(0.05)
+        if x < 0:
+            raise ValueError("negative")
+        return x
+
+    @mon.track
+    def stream(n: int) -> Any:
+        for i in range(n):
+            yield i
+        if n == 2:
+            raise RuntimeError("stream broke")
+
+    @mon.track
+    async def astream(n: int) -> Any:
+        for i in range(n):
+            await asyncio.sleep(0.02)
+            yield i
+
+    async def serve() -> list[int]:
+        assert await handler(1) == 1
+        with pytest.raises(ValueError):
+            await handler(-1)
+        return [i async for i in astream(2)]
+
+    assert asyncio.run(serve()) == [0, 1]
+    assert list(stream(3)) == [0, 1, 2]
+    with pytest.raises(RuntimeError):
+        list(stream(2))
+    early = stream(5)
+    assert next(early) == 0
+    early.close()  # a client that stops reading: a request, not an error
+    assert handler.__name__ == "handler" and stream.__name__ == "stream"
+    mon.close()
+    metrics = json.loads(shown(repo, "metrics.json"))
+    assert (metrics["requests"], metrics["errors"]) == (6, 2)
+    assert metrics["latency_ms"]["max"] >= 50.0  # the coroutine's sleep is its latency
+    assert [e["message"] for e in events_of(repo)] == ["ValueError: negative",
+                                                       "RuntimeError: stream broke"]
+    assert [e["fields"]["inputs"] for e in events_of(repo)] == ["(-1,)", "(2,)"]
