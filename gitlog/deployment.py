@@ -83,10 +83,10 @@ class Request:
         self.inputs = inputs
         self._failed: str | None = None
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str | BaseException) -> None:
         """Count this request as an error (an answer the service refused or got wrong
-        without raising), with ``message`` as its sample's message."""
-        self._failed = str(message)
+        without raising), with ``message`` (or an exception) as its sample's message."""
+        self._failed = message if isinstance(message, BaseException) else str(message)
 
     def __enter__(self) -> Request:
         self._start = time.perf_counter()
@@ -203,7 +203,7 @@ class Monitor:
         name = level_name(level)
         if name is None:
             raise GitlogError(f"unknown log level {level!r}", hint=f"use one of {LEVEL_NAMES}")
-        event = _event(name, str(message), fields)
+        event = _event(name, str(message), _frozen(fields))
         with self._lock:
             self._window.events.append(event)
 
@@ -310,25 +310,41 @@ def _event(level: str, message: str, fields: dict[str, Any]) -> dict[str, Any]:
     return {"ts": iso(time.time()), "level": level, "message": message, "fields": fields}
 
 
+def _frozen(fields: dict[str, Any]) -> dict[str, Any]:
+    """``log()``'s fields as JSON values now: a window is stored minutes later, by then a
+    dict or list passed in may have changed."""
+    import json
+
+    from .journal import dumps
+
+    return json.loads(dumps(fields)) if fields else {}
+
+
 def _error_event(error: str | BaseException, latency: float,
                  inputs: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {"latency_ms": round(latency * 1000, 3)}
     if isinstance(error, BaseException):
-        message = f"{type(error).__name__}: {error}"
+        message = f"{type(error).__name__}: {_text(error, str)}"
         fields["error_type"] = type(error).__name__
         fields["traceback"] = "".join(traceback.format_exception(
             type(error), error, error.__traceback__, limit=-20))
     else:
         message = str(error)
     if inputs is not None:
-        try:
-            text = repr(inputs)
-        except Exception as exc:  # a repr that raises is the inputs' problem, not ours
-            text = f"<repr failed: {type(exc).__name__}>"
+        text = _text(inputs, repr)
         fields["inputs"] = text if len(text) <= _INPUTS_CHARS else \
             text[:_INPUTS_CHARS - 3] + "..."
     return _event("error", message if len(message) <= 1000 else message[:997] + "...",
                   fields)
+
+
+def _text(obj: Any, how: Callable[[Any], str]) -> str:
+    """``str(obj)`` or ``repr(obj)``; one that raises is the object's problem, not the
+    request's: its exception must not replace the one the handler raised."""
+    try:
+        return how(obj)
+    except Exception as exc:
+        return f"<{how.__name__} failed: {type(exc).__name__}>"
 
 
 def monitor(model: str, *, version: str | None = None, window: float = 300.0,

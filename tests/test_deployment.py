@@ -358,3 +358,37 @@ def test_track_times_coroutines_and_generators_to_their_end_and_counts_their_err
     assert [e["message"] for e in events_of(repo)] == ["ValueError: negative",
                                                        "RuntimeError: stream broke"]
     assert [e["fields"]["inputs"] for e in events_of(repo)] == ["(-1,)", "(2,)"]
+
+
+def test_an_exception_whose_text_fails_stays_the_handlers_exception(repo: Path) -> None:
+    # str() of the exception raised inside the monitor: that error replaced the
+    # handler's own, and the sample's slot stayed empty. A log() field that cannot be
+    # made text failed the whole window's commit.
+    class Opaque(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+    class NoRepr:
+        def __repr__(self) -> str:
+            raise ValueError("no repr")
+        __str__ = __repr__
+
+    mon = open_monitor(repo)
+    with pytest.raises(Opaque), mon.request(NoRepr()):
+        raise Opaque()
+    with mon.request() as req:
+        req.fail(Opaque())
+    state = {"replica": 1}
+    mon.log("info", "reloaded", state=state, handle=NoRepr())
+    state["replica"] = 2  # the event keeps the fields as they were when logged
+    assert mon.flush() is not None
+    events = events_of(repo)
+    assert [(e["level"], e["message"]) for e in events] == [
+        ("error", "Opaque: <str failed: RuntimeError>"),
+        ("error", "Opaque: <str failed: RuntimeError>"),
+        ("info", "reloaded")]
+    assert events[0]["fields"]["inputs"] == "<repr failed: ValueError>"
+    assert events[2]["fields"] == {"state": {"replica": 1},
+                                   "handle": "<str failed: ValueError>"}
+    assert json.loads(shown(repo, "metrics.json"))["errors"] == 2
+    mon.close()
