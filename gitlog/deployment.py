@@ -166,8 +166,12 @@ class Monitor:
         if error is None:
             with self._lock:
                 self._window.add(float(latency))
-        else:
+        elif isinstance(error, (str, BaseException)):
             self._failed(float(latency), error, inputs)
+        else:  # (error=False was an error "False", error=status >= 500 every request)
+            raise GitlogError(f"error must be a message or an exception, got {error!r}",
+                              hint="pass error=None for a request that succeeded, the "
+                                   "error's message or exception for one that failed")
 
     def observe(self, name: str, value: float) -> None:
         """A value to follow across windows (a prediction, a drift score): each window

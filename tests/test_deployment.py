@@ -392,3 +392,18 @@ def test_an_exception_whose_text_fails_stays_the_handlers_exception(repo: Path) 
                                    "handle": "<str failed: ValueError>"}
     assert json.loads(shown(repo, "metrics.json"))["errors"] == 2
     mon.close()
+
+
+@pytest.mark.parametrize("error", [False, True, 500])
+def test_record_refuses_an_error_that_is_not_a_message_or_an_exception(
+        repo: Path, error: Any) -> None:
+    # record(t, error=False) (or error=status >= 500) counted an error named "False".
+    mon = open_monitor(repo)
+    with pytest.raises(GitlogError, match=r"error must be a message or an exception, "
+                                          rf"got {error!r}") as raised:
+        mon.record(0.01, error=error)
+    assert raised.value.hint == "pass error=None for a request that succeeded, the " \
+        "error's message or exception for one that failed"
+    mon.record(0.01, error=None)
+    mon.close()
+    assert json.loads(shown(repo, "metrics.json"))["errors"] == 0
