@@ -36,6 +36,7 @@ _INPUTS_CHARS = 1000  # of an error sample's inputs (their repr)
 _OPEN: list[Monitor] = []  # monitors of this process not closed yet: closed at exit
 _OPEN_LOCK = threading.Lock()
 _ATEXIT = False
+_DEFERRED = False  # the last windows wait for the threads still serving
 
 
 class Window:
@@ -392,7 +393,7 @@ def monitor(model: str, *, version: str | None = None, window: float = 300.0,
 
         from .threadexit import at_main_exit
 
-        at_main_exit(_close_all)
+        at_main_exit(_at_main_exit)
         os.register_at_fork(after_in_child=_after_fork)
         _ATEXIT = True
     return mon
@@ -404,6 +405,39 @@ def _after_fork() -> None:
     for mon in _OPEN:
         if not mon._closed:
             mon._forked()
+
+
+def _at_main_exit() -> None:
+    """When the main thread ends: commit the last windows now, or, while another thread
+    may still serve (a non-daemon thread: Python waits for it), once it has ended.
+    Closing under it made its next request raise 'the monitor is closed' and lost the
+    requests it served meanwhile."""
+    global _DEFERRED
+    if not _DEFERRED and _serving_threads():
+        import atexit
+
+        _DEFERRED = True
+        atexit.register(_close_all)  # (atexit runs once Python has joined the threads)
+    else:
+        _close_all()
+
+
+def _serving_threads() -> bool:
+    """Whether a thread Python waits for at exit is alive, other than the thread pools'
+    workers (they end only after this hook: waiting for them never ends). In a
+    ``multiprocessing`` child, never: it ends with ``os._exit``, without atexit."""
+    import sys
+
+    process = sys.modules.get("multiprocessing.process")
+    if process is not None and process.parent_process() is not None:
+        return False
+    pools: set[threading.Thread] = set()
+    for name, attr in (("concurrent.futures.thread", "_threads_queues"),
+                       ("concurrent.futures.process", "_threads_wakeups")):
+        pools.update(getattr(sys.modules.get(name), attr, None) or ())
+    current = threading.current_thread()
+    return any(t is not current and not t.daemon and t.is_alive() and t not in pools
+               for t in threading.enumerate())
 
 
 def _close_all() -> None:

@@ -407,3 +407,28 @@ def test_record_refuses_an_error_that_is_not_a_message_or_an_exception(
     mon.record(0.01, error=None)
     mon.close()
     assert json.loads(shown(repo, "metrics.json"))["errors"] == 0
+
+
+def test_requests_a_thread_serves_after_the_main_thread_ended_are_counted(
+        repo: Path) -> None:
+    # The main thread starts a (non-daemon) serving thread and ends: the monitor was
+    # closed at once, the thread's next request raised "the monitor of churn is closed"
+    # and its requests were lost.
+    script = textwrap.dedent("""
+        import threading, time, gitlog
+        mon = gitlog.monitor("churn", window=1e9, system=False)
+        started = threading.Event()
+
+        def serve():
+            for i in range(20):
+                with mon.request(i):
+                    started.set()
+                    time.sleep(0.01)
+
+        threading.Thread(target=serve).start()
+        started.wait()
+    """)
+    proc = run_python(script, repo)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert git(repo, "rev-list", "--count", "deploy/churn", "--", ".gitlog").strip() == "1"
+    assert json.loads(shown(repo, "metrics.json"))["requests"] == 20
