@@ -254,12 +254,33 @@ class Monitor:
         self._check_open()
         return self._rotate(time.time())
 
+    def flush_for_exit(self, wait: float = 5.0) -> None:
+        """SIGTERM or SIGHUP (``sigflush``'s handler, in the main thread): commit the open
+        window, then the process dies of the signal. A lock the interrupted thread holds
+        (a request, a flush of its own) is waited for ``wait`` seconds, not forever."""
+        if self._closed or not self._committing.acquire(timeout=wait):
+            return
+        try:
+            if not self._lock.acquire(timeout=wait):
+                return
+            try:
+                window, self._window = self._window, Window(time.time())
+            finally:
+                self._lock.release()
+            if not window.empty():
+                self._store.commit(window, time.time())
+        finally:
+            self._committing.release()
+
     def close(self) -> str | None:
         """Commit the last window and stop; the monitor takes no more requests. Called at
         exit for a monitor still open."""
         if self._closed:
             return None
         self._closed = True
+        from .sigflush import release
+
+        release(self)
         self._wake.set()
         if self._thread is not threading.current_thread():
             self._thread.join()
@@ -387,6 +408,9 @@ def monitor(model: str, *, version: str | None = None, window: float = 300.0,
     mon = Monitor(store, model, float(window), error_samples)
     with _OPEN_LOCK:
         _OPEN.append(mon)
+    from .sigflush import track
+
+    track(mon)  # SIGTERM, SIGHUP: the open window is committed before the process dies
     global _ATEXIT
     if not _ATEXIT:
         import os

@@ -432,3 +432,29 @@ def test_requests_a_thread_serves_after_the_main_thread_ended_are_counted(
     assert (proc.returncode, proc.stderr) == (0, "")
     assert git(repo, "rev-list", "--count", "deploy/churn", "--", ".gitlog").strip() == "1"
     assert json.loads(shown(repo, "metrics.json"))["requests"] == 20
+
+
+def test_sigterm_commits_the_open_window_then_the_process_dies_of_it(repo: Path) -> None:
+    # A server stopped by SIGTERM (docker stop, a Kubernetes rollout, kill) died at once:
+    # up to a window of requests (5 minutes by default) was lost at every restart.
+    import signal
+
+    script = textwrap.dedent("""
+        import time, gitlog
+        mon = gitlog.monitor("churn", window=1e9, system=False)
+        for ms in (1, 2, 3):
+            mon.record(ms / 1000)
+        mon.record(0.004, error="timeout")
+        print("serving", flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=repo, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == "serving\n"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == -signal.SIGTERM  # dies of the signal, as without gitlog
+    metrics = json.loads(shown(repo, "metrics.json"))
+    assert (metrics["requests"], metrics["errors"], metrics["latency_ms"]["max"]) == \
+        (4, 1, 4.0)
+    assert git(repo, "rev-list", "--count", "deploy/churn", "--", ".gitlog").strip() == "1"
+    assert not list((repo / ".git" / "gitlog" / "runs").iterdir())  # nothing to recover
