@@ -33,6 +33,9 @@ from .errors import GitlogError, NameError_
 # (reservoir sampling): 8 MB, whatever the traffic.
 MAX_KEPT = 1_000_000
 _INPUTS_CHARS = 1000  # of an error sample's inputs (their repr)
+# log() events kept a window; past it, counted: a log() per request held every one in
+# memory (200,000 requests: 120 MB) and committed them (a 30 MB events.jsonl a window).
+MAX_EVENTS = 1000
 _OPEN: list[Monitor] = []  # monitors of this process not closed yet: closed at exit
 _OPEN_LOCK = threading.Lock()
 _ATEXIT = False
@@ -44,7 +47,7 @@ class Window:
     samples, events, observed values."""
 
     __slots__ = ("start", "requests", "total", "slowest", "kept", "errors", "samples",
-                 "events", "observed")
+                 "events", "dropped", "observed")
 
     def __init__(self, start: float) -> None:
         self.start = start
@@ -54,7 +57,8 @@ class Window:
         self.kept = array("d")
         self.errors = 0
         self.samples: list[dict[str, Any]] = []  # error events, the first few
-        self.events: list[dict[str, Any]] = []  # log() events
+        self.events: list[dict[str, Any]] = []  # log() events, the first MAX_EVENTS
+        self.dropped = 0  # log() events past those
         self.observed: dict[str, list[float]] = {}  # name -> [count, sum, min, max]
 
     def add(self, latency: float) -> None:
@@ -70,7 +74,7 @@ class Window:
                 self.kept[slot] = latency
 
     def empty(self) -> bool:
-        return not (self.requests or self.events or self.observed)
+        return not (self.requests or self.events or self.dropped or self.observed)
 
 
 class Request:
@@ -208,9 +212,17 @@ class Monitor:
         name = level_name(level)
         if name is None:
             raise GitlogError(f"unknown log level {level!r}", hint=f"use one of {LEVEL_NAMES}")
+        if len(self._window.events) >= MAX_EVENTS:  # (not made: it would not be kept)
+            with self._lock:
+                if len(self._window.events) >= MAX_EVENTS:
+                    self._window.dropped += 1
+                    return
         event = _event(name, str(message), _frozen(fields))
         with self._lock:
-            self._window.events.append(event)
+            if len(self._window.events) < MAX_EVENTS:
+                self._window.events.append(event)
+            else:
+                self._window.dropped += 1
 
     def _failed(self, latency: float, error: str | BaseException, inputs: Any) -> None:
         sample = None

@@ -91,6 +91,12 @@ class WindowStore:
                                       "window were not sampled",
                            "fields": {"errors": window.errors, "sampled": len(events)}})
         events += [{**e, "step": step} for e in window.events]
+        if window.dropped:
+            events.append({"ts": iso(end), "level": "warning", "step": step,
+                           "message": f"{window.dropped} more events logged in the window "
+                                      "were not kept",
+                           "fields": {"events": len(window.events) + window.dropped,
+                                      "kept": len(window.events)}})
         run_id = new_run_id()
         meta = {**self.meta, "id": run_id, "start": iso(window.start),
                 "message": subject(self.model, window, end, values)}

@@ -458,3 +458,24 @@ def test_sigterm_commits_the_open_window_then_the_process_dies_of_it(repo: Path)
         (4, 1, 4.0)
     assert git(repo, "rev-list", "--count", "deploy/churn", "--", ".gitlog").strip() == "1"
     assert not list((repo / ".git" / "gitlog" / "runs").iterdir())  # nothing to recover
+
+
+def test_a_window_keeps_its_first_events_and_counts_the_rest(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A log() per request kept every event in memory for the whole window and committed
+    # them all: 200,000 requests made 120 MB of memory and a 30 MB events.jsonl.
+    monkeypatch.setattr(gitlog.deployment, "MAX_EVENTS", 3)
+    mon = open_monitor(repo)
+    for i in range(5):
+        mon.log("warning", "fell back to the cached model", request=i)
+    first = mon.flush()
+    mon.log("info", "reloaded")  # each window has its own allowance
+    second = mon.flush()
+    mon.close()
+    assert [(e["level"], e["message"], e["fields"]) for e in events_of(repo, first)] == [
+        ("warning", "fell back to the cached model", {"request": 0}),
+        ("warning", "fell back to the cached model", {"request": 1}),
+        ("warning", "fell back to the cached model", {"request": 2}),
+        ("warning", "2 more events logged in the window were not kept",
+         {"events": 5, "kept": 3})]
+    assert [e["message"] for e in events_of(repo, second)] == ["reloaded"]
