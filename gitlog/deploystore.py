@@ -117,10 +117,15 @@ class WindowStore:
         except Exception as exc:
             journal.close()
             journal.unlock()
-            fix = getattr(exc, "hint", None) or "run 'gitlog recover' to commit it"
+            if (journal.path / "meta.json").exists():
+                fix = getattr(exc, "hint", None) or "run 'gitlog recover' to commit it"
+                fate = f"Its data is kept in {journal.path}; {fix}"
+            else:  # (no journal to recover: saying it was kept sent users to recover)
+                fate = (f"It is lost ({window.requests} requests, {window.errors} errors): "
+                        f"its journal could not be written in {journal.path.parent}")
             warnings.warn(f"gitlog: could not commit the {self.model} window of "
-                          f"{iso(window.start)} to {iso(end)}: {exc}. Its data is kept in "
-                          f"{journal.path}; {fix}", GitlogWarning, stacklevel=1)
+                          f"{iso(window.start)} to {iso(end)}: {exc}. {fate}",
+                          GitlogWarning, stacklevel=1)
             return None
         assert commit is not None
         self.commits.append(commit)

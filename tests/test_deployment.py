@@ -479,3 +479,28 @@ def test_a_window_keeps_its_first_events_and_counts_the_rest(
         ("warning", "2 more events logged in the window were not kept",
          {"events": 5, "kept": 3})]
     assert [e["message"] for e in events_of(repo, second)] == ["reloaded"]
+
+
+def test_a_window_whose_journal_cannot_be_written_says_it_is_lost(repo: Path) -> None:
+    # The warning said "Its data is kept in .../runs/ID; run 'gitlog recover'" for a
+    # journal that was never written: recover had nothing to commit.
+    import re
+    import shutil
+
+    mon = open_monitor(repo)
+    mon.record(0.002)
+    mon.flush()
+    runs = repo / ".git" / "gitlog" / "runs"
+    shutil.rmtree(runs)
+    runs.write_text("")  # the journals' folder cannot be made
+    mon.record(0.003, error="boom")
+    with pytest.warns(gitlog.GitlogWarning) as warned:
+        assert mon.flush() is None
+    [text] = [str(w.message) for w in warned]
+    assert "Its data is kept" not in text
+    assert re.search(r"\. It is lost \(1 requests, 1 errors\): its journal could not be "
+                     rf"written in {re.escape(str(runs))}$", text), text
+    runs.unlink()
+    with mon.request():  # serving goes on, and the next window is stored
+        pass
+    assert mon.close() is not None
