@@ -86,7 +86,7 @@ class Request:
     def __init__(self, monitor: Monitor, inputs: Any) -> None:
         self._monitor = monitor
         self.inputs = inputs
-        self._failed: str | None = None
+        self._failed: str | BaseException | None = None
 
     def fail(self, message: str | BaseException) -> None:
         """Count this request as an error (an answer the service refused or got wrong

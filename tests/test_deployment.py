@@ -326,8 +326,7 @@ def test_track_times_coroutines_and_generators_to_their_end_and_counts_their_err
 
     @mon.track
     def stream(n: int) -> Any:
-        for i in range(n):
-            yield i
+        yield from range(n)
         if n == 2:
             raise RuntimeError("stream broke")
 
