@@ -503,3 +503,26 @@ def test_a_window_whose_journal_cannot_be_written_says_it_is_lost(repo: Path) ->
     with mon.request():  # serving goes on, and the next window is stored
         pass
     assert mon.close() is not None
+
+
+@pytest.mark.parametrize("elsewhere", [False, True])
+def test_a_deploy_branch_checked_out_is_refused_with_the_worktree_to_switch(
+        repo: Path, tmp_path: Path, elsewhere: bool) -> None:
+    # The runs' message said "checked out in another worktree, <this one>" and hinted
+    # "run it in that worktree, where its logs land in the working tree": a monitor
+    # started there was refused the same way.
+    git(repo, "branch", "deploy/churn")
+    if elsewhere:
+        folder = tmp_path / "serving"
+        git(repo, "worktree", "add", "-q", str(folder), "deploy/churn")
+        where, switch = f"the worktree {folder}", f"there (git -C {folder} checkout --detach)"
+    else:
+        git(repo, "checkout", "-q", "deploy/churn")
+        where, switch = "this worktree", "here (git checkout --detach)"
+    with pytest.raises(GitlogError) as raised:
+        open_monitor(repo)
+    assert str(raised.value) == f"cannot log deployment windows onto deploy/churn: it is " \
+        f"checked out in {where} (a window would leave the files and index there behind " \
+        "deploy/churn)"
+    assert raised.value.hint == f"check out another branch {switch}: windows are " \
+        "committed onto the branch, never into a working tree"
