@@ -18,6 +18,7 @@ alert rules of ``.gitlog.yaml`` fire on error rates, latency spikes and error me
 from __future__ import annotations
 
 import math
+import os
 import random
 import threading
 import time
@@ -119,6 +120,7 @@ class Monitor:
         self.window = window
         self.error_samples = error_samples
         self._store = store  # deploystore.WindowStore: turns a window into a commit
+        self.pid = os.getpid()  # the process whose windows these are (sigflush)
         self._lock = threading.Lock()
         self._window = Window(time.time())
         self._closed = False
@@ -270,9 +272,11 @@ class Monitor:
         """SIGTERM or SIGHUP (``sigflush``'s handler, in the main thread): commit the open
         window, then the process dies of the signal. A lock the interrupted thread holds
         (a request, a flush of its own) is waited for ``wait`` seconds, not forever."""
-        if self._closed or not self._committing.acquire(timeout=wait):
+        if not self._committing.acquire(timeout=wait):
             return
         try:
+            if self._closed:  # (its last window was committed meanwhile, in another thread)
+                return
             if not self._lock.acquire(timeout=wait):
                 return
             try:
@@ -287,12 +291,17 @@ class Monitor:
     def close(self) -> str | None:
         """Commit the last window and stop; the monitor takes no more requests. Called at
         exit for a monitor still open."""
+        from .sigflush import held
+
         if self._closed:
             return None
-        self._closed = True
+        with held():  # a SIGTERM meanwhile (Pool.terminate) waits for the last commit
+            return self._close()
+
+    def _close(self) -> str | None:
         from .sigflush import release
 
-        release(self)
+        self._closed = True
         self._wake.set()
         if self._thread is not threading.current_thread():
             self._thread.join()
@@ -302,6 +311,7 @@ class Monitor:
         try:
             return self._rotate(time.time())
         finally:
+            release(self)
             self._store.close()
 
     def __enter__(self) -> Monitor:
@@ -318,6 +328,7 @@ class Monitor:
         self._committing = threading.Lock()
         self._wake = threading.Event()
         self._window = Window(time.time())
+        self.pid = os.getpid()
         self._store.forked()
         self._thread = threading.Thread(target=self._loop, name=f"gitlog-monitor-{self.model}",
                                         daemon=True)
@@ -425,8 +436,6 @@ def monitor(model: str, *, version: str | None = None, window: float = 300.0,
     track(mon)  # SIGTERM, SIGHUP: the open window is committed before the process dies
     global _ATEXIT
     if not _ATEXIT:
-        import os
-
         from .threadexit import at_main_exit
 
         at_main_exit(_at_main_exit)

@@ -526,3 +526,29 @@ def test_a_deploy_branch_checked_out_is_refused_with_the_worktree_to_switch(
         "deploy/churn)"
     assert raised.value.hint == f"check out another branch {switch}: windows are " \
         "committed onto the branch, never into a working tree"
+
+
+def test_a_pool_workers_requests_are_committed_when_the_pool_terminates_it(
+        repo: Path) -> None:
+    # `with Pool() as pool:` ends its workers with SIGTERM: the handler (inherited from
+    # the parent) wrote nothing in a forked child, so every request a worker served
+    # was lost.
+    script = textwrap.dedent("""
+        import multiprocessing, gitlog
+        mon = gitlog.monitor("churn", window=1e9, system=False)
+
+        @mon.track
+        def predict(x):
+            return 2 * x
+
+        mon.record(0.001)
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            print(sum(pool.map(predict, range(40), chunksize=1)))
+    """)
+    proc = run_python(script, repo)
+    assert (proc.returncode, proc.stdout) == (0, "1560\n"), proc.stderr
+    commits = git(repo, "rev-list", "deploy/churn", "--", ".gitlog").split()
+    pids = {gitlog.show(c, repo=repo).record.params["worker"]["pid"] for c in commits}
+    assert len(pids) == len(commits)  # the parent's window and one per worker that served
+    total = sum(json.loads(shown(repo, "metrics.json", c))["requests"] for c in commits)
+    assert total == 41
