@@ -37,6 +37,10 @@ _INPUTS_CHARS = 1000  # of an error sample's inputs (their repr)
 # log() events kept a window; past it, counted: a log() per request held every one in
 # memory (200,000 requests: 120 MB) and committed them (a 30 MB events.jsonl a window).
 MAX_EVENTS = 1000
+# a window's own metrics (deploystore.summary): observe("latency_ms", t) wrote its
+# latency_ms/mean and /max over the requests' figures
+_OWN_METRICS = frozenset({"requests", "requests_per_s", "errors", "error_rate",
+                          "latency_ms", "step", "system/cpu_percent", "system/memory_mb"})
 _OPEN: list[Monitor] = []  # monitors of this process not closed yet: closed at exit
 _OPEN_LOCK = threading.Lock()
 _ATEXIT = False
@@ -187,6 +191,9 @@ class Monitor:
         from .names import check_metric
 
         check_metric(name)
+        if name in _OWN_METRICS:
+            raise GitlogError(f"cannot observe {name}: the window has a metric of that name "
+                              "itself", hint=f"name the value differently, e.g. model_{name}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             value = _number(name, value)
         value = float(value)

@@ -141,6 +141,10 @@ def test_windows_name_the_model_served_and_history_traces_them(repo: Path) -> No
     (lambda r: open_monitor(r).observe("drift", float("nan")), "observed drift is nan"),
     (lambda r: open_monitor(r).observe("drift", "high"), "not a number"),
     (lambda r: open_monitor(r).observe("../x", 1.0), "metric"),
+    # (its latency_ms/mean and /max replaced the requests' own, silently)
+    (lambda r: open_monitor(r).observe("latency_ms", 5.0),
+     r"^cannot observe latency_ms: the window has a metric of that name itself\n"),
+    (lambda r: open_monitor(r).observe("requests", 5.0), "cannot observe requests"),
     (lambda r: open_monitor(r).log("loud", "x"), "unknown log level"),
 ])
 def test_bad_input_is_one_clear_error_and_commits_nothing(repo: Path, call: Any,
