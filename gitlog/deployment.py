@@ -434,9 +434,21 @@ def monitor(model: str, *, version: str | None = None, window: float = 300.0,
     if version is not None and not isinstance(version, str):
         raise GitlogError(f"version must be a string, got {type(version).__name__}",
                           hint="pass a run id, a commit, an experiment or a tag as text")
+    if system is not None and not isinstance(system, bool):
+        raise GitlogError(f"system must be True, False or None, got {system!r}",
+                          hint="system=False turns CPU and memory sampling off")
     store = WindowStore(repo, model, version, float(window), system)
-    mon = Monitor(store, model, float(window), error_samples)
     with _OPEN_LOCK:
+        open_ = next((m for m in _OPEN if not m._closed and m.pid == os.getpid() and
+                      m._store.branch == store.branch and
+                      m._store.repo.root == store.repo.root), None)
+        if open_ is not None:  # (two split the requests: two windows a period, each half)
+            store.close()
+            raise GitlogError(f"a monitor of {model} is open in this process already "
+                              f"(logging to {open_.branch})",
+                              hint="use the monitor the first gitlog.monitor() returned, or "
+                                   "close() it before opening another")
+        mon = Monitor(store, model, float(window), error_samples)
         _OPEN.append(mon)
     from .sigflush import track
 

@@ -136,6 +136,8 @@ def test_windows_name_the_model_served_and_history_traces_them(repo: Path) -> No
     (lambda r: gitlog.monitor("churn", repo=r, window=0), "window must be"),
     (lambda r: gitlog.monitor("churn", repo=r, error_samples=-1), "error_samples"),
     (lambda r: gitlog.monitor("churn", repo=r, version=3), "version must be a string"),
+    (lambda r: gitlog.monitor("churn", repo=r, system="no"),  # (was taken as True)
+     r"^system must be True, False or None, got 'no'\n"),
     (lambda r: open_monitor(r).record(-1.0), "latency must be"),
     (lambda r: open_monitor(r).record("fast"), "latency must be"),
     (lambda r: open_monitor(r).observe("drift", float("nan")), "observed drift is nan"),
@@ -556,3 +558,24 @@ def test_a_pool_workers_requests_are_committed_when_the_pool_terminates_it(
     assert len(pids) == len(commits)  # the parent's window and one per worker that served
     total = sum(json.loads(shown(repo, "metrics.json", c))["requests"] for c in commits)
     assert total == 41
+
+
+def test_a_second_monitor_of_a_model_in_one_process_is_refused(repo: Path) -> None:
+    # Two monitors of one model split its requests: each committed its own window a
+    # period (both step 0, 1, ...), each with half the requests and half the rate.
+    first = open_monitor(repo)
+    with pytest.raises(GitlogError) as raised:
+        gitlog.monitor("churn", repo=repo / ".", window=60, system=False)
+    assert str(raised.value) == "a monitor of churn is open in this process already " \
+        "(logging to deploy/churn)"
+    assert raised.value.hint == "use the monitor the first gitlog.monitor() returned, or " \
+        "close() it before opening another"
+    other = gitlog.monitor("fraud", repo=repo, window=FOREVER, system=False)  # another model
+    first.record(0.001)
+    first.close()
+    again = open_monitor(repo)  # once closed, a new one may start
+    again.record(0.002)
+    again.close()
+    other.close()
+    assert [json.loads(shown(repo, "metrics.json", rev))["requests"]
+            for rev in ("deploy/churn~1", "deploy/churn")] == [1, 1]
