@@ -273,7 +273,10 @@ class Monitor:
         """Commit the window so far now (a new one starts); its commit, or None when it
         saw nothing."""
         self._check_open()
-        return self._rotate(time.time())
+        from .sigflush import held
+
+        with held():  # (a SIGTERM meanwhile waits for this commit, not kills it halfway)
+            return self._rotate(time.time())
 
     def flush_for_exit(self, wait: float = 5.0) -> None:
         """SIGTERM or SIGHUP (``sigflush``'s handler, in the main thread): commit the open

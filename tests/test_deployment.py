@@ -579,3 +579,30 @@ def test_a_second_monitor_of_a_model_in_one_process_is_refused(repo: Path) -> No
     other.close()
     assert [json.loads(shown(repo, "metrics.json", rev))["requests"]
             for rev in ("deploy/churn~1", "deploy/churn")] == [1, 1]
+
+
+def test_a_sigterm_during_a_flush_waits_for_its_commit_then_kills(repo: Path) -> None:
+    # A SIGTERM that arrived while the main thread committed a window (flush, close)
+    # killed that commit halfway. git's reference-transaction hook sends it right in the
+    # middle of the window's commit (its update-ref).
+    import signal
+
+    hook = repo / ".git" / "hooks" / "reference-transaction"
+    hook.write_text('#!/bin/sh\n[ "$1" = committed ] && [ -n "$KILL_PID" ] && '
+                    'kill -TERM "$KILL_PID"\nexit 0\n')
+    hook.chmod(0o755)
+    script = textwrap.dedent("""
+        import os, time, gitlog
+        mon = gitlog.monitor("churn", window=1e9, system=False)
+        mon.record(0.001)
+        os.environ["KILL_PID"] = str(os.getpid())
+        commit = mon.flush()  # the hook's SIGTERM comes in here
+        print("flushed", commit is not None, flush=True)
+        time.sleep(60)
+    """)
+    proc = run_python(script, repo)
+    assert proc.returncode == -signal.SIGTERM, proc.stderr
+    assert proc.stdout == ""  # it died once the commit was done, before going on
+    assert git(repo, "rev-list", "--count", "deploy/churn", "--", ".gitlog").strip() == "1"
+    assert json.loads(shown(repo, "metrics.json"))["requests"] == 1
+    assert not list((repo / ".git" / "gitlog" / "runs").iterdir())
