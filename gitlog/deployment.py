@@ -18,6 +18,7 @@ alert rules of ``.gitlog.yaml`` fire on error rates, latency spikes and error me
 from __future__ import annotations
 
 import math
+import os
 import random
 import threading
 import time
@@ -33,9 +34,17 @@ from .errors import GitlogError, NameError_
 # (reservoir sampling): 8 MB, whatever the traffic.
 MAX_KEPT = 1_000_000
 _INPUTS_CHARS = 1000  # of an error sample's inputs (their repr)
+# log() events kept a window; past it, counted: a log() per request held every one in
+# memory (200,000 requests: 120 MB) and committed them (a 30 MB events.jsonl a window).
+MAX_EVENTS = 1000
+# a window's own metrics (deploystore.summary): observe("latency_ms", t) wrote its
+# latency_ms/mean and /max over the requests' figures
+_OWN_METRICS = frozenset({"requests", "requests_per_s", "errors", "error_rate",
+                          "latency_ms", "step", "system/cpu_percent", "system/memory_mb"})
 _OPEN: list[Monitor] = []  # monitors of this process not closed yet: closed at exit
 _OPEN_LOCK = threading.Lock()
 _ATEXIT = False
+_DEFERRED = False  # the last windows wait for the threads still serving
 
 
 class Window:
@@ -43,7 +52,7 @@ class Window:
     samples, events, observed values."""
 
     __slots__ = ("start", "requests", "total", "slowest", "kept", "errors", "samples",
-                 "events", "observed")
+                 "events", "dropped", "observed")
 
     def __init__(self, start: float) -> None:
         self.start = start
@@ -53,7 +62,8 @@ class Window:
         self.kept = array("d")
         self.errors = 0
         self.samples: list[dict[str, Any]] = []  # error events, the first few
-        self.events: list[dict[str, Any]] = []  # log() events
+        self.events: list[dict[str, Any]] = []  # log() events, the first MAX_EVENTS
+        self.dropped = 0  # log() events past those
         self.observed: dict[str, list[float]] = {}  # name -> [count, sum, min, max]
 
     def add(self, latency: float) -> None:
@@ -69,7 +79,7 @@ class Window:
                 self.kept[slot] = latency
 
     def empty(self) -> bool:
-        return not (self.requests or self.events or self.observed)
+        return not (self.requests or self.events or self.dropped or self.observed)
 
 
 class Request:
@@ -81,12 +91,12 @@ class Request:
     def __init__(self, monitor: Monitor, inputs: Any) -> None:
         self._monitor = monitor
         self.inputs = inputs
-        self._failed: str | None = None
+        self._failed: str | BaseException | None = None
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str | BaseException) -> None:
         """Count this request as an error (an answer the service refused or got wrong
-        without raising), with ``message`` as its sample's message."""
-        self._failed = str(message)
+        without raising), with ``message`` (or an exception) as its sample's message."""
+        self._failed = message if isinstance(message, BaseException) else str(message)
 
     def __enter__(self) -> Request:
         self._start = time.perf_counter()
@@ -94,7 +104,9 @@ class Request:
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         latency = time.perf_counter() - self._start
-        error = exc if exc is not None else self._failed
+        # (a generator's stream the client stopped reading, GeneratorExit, is no failure)
+        error = exc if exc is not None and not isinstance(exc, GeneratorExit) else \
+            self._failed
         if error is None:
             monitor = self._monitor
             with monitor._lock:
@@ -112,6 +124,7 @@ class Monitor:
         self.window = window
         self.error_samples = error_samples
         self._store = store  # deploystore.WindowStore: turns a window into a commit
+        self.pid = os.getpid()  # the process whose windows these are (sigflush)
         self._lock = threading.Lock()
         self._window = Window(time.time())
         self._closed = False
@@ -143,14 +156,11 @@ class Monitor:
 
     def track(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Decorator: each call of ``fn`` is a request (its arguments the inputs of an
-        error sample)."""
-        import functools
+        error sample). A coroutine function's request lasts until its result (the
+        ``await``); a generator's, until its last item."""
+        from .deploytrack import tracked
 
-        @functools.wraps(fn)
-        def tracked(*args: Any, **kwargs: Any) -> Any:
-            with Request(self, (args, kwargs) if kwargs else args):
-                return fn(*args, **kwargs)
-        return tracked
+        return tracked(self, fn)
 
     def record(self, latency: float, *, error: str | BaseException | None = None,
                inputs: Any = None) -> None:
@@ -167,8 +177,12 @@ class Monitor:
         if error is None:
             with self._lock:
                 self._window.add(float(latency))
-        else:
+        elif isinstance(error, (str, BaseException)):
             self._failed(float(latency), error, inputs)
+        else:  # (error=False was an error "False", error=status >= 500 every request)
+            raise GitlogError(f"error must be a message or an exception, got {error!r}",
+                              hint="pass error=None for a request that succeeded, the "
+                                   "error's message or exception for one that failed")
 
     def observe(self, name: str, value: float) -> None:
         """A value to follow across windows (a prediction, a drift score): each window
@@ -177,6 +191,9 @@ class Monitor:
         from .names import check_metric
 
         check_metric(name)
+        if name in _OWN_METRICS:
+            raise GitlogError(f"cannot observe {name}: the window has a metric of that name "
+                              "itself", hint=f"name the value differently, e.g. model_{name}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             value = _number(name, value)
         value = float(value)
@@ -204,9 +221,17 @@ class Monitor:
         name = level_name(level)
         if name is None:
             raise GitlogError(f"unknown log level {level!r}", hint=f"use one of {LEVEL_NAMES}")
-        event = _event(name, str(message), fields)
+        if len(self._window.events) >= MAX_EVENTS:  # (not made: it would not be kept)
+            with self._lock:
+                if len(self._window.events) >= MAX_EVENTS:
+                    self._window.dropped += 1
+                    return
+        event = _event(name, str(message), _frozen(fields))
         with self._lock:
-            self._window.events.append(event)
+            if len(self._window.events) < MAX_EVENTS:
+                self._window.events.append(event)
+            else:
+                self._window.dropped += 1
 
     def _failed(self, latency: float, error: str | BaseException, inputs: Any) -> None:
         sample = None
@@ -248,13 +273,44 @@ class Monitor:
         """Commit the window so far now (a new one starts); its commit, or None when it
         saw nothing."""
         self._check_open()
-        return self._rotate(time.time())
+        from .sigflush import held
+
+        with held():  # (a SIGTERM meanwhile waits for this commit, not kills it halfway)
+            return self._rotate(time.time())
+
+    def flush_for_exit(self, wait: float = 5.0) -> None:
+        """SIGTERM or SIGHUP (``sigflush``'s handler, in the main thread): commit the open
+        window, then the process dies of the signal. A lock the interrupted thread holds
+        (a request, a flush of its own) is waited for ``wait`` seconds, not forever."""
+        if not self._committing.acquire(timeout=wait):
+            return
+        try:
+            if self._closed:  # (its last window was committed meanwhile, in another thread)
+                return
+            if not self._lock.acquire(timeout=wait):
+                return
+            try:
+                window, self._window = self._window, Window(time.time())
+            finally:
+                self._lock.release()
+            if not window.empty():
+                self._store.commit(window, time.time())
+        finally:
+            self._committing.release()
 
     def close(self) -> str | None:
         """Commit the last window and stop; the monitor takes no more requests. Called at
         exit for a monitor still open."""
+        from .sigflush import held
+
         if self._closed:
             return None
+        with held():  # a SIGTERM meanwhile (Pool.terminate) waits for the last commit
+            return self._close()
+
+    def _close(self) -> str | None:
+        from .sigflush import release
+
         self._closed = True
         self._wake.set()
         if self._thread is not threading.current_thread():
@@ -265,6 +321,7 @@ class Monitor:
         try:
             return self._rotate(time.time())
         finally:
+            release(self)
             self._store.close()
 
     def __enter__(self) -> Monitor:
@@ -281,6 +338,7 @@ class Monitor:
         self._committing = threading.Lock()
         self._wake = threading.Event()
         self._window = Window(time.time())
+        self.pid = os.getpid()
         self._store.forked()
         self._thread = threading.Thread(target=self._loop, name=f"gitlog-monitor-{self.model}",
                                         daemon=True)
@@ -311,25 +369,41 @@ def _event(level: str, message: str, fields: dict[str, Any]) -> dict[str, Any]:
     return {"ts": iso(time.time()), "level": level, "message": message, "fields": fields}
 
 
+def _frozen(fields: dict[str, Any]) -> dict[str, Any]:
+    """``log()``'s fields as JSON values now: a window is stored minutes later, by then a
+    dict or list passed in may have changed."""
+    import json
+
+    from .journal import dumps
+
+    return json.loads(dumps(fields)) if fields else {}
+
+
 def _error_event(error: str | BaseException, latency: float,
                  inputs: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {"latency_ms": round(latency * 1000, 3)}
     if isinstance(error, BaseException):
-        message = f"{type(error).__name__}: {error}"
+        message = f"{type(error).__name__}: {_text(error, str)}"
         fields["error_type"] = type(error).__name__
         fields["traceback"] = "".join(traceback.format_exception(
             type(error), error, error.__traceback__, limit=-20))
     else:
         message = str(error)
     if inputs is not None:
-        try:
-            text = repr(inputs)
-        except Exception as exc:  # a repr that raises is the inputs' problem, not ours
-            text = f"<repr failed: {type(exc).__name__}>"
+        text = _text(inputs, repr)
         fields["inputs"] = text if len(text) <= _INPUTS_CHARS else \
             text[:_INPUTS_CHARS - 3] + "..."
     return _event("error", message if len(message) <= 1000 else message[:997] + "...",
                   fields)
+
+
+def _text(obj: Any, how: Callable[[Any], str]) -> str:
+    """``str(obj)`` or ``repr(obj)``; one that raises is the object's problem, not the
+    request's: its exception must not replace the one the handler raised."""
+    try:
+        return how(obj)
+    except Exception as exc:
+        return f"<{how.__name__} failed: {type(exc).__name__}>"
 
 
 def monitor(model: str, *, version: str | None = None, window: float = 300.0,
@@ -363,17 +437,30 @@ def monitor(model: str, *, version: str | None = None, window: float = 300.0,
     if version is not None and not isinstance(version, str):
         raise GitlogError(f"version must be a string, got {type(version).__name__}",
                           hint="pass a run id, a commit, an experiment or a tag as text")
+    if system is not None and not isinstance(system, bool):
+        raise GitlogError(f"system must be True, False or None, got {system!r}",
+                          hint="system=False turns CPU and memory sampling off")
     store = WindowStore(repo, model, version, float(window), system)
-    mon = Monitor(store, model, float(window), error_samples)
     with _OPEN_LOCK:
+        open_ = next((m for m in _OPEN if not m._closed and m.pid == os.getpid() and
+                      m._store.branch == store.branch and
+                      m._store.repo.root == store.repo.root), None)
+        if open_ is not None:  # (two split the requests: two windows a period, each half)
+            store.close()
+            raise GitlogError(f"a monitor of {model} is open in this process already "
+                              f"(logging to {open_.branch})",
+                              hint="use the monitor the first gitlog.monitor() returned, or "
+                                   "close() it before opening another")
+        mon = Monitor(store, model, float(window), error_samples)
         _OPEN.append(mon)
+    from .sigflush import track
+
+    track(mon)  # SIGTERM, SIGHUP: the open window is committed before the process dies
     global _ATEXIT
     if not _ATEXIT:
-        import os
-
         from .threadexit import at_main_exit
 
-        at_main_exit(_close_all)
+        at_main_exit(_at_main_exit)
         os.register_at_fork(after_in_child=_after_fork)
         _ATEXIT = True
     return mon
@@ -385,6 +472,39 @@ def _after_fork() -> None:
     for mon in _OPEN:
         if not mon._closed:
             mon._forked()
+
+
+def _at_main_exit() -> None:
+    """When the main thread ends: commit the last windows now, or, while another thread
+    may still serve (a non-daemon thread: Python waits for it), once it has ended.
+    Closing under it made its next request raise 'the monitor is closed' and lost the
+    requests it served meanwhile."""
+    global _DEFERRED
+    if not _DEFERRED and _serving_threads():
+        import atexit
+
+        _DEFERRED = True
+        atexit.register(_close_all)  # (atexit runs once Python has joined the threads)
+    else:
+        _close_all()
+
+
+def _serving_threads() -> bool:
+    """Whether a thread Python waits for at exit is alive, other than the thread pools'
+    workers (they end only after this hook: waiting for them never ends). In a
+    ``multiprocessing`` child, never: it ends with ``os._exit``, without atexit."""
+    import sys
+
+    process = sys.modules.get("multiprocessing.process")
+    if process is not None and process.parent_process() is not None:
+        return False
+    pools: set[threading.Thread] = set()
+    for name, attr in (("concurrent.futures.thread", "_threads_queues"),
+                       ("concurrent.futures.process", "_threads_wakeups")):
+        pools.update(getattr(sys.modules.get(name), attr, None) or ())
+    current = threading.current_thread()
+    return any(t is not current and not t.daemon and t.is_alive() and t not in pools
+               for t in threading.enumerate())
 
 
 def _close_all() -> None:

@@ -30,7 +30,7 @@ PERCENTILES = (50, 90, 99)
 class WindowStore:
     def __init__(self, repo_path: str | Path, model: str, version: str | None,
                  window: float, system: bool | None) -> None:
-        from .branches import check_branch_free, ref_clash
+        from .branches import ref_clash
         from .config import load
         from .describe import ml_packages
         from .git import Repo
@@ -40,7 +40,7 @@ class WindowStore:
         config = load(repo.root)
         self.repo, self.config = repo, config
         self.branch = config.deploy_branch(model)
-        check_branch_free(repo, self.branch)
+        check_free(repo, self.branch)
         clash = ref_clash(repo, self.branch) if repo.ref_tip(self.branch) is None else None
         if clash:
             short = clash.removeprefix("refs/heads/")
@@ -91,6 +91,12 @@ class WindowStore:
                                       "window were not sampled",
                            "fields": {"errors": window.errors, "sampled": len(events)}})
         events += [{**e, "step": step} for e in window.events]
+        if window.dropped:
+            events.append({"ts": iso(end), "level": "warning", "step": step,
+                           "message": f"{window.dropped} more events logged in the window "
+                                      "were not kept",
+                           "fields": {"events": len(window.events) + window.dropped,
+                                      "kept": len(window.events)}})
         run_id = new_run_id()
         meta = {**self.meta, "id": run_id, "start": iso(window.start),
                 "message": subject(self.model, window, end, values)}
@@ -111,10 +117,15 @@ class WindowStore:
         except Exception as exc:
             journal.close()
             journal.unlock()
-            fix = getattr(exc, "hint", None) or "run 'gitlog recover' to commit it"
+            if (journal.path / "meta.json").exists():
+                fix = getattr(exc, "hint", None) or "run 'gitlog recover' to commit it"
+                fate = f"Its data is kept in {journal.path}; {fix}"
+            else:  # (no journal to recover: saying it was kept sent users to recover)
+                fate = (f"It is lost ({window.requests} requests, {window.errors} errors): "
+                        f"its journal could not be written in {journal.path.parent}")
             warnings.warn(f"gitlog: could not commit the {self.model} window of "
-                          f"{iso(window.start)} to {iso(end)}: {exc}. Its data is kept in "
-                          f"{journal.path}; {fix}", GitlogWarning, stacklevel=1)
+                          f"{iso(window.start)} to {iso(end)}: {exc}. {fate}",
+                          GitlogWarning, stacklevel=1)
             return None
         assert commit is not None
         self.commits.append(commit)
@@ -138,6 +149,27 @@ class WindowStore:
         """Wait for the alerts of this monitor's windows to be delivered."""
         self.alerts.drain()
         self.resources.close()
+
+
+def check_free(repo: Any, ref: str) -> None:
+    """Refuse a deployment branch a work tree has checked out: a window would leave its
+    files and index behind. (The runs' check said 'another worktree' of this very one,
+    and sent the user there: windows are never logged into a working tree.)"""
+    import shlex
+
+    folder = repo.worktree_on(ref)
+    if folder is None:
+        return
+    branch = ref.removeprefix("refs/heads/")
+    here = Path(folder).resolve() == Path(repo.root).resolve()
+    where = "this worktree" if here else f"the worktree {folder}"
+    switch = "here (git checkout --detach)" if here else \
+        f"there (git -C {shlex.quote(str(folder))} checkout --detach)"
+    raise GitlogError(f"cannot log deployment windows onto {branch}: it is checked out in "
+                      f"{where} (a window would leave the files and index there behind "
+                      f"{branch})",
+                      hint=f"check out another branch {switch}: windows are "
+                           "committed onto the branch, never into a working tree")
 
 
 def summary(window: Any, end: float) -> dict[str, float | int]:

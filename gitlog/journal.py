@@ -84,9 +84,12 @@ def _jsonable(obj: Any) -> Any:
                 return shortened(obj.tolist(), getattr(obj, "dtype", None))
             except Exception:
                 pass
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj, key=repr)
-    return str(obj)
+    try:
+        if isinstance(obj, (set, frozenset)):
+            return sorted(obj, key=repr)
+        return str(obj)
+    except Exception as exc:  # the value's own failure: the event is kept without it
+        return f"<str failed: {type(exc).__name__}>"
 
 
 def write_whole(fd: int, data: bytes) -> None:

@@ -9,6 +9,12 @@ back and sends the signal again, so the process ends exactly as it would have. O
 signal left at its default is handled (an ignored one, or the script's own handler, is
 kept), and only from the main thread, where Python runs handlers. A forked child
 inherits the handler but writes nothing: the buffers it holds are copies of its parent's.
+An object with a ``pid`` is written in that process: a deployment monitor, which a
+forked child (a ``multiprocessing`` pool's worker, that ``Pool.terminate`` ends with
+SIGTERM) takes over as its own. A signal arriving while the main thread commits inside
+``held()`` (a monitor's last window at exit) is acted on once that commit is done: a pool
+worker that ends sends it its last window, and ``Pool.terminate``'s SIGTERM came in the
+middle of that commit and killed it.
 """
 
 from __future__ import annotations
@@ -25,12 +31,20 @@ SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 _live: list[Any] = []  # recorders whose buffers a signal must write
 _installed: dict[int, Callable[[int, Any], None]] = {}
 _owner = [os.getpid()]  # the process whose runs those are
+_holding = [0]  # held() blocks the main thread is in
+_pending: list[int] = []  # the signals that arrived meanwhile
 
 
 def _handler(signum: int, _frame: Any) -> None:
+    if _holding[0]:
+        _pending.append(signum)
+        return
     # a forked child (a multiprocessing or DataLoader worker, which its pool ends with
     # SIGTERM) inherits the handler and a copy of the buffers: those are the parent's
-    for recorder in list(_live) if os.getpid() == _owner[0] else []:
+    pid = os.getpid()
+    for recorder in list(_live):
+        if getattr(recorder, "pid", _owner[0]) != pid:
+            continue
         with contextlib.suppress(Exception):  # dying anyway: what was written stays
             recorder.flush_for_exit()
     signal.signal(signum, signal.SIG_DFL)
@@ -60,3 +74,22 @@ def release(recorder: Any) -> None:
         if signal.getsignal(sig) is handler:
             signal.signal(sig, signal.SIG_DFL)
         del _installed[sig]
+
+
+@contextlib.contextmanager
+def held() -> Any:
+    """In the main thread: a SIGTERM or SIGHUP that gitlog handles arriving inside is
+    acted on when the block ends (the commit under way is finished, not killed
+    halfway). Elsewhere: nothing (Python runs handlers in the main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _holding[0] += 1
+    try:
+        yield
+    finally:
+        _holding[0] -= 1
+        if not _holding[0] and _pending:
+            signum = _pending[0]
+            _pending.clear()
+            _handler(signum, None)

@@ -136,11 +136,17 @@ def test_windows_name_the_model_served_and_history_traces_them(repo: Path) -> No
     (lambda r: gitlog.monitor("churn", repo=r, window=0), "window must be"),
     (lambda r: gitlog.monitor("churn", repo=r, error_samples=-1), "error_samples"),
     (lambda r: gitlog.monitor("churn", repo=r, version=3), "version must be a string"),
+    (lambda r: gitlog.monitor("churn", repo=r, system="no"),  # (was taken as True)
+     r"^system must be True, False or None, got 'no'\n"),
     (lambda r: open_monitor(r).record(-1.0), "latency must be"),
     (lambda r: open_monitor(r).record("fast"), "latency must be"),
     (lambda r: open_monitor(r).observe("drift", float("nan")), "observed drift is nan"),
     (lambda r: open_monitor(r).observe("drift", "high"), "not a number"),
     (lambda r: open_monitor(r).observe("../x", 1.0), "metric"),
+    # (its latency_ms/mean and /max replaced the requests' own, silently)
+    (lambda r: open_monitor(r).observe("latency_ms", 5.0),
+     r"^cannot observe latency_ms: the window has a metric of that name itself\n"),
+    (lambda r: open_monitor(r).observe("requests", 5.0), "cannot observe requests"),
     (lambda r: open_monitor(r).log("loud", "x"), "unknown log level"),
 ])
 def test_bad_input_is_one_clear_error_and_commits_nothing(repo: Path, call: Any,
@@ -307,3 +313,296 @@ def test_track_and_the_with_block_and_a_sampled_busy_window(
     assert 1.0 <= metrics["latency_ms"]["p50"] <= 1000.0
     [event] = events_of(repo)
     assert (event["message"], event["fields"]["inputs"]) == ("ValueError: negative", "(-1,)")
+
+
+def test_track_times_coroutines_and_generators_to_their_end_and_counts_their_errors(
+        repo: Path) -> None:
+    # A plain wrapper timed making the coroutine or generator (microseconds, never an
+    # error): an async handler's 50 ms and its exceptions were not seen.
+    import asyncio
+
+    mon = open_monitor(repo)
+
+    @mon.track
+    async def handler(x: int) -> int:
+        await asyncio.sleep(0.05)
+        if x < 0:
+            raise ValueError("negative")
+        return x
+
+    @mon.track
+    def stream(n: int) -> Any:
+        yield from range(n)
+        if n == 2:
+            raise RuntimeError("stream broke")
+
+    @mon.track
+    async def astream(n: int) -> Any:
+        for i in range(n):
+            await asyncio.sleep(0.02)
+            yield i
+
+    async def serve() -> list[int]:
+        assert await handler(1) == 1
+        with pytest.raises(ValueError):
+            await handler(-1)
+        return [i async for i in astream(2)]
+
+    assert asyncio.run(serve()) == [0, 1]
+    assert list(stream(3)) == [0, 1, 2]
+    with pytest.raises(RuntimeError):
+        list(stream(2))
+    early = stream(5)
+    assert next(early) == 0
+    early.close()  # a client that stops reading: a request, not an error
+    assert handler.__name__ == "handler" and stream.__name__ == "stream"
+    mon.close()
+    metrics = json.loads(shown(repo, "metrics.json"))
+    assert (metrics["requests"], metrics["errors"]) == (6, 2)
+    assert metrics["latency_ms"]["max"] >= 50.0  # the coroutine's sleep is its latency
+    assert [e["message"] for e in events_of(repo)] == ["ValueError: negative",
+                                                       "RuntimeError: stream broke"]
+    assert [e["fields"]["inputs"] for e in events_of(repo)] == ["(-1,)", "(2,)"]
+
+
+def test_an_exception_whose_text_fails_stays_the_handlers_exception(repo: Path) -> None:
+    # str() of the exception raised inside the monitor: that error replaced the
+    # handler's own, and the sample's slot stayed empty. A log() field that cannot be
+    # made text failed the whole window's commit.
+    class Opaque(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+    class NoRepr:
+        def __repr__(self) -> str:
+            raise ValueError("no repr")
+        __str__ = __repr__
+
+    mon = open_monitor(repo)
+    with pytest.raises(Opaque), mon.request(NoRepr()):
+        raise Opaque()
+    with mon.request() as req:
+        req.fail(Opaque())
+    state = {"replica": 1}
+    mon.log("info", "reloaded", state=state, handle=NoRepr())
+    state["replica"] = 2  # the event keeps the fields as they were when logged
+    assert mon.flush() is not None
+    events = events_of(repo)
+    assert [(e["level"], e["message"]) for e in events] == [
+        ("error", "Opaque: <str failed: RuntimeError>"),
+        ("error", "Opaque: <str failed: RuntimeError>"),
+        ("info", "reloaded")]
+    assert events[0]["fields"]["inputs"] == "<repr failed: ValueError>"
+    assert events[2]["fields"] == {"state": {"replica": 1},
+                                   "handle": "<str failed: ValueError>"}
+    assert json.loads(shown(repo, "metrics.json"))["errors"] == 2
+    mon.close()
+
+
+@pytest.mark.parametrize("error", [False, True, 500])
+def test_record_refuses_an_error_that_is_not_a_message_or_an_exception(
+        repo: Path, error: Any) -> None:
+    # record(t, error=False) (or error=status >= 500) counted an error named "False".
+    mon = open_monitor(repo)
+    with pytest.raises(GitlogError, match=r"error must be a message or an exception, "
+                                          rf"got {error!r}") as raised:
+        mon.record(0.01, error=error)
+    assert raised.value.hint == "pass error=None for a request that succeeded, the " \
+        "error's message or exception for one that failed"
+    mon.record(0.01, error=None)
+    mon.close()
+    assert json.loads(shown(repo, "metrics.json"))["errors"] == 0
+
+
+def test_requests_a_thread_serves_after_the_main_thread_ended_are_counted(
+        repo: Path) -> None:
+    # The main thread starts a (non-daemon) serving thread and ends: the monitor was
+    # closed at once, the thread's next request raised "the monitor of churn is closed"
+    # and its requests were lost.
+    script = textwrap.dedent("""
+        import threading, time, gitlog
+        mon = gitlog.monitor("churn", window=1e9, system=False)
+        started = threading.Event()
+
+        def serve():
+            for i in range(20):
+                with mon.request(i):
+                    started.set()
+                    time.sleep(0.01)
+
+        threading.Thread(target=serve).start()
+        started.wait()
+    """)
+    proc = run_python(script, repo)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert git(repo, "rev-list", "--count", "deploy/churn", "--", ".gitlog").strip() == "1"
+    assert json.loads(shown(repo, "metrics.json"))["requests"] == 20
+
+
+def test_sigterm_commits_the_open_window_then_the_process_dies_of_it(repo: Path) -> None:
+    # A server stopped by SIGTERM (docker stop, a Kubernetes rollout, kill) died at once:
+    # up to a window of requests (5 minutes by default) was lost at every restart.
+    import signal
+
+    script = textwrap.dedent("""
+        import time, gitlog
+        mon = gitlog.monitor("churn", window=1e9, system=False)
+        for ms in (1, 2, 3):
+            mon.record(ms / 1000)
+        mon.record(0.004, error="timeout")
+        print("serving", flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=repo, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == "serving\n"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == -signal.SIGTERM  # dies of the signal, as without gitlog
+    metrics = json.loads(shown(repo, "metrics.json"))
+    assert (metrics["requests"], metrics["errors"], metrics["latency_ms"]["max"]) == \
+        (4, 1, 4.0)
+    assert git(repo, "rev-list", "--count", "deploy/churn", "--", ".gitlog").strip() == "1"
+    assert not list((repo / ".git" / "gitlog" / "runs").iterdir())  # nothing to recover
+
+
+def test_a_window_keeps_its_first_events_and_counts_the_rest(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A log() per request kept every event in memory for the whole window and committed
+    # them all: 200,000 requests made 120 MB of memory and a 30 MB events.jsonl.
+    monkeypatch.setattr(gitlog.deployment, "MAX_EVENTS", 3)
+    mon = open_monitor(repo)
+    for i in range(5):
+        mon.log("warning", "fell back to the cached model", request=i)
+    first = mon.flush()
+    mon.log("info", "reloaded")  # each window has its own allowance
+    second = mon.flush()
+    mon.close()
+    assert [(e["level"], e["message"], e["fields"]) for e in events_of(repo, first)] == [
+        ("warning", "fell back to the cached model", {"request": 0}),
+        ("warning", "fell back to the cached model", {"request": 1}),
+        ("warning", "fell back to the cached model", {"request": 2}),
+        ("warning", "2 more events logged in the window were not kept",
+         {"events": 5, "kept": 3})]
+    assert [e["message"] for e in events_of(repo, second)] == ["reloaded"]
+
+
+def test_a_window_whose_journal_cannot_be_written_says_it_is_lost(repo: Path) -> None:
+    # The warning said "Its data is kept in .../runs/ID; run 'gitlog recover'" for a
+    # journal that was never written: recover had nothing to commit.
+    import re
+    import shutil
+
+    mon = open_monitor(repo)
+    mon.record(0.002)
+    mon.flush()
+    runs = repo / ".git" / "gitlog" / "runs"
+    shutil.rmtree(runs)
+    runs.write_text("")  # the journals' folder cannot be made
+    mon.record(0.003, error="boom")
+    with pytest.warns(gitlog.GitlogWarning) as warned:
+        assert mon.flush() is None
+    [text] = [str(w.message) for w in warned]
+    assert "Its data is kept" not in text
+    assert re.search(r"\. It is lost \(1 requests, 1 errors\): its journal could not be "
+                     rf"written in {re.escape(str(runs))}$", text), text
+    runs.unlink()
+    with mon.request():  # serving goes on, and the next window is stored
+        pass
+    assert mon.close() is not None
+
+
+@pytest.mark.parametrize("elsewhere", [False, True])
+def test_a_deploy_branch_checked_out_is_refused_with_the_worktree_to_switch(
+        repo: Path, tmp_path: Path, elsewhere: bool) -> None:
+    # The runs' message said "checked out in another worktree, <this one>" and hinted
+    # "run it in that worktree, where its logs land in the working tree": a monitor
+    # started there was refused the same way.
+    git(repo, "branch", "deploy/churn")
+    if elsewhere:
+        folder = tmp_path / "serving"
+        git(repo, "worktree", "add", "-q", str(folder), "deploy/churn")
+        where, switch = f"the worktree {folder}", f"there (git -C {folder} checkout --detach)"
+    else:
+        git(repo, "checkout", "-q", "deploy/churn")
+        where, switch = "this worktree", "here (git checkout --detach)"
+    with pytest.raises(GitlogError) as raised:
+        open_monitor(repo)
+    assert str(raised.value) == f"cannot log deployment windows onto deploy/churn: it is " \
+        f"checked out in {where} (a window would leave the files and index there behind " \
+        "deploy/churn)"
+    assert raised.value.hint == f"check out another branch {switch}: windows are " \
+        "committed onto the branch, never into a working tree"
+
+
+def test_a_pool_workers_requests_are_committed_when_the_pool_terminates_it(
+        repo: Path) -> None:
+    # `with Pool() as pool:` ends its workers with SIGTERM: the handler (inherited from
+    # the parent) wrote nothing in a forked child, so every request a worker served
+    # was lost.
+    script = textwrap.dedent("""
+        import multiprocessing, gitlog
+        mon = gitlog.monitor("churn", window=1e9, system=False)
+
+        @mon.track
+        def predict(x):
+            return 2 * x
+
+        mon.record(0.001)
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            print(sum(pool.map(predict, range(40), chunksize=1)))
+    """)
+    proc = run_python(script, repo)
+    assert (proc.returncode, proc.stdout) == (0, "1560\n"), proc.stderr
+    commits = git(repo, "rev-list", "deploy/churn", "--", ".gitlog").split()
+    pids = {gitlog.show(c, repo=repo).record.params["worker"]["pid"] for c in commits}
+    assert len(pids) == len(commits)  # the parent's window and one per worker that served
+    total = sum(json.loads(shown(repo, "metrics.json", c))["requests"] for c in commits)
+    assert total == 41
+
+
+def test_a_second_monitor_of_a_model_in_one_process_is_refused(repo: Path) -> None:
+    # Two monitors of one model split its requests: each committed its own window a
+    # period (both step 0, 1, ...), each with half the requests and half the rate.
+    first = open_monitor(repo)
+    with pytest.raises(GitlogError) as raised:
+        gitlog.monitor("churn", repo=repo / ".", window=60, system=False)
+    assert str(raised.value) == "a monitor of churn is open in this process already " \
+        "(logging to deploy/churn)"
+    assert raised.value.hint == "use the monitor the first gitlog.monitor() returned, or " \
+        "close() it before opening another"
+    other = gitlog.monitor("fraud", repo=repo, window=FOREVER, system=False)  # another model
+    first.record(0.001)
+    first.close()
+    again = open_monitor(repo)  # once closed, a new one may start
+    again.record(0.002)
+    again.close()
+    other.close()
+    assert [json.loads(shown(repo, "metrics.json", rev))["requests"]
+            for rev in ("deploy/churn~1", "deploy/churn")] == [1, 1]
+
+
+def test_a_sigterm_during_a_flush_waits_for_its_commit_then_kills(repo: Path) -> None:
+    # A SIGTERM that arrived while the main thread committed a window (flush, close)
+    # killed that commit halfway. git's reference-transaction hook sends it right in the
+    # middle of the window's commit (its update-ref).
+    import signal
+
+    hook = repo / ".git" / "hooks" / "reference-transaction"
+    hook.write_text('#!/bin/sh\n[ "$1" = committed ] && [ -n "$KILL_PID" ] && '
+                    'kill -TERM "$KILL_PID"\nexit 0\n')
+    hook.chmod(0o755)
+    script = textwrap.dedent("""
+        import os, time, gitlog
+        mon = gitlog.monitor("churn", window=1e9, system=False)
+        mon.record(0.001)
+        os.environ["KILL_PID"] = str(os.getpid())
+        commit = mon.flush()  # the hook's SIGTERM comes in here
+        print("flushed", commit is not None, flush=True)
+        time.sleep(60)
+    """)
+    proc = run_python(script, repo)
+    assert proc.returncode == -signal.SIGTERM, proc.stderr
+    assert proc.stdout == ""  # it died once the commit was done, before going on
+    assert git(repo, "rev-list", "--count", "deploy/churn", "--", ".gitlog").strip() == "1"
+    assert json.loads(shown(repo, "metrics.json"))["requests"] == 1
+    assert not list((repo / ".git" / "gitlog" / "runs").iterdir())
