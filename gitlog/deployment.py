@@ -22,18 +22,17 @@ import os
 import random
 import threading
 import time
-import traceback
 from array import array
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .deployevents import error_event, event_of, frozen, number
 from .errors import GitlogError, NameError_
 
 # Latencies kept a window for its percentiles; past it, a uniform sample of them
 # (reservoir sampling): 8 MB, whatever the traffic.
 MAX_KEPT = 1_000_000
-_INPUTS_CHARS = 1000  # of an error sample's inputs (their repr)
 # log() events kept a window; past it, counted: a log() per request held every one in
 # memory (200,000 requests: 120 MB) and committed them (a 30 MB events.jsonl a window).
 MAX_EVENTS = 1000
@@ -195,7 +194,7 @@ class Monitor:
             raise GitlogError(f"cannot observe {name}: the window has a metric of that name "
                               "itself", hint=f"name the value differently, e.g. model_{name}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            value = _number(name, value)
+            value = number(name, value)
         value = float(value)
         if not math.isfinite(value):
             raise GitlogError(f"observed {name} is {value!r}",
@@ -226,7 +225,7 @@ class Monitor:
                 if len(self._window.events) >= MAX_EVENTS:
                     self._window.dropped += 1
                     return
-        event = _event(name, str(message), _frozen(fields))
+        event = event_of(name, str(message), frozen(fields))
         with self._lock:
             if len(self._window.events) < MAX_EVENTS:
                 self._window.events.append(event)
@@ -244,7 +243,7 @@ class Monitor:
                 window.samples.append({})
                 slot = len(window.samples) - 1
         if sample is not None:
-            sample[slot] = _error_event(error, latency, inputs)
+            sample[slot] = error_event(error, latency, inputs)
 
     # -- windows ------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -353,57 +352,6 @@ class Monitor:
 def _window_end(now: float, window: float) -> float:
     """The end of the window ``now`` is in: windows are aligned to the clock (UTC)."""
     return (math.floor(now / window) + 1) * window
-
-
-def _number(name: str, value: Any) -> float:
-    try:
-        return float(value)  # numpy and torch scalars
-    except (TypeError, ValueError):
-        raise GitlogError(f"observed {name} is not a number: {value!r}",
-                          hint="observe numbers (floats, ints, numpy scalars)") from None
-
-
-def _event(level: str, message: str, fields: dict[str, Any]) -> dict[str, Any]:
-    from .recorder import iso
-
-    return {"ts": iso(time.time()), "level": level, "message": message, "fields": fields}
-
-
-def _frozen(fields: dict[str, Any]) -> dict[str, Any]:
-    """``log()``'s fields as JSON values now: a window is stored minutes later, by then a
-    dict or list passed in may have changed."""
-    import json
-
-    from .journal import dumps
-
-    return json.loads(dumps(fields)) if fields else {}
-
-
-def _error_event(error: str | BaseException, latency: float,
-                 inputs: Any) -> dict[str, Any]:
-    fields: dict[str, Any] = {"latency_ms": round(latency * 1000, 3)}
-    if isinstance(error, BaseException):
-        message = f"{type(error).__name__}: {_text(error, str)}"
-        fields["error_type"] = type(error).__name__
-        fields["traceback"] = "".join(traceback.format_exception(
-            type(error), error, error.__traceback__, limit=-20))
-    else:
-        message = str(error)
-    if inputs is not None:
-        text = _text(inputs, repr)
-        fields["inputs"] = text if len(text) <= _INPUTS_CHARS else \
-            text[:_INPUTS_CHARS - 3] + "..."
-    return _event("error", message if len(message) <= 1000 else message[:997] + "...",
-                  fields)
-
-
-def _text(obj: Any, how: Callable[[Any], str]) -> str:
-    """``str(obj)`` or ``repr(obj)``; one that raises is the object's problem, not the
-    request's: its exception must not replace the one the handler raised."""
-    try:
-        return how(obj)
-    except Exception as exc:
-        return f"<{how.__name__} failed: {type(exc).__name__}>"
 
 
 def monitor(model: str, *, version: str | None = None, window: float = 300.0,
