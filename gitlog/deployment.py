@@ -103,9 +103,10 @@ class Request:
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         latency = time.perf_counter() - self._start
-        # (a generator's stream the client stopped reading, GeneratorExit, is no failure)
-        error = exc if exc is not None and not isinstance(exc, GeneratorExit) else \
-            self._failed
+        # not the service's failure, a request all the same: a stream the client stopped
+        # reading (GeneratorExit), a client gone (asyncio's CancelledError), the process
+        # ending (KeyboardInterrupt, SystemExit)
+        error = exc if isinstance(exc, Exception) else self._failed
         if error is None:
             monitor = self._monitor
             with monitor._lock:
@@ -153,12 +154,18 @@ class Monitor:
         self._check_open()
         return Request(self, inputs)
 
-    def track(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """Decorator: each call of ``fn`` is a request (its arguments the inputs of an
-        error sample). A coroutine function's request lasts until its result (the
-        ``await``); a generator's, until its last item."""
+    def track(self, fn: Callable[..., Any] | None = None) -> Any:
+        """Decorator (``@monitor.track`` or ``@monitor.track()``): each call of ``fn`` is
+        a request (its arguments the inputs of an error sample). A coroutine function's
+        request lasts until its result (the ``await``); a generator's, until its last
+        item."""
         from .deploytrack import tracked
 
+        if fn is None:
+            return lambda f: tracked(self, f)
+        if not callable(fn):
+            raise GitlogError(f"monitor.track decorates a function, got {fn!r}",
+                              hint="@monitor.track above a def")
         return tracked(self, fn)
 
     def record(self, latency: float, *, error: str | BaseException | None = None,
@@ -382,9 +389,11 @@ def monitor(model: str, *, version: str | None = None, window: float = 300.0,
             error_samples < 0:
         raise GitlogError(f"error_samples must be a whole number >= 0, got {error_samples!r}",
                           hint="e.g. error_samples=5")
-    if version is not None and not isinstance(version, str):
-        raise GitlogError(f"version must be a string, got {type(version).__name__}",
-                          hint="pass a run id, a commit, an experiment or a tag as text")
+    if version is not None and (not isinstance(version, str) or not version.strip()):
+        got = "an empty string" if isinstance(version, str) else type(version).__name__
+        raise GitlogError(f"version must be a non-empty string, got {got}",
+                          hint="pass a run id, a commit, an experiment or a tag as text, "
+                               "or leave it out")
     if system is not None and not isinstance(system, bool):
         raise GitlogError(f"system must be True, False or None, got {system!r}",
                           hint="system=False turns CPU and memory sampling off")

@@ -135,7 +135,9 @@ def test_windows_name_the_model_served_and_history_traces_them(repo: Path) -> No
     (lambda r: gitlog.monitor("bad name", repo=r), "model"),
     (lambda r: gitlog.monitor("churn", repo=r, window=0), "window must be"),
     (lambda r: gitlog.monitor("churn", repo=r, error_samples=-1), "error_samples"),
-    (lambda r: gitlog.monitor("churn", repo=r, version=3), "version must be a string"),
+    (lambda r: gitlog.monitor("churn", repo=r, version=3), "version must be a non-empty"),
+    (lambda r: gitlog.monitor("churn", repo=r, version=" "), "got an empty string"),
+    (lambda r: open_monitor(r).track("not a function"), "decorates a function"),
     (lambda r: gitlog.monitor("churn", repo=r, system="no"),  # (was taken as True)
      r"^system must be True, False or None, got 'no'\n"),
     (lambda r: open_monitor(r).record(-1.0), "latency must be"),
@@ -606,3 +608,48 @@ def test_a_sigterm_during_a_flush_waits_for_its_commit_then_kills(repo: Path) ->
     assert git(repo, "rev-list", "--count", "deploy/churn", "--", ".gitlog").strip() == "1"
     assert json.loads(shown(repo, "metrics.json"))["requests"] == 1
     assert not list((repo / ".git" / "gitlog" / "runs").iterdir())
+
+
+def test_track_with_parentheses_and_requests_ended_by_no_failure_of_theirs(
+        repo: Path) -> None:
+    import asyncio
+
+    mon = open_monitor(repo)
+
+    @mon.track()
+    def answer(x: int) -> int:
+        return x
+
+    async def cancelled() -> None:
+        with mon.request():
+            await asyncio.sleep(60)
+
+    async def client_goes_away() -> None:
+        task = asyncio.ensure_future(cancelled())
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    assert answer(2) == 2
+    asyncio.run(client_goes_away())  # a request the client cancelled: not an error
+    with pytest.raises(KeyboardInterrupt), mon.request():
+        raise KeyboardInterrupt  # Ctrl-C while serving: no error of the service
+    mon.close()
+    metrics = json.loads(shown(repo, "metrics.json"))
+    assert (metrics["requests"], metrics["errors"]) == (3, 0)  # served, not failed
+
+
+def test_percentiles_are_the_same_without_numpy(repo: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # numpy computes them when installed (fast); the standard library otherwise
+    from array import array
+
+    from gitlog.deploystore import percentiles
+
+    latencies = array("d", [ms / 1000 for ms in (*range(1, 11), 50)])
+    with_numpy = [round(v * 1000, 3) for v in percentiles(latencies)]
+    monkeypatch.setitem(sys.modules, "numpy", None)  # import numpy fails
+    without = [round(v * 1000, 3) for v in percentiles(latencies)]
+    assert with_numpy == without == [6.0, 10.0, 46.0]
+    assert percentiles(array("d", [0.25])) == [0.25, 0.25, 0.25]
