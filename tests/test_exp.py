@@ -159,6 +159,31 @@ def test_list_shows_current_and_promoted(tmp_path: Path) -> None:
     assert rows[0]["loss"] == 0.5 and rows[0]["accuracy"] == 0.75
 
 
+def test_list_refuses_a_key_metric_named_as_its_columns_as_ls_does(tmp_path: Path) -> None:
+    """exp list wrote a key metric 'status' over the run's status (two 'status' columns,
+    both the metric's value), where ls refuses it: refused the same, with the alias."""
+    from tests.runrepo import Builder
+
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n"})
+    b.run("a", {"loss": 0.5, "status": 3, "promoted": 1}, parents=[c1])
+    repo = tmp_path / "p"
+    b.write(repo)
+    for key in ("status", "promoted"):
+        (repo / ".gitlog.yaml").write_text(f"metrics:\n  key: [loss, {key}]\n")
+        for fmt in ("table", "json", "csv"):
+            proc = run_cli("exp", "list", "--format", fmt, cwd=repo)
+            assert (proc.returncode, proc.stdout, proc.stderr) == (
+                1, "", f"Error: the metric {key} has the name of another column of the "
+                       f"output\nhint: show it under another name: metrics.aliases in "
+                       f".gitlog.yaml ({{my_{key}: [{key}]}}), then put my_{key} in "
+                       f"metrics.key\n"), (key, fmt)
+    (repo / ".gitlog.yaml").write_text("metrics:\n  key: [loss, run_status]\n"
+                                       "  aliases: {run_status: [status]}\n")
+    [row] = json.loads(run_cli("exp", "list", "--format", "json", cwd=repo).stdout)
+    assert (row["status"], row["run_status"], row["loss"]) == ("completed", 3, 0.5)
+
+
 def test_rm_asks_for_yes_and_tells_how_to_restore(repo: Path) -> None:
     new(repo, "old")
     tip = git(repo, "rev-parse", "exp/old").strip()

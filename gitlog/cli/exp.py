@@ -9,6 +9,8 @@ import click
 from ._group import pass_repo
 from ._output import echo, format_option, render
 
+LIST_COLUMNS = ["name", "branch", "current", "promoted", "runs", "last_run", "status"]
+
 
 @click.group()
 def exp() -> None:
@@ -50,14 +52,17 @@ def list_(repo: str, fmt: str) -> None:
     """
     from gitlog.experiments import list_experiments
 
+    from ._table import refuse_column_clash
+
     found = list_experiments(repo)
     if not found and fmt == "table":
         click.echo("no experiments yet: gitlog exp new NAME", err=True)
         return
-    rows = [{**e.row(), **e.metrics} for e in found]
     keys = list(found[0].metrics) if found else []
-    echo(render(rows, fmt, ["name", "branch", "current", "promoted", "runs", "last_run",
-                            "status", *keys]))
+    for key in keys:  # a key metric 'status' wrote over the run's status, as in ls
+        refuse_column_clash(key, LIST_COLUMNS, then=f"put my_{key} in metrics.key")
+    rows = [{**e.row(), **e.metrics} for e in found]
+    echo(render(rows, fmt, [*LIST_COLUMNS, *keys]))
 
 
 @exp.command()
