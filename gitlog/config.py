@@ -194,9 +194,38 @@ def parse(text: str, path: str = CONFIG_FILE) -> Config:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(path, f"the top level must be a mapping, not {type(raw).__name__}")
+    _refuse_unknown(raw, path)
     data = deep_merge(copy.deepcopy(DEFAULTS), raw)
     _validate(data, path)
     return Config(data, Path(path))
+
+
+def _refuse_unknown(raw: dict[Any, Any], path: str) -> None:
+    """A key gitlog does not read (a typo such as ``log_levle``, ``metrics.keys``, or a
+    dotted ``metrics.key:`` at the top) is an error, not a setting silently ignored.
+    ``alerts`` checks its own keys (``alerts.spec``); ``better`` and ``aliases`` are
+    free maps of metric names."""
+    for key, value in raw.items():
+        if key not in DEFAULTS:
+            _unknown(str(key), list(DEFAULTS), path)
+        known = DEFAULTS[key]
+        if key != "alerts" and isinstance(known, dict) and isinstance(value, dict):
+            for sub in value:
+                if sub not in known:
+                    _unknown(f"{key}.{sub}", [f"{key}.{k}" for k in known], path)
+
+
+def _unknown(key: str, known: list[str], path: str) -> None:
+    import difflib
+
+    section, _, rest = key.partition(".")
+    if rest and "." not in known[0] and isinstance(DEFAULTS.get(section), dict) and \
+            rest in DEFAULTS[section]:
+        raise ConfigError(path, f"unknown key {key!r}: write it nested, "
+                                f"'{section}:' then '  {rest}: ...' on the next line")
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    raise ConfigError(path, f"unknown key {key!r}" + (
+        f" (did you mean {close[0]!r}?)" if close else f"; known keys: {', '.join(known)}"))
 
 
 def _validate(data: dict[str, Any], path: str) -> None:

@@ -122,3 +122,29 @@ def test_a_metrics_setting_of_the_wrong_shape_is_a_config_error(
     assert (proc.returncode, proc.stdout, proc.stderr) == (
         1, "", f"Error: invalid config {path}: {problem}\n"
                f"hint: fix {path} (or delete it and run 'gitlog init')\n")
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("log_levle: debug\n", "unknown key 'log_levle' (did you mean 'log_level'?)"),
+    ("metric:\n  key: [f1]\n", "unknown key 'metric' (did you mean 'metrics'?)"),
+    ("metrics:\n  keys: [f1]\n", "unknown key 'metrics.keys' (did you mean 'metrics.key'?)"),
+    ("hooks: {max_file: 3}\n", "unknown key 'hooks.max_file' (did you mean 'hooks.max_file_mb'?)"),
+    ("metrics.key: [f1]\n", "unknown key 'metrics.key': write it nested, 'metrics:' then "
+                            "'  key: ...' on the next line"),
+    ("zzz: 1\n", "unknown key 'zzz'; known keys: experiment_prefix, deploy_prefix, main_branch, "
+                 "experiment, log_dir, flush_interval, log_level, metrics, capture, samples, "
+                 "system_metrics, alerts, remote, reproduce, hooks"),
+])
+def test_a_key_gitlog_does_not_read_is_an_error_not_ignored(
+        repo: Path, text: str, problem: str) -> None:
+    """A misspelt key (or the README table's dotted name written as one key) was silently
+    ignored: `gitlog ls` showed loss and accuracy with 'metrics.key: [f1]' in the file."""
+    (repo / ".gitlog.yaml").write_text(text)
+    proc = run_cli("ls", cwd=repo)
+    path = repo / ".gitlog.yaml"
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        1, "", f"Error: invalid config {path}: {problem}\n"
+               f"hint: fix {path} (or delete it and run 'gitlog init')\n")
+    (repo / ".gitlog.yaml").write_text("metrics:\n  key: [f1]\n  better: {f1: higher}\n"
+                                       "  aliases: {f1: [eval/f1]}\n")
+    assert config.load(repo)["metrics"]["key"] == ["f1"]
