@@ -94,6 +94,11 @@ def command_of(record: RunRecord, command: list[str] | None) -> list[str]:
                           "command",
                           hint="give one: gitlog reproduce REV -- python train.py")
     if _PYTHON.match(os.path.basename(argv[0])):
+        if not command and argv[-1] == "-c":  # recorded before run.yaml kept -c's code
+            raise GitlogError(f"run {record.run.get('id') or record.commit[:12]} recorded "
+                              f"its command without the code python -c ran: "
+                              f"{shlex.join(argv)}",
+                              hint="give the command: gitlog reproduce REV -- python -c CODE")
         argv[0] = sys.executable  # the recorded interpreter's name; run this environment's
     return argv
 

@@ -47,6 +47,16 @@ def script_experiment(script: str | None = None) -> str:
     return name or "default"
 
 
+def script_command() -> str:
+    """The command line that runs this script again, as run.yaml records it. Under
+    ``python -c CODE`` ``sys.argv`` has lost CODE (``['-c', ...]``): the interpreter's own
+    argv (``sys.orig_argv``) still holds it."""
+    argv = sys.argv
+    if argv[:1] == ["-c"] and "-c" in sys.orig_argv[1:]:
+        argv = sys.orig_argv[1:]
+    return shlex.join([Path(sys.executable).name, *argv])
+
+
 def choose_experiment(explicit: str | None, head_branch: str | None,
                       config: Config, script: str | None = None) -> tuple[str, bool]:
     """(experiment, workspace?) from the argument, environment, HEAD, config, script."""
@@ -212,7 +222,7 @@ def open_run(repo_path: str | Path, experiment: str | None, *, message: str | No
         "log_dir": config.log_dir,
         "root": str(repo.root),
         "start": iso(time.time()),
-        "command": command or shlex.join([Path(sys.executable).name, *sys.argv]),
+        "command": command or script_command(),
         "cwd": _subfolder(repo.root, cwd),
         **code,
         "message": message,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -240,3 +242,46 @@ def test_an_absolute_path_into_the_repository_runs_the_runs_code(tmp_path: Path)
         "hint: a run keeps only files git tracks: git add other.py before the next run; or "
         "give another command after --"])
     assert git(repo, "rev-parse", "exp/b").strip() == tip
+
+
+def test_a_run_of_python_c_records_its_code_and_reproduces(tmp_path: Path) -> None:
+    """Under 'python -c CODE' sys.argv is ['-c']: run.yaml recorded 'python -c', and
+    reproduce ran that ('Argument expected for the -c option'), logged a failed run on
+    the experiment and said 'did not reproduce'. The code is recorded now."""
+    repo = make_repo(tmp_path / "p", {"README": "r\n"})
+    code = "import gitlog\nwith gitlog.start('c') as run:\n    run.log_metric('loss', 0.25)\n"
+    done = subprocess.run([sys.executable, "-c", code, "x"], cwd=repo, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    recorded = git(repo, "show", "exp/c:.gitlog/run.yaml")
+    assert yaml_command(recorded) == shlex.join([Path(sys.executable).name, "-c", code, "x"])
+    proc = run_cli("reproduce", "c", "--format", "json", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [{"metric": "loss", "old": 0.25, "new": 0.25,
+                                        "rel_diff": 0.0, "result": "pass"}]
+
+
+def yaml_command(run_yaml: str) -> str:
+    from ruamel.yaml import YAML
+
+    return str(YAML(typ="safe").load(run_yaml)["command"])
+
+
+def test_a_recorded_python_c_without_its_code_is_refused_before_a_run_is_logged(
+        tmp_path: Path) -> None:
+    """Runs recorded before (command 'python -c'): refused, nothing logged."""
+    repo = make_repo(tmp_path / "p", {"README": "r\n"})
+    code = ("import gitlog\nwith gitlog.start('c', command='python -c') as run:\n"
+            "    run.log_metric('loss', 0.25)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    tip = git(repo, "rev-parse", "exp/c").strip()
+    run_id = git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Run,valueonly)",
+                 tip).strip()
+    proc = run_cli("reproduce", "c", cwd=repo)
+    assert (proc.returncode, proc.stdout, proc.stderr.splitlines()) == (1, "", [
+        f"Error: run {run_id} recorded its command without the code python -c ran: "
+        "python -c",
+        "hint: give the command: gitlog reproduce REV -- python -c CODE"])
+    assert git(repo, "rev-parse", "exp/c").strip() == tip
