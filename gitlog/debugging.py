@@ -3,7 +3,7 @@ of an uncaught exception, and sampled inputs/outputs (``Run.log_sample``).
 
 Levels are debug < info < warning < error < critical; a run drops events under its
 threshold (``log_level`` in ``.gitlog.yaml``, ``GITLOG_LEVEL``, ``start(level=...)``).
-``filter_events`` is the one level filter the query commands use.
+``filter_events`` filters events by level, as ``gitlog logs --level`` does.
 """
 
 from __future__ import annotations
@@ -50,16 +50,18 @@ def level_of(record_level: int) -> str:
     return chosen
 
 
-def filter_events(events: Iterable[dict[str, Any]], min_level: str | None = None,
-                  levels: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """Events at ``min_level`` or above and/or exactly at one of ``levels``."""
+def filter_events(events: Iterable[Any], min_level: str | None = None,
+                  levels: Iterable[str] | None = None) -> list[Any]:
+    """Events at ``min_level`` or above and/or exactly at one of ``levels``: the dicts of
+    ``events.jsonl`` or the ``Event`` objects ``gitlog.logs()`` returns."""
     floor = level_number(min_level) if min_level else None
     exact = None
     if levels:
         exact = {str(x).lower() for x in levels if level_number(x)}
     out = []
     for event in events:
-        name = str(event.get("level", "info"))
+        name = str(event.get("level", "info") if isinstance(event, dict) else
+                   getattr(event, "level", "info"))
         if floor is not None and LEVELS.get(name, 0) < floor:
             continue
         if exact is not None and name not in exact:

@@ -415,3 +415,15 @@ def test_an_exception_whose_str_fails_is_recorded_and_raised_as_it_is(repo: Path
     assert [(e["message"], e["fields"]["exception"]) for e in got] == [
         ("thread loader: Unprintable: <exception str() failed>", "Unprintable"),
         ("Unprintable: <exception str() failed>", "Unprintable")]
+
+
+def test_filter_events_takes_the_events_the_query_api_returns(repo: Path) -> None:
+    """The README names filter_events as the level filter for the queries; given
+    gitlog.logs(...).events (Event objects, not dicts) it raised AttributeError."""
+    with gitlog.start("dbg", repo=repo) as run:
+        run.info("i")
+        run.warning("w")
+        run.error("e", code=3)
+    listed = gitlog.logs("dbg", repo=repo).events
+    assert [e.message for e in filter_events(listed, min_level="warning")] == ["w", "e"]
+    assert [e.message for e in filter_events(listed, levels=["info"])] == ["i"]
