@@ -185,6 +185,14 @@ def test_a_stdout_that_cannot_encode_the_output_is_one_clear_error(
     (["histroy"], "No such command 'histroy'. Did you mean 'history'?", "gitlog"),
     (["exp", "nwe", "x"], "No such command 'nwe'. Did you mean 'new'?", "gitlog exp"),
     (["run", "-e", "a"], "Missing argument 'COMMAND...'.", "gitlog run"),
+    # an option without its value: click's parser gives that error no command, and the
+    # hint named 'gitlog --help', which lists no option of the command
+    (["history", "-m", "loss", "-n"], "Option '-n' requires an argument.", "gitlog history"),
+    (["ls", "--format"], "Option '--format' requires an argument.", "gitlog ls"),
+    (["--debug", "exp", "new", "x", "--from"], "Option '--from' requires an argument.",
+     "gitlog exp new"),
+    (["hooks", "install", "-C", ".", "--hook"], "Option '--hook' requires an argument.",
+     "gitlog hooks install"),
 ])
 def test_usage_errors_are_gitlogs_error_and_hint_lines(tmp_path: Path, args: list[str],
                                                        error: str, command: str) -> None:

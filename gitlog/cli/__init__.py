@@ -150,7 +150,7 @@ def _run(args: list[str]) -> int:
         # one line, as gitlog's other errors: the problem, then where the usage is
         from ._output import echo_err
 
-        command = exc.ctx.command_path if exc.ctx is not None else "gitlog"
+        command = exc.ctx.command_path if exc.ctx is not None else _command_path(args)
         echo_err(f"Error: {exc.format_message()}")
         echo_err(f"hint: {command} --help shows the usage")
         return exc.exit_code
@@ -160,6 +160,28 @@ def _run(args: list[str]) -> int:
     except click.exceptions.Abort:
         raise KeyboardInterrupt from None
     return rv if isinstance(rv, int) else 0
+
+
+def _command_path(args: list[str]) -> str:
+    """The command a command line names (``gitlog exp new``): the usage hint of an error
+    click's parser raises with no context (an option missing its value) names its help.
+    Option values come after it (``repo_first`` moved ``-C PATH`` there)."""
+    import click
+
+    from ._group import cli
+
+    path: list[str] = ["gitlog"]
+    group: click.Command = cli
+    for arg in args:
+        if arg.startswith("-"):
+            continue
+        found = group.get_command(click.Context(group), arg) \
+            if isinstance(group, click.Group) else None
+        if found is None:
+            break
+        path.append(arg)
+        group = found
+    return " ".join(path)
 
 
 def _hold_closed_streams() -> None:
