@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -33,7 +32,7 @@ class WindowStore:
         from .config import load
         from .describe import ml_packages
         from .git import Repo
-        from .session import _subfolder, code_state
+        from .session import _subfolder, code_state, script_command
 
         repo = Repo(repo_path)
         config = load(repo.root)
@@ -55,7 +54,7 @@ class WindowStore:
             "mode": "branch",
             "log_dir": config.log_dir,
             "root": str(repo.root),
-            "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+            "command": script_command(),
             "cwd": _subfolder(repo.root, None),
             **code,
             "packages": ml_packages(),
@@ -154,7 +153,6 @@ def check_free(repo: Any, ref: str) -> None:
     """Refuse a deployment branch a work tree has checked out: a window would leave its
     files and index behind. (The runs' check said 'another worktree' of this very one,
     and sent the user there: windows are never logged into a working tree.)"""
-    import shlex
 
     folder = repo.worktree_on(ref)
     if folder is None:

@@ -4,6 +4,7 @@ deploy/MODEL, which history, logs, compare, alerts and DVC read like any run."""
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -197,6 +198,9 @@ def test_the_clock_closes_windows_and_exit_and_forked_workers_commit_theirs(
     proc = run_python(script, repo)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "1"  # the clock closed the first window
+    # the window records the command that serves, the code of 'python -c' too
+    command = gitlog.show("deploy/churn", repo=repo).record.run["command"]
+    assert command.endswith(f"-c {shlex.quote(script)}")
     commits = git(repo, "rev-list", "--reverse", "deploy/churn", "--", ".gitlog").split()
     counts = {}
     for commit in commits:
