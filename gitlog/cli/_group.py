@@ -47,7 +47,8 @@ def cli(debug: bool) -> None:
     """gitlog: keep ML logs (params, metrics, events, artifacts) in your git repository.
 
     Each experiment is a branch exp/NAME; each run is a commit holding the code as it
-    ran plus its logs.
+    ran plus its logs. -C PATH, before or after the command, runs it in the repository
+    at PATH, as git -C does.
 
     Example: gitlog run -e baseline -p lr=0.1 -- python train.py
     """
