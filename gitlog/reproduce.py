@@ -258,6 +258,12 @@ def reproduce(rev: str, repo: str | Path | Repo = ".", config: Config | None = N
     atol = _tolerance("atol", atol)
     result = Reproduction(commit, str(record.run.get("id") or commit[:12]),
                           command_of(record, command), tol, atol)
+    if not [name for name in record.flat_metrics if name != "step"]:
+        # (it ran the command and said '0/0 metrics within rtol': reproduced, exit 0)
+        raise GitlogError(f"run {result.old_run} logged no metrics: there is nothing to "
+                          "compare a reproduction with",
+                          hint="reproduce a run that logged metrics (gitlog ls), or run the "
+                               "command again as a new run: gitlog run -e NAME -- COMMAND")
     experiment = run_experiment(repo, config, record, rev)
     if not experiment:  # metrics by hand that no one experiment branch holds
         raise GitlogError(f"run {result.old_run} names no experiment to reproduce it in",
