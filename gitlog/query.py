@@ -268,6 +268,7 @@ def run_summary(view: RunView) -> dict[str, Any]:
         "end": run.get("end"),
         "duration_s": run.get("duration_s"),
         "command": run.get("command"),
+        **{key: run[key] for key in ("interactive", "notebook") if run.get(key)},
         **exit_facts(run.get("exit_code")),
         "code_commit": run.get("code_commit"),
         "code_branch": run.get("code_branch"),

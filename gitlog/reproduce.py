@@ -89,6 +89,8 @@ def compare(old: dict[str, Any], new: dict[str, Any], rtol: float,
 
 def command_of(record: RunRecord, command: list[str] | None) -> list[str]:
     argv = list(command) if command else shlex.split(str(record.run.get("command") or ""))
+    if not command:
+        _refuse_typed_in(record, argv)
     if not argv:
         raise GitlogError(f"run {record.run.get('id') or record.commit[:12]} recorded no "
                           "command",
@@ -101,6 +103,29 @@ def command_of(record: RunRecord, command: list[str] | None) -> list[str]:
                               hint="give the command: gitlog reproduce REV -- python -c CODE")
         argv[0] = sys.executable  # the recorded interpreter's name; run this environment's
     return argv
+
+
+def _refuse_typed_in(record: RunRecord, argv: list[str]) -> None:
+    """A run from a notebook or a prompt recorded no command that runs its code again (a
+    kernel's, before run.yaml said so, was the kernel launcher with a connection file
+    that is gone: reproduce started a kernel that waited for a client forever)."""
+    from .notebook import launcher_command
+
+    kind = record.run.get("interactive") or (
+        "jupyter kernel" if launcher_command(argv) else None)
+    if not kind:
+        return
+    notebook = record.run.get("notebook")
+    where = f"a Jupyter kernel (notebook {notebook})" if notebook else \
+        "a Jupyter kernel" if kind == "jupyter kernel" else f"an interactive {kind}" \
+        if kind == "ipython" else f"the {kind}"
+    script = shlex.quote(Path(str(notebook)).with_suffix(".py").as_posix()) if notebook \
+        else "train.py"
+    raise GitlogError(f"run {record.run.get('id') or record.commit[:12]} was logged from "
+                      f"{where}: it recorded no command that runs its code again",
+                      hint=f"give the command: gitlog reproduce REV -- python {script}"
+                           + (f" (a script of the notebook: jupyter nbconvert --to script "
+                              f"{shlex.quote(str(notebook))})" if notebook else ""))
 
 
 def _refuse_checked_out(repo: Repo, config: Config, experiment: str) -> None:
@@ -233,6 +258,12 @@ def reproduce(rev: str, repo: str | Path | Repo = ".", config: Config | None = N
     atol = _tolerance("atol", atol)
     result = Reproduction(commit, str(record.run.get("id") or commit[:12]),
                           command_of(record, command), tol, atol)
+    if not [name for name in record.flat_metrics if name != "step"]:
+        # (it ran the command and said '0/0 metrics within rtol': reproduced, exit 0)
+        raise GitlogError(f"run {result.old_run} logged no metrics: there is nothing to "
+                          "compare a reproduction with",
+                          hint="reproduce a run that logged metrics (gitlog ls), or run the "
+                               "command again as a new run: gitlog run -e NAME -- COMMAND")
     experiment = run_experiment(repo, config, record, rev)
     if not experiment:  # metrics by hand that no one experiment branch holds
         raise GitlogError(f"run {result.old_run} names no experiment to reproduce it in",

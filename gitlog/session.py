@@ -22,6 +22,7 @@ from .errors import GitlogError, NameError_
 from .git import Repo
 from .journal import Journal, runs_dir
 from .names import check_experiment, ref_component_problem
+from .notebook import finish_earlier, in_kernel, interactive, notebook_in, notebook_path
 from .recorder import LEVELS, iso
 from .run import Run
 from .threadexit import finish_leftovers
@@ -40,17 +41,33 @@ def new_run_id() -> str:
 
 def script_experiment(script: str | None = None) -> str:
     """The default experiment name: the running script's name (or ``script``, the one a
-    command runs), made branch-safe."""
-    argv0 = script if script is not None else sys.argv[0] if sys.argv else ""
-    stem = Path(argv0).stem if argv0 and argv0 not in ("-c", "-m", "-") else ""
-    name = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem).strip("-")
-    return name or "default"
+    command runs), made branch-safe. In a Jupyter kernel: the notebook's name when the
+    server gives it, else ``notebook`` (not ``ipykernel_launcher``)."""
+    argv0 = script if script is not None else _default_script()
+    if script is None and in_kernel():
+        return _branch_safe(Path(argv0).stem) or "notebook"
+    return _branch_safe(Path(argv0).stem if argv0 not in ("-c", "-m", "-") else "") \
+        or "default"
 
 
-def script_command() -> str:
+def _default_script() -> str:
+    """What names this process's experiment: the script, or a kernel's notebook."""
+    if in_kernel():
+        return notebook_path() or ""
+    return sys.argv[0] if sys.argv else ""
+
+
+def _branch_safe(stem: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in stem).strip("-")
+
+
+def script_command() -> str | None:
     """The command line that runs this script again, as run.yaml records it. Under
     ``python -c CODE`` ``sys.argv`` has lost CODE (``['-c', ...]``): the interpreter's own
-    argv (``sys.orig_argv``) still holds it."""
+    argv (``sys.orig_argv``) still holds it. None in a kernel or at a prompt: no command
+    runs that code again (a kernel's is its launcher and a connection file)."""
+    if interactive():
+        return None
     argv = sys.argv
     if argv[:1] == ["-c"] and "-c" in sys.orig_argv[1:]:
         argv = sys.orig_argv[1:]
@@ -75,6 +92,8 @@ def _name_source(config: Config, script: str | None) -> str:
         return f"{env.EXPERIMENT}"
     if config["experiment"]:
         return "'experiment:' in .gitlog.yaml"
+    if script is None and in_kernel():
+        return f"the notebook's name ({Path(_default_script()).name})"
     script = script if script is not None else sys.argv[0] if sys.argv else ""
     return f"the script's name ({Path(script).name})"
 
@@ -147,6 +166,8 @@ def start(experiment: str | None = None, params: Mapping[str, Any] | None = None
         from .sysmetrics import start_sampling
 
         start_sampling(run)
+    if not attached:
+        finish_earlier(run)  # a re-run notebook cell's run, left open
     _finish_at_exit()
     return run
 
@@ -224,6 +245,7 @@ def open_run(repo_path: str | Path, experiment: str | None, *, message: str | No
         "start": iso(time.time()),
         "command": command or script_command(),
         "cwd": _subfolder(repo.root, cwd),
+        **_typed_in(repo.root, script is None and not command),
         **code,
         "message": message,
     }
@@ -275,6 +297,17 @@ def code_state(repo: Repo, log_dir: str, head: Any) -> tuple[dict[str, Any],
         "python": platform.python_version(),
         "pid": os.getpid(),
     }, changed_in_place
+
+
+def _typed_in(root: Path, own: bool) -> dict[str, Any]:
+    """run.yaml's ``interactive`` ('jupyter kernel', 'python prompt') and ``notebook``
+    (its path, when the server gives it) for a run this process's typed-in code opens:
+    its ``command`` is None, for ``gitlog reproduce`` to say why."""
+    kind = interactive() if own else None
+    if kind is None:
+        return {}
+    notebook = notebook_in(root) if kind == "jupyter kernel" else None
+    return {"interactive": kind, **({"notebook": notebook} if notebook else {})}
 
 
 def _subfolder(root: Path, cwd: str | Path | None) -> str | None:

@@ -648,3 +648,17 @@ def test_ctrl_c_in_alerts_test_stops_the_command_and_what_it_started(repo: Path)
     finally:
         if alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_check_with_no_alert_names_the_run_it_picked(repo: Path) -> None:
+    """'gitlog alerts check' with no REV picks a run itself, and said only 'no alert
+    fires on 1fab06ee71': which run of which experiment it had looked at, it did not say."""
+    configure(repo, "    log: {type: file, path: alerts.jsonl}\n",
+              "    - {name: loss-nan, metric: loss, when: nan, notify: [log]}\n")
+    git(repo, "add", ".gitlog.yaml")
+    git(repo, "commit", "-qm", "alerts")
+    with gitlog.start("calm", repo=repo) as run:
+        run.log_metric("loss", 0.5)
+    checked = run_cli("alerts", "check", cwd=repo)
+    assert (checked.returncode, checked.stdout, checked.stderr) == (
+        0, "", f"no alert fires on run {run.id} of experiment calm ({run.commit[:10]})\n")

@@ -285,3 +285,24 @@ def test_a_recorded_python_c_without_its_code_is_refused_before_a_run_is_logged(
         "python -c",
         "hint: give the command: gitlog reproduce REV -- python -c CODE"])
     assert git(repo, "rev-parse", "exp/c").strip() == tip
+
+
+def test_a_run_that_logged_no_metrics_is_refused_not_reproduced(tmp_path: Path) -> None:
+    """A run with no metrics 'reproduced' with exit 0: '0/0 metrics within rtol=0.001',
+    after running the command and logging a run. Nothing to compare is refused now, before
+    anything runs."""
+    repo = make_repo(tmp_path / "p", {"README": "r\n"})
+    code = "import gitlog\nwith gitlog.start('quiet') as run:\n    run.info('no metrics')\n"
+    done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    tip = git(repo, "rev-parse", "exp/quiet").strip()
+    run_id = git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Run,valueonly)",
+                 tip).strip()
+    proc = run_cli("reproduce", "quiet", cwd=repo)
+    assert (proc.returncode, proc.stdout, proc.stderr.splitlines()) == (1, "", [
+        f"Error: run {run_id} logged no metrics: there is nothing to compare a "
+        "reproduction with",
+        "hint: reproduce a run that logged metrics (gitlog ls), or run the command again "
+        "as a new run: gitlog run -e NAME -- COMMAND"])
+    assert git(repo, "rev-parse", "exp/quiet").strip() == tip

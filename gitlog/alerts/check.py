@@ -92,6 +92,16 @@ def fired_in_ledger(repo: Repo, run_id: str) -> set[str]:
     return out
 
 
+def run_label(facts: dict[str, Any]) -> str:
+    """'run ID of experiment NAME (commit 1fab06ee71)', from ``_facts``; the commit alone
+    for metrics committed by hand (no run id)."""
+    short = str(facts["commit"])[:10]
+    if not facts.get("run"):
+        return short
+    of = f" of experiment {facts['experiment']}" if facts.get("experiment") else ""
+    return f"run {facts['run']}{of} ({short})"
+
+
 def _facts(record: Any, commit: str) -> dict[str, Any]:
     return {"run": record.run.get("id"), "experiment": record.run.get("experiment"),
             "commit": commit, "code_commit": record.run.get("code_commit"),
@@ -172,10 +182,11 @@ def _series(cat: Any, commit: str, log_dir: str, metric: str) -> list[tuple[floa
     return points
 
 
-def check(repo: Repo, config: Config, commit: str,
-          notes: list[str] | None = None) -> list[tuple[Alert, dict[str, Any]]]:
+def check(repo: Repo, config: Config, commit: str, notes: list[str] | None = None,
+          about: dict[str, Any] | None = None) -> list[tuple[Alert, dict[str, Any]]]:
     """Every rule evaluated on the run stored in ``commit``: (alert, payload) pairs.
-    What could not be checked (a baseline that names nothing) goes to ``notes``."""
+    What could not be checked (a baseline that names nothing) goes to ``notes``; the
+    run's facts (run id, experiment, commit) to ``about``."""
     rules = parse_rules(config["alerts"])
     if not rules:
         raise GitlogError("no alert rules in .gitlog.yaml",
@@ -207,6 +218,8 @@ def check(repo: Repo, config: Config, commit: str,
     order = {r.name: i for i, r in enumerate(rules)}
     found.sort(key=lambda a: order[a.rule.name])
     facts = _facts(record, commit)
+    if about is not None:
+        about.update(facts)
     return [(a, a.payload(facts)) for a in found]
 
 

@@ -60,7 +60,7 @@ def check(rev: str | None, notify: bool, repo: str, fmt: str) -> None:
     Example: gitlog alerts check baseline --notify
     """
     from gitlog.alerts.check import check as check_run
-    from gitlog.alerts.check import send_now
+    from gitlog.alerts.check import run_label, send_now
     from gitlog.config import load
     from gitlog.errors import GitlogError
     from gitlog.git import Repo
@@ -70,7 +70,8 @@ def check(rev: str | None, notify: bool, repo: str, fmt: str) -> None:
     config = load(r.root)
     commit = resolve_run(r, config, rev)
     notes: list[str] = []
-    fired = check_run(r, config, commit, notes)
+    about: dict[str, object] = {}
+    fired = check_run(r, config, commit, notes, about)
     for text in notes:
         echo_err(f"warning: {text}")
     rows, failed = [], []
@@ -85,7 +86,7 @@ def check(rev: str | None, notify: bool, repo: str, fmt: str) -> None:
                        for d in results if not d.ok]
         rows.append(row)
     if not rows and fmt == "table":
-        click.echo(f"no alert fires on {commit[:10]}", err=True)
+        click.echo(f"no alert fires on {run_label(about)}", err=True)
         return
     columns = ["rule", "metric", "value", "step", "message"] + (["sent"] if notify else [])
     echo(render(rows, fmt, columns))
