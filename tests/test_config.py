@@ -116,12 +116,7 @@ def test_a_metrics_setting_of_the_wrong_shape_is_a_config_error(
         repo: Path, text: str, problem: str) -> None:
     """These crashed every command with exit 3 ('unexpected AttributeError ... please
     report it'): the config was read as if it had the right shape."""
-    (repo / ".gitlog.yaml").write_text(text)
-    proc = run_cli("ls", cwd=repo)
-    path = repo / ".gitlog.yaml"
-    assert (proc.returncode, proc.stdout, proc.stderr) == (
-        1, "", f"Error: invalid config {path}: {problem}\n"
-               f"hint: fix {path} (or delete it and run 'gitlog init')\n")
+    assert_config_error(repo, text, problem)
 
 
 @pytest.mark.parametrize("text, problem", [
@@ -139,12 +134,17 @@ def test_a_key_gitlog_does_not_read_is_an_error_not_ignored(
         repo: Path, text: str, problem: str) -> None:
     """A misspelt key (or the README table's dotted name written as one key) was silently
     ignored: `gitlog ls` showed loss and accuracy with 'metrics.key: [f1]' in the file."""
+    assert_config_error(repo, text, problem)
+    (repo / ".gitlog.yaml").write_text("metrics:\n  key: [f1]\n  better: {f1: higher}\n"
+                                       "  aliases: {f1: [eval/f1]}\n")
+    assert config.load(repo)["metrics"]["key"] == ["f1"]
+
+
+def assert_config_error(repo: Path, text: str, problem: str) -> None:
+    """With ``text`` as .gitlog.yaml, ``gitlog ls`` is the config error ``problem``."""
     (repo / ".gitlog.yaml").write_text(text)
     proc = run_cli("ls", cwd=repo)
     path = repo / ".gitlog.yaml"
     assert (proc.returncode, proc.stdout, proc.stderr) == (
         1, "", f"Error: invalid config {path}: {problem}\n"
                f"hint: fix {path} (or delete it and run 'gitlog init')\n")
-    (repo / ".gitlog.yaml").write_text("metrics:\n  key: [f1]\n  better: {f1: higher}\n"
-                                       "  aliases: {f1: [eval/f1]}\n")
-    assert config.load(repo)["metrics"]["key"] == ["f1"]

@@ -273,12 +273,7 @@ def test_a_recorded_python_c_without_its_code_is_refused_before_a_run_is_logged(
     repo = make_repo(tmp_path / "p", {"README": "r\n"})
     code = ("import gitlog\nwith gitlog.start('c', command='python -c') as run:\n"
             "    run.log_metric('loss', 0.25)\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True,
-                          text=True)
-    assert done.returncode == 0, done.stderr
-    tip = git(repo, "rev-parse", "exp/c").strip()
-    run_id = git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Run,valueonly)",
-                 tip).strip()
+    tip, run_id = logged_by_python_c(repo, code, "c")
     proc = run_cli("reproduce", "c", cwd=repo)
     assert (proc.returncode, proc.stdout, proc.stderr.splitlines()) == (1, "", [
         f"Error: run {run_id} recorded its command without the code python -c ran: "
@@ -293,12 +288,7 @@ def test_a_run_that_logged_no_metrics_is_refused_not_reproduced(tmp_path: Path) 
     anything runs."""
     repo = make_repo(tmp_path / "p", {"README": "r\n"})
     code = "import gitlog\nwith gitlog.start('quiet') as run:\n    run.info('no metrics')\n"
-    done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True,
-                          text=True)
-    assert done.returncode == 0, done.stderr
-    tip = git(repo, "rev-parse", "exp/quiet").strip()
-    run_id = git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Run,valueonly)",
-                 tip).strip()
+    tip, run_id = logged_by_python_c(repo, code, "quiet")
     proc = run_cli("reproduce", "quiet", cwd=repo)
     assert (proc.returncode, proc.stdout, proc.stderr.splitlines()) == (1, "", [
         f"Error: run {run_id} logged no metrics: there is nothing to compare a "
@@ -306,3 +296,14 @@ def test_a_run_that_logged_no_metrics_is_refused_not_reproduced(tmp_path: Path) 
         "hint: reproduce a run that logged metrics (gitlog ls), or run the command again "
         "as a new run: gitlog run -e NAME -- COMMAND"])
     assert git(repo, "rev-parse", "exp/quiet").strip() == tip
+
+
+def logged_by_python_c(repo: Path, code: str, experiment: str) -> tuple[str, str]:
+    """Run ``python -c CODE`` in ``repo``; (the tip of exp/EXPERIMENT, its run id)."""
+    done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    tip = git(repo, "rev-parse", f"exp/{experiment}").strip()
+    run_id = git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Run,valueonly)",
+                 tip).strip()
+    return tip, run_id
