@@ -254,6 +254,9 @@ class Monitor:
 
     # -- windows ------------------------------------------------------------------------
     def _loop(self) -> None:
+        from .sigflush import off_this_thread, on_this_thread
+
+        off_this_thread()  # (only while it waits: its commits start git processes)
         end = _window_end(time.time(), self.window)
         while not self._closed:
             left = end - time.time()
@@ -262,7 +265,8 @@ class Monitor:
                     return  # closed: close() commits the last window
                 continue
             try:
-                self._rotate(end)
+                with on_this_thread():
+                    self._rotate(end)
             except Exception as exc:  # the next window is still logged
                 _warn(f"could not store a window of {self.model}: {exc}")
             end = _window_end(time.time(), self.window)

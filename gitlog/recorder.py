@@ -97,6 +97,9 @@ class Recorder:
         self._thread.start()
 
     def _loop(self) -> None:
+        from .sigflush import off_this_thread
+
+        off_this_thread()
         poll = min(self.interval, POLL)
         due = time.monotonic() + self.interval
         while not self._stop.wait(poll):

@@ -7,14 +7,15 @@ a script run on its own (whose journal ``gitlog recover`` commits). While a run 
 a handler writes every live run's buffer to its journal, then puts the default action
 back and sends the signal again, so the process ends exactly as it would have. Only a
 signal left at its default is handled (an ignored one, or the script's own handler, is
-kept), and only from the main thread, where Python runs handlers. A forked child
-inherits the handler but writes nothing: the buffers it holds are copies of its parent's.
-An object with a ``pid`` is written in that process: a deployment monitor, which a
-forked child (a ``multiprocessing`` pool's worker, that ``Pool.terminate`` ends with
-SIGTERM) takes over as its own. A signal arriving while the main thread commits inside
-``held()`` (a monitor's last window at exit) is acted on once that commit is done: a pool
-worker that ends sends it its last window, and ``Pool.terminate``'s SIGTERM came in the
-middle of that commit and killed it.
+kept), and only from the main thread, where Python runs handlers; gitlog's own
+background threads block these signals, so the kernel gives them to the main thread. A
+forked child gets the default actions back (``_child_defaults``): the buffers it holds
+are copies of its parent's, and a handler there could leave a pool worker unkillable.
+An object with a ``pid`` (a deployment monitor) is written only in that process. A
+signal arriving while the main thread commits inside ``held()`` (a monitor's last
+window at exit, a flush) is acted on once that commit is done: a pool worker ending
+normally commits its last window, and ``Pool.terminate``'s SIGTERM came in the middle of
+that commit and killed it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,36 @@ def _handler(signum: int, _frame: Any) -> None:
     os.kill(os.getpid(), signum)
 
 
+_THREAD_SIGNALS = {*SIGNALS, signal.SIGINT}
+
+
+def off_this_thread() -> None:
+    """Called first in gitlog's long-lived background threads (the flusher, the resource
+    sampler, a monitor's windows): SIGTERM, SIGHUP and SIGINT are blocked in it, so the
+    kernel gives them to the main thread. Python runs handlers there, but a signal the
+    kernel gave another thread does not interrupt the main thread's blocking call: a
+    ``multiprocessing`` pool worker waiting on its task queue never ran the handler, nor
+    died, and ``Pool.terminate`` waited for it forever. A thread that starts processes
+    takes the signals back meanwhile (``on_this_thread``): a child inherits its mask."""
+    _mask(signal.SIG_BLOCK)
+
+
+@contextlib.contextmanager
+def on_this_thread() -> Any:
+    """The signals ``off_this_thread`` blocked, unblocked for the block (git processes it
+    starts take SIGINT and SIGTERM as usual)."""
+    _mask(signal.SIG_UNBLOCK)
+    try:
+        yield
+    finally:
+        _mask(signal.SIG_BLOCK)
+
+
+def _mask(how: int) -> None:
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # (no pthreads)
+        signal.pthread_sigmask(how, _THREAD_SIGNALS)
+
+
 def track(recorder: Any) -> None:
     """Write ``recorder``'s buffer when a signal ends the process, until ``release``."""
     _live.append(recorder)
@@ -61,6 +92,26 @@ def track(recorder: Any) -> None:
         if sig not in _installed and signal.getsignal(sig) is signal.SIG_DFL:
             signal.signal(sig, _handler)
             _installed[sig] = _handler
+    if not _AT_FORK:
+        os.register_at_fork(after_in_child=_child_defaults)
+        _AT_FORK.append(True)
+
+
+_AT_FORK: list[bool] = []
+
+
+def _child_defaults() -> None:
+    """In a forked child, the signals gitlog handles end it at once again, as they would
+    without gitlog. A Python handler runs only once the signal interrupts the main
+    thread: a ``multiprocessing`` pool worker blocked on its task queue's lock (which
+    ``Pool.terminate`` holds while it sends SIGTERM) now and then never ran it, nor
+    died, and ``terminate`` waited for it forever. A child's monitor windows and runs
+    are committed when it ends normally (``pool.close()``, ``join()``), not on a signal."""
+    for sig, handler in list(_installed.items()):
+        with contextlib.suppress(OSError, ValueError):
+            if signal.getsignal(sig) is handler:
+                signal.signal(sig, signal.SIG_DFL)
+    _installed.clear()
 
 
 def release(recorder: Any) -> None:

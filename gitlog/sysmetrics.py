@@ -125,6 +125,9 @@ class SystemSampler:
         return values
 
     def _loop(self) -> None:
+        from .sigflush import off_this_thread
+
+        off_this_thread()
         while not self._stop.wait(self.interval):
             self._log()
 
