@@ -480,8 +480,6 @@ def _close_all() -> None:
 
 
 def _warn(text: str) -> None:
-    import warnings
+    from .recorder import warn_all
 
-    from .recorder import GitlogWarning
-
-    warnings.warn(f"gitlog: {text}", GitlogWarning, stacklevel=2)
+    warn_all([text], stacklevel=2)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import GitlogError
-from .recorder import GitlogWarning, iso
+from .recorder import GitlogWarning, iso, warn_all
 
 PERCENTILES = (50, 90, 99)
 
@@ -300,20 +300,16 @@ class WindowAlerts:
               events: list[dict[str, Any]]) -> list[Any]:
         if self.evaluator is None:
             return []
-        self.evaluator.done.clear()  # each window is a run: a rule fires once per window
+        self.evaluator.rearm()  # each window is a run: a rule fires once per window
         points = [(end, name, step, float(value)) for name, value in values.items()]
         return self.evaluator.points(points) + self.evaluator.events(events)
 
     def send(self, fired: list[Any], facts: dict[str, Any], root: Path) -> None:
-        from .alerts.delivery import DISPATCHER
+        from .alerts.delivery import submit_alert
 
         for alert in fired:
-            payload = alert.payload(facts)
-            for name in alert.rule.notify:
-                spec = self.notifiers.get(name)
-                if spec is not None:
-                    self.sent.add(DISPATCHER.submit(name, spec, payload, root,
-                                                    _report(alert.rule.name)))
+            self.sent |= submit_alert(alert, facts, self.notifiers, root,
+                                      _report(alert.rule.name))
 
     def drain(self) -> None:
         if self.sent:
@@ -331,7 +327,7 @@ def alert_event(alert: Any, end: float, step: int) -> dict[str, Any]:
 def _report(rule: str) -> Any:
     def report(result: Any) -> None:
         if not result.ok:
-            warnings.warn(f"gitlog: alert {rule} not delivered to {result.notifier} after "
-                          f"{result.attempts} attempt(s): {result.error}", GitlogWarning,
-                          stacklevel=1)
+            from .alerts.delivery import undelivered
+
+            warn_all([undelivered(rule, result)])
     return report

@@ -117,3 +117,18 @@ class Dispatcher:
 
 
 DISPATCHER = Dispatcher()
+
+
+def submit_alert(alert: Any, facts: dict[str, Any], notifiers: dict[str, Any], root: Path,
+                 on_done: Callable[[Delivery], None] | None = None) -> set[int]:
+    """Deliver ``alert`` (with the run's ``facts``) through each notifier its rule names
+    that is configured; the keys ``drain`` waits for."""
+    payload = alert.payload(facts)
+    return {DISPATCHER.submit(name, notifiers[name], payload, root, on_done)
+            for name in alert.rule.notify if name in notifiers}
+
+
+def undelivered(rule: str, result: Delivery) -> str:
+    """What a delivery given up says: 'alert RULE not delivered to NOTIFIER after ...'."""
+    return (f"alert {rule} not delivered to {result.notifier} after {result.attempts} "
+            f"attempt(s): {result.error}")

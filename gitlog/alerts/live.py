@@ -13,7 +13,7 @@ import warnings
 from typing import Any
 
 from ..recorder import GitlogWarning
-from .delivery import DISPATCHER, Delivery
+from .delivery import DISPATCHER, Delivery, submit_alert, undelivered
 from .rules import Alert, Evaluator
 from .spec import Rule, parse_rules
 
@@ -61,19 +61,14 @@ class LiveAlerts:
             self.deferred.append(alert)
 
     def send(self, alert: Alert) -> None:
-        payload = alert.payload(self.facts())
-        for name in alert.rule.notify:
-            spec = self.notifiers.get(name)
-            if spec is not None:
-                self.sent.add(DISPATCHER.submit(name, spec, payload, self.run.repo.root,
-                                                self._reporter(alert.rule.name)))
+        self.sent |= submit_alert(alert, self.facts(), self.notifiers, self.run.repo.root,
+                                  self._reporter(alert.rule.name))
 
     def _reporter(self, rule: str) -> Any:
         def report(result: Delivery) -> None:
             if result.ok:
                 return
-            text = (f"alert {rule} not delivered to {result.notifier} after "
-                    f"{result.attempts} attempt(s): {result.error}")
+            text = undelivered(rule, result)
             warnings.warn(f"gitlog: {text}", GitlogWarning, stacklevel=1)
             if not self.run._finished:
                 self.run.record_event("warning", text, {"alert_failed": rule,

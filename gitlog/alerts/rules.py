@@ -88,6 +88,11 @@ class Evaluator:
             elif rule.metric is None:
                 self.event_rules.append(rule)
 
+    def rearm(self) -> None:
+        """A new run (a deployment window) starts: every rule may fire once again; a
+        spike rule keeps the values it has seen (the windows before)."""
+        self.done.clear()
+
     @property
     def watching(self) -> bool:
         return bool(self.by_metric or self.event_rules)
