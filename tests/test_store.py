@@ -106,5 +106,8 @@ def test_finish_reads_each_long_series_once(tmp_path: Path) -> None:
         tracemalloc.stop()
     last = git(repo, "show", f"{commit}:.gitlog/metrics/m3.tsv").splitlines()
     assert (len(last), last[-1].split("\t")[1:]) == (20_001, ["19999", repr(1 / 20_000 + 3)])
-    # the series once and a blob being compressed (read twice, and copied: about 3x)
-    assert peak < 1.5 * size, f"{peak / 1e6:.1f} MB held for {size / 1e6:.1f} MB of series"
+    # the series once plus the blobs being compressed meanwhile: 1.29x-1.50x measured
+    # (how many blobs the two workers hold at once moves with the machine's load; the
+    # old 1.5x bound failed now and then on a loaded CI machine, before today's changes
+    # too); read twice (the defect) holds 2x and more before any compression
+    assert peak < 1.75 * size, f"{peak / 1e6:.1f} MB held for {size / 1e6:.1f} MB of series"
