@@ -27,7 +27,7 @@ from .config import Config, load
 from .details import details
 from .errors import GitlogError, RevisionError
 from .git import Repo, run_git, stream_command, stream_git
-from .historyquery import metric_names, one_metric
+from .historyquery import metric_names, no_direction_error, one_metric
 from .index import Index
 from .query import find_rev
 from .runlog import collect
@@ -113,10 +113,13 @@ def bisect(metric: str, threshold: float, good: str, bad: str, command: Sequence
             not math.isfinite(threshold):  # nan: every step good; inf: nothing bad
         raise GitlogError(f"bad --threshold {threshold!r}: not a finite number",
                           hint="give the value that splits good from bad: --threshold 0.3")
+    lower = config.lower(metric)
+    if lower is None:
+        raise no_direction_error([metric], "bisect tells bad runs from good ones")
     _check_branch_free(repo, config, experiment)
     good_sha, bad_sha = code_version(repo, config, good), code_version(repo, config, bad)
     _check_range(repo, config, good, bad, good_sha, bad_sha)
-    bad_above = config.better(metric) == "lower"
+    bad_above = lower
     ends = _check_endpoints(repo, config, metric, threshold, bad_above, [good, bad],
                             [good_sha, bad_sha])
     say = output or (lambda _line: None)

@@ -63,7 +63,7 @@ class Comparison:
         return [r for r in self.rows if r.section == name]
 
 
-def _change(value: Any, base: Any, lower: bool) -> tuple[float | None, float | None,
+def _change(value: Any, base: Any, lower: bool | None) -> tuple[float | None, float | None,
                                                           str | None]:
     """(delta, %, verdict) of ``value`` against ``base``, as history has them: a nan or
     infinite value is worse with no delta; against such a base there is none."""
@@ -168,9 +168,9 @@ def compare(*runs: str | Sequence[str], revs: str | Sequence[str] = (), changed:
             differs = any(v != values[0] for v in values[1:])
             row = CompareRow(section, key, values, differs)
             if section == "metrics":
-                better = config.better(key)
+                lower = config.lower(key)
                 for v in values[1:]:
-                    delta, pct, verdict = _change(v, values[0], better == "lower")
+                    delta, pct, verdict = _change(v, values[0], lower)
                     row.deltas.append(delta)
                     row.pcts.append(pct)
                     row.verdicts.append(verdict)

@@ -102,9 +102,11 @@ class Config:
         return [metric]
 
     def better(self, metric: str) -> str:
-        """'lower' or 'higher': which direction improves ``metric``. The names of one
-        series (``metrics.aliases``) share it: the first of them configured (``metric``
-        first), else lower when any of them is loss-like."""
+        """'lower', 'higher' or 'none': which direction improves ``metric`` ('none': a
+        counter or a setting, a step or a learning rate, whose moves get no verdict). The
+        names of one series (``metrics.aliases``) share it: the first of them configured
+        (``metric`` first), else lower when any of them is loss-like, none when any is a
+        counter or setting."""
         configured = self.data["metrics"].get("better") or {}
         if metric in configured:
             return str(configured[metric])
@@ -112,12 +114,19 @@ class Config:
         for name in names[1:]:
             if name in configured:
                 return str(configured[name])
-        return "lower" if any(_loss_like(name) for name in names) else "higher"
+        if any(_loss_like(name) for name in names):
+            return "lower"
+        return "none" if any(_neutral(name) for name in names) else "higher"
+
+    def lower(self, metric: str) -> bool | None:
+        """Whether lower is better for ``metric`` (None: neither, ``better`` is 'none')."""
+        way = self.better(metric)
+        return None if way == "none" else way == "lower"
 
 
-# Words that make a metric lower-is-better by default: losses and errors, and what a
+# Words that make a metric lower-is-better by default: losses, errors and perplexity, and what a
 # service or a run costs (latency, memory).
-_LOWER_WORDS = ("loss", "error", "err", "mse", "mae", "latency", "memory")
+_LOWER_WORDS = ("loss", "error", "err", "mse", "mae", "perplexity", "latency", "memory")
 
 
 # A last part that only says which statistic of its group it is: 'latency/p99' and
@@ -126,13 +135,30 @@ _STAT_LEAVES = frozenset({"rate", "count", "total", "mean", "avg", "median", "mi
                           "sum", "ms", "s", "value"})
 
 
-def _loss_like(metric: str) -> bool:
+# Names of counters and settings, neither better nor worse when they move: where a run
+# stopped, the learning rate a schedule set, how much traffic a deployed model served.
+_NEUTRAL_NAMES = frozenset({"step", "steps", "epoch", "epochs", "iteration", "iterations",
+                            "lr", "learning_rate", "requests", "requests_per_s"})
+
+
+def _leaf(metric: str) -> str:
+    """The part of a metric's name that says what it measures: its last, or the one
+    before it when the last only names a statistic ('latency/p99': 'latency')."""
     parts = metric.lower().split("/")
     leaf = parts[-1]
     if len(parts) > 1 and (leaf in _STAT_LEAVES or
                            leaf[:1] == "p" and leaf[1:].replace(".", "", 1).isdigit()):
         leaf = parts[-2]
+    return leaf
+
+
+def _loss_like(metric: str) -> bool:
+    leaf = _leaf(metric)
     return any(w in leaf for w in _LOWER_WORDS)
+
+
+def _neutral(metric: str) -> bool:
+    return _leaf(metric) in _NEUTRAL_NAMES
 
 
 def load(root: str | Path) -> Config:
@@ -273,8 +299,8 @@ def _validate(data: dict[str, Any], path: str) -> None:
             fail(f"metrics.{part} must be a mapping of metric names like {example}, "
                  f"got {value!r}")
     for name, way in (metrics.get("better") or {}).items():
-        if way not in ("lower", "higher"):
-            fail(f"metrics.better.{name} must be 'lower' or 'higher', got {way!r}")
+        if way not in ("lower", "higher", "none"):
+            fail(f"metrics.better.{name} must be 'lower', 'higher' or 'none', got {way!r}")
     for name, names in (metrics.get("aliases") or {}).items():
         if not _names(names):
             fail(f"metrics.aliases.{name} must be a list of names, got {names!r}")

@@ -208,8 +208,11 @@ def query_history(metrics: str | Sequence[str] | None, revs: Sequence[str] = (),
                           hint="ask for the newest N rows: -n 10")
     which = parse_step(step) if step is not None else None
     after, before = _timestamp(repo, "since", since), _timestamp(repo, "until", until)
-    specs = [MetricSpec(m, tuple(metric_names(config, m)), config.better(m) == "lower", which)
+    specs = [MetricSpec(m, tuple(metric_names(config, m)), config.lower(m), which)
              for m in metrics]
+    if (regressions_only or threshold is not None) and \
+            not any(s.lower is not None for s in specs):  # (``all`` is the option)
+        raise no_direction_error(metrics, "--regressions tells worse runs")
     with Index(repo.gitlog_dir, config.log_dir) as index, paused_gc():
         rows, fell_back = _walk_rows(repo, config, index, list(revs), all, first_parent,
                                      specs, progress)
@@ -377,6 +380,22 @@ def only_flags_error(metric: str, query: str) -> GitlogError:
                        hint=f"see it run by run: gitlog history -m {quote(metric)}; keep the "
                             f"runs where it is true: gitlog best -m METRIC --where "
                             f"{quote(spell('metrics', metric) + ' == true')}")
+
+
+def no_direction_error(metrics: list[str], query: str) -> GitlogError:
+    """``metrics`` are better neither lower nor higher (``metrics.better``: none, or a
+    counter such as ``step`` by default), and ``query`` ('best ranks runs', 'bisect
+    tells bad runs from good ones') needs a way."""
+    from shlex import quote
+
+    names = " and ".join(metrics)
+    fix = f"set one in .gitlog.yaml: metrics: {{better: {{{quote(metrics[0])}: lower}}}} " \
+          "(or higher)"
+    return GitlogError(f"{query} by which way of a metric is better, and {names} "
+                       f"{'has' if len(metrics) == 1 else 'have'} none (a counter or a "
+                       "setting; see metrics.better in .gitlog.yaml)",
+                       hint=f"give --max or --min, or {fix}" if query.startswith("best")
+                       else fix)
 
 
 def no_metric_error(known: list[str], metrics: list[str], step: str | None) -> GitlogError:

@@ -16,6 +16,7 @@ from .filters import parse
 from .git import Repo
 from .historyquery import (
     metric_names,
+    no_direction_error,
     no_metric_error,
     no_metric_given,
     one_metric,
@@ -74,7 +75,10 @@ def query_best(metric: str | Sequence[str] | None, *, maximize: bool | None = No
         if metric is None:
             metric = _key_metric(config, log)
         if maximize is None:
-            maximize = config.better(metric) == "higher"
+            lower = config.lower(metric)
+            if lower is None:
+                raise no_direction_error([metric], "best ranks runs")
+            maximize = not lower
         names = metric_names(config, metric)
         candidates = []
         for entry in log.runs:

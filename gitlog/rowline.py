@@ -27,12 +27,13 @@ DIFF = "\x16"  # code changes to be filled from the diff at the end
 ESC = "\x02"  # a field with a control character (these among them) is JSON after it
 
 class MetricSpec:
-    """One ``--metric``: its name, every name of its series, which way is better (lower
-    or not) and which point (a step, parse_step; None for the summary value)."""
+    """One ``--metric``: its name, every name of its series, which way is better (lower:
+    True or False; None: neither, no verdict) and which point (a step, parse_step; None
+    for the summary value)."""
 
     __slots__ = ("name", "names", "lower", "which")
 
-    def __init__(self, name: str, names: tuple[str, ...], lower: bool,
+    def __init__(self, name: str, names: tuple[str, ...], lower: bool | None,
                  which: str | None = None) -> None:
         self.name, self.names, self.lower, self.which = name, names, lower, which
 
@@ -181,16 +182,17 @@ _FLAGS = {v: ((t, "", ""), (t, "", "", "")) for v, t in ((True, "true"), (False,
 
 
 def change(value: float, before: float,
-           lower: bool) -> tuple[float | None, float | None, str | None]:
+           lower: bool | None) -> tuple[float | None, float | None, str | None]:
     """How ``value`` moved from ``before``: (delta, % or None when ``before`` is 0,
-    better | worse | same, by which way is better). Between floats, a move under a
+    better | worse | same, by which way is better; None when neither is, ``lower`` None:
+    a step or a learning rate). Between floats, a move under a
     10^12th of ``before`` is float noise, the same, and a delta is cut to 15 digits at
     the values' scale; two ints move by their exact difference. The % keeps 2 decimals,
     2 significant digits under 0.1, so a change never shows as 0%. A value that is nan
     or infinite (a diverged run) is worse, with no delta; from such a ``before`` there
     is no change."""
     if value - value != 0:
-        return None, None, "worse"
+        return None, None, None if lower is None else "worse"
     if before - before != 0:
         return None, None, None
     try:
@@ -209,7 +211,8 @@ def change(value: float, before: float,
         delta, pct = (float("inf") if value > before else float("-inf")), None
     if pct is not None and pct - pct != 0:  # 1e308 to -1e308: no finite %
         pct = None
-    return delta, pct, "same" if delta == 0 else "better" if (delta < 0) == lower else "worse"
+    return delta, pct, None if lower is None else "same" if delta == 0 else \
+        "better" if (delta < 0) == lower else "worse"
 
 
 BIG = 2 ** 1024  # an int this large is no float: it reads as infinite
@@ -223,7 +226,7 @@ def finite_or_inf(value: Any) -> Any:
 
 
 def _cells_of(value: float | None, before: float | None,
-              lower: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+              lower: bool | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """One metric's raw (value, delta, %) and shown (value, delta, %, verdict) cells."""
     if value is None:
         return _NO_RAW, _NO_SHOWN
@@ -240,7 +243,7 @@ def _cells_of(value: float | None, before: float | None,
             (shown_number(value), f"{delta:+.6g}", f"{pct:+.6g}%", verdict))
 
 
-def metric_cells(values: tuple, old: tuple, lowers: list[bool]) -> tuple[tuple | list,
+def metric_cells(values: tuple, old: tuple, lowers: list[bool | None]) -> tuple[tuple | list,
                                                                        tuple | list, tuple]:
     """Each metric's raw and shown cells against the latest value on the line before it,
     and the line's latest values."""

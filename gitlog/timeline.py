@@ -120,7 +120,7 @@ def _values(repo: Repo, config: Config, log: RunLog, index: Index, names: list[s
 
 
 def _changes(column: list[float | None], previous: list[int],
-             lower: bool) -> tuple[list, list, list]:
+             lower: bool | None) -> tuple[list, list, list]:
     """Deltas, % and verdicts of each value against the latest one before it on its line
     (as history's: a nan or infinite value is worse, with no delta, and the next value
     compares with the latest finite one)."""
@@ -156,7 +156,7 @@ def build_table(repo: Repo, config: Config, index: Index, log: RunLog, metrics: 
     cells: dict[str, tuple[list, list, list, list]] = {}
     for m in metrics:
         names = metric_names(config, m)
-        lower = config.better(m) == "lower"
+        lower = config.lower(m)
         key = json.dumps([names, which, lower, COLUMNS_VERSION])
         stored = index.column(log.key, key) if log.key else None
         if stored is not None:

@@ -163,7 +163,7 @@ def test_latency_memory_and_error_rates_are_lower_is_better_by_default(tmp_path:
     last = json.loads(proc.stdout)[-1]
     assert [last[f"{m}_verdict"] for m in ("latency/p99", "errors/rate", "system/memory_mb",
                                            "requests/rate")] == \
-        ["worse", "worse", "worse", "better"]
+        ["worse", "worse", "worse", None]  # (traffic: neither better nor worse)
     from gitlog.config import load
 
     config = load(repo)

@@ -44,7 +44,8 @@ def history(revs: tuple[str, ...], metrics: tuple[str, ...], all_: bool, step: s
     Each row shows the run's commit, date, experiment and subject, the metric's value,
     its change from the previous run on the same line of history (absolute and %),
     whether that is better or worse (metrics.better in .gitlog.yaml; loss-like names:
-    lower), and the code files changed since that run.
+    lower; counters and settings such as step and lr: no verdict), and the code files
+    changed since that run.
 
     REVS are commits, branches, ranges (main..exp/x) or experiment names; default: the
     current branch, or every experiment when it holds no runs.

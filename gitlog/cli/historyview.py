@@ -72,7 +72,8 @@ def spark_lines(result: Any) -> list[str]:
         lines.append(f"{m}  {sparkline(values)}  {shown_number(finite[0])} -> "
                      f"{shown_number(finite[-1])} "
                      f"over {len(finite)} run{'s' if len(finite) > 1 else ''} "
-                     f"({result.better[m]} is better)")
+                     + ("(no better way)" if result.better[m] == "none"
+                        else f"({result.better[m]} is better)"))
     return lines
 
 
