@@ -133,9 +133,9 @@ def _write_executable(path: Path, data: bytes) -> None:
 def install(path: str | Path = ".", names: list[str] | None = None, *, force: bool = False,
             python: str | None = None) -> HooksReport:
     """Put gitlog's shims in place; chain (never overwrite) hooks that are not gitlog's."""
+    chosen = resolve_names(names)  # a typo is named before where the hooks would go
     repo = Repo(path)
     folder, configured = hooks_folder(repo, force=force)
-    chosen = resolve_names(names)
     python = python or sys.executable
     if not python:
         raise GitlogError("cannot tell which Python runs gitlog (sys.executable is empty)",

@@ -184,6 +184,18 @@ def test_unknown_hook_name_is_a_clear_error(repo: Path) -> None:
     assert "hint: choose among pre-commit, commit-msg" in done.stderr
 
 
+def test_unknown_hook_name_comes_before_a_hooks_path_outside_the_repo(repo: Path,
+                                                                      tmp_path: Path) -> None:
+    """The error was about core.hooksPath, and its hint ('--force') then failed on the
+    name: the name is the first thing to fix."""
+    git(repo, "config", "core.hooksPath", str(tmp_path / "shared"))
+    done = run_cli("hooks", "install", "--hook", "nosuch", cwd=repo)
+    assert done.returncode == 1
+    assert done.stderr == ("Error: unknown hook 'nosuch'\nhint: choose among pre-commit, "
+                           "commit-msg, pre-push, post-commit, post-checkout, post-merge\n")
+    assert not (tmp_path / "shared").exists()
+
+
 def test_init_hooks_sets_everything_up(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "p")
     done = run_cli("init", "--hooks", "--no-dvc", cwd=repo)
