@@ -245,64 +245,6 @@ def test_the_readme_workflow_from_init_to_a_commit_with_its_run(tmp_path: Path) 
     assert f"Gitlog-Run: {run.id}\nGitlog-Experiment: lr-sweep\n" in message_of(repo)
 
 
-def test_gone_interpreter_gives_a_clear_message(repo: Path, tmp_path: Path) -> None:
-    venv_python = tmp_path / "old venv" / "bin" / "python"
-    venv_python.parent.mkdir(parents=True)
-    venv_python.write_text(f"#!/bin/sh\nexec '{sys.executable}' \"$@\"\n")
-    venv_python.chmod(0o755)
-    install(repo, python=str(venv_python))
-    (repo / "train.py").write_text("print('v2')\n")
-    git(repo, "add", "-A")
-    assert commit(repo).returncode == 0  # works while that Python exists
-    venv_python.unlink()
-    states = {h.hook: h.state for h in status(repo).hooks}
-    assert states["pre-commit"] == "broken: its Python is gone"
-    (repo / "train.py").write_text("print('v3')\n")
-    refused = commit(repo, "-a")
-    assert refused.returncode == 1
-    assert "the Python that gitlog was installed with is gone" in refused.stderr
-    assert "gitlog hooks install" in refused.stderr and "Traceback" not in refused.stderr
-    # Recording hooks never block git: post-commit only warns.
-    done = commit(repo, "-a", "--no-verify")
-    assert done.returncode == 0
-    assert "gitlog post-commit: cannot run" in done.stderr
-
-
-def test_interpreter_without_gitlog_gives_a_clear_message(repo: Path, tmp_path: Path) -> None:
-    # gitlog installed in its own folder for a plain Python, then uninstalled.
-    site = tmp_path / "site"
-    skip = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(ROOT / "gitlog", site / "gitlog", ignore=skip)
-    shutil.copytree(ROOT / "hooks", site / "hooks", ignore=skip)
-    plain_python = os.path.realpath(sys.executable)
-    setup = subprocess.run([plain_python, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
-                            "from gitlog.hooks import install; install(sys.argv[2])",
-                            str(site), str(repo)], capture_output=True, text=True)
-    assert setup.returncode == 0, setup.stderr
-    (repo / "train.py").write_text("print('v2')\n")
-    assert commit(repo, "-a").returncode == 0  # the hooks need nothing but gitlog
-    shutil.rmtree(site)
-    (repo / "train.py").write_text("print('v3')\n")
-    refused = commit(repo, "-a")
-    assert refused.returncode == 1
-    assert "gitlog pre-commit: cannot run:" in refused.stderr
-    assert "cannot import gitlog" in refused.stderr and "Traceback" not in refused.stderr
-    done = commit(repo, "-a", "--no-verify")
-    assert done.returncode == 0 and "gitlog post-commit: cannot run" in done.stderr
-
-
-def test_installed_hooks_run_without_the_venv_on_path(repo: Path) -> None:
-    install(repo)
-    git(repo, "checkout", "-q", "-b", "exp/plain")
-    (repo / "train.py").write_text("print('v2')\n")
-    log_run(repo)
-    git(repo, "add", "-A")
-    bare_path = {"PATH": "/usr/bin:/bin", "VIRTUAL_ENV": ""}
-    done = commit(repo, env=bare_path)
-    assert done.returncode == 0, done.stderr
-    assert "Gitlog-Run:" in git(repo, "log", "-1", "--format=%B")
-
-
 def framework_hook(path: Path, marker: Path) -> bytes:
     """The pre-commit framework's hook as its hook-impl behaves: it runs NAME.legacy
     (the hook it found there, kept in 'migration mode') first, refusing to be run as
