@@ -73,7 +73,10 @@ def test_interpreter_without_gitlog_gives_a_clear_message(repo: Path, tmp_path: 
     plain_python = install_from(site, repo)
     (repo / "train.py").write_text("print('v2')\n")
     assert commit(repo, "-a", env=NO_ENV).returncode == 0  # the hooks need only gitlog
+    assert {h.state for h in status(repo).hooks} == {"installed (another Python)"}
     shutil.rmtree(site)  # gitlog uninstalled, or the venv recreated without it
+    # status said 'installed (another Python)' while every commit was refused.
+    assert {h.state for h in status(repo).hooks} == {"broken: its Python cannot import gitlog"}
     (repo / "train.py").write_text("print('v3')\n")
     refused = commit(repo, "-a", env=NO_ENV)
     assert refused.returncode == 1
