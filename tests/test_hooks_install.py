@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import pytest
 
 from gitlog.errors import GitlogError
 from gitlog.hooks import install, is_gitlog_shim, status, uninstall
-from tests.conftest import ROOT, git, make_repo, run_cli
+from tests.conftest import git, make_repo, run_cli
 from tests.hookhelp import commit, log_run, message_of
 
 HOOKS = ["pre-commit", "commit-msg", "pre-push", "post-commit", "post-checkout", "post-merge"]
