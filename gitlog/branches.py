@@ -14,6 +14,8 @@ from .names import ref_component_problem, revision_problem
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .config import Config
     from .git import Repo
 
@@ -95,13 +97,16 @@ def check_branch_free(repo: Repo, ref: str, *, committing: bool = False) -> None
     """Refuse to move branch ``ref`` that a work tree has checked out (another one, or
     this one since the run started): its index and files would be left behind the
     branch, as git never does. ``committing``: the run is done and kept for recover."""
-    folder = repo.worktree_on(ref)
-    if folder is None:
+    held = repo.branch_holder(ref)
+    if held is None:
         return
     import shlex
 
+    folder, rebasing = held
     branch = ref[len("refs/heads/"):]
     where = shlex.quote(str(folder))
+    if rebasing:
+        _refuse_rebasing(repo, branch, folder, committing)
     why = f"moving it would leave the files and index there behind {branch}"
     if committing:
         raise GitlogError(f"could not commit the run onto {branch}: it is checked out in "
@@ -113,6 +118,23 @@ def check_branch_free(repo: Repo, ref: str, *, committing: bool = False) -> None
                       hint=f"free the branch (git -C {where} checkout --detach), or run it "
                            f"in that worktree (cd {where}), where its logs land in the "
                            "working tree")
+
+
+def _refuse_rebasing(repo: Repo, branch: str, folder: Path, committing: bool) -> None:
+    """A rebase ends by setting the branch to the commits it made: a run committed onto
+    the branch meanwhile would be dropped. (This said 'checked out in another worktree',
+    naming this one, and hinted a checkout --detach while HEAD was detached already.)"""
+    import shlex
+
+    here = folder.resolve() == repo.root.resolve()
+    where = "this worktree" if here else f"the worktree {folder}"
+    cont = "git rebase" if here else f"git -C {shlex.quote(str(folder))} rebase"
+    then = "run 'gitlog recover' to commit the run" if committing else "log the run"
+    raise GitlogError(f"{'could not commit' if committing else 'cannot log'} a run onto "
+                      f"{branch}: {where} is rebasing it (the rebase ends by setting "
+                      f"{branch} to its own commits, which would drop the run)",
+                      hint=f"finish the rebase first ({cont} --continue, or {cont} "
+                           f"--abort), then {then}")
 
 
 def ref_clash(repo: Repo, ref: str) -> str | None:

@@ -243,6 +243,12 @@ class Repo:
         """The work tree (this one or a linked one) whose HEAD is branch ``ref``, or that
         is rebasing it, as git refuses to move such a branch; None when none is. Reads
         the HEAD files, no git process."""
+        held = self.branch_holder(ref)
+        return held[0] if held else None
+
+    def branch_holder(self, ref: str) -> tuple[Path, bool] | None:
+        """``worktree_on``'s work tree, and whether it is rebasing ``ref`` (its HEAD then
+        detached) rather than on it."""
         # the main work tree: the folder above .git; with a git dir elsewhere (a
         # submodule, --separate-git-dir) this folder from inside it, else named by its git
         # dir as 'git worktree list' names it; a bare repository has none
@@ -264,7 +270,7 @@ class Repo:
                         open(git_dir / name, encoding="utf-8", errors="replace") as fh:
                     text = fh.read().strip()
                     if text.removeprefix("ref: ") == ref:
-                        return folder
+                        return folder, name != "HEAD"
         return None
 
     def _bare(self) -> bool:

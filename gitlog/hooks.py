@@ -113,13 +113,19 @@ def shim_text(python: str, home: str | None = None) -> bytes:
 
 
 def shim_python(path: Path) -> str | None:
+    return _shim_value(path, "GITLOG_PYTHON")
+
+
+def _shim_value(path: Path, name: str) -> str | None:
+    """What the shim at ``path`` sets ``name`` to (GITLOG_PYTHON, GITLOG_HOME)."""
     try:
         text = path.read_bytes().decode("utf-8", "surrogateescape")
     except OSError:
         return None
+    start = f"{name}='"
     for line in text.splitlines():
-        if line.startswith("GITLOG_PYTHON='") and line.endswith("'"):
-            return line[len("GITLOG_PYTHON='"):-1].replace("'\\''", "'")
+        if line.startswith(start) and line.endswith("'"):
+            return line[len(start):-1].replace("'\\''", "'")
     return None
 
 
@@ -133,9 +139,9 @@ def _write_executable(path: Path, data: bytes) -> None:
 def install(path: str | Path = ".", names: list[str] | None = None, *, force: bool = False,
             python: str | None = None) -> HooksReport:
     """Put gitlog's shims in place; chain (never overwrite) hooks that are not gitlog's."""
+    chosen = resolve_names(names)  # a typo is named before where the hooks would go
     repo = Repo(path)
     folder, configured = hooks_folder(repo, force=force)
-    chosen = resolve_names(names)
     python = python or sys.executable
     if not python:
         raise GitlogError("cannot tell which Python runs gitlog (sys.executable is empty)",
@@ -333,6 +339,7 @@ def status(path: str | Path = ".") -> HooksReport:
     repo = Repo(path)
     folder, configured = hooks_folder(repo, force=True)
     states = []
+    found: dict[tuple[str, str | None], bool] = {}
     for name in HOOK_NAMES:
         target = folder / name
         legacy = folder / f"{name}.legacy"
@@ -340,12 +347,12 @@ def status(path: str | Path = ".") -> HooksReport:
         beside = run_by_other(folder, name)
         if beside and exists(legacy):
             python = shim_python(legacy)
-            state = _shim_state(python)
+            state = _shim_state(legacy, found)
             state = f"{state} ({beside})" if state.startswith("broken") else f"{state} {beside}"
             states.append(HookState(name, state, False, python))
         elif exists(target) and is_gitlog_shim(target):
-            python = shim_python(target)
-            states.append(HookState(name, _shim_state(python), chained, python))
+            state = _shim_state(target, found)
+            states.append(HookState(name, state, chained, shim_python(target)))
         elif exists(target):
             states.append(HookState(name, "other tool's hook", False, None))
         else:
@@ -353,7 +360,29 @@ def status(path: str | Path = ".") -> HooksReport:
     return HooksReport(folder, configured, states)
 
 
-def _shim_state(python: str | None) -> str:
+def _shim_state(shim: Path, found: dict[tuple[str, str | None], bool]) -> str:
+    """``found``: whether a (Python, home) finds gitlog, kept across one status."""
+    python = shim_python(shim)
     if not python or not os.access(python, os.X_OK):
         return "broken: its Python is gone"
+    home = _shim_value(shim, "GITLOG_HOME")
+    if (python, home) not in found:
+        found[python, home] = _imports_gitlog(python, home)
+    if not found[python, home]:
+        return "broken: its Python cannot import gitlog"
     return "installed (another Python)" if python != sys.executable else "installed"
+
+
+def _imports_gitlog(python: str, home: str | None) -> bool:
+    """Whether the shim's Python finds gitlog: in the folder the shim names, else (a
+    venv recreated, an editable install's source moved) in that Python's site-packages,
+    as a hook started from an IDE would, without this shell's PYTHONPATH."""
+    if home and os.path.isfile(os.path.join(home, "gitlog", "_hook.py")):
+        return True
+    import subprocess
+
+    try:
+        return subprocess.run([python, "-E", "-c", "import gitlog._hook"], cwd="/",
+                              stdin=subprocess.DEVNULL, capture_output=True).returncode == 0
+    except OSError:
+        return False
