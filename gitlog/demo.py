@@ -54,16 +54,31 @@ def default_dir(base: Path) -> Path:
     raise GitlogError("no free gitlog-demo folder name", hint="pass a folder: gitlog demo DIR")
 
 
+def demo_target(path: str | Path | None) -> Path:
+    """The folder the demo is built in: ``path``, new or empty, else a new ./gitlog-demo;
+    a file (or a path under one) or a folder that holds files is an error."""
+    target = Path(path) if path else default_dir(Path.cwd())
+    hint = "pass a new folder: gitlog demo DIR"
+    if target.is_dir():
+        if any(target.iterdir()):
+            raise GitlogError(f"{target} exists and is not empty", hint=hint)
+        return target
+    if target.exists():
+        raise GitlogError(f"{target} is a file, not a folder", hint=hint)
+    above = next((p for p in target.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise GitlogError(f"{above} is a file, not a folder: {target} cannot be made in it",
+                          hint=hint)
+    return target
+
+
 def build_demo(path: str | Path | None = None, *, progress: object = None) -> DemoResult:
     """Build the demo repository at ``path`` (default: a new ./gitlog-demo folder)."""
     from .procrun import run_command
     from .project import init_project
 
     say = progress if callable(progress) else (lambda _msg: None)
-    target = Path(path) if path else default_dir(Path.cwd())
-    if target.exists() and any(target.iterdir()):
-        raise GitlogError(f"{target} exists and is not empty",
-                          hint="pass a new folder: gitlog demo DIR")
+    target = demo_target(path)
     target.mkdir(parents=True, exist_ok=True)
     run_git(["init", "-q", "--initial-branch=main"], target)
     if run_git(["var", "GIT_COMMITTER_IDENT"], target, check=False).returncode != 0:

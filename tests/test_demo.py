@@ -83,3 +83,23 @@ def rows_run_id(repo: Path, experiment: str) -> str:
     """The run id of the experiment's latest run."""
     shown = json.loads(run_cli("show", experiment, "--format", "json", cwd=repo).stdout)
     return shown["run"]["run"]
+
+
+def test_demo_into_a_file_is_one_error_with_the_fix(tmp_path: Path) -> None:
+    """'gitlog demo FILE' was click's usage error (exit 2, "Invalid value for
+    '[DIRECTORY]': Directory 'notes.txt' is a file."), and a folder under a file an
+    unexpected NotADirectoryError (exit 3); a non-empty folder was already gitlog's
+    one-line error with the fix."""
+    (tmp_path / "notes.txt").write_text("mine\n")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    hint = "hint: pass a new folder: gitlog demo DIR\n"
+    for target, error in (
+            ("notes.txt", "notes.txt is a file, not a folder"),
+            ("notes.txt/demo", "notes.txt is a file, not a folder: notes.txt/demo cannot be "
+                               "made in it"),
+            ("full", "full exists and is not empty")):
+        proc = run_cli("demo", target, cwd=tmp_path)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", f"Error: {error}\n{hint}")
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full", "notes.txt"]

@@ -6,7 +6,7 @@ import click
 
 
 @click.command()
-@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.argument("directory", required=False)
 def demo(directory: str | None) -> None:
     """Build a demo ML repository with real training runs, then list them.
 
@@ -17,9 +17,10 @@ def demo(directory: str | None) -> None:
 
     Example: gitlog demo /tmp/demo && cd /tmp/demo && gitlog ls
     """
-    from gitlog.demo import build_demo
+    from gitlog.demo import build_demo, demo_target
     from gitlog.errors import GitlogError
 
+    demo_target(directory)  # a file or a full folder: said before anything else
     try:
         import sklearn  # noqa: F401
     except ImportError:
