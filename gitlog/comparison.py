@@ -16,7 +16,7 @@ from .errors import GitlogError, RevisionError
 from .git import Repo
 from .gitdiff import diff
 from .layout import flatten, read_run
-from .query import resolve_run, run_experiment
+from .query import no_run_error, resolve_run, run_experiment
 from .runlog import code_pathspec
 
 
@@ -145,11 +145,8 @@ def compare(*runs: str | Sequence[str], revs: str | Sequence[str] = (), changed:
         for rev, commit in zip(revs, commits, strict=False):
             record = read_run(cat, commit, config.log_dir, events=False)
             if record is None:
-                from .logdirs import moved_hint
-
-                raise RevisionError(rev, "this commit holds no run", hint=moved_hint(
-                    repo, config, "name run commits, experiments or run ids ('gitlog ls', "
-                    "'gitlog history')", commit))
+                raise no_run_error(repo, config, rev, commit, "name run commits, experiments "
+                                   "or run ids ('gitlog ls', 'gitlog history')")
             records.append(record)
     heads = []
     for rev, commit, record in zip(revs, commits, records, strict=False):

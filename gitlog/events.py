@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from .config import LEVEL_NAMES, level_name, load
-from .errors import GitlogError, RevisionError
+from .errors import GitlogError
 from .git import Repo
 from .layout import holds_run, own_events
-from .query import resolve_run
+from .query import no_run_error, resolve_run
 from .recorder import LEVELS
 
 
@@ -134,9 +134,6 @@ def stream(rev: str | None = None, *, level: str | int | None = None, grep: str 
     commit = resolve_run(repo, config, rev)
     with repo.cat_file() as cat:
         if not holds_run(cat, commit, config.log_dir):
-            from .logdirs import moved_hint
-
-            raise RevisionError(rev or commit[:12], "this commit holds no run", hint=moved_hint(
-                repo, config, "pick a run from 'gitlog history' or 'gitlog ls'", commit))
+            raise no_run_error(repo, config, rev, commit)
         got = own_events(cat, commit, config.log_dir)
     return EventStream(commit, got or b"", floor, grep.lower() if grep else None)

@@ -153,6 +153,20 @@ def run_experiment(repo: Repo, config: Config, record: RunRecord, rev: str | Non
     return ""
 
 
+RUN_HINT = "pick a run commit from 'git log exp/NAME' or 'gitlog ls'"
+
+
+def no_run_error(repo: Repo, config: Config, rev: str | None, commit: str,
+                 hint: str = RUN_HINT) -> RevisionError:
+    """The one error, in every command that takes a run, for a commit that holds none:
+    ``this commit holds no run: REV``; the hint says where the runs are when they were
+    logged under an earlier ``log_dir``."""
+    from .logdirs import moved_hint
+
+    return RevisionError(rev or commit[:12], "this commit holds no run",
+                         hint=moved_hint(repo, config, hint, commit))
+
+
 def resolve_run(repo: Repo, config: Config, rev: str | None) -> str:
     """The commit holding the run ``rev`` names: a revision, an experiment or a run id."""
     if rev is None:
@@ -240,10 +254,7 @@ def show(rev: str | None = None, repo: str | Path | Repo = ".",
     with repo.cat_file() as cat:
         record = read_run(cat, commit, config.log_dir)
     if record is None:
-        from .logdirs import moved_hint
-
-        raise RevisionError(rev or commit[:12], "this commit holds no run", hint=moved_hint(
-            repo, config, "pick a run commit from 'git log exp/NAME' or 'gitlog ls'", commit))
+        raise no_run_error(repo, config, rev, commit)
     subject, date = repo.git("log", "-1", "--format=%s%x00%cI", commit).strip().split("\0")
     branches = [b for b in repo.git("branch", "--format=%(refname:short)", "--points-at",
                                     commit).split() if b]

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .config import Config, load
-from .errors import GitlogError, RevisionError
+from .errors import GitlogError
 from .git import Repo
 from .layout import RunRecord, read_run
-from .query import resolve_run, run_experiment
+from .query import no_run_error, resolve_run, run_experiment
 
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 
@@ -252,8 +252,7 @@ def reproduce(rev: str, repo: str | Path | Repo = ".", config: Config | None = N
     with repo.cat_file() as cat:
         record = read_run(cat, commit, config.log_dir, events=False)
     if record is None:
-        raise RevisionError(rev, "this commit holds no run",
-                            hint="pick a run from 'gitlog ls' or 'git log exp/NAME'")
+        raise no_run_error(repo, config, rev, commit)
     tol = _tolerance("rtol", config["reproduce"]["rtol"] if rtol is None else rtol)
     atol = _tolerance("atol", atol)
     result = Reproduction(commit, str(record.run.get("id") or commit[:12]),

@@ -18,11 +18,11 @@ from typing import Any
 
 from .artifacts import open_dvc
 from .config import Config, load
-from .errors import GitlogError, RevisionError
+from .errors import GitlogError
 from .git import Repo
 from .layout import read_run
 from .pointers import Artifact
-from .query import resolve_run
+from .query import no_run_error, resolve_run
 
 
 def run_artifacts(repo: Repo, config: Config, rev: str | None,
@@ -32,8 +32,7 @@ def run_artifacts(repo: Repo, config: Config, rev: str | None,
     with repo.cat_file() as cat:
         record = read_run(cat, commit, config.log_dir, events=False)
     if record is None:
-        raise RevisionError(rev or commit[:12], "this commit holds no run",
-                            hint="pick a run from 'gitlog ls' or 'git log exp/NAME'")
+        raise no_run_error(repo, config, rev, commit)
     experiment = record.run.get("experiment")
     return (commit, str(record.run.get("id") or commit[:12]), record.artifacts,
             str(experiment) if experiment else None)

@@ -662,3 +662,17 @@ def test_check_with_no_alert_names_the_run_it_picked(repo: Path) -> None:
     checked = run_cli("alerts", "check", cwd=repo)
     assert (checked.returncode, checked.stdout, checked.stderr) == (
         0, "", f"no alert fires on run {run.id} of experiment calm ({run.commit[:10]})\n")
+
+
+def test_check_of_a_commit_without_a_run_says_what_show_says(repo: Path) -> None:
+    """'gitlog alerts check main' said "commit 1fab06ee71c4 holds no run" (an id, not the
+    REV typed) with a hint of its own, where show, logs and the rest say "this commit
+    holds no run: main": one wording, one helper."""
+    configure(repo, "    log: {type: file, path: alerts.jsonl}\n",
+              "    - {name: loss-nan, metric: loss, when: nan, notify: [log]}\n")
+    error = ("Error: this commit holds no run: main\n"
+             "hint: pick a run commit from 'git log exp/NAME' or 'gitlog ls'\n")
+    for command in (["alerts", "check", "main"], ["show", "main"], ["logs", "main"],
+                    ["artifacts", "main"]):
+        proc = run_cli(*command, cwd=repo)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", error), command

@@ -183,10 +183,12 @@ def _series(cat: Any, commit: str, log_dir: str, metric: str) -> list[tuple[floa
 
 
 def check(repo: Repo, config: Config, commit: str, notes: list[str] | None = None,
-          about: dict[str, Any] | None = None) -> list[tuple[Alert, dict[str, Any]]]:
-    """Every rule evaluated on the run stored in ``commit``: (alert, payload) pairs.
-    What could not be checked (a baseline that names nothing) goes to ``notes``; the
-    run's facts (run id, experiment, commit) to ``about``."""
+          about: dict[str, Any] | None = None,
+          rev: str | None = None) -> list[tuple[Alert, dict[str, Any]]]:
+    """Every rule evaluated on the run stored in ``commit`` (``rev`` names it, for the
+    error when it holds none): (alert, payload) pairs. What could not be checked (a
+    baseline that names nothing) goes to ``notes``; the run's facts (run id, experiment,
+    commit) to ``about``."""
     rules = parse_rules(config["alerts"])
     if not rules:
         raise GitlogError("no alert rules in .gitlog.yaml",
@@ -195,8 +197,9 @@ def check(repo: Repo, config: Config, commit: str, notes: list[str] | None = Non
     with repo.cat_file() as cat:
         record = read_run(cat, commit, config.log_dir)
         if record is None:
-            raise GitlogError(f"commit {commit[:12]} holds no run",
-                              hint="pick a run commit from 'gitlog ls' or 'git log exp/NAME'")
+            from ..query import no_run_error
+
+            raise no_run_error(repo, config, rev, commit)
         evaluator = Evaluator(rules)
         found: list[Alert] = []
         for metric in sorted(evaluator.by_metric):

@@ -71,7 +71,7 @@ def check(rev: str | None, notify: bool, repo: str, fmt: str) -> None:
     commit = resolve_run(r, config, rev)
     notes: list[str] = []
     about: dict[str, object] = {}
-    fired = check_run(r, config, commit, notes, about)
+    fired = check_run(r, config, commit, notes, about, rev)
     for text in notes:
         echo_err(f"warning: {text}")
     rows, failed = [], []
