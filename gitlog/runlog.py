@@ -296,6 +296,35 @@ def code_changes(repo: Repo, config: Config, index: Index, log: RunLog) -> \
     return column
 
 
+def _selects_none(repo: Repo, tokens: list[str]) -> bool:
+    proc = run_git(["rev-list", "-n1", *tokens, "--"], repo.root, check=False)
+    return proc.returncode == 0 and not proc.stdout.strip()
+
+
+def _empty_range(repo: Repo, config: Config, revs: list[str]) -> GitlogError | None:
+    """The error for revisions that select no commit at all (``main..main``, ``A..B``
+    with B in A's history, ``^A B`` alike), else None."""
+    if not _selects_none(repo, [map_revision(repo, config, r) for r in revs]):
+        return None
+    if len(revs) == 1 and ".." in revs[0]:
+        sep = "..." if "..." in revs[0] else ".."
+        left, right = revs[0].split(sep, 1)
+        start, end = left or "HEAD", right or "HEAD"
+        swapped = f"{right}{sep}{left}"
+        if sep == ".." and not _selects_none(repo, [map_revision(repo, config, swapped)]):
+            hint = (f"A..B lists the commits of B that A lacks, and {end} is in the history "
+                    f"of {start}: swap the ends, {swapped}")
+        else:
+            same = f"both ends are {end}" if start == end else \
+                f"{start} and {end} are the same commit"
+            hint = f"{same}: name it alone ({end}), or a range from an older commit " \
+                f"({end}~5..{end})"
+        return GitlogError(f"the range {revs[0]} selects no commit", hint=hint)
+    return GitlogError(f"the revisions {' '.join(revs)} select no commit",
+                       hint="each ^REV (or A in A..B) leaves out the commits REV holds: leave "
+                            "out less, or name the branch alone")
+
+
 def no_runs_error(revs: Any, all_: bool, fell_back: bool = False, *,
                   repo: Repo | None = None, config: Config | None = None,
                   skipped: Sequence[str] = ()) -> GitlogError:
@@ -306,6 +335,10 @@ def no_runs_error(revs: Any, all_: bool, fell_back: bool = False, *,
     and "no runs found, log one" was all a user with such runs was told."""
     where = "any experiment" if all_ or fell_back or not revs else " ".join(revs)
     hint = "log one: gitlog run -e NAME -- python train.py"
+    if repo is not None and config is not None and revs and not all_ and not skipped:
+        empty = _empty_range(repo, config, list(revs))
+        if empty is not None:  # no commit to hold a run: "log one" would mislead
+            return empty
     if repo is not None and config is not None:
         from .logdirs import moved_hint
 

@@ -113,6 +113,32 @@ def test_current_branch_and_ranges_and_experiment_names(twoexp: tuple[Path, dict
     assert ranged[1]["loss_delta"] is None
 
 
+def test_a_range_that_selects_no_commit_says_so(twoexp: tuple[Path, dict]) -> None:
+    """'history main..main' (and A..B with B in A's history) said "no runs found in
+    main..main" with the hint to log one: the range holds no commit at all, runs or not."""
+    repo, _ = twoexp
+    swap = ("Error: the range a..a~2 selects no commit\nhint: A..B lists the commits of B "
+            "that A lacks, and a~2 is in the history of a: swap the ends, a~2..a\n")
+    for query, stderr in (
+            (["history", "main..main"], "Error: the range main..main selects no commit\n"
+             "hint: both ends are main: name it alone (main), or a range from an older "
+             "commit (main~5..main)\n"),
+            (["history", "-m", "loss", "a..a~2"], swap),
+            (["best", "-m", "loss", "a..a~2"], swap),
+            (["blame", "-m", "loss", "a..a~2"], swap),
+            (["history", "-m", "loss", "^exp/a", "exp/a~1"],
+             "Error: the revisions ^exp/a exp/a~1 select no commit\nhint: each ^REV (or A in "
+             "A..B) leaves out the commits REV holds: leave out less, or name the branch "
+             "alone\n")):
+        proc = run_cli(*query, cwd=repo)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", stderr), query
+    # commits that are no runs still say there is no run in them
+    proc = run_cli("history", "-m", "loss", "main", cwd=repo)
+    assert (proc.returncode, proc.stderr) == (1, "Error: no runs found in main\n"
+                                                 "hint: log one: gitlog run -e NAME -- python "
+                                                 "train.py\n")
+
+
 def test_runs_in_the_same_second_read_the_same_warm_and_cold(tmp_path: Path) -> None:
     """git orders commits of the same second its own way: rows added to stored ones in
     the same second as the latest stored run are walked whole, so warm and cold agree."""
