@@ -222,7 +222,7 @@ def query_history(metrics: str | Sequence[str] | None, revs: Sequence[str] = (),
         missing = _without_values(rows.lines, len(specs))
         if missing and not (defaulted and len(missing) < len(specs)):
             raise no_metric_error(_metrics_in(index, rows.lines),
-                                  [metrics[i] for i in missing], step)
+                                  [metrics[i] for i in missing], step, repo)
         notes = walk_notes(repo, fell_back)
         if index.moved_from:  # (once, the query after log_dir changed)
             from .logdirs import moved_note
@@ -398,21 +398,26 @@ def no_direction_error(metrics: list[str], query: str) -> GitlogError:
                        else fix)
 
 
-def no_metric_error(known: list[str], metrics: list[str], step: str | None) -> GitlogError:
+def no_metric_error(known: list[str], metrics: list[str], step: str | None,
+                    repo: Repo | None = None) -> GitlogError:
     """No run has ``metrics``: say which metrics the runs do have (not ``step``, the
-    number of the last step, unless it is all they have)."""
+    number of the last step, unless it is all they have); in a shallow clone of ``repo``,
+    that the runs beyond its history may have them."""
     known = [k for k in known if k != "step"] or known
     shown = ", ".join(known[:15]) + (" ..." if len(known) > 15 else "")
     name = f"metric {metrics[0]}" if len(metrics) == 1 else "metrics " + ", ".join(metrics)
+    shallow = "; this is a shallow clone: runs older than its history may have " + \
+        ("it" if len(metrics) == 1 else "them") + " (git fetch --unshallow brings them)" \
+        if repo is not None and (repo.common_dir / "shallow").exists() else ""
     if step and all(m in known for m in metrics):  # logged, but not as that point
         series = step in ("last", "min", "max")
         return GitlogError(f"no run logged {' or '.join(metrics)} " +
                            ("as a step series (metrics/NAME.tsv)" if series else
                             f"at step {step}"),
                            hint="leave out --step for the value in metrics.json" +
-                           ("" if series else ", or take --step last"))
+                           ("" if series else ", or take --step last") + shallow)
     return GitlogError(f"no run has the {name}" + (" at that step" if step else ""),
-                       hint=f"metrics in these runs: {shown}" if known else
-                       "these runs logged no metrics")
+                       hint=(f"metrics in these runs: {shown}" if known else
+                             "these runs logged no metrics") + shallow)
 
 

@@ -73,7 +73,7 @@ def query_best(metric: str | Sequence[str] | None, *, maximize: bool | None = No
             raise no_runs_error(revs, not revs, log.fell_back, repo=repo, config=config,
                                 skipped=log.warnings)
         if metric is None:
-            metric = _key_metric(config, log)
+            metric = _key_metric(config, log, repo)
         if maximize is None:
             lower = config.lower(metric)
             if lower is None:
@@ -93,7 +93,7 @@ def query_best(metric: str | Sequence[str] | None, *, maximize: bool | None = No
                                   hint=f"see them with: gitlog history -m {quote(metric)} --all")
             if any(e.facts.metric(names, flags=True) is not None for e in log.runs):
                 raise only_flags_error(metric, "best")
-            raise no_metric_error(log.metric_names(), [metric], None)
+            raise no_metric_error(log.metric_names(), [metric], None, repo)
         extra = details(repo, config, index, [e.facts.commit for e, _, _ in candidates]) \
             if condition is not None and condition.needs_params else {}
     shown_already = {metric, "experiment", "status", "commit", "subject"}
@@ -132,7 +132,7 @@ def query_best(metric: str | Sequence[str] | None, *, maximize: bool | None = No
                       moved_note(repo, config, index.moved_from))
 
 
-def _key_metric(config: Config, log: Any) -> str:
+def _key_metric(config: Config, log: Any, repo: Repo) -> str:
     """The first name of ``metrics.key`` that a run logged as a number (nan too)."""
     keys = [str(k) for k in config["metrics"]["key"] if k]
     for key in keys:
@@ -141,7 +141,7 @@ def _key_metric(config: Config, log: Any) -> str:
             return key
     if not keys:
         raise no_metric_given()
-    raise no_metric_error(log.metric_names(), keys, None)
+    raise no_metric_error(log.metric_names(), keys, None, repo)
 
 
 def _with_series(flat: dict[str, float], series: dict[str, list[str]]) -> dict[str, float]:

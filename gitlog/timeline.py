@@ -180,7 +180,7 @@ def build_table(repo: Repo, config: Config, index: Index, log: RunLog, metrics: 
             names = metric_names(config, m)
             if any(r.facts.metric(names, flags=True) is not None for r in log.runs):
                 raise only_flags_error(m, "blame")
-        raise no_metric_error(log.metric_names(), metrics, step)
+        raise no_metric_error(log.metric_names(), metrics, step, repo)
     if log.runs and all(v is None or v - v != 0 for m in metrics for v in cells[m][0]):
         from shlex import quote
 

@@ -449,6 +449,30 @@ def test_shallow_clone_says_what_is_missing(twoexp: tuple[Path, dict], tmp_path:
             "its history (git fetch --unshallow)\n")), query
 
 
+def test_shallow_clone_says_a_missing_metric_may_be_beyond_its_history(
+        twoexp: tuple[Path, dict], tmp_path: Path) -> None:
+    """In a shallow clone, 'history/best/blame -m nosuch' said no run has it, without the
+    note the other errors there give: the runs beyond the cut may have it."""
+    repo, _ = twoexp
+    clone = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "2", "--branch", "exp/a",
+                    f"file://{repo}", str(clone)], check=True)
+    note = "; this is a shallow clone: runs older than its history may have it " \
+        "(git fetch --unshallow brings them)\n"
+    for query in (["history", "-m", "f1"], ["best", "-m", "f1"], ["blame", "-m", "f1"]):
+        proc = run_cli(*query, cwd=clone)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (
+            1, "", "Error: no run has the metric f1\nhint: metrics in these runs: accuracy, "
+                   "loss" + note), query
+    proc = run_cli("history", "-m", "loss", "--step", "3", cwd=clone)
+    assert (proc.returncode, proc.stderr) == (
+        1, "Error: no run logged loss at step 3\nhint: leave out --step for the value in "
+           "metrics.json, or take --step last" + note)
+    proc = run_cli("history", "-m", "f1", cwd=repo)  # a full clone: no such note
+    assert (proc.returncode, proc.stderr) == (
+        1, "Error: no run has the metric f1\nhint: metrics in these runs: accuracy, loss\n")
+
+
 def test_a_graft_is_seen_by_a_warm_cache_too(twoexp: tuple[Path, dict]) -> None:
     repo, c = twoexp
     before = history_json(repo, "-m", "loss", "a")  # stored in the cache
