@@ -139,6 +139,34 @@ def test_a_range_that_selects_no_commit_says_so(twoexp: tuple[Path, dict]) -> No
                                                  "train.py\n")
 
 
+def test_markdown_aligns_a_column_by_its_kind_even_when_empty(
+        twoexp: tuple[Path, dict]) -> None:
+    """With one run (or no delta anywhere), Markdown's alignment row left-aligned the
+    empty delta and % columns (|------|) while the value column beside them, and the same
+    columns of any other query, are right-aligned (|-----:|)."""
+    repo, c = twoexp
+    md = run_cli("history", "-m", "loss", "exp/a~3", "--format", "markdown", cwd=repo)
+    assert md.stdout.splitlines() == [
+        "| commit     | date                      | experiment | subject  | loss | loss_delta "
+        "| loss_pct | loss_verdict | code_changes |",
+        "|------------|---------------------------|------------|----------|-----:|-----------:"
+        "|---------:|--------------|--------------|",
+        f"| {c['a1'][:10]} | {iso(2)} | a          | a: first |    1 |            "
+        "|          |              |              |"]
+    # compare: a % from a base of 0 is blank in every row, yet a column of numbers
+    b = Builder()
+    r1 = b.run("z", {"loss": 0}, parents=[])
+    r2 = b.run("z", {"loss": 0.5}, parents=[r1])
+    sha = b.write(repo.parent / "zero")
+    md = run_cli("compare", sha[r1], sha[r2], "--format", "markdown", cwd=repo.parent / "zero")
+    lines = md.stdout.splitlines()
+    at = lines.index("### metrics")
+    assert lines[at + 2:at + 5] == [
+        f"| key  | changed | {sha[r1][:10]} (z) | {sha[r2][:10]} (z) | delta | pct | verdict |",
+        "|------|---------|---------------:|---------------:|------:|----:|---------|",
+        "| loss | *       |              0 |            0.5 |  +0.5 |     | worse   |"]
+
+
 def test_runs_in_the_same_second_read_the_same_warm_and_cold(tmp_path: Path) -> None:
     """git orders commits of the same second its own way: rows added to stored ones in
     the same second as the latest stored run are walked whole, so warm and cold agree."""

@@ -149,11 +149,16 @@ def _pad(cells: list[str], header: str, right: bool,
     return [pad(c) for c in cells], pad(header), size
 
 
+NUMERIC = ("delta", "pct", "number")  # kinds of column right-aligned, empty ones too
+
+
 def format_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: str,
                    clip: int | None = None) -> str:
     """A table or Markdown from (header, values, kind) columns; kind 'delta' or 'pct'
-    signs numbers, kind 'subject' shortens a table's long subjects (``shorten``), ``clip``
-    shortens longer table cells with '…'."""
+    signs numbers, kind 'number' holds numbers alone, kind 'subject' shortens a table's
+    long subjects (``shorten``), ``clip`` shortens longer table cells with '…'. A column
+    of numbers is right-aligned (Markdown: ``---:``), and one of a numeric kind is even
+    when every cell is empty, as its header says what it holds."""
     return "\n".join(iter_columns(columns, fmt, clip))
 
 
@@ -172,7 +177,7 @@ def iter_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: str,
             cells = [shorten(x, SUBJECT) for x in cells]
         if markdown:
             cells = [x.replace("|", "\\|") for x in cells]
-        right = _numeric(values)
+        right = kind in NUMERIC or _numeric(values)  # an empty one by its kind too
         if ascii_only and not (name.isascii() and "".join(cells).isascii()):
             ascii_only = False
         size = max(len(name), max(map(len, cells), default=0)) if ascii_only else \
@@ -213,12 +218,11 @@ def iter_text_table(rows: Callable[[], Iterable[Sequence[str]]], columns: Sequen
     """A table or Markdown of cells already written as text, in pieces of ``chunk`` lines
     (as ``iter_columns`` gives them). ``rows()`` is called twice: once to measure the
     columns, once to write them, so no cell is held in between. Columns in ``numeric``
-    are right-aligned when they hold any cell; a table's column ``subject`` is shortened
-    to ``SUBJECT`` columns."""
+    are right-aligned, empty ones too (Markdown's ``---:`` follows the column's kind, not
+    its cells); a table's column ``subject`` is shortened to ``SUBJECT`` columns."""
     markdown = fmt == "markdown"
     count = len(columns)
     sizes = [width(c) for c in columns]
-    filled = [False] * count
     ascii_only = all(c.isascii() for c in columns)
 
     def cells(cut: int | None = None) -> Iterator[Sequence[str]]:
@@ -238,8 +242,6 @@ def iter_text_table(rows: Callable[[], Iterable[Sequence[str]]], columns: Sequen
                 longest = max(map(width, column))
             if longest > sizes[i]:
                 sizes[i] = longest
-            if not filled[i] and any(column):
-                filled[i] = True
 
     batch: list[Sequence[str]] = []
     for row in cells():
@@ -255,7 +257,7 @@ def iter_text_table(rows: Callable[[], Iterable[Sequence[str]]], columns: Sequen
     if cut is not None:
         sizes[cut] = max(SUBJECT, width(columns[cut]))
     right_side = set(numeric)
-    rights = [i in right_side and filled[i] for i in range(count)]
+    rights = [i in right_side for i in range(count)]
     heads = [_pad([], name, right, size)[1]
              for name, right, size in zip(columns, rights, sizes, strict=True)]
     rules = [("-" * (size + 1) + ":" if right else "-" * (size + 2)) if markdown
@@ -294,7 +296,8 @@ def _shortened(row: Sequence[str], at: int) -> Sequence[str]:
 
 def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str,
                 kinds: dict[str, str] | None = None, clip: int | None = None) -> str:
-    """Rows as text: ``kinds`` marks columns 'delta' (signed) or 'pct' (signed, %);
+    """Rows as text: ``kinds`` marks columns 'delta' (signed), 'pct' (signed, %) or
+    'number' (right-aligned even when empty);
     ``clip`` shortens longer table cells with '…' (JSON/CSV/Markdown keep them whole)."""
     if fmt in ("json", "csv"):  # a CSV cell holds a list as JSON does: ["a.py", "b.py"]
         return render(rows, fmt, columns)

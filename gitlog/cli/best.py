@@ -70,7 +70,8 @@ def best(revs: tuple[str, ...], metric: str | None, maximize: bool, minimize: bo
             return
     columns = ["rank", "commit", "date", "experiment", metric, *result.fields, "status",
                "subject"]
-    emit(format_rows(rows, columns, fmt, {"subject": "subject"}))
+    emit(format_rows(rows, columns, fmt, {"subject": "subject", "rank": "number",
+                                          metric: "number"}))
 
 
 @click.command()
@@ -122,7 +123,8 @@ def blame(revs: tuple[str, ...], metric: str, all_: bool, count: int, patch: boo
             item["diff"] = r.diff
         columns.append("diff")
     emit(format_rows(table, columns, fmt, {"delta": "delta", "pct": "pct",
-                                          "subject": "subject"}))
+                                          "subject": "subject", metric: "number",
+                                          "insertions": "number", "deletions": "number"}))
     if patch and fmt not in ("json", "csv"):
         for r in rows:
             title = f"{r.short} {visible(r.subject)} ({r.previous[:10]} -> {r.commit[:10]})"

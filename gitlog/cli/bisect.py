@@ -55,7 +55,8 @@ def bisect(metric: str, threshold: float, good: str, bad: str, experiment: str, 
         emit(format_rows(steps + answer, ["commit", "verdict", metric, "run", "source"],
                          "csv"))
         return
-    emit(format_rows(steps, ["commit", "verdict", metric, "run", "source"], fmt))
+    emit(format_rows(steps, ["commit", "verdict", metric, "run", "source"], fmt,
+                     {metric: "number"}))
     if result.first_bad:
         shown = "" if result.value is None else f" ({metric}={result.value:.6g})"
         emit(f"\nfirst bad: {result.first_bad[:10]} {result.subject} — {result.author}{shown}")

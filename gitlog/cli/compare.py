@@ -99,4 +99,5 @@ def compare(revs: tuple[str, ...], only_changed: bool, fmt: str, repo: str) -> N
         emit(heading(section))
         emit(format_rows(part, cols, fmt, kinds, clip=60))
     emit(heading("code"))
-    emit(format_rows(code, code_columns, fmt) if code else "(no code changes)")
+    emit(format_rows(code, code_columns, fmt, {"insertions": "number", "deletions": "number"})
+         if code else "(no code changes)")
