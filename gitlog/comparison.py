@@ -17,6 +17,7 @@ from .git import Repo
 from .gitdiff import diff
 from .layout import flatten, read_run
 from .query import no_run_error, resolve_run, run_experiment
+from .rowline import unsigned
 from .runlog import code_pathspec
 
 
@@ -159,6 +160,7 @@ def compare(*runs: str | Sequence[str], revs: str | Sequence[str] = (), changed:
         tables = [flatten(getattr(r, section) or {}) for r in records]
         if section == "metrics":
             _join_series(config, tables)
+            tables = [{k: unsigned(v) for k, v in t.items()} for t in tables]
         keys = sorted({k for t in tables for k in t})
         for key in keys:
             values = [t.get(key) for t in tables]

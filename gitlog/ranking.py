@@ -24,6 +24,7 @@ from .historyquery import (
 )
 from .index import Index
 from .logdirs import moved_note
+from .rowline import unsigned
 from .runlog import collect, no_runs_error, walk_notes
 
 
@@ -85,7 +86,7 @@ def query_best(metric: str | Sequence[str] | None, *, maximize: bool | None = No
             flat = entry.facts.values()  # the numbers, and booleans for --where
             value = next((flat[n_] for n_ in names if n_ in flat), None)
             if value is not None and value.__class__ is not bool:
-                candidates.append((entry, value, flat))
+                candidates.append((entry, unsigned(value), flat))
         if not candidates:
             if any(e.facts.metric(names, finite=False) is not None for e in log.runs):
                 raise GitlogError(f"no run has a finite {metric}: every run that logged it "
@@ -122,7 +123,7 @@ def query_best(metric: str | Sequence[str] | None, *, maximize: bool | None = No
     rows = []
     for rank, (entry, value, run) in enumerate(kept[:n], 1):
         f = entry.facts
-        shown = {label: item.get(run) for label, item in fields.items()}
+        shown = {label: unsigned(item.get(run)) for label, item in fields.items()}
         rows.append(BestRow(rank, f.commit, f.date, entry.experiment, f.run_id, f.status,
                             f.subject, value, shown))
     notes = [f"ranked by {metric}, the first of metrics.key the runs have: -m NAME ranks "

@@ -199,9 +199,9 @@ def change(value: float, before: float,
         delta = value - before
         if delta.__class__ is not float:  # two ints: exact, no float noise (10**16 + 2)
             delta = float(delta)
-        elif delta and abs(delta) <= 1e-12 * abs(before):  # float noise: 0.1 + 0.2 vs 0.3
-            delta = 0.0
-        elif delta:  # to 15 digits at the larger value's scale, under which lies the float
+        elif not delta or abs(delta) <= 1e-12 * abs(before):  # float noise: 0.1 + 0.2
+            delta = 0.0  # vs 0.3; and -0.0 - 0.0 is -0.0: a user never sees a signed zero
+        else:  # to 15 digits at the larger value's scale, under which lies the float
             # error of the values: 0.50001 - 0.5 is 1e-05, not 9.99999999995e-06
             delta = float(round(delta, 14 - floor(log10(max(abs(value), abs(before))))))
         pct = delta / abs(before) * 100 if before else None
@@ -218,6 +218,12 @@ def change(value: float, before: float,
 BIG = 2 ** 1024  # an int this large is no float: it reads as infinite
 
 
+def unsigned(value: Any) -> Any:
+    """``value``, but 0.0 for -0.0 (a metrics.json or a series may hold it): a user never
+    sees a signed zero, in any query or format."""
+    return 0.0 if value == 0 and value.__class__ is float else value
+
+
 def finite_or_inf(value: Any) -> Any:
     """A metric's value as the rows keep it: an int too large for a float is infinite."""
     if value.__class__ is int and not -BIG < value < BIG:
@@ -230,6 +236,8 @@ def _cells_of(value: float | None, before: float | None,
     """One metric's raw (value, delta, %) and shown (value, delta, %, verdict) cells."""
     if value is None:
         return _NO_RAW, _NO_SHOWN
+    if value == 0 and value.__class__ is float:  # -0.0: never a signed zero
+        value = 0.0
     if before is None or value.__class__ is bool:  # a boolean: shown, never compared
         return _FLAGS[value] if value.__class__ is bool else \
             ((repr(value), "", ""), (shown_number(value), "", "", ""))

@@ -13,7 +13,9 @@ from .errors import GitlogError
 from .index import Index
 from .rowline import Layout, MetricSpec
 
-ROWS_VERSION = "6"  # 6: deltas to 15 digits, a % under 0.1 to 2 (5: booleans are values)
+# 7: no -0.0 value or delta; 6: deltas to 15 digits, a % under 0.1 to 2 (5: booleans are
+# values)
+ROWS_VERSION = "7"
 CHUNK = 500  # lines a stored piece: a walk's rows are written and read piece by piece
 
 class Rows:

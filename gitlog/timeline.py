@@ -24,14 +24,14 @@ from .historyquery import (
     query_history,
 )
 from .index import Index
-from .rowline import change
+from .rowline import change, unsigned
 from .runlog import RunEntry, RunLog, code_changes
 from .steps import parse_step, step_values
 
 # in each stored column's key: a column stored before its changes were computed as now
-# is not read back (3: nan and infinite values kept; 2: deltas to 15 digits at the
-# values' scale, a % under 0.1 to 2)
-COLUMNS_VERSION = 3
+# is not read back (4: no -0.0 value or delta; 3: nan and infinite values kept; 2: deltas
+# to 15 digits at the values' scale, a % under 0.1 to 2)
+COLUMNS_VERSION = 4
 
 __all__ = ["HistoryResult", "HistoryRow", "HistoryTable", "MetricChange", "build_rows",
            "build_table", "history", "metric_names", "query_history"]
@@ -114,9 +114,10 @@ def _values(repo: Repo, config: Config, log: RunLog, index: Index, names: list[s
     """The value of the first of ``names`` in each run (``which``: a step of its series);
     nan and infinities too (a diverged run, which blame names: it read as no value)."""
     if which is not None:
-        return step_values(repo, config, index, [r.facts.commit for r in log.runs], names,
-                           which)
-    return [run.facts.metric(names, finite=False) for run in log.runs]
+        return [unsigned(v) for v in step_values(repo, config, index,
+                                                 [r.facts.commit for r in log.runs], names,
+                                                 which)]
+    return [unsigned(run.facts.metric(names, finite=False)) for run in log.runs]
 
 
 def _changes(column: list[float | None], previous: list[int],

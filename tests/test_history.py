@@ -167,6 +167,49 @@ def test_markdown_aligns_a_column_by_its_kind_even_when_empty(
         "| loss | *       |              0 |            0.5 |  +0.5 |     | worse   |"]
 
 
+def test_no_query_or_format_shows_a_signed_zero(tmp_path: Path) -> None:
+    """A metrics.json holding -0.0 (or a value 0.0 after -0.0) showed '-0' in tables and
+    Markdown, -0.0 in JSON, CSV and the Python rows: a value, a delta (-0.0 - 0.0 is
+    -0.0), and the sparkline's 'from -> to', in history, compare, blame and best
+    (``show`` prints what metrics.json holds)."""
+    import re
+
+    def signed_zero(text: str) -> list[str]:  # -0, -0.0, -0.00% (not a date's -01)
+        return re.findall(r"(?<!\w)-0(?:\.0*)?%?(?![\w.])", text)
+
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "v1\n"})
+    r1 = b.run("a", '{"loss": 0.0}', parents=[c1])
+    r2 = b.run("a", '{"loss": -0.0}', parents=[r1], code={"train.py": "v2\n"})
+    sha = b.write(tmp_path)
+    rows = history_json(tmp_path, "-m", "loss", "a")
+    assert [(r["loss"], r["loss_delta"], r["loss_pct"], r["loss_verdict"]) for r in rows] == \
+        [(0.0, None, None, None), (0.0, 0.0, None, "same")]
+    csv_rows = run_cli("history", "-m", "loss", "a", "--format", "csv", cwd=tmp_path).stdout
+    assert [line.split(",")[4:8] for line in csv_rows.splitlines()] == [
+        ["loss", "loss_delta", "loss_pct", "loss_verdict"], ["0.0", "", "", ""],
+        ["0.0", "0.0", "", "same"]]
+    table = run_cli("history", "-m", "loss", "a", cwd=tmp_path).stdout.splitlines()
+    assert table[0] == "loss  ▄▄  0 -> 0 over 2 runs (lower is better)"
+    assert [line.split()[6:9] for line in table[-2:]] == [["0"], ["0", "+0", "same"]]
+    md = run_cli("history", "-m", "loss", "a", "--format", "markdown", cwd=tmp_path).stdout
+    assert not signed_zero(md) and md.splitlines()[-1].split("|")[5:8] == [
+        "    0 ", "         +0 ", "          "]
+    api = gitlog.history("loss", "a", repo=tmp_path)
+    assert [repr((r.metrics["loss"].value, r.metrics["loss"].delta)) for r in api] == \
+        ["(0.0, None)", "(0.0, 0.0)"]
+    compare = run_cli("compare", sha[r1], sha[r2], "--format", "json", cwd=tmp_path).stdout
+    assert json.loads(compare)["rows"] == [{
+        "section": "metrics", "key": "loss", "changed": "", f"{sha[r1][:10]} (a)": 0.0,
+        f"{sha[r2][:10]} (a)": 0.0, "delta": 0.0, "pct": None, "verdict": "same"}]
+    assert not signed_zero(compare + run_cli("compare", sha[r1], sha[r2], cwd=tmp_path).stdout)
+    blame = run_cli("blame", "-m", "loss", "a", "--format", "csv", cwd=tmp_path).stdout
+    assert blame.splitlines()[1].split(",")[5:9] == ["0.0", "0.0", "", "same"]
+    assert [repr(r.value) for r in gitlog.best("loss", repo=tmp_path)] == ["0.0", "0.0"]
+    assert not signed_zero(run_cli("best", "-m", "loss", "--where", "loss < 1", cwd=tmp_path,
+                                   ).stdout)
+
+
 def test_runs_in_the_same_second_read_the_same_warm_and_cold(tmp_path: Path) -> None:
     """git orders commits of the same second its own way: rows added to stored ones in
     the same second as the latest stored run are walked whole, so warm and cold agree."""
