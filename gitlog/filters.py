@@ -17,7 +17,9 @@ keys joined with ``/``), whatever its characters: ``metrics.`f1@0.5```; inside, 
 backslash escapes a backtick or a backslash. A bare quoted name is a metric or param, never
 one of the run's fields. A comparison with a missing value is false (``!=`` too), so
 ``params.lr < 0.1`` keeps only runs that logged ``lr``; a field no run has at all is an
-error (``Filter.check``), most likely a misspelling. ``commit == 'ID'`` (and ``!=``) takes
+error (``Filter.check``), most likely a misspelling. Text that reads as a number compares
+as that number with a number; other kinds are never equal, and an ordering between two
+kinds in every run is an error (``filterkinds``). ``commit == 'ID'`` (and ``!=``) takes
 an id abbreviated to its first 4 or more hex digits, as git does.
 
     params.lr < 0.1 and (metrics.accuracy >= 0.9 or experiment == 'baseline')
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import GitlogError
+from .filterkinds import NUMBER, aligned, comparable, kind, never_ordered
 
 RUN_FIELDS = ("experiment", "status", "run", "commit", "subject", "author")
 SECTIONS = ("params", "metrics")
@@ -38,9 +41,7 @@ KEYWORDS = ("and", "or", "not", "true", "false")
 OPERATORS = ("<=", ">=", "==", "!=", "<", ">", "=")
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
-  | (?P<number>[-+]?(?:0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+
-                      |(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)
-                       (?:[eE][-+]?\d(?:_?\d)*)?)(?![\w.]))
+  | (?P<number>""" + NUMBER + r"""(?![\w.]))
   | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
   | (?P<quoted>`(?:[^`\\]|\\.)*`)
   | (?P<op><=|>=|==|!=|<|>|=)
@@ -92,6 +93,8 @@ class Filter:
     text: str
     test: Callable[[dict[str, Any]], bool]
     fields: list[Field]
+    # (op, left, right, column) of each <, <=, > and >=: checked against the runs
+    orderings: list[tuple[str, Getter, Getter, int]] = field(default_factory=list)
 
     def match(self, run: dict[str, Any]) -> bool:
         return self.test(run)
@@ -101,10 +104,18 @@ class Filter:
         return any(f.kind in ("params", "bare") for f in self.fields)
 
     def check(self, runs: list[dict[str, Any]], among: str = "") -> None:
-        """Raise UnknownFieldError for the first params/metrics field no run has."""
+        """Raise UnknownFieldError for the first params/metrics field no run has, and
+        FilterError for an ordering whose sides are of two kinds in every run that has
+        both (``params.optimizer < 3``): it would keep none, a typo most likely."""
         for f in self.fields:
             if f.kind != "run" and all(f.get(run) is None for run in runs):
                 raise UnknownFieldError(f, runs, among)
+        for op, left, right, at in self.orderings:
+            pairs = [(a, b) for run in runs
+                     if (a := left(run)) is not None and (b := right(run)) is not None]
+            if pairs and not any(comparable(a, b) for a, b in pairs):
+                problem, hint = never_ordered(op, left, right, pairs, among)
+                raise FilterError(self.text, at, problem, hint=hint)
 
 
 class UnknownFieldError(GitlogError):
@@ -218,12 +229,9 @@ def _getter(field: Field) -> Getter:
 def _compare(op: str, left: Any, right: Any) -> bool:
     if left is None or right is None:
         return False
-    numbers = (int, float)
-    if isinstance(left, bool) or isinstance(right, bool):
-        if not (isinstance(left, bool) and isinstance(right, bool)):
-            return False
-    elif isinstance(left, numbers) != isinstance(right, numbers):
-        return False
+    left, right = aligned(left, right)  # '0.1' (text) beside a number: 0.1
+    if kind(left) != kind(right):  # a number is never text nor true/false: unequal
+        return op == "!="
     try:
         if op in ("==", "="):
             return bool(left == right)
@@ -313,6 +321,7 @@ def parse(text: str) -> Filter:
     """Parse ``text``; FilterError names the column and what was expected there."""
     tokens = _tokens(text)
     fields: list[Field] = []
+    orderings: list[tuple[str, Getter, Getter, int]] = []
     pos = 0
 
     def peek() -> tuple[str, str, int] | None:
@@ -388,6 +397,8 @@ def parse(text: str) -> Filter:
                                                                   fields[start:])):
             same = op != "!="
             return lambda run: _prefix(run.get("commit"), commit) is same
+        if op in ("<", "<=", ">", ">="):
+            orderings.append((op, left, right, start_at))
         return lambda run: _compare(op, left(run), right(run))
 
     def unary() -> Callable[[dict[str, Any]], bool]:
@@ -426,4 +437,4 @@ def parse(text: str) -> Filter:
     if pos < len(tokens):
         raise FilterError(text, tokens[pos][2], f"unexpected {tokens[pos][1]!r}; join "
                           "comparisons with and/or")
-    return Filter(text, test, fields)
+    return Filter(text, test, fields, orderings)

@@ -1159,3 +1159,43 @@ def test_compare_joins_a_renamed_metric_as_history_does(tmp_path: Path) -> None:
     (tmp_path / ".gitlog.yaml").unlink()  # no series: each name is its own row
     keys = [r.key for r in gitlog.compare(sha[r1], sha[r3], repo=tmp_path).section("metrics")]
     assert keys == ["acc", "train/loss", "train_loss"]
+
+
+def test_where_compares_numbers_text_and_booleans_as_a_user_means(tmp_path: Path) -> None:
+    """A number and text (or true/false) were silently never a match, '!=' too:
+    'params.optimizer != 3' kept no run, 'params.lr < 0.2' kept none when lr was logged
+    as the text '0.1' (argparse without type=float), and 'params.optimizer < 3' or
+    'params.lr < "x"', a typo on every run, answered an empty list."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0, "ok": True}, parents=[c0],
+               params={"optimizer": "sgd", "lr": 0.1, "slr": "'0.1'"})
+    r2 = b.run("a", {"loss": 2.0, "ok": False}, parents=[r1],
+               params={"optimizer": "adam", "lr": 0.3, "slr": "'0.3'"})
+    sha = b.write(tmp_path)
+
+    def kept(where: str) -> list[str]:
+        return [r.commit for r in gitlog.best("loss", where=where, repo=tmp_path)]
+
+    both, first = [sha[r1], sha[r2]], [sha[r1]]
+    for where, expected in (("params.optimizer == 3", []), ("params.optimizer != 3", both),
+                            ("params.slr < 0.2", first), ("0.2 > params.slr", first),
+                            ("params.slr == 0.1", first), ("params.slr == '0.1'", first),
+                            ("params.lr < '0.2'", first), ("params.slr != 0.1", [sha[r2]]),
+                            ("metrics.ok != 1", both), ("params.optimizer < 'b'", [sha[r2]])):
+        assert kept(where) == expected, where
+    for where, column, problem, hint in (
+            ("params.optimizer < 3", 1, "params.optimizer is text in every run with the "
+             "metric loss, never < the number 3", "text has no order against a number: "
+             "compare it as text, params.optimizer == 'sgd'"),
+            ("loss < 5 and params.lr < 'x'", 14, "params.lr is a number in every run with "
+             "the metric loss, never < the text 'x'", "compare it with a number: params.lr "
+             "< 0.1"),
+            ("3 <= metrics.ok", 1, "metrics.ok is true/false in every run with the metric "
+             "loss, never >= the number 3", "test it with == true or == false: metrics.ok "
+             "== true")):
+        proc = run_cli("best", "-m", "loss", "--where", where, cwd=tmp_path)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (
+            1, "", f"Error: bad --where at column {column}: {problem}\nhint: {hint}\n"), where
+    with pytest.raises(gitlog.GitlogError, match="never < the number 3"):
+        gitlog.best("loss", where="params.optimizer < 3", repo=tmp_path)

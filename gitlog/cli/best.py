@@ -40,8 +40,9 @@ def best(revs: tuple[str, ...], metric: str | None, maximize: bool, minimize: bo
       metrics.`f1@0.5` > 0.8
     Operators: < <= > >= == (or =) != ; strings in quotes; a name with other
     characters in backticks (\\` inside for a backtick), one key as 'gitlog show'
-    prints it; a comparison with a missing value is false; commit == '29cff67'
-    takes a short id (4 hex digits or more).
+    prints it; a comparison with a missing value is false; text that reads as a
+    number ('0.1') compares with a number as one; commit == '29cff67' takes a short
+    id (4 hex digits or more).
 
     Example: gitlog best --metric accuracy --where 'params.lr < 0.1' -n 3
     """
