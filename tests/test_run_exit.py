@@ -67,3 +67,25 @@ def test_under_gitlog_run_the_exit_is_recorded_once(repo: Path) -> None:
     proc = run_cli("run", "-e", "left", "--", sys.executable, "fit.py", cwd=repo)
     assert proc.returncode == 3
     assert ended(repo) == ("failed", 3, ["command exited with code 3"])
+
+
+@pytest.mark.parametrize(("end", "code", "status"), [("0", 1, "completed"), ("5", 5, "failed")])
+def test_gitlog_run_whose_run_cannot_be_committed_exits_non_zero(
+        repo: Path, tmp_path: Path, end: str, code: int, status: str) -> None:
+    # it exited 0 with a warning: a CI script took the run for logged
+    assert run_cli("run", "-e", "left", "--", "true", cwd=repo).returncode == 0
+    other = tmp_path / "other"
+    command = f"git worktree add -q {other} exp/left; exit {end}"
+    proc = run_cli("run", "-e", "left", "--", "sh", "-c", command, cwd=repo)
+    assert proc.returncode == code  # the command's own failure wins
+    [run_id] = [p.name for p in (repo / ".git/gitlog/runs").iterdir()]
+    assert proc.stderr == (
+        f"gitlog: run {run_id} of left: {status} -> not committed\n"
+        f"Error: run {run_id} of left not committed: could not commit the run onto exp/left: "
+        f"it is checked out in {other} (moving it would leave the files and index there "
+        f"behind exp/left); its data is kept in {repo}/.git/gitlog/runs/{run_id}\n"
+        f"hint: free the branch (git -C {other} checkout --detach), then run 'gitlog "
+        "recover' to commit the run\n")
+    git(other, "checkout", "-q", "--detach")
+    assert run_cli("recover", cwd=repo).returncode == 0
+    assert ended(repo)[0] == status
