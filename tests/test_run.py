@@ -160,6 +160,19 @@ def test_numpy_scalars_are_accepted(repo: Path) -> None:
     assert "lr: 0.1" in show_file(repo, "exp/np", ".gitlog/params.yaml")
 
 
+def test_a_float32_metric_is_stored_as_the_number_it_prints(repo: Path) -> None:
+    # np.float32(0.9) was stored as 0.8999999761581421, in metrics.json and the series
+    np = pytest.importorskip("numpy")
+    with gitlog.start("f32m", repo=repo) as run:
+        run.log_metric("acc", np.float32(0.9))
+        run.log_metrics({"acc": np.array([0.7], dtype=np.float32), "lr": np.float16(0.001),
+                         "wide": np.float64(0.1) + np.float64(0.2)})
+    assert json.loads(show_file(repo, "exp/f32m", ".gitlog/metrics.json")) == \
+        {"acc": 0.7, "lr": 0.001, "wide": 0.30000000000000004, "step": 1}
+    series = show_file(repo, "exp/f32m", ".gitlog/metrics/acc.tsv").splitlines()
+    assert [line.split("\t")[1:] for line in series[1:]] == [["0", "0.9"], ["1", "0.7"]]
+
+
 def test_params_of_every_type_read_back_as_logged(repo: Path) -> None:
     # dates and times were stored as their class name ("date", "datetime")
     import datetime as dt
