@@ -34,6 +34,11 @@ def ended(repo: Path) -> tuple[str, int | None, list[str]]:
     ("print('done')", 0, ("completed", None, [])),
     # a sys.exit the script caught and went on from is not how it ended
     ("try:\n    sys.exit(5)\nexcept SystemExit:\n    pass", 0, ("completed", None, [])),
+    # exit() and quit() (site's) raise SystemExit without sys.exit: they were 'completed'
+    ("exit(4)", 4, ("failed", 4, ["script exited with code 4"])),
+    ("def main():\n    quit('bad data')\nmain()", 1,
+     ("failed", 1, ["script exited with code 1: bad data"])),
+    ("try:\n    exit(5)\nexcept SystemExit:\n    pass", 0, ("completed", None, [])),
 ])
 def test_a_run_left_open_ends_as_the_script_did(repo: Path, end: str, code: int,
                                                   expected: tuple) -> None:
@@ -60,6 +65,14 @@ def test_sys_exit_is_given_back_when_the_run_finishes(repo: Path) -> None:
                       "wrapped = sys.exit is not real\nrun.finish()\n"
                       "print(wrapped, sys.exit is real)\n", repo)
     assert proc.stdout.split() == ["True", "True"]
+
+
+def test_exit_and_quit_are_given_back_as_they_were_when_the_run_finishes(repo: Path) -> None:
+    proc = run_python("import builtins, gitlog\nreal = exit, quit\nrun = gitlog.start('left')\n"
+                      "print(repr(exit), exit is not real[0], quit is not real[1])\n"
+                      "run.finish()\nprint((exit, quit) == real)\n", repo)
+    assert proc.stdout.splitlines() == ["Use exit() or Ctrl-D (i.e. EOF) to exit True True",
+                                        "True"]
 
 
 def test_under_gitlog_run_the_exit_is_recorded_once(repo: Path) -> None:
