@@ -14,9 +14,12 @@ than ``_signal``: the git hooks import gitlog, and pay for every module.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import _signal
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs the hooks ~5 ms
+    from typing import Any
 
 SIGNALS = (_signal.SIGTERM, _signal.SIGHUP)
 _at_fork: list[bool] = []
