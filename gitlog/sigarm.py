@@ -13,9 +13,8 @@ than ``_signal``: the git hooks import gitlog, and pay for every module.
 
 from __future__ import annotations
 
-import os
-
 import _signal
+import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs the hooks ~5 ms
