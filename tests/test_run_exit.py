@@ -102,3 +102,44 @@ def test_gitlog_run_whose_run_cannot_be_committed_exits_non_zero(
     git(other, "checkout", "-q", "--detach")
     assert run_cli("recover", cwd=repo).returncode == 0
     assert ended(repo)[0] == status
+
+
+def test_a_run_the_repository_refuses_fails_at_once_with_git_s_reason(repo: Path) -> None:
+    # 200 attempts took over a minute, then blamed 'other writers'
+    hook = repo / ".git/hooks/reference-transaction"
+    hook.write_text("#!/bin/sh\necho 'exp branches are frozen' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    proc = run_cli("run", "-e", "left", "--", "true", cwd=repo)
+    assert proc.returncode == 1
+    [run_id] = [p.name for p in (repo / ".git/gitlog/runs").iterdir()]
+    assert proc.stderr.splitlines()[1:] == [
+        f"Error: run {run_id} of left not committed: could not move refs/heads/exp/left: git "
+        "refused the update: exp branches are frozen; ref updates aborted by hook; its data "
+        f"is kept in {repo}/.git/gitlog/runs/{run_id}",
+        "hint: run 'gitlog recover' to commit the run once git accepts it"]
+    hook.unlink()
+    assert run_cli("recover", cwd=repo).returncode == 0
+    assert ended(repo)[0] == "completed"
+
+
+def test_a_lock_file_left_on_the_branch_is_named(repo: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import gitlog
+    from gitlog import refmove
+
+    monkeypatch.setattr(refmove, "STALE_LOCK", 0.3)
+    with gitlog.start("left", repo=repo):
+        pass
+    lock = repo / ".git/refs/heads/exp/left.lock"
+    lock.write_text("")  # a git process that crashed left it
+    run = gitlog.start("left", repo=repo)
+    with pytest.warns(gitlog.GitlogWarning) as caught:
+        assert run.finish() is None
+    assert str(caught[0].message) == (
+        f"gitlog: could not commit run {run.id}: could not move refs/heads/exp/left: {lock} "
+        "exists (a git process still running holds it, or one that crashed left it). Its "
+        f"data is kept in {repo}/.git/gitlog/runs/{run.id}; if no git process is running, "
+        f"delete {lock}; then run 'gitlog recover' to commit the run")
+    lock.unlink()
+    assert run_cli("recover", cwd=repo).returncode == 0
+    assert ended(repo)[0] == "completed"
