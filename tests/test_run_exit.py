@@ -140,6 +140,8 @@ def test_a_lock_file_left_on_the_branch_is_named(repo: Path,
         "exists (a git process still running holds it, or one that crashed left it). Its "
         f"data is kept in {repo}/.git/gitlog/runs/{run.id}; if no git process is running, "
         f"delete {lock}; then run 'gitlog recover' to commit the run")
+    assert str(run.unstored) == (f"could not move refs/heads/exp/left: {lock} exists (a git "
+                                 "process still running holds it, or one that crashed left it)")
     lock.unlink()
     assert run_cli("recover", cwd=repo).returncode == 0
     assert ended(repo)[0] == "completed"
