@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gitlog.layout import yaml_load
-from tests.conftest import git, run_cli, run_python
+from tests.conftest import git, held_branch, run_cli, run_python
 
 START = "import sys, gitlog\nrun = gitlog.start('left')\nrun.log_metric('loss', 0.5)\n"
 
@@ -92,13 +92,11 @@ def test_gitlog_run_whose_run_cannot_be_committed_exits_non_zero(
     proc = run_cli("run", "-e", "left", "--", "sh", "-c", command, cwd=repo)
     assert proc.returncode == code  # the command's own failure wins
     [run_id] = [p.name for p in (repo / ".git/gitlog/runs").iterdir()]
+    why, fix = held_branch("left", other)
     assert proc.stderr == (
         f"gitlog: run {run_id} of left: {status} -> not committed\n"
-        f"Error: run {run_id} of left not committed: could not commit the run onto exp/left: "
-        f"it is checked out in {other} (moving it would leave the files and index there "
-        f"behind exp/left); its data is kept in {repo}/.git/gitlog/runs/{run_id}\n"
-        f"hint: free the branch (git -C {other} checkout --detach), then run 'gitlog "
-        "recover' to commit the run\n")
+        f"Error: run {run_id} of left not committed: {why}; its data is kept in "
+        f"{repo}/.git/gitlog/runs/{run_id}\nhint: {fix}\n")
     git(other, "checkout", "-q", "--detach")
     assert run_cli("recover", cwd=repo).returncode == 0
     assert ended(repo)[0] == status
