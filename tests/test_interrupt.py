@@ -166,6 +166,22 @@ def test_sigterm_keeps_what_a_run_of_a_worker_thread_logged(tmp_path: Path) -> N
                    "exp/trial").strip() == "killed"
 
 
+def test_sigterm_ends_a_process_with_no_live_run_as_without_gitlog(tmp_path: Path) -> None:
+    # gitlog's handler is set at import (a worker thread's run could not set it): with
+    # no run live, and after one finished, the signal ends the process as before
+    marker = tmp_path / "started.txt"
+    code = ("import sys, time, gitlog\nwith gitlog.start('done'):\n    pass\n"
+            "open(sys.argv[1], 'w').write('1')\ntime.sleep(60)\n")
+    repo = make_repo(tmp_path / "p")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(marker)], cwd=repo)
+    while not marker.exists() or not marker.read_text():
+        assert proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == -signal.SIGTERM
+    assert not list((repo / ".git/gitlog/runs").iterdir())
+
+
 FORKED = """import multiprocessing as mp, time, gitlog
 def work(i):
     time.sleep(30)
