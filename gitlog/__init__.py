@@ -130,3 +130,10 @@ def critical(message: str, /, **fields: Any) -> None:
 def finish(status: str = "completed") -> str | None:
     """Finish the active run."""
     return _active().finish(status)  # type: ignore[no-any-return]
+
+
+# SIGTERM and SIGHUP write every live run's buffer before the process dies of them; set
+# here, in the main thread, so that a run a worker thread starts is covered (sigarm.py)
+from . import sigarm as _sigarm  # noqa: E402
+
+_sigarm.arm()

@@ -1,18 +1,21 @@
 """How a script ended that never finished its run (``run = gitlog.start()``, no ``with``
 block, no ``gitlog run``): the run is committed when the main thread ends, ``failed``
-with the exit code when the script ends with ``sys.exit(N)``, N not 0.
+with the exit code when the script ends with ``sys.exit(N)`` or ``exit(N)``, N not 0.
 
 Python runs no hook for an uncaught ``SystemExit`` (``sys.excepthook`` sees the other
 exceptions, which run.py records) and an exit hook cannot read the exit code. So while a
-run is live, ``sys.exit`` is wrapped to note the code it is given in the main thread and
-where the main module was then (its frame's last instruction). At exit, the main
-module's frame tells whether it ended by returning or by an exception that left it from
-that very instruction: a ``sys.exit`` the script caught and went on from is not taken for
-the end. Nothing of this is on logging's path.
+run is live, ``sys.exit`` and the ``exit`` and ``quit`` builtins are wrapped to note the
+code they are given in the main thread and where the main module was then (its frame's
+last instruction). At exit, the main module's frame tells whether it ended by returning
+or by an exception that left it from that very instruction: a ``sys.exit`` the script
+caught and went on from is not taken for the end. Nothing of this is on logging's path.
+A bare ``raise SystemExit(N)`` calls nothing: Python 3.11 offers no hook that sees its
+code short of tracing every call, so it is not seen.
 """
 
 from __future__ import annotations
 
+import builtins
 import dis
 import sys
 import threading
@@ -26,6 +29,29 @@ class _Watch:
     frame: FrameType | None = None  # the main module's frame
     noted: tuple[Any, int] | None = None  # (sys.exit's argument, frame.f_lasti then)
     real_exit: Any = None
+    quitters: dict[str, Any] = {}  # the builtins exit and quit gitlog replaced
+
+
+def _note(status: Any) -> None:
+    frame = _Watch.frame
+    if frame is not None and threading.current_thread() is threading.main_thread():
+        _Watch.noted = (status, frame.f_lasti)
+
+
+class _Quitter:
+    """``exit``/``quit`` (site's, which raise ``SystemExit`` without ``sys.exit``) while
+    watched: the code is noted as ``sys.exit``'s is; shown as the real one."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def __repr__(self) -> str:
+        return repr(self.real)
+
+    def __call__(self, code: Any = None) -> NoReturn:
+        _note(code)
+        self.real(code)
+        raise SystemExit(code)  # (the real one raised already)
 
 
 def _main_frame() -> FrameType | None:
@@ -41,9 +67,7 @@ def _main_frame() -> FrameType | None:
 
 
 def _exit(status: Any = None, /) -> NoReturn:
-    frame = _Watch.frame
-    if frame is not None and threading.current_thread() is threading.main_thread():
-        _Watch.noted = (status, frame.f_lasti)
+    _note(status)
     _Watch.real_exit(status)
     raise SystemExit(status)  # (the real sys.exit raised already)
 
@@ -54,19 +78,30 @@ def _watch() -> None:
     _Watch.noted = None
     _Watch.real_exit = sys.exit
     sys.exit = _exit
+    for name in ("exit", "quit"):  # (absent under python -S)
+        real = getattr(builtins, name, None)
+        if real is not None and not isinstance(real, _Quitter):
+            _Watch.quitters[name] = real
+            setattr(builtins, name, _Quitter(real))
 
 
 def _unwatch() -> None:
-    """The last live run is finished: ``sys.exit`` goes back (if it is still ours)."""
+    """The last live run is finished: ``sys.exit``, ``exit`` and ``quit`` go back (each
+    that is still ours)."""
     if sys.exit is _exit:
         sys.exit = _Watch.real_exit
+    for name, real in _Watch.quitters.items():
+        if isinstance(getattr(builtins, name, None), _Quitter):
+            setattr(builtins, name, real)
+    _Watch.quitters.clear()
     _Watch.frame = _Watch.noted = None
 
 
 def main_exit() -> tuple[int, Any] | None:
     """(exit code, sys.exit's argument) when the main module ended with ``sys.exit(...)``
     (code 0 for ``sys.exit()``, 1 for a message, as Python exits); None when it returned
-    or its end is not known (``raise SystemExit(N)`` is not seen)."""
+    or its end is not known (``raise SystemExit(N)`` is not seen). ``exit(N)`` and
+    ``quit(N)`` are noted as ``sys.exit(N)`` is."""
     frame, noted = _Watch.frame, _Watch.noted
     if frame is None or noted is None:
         return None

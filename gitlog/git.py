@@ -230,10 +230,16 @@ class Repo:
 
     def update_ref(self, ref: str, new: str, old: str | None, message: str) -> bool:
         """Move ``ref`` to ``new`` only if it still points at ``old`` (None: must not exist)."""
+        return self.move_ref(ref, new, old, message) is None
+
+    def move_ref(self, ref: str, new: str, old: str | None, message: str) -> str | None:
+        """``update_ref``: None when it moved, else why not (git's stderr)."""
         zero = "0" * (64 if self.object_format == "sha256" else 40)
         proc = run_git(["update-ref", "-m", message, ref, new, old or zero], self.root,
                        check=False)
-        return proc.returncode == 0
+        if proc.returncode == 0:
+            return None
+        return proc.stderr.decode(errors="replace") or f"exit code {proc.returncode}"
 
     def delete_ref(self, ref: str, old: str) -> bool:
         """Delete ``ref`` only if it still points at ``old``."""

@@ -33,6 +33,9 @@ class CommandResult:
     run: Run
     exit_code: int
     status: str
+    # why the run could not be committed (its journal is kept for ``gitlog recover``);
+    # the exit code is then non-zero: COMMAND's own, else 1
+    unstored: Exception | None = None
 
 
 def parse_param(text: str) -> tuple[str, Any]:
@@ -231,7 +234,10 @@ def _missing_interpreter(argv: list[str], cwd: str | Path | None) -> CommandNotF
 def run_command(argv: list[str], *, repo: str | Path = ".", experiment: str | None = None,
                 params: dict[str, Any] | None = None, message: str | None = None,
                 stdout: BinaryIO | None = None, stderr: BinaryIO | None = None,
-                cwd: str | Path | None = None, system_metrics: bool = False) -> CommandResult:
+                cwd: str | Path | None = None, system_metrics: bool = False,
+                report_unstored: bool = False) -> CommandResult:
+    """Run ``argv`` as a run. ``report_unstored``: a run that cannot be committed is not
+    warned of: the caller reports ``CommandResult.unstored`` (``gitlog run``: an error)."""
     if not argv:
         raise GitlogError("no command to run", hint="gitlog run -e NAME -- python train.py")
     if shutil.which(_in(cwd, argv[0])) is None:
@@ -315,6 +321,9 @@ def run_command(argv: list[str], *, repo: str | Path = ".", experiment: str | No
         # error (``event: out of memory, level: error``) see what went wrong.
         tail = _shown(last_err[0])
         run.error(f"command exited with code {code}" + (f": {tail}" if tail else ""))
+    run._quiet_unstored = report_unstored
     run.finish(status)
     exit_code = code if code >= 0 else 128 - code
-    return CommandResult(run, exit_code, run.status)
+    if run.unstored is not None and exit_code == 0:
+        exit_code = 1  # the command succeeded, but its run is not logged
+    return CommandResult(run, exit_code, run.status, run.unstored)

@@ -43,6 +43,8 @@ class Run:
         self.commit: str | None = None
         self.path: Path | None = None
         self.status = "running"
+        self.unstored: Exception | None = None  # why finish() could not commit the run
+        self._quiet_unstored = False  # the caller reports that itself (gitlog run)
         self._threshold = LEVELS[level]
         self._names: set[str] = set()
         self._groups: set[str] = set()  # every 'a', 'a/b' above a name: no metric's name
@@ -421,9 +423,10 @@ class Run:
         except Exception as exc:
             self.journal.close()
             self.journal.unlock()
-            fix = getattr(exc, "hint", None) or "run 'gitlog recover' to commit it"
-            self._warn(f"could not commit run {self.id}: {exc}. Its data is kept in "
-                       f"{self.journal.path}; {fix}")
+            self.unstored = exc
+            if not self._quiet_unstored:
+                self._warn(f"could not commit run {self.id}: {exc}. Its data is kept in "
+                           f"{self.journal.path}; {unstored_fix(exc)}")
             self._run_hooks("stored")
             return None
         self._run_hooks("stored")
@@ -487,3 +490,8 @@ class Run:
         self._recorder.append((_time(), "error", f"script exited with code {code}{shown}",
                                {"exit_code": code}, None))
         self.finish("failed")
+
+
+def unstored_fix(exc: BaseException) -> str:
+    """What to do about a run ``finish()`` could not commit (its journal is kept)."""
+    return getattr(exc, "hint", None) or "run 'gitlog recover' to commit it"

@@ -3,14 +3,14 @@
 Python dies of SIGTERM or SIGHUP at once, without atexit handlers: the points and events
 a run buffered since its last flush (up to ``flush_interval`` seconds of training) would
 be lost, both under ``gitlog run`` (which passes the signals on to its command) and for
-a script run on its own (whose journal ``gitlog recover`` commits). While a run is live,
-a handler writes every live run's buffer to its journal, then puts the default action
-back and sends the signal again, so the process ends exactly as it would have. Only a
-signal left at its default is handled (an ignored one, or the script's own handler, is
-kept), and only from the main thread, where Python runs handlers; gitlog's own
-background threads block these signals, so the kernel gives them to the main thread. A
-forked child gets the default actions back (``_child_defaults``): the buffers it holds
-are copies of its parent's, and a handler there could leave a pool worker unkillable.
+a script run on its own (whose journal ``gitlog recover`` commits). The handler
+(``sigarm``, set from ``import gitlog`` on) writes every live run's buffer to its journal,
+whatever thread started the run, then puts the default action back and sends the signal
+again, so the process ends exactly as it would have. Python runs handlers in the main
+thread; gitlog's own background threads block these signals, so the kernel gives them
+to the main thread. A forked child gets the default actions back
+(``sigarm.child_defaults``): the buffers it holds are copies of its parent's, and a
+handler there could leave a pool worker unkillable.
 An object with a ``pid`` (a deployment monitor) is written only in that process. A
 signal arriving while the main thread commits inside ``held()`` (a monitor's last
 window at exit, a flush) is acted on once that commit is done: a pool worker ending
@@ -24,19 +24,20 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Callable
 from typing import Any
 
-SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+from . import sigarm
+
+SIGNALS = sigarm.SIGNALS
 
 _live: list[Any] = []  # recorders whose buffers a signal must write
-_installed: dict[int, Callable[[int, Any], None]] = {}
 _owner = [os.getpid()]  # the process whose runs those are
 _holding = [0]  # held() blocks the main thread is in
 _pending: list[int] = []  # the signals that arrived meanwhile
 
 
-def _handler(signum: int, _frame: Any) -> None:
+def on_signal(signum: int, _frame: Any) -> None:
+    """``sigarm.handler``: write every live run's buffer, then die of the signal."""
     if _holding[0]:
         _pending.append(signum)
         return
@@ -86,45 +87,14 @@ def track(recorder: Any) -> None:
     """Write ``recorder``'s buffer when a signal ends the process, until ``release``."""
     _live.append(recorder)
     _owner[0] = os.getpid()
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for sig in SIGNALS:
-        if sig not in _installed and signal.getsignal(sig) is signal.SIG_DFL:
-            signal.signal(sig, _handler)
-            _installed[sig] = _handler
-    if not _AT_FORK:
-        os.register_at_fork(after_in_child=_child_defaults)
-        _AT_FORK.append(True)
-
-
-_AT_FORK: list[bool] = []
-
-
-def _child_defaults() -> None:
-    """In a forked child, the signals gitlog handles end it at once again, as they would
-    without gitlog. A Python handler runs only once the signal interrupts the main
-    thread: a ``multiprocessing`` pool worker blocked on its task queue's lock (which
-    ``Pool.terminate`` holds while it sends SIGTERM) now and then never ran it, nor
-    died, and ``terminate`` waited for it forever. A child's monitor windows and runs
-    are committed when it ends normally (``pool.close()``, ``join()``), not on a signal."""
-    for sig, handler in list(_installed.items()):
-        with contextlib.suppress(OSError, ValueError):
-            if signal.getsignal(sig) is handler:
-                signal.signal(sig, signal.SIG_DFL)
-    _installed.clear()
+    sigarm.arm()  # (gitlog was imported in another thread, or the handler was reset)
 
 
 def release(recorder: Any) -> None:
-    """``recorder`` is written for good; the last one out puts the defaults back where
-    the handler is still gitlog's (from the main thread only)."""
+    """``recorder`` is written for good. The handler stays: a run another thread starts
+    later cannot set it (with no live run, it lets the signal end the process)."""
     if recorder in _live:
         _live.remove(recorder)
-    if _live or threading.current_thread() is not threading.main_thread():
-        return
-    for sig, handler in list(_installed.items()):
-        if signal.getsignal(sig) is handler:
-            signal.signal(sig, signal.SIG_DFL)
-        del _installed[sig]
 
 
 @contextlib.contextmanager
@@ -143,4 +113,4 @@ def held() -> Any:
         if not _holding[0] and _pending:
             signum = _pending[0]
             _pending.clear()
-            _handler(signum, None)
+            on_signal(signum, None)

@@ -18,6 +18,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from . import refmove
 from .branches import check_branch_free, ref_clash
 from .commitpool import commit_pool
 from .config import Config
@@ -337,6 +338,7 @@ def commit_run(repo: Repo, config: Config, meta: dict[str, Any], files: dict[str
     if first_tip is not None and first_ancestry is not None:
         ancestry[first_tip] = first_ancestry
     check_branch_free(repo, ref, committing=True)
+    locked: tuple[str | None, float] | None = None  # (the tip, since when) a lock stays
     for attempt in range(MAX_ATTEMPTS):
         tip = first_tip if attempt == 0 else repo.ref_tip(ref)
         parents = [tip] if tip else []
@@ -355,7 +357,8 @@ def commit_run(repo: Repo, config: Config, meta: dict[str, Any], files: dict[str
                                    then="run 'gitlog recover' to commit the run")
         else:
             commit = writer.commit(root, parents, ident, message)
-        if repo.update_ref(ref, commit, tip, f"gitlog: run {meta['id']}"):
+        why = repo.move_ref(ref, commit, tip, f"gitlog: run {meta['id']}")
+        if why is None:
             if code:
                 _know(code, commit)
             return commit
@@ -367,6 +370,13 @@ def commit_run(repo: Repo, config: Config, meta: dict[str, Any], files: dict[str
                               hint=f"rename that branch (git branch -m "
                                    f"{clash[len('refs/heads/'):]} NEW), then run "
                                    "'gitlog recover'")
+        if (reason := refmove.refusal(why)) is not None:
+            raise refmove.refused(ref, reason)
+        lock = refmove.lock_file(why)
+        if lock is None or locked is None or locked[0] != tip:
+            locked = (tip, time.monotonic()) if lock else None
+        elif time.monotonic() - locked[1] > refmove.STALE_LOCK:
+            raise refmove.stale_lock(ref, lock)
         time.sleep(min(0.5, 0.005 * (attempt + 1)) * random.uniform(0.5, 1.5))
     raise GitlogError(f"could not move {ref}: {MAX_ATTEMPTS} attempts lost to other writers",
                       hint="run 'gitlog recover' to commit the run once the others are done")

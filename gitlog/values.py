@@ -79,6 +79,28 @@ def shortened(data: Any, dtype: Any) -> Any:
     return _shortened(data, kind)
 
 
+_KINDS: dict[Any, str | None] = {}  # the kind of each dtype seen (str() of one: ~4 µs)
+
+
+def shortened_item(scalar: Any, number: float) -> float:
+    """``number``, the ``item()`` of a numpy or torch scalar (a metric's point), as
+    ``shortened`` gives it; about 1 µs for a numpy float32."""
+    dtype = getattr(scalar, "dtype", None)
+    try:
+        kind = _KINDS.get(dtype, "?")
+        if kind == "?":
+            kind = _KINDS[dtype] = _NARROW_FLOATS.get(str(dtype))
+    except TypeError:  # (an unhashable dtype)
+        kind = _NARROW_FLOATS.get(str(dtype))
+    if kind is None:
+        return number
+    if type(scalar).__module__ == "numpy" and getattr(scalar, "ndim", None) == 0:
+        near = float(str(scalar))  # numpy prints the shortest text that reads back
+        if near == number or _narrowed(near, kind) == number:
+            return near
+    return _shortened(number, kind)
+
+
 def _shortened(data: Any, kind: str) -> Any:
     if isinstance(data, list):
         return [_shortened(item, kind) for item in data]
@@ -196,7 +218,8 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 def metric_value(name: str, value: Any) -> float | int:
     """A metric's value that is not a float or an int already, as one (a bool, a numpy or
-    torch scalar); MetricValueError for anything that is no number."""
+    torch scalar: a float32 one as the number it prints); MetricValueError for anything
+    that is no number. Plain floats and ints never come here (``Run.log_metric``)."""
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, (str, bytes, complex)) or value is None:
@@ -204,11 +227,14 @@ def metric_value(name: str, value: Any) -> float | int:
     item = getattr(value, "item", None)
     if callable(item):
         try:
-            value = item()
+            number = item()
         except (ValueError, RuntimeError, TypeError):
             raise MetricValueError(name, value) from None
-        if type(value) is float or type(value) is int:
-            return value
+        if type(number) is float:  # a float32 as it prints (0.9), as params are
+            return shortened_item(value, number)
+        if type(number) is int:
+            return number
+        value = number
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):

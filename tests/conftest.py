@@ -113,3 +113,12 @@ def state_of(repo: Path) -> dict[str, bytes]:
     out["status"] = git(repo, "--no-optional-locks", "status", "--porcelain=v2",
                         "--branch").encode()
     return out
+
+
+def held_branch(experiment: str, other: Path) -> tuple[str, str]:
+    """(why, hint) of a run that cannot be committed onto ``exp/EXPERIMENT``: it is
+    checked out in the worktree ``other``."""
+    return (f"could not commit the run onto exp/{experiment}: it is checked out in {other} "
+            f"(moving it would leave the files and index there behind exp/{experiment})",
+            f"free the branch (git -C {other} checkout --detach), then run 'gitlog recover' "
+            "to commit the run")

@@ -130,6 +130,58 @@ def test_sigterm_to_a_script_of_its_own_keeps_its_points_for_recover(tmp_path: P
     assert [row.split("\t")[1] for row in rows] == ["0", "1", "2", "3", "4"]
 
 
+# A sweep's trial: a worker thread starts the run, logs (buffered), and waits; the main
+# thread, which never started a run, waits for it.
+IN_A_THREAD = """import os, sys, threading, time, gitlog
+def trial():
+    run = gitlog.start("trial", flush_interval=60)
+    for step in range(3):
+        run.log_metric("loss", 1.0 / (step + 1))
+    with open(sys.argv[1], "w") as fh:
+        fh.write(str(os.getpid()))
+    time.sleep(60)
+worker = threading.Thread(target=trial)
+worker.start()
+worker.join()
+"""
+
+
+def test_sigterm_keeps_what_a_run_of_a_worker_thread_logged(tmp_path: Path) -> None:
+    # only the main thread could set the handler: the process died at once, and the
+    # points the trial's run buffered were lost
+    repo = make_repo(tmp_path / "p", {"train.py": IN_A_THREAD})
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        marker = tmp_path / f"started-{sig}.txt"
+        proc = subprocess.Popen([sys.executable, "train.py", str(marker)], cwd=repo)
+        while not marker.exists() or not marker.read_text():
+            assert proc.poll() is None
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        assert proc.wait(timeout=60) == -sig  # it still dies of the signal
+        assert run_cli("recover", cwd=repo).returncode == 0
+        rows = git(repo, "show", "exp/trial:.gitlog/metrics/loss.tsv").splitlines()[1:]
+        assert [row.split("\t")[1:] for row in rows] == [
+            ["0", "1.0"], ["1", "0.5"], ["2", "0.3333333333333333"]]
+        assert git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Status,valueonly)",
+                   "exp/trial").strip() == "killed"
+
+
+def test_sigterm_ends_a_process_with_no_live_run_as_without_gitlog(tmp_path: Path) -> None:
+    # gitlog's handler is set at import (a worker thread's run could not set it): with
+    # no run live, and after one finished, the signal ends the process as before
+    marker = tmp_path / "started.txt"
+    code = ("import sys, time, gitlog\nwith gitlog.start('done'):\n    pass\n"
+            "open(sys.argv[1], 'w').write('1')\ntime.sleep(60)\n")
+    repo = make_repo(tmp_path / "p")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(marker)], cwd=repo)
+    while not marker.exists() or not marker.read_text():
+        assert proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == -signal.SIGTERM
+    assert not list((repo / ".git/gitlog/runs").iterdir())
+
+
 FORKED = """import multiprocessing as mp, time, gitlog
 def work(i):
     time.sleep(30)

@@ -14,7 +14,7 @@ import pytest
 
 import gitlog
 from gitlog.errors import GitlogError, MetricValueError, NameError_
-from tests.conftest import git, make_repo, run_cli, run_python, state_of
+from tests.conftest import git, held_branch, make_repo, run_cli, run_python, state_of
 
 
 def show_file(repo: Path, rev: str, path: str) -> str:
@@ -158,6 +158,19 @@ def test_numpy_scalars_are_accepted(repo: Path) -> None:
     assert json.loads(show_file(repo, "exp/np", ".gitlog/metrics.json")) == \
         {"loss": 0.25, "count": 7, "step": 3}
     assert "lr: 0.1" in show_file(repo, "exp/np", ".gitlog/params.yaml")
+
+
+def test_a_float32_metric_is_stored_as_the_number_it_prints(repo: Path) -> None:
+    # np.float32(0.9) was stored as 0.8999999761581421, in metrics.json and the series
+    np = pytest.importorskip("numpy")
+    with gitlog.start("f32m", repo=repo) as run:
+        run.log_metric("acc", np.float32(0.9))
+        run.log_metrics({"acc": np.array([0.7], dtype=np.float32), "lr": np.float16(0.001),
+                         "wide": np.float64(0.1) + np.float64(0.2)})
+    assert json.loads(show_file(repo, "exp/f32m", ".gitlog/metrics.json")) == \
+        {"acc": 0.7, "lr": 0.001, "wide": 0.30000000000000004, "step": 1}
+    series = show_file(repo, "exp/f32m", ".gitlog/metrics/acc.tsv").splitlines()
+    assert [line.split("\t")[1:] for line in series[1:]] == [["0", "0.9"], ["1", "0.7"]]
 
 
 def test_params_of_every_type_read_back_as_logged(repo: Path) -> None:
@@ -359,21 +372,15 @@ def test_branch_checked_out_during_the_run_is_left_alone_until_freed(
     git(repo, "worktree", "add", "-q", str(other), "exp/busy")
     with pytest.warns(gitlog.GitlogWarning) as caught:
         assert run.finish() is None
+    why, fix = held_branch("busy", other)
     assert str(caught[0].message) == (
-        f"gitlog: could not commit run {run.id}: could not commit the run onto exp/busy: "
-        f"it is checked out in {other} (moving it would leave the files and index there "
-        f"behind exp/busy). Its data is kept in {repo}/.git/gitlog/runs/{run.id}; free the "
-        f"branch (git -C {other} checkout --detach), then run 'gitlog recover' to commit "
-        "the run")
+        f"gitlog: could not commit run {run.id}: {why}. Its data is kept in "
+        f"{repo}/.git/gitlog/runs/{run.id}; {fix}")
     assert git(repo, "rev-parse", "exp/busy").strip() == first.commit
     assert git(other, "status", "--porcelain") == ""
     held = run_cli("recover", "--format", "csv", cwd=repo)
     assert held.returncode == 1
-    assert held.stderr == (
-        f"Error: run {run.id} of busy not recovered: could not commit the run onto exp/busy: "
-        f"it is checked out in {other} (moving it would leave the files and index there "
-        f"behind exp/busy)\nhint: free the branch (git -C {other} checkout --detach), then "
-        "run 'gitlog recover' to commit the run\n")
+    assert held.stderr == f"Error: run {run.id} of busy not recovered: {why}\nhint: {fix}\n"
     git(other, "checkout", "-q", "--detach")
     assert run_cli("recover", cwd=repo).returncode == 0
     assert git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Run,valueonly)",

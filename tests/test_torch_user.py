@@ -79,6 +79,9 @@ def test_tensor_metrics_land_as_numbers(repo: Path) -> None:
         run.log_metric("half", torch.tensor(0.5, dtype=torch.float16), step=0)
         run.log_metric("bf", torch.tensor(0.25, dtype=torch.bfloat16), step=0)
         run.log_metrics({"acc": torch.tensor([0.75]), "n": torch.tensor(7)}, step=0)
+        # float32 0.9 and bfloat16 0.1 were stored as 0.8999999761581421, 0.10009765625
+        run.log_metrics({"f1": torch.tensor(0.9), "tenth": torch.tensor(0.1).bfloat16()},
+                        step=0)
         # said 'non-numeric value' and hinted tensor.item(), which fails on two values
         with pytest.raises(gitlog.GitlogError) as refused:
             run.log_metric("pair", torch.tensor([1.0, 2.0]))
@@ -87,7 +90,8 @@ def test_tensor_metrics_land_as_numbers(repo: Path) -> None:
         assert refused.value.hint == ("log one number (x.mean(), x.max()), or each value as "
                                       "a metric of its own (pair/0, pair/1, ...)")
     metrics = json.loads(git(repo, "show", "exp/metrics:.gitlog/metrics.json"))
-    assert metrics == {"loss": 6.0, "half": 0.5, "bf": 0.25, "acc": 0.75, "n": 7, "step": 0}
+    assert metrics == {"loss": 6.0, "half": 0.5, "bf": 0.25, "acc": 0.75, "n": 7, "f1": 0.9,
+                       "tenth": 0.1, "step": 0}
 
 
 def test_log_eval_takes_the_model_s_logits_as_they_come(repo: Path) -> None:

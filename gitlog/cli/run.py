@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ._group import command_words, pass_repo
+from ._output import echo_err
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -22,7 +23,8 @@ def run(experiment: str | None, params: tuple[str, ...], message: str | None,
 
     gitlog.start() inside COMMAND attaches to this run. Output passes through and is kept
     as events; exit code, duration, peak memory and CPU time are recorded. gitlog exits
-    with COMMAND's exit code.
+    with COMMAND's exit code, or 1 when COMMAND succeeded but its run could not be
+    committed (its journal is kept for gitlog recover).
 
     Example: gitlog run -e baseline -p lr=0.1 -- python train.py
     """
@@ -35,9 +37,17 @@ def run(experiment: str | None, params: tuple[str, ...], message: str | None,
         deep_merge(merged, param_update(key, value))
     # -C PATH: as if gitlog was started in PATH, so COMMAND runs there too
     result = run_command(command_words(command), repo=repo, experiment=experiment, params=merged,
-                         message=message, system_metrics=system_metrics, cwd=repo)
-    where = result.run.commit[:10] if result.run.commit else (
-        str(result.run.path) if result.run.path else "journal (see gitlog recover)")
-    click.echo(f"gitlog: run {result.run.id} of {result.run.experiment}: {result.status} "
-               f"-> {where}", err=True)
+                         message=message, system_metrics=system_metrics, cwd=repo,
+                         report_unstored=True)
+    run = result.run
+    where = run.commit[:10] if run.commit else (
+        str(run.path) if run.path else "not committed")
+    click.echo(f"gitlog: run {run.id} of {run.experiment}: {result.status} -> {where}",
+               err=True)
+    if result.unstored is not None:
+        from gitlog.run import unstored_fix
+
+        echo_err(f"Error: run {run.id} of {run.experiment} not committed: {result.unstored}; "
+                 f"its data is kept in {run.journal.path}")
+        echo_err(f"hint: {unstored_fix(result.unstored)}")
     raise click.exceptions.Exit(result.exit_code)

@@ -1,0 +1,60 @@
+"""gitlog's SIGTERM and SIGHUP handler, put in place from ``import gitlog`` on.
+
+Python lets only the main thread set a signal handler. A run (or monitor) that a worker
+thread started (a thread-pool sweep's trial) while the main thread had none got no
+handler: SIGTERM killed the process at once, and what the run buffered since its last
+flush was lost. So the handler is set when gitlog is imported in the main thread (and
+again by a run the main thread starts); it acts for every live run of the process,
+whatever thread started it (``sigflush``), and with none it lets the process die of the
+signal as it would without gitlog. Only a signal left at its default is handled (an
+ignored one, or the script's own handler, is kept). This module imports nothing more
+than ``_signal``: the git hooks import gitlog, and pay for every module.
+"""
+
+from __future__ import annotations
+
+import _signal
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs the hooks ~5 ms
+    from typing import Any
+
+SIGNALS = (_signal.SIGTERM, _signal.SIGHUP)
+_at_fork: list[bool] = []
+
+
+def handler(signum: int, frame: Any) -> None:
+    """The handler itself: sigflush's (imported when a signal comes)."""
+    from .sigflush import on_signal
+
+    on_signal(signum, frame)
+
+
+def arm() -> None:
+    """From the main thread: handle each of ``SIGNALS`` still at its default. Elsewhere
+    nothing (Python refuses it)."""
+    for sig in SIGNALS:
+        try:
+            if _signal.getsignal(sig) == _signal.SIG_DFL:
+                _signal.signal(sig, handler)
+        except ValueError:  # not the main thread
+            return
+    if not _at_fork and hasattr(os, "register_at_fork"):
+        _at_fork.append(True)
+        os.register_at_fork(after_in_child=child_defaults)
+
+
+def child_defaults() -> None:
+    """In a forked child, the signals gitlog handles end it at once again, as they would
+    without gitlog. A Python handler runs only once the signal interrupts the main
+    thread: a ``multiprocessing`` pool worker blocked on its task queue's lock (which
+    ``Pool.terminate`` holds while it sends SIGTERM) now and then never ran it, nor
+    died, and ``terminate`` waited for it forever. A child's monitor windows and runs
+    are committed when it ends normally (``pool.close()``, ``join()``), not on a signal."""
+    for sig in SIGNALS:
+        try:
+            if _signal.getsignal(sig) is handler:
+                _signal.signal(sig, _signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
