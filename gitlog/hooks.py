@@ -370,6 +370,12 @@ def _shim_state(shim: Path, found: dict[tuple[str, str | None], bool]) -> str:
         found[python, home] = _imports_gitlog(python, home)
     if not found[python, home]:
         return "broken: its Python cannot import gitlog"
+    try:  # a shim an older gitlog wrote runs that version's hook text until reinstalled
+        outdated = shim.read_bytes() != shim_text(python, home)
+    except OSError:
+        outdated = False
+    if outdated:
+        return "outdated: gitlog hooks install rewrites it"
     return "installed (another Python)" if python != sys.executable else "installed"
 
 

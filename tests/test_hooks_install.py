@@ -41,6 +41,19 @@ def test_install_writes_executable_shims_with_this_python(repo: Path) -> None:
     assert again.stdout.count("up to date") == 6
 
 
+def test_status_names_a_shim_an_older_gitlog_wrote(repo: Path) -> None:
+    """A shim from before an upgrade runs that version's text until reinstalled, while
+    status said 'installed'."""
+    install(repo)
+    shim = repo / ".git" / "hooks" / "post-commit"
+    shim.write_text(shim.read_text().replace("\n", "\n# as gitlog 0.0.9 wrote it\n", 1))
+    states = {h.hook: h.state for h in status(repo).hooks}
+    assert states["post-commit"] == "outdated: gitlog hooks install rewrites it"
+    assert states["pre-commit"] == "installed"
+    assert {h.hook: h.state for h in install(repo).hooks}["post-commit"] == "updated"
+    assert {h.state for h in status(repo).hooks} == {"installed"}
+
+
 def test_foreign_hook_is_chained_run_first_and_restored(repo: Path, tmp_path: Path) -> None:
     marker = tmp_path / "ran.txt"
     original = foreign_hook(repo / ".git" / "hooks" / "pre-commit", marker)
