@@ -83,9 +83,13 @@ def new(path: str | Path | Repo, name: str, start: str | None = None, *,
         raise GitlogError("HEAD has no commit to start the experiment from",
                           hint="commit your code first, or pass --from REV")
     sha = resolve_commit(repo, config, start or "HEAD")
-    if not repo.update_ref(ref, sha, None, f"gitlog exp new: {name} from {start or 'HEAD'}"):
-        raise GitlogError(f"could not create {branch}: it appeared meanwhile",
-                          hint="list experiments with 'gitlog exp list'")
+    why = repo.move_ref(ref, sha, None, f"gitlog exp new: {name} from {start or 'HEAD'}")
+    if why is not None:
+        from .refmove import blocked
+
+        raise blocked(ref, why, f"create {branch}") or GitlogError(
+            f"could not create {branch}: it appeared meanwhile",
+            hint="list experiments with 'gitlog exp list'")
     if checkout:
         try:
             repo.git("checkout", "-q", branch)

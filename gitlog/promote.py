@@ -98,9 +98,13 @@ def promote(path: str | Path | Repo, name: str, into: str | None = None,
                               "files are untouched",
                               hint="commit or stash those changes, then promote again") \
                 from None
-    elif not repo.update_ref(target_ref, commit, base, f"gitlog exp promote: {name}"):
-        raise GitlogError(f"{target} moved while promoting; nothing changed",
-                          hint="run the promotion again")
+    elif (refused := repo.move_ref(target_ref, commit, base,
+                               f"gitlog exp promote: {name}")) is not None:
+        from .refmove import blocked
+
+        raise blocked(target_ref, refused, f"promote into {target}; nothing changed") or \
+            GitlogError(f"{target} moved while promoting; nothing changed",
+                        hint="run the promotion again")
     from .postcommit import after_commit
 
     after_commit(repo, config, commit)

@@ -43,3 +43,19 @@ def stale_lock(ref: str, lock: str) -> GitlogError:
                        "holds it, or one that crashed left it)",
                        hint=f"if no git process is running, delete {lock}; then run "
                             "'gitlog recover' to commit the run")
+
+
+def blocked(ref: str, why: str, action: str) -> GitlogError | None:
+    """For a command that moves ``ref`` once (``exp new``, ``exp promote``, ``pull``): the
+    error when ``why`` (git's stderr) is a lock file or a refusal, as git's own commands
+    stop at them; None when another writer moved the branch first."""
+    lock = lock_file(why)
+    if lock is not None:
+        return GitlogError(f"could not {action}: {lock} exists (a git process still running "
+                           "holds it, or one that crashed left it)",
+                           hint=f"if no git process is running, delete {lock}, then try again")
+    reason = refusal(why)
+    if reason is not None:
+        return GitlogError(f"could not {action}: git refused to move {ref}: {reason}",
+                           hint="fix what git names, then try again")
+    return None

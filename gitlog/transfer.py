@@ -385,12 +385,17 @@ def pull(repo: Repo, config: Config, experiments: tuple[str, ...] | list[str] = 
                 exp, "not updated", runs, len(arts), f"checked out in the worktree {holder};"
                 f" artifacts are fetched, update it with: git -C {shlex.quote(holder)} merge "
                 f"--ff-only {remote}/{config.prefix}{exp}"))
-        elif repo.update_ref(ref, theirs, mine, f"gitlog pull {remote}"):
+        elif (why := repo.move_ref(ref, theirs, mine, f"gitlog pull {remote}")) is None:
             report.results.append(BranchResult(exp, "fast-forwarded" if mine else "created",
                                                runs, len(arts) if artifacts else 0))
         else:
-            report.results.append(BranchResult(exp, "not updated", runs, len(arts),
-                                               "the branch moved meanwhile; pull again"))
+            from .refmove import blocked
+
+            stop = blocked(ref, why, "update it")
+            report.results.append(BranchResult(
+                exp, "not updated", runs, len(arts),
+                f"{stop.message}; {stop.hint}" if stop else
+                "the branch moved meanwhile; pull again"))
     report.results.sort(key=lambda r: r.experiment)
     failed = [r.experiment for r in report.failed]
     if failed and report.hint is None and failed == sorted(lacking):
