@@ -99,7 +99,7 @@ def promote(path: str | Path | Repo, name: str, into: str | None = None,
                               hint="commit or stash those changes, then promote again") \
                 from None
     elif (refused := repo.move_ref(target_ref, commit, base,
-                               f"gitlog exp promote: {name}")) is not None:
+                                   f"gitlog exp promote: {name}")) is not None:
         from .refmove import blocked
 
         raise blocked(target_ref, refused, f"promote into {target}; nothing changed") or \
