@@ -153,16 +153,15 @@ def run_experiment(repo: Repo, config: Config, record: RunRecord, rev: str | Non
     return ""
 
 
-RUN_HINT = "pick a run commit from 'git log exp/NAME' or 'gitlog ls'"
-
-
 def no_run_error(repo: Repo, config: Config, rev: str | None, commit: str,
-                 hint: str = RUN_HINT) -> RevisionError:
+                 hint: str | None = None) -> RevisionError:
     """The one error, in every command that takes a run, for a commit that holds none:
-    ``this commit holds no run: REV``; the hint says where the runs are when they were
-    logged under an earlier ``log_dir``."""
+    ``this commit holds no run: REV``; the hint (by default where run commits are, on
+    the branches of ``experiment_prefix``) says where the runs are when they were logged
+    under an earlier ``log_dir``."""
     from .logdirs import moved_hint
 
+    hint = hint or f"pick a run commit from 'git log {config.prefix}NAME' or 'gitlog ls'"
     return RevisionError(rev or commit[:12], "this commit holds no run",
                          hint=moved_hint(repo, config, hint, commit))
 

@@ -211,3 +211,19 @@ def test_metrics_by_hand_on_top_of_a_run_are_not_that_run(tmp_path: Path) -> Non
         (0, "", f"gitlog: no events in run {hand[:10]} (it logged none)\n")
     assert [e["message"] for e in json.loads(cli(repo, "logs", "a1", "--format", "json"))] \
         == ["epoch 1"]
+
+
+def test_the_no_run_hint_names_the_configured_experiment_prefix(tmp_path: Path) -> None:
+    """The hint named 'git log exp/NAME' whatever experiment_prefix said."""
+    from tests.runrepo import Builder
+
+    b = Builder()
+    c1 = b.commit("main", {"train.py": "x\n", ".gitlog.yaml": "experiment_prefix: runs/\n"})
+    b.run("r", {"loss": 0.5}, parents=[c1], branch="runs/r")
+    repo = tmp_path / "p"
+    b.write(repo)
+    for command in ("show", "logs", "artifacts"):
+        proc = run_cli(command, "main", cwd=repo)
+        assert (proc.returncode, proc.stderr) == (
+            1, "Error: this commit holds no run: main\n"
+               "hint: pick a run commit from 'git log runs/NAME' or 'gitlog ls'\n"), command
