@@ -30,8 +30,16 @@ def add_run_summary(ctx: HookContext, message_file: str) -> str | None:
     """Amend the message in ``message_file``; return what was added (None: nothing)."""
     if not ctx.hooks["trailers"] or ctx.in_progress("MERGE_HEAD"):
         return None
-    with open(message_file, "rb") as fh:
-        text = fh.read().decode("utf-8", "surrogateescape")
+    try:
+        with open(message_file, "rb") as fh:
+            text = fh.read().decode("utf-8", "surrogateescape")
+    except OSError as exc:
+        from .errors import GitlogError
+
+        raise GitlogError(f"cannot read the commit message file {message_file}: "
+                          f"{exc.strerror or exc}",
+                          hint="git passes the commit-msg hook its message file: "
+                               "git commit runs it") from None
     log = ctx.log_dir
     # the new commit's parent: HEAD's own parent when 'git commit --amend' replaces HEAD
     parent = "HEAD^" if amending() else "HEAD"

@@ -112,6 +112,19 @@ def test_bad_config_refuses_validating_hooks_and_never_blocks_recording_ones(
     assert recorded.returncode == 0 and "invalid config" in recorded.stderr
 
 
+def test_commit_msg_without_its_message_file_is_one_error(repo: Path, tmp_path: Path) -> None:
+    """'hooks run commit-msg' with a file that is not there was an unexpected
+    FileNotFoundError ('please report it')."""
+    missing = tmp_path / "nosuch"
+    proc = run_cli("hooks", "run", "commit-msg", str(missing), cwd=repo)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        f"gitlog commit-msg: cannot read the commit message file {missing}: No such file or "
+        "directory",
+        "hint: git passes the commit-msg hook its message file: git commit runs it",
+        "(gitlog's commit-msg hook refused; 'git commit --no-verify' skips it once)"]
+
+
 def test_pre_commit_framework_entries_run(repo: Path) -> None:
     from ruamel.yaml import YAML
 
