@@ -37,6 +37,18 @@ class CommandResult:
     # the exit code is then non-zero: COMMAND's own, else 1
     unstored: Exception | None = None
 
+    def unstored_error(self) -> GitlogError | None:
+        """The error for a run that could not be committed (None when it was): why, where
+        its data is kept, and what to run."""
+        if self.unstored is None:
+            return None
+        from .run import unstored_fix
+
+        run = self.run
+        return GitlogError(f"run {run.id} of {run.experiment} not committed: {self.unstored}; "
+                           f"its data is kept in {run.journal.path}",
+                           hint=unstored_fix(self.unstored))
+
 
 def parse_param(text: str) -> tuple[str, Any]:
     """``key=value`` with the value read as YAML (numbers, booleans, lists stay typed)."""

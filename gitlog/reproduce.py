@@ -269,6 +269,7 @@ def reproduce(rev: str, repo: str | Path | Repo = ".", config: Config | None = N
                           hint="reproduce the run at an experiment's tip (gitlog reproduce "
                                "NAME), or run it anew: gitlog run -e NAME -- python train.py")
     _refuse_checked_out(repo, config, experiment)
+    unstored: GitlogError | None = None  # the new run, when it could not be committed
     base = Path(tempfile.mkdtemp(prefix="gitlog-reproduce-"))
     worktree = base / "worktree"
     repo.git("worktree", "add", "--detach", "--quiet", str(worktree), commit)
@@ -285,14 +286,17 @@ def reproduce(rev: str, repo: str | Path | Repo = ".", config: Config | None = N
                            experiment=experiment, params=record.params or None,
                            message=f"{experiment}: reproduce run "
                                    f"{result.old_run}", stdout=out, stderr=out,
-                           cwd=folder)
+                           cwd=folder, report_unstored=True)
         result.new_run, result.status, result.exit_code = done.run.id, done.status, \
             done.exit_code
+        unstored = done.unstored_error()
         result.new_commit = done.run.commit
     finally:
         repo.git("worktree", "remove", "--force", str(worktree), check=False)
         shutil.rmtree(base, ignore_errors=True)
         repo.git("worktree", "prune", check=False)
+    if unstored is not None:  # (not 'the new run logged no loss')
+        raise unstored
     new_metrics: dict[str, Any] = {}
     if result.new_commit:
         with repo.cat_file() as cat:

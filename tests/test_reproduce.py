@@ -307,3 +307,25 @@ def logged_by_python_c(repo: Path, code: str, experiment: str) -> tuple[str, str
     run_id = git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Run,valueonly)",
                  tip).strip()
     return tip, run_id
+
+
+def test_a_new_run_that_cannot_be_committed_is_named_as_such(tmp_path: Path) -> None:
+    """Its experiment checked out elsewhere while the reproduction ran: reproduce ended
+    with 'the new run logged no loss', the real reason only in a warning above."""
+    code = "import gitlog\nwith gitlog.start() as run:\n    run.log_metric('loss', 0.5)\n"
+    repo = make_repo(tmp_path / "project", {"train.py": code})
+    assert run_cli("run", "-e", "base", "--", sys.executable, "train.py",
+                   cwd=repo).returncode == 0
+    other = tmp_path / "other"
+    take = (f"import subprocess\nsubprocess.run(['git', 'worktree', 'add', '-q', {str(other)!r}, "
+            "'exp/base'], check=True)\nexec(open('train.py').read())\n")
+    proc = run_cli("reproduce", "base", "--", sys.executable, "-c", take, cwd=repo)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    error, hint = proc.stderr.splitlines()[-2:]
+    assert error.startswith("Error: run ") and " of base not committed: " in error
+    assert "its data is kept in " in error and "logged no" not in proc.stderr
+    assert hint == f"hint: free the branch (git -C {other} checkout --detach), then run " \
+                   "'gitlog recover' to commit the run"
+    git(other, "checkout", "-q", "--detach")
+    assert run_cli("recover", cwd=repo).returncode == 0
+    assert git(repo, "show", "exp/base:.gitlog/metrics.json").count('"loss": 0.5') == 1

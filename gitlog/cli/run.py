@@ -44,10 +44,8 @@ def run(experiment: str | None, params: tuple[str, ...], message: str | None,
         str(run.path) if run.path else "not committed")
     click.echo(f"gitlog: run {run.id} of {run.experiment}: {result.status} -> {where}",
                err=True)
-    if result.unstored is not None:
-        from gitlog.run import unstored_fix
-
-        echo_err(f"Error: run {run.id} of {run.experiment} not committed: {result.unstored}; "
-                 f"its data is kept in {run.journal.path}")
-        echo_err(f"hint: {unstored_fix(result.unstored)}")
+    error = result.unstored_error()
+    if error is not None:
+        echo_err(f"Error: {error.message}")
+        echo_err(f"hint: {error.hint}")
     raise click.exceptions.Exit(result.exit_code)
