@@ -4,6 +4,7 @@
     params.yaml   hyperparameters (nested mapping)
     metrics.json  latest value of every metric, nested by '/', plus "step"
     metrics/NAME.tsv  step series (``timestamp  step  NAME``), as DVCLive writes them
+                      (the value column: ``journal.series_column``)
     data.yaml     data descriptors          model.yaml   model descriptors
     events.jsonl  one event a line: ts, level, message, fields, step
     artifacts/NAME.dvc  DVC pointer files of the run's artifacts (content in the DVC cache)
