@@ -149,6 +149,11 @@ def log_artifact(run: Any, path: str | os.PathLike[str], name: str | None = None
         hashed = hash_path(real)
         try:
             dvc.store(hashed)
+        except OSError as exc:  # a full disk, a cache folder that is a file or read-only
+            raise GitlogError(f"cannot store artifact {name!r} ({rel}) in the DVC cache "
+                              f"{dvc.cache_dir}: {exc.strerror or exc}",
+                              hint="free space or fix the cache folder ('dvc cache dir'), "
+                                   "then log it again") from None
         finally:
             hashed.release()
     summary = hashed.summary

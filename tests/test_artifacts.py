@@ -221,6 +221,35 @@ def test_bad_artifact_paths_give_one_clear_error_and_keep_the_run(project: Path,
     assert outside.read_text() == "secret"
 
 
+def test_a_dvc_cache_that_cannot_be_written_is_one_clear_error(project: Path,
+                                                               tmp_path: Path) -> None:
+    """A DVC cache folder that cannot take the file (here a file in its place; a full
+    disk) raised DVC's bare OSError ('[Errno 20] Not a directory: .../files/md5') out of
+    log_artifact. It is a GitlogError naming the artifact, the cache and the fix; the run
+    goes on and the working tree is left as it was."""
+    from tests.dvcsetup import dvc
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    dvc(project, "cache", "dir", "--local", str(blocker))
+    (project / "models").mkdir()
+    (project / "models" / "m.pkl").write_text("weights")
+    before = user_state(project)
+    with gitlog.start("nocache", repo=project) as run:
+        with pytest.raises(gitlog.GitlogError) as info:
+            run.log_artifact(project / "models" / "m.pkl")
+        run.log_metric("loss", 1.0)
+    assert str(info.value) == (f"cannot store artifact 'm.pkl' (models/m.pkl) in the DVC "
+                               f"cache {blocker}: Not a directory")
+    assert info.value.hint == ("free space or fix the cache folder ('dvc cache dir'), then "
+                               "log it again")
+    assert run.status == "completed"
+    assert "artifacts" not in yaml_load(show(project, run.commit, ".gitlog/run.yaml"))
+    assert git(project, "ls-tree", "-r", "--name-only", run.commit, ".gitlog/artifacts",
+               "models") == ""
+    assert user_state(project) == before
+
+
 def test_repository_without_dvc_says_how_to_set_it_up(repo: Path) -> None:
     (repo / "m.bin").write_text("m")
     with gitlog.start("nodvc", repo=repo) as run:
