@@ -1,5 +1,6 @@
-"""The YAML gitlog writes (params.yaml, run.yaml, data.yaml, model.yaml): read back the
-same by YAML 1.2 readers (ruamel, DVC) and YAML 1.1 ones (PyYAML, OmegaConf, Hydra).
+"""The YAML gitlog writes (params.yaml, run.yaml, data.yaml, model.yaml, artifact
+pointers): read back the same by YAML 1.2 readers (ruamel, DVC) and YAML 1.1 ones
+(PyYAML, OmegaConf, Hydra).
 
 Where the two differ, the text is written so that both agree: strings YAML 1.1 takes for
 booleans (``yes``, ``off``) or base-60 numbers (``10:30:00``, ``1:20``) are quoted, and a
@@ -51,12 +52,15 @@ def _representer() -> Any:
     return _REPRESENTER
 
 
-def yaml_dump(obj: Any) -> bytes:
+def yaml_dump(obj: Any, sort_keys: bool = True) -> bytes:
+    """``obj`` as block-style YAML; ``sort_keys=False`` keeps each mapping's order (a
+    ``.dvc`` pointer's keys in the order ``dvc add`` writes them)."""
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="safe", pure=True)
     yaml.Representer = _representer()
     yaml.default_flow_style = False
+    yaml.representer.sort_base_mapping_type_on_output = sort_keys
     yaml.allow_unicode = True
     buf = io.StringIO()
     yaml.dump(obj, buf)

@@ -82,6 +82,33 @@ def test_dvc_itself_restores_an_artifact_from_the_run_commit(project: Path, tmp_
     assert (clone / "model.bin").read_bytes() == model.read_bytes()
 
 
+def test_an_artifact_pointer_reads_the_same_in_yaml_1_1(project: Path, tmp_path: Path) -> None:
+    """The .dvc pointer was written by ruamel's round-trip dumper, not gitlog's YAML
+    writer: meta {'ok': 'yes', 'at': '10:30', 'lr': 1e-05} read in PyYAML as True, 630 and
+    the string '1e-05'. It is now written as every YAML file of gitlog, keys in the order
+    'dvc add' writes them, and DVC still restores the artifact from it."""
+    yaml = pytest.importorskip("yaml")
+    model = project / "model.bin"
+    model.write_bytes(b"w")
+    meta = {"ok": "yes", "at": "10:30", "lr": 1e-05}
+    with gitlog.start("meta", repo=project) as run:
+        run.log_artifact(model, meta=meta)
+    text = show(project, run.commit, ".gitlog/artifacts/model.bin.dvc")
+    assert text == ("outs:\n- md5: f1290186a5d0b1ceab27f4e77c0c5d68\n  size: 1\n  hash: md5\n"
+                    "  path: ../../model.bin\n  type: model\n  meta:\n    ok: 'yes'\n"
+                    "    at: '10:30'\n    lr: 1.0e-05\n")
+    assert yaml.safe_load(text)["outs"][0]["meta"] == meta == \
+        yaml_load(text)["outs"][0]["meta"]
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "-b", "exp/meta", str(project), str(clone))
+    (clone / ".dvc" / "config.local").write_text(
+        f"[cache]\n    dir = {project / '.dvc' / 'cache'}\n")
+    proc = subprocess.run([sys.executable, "-m", "dvc", "checkout"], cwd=clone,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (clone / "model.bin").read_bytes() == b"w"
+
+
 def test_a_branch_run_commit_ignores_its_artifacts_as_dvc_add_would(project: Path,
                                                                    tmp_path: Path) -> None:
     """A checkout of a branch-mode run, its artifacts restored by DVC, showed them as
