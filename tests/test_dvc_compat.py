@@ -178,3 +178,22 @@ def test_dvc_plots_show_reads_series_named_like_its_own_columns(repo: Path) -> N
                    cwd=repo)
     assert proc.returncode == 0, proc.stderr
     assert [row["x/step"] for row in json.loads(proc.stdout)] == [11.0]
+
+
+def test_names_dvc_would_read_as_one_are_refused(dvc_repo: Path) -> None:
+    """'a.b' and 'a/b' in one run wrote metrics.json {"a": {"b": 2}, "a.b": 1}: DVC joins
+    groups with '.', and 'dvc metrics show' (-a: for every revision) stopped with
+    'ERROR: unexpected error - duplicated key 'a.b''. The second name is refused as the
+    value/group clash is; DVC reads the run."""
+    with gitlog.start("dots", repo=dvc_repo) as run:
+        run.log_metric("val.acc", 0.5)
+        with pytest.raises(gitlog.GitlogError) as info:
+            run.log_metrics({"loss": 0.1, "val/acc": 0.6})
+        run.log_metric("val/loss", 0.2)
+    assert str(info.value) == ("invalid metric name 'val/acc': DVC names it 'val.acc', as "
+                               "it names metric 'val.acc' (it joins groups with '.')")
+    assert info.value.hint == "rename one: 'dvc metrics show' fails on the two"
+    git(dvc_repo, "checkout", "-q", "exp/dots")
+    out = json.loads(dvc(dvc_repo, "metrics", "show", "--json"))
+    assert next(iter(out.values()))["data"][".gitlog/metrics.json"]["data"] == {
+        "step": 0, "val": {"loss": 0.2}, "val.acc": 0.5}
