@@ -67,18 +67,23 @@ def test_artifacts_go_to_dvc_cache_and_pointers_only_into_the_run_commit(project
     assert cached.read_bytes() == model.read_bytes()
 
 
-def test_dvc_itself_restores_an_artifact_from_the_run_commit(project: Path, tmp_path: Path) -> None:
-    model = project / "model.bin"
-    model.write_bytes(os.urandom(4096))
-    with gitlog.start("base", repo=project) as run:
-        run.log_artifact(model, name="weights")
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", "-b", "exp/base", str(project), str(clone))
+def dvc_checkout_of(project: Path, branch: str, clone: Path) -> Path:
+    """A clone of ``branch`` sharing ``project``'s DVC cache, after DVC's own checkout."""
+    git(clone.parent, "clone", "-q", "-b", branch, str(project), str(clone))
     (clone / ".dvc" / "config.local").write_text(
         f"[cache]\n    dir = {project / '.dvc' / 'cache'}\n")
     proc = subprocess.run([sys.executable, "-m", "dvc", "checkout"], cwd=clone,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+    return clone
+
+
+def test_dvc_itself_restores_an_artifact_from_the_run_commit(project: Path, tmp_path: Path) -> None:
+    model = project / "model.bin"
+    model.write_bytes(os.urandom(4096))
+    with gitlog.start("base", repo=project) as run:
+        run.log_artifact(model, name="weights")
+    clone = dvc_checkout_of(project, "exp/base", tmp_path / "clone")
     assert (clone / "model.bin").read_bytes() == model.read_bytes()
 
 
@@ -99,13 +104,7 @@ def test_an_artifact_pointer_reads_the_same_in_yaml_1_1(project: Path, tmp_path:
                     "    at: '10:30'\n    lr: 1.0e-05\n")
     assert yaml.safe_load(text)["outs"][0]["meta"] == meta == \
         yaml_load(text)["outs"][0]["meta"]
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", "-b", "exp/meta", str(project), str(clone))
-    (clone / ".dvc" / "config.local").write_text(
-        f"[cache]\n    dir = {project / '.dvc' / 'cache'}\n")
-    proc = subprocess.run([sys.executable, "-m", "dvc", "checkout"], cwd=clone,
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    clone = dvc_checkout_of(project, "exp/meta", tmp_path / "clone")
     assert (clone / "model.bin").read_bytes() == b"w"
 
 

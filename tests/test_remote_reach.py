@@ -8,29 +8,22 @@ from pathlib import Path
 
 import gitlog
 from tests.conftest import git, run_cli
-from tests.dvcsetup import dvc, make_dvc_project
+from tests.dvcsetup import dvc, make_team
 from tests.servers import file_server, free_port
 
 
 def _clones(tmp_path: Path) -> tuple[Path, Path, Path]:
     """A (a folder DVC remote, a bare git remote) and B, a clone of it; returns (a, b,
     store) after A pushed experiment 'alpha' with one model."""
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "-c", "init.defaultBranch=main", "init", "-q", "--bare", str(origin))
-    store = tmp_path / "dvc-store"
-    store.mkdir()
-    a = make_dvc_project(tmp_path / "a", remote=store)
-    git(a, "remote", "add", "origin", str(origin))
-    git(a, "push", "-q", "origin", "main")
+    team = make_team(tmp_path)
+    a = team["a"]
     (a / "models").mkdir()
     (a / "models" / "model.pkl").write_text("model of A")
     with gitlog.start("alpha", repo=a) as run:
         run.log_artifact(a / "models" / "model.pkl")
         run.log_metric("loss", 0.5)
     assert run_cli("push", "alpha", cwd=a).returncode == 0
-    b = tmp_path / "b"
-    git(tmp_path, "clone", "-q", str(origin), str(b))
-    return a, b, store
+    return a, team["b"], team["store"]
 
 
 def test_an_unreachable_dvc_remote_is_named_not_blamed_on_pushes(tmp_path: Path) -> None:
