@@ -276,6 +276,37 @@ def test_a_dvc_cache_that_cannot_be_written_is_one_clear_error(project: Path,
     assert user_state(project) == before
 
 
+def test_a_folder_holding_files_git_tracks_names_them(project: Path) -> None:
+    """A folder where git tracks one file (data/README.md) was refused as 'data is tracked
+    by git', with the hint 'git rm -r --cached data', which takes the README out of git
+    too. The error names the tracked files; the run and the working tree are kept."""
+    (project / "data").mkdir()
+    (project / "data" / "README.md").write_text("about the data\n")
+    (project / "data" / "notes.md").write_text("more\n")
+    git(project, "add", "data")
+    git(project, "commit", "-q", "-m", "describe the data")
+    (project / "data" / "train.csv").write_text("1,2\n")
+    before = user_state(project)
+    with gitlog.start("folder", repo=project) as run:
+        with pytest.raises(ArtifactPathError) as folder:
+            run.log_artifact(project / "data")
+        with pytest.raises(ArtifactPathError) as file:
+            run.log_artifact(project / "data" / "README.md")
+        run.log_artifact(project / "data" / "train.csv")
+    assert (str(folder.value), folder.value.hint) == (
+        f"cannot log artifact {project / 'data'}: folder data holds files git tracks: "
+        "data/README.md and 1 more; an artifact's content goes to DVC instead",
+        "log the files git does not track, or hand the folder to DVC: git rm -r --cached "
+        "data (and commit)")
+    assert (str(file.value), file.value.hint) == (
+        f"cannot log artifact {project / 'data' / 'README.md'}: data/README.md is tracked by "
+        "git; an artifact's content goes to DVC instead",
+        "git rm --cached data/README.md (and commit), then log it again")
+    assert list(yaml_load(show(project, run.commit, ".gitlog/run.yaml"))["artifacts"]) == [
+        "train.csv"]
+    assert user_state(project) == before
+
+
 def test_repository_without_dvc_says_how_to_set_it_up(repo: Path) -> None:
     (repo / "m.bin").write_text("m")
     with gitlog.start("nodvc", repo=repo) as run:
