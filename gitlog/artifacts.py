@@ -122,6 +122,20 @@ class Dvc:
         """The cache folder (``dvc cache dir``)."""
         return str(self.repo.cache.local_cache_dir)
 
+    @property
+    def ignore(self) -> Any:
+        """The repository's ``.dvcignore`` filter: ``(root, dirs, files) -> (dirs,
+        files)``, for ``describe.hash_path``."""
+        return self.repo.dvcignore
+
+    def ignored(self, path: str) -> bool:
+        """Whether ``.dvcignore`` ignores ``path``: DVC refuses a pointer to it (its
+        ``checkout`` and ``status`` stop with 'is ignored by .dvcignore')."""
+        from dvc_objects.fs.local import localfs
+
+        with quiet():
+            return bool(self.repo.dvcignore.is_ignored(localfs, path))
+
     # -- the local cache ---------------------------------------------------------
     def store(self, hashed: Any) -> bool:
         """Put a hashed file or folder (``describe.HashedPath``) into the cache.

@@ -159,7 +159,11 @@ def log_artifact(run: Any, path: str | os.PathLike[str], name: str | None = None
                                      "log_model, or log another path")
     _check_overlap(run.journal, name, rel)
     with open_dvc(repo) as dvc:  # before hashing: a repository without DVC fails fast
-        hashed = hash_path(real)
+        if dvc.ignored(real):
+            raise ArtifactPathError(str(path), f"{rel} is ignored by .dvcignore: DVC could "
+                                    "not restore it", hint="take its pattern out of "
+                                    ".dvcignore, or log another path")
+        hashed = hash_path(real, dvc.ignore)
         try:
             dvc.store(hashed)
         except OSError as exc:  # a full disk, a cache folder that is a file or read-only

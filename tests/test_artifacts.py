@@ -108,6 +108,36 @@ def test_an_artifact_pointer_reads_the_same_in_yaml_1_1(project: Path, tmp_path:
     assert (clone / "model.bin").read_bytes() == b"w"
 
 
+def test_dvcignore_is_honoured_as_dvc_add_honours_it(project: Path, tmp_path: Path) -> None:
+    """A folder artifact took in the files .dvcignore leaves out: its md5 was not the one
+    'dvc add' records, and in a checkout of the run 'dvc status' said 'modified: data'
+    right after 'dvc checkout'. A file .dvcignore ignores was tracked too, and its pointer
+    stopped 'dvc checkout' and 'dvc status' of that commit ('is ignored by .dvcignore')."""
+    with (project / ".dvcignore").open("a") as fh:
+        fh.write("*.tmp\n")
+    git(project, "commit", "-qam", "ignore scratch files")
+    (project / "data").mkdir()
+    (project / "data" / "a.txt").write_text("a\n")
+    (project / "data" / "scratch.tmp").write_text("junk\n")
+    (project / "weights.tmp").write_text("w")
+    with gitlog.start("ign", repo=project) as run:
+        record = run.log_artifact(project / "data")
+        with pytest.raises(ArtifactPathError) as info:
+            run.log_artifact(project / "weights.tmp")
+    # what 'dvc add data' records for a folder holding a.txt alone
+    assert (record["md5"], record["size"], record["nfiles"]) == (
+        "465a62c55506cd2fa10372c1f9ba4b5e.dir", 2, 1)
+    assert (str(info.value), info.value.hint) == (
+        f"cannot log artifact {project / 'weights.tmp'}: weights.tmp is ignored by "
+        ".dvcignore: DVC could not restore it",
+        "take its pattern out of .dvcignore, or log another path")
+    clone = dvc_checkout_of(project, "exp/ign", tmp_path / "clone")
+    assert sorted(p.name for p in (clone / "data").iterdir()) == ["a.txt"]
+    proc = subprocess.run([sys.executable, "-m", "dvc", "status"], cwd=clone,
+                          capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout) == (0, "Data and pipelines are up to date.\n")
+
+
 def test_a_branch_run_commit_ignores_its_artifacts_as_dvc_add_would(project: Path,
                                                                    tmp_path: Path) -> None:
     """A checkout of a branch-mode run, its artifacts restored by DVC, showed them as
