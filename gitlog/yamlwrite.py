@@ -24,30 +24,25 @@ def _represent_str(representer: Any, value: str) -> Any:
     return representer.represent_str(value)
 
 
-def _represent_float(representer: Any, value: float) -> Any:
-    from ruamel.yaml.representer import SafeRepresenter
-
-    node = SafeRepresenter.represent_float(representer, value)
-    if "e" in node.value and "." not in node.value:
-        node.value = node.value.replace("e", ".0e", 1)
-    return node
-
-
 _REPRESENTER: Any = None
 
 
 def _representer() -> Any:
-    """ruamel's safe representer with ``_represent_str`` and ``_represent_float``: a
+    """ruamel's safe representer with ``_represent_str`` and floats YAML 1.1 reads: a
     subclass, so that a script's own use of ruamel in this process is left as it was."""
     global _REPRESENTER
     if _REPRESENTER is None:
         from ruamel.yaml.representer import SafeRepresenter
 
         class Representer(SafeRepresenter):
-            pass
+            def represent_float(self, value: float) -> Any:
+                node = super().represent_float(value)
+                if "e" in node.value and "." not in node.value:  # 1e-05 -> 1.0e-05
+                    node.value = node.value.replace("e", ".0e", 1)
+                return node
 
         Representer.add_representer(str, _represent_str)
-        Representer.add_representer(float, _represent_float)
+        Representer.add_representer(float, Representer.represent_float)
         _REPRESENTER = Representer
     return _REPRESENTER
 
