@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,20 @@ class Dvc:
         """The cache folder (``dvc cache dir``)."""
         return str(self.repo.cache.local_cache_dir)
 
+    @property
+    def ignore(self) -> Any:
+        """The repository's ``.dvcignore`` filter: ``(root, dirs, files) -> (dirs,
+        files)``, for ``describe.hash_path``."""
+        return self.repo.dvcignore
+
+    def ignored(self, path: str) -> bool:
+        """Whether ``.dvcignore`` ignores ``path``: DVC refuses a pointer to it (its
+        ``checkout`` and ``status`` stop with 'is ignored by .dvcignore')."""
+        from dvc_objects.fs.local import localfs
+
+        with quiet():
+            return bool(self.repo.dvcignore.is_ignored(localfs, path))
+
     # -- the local cache ---------------------------------------------------------
     def store(self, hashed: Any) -> bool:
         """Put a hashed file or folder (``describe.HashedPath``) into the cache.
@@ -219,6 +234,22 @@ class Dvc:
                               hint="check its URL ('dvc remote list'); for this machine: "
                                    f"dvc remote modify --local {name} url PATH")
 
+    def _check_reachable(self, odb: Any, remote: str | None) -> None:
+        """Raise RemoteError when the remote cannot be reached (connection refused, no
+        such host, a timeout). DVC's existence checks take such an error for "absent", so
+        an HTTP remote down read as one that lacks everything: "upload failed", "not on
+        the remote" (blaming the pushes). Asked only once something is found missing."""
+        try:
+            with quiet():
+                odb.fs.info(odb.path)
+        except Exception as exc:
+            cause = _connection_error(exc)
+            if cause is not None:
+                raise RemoteError(f"DVC remote {self._describe(remote)} is not reachable: "
+                                  f"{_first_line(cause)}", self.remote_name(remote),
+                                  hint="check the remote's URL ('dvc remote list') and the "
+                                       "network; then re-run") from None
+
     def _on_remote(self, md5s: set[str], odb: Any) -> set[str]:
         """Which of ``md5s`` the remote holds (a folder: its listing, uploaded last)."""
         if not md5s:
@@ -240,9 +271,12 @@ class Dvc:
             return set()
         odb = self._remote_odb(remote, "push")
         try:
-            return (local - self._on_remote(local, odb)) | self._partial(local, odb)
+            lacking = (local - self._on_remote(local, odb)) | self._partial(local, odb)
         except Exception as exc:
             raise self._translate(exc, remote) from None
+        if lacking:
+            self._check_reachable(odb, remote)
+        return lacking
 
     def push(self, md5s: list[str], remote: str | None = None,
              progress: bool = False) -> dict[str, str]:
@@ -276,6 +310,8 @@ class Dvc:
                 present = self._on_remote(wanted, odb) - self._partial(partial, odb)
         except Exception as exc:
             raise self._translate(exc, remote) from None
+        if wanted - present - local_missing:
+            self._check_reachable(odb, remote)
         return {md5: ("missing from the local DVC cache" if md5 in local_missing
                       else "upload failed")
                 for md5 in wanted - present}
@@ -316,6 +352,8 @@ class Dvc:
                 self.repo.cloud.pull(objs, remote=remote, odb=odb)
         except Exception as exc:
             raise self._translate(exc, remote) from None
+        if any(not self.has(md5) for md5 in need):
+            self._check_reachable(odb, remote)
         for md5 in need:
             if md5 not in absent and not self.has(md5):
                 absent[md5] = self._why_missing(md5, odb)
@@ -353,17 +391,27 @@ def share_cache(worktree_root: Path, main: Path) -> None:
         conf["cache"]["dir"] = cache_dir
 
 
-def _is_credentials_error(exc: BaseException) -> bool:
-    seen = 0
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the errors it was raised from (at most 10)."""
     current: BaseException | None = exc
-    while current is not None and seen < 10:
-        text = str(current)
-        if type(current).__name__ in _CREDENTIAL_ERRORS or \
-                "Unable to locate credentials" in text or "InvalidAccessKeyId" in text:
-            return True
+    for _ in range(10):
+        if current is None:
+            return
+        yield current
         current = current.__cause__ or current.__context__
-        seen += 1
-    return False
+
+
+def _is_credentials_error(exc: BaseException) -> bool:
+    return any(type(e).__name__ in _CREDENTIAL_ERRORS or "Unable to locate credentials" in
+               str(e) or "InvalidAccessKeyId" in str(e) for e in _chain(exc))
+
+
+def _connection_error(exc: BaseException) -> BaseException | None:
+    """The error in ``exc``'s chain that says the host could not be reached, if any (an
+    HTTP 404 or a missing folder is no such error)."""
+    return next((e for e in _chain(exc)
+                 if isinstance(e, (ConnectionError, TimeoutError, socket.gaierror))
+                 or "Connect" in type(e).__name__ or "Timeout" in type(e).__name__), None)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -318,10 +318,12 @@ class HashedPath:
                 self.tree.fs.rm_file(self.tree.path)
 
 
-def hash_path(path: str) -> HashedPath:
+def hash_path(path: str, ignore: Any = None) -> HashedPath:
     """Hash ``path`` with dvc_data's own code (1 MiB chunks, no state database, no cache).
 
-    Files are streamed, never read whole.
+    Files are streamed, never read whole. ``ignore``: the repository's ``.dvcignore``
+    filter, ``(root, dirs, files) -> (dirs, files)``; a folder's files it leaves out are
+    not part of the folder, as ``dvc add`` hashes it.
     """
     from dvc_data.hashfile.hash import hash_file
     from dvc_objects.fs.local import localfs
@@ -337,6 +339,8 @@ def hash_path(path: str) -> HashedPath:
     size = 0
     files = []
     for root, dirs, names in os.walk(path):
+        if ignore is not None:
+            dirs[:], names = ignore(root, dirs, names)
         dirs[:] = [d for d in dirs if d not in _DVC_IGNORED_DIRS]
         rel = os.path.relpath(root, path)
         prefix = () if rel == os.curdir else tuple(rel.split(os.sep))

@@ -13,7 +13,8 @@ append is a single ``write()`` of whole lines on a file opened with ``O_APPEND``
     artifacts.jsonl   artifacts tracked with DVC (name, type, path, md5, size)
     info.jsonl        run-level facts (resource use, exit code)
     events.jsonl      the run's events, final format
-    metrics/NAME.tsv  step series, final format (header ``timestamp step NAME``)
+    metrics/NAME.tsv  step series, final format (header ``timestamp step COLUMN``:
+                      ``series_column``)
     committed         the commit (or path) the run went to; the journal is then removed
 """
 
@@ -38,6 +39,17 @@ JSON_FILES = ("status", "params", "data", "model", "info", "plots", "artifacts")
 # series, each kept open, used them all (its flushes failed and lost their points, then
 # its commit failed).
 MAX_OPEN_SERIES = 128
+# Columns a series' value may not be named after: gitlog's own two, and the fields DVC's
+# plots add to each point (``rev``; ``filename`` and ``field`` in its HTML). A value
+# column so named was lost in ``dvc plots show`` (``x/step``'s values replaced the steps).
+_TAKEN_COLUMNS = frozenset({"timestamp", "step", "rev", "filename", "field"})
+
+
+def series_column(name: str) -> str:
+    """The value column of metric ``name``'s series: its last group (``loss`` for
+    ``train/loss``, as DVCLive names it), ``value`` when that is a column taken."""
+    column = name.rsplit("/", 1)[-1]
+    return "value" if column in _TAKEN_COLUMNS else column
 
 
 def runs_dir(gitlog_dir: Path) -> Path:
@@ -225,7 +237,7 @@ class Journal:
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
             try:
                 try:
-                    write_whole(fd, f"timestamp\tstep\t{name.rsplit('/', 1)[-1]}\n".encode())
+                    write_whole(fd, f"timestamp\tstep\t{series_column(name)}\n".encode())
                 finally:
                     os.close(fd)
                 os.link(tmp, path)

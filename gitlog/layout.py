@@ -4,6 +4,7 @@
     params.yaml   hyperparameters (nested mapping)
     metrics.json  latest value of every metric, nested by '/', plus "step"
     metrics/NAME.tsv  step series (``timestamp  step  NAME``), as DVCLive writes them
+                      (the value column: ``journal.series_column``)
     data.yaml     data descriptors          model.yaml   model descriptors
     events.jsonl  one event a line: ts, level, message, fields, step
     artifacts/NAME.dvc  DVC pointer files of the run's artifacts (content in the DVC cache)
@@ -15,7 +16,6 @@ holds run.yaml or metrics.json (``holds_run``): metrics committed by hand are a 
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 from dataclasses import dataclass, field
@@ -25,52 +25,12 @@ from .facts import log_paths
 from .journal import Journal
 from .names import SYSTEM_PREFIX
 from .values import deep_merge, parse_number
+from .yamlwrite import yaml_dump
 
 STATUS_RANK = {"running": -1, "completed": 0, "failed": 1, "killed": 2}
 RUN_FILE, PARAMS_FILE, METRICS_FILE = "run.yaml", "params.yaml", "metrics.json"
 DATA_FILE, MODEL_FILE, EVENTS_FILE = "data.yaml", "model.yaml", "events.jsonl"
 # What a run writes into its log folder, all of it: ``runfiles.is_run_file``.
-
-
-# Strings YAML 1.2 (ruamel, DVC) reads as strings but YAML 1.1 (PyYAML, OmegaConf) as
-# booleans: quoted, so that every reader gets the string back.
-_YAML11_BOOLS = frozenset({"yes", "no", "on", "off", "y", "n"})
-
-
-def _represent_str(representer: Any, value: str) -> Any:
-    style = "'" if value.lower() in _YAML11_BOOLS else None
-    return representer.represent_scalar("tag:yaml.org,2002:str", value, style=style) \
-        if style else representer.represent_str(value)
-
-
-_REPRESENTER: Any = None
-
-
-def _representer() -> Any:
-    """ruamel's safe representer with ``_represent_str``: a subclass, so that a script's
-    own use of ruamel in this process is left as it was."""
-    global _REPRESENTER
-    if _REPRESENTER is None:
-        from ruamel.yaml.representer import SafeRepresenter
-
-        class Representer(SafeRepresenter):
-            pass
-
-        Representer.add_representer(str, _represent_str)
-        _REPRESENTER = Representer
-    return _REPRESENTER
-
-
-def yaml_dump(obj: Any) -> bytes:
-    from ruamel.yaml import YAML
-
-    yaml = YAML(typ="safe", pure=True)
-    yaml.Representer = _representer()
-    yaml.default_flow_style = False
-    yaml.allow_unicode = True
-    buf = io.StringIO()
-    yaml.dump(obj, buf)
-    return buf.getvalue().encode("utf-8")
 
 
 _LOADERS = threading.local()

@@ -9,7 +9,6 @@ import here: the DVC calls live in ``artifacts``.
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,7 +90,7 @@ def default_name(path: str, shown: str) -> str:
 
 def pointer_text(artifact: Artifact, log_dir: str) -> bytes:
     """The ``.dvc`` file of ``artifact`` as it sits at ``<log_dir>/artifacts/NAME.dvc``."""
-    from ruamel.yaml import YAML
+    from .yamlwrite import yaml_dump
 
     depth = len(log_dir.split("/")) + 1 + artifact.name.count("/")
     out: dict[str, Any] = {"md5": artifact.md5, "size": artifact.size}
@@ -102,11 +101,7 @@ def pointer_text(artifact: Artifact, log_dir: str) -> bytes:
     out["type"] = artifact.type
     if artifact.meta:
         out["meta"] = artifact.meta
-    yaml = YAML()
-    yaml.default_flow_style = False
-    buf = io.StringIO()
-    yaml.dump({"outs": [out]}, buf)
-    return buf.getvalue().encode("utf-8")
+    return yaml_dump({"outs": [out]}, sort_keys=False)
 
 
 def latest_records(records: list[dict[str, Any]]) -> dict[str, Artifact]:

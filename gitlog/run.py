@@ -48,6 +48,7 @@ class Run:
         self._threshold = LEVELS[level]
         self._names: set[str] = set()
         self._groups: set[str] = set()  # every 'a', 'a/b' above a name: no metric's name
+        self._dotted: dict[str, str] = {}  # 'a.b' -> 'a/b': each name as DVC spells it
         self._names_lock = threading.Lock()  # threads may log new names at once
         self._recorder = Recorder(journal, flush_interval or config["flush_interval"])
         self._append = self._recorder.append
@@ -152,6 +153,12 @@ class Run:
                 raise NameError_("metric", name, f"clashes with metric {other!r}: one name "
                                  "cannot be both a value and a group",
                                  hint=f"rename one, e.g. '{name}/value'")
+            dotted = name.replace("/", ".")
+            if dotted in self._dotted:  # 'dvc metrics show' stops on the duplicate key
+                raise NameError_("metric", name, f"DVC names it {dotted!r}, as it names "
+                                 f"metric {self._dotted[dotted]!r} (it joins groups with '.')",
+                                 hint="rename one: 'dvc metrics show' fails on the two")
+            self._dotted[dotted] = name
             self._groups.update(above)
             self._names.add(name)
 

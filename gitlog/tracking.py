@@ -70,8 +70,22 @@ def resolve_path(repo: Any, path: str | os.PathLike[str], log_dir: str) -> tuple
     return rel, real
 
 
-def _tracked_by_git(repo: Any, rel: str) -> bool:
-    return bool(repo.git("ls-files", "-z", "--", rel).strip("\0"))
+def _tracked_by_git(repo: Any, rel: str) -> list[str]:
+    """The files git tracks at ``rel`` (a folder: inside it)."""
+    return [p for p in repo.git("ls-files", "-z", "--", rel).split("\0") if p]
+
+
+def _git_tracked_problem(path: str | os.PathLike[str], rel: str,
+                         tracked: list[str]) -> ArtifactPathError:
+    if tracked == [rel]:
+        return ArtifactPathError(str(path), f"{rel} is tracked by git; an artifact's content "
+                                 "goes to DVC instead", hint=f"git rm --cached {rel} (and "
+                                 "commit), then log it again")
+    more = f" and {len(tracked) - 1} more" if len(tracked) > 1 else ""
+    return ArtifactPathError(str(path), f"folder {rel} holds files git tracks: {tracked[0]}"
+                             f"{more}; an artifact's content goes to DVC instead",
+                             hint=f"log the files git does not track, or hand the folder to "
+                                  f"DVC: git rm -r --cached {rel} (and commit)")
 
 
 def _dvc_owner(repo: Any, rel: str) -> str | None:
@@ -134,10 +148,9 @@ def log_artifact(run: Any, path: str | os.PathLike[str], name: str | None = None
     if meta is not None and not isinstance(meta, dict):
         raise GitlogError(f"artifact meta must be a dict, got {type(meta).__name__}",
                           hint="e.g. meta={'framework': 'sklearn'}")
-    if _tracked_by_git(repo, rel):
-        raise ArtifactPathError(str(path), f"{rel} is tracked by git; an artifact's content "
-                                "goes to DVC instead", hint=f"git rm -r --cached {rel} (and "
-                                "commit), then log it again")
+    tracked = _tracked_by_git(repo, rel)
+    if tracked:
+        raise _git_tracked_problem(path, rel, tracked)
     owner = _dvc_owner(repo, rel)
     if owner:
         raise ArtifactPathError(str(path), f"{rel} is an output of {owner} already, which "
@@ -146,9 +159,18 @@ def log_artifact(run: Any, path: str | os.PathLike[str], name: str | None = None
                                      "log_model, or log another path")
     _check_overlap(run.journal, name, rel)
     with open_dvc(repo) as dvc:  # before hashing: a repository without DVC fails fast
-        hashed = hash_path(real)
+        if dvc.ignored(real):
+            raise ArtifactPathError(str(path), f"{rel} is ignored by .dvcignore: DVC could "
+                                    "not restore it", hint="take its pattern out of "
+                                    ".dvcignore, or log another path")
+        hashed = hash_path(real, dvc.ignore)
         try:
             dvc.store(hashed)
+        except OSError as exc:  # a full disk, a cache folder that is a file or read-only
+            raise GitlogError(f"cannot store artifact {name!r} ({rel}) in the DVC cache "
+                              f"{dvc.cache_dir}: {exc.strerror or exc}",
+                              hint="free space or fix the cache folder ('dvc cache dir'), "
+                                   "then log it again") from None
         finally:
             hashed.release()
     summary = hashed.summary

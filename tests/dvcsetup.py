@@ -37,6 +37,21 @@ def make_dvc_project(path: Path, remote: Path | None = None) -> Path:
     return path
 
 
+def make_team(tmp_path: Path) -> dict[str, Path]:
+    """"Two machines": origin.git (bare, holding main), a DVC remote folder (store), the
+    project a (DVC set up, pushing there) and b, a clone of origin."""
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "-c", "init.defaultBranch=main", "init", "-q", "--bare", str(origin))
+    store = tmp_path / "dvc-store"
+    store.mkdir()
+    a = make_dvc_project(tmp_path / "a", remote=store)
+    git(a, "remote", "add", "origin", str(origin))
+    git(a, "push", "-q", "origin", "main")
+    b = tmp_path / "b"
+    git(tmp_path, "clone", "-q", str(origin), str(b))
+    return {"origin": origin, "store": store, "a": a, "b": b}
+
+
 def dvc(repo: Path, *args: str) -> str:
     proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, capture_output=True,
                           text=True)

@@ -1,5 +1,5 @@
 """Real servers on 127.0.0.1 for the alert tests: an HTTP receiver and an SMTP server
-(aiosmtpd) with STARTTLS and login."""
+(aiosmtpd) with STARTTLS and login; a read-only HTTP file server (a DVC HTTP remote)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from functools import partial
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,24 @@ def http_receiver(statuses: list[int] | None = None) -> Iterator[Receiver]:
     finally:
         receiver.server.shutdown()
         receiver.server.server_close()
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def file_server(folder: Path) -> Iterator[str]:
+    """``folder`` served over HTTP (GET and HEAD only); yields its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietFiles, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def free_port() -> int:

@@ -67,19 +67,75 @@ def test_artifacts_go_to_dvc_cache_and_pointers_only_into_the_run_commit(project
     assert cached.read_bytes() == model.read_bytes()
 
 
-def test_dvc_itself_restores_an_artifact_from_the_run_commit(project: Path, tmp_path: Path) -> None:
-    model = project / "model.bin"
-    model.write_bytes(os.urandom(4096))
-    with gitlog.start("base", repo=project) as run:
-        run.log_artifact(model, name="weights")
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", "-b", "exp/base", str(project), str(clone))
+def dvc_checkout_of(project: Path, branch: str, clone: Path) -> Path:
+    """A clone of ``branch`` sharing ``project``'s DVC cache, after DVC's own checkout."""
+    git(clone.parent, "clone", "-q", "-b", branch, str(project), str(clone))
     (clone / ".dvc" / "config.local").write_text(
         f"[cache]\n    dir = {project / '.dvc' / 'cache'}\n")
     proc = subprocess.run([sys.executable, "-m", "dvc", "checkout"], cwd=clone,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+    return clone
+
+
+def test_dvc_itself_restores_an_artifact_from_the_run_commit(project: Path, tmp_path: Path) -> None:
+    model = project / "model.bin"
+    model.write_bytes(os.urandom(4096))
+    with gitlog.start("base", repo=project) as run:
+        run.log_artifact(model, name="weights")
+    clone = dvc_checkout_of(project, "exp/base", tmp_path / "clone")
     assert (clone / "model.bin").read_bytes() == model.read_bytes()
+
+
+def test_an_artifact_pointer_reads_the_same_in_yaml_1_1(project: Path, tmp_path: Path) -> None:
+    """The .dvc pointer was written by ruamel's round-trip dumper, not gitlog's YAML
+    writer: meta {'ok': 'yes', 'at': '10:30', 'lr': 1e-05} read in PyYAML as True, 630 and
+    the string '1e-05'. It is now written as every YAML file of gitlog, keys in the order
+    'dvc add' writes them, and DVC still restores the artifact from it."""
+    yaml = pytest.importorskip("yaml")
+    model = project / "model.bin"
+    model.write_bytes(b"w")
+    meta = {"ok": "yes", "at": "10:30", "lr": 1e-05}
+    with gitlog.start("meta", repo=project) as run:
+        run.log_artifact(model, meta=meta)
+    text = show(project, run.commit, ".gitlog/artifacts/model.bin.dvc")
+    assert text == ("outs:\n- md5: f1290186a5d0b1ceab27f4e77c0c5d68\n  size: 1\n  hash: md5\n"
+                    "  path: ../../model.bin\n  type: model\n  meta:\n    ok: 'yes'\n"
+                    "    at: '10:30'\n    lr: 1.0e-05\n")
+    assert yaml.safe_load(text)["outs"][0]["meta"] == meta == \
+        yaml_load(text)["outs"][0]["meta"]
+    clone = dvc_checkout_of(project, "exp/meta", tmp_path / "clone")
+    assert (clone / "model.bin").read_bytes() == b"w"
+
+
+def test_dvcignore_is_honoured_as_dvc_add_honours_it(project: Path, tmp_path: Path) -> None:
+    """A folder artifact took in the files .dvcignore leaves out: its md5 was not the one
+    'dvc add' records, and in a checkout of the run 'dvc status' said 'modified: data'
+    right after 'dvc checkout'. A file .dvcignore ignores was tracked too, and its pointer
+    stopped 'dvc checkout' and 'dvc status' of that commit ('is ignored by .dvcignore')."""
+    with (project / ".dvcignore").open("a") as fh:
+        fh.write("*.tmp\n")
+    git(project, "commit", "-qam", "ignore scratch files")
+    (project / "data").mkdir()
+    (project / "data" / "a.txt").write_text("a\n")
+    (project / "data" / "scratch.tmp").write_text("junk\n")
+    (project / "weights.tmp").write_text("w")
+    with gitlog.start("ign", repo=project) as run:
+        record = run.log_artifact(project / "data")
+        with pytest.raises(ArtifactPathError) as info:
+            run.log_artifact(project / "weights.tmp")
+    # what 'dvc add data' records for a folder holding a.txt alone
+    assert (record["md5"], record["size"], record["nfiles"]) == (
+        "465a62c55506cd2fa10372c1f9ba4b5e.dir", 2, 1)
+    assert (str(info.value), info.value.hint) == (
+        f"cannot log artifact {project / 'weights.tmp'}: weights.tmp is ignored by "
+        ".dvcignore: DVC could not restore it",
+        "take its pattern out of .dvcignore, or log another path")
+    clone = dvc_checkout_of(project, "exp/ign", tmp_path / "clone")
+    assert sorted(p.name for p in (clone / "data").iterdir()) == ["a.txt"]
+    proc = subprocess.run([sys.executable, "-m", "dvc", "status"], cwd=clone,
+                          capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout) == (0, "Data and pipelines are up to date.\n")
 
 
 def test_a_branch_run_commit_ignores_its_artifacts_as_dvc_add_would(project: Path,
@@ -219,6 +275,66 @@ def test_bad_artifact_paths_give_one_clear_error_and_keep_the_run(project: Path,
     assert run.status == "completed"
     assert "artifacts" not in yaml_load(show(project, run.commit, ".gitlog/run.yaml"))
     assert outside.read_text() == "secret"
+
+
+def test_a_dvc_cache_that_cannot_be_written_is_one_clear_error(project: Path,
+                                                               tmp_path: Path) -> None:
+    """A DVC cache folder that cannot take the file (here a file in its place; a full
+    disk) raised DVC's bare OSError ('[Errno 20] Not a directory: .../files/md5') out of
+    log_artifact. It is a GitlogError naming the artifact, the cache and the fix; the run
+    goes on and the working tree is left as it was."""
+    from tests.dvcsetup import dvc
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    dvc(project, "cache", "dir", "--local", str(blocker))
+    (project / "models").mkdir()
+    (project / "models" / "m.pkl").write_text("weights")
+    before = user_state(project)
+    with gitlog.start("nocache", repo=project) as run:
+        with pytest.raises(gitlog.GitlogError) as info:
+            run.log_artifact(project / "models" / "m.pkl")
+        run.log_metric("loss", 1.0)
+    assert str(info.value) == (f"cannot store artifact 'm.pkl' (models/m.pkl) in the DVC "
+                               f"cache {blocker}: Not a directory")
+    assert info.value.hint == ("free space or fix the cache folder ('dvc cache dir'), then "
+                               "log it again")
+    assert run.status == "completed"
+    assert "artifacts" not in yaml_load(show(project, run.commit, ".gitlog/run.yaml"))
+    assert git(project, "ls-tree", "-r", "--name-only", run.commit, ".gitlog/artifacts",
+               "models") == ""
+    assert user_state(project) == before
+
+
+def test_a_folder_holding_files_git_tracks_names_them(project: Path) -> None:
+    """A folder where git tracks one file (data/README.md) was refused as 'data is tracked
+    by git', with the hint 'git rm -r --cached data', which takes the README out of git
+    too. The error names the tracked files; the run and the working tree are kept."""
+    (project / "data").mkdir()
+    (project / "data" / "README.md").write_text("about the data\n")
+    (project / "data" / "notes.md").write_text("more\n")
+    git(project, "add", "data")
+    git(project, "commit", "-q", "-m", "describe the data")
+    (project / "data" / "train.csv").write_text("1,2\n")
+    before = user_state(project)
+    with gitlog.start("folder", repo=project) as run:
+        with pytest.raises(ArtifactPathError) as folder:
+            run.log_artifact(project / "data")
+        with pytest.raises(ArtifactPathError) as file:
+            run.log_artifact(project / "data" / "README.md")
+        run.log_artifact(project / "data" / "train.csv")
+    assert (str(folder.value), folder.value.hint) == (
+        f"cannot log artifact {project / 'data'}: folder data holds files git tracks: "
+        "data/README.md and 1 more; an artifact's content goes to DVC instead",
+        "log the files git does not track, or hand the folder to DVC: git rm -r --cached "
+        "data (and commit)")
+    assert (str(file.value), file.value.hint) == (
+        f"cannot log artifact {project / 'data' / 'README.md'}: data/README.md is tracked by "
+        "git; an artifact's content goes to DVC instead",
+        "git rm --cached data/README.md (and commit), then log it again")
+    assert list(yaml_load(show(project, run.commit, ".gitlog/run.yaml"))["artifacts"]) == [
+        "train.csv"]
+    assert user_state(project) == before
 
 
 def test_repository_without_dvc_says_how_to_set_it_up(repo: Path) -> None:

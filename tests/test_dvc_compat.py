@@ -147,3 +147,53 @@ def test_a_dvc_yaml_that_is_not_yaml_stops_no_run(repo: Path) -> None:
         "Error: dvc.yaml is not valid YAML at line 2, column 1: expected the node content, "
         "but found '<stream end>'\nhint: fix dvc.yaml (DVC cannot read it either), then run "
         "'gitlog init' again\n")
+
+
+def test_dvc_plots_show_reads_series_named_like_its_own_columns(repo: Path) -> None:
+    """A series whose last group is a column gitlog or DVC uses ('step', 'timestamp', 'rev')
+    was written with a header such as 'timestamp step step': DVC's points of 'x/step' held
+    its values as the steps, and 'rev' lost every value to DVC's revision field. Such a
+    series' value column is now 'value'."""
+    assert run_cli("init", cwd=repo).returncode == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "set up gitlog")
+    with gitlog.start("cols", repo=repo) as run:
+        for step in range(3):
+            run.log_metrics({"x/step": 10.0 + step, "rev": 20.0 + step,
+                             "timestamp": 30.0 + step, "val/loss": 40.0 + step}, step=step)
+    assert git(repo, "show", "exp/cols:.gitlog/metrics/x/step.tsv").splitlines()[0] == (
+        "timestamp\tstep\tvalue")
+    git(repo, "checkout", "-q", "exp/cols")
+    data = json.loads(dvc(repo, "plots", "show", "--json"))["data"]
+    got = {path.removeprefix(".gitlog/metrics/").removesuffix(".tsv"):
+           [(point["step"], point[column]) for point in plots[0]["content"]["data"]["values"]]
+           for path, plots in data.items()
+           for column in [plots[0]["content"]["layer"][1]["encoding"]["y"]["field"]]}
+    assert got == {"x/step": [("0", "10.0"), ("1", "11.0"), ("2", "12.0")],
+                   "rev": [("0", "20.0"), ("1", "21.0"), ("2", "22.0")],
+                   "timestamp": [("0", "30.0"), ("1", "31.0"), ("2", "32.0")],
+                   "val/loss": [("0", "40.0"), ("1", "41.0"), ("2", "42.0")]}
+    # gitlog reads the series as before
+    proc = run_cli("history", "-m", "x/step", "--step", "1", "--format", "json", "exp/cols",
+                   cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert [row["x/step"] for row in json.loads(proc.stdout)] == [11.0]
+
+
+def test_names_dvc_would_read_as_one_are_refused(dvc_repo: Path) -> None:
+    """'a.b' and 'a/b' in one run wrote metrics.json {"a": {"b": 2}, "a.b": 1}: DVC joins
+    groups with '.', and 'dvc metrics show' (-a: for every revision) stopped with
+    'ERROR: unexpected error - duplicated key 'a.b''. The second name is refused as the
+    value/group clash is; DVC reads the run."""
+    with gitlog.start("dots", repo=dvc_repo) as run:
+        run.log_metric("val.acc", 0.5)
+        with pytest.raises(gitlog.GitlogError) as info:
+            run.log_metrics({"loss": 0.1, "val/acc": 0.6})
+        run.log_metric("val/loss", 0.2)
+    assert str(info.value) == ("invalid metric name 'val/acc': DVC names it 'val.acc', as "
+                               "it names metric 'val.acc' (it joins groups with '.')")
+    assert info.value.hint == "rename one: 'dvc metrics show' fails on the two"
+    git(dvc_repo, "checkout", "-q", "exp/dots")
+    out = json.loads(dvc(dvc_repo, "metrics", "show", "--json"))
+    assert next(iter(out.values()))["data"][".gitlog/metrics.json"]["data"] == {
+        "step": 0, "val": {"loss": 0.2}, "val.acc": 0.5}

@@ -206,7 +206,7 @@ def test_a_float32_param_is_stored_as_the_number_it_prints(repo: Path) -> None:
     with gitlog.start("f32", params=params, repo=repo) as run:
         run.log_metric("loss", 0.5)
     assert show_file(repo, "exp/f32", ".gitlog/params.yaml") == (
-        "eps: 0.001\ngrid:\n- 0.1\n- 0.7\nlr: 0.1\nmax: 3.4e+38\ntiny: 1e-45\n"
+        "eps: 0.001\ngrid:\n- 0.1\n- 0.7\nlr: 0.1\nmax: 3.4e+38\ntiny: 1.0e-45\n"
         "wide: 0.30000000000000004\n")
     best = run_cli("best", "--metric", "loss", "--where", "params.lr == 0.1", "--format",
                    "json", cwd=repo)
@@ -223,6 +223,23 @@ def test_params_yaml_reads_the_same_in_yaml_1_1(repo: Path) -> None:
     text = show_file(repo, "exp/yaml11", ".gitlog/params.yaml")
     assert yaml.safe_load(text) == params
     shown = json.loads(run_cli("show", "yaml11", "--format", "json", cwd=repo).stdout)
+    assert shown["params"] == params
+
+
+def test_params_yaml_numbers_and_times_read_the_same_in_yaml_1_1(repo: Path) -> None:
+    """lr=1e-05 was written '1e-05', a string to PyYAML (YAML 1.1 floats need a '.'): a
+    script that loaded params.yaml to train again got lr='1e-05'; '10:30' and '16:9'
+    were written plain, base-60 numbers to PyYAML and OmegaConf (630, 969)."""
+    yaml = pytest.importorskip("yaml")
+    params = {"lr": 1e-05, "big": 3e+20, "eps": -2e-10, "wd": 1.5e-07,
+              "start": "10:30", "ratio": "16:9", "version": "1.2.3"}
+    with gitlog.start("yaml11n", params=params, repo=repo):
+        pass
+    text = show_file(repo, "exp/yaml11n", ".gitlog/params.yaml")
+    assert text == ("big: 3.0e+20\neps: -2.0e-10\nlr: 1.0e-05\nratio: '16:9'\n"
+                    "start: '10:30'\nversion: 1.2.3\nwd: 1.5e-07\n")
+    assert yaml.safe_load(text) == params
+    shown = json.loads(run_cli("show", "yaml11n", "--format", "json", cwd=repo).stdout)
     assert shown["params"] == params
 
 

@@ -12,22 +12,13 @@ import pytest
 
 import gitlog
 from tests.conftest import git, run_cli
-from tests.dvcsetup import dvc, make_dvc_project
+from tests.dvcsetup import dvc, make_team
 
 
 @pytest.fixture
 def team(tmp_path: Path) -> dict[str, Path]:
     """origin.git (bare), a DVC remote folder, and two clones: a and b."""
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "-c", "init.defaultBranch=main", "init", "-q", "--bare", str(origin))
-    store = tmp_path / "dvc-store"
-    store.mkdir()
-    a = make_dvc_project(tmp_path / "a", remote=store)
-    git(a, "remote", "add", "origin", str(origin))
-    git(a, "push", "-q", "origin", "main")
-    b = tmp_path / "b"
-    git(tmp_path, "clone", "-q", str(origin), str(b))
-    return {"origin": origin, "store": store, "a": a, "b": b}
+    return make_team(tmp_path)
 
 
 def log_model(repo: Path, experiment: str, text: str, name: str = "model.pkl") -> gitlog.Run:
