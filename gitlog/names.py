@@ -101,3 +101,36 @@ def refuse_column_clash(metric: str, others: Sequence[str], then: str | None = N
                           hint=f"show it under another name: metrics.aliases in .gitlog.yaml "
                                f"({{my_{metric}: [{metric}]}}), then "
                                f"{then or f'-m my_{metric}'}")
+
+
+class MetricNames:
+    """The metric names a run logged (``names``), each checked against the others as it
+    comes: one name cannot be both a value and a group ('a' and 'a/b'), nor two names one
+    DVC key ('val.acc' and 'val/acc': ``dvc metrics show`` joins groups with '.' and stops
+    on the duplicate). The caller holds a lock around ``add``."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self._groups: set[str] = set()  # every 'a', 'a/b' above a name: no metric's name
+        self._dotted: dict[str, str] = {}  # 'a.b' -> 'a/b': each name as DVC spells it
+
+    def add(self, name: str) -> None:
+        if name in self.names:
+            return
+        parts = name.split("/")
+        above = ["/".join(parts[:i]) for i in range(1, len(parts))]
+        other = next((g for g in above if g in self.names), None)
+        if other is None and name in self._groups:
+            other = min(n for n in self.names if n.startswith(name + "/"))
+        if other is not None:
+            raise NameError_("metric", name, f"clashes with metric {other!r}: one name "
+                             "cannot be both a value and a group",
+                             hint=f"rename one, e.g. '{name}/value'")
+        dotted = name.replace("/", ".")
+        if dotted in self._dotted:
+            raise NameError_("metric", name, f"DVC names it {dotted!r}, as it names "
+                             f"metric {self._dotted[dotted]!r} (it joins groups with '.')",
+                             hint="rename one: 'dvc metrics show' fails on the two")
+        self._dotted[dotted] = name
+        self._groups.update(above)
+        self.names.add(name)

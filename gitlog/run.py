@@ -19,12 +19,12 @@ from typing import Any, Literal
 
 from . import exitstatus, forkchild
 from .config import LEVEL_NAMES, Config, level_name
-from .errors import GitlogError, NameError_, RunStateError
+from .errors import GitlogError, RunStateError
 from .exitstatus import code_of
 from .git import Repo
 from .journal import Journal
 from .liveruns import _ACTIVE, _ACTIVE_LOCK, active_run  # noqa: F401 (gitlog.active_run)
-from .names import check_metric
+from .names import MetricNames, check_metric
 from .recorder import LEVELS, GitlogWarning, Recorder, append_record
 from .values import config_items, deep_merge, metric_value, param_update, step_number
 
@@ -46,9 +46,8 @@ class Run:
         self.unstored: Exception | None = None  # why finish() could not commit the run
         self._quiet_unstored = False  # the caller reports that itself (gitlog run)
         self._threshold = LEVELS[level]
-        self._names: set[str] = set()
-        self._groups: set[str] = set()  # every 'a', 'a/b' above a name: no metric's name
-        self._dotted: dict[str, str] = {}  # 'a.b' -> 'a/b': each name as DVC spells it
+        self._catalog = MetricNames()
+        self._names = self._catalog.names  # (the hot path's membership test)
         self._names_lock = threading.Lock()  # threads may log new names at once
         self._recorder = Recorder(journal, flush_interval or config["flush_interval"])
         self._append = self._recorder.append
@@ -139,28 +138,10 @@ class Run:
         if self._finished:
             raise RunStateError(f"run {self.id} is finished; start a new run to log more")
         check_metric(name)
-        parts = name.split("/")
-        above = ["/".join(parts[:i]) for i in range(1, len(parts))]
         # A lock: several threads may log their first points at once, and a check made
         # apart from the others' additions would let 'a' and 'a/b' both in.
         with self._names_lock:
-            if name in self._names:
-                return
-            other = next((g for g in above if g in self._names), None)
-            if other is None and name in self._groups:
-                other = min(n for n in self._names if n.startswith(name + "/"))
-            if other is not None:
-                raise NameError_("metric", name, f"clashes with metric {other!r}: one name "
-                                 "cannot be both a value and a group",
-                                 hint=f"rename one, e.g. '{name}/value'")
-            dotted = name.replace("/", ".")
-            if dotted in self._dotted:  # 'dvc metrics show' stops on the duplicate key
-                raise NameError_("metric", name, f"DVC names it {dotted!r}, as it names "
-                                 f"metric {self._dotted[dotted]!r} (it joins groups with '.')",
-                                 hint="rename one: 'dvc metrics show' fails on the two")
-            self._dotted[dotted] = name
-            self._groups.update(above)
-            self._names.add(name)
+            self._catalog.add(name)
 
     # -- params, data, model ------------------------------------------------------
     def log_param(self, name: str, value: Any) -> None:
