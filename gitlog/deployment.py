@@ -422,14 +422,35 @@ def monitor(model: str, *, version: str | None = None, window: float = 300.0,
         from .threadexit import at_main_exit
 
         at_main_exit(_at_main_exit)
-        os.register_at_fork(after_in_child=_after_fork)
+        os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_parent,
+                            after_in_child=_after_fork)
         _ATEXIT = True
     return mon
+
+
+_HELD: list[Monitor] = []  # monitors whose commit lock a fork waited for
+
+
+def _before_fork() -> None:
+    """A fork waits for a window being committed: the monitor's thread imports modules
+    the first time (alerts) and writes files, and a child forked meanwhile inherited a
+    module's import lock held by a thread it does not have, and hung when it imported
+    that module to commit its own window."""
+    for mon in list(_OPEN):
+        if not mon._closed and mon._committing.acquire(timeout=30):
+            _HELD.append(mon)
+
+
+def _after_fork_parent() -> None:
+    for mon in _HELD:
+        mon._committing.release()
+    _HELD.clear()
 
 
 def _after_fork() -> None:
     global _OPEN_LOCK
     _OPEN_LOCK = threading.Lock()  # (another thread may have held it at the fork)
+    _HELD.clear()  # (the child's monitors get new locks)
     for mon in _OPEN:
         if not mon._closed:
             mon._forked()
@@ -440,32 +461,16 @@ def _at_main_exit() -> None:
     may still serve (a non-daemon thread: Python waits for it), once it has ended.
     Closing under it made its next request raise 'the monitor is closed' and lost the
     requests it served meanwhile."""
+    from .threadexit import serving_threads
+
     global _DEFERRED
-    if not _DEFERRED and _serving_threads():
+    if not _DEFERRED and serving_threads():
         import atexit
 
         _DEFERRED = True
         atexit.register(_close_all)  # (atexit runs once Python has joined the threads)
     else:
         _close_all()
-
-
-def _serving_threads() -> bool:
-    """Whether a thread Python waits for at exit is alive, other than the thread pools'
-    workers (they end only after this hook: waiting for them never ends). In a
-    ``multiprocessing`` child, never: it ends with ``os._exit``, without atexit."""
-    import sys
-
-    process = sys.modules.get("multiprocessing.process")
-    if process is not None and process.parent_process() is not None:
-        return False
-    pools: set[threading.Thread] = set()
-    for name, attr in (("concurrent.futures.thread", "_threads_queues"),
-                       ("concurrent.futures.process", "_threads_wakeups")):
-        pools.update(getattr(sys.modules.get(name), attr, None) or ())
-    current = threading.current_thread()
-    return any(t is not current and not t.daemon and t.is_alive() and t not in pools
-               for t in threading.enumerate())
 
 
 def _close_all() -> None:

@@ -14,6 +14,7 @@ than ``_signal``: the git hooks import gitlog, and pay for every module.
 from __future__ import annotations
 
 import _signal
+import contextlib
 import os
 
 TYPE_CHECKING = False
@@ -42,7 +43,31 @@ def arm() -> None:
             return
     if not _at_fork and hasattr(os, "register_at_fork"):
         _at_fork.append(True)
-        os.register_at_fork(after_in_child=child_defaults)
+        os.register_at_fork(before=_block, after_in_parent=_unblock,
+                            after_in_child=child_defaults)
+
+
+_masks: list[Any] = []  # the forking thread's signal mask before ``_block``
+
+
+def _block() -> None:
+    """Before a fork: ``SIGNALS`` wait in the forking thread until the child has its
+    default actions back. A child holds gitlog's handler from the fork until
+    ``child_defaults``, and a SIGTERM arriving meanwhile (a pool's ``terminate`` while a
+    worker still starts, the machine busy) was dropped by Python's after-fork reset of
+    pending signals: the worker lived on, blocked on its task queue, and ``terminate``
+    waited for it forever."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # (no pthreads)
+        _masks.append(_signal.pthread_sigmask(_signal.SIG_BLOCK, SIGNALS))
+
+
+def _unblock() -> None:
+    """After a fork (parent and child): the forking thread's mask as it was; a signal
+    that came meanwhile is acted on now."""
+    if _masks:
+        mask = _masks.pop()
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
 
 
 def child_defaults() -> None:
@@ -58,3 +83,4 @@ def child_defaults() -> None:
                 _signal.signal(sig, _signal.SIG_DFL)
         except (OSError, ValueError):
             pass
+    _unblock()  # (a SIGTERM that came since the fork ends the child now)

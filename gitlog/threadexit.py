@@ -80,3 +80,19 @@ def finish_leftovers() -> None:
             wait_for_owner(run)  # a thread still training in it finishes it itself
             if not (run._finished or run._finishing):
                 run._end_with_exit(code, status)
+
+
+def serving_threads() -> bool:
+    """Whether a thread Python waits for at exit is alive, other than the thread pools'
+    workers (they end only after this hook: waiting for them never ends). In a
+    ``multiprocessing`` child, never: it ends with ``os._exit``, without atexit."""
+    process = sys.modules.get("multiprocessing.process")
+    if process is not None and process.parent_process() is not None:
+        return False
+    pools: set[threading.Thread] = set()
+    for name, attr in (("concurrent.futures.thread", "_threads_queues"),
+                       ("concurrent.futures.process", "_threads_wakeups")):
+        pools.update(getattr(sys.modules.get(name), attr, None) or ())
+    current = threading.current_thread()
+    return any(t is not current and not t.daemon and t.is_alive() and t not in pools
+               for t in threading.enumerate())

@@ -1,0 +1,53 @@
+"""A serving process forked while its monitor's thread commits a window (a pre-forking
+server starting a worker just then)."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+from tests.conftest import git, run_python
+
+# A slow import (a cold disk, a network file system): the monitor's thread imports the
+# alerts' delivery module the first time it commits a window, after it lists the commit.
+SLOW_IMPORT = """
+import importlib.abc, sys, threading, time
+importing = threading.Event()
+class Slow(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "gitlog.alerts.delivery" and not importing.is_set():
+            importing.set()
+            time.sleep(1.0)
+        return None
+sys.meta_path.insert(0, Slow())
+"""
+
+
+def test_a_fork_during_a_window_s_commit_gives_a_worker_that_commits_its_own(
+        repo: Path) -> None:
+    """The child inherited the import lock of a module the parent's monitor thread was
+    importing, held by a thread the child does not have, and hung for good when it
+    imported that module to commit its own window (its parent then waited forever). A
+    fork now waits for the window being committed."""
+    script = SLOW_IMPORT + textwrap.dedent("""
+        import os, gitlog
+        mon = gitlog.monitor("churn", window=1, system=False)
+        mon.record(0.001)
+        assert importing.wait(60)  # the monitor's thread is committing the first window
+        pid = os.fork()
+        if pid == 0:
+            mon.record(0.002)
+            sys.exit(0)
+        _, status = os.waitpid(pid, 0)
+        print(os.waitstatus_to_exitcode(status))
+    """)
+    try:
+        proc = run_python(script, repo, timeout=60)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the forked worker hung") from None
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "0"
+    windows = git(repo, "log", "--format=%s", "deploy/churn").splitlines()
+    assert sorted(w.split(", ")[1] for w in windows if "requests" in w) == \
+        ["1 requests", "1 requests"]
