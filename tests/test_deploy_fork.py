@@ -51,3 +51,28 @@ def test_a_fork_during_a_window_s_commit_gives_a_worker_that_commits_its_own(
     windows = git(repo, "log", "--format=%s", "deploy/churn").splitlines()
     assert sorted(w.split(", ")[1] for w in windows if "requests" in w) == \
         ["1 requests", "1 requests"]
+
+
+def test_a_child_sent_sigterm_as_it_starts_dies_of_it(repo: Path) -> None:
+    """A child holds gitlog's handler from the fork until it gets the default actions
+    back; a SIGTERM arriving before it first ran (a pool's terminate while a worker still
+    starts, on a busy machine) was dropped by Python's after-fork reset of pending
+    signals: the worker lived on, and Pool.terminate waited for it forever."""
+    script = textwrap.dedent("""
+        import os, signal, time, gitlog
+        def fork_and_term():
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(3)
+                os._exit(0)
+            os.kill(pid, signal.SIGTERM)  # (the child has most likely not run yet)
+            return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        codes = [fork_and_term() for _ in range(3)]  # gitlog imported
+        mon = gitlog.monitor("churn", window=1e9, system=False)
+        codes += [fork_and_term() for _ in range(3)]  # and a monitor open
+        mon.close()
+        print(codes)
+    """)
+    proc = run_python(script, repo, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[-15, -15, -15, -15, -15, -15]"
