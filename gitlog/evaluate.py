@@ -298,10 +298,28 @@ def samples_per_row(n: int) -> int:
     return max(1, math.ceil(n / MAX_CONFUSION_ROWS))
 
 
+def _alike(y_true: Any, pred: Any) -> tuple[Any, Any]:
+    """Numeric labels of both columns in one type, so a class is spelled alike on both
+    axes: ``1`` actual and ``1.0`` predicted (int labels, a torch model's float
+    predictions) or ``True`` and ``1`` made two classes of one. Whole numbers are
+    written as integers; two bool columns stay ``True``/``False``."""
+    import numpy as np
+
+    kinds = {y_true.dtype.kind, pred.dtype.kind}
+    if not kinds <= set("biuf") or kinds == {"b"}:
+        return y_true, pred
+    common = np.result_type(y_true.dtype, pred.dtype)
+    y_true, pred = y_true.astype(common), pred.astype(common)
+    if common.kind == "f" and all(np.all(np.mod(a, 1) == 0) for a in (y_true, pred)):
+        y_true, pred = y_true.astype(np.int64), pred.astype(np.int64)
+    return y_true, pred
+
+
 def _confusion_rows(y_true: Any, pred: Any) -> list[dict[str, str]]:
     """One row per sample, as DVC's confusion template counts them; beyond
     MAX_CONFUSION_ROWS samples each cell keeps one row per ``samples_per_row`` (at least
     one), so a million samples do not put 43 MB into every run commit."""
+    y_true, pred = _alike(y_true, pred)
     pairs = zip(map(_label, y_true.tolist()), map(_label, pred.tolist()), strict=False)
     per_row = samples_per_row(len(y_true))
     if per_row == 1:

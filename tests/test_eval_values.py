@@ -1,0 +1,39 @@
+"""Run.log_eval as a practitioner checks it: each stored number against scikit-learn's
+own function called directly, and the confusion plot's classes as DVC draws them."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import gitlog
+from tests.conftest import git
+
+
+def confusion(repo: Path, commit: str, prefix: str = "eval") -> Counter:
+    rows = json.loads(git(repo, "show", f"{commit}:.gitlog/plots/confusion/{prefix}.json"))
+    return Counter((r["actual"], r["predicted"]) for r in rows)
+
+
+def test_confusion_plot_spells_a_class_alike_on_both_axes(repo: Path) -> None:
+    """Int labels (scikit-learn's data sets) against a torch model's float predictions
+    ((sigmoid(x) > 0.5).float()) made the confusion plot's cells '1' actual vs '1.0'
+    predicted: DVC drew four classes, and no sample on the diagonal. bool vs int too."""
+    predicted = np.array([0.0, 1.0, 0.0, 0.0], dtype=np.float32)  # as .float().numpy()
+    with gitlog.start("ev", repo=repo) as run:
+        run.log_eval(np.array([0, 1, 1, 0]), predicted)
+        run.log_eval([True, False, True], np.array([1, 0, 0]), prefix="flags")
+        run.log_eval([0.0, 2.0, 1.0], [0, 2, 2], prefix="floats")
+        run.log_eval([False, True], [False, False], prefix="bools")
+    assert confusion(repo, run.commit) == {("0", "0"): 2, ("1", "1"): 1, ("1", "0"): 1}
+    assert confusion(repo, run.commit, "flags") == {("1", "1"): 1, ("0", "0"): 1,
+                                                    ("1", "0"): 1}
+    assert confusion(repo, run.commit, "floats") == {("0", "0"): 1, ("2", "2"): 1,
+                                                     ("1", "2"): 1}
+    assert confusion(repo, run.commit, "bools") == {("False", "False"): 1,
+                                                    ("True", "False"): 1}
+
