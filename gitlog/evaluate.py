@@ -229,9 +229,10 @@ def _score_metrics(np: Any, skm: Any, label_binarize: Any, kind: str, binary: bo
             notes.append(f"roc_auc is undefined: y_true holds one class "
                          f"({_label(np.unique(y_true)[0])}), so it is not logged, nor are the ROC "
                          "and precision-recall curves")
-        proba = np.clip(positive, 1e-15, 1 - 1e-15)
-        if _probabilities(np, positive):
-            out["log_loss"] = skm.log_loss(truth, proba, labels=[0, 1])
+        if _probabilities(np, positive):  # float error past 0 or 1 (a float32 sigmoid's
+            # 1.0000001) back inside: scikit-learn refuses it; a 0 or 1 it clips itself,
+            # so the value is the one its log_loss gives (a 1e-15 cut made another)
+            out["log_loss"] = skm.log_loss(truth, np.clip(positive, 0.0, 1.0), labels=[0, 1])
         flat_truth, flat_score = truth, positive
     else:
         if score.ndim != 2:

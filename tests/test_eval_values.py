@@ -37,3 +37,22 @@ def test_confusion_plot_spells_a_class_alike_on_both_axes(repo: Path) -> None:
     assert confusion(repo, run.commit, "bools") == {("False", "False"): 1,
                                                     ("True", "False"): 1}
 
+
+def test_log_loss_of_sure_probabilities_is_scikit_learns(repo: Path) -> None:
+    """A random forest's or a saturated sigmoid's probabilities of exactly 0 and 1: the
+    binary log loss was clipped at 1e-15 (8.7168 here) where scikit-learn clips at the
+    float's epsilon (9.0930), so the run disagreed with log_loss(y, proba)."""
+    from sklearn.metrics import log_loss
+
+    y = [1, 0, 1, 0]
+    p = np.array([0.0, 0.0, 0.9, 0.2])
+    two = np.column_stack([1 - p, p])
+    with gitlog.start("ev", repo=repo) as run:
+        one_column = run.log_eval(y, y_score=p)
+        two_columns = run.log_eval(y, y_score=two, prefix="two")
+        sure = run.log_eval(y, y_score=[1.0, 0.0, 1.0, 0.0], prefix="sure")
+    assert one_column["log_loss"] == log_loss(y, p) == pytest.approx(9.0930394, abs=1e-7)
+    assert two_columns["log_loss"] == log_loss(y, two)
+    assert sure["log_loss"] == log_loss(y, [1.0, 0.0, 1.0, 0.0])
+    stored = json.loads(git(repo, "show", f"{run.commit}:.gitlog/metrics.json"))
+    assert stored["eval"]["log_loss"] == log_loss(y, p)
