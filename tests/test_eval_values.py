@@ -19,6 +19,7 @@ def confusion(repo: Path, commit: str, prefix: str = "eval") -> Counter:
     return Counter((r["actual"], r["predicted"]) for r in rows)
 
 
+@pytest.mark.filterwarnings("ignore::gitlog.recorder.GitlogWarning")  # zero_division notes
 def test_confusion_plot_spells_a_class_alike_on_both_axes(repo: Path) -> None:
     """Int labels (scikit-learn's data sets) against a torch model's float predictions
     ((sigmoid(x) > 0.5).float()) made the confusion plot's cells '1' actual vs '1.0'
@@ -56,3 +57,30 @@ def test_log_loss_of_sure_probabilities_is_scikit_learns(repo: Path) -> None:
     assert sure["log_loss"] == log_loss(y, [1.0, 0.0, 1.0, 0.0])
     stored = json.loads(git(repo, "show", f"{run.commit}:.gitlog/metrics.json"))
     assert stored["eval"]["log_loss"] == log_loss(y, p)
+
+
+def test_a_metric_scikit_learn_takes_as_0_says_so(repo: Path) -> None:
+    """A model that predicts the majority class only: precision of the positive class
+    is undefined, stored as 0 without a word (gitlog passed zero_division=0, which hides
+    scikit-learn's UndefinedMetricWarning). The value stays scikit-learn's 0; a
+    GitlogWarning and a warning event name the metrics it lowers, as for roc_auc."""
+    from sklearn.metrics import precision_score
+
+    y = ["ham", "spam", "ham", "ham", "spam", "ham"]
+    majority = ["ham"] * 6
+    with gitlog.start("ev", repo=repo) as run:
+        with pytest.warns(gitlog.GitlogWarning) as caught:
+            got = run.log_eval(y, majority, step=2)
+        quiet = run.log_eval(y, ["ham", "spam", "spam", "ham", "spam", "ham"], prefix="ok")
+    assert got["precision"] == precision_score(y, majority, pos_label="spam",
+                                               zero_division=0) == 0.0
+    assert got["precision_macro"] == pytest.approx(4 / 6 / 2)
+    text = ("log_eval eval: precision is undefined for class(es) spam (never predicted): "
+            "counted as 0 (scikit-learn's zero_division=0) in precision, precision_macro, "
+            "precision_weighted")
+    assert [str(w.message) for w in caught] == [f"gitlog: {text}"]
+    events = gitlog.logs(run.commit, level="warning", repo=repo).events
+    assert [(e.message, e.step) for e in events] == [(text, 2)]
+    assert quiet["precision"] == pytest.approx(2 / 3)  # spam predicted 3 times, 2 right
+    stored = json.loads(git(repo, "show", f"{run.commit}:.gitlog/metrics.json"))
+    assert stored["eval"]["precision"] == 0.0
