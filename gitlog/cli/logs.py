@@ -15,7 +15,6 @@ from ._group import pass_repo
 from ._output import echo_chunks, format_option, iter_csv, iter_json
 from ._table import cell_text, is_number, iter_text_table, note, warn
 
-
 CELL_WIDTH = 200  # the widest a message or fields column is padded to
 
 
