@@ -255,15 +255,24 @@ def _probabilities(np: Any, score: Any) -> bool:
     return bool(np.all((score >= -1e-6) & (score <= 1 + 1e-6)))
 
 
-def _positive_scores(np: Any, score: Any) -> Any:
-    return score[:, -1] if score.ndim == 2 else score
+def _positive_scores(np: Any, score: Any) -> tuple[Any, bool]:
+    """A binary problem's score of the positive class, and whether it is a probability.
+    Of two columns that are probabilities (rows sum to 1, predict_proba's) the last; of
+    two other columns (a torch model's two logits) their difference, the log-odds
+    softmax ranks by: the last logit alone ranks samples otherwise (a real model's
+    ROC-AUC read 0.82 for 0.91)."""
+    if score.ndim == 1:
+        return score, _probabilities(np, score)
+    if _probabilities(np, score) and np.allclose(score.sum(axis=1), 1.0, rtol=0, atol=1e-5):
+        return score[:, -1], True
+    return score[:, -1] - score[:, 0], False
 
 
 def _score_metrics(np: Any, skm: Any, label_binarize: Any, kind: str, binary: bool,
                    classes: Any, y_true: Any, score: Any, out: dict[str, float],
                    plots: dict[str, Any], notes: list[str]) -> None:
     if binary:
-        positive = _positive_scores(np, score)
+        positive, probabilities = _positive_scores(np, score)
         truth = (y_true == classes[-1]).astype(int)
         if len(np.unique(truth)) == 2:
             out["roc_auc"] = skm.roc_auc_score(truth, positive)
@@ -271,7 +280,7 @@ def _score_metrics(np: Any, skm: Any, label_binarize: Any, kind: str, binary: bo
             notes.append(f"roc_auc is undefined: y_true holds one class "
                          f"({_label(np.unique(y_true)[0])}), so it is not logged, nor are the ROC "
                          "and precision-recall curves")
-        if _probabilities(np, positive):  # float error past 0 or 1 (a float32 sigmoid's
+        if probabilities:  # float error past 0 or 1 (a float32 sigmoid's
             # 1.0000001) back inside: scikit-learn refuses it; a 0 or 1 it clips itself,
             # so the value is the one its log_loss gives (a 1e-15 cut made another)
             out["log_loss"] = skm.log_loss(truth, np.clip(positive, 0.0, 1.0), labels=[0, 1])

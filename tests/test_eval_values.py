@@ -84,3 +84,23 @@ def test_a_metric_scikit_learn_takes_as_0_says_so(repo: Path) -> None:
     assert quiet["precision"] == pytest.approx(2 / 3)  # spam predicted 3 times, 2 right
     stored = json.loads(git(repo, "show", f"{run.commit}:.gitlog/metrics.json"))
     assert stored["eval"]["precision"] == 0.0
+
+
+def test_two_logits_of_a_binary_model_rank_as_its_softmax(repo: Path) -> None:
+    """nn.Linear(d, 2) + cross-entropy: log_eval(y, y_score=model(X)) took the last logit
+    alone as the positive score, which ranks samples otherwise than the softmax does:
+    here an AUC of 1.0 where the model's is 0.0. The two logits' difference (the
+    log-odds) is the score now; no log_loss from logits."""
+    from sklearn.metrics import roc_auc_score
+
+    y = [1, 0, 1, 0]
+    logits = np.array([[5.0, 4.0], [0.0, 1.0], [3.0, 2.5], [-1.0, 1.0]])
+    softmax = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    with gitlog.start("ev", repo=repo) as run:
+        got = run.log_eval(y, y_score=logits)
+        proba = run.log_eval(y, y_score=softmax, prefix="proba")
+    assert roc_auc_score(y, logits[:, 1]) == 1.0  # the last logit alone
+    assert got["roc_auc"] == roc_auc_score(y, softmax[:, 1]) == 0.0
+    assert proba["roc_auc"] == 0.0 and "log_loss" not in got
+    assert proba["log_loss"] == pytest.approx(-np.log(softmax[[0, 1, 2, 3], y]).mean())
+    assert got["accuracy"] == proba["accuracy"] == 0.0  # argmax: 0 1 0 1
