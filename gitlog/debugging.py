@@ -56,8 +56,8 @@ def filter_events(events: Iterable[Any], min_level: str | None = None,
     ``events.jsonl`` or the ``Event`` objects ``gitlog.logs()`` returns."""
     floor = level_number(min_level) if min_level else None
     exact = None
-    if levels:
-        exact = {str(x).lower() for x in levels if level_number(x)}
+    if levels:  # as gitlog names them: 'WARN' is 'warning', 'fatal' 'critical'
+        exact = {level_name(x) for x in levels if level_number(x)}
     out = []
     for event in events:
         name = str(event.get("level", "info") if isinstance(event, dict) else

@@ -27,3 +27,16 @@ def test_a_huge_message_pads_no_other_row_of_the_table(repo: Path) -> None:
     table = run_cli("logs", "dbg", cwd=repo).stdout.splitlines()
     assert table[2].rstrip() == (f"{table[2][:24]}  warning     3  nan in batch"
                                  + " " * 188 + "  batch=7")
+
+
+def test_filter_events_levels_take_the_names_min_level_takes() -> None:
+    """filter_events(events, levels=["WARN"]) kept nothing while min_level="WARN" kept
+    the warnings: an exact level was compared as spelled ('warn'), not as gitlog names
+    it ('warning'), so logging's spellings matched no event, without an error."""
+    from gitlog.debugging import filter_events
+
+    events = [{"level": "warning", "message": "a"}, {"level": "error", "message": "b"},
+              {"level": "critical", "message": "c"}]
+    assert filter_events(events, levels=["WARN"]) == events[:1]
+    assert filter_events(events, levels=["Warning", "FATAL"]) == [events[0], events[2]]
+    assert filter_events(events, min_level="WARN") == events
