@@ -69,6 +69,10 @@ def evaluate(y_true: Any, y_pred: Any = None, y_score: Any = None, *,
                           hint="pass probabilities or scores as y_score=, labels as y_pred")
     if kind == "multilabel-indicator":
         classes = np.arange(y_true.shape[1]) if labels is None else np.asarray(labels)
+        if len(classes) != y_true.shape[1]:
+            raise GitlogError(f"labels= names {len(classes)} label(s) but y_true has "
+                              f"{y_true.shape[1]} label columns",
+                              hint="name every label column of y_true, in its order")
     else:
         classes = _given(np, labels, y_true, pred) if labels is not None else \
             _classes(np, y_true, pred, score)
@@ -112,7 +116,7 @@ def _zero_division_notes(np: Any, kind: str, classes: Any, y_true: Any, pred: An
     y_true, the F1 of a class with neither; each note names the metrics it lowers."""
     if kind == "multilabel-indicator":
         what = "label column(s)"
-        names = [str(i) for i in range(y_true.shape[1])]
+        names = [_label(c) for c in classes]
         support, predicted = y_true.sum(axis=0), np.asarray(pred).sum(axis=0)
     else:
         what = "class(es)"
@@ -302,7 +306,7 @@ def _score_metrics(np: Any, skm: Any, label_binarize: Any, kind: str, binary: bo
             out["roc_auc"] = skm.roc_auc_score(truth[:, present], score[:, present],
                                                average="macro")
         if kind == "multilabel-indicator" and len(present) < truth.shape[1]:
-            left = [str(i) for i in range(truth.shape[1]) if i not in present]
+            left = [_label(classes[i]) for i in range(truth.shape[1]) if i not in present]
             notes.append(f"roc_auc leaves out label column(s) {', '.join(left)}, all 0 or "
                          "all 1 in y_true" if present else "roc_auc is undefined: every "
                          "label column of y_true is all 0 or all 1, so it is not logged")

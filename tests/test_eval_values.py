@@ -104,3 +104,29 @@ def test_two_logits_of_a_binary_model_rank_as_its_softmax(repo: Path) -> None:
     assert proba["roc_auc"] == 0.0 and "log_loss" not in got
     assert proba["log_loss"] == pytest.approx(-np.log(softmax[[0, 1, 2, 3], y]).mean())
     assert got["accuracy"] == proba["accuracy"] == 0.0  # argmax: 0 1 0 1
+
+
+@pytest.mark.filterwarnings("ignore::gitlog.recorder.GitlogWarning")  # zero_division notes
+def test_multilabel_labels_name_the_columns_or_are_an_error(repo: Path) -> None:
+    """labels= of a multilabel problem was ignored: two names for three label columns
+    logged every metric without a word, and the notes named columns by number. A count
+    that differs is now the error README promises; the names are the notes' names."""
+    from gitlog.errors import GitlogError
+
+    y = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0]])
+    scores = np.array([[0.9, 0.2, 0.1], [0.1, 0.7, 0.3], [0.8, 0.6, 0.2]])
+    with gitlog.start("ev", repo=repo) as run:
+        with pytest.raises(GitlogError) as info:
+            run.log_eval(y, y_score=scores, labels=["cat", "dog"])
+        assert str(info.value) == "labels= names 2 label(s) but y_true has 3 label columns"
+        got = run.log_eval(y, y_score=scores, labels=["cat", "dog", "bird"])
+    assert got["roc_auc"] == 1.0 and got["f1_micro"] == 1.0
+    messages = [e.message for e in gitlog.logs(run.commit, repo=repo).events]
+    assert messages == [
+        "log_eval eval: precision is undefined for label column(s) bird (never predicted): "
+        "counted as 0 (scikit-learn's zero_division=0) in precision_macro",
+        "log_eval eval: recall is undefined for label column(s) bird (no sample in y_true): "
+        "counted as 0 (scikit-learn's zero_division=0) in recall_macro",
+        "log_eval eval: f1 is undefined for label column(s) bird (neither in y_true nor "
+        "predicted): counted as 0 (scikit-learn's zero_division=0) in f1_macro",
+        "log_eval eval: roc_auc leaves out label column(s) bird, all 0 or all 1 in y_true"]
