@@ -40,3 +40,28 @@ def test_filter_events_levels_take_the_names_min_level_takes() -> None:
     assert filter_events(events, levels=["WARN"]) == events[:1]
     assert filter_events(events, levels=["Warning", "FATAL"]) == [events[0], events[2]]
     assert filter_events(events, min_level="WARN") == events
+
+
+def test_a_record_whose_arguments_do_not_fit_its_message_is_kept(repo: Path) -> None:
+    """log.error("batch %d failed on %s", 7) (an argument short) raised inside logging's
+    formatting: the LoggingHandler reported it on stderr and dropped the error from the
+    run. It is now recorded as written, with its arguments and the formatting error."""
+    import logging
+
+    logger = logging.getLogger("train.qa")
+    logger.propagate = False  # pytest's capture handler raises on the bad record itself
+    handler = gitlog.LoggingHandler()
+    logger.addHandler(handler)
+    try:
+        with gitlog.start("dbg", repo=repo) as run:
+            logger.error("batch %d failed on %s", 7, extra={"step": 3})
+            logger.warning("loss %.3f", 0.25)
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    events = gitlog.logs(run.commit, repo=repo).events
+    assert [(e.level, e.step, e.message, e.fields) for e in events] == [
+        ("error", 3, "batch %d failed on %s",
+         {"logger": "train.qa", "args": "(7,)",
+          "format_error": "TypeError: not enough arguments for format string"}),
+        ("warning", None, "loss 0.250", {"logger": "train.qa"})]
