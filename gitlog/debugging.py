@@ -56,8 +56,8 @@ def filter_events(events: Iterable[Any], min_level: str | None = None,
     ``events.jsonl`` or the ``Event`` objects ``gitlog.logs()`` returns."""
     floor = level_number(min_level) if min_level else None
     exact = None
-    if levels:
-        exact = {str(x).lower() for x in levels if level_number(x)}
+    if levels:  # as gitlog names them: 'WARN' is 'warning', 'fatal' 'critical'
+        exact = {level_name(x) for x in levels if level_number(x)}
     out = []
     for event in events:
         name = str(event.get("level", "info") if isinstance(event, dict) else
@@ -118,7 +118,14 @@ class LoggingHandler(logging.Handler):
             if isinstance(step, numbers.Integral) and not isinstance(step, bool) and \
                     int(step) >= 0:  # numpy's int64 too (an epoch from np.arange)
                 fields["step"] = int(step)
-            message = record.getMessage() if self.formatter is None else self.format(record)
+            try:
+                message = record.getMessage() if self.formatter is None else \
+                    self.format(record)
+            except (TypeError, ValueError, KeyError) as exc:  # 'odd %s %s' % (1,): the
+                # record is kept as written (logging drops it), its arguments beside it
+                message = str(record.msg)
+                fields.setdefault("args", repr(record.args))
+                fields.setdefault("format_error", exception_text(exc))
             run.log(level_of(record.levelno), message, **fields)
         except Exception:
             self.handleError(record)

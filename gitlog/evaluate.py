@@ -69,6 +69,10 @@ def evaluate(y_true: Any, y_pred: Any = None, y_score: Any = None, *,
                           hint="pass probabilities or scores as y_score=, labels as y_pred")
     if kind == "multilabel-indicator":
         classes = np.arange(y_true.shape[1]) if labels is None else np.asarray(labels)
+        if len(classes) != y_true.shape[1]:
+            raise GitlogError(f"labels= names {len(classes)} label(s) but y_true has "
+                              f"{y_true.shape[1]} label columns",
+                              hint="name every label column of y_true, in its order")
     else:
         classes = _given(np, labels, y_true, pred) if labels is not None else \
             _classes(np, y_true, pred, score)
@@ -95,13 +99,55 @@ def evaluate(y_true: Any, y_pred: Any = None, y_score: Any = None, *,
                                                          pos_label=positive, zero_division=0)
         out.update({"precision": p, "recall": r, "f1": f})
     plots: dict[str, Any] = {}
-    notes: list[str] = []
+    notes = _zero_division_notes(np, kind, classes, y_true, pred,
+                                 positive=classes[-1] if binary else None)
     if score is not None:
         _score_metrics(np, skm, label_binarize, kind, binary, classes, y_true, score, out,
                        plots, notes)
     if kind != "multilabel-indicator":
         plots["confusion"] = _confusion_rows(y_true, pred)
     return {k: float(v) for k, v in out.items()}, plots, notes
+
+
+def _zero_division_notes(np: Any, kind: str, classes: Any, y_true: Any, pred: Any,
+                         positive: Any) -> list[str]:
+    """What scikit-learn's ``zero_division=0`` took as 0, which it would warn about:
+    the precision of a class never predicted, the recall of a class without a sample in
+    y_true, the F1 of a class with neither; each note names the metrics it lowers."""
+    if kind == "multilabel-indicator":
+        what = "label column(s)"
+        names = [_label(c) for c in classes]
+        support, predicted = y_true.sum(axis=0), np.asarray(pred).sum(axis=0)
+    else:
+        what = "class(es)"
+        names = [_label(c) for c in classes]
+        support, predicted = _counts(np, classes, y_true), _counts(np, classes, pred)
+    never, absent = predicted == 0, support == 0
+    at = None if positive is None else len(names) - 1  # a binary problem's positive class
+    notes = []
+    for metric, undefined, why, weighted in (
+            ("precision", never, "never predicted", True),
+            ("recall", absent, "no sample in y_true", False),  # its weight is 0
+            ("f1", never & absent, "neither in y_true nor predicted", False)):
+        if not undefined.any():
+            continue
+        lowered = ([metric] if at is not None and undefined[at] else []) + \
+            [f"{metric}_macro"] + \
+            ([f"{metric}_weighted"] if weighted and (undefined & ~absent).any() else [])
+        listed = [n for n, u in zip(names, undefined, strict=True) if u]
+        more = f" and {len(listed) - 10} more" if len(listed) > 10 else ""
+        notes.append(f"{metric} is undefined for {what} {', '.join(listed[:10])}{more} "
+                     f"({why}): counted as 0 (scikit-learn's zero_division=0) in "
+                     f"{', '.join(lowered)}")
+    return notes
+
+
+def _counts(np: Any, classes: Any, values: Any) -> Any:
+    """How many of ``values`` hold each class (one pass, not one per class: a thousand
+    classes of 100,000 samples took 3 s)."""
+    found, counts = np.unique(values, return_counts=True)
+    seen = dict(zip(found.tolist(), counts.tolist(), strict=True))
+    return np.array([seen.get(c, 0) for c in classes.tolist()])
 
 
 def _column(np: Any, name: str, values: Any, dtype: Any = None) -> Any:
@@ -213,15 +259,24 @@ def _probabilities(np: Any, score: Any) -> bool:
     return bool(np.all((score >= -1e-6) & (score <= 1 + 1e-6)))
 
 
-def _positive_scores(np: Any, score: Any) -> Any:
-    return score[:, -1] if score.ndim == 2 else score
+def _positive_scores(np: Any, score: Any) -> tuple[Any, bool]:
+    """A binary problem's score of the positive class, and whether it is a probability.
+    Of two columns that are probabilities (rows sum to 1, predict_proba's) the last; of
+    two other columns (a torch model's two logits) their difference, the log-odds
+    softmax ranks by: the last logit alone ranks samples otherwise (a real model's
+    ROC-AUC read 0.82 for 0.91)."""
+    if score.ndim == 1:
+        return score, _probabilities(np, score)
+    if _probabilities(np, score) and np.allclose(score.sum(axis=1), 1.0, rtol=0, atol=1e-5):
+        return score[:, -1], True
+    return score[:, -1] - score[:, 0], False
 
 
 def _score_metrics(np: Any, skm: Any, label_binarize: Any, kind: str, binary: bool,
                    classes: Any, y_true: Any, score: Any, out: dict[str, float],
                    plots: dict[str, Any], notes: list[str]) -> None:
     if binary:
-        positive = _positive_scores(np, score)
+        positive, probabilities = _positive_scores(np, score)
         truth = (y_true == classes[-1]).astype(int)
         if len(np.unique(truth)) == 2:
             out["roc_auc"] = skm.roc_auc_score(truth, positive)
@@ -229,9 +284,10 @@ def _score_metrics(np: Any, skm: Any, label_binarize: Any, kind: str, binary: bo
             notes.append(f"roc_auc is undefined: y_true holds one class "
                          f"({_label(np.unique(y_true)[0])}), so it is not logged, nor are the ROC "
                          "and precision-recall curves")
-        proba = np.clip(positive, 1e-15, 1 - 1e-15)
-        if _probabilities(np, positive):
-            out["log_loss"] = skm.log_loss(truth, proba, labels=[0, 1])
+        if probabilities:  # float error past 0 or 1 (a float32 sigmoid's
+            # 1.0000001) back inside: scikit-learn refuses it; a 0 or 1 it clips itself,
+            # so the value is the one its log_loss gives (a 1e-15 cut made another)
+            out["log_loss"] = skm.log_loss(truth, np.clip(positive, 0.0, 1.0), labels=[0, 1])
         flat_truth, flat_score = truth, positive
     else:
         if score.ndim != 2:
@@ -250,7 +306,7 @@ def _score_metrics(np: Any, skm: Any, label_binarize: Any, kind: str, binary: bo
             out["roc_auc"] = skm.roc_auc_score(truth[:, present], score[:, present],
                                                average="macro")
         if kind == "multilabel-indicator" and len(present) < truth.shape[1]:
-            left = [str(i) for i in range(truth.shape[1]) if i not in present]
+            left = [_label(classes[i]) for i in range(truth.shape[1]) if i not in present]
             notes.append(f"roc_auc leaves out label column(s) {', '.join(left)}, all 0 or "
                          "all 1 in y_true" if present else "roc_auc is undefined: every "
                          "label column of y_true is all 0 or all 1, so it is not logged")
@@ -298,10 +354,28 @@ def samples_per_row(n: int) -> int:
     return max(1, math.ceil(n / MAX_CONFUSION_ROWS))
 
 
+def _alike(y_true: Any, pred: Any) -> tuple[Any, Any]:
+    """Numeric labels of both columns in one type, so a class is spelled alike on both
+    axes: ``1`` actual and ``1.0`` predicted (int labels, a torch model's float
+    predictions) or ``True`` and ``1`` made two classes of one. Whole numbers are
+    written as integers; two bool columns stay ``True``/``False``."""
+    import numpy as np
+
+    kinds = {y_true.dtype.kind, pred.dtype.kind}
+    if not kinds <= set("biuf") or kinds == {"b"}:
+        return y_true, pred
+    common = np.result_type(y_true.dtype, pred.dtype)
+    y_true, pred = y_true.astype(common), pred.astype(common)
+    if common.kind == "f" and all(np.all(np.mod(a, 1) == 0) for a in (y_true, pred)):
+        y_true, pred = y_true.astype(np.int64), pred.astype(np.int64)
+    return y_true, pred
+
+
 def _confusion_rows(y_true: Any, pred: Any) -> list[dict[str, str]]:
     """One row per sample, as DVC's confusion template counts them; beyond
     MAX_CONFUSION_ROWS samples each cell keeps one row per ``samples_per_row`` (at least
     one), so a million samples do not put 43 MB into every run commit."""
+    y_true, pred = _alike(y_true, pred)
     pairs = zip(map(_label, y_true.tolist()), map(_label, pred.tolist()), strict=False)
     per_row = samples_per_row(len(y_true))
     if per_row == 1:

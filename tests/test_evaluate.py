@@ -149,6 +149,7 @@ def test_runs_without_eval_declare_no_eval_plots(repo: Path) -> None:
     assert proc.returncode == 0 and not json.loads(proc.stdout).get("errors")
 
 
+@pytest.mark.filterwarnings("ignore::gitlog.recorder.GitlogWarning")  # zero_division notes
 def test_predicted_class_that_y_true_lacks_counts_as_a_class(repo: Path) -> None:
     # sklearn's own default: the classes are those of y_true and y_pred together.
     with gitlog.start("ev", repo=repo) as run:
@@ -223,6 +224,7 @@ def test_confusion_plot_of_many_samples_keeps_the_cells_proportions(repo: Path) 
         ("confusion plot eval: one row per 3 samples", {"samples": 25000, "rows": 8333})]
 
 
+@pytest.mark.filterwarnings("ignore::gitlog.recorder.GitlogWarning")  # zero_division notes
 def test_scores_that_are_not_probabilities(repo: Path) -> None:
     """decision_function's scores or logits: 1-D ones were cut at 0.5 (LinearSVC's
     margin 0.3 taken for the negative class), and multiclass ones crashed with
@@ -260,10 +262,21 @@ def test_undefined_roc_auc_is_a_warning_and_an_event(repo: Path) -> None:
                                  prefix="three")
             tags = run.log_eval([[1, 0], [0, 0], [1, 0]], y_score=[[.9, .1], [.2, .4],
                                                                    [.8, .7]], prefix="tags")
-    texts = ["log_eval eval: roc_auc is undefined: y_true holds one class (1), so it is not "
+    zero = "counted as 0 (scikit-learn's zero_division=0) in"  # see test_eval_values
+    texts = [f"log_eval eval: recall is undefined for class(es) 0 (no sample in y_true): "
+             f"{zero} recall_macro",
+             "log_eval eval: roc_auc is undefined: y_true holds one class (1), so it is not "
              "logged, nor are the ROC and precision-recall curves",
+             f"log_eval three: precision is undefined for class(es) 2 (never predicted): "
+             f"{zero} precision_macro",
+             f"log_eval three: recall is undefined for class(es) 2 (no sample in y_true): "
+             f"{zero} recall_macro",
+             f"log_eval three: f1 is undefined for class(es) 2 (neither in y_true nor "
+             f"predicted): {zero} f1_macro",
              "log_eval three: roc_auc (one-vs-rest) is undefined: class(es) 2 has no sample "
              "in y_true, so it is not logged",
+             f"log_eval tags: recall is undefined for label column(s) 1 (no sample in "
+             f"y_true): {zero} recall_macro",
              "log_eval tags: roc_auc leaves out label column(s) 1, all 0 or all 1 in y_true"]
     assert [str(w.message) for w in caught] == [f"gitlog: {t}" for t in texts]
     assert caught[0].filename == __file__  # points at the script's line

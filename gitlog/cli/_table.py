@@ -214,12 +214,16 @@ def iter_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: str,
 
 def iter_text_table(rows: Callable[[], Iterable[Sequence[str]]], columns: Sequence[str],
                     numeric: Iterable[int], fmt: str, chunk: int = 1000,
-                    subject: int | None = None) -> Iterator[str]:
+                    subject: int | None = None,
+                    widest: dict[int, int] | None = None) -> Iterator[str]:
     """A table or Markdown of cells already written as text, in pieces of ``chunk`` lines
     (as ``iter_columns`` gives them). ``rows()`` is called twice: once to measure the
     columns, once to write them, so no cell is held in between. Columns in ``numeric``
     are right-aligned, empty ones too (Markdown's ``---:`` follows the column's kind, not
-    its cells); a table's column ``subject`` is shortened to ``SUBJECT`` columns."""
+    its cells); a table's column ``subject`` is shortened to ``SUBJECT`` columns. A column
+    in ``widest`` is padded to at most that width: a longer cell is written whole and
+    pushes the rest of its own row right, so one huge cell does not pad every other row
+    to its width."""
     markdown = fmt == "markdown"
     count = len(columns)
     sizes = [width(c) for c in columns]
@@ -256,6 +260,8 @@ def iter_text_table(rows: Callable[[], Iterable[Sequence[str]]], columns: Sequen
         else None
     if cut is not None:
         sizes[cut] = max(SUBJECT, width(columns[cut]))
+    for i, most in (widest or {}).items():
+        sizes[i] = min(sizes[i], max(most, width(columns[i])))
     right_side = set(numeric)
     rights = [i in right_side for i in range(count)]
     heads = [_pad([], name, right, size)[1]

@@ -15,6 +15,8 @@ from ._group import pass_repo
 from ._output import echo_chunks, format_option, iter_csv, iter_json
 from ._table import cell_text, is_number, iter_text_table, note, warn
 
+CELL_WIDTH = 200  # the widest a message or fields column is padded to
+
 
 @click.command()
 @click.argument("rev", required=False)
@@ -65,7 +67,10 @@ def logs(rev: str | None, level: str | None, grep: str | None, fmt: str, repo: s
         note(f"no events in run {result.commit[:10]}" +
              (" match" if level or grep else " (it logged none)"))
         return
-    pieces = iter_text_table(lambda: table, columns, numeric, fmt)
+    # a huge message or fields cell (a tensor's repr, a long traceback) is written whole
+    # but pads no other row: the padding of 100,000 rows to one 10 MB message was 1 TB
+    pieces = iter_text_table(lambda: table, columns, numeric, fmt,
+                             widest={3: CELL_WIDTH, 4: CELL_WIDTH})
     echo_chunks(chain([next(pieces)], ("\n" + text for text in pieces)))
 
 
