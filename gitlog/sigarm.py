@@ -14,7 +14,6 @@ than ``_signal``: the git hooks import gitlog, and pay for every module.
 from __future__ import annotations
 
 import _signal
-import contextlib
 import os
 
 TYPE_CHECKING = False
@@ -57,8 +56,11 @@ def _block() -> None:
     worker still starts, the machine busy) was dropped by Python's after-fork reset of
     pending signals: the worker lived on, blocked on its task queue, and ``terminate``
     waited for it forever."""
-    with contextlib.suppress(AttributeError, OSError, ValueError):  # (no pthreads)
-        _masks.append(_signal.pthread_sigmask(_signal.SIG_BLOCK, SIGNALS))
+    try:
+        mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, SIGNALS)
+    except (AttributeError, OSError, ValueError):  # (no pthreads)
+        return
+    _masks.append(mask)
 
 
 def _unblock() -> None:
@@ -66,8 +68,10 @@ def _unblock() -> None:
     that came meanwhile is acted on now."""
     if _masks:
         mask = _masks.pop()
-        with contextlib.suppress(AttributeError, OSError, ValueError):
+        try:
             _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
+        except (AttributeError, OSError, ValueError):
+            return
 
 
 def child_defaults() -> None:
