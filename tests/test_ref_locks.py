@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.conftest import git, run_cli
 from tests.test_exp import winner  # noqa: F401  (a fixture)
-from tests.test_transfer import log_model, rows, team  # noqa: F401  (team: a fixture)
+from tests.test_transfer import log_model, pull_refused, team  # noqa: F401  (a fixture)
 
 
 def test_exp_new_names_a_lock_file_and_a_refusing_hook(winner: Path) -> None:  # noqa: F811
@@ -56,10 +56,7 @@ def test_pull_names_a_lock_file_on_the_branch(team: dict[str, Path]) -> None:  #
     lock = b / ".git" / "refs" / "heads" / "exp" / "lk.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
     lock.write_text("")
-    proc = run_cli("pull", "lk", "--format", "json", cwd=b)
-    assert proc.returncode == 1
-    assert rows(proc.stdout)["lk"]["action"] == "not updated"
-    assert rows(proc.stdout)["lk"]["detail"] == (
+    assert pull_refused(b, "lk") == (
         f"could not update it: {lock} exists (a git process still running holds it, or one "
         f"that crashed left it); if no git process is running, delete {lock}, then try again")
     lock.unlink()

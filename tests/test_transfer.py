@@ -35,6 +35,15 @@ def rows(stdout: str) -> dict[str, dict]:
     return {r["experiment"]: r for r in json.loads(stdout)}
 
 
+def pull_refused(repo: Path, experiment: str) -> str:
+    """``gitlog pull EXPERIMENT`` that leaves its branch 'not updated': why."""
+    proc = run_cli("pull", experiment, "--format", "json", cwd=repo)
+    assert proc.returncode == 1
+    row = rows(proc.stdout)[experiment]
+    assert row["action"] == "not updated"
+    return str(row["detail"])
+
+
 def remote_branches(origin: Path) -> set[str]:
     return set(git(origin, "for-each-ref", "--format=%(refname:short)", "refs/heads/exp/")
                .split())
@@ -207,10 +216,7 @@ def test_pull_leaves_a_branch_checked_out_in_another_worktree(team: dict[str, Pa
     before = git(b, "rev-parse", "exp/wt").strip()
     run = log_model(a, "wt", "v2")
     assert run_cli("push", "wt", cwd=a).returncode == 0
-    proc = run_cli("pull", "wt", "--format", "json", cwd=b)
-    assert proc.returncode == 1
-    assert rows(proc.stdout)["wt"]["action"] == "not updated"
-    assert rows(proc.stdout)["wt"]["detail"] == (
+    assert pull_refused(b, "wt") == (
         f"checked out in the worktree {other}; artifacts are fetched, update it with: "
         f"git -C {other} merge --ff-only origin/exp/wt")
     assert git(b, "rev-parse", "exp/wt").strip() == before
