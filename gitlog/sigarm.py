@@ -14,6 +14,7 @@ than ``_signal``: the git hooks import gitlog, and pay for every module.
 from __future__ import annotations
 
 import _signal
+import _thread
 import os
 
 TYPE_CHECKING = False
@@ -46,7 +47,7 @@ def arm() -> None:
                             after_in_child=child_defaults)
 
 
-_masks: list[Any] = []  # the forking thread's signal mask before ``_block``
+_masks: dict[int, Any] = {}  # each forking thread's signal mask before ``_block``
 
 
 def _block() -> None:
@@ -60,14 +61,14 @@ def _block() -> None:
         mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, SIGNALS)
     except (AttributeError, OSError, ValueError):  # (no pthreads)
         return
-    _masks.append(mask)
+    _masks[_thread.get_ident()] = mask
 
 
 def _unblock() -> None:
     """After a fork (parent and child): the forking thread's mask as it was; a signal
     that came meanwhile is acted on now."""
-    if _masks:
-        mask = _masks.pop()
+    mask = _masks.pop(_thread.get_ident(), None)  # (a child keeps its thread's id)
+    if mask is not None:
         try:
             _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
         except (AttributeError, OSError, ValueError):
