@@ -30,7 +30,8 @@ def best(revs: tuple[str, ...], metric: str | None, maximize: bool, minimize: bo
          where: str | None, count: int, fmt: str, repo: str) -> None:
     """The best runs across all experiments by one metric.
 
-    Direction: --max/--min, else metrics.better in .gitlog.yaml (loss-like names: lower).
+    Direction: --max/--min, else metrics.better in .gitlog.yaml (loss-like names: lower;
+    counters such as step have none: give --max or --min).
     REVS limit the search (default: every experiment branch and main).
 
     \b
