@@ -76,3 +76,18 @@ def test_a_child_sent_sigterm_as_it_starts_dies_of_it(repo: Path) -> None:
     proc = run_python(script, repo, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[-15, -15, -15, -15, -15, -15]"
+
+
+def test_a_window_closed_within_its_second_shows_milliseconds() -> None:
+    """A window flush() closed within the second it opened read '12:25:04-12:25:04 UTC'
+    (the demo's, one request batch a window)."""
+    from types import SimpleNamespace
+
+    from gitlog.deploystore import subject
+
+    start = 1_700_000_000.120  # 2023-11-14 22:13:20.120 UTC
+    window = SimpleNamespace(start=start, requests=300, errors=15)
+    assert subject("churn", window, start + 0.75, {"latency_ms/p99": 0.357}) == \
+        "churn: 22:13:20.120-22:13:20.870 UTC, 300 requests, 15 errors, p99 0.357 ms"
+    assert subject("churn", window, 1_700_000_300.0, {}) == \
+        "churn: 22:13:20-22:18:20 UTC, 300 requests, 15 errors"
