@@ -218,6 +218,10 @@ def test_email_with_starttls_and_login_for_an_out_of_memory_crash(repo: Path,
     assert mail["To"] == "ml@example.com" and mail["From"] == "gitlog@example.com"
     body = mail.get_content()
     assert "experiment: big" in body and "step: 12" in body
+    # Fired before the run's commit exists: the code commit and branch say where it ran.
+    lines = body.splitlines()
+    assert f"code_commit: {git(repo, 'rev-parse', 'main').strip()}" in lines
+    assert "branch: exp/big" in lines
     assert inbox.logins == [("alerts", password)]
     [event] = alert_events(repo, "exp/big")
     assert event["fields"]["event"].startswith("RuntimeError: CUDA out of memory")
@@ -545,7 +549,8 @@ def test_slack_text_escapes_what_slack_reads_as_links_and_mentions(repo: Path,
         "*gitlog alert errors*\n"
         "error event at error or above: TypeError: expected &lt;class 'int'&gt; &amp; got "
         "&lt;!channel&gt;\n"
-        f"rule: errors\nexperiment: slacky\nrun: {run.id}\n"
+        f"rule: errors\nexperiment: slacky\nbranch: exp/slacky\nrun: {run.id}\n"
+        f"code_commit: {git(repo, 'rev-parse', 'main').strip()}\n"
         "event: TypeError: expected &lt;class 'int'&gt; &amp; got &lt;!channel&gt;\n"
         f"host: {run.meta['host']}")
 

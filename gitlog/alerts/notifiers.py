@@ -59,10 +59,11 @@ def _url_from_env(spec: dict[str, Any], key: str) -> str:
 
 
 def text_of(payload: dict[str, Any]) -> str:
-    """The human-readable lines of an alert (Slack text, email body)."""
+    """The human-readable lines of an alert (Slack text, email body). A live alert
+    fires before its run is committed: its code commit and branch say where it ran."""
     lines = [str(payload.get("message", ""))]
-    for key in ("rule", "experiment", "run", "commit", "metric", "value", "step", "event",
-                "host"):
+    for key in ("rule", "experiment", "branch", "run", "commit", "code_commit", "metric",
+                "value", "step", "event", "host"):
         if payload.get(key) is not None:
             lines.append(f"{key}: {payload[key]}")
     return "\n".join(lines)
