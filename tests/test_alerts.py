@@ -89,6 +89,15 @@ def test_the_issue_block_parses_and_validates() -> None:
      "or drop relative\n"),
     ("    t: {type: file, path: b.log, timeout: 0}\n  rules: []\n",
      "alerts.notifiers.t.timeout must be a number of seconds (above 0, at most 300), got 0"),
+    # A metric log_metric refuses is never logged: a rule on it would be silently dead.
+    ("  rules:\n    - {name: a, metric: val acc, when: drop, by: 0.05, notify: [h]}\n",
+     "alerts.rules[a].metric: invalid metric name 'val acc': use letters, digits and "
+     "_ . - + = @ %, with '/' between groups; such a metric is never logged, so the rule "
+     "could never fire"),
+    ("  rules:\n    - {name: n, metric: 损失, when: nan, notify: [h]}\n",
+     "alerts.rules[n].metric: invalid metric name '损失'"),
+    ("  rules:\n    - {name: s, metric: step, when: rise, notify: [h]}\n",
+     "alerts.rules[s].metric: invalid metric name 'step': reserved"),
 ])
 def test_config_errors_name_the_rule_and_key(text: str, expected: str) -> None:
     with pytest.raises(ConfigError) as err:
