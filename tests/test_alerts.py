@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -690,3 +691,41 @@ def test_check_of_a_commit_without_a_run_says_what_show_says(repo: Path) -> None
                     ["artifacts", "main"]):
         proc = run_cli(*command, cwd=repo)
         assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", error), command
+
+
+UNSET = ("alert notifier team: environment variable SLACK_WEBHOOK_URL is not set "
+         "(webhook_env), so alerts of rules loss-nan, loss-spike cannot be delivered; set "
+         "it before the run starts ('gitlog alerts test' checks every notifier)")
+
+
+def test_a_notifier_variable_unset_is_said_at_start_not_when_a_rule_fires(
+        repo: Path, monkeypatch) -> None:
+    monkeypatch.delenv("SLACK_WEBHOOK_URL", raising=False)
+    configure(repo, "    team: {type: slack, webhook_env: SLACK_WEBHOOK_URL}\n"
+                    "    log: {type: file, path: sent.jsonl}\n",
+              "    - {name: loss-nan, metric: loss, when: nan, notify: [team]}\n"
+              "    - {name: loss-spike, metric: loss, when: spike, notify: [team]}\n"
+              "    - {name: warns, level: warning, notify: [log]}\n")
+    with pytest.warns(gitlog.GitlogWarning) as caught:
+        run = gitlog.start("unset", repo=repo)
+    assert [str(w.message) for w in caught] == [f"gitlog: {UNSET}"]
+    run.log_metric("loss", 0.5)
+    run.finish()
+    [event] = [e for e in events(repo, run.commit) if "alert_unset" in e["fields"]]
+    assert event["level"] == "warning" and event["message"] == UNSET
+    assert event["fields"] == {"alert_unset": "team", "variable": "SLACK_WEBHOOK_URL"}
+    assert not (repo / "sent.jsonl").exists()  # gitlog's own warning fires no event rule
+
+
+def test_under_gitlog_run_the_unset_variable_is_said_once(repo: Path) -> None:
+    configure(repo, "    team: {type: slack, webhook_env: SLACK_WEBHOOK_URL}\n",
+              "    - {name: loss-nan, metric: loss, when: nan, notify: [team]}\n")
+    (repo / "job.py").write_text("import gitlog\ngitlog.start().log_metric('loss', 1.0)\n")
+    env = {k: v for k, v in os.environ.items() if k != "SLACK_WEBHOOK_URL"}
+    env["PYTHONWARNINGS"] = "default"  # the tests' 'ignore' would hide it
+    proc = subprocess.run([sys.executable, "-m", "gitlog", "run", "-e", "once", "--",
+                           sys.executable, "job.py"], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("environment variable SLACK_WEBHOOK_URL is not set") == 1
+    assert len([e for e in events(repo, "exp/once") if "alert_unset" in e["fields"]]) == 1

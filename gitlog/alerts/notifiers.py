@@ -33,6 +33,12 @@ def secrets_of(spec: dict[str, Any]) -> list[str]:
     return [v for v in values if v]
 
 
+def unset_env(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, variable) of each environment variable this notifier needs that is unset:
+    every delivery through it would fail."""
+    return [(k, spec[k]) for k in SECRET_KEYS if k in spec and not env.secret(spec[k])]
+
+
 def scrub(text: str, secrets: list[str]) -> str:
     for value in sorted(secrets, key=len, reverse=True):
         if len(value) >= 3:
