@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import warnings
@@ -729,3 +730,21 @@ def test_under_gitlog_run_the_unset_variable_is_said_once(repo: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("environment variable SLACK_WEBHOOK_URL is not set") == 1
     assert len([e for e in events(repo, "exp/once") if "alert_unset" in e["fields"]]) == 1
+
+
+def test_a_server_that_accepts_and_never_answers_is_a_timeout_in_every_notifier(
+        repo: Path) -> None:
+    with socket.socket() as silent:  # connections queue in its backlog; none is answered
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        limits = "retries: 0, timeout: 0.5"
+        configure(repo, f"    hook: {{type: webhook, url: 'http://127.0.0.1:{port}/a', "
+                        f"{limits}}}\n"
+                        f"    mail: {{type: email, to: [ml@example.com], smtp_host: "
+                        f"127.0.0.1, smtp_port: {port}, {limits}}}\n", "    []\n")
+        proc = run_cli("alerts", "test", "--format", "json", cwd=repo)
+    assert proc.returncode == 1
+    errors = {row["notifier"]: row["error"] for row in json.loads(proc.stdout)}
+    assert errors == {"hook": "no answer within 0.5 s",
+                      "mail": f"127.0.0.1:{port} did not answer within 0.5 s"}

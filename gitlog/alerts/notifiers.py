@@ -215,6 +215,8 @@ def _email(spec: dict[str, Any], payload: dict[str, Any], root: Path,
     except smtplib.SMTPAuthenticationError as exc:
         raise NotifyError(f"SMTP login refused ({exc.smtp_code})", permanent=True) from None
     except smtplib.SMTPException as exc:
+        if isinstance(exc.__context__, TimeoutError):  # smtplib's reply read timed out
+            raise NotifyError(f"{host}:{port} did not answer within {timeout:g} s") from None
         raise NotifyError(f"SMTP error from {host}:{port}: {exc}") from None
     except ssl.SSLError as exc:
         raise NotifyError(f"TLS with {host}:{port} failed: {exc.reason or exc}") from None
