@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -89,6 +91,15 @@ def test_the_issue_block_parses_and_validates() -> None:
      "or drop relative\n"),
     ("    t: {type: file, path: b.log, timeout: 0}\n  rules: []\n",
      "alerts.notifiers.t.timeout must be a number of seconds (above 0, at most 300), got 0"),
+    # A metric log_metric refuses is never logged: a rule on it would be silently dead.
+    ("  rules:\n    - {name: a, metric: val acc, when: drop, by: 0.05, notify: [h]}\n",
+     "alerts.rules[a].metric: invalid metric name 'val acc': use letters, digits and "
+     "_ . - + = @ %, with '/' between groups; such a metric is never logged, so the rule "
+     "could never fire"),
+    ("  rules:\n    - {name: n, metric: 损失, when: nan, notify: [h]}\n",
+     "alerts.rules[n].metric: invalid metric name '损失'"),
+    ("  rules:\n    - {name: s, metric: step, when: rise, notify: [h]}\n",
+     "alerts.rules[s].metric: invalid metric name 'step': reserved"),
 ])
 def test_config_errors_name_the_rule_and_key(text: str, expected: str) -> None:
     with pytest.raises(ConfigError) as err:
@@ -218,6 +229,10 @@ def test_email_with_starttls_and_login_for_an_out_of_memory_crash(repo: Path,
     assert mail["To"] == "ml@example.com" and mail["From"] == "gitlog@example.com"
     body = mail.get_content()
     assert "experiment: big" in body and "step: 12" in body
+    # Fired before the run's commit exists: the code commit and branch say where it ran.
+    lines = body.splitlines()
+    assert f"code_commit: {git(repo, 'rev-parse', 'main').strip()}" in lines
+    assert "branch: exp/big" in lines
     assert inbox.logins == [("alerts", password)]
     [event] = alert_events(repo, "exp/big")
     assert event["fields"]["event"].startswith("RuntimeError: CUDA out of memory")
@@ -545,7 +560,8 @@ def test_slack_text_escapes_what_slack_reads_as_links_and_mentions(repo: Path,
         "*gitlog alert errors*\n"
         "error event at error or above: TypeError: expected &lt;class 'int'&gt; &amp; got "
         "&lt;!channel&gt;\n"
-        f"rule: errors\nexperiment: slacky\nrun: {run.id}\n"
+        f"rule: errors\nexperiment: slacky\nbranch: exp/slacky\nrun: {run.id}\n"
+        f"code_commit: {git(repo, 'rev-parse', 'main').strip()}\n"
         "event: TypeError: expected &lt;class 'int'&gt; &amp; got &lt;!channel&gt;\n"
         f"host: {run.meta['host']}")
 
@@ -676,3 +692,59 @@ def test_check_of_a_commit_without_a_run_says_what_show_says(repo: Path) -> None
                     ["artifacts", "main"]):
         proc = run_cli(*command, cwd=repo)
         assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", error), command
+
+
+UNSET = ("alert notifier team: environment variable SLACK_WEBHOOK_URL is not set "
+         "(webhook_env), so alerts of rules loss-nan, loss-spike cannot be delivered; set "
+         "it before the run starts ('gitlog alerts test' checks every notifier)")
+
+
+def test_a_notifier_variable_unset_is_said_at_start_not_when_a_rule_fires(
+        repo: Path, monkeypatch) -> None:
+    monkeypatch.delenv("SLACK_WEBHOOK_URL", raising=False)
+    configure(repo, "    team: {type: slack, webhook_env: SLACK_WEBHOOK_URL}\n"
+                    "    log: {type: file, path: sent.jsonl}\n",
+              "    - {name: loss-nan, metric: loss, when: nan, notify: [team]}\n"
+              "    - {name: loss-spike, metric: loss, when: spike, notify: [team]}\n"
+              "    - {name: warns, level: warning, notify: [log]}\n")
+    with pytest.warns(gitlog.GitlogWarning) as caught:
+        run = gitlog.start("unset", repo=repo)
+    assert [str(w.message) for w in caught] == [f"gitlog: {UNSET}"]
+    run.log_metric("loss", 0.5)
+    run.finish()
+    [event] = [e for e in events(repo, run.commit) if "alert_unset" in e["fields"]]
+    assert event["level"] == "warning" and event["message"] == UNSET
+    assert event["fields"] == {"alert_unset": "team", "variable": "SLACK_WEBHOOK_URL"}
+    assert not (repo / "sent.jsonl").exists()  # gitlog's own warning fires no event rule
+
+
+def test_under_gitlog_run_the_unset_variable_is_said_once(repo: Path) -> None:
+    configure(repo, "    team: {type: slack, webhook_env: SLACK_WEBHOOK_URL}\n",
+              "    - {name: loss-nan, metric: loss, when: nan, notify: [team]}\n")
+    (repo / "job.py").write_text("import gitlog\ngitlog.start().log_metric('loss', 1.0)\n")
+    env = {k: v for k, v in os.environ.items() if k != "SLACK_WEBHOOK_URL"}
+    env["PYTHONWARNINGS"] = "default"  # the tests' 'ignore' would hide it
+    proc = subprocess.run([sys.executable, "-m", "gitlog", "run", "-e", "once", "--",
+                           sys.executable, "job.py"], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("environment variable SLACK_WEBHOOK_URL is not set") == 1
+    assert len([e for e in events(repo, "exp/once") if "alert_unset" in e["fields"]]) == 1
+
+
+def test_a_server_that_accepts_and_never_answers_is_a_timeout_in_every_notifier(
+        repo: Path) -> None:
+    with socket.socket() as silent:  # connections queue in its backlog; none is answered
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        limits = "retries: 0, timeout: 0.5"
+        configure(repo, f"    hook: {{type: webhook, url: 'http://127.0.0.1:{port}/a', "
+                        f"{limits}}}\n"
+                        f"    mail: {{type: email, to: [ml@example.com], smtp_host: "
+                        f"127.0.0.1, smtp_port: {port}, {limits}}}\n", "    []\n")
+        proc = run_cli("alerts", "test", "--format", "json", cwd=repo)
+    assert proc.returncode == 1
+    errors = {row["notifier"]: row["error"] for row in json.loads(proc.stdout)}
+    assert errors == {"hook": "no answer within 0.5 s",
+                      "mail": f"127.0.0.1:{port} did not answer within 0.5 s"}

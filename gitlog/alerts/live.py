@@ -14,6 +14,7 @@ from typing import Any
 
 from ..recorder import GitlogWarning
 from .delivery import DISPATCHER, Delivery, submit_alert, undelivered
+from .notifiers import unset_env
 from .rules import Alert, Evaluator
 from .spec import Rule, parse_rules
 
@@ -75,6 +76,22 @@ class LiveAlerts:
                                                         "notifier": result.notifier})
         return report
 
+    def check_env(self) -> None:
+        """Say at start, not hours later when a rule fires, that a notifier's environment
+        variable is unset (once per run: ``gitlog run`` and its script both attach)."""
+        for name, spec in sorted(self.notifiers.items()):
+            rules = [r.name for r in self.rules if name in r.notify]
+            for key, variable in unset_env(spec) if rules else []:
+                if not self.claim(f"unset+{variable}"):
+                    continue
+                which = f"rule{'s' * (len(rules) > 1)} {', '.join(rules)}"
+                text = (f"alert notifier {name}: environment variable {variable} is not "
+                        f"set ({key}), so alerts of {which} cannot be delivered; set it "
+                        "before the run starts ('gitlog alerts test' checks every notifier)")
+                self.run.record_event("warning", text, {"alert_unset": name,
+                                                        "variable": variable})
+                warnings.warn(f"gitlog: {text}", GitlogWarning, stacklevel=1)
+
     # -- finish -------------------------------------------------------------------------
     def closing(self, run: Any) -> None:
         """Drop/rise rules against the previous run, recorded before the run is stored;
@@ -130,6 +147,7 @@ def attach(run: Any) -> None:
         return
     rules = parse_rules(alerts)
     live = LiveAlerts(run, rules, dict(alerts.get("notifiers") or {}))
+    live.check_env()
     if live.evaluator.watching:
         run.add_listener(live.on_batch)
     run.add_finish_hook(live.closing, "closing")

@@ -33,6 +33,12 @@ def secrets_of(spec: dict[str, Any]) -> list[str]:
     return [v for v in values if v]
 
 
+def unset_env(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, variable) of each environment variable this notifier needs that is unset:
+    every delivery through it would fail."""
+    return [(k, spec[k]) for k in SECRET_KEYS if k in spec and not env.secret(spec[k])]
+
+
 def scrub(text: str, secrets: list[str]) -> str:
     for value in sorted(secrets, key=len, reverse=True):
         if len(value) >= 3:
@@ -59,10 +65,11 @@ def _url_from_env(spec: dict[str, Any], key: str) -> str:
 
 
 def text_of(payload: dict[str, Any]) -> str:
-    """The human-readable lines of an alert (Slack text, email body)."""
+    """The human-readable lines of an alert (Slack text, email body). A live alert
+    fires before its run is committed: its code commit and branch say where it ran."""
     lines = [str(payload.get("message", ""))]
-    for key in ("rule", "experiment", "run", "commit", "metric", "value", "step", "event",
-                "host"):
+    for key in ("rule", "experiment", "branch", "run", "commit", "code_commit", "metric",
+                "value", "step", "event", "host"):
         if payload.get(key) is not None:
             lines.append(f"{key}: {payload[key]}")
     return "\n".join(lines)
@@ -208,6 +215,8 @@ def _email(spec: dict[str, Any], payload: dict[str, Any], root: Path,
     except smtplib.SMTPAuthenticationError as exc:
         raise NotifyError(f"SMTP login refused ({exc.smtp_code})", permanent=True) from None
     except smtplib.SMTPException as exc:
+        if isinstance(exc.__context__, TimeoutError):  # smtplib's reply read timed out
+            raise NotifyError(f"{host}:{port} did not answer within {timeout:g} s") from None
         raise NotifyError(f"SMTP error from {host}:{port}: {exc}") from None
     except ssl.SSLError as exc:
         raise NotifyError(f"TLS with {host}:{port} failed: {exc.reason or exc}") from None

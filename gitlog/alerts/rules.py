@@ -66,8 +66,8 @@ class Alert:
 
 
 # Fields that mark an event gitlog itself recorded: an alert, a failed delivery, a rule
-# that could not be checked, a sample.
-OWN_RECORDS = frozenset(("alert", "alert_failed", "alert_skipped", "sample"))
+# that could not be checked, a notifier missing its environment variable, a sample.
+OWN_RECORDS = frozenset(("alert", "alert_failed", "alert_skipped", "alert_unset", "sample"))
 
 
 def _fmt(value: float) -> str:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import LEVEL_NAMES, level_name
+from ..errors import NameError_
+from ..names import check_metric
 
 METRIC_WHEN = ("nan", "spike", "threshold", "drop", "rise")
 LIVE_WHEN = ("nan", "spike", "threshold")
@@ -200,6 +202,11 @@ def _validate_rule(i: int, rule: Any, notifiers: set[str], seen: set[str],
         return
     if not isinstance(rule["metric"], str) or not rule["metric"]:
         fail(f"{where}.metric must be a metric name, got {rule['metric']!r}")
+    try:  # a name log_metric refuses is never logged: the rule could never fire
+        check_metric(rule["metric"])
+    except NameError_ as exc:
+        fail(f"{where}.metric: {exc}; such a metric is never logged, so the rule could "
+             "never fire")
     when = rule.get("when")
     if when not in METRIC_WHEN:
         fail(f"{where}.when must be one of {', '.join(METRIC_WHEN)}, got {when!r}")
