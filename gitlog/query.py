@@ -84,8 +84,11 @@ def list_experiments(repo: str | Path | Repo = ".", config: Config | None = None
         rows.append(ExperimentRow(
             experiment=experiment_of(config, branch, remote), branch=branch,
             runs=counts[tip],
+            # a branch without a run (just made by exp new) has no last run: its tip's
+            # date is when the branch point was committed, not a run's
             last_run=(record.run.get("end") or record.run.get("start")
-                      or dates.get(record.commit, date)) if record else date,
+                      or dates.get(record.commit, date)) if record else
+            (date if counts[tip] else None),
             status=record.run.get("status") if record else None, commit=tip,
             metrics={k: _latest(flat, config.series(k)) for k in keys}, remote=remote))
     rows.sort(key=lambda r: (r.experiment, r.branch))

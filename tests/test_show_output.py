@@ -1,0 +1,57 @@
+"""What ``gitlog show``, ``gitlog ls`` and ``gitlog exp list`` print for messy runs: long
+values, empty mappings, experiments with no run yet; the same content in every format."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from tests.conftest import run_cli
+from tests.runrepo import Builder
+
+LONG_TEXT = "x" * 10240
+PARAMS_YAML = ("big: " + LONG_TEXT + "\n"
+               "kwargs: {}\n"
+               "list: [" + ", ".join(map(str, range(1000))) + "]\n"
+               "opt:\n  lr: 0.1\n  sched: {}\n"
+               "学習率: 0.5\n")
+
+
+def messy_repo(path: Path) -> Path:
+    """exp/messy: one run with a 10 kB string, a list of 1,000 numbers and empty mappings
+    among its params; exp/empty: a branch with no run (as ``gitlog exp new`` makes)."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    b.commit("exp/messy", {
+        ".gitlog/run.yaml": "id: r1\nexperiment: messy\nstatus: completed\n"
+                            "end: '2024-01-01T00:05:00.000Z'\n",
+        ".gitlog/metrics.json": '{"loss": 0.5}\n',
+        ".gitlog/params.yaml": PARAMS_YAML}, parents=[c0], message="messy run")
+    b.commit("exp/empty", {}, parents=[c0], message="x")
+    b.write(path)
+    return path
+
+
+def section(table: str, name: str) -> list[str]:
+    """The lines of one ``== name ==`` block of show's table."""
+    block = table.split(f"== {name} ==\n", 1)[1]
+    return block.split("\n\n", 1)[0].splitlines()
+
+
+def test_ls_and_exp_list_give_no_last_run_to_an_experiment_without_runs(
+        tmp_path: Path) -> None:
+    """An experiment just made by ``exp new`` showed, as its last run, the date of the
+    commit it branched from: it has run nothing yet."""
+    repo = messy_repo(tmp_path / "p")
+    rows = json.loads(run_cli("ls", "--format", "json", cwd=repo).stdout)
+    assert [(r["experiment"], r["runs"], r["last_run"], r["status"]) for r in rows] == [
+        ("empty", 0, None, None), ("messy", 1, "2024-01-01T00:05:00.000Z", "completed")]
+    rows = json.loads(run_cli("exp", "list", "--format", "json", cwd=repo).stdout)
+    assert [(r["name"], r["runs"], r["last_run"]) for r in rows] == [
+        ("empty", 0, None), ("messy", 1, "2024-01-01T00:05:00.000Z")]
+    text = run_cli("ls", "--format", "csv", cwd=repo).stdout
+    assert text.splitlines()[1] == "empty,exp/empty,0,,,,"
+    table = run_cli("ls", cwd=repo).stdout.splitlines()
+    assert table[2].split() == ["empty", "exp/empty", "0"]
