@@ -310,13 +310,13 @@ def exit_facts(code: Any) -> dict[str, Any]:
 
 
 def run_sections(view: RunView) -> dict[str, dict[str, Any]]:
-    """Everything ``gitlog show`` prints, section by section, flattened."""
+    """Everything ``gitlog show`` prints, section by section, flattened: an empty
+    mapping (a param ``kwargs: {}``) is a value ``{}``, as the JSON holds it, not gone."""
     rec = view.record
-    metrics = flatten(rec.metrics)
     return {
         "run": run_summary(view),
-        "params": flatten(rec.params),
-        "metrics": metrics,
-        "data": flatten(rec.data),
-        "model": flatten(rec.model),
+        "params": flatten(rec.params, empty=True),
+        "metrics": flatten(rec.metrics, empty=True),
+        "data": flatten(rec.data, empty=True),
+        "model": flatten(rec.model, empty=True),
     }

@@ -40,6 +40,21 @@ def section(table: str, name: str) -> list[str]:
     return block.split("\n\n", 1)[0].splitlines()
 
 
+def test_show_keeps_an_empty_mapping_param_in_every_format(tmp_path: Path) -> None:
+    """``kwargs: {}`` was in show's JSON but missing from its table and CSV."""
+    repo = messy_repo(tmp_path / "p")
+    shown = json.loads(run_cli("show", "messy", "--format", "json", cwd=repo).stdout)
+    assert (shown["params"]["kwargs"], shown["params"]["opt"]) == ({}, {"lr": 0.1, "sched": {}})
+    rows = list(csv.DictReader(io.StringIO(run_cli("show", "messy", "--format", "csv",
+                                                   cwd=repo).stdout)))
+    assert [(r["key"], r["value"]) for r in rows if r["section"] == "params"][1:] == [
+        ("kwargs", "{}"), ("list", json.dumps(list(range(1000)))), ("opt/lr", "0.1"),
+        ("opt/sched", "{}"), ("学習率", "0.5")]
+    params = section(run_cli("show", "messy", cwd=repo).stdout, "params")
+    assert [line for line in params if not line.startswith(("big", "list"))] == [
+        "kwargs     {}", "opt/lr     0.1", "opt/sched  {}", "学習率     0.5"]
+
+
 def test_ls_and_exp_list_give_no_last_run_to_an_experiment_without_runs(
         tmp_path: Path) -> None:
     """An experiment just made by ``exp new`` showed, as its last run, the date of the
