@@ -40,6 +40,26 @@ def section(table: str, name: str) -> list[str]:
     return block.split("\n\n", 1)[0].splitlines()
 
 
+def test_show_table_cuts_long_values_json_and_csv_keep_them_whole(tmp_path: Path) -> None:
+    """A 10 kB string param was one 10,254-column line of show's table, a list of 1,000
+    numbers one of 4,904: the table cuts them at 60 columns with '…'."""
+    repo = messy_repo(tmp_path / "p")
+    proc = run_cli("show", "messy", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    params = section(proc.stdout, "params")
+    assert params[0] == "big        " + "x" * 59 + "…"
+    assert params[2] == "list       [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,…"
+    assert max(map(len, proc.stdout.splitlines())) == 71
+    shown = json.loads(run_cli("show", "messy", "--format", "json", cwd=repo).stdout)
+    assert shown["params"]["big"] == LONG_TEXT
+    assert shown["params"]["list"] == list(range(1000))
+    rows = list(csv.DictReader(io.StringIO(run_cli("show", "messy", "--format", "csv",
+                                                   cwd=repo).stdout)))
+    cells = {r["key"]: r["value"] for r in rows if r["section"] == "params"}
+    assert cells["big"] == LONG_TEXT
+    assert json.loads(cells["list"]) == list(range(1000))
+
+
 def test_show_keeps_an_empty_mapping_param_in_every_format(tmp_path: Path) -> None:
     """``kwargs: {}`` was in show's JSON but missing from its table and CSV."""
     repo = messy_repo(tmp_path / "p")
