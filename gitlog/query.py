@@ -164,9 +164,30 @@ def no_run_error(repo: Repo, config: Config, rev: str | None, commit: str,
     under an earlier ``log_dir``."""
     from .logdirs import moved_hint
 
+    if hint is None and rev and (name := _runless_experiment(repo, config, rev, commit)):
+        import shlex
+
+        return RevisionError(rev, "this experiment has no run yet",
+                             hint=f"log one: gitlog run -e {shlex.quote(name)} -- python "
+                                  "train.py")
     hint = hint or f"pick a run commit from 'git log {config.prefix}NAME' or 'gitlog ls'"
     return RevisionError(rev or commit[:12], "this commit holds no run",
                          hint=moved_hint(repo, config, hint, commit))
+
+
+def _runless_experiment(repo: Repo, config: Config, rev: str, commit: str) -> str | None:
+    """The experiment ``rev`` names when it is a local experiment branch whose tip is
+    ``commit`` and whose history holds no run (just made by ``gitlog exp new``)."""
+    from .branches import experiment_ref
+
+    try:
+        ref = experiment_ref(repo, config, rev)
+    except RevisionError:
+        return None
+    if not ref or not ref.startswith("refs/heads/") or repo.rev_parse(ref) != commit or \
+            repo.git("rev-list", "-1", commit, "--", *log_paths(config.log_dir)).strip():
+        return None
+    return ref[len("refs/heads/") + len(config.prefix):]
 
 
 def resolve_run(repo: Repo, config: Config, rev: str | None) -> str:

@@ -90,3 +90,19 @@ def test_ls_and_exp_list_give_no_last_run_to_an_experiment_without_runs(
     assert text.splitlines()[1] == "empty,exp/empty,0,,,,"
     table = run_cli("ls", cwd=repo).stdout.splitlines()
     assert table[2].split() == ["empty", "exp/empty", "0"]
+
+
+def test_an_experiment_without_runs_is_named_so_in_every_command_that_takes_a_run(
+        tmp_path: Path) -> None:
+    """``gitlog show NAME`` of an experiment just made by ``exp new`` said 'this commit
+    holds no run' with the hint to pick a run commit from 'git log exp/NAME': it says
+    the experiment has no run yet, and how to log one."""
+    repo = messy_repo(tmp_path / "p")
+    for args in (("show", "empty"), ("show", "exp/empty", "--format", "json"),
+                 ("logs", "empty")):
+        proc = run_cli(*args, cwd=repo)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (
+            1, "", f"Error: this experiment has no run yet: {args[1]}\n"
+                   "hint: log one: gitlog run -e empty -- python train.py\n"), args
+    proc = run_cli("show", "empty~0", cwd=repo)  # a commit, not the experiment's name
+    assert proc.stderr.startswith("Error: this commit holds no run: empty~0\n")
