@@ -93,11 +93,12 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{'train': {'loss': 1}} -> {'train/loss': 1}."""
+def flatten(tree: dict[str, Any], prefix: str = "", empty: bool = False) -> dict[str, Any]:
+    """{'train': {'loss': 1}} -> {'train/loss': 1}; with ``empty``, an empty mapping
+    inside ``tree`` is kept as a value: {'opt': {'kwargs': {}}} -> {'opt/kwargs': {}}."""
     from .runfiles import leaves
 
-    return dict(leaves(tree, prefix))
+    return dict(leaves(tree, prefix, empty))
 
 
 def _event_time(line: bytes) -> bytes:

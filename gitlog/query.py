@@ -84,8 +84,11 @@ def list_experiments(repo: str | Path | Repo = ".", config: Config | None = None
         rows.append(ExperimentRow(
             experiment=experiment_of(config, branch, remote), branch=branch,
             runs=counts[tip],
+            # a branch without a run (just made by exp new) has no last run: its tip's
+            # date is when the branch point was committed, not a run's
             last_run=(record.run.get("end") or record.run.get("start")
-                      or dates.get(record.commit, date)) if record else date,
+                      or dates.get(record.commit, date)) if record else
+            (date if counts[tip] else None),
             status=record.run.get("status") if record else None, commit=tip,
             metrics={k: _latest(flat, config.series(k)) for k in keys}, remote=remote))
     rows.sort(key=lambda r: (r.experiment, r.branch))
@@ -161,9 +164,30 @@ def no_run_error(repo: Repo, config: Config, rev: str | None, commit: str,
     under an earlier ``log_dir``."""
     from .logdirs import moved_hint
 
+    if hint is None and rev and (name := _runless_experiment(repo, config, rev, commit)):
+        import shlex
+
+        return RevisionError(rev, "this experiment has no run yet",
+                             hint=f"log one: gitlog run -e {shlex.quote(name)} -- python "
+                                  "train.py")
     hint = hint or f"pick a run commit from 'git log {config.prefix}NAME' or 'gitlog ls'"
     return RevisionError(rev or commit[:12], "this commit holds no run",
                          hint=moved_hint(repo, config, hint, commit))
+
+
+def _runless_experiment(repo: Repo, config: Config, rev: str, commit: str) -> str | None:
+    """The experiment ``rev`` names when it is a local experiment branch whose tip is
+    ``commit`` and whose history holds no run (just made by ``gitlog exp new``)."""
+    from .branches import experiment_ref
+
+    try:
+        ref = experiment_ref(repo, config, rev)
+    except RevisionError:
+        return None
+    if not ref or not ref.startswith("refs/heads/") or repo.rev_parse(ref) != commit or \
+            repo.git("rev-list", "-1", commit, "--", *log_paths(config.log_dir)).strip():
+        return None
+    return ref[len("refs/heads/") + len(config.prefix):]
 
 
 def resolve_run(repo: Repo, config: Config, rev: str | None) -> str:
@@ -307,13 +331,13 @@ def exit_facts(code: Any) -> dict[str, Any]:
 
 
 def run_sections(view: RunView) -> dict[str, dict[str, Any]]:
-    """Everything ``gitlog show`` prints, section by section, flattened."""
+    """Everything ``gitlog show`` prints, section by section, flattened: an empty
+    mapping (a param ``kwargs: {}``) is a value ``{}``, as the JSON holds it, not gone."""
     rec = view.record
-    metrics = flatten(rec.metrics)
     return {
         "run": run_summary(view),
-        "params": flatten(rec.params),
-        "metrics": metrics,
-        "data": flatten(rec.data),
-        "model": flatten(rec.model),
+        "params": flatten(rec.params, empty=True),
+        "metrics": flatten(rec.metrics, empty=True),
+        "data": flatten(rec.data, empty=True),
+        "model": flatten(rec.model, empty=True),
     }

@@ -99,11 +99,14 @@ def _parse_facts(data: bytes, keys: tuple[str, ...]) -> dict:
     return {k: None if doc.get(k) is None else str(doc[k]) for k in keys}
 
 
-def leaves(tree: object, prefix: str = ""):  # type: ignore[no-untyped-def]
-    """(name, value) of every leaf of a nested mapping; names joined with '/'."""
+def leaves(tree: object, prefix: str = "", empty: bool = False):  # type: ignore[no-untyped-def]
+    """(name, value) of every leaf of a nested mapping; names joined with '/'. With
+    ``empty``, an empty mapping inside it (``kwargs: {}``) is a leaf too, ``{}``."""
     if isinstance(tree, dict):
+        if empty and not tree and prefix:
+            yield prefix[:-1], {}
         for key, value in tree.items():
-            yield from leaves(value, f"{prefix}{key}/")
+            yield from leaves(value, f"{prefix}{key}/", empty)
     elif prefix:
         yield prefix[:-1], tree
 

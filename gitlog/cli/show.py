@@ -8,6 +8,7 @@ from ._group import pass_repo
 from ._output import echo, echo_err, format_option, render, to_json
 
 LS_COLUMNS = ["experiment", "branch", "runs", "last_run", "status"]
+VALUE_WIDTH = 60  # show's table cuts longer values with '…' (JSON and CSV hold them whole)
 
 
 @click.command()
@@ -74,10 +75,16 @@ def show(rev: str | None, repo: str, fmt: str) -> None:
     if fmt == "csv":
         echo(render(rows, "csv", ["section", "key", "value"]))
         return
+    from gitlog.display import visible
+
+    from ._output import cell
+    from ._table import shorten
+
     blocks = []
     for name, values in sections.items():
         if not values:
             continue
-        body = render([{"key": k, "value": v} for k, v in values.items()], "table")
+        body = render([{"key": k, "value": shorten(visible(cell(v)), VALUE_WIDTH)}
+                       for k, v in values.items()], "table")
         blocks.append(f"== {name} ==\n" + "\n".join(body.splitlines()[2:]))
     echo("\n\n".join(blocks))
