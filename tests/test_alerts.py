@@ -748,3 +748,38 @@ def test_a_server_that_accepts_and_never_answers_is_a_timeout_in_every_notifier(
     errors = {row["notifier"]: row["error"] for row in json.loads(proc.stdout)}
     assert errors == {"hook": "no answer within 0.5 s",
                       "mail": f"127.0.0.1:{port} did not answer within 0.5 s"}
+
+
+def test_a_rule_on_a_metric_the_run_spells_otherwise_is_named_at_finish(repo: Path) -> None:
+    """A rule on 'val_accuracy' while the script logs 'val_acc' never fires, and nothing
+    said so. A run that logs a name close to the rule's is warned once, at finish, under
+    'gitlog run' too; a run that logs nothing like it is not (a rule may watch a metric
+    only some runs log)."""
+    configure(repo, "    log: {type: file, path: sent.jsonl}\n",
+              "    - {name: acc-drop, metric: val_accuracy, when: drop, by: 0.05, "
+              "notify: [log]}\n"
+              "    - {name: lr-nan, metric: lr_warmup, when: nan, notify: [log]}\n")
+    expected = ("alert rule acc-drop watches metric 'val_accuracy', which run {} never "
+                "logged; it logged 'val_acc': if that is the one, fix the rule's metric in "
+                ".gitlog.yaml (the rule cannot fire)")
+    run = gitlog.start("typo", repo=repo)
+    run.log_metric("val_acc", 0.9)
+    run.log_metric("loss", 0.5)
+    with pytest.warns(gitlog.GitlogWarning) as caught:
+        run.finish()
+    assert [str(w.message) for w in caught] == [f"gitlog: {expected.format(run.id)}"]
+    [event] = [e for e in events(repo, run.commit) if "alert_skipped" in e["fields"]]
+    assert (event["level"], event["message"]) == ("warning", expected.format(run.id))
+    (repo / "job.py").write_text("import gitlog\ngitlog.start().log_metric('val_acc', 0.8)\n")
+    env = {**os.environ, "PYTHONWARNINGS": "default"}  # the tests' 'ignore' would hide it
+    proc = subprocess.run([sys.executable, "-m", "gitlog", "run", "-e", "typo", "--",
+                           sys.executable, "job.py"], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("watches metric 'val_accuracy'") == 1
+    other = gitlog.start("unrelated", repo=repo)
+    other.log_metric("loss", 0.4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", gitlog.GitlogWarning)
+        other.finish()
+    assert not (repo / "sent.jsonl").exists()

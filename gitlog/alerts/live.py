@@ -93,9 +93,34 @@ class LiveAlerts:
                 warnings.warn(f"gitlog: {text}", GitlogWarning, stacklevel=1)
 
     # -- finish -------------------------------------------------------------------------
+    def unlogged(self, run: Any) -> None:
+        """A rule whose metric the run never logged, while it logged a name close to it
+        (``val_accuracy`` for ``val_acc``): a typo in the rule, which stays silent for
+        good. Said once, at finish; a run that logs neither is not warned (a rule may
+        watch metrics only some runs log)."""
+        import difflib
+
+        run.flush()  # (under 'gitlog run' the script logged them: its journal has them)
+        folder = run.journal.path / "metrics"
+        logged = sorted(p.relative_to(folder).with_suffix("").as_posix()
+                        for p in folder.rglob("*.tsv")) if folder.is_dir() else []
+        for rule in self.rules:
+            if rule.metric is None or rule.metric in logged:
+                continue
+            close = difflib.get_close_matches(rule.metric, logged, n=1, cutoff=0.7)
+            if not close or not self.claim(f"unlogged+{rule.name}"):
+                continue
+            text = (f"alert rule {rule.name} watches metric {rule.metric!r}, which run "
+                    f"{run.id} never logged; it logged {close[0]!r}: if that is the one, "
+                    "fix the rule's metric in .gitlog.yaml (the rule cannot fire)")
+            run.record_event("warning", text, {"alert_skipped": rule.name})
+            warnings.warn(f"gitlog: {text}", GitlogWarning, stacklevel=1)
+
     def closing(self, run: Any) -> None:
         """Drop/rise rules against the previous run, recorded before the run is stored;
         sent once the commit is known."""
+        if run.owner:
+            self.unlogged(run)
         commit_rules = [r for r in self.rules if r.at_commit]
         if not commit_rules or not run.owner:
             return
