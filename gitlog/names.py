@@ -45,7 +45,8 @@ def check_metric(name: object) -> str:
                              hint="use names like 'train/loss'")
         if not _METRIC_PART.match(part) or part.endswith((".tsv", ".json")):
             raise NameError_("metric", name,
-                             "use letters, digits and _ . - + = @ %, with '/' between groups")
+                             "use ASCII letters, digits and _ . - + = @ %, with '/' between "
+                             "groups")
     return name
 
 

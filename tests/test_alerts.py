@@ -93,7 +93,7 @@ def test_the_issue_block_parses_and_validates() -> None:
      "alerts.notifiers.t.timeout must be a number of seconds (above 0, at most 300), got 0"),
     # A metric log_metric refuses is never logged: a rule on it would be silently dead.
     ("  rules:\n    - {name: a, metric: val acc, when: drop, by: 0.05, notify: [h]}\n",
-     "alerts.rules[a].metric: invalid metric name 'val acc': use letters, digits and "
+     "alerts.rules[a].metric: invalid metric name 'val acc': use ASCII letters, digits and "
      "_ . - + = @ %, with '/' between groups; such a metric is never logged, so the rule "
      "could never fire"),
     ("  rules:\n    - {name: n, metric: 损失, when: nan, notify: [h]}\n",

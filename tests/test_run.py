@@ -139,6 +139,16 @@ def test_bad_metric_names_raise_and_keep_the_run(repo: Path, name: str) -> None:
     assert json.loads(show_file(repo, "exp/names", ".gitlog/metrics.json"))["good"] == 2.0
 
 
+def test_a_non_ascii_metric_name_is_refused_saying_names_are_ascii() -> None:
+    """'use letters, digits ...' read as if '損失' (letters) were fine."""
+    from gitlog.names import check_metric
+
+    with pytest.raises(NameError_) as info:
+        check_metric("検証/損失")
+    assert str(info.value) == ("invalid metric name '検証/損失': use ASCII letters, digits and "
+                               "_ . - + = @ %, with '/' between groups")
+
+
 @pytest.mark.parametrize("value", ["0.5", None, b"1", [1.0], 1 + 2j])
 def test_non_numeric_metric_values_raise(repo: Path, value: object) -> None:
     with gitlog.start("values", repo=repo) as run:
