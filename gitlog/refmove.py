@@ -39,10 +39,15 @@ def refused(ref: str, why: str) -> GitlogError:
 
 
 def stale_lock(ref: str, lock: str) -> GitlogError:
-    return GitlogError(f"could not move {ref}: {lock} exists (a git process still running "
-                       "holds it, or one that crashed left it)",
-                       hint=f"if no git process is running, delete {lock}; then run "
-                            "'gitlog recover' to commit the run")
+    return _locked(f"could not move {ref}", lock, "; then run 'gitlog recover' to commit "
+                                                  "the run")
+
+
+def _locked(what: str, lock: str, then: str) -> GitlogError:
+    """A lock file that stays: another git process's, or a crashed one's."""
+    return GitlogError(f"{what}: {lock} exists (a git process still running holds it, or "
+                       "one that crashed left it)",
+                       hint=f"if no git process is running, delete {lock}{then}")
 
 
 def blocked(ref: str, why: str, action: str) -> GitlogError | None:
@@ -51,9 +56,7 @@ def blocked(ref: str, why: str, action: str) -> GitlogError | None:
     stop at them; None when another writer moved the branch first."""
     lock = lock_file(why)
     if lock is not None:
-        return GitlogError(f"could not {action}: {lock} exists (a git process still running "
-                           "holds it, or one that crashed left it)",
-                           hint=f"if no git process is running, delete {lock}, then try again")
+        return _locked(f"could not {action}", lock, ", then try again")
     reason = refusal(why)
     if reason is not None:
         return GitlogError(f"could not {action}: git refused to move {ref}: {reason}",

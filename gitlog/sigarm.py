@@ -7,8 +7,9 @@ flush was lost. So the handler is set when gitlog is imported in the main thread
 again by a run the main thread starts); it acts for every live run of the process,
 whatever thread started it (``sigflush``), and with none it lets the process die of the
 signal as it would without gitlog. Only a signal left at its default is handled (an
-ignored one, or the script's own handler, is kept). This module imports nothing more
-than ``_signal``: the git hooks import gitlog, and pay for every module.
+ignored one, or the script's own handler, is kept). This module imports only built-in
+modules (``_signal``, ``_thread``, ``os``): the git hooks import gitlog, and pay for every
+module.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ def shortened(data: Any, dtype: Any) -> Any:
     of ``dtype`` gives them) with each float32, float16 or bfloat16 number as the float
     its shortest text reads as: the number as numpy prints it (0.1) and the user wrote it.
     Other dtypes: ``data`` as it is."""
-    kind = _NARROW_FLOATS.get(str(dtype))
+    kind = _kind(dtype)
     if kind is None:
         return data
     return _shortened(data, kind)
@@ -82,16 +82,21 @@ def shortened(data: Any, dtype: Any) -> Any:
 _KINDS: dict[Any, str | None] = {}  # the kind of each dtype seen (str() of one: ~4 µs)
 
 
-def shortened_item(scalar: Any, number: float) -> float:
-    """``number``, the ``item()`` of a numpy or torch scalar (a metric's point), as
-    ``shortened`` gives it; about 1 µs for a numpy float32."""
-    dtype = getattr(scalar, "dtype", None)
+def _kind(dtype: Any) -> str | None:
+    """``_NARROW_FLOATS``' kind of ``dtype`` (None: not a narrow float), kept by dtype."""
     try:
         kind = _KINDS.get(dtype, "?")
         if kind == "?":
             kind = _KINDS[dtype] = _NARROW_FLOATS.get(str(dtype))
+        return kind
     except TypeError:  # (an unhashable dtype)
-        kind = _NARROW_FLOATS.get(str(dtype))
+        return _NARROW_FLOATS.get(str(dtype))
+
+
+def shortened_item(scalar: Any, number: float) -> float:
+    """``number``, the ``item()`` of a numpy or torch scalar (a metric's point), as
+    ``shortened`` gives it; about 1 µs for a numpy float32."""
+    kind = _kind(getattr(scalar, "dtype", None))
     if kind is None:
         return number
     if type(scalar).__module__ == "numpy" and getattr(scalar, "ndim", None) == 0:
