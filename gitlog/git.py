@@ -71,9 +71,10 @@ def stream_git(args: list[str], cwd: str | Path, on_line: Any) -> int:
 
 def stream_command(argv: list[str], cwd: str | Path, on_line: Any) -> int:
     """``stream_git`` for any program."""
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, env=_env(), text=True, errors="replace",
-                            start_new_session=True)
+    from .procgroup import start, stop_group
+
+    proc = start(argv, stop_group, cwd=cwd, stdout=subprocess.PIPE,
+                 stderr=subprocess.STDOUT, env=_env(), text=True, errors="replace")
     assert proc.stdout
     try:
         with proc.stdout:
@@ -81,30 +82,8 @@ def stream_command(argv: list[str], cwd: str | Path, on_line: Any) -> int:
                 on_line(line.rstrip("\n"))
         return proc.wait()
     except BaseException:
-        _stop_group(proc)
+        stop_group(proc)
         raise
-
-
-def _stop_group(proc: subprocess.Popen, patience: float = 30.0) -> None:
-    """SIGINT the process group ``proc`` leads and wait until it is gone (the steps write
-    down what they were doing); SIGKILL what is left after ``patience`` seconds."""
-    import signal
-    import time
-
-    group = proc.pid
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(group, signal.SIGINT)
-    deadline = time.monotonic() + patience
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            try:
-                os.killpg(group, 0)
-            except ProcessLookupError:
-                return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(group, signal.SIGKILL)
-    proc.wait()
 
 
 class Head:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from .. import env
+from ..procgroup import kill_group, start
 
 SECRET_KEYS = ("webhook_env", "url_env", "token_env", "username_env", "password_env")
 
@@ -239,8 +239,8 @@ def _command(spec: dict[str, Any], payload: dict[str, Any], root: Path,
         stdin.write(json_payload(payload))
         stdin.seek(0)
         try:
-            proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.DEVNULL,
-                                    stderr=stderr, cwd=root, start_new_session=True)
+            proc = start(argv, stdin=stdin, stdout=subprocess.DEVNULL, stderr=stderr,
+                         cwd=root)
         except FileNotFoundError:
             raise NotifyError(f"command not found: {argv[0]}", permanent=True) from None
         except OSError as exc:
@@ -248,26 +248,13 @@ def _command(spec: dict[str, Any], payload: dict[str, Any], root: Path,
         try:
             code = proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            kill_group(proc)
             raise NotifyError(f"{argv[0]} did not finish within {timeout:g} s") from None
         except BaseException:  # Ctrl-C in 'alerts test': its own session does not get it
-            _kill_group(proc)
+            kill_group(proc)
             raise
         if code != 0:
             stderr.seek(max(0, stderr.seek(0, os.SEEK_END) - 4096))
             last = stderr.read().decode(errors="replace").strip().splitlines()[-1:] or [""]
             raise NotifyError(f"{argv[0]} exited with code {code}"
                               + (f": {last[0][:200]}" if last[0] else ""))
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    """Kill the command and everything it started (its session's process group)."""
-    killpg = getattr(os, "killpg", None)  # POSIX; elsewhere the command alone
-    try:
-        if killpg is not None:
-            killpg(proc.pid, signal.SIGKILL)
-        else:
-            proc.kill()
-    except OSError:
-        pass  # already gone
-    proc.wait()
