@@ -136,9 +136,11 @@ _STAT_LEAVES = frozenset({"rate", "count", "total", "mean", "avg", "median", "mi
 
 
 # Names of counters and settings, neither better nor worse when they move: where a run
-# stopped, the learning rate a schedule set, how much traffic a deployed model served.
+# stopped, the learning rate a schedule set, how much traffic a deployed model served, how
+# busy the machine was (a busier CPU or GPU is a better-fed one, or a costlier one).
 _NEUTRAL_NAMES = frozenset({"step", "steps", "epoch", "epochs", "iteration", "iterations",
-                            "lr", "learning_rate", "requests", "requests_per_s"})
+                            "lr", "learning_rate", "requests", "requests_per_s",
+                            "cpu_percent", "utilization_percent", "disk_percent"})
 
 
 def _leaf(metric: str) -> str:

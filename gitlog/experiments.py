@@ -109,8 +109,9 @@ def _last_line(text: str) -> str:
 
 def list_experiments(path: str | Path | Repo = ".") -> list[Experiment]:
     """Every experiment branch (and remote-tracking one with no local branch): tip,
-    whether HEAD is on it, whether it is already in the main branch, and its latest run's
-    facts."""
+    whether HEAD is on it, whether its runs are already in the main branch (one with no
+    run has nothing to promote: its tip, where it branched, is in main anyway), and its
+    latest run's facts."""
     from .query import list_experiments as rows
 
     repo, config = _open(path)
@@ -125,7 +126,8 @@ def list_experiments(path: str | Path | Repo = ".") -> list[Experiment]:
     out = []
     for row, ref in zip(found, refs, strict=True):
         out.append(Experiment(name=row.experiment, branch=row.branch, commit=row.commit,
-                              current=ref == head, promoted=ref in merged, runs=row.runs,
+                              current=ref == head, promoted=ref in merged and row.runs > 0,
+                              runs=row.runs,
                               last_run=row.last_run, status=row.status,
                               metrics=dict(row.metrics), remote=row.remote))
     return out

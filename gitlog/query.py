@@ -87,12 +87,20 @@ def list_experiments(repo: str | Path | Repo = ".", config: Config | None = None
             # a branch without a run (just made by exp new) has no last run: its tip's
             # date is when the branch point was committed, not a run's
             last_run=(record.run.get("end") or record.run.get("start")
-                      or dates.get(record.commit, date)) if record else
-            (date if counts[tip] else None),
+                      or _utc(dates.get(record.commit, date))) if record else
+            (_utc(date) if counts[tip] else None),
             status=record.run.get("status") if record else None, commit=tip,
             metrics={k: _latest(flat, config.series(k)) for k in keys}, remote=remote))
     rows.sort(key=lambda r: (r.experiment, r.branch))
     return rows
+
+
+def _utc(date: str) -> str:
+    """A git date (in its committer's offset) as a run's times are written: UTC, with
+    'Z', so one column of last runs reads, and sorts, as one clock."""
+    from datetime import datetime, timezone
+
+    return datetime.fromisoformat(date).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _latest(flat: dict[str, Any], names: list[str]) -> Any:

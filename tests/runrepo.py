@@ -24,6 +24,11 @@ def iso(n: int) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
+def utc(n: int) -> str:
+    """The n-th declared commit's date as gitlog writes a run's time: UTC, with 'Z'."""
+    return iso(n).replace("+00:00", "Z")
+
+
 def _quoted(path: str) -> str:
     """A path as fast-import reads it: C-quoted when it holds a control character."""
     if path.isprintable() and not path.startswith('"'):
@@ -49,15 +54,17 @@ class Builder:
 
     def commit(self, branch: str, files: dict[str, str | None] | None = None, *,
                message: str = "code", parents: list[int] = (),  # type: ignore[assignment]
-               author: str = "Ada Trainer <ada@example.com>", at: int | None = None) -> int:
-        """A commit on ``branch``, dated as the n-th declared commit (``at``: as another)."""
+               author: str = "Ada Trainer <ada@example.com>", at: int | None = None,
+               tz: str = "+0000") -> int:
+        """A commit on ``branch``, dated as the n-th declared commit (``at``: as another);
+        ``tz``: the committer's offset (the same instant)."""
         self.count += 1
         mark = self.count
         when = BASE + 60 * (mark if at is None else at)
         out = self.stream
         out += f"commit refs/heads/{branch}\nmark :{mark}\n".encode()
-        out += f"author {author} {when} +0000\n".encode()
-        out += f"committer {author} {when} +0000\n".encode()
+        out += f"author {author} {when} {tz}\n".encode()
+        out += f"committer {author} {when} {tz}\n".encode()
         out += _data(message)
         if parents:
             out += f"from :{parents[0]}\n".encode()

@@ -155,7 +155,7 @@ def test_list_shows_current_and_promoted(tmp_path: Path) -> None:
     new(repo, "b", "main")
     rows = json.loads(run_cli("exp", "list", "--format", "json", cwd=repo).stdout)
     assert [(r["name"], r["current"], r["promoted"], r["runs"]) for r in rows] == \
-        [("a", True, False, 1), ("b", False, True, 0)]
+        [("a", True, False, 1), ("b", False, False, 0)]  # b: no run, nothing promoted
     assert rows[0]["loss"] == 0.5 and rows[0]["accuracy"] == 0.75
 
 
@@ -268,6 +268,8 @@ def test_promote_merges_code_and_logs_with_a_summary(winner: Path) -> None:
     assert "Gitlog-Experiment: win\n" in message and f"Gitlog-Promoted: exp/win {tip}" in message
     assert git(winner, "show", "main:train.py") == "print('v3')\n"
     assert json.loads(git(winner, "show", "main:.gitlog/metrics.json"))["loss"] == 0.25
+    listed = json.loads(run_cli("exp", "list", "--format", "json", cwd=winner).stdout)
+    assert [(r["name"], r["promoted"]) for r in listed] == [("win", True)]
     after = state_of(winner)
     assert after.pop("refs") != before.pop("refs")  # main moved ...
     assert after == before  # ... and nothing else: HEAD is on exp/win

@@ -149,20 +149,22 @@ def test_ls_counts_follow_replace_refs(tmp_path: Path) -> None:
 def test_ls_dates_a_run_without_times_by_its_own_commit_not_one_on_top(
         tmp_path: Path) -> None:
     """Metrics committed by hand have no run.yaml, so the run's date is its commit's: a
-    README edit on top of it made last_run the edit's date (as if it ran then)."""
-    from tests.runrepo import iso
+    README edit on top of it made last_run the edit's date (as if it ran then). That date
+    is in UTC as runs' times are: a committer at +02:00 gave '...T02:02:00+02:00' beside
+    other rows' '...Z', which sorted as text put two hours wrong."""
+    from tests.runrepo import utc
 
     b = Builder()
     c0 = b.commit("main", {"train.py": "x\n"})
     b.commit("exp/m", {".gitlog/metrics.json": '{"loss": 0.5}\n'}, parents=[c0],
-             message="metrics by hand")  # the 2nd commit
+             message="metrics by hand", tz="+0200")  # the 2nd commit
     b.commit("exp/m", {"README": "notes\n"}, message="notes")  # the 3rd, on top
     b.run("r", {"loss": 0.7}, parents=[c0], run_yaml=False)  # the 4th, a tip
     repo = tmp_path / "p"
     b.write(repo)
     rows = json.loads(run_cli("ls", "--format", "json", cwd=repo).stdout)
     assert [(r["experiment"], r["runs"], r["last_run"], r["status"], r["loss"])
-            for r in rows] == [("m", 1, iso(2), None, 0.5), ("r", 1, iso(4), "completed", 0.7)]
+            for r in rows] == [("m", 1, utc(2), None, 0.5), ("r", 1, utc(4), "completed", 0.7)]
 
 
 def test_yaml_reads_with_the_pure_parser_when_ruamel_yaml_clib_is_missing(

@@ -11,7 +11,7 @@ import pytest
 import gitlog
 from gitlog.promote import promote
 from tests.conftest import git, run_cli
-from tests.runrepo import Builder, iso
+from tests.runrepo import Builder, utc
 
 METRICS = ".gitlog/metrics.json"
 
@@ -48,7 +48,7 @@ def test_ls_show_compare_and_logs_take_metrics_alone_as_a_run(
             for r in json.loads(cli(repo, "history", "-m", "loss", "--all", "--format", "json"))
             ] == [(c["a1"][:10], "a", 0.9), (m1[:10], "m", 0.5)]
     assert json.loads(cli(repo, "ls", "--format", "json"))[1] == {
-        "experiment": "m", "branch": "exp/m", "runs": 1, "last_run": iso(3), "status": None,
+        "experiment": "m", "branch": "exp/m", "runs": 1, "last_run": utc(3), "status": None,
         "loss": 0.5, "accuracy": None}
     assert cli(repo, "show", "m") == (
         "== run ==\n"

@@ -169,7 +169,9 @@ def test_latency_memory_and_error_rates_are_lower_is_better_by_default(tmp_path:
     config = load(repo)
     assert {m: config.better(m) for m in (
         "latency_ms", "latency/p99.9", "error_rate", "system/gpu0/memory_mb",
-        "system/cpu_percent", "error_analysis/accuracy", "accuracy")} == {
+        "system/cpu_percent", "system/gpu0/utilization_percent", "system/disk_percent",
+        "error_analysis/accuracy", "accuracy")} == {
         "latency_ms": "lower", "latency/p99.9": "lower", "error_rate": "lower",
-        "system/gpu0/memory_mb": "lower", "system/cpu_percent": "higher",
+        "system/gpu0/memory_mb": "lower", "system/cpu_percent": "none",  # (was 'higher')
+        "system/gpu0/utilization_percent": "none", "system/disk_percent": "none",
         "error_analysis/accuracy": "higher", "accuracy": "higher"}

@@ -125,9 +125,21 @@ def render(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str] | No
     from ..display import visible
 
     table = [[visible(cell(r.get(c))) for c in columns] for r in rows]
+    align = ["right" if _numbers([r.get(c) for r in rows]) else "left" for c in columns]
     return tabulate(table, headers=list(columns),
-                    tablefmt="github" if fmt == "markdown" else "simple",
-                    disable_numparse=True)
+                    tablefmt="pipe" if fmt == "markdown" else "simple",  # pipe: ---:
+                    disable_numparse=True, colalign=align)
+
+
+def is_number(value: Any) -> bool:
+    """A value a table right-aligns (bools aside: they read as words)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _numbers(values: list[Any]) -> bool:
+    """A column of numbers, blanks aside (one blank column is not)."""
+    present = [v for v in values if v is not None]
+    return bool(present) and all(map(is_number, present))
 
 
 def _csv_cell(value: Any) -> Any:

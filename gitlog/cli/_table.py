@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from ..display import visible
 from ..names import refuse_column_clash as refuse_column_clash  # (best, blame, ls)
 from ._output import echo, echo_err, render
+from ._output import is_number as is_number  # (logs)
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
 if TYPE_CHECKING:
@@ -114,11 +115,6 @@ def cell_text(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}={number(x)}" for k, x in value.items())
     return number(value)
-
-
-def is_number(value: Any) -> bool:
-    """A value ``_numeric`` right-aligns (None aside)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _numeric(values: list[Any]) -> bool:
