@@ -106,3 +106,22 @@ def test_an_experiment_without_runs_is_named_so_in_every_command_that_takes_a_ru
                    "hint: log one: gitlog run -e empty -- python train.py\n"), args
     proc = run_cli("show", "empty~0", cwd=repo)  # a commit, not the experiment's name
     assert proc.stderr.startswith("Error: this commit holds no run: empty~0\n")
+
+
+def test_ls_right_aligns_columns_of_numbers(tmp_path: Path) -> None:
+    """Counts and metrics were left-aligned as text, so digits did not line up; words stay
+    left, and blank cells (b logged no loss last) do not make a column text."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    b.run("a", {"loss": 0.5}, parents=[c0])
+    tip = b.run("b", {"loss": 0.125, "accuracy": 0.75}, parents=[c0])
+    b.run("b", {"accuracy": 0.875}, parents=[tip])
+    repo = tmp_path / "p"
+    b.write(repo)
+    head, _, a, bee = run_cli("ls", cwd=repo).stdout.splitlines()
+    right = {w: head.index(w) + len(w) for w in ("runs", "loss", "accuracy")}  # edges
+    assert a[right["runs"] - 1] == "1" and bee[right["runs"] - 1] == "2"
+    assert a[:right["loss"]].endswith(" 0.5")
+    assert bee[:right["accuracy"]].endswith(" 0.875") and bee[:right["loss"]].endswith("  ")
+    assert head.startswith("experiment") and a.startswith("a ") and "completed" in a
+    assert a.index("completed") == head.index("status")  # text: left

@@ -127,7 +127,7 @@ def render(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str] | No
     table = [[visible(cell(r.get(c))) for c in columns] for r in rows]
     align = ["right" if _numbers([r.get(c) for r in rows]) else "left" for c in columns]
     return tabulate(table, headers=list(columns),
-                    tablefmt="pipe" if fmt == "markdown" else "simple",  # pipe: ---:
+                    tablefmt="github" if fmt == "markdown" else "simple",
                     disable_numparse=True, colalign=align)
 
 
