@@ -1199,3 +1199,24 @@ def test_where_compares_numbers_text_and_booleans_as_a_user_means(tmp_path: Path
             1, "", f"Error: bad --where at column {column}: {problem}\nhint: {hint}\n"), where
     with pytest.raises(gitlog.GitlogError, match="never < the number 3"):
         gitlog.best("loss", where="params.optimizer < 3", repo=tmp_path)
+
+
+def test_compare_table_cuts_wide_values_by_columns_not_characters(tmp_path: Path) -> None:
+    """compare's table cuts a value to 60 columns, but counted characters: a note of 40
+    CJK characters, 80 columns wide, was printed whole and pushed the row off a terminal."""
+    from gitlog.cli._table import width
+
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    note = "学习率" * 13 + "高"  # 40 characters, 80 columns
+    b.run("a", {"loss": 0.5}, parents=[c0], params={"note": note})
+    b.run("b", {"loss": 0.4}, parents=[c0], params={"note": "plain"})
+    repo = tmp_path / "p"
+    b.write(repo)
+    table = run_cli("compare", "a", "b", cwd=repo)
+    assert table.returncode == 0, table.stderr
+    row = next(line for line in table.stdout.splitlines() if line.startswith("note"))
+    cell = next(w for w in row.split() if w.startswith("学"))
+    assert cell.endswith("…") and width(cell) <= 60 and note.startswith(cell[:-1])
+    whole = json.loads(run_cli("compare", "a", "b", "--format", "json", cwd=repo).stdout)
+    assert note in json.dumps(whole, ensure_ascii=False)

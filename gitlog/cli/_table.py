@@ -168,7 +168,7 @@ def iter_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: str,
     for name, values, kind in columns:
         cells = _column(values, kind)
         if clip and fmt == "table":
-            cells = [x if len(x) <= clip else x[:clip - 1] + "…" for x in cells]
+            cells = [x if len(x) <= clip and x.isascii() else shorten(x, clip) for x in cells]
         if kind == "subject" and fmt == "table":
             cells = [shorten(x, SUBJECT) for x in cells]
         if markdown:
