@@ -412,6 +412,11 @@ def monitor(model: str, *, version: str | None = None, window: float = 300.0,
                               f"(logging to {open_.branch})",
                               hint="use the monitor the first gitlog.monitor() returned, or "
                                    "close() it before opening another")
+        try:  # (before the thread starts: its first window records what is said)
+            store.alerts.check_env()
+        except BaseException:  # (warnings turned into errors)
+            store.close()
+            raise
         mon = Monitor(store, model, float(window), error_samples)
         _OPEN.append(mon)
     from .sigflush import track

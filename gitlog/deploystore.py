@@ -89,6 +89,7 @@ class WindowStore:
                                       "window were not sampled",
                            "fields": {"errors": window.errors, "sampled": len(events)}})
         events += [{**e, "step": step} for e in window.events]
+        events += self.alerts.notices(step)
         if window.dropped:
             events.append({"ts": iso(end), "level": "warning", "step": step,
                            "message": f"{window.dropped} more events logged in the window "
@@ -142,6 +143,7 @@ class WindowStore:
         self.step = 0
         self.resources = Resources(self.system)
         self.alerts.sent = set()
+        self.alerts.unset = []  # the parent said it, and records it in its own window
 
     def close(self) -> None:
         """Wait for the alerts of this monitor's windows to be delivered."""
@@ -294,11 +296,29 @@ class WindowAlerts:
         self.notifiers = alerts.get("notifiers") or {}
         self.evaluator: Any = None
         self.sent: set[int] = set()
-        rules = [r for r in parse_rules(alerts) if r.live] if alerts.get("rules") else []
-        if rules:
+        self.rules = parse_rules(alerts) if alerts.get("rules") else []
+        self.unset: list[dict[str, Any]] = []  # said at start, recorded in the first window
+        live = [r for r in self.rules if r.live]
+        if live:
             from .alerts.rules import Evaluator
 
-            self.evaluator = Evaluator(rules)
+            self.evaluator = Evaluator(live)
+
+    def check_env(self) -> None:
+        """At the monitor's start, not days later when a rule fires on a window: a
+        notifier variable that is unset (drop/rise alerts too are sent from this process,
+        by the window's post-commit step). Recorded in the first window it stores."""
+        from .alerts.notifiers import unset_notices
+
+        for name, variable, text in unset_notices(self.rules, self.notifiers, "monitor"):
+            self.unset.append({"ts": iso(time.time()), "level": "warning", "message": text,
+                               "fields": {"alert_unset": name, "variable": variable}})
+            warnings.warn(f"gitlog: {text}", GitlogWarning, stacklevel=1)
+
+    def notices(self, step: int) -> list[dict[str, Any]]:
+        """The start's warnings, for the first window stored (then none)."""
+        out, self.unset = [{**e, "step": step} for e in self.unset], []
+        return out
 
     def check(self, values: dict[str, Any], step: int, end: float,
               events: list[dict[str, Any]]) -> list[Any]:

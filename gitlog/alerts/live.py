@@ -14,7 +14,7 @@ from typing import Any
 
 from ..recorder import GitlogWarning
 from .delivery import DISPATCHER, Delivery, submit_alert, undelivered
-from .notifiers import unset_env
+from .notifiers import unset_notices
 from .rules import Alert, Evaluator
 from .spec import Rule, parse_rules
 
@@ -79,18 +79,12 @@ class LiveAlerts:
     def check_env(self) -> None:
         """Say at start, not hours later when a rule fires, that a notifier's environment
         variable is unset (once per run: ``gitlog run`` and its script both attach)."""
-        for name, spec in sorted(self.notifiers.items()):
-            rules = [r.name for r in self.rules if name in r.notify]
-            for key, variable in unset_env(spec) if rules else []:
-                if not self.claim(f"unset+{variable}"):
-                    continue
-                which = f"rule{'s' * (len(rules) > 1)} {', '.join(rules)}"
-                text = (f"alert notifier {name}: environment variable {variable} is not "
-                        f"set ({key}), so alerts of {which} cannot be delivered; set it "
-                        "before the run starts ('gitlog alerts test' checks every notifier)")
-                self.run.record_event("warning", text, {"alert_unset": name,
-                                                        "variable": variable})
-                warnings.warn(f"gitlog: {text}", GitlogWarning, stacklevel=1)
+        for name, variable, text in unset_notices(self.rules, self.notifiers, "run"):
+            if not self.claim(f"unset+{variable}"):
+                continue
+            self.run.record_event("warning", text, {"alert_unset": name,
+                                                    "variable": variable})
+            warnings.warn(f"gitlog: {text}", GitlogWarning, stacklevel=1)
 
     # -- finish -------------------------------------------------------------------------
     def unlogged(self, run: Any) -> None:

@@ -39,6 +39,28 @@ def unset_env(spec: dict[str, Any]) -> list[tuple[str, str]]:
     return [(k, spec[k]) for k in SECRET_KEYS if k in spec and not env.secret(spec[k])]
 
 
+def unset_notices(rules: list[Any], notifiers: dict[str, Any],
+                  starts: str) -> list[tuple[str, str, str]]:
+    """(notifier, variable, warning text) for each unset variable a notifier of ``rules``
+    needs, once per variable: said when the run or monitor (``starts``) starts, not when
+    a rule fires hours later and its alert cannot be delivered."""
+    out: list[tuple[str, str, str]] = []
+    said: set[str] = set()
+    for name, spec in sorted(notifiers.items()):
+        names = [r.name for r in rules if name in r.notify]
+        for key, variable in unset_env(spec) if names else []:
+            if variable in said:
+                continue
+            said.add(variable)
+            which = f"rule{'s' * (len(names) > 1)} {', '.join(names)}"
+            out.append((name, variable,
+                        f"alert notifier {name}: environment variable {variable} is not "
+                        f"set ({key}), so alerts of {which} cannot be delivered; set it "
+                        f"before the {starts} starts ('gitlog alerts test' checks every "
+                        "notifier)"))
+    return out
+
+
 def scrub(text: str, secrets: list[str]) -> str:
     for value in sorted(secrets, key=len, reverse=True):
         if len(value) >= 3:
