@@ -308,6 +308,8 @@ class WindowAlerts:
         """At the monitor's start, not days later when a rule fires on a window: a
         notifier variable that is unset (drop/rise alerts too are sent from this process,
         by the window's post-commit step). Recorded in the first window it stores."""
+        if not self.rules:
+            return
         from .alerts.notifiers import unset_notices
 
         for name, variable, text in unset_notices(self.rules, self.notifiers, "monitor"):
