@@ -1220,3 +1220,27 @@ def test_compare_table_cuts_wide_values_by_columns_not_characters(tmp_path: Path
     assert cell.endswith("…") and width(cell) <= 60 and note.startswith(cell[:-1])
     whole = json.loads(run_cli("compare", "a", "b", "--format", "json", cwd=repo).stdout)
     assert note in json.dumps(whole, ensure_ascii=False)
+
+
+def test_markdown_shows_angle_brackets_and_ampersands_as_written(tmp_path: Path) -> None:
+    """Markdown wrote '<function relu at 0x7f>' and 'List<int>' raw: GitHub took them for
+    HTML tags and showed nothing of them. '<' and '&' are now entities (the table, JSON
+    and CSV keep the text as it is)."""
+    b = Builder()
+    c0 = b.commit("main", {"train.py": "x\n"})
+    r1 = b.run("a", {"loss": 1.0}, parents=[c0], params={"act": "'<function relu>'"},
+               subject="Use List<int> & R&D's batches")
+    r2 = b.run("a", {"loss": 0.5}, parents=[r1], params={"act": "gelu"})
+    sha = b.write(tmp_path)
+    markdown = run_cli("compare", sha[r1], sha[r2], "--format", "markdown",
+                       cwd=tmp_path).stdout
+    assert "Use List&lt;int> &amp; R&amp;D's batches" in markdown
+    assert "&lt;function relu>" in markdown and "<" not in markdown
+    history = run_cli("history", "-m", "loss", "exp/a", "--format", "markdown",
+                      cwd=tmp_path).stdout
+    assert "Use List&lt;int> &amp; R&amp;D's batches" in history and "<int>" not in history
+    table = run_cli("history", "-m", "loss", "exp/a", cwd=tmp_path).stdout
+    assert "Use List<int> & R&D's batches" in table
+    rows = json.loads(run_cli("history", "-m", "loss", "exp/a", "--format", "json",
+                              cwd=tmp_path).stdout)
+    assert rows[0]["subject"] == "Use List<int> & R&D's batches"

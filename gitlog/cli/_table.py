@@ -25,6 +25,19 @@ SPARKS = "▁▂▃▄▅▆▇█"
 SUBJECT = 50  # a table's commit subjects longer than this end in '…' (a terminal's width)
 
 
+def markdown_text(text: str) -> str:
+    """``text`` as Markdown shows it as written: GitHub drops what reads as an HTML tag
+    (a repr's ``<function relu at 0x7f...>``, a subject's ``List<int>``)."""
+    if "<" not in text and "&" not in text:
+        return text
+    return text.replace("&", "&amp;").replace("<", "&lt;")
+
+
+def markdown_cell(text: str) -> str:
+    """A Markdown table's cell: as ``markdown_text``, and ``|`` does not end it."""
+    return markdown_text(text).replace("|", "\\|")
+
+
 def shorten(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` display columns, its end an ellipsis when it was longer."""
     if len(text) <= limit and (text.isascii() or width(text) <= limit):
@@ -172,7 +185,7 @@ def iter_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: str,
         if kind == "subject" and fmt == "table":
             cells = [shorten(x, SUBJECT) for x in cells]
         if markdown:
-            cells = [x.replace("|", "\\|") for x in cells]
+            cells = [markdown_cell(x) for x in cells]
         right = kind in NUMERIC or _numeric(values)  # an empty one by its kind too
         if ascii_only and not (name.isascii() and "".join(cells).isascii()):
             ascii_only = False
@@ -227,7 +240,7 @@ def iter_text_table(rows: Callable[[], Iterable[Sequence[str]]], columns: Sequen
 
     def cells(cut: int | None = None) -> Iterator[Sequence[str]]:
         if markdown:
-            return ([c.replace("|", "\\|") for c in r] for r in rows())
+            return ([markdown_cell(c) for c in r] for r in rows())
         if cut is None:
             return iter(rows())
         return (_shortened(r, cut) for r in rows())

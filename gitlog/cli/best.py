@@ -8,7 +8,7 @@ import click
 
 from ._group import pass_repo
 from ._output import format_option
-from ._table import emit, format_rows, note, refuse_column_clash, warn
+from ._table import emit, format_rows, markdown_text, note, refuse_column_clash, warn
 
 
 @click.command()
@@ -134,6 +134,6 @@ def blame(revs: tuple[str, ...], metric: str, all_: bool, count: int, patch: boo
             if fmt == "markdown":  # a heading and a fenced block, longer than any ``` inside
                 fence = "`" * max(3, 1 + max((len(m) for m in re.findall("`+", diff)),
                                              default=0))
-                emit(f"\n#### {title}\n\n{fence}diff\n{diff}\n{fence}")
+                emit(f"\n#### {markdown_text(title)}\n\n{fence}diff\n{diff}\n{fence}")
             else:
                 emit(f"\n=== {title}\n{diff}".rstrip())

@@ -8,7 +8,7 @@ import click
 
 from ._group import pass_repo
 from ._output import format_option, to_json
-from ._table import emit, format_rows, warn
+from ._table import emit, format_rows, markdown_text, warn
 
 
 def _rows(comparison: Any) -> tuple[list[dict[str, Any]], list[str], dict[str, str]]:
@@ -88,8 +88,8 @@ def compare(revs: tuple[str, ...], only_changed: bool, fmt: str, repo: str) -> N
         return f"\n### {name}\n" if markdown else f"\n== {name} =="
 
     for i, run in enumerate(result.runs):
-        emit(("- " if markdown else "") +
-             visible(f"{'base' if i == 0 else 'vs':4s} {run.label}  {run.subject}"))
+        line = visible(f"{'base' if i == 0 else 'vs':4s} {run.label}  {run.subject}")
+        emit("- " + markdown_text(line) if markdown else line)
     for section in ("params", "metrics", "data", "model"):
         part = [r for r in rows if r["section"] == section]
         if not part:
