@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import gitlog
+import gitlog.deployment  # the tests patch its limits; the package loads it lazily
 from gitlog.errors import GitlogError
 from tests.conftest import git, run_cli, run_python, state_of
 from tests.servers import http_receiver
