@@ -31,7 +31,7 @@ def make_dvc_project(path: Path, remote: Path | None = None) -> Path:
     make_repo(path, {"train.py": TRAIN, ".gitignore": "/data/\n/models/\n"})
     init_project(path)
     if remote is not None:
-        dvc(path, "remote", "add", "-d", "storage", str(remote))
+        set_remote(path, "storage", str(remote), default=True)
     git(path, "add", "-A")
     git(path, "commit", "-q", "-m", "gitlog init")
     return path
@@ -58,6 +58,19 @@ def dvc(repo: Path, *args: str) -> str:
     if proc.returncode != 0:
         raise AssertionError(f"dvc {' '.join(args)} failed: {proc.stderr}")
     return proc.stdout
+
+
+def set_remote(repo: Path, name: str, url: str, *, default: bool = False,
+               level: str = "repo") -> None:
+    """``dvc remote add [-d] NAME URL`` (level "repo") or ``dvc remote modify --local NAME
+    url URL`` (level "local"), through DVC's own config writer in this process: the same
+    bytes in .dvc/config(.local), without starting a DVC command (half a second each)."""
+    from dvc.repo import Repo
+
+    with Repo(str(repo)) as project, project.config.edit(level) as conf:
+        conf["remote"].setdefault(name, {})["url"] = url
+        if default:
+            conf["core"]["remote"] = name
 
 
 def write_data(repo: Path, numbers: str = "1 2 3 4") -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import gitlog
+from gitlog.project import init_project
 from tests.conftest import git, run_cli
 
 
@@ -23,7 +24,7 @@ def dvc(repo: Path, *args: str) -> str:
 
 @pytest.fixture
 def dvc_repo(repo: Path) -> Path:
-    assert run_cli("init", cwd=repo).returncode == 0
+    init_project(repo)  # as gitlog init; its command is tested in test_cli.py
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "set up gitlog")
     for lr, losses in ((0.1, [0.9, 0.5, 0.3]), (0.01, [0.9, 0.8, math.nan])):
@@ -98,7 +99,7 @@ def test_workspace_runs_declare_their_eval_plots_for_dvc(repo: Path) -> None:
     from gitlog.hooks import install
     from tests.hookhelp import commit
 
-    assert run_cli("init", cwd=repo).returncode == 0
+    init_project(repo)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "set up gitlog")
     install(repo)
@@ -154,7 +155,7 @@ def test_dvc_plots_show_reads_series_named_like_its_own_columns(repo: Path) -> N
     was written with a header such as 'timestamp step step': DVC's points of 'x/step' held
     its values as the steps, and 'rev' lost every value to DVC's revision field. Such a
     series' value column is now 'value'."""
-    assert run_cli("init", cwd=repo).returncode == 0
+    init_project(repo)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "set up gitlog")
     with gitlog.start("cols", repo=repo) as run:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gitlog
 from tests.conftest import git, run_cli
-from tests.dvcsetup import dvc, make_team
+from tests.dvcsetup import make_team, set_remote
 from tests.servers import file_server, free_port
 
 
@@ -38,7 +38,7 @@ def test_an_unreachable_dvc_remote_is_named_not_blamed_on_pushes(tmp_path: Path)
     reason = (f"DVC remote 'storage' ({down}) is not reachable: Cannot connect to host "
               f"127.0.0.1:{port} ssl:default [Connect call failed ('127.0.0.1', {port})]")
     hint = "hint: check the remote's URL ('dvc remote list') and the network; then re-run"
-    dvc(b, "remote", "modify", "--local", "storage", "url", down)
+    set_remote(b, "storage", down, level="local")
     proc = run_cli("pull", "alpha", "--format", "json", cwd=b)
     assert proc.returncode == 1
     row = json.loads(proc.stdout)[0]
@@ -56,7 +56,7 @@ def test_an_unreachable_dvc_remote_is_named_not_blamed_on_pushes(tmp_path: Path)
         f"({b / '.dvc' / 'cache'}); {reason}", hint]
     assert not (tmp_path / "got.pkl").exists()
 
-    dvc(a, "remote", "modify", "--local", "storage", "url", down)
+    set_remote(a, "storage", down, level="local")
     (a / "models" / "model.pkl").write_text("model of A, again")
     with gitlog.start("alpha", repo=a) as run:
         run.log_artifact(a / "models" / "model.pkl")
@@ -72,13 +72,13 @@ def test_an_unreachable_dvc_remote_is_named_not_blamed_on_pushes(tmp_path: Path)
     empty = tmp_path / "empty"
     empty.mkdir()
     with file_server(empty) as url:
-        dvc(b, "remote", "modify", "--local", "storage", "url", url)
+        set_remote(b, "storage", url, level="local")
         proc = run_cli("get", "alpha", "model.pkl", "-o", str(tmp_path / "got.pkl"), cwd=b)
         assert proc.returncode == 1
         assert proc.stderr.splitlines()[0].endswith(
             "and DVC remote 'storage' does not have it (not on the remote)")
     with file_server(store) as url:
-        dvc(b, "remote", "modify", "--local", "storage", "url", url)
+        set_remote(b, "storage", url, level="local")
         proc = run_cli("get", "alpha", "model.pkl", "-o", str(tmp_path / "got.pkl"), cwd=b)
         assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "got.pkl").read_text() == "model of A"

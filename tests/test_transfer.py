@@ -12,7 +12,7 @@ import pytest
 
 import gitlog
 from tests.conftest import git, run_cli
-from tests.dvcsetup import dvc, make_team
+from tests.dvcsetup import dvc, make_team, set_remote
 
 
 @pytest.fixture
@@ -246,7 +246,7 @@ def test_push_uploads_artifacts_of_runs_already_on_the_git_remote(team: dict[str
     assert run_cli("push", "alpha", cwd=a).returncode == 0
     backup = tmp_path / "dvc-backup"
     backup.mkdir()
-    dvc(a, "remote", "add", "backup", str(backup))
+    set_remote(a, "backup", str(backup))
     proc = run_cli("push", "alpha", "--dvc-remote", "backup", "--format", "json", cwd=a)
     assert proc.returncode == 0, proc.stderr
     assert rows(proc.stdout)["alpha"] == {
@@ -441,7 +441,7 @@ def test_a_dvc_remote_folder_missing_on_this_machine_is_named_not_blamed_on_push
     run_id = log_model(a, "alpha", "weights").id
     assert run_cli("push", "alpha", cwd=a).returncode == 0
     missing = tmp_path / "not-mounted"
-    dvc(b, "remote", "modify", "--local", "storage", "url", str(missing))
+    set_remote(b, "storage", str(missing), level="local")
     said = f"DVC remote 'storage' ({missing}) is not reachable here: no folder {missing}"
     fix = ("check its URL ('dvc remote list'); for this machine: dvc remote modify --local "
            "storage url PATH")
