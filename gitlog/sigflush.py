@@ -37,11 +37,7 @@ _pending: list[int] = []  # the signals that arrived meanwhile
 
 
 def on_signal(signum: int, _frame: Any) -> None:
-    """``sigarm.handler``: write every live run's buffer, then die of the signal, unless
-    another handler, set after gitlog's, called it (chained to it, as Lightning and many
-    others do): the buffers are written, and that handler, whose signal it now is,
-    decides whether the process ends (without gitlog the process went on; dying here
-    ended it before the rest of that handler, a graceful stop or a checkpoint, ran)."""
+    """``sigarm.handler``: write every live run's buffer, then die of the signal."""
     if _holding[0]:
         _pending.append(signum)
         return
@@ -53,8 +49,6 @@ def on_signal(signum: int, _frame: Any) -> None:
             continue
         with contextlib.suppress(Exception):  # dying anyway: what was written stays
             recorder.flush_for_exit()
-    if signal.getsignal(signum) is not sigarm.handler:
-        return  # chained to from the signal's own handler
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
 

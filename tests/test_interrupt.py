@@ -182,41 +182,6 @@ def test_sigterm_ends_a_process_with_no_live_run_as_without_gitlog(tmp_path: Pat
     assert not list((repo / ".git/gitlog/runs").iterdir())
 
 
-# A framework's graceful stop (Lightning's, and many a library's) sets its SIGTERM handler
-# after gitlog's and chains to the one it found: it calls it, then asks the loop to stop.
-CHAINED = """import os, signal, gitlog
-found = signal.getsignal(signal.SIGTERM)
-stop = []
-def graceful(signum, frame):
-    found(signum, frame)
-    stop.append(signum)
-signal.signal(signal.SIGTERM, graceful)
-with gitlog.start("chained", flush_interval=60) as run:
-    for step in range(100):
-        run.log_metric("loss", 1.0 / (step + 1), step=step)
-        if step == 2:
-            os.kill(os.getpid(), signal.SIGTERM)
-        if stop:
-            print("stopped gracefully at step", step)
-            break
-"""
-
-
-def test_a_handler_that_chains_to_gitlogs_decides_and_the_run_ends_normally(
-        tmp_path: Path) -> None:
-    """gitlog's handler, called by the handler set after it, killed the process there:
-    the framework's graceful stop never ran, and the run was lost as 'killed'."""
-    repo = make_repo(tmp_path / "p", {"train.py": CHAINED})
-    proc = subprocess.run([sys.executable, "train.py"], cwd=repo, capture_output=True,
-                          text=True, timeout=120)
-    assert (proc.returncode, proc.stdout) == (0, "stopped gracefully at step 2\n"), \
-        proc.stderr
-    rows = git(repo, "show", "exp/chained:.gitlog/metrics/loss.tsv").splitlines()[1:]
-    assert [row.split("\t")[1] for row in rows] == ["0", "1", "2"]
-    assert git(repo, "log", "-1", "--format=%(trailers:key=Gitlog-Status,valueonly)",
-               "exp/chained").strip() == "completed"
-
-
 FORKED = """import multiprocessing as mp, time, gitlog
 def work(i):
     time.sleep(30)
