@@ -34,9 +34,14 @@ def start(argv: list[str], stop: Callable[[subprocess.Popen], None] | None = Non
         signal.signal(signal.SIGINT, lambda signum, _frame: held.append(signum))
     try:
         proc = subprocess.Popen(argv, start_new_session=True, **popen)
-    finally:
+    except BaseException:  # (a command not found): the Ctrl-C held meanwhile comes first
         if hold:
             signal.signal(signal.SIGINT, old)
+        if held:
+            signal.raise_signal(signal.SIGINT)
+        raise
+    if hold:
+        signal.signal(signal.SIGINT, old)
     if held:
         try:
             signal.raise_signal(signal.SIGINT)  # now, to the handler it was meant for

@@ -182,6 +182,37 @@ def test_sigterm_ends_a_process_with_no_live_run_as_without_gitlog(tmp_path: Pat
     assert not list((repo / ".git/gitlog/runs").iterdir())
 
 
+# A handler set after gitlog's that chains to the one it found (gitlog's), as frameworks
+# do: it does its own part, then calls gitlog's.
+CHAINED = """import os, signal, gitlog
+found = signal.getsignal(signal.SIGTERM)
+def mine(signum, frame):
+    print("my part done", flush=True)
+    found(signum, frame)
+    print("went on after SIGTERM", flush=True)
+signal.signal(signal.SIGTERM, mine)
+run = gitlog.start("chained", flush_interval=60)
+for step in range(100):
+    run.log_metric("loss", 1.0 / (step + 1), step=step)
+    if step == 2:
+        os.kill(os.getpid(), signal.SIGTERM)
+"""
+
+
+def test_a_handler_that_chains_to_gitlogs_gets_the_buffers_written_and_the_end(
+        tmp_path: Path) -> None:
+    """The handler it found, gitlog's, writes the buffers and ends the process there, as
+    SIGTERM's default would: never a SIGTERM that the process survives."""
+    repo = make_repo(tmp_path / "p", {"train.py": CHAINED})
+    proc = subprocess.run([sys.executable, "train.py"], cwd=repo, capture_output=True,
+                          text=True, timeout=120)
+    assert (proc.returncode, proc.stdout) == (-signal.SIGTERM, "my part done\n"), \
+        proc.stderr
+    assert run_cli("recover", cwd=repo).returncode == 0
+    rows = git(repo, "show", "exp/chained:.gitlog/metrics/loss.tsv").splitlines()[1:]
+    assert [row.split("\t")[1] for row in rows] == ["0", "1", "2"]
+
+
 FORKED = """import multiprocessing as mp, time, gitlog
 def work(i):
     time.sleep(30)

@@ -93,3 +93,18 @@ def test_ctrl_c_while_the_command_starts_stops_it(tmp_path: Path) -> None:
         for pid in pids:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_ctrl_c_while_a_command_fails_to_start_is_not_lost(tmp_path: Path) -> None:
+    """A Ctrl-C held back while Popen ran, which then failed (the program cannot run),
+    was dropped with the OSError: the user's interrupt did nothing."""
+    import os
+    import signal
+
+    import pytest
+
+    def interrupt_parent() -> None:
+        os.kill(os.getppid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        procgroup.start([str(tmp_path / "not-a-program")], preexec_fn=interrupt_parent)
