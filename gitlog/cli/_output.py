@@ -125,7 +125,7 @@ def render(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str] | No
     from ..display import visible
 
     table = [[visible(cell(r.get(c))) for c in columns] for r in rows]
-    align = ["right" if _numbers([r.get(c) for r in rows]) else "left" for c in columns]
+    align = ["right" if numeric([r.get(c) for r in rows]) else "left" for c in columns]
     return tabulate(table, headers=list(columns),
                     tablefmt="github" if fmt == "markdown" else "simple",
                     disable_numparse=True, colalign=align)
@@ -136,8 +136,12 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _numbers(values: list[Any]) -> bool:
-    """A column of numbers, blanks aside (one blank column is not)."""
+def numeric(values: list[Any]) -> bool:
+    """A column of numbers, blanks aside (an all-blank column is not): right-aligned."""
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    if kinds <= {int, float}:  # (the common case, without a call a cell)
+        return bool(kinds)
     present = [v for v in values if v is not None]
     return bool(present) and all(map(is_number, present))
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from ..display import visible
 from ..names import refuse_column_clash as refuse_column_clash  # (best, blame, ls)
-from ._output import echo, echo_err, render
+from ._output import echo, echo_err, numeric, render
 from ._output import is_number as is_number  # (logs)
 
 TYPE_CHECKING = False  # typing costs ~8 ms at start-up; annotations are strings
@@ -130,21 +130,6 @@ def cell_text(value: Any) -> str:
     return number(value)
 
 
-def _numeric(values: list[Any]) -> bool:
-    kinds = set(map(type, values))
-    kinds.discard(_NONE)
-    if kinds <= {int, float}:
-        return bool(kinds)
-    seen = False
-    for v in values:
-        if v is None:
-            continue
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return False
-        seen = True
-    return seen
-
-
 def _pad(cells: list[str], header: str, right: bool,
          size: int | None = None) -> tuple[list[str], str, int]:
     """Cells and header padded to one display width (``size``: at least that wide)."""
@@ -186,7 +171,7 @@ def iter_columns(columns: Sequence[tuple[str, list[Any], str | None]], fmt: str,
             cells = [shorten(x, SUBJECT) for x in cells]
         if markdown:
             cells = [markdown_cell(x) for x in cells]
-        right = kind in NUMERIC or _numeric(values)  # an empty one by its kind too
+        right = kind in NUMERIC or numeric(values)  # an empty one by its kind too
         if ascii_only and not (name.isascii() and "".join(cells).isascii()):
             ascii_only = False
         size = max(len(name), max(map(len, cells), default=0)) if ascii_only else \
